@@ -1,0 +1,60 @@
+# mosaik — the two commands a newcomer needs are `make demo` and `make test`.
+#
+#   make            build (installs missing Debian packages when run as root)
+#   make demo       build and run the demo
+#   make test       build and run every test: plain, then ASan+UBSan, then fuzzers
+#   make bench      run the benchmarks
+#   make fuzz       build and run each libFuzzer target (FUZZ_SECONDS each)
+#   make install    install library, headers, mosaik.pc, CMake package, CLI (PREFIX)
+#   make format     clang-format the tree
+
+PREFIX       ?= /usr/local
+JOBS         ?= $(shell nproc 2>/dev/null || echo 2)
+FUZZ_SECONDS ?= 20
+CMAKE_FLAGS  ?=
+BUILD        := build
+ASAN_BUILD   := build-asan
+FUZZ_BUILD   := build-fuzz
+
+.PHONY: all deps build demo test test-plain test-asan fuzz bench install format clean
+
+all: build
+
+deps:
+	@scripts/deps.sh build
+
+build: deps
+	@cmake -S . -B $(BUILD) -DCMAKE_INSTALL_PREFIX=$(PREFIX) $(CMAKE_FLAGS) >/dev/null
+	@cmake --build $(BUILD) -j $(JOBS)
+
+demo: build
+	@scripts/demo.sh $(BUILD)
+
+test: deps
+	@scripts/deps.sh builder || true
+	@scripts/test.sh
+
+test-plain: build
+	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+test-asan: deps
+	@cmake -S . -B $(ASAN_BUILD) -DMOSAIK_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
+	@cmake --build $(ASAN_BUILD) -j $(JOBS)
+	@cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	  ctest --output-on-failure -j $(JOBS)
+
+fuzz: deps
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/fuzz.sh $(FUZZ_BUILD)
+
+bench: build
+	@scripts/deps.sh bench || true
+	@bench/run.sh $(BUILD)
+
+install: build
+	@cmake --install $(BUILD) --prefix $(PREFIX)
+
+format:
+	@clang-format -i $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

@@ -1,0 +1,3 @@
+#ifndef MOSAIK_JWT_H
+#define MOSAIK_JWT_H
+#endif

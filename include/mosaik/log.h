@@ -1,0 +1,37 @@
+/*
+ * mosaik/log.h — leveled logging to stderr (or a user sink).
+ *
+ * The level comes from the environment variable MOSAIK_LOG (error, warn,
+ * info, debug, trace; default warn) on first use, or from mk_log_set_level.
+ */
+#ifndef MOSAIK_LOG_H
+#define MOSAIK_LOG_H
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum mk_log_level {
+    MK_LOG_ERROR = 0,
+    MK_LOG_WARN = 1,
+    MK_LOG_INFO = 2,
+    MK_LOG_DEBUG = 3,
+    MK_LOG_TRACE = 4,
+} mk_log_level;
+
+typedef void (*mk_log_sink)(mk_log_level level, const char *subsystem, const char *msg, void *ctx);
+
+void mk_log_set_level(mk_log_level level);
+mk_log_level mk_log_get_level(void);
+/* Parse "error", "warn", ... ; returns -1 if unknown. */
+int mk_log_parse_level(const char *s);
+void mk_log_set_sink(mk_log_sink sink, void *ctx);
+void mk_log(mk_log_level level, const char *subsystem, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+#define MK_LOG_ENABLED(lvl) ((lvl) <= mk_log_get_level())
+
+#ifdef __cplusplus
+}
+#endif
+#endif

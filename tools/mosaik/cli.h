@@ -1,0 +1,30 @@
+/*
+ * tools/mosaik/cli.h — subcommands of the mosaik command-line tool.
+ *
+ * Exit codes: 0 success, 1 refused/failed (reason on stderr), 2 usage error.
+ */
+#ifndef MOSAIK_CLI_H
+#define MOSAIK_CLI_H
+
+#include "mosaik/mosaik.h"
+
+#define CLI_OK 0
+#define CLI_FAIL 1
+#define CLI_USAGE 2
+
+int cli_cmd_id(int argc, char **argv);
+int cli_cmd_jwt(int argc, char **argv);
+#if MOSAIK_HAVE_TDX
+int cli_cmd_tdx(int argc, char **argv);
+#endif
+
+/* Print to stderr "mosaik: <msg>" and return CLI_USAGE. */
+int cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+#if MOSAIK_HAVE_TDX_BUILDER
+/* `mosaik tdx measure` and `mosaik tdx build` (dispatched from cmd_tdx.c). */
+int cli_tdx_measure(int argc, char **argv);
+int cli_tdx_build(int argc, char **argv);
+#endif
+
+#endif
