@@ -18,7 +18,7 @@ cmake -S . -B build-asan -DMOSAIK_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug >/dev/nul
 cmake --build build-asan -j "$JOBS"
 (cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 MOSAIK_SANITIZED=1 \
-   ctest --output-on-failure -j "$JOBS")
+   ctest --output-on-failure -j "$JOBS" -LE slow)
 
 echo "== 3/3 fuzz targets"
 if command -v clang >/dev/null; then

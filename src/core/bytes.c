@@ -188,14 +188,16 @@ int mk_buf_reserve(mk_buf *b, size_t extra) {
 }
 
 int mk_buf_append(mk_buf *b, const void *data, size_t n) {
+    if (!n) return 0;
     MK_TRY(mk_buf_reserve(b, n));
-    if (n) memcpy(b->data + b->len, data, n);
+    memcpy(b->data + b->len, data, n);
     b->len += n;
     return 0;
 }
 
 uint8_t *mk_buf_extend(mk_buf *b, size_t n) {
-    if (mk_buf_reserve(b, n) < 0) return NULL;
+    /* Reserve at least one byte so the result is never NULL + 0. */
+    if (mk_buf_reserve(b, n ? n : 1) < 0) return NULL;
     uint8_t *p = b->data + b->len;
     memset(p, 0, n);
     b->len += n;
