@@ -1,6 +1,560 @@
+/*
+ * tools/mosaik/cmd_jwt.c — `mosaik jwt issue` and `mosaik jwt verify`.
+ *
+ * issue: build claims from options, sign with one key, print the compact
+ * token. verify: build a JWT validator from options (exactly as a stream or
+ * group would), judge the token as a ticket of a peer, print the result.
+ * Key material comes as hex (--key-hex, or --key-file holding hex text), or
+ * raw bytes (--key-raw-file): the HMAC secret for HS*, the private scalar /
+ * Ed25519 seed for issuing with ES* / EdDSA, the public key (SEC1 or raw
+ * X||Y; Ed25519 32 bytes) for verifying (an ES private scalar also works).
+ * Exit codes: 0 valid / issued, 1 refused or failed (reason on stderr),
+ * 2 usage.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
 #include "cli.h"
+
+#define MAX_LIST 32
+#define MAX_KEY_FILE 4096
+
+static void issue_help(FILE *f) {
+    fprintf(f,
+            "usage: mosaik jwt issue --alg ALG KEY [claims] (--exp-in S | --exp-at T | --no-exp)\n"
+            "\n"
+            "Sign a JWT and print it. ALG: HS256 HS384 HS512 ES256 ES384 EdDSA.\n"
+            "KEY (one of):\n"
+            "  --key-hex HEX        HS*: the secret; ES*: the private scalar; EdDSA: the seed\n"
+            "  --key-file F         the same as hex text in a file (whitespace ignored)\n"
+            "  --key-raw-file F     the same as raw bytes in a file\n"
+            "claims:\n"
+            "  --iss S  --sub S  --sub-peer PEER_HEX  --aud S (repeatable)  --jti S\n"
+            "  --exp-in SECONDS | --exp-at UNIX | --no-exp\n"
+            "  --nbf UNIX  --iat UNIX | --no-iat (default iat: now)\n"
+            "  --claim NAME=JSON    a custom claim, e.g. --claim 'role=\"admin\"' (repeatable)\n"
+            "  --now UNIX           signing time (default: the clock)\n"
+            "  --ticket             print the ticket class id and the token on two lines\n");
+}
+
+static void verify_help(FILE *f) {
+    fprintf(f, "usage: mosaik jwt verify TOKEN|- --alg ALG KEY (--sub PEER_HEX | --sub-fixed S | "
+               "--no-sub) [policy]\n"
+               "\n"
+               "Judge a JWT as mosaik's JWT ticket validator would. Exit 0 valid, 1 refused\n"
+               "(reason on stderr), 2 usage. '-' reads the token from stdin.\n"
+               "KEY (one of):\n"
+               "  --key-hex HEX        HS*: the secret; ES*: public key (SEC1 or X||Y) or scalar;\n"
+               "                       EdDSA: the 32-byte public key\n"
+               "  --key-file F         the same as hex text in a file\n"
+               "  --key-raw-file F     the same as raw bytes in a file\n"
+               "subject:\n"
+               "  --sub PEER_HEX       the token must be bound to this peer id (64 hex digits)\n"
+               "  --sub-fixed S        the token's sub must be S\n"
+               "  --no-sub             the subject is not checked\n"
+               "policy:\n"
+               "  --iss S (repeatable, any of)   --aud S (repeatable, any of)\n"
+               "  --claim NAME=JSON (repeatable, all required)\n"
+               "  --allow-no-exp  --max-lifetime S  --max-age S  --skew S (default 60)\n"
+               "  --at UNIX            judge at this time (default: the clock)\n"
+               "  --json               print the result and the decoded token as JSON\n");
+}
+
+static int parse_i64(const char *opt, const char *s, int64_t *out) {
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno || end == s || *end || v < 0)
+        return cli_usage_error("jwt: %s needs a non-negative integer, not '%s'", opt, s);
+    *out = v;
+    return 0;
+}
+
+/* Key material from exactly one of the three options, into buf. */
+static int load_key_bytes(const char *hex, const char *hexfile, const char *rawfile, mk_buf *buf) {
+    int given = !!hex + !!hexfile + !!rawfile;
+    if (given != 1)
+        return cli_usage_error("jwt: give exactly one of --key-hex, --key-file, --key-raw-file");
+    mk_error err;
+    mk_error_clear(&err);
+    if (rawfile) {
+        if (mk_file_read(rawfile, MAX_KEY_FILE, buf, &err) < 0) {
+            fprintf(stderr, "mosaik: jwt: %s\n", err.msg);
+            return CLI_FAIL;
+        }
+        return 0;
+    }
+    mk_buf text;
+    mk_buf_init(&text, MAX_KEY_FILE);
+    if (hexfile) {
+        if (mk_file_read(hexfile, MAX_KEY_FILE, &text, &err) < 0) {
+            fprintf(stderr, "mosaik: jwt: %s\n", err.msg);
+            mk_buf_wipe_free(&text);
+            return CLI_FAIL;
+        }
+    } else if (mk_buf_append_str(&text, hex) < 0) {
+        mk_buf_free(&text);
+        return cli_usage_error("jwt: key too long");
+    }
+    /* Drop whitespace. */
+    size_t w = 0;
+    for (size_t i = 0; i < text.len; i++)
+        if (!isspace(text.data[i])) text.data[w++] = text.data[i];
+    int rc = mk_hex_decode((const char *)text.data, w, buf, &err);
+    mk_buf_wipe_free(&text);
+    if (rc < 0) return cli_usage_error("jwt: key: %s", err.msg);
+    return 0;
+}
+
+static int make_key(const char *alg_name, bool private_key, const char *hex, const char *hexfile,
+                    const char *rawfile, mk_jwt_key **out) {
+    if (!alg_name) return cli_usage_error("jwt: --alg is required");
+    mk_jwt_alg alg;
+    if (mk_jwt_alg_parse(alg_name, &alg) < 0)
+        return cli_usage_error("jwt: unknown --alg '%s' (HS256 HS384 HS512 ES256 ES384 EdDSA)",
+                               alg_name);
+    mk_buf kb;
+    mk_buf_init(&kb, MAX_KEY_FILE);
+    int rc = load_key_bytes(hex, hexfile, rawfile, &kb);
+    if (rc) {
+        mk_buf_wipe_free(&kb);
+        return rc;
+    }
+    /* For verifying ES keys, a scalar-sized value is a private key. */
+    if (!private_key && alg == MK_JWT_ES256 && kb.len == 32) private_key = true;
+    if (!private_key && alg == MK_JWT_ES384 && kb.len == 48) private_key = true;
+    mk_error err;
+    mk_error_clear(&err);
+    rc = mk_jwt_key_from_bytes(alg, private_key, kb.data, kb.len, out, &err);
+    mk_buf_wipe_free(&kb);
+    if (rc < 0) {
+        fprintf(stderr, "mosaik: jwt: %s\n", err.msg);
+        return CLI_FAIL;
+    }
+    return 0;
+}
+
+/* Split NAME=JSON. */
+static int split_claim(char *arg, mk_jwt_claim *out) {
+    char *eq = strchr(arg, '=');
+    if (!eq || eq == arg) return cli_usage_error("jwt: --claim needs NAME=JSON, not '%s'", arg);
+    *eq = '\0';
+    out->name = arg;
+    out->json = eq + 1;
+    return 0;
+}
+
+static bool is_peer_hex(const char *s) {
+    mk_id id;
+    return strlen(s) == 64 && mk_id_from_hex(&id, s, NULL) == 0;
+}
+
+enum {
+    O_ALG = 256,
+    O_KEY_HEX,
+    O_KEY_FILE,
+    O_KEY_RAW,
+    O_ISS,
+    O_SUB,
+    O_SUB_PEER,
+    O_SUB_FIXED,
+    O_NO_SUB,
+    O_AUD,
+    O_JTI,
+    O_EXP_IN,
+    O_EXP_AT,
+    O_NO_EXP,
+    O_NBF,
+    O_IAT,
+    O_NO_IAT,
+    O_CLAIM,
+    O_NOW,
+    O_TICKET,
+    O_ALLOW_NO_EXP,
+    O_MAX_LIFETIME,
+    O_MAX_AGE,
+    O_SKEW,
+    O_AT,
+    O_JSON,
+    O_HELP
+};
+
+static const struct option long_opts[] = {
+    {"alg", required_argument, NULL, O_ALG},
+    {"key-hex", required_argument, NULL, O_KEY_HEX},
+    {"key-file", required_argument, NULL, O_KEY_FILE},
+    {"key-raw-file", required_argument, NULL, O_KEY_RAW},
+    {"iss", required_argument, NULL, O_ISS},
+    {"sub", required_argument, NULL, O_SUB},
+    {"sub-peer", required_argument, NULL, O_SUB_PEER},
+    {"sub-fixed", required_argument, NULL, O_SUB_FIXED},
+    {"no-sub", no_argument, NULL, O_NO_SUB},
+    {"aud", required_argument, NULL, O_AUD},
+    {"jti", required_argument, NULL, O_JTI},
+    {"exp-in", required_argument, NULL, O_EXP_IN},
+    {"exp-at", required_argument, NULL, O_EXP_AT},
+    {"no-exp", no_argument, NULL, O_NO_EXP},
+    {"nbf", required_argument, NULL, O_NBF},
+    {"iat", required_argument, NULL, O_IAT},
+    {"no-iat", no_argument, NULL, O_NO_IAT},
+    {"claim", required_argument, NULL, O_CLAIM},
+    {"now", required_argument, NULL, O_NOW},
+    {"ticket", no_argument, NULL, O_TICKET},
+    {"allow-no-exp", no_argument, NULL, O_ALLOW_NO_EXP},
+    {"max-lifetime", required_argument, NULL, O_MAX_LIFETIME},
+    {"max-age", required_argument, NULL, O_MAX_AGE},
+    {"skew", required_argument, NULL, O_SKEW},
+    {"at", required_argument, NULL, O_AT},
+    {"json", no_argument, NULL, O_JSON},
+    {"help", no_argument, NULL, O_HELP},
+    {NULL, 0, NULL, 0},
+};
+
+/* Everything either subcommand may be given. */
+typedef struct jwt_args {
+    const char *alg, *key_hex, *key_file, *key_raw;
+    const char *iss[MAX_LIST];
+    size_t n_iss;
+    const char *aud[MAX_LIST];
+    size_t n_aud;
+    mk_jwt_claim claims[MAX_LIST];
+    size_t n_claims;
+    const char *sub, *sub_peer, *sub_fixed, *jti;
+    bool no_sub, no_exp, no_iat, ticket, allow_no_exp, json, help;
+    bool has_exp_in, has_exp_at, has_nbf, has_iat, has_now, has_at;
+    int64_t exp_in, exp_at, nbf, iat, now, at, max_lifetime, max_age, skew;
+    bool has_skew;
+    const char *positional[4];
+    size_t n_positional;
+} jwt_args;
+
+static int push(const char **list, size_t *n, const char *v, const char *opt) {
+    if (*n >= MAX_LIST) return cli_usage_error("jwt: too many %s options", opt);
+    list[(*n)++] = v;
+    return 0;
+}
+
+static int parse_args(int argc, char **argv, jwt_args *a) {
+    memset(a, 0, sizeof *a);
+    optind = 1;
+    opterr = 0;
+    int c, rc = 0;
+    while (rc == 0 && (c = getopt_long(argc, argv, "h", long_opts, NULL)) != -1) {
+        switch (c) {
+        case O_ALG:
+            a->alg = optarg;
+            break;
+        case O_KEY_HEX:
+            a->key_hex = optarg;
+            break;
+        case O_KEY_FILE:
+            a->key_file = optarg;
+            break;
+        case O_KEY_RAW:
+            a->key_raw = optarg;
+            break;
+        case O_ISS:
+            rc = push(a->iss, &a->n_iss, optarg, "--iss");
+            break;
+        case O_AUD:
+            rc = push(a->aud, &a->n_aud, optarg, "--aud");
+            break;
+        case O_CLAIM:
+            if (a->n_claims >= MAX_LIST) return cli_usage_error("jwt: too many --claim options");
+            rc = split_claim(optarg, &a->claims[a->n_claims++]);
+            break;
+        case O_SUB:
+            a->sub = optarg;
+            break;
+        case O_SUB_PEER:
+            a->sub_peer = optarg;
+            break;
+        case O_SUB_FIXED:
+            a->sub_fixed = optarg;
+            break;
+        case O_NO_SUB:
+            a->no_sub = true;
+            break;
+        case O_JTI:
+            a->jti = optarg;
+            break;
+        case O_EXP_IN:
+            a->has_exp_in = true;
+            rc = parse_i64("--exp-in", optarg, &a->exp_in);
+            break;
+        case O_EXP_AT:
+            a->has_exp_at = true;
+            rc = parse_i64("--exp-at", optarg, &a->exp_at);
+            break;
+        case O_NO_EXP:
+            a->no_exp = true;
+            break;
+        case O_NBF:
+            a->has_nbf = true;
+            rc = parse_i64("--nbf", optarg, &a->nbf);
+            break;
+        case O_IAT:
+            a->has_iat = true;
+            rc = parse_i64("--iat", optarg, &a->iat);
+            break;
+        case O_NO_IAT:
+            a->no_iat = true;
+            break;
+        case O_NOW:
+            a->has_now = true;
+            rc = parse_i64("--now", optarg, &a->now);
+            break;
+        case O_TICKET:
+            a->ticket = true;
+            break;
+        case O_ALLOW_NO_EXP:
+            a->allow_no_exp = true;
+            break;
+        case O_MAX_LIFETIME:
+            rc = parse_i64("--max-lifetime", optarg, &a->max_lifetime);
+            break;
+        case O_MAX_AGE:
+            rc = parse_i64("--max-age", optarg, &a->max_age);
+            break;
+        case O_SKEW:
+            a->has_skew = true;
+            rc = parse_i64("--skew", optarg, &a->skew);
+            break;
+        case O_AT:
+            a->has_at = true;
+            rc = parse_i64("--at", optarg, &a->at);
+            break;
+        case O_JSON:
+            a->json = true;
+            break;
+        case 'h':
+        case O_HELP:
+            a->help = true;
+            break;
+        default:
+            if (optopt >= O_ALG && optopt < O_HELP)
+                return cli_usage_error("jwt: option %s needs a value", argv[optind - 1]);
+            return cli_usage_error("jwt: unknown option '%s'", argv[optind - 1]);
+        }
+    }
+    if (rc) return rc;
+    for (int i = optind; i < argc; i++) {
+        if (a->n_positional >= 4) return cli_usage_error("jwt: too many arguments");
+        a->positional[a->n_positional++] = argv[i];
+    }
+    return 0;
+}
+
+static int cmd_issue(int argc, char **argv) {
+    jwt_args a;
+    int rc = parse_args(argc, argv, &a);
+    if (rc) return rc;
+    if (a.help) {
+        issue_help(stdout);
+        return CLI_OK;
+    }
+    if (a.n_positional)
+        return cli_usage_error("jwt issue: unexpected argument '%s'", a.positional[0]);
+    if (a.has_exp_in + a.has_exp_at + a.no_exp != 1)
+        return cli_usage_error("jwt issue: give exactly one of --exp-in, --exp-at, --no-exp");
+    if (a.sub && a.sub_peer) return cli_usage_error("jwt issue: --sub and --sub-peer conflict");
+    if (a.has_iat && a.no_iat) return cli_usage_error("jwt issue: --iat and --no-iat conflict");
+    if (a.n_iss > 1) return cli_usage_error("jwt issue: one --iss only");
+    if (a.sub_peer && !is_peer_hex(a.sub_peer))
+        return cli_usage_error("jwt issue: --sub-peer needs a 64-digit hex peer id");
+    mk_jwt_key *key = NULL;
+    rc = make_key(a.alg, true, a.key_hex, a.key_file, a.key_raw, &key);
+    if (rc) return rc;
+
+    mk_error err;
+    mk_error_clear(&err);
+    mk_jwt_builder *b = mk_jwt_builder_new();
+    rc = b ? 0 : MK_ENOMEM;
+    if (rc == 0 && a.n_iss) rc = mk_jwt_builder_set_issuer(b, a.iss[0]);
+    if (rc == 0 && a.sub) rc = mk_jwt_builder_set_subject(b, a.sub);
+    if (rc == 0 && a.sub_peer) {
+        mk_id peer;
+        mk_id_from_hex(&peer, a.sub_peer, NULL);
+        rc = mk_jwt_builder_set_subject_peer(b, &peer);
+    }
+    for (size_t i = 0; rc == 0 && i < a.n_aud; i++)
+        rc = mk_jwt_builder_add_audience(b, a.aud[i]);
+    if (rc == 0 && a.jti) rc = mk_jwt_builder_set_id(b, a.jti);
+    if (rc == 0 && a.has_exp_in) rc = mk_jwt_builder_set_expires_in(b, a.exp_in);
+    if (rc == 0 && a.has_exp_at) rc = mk_jwt_builder_set_expires_at(b, a.exp_at);
+    if (rc == 0 && a.has_nbf) rc = mk_jwt_builder_set_not_before(b, a.nbf);
+    if (rc == 0 && a.has_iat) rc = mk_jwt_builder_set_issued_at(b, a.iat);
+    if (rc == 0 && a.no_iat) rc = mk_jwt_builder_omit_issued_at(b);
+    if (rc < 0) mk_error_set(&err, rc, "invalid claim value");
+    for (size_t i = 0; rc == 0 && i < a.n_claims; i++)
+        rc = mk_jwt_builder_set_claim(b, a.claims[i].name, a.claims[i].json, &err);
+    char *tok = NULL;
+    if (rc == 0) rc = mk_jwt_builder_sign(b, key, a.has_now ? a.now : mk_now(), &tok, &err);
+    mk_jwt_builder_free(b);
+    mk_jwt_key_free(key);
+    if (rc < 0) {
+        fprintf(stderr, "mosaik: jwt issue: %s\n", err.msg);
+        return CLI_FAIL;
+    }
+    if (a.ticket) {
+        mk_id cls;
+        char hex[MK_ID_HEX_LEN];
+        mk_jwt_class(&cls);
+        mk_id_to_hex(&cls, hex);
+        printf("%s\n", hex);
+    }
+    printf("%s\n", tok);
+    free(tok);
+    return CLI_OK;
+}
+
+static int read_token(const char *arg, mk_buf *out) {
+    mk_error err;
+    mk_error_clear(&err);
+    if (strcmp(arg, "-") != 0) return mk_buf_append(out, arg, strlen(arg)) < 0 ? CLI_FAIL : 0;
+    if (mk_file_read("/dev/stdin", 2 * MK_JWT_MAX_TOKEN, out, &err) < 0) {
+        fprintf(stderr, "mosaik: jwt verify: stdin: %s\n", err.msg);
+        return CLI_FAIL;
+    }
+    while (out->len && isspace(out->data[out->len - 1]))
+        out->len--;
+    return 0;
+}
+
+static void print_json_result(bool valid, int rc, const char *reason, mk_expiration exp,
+                              const mk_jwt *j) {
+    json_t *o = json_object();
+    json_object_set_new(o, "valid", json_boolean(valid));
+    if (valid) {
+        if (exp == MK_EXPIRES_NEVER) {
+            json_object_set_new(o, "expires", json_null());
+        } else {
+            char t[MK_RFC3339_LEN];
+            mk_time_format_rfc3339(exp, t);
+            json_object_set_new(o, "expires", json_integer(exp));
+            json_object_set_new(o, "expires_utc", json_string(t));
+        }
+    } else {
+        json_object_set_new(o, "error", json_string(mk_strerror(rc)));
+        json_object_set_new(o, "reason", json_string(reason));
+    }
+    if (j && j->header) json_object_set(o, "header", j->header);
+    if (j && j->claims) json_object_set(o, "claims", j->claims);
+    char *s = json_dumps(o, JSON_INDENT(2) | JSON_SORT_KEYS);
+    if (s) printf("%s\n", s);
+    free(s);
+    json_decref(o);
+}
+
+static int cmd_verify(int argc, char **argv) {
+    jwt_args a;
+    int rc = parse_args(argc, argv, &a);
+    if (rc) return rc;
+    if (a.help) {
+        verify_help(stdout);
+        return CLI_OK;
+    }
+    if (a.n_positional != 1) return cli_usage_error("jwt verify: give one TOKEN (or '-')");
+    int nsub = !!a.sub + !!a.sub_fixed + a.no_sub;
+    if (nsub != 1)
+        return cli_usage_error("jwt verify: give exactly one of --sub PEER_HEX, --sub-fixed S, "
+                               "--no-sub");
+    if (a.sub && !is_peer_hex(a.sub))
+        return cli_usage_error("jwt verify: --sub needs a 64-digit hex peer id (or use "
+                               "--sub-fixed)");
+    if (a.has_skew && a.skew > 86400) return cli_usage_error("jwt verify: --skew at most 86400");
+    mk_buf tok;
+    mk_buf_init(&tok, 2 * MK_JWT_MAX_TOKEN);
+    rc = read_token(a.positional[0], &tok);
+    if (rc) {
+        mk_buf_free(&tok);
+        return rc;
+    }
+    mk_jwt_key *key = NULL;
+    rc = make_key(a.alg, false, a.key_hex, a.key_file, a.key_raw, &key);
+    if (rc) {
+        mk_buf_free(&tok);
+        return rc;
+    }
+    mk_jwt_validator_opts o;
+    mk_jwt_validator_opts_init(&o);
+    o.issuers = a.iss;
+    o.n_issuers = a.n_iss;
+    o.audiences = a.aud;
+    o.n_audiences = a.n_aud;
+    o.claims = a.claims;
+    o.n_claims = a.n_claims;
+    o.subject_mode = a.sub ? MK_JWT_SUB_PEER : a.sub_fixed ? MK_JWT_SUB_FIXED : MK_JWT_SUB_ANY;
+    o.subject = a.sub_fixed;
+    o.allow_non_expiring = a.allow_no_exp;
+    o.max_lifetime = a.max_lifetime;
+    o.max_age = a.max_age;
+    if (a.has_skew) o.clock_skew = a.skew;
+    mk_error err;
+    mk_error_clear(&err);
+    mk_validator *v = mk_jwt_validator_new(&o, (const mk_jwt_key *const *)&key, 1, &err);
+    if (!v) {
+        fprintf(stderr, "mosaik: jwt verify: %s\n", err.msg);
+        mk_jwt_key_free(key);
+        mk_buf_free(&tok);
+        return CLI_USAGE;
+    }
+    mk_ticket t;
+    mk_id cls;
+    mk_jwt_class(&cls);
+    mk_peer_view pv;
+    memset(&pv, 0, sizeof pv);
+    if (a.sub) mk_id_from_hex(&pv.peer_id, a.sub, NULL);
+    rc = mk_ticket_init(&t, &cls, tok.data, tok.len);
+    if (rc < 0) {
+        mk_error_set(&err, rc, "token too large");
+    } else {
+        pv.tickets = &t;
+        pv.n_tickets = 1;
+        mk_expiration exp = 0;
+        rc = mk_validator_check(v, &pv, a.has_at ? a.at : mk_now(), &exp, &err);
+        mk_jwt j;
+        memset(&j, 0, sizeof j);
+        bool decoded = a.json && mk_jwt_decode((const char *)t.data, t.len,
+                                               (const mk_jwt_key *const *)&key, 1, &j, NULL) == 0;
+        if (a.json) print_json_result(rc == 0, rc, err.msg, exp, decoded ? &j : NULL);
+        if (rc == 0 && !a.json) {
+            char ts[MK_RFC3339_LEN];
+            if (exp == MK_EXPIRES_NEVER)
+                snprintf(ts, sizeof ts, "never");
+            else
+                mk_time_format_rfc3339(exp, ts);
+            printf("valid: expires %s\n", ts);
+        }
+        mk_jwt_free(&j);
+        mk_ticket_free(&t);
+    }
+    if (rc < 0) fprintf(stderr, "mosaik: %s\n", err.msg);
+    mk_validator_free(v);
+    mk_jwt_key_free(key);
+    mk_buf_free(&tok);
+    return rc < 0 ? CLI_FAIL : CLI_OK;
+}
+
 int cli_cmd_jwt(int argc, char **argv) {
-    (void)argc;
-    (void)argv;
-    return cli_usage_error("jwt: under construction");
+    if (argc < 2) {
+        fprintf(stderr, "usage: mosaik jwt issue|verify [options] (--help for each)\n");
+        return CLI_USAGE;
+    }
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+        printf("usage: mosaik jwt issue|verify [options]\n\n");
+        issue_help(stdout);
+        printf("\n");
+        verify_help(stdout);
+        return CLI_OK;
+    }
+    if (!strcmp(argv[1], "issue")) return cmd_issue(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "verify")) return cmd_verify(argc - 1, argv + 1);
+    return cli_usage_error("jwt: unknown subcommand '%s' (issue, verify)", argv[1]);
 }
