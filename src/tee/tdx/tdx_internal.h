@@ -53,6 +53,9 @@ int mk_tdx_crl_check(X509_CRL *crl, X509 *issuer, int64_t now, mk_error *err);
 int mk_tdx_crl_lookup(X509_CRL *crl, X509 *cert, mk_error *err);
 /* The trusted root certificate a chain ended in (for root-CA-CRL checks). */
 X509 *mk_tdx_trust_root(mk_tdx_trust *t, bool simulated);
+/* A certificate's validity window in seconds since the epoch (added by the
+ * quote/x509 owner; MK_EMALFORMED if unreadable). */
+int mk_tdx_x509_window(const X509 *x, int64_t *not_before, int64_t *not_after);
 
 /* ---- pck.c ---- */
 

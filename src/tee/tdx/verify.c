@@ -1,0 +1,718 @@
+/*
+ * tee/tdx/verify.c — the TDX quote verifier: the trust model's steps, in
+ * order, each failure prefixed with its step.
+ *
+ *   1. "quote: "            structure (quote.c);
+ *   2. "quote signature: "  ECDSA P-256/SHA-256 by the attestation key over
+ *                           header..body (v5: with the body descriptor);
+ *   3. "QE report: "        the QE report's signature by the PCK leaf key, and
+ *                           report_data = SHA-256(attestation key || QE auth
+ *                           data) || 32 zero bytes;
+ *   4. "PCK chain: "        leaf <- Platform/Processor CA <- trusted root at
+ *                           `now` (x509.c); "PCK extension: " the leaf's SGX
+ *                           extension (pck.c);
+ *   5. with collateral (given, or fetched when a fetcher is configured):
+ *      "collateral: "       signatures, chains, windows (collateral.c), same
+ *                           root as the quote, FMSPC of the platform, and
+ *                           revocation of the PCK chain;
+ *      "TCB: "              TCB evaluation (tcb.c);
+ *      "policy: "           the TCB status must be accepted;
+ *      without collateral   only with policy.chain_only, else "policy:
+ *                           collateral required";
+ *   6. "policy: "           TD attributes (debug, reserved bits,
+ *                           SEPT_VE_DISABLE), XFAM and the configured MR
+ *                           values.
+ * The result records everything learnt, also on refusal.
+ *
+ * Warm state (all bounded, protected by the verifier's mutex, with
+ * reference-counted contents so eviction never frees something in use):
+ *   - PCK chains, keyed by the SHA-256 of the PEM text, with the window in
+ *     which the verification holds (latest notBefore .. earliest notAfter of
+ *     leaf, intermediate and root) and the parsed SGX extension. A hit skips
+ *     PEM parsing, chain building and the intermediate's signature: what is
+ *     left on the hot path is the two ECDSA verifications the quote itself
+ *     requires (quote signature, QE report signature), two SHA-256 and a
+ *     small amount of bookkeeping.
+ *   - fetched collateral, keyed by (FMSPC, CA), until its nextUpdate; the
+ *     collateral object caches its own verification (collateral.c).
+ * The chain's validity is a pure function of (PEM bytes, trusted roots,
+ * now), and roots are only ever added, so a cached success stays correct
+ * inside its window.
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <openssl/bio.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
+#include "mosaik/clock.h"
+#include "mosaik/crypto.h"
+#include "mosaik/encoding.h"
+#include "tee/tdx/tdx_internal.h"
+
+#define CHAIN_CACHE_MAX 64
+#define COLL_CACHE_MAX 16
+
+typedef struct chain_entry {
+    bool used;
+    uint8_t *pem; /* the PEM text (the key: compared byte for byte) */
+    size_t pem_len;
+    mk_tdx_chain chain; /* owned references */
+    mk_tdx_pck_ext ext;
+    mk_tdx_pck_ca ca;
+    int64_t not_before, not_after;
+    uint64_t last_use;
+    /* Parse cache only: the last attestation key seen with this chain (a QE
+     * keeps its attestation key across quotes) and its EVP_PKEY, so the
+     * point is not decoded and validated again. Never a verification
+     * result: the quote signature is verified every time. */
+    bool have_att;
+    uint8_t att_raw[64];
+    EVP_PKEY *att_key;
+} chain_entry;
+
+typedef struct coll_ref {
+    mk_tdx_collateral *c;
+    int refs; /* under the verifier's mutex */
+} coll_ref;
+
+typedef struct coll_entry {
+    bool used;
+    uint8_t fmspc[6];
+    mk_tdx_pck_ca ca;
+    int64_t next_update;
+    coll_ref *ref;
+    uint64_t last_use;
+} coll_entry;
+
+struct mk_tdx_verifier {
+    mk_tdx_trust *trust;
+    pthread_mutex_t mu;
+    mk_tdx_policy policy;
+    bool have_fetch;
+    mk_tdx_fetch_opts fetch; /* strings owned below */
+    char *base_url, *root_ca_crl_url, *cache_dir;
+    chain_entry chains[CHAIN_CACHE_MAX];
+    coll_entry colls[COLL_CACHE_MAX];
+    uint64_t tick;
+};
+
+/* ------------------------------------------------------------------ */
+/* TCB status names and the default policy                              */
+/* ------------------------------------------------------------------ */
+
+static const char *const status_names[MK_TCB_STATUS_COUNT] = {
+    [MK_TCB_UP_TO_DATE] = "UpToDate",
+    [MK_TCB_SW_HARDENING_NEEDED] = "SWHardeningNeeded",
+    [MK_TCB_CONFIGURATION_NEEDED] = "ConfigurationNeeded",
+    [MK_TCB_CONFIGURATION_AND_SW_HARDENING_NEEDED] = "ConfigurationAndSWHardeningNeeded",
+    [MK_TCB_OUT_OF_DATE] = "OutOfDate",
+    [MK_TCB_OUT_OF_DATE_CONFIGURATION_NEEDED] = "OutOfDateConfigurationNeeded",
+    [MK_TCB_TD_RELAUNCH_ADVISED] = "TDRelaunchAdvised",
+    [MK_TCB_TD_RELAUNCH_ADVISED_CONFIGURATION_NEEDED] = "TDRelaunchAdvisedConfigurationNeeded",
+    [MK_TCB_REVOKED] = "Revoked",
+};
+
+const char *mk_tcb_status_name(mk_tcb_status s) {
+    if ((int)s < 0 || s >= MK_TCB_STATUS_COUNT) return "Unknown";
+    return status_names[s];
+}
+
+int mk_tcb_status_parse(const char *name, mk_tcb_status *out) {
+    if (!name || !out) return MK_EINVAL;
+    for (int i = 0; i < MK_TCB_STATUS_COUNT; i++) {
+        if (strcasecmp(name, status_names[i]) == 0) {
+            *out = (mk_tcb_status)i;
+            return 0;
+        }
+    }
+    return MK_ENOTFOUND;
+}
+
+void mk_tdx_policy_default(mk_tdx_policy *p) {
+    if (!p) return;
+    memset(p, 0, sizeof *p);
+    p->accepted_statuses = MK_TCB_BIT(MK_TCB_UP_TO_DATE) | MK_TCB_BIT(MK_TCB_SW_HARDENING_NEEDED);
+}
+
+/* ------------------------------------------------------------------ */
+/* Verifier object                                                      */
+/* ------------------------------------------------------------------ */
+
+mk_tdx_verifier *mk_tdx_verifier_new(void) {
+    mk_tdx_verifier *v = calloc(1, sizeof *v);
+    if (!v) return NULL;
+    v->trust = mk_tdx_trust_new();
+    if (!v->trust || pthread_mutex_init(&v->mu, NULL) != 0) {
+        mk_tdx_trust_free(v->trust);
+        free(v);
+        return NULL;
+    }
+    mk_tdx_policy_default(&v->policy);
+    return v;
+}
+
+static void coll_unref_locked(coll_ref *r) {
+    if (r && --r->refs == 0) {
+        mk_tdx_collateral_free(r->c);
+        free(r);
+    }
+}
+
+static void chain_entry_clear(chain_entry *e) {
+    mk_tdx_chain_free(&e->chain);
+    EVP_PKEY_free(e->att_key);
+    free(e->pem);
+    memset(e, 0, sizeof *e);
+}
+
+void mk_tdx_verifier_free(mk_tdx_verifier *v) {
+    if (!v) return;
+    for (size_t i = 0; i < CHAIN_CACHE_MAX; i++)
+        if (v->chains[i].used) chain_entry_clear(&v->chains[i]);
+    for (size_t i = 0; i < COLL_CACHE_MAX; i++)
+        if (v->colls[i].used) coll_unref_locked(v->colls[i].ref);
+    mk_tdx_trust_free(v->trust);
+    free(v->base_url);
+    free(v->root_ca_crl_url);
+    free(v->cache_dir);
+    pthread_mutex_destroy(&v->mu);
+    free(v);
+}
+
+int mk_tdx_verifier_trust_simulator(mk_tdx_verifier *v, const uint8_t *root_der, size_t len,
+                                    mk_error *err) {
+    if (!v) return mk_error_set(err, MK_EINVAL, "no verifier");
+    return mk_tdx_trust_add_sim_root(v->trust, root_der, len, err);
+}
+
+void mk_tdx_verifier_set_policy(mk_tdx_verifier *v, const mk_tdx_policy *p) {
+    if (!v || !p) return;
+    pthread_mutex_lock(&v->mu);
+    v->policy = *p;
+    pthread_mutex_unlock(&v->mu);
+}
+
+void mk_tdx_verifier_get_policy(const mk_tdx_verifier *v, mk_tdx_policy *p) {
+    if (!v || !p) return;
+    mk_tdx_verifier *mv = (mk_tdx_verifier *)v;
+    pthread_mutex_lock(&mv->mu);
+    *p = v->policy;
+    pthread_mutex_unlock(&mv->mu);
+}
+
+static char *dup_or_null(const char *s, bool *fail) {
+    if (!s) return NULL;
+    char *d = strdup(s);
+    if (!d) *fail = true;
+    return d;
+}
+
+int mk_tdx_verifier_set_fetch(mk_tdx_verifier *v, const mk_tdx_fetch_opts *o) {
+    if (!v) return MK_EINVAL;
+    bool fail = false;
+    char *b = NULL, *r = NULL, *c = NULL;
+    if (o) {
+        if (!o->base_url) return MK_EINVAL;
+        b = dup_or_null(o->base_url, &fail);
+        r = dup_or_null(o->root_ca_crl_url, &fail);
+        c = dup_or_null(o->cache_dir, &fail);
+        if (fail) {
+            free(b);
+            free(r);
+            free(c);
+            return MK_ENOMEM;
+        }
+    }
+    pthread_mutex_lock(&v->mu);
+    free(v->base_url);
+    free(v->root_ca_crl_url);
+    free(v->cache_dir);
+    v->base_url = b;
+    v->root_ca_crl_url = r;
+    v->cache_dir = c;
+    v->have_fetch = o != NULL;
+    if (o) {
+        v->fetch = *o;
+        v->fetch.base_url = b;
+        v->fetch.root_ca_crl_url = r;
+        v->fetch.cache_dir = c;
+    } else {
+        memset(&v->fetch, 0, sizeof v->fetch);
+    }
+    /* Collateral fetched from elsewhere is no longer wanted. */
+    for (size_t i = 0; i < COLL_CACHE_MAX; i++) {
+        if (v->colls[i].used) coll_unref_locked(v->colls[i].ref);
+        memset(&v->colls[i], 0, sizeof v->colls[i]);
+    }
+    pthread_mutex_unlock(&v->mu);
+    return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Caches                                                               */
+/* ------------------------------------------------------------------ */
+
+static void chain_ref(const mk_tdx_chain *src, mk_tdx_chain *dst) {
+    *dst = *src;
+    if (dst->leaf) X509_up_ref(dst->leaf);
+    if (dst->intermediate) X509_up_ref(dst->intermediate);
+    if (dst->leaf_key) EVP_PKEY_up_ref(dst->leaf_key);
+}
+
+static chain_entry *chain_find_locked(mk_tdx_verifier *v, const uint8_t *pem, size_t len) {
+    for (size_t i = 0; i < CHAIN_CACHE_MAX; i++) {
+        chain_entry *e = &v->chains[i];
+        if (e->used && e->pem_len == len && memcmp(e->pem, pem, len) == 0) return e;
+    }
+    return NULL;
+}
+
+/* A cached chain for this exact PEM text, valid at `now`: copies references
+ * out (and the cached attestation key if it is the same key). */
+static bool chain_cache_get(mk_tdx_verifier *v, const mk_tdx_quote *q, int64_t now,
+                            mk_tdx_chain *chain, mk_tdx_pck_ext *ext, mk_tdx_pck_ca *ca,
+                            EVP_PKEY **att) {
+    bool hit = false;
+    pthread_mutex_lock(&v->mu);
+    chain_entry *e = chain_find_locked(v, q->pck_chain_pem, q->pck_chain_len);
+    if (e && now >= e->not_before && now < e->not_after) {
+        chain_ref(&e->chain, chain);
+        *ext = e->ext;
+        *ca = e->ca;
+        e->last_use = ++v->tick;
+        if (e->have_att && memcmp(e->att_raw, q->attestation_key, 64) == 0 &&
+            EVP_PKEY_up_ref(e->att_key) == 1)
+            *att = e->att_key;
+        hit = true;
+    }
+    pthread_mutex_unlock(&v->mu);
+    return hit;
+}
+
+/* Remember the attestation key parsed for this chain. */
+static void chain_cache_set_att(mk_tdx_verifier *v, const mk_tdx_quote *q, EVP_PKEY *att) {
+    pthread_mutex_lock(&v->mu);
+    chain_entry *e = chain_find_locked(v, q->pck_chain_pem, q->pck_chain_len);
+    if (e && EVP_PKEY_up_ref(att) == 1) {
+        EVP_PKEY_free(e->att_key);
+        e->att_key = att;
+        memcpy(e->att_raw, q->attestation_key, 64);
+        e->have_att = true;
+    }
+    pthread_mutex_unlock(&v->mu);
+}
+
+static void chain_cache_put(mk_tdx_verifier *v, const mk_tdx_quote *q, const mk_tdx_chain *chain,
+                            const mk_tdx_pck_ext *ext, mk_tdx_pck_ca ca) {
+    int64_t nb = INT64_MIN, na = chain->not_after, b, a;
+    X509 *certs[3] = {chain->leaf, chain->intermediate,
+                      mk_tdx_trust_root(v->trust, chain->simulated)};
+    for (int i = 0; i < 3; i++) {
+        if (!certs[i]) continue;
+        if (mk_tdx_x509_window(certs[i], &b, &a) < 0) return;
+        if (b > nb) nb = b;
+        if (a < na) na = a;
+    }
+    uint8_t *pem = malloc(q->pck_chain_len);
+    if (!pem) return;
+    memcpy(pem, q->pck_chain_pem, q->pck_chain_len);
+    pthread_mutex_lock(&v->mu);
+    chain_entry *slot = chain_find_locked(v, pem, q->pck_chain_len);
+    for (size_t i = 0; i < CHAIN_CACHE_MAX && !slot; i++)
+        if (!v->chains[i].used) slot = &v->chains[i];
+    if (!slot) {
+        slot = &v->chains[0];
+        for (size_t i = 1; i < CHAIN_CACHE_MAX; i++)
+            if (v->chains[i].last_use < slot->last_use) slot = &v->chains[i];
+    }
+    if (slot->used) chain_entry_clear(slot);
+    slot->used = true;
+    slot->pem = pem;
+    slot->pem_len = q->pck_chain_len;
+    chain_ref(chain, &slot->chain);
+    slot->ext = *ext;
+    slot->ca = ca;
+    slot->not_before = nb;
+    slot->not_after = na;
+    slot->last_use = ++v->tick;
+    pthread_mutex_unlock(&v->mu);
+}
+
+static coll_ref *coll_cache_get(mk_tdx_verifier *v, const uint8_t fmspc[6], mk_tdx_pck_ca ca,
+                                int64_t now) {
+    coll_ref *r = NULL;
+    pthread_mutex_lock(&v->mu);
+    for (size_t i = 0; i < COLL_CACHE_MAX; i++) {
+        coll_entry *e = &v->colls[i];
+        if (e->used && e->ca == ca && memcmp(e->fmspc, fmspc, 6) == 0 && now < e->next_update) {
+            r = e->ref;
+            r->refs++;
+            e->last_use = ++v->tick;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&v->mu);
+    return r;
+}
+
+/* Takes ownership of c; returns a referenced handle (NULL on ENOMEM, c freed). */
+static coll_ref *coll_cache_put(mk_tdx_verifier *v, const uint8_t fmspc[6], mk_tdx_pck_ca ca,
+                                mk_tdx_collateral *c) {
+    coll_ref *r = calloc(1, sizeof *r);
+    if (!r) {
+        mk_tdx_collateral_free(c);
+        return NULL;
+    }
+    r->c = c;
+    r->refs = 2; /* the cache's and the caller's */
+    pthread_mutex_lock(&v->mu);
+    coll_entry *slot = NULL;
+    for (size_t i = 0; i < COLL_CACHE_MAX && !slot; i++)
+        if (v->colls[i].used && v->colls[i].ca == ca && memcmp(v->colls[i].fmspc, fmspc, 6) == 0)
+            slot = &v->colls[i];
+    for (size_t i = 0; i < COLL_CACHE_MAX && !slot; i++)
+        if (!v->colls[i].used) slot = &v->colls[i];
+    if (!slot) {
+        slot = &v->colls[0];
+        for (size_t i = 1; i < COLL_CACHE_MAX; i++)
+            if (v->colls[i].last_use < slot->last_use) slot = &v->colls[i];
+    }
+    if (slot->used) coll_unref_locked(slot->ref);
+    slot->used = true;
+    memcpy(slot->fmspc, fmspc, 6);
+    slot->ca = ca;
+    slot->next_update = mk_tdx_collateral_next_update(c);
+    slot->ref = r;
+    slot->last_use = ++v->tick;
+    pthread_mutex_unlock(&v->mu);
+    return r;
+}
+
+static void coll_release(mk_tdx_verifier *v, coll_ref *r) {
+    if (!r) return;
+    pthread_mutex_lock(&v->mu);
+    coll_unref_locked(r);
+    pthread_mutex_unlock(&v->mu);
+}
+
+/* ------------------------------------------------------------------ */
+/* Steps                                                                */
+/* ------------------------------------------------------------------ */
+
+/* ECDSA P-256 over a SHA-256 digest with a raw r||s signature. */
+static int verify_digest(EVP_PKEY *key, const uint8_t digest[32], const uint8_t sig[64],
+                         mk_error *err) {
+    uint8_t *der = NULL;
+    size_t dlen = 0;
+    int rc = mk_ecdsa_sig_raw_to_der(sig, 32, &der, &dlen);
+    if (rc < 0) return mk_error_set(err, rc, "cannot encode the signature");
+    EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new(key, NULL);
+    if (!ctx || EVP_PKEY_verify_init(ctx) != 1) {
+        rc = mk_error_openssl(err, MK_ECRYPTO, "verification setup");
+    } else if (EVP_PKEY_verify(ctx, der, dlen, digest, 32) == 1) {
+        rc = 0;
+    } else {
+        ERR_clear_error();
+        rc = mk_error_set(err, MK_EBADSIG, "signature does not verify");
+    }
+    EVP_PKEY_CTX_free(ctx);
+    OPENSSL_free(der);
+    return rc;
+}
+
+/* Key of the first certificate of a PEM chain (cold path only, for the QE
+ * report check before the chain is verified). */
+static int leaf_key_from_pem(const uint8_t *pem, size_t len, EVP_PKEY **key, mk_error *err) {
+    *key = NULL;
+    if (len > MK_TDX_CERT_DATA_MAX) return mk_error_set(err, MK_ETOOBIG, "chain too large");
+    BIO *bio = BIO_new_mem_buf(pem, (int)len);
+    if (!bio) return mk_error_set(err, MK_ENOMEM, "out of memory");
+    X509 *x = PEM_read_bio_X509(bio, NULL, NULL, NULL);
+    BIO_free(bio);
+    if (!x) return mk_error_openssl(err, MK_EMALFORMED, "cannot read the PCK leaf certificate");
+    *key = X509_get_pubkey(x);
+    X509_free(x);
+    if (!*key) return mk_error_openssl(err, MK_EMALFORMED, "PCK leaf public key");
+    if (!EVP_PKEY_is_a(*key, "EC") || EVP_PKEY_get_bits(*key) != 256) {
+        EVP_PKEY_free(*key);
+        *key = NULL;
+        return mk_error_set(err, MK_EUNSUPPORTED, "the PCK leaf key is not EC P-256");
+    }
+    return 0;
+}
+
+static bool all_zero(const uint8_t *p, size_t n) {
+    uint8_t acc = 0;
+    for (size_t i = 0; i < n; i++)
+        acc |= p[i];
+    return acc == 0;
+}
+
+static int check_mr(bool enabled, const uint8_t *have, const uint8_t *want, const char *name,
+                    mk_error *err) {
+    if (!enabled || memcmp(have, want, 48) == 0) return 0;
+    char h[97], w[97];
+    mk_hex_encode(have, 48, h);
+    mk_hex_encode(want, 48, w);
+    return mk_error_set(err, MK_EMISMATCH, "policy: %s is %s, required %s", name, h, w);
+}
+
+static int check_td_policy(const mk_tdx_policy *p, const mk_tdx_td_report *r, mk_error *err) {
+    uint64_t a = r->td_attributes;
+    if ((a & MK_TDX_ATTR_DEBUG) && !p->allow_debug)
+        return mk_error_set(err, MK_EPOLICY,
+                            "policy: debug TD refused (td_attributes 0x%016llx has DEBUG set)",
+                            (unsigned long long)a);
+    if ((a & ~MK_TDX_ATTR_KNOWN) && !p->allow_reserved_attributes)
+        return mk_error_set(err, MK_EPOLICY,
+                            "policy: reserved TD attribute bits 0x%016llx set (td_attributes "
+                            "0x%016llx)",
+                            (unsigned long long)(a & ~MK_TDX_ATTR_KNOWN), (unsigned long long)a);
+    if (p->require_sept_ve_disable && !(a & MK_TDX_ATTR_SEPT_VE_DISABLE))
+        return mk_error_set(err, MK_EPOLICY,
+                            "policy: SEPT_VE_DISABLE required but not set (td_attributes "
+                            "0x%016llx)",
+                            (unsigned long long)a);
+    if (p->check_xfam && r->xfam != p->xfam)
+        return mk_error_set(err, MK_EMISMATCH, "policy: XFAM is 0x%016llx, required 0x%016llx",
+                            (unsigned long long)r->xfam, (unsigned long long)p->xfam);
+    MK_TRY(check_mr(p->check_mr_config_id, r->mr_config_id, p->mr_config_id, "MRCONFIGID", err));
+    MK_TRY(check_mr(p->check_mr_owner, r->mr_owner, p->mr_owner, "MROWNER", err));
+    MK_TRY(check_mr(p->check_mr_owner_config, r->mr_owner_config, p->mr_owner_config,
+                    "MROWNERCONFIG", err));
+    MK_TRY(
+        check_mr(p->check_mr_service_td, r->mr_service_td, p->mr_service_td, "MRSERVICETD", err));
+    return 0;
+}
+
+static void format_advisories(const mk_tdx_result *res, char *out, size_t n) {
+    out[0] = '\0';
+    size_t used = 0;
+    for (size_t i = 0; i < res->n_advisories && i < MK_TDX_MAX_ADVISORIES; i++) {
+        int w = snprintf(out + used, n - used, "%s%.32s", i ? ", " : "", res->advisory_ids[i]);
+        if (w < 0 || (size_t)w >= n - used) break;
+        used += (size_t)w;
+    }
+}
+
+/* Collateral from the configured fetcher (cached until its nextUpdate).
+ * *out stays NULL when no fetcher is configured. */
+static int fetch_collateral(mk_tdx_verifier *v, const uint8_t fmspc[6], mk_tdx_pck_ca ca,
+                            int64_t now, coll_ref **out, mk_error *err) {
+    *out = NULL;
+    pthread_mutex_lock(&v->mu);
+    bool have = v->have_fetch;
+    pthread_mutex_unlock(&v->mu);
+    if (!have) return 0;
+    if ((*out = coll_cache_get(v, fmspc, ca, now)) != NULL) return 0;
+    pthread_mutex_lock(&v->mu);
+    have = v->have_fetch;
+    mk_tdx_fetch_opts fo = v->fetch;
+    bool fail = false;
+    char *b = NULL, *r = NULL, *c = NULL;
+    if (have) {
+        b = dup_or_null(v->fetch.base_url, &fail);
+        r = dup_or_null(v->fetch.root_ca_crl_url, &fail);
+        c = dup_or_null(v->fetch.cache_dir, &fail);
+    }
+    pthread_mutex_unlock(&v->mu);
+    int rc = 0;
+    if (!have) goto done;
+    if (fail) {
+        rc = mk_error_set(err, MK_ENOMEM, "out of memory");
+        goto done;
+    }
+    fo.base_url = b;
+    fo.root_ca_crl_url = r;
+    fo.cache_dir = c;
+    mk_tdx_collateral *col = NULL;
+    if ((rc = mk_tdx_collateral_fetch(&fo, fmspc, ca, now, &col, err)) < 0) {
+        mk_error_prefix(err, "collateral: fetch");
+        goto done;
+    }
+    if (!(*out = coll_cache_put(v, fmspc, ca, col)))
+        rc = mk_error_set(err, MK_ENOMEM, "out of memory");
+done:
+    free(b);
+    free(r);
+    free(c);
+    return rc;
+}
+
+/* Steps 5: collateral, revocation, TCB, TCB policy. */
+static int check_collateral(mk_tdx_verifier *v, const mk_tdx_collateral *coll,
+                            const mk_tdx_quote *q, const mk_tdx_chain *chain,
+                            const mk_tdx_pck_ext *ext, const mk_tdx_policy *pol, int64_t now,
+                            mk_tdx_result *res, mk_error *err) {
+    int64_t vu = INT64_MAX;
+    bool csim = false;
+    int rc = mk_tdx_collateral_verify(coll, v->trust, now, &vu, &csim, err);
+    if (rc < 0) return mk_error_prefix(err, "collateral");
+    if (csim != chain->simulated)
+        return mk_error_set(err, MK_EUNTRUSTED,
+                            "collateral: signed under the %s root but the PCK chain ends in the "
+                            "%s root",
+                            csim ? "simulator" : "Intel", chain->simulated ? "simulator" : "Intel");
+    uint8_t cf[6];
+    if (mk_tdx_collateral_fmspc(coll, cf) && memcmp(cf, ext->fmspc, 6) != 0) {
+        char a[13], b[13];
+        mk_hex_encode(cf, 6, a);
+        mk_hex_encode(ext->fmspc, 6, b);
+        return mk_error_set(err, MK_EMISMATCH,
+                            "collateral: TCB info is for FMSPC %s, the platform's is %s", a, b);
+    }
+    if ((rc = mk_tdx_collateral_check_revocation(coll, chain, err)) < 0)
+        return mk_error_prefix(err, "collateral");
+    if (vu < res->valid_until) res->valid_until = vu;
+    res->collateral_checked = true;
+    if ((rc = mk_tdx_tcb_evaluate(coll, q, ext, res, err)) < 0) return mk_error_prefix(err, "TCB");
+    if ((int)res->tcb_status < 0 || res->tcb_status >= MK_TCB_STATUS_COUNT ||
+        !(pol->accepted_statuses & MK_TCB_BIT(res->tcb_status))) {
+        char adv[256];
+        format_advisories(res, adv, sizeof adv);
+        return mk_error_set(err, MK_EPOLICY, "policy: TCB status %s is not accepted%s%s%s",
+                            mk_tcb_status_name(res->tcb_status), adv[0] ? " (advisories: " : "",
+                            adv, adv[0] ? ")" : "");
+    }
+    return 0;
+}
+
+int mk_tdx_verify(mk_tdx_verifier *v, const uint8_t *quote, size_t len,
+                  const mk_tdx_collateral *coll, int64_t now, mk_tdx_result *res, mk_error *err) {
+    mk_tdx_result local;
+    if (!res) res = &local;
+    memset(res, 0, sizeof *res);
+    res->tcb_status = res->platform_status = res->qe_status = MK_TCB_UNKNOWN;
+    res->valid_until = 0; /* unknown until the chain is verified */
+    if (!v) return mk_error_set(err, MK_EINVAL, "no verifier");
+
+    mk_tdx_policy pol;
+    mk_tdx_verifier_get_policy(v, &pol);
+
+    /* 1. Structure. */
+    mk_tdx_quote q;
+    int rc = mk_tdx_quote_parse(quote, len, &q, err);
+    if (rc < 0) return mk_error_prefix(err, "quote");
+    res->quote_version = q.version;
+    res->body_type = q.body_type;
+    res->report = q.body;
+    res->qe_report = q.qe_report;
+    res->trailing_bytes = q.trailing_bytes;
+    res->debug = (q.body.td_attributes & MK_TDX_ATTR_DEBUG) != 0;
+
+    mk_pubkey *att = NULL;
+    EVP_PKEY *att_key = NULL, *cold_key = NULL;
+    mk_tdx_chain chain;
+    memset(&chain, 0, sizeof chain);
+    mk_tdx_pck_ext ext;
+    mk_tdx_pck_ca ca = MK_TDX_CA_PLATFORM;
+    coll_ref *fetched = NULL;
+    uint8_t digest[MK_SHA256_LEN];
+
+    /* Warm state for this exact chain, if any. */
+    bool warm = chain_cache_get(v, &q, now, &chain, &ext, &ca, &att_key);
+
+    /* 2. Quote signature by the attestation key. */
+    bool att_fresh = !att_key;
+    if (!att_key) {
+        if ((rc = mk_pubkey_from_ec(MK_P256, q.attestation_key, 64, &att, err)) < 0) {
+            mk_error_prefix(err, "quote signature: attestation key");
+            goto out;
+        }
+        att_key = mk_pubkey_evp(att);
+        EVP_PKEY_up_ref(att_key);
+        mk_pubkey_free(att);
+        att = NULL;
+    }
+    mk_sha256(q.signed_data, q.signed_len, digest);
+    if ((rc = verify_digest(att_key, digest, q.signature, err)) < 0) {
+        mk_error_prefix(err, "quote signature");
+        goto out;
+    }
+
+    /* 3. QE report: signature by the PCK leaf key, then the key binding. */
+    EVP_PKEY *leaf_key = chain.leaf_key;
+    if (!warm) {
+        if ((rc = leaf_key_from_pem(q.pck_chain_pem, q.pck_chain_len, &cold_key, err)) < 0) {
+            mk_error_prefix(err, "PCK chain");
+            goto out;
+        }
+        leaf_key = cold_key;
+    }
+    mk_sha256(q.qe_report_raw, 384, digest);
+    if ((rc = verify_digest(leaf_key, digest, q.qe_report_signature, err)) < 0) {
+        mk_error_prefix(err, "QE report: signature by the PCK key");
+        goto out;
+    }
+    {
+        uint8_t bound[64 + MK_TDX_QE_AUTH_MAX];
+        memcpy(bound, q.attestation_key, 64);
+        if (q.qe_auth_len) memcpy(bound + 64, q.qe_auth_data, q.qe_auth_len);
+        mk_sha256(bound, 64 + q.qe_auth_len, digest);
+    }
+    if (!mk_ct_equal(digest, q.qe_report.report_data, 32) ||
+        !all_zero(q.qe_report.report_data + 32, 32)) {
+        rc = mk_error_set(err, MK_EMISMATCH,
+                          "QE report: report data is not SHA-256(attestation key || QE auth data) "
+                          "|| zeros; the attestation key is not the QE's");
+        goto out;
+    }
+
+    /* 4. PCK chain to a trusted root, and the PCK extension. */
+    if (!warm) {
+        rc = mk_tdx_chain_verify_pem(v->trust, (const char *)q.pck_chain_pem, q.pck_chain_len, now,
+                                     &chain, err);
+        if (rc < 0) {
+            mk_error_prefix(err, "PCK chain");
+            goto out;
+        }
+        if (!chain.intermediate) {
+            rc = mk_error_set(err, MK_EUNTRUSTED,
+                              "PCK chain: the PCK certificate is not issued by a PCK CA");
+            goto out;
+        }
+        if ((rc = mk_tdx_pck_from_cert(chain.leaf, chain.intermediate, &ext, &ca, err)) < 0) {
+            mk_error_prefix(err, "PCK chain");
+            goto out;
+        }
+        chain_cache_put(v, &q, &chain, &ext, ca);
+    }
+    if (att_fresh) chain_cache_set_att(v, &q, att_key);
+    memcpy(res->fmspc, ext.fmspc, 6);
+    res->pck_ca = ca;
+    res->simulated = chain.simulated;
+    res->valid_until = chain.not_after;
+
+    /* 5. Collateral, revocation, TCB status. */
+    if (!coll) {
+        if ((rc = fetch_collateral(v, ext.fmspc, ca, now, &fetched, err)) < 0) goto out;
+        if (fetched) coll = fetched->c;
+    }
+    if (coll) {
+        rc = check_collateral(v, coll, &q, &chain, &ext, &pol, now, res, err);
+        if (rc < 0) goto out;
+    } else if (!pol.chain_only) {
+        rc = mk_error_set(err, MK_EPOLICY,
+                          "policy: collateral required (none given and no fetcher configured; "
+                          "chain-only verification must be enabled explicitly)");
+        goto out;
+    }
+
+    /* 6. TD attributes and measurements the policy pins. */
+    rc = check_td_policy(&pol, &q.body, err);
+
+out:
+    coll_release(v, fetched);
+    mk_tdx_chain_free(&chain);
+    EVP_PKEY_free(cold_key);
+    EVP_PKEY_free(att_key);
+    mk_pubkey_free(att);
+    return rc;
+}
