@@ -16,6 +16,8 @@
 #include "mosaik/jwt.h" /* JWT tickets */
 #if MOSAIK_HAVE_TDX
 #include "mosaik/tdx.h"
+#include "mosaik/tdx_provider.h"
+#include "mosaik/tdx_ticket.h"
 #endif
 
 #endif

@@ -1,0 +1,257 @@
+/*
+ * mosaik/tdx_ticket.h — TDX attestation tickets, the TDX validator and the
+ * node-facing attester (docs/tdx-tickets.md).
+ *
+ * A TDX ticket is a quote whose report data binds the ticket's *extra data*
+ * {peer id, network id, started_at, quoted_at, expiration}:
+ *
+ *   report_data = SHA-512( u32be(len(D)) || D || peer_id[32] || network_id[32]
+ *                          || i64be(started_at) || i64be(quoted_at)
+ *                          || i64be(expiration) )
+ *   with D = "mosaik.tdx.ticket.report-data.v1" (MK_TDX_REPORT_DATA_DOMAIN).
+ *
+ * The ticket optionally carries the collateral the attester used (the
+ * bundle JSON of mk_tdx_collateral_to_bundle), so a verifier needs no PCS
+ * access; every signature and validity window of it is still checked.
+ *
+ * Wire form (the data of an mk_ticket of class MK_TDX_TICKET_CLASS_NAME):
+ * one zstd frame whose content is canonical CBOR — a definite-length map
+ * with unsigned integer keys in increasing order, minimal integer
+ * encodings, definite byte strings:
+ *   0: version (1)            1: peer id (bstr 32)   2: network id (bstr 32)
+ *   3: started_at (int)       4: quoted_at (int)     5: expiration (int,
+ *   INT64_MAX = never)        6: quote (bstr)        7: collateral bundle
+ *   JSON (bstr, optional).
+ * Decoding refuses anything else: non-canonical CBOR, unknown versions or
+ * keys, trailing bytes, frames that decompress beyond
+ * MK_TDX_TICKET_MAX_DECOMPRESSED.
+ */
+#ifndef MOSAIK_TDX_TICKET_H
+#define MOSAIK_TDX_TICKET_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mosaik/bytes.h"
+#include "mosaik/error.h"
+#include "mosaik/id.h"
+#include "mosaik/tdx.h"
+#include "mosaik/tdx_provider.h"
+#include "mosaik/ticket.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ------------------------------------------------------------------ */
+/* The ticket                                                          */
+/* ------------------------------------------------------------------ */
+
+/* Ticket class: mk_id_from_name(MK_TDX_TICKET_CLASS_NAME). */
+#define MK_TDX_TICKET_CLASS_NAME "mosaik.ticket.tdx.v1"
+#define MK_TDX_REPORT_DATA_DOMAIN "mosaik.tdx.ticket.report-data.v1"
+#define MK_TDX_TICKET_VERSION 1
+/* Hard caps: the compressed ticket is an mk_ticket's data (64 KiB), the
+ * decompressed CBOR at most 128 KiB. */
+#define MK_TDX_TICKET_MAX_COMPRESSED MK_TICKET_MAX_DATA
+#define MK_TDX_TICKET_MAX_DECOMPRESSED (128 * 1024)
+/* Default lifetime of a ticket made by an attester. */
+#define MK_TDX_TICKET_DEFAULT_LIFETIME 3600
+/* Length of the report-data preimage (with the domain above). */
+#define MK_TDX_EXTRA_ENCODED_LEN (4 + sizeof(MK_TDX_REPORT_DATA_DOMAIN) - 1 + 32 + 32 + 8 + 8 + 8)
+
+typedef struct mk_tdx_extra_data {
+    mk_id peer_id;
+    mk_id network_id;
+    int64_t started_at; /* when the node started (UTC seconds) */
+    int64_t quoted_at;  /* when the quote was made */
+    int64_t expiration; /* when the ticket expires; MK_EXPIRES_NEVER = never */
+} mk_tdx_extra_data;
+
+/* The report-data preimage (MK_TDX_EXTRA_ENCODED_LEN bytes) and its hash. */
+void mk_tdx_extra_data_encode(const mk_tdx_extra_data *x, uint8_t out[MK_TDX_EXTRA_ENCODED_LEN]);
+void mk_tdx_report_data(const mk_tdx_extra_data *x, uint8_t out[64]);
+
+typedef struct mk_tdx_ticket {
+    mk_tdx_extra_data extra;
+    uint8_t *quote; /* owned */
+    size_t quote_len;
+    char *collateral; /* owned bundle JSON (NUL-terminated), NULL when absent */
+    size_t collateral_len;
+} mk_tdx_ticket;
+
+/* Build a ticket from copies of the quote and the (optional) bundle JSON. */
+int mk_tdx_ticket_init(mk_tdx_ticket *t, const mk_tdx_extra_data *x, const uint8_t *quote,
+                       size_t quote_len, const char *collateral, size_t collateral_len,
+                       mk_error *err);
+void mk_tdx_ticket_free(mk_tdx_ticket *t);
+
+/* Canonical CBOR (uncompressed), and the wire form (zstd of it). The same
+ * ticket always gives the same CBOR bytes. */
+int mk_tdx_ticket_encode_cbor(const mk_tdx_ticket *t, mk_buf *out, mk_error *err);
+int mk_tdx_ticket_encode(const mk_tdx_ticket *t, mk_buf *out, mk_error *err);
+/* Decode; on failure *t is zeroed and nothing is allocated. */
+int mk_tdx_ticket_decode_cbor(const uint8_t *data, size_t len, mk_tdx_ticket *t, mk_error *err);
+int mk_tdx_ticket_decode(const uint8_t *data, size_t len, mk_tdx_ticket *t, mk_error *err);
+/* Decompress one zstd frame into out, refusing more than max bytes of
+ * output (without allocating beyond max) and bytes after the frame. */
+int mk_tdx_zstd_decompress_capped(const uint8_t *data, size_t len, size_t max, mk_buf *out,
+                                  mk_error *err);
+
+/* The ticket class id, and conversions to / from the generic ticket. */
+void mk_tdx_ticket_class(mk_id *out);
+int mk_tdx_ticket_to_generic(const mk_tdx_ticket *t, mk_ticket *out, mk_error *err);
+int mk_tdx_ticket_from_generic(const mk_ticket *in, mk_tdx_ticket *t, mk_error *err);
+
+/* Parse the embedded collateral (MK_ENOTFOUND when the ticket has none). */
+int mk_tdx_ticket_collateral(const mk_tdx_ticket *t, mk_tdx_collateral **out, mk_error *err);
+/* Check that the quote's report data is the hash of the extra data
+ * (structure only: no signature is verified here). */
+int mk_tdx_ticket_check_binding(const mk_tdx_ticket *t, mk_error *err);
+
+/* ------------------------------------------------------------------ */
+/* Measurement criteria                                                */
+/* ------------------------------------------------------------------ */
+
+#define MK_TDX_REQ_MRTD (1u << 0)
+#define MK_TDX_REQ_RTMR0 (1u << 1)
+#define MK_TDX_REQ_RTMR1 (1u << 2)
+#define MK_TDX_REQ_RTMR2 (1u << 3)
+#define MK_TDX_REQ_RTMR3 (1u << 4)
+#define MK_TDX_REQ_RTMR(i) (1u << (1u + (unsigned)(i)))
+#define MK_TDX_REQ_ALL 0x1fu
+
+/* Which registers must equal which values (unset registers are free). */
+typedef struct mk_tdx_criteria {
+    unsigned mask; /* MK_TDX_REQ_* */
+    uint8_t mrtd[48];
+    uint8_t rtmr[4][48];
+} mk_tdx_criteria;
+
+void mk_tdx_criteria_init(mk_tdx_criteria *c);
+void mk_tdx_criteria_require_mrtd(mk_tdx_criteria *c, const uint8_t v[48]);
+void mk_tdx_criteria_require_rtmr(mk_tdx_criteria *c, unsigned idx, const uint8_t v[48]);
+/* 96 hex digits, optional 0x. */
+int mk_tdx_criteria_require_mrtd_hex(mk_tdx_criteria *c, const char *hex, mk_error *err);
+int mk_tdx_criteria_require_rtmr_hex(mk_tdx_criteria *c, unsigned idx, const char *hex,
+                                     mk_error *err);
+/* Every register named in `mask` taken from a TD report. */
+void mk_tdx_criteria_from_report(mk_tdx_criteria *c, const mk_tdx_td_report *r, unsigned mask);
+/* 0 if r satisfies c; else MK_EMISMATCH with "MRTD mismatch: want ab12…, got cd34…". */
+int mk_tdx_criteria_match(const mk_tdx_criteria *c, const mk_tdx_td_report *r, mk_error *err);
+
+/* ------------------------------------------------------------------ */
+/* The validator                                                       */
+/* ------------------------------------------------------------------ */
+
+/* Validator configuration (a builder; the validator copies it). */
+typedef struct mk_tdx_validator_opts mk_tdx_validator_opts;
+
+mk_tdx_validator_opts *mk_tdx_validator_opts_new(void);
+void mk_tdx_validator_opts_free(mk_tdx_validator_opts *o);
+/* The baseline every ticket must satisfy (mutable; initially empty). */
+mk_tdx_criteria *mk_tdx_validator_opts_baseline(mk_tdx_validator_opts *o);
+/* Add a variant: when any are configured, at least one must match. */
+int mk_tdx_validator_opts_add_variant(mk_tdx_validator_opts *o, const mk_tdx_criteria *c);
+/* Require the registers in `mask` to equal the local TD's (read through
+ * provider's report): require_own_mrtd is mask MK_TDX_REQ_MRTD, etc.
+ * from_local is mask MK_TDX_REQ_ALL. Added to the baseline. */
+int mk_tdx_validator_opts_require_own(mk_tdx_validator_opts *o, mk_tdx_provider *p, unsigned mask,
+                                      mk_error *err);
+int mk_tdx_validator_opts_from_local(mk_tdx_validator_opts *o, mk_tdx_provider *p, mk_error *err);
+int mk_tdx_validator_opts_require_own_mrtd(mk_tdx_validator_opts *o, mk_tdx_provider *p,
+                                           mk_error *err);
+int mk_tdx_validator_opts_require_own_rtmr(mk_tdx_validator_opts *o, mk_tdx_provider *p,
+                                           unsigned idx, mk_error *err);
+/* Freshness: refuse tickets with now - quoted_at > max_age, quoted_at <
+ * not_before, or expiration - quoted_at > max_lifetime (so a never-expiring
+ * ticket is refused when max_lifetime is set). 0 / INT64_MIN disable. */
+void mk_tdx_validator_opts_max_age(mk_tdx_validator_opts *o, int64_t seconds);
+void mk_tdx_validator_opts_not_before(mk_tdx_validator_opts *o, int64_t t);
+void mk_tdx_validator_opts_max_lifetime(mk_tdx_validator_opts *o, int64_t seconds);
+/* The quote policy (default: mk_tdx_policy_default). */
+void mk_tdx_validator_opts_policy(mk_tdx_validator_opts *o, const mk_tdx_policy *p);
+/* Trust a simulator root (DER). Never done by default. */
+int mk_tdx_validator_opts_trust_simulator(mk_tdx_validator_opts *o, const uint8_t *root_der,
+                                          size_t len, mk_error *err);
+/* Collateral sources, tried in this order: the ticket's own (default on),
+ * a static bundle, a fetcher (PCS/PCCS). With none available the policy
+ * must allow chain_only. */
+void mk_tdx_validator_opts_collateral_from_ticket(mk_tdx_validator_opts *o, bool allow);
+int mk_tdx_validator_opts_static_collateral(mk_tdx_validator_opts *o, const mk_tdx_collateral *c,
+                                            mk_error *err);
+int mk_tdx_validator_opts_fetch(mk_tdx_validator_opts *o, const mk_tdx_fetch_opts *f,
+                                mk_error *err);
+
+/* A validator of class MK_TDX_TICKET_CLASS_NAME. Its signature is
+ * mk_id_derive(mk_id_from_name("mosaik.validator.tdx.v1"), canonical
+ * configuration): criteria, variants (sorted, deduplicated), freshness
+ * limits, every policy field, the SHA-256 of the trusted simulator root.
+ * The collateral source is not part of it (see docs/tdx-tickets.md). */
+mk_validator *mk_tdx_validator_new(const mk_tdx_validator_opts *o, mk_error *err);
+
+/* Validate and also return the decoded ticket's verification result
+ * (the CLI and tests use it; res may be NULL). */
+int mk_tdx_validator_validate_ex(const mk_validator *v, const uint8_t *data, size_t len,
+                                 const mk_peer_view *peer, int64_t now, mk_expiration *expires,
+                                 mk_tdx_result *res, mk_error *err);
+
+/* ------------------------------------------------------------------ */
+/* The attester (node-facing)                                          */
+/* ------------------------------------------------------------------ */
+
+/* Where a node's own ticket goes. The network layer (discovery) implements
+ * it: add_ticket replaces the local entry's tickets of t's class with t and
+ * announces the entry (it must copy t). Returns 0 or a negative MK_E*. */
+typedef struct mk_ticket_sink {
+    int (*add_ticket)(void *ctx, const mk_ticket *t, mk_error *err);
+    void *ctx;
+} mk_ticket_sink;
+
+typedef struct mk_tdx_attester mk_tdx_attester;
+
+/* An attester makes tickets for the local TD through `provider` (borrowed:
+ * it must outlive the attester). When `embed` is not NULL, its bundle is
+ * copied into every ticket, so verifiers need no PCS access. */
+int mk_tdx_attester_new(mk_tdx_provider *provider, const mk_tdx_collateral *embed,
+                        mk_tdx_attester **out, mk_error *err);
+void mk_tdx_attester_free(mk_tdx_attester *a);
+/* Lifetime of tickets from mk_tdx_attester_ticket (default
+ * MK_TDX_TICKET_DEFAULT_LIFETIME seconds). */
+void mk_tdx_attester_set_lifetime(mk_tdx_attester *a, int64_t seconds);
+/* Replace the embedded collateral (NULL: embed none). */
+int mk_tdx_attester_set_collateral(mk_tdx_attester *a, const mk_tdx_collateral *embed,
+                                   mk_error *err);
+
+/* A fresh ticket (quoted now, i.e. mk_now()) binding peer and network,
+ * expiring after the lifetime / at `expiration` (MK_EXPIRES_NEVER allowed,
+ * but validators with max_lifetime refuse it). */
+int mk_tdx_attester_ticket(mk_tdx_attester *a, const mk_id *peer_id, const mk_id *network_id,
+                           int64_t started_at, mk_ticket *out, mk_error *err);
+int mk_tdx_attester_ticket_with_expiration(mk_tdx_attester *a, const mk_id *peer_id,
+                                           const mk_id *network_id, int64_t started_at,
+                                           mk_expiration expiration, mk_ticket *out, mk_error *err);
+
+/* The local TD's measurements (via the provider's report; local knowledge,
+ * not evidence). */
+int mk_tdx_attester_measurements(mk_tdx_attester *a, mk_tdx_td_report *out, mk_error *err);
+int mk_tdx_attester_mrtd(mk_tdx_attester *a, uint8_t out[48], mk_error *err);
+int mk_tdx_attester_rtmr(mk_tdx_attester *a, unsigned idx, uint8_t out[48], mk_error *err);
+int mk_tdx_attester_rtmr0(mk_tdx_attester *a, uint8_t out[48], mk_error *err);
+int mk_tdx_attester_rtmr1(mk_tdx_attester *a, uint8_t out[48], mk_error *err);
+int mk_tdx_attester_rtmr2(mk_tdx_attester *a, uint8_t out[48], mk_error *err);
+int mk_tdx_attester_rtmr3(mk_tdx_attester *a, uint8_t out[48], mk_error *err);
+
+/* Make a fresh ticket (default lifetime) and hand it to the sink. The
+ * network layer calls it at start and again before the ticket expires;
+ * *expires (may be NULL) receives the ticket's expiration. */
+int mk_tdx_attester_install_own_ticket(mk_tdx_attester *a, const mk_id *peer_id,
+                                       const mk_id *network_id, int64_t started_at,
+                                       const mk_ticket_sink *sink, mk_expiration *expires,
+                                       mk_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,638 @@
+/*
+ * tee/tdx/ticket.c — the TDX attestation ticket: report-data binding,
+ * canonical CBOR, zstd with a hard cap, conversion to generic tickets.
+ *
+ * Report data. The quote's 64-byte report data is SHA-512 over a fixed
+ * preimage: a length-prefixed domain string, then fixed-width fields
+ * (ids 32 bytes each, times as big-endian two's-complement i64). Every
+ * field has a fixed width, so two different extra-data values can never
+ * share a preimage, and the domain keeps the hash from meaning anything
+ * else.
+ *
+ * Encoding. The ticket is a CBOR map with unsigned keys 0..6 (7 when the
+ * collateral is present) in increasing order, written with libcbor's
+ * encoders, which always choose the shortest integer form and definite
+ * lengths. So one ticket has exactly one encoding.
+ *
+ * Decoding is a schema-driven pull parser over libcbor's streaming decoder:
+ * each cbor_stream_decode call yields one data item header (or a whole
+ * definite byte string) through callbacks that only record what they saw;
+ * nothing is allocated from a size read off the wire, and the cursor into
+ * the input is an mk_reader. After the map has been read, the decoder
+ * re-encodes what it understood and requires the result to equal the
+ * input byte for byte: this one comparison refuses non-minimal integers,
+ * indefinite lengths, duplicate or reordered keys and trailing bytes.
+ *
+ * Compression. The wire form is a single zstd frame. Decompression never
+ * produces more than MK_TDX_TICKET_MAX_DECOMPRESSED bytes: a frame that
+ * declares a larger content size is refused before any allocation, and the
+ * streaming decoder writes into a buffer of exactly the cap (window size
+ * limited too), so a frame that would expand further (a "bomb", declared
+ * size or not) is refused once the buffer is full. Bytes after the frame
+ * are refused.
+ */
+#include "mosaik/tdx_ticket.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <cbor.h>
+#include <zstd.h>
+#include <zstd_errors.h>
+
+#include "mosaik/crypto.h"
+#include "mosaik/encoding.h"
+
+/* ------------------------------------------------------------------ */
+/* Report data                                                         */
+/* ------------------------------------------------------------------ */
+
+static void put_be64(uint8_t *p, uint64_t v) {
+    for (int i = 7; i >= 0; i--) {
+        p[i] = (uint8_t)(v & 0xff);
+        v >>= 8;
+    }
+}
+
+void mk_tdx_extra_data_encode(const mk_tdx_extra_data *x, uint8_t out[MK_TDX_EXTRA_ENCODED_LEN]) {
+    static const char dom[] = MK_TDX_REPORT_DATA_DOMAIN;
+    const size_t dlen = sizeof dom - 1;
+    uint8_t *p = out;
+    p[0] = (uint8_t)(dlen >> 24);
+    p[1] = (uint8_t)(dlen >> 16);
+    p[2] = (uint8_t)(dlen >> 8);
+    p[3] = (uint8_t)dlen;
+    p += 4;
+    memcpy(p, dom, dlen);
+    p += dlen;
+    memcpy(p, x->peer_id.b, 32);
+    p += 32;
+    memcpy(p, x->network_id.b, 32);
+    p += 32;
+    put_be64(p, (uint64_t)x->started_at);
+    p += 8;
+    put_be64(p, (uint64_t)x->quoted_at);
+    p += 8;
+    put_be64(p, (uint64_t)x->expiration);
+}
+
+void mk_tdx_report_data(const mk_tdx_extra_data *x, uint8_t out[64]) {
+    uint8_t pre[MK_TDX_EXTRA_ENCODED_LEN];
+    mk_tdx_extra_data_encode(x, pre);
+    mk_sha512(pre, sizeof pre, out);
+}
+
+/* ------------------------------------------------------------------ */
+/* Construction                                                        */
+/* ------------------------------------------------------------------ */
+
+int mk_tdx_ticket_init(mk_tdx_ticket *t, const mk_tdx_extra_data *x, const uint8_t *quote,
+                       size_t quote_len, const char *collateral, size_t collateral_len,
+                       mk_error *err) {
+    memset(t, 0, sizeof *t);
+    if (!x || !quote || quote_len == 0) return mk_error_set(err, MK_EINVAL, "TDX ticket: no quote");
+    if (quote_len > MK_TDX_QUOTE_MAX)
+        return mk_error_set(err, MK_ETOOBIG, "TDX ticket: quote of %zu bytes exceeds %d", quote_len,
+                            MK_TDX_QUOTE_MAX);
+    if (collateral && collateral_len > MK_TDX_TICKET_MAX_DECOMPRESSED)
+        return mk_error_set(err, MK_ETOOBIG, "TDX ticket: collateral of %zu bytes exceeds %d",
+                            collateral_len, MK_TDX_TICKET_MAX_DECOMPRESSED);
+    t->quote = malloc(quote_len);
+    if (!t->quote) return mk_error_set(err, MK_ENOMEM, "out of memory");
+    memcpy(t->quote, quote, quote_len);
+    t->quote_len = quote_len;
+    if (collateral) {
+        t->collateral = malloc(collateral_len + 1);
+        if (!t->collateral) {
+            mk_tdx_ticket_free(t);
+            return mk_error_set(err, MK_ENOMEM, "out of memory");
+        }
+        memcpy(t->collateral, collateral, collateral_len);
+        t->collateral[collateral_len] = 0;
+        t->collateral_len = collateral_len;
+    }
+    t->extra = *x;
+    return 0;
+}
+
+void mk_tdx_ticket_free(mk_tdx_ticket *t) {
+    if (!t) return;
+    free(t->quote);
+    free(t->collateral);
+    memset(t, 0, sizeof *t);
+}
+
+/* ------------------------------------------------------------------ */
+/* Canonical CBOR encoding                                             */
+/* ------------------------------------------------------------------ */
+
+enum {
+    K_VERSION = 0,
+    K_PEER = 1,
+    K_NETWORK = 2,
+    K_STARTED = 3,
+    K_QUOTED = 4,
+    K_EXPIRES = 5,
+    K_QUOTE = 6,
+    K_COLLATERAL = 7,
+};
+
+/* Append one CBOR head written by a libcbor encoder. */
+#define PUT_HEAD(b, call)                                                                          \
+    do {                                                                                           \
+        uint8_t *h_ = mk_buf_extend((b), 9);                                                       \
+        if (!h_) return MK_ETOOBIG;                                                                \
+        size_t n_ = call;                                                                          \
+        if (n_ == 0) return MK_EINVAL;                                                             \
+        (b)->len -= 9 - n_;                                                                        \
+    } while (0)
+
+static int put_uint(mk_buf *b, uint64_t v) {
+    PUT_HEAD(b, cbor_encode_uint(v, h_, 9));
+    return 0;
+}
+
+static int put_int(mk_buf *b, int64_t v) {
+    if (v >= 0) return put_uint(b, (uint64_t)v);
+    /* CBOR negative integers carry -1 - v. */
+    uint64_t n = (uint64_t)(-(v + 1));
+    PUT_HEAD(b, cbor_encode_negint(n, h_, 9));
+    return 0;
+}
+
+static int put_bstr(mk_buf *b, const void *data, size_t len) {
+    PUT_HEAD(b, cbor_encode_bytestring_start(len, h_, 9));
+    return mk_buf_append(b, data, len);
+}
+
+static int encode_cbor(const mk_tdx_ticket *t, mk_buf *out) {
+    PUT_HEAD(out, cbor_encode_map_start(t->collateral ? 8 : 7, h_, 9));
+    MK_TRY(put_uint(out, K_VERSION));
+    MK_TRY(put_uint(out, MK_TDX_TICKET_VERSION));
+    MK_TRY(put_uint(out, K_PEER));
+    MK_TRY(put_bstr(out, t->extra.peer_id.b, 32));
+    MK_TRY(put_uint(out, K_NETWORK));
+    MK_TRY(put_bstr(out, t->extra.network_id.b, 32));
+    MK_TRY(put_uint(out, K_STARTED));
+    MK_TRY(put_int(out, t->extra.started_at));
+    MK_TRY(put_uint(out, K_QUOTED));
+    MK_TRY(put_int(out, t->extra.quoted_at));
+    MK_TRY(put_uint(out, K_EXPIRES));
+    MK_TRY(put_int(out, t->extra.expiration));
+    MK_TRY(put_uint(out, K_QUOTE));
+    MK_TRY(put_bstr(out, t->quote, t->quote_len));
+    if (t->collateral) {
+        MK_TRY(put_uint(out, K_COLLATERAL));
+        MK_TRY(put_bstr(out, t->collateral, t->collateral_len));
+    }
+    return 0;
+}
+
+int mk_tdx_ticket_encode_cbor(const mk_tdx_ticket *t, mk_buf *out, mk_error *err) {
+    if (!t || !t->quote || !t->quote_len)
+        return mk_error_set(err, MK_EINVAL, "TDX ticket: no quote");
+    mk_buf tmp;
+    mk_buf_init(&tmp, MK_TDX_TICKET_MAX_DECOMPRESSED);
+    int rc = encode_cbor(t, &tmp);
+    if (rc < 0) {
+        mk_buf_free(&tmp);
+        if (rc == MK_ETOOBIG)
+            return mk_error_set(err, rc, "TDX ticket: encoding exceeds %d bytes",
+                                MK_TDX_TICKET_MAX_DECOMPRESSED);
+        return mk_error_set(err, rc, "TDX ticket: CBOR encoding failed");
+    }
+    rc = mk_buf_append(out, tmp.data, tmp.len);
+    mk_buf_free(&tmp);
+    if (rc < 0) return mk_error_set(err, rc, "TDX ticket: output buffer full");
+    return 0;
+}
+
+int mk_tdx_ticket_encode(const mk_tdx_ticket *t, mk_buf *out, mk_error *err) {
+    mk_buf cb;
+    mk_buf_init(&cb, MK_TDX_TICKET_MAX_DECOMPRESSED);
+    int rc = mk_tdx_ticket_encode_cbor(t, &cb, err);
+    if (rc < 0) {
+        mk_buf_free(&cb);
+        return rc;
+    }
+    size_t bound = ZSTD_compressBound(cb.len);
+    uint8_t *z = malloc(bound);
+    if (!z) {
+        mk_buf_free(&cb);
+        return mk_error_set(err, MK_ENOMEM, "out of memory");
+    }
+    /* Level 19: tickets are made rarely and sent often. Content size is
+     * written into the frame header (the decoder checks it first). */
+    size_t zn = ZSTD_compress(z, bound, cb.data, cb.len, 19);
+    mk_buf_free(&cb);
+    if (ZSTD_isError(zn)) {
+        free(z);
+        return mk_error_set(err, MK_EINVAL, "TDX ticket: zstd: %s", ZSTD_getErrorName(zn));
+    }
+    if (zn > MK_TDX_TICKET_MAX_COMPRESSED) {
+        free(z);
+        return mk_error_set(err, MK_ETOOBIG,
+                            "TDX ticket: %zu compressed bytes exceed the ticket cap of %d", zn,
+                            MK_TDX_TICKET_MAX_COMPRESSED);
+    }
+    rc = mk_buf_append(out, z, zn);
+    free(z);
+    if (rc < 0) return mk_error_set(err, rc, "TDX ticket: output buffer full");
+    return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Decoding                                                            */
+/* ------------------------------------------------------------------ */
+
+typedef enum ev_kind {
+    EV_NONE = 0,
+    EV_UINT,
+    EV_NEGINT,
+    EV_BSTR,
+    EV_MAP,
+    EV_OTHER, /* anything the schema never contains */
+} ev_kind;
+
+typedef struct ev {
+    ev_kind kind;
+    uint64_t u;          /* EV_UINT / EV_NEGINT (raw n of -1-n) / EV_MAP size */
+    const uint8_t *data; /* EV_BSTR, a view into the input */
+    size_t len;
+    const char *other; /* name of an unexpected item */
+} ev;
+
+static void cb_u8(void *c, uint8_t v) {
+    ((ev *)c)->kind = EV_UINT, ((ev *)c)->u = v;
+}
+static void cb_u16(void *c, uint16_t v) {
+    ((ev *)c)->kind = EV_UINT, ((ev *)c)->u = v;
+}
+static void cb_u32(void *c, uint32_t v) {
+    ((ev *)c)->kind = EV_UINT, ((ev *)c)->u = v;
+}
+static void cb_u64(void *c, uint64_t v) {
+    ((ev *)c)->kind = EV_UINT, ((ev *)c)->u = v;
+}
+static void cb_n8(void *c, uint8_t v) {
+    ((ev *)c)->kind = EV_NEGINT, ((ev *)c)->u = v;
+}
+static void cb_n16(void *c, uint16_t v) {
+    ((ev *)c)->kind = EV_NEGINT, ((ev *)c)->u = v;
+}
+static void cb_n32(void *c, uint32_t v) {
+    ((ev *)c)->kind = EV_NEGINT, ((ev *)c)->u = v;
+}
+static void cb_n64(void *c, uint64_t v) {
+    ((ev *)c)->kind = EV_NEGINT, ((ev *)c)->u = v;
+}
+static void cb_bstr(void *c, cbor_data d, size_t n) {
+    ((ev *)c)->kind = EV_BSTR, ((ev *)c)->data = d, ((ev *)c)->len = n;
+}
+static void cb_map(void *c, size_t n) {
+    ((ev *)c)->kind = EV_MAP, ((ev *)c)->u = n;
+}
+#define OTHER_CB(name, label)                                                                      \
+    static void name(void *c) {                                                                    \
+        ((ev *)c)->kind = EV_OTHER, ((ev *)c)->other = label;                                      \
+    }
+OTHER_CB(cb_o_bstr_start, "indefinite byte string")
+OTHER_CB(cb_o_str_start, "indefinite text string")
+OTHER_CB(cb_o_indef_array, "indefinite array")
+OTHER_CB(cb_o_indef_map, "indefinite map")
+OTHER_CB(cb_o_null, "null")
+OTHER_CB(cb_o_undef, "undefined")
+OTHER_CB(cb_o_break, "break")
+static void cb_o_str(void *c, cbor_data d, size_t n) {
+    (void)d, (void)n;
+    ((ev *)c)->kind = EV_OTHER, ((ev *)c)->other = "text string";
+}
+static void cb_o_array(void *c, size_t n) {
+    (void)n;
+    ((ev *)c)->kind = EV_OTHER, ((ev *)c)->other = "array";
+}
+static void cb_o_tag(void *c, uint64_t n) {
+    (void)n;
+    ((ev *)c)->kind = EV_OTHER, ((ev *)c)->other = "tag";
+}
+static void cb_o_f4(void *c, float f) {
+    (void)f;
+    ((ev *)c)->kind = EV_OTHER, ((ev *)c)->other = "float";
+}
+static void cb_o_f8(void *c, double f) {
+    (void)f;
+    ((ev *)c)->kind = EV_OTHER, ((ev *)c)->other = "float";
+}
+static void cb_o_bool(void *c, bool b) {
+    (void)b;
+    ((ev *)c)->kind = EV_OTHER, ((ev *)c)->other = "boolean";
+}
+
+static const struct cbor_callbacks ev_callbacks = {
+    .uint8 = cb_u8,
+    .uint16 = cb_u16,
+    .uint32 = cb_u32,
+    .uint64 = cb_u64,
+    .negint8 = cb_n8,
+    .negint16 = cb_n16,
+    .negint32 = cb_n32,
+    .negint64 = cb_n64,
+    .byte_string_start = cb_o_bstr_start,
+    .byte_string = cb_bstr,
+    .string = cb_o_str,
+    .string_start = cb_o_str_start,
+    .indef_array_start = cb_o_indef_array,
+    .array_start = cb_o_array,
+    .indef_map_start = cb_o_indef_map,
+    .map_start = cb_map,
+    .tag = cb_o_tag,
+    .float2 = cb_o_f4,
+    .float4 = cb_o_f4,
+    .float8 = cb_o_f8,
+    .undefined = cb_o_undef,
+    .null = cb_o_null,
+    .boolean = cb_o_bool,
+    .indef_break = cb_o_break,
+};
+
+/* Pull the next item (header, or a whole definite byte string). */
+static int next_ev(mk_reader *r, ev *e, const char *what, mk_error *err) {
+    const uint8_t *p = NULL;
+    size_t rem = mk_reader_remaining(r);
+    if (rem == 0) return mk_error_set(err, MK_ETRUNC, "TDX ticket: truncated before %s", what);
+    if (mk_reader_peek(r, rem, &p) < 0) return mk_error_set(err, MK_ETRUNC, "TDX ticket: read");
+    memset(e, 0, sizeof *e);
+    struct cbor_decoder_result res = cbor_stream_decode(p, rem, &ev_callbacks, e);
+    if (res.status == CBOR_DECODER_NEDATA)
+        return mk_error_set(err, MK_ETRUNC, "TDX ticket: truncated in %s", what);
+    if (res.status != CBOR_DECODER_FINISHED || res.read == 0 || e->kind == EV_NONE)
+        return mk_error_set(err, MK_EMALFORMED, "TDX ticket: malformed CBOR at %s", what);
+    if (mk_read_skip(r, res.read) < 0)
+        return mk_error_set(err, MK_ETRUNC, "TDX ticket: truncated in %s", what);
+    return 0;
+}
+
+static int expect_key(mk_reader *r, uint64_t key, const char *name, mk_error *err) {
+    ev e;
+    MK_TRY(next_ev(r, &e, name, err));
+    if (e.kind != EV_UINT || e.u != key)
+        return mk_error_set(err, MK_EMALFORMED, "TDX ticket: expected key %llu (%s)%s",
+                            (unsigned long long)key, name,
+                            e.kind == EV_UINT ? " in canonical order" : "");
+    return 0;
+}
+
+static int read_int(mk_reader *r, const char *name, int64_t *out, mk_error *err) {
+    ev e;
+    MK_TRY(next_ev(r, &e, name, err));
+    if (e.kind == EV_UINT) {
+        if (e.u > (uint64_t)INT64_MAX)
+            return mk_error_set(err, MK_EMALFORMED, "TDX ticket: %s out of range", name);
+        *out = (int64_t)e.u;
+        return 0;
+    }
+    if (e.kind == EV_NEGINT) {
+        if (e.u > (uint64_t)INT64_MAX)
+            return mk_error_set(err, MK_EMALFORMED, "TDX ticket: %s out of range", name);
+        *out = -1 - (int64_t)e.u;
+        return 0;
+    }
+    return mk_error_set(err, MK_EMALFORMED, "TDX ticket: %s is not an integer (%s)", name,
+                        e.kind == EV_OTHER ? e.other : "wrong type");
+}
+
+static int read_bstr(mk_reader *r, const char *name, size_t min, size_t max, const uint8_t **data,
+                     size_t *len, mk_error *err) {
+    ev e;
+    MK_TRY(next_ev(r, &e, name, err));
+    if (e.kind != EV_BSTR)
+        return mk_error_set(err, MK_EMALFORMED, "TDX ticket: %s is not a byte string (%s)", name,
+                            e.kind == EV_OTHER ? e.other : "wrong type");
+    if (e.len < min || e.len > max) {
+        if (min == max)
+            return mk_error_set(err, MK_EMALFORMED, "TDX ticket: %s has %zu bytes, want %zu", name,
+                                e.len, min);
+        return mk_error_set(err, e.len > max ? MK_ETOOBIG : MK_EMALFORMED,
+                            "TDX ticket: %s has %zu bytes (allowed %zu..%zu)", name, e.len, min,
+                            max);
+    }
+    *data = e.data;
+    *len = e.len;
+    return 0;
+}
+
+int mk_tdx_ticket_decode_cbor(const uint8_t *data, size_t len, mk_tdx_ticket *t, mk_error *err) {
+    memset(t, 0, sizeof *t);
+    if (!data && len) return mk_error_set(err, MK_EINVAL, "TDX ticket: no data");
+    if (len > MK_TDX_TICKET_MAX_DECOMPRESSED)
+        return mk_error_set(err, MK_ETOOBIG, "TDX ticket: %zu bytes exceed the cap of %d", len,
+                            MK_TDX_TICKET_MAX_DECOMPRESSED);
+    mk_reader r;
+    mk_reader_init(&r, data, len);
+    ev e;
+    MK_TRY(next_ev(&r, &e, "the ticket map", err));
+    if (e.kind != EV_MAP)
+        return mk_error_set(err, MK_EMALFORMED, "TDX ticket: not a CBOR map (%s)",
+                            e.kind == EV_OTHER ? e.other : "wrong type");
+    if (e.u != 7 && e.u != 8)
+        return mk_error_set(err, MK_EMALFORMED, "TDX ticket: map has %llu entries, want 7 or 8",
+                            (unsigned long long)e.u);
+    bool has_coll = e.u == 8;
+
+    /* Version first, so a future format gets a clear reason. */
+    int64_t version = 0;
+    MK_TRY(expect_key(&r, K_VERSION, "version", err));
+    MK_TRY(read_int(&r, "version", &version, err));
+    if (version != MK_TDX_TICKET_VERSION)
+        return mk_error_set(err, MK_EUNSUPPORTED, "TDX ticket: unsupported version %lld",
+                            (long long)version);
+
+    mk_tdx_extra_data x;
+    memset(&x, 0, sizeof x);
+    const uint8_t *p;
+    size_t n;
+    MK_TRY(expect_key(&r, K_PEER, "peer id", err));
+    MK_TRY(read_bstr(&r, "peer id", 32, 32, &p, &n, err));
+    memcpy(x.peer_id.b, p, 32);
+    MK_TRY(expect_key(&r, K_NETWORK, "network id", err));
+    MK_TRY(read_bstr(&r, "network id", 32, 32, &p, &n, err));
+    memcpy(x.network_id.b, p, 32);
+    MK_TRY(expect_key(&r, K_STARTED, "started_at", err));
+    MK_TRY(read_int(&r, "started_at", &x.started_at, err));
+    MK_TRY(expect_key(&r, K_QUOTED, "quoted_at", err));
+    MK_TRY(read_int(&r, "quoted_at", &x.quoted_at, err));
+    MK_TRY(expect_key(&r, K_EXPIRES, "expiration", err));
+    MK_TRY(read_int(&r, "expiration", &x.expiration, err));
+    if (x.expiration < x.quoted_at)
+        return mk_error_set(err, MK_EMALFORMED, "TDX ticket: expires before it was quoted");
+    const uint8_t *quote;
+    size_t quote_len;
+    MK_TRY(expect_key(&r, K_QUOTE, "quote", err));
+    MK_TRY(read_bstr(&r, "quote", 1, MK_TDX_QUOTE_MAX, &quote, &quote_len, err));
+    const uint8_t *coll = NULL;
+    size_t coll_len = 0;
+    if (has_coll) {
+        MK_TRY(expect_key(&r, K_COLLATERAL, "collateral", err));
+        MK_TRY(
+            read_bstr(&r, "collateral", 1, MK_TDX_TICKET_MAX_DECOMPRESSED, &coll, &coll_len, err));
+        if (memchr(coll, 0, coll_len))
+            return mk_error_set(err, MK_EMALFORMED, "TDX ticket: collateral contains a NUL byte");
+    }
+    if (!mk_reader_done(&r))
+        return mk_error_set(err, MK_EMALFORMED, "TDX ticket: %zu trailing bytes after the map",
+                            mk_reader_remaining(&r));
+
+    int rc = mk_tdx_ticket_init(t, &x, quote, quote_len, (const char *)coll, coll_len, err);
+    if (rc < 0) return rc;
+
+    /* Canonical form: re-encoding must give the input back. */
+    mk_buf again;
+    mk_buf_init(&again, MK_TDX_TICKET_MAX_DECOMPRESSED);
+    rc = encode_cbor(t, &again);
+    bool same = rc == 0 && again.len == len && memcmp(again.data, data, len) == 0;
+    mk_buf_free(&again);
+    if (!same) {
+        mk_tdx_ticket_free(t);
+        return mk_error_set(err, MK_EMALFORMED,
+                            "TDX ticket: CBOR is not in canonical form (non-minimal integer or "
+                            "length)");
+    }
+    return 0;
+}
+
+int mk_tdx_zstd_decompress_capped(const uint8_t *data, size_t len, size_t max, mk_buf *out,
+                                  mk_error *err) {
+    if (!data || len == 0) return mk_error_set(err, MK_ETRUNC, "zstd: empty input");
+    unsigned long long declared = ZSTD_getFrameContentSize(data, len);
+    if (declared == ZSTD_CONTENTSIZE_ERROR)
+        return mk_error_set(err, MK_EMALFORMED, "zstd: not a zstd frame");
+    if (declared != ZSTD_CONTENTSIZE_UNKNOWN && declared > max)
+        return mk_error_set(err, MK_ETOOBIG,
+                            "zstd: frame declares %llu decompressed bytes, cap is %zu "
+                            "(decompression bomb?)",
+                            declared, max);
+    size_t cap = declared != ZSTD_CONTENTSIZE_UNKNOWN ? (size_t)declared : max;
+    /* One extra byte of room: filling it proves the content exceeds cap. */
+    uint8_t *buf = malloc(cap + 1);
+    if (!buf) return mk_error_set(err, MK_ENOMEM, "out of memory");
+    ZSTD_DCtx *dctx = ZSTD_createDCtx();
+    if (!dctx) {
+        free(buf);
+        return mk_error_set(err, MK_ENOMEM, "out of memory");
+    }
+    /* Window at most 2^17 = 128 KiB: bounds the decoder's own memory. */
+    ZSTD_DCtx_setParameter(dctx, ZSTD_d_windowLogMax, 17);
+    ZSTD_inBuffer in = {data, len, 0};
+    ZSTD_outBuffer ob = {buf, cap + 1, 0};
+    int rc = 0;
+    size_t ret;
+    for (;;) {
+        ret = ZSTD_decompressStream(dctx, &ob, &in);
+        if (ZSTD_isError(ret)) {
+            if (ZSTD_getErrorCode(ret) == ZSTD_error_frameParameter_windowTooLarge)
+                rc = mk_error_set(err, MK_ETOOBIG,
+                                  "zstd: frame window exceeds the cap of %zu bytes "
+                                  "(decompression bomb?)",
+                                  max);
+            else
+                rc = mk_error_set(err, MK_EMALFORMED, "zstd: %s", ZSTD_getErrorName(ret));
+            goto done;
+        }
+        if (ob.pos > cap || ob.pos > max) {
+            rc = mk_error_set(err, MK_ETOOBIG,
+                              "zstd: decompressed data exceeds the cap of %zu bytes "
+                              "(decompression bomb?)",
+                              max);
+            goto done;
+        }
+        if (ret == 0) break; /* frame complete */
+        if (in.pos == in.size && ob.pos < ob.size) {
+            rc = mk_error_set(err, MK_ETRUNC, "zstd: truncated frame");
+            goto done;
+        }
+    }
+    if (in.pos != in.size) {
+        rc = mk_error_set(err, MK_EMALFORMED, "zstd: %zu trailing bytes after the frame",
+                          in.size - in.pos);
+        goto done;
+    }
+    rc = mk_buf_append(out, buf, ob.pos);
+    if (rc < 0) rc = mk_error_set(err, rc, "zstd: output buffer full");
+done:
+    ZSTD_freeDCtx(dctx);
+    free(buf);
+    return rc;
+}
+
+int mk_tdx_ticket_decode(const uint8_t *data, size_t len, mk_tdx_ticket *t, mk_error *err) {
+    memset(t, 0, sizeof *t);
+    if (len > MK_TDX_TICKET_MAX_COMPRESSED)
+        return mk_error_set(err, MK_ETOOBIG, "TDX ticket: %zu bytes exceed the cap of %d", len,
+                            MK_TDX_TICKET_MAX_COMPRESSED);
+    mk_buf cb;
+    mk_buf_init(&cb, MK_TDX_TICKET_MAX_DECOMPRESSED);
+    int rc = mk_tdx_zstd_decompress_capped(data, len, MK_TDX_TICKET_MAX_DECOMPRESSED, &cb, err);
+    if (rc < 0) {
+        mk_buf_free(&cb);
+        return mk_error_prefix(err, "TDX ticket");
+    }
+    rc = mk_tdx_ticket_decode_cbor(cb.data, cb.len, t, err);
+    mk_buf_free(&cb);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* Generic tickets, collateral, binding                                */
+/* ------------------------------------------------------------------ */
+
+void mk_tdx_ticket_class(mk_id *out) {
+    mk_id_from_name(out, MK_TDX_TICKET_CLASS_NAME);
+}
+
+int mk_tdx_ticket_to_generic(const mk_tdx_ticket *t, mk_ticket *out, mk_error *err) {
+    memset(out, 0, sizeof *out);
+    mk_buf b;
+    mk_buf_init(&b, MK_TDX_TICKET_MAX_COMPRESSED);
+    int rc = mk_tdx_ticket_encode(t, &b, err);
+    if (rc == 0) {
+        mk_id cls;
+        mk_tdx_ticket_class(&cls);
+        rc = mk_ticket_init(out, &cls, b.data, b.len);
+        if (rc < 0) mk_error_set(err, rc, "TDX ticket: cannot make a generic ticket");
+    }
+    mk_buf_free(&b);
+    return rc;
+}
+
+int mk_tdx_ticket_from_generic(const mk_ticket *in, mk_tdx_ticket *t, mk_error *err) {
+    memset(t, 0, sizeof *t);
+    mk_id cls;
+    mk_tdx_ticket_class(&cls);
+    if (!mk_id_eq(&cls, &in->class_id)) {
+        char got[9];
+        mk_id_short(&in->class_id, got);
+        return mk_error_set(err, MK_EMISMATCH, "ticket of class %s is not a TDX ticket", got);
+    }
+    return mk_tdx_ticket_decode(in->data, in->len, t, err);
+}
+
+int mk_tdx_ticket_collateral(const mk_tdx_ticket *t, mk_tdx_collateral **out, mk_error *err) {
+    *out = NULL;
+    if (!t->collateral) return mk_error_set(err, MK_ENOTFOUND, "TDX ticket carries no collateral");
+    int rc = mk_tdx_collateral_from_bundle(t->collateral, t->collateral_len, out, err);
+    if (rc < 0) return mk_error_prefix(err, "ticket collateral");
+    return 0;
+}
+
+int mk_tdx_ticket_check_binding(const mk_tdx_ticket *t, mk_error *err) {
+    mk_tdx_quote q;
+    int rc = mk_tdx_quote_parse(t->quote, t->quote_len, &q, err);
+    if (rc < 0) return mk_error_prefix(err, "TDX ticket quote");
+    uint8_t want[64];
+    mk_tdx_report_data(&t->extra, want);
+    if (!mk_ct_equal(want, q.body.report_data, 64))
+        return mk_error_set(err, MK_EMISMATCH,
+                            "report data does not bind the ticket's extra data (peer, network, "
+                            "times)");
+    return 0;
+}

@@ -1,0 +1,682 @@
+/*
+ * tee/tdx/validator.c — the TDX ticket validator (an mk_validator).
+ *
+ * Configuration is collected in an mk_tdx_validator_opts builder and frozen
+ * into the validator's state by mk_tdx_validator_new. The state owns one
+ * mk_tdx_verifier for its whole life (so the verifier's warm caches and the
+ * fetcher's cache survive between validations), the parsed static
+ * collateral, and a one-entry cache of the last collateral a ticket carried
+ * (keyed by SHA-256 of its bundle text; peers of one platform send the same
+ * bundle, and the parsed object keeps its own verification cache).
+ *
+ * validate() runs the checks in a fixed order and stops at the first
+ * failure, whose reason names the step:
+ *   1. decode the ticket (caps, canonical CBOR, zstd bomb refusal);
+ *   2. verify the quote fully (mk_tdx_verify: structure, signatures, PCK
+ *      chain to a trusted root, collateral, TCB status, TD attributes);
+ *   3. report-data binding: the verified quote's report data must equal
+ *      SHA-512 of the ticket's extra data;
+ *   4. baseline criteria; 5. variants (one must match, when configured);
+ *   6. peer id and network id against the peer's entry;
+ *   7. freshness (quoted in the future, max_age, not_before, max_lifetime);
+ *   8. expiry.
+ * The admission expires at min(ticket expiration, the quote's valid_until).
+ *
+ * signature() is computed once from a canonical byte encoding of every
+ * option that changes which tickets are accepted; variants are sorted and
+ * deduplicated first, so the order in which they were added is irrelevant.
+ */
+#include "mosaik/tdx_ticket.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
+#include "mosaik/clock.h"
+#include "mosaik/crypto.h"
+#include "mosaik/encoding.h"
+
+#define SIG_DOMAIN "mosaik.validator.tdx.v1"
+#define MAX_VARIANTS 256
+/* Tickets quoted further in the future than this are refused. */
+#define CLOCK_SKEW 300
+
+/* ------------------------------------------------------------------ */
+/* Criteria                                                            */
+/* ------------------------------------------------------------------ */
+
+static const char *reg_name(unsigned bit) {
+    static const char *names[] = {"MRTD", "RTMR0", "RTMR1", "RTMR2", "RTMR3"};
+    return bit < 5 ? names[bit] : "?";
+}
+
+void mk_tdx_criteria_init(mk_tdx_criteria *c) {
+    memset(c, 0, sizeof *c);
+}
+
+void mk_tdx_criteria_require_mrtd(mk_tdx_criteria *c, const uint8_t v[48]) {
+    memcpy(c->mrtd, v, 48);
+    c->mask |= MK_TDX_REQ_MRTD;
+}
+
+void mk_tdx_criteria_require_rtmr(mk_tdx_criteria *c, unsigned idx, const uint8_t v[48]) {
+    if (idx > 3) return;
+    memcpy(c->rtmr[idx], v, 48);
+    c->mask |= MK_TDX_REQ_RTMR(idx);
+}
+
+int mk_tdx_criteria_require_mrtd_hex(mk_tdx_criteria *c, const char *hex, mk_error *err) {
+    uint8_t v[48];
+    if (!hex || mk_hex_decode_exact(hex, v, 48, err) < 0)
+        return mk_error_prefix(err, "MRTD (want 96 hex digits)");
+    mk_tdx_criteria_require_mrtd(c, v);
+    return 0;
+}
+
+int mk_tdx_criteria_require_rtmr_hex(mk_tdx_criteria *c, unsigned idx, const char *hex,
+                                     mk_error *err) {
+    if (idx > 3) return mk_error_set(err, MK_EINVAL, "no RTMR%u (0..3)", idx);
+    uint8_t v[48];
+    if (!hex || mk_hex_decode_exact(hex, v, 48, err) < 0)
+        return mk_error_prefix(err, "RTMR%u (want 96 hex digits)", idx);
+    mk_tdx_criteria_require_rtmr(c, idx, v);
+    return 0;
+}
+
+void mk_tdx_criteria_from_report(mk_tdx_criteria *c, const mk_tdx_td_report *r, unsigned mask) {
+    if (mask & MK_TDX_REQ_MRTD) mk_tdx_criteria_require_mrtd(c, r->mr_td);
+    for (unsigned i = 0; i < 4; i++)
+        if (mask & MK_TDX_REQ_RTMR(i)) mk_tdx_criteria_require_rtmr(c, i, r->rtmr[i]);
+}
+
+static const uint8_t *crit_value(const mk_tdx_criteria *c, unsigned bit) {
+    return bit == 0 ? c->mrtd : c->rtmr[bit - 1];
+}
+
+static const uint8_t *report_value(const mk_tdx_td_report *r, unsigned bit) {
+    return bit == 0 ? r->mr_td : r->rtmr[bit - 1];
+}
+
+/* "ab12cd34ef56…" — the first 8 bytes, enough to tell values apart. */
+static void short_hex(const uint8_t *v, char out[20]) {
+    mk_hex_encode(v, 8, out);
+    memcpy(out + 16, "\xe2\x80\xa6", 4); /* U+2026 and NUL */
+}
+
+int mk_tdx_criteria_match(const mk_tdx_criteria *c, const mk_tdx_td_report *r, mk_error *err) {
+    for (unsigned bit = 0; bit < 5; bit++) {
+        if (!(c->mask & (1u << bit))) continue;
+        const uint8_t *want = crit_value(c, bit), *got = report_value(r, bit);
+        if (memcmp(want, got, 48) != 0) {
+            char w[20], g[20];
+            short_hex(want, w);
+            short_hex(got, g);
+            return mk_error_set(err, MK_EMISMATCH, "%s mismatch: want %s, got %s", reg_name(bit), w,
+                                g);
+        }
+    }
+    return 0;
+}
+
+/* Fixed-width canonical form: mask byte, then all five registers (unset
+ * ones as zeros). 241 bytes. */
+#define CRIT_ENC_LEN (1 + 5 * 48)
+static void crit_encode(const mk_tdx_criteria *c, uint8_t out[CRIT_ENC_LEN]) {
+    memset(out, 0, CRIT_ENC_LEN);
+    out[0] = (uint8_t)(c->mask & MK_TDX_REQ_ALL);
+    for (unsigned bit = 0; bit < 5; bit++)
+        if (c->mask & (1u << bit)) memcpy(out + 1 + 48 * bit, crit_value(c, bit), 48);
+}
+
+static int crit_cmp(const void *a, const void *b) {
+    uint8_t ea[CRIT_ENC_LEN], eb[CRIT_ENC_LEN];
+    crit_encode(a, ea);
+    crit_encode(b, eb);
+    return memcmp(ea, eb, CRIT_ENC_LEN);
+}
+
+/* ------------------------------------------------------------------ */
+/* Options (builder)                                                   */
+/* ------------------------------------------------------------------ */
+
+struct mk_tdx_validator_opts {
+    mk_tdx_criteria baseline;
+    mk_tdx_criteria *variants;
+    size_t n_variants;
+    int64_t max_age, not_before, max_lifetime;
+    mk_tdx_policy policy;
+    uint8_t *sim_root;
+    size_t sim_root_len;
+    bool coll_from_ticket;
+    char *static_coll; /* bundle JSON */
+    size_t static_coll_len;
+    bool has_fetch;
+    mk_tdx_fetch_opts fetch; /* strings owned */
+};
+
+mk_tdx_validator_opts *mk_tdx_validator_opts_new(void) {
+    mk_tdx_validator_opts *o = calloc(1, sizeof *o);
+    if (!o) return NULL;
+    mk_tdx_policy_default(&o->policy);
+    o->coll_from_ticket = true;
+    return o;
+}
+
+static void fetch_free(mk_tdx_fetch_opts *f) {
+    free((char *)f->base_url);
+    free((char *)f->root_ca_crl_url);
+    free((char *)f->cache_dir);
+    memset(f, 0, sizeof *f);
+}
+
+void mk_tdx_validator_opts_free(mk_tdx_validator_opts *o) {
+    if (!o) return;
+    free(o->variants);
+    free(o->sim_root);
+    free(o->static_coll);
+    fetch_free(&o->fetch);
+    free(o);
+}
+
+mk_tdx_criteria *mk_tdx_validator_opts_baseline(mk_tdx_validator_opts *o) {
+    return &o->baseline;
+}
+
+int mk_tdx_validator_opts_add_variant(mk_tdx_validator_opts *o, const mk_tdx_criteria *c) {
+    if (o->n_variants >= MAX_VARIANTS) return MK_ETOOBIG;
+    mk_tdx_criteria *nv = realloc(o->variants, (o->n_variants + 1) * sizeof *nv);
+    if (!nv) return MK_ENOMEM;
+    o->variants = nv;
+    o->variants[o->n_variants++] = *c;
+    return 0;
+}
+
+int mk_tdx_validator_opts_require_own(mk_tdx_validator_opts *o, mk_tdx_provider *p, unsigned mask,
+                                      mk_error *err) {
+    if (!p) return mk_error_set(err, MK_EINVAL, "no TDX provider");
+    uint8_t rd[MK_TDX_REPORT_DATA_LEN] = {0};
+    mk_tdx_td_report rep;
+    int rc = mk_tdx_provider_report(p, rd, &rep, err);
+    if (rc < 0) return mk_error_prefix(err, "reading the local TD's measurements");
+    mk_tdx_criteria_from_report(&o->baseline, &rep, mask & MK_TDX_REQ_ALL);
+    return 0;
+}
+
+int mk_tdx_validator_opts_from_local(mk_tdx_validator_opts *o, mk_tdx_provider *p, mk_error *err) {
+    return mk_tdx_validator_opts_require_own(o, p, MK_TDX_REQ_ALL, err);
+}
+
+int mk_tdx_validator_opts_require_own_mrtd(mk_tdx_validator_opts *o, mk_tdx_provider *p,
+                                           mk_error *err) {
+    return mk_tdx_validator_opts_require_own(o, p, MK_TDX_REQ_MRTD, err);
+}
+
+int mk_tdx_validator_opts_require_own_rtmr(mk_tdx_validator_opts *o, mk_tdx_provider *p,
+                                           unsigned idx, mk_error *err) {
+    if (idx > 3) return mk_error_set(err, MK_EINVAL, "no RTMR%u (0..3)", idx);
+    return mk_tdx_validator_opts_require_own(o, p, MK_TDX_REQ_RTMR(idx), err);
+}
+
+void mk_tdx_validator_opts_max_age(mk_tdx_validator_opts *o, int64_t seconds) {
+    o->max_age = seconds > 0 ? seconds : 0;
+}
+
+void mk_tdx_validator_opts_not_before(mk_tdx_validator_opts *o, int64_t t) {
+    o->not_before = t;
+}
+
+void mk_tdx_validator_opts_max_lifetime(mk_tdx_validator_opts *o, int64_t seconds) {
+    o->max_lifetime = seconds > 0 ? seconds : 0;
+}
+
+void mk_tdx_validator_opts_policy(mk_tdx_validator_opts *o, const mk_tdx_policy *p) {
+    o->policy = *p;
+}
+
+int mk_tdx_validator_opts_trust_simulator(mk_tdx_validator_opts *o, const uint8_t *root_der,
+                                          size_t len, mk_error *err) {
+    if (!root_der || len == 0 || len > MK_TDX_CERT_DATA_MAX)
+        return mk_error_set(err, MK_EINVAL, "simulator root: no certificate");
+    uint8_t *copy = malloc(len);
+    if (!copy) return mk_error_set(err, MK_ENOMEM, "out of memory");
+    memcpy(copy, root_der, len);
+    free(o->sim_root);
+    o->sim_root = copy;
+    o->sim_root_len = len;
+    return 0;
+}
+
+void mk_tdx_validator_opts_collateral_from_ticket(mk_tdx_validator_opts *o, bool allow) {
+    o->coll_from_ticket = allow;
+}
+
+int mk_tdx_validator_opts_static_collateral(mk_tdx_validator_opts *o, const mk_tdx_collateral *c,
+                                            mk_error *err) {
+    free(o->static_coll);
+    o->static_coll = NULL;
+    o->static_coll_len = 0;
+    if (!c) return 0;
+    mk_buf b;
+    mk_buf_init(&b, 0);
+    int rc = mk_tdx_collateral_to_bundle(c, &b);
+    if (rc < 0 || mk_buf_append_u8(&b, 0) < 0) {
+        mk_buf_free(&b);
+        return mk_error_set(err, rc < 0 ? rc : MK_ENOMEM, "static collateral: cannot serialise");
+    }
+    o->static_coll_len = b.len - 1;
+    o->static_coll = (char *)mk_buf_steal(&b, NULL);
+    return 0;
+}
+
+static char *dup_or_null(const char *s, bool *oom) {
+    if (!s) return NULL;
+    char *d = strdup(s);
+    if (!d) *oom = true;
+    return d;
+}
+
+static int fetch_copy(mk_tdx_fetch_opts *dst, const mk_tdx_fetch_opts *src) {
+    bool oom = false;
+    memset(dst, 0, sizeof *dst);
+    *dst = *src;
+    dst->base_url = dup_or_null(src->base_url, &oom);
+    dst->root_ca_crl_url = dup_or_null(src->root_ca_crl_url, &oom);
+    dst->cache_dir = dup_or_null(src->cache_dir, &oom);
+    if (oom) {
+        fetch_free(dst);
+        return MK_ENOMEM;
+    }
+    return 0;
+}
+
+int mk_tdx_validator_opts_fetch(mk_tdx_validator_opts *o, const mk_tdx_fetch_opts *f,
+                                mk_error *err) {
+    fetch_free(&o->fetch);
+    o->has_fetch = false;
+    if (!f) return 0;
+    if (fetch_copy(&o->fetch, f) < 0) return mk_error_set(err, MK_ENOMEM, "out of memory");
+    o->has_fetch = true;
+    return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* The validator's state                                               */
+/* ------------------------------------------------------------------ */
+
+typedef struct tdx_state {
+    mk_tdx_criteria baseline;
+    mk_tdx_criteria *variants;
+    size_t n_variants;
+    int64_t max_age, not_before, max_lifetime;
+    mk_tdx_policy policy;
+    bool has_sim_root;
+    uint8_t sim_root_hash[32];
+    bool coll_from_ticket;
+    mk_tdx_collateral *static_coll;
+    mk_tdx_verifier *verifier;
+    mk_id class_id;
+    mk_id signature;
+    pthread_mutex_t lock; /* guards the collateral cache below */
+    uint8_t cache_hash[32];
+    mk_tdx_collateral *cache_coll;
+} tdx_state;
+
+static void put_i64(mk_buf *b, int64_t v) {
+    mk_buf_append_u64be(b, (uint64_t)v);
+}
+
+static void put_mr(mk_buf *b, bool on, const uint8_t *v) {
+    mk_buf_append_u8(b, on ? 1 : 0);
+    if (on)
+        mk_buf_append(b, v, 48);
+    else
+        mk_buf_extend(b, 48);
+}
+
+static int compute_signature(tdx_state *s) {
+    mk_buf b;
+    mk_buf_init(&b, 0);
+    uint8_t enc[CRIT_ENC_LEN];
+    crit_encode(&s->baseline, enc);
+    mk_buf_append(&b, enc, sizeof enc);
+    mk_buf_append_u32be(&b, (uint32_t)s->n_variants);
+    for (size_t i = 0; i < s->n_variants; i++) {
+        crit_encode(&s->variants[i], enc);
+        mk_buf_append(&b, enc, sizeof enc);
+    }
+    put_i64(&b, s->max_age);
+    put_i64(&b, s->not_before);
+    put_i64(&b, s->max_lifetime);
+    const mk_tdx_policy *p = &s->policy;
+    mk_buf_append_u32be(&b, p->accepted_statuses);
+    mk_buf_append_u8(&b, p->allow_debug);
+    mk_buf_append_u8(&b, p->allow_reserved_attributes);
+    mk_buf_append_u8(&b, p->require_sept_ve_disable);
+    mk_buf_append_u8(&b, p->chain_only);
+    put_mr(&b, p->check_mr_service_td, p->mr_service_td);
+    mk_buf_append_u8(&b, p->check_xfam);
+    mk_buf_append_u64be(&b, p->check_xfam ? p->xfam : 0);
+    put_mr(&b, p->check_mr_config_id, p->mr_config_id);
+    put_mr(&b, p->check_mr_owner, p->mr_owner);
+    put_mr(&b, p->check_mr_owner_config, p->mr_owner_config);
+    mk_buf_append_u8(&b, s->has_sim_root);
+    if (s->has_sim_root)
+        mk_buf_append(&b, s->sim_root_hash, 32);
+    else
+        mk_buf_extend(&b, 32);
+    if (!b.data) return MK_ENOMEM;
+    mk_id base;
+    mk_id_from_name(&base, SIG_DOMAIN);
+    mk_id_derive(&s->signature, &base, b.data, b.len);
+    mk_buf_free(&b);
+    return 0;
+}
+
+static void state_free(tdx_state *s) {
+    if (!s) return;
+    free(s->variants);
+    mk_tdx_collateral_free(s->static_coll);
+    mk_tdx_collateral_free(s->cache_coll);
+    mk_tdx_verifier_free(s->verifier);
+    pthread_mutex_destroy(&s->lock);
+    free(s);
+}
+
+/* ------------------------------------------------------------------ */
+/* validate                                                            */
+/* ------------------------------------------------------------------ */
+
+/* When a chain is refused as untrusted, say so plainly if it is the
+ * simulator's (a hint only: trust is decided by the verifier). */
+static void hint_simulator(const mk_tdx_ticket *t, mk_error *err) {
+    if (!err || strstr(err->msg, "simulat")) return;
+    mk_tdx_quote q;
+    if (mk_tdx_quote_parse(t->quote, t->quote_len, &q, NULL) < 0 || !q.pck_chain_pem) return;
+    BIO *bio = BIO_new_mem_buf(q.pck_chain_pem, (int)q.pck_chain_len);
+    if (!bio) return;
+    bool sim = false;
+    X509 *x;
+    while ((x = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL) {
+        char cn[256] = "";
+        X509_NAME_oneline(X509_get_issuer_name(x), cn, sizeof cn);
+        if (strstr(cn, "simulated")) sim = true;
+        X509_free(x);
+    }
+    BIO_free(bio);
+    if (sim)
+        mk_error_prefix(err, "simulator root not trusted (a quote from the mosaik TDX simulator; "
+                             "trust its root explicitly to accept it)");
+}
+
+static void fmt_time(int64_t t, char out[MK_RFC3339_LEN]) {
+    if (t == MK_EXPIRES_NEVER)
+        snprintf(out, MK_RFC3339_LEN, "never");
+    else
+        mk_time_format_rfc3339(t, out);
+}
+
+static int pick_collateral(tdx_state *s, const mk_tdx_ticket *t, const mk_tdx_collateral **out,
+                           bool *locked, mk_error *err) {
+    *out = NULL;
+    if (s->coll_from_ticket && t->collateral) {
+        uint8_t h[32];
+        mk_sha256(t->collateral, t->collateral_len, h);
+        pthread_mutex_lock(&s->lock);
+        *locked = true;
+        if (!s->cache_coll || memcmp(h, s->cache_hash, 32) != 0) {
+            mk_tdx_collateral *c = NULL;
+            int rc = mk_tdx_ticket_collateral(t, &c, err);
+            if (rc < 0) return rc;
+            mk_tdx_collateral_free(s->cache_coll);
+            s->cache_coll = c;
+            memcpy(s->cache_hash, h, 32);
+        }
+        *out = s->cache_coll;
+        return 0;
+    }
+    *out = s->static_coll; /* may be NULL: the verifier's fetcher, or chain only */
+    return 0;
+}
+
+static int validate_impl(tdx_state *s, const uint8_t *data, size_t len, const mk_peer_view *peer,
+                         int64_t now, mk_expiration *expires, mk_tdx_result *res_out,
+                         mk_error *err) {
+    mk_tdx_ticket t;
+    int rc = mk_tdx_ticket_decode(data, len, &t, err);
+    if (rc < 0) return rc;
+
+    mk_tdx_result res;
+    memset(&res, 0, sizeof res);
+    const mk_tdx_collateral *coll = NULL;
+    bool locked = false;
+    rc = pick_collateral(s, &t, &coll, &locked, err);
+    if (rc == 0) {
+        rc = mk_tdx_verify(s->verifier, t.quote, t.quote_len, coll, now, &res, err);
+        if (rc == MK_EUNTRUSTED) hint_simulator(&t, err);
+        if (rc < 0) mk_error_prefix(err, "TDX quote");
+    }
+    if (locked) pthread_mutex_unlock(&s->lock);
+    if (res_out) *res_out = res;
+    if (rc < 0) goto out;
+
+    /* Report-data binding. */
+    uint8_t want[64];
+    mk_tdx_report_data(&t.extra, want);
+    if (!mk_ct_equal(want, res.report.report_data, 64)) {
+        rc = mk_error_set(err, MK_EMISMATCH,
+                          "report data does not bind the ticket's extra data (peer, network, "
+                          "times): the quote was made for another ticket");
+        goto out;
+    }
+
+    /* Measurements. */
+    rc = mk_tdx_criteria_match(&s->baseline, &res.report, err);
+    if (rc < 0) goto out;
+    if (s->n_variants > 0) {
+        char why[MK_ERROR_MSG_MAX] = "";
+        size_t off = 0;
+        bool any = false;
+        for (size_t i = 0; i < s->n_variants && !any; i++) {
+            mk_error ve;
+            mk_error_clear(&ve);
+            if (mk_tdx_criteria_match(&s->variants[i], &res.report, &ve) == 0) {
+                any = true;
+            } else if (off < sizeof why) {
+                int n = snprintf(why + off, sizeof why - off, "%s%zu: %s", i ? "; " : "", i + 1,
+                                 ve.msg);
+                if (n > 0) off += (size_t)n;
+            }
+        }
+        if (!any) {
+            rc = mk_error_set(err, MK_EMISMATCH, "no variant matches (%s)", why);
+            goto out;
+        }
+    }
+
+    /* Peer and network. */
+    if (!peer) {
+        rc = mk_error_set(err, MK_EINVAL, "no peer to judge the ticket for");
+        goto out;
+    }
+    if (!mk_id_eq(&t.extra.peer_id, &peer->peer_id)) {
+        char a[MK_ID_HEX_LEN], b[MK_ID_HEX_LEN];
+        mk_id_to_hex(&t.extra.peer_id, a);
+        mk_id_to_hex(&peer->peer_id, b);
+        rc = mk_error_set(err, MK_EMISMATCH, "ticket binds peer %.16s, entry is peer %.16s", a, b);
+        goto out;
+    }
+    if (!mk_id_eq(&t.extra.network_id, &peer->network_id)) {
+        char a[MK_ID_HEX_LEN], b[MK_ID_HEX_LEN];
+        mk_id_to_hex(&t.extra.network_id, a);
+        mk_id_to_hex(&peer->network_id, b);
+        rc = mk_error_set(err, MK_EMISMATCH, "ticket binds network %.16s, entry is network %.16s",
+                          a, b);
+        goto out;
+    }
+
+    /* Freshness. */
+    char tq[MK_RFC3339_LEN], tx[MK_RFC3339_LEN];
+    fmt_time(t.extra.quoted_at, tq);
+    if (t.extra.quoted_at > now + CLOCK_SKEW) {
+        rc = mk_error_set(err, MK_ENOTYET, "ticket quoted at %s, in the future", tq);
+        goto out;
+    }
+    if (s->max_age > 0 && now - t.extra.quoted_at > s->max_age) {
+        rc = mk_error_set(err, MK_EEXPIRED, "ticket quoted at %s is %lld s old, max_age is %lld s",
+                          tq, (long long)(now - t.extra.quoted_at), (long long)s->max_age);
+        goto out;
+    }
+    if (s->not_before != 0 && t.extra.quoted_at < s->not_before) {
+        char nb[MK_RFC3339_LEN];
+        fmt_time(s->not_before, nb);
+        rc = mk_error_set(err, MK_EPOLICY, "ticket quoted at %s, before not_before %s", tq, nb);
+        goto out;
+    }
+    if (s->max_lifetime > 0) {
+        if (t.extra.expiration == MK_EXPIRES_NEVER) {
+            rc = mk_error_set(err, MK_EPOLICY, "ticket never expires, max_lifetime is %lld s",
+                              (long long)s->max_lifetime);
+            goto out;
+        }
+        if (t.extra.expiration - t.extra.quoted_at > s->max_lifetime) {
+            rc = mk_error_set(err, MK_EPOLICY, "ticket lifetime %lld s exceeds max_lifetime %lld s",
+                              (long long)(t.extra.expiration - t.extra.quoted_at),
+                              (long long)s->max_lifetime);
+            goto out;
+        }
+    }
+
+    /* Expiry. */
+    if (t.extra.expiration != MK_EXPIRES_NEVER && now >= t.extra.expiration) {
+        fmt_time(t.extra.expiration, tx);
+        rc = mk_error_set(err, MK_EEXPIRED, "ticket expired at %s", tx);
+        goto out;
+    }
+    mk_expiration e = t.extra.expiration;
+    if (res.valid_until > 0 && res.valid_until < e) e = res.valid_until;
+    if (expires) *expires = e;
+    rc = 0;
+out:
+    mk_tdx_ticket_free(&t);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* mk_validator glue                                                   */
+/* ------------------------------------------------------------------ */
+
+static void op_class(const mk_validator *v, mk_id *out) {
+    *out = ((const tdx_state *)v->state)->class_id;
+}
+
+static void op_signature(const mk_validator *v, mk_id *out) {
+    *out = ((const tdx_state *)v->state)->signature;
+}
+
+static int op_validate(const mk_validator *v, const uint8_t *data, size_t len,
+                       const mk_peer_view *peer, int64_t now, mk_expiration *expires,
+                       mk_error *err) {
+    return validate_impl(v->state, data, len, peer, now, expires, NULL, err);
+}
+
+static void op_destroy(mk_validator *v) {
+    state_free(v->state);
+    v->state = NULL;
+}
+
+static const mk_validator_ops tdx_ops = {
+    .name = "tdx",
+    .class_id = op_class,
+    .signature = op_signature,
+    .validate = op_validate,
+    .destroy = op_destroy,
+};
+
+int mk_tdx_validator_validate_ex(const mk_validator *v, const uint8_t *data, size_t len,
+                                 const mk_peer_view *peer, int64_t now, mk_expiration *expires,
+                                 mk_tdx_result *res, mk_error *err) {
+    if (!v || v->ops != &tdx_ops) return mk_error_set(err, MK_EINVAL, "not a TDX validator");
+    return validate_impl(v->state, data, len, peer, now, expires, res, err);
+}
+
+mk_validator *mk_tdx_validator_new(const mk_tdx_validator_opts *o, mk_error *err) {
+    if (!o) {
+        mk_error_set(err, MK_EINVAL, "no options");
+        return NULL;
+    }
+    tdx_state *s = calloc(1, sizeof *s);
+    if (!s) {
+        mk_error_set(err, MK_ENOMEM, "out of memory");
+        return NULL;
+    }
+    pthread_mutex_init(&s->lock, NULL);
+    s->baseline = o->baseline;
+    s->baseline.mask &= MK_TDX_REQ_ALL;
+    if (o->n_variants) {
+        s->variants = calloc(o->n_variants, sizeof *s->variants);
+        if (!s->variants) goto oom;
+        for (size_t i = 0; i < o->n_variants; i++) {
+            mk_tdx_criteria c;
+            mk_tdx_criteria_init(&c);
+            unsigned m = o->variants[i].mask & MK_TDX_REQ_ALL;
+            for (unsigned bit = 0; bit < 5; bit++)
+                if (m & (1u << bit)) {
+                    if (bit == 0)
+                        mk_tdx_criteria_require_mrtd(&c, o->variants[i].mrtd);
+                    else
+                        mk_tdx_criteria_require_rtmr(&c, bit - 1, o->variants[i].rtmr[bit - 1]);
+                }
+            s->variants[i] = c;
+        }
+        qsort(s->variants, o->n_variants, sizeof *s->variants, crit_cmp);
+        size_t n = 0;
+        for (size_t i = 0; i < o->n_variants; i++)
+            if (n == 0 || crit_cmp(&s->variants[n - 1], &s->variants[i]) != 0)
+                s->variants[n++] = s->variants[i];
+        s->n_variants = n;
+    }
+    s->max_age = o->max_age;
+    s->not_before = o->not_before;
+    s->max_lifetime = o->max_lifetime;
+    s->policy = o->policy;
+    s->coll_from_ticket = o->coll_from_ticket;
+    mk_tdx_ticket_class(&s->class_id);
+
+    s->verifier = mk_tdx_verifier_new();
+    if (!s->verifier) goto oom;
+    mk_tdx_verifier_set_policy(s->verifier, &s->policy);
+    if (o->sim_root) {
+        if (mk_tdx_verifier_trust_simulator(s->verifier, o->sim_root, o->sim_root_len, err) < 0) {
+            mk_error_prefix(err, "TDX validator");
+            goto fail;
+        }
+        s->has_sim_root = true;
+        mk_sha256(o->sim_root, o->sim_root_len, s->sim_root_hash);
+    }
+    if (o->has_fetch) {
+        int rc = mk_tdx_verifier_set_fetch(s->verifier, &o->fetch);
+        if (rc < 0) {
+            mk_error_set(err, rc, "TDX validator: cannot configure the collateral fetcher");
+            goto fail;
+        }
+    }
+    if (o->static_coll) {
+        if (mk_tdx_collateral_from_bundle(o->static_coll, o->static_coll_len, &s->static_coll,
+                                          err) < 0) {
+            mk_error_prefix(err, "TDX validator: static collateral");
+            goto fail;
+        }
+    }
+    if (compute_signature(s) < 0) goto oom;
+    mk_validator *v = mk_validator_new(&tdx_ops, s);
+    if (!v) goto oom;
+    return v;
+oom:
+    mk_error_set(err, MK_ENOMEM, "out of memory");
+fail:
+    state_free(s);
+    return NULL;
+}

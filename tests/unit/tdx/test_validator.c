@@ -1,0 +1,549 @@
+/*
+ * test_validator.c — the TDX validator and the attester, end to end with
+ * the simulator: a simulated TD makes tickets, validators configured in
+ * different ways admit or refuse them with precise reasons.
+ */
+#include "testutil.h"
+
+#include "mosaik/tdx_provider.h"
+#include "mosaik/tdx_ticket.h"
+
+#define NOW 1750000000
+
+typedef struct fixture {
+    mk_tdx_sim *sim;
+    const uint8_t *root;
+    size_t root_len;
+    mk_tdx_collateral *coll;
+    mk_fake_clock fc;
+    mk_id peer, network;
+} fixture;
+
+static fixture F;
+
+static int setup(void **state) {
+    (void)state;
+    mk_error err;
+    mk_error_clear(&err);
+    if (mk_tdx_sim_new(NOW - 86400, &F.sim, &err) < 0) {
+        fprintf(stderr, "sim: %s\n", err.msg);
+        return -1;
+    }
+    mk_tdx_sim_root_der(F.sim, &F.root, &F.root_len);
+    if (mk_tdx_sim_collateral(F.sim, NOW - 60, &F.coll, &err) < 0) {
+        fprintf(stderr, "sim collateral: %s\n", err.msg);
+        return -1;
+    }
+    mk_fake_clock_init(&F.fc, NOW);
+    mk_clock_set(&F.fc.clock);
+    mk_id_from_name(&F.peer, "peer A");
+    mk_id_from_name(&F.network, "net");
+    return 0;
+}
+
+static int teardown(void **state) {
+    (void)state;
+    mk_clock_set(NULL);
+    mk_tdx_collateral_free(F.coll);
+    mk_tdx_sim_free(F.sim);
+    return 0;
+}
+
+/* A ticket from a simulated TD (with collateral embedded unless told not to). */
+static void make_ticket(const mk_tdx_sim_td *td, bool embed, mk_expiration exp, mk_ticket *out) {
+    mk_tdx_provider *p = mk_tdx_provider_sim_new(F.sim, td);
+    assert_non_null(p);
+    mk_tdx_attester *a;
+    mk_error err;
+    mk_error_clear(&err);
+    TU_ASSERT_RC(mk_tdx_attester_new(p, embed ? F.coll : NULL, &a, &err), 0, &err);
+    if (exp == 0)
+        TU_ASSERT_RC(mk_tdx_attester_ticket(a, &F.peer, &F.network, NOW - 10, out, &err), 0, &err);
+    else
+        TU_ASSERT_RC(mk_tdx_attester_ticket_with_expiration(a, &F.peer, &F.network, NOW - 10, exp,
+                                                            out, &err),
+                     0, &err);
+    mk_tdx_attester_free(a);
+    mk_tdx_provider_free(p);
+}
+
+static mk_tdx_validator_opts *trusting_opts(void) {
+    mk_tdx_validator_opts *o = mk_tdx_validator_opts_new();
+    assert_non_null(o);
+    assert_int_equal(mk_tdx_validator_opts_trust_simulator(o, F.root, F.root_len, NULL), 0);
+    return o;
+}
+
+static int run(mk_tdx_validator_opts *o, const mk_ticket *t, int64_t now, mk_expiration *exp,
+               mk_error *err) {
+    mk_validator *v = mk_tdx_validator_new(o, err);
+    if (!v) fail_msg("validator: %s", err->msg);
+    mk_peer_view pv = {F.peer, F.network, t, 1};
+    mk_expiration e = 0;
+    mk_error_clear(err);
+    int rc = mk_validator_check(v, &pv, now, &e, err);
+    if (exp) *exp = e;
+    mk_validator_free(v);
+    return rc;
+}
+
+static void test_admitted_matching_mrtd(void **state) {
+    (void)state;
+    mk_tdx_sim_td td;
+    mk_tdx_sim_td_default(&td);
+    mk_ticket t;
+    make_ticket(&td, true, 0, &t);
+    mk_tdx_validator_opts *o = trusting_opts();
+    mk_tdx_criteria_require_mrtd(mk_tdx_validator_opts_baseline(o), td.mr_td);
+    mk_error err;
+    mk_expiration e;
+    TU_ASSERT_RC(run(o, &t, NOW, &e, &err), 0, &err);
+    /* Default lifetime: one hour after quoting (collateral lasts longer). */
+    assert_int_equal(e, NOW + MK_TDX_TICKET_DEFAULT_LIFETIME);
+
+    /* The verification result is available through validate_ex. */
+    mk_validator *v = mk_tdx_validator_new(o, &err);
+    mk_peer_view pv = {F.peer, F.network, &t, 1};
+    mk_tdx_result res;
+    TU_ASSERT_RC(mk_tdx_validator_validate_ex(v, t.data, t.len, &pv, NOW, &e, &res, &err), 0, &err);
+    assert_true(res.simulated);
+    assert_int_equal(res.tcb_status, MK_TCB_UP_TO_DATE);
+    /* Warm: the same validator again (cached collateral). */
+    TU_ASSERT_RC(mk_tdx_validator_validate_ex(v, t.data, t.len, &pv, NOW + 1, &e, &res, &err), 0,
+                 &err);
+    mk_validator_free(v);
+    mk_tdx_validator_opts_free(o);
+    mk_ticket_free(&t);
+}
+
+static void test_refused_other_mrtd(void **state) {
+    (void)state;
+    mk_tdx_sim_td td;
+    mk_tdx_sim_td_default(&td);
+    mk_ticket t;
+    make_ticket(&td, true, 0, &t);
+    mk_tdx_validator_opts *o = trusting_opts();
+    mk_error err;
+    const char *want = "ab12000000000000000000000000000000000000000000000000000000000000"
+                       "00000000000000000000000000000000";
+    TU_ASSERT_RC(mk_tdx_criteria_require_mrtd_hex(mk_tdx_validator_opts_baseline(o), want, &err), 0,
+                 &err);
+    TU_ASSERT_RC(run(o, &t, NOW, NULL, &err), MK_EMISMATCH, &err);
+    char got[17];
+    mk_hex_encode(td.mr_td, 8, got);
+    TU_ASSERT_REASON(&err, "MRTD mismatch: want ab12000000000000");
+    TU_ASSERT_REASON(&err, got);
+    /* Bad hex is a usage error with a reason. */
+    TU_ASSERT_RC(mk_tdx_criteria_require_mrtd_hex(mk_tdx_validator_opts_baseline(o), "abc", &err),
+                 err.code, &err);
+    assert_true(err.code < 0);
+    mk_tdx_validator_opts_free(o);
+    mk_ticket_free(&t);
+}
+
+static void test_rtmr_criteria(void **state) {
+    (void)state;
+    mk_tdx_sim_td td;
+    mk_tdx_sim_td_default(&td);
+    memset(td.rtmr[1], 0x11, 48);
+    memset(td.rtmr[2], 0x22, 48);
+    mk_ticket t;
+    make_ticket(&td, true, 0, &t);
+    mk_error err;
+
+    mk_tdx_validator_opts *o = trusting_opts();
+    mk_tdx_criteria *b = mk_tdx_validator_opts_baseline(o);
+    mk_tdx_criteria_require_rtmr(b, 1, td.rtmr[1]);
+    mk_tdx_criteria_require_rtmr(b, 2, td.rtmr[2]);
+    mk_tdx_criteria_require_rtmr(b, 0, td.rtmr[0]);
+    TU_ASSERT_RC(run(o, &t, NOW, NULL, &err), 0, &err);
+    uint8_t other[48];
+    memset(other, 0x33, 48);
+    mk_tdx_criteria_require_rtmr(b, 3, other);
+    TU_ASSERT_RC(run(o, &t, NOW, NULL, &err), MK_EMISMATCH, &err);
+    TU_ASSERT_REASON(&err, "RTMR3 mismatch: want 3333333333333333");
+    mk_tdx_validator_opts_free(o);
+
+    /* Hex form, and from_local (the provider's own measurements). */
+    o = trusting_opts();
+    char hex[97];
+    mk_hex_encode(td.rtmr[2], 48, hex);
+    TU_ASSERT_RC(mk_tdx_criteria_require_rtmr_hex(mk_tdx_validator_opts_baseline(o), 2, hex, &err),
+                 0, &err);
+    TU_ASSERT_RC(run(o, &t, NOW, NULL, &err), 0, &err);
+    mk_tdx_validator_opts_free(o);
+
+    mk_tdx_provider *p = mk_tdx_provider_sim_new(F.sim, &td);
+    o = trusting_opts();
+    TU_ASSERT_RC(mk_tdx_validator_opts_from_local(o, p, &err), 0, &err);
+    assert_int_equal(mk_tdx_validator_opts_baseline(o)->mask, MK_TDX_REQ_ALL);
+    TU_ASSERT_RC(run(o, &t, NOW, NULL, &err), 0, &err);
+    mk_tdx_validator_opts_free(o);
+    /* A TD with another RTMR1 is refused by a from_local validator. */
+    mk_tdx_sim_td td2 = td;
+    memset(td2.rtmr[1], 0x44, 48);
+    mk_tdx_provider *p2 = mk_tdx_provider_sim_new(F.sim, &td2);
+    o = trusting_opts();
+    TU_ASSERT_RC(mk_tdx_validator_opts_require_own_mrtd(o, p2, &err), 0, &err);
+    TU_ASSERT_RC(run(o, &t, NOW, NULL, &err), 0, &err); /* same MRTD */
+    TU_ASSERT_RC(mk_tdx_validator_opts_require_own_rtmr(o, p2, 1, &err), 0, &err);
+    assert_int_equal(mk_tdx_validator_opts_baseline(o)->mask, MK_TDX_REQ_MRTD | MK_TDX_REQ_RTMR1);
+    TU_ASSERT_RC(run(o, &t, NOW, NULL, &err), MK_EMISMATCH, &err);
+    TU_ASSERT_REASON(&err,
+                     "RTMR1 mismatch: want 4444444444444444\xe2\x80\xa6, got 1111111111111111");
+    mk_tdx_validator_opts_free(o);
+    mk_tdx_provider_free(p2);
+
+    /* Attester accessors read the same registers. */
+    mk_tdx_attester *a;
+    TU_ASSERT_RC(mk_tdx_attester_new(p, NULL, &a, &err), 0, &err);
+    uint8_t mr[48];
+    TU_ASSERT_RC(mk_tdx_attester_mrtd(a, mr, &err), 0, &err);
+    assert_memory_equal(mr, td.mr_td, 48);
+    TU_ASSERT_RC(mk_tdx_attester_rtmr1(a, mr, &err), 0, &err);
+    assert_memory_equal(mr, td.rtmr[1], 48);
+    TU_ASSERT_RC(mk_tdx_attester_rtmr2(a, mr, &err), 0, &err);
+    assert_memory_equal(mr, td.rtmr[2], 48);
+    TU_ASSERT_RC(mk_tdx_attester_rtmr0(a, mr, &err), 0, &err);
+    assert_memory_equal(mr, td.rtmr[0], 48);
+    TU_ASSERT_RC(mk_tdx_attester_rtmr3(a, mr, &err), 0, &err);
+    assert_memory_equal(mr, td.rtmr[3], 48);
+    assert_true(mk_tdx_attester_rtmr(a, 4, mr, &err) < 0);
+    mk_tdx_attester_free(a);
+    mk_tdx_provider_free(p);
+    mk_ticket_free(&t);
+}
+
+static void test_variants(void **state) {
+    (void)state;
+    mk_tdx_sim_td td;
+    mk_tdx_sim_td_default(&td);
+    memset(td.rtmr[1], 0x11, 48);
+    mk_ticket t;
+    make_ticket(&td, true, 0, &t);
+    mk_error err;
+    uint8_t a[48], b[48];
+    memset(a, 0xaa, 48);
+    memset(b, 0xbb, 48);
+    mk_tdx_criteria va, vb, vok;
+    mk_tdx_criteria_init(&va);
+    mk_tdx_criteria_require_rtmr(&va, 1, a);
+    mk_tdx_criteria_init(&vb);
+    mk_tdx_criteria_require_rtmr(&vb, 1, b);
+    mk_tdx_criteria_init(&vok);
+    mk_tdx_criteria_require_rtmr(&vok, 1, td.rtmr[1]);
+
+    mk_tdx_validator_opts *o = trusting_opts();
+    mk_tdx_criteria_require_mrtd(mk_tdx_validator_opts_baseline(o), td.mr_td);
+    assert_int_equal(mk_tdx_validator_opts_add_variant(o, &va), 0);
+    assert_int_equal(mk_tdx_validator_opts_add_variant(o, &vb), 0);
+    TU_ASSERT_RC(run(o, &t, NOW, NULL, &err), MK_EMISMATCH, &err);
+    TU_ASSERT_REASON(&err, "no variant matches");
+    TU_ASSERT_REASON(&err, "RTMR1 mismatch: want aaaaaaaaaaaaaaaa");
+    TU_ASSERT_REASON(&err, "RTMR1 mismatch: want bbbbbbbbbbbbbbbb");
+    assert_int_equal(mk_tdx_validator_opts_add_variant(o, &vok), 0);
+    TU_ASSERT_RC(run(o, &t, NOW, NULL, &err), 0, &err);
+    mk_tdx_validator_opts_free(o);
+
+    /* Baseline still applies when a variant matches. */
+    o = trusting_opts();
+    mk_tdx_criteria_require_mrtd(mk_tdx_validator_opts_baseline(o), a);
+    assert_int_equal(mk_tdx_validator_opts_add_variant(o, &vok), 0);
+    TU_ASSERT_RC(run(o, &t, NOW, NULL, &err), MK_EMISMATCH, &err);
+    TU_ASSERT_REASON(&err, "MRTD mismatch");
+    mk_tdx_validator_opts_free(o);
+    mk_ticket_free(&t);
+}
+
+static void test_freshness(void **state) {
+    (void)state;
+    mk_tdx_sim_td td;
+    mk_tdx_sim_td_default(&td);
+    mk_ticket t;
+    make_ticket(&td, true, 0, &t); /* quoted NOW, expires NOW + 3600 */
+    mk_error err;
+
+    mk_tdx_validator_opts *o = trusting_opts();
+    mk_tdx_validator_opts_max_age(o, 50);
+    TU_ASSERT_RC(run(o, &t, NOW + 50, NULL, &err), 0, &err);
+    TU_ASSERT_RC(run(o, &t, NOW + 51, NULL, &err), MK_EEXPIRED, &err);
+    TU_ASSERT_REASON(&err, "max_age is 50 s");
+    mk_tdx_validator_opts_free(o);
+
+    o = trusting_opts();
+    mk_tdx_validator_opts_not_before(o, NOW + 1);
+    TU_ASSERT_RC(run(o, &t, NOW + 5, NULL, &err), MK_EPOLICY, &err);
+    TU_ASSERT_REASON(&err, "before not_before");
+    mk_tdx_validator_opts_not_before(o, NOW);
+    TU_ASSERT_RC(run(o, &t, NOW + 5, NULL, &err), 0, &err);
+    mk_tdx_validator_opts_free(o);
+
+    o = trusting_opts();
+    mk_tdx_validator_opts_max_lifetime(o, 1800);
+    TU_ASSERT_RC(run(o, &t, NOW, NULL, &err), MK_EPOLICY, &err);
+    TU_ASSERT_REASON(&err, "lifetime 3600 s exceeds max_lifetime 1800 s");
+    mk_tdx_validator_opts_max_lifetime(o, 3600);
+    TU_ASSERT_RC(run(o, &t, NOW, NULL, &err), 0, &err);
+    /* Never-expiring tickets are refused when max_lifetime is set ... */
+    mk_ticket nev;
+    make_ticket(&td, true, MK_EXPIRES_NEVER, &nev);
+    TU_ASSERT_RC(run(o, &nev, NOW, NULL, &err), MK_EPOLICY, &err);
+    TU_ASSERT_REASON(&err, "never expires");
+    mk_tdx_validator_opts_free(o);
+    /* ... and admitted until the collateral's end otherwise. */
+    o = trusting_opts();
+    mk_expiration e;
+    TU_ASSERT_RC(run(o, &nev, NOW, &e, &err), 0, &err);
+    assert_true(e > NOW && e != MK_EXPIRES_NEVER);
+    mk_tdx_validator_opts_free(o);
+    mk_ticket_free(&nev);
+
+    /* A ticket quoted in the future (beyond the allowed skew). */
+    o = trusting_opts();
+    TU_ASSERT_RC(run(o, &t, NOW - 301, NULL, &err), MK_ENOTYET, &err);
+    TU_ASSERT_REASON(&err, "in the future");
+    mk_tdx_validator_opts_free(o);
+    mk_ticket_free(&t);
+}
+
+static void test_expired(void **state) {
+    (void)state;
+    mk_tdx_sim_td td;
+    mk_tdx_sim_td_default(&td);
+    mk_ticket t;
+    make_ticket(&td, true, NOW + 100, &t);
+    mk_error err;
+    mk_tdx_validator_opts *o = trusting_opts();
+    mk_validator *v = mk_tdx_validator_new(o, &err);
+    mk_peer_view pv = {F.peer, F.network, &t, 1};
+    mk_expiration e;
+    TU_ASSERT_RC(v->ops->validate(v, t.data, t.len, &pv, NOW + 99, &e, &err), 0, &err);
+    assert_int_equal(e, NOW + 100);
+    TU_ASSERT_RC(v->ops->validate(v, t.data, t.len, &pv, NOW + 100, &e, &err), MK_EEXPIRED, &err);
+    char ts[MK_RFC3339_LEN];
+    mk_time_format_rfc3339(NOW + 100, ts);
+    TU_ASSERT_REASON(&err, "ticket expired at");
+    TU_ASSERT_REASON(&err, ts);
+    /* Through mk_validator_check: the expired ticket does not count. */
+    TU_ASSERT_RC(mk_validator_check(v, &pv, NOW + 200, &e, &err), err.code, &err);
+    assert_true(err.code < 0);
+    mk_validator_free(v);
+    mk_tdx_validator_opts_free(o);
+    mk_ticket_free(&t);
+}
+
+static void sig_of(mk_tdx_validator_opts *o, mk_id *out) {
+    mk_error err;
+    mk_validator *v = mk_tdx_validator_new(o, &err);
+    if (!v) fail_msg("validator: %s", err.msg);
+    mk_validator_signature(v, out);
+    mk_id cls, want;
+    mk_validator_class(v, &cls);
+    mk_id_from_name(&want, MK_TDX_TICKET_CLASS_NAME);
+    assert_true(mk_id_eq(&cls, &want));
+    mk_validator_free(v);
+}
+
+/* Build a configuration; `change` selects one option to differ. */
+static mk_tdx_validator_opts *config(int change) {
+    mk_tdx_validator_opts *o = mk_tdx_validator_opts_new();
+    uint8_t m[48], r[48], x[48];
+    memset(m, 1, 48), memset(r, 2, 48), memset(x, 3, 48);
+    mk_tdx_criteria *b = mk_tdx_validator_opts_baseline(o);
+    mk_tdx_criteria_require_mrtd(b, change == 1 ? x : m);
+    if (change == 2) mk_tdx_criteria_require_rtmr(b, 0, r);
+    mk_tdx_criteria v1, v2;
+    mk_tdx_criteria_init(&v1);
+    mk_tdx_criteria_require_rtmr(&v1, 1, r);
+    mk_tdx_criteria_init(&v2);
+    mk_tdx_criteria_require_rtmr(&v2, 2, change == 3 ? x : r);
+    /* change 4: the same variants in another order (must NOT differ). */
+    if (change == 4) {
+        mk_tdx_validator_opts_add_variant(o, &v2);
+        mk_tdx_validator_opts_add_variant(o, &v1);
+        mk_tdx_validator_opts_add_variant(o, &v1); /* duplicate */
+    } else {
+        mk_tdx_validator_opts_add_variant(o, &v1);
+        mk_tdx_validator_opts_add_variant(o, &v2);
+    }
+    if (change == 5)
+        mk_tdx_validator_opts_add_variant(o, &v1), mk_tdx_criteria_init(&v1),
+            mk_tdx_validator_opts_add_variant(o, &v1);
+    mk_tdx_validator_opts_max_age(o, change == 6 ? 61 : 60);
+    mk_tdx_validator_opts_not_before(o, change == 7 ? 2 : 1);
+    mk_tdx_validator_opts_max_lifetime(o, change == 8 ? 7201 : 7200);
+    mk_tdx_policy p;
+    mk_tdx_policy_default(&p);
+    if (change == 9) p.allow_debug = true;
+    if (change == 10) p.accepted_statuses |= MK_TCB_BIT(MK_TCB_OUT_OF_DATE);
+    if (change == 11) p.check_xfam = true, p.xfam = 0x602e7;
+    if (change == 12) p.check_mr_config_id = true;
+    if (change == 13) p.chain_only = true;
+    if (change == 14) p.require_sept_ve_disable = true;
+    mk_tdx_validator_opts_policy(o, &p);
+    if (change == 15) mk_tdx_validator_opts_trust_simulator(o, F.root, F.root_len, NULL);
+    /* change 16: the collateral source is not part of the signature. */
+    if (change == 16) mk_tdx_validator_opts_collateral_from_ticket(o, false);
+    return o;
+}
+
+static void test_signature(void **state) {
+    (void)state;
+    mk_id base, again, other;
+    mk_tdx_validator_opts *o = config(0);
+    sig_of(o, &base);
+    mk_tdx_validator_opts_free(o);
+    o = config(0);
+    sig_of(o, &again);
+    mk_tdx_validator_opts_free(o);
+    assert_true(mk_id_eq(&base, &again));
+    for (int c = 1; c <= 16; c++) {
+        o = config(c);
+        sig_of(o, &other);
+        mk_tdx_validator_opts_free(o);
+        bool same = mk_id_eq(&base, &other);
+        if (c == 4 || c == 16) {
+            if (!same) fail_msg("change %d must not change the signature", c);
+        } else if (same) {
+            fail_msg("change %d did not change the signature", c);
+        }
+    }
+}
+
+static void test_sim_root_not_trusted(void **state) {
+    (void)state;
+    mk_tdx_sim_td td;
+    mk_tdx_sim_td_default(&td);
+    mk_ticket t;
+    make_ticket(&td, true, 0, &t);
+    mk_tdx_validator_opts *o = mk_tdx_validator_opts_new();
+    mk_error err;
+    TU_ASSERT_RC(run(o, &t, NOW, NULL, &err), MK_EUNTRUSTED, &err);
+    TU_ASSERT_REASON(&err, "simulat");
+    TU_ASSERT_REASON(&err, "not trusted");
+    /* Another simulator's root is no better. */
+    mk_tdx_sim *other;
+    TU_ASSERT_RC(mk_tdx_sim_new(NOW - 86400, &other, &err), 0, &err);
+    const uint8_t *r;
+    size_t rl;
+    mk_tdx_sim_root_der(other, &r, &rl);
+    TU_ASSERT_RC(mk_tdx_validator_opts_trust_simulator(o, r, rl, &err), 0, &err);
+    TU_ASSERT_RC(run(o, &t, NOW, NULL, &err), MK_EUNTRUSTED, &err);
+    mk_tdx_sim_free(other);
+    mk_tdx_validator_opts_free(o);
+    mk_ticket_free(&t);
+}
+
+static void test_collateral_sources(void **state) {
+    (void)state;
+    mk_tdx_sim_td td;
+    mk_tdx_sim_td_default(&td);
+    mk_ticket bare, full;
+    make_ticket(&td, false, 0, &bare);
+    make_ticket(&td, true, 0, &full);
+    assert_true(bare.len < full.len);
+    mk_error err;
+
+    /* No collateral anywhere: refused unless chain_only. */
+    mk_tdx_validator_opts *o = trusting_opts();
+    assert_true(run(o, &bare, NOW, NULL, &err) < 0);
+    mk_tdx_policy p;
+    mk_tdx_policy_default(&p);
+    p.chain_only = true;
+    mk_tdx_validator_opts_policy(o, &p);
+    TU_ASSERT_RC(run(o, &bare, NOW, NULL, &err), 0, &err);
+    mk_tdx_validator_opts_free(o);
+
+    /* Static collateral serves tickets that carry none. */
+    o = trusting_opts();
+    TU_ASSERT_RC(mk_tdx_validator_opts_static_collateral(o, F.coll, &err), 0, &err);
+    TU_ASSERT_RC(run(o, &bare, NOW, NULL, &err), 0, &err);
+    mk_tdx_validator_opts_free(o);
+
+    /* Ticket collateral refused by configuration: falls back to none. */
+    o = trusting_opts();
+    mk_tdx_validator_opts_collateral_from_ticket(o, false);
+    assert_true(run(o, &full, NOW, NULL, &err) < 0);
+    mk_tdx_validator_opts_free(o);
+
+    /* Collateral past its window (30 days) refuses the ticket. */
+    o = trusting_opts();
+    mk_tdx_validator_opts_max_age(o, 0);
+    assert_true(run(o, &full, NOW + 40 * 86400, NULL, &err) < 0);
+    mk_tdx_validator_opts_free(o);
+    mk_ticket_free(&bare);
+    mk_ticket_free(&full);
+}
+
+static int sink_add(void *ctx, const mk_ticket *t, mk_error *err) {
+    (void)err;
+    return mk_ticket_copy((mk_ticket *)ctx, t);
+}
+
+static void test_install_own_ticket(void **state) {
+    (void)state;
+    mk_tdx_sim_td td;
+    mk_tdx_sim_td_default(&td);
+    mk_tdx_provider *p = mk_tdx_provider_sim_new(F.sim, &td);
+    mk_tdx_attester *a;
+    mk_error err;
+    TU_ASSERT_RC(mk_tdx_attester_new(p, F.coll, &a, &err), 0, &err);
+    mk_tdx_attester_set_lifetime(a, 600);
+    mk_ticket got = {0};
+    mk_ticket_sink sink = {sink_add, &got};
+    mk_expiration e = 0;
+    TU_ASSERT_RC(
+        mk_tdx_attester_install_own_ticket(a, &F.peer, &F.network, NOW - 5, &sink, &e, &err), 0,
+        &err);
+    assert_int_equal(e, NOW + 600);
+    assert_non_null(got.data);
+    mk_tdx_ticket tt;
+    TU_ASSERT_RC(mk_tdx_ticket_from_generic(&got, &tt, &err), 0, &err);
+    assert_int_equal(tt.extra.started_at, NOW - 5);
+    assert_int_equal(tt.extra.quoted_at, NOW);
+    assert_int_equal(tt.extra.expiration, NOW + 600);
+    TU_ASSERT_RC(mk_tdx_ticket_check_binding(&tt, &err), 0, &err);
+    assert_non_null(tt.collateral);
+    mk_tdx_ticket_free(&tt);
+    mk_tdx_validator_opts *o = trusting_opts();
+    TU_ASSERT_RC(run(o, &got, NOW, &e, &err), 0, &err);
+    assert_int_equal(e, NOW + 600);
+    mk_tdx_validator_opts_free(o);
+    mk_ticket_free(&got);
+    /* A sink that fails: the error comes back. */
+    mk_tdx_attester_free(a);
+    mk_tdx_provider_free(p);
+}
+
+static void test_v5_td15(void **state) {
+    (void)state;
+    mk_tdx_sim_td td;
+    mk_tdx_sim_td_default(&td);
+    td.quote_version = 5;
+    td.body_type = MK_TDX_BODY_TD15;
+    mk_ticket t;
+    make_ticket(&td, true, 0, &t);
+    mk_tdx_validator_opts *o = trusting_opts();
+    mk_tdx_criteria_require_mrtd(mk_tdx_validator_opts_baseline(o), td.mr_td);
+    mk_error err;
+    TU_ASSERT_RC(run(o, &t, NOW, NULL, &err), 0, &err);
+    mk_tdx_validator_opts_free(o);
+    mk_ticket_free(&t);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_admitted_matching_mrtd),
+        cmocka_unit_test(test_refused_other_mrtd),
+        cmocka_unit_test(test_rtmr_criteria),
+        cmocka_unit_test(test_variants),
+        cmocka_unit_test(test_freshness),
+        cmocka_unit_test(test_expired),
+        cmocka_unit_test(test_signature),
+        cmocka_unit_test(test_sim_root_not_trusted),
+        cmocka_unit_test(test_collateral_sources),
+        cmocka_unit_test(test_install_own_ticket),
+        cmocka_unit_test(test_v5_td15),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
