@@ -1,0 +1,244 @@
+/*
+ * mosaik/net.h — the authenticated transport: TCP + TLS 1.3, framed.
+ *
+ * An mk_net owns one I/O thread running a libuv loop. Every function here is
+ * safe to call from any thread; work is queued to the I/O thread. Callbacks
+ * (protocol handlers, dial completions, posted functions, timers) run on the
+ * I/O thread and must not block.
+ *
+ * Identity: the node's Ed25519 key; its public key is the peer id. Each
+ * connection is mutually authenticated with self-signed Ed25519 certificates
+ * whose public key *is* the peer id: a dialer names the peer it expects and
+ * the handshake fails if another key answers; a listener learns who dialed.
+ * The network id and the protocol name travel in the ALPN string
+ * "mk1/<protocol>/<hex network id>", so nodes of different networks fail the
+ * handshake and never exchange application data. See docs/net.md.
+ *
+ * Connections: at most one open connection per (peer, protocol); dialing an
+ * existing one returns it. Frames are a u32 big-endian length followed by
+ * that many bytes, with a hard per-protocol maximum; an oversized or
+ * malformed frame closes that connection only.
+ *
+ * Lifetime: connections are reference counted. Callbacks receive borrowed
+ * pointers valid for the duration of the callback; take a reference with
+ * mk_net_conn_ref to keep one. All references must be dropped before
+ * mk_net_free.
+ */
+#ifndef MOSAIK_NET_H
+#define MOSAIK_NET_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mosaik/crypto.h"
+#include "mosaik/error.h"
+#include "mosaik/id.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct mk_net mk_net;
+typedef struct mk_net_conn mk_net_conn;
+typedef struct mk_net_timer mk_net_timer;
+
+/* Defaults and hard caps. */
+#define MK_NET_DEFAULT_LISTEN "127.0.0.1:0"
+#define MK_NET_DEFAULT_MAX_FRAME ((size_t)1 << 20)  /* 1 MiB */
+#define MK_NET_MAX_FRAME_CAP ((size_t)16 << 20)     /* 16 MiB: no protocol may exceed */
+#define MK_NET_DEFAULT_SEND_QUEUE ((size_t)4 << 20) /* 4 MiB per connection */
+#define MK_NET_DEFAULT_IDLE_MS 30000u
+#define MK_NET_DEFAULT_HANDSHAKE_MS 5000u
+#define MK_NET_DEFAULT_MAX_CONNS 1024u
+#define MK_NET_DEFAULT_MAX_PENDING 64u
+#define MK_NET_DEFAULT_RECONNECT_MIN_MS 100u
+#define MK_NET_DEFAULT_RECONNECT_MAX_MS 30000u
+#define MK_NET_MAX_PROTOCOLS 32
+#define MK_NET_PROTOCOL_NAME_MAX 32 /* [a-z0-9._-]{1,32} */
+#define MK_NET_ADDR_MAX 64          /* "[v6]:port" fits */
+#define MK_NET_NO_TIMEOUT UINT32_MAX
+
+typedef struct mk_net_config {
+    /* "ip:port" or "[ipv6]:port" (numeric); NULL = MK_NET_DEFAULT_LISTEN.
+     * Port 0 picks an ephemeral port (see mk_net_listen_addr). */
+    const char *listen_addr;
+    bool no_listen;                /* dial-only node */
+    mk_id network_id;              /* nodes with different ids never talk */
+    const mk_ed25519_key *key;     /* NULL: a fresh random identity */
+    uint32_t idle_timeout_ms;      /* close after this long without frames; NO_TIMEOUT = never */
+    uint32_t handshake_timeout_ms; /* TCP connect + TLS + acceptance */
+    size_t max_frame;              /* default max frame for protocols that give 0 */
+    size_t max_send_queue;         /* bytes queued per connection before MK_EBUSY */
+    uint32_t max_conns;            /* all connections, any state */
+    uint32_t max_pending;          /* inbound connections still handshaking */
+    uint32_t reconnect_min_ms;     /* first backoff of kept connections */
+    uint32_t reconnect_max_ms;     /* backoff ceiling */
+} mk_net_config;
+
+/* Fill with defaults (listen on 127.0.0.1:0, random key, zero network id). */
+void mk_net_config_init(mk_net_config *cfg);
+
+/* Create (does not start). The key and the TLS certificate are made here. */
+int mk_net_new(const mk_net_config *cfg, mk_net **out, mk_error *err);
+/* Bind the listener (synchronously: the port is known when this returns)
+ * and start the I/O thread. */
+int mk_net_start(mk_net *net, mk_error *err);
+/* Close every connection (on_close runs for each open one), cancel pending
+ * dials, posts and timers (their callbacks run with MK_ESTATE), close every
+ * handle and join the I/O thread. Idempotent. Must not be called on the I/O
+ * thread (MK_ESTATE). */
+int mk_net_stop(mk_net *net);
+/* Stop if needed and free everything. NULL is fine. */
+void mk_net_free(mk_net *net);
+
+void mk_net_peer_id(const mk_net *net, mk_id *out);
+const mk_id *mk_net_network_id(const mk_net *net);
+/* The bound address, e.g. "127.0.0.1:38211" (after start). */
+int mk_net_listen_addr(const mk_net *net, char *out, size_t n);
+uint16_t mk_net_listen_port(const mk_net *net);
+/* True on the I/O thread of this net. */
+bool mk_net_on_loop(const mk_net *net);
+
+/* ----- protocols ----------------------------------------------------- */
+
+/* Close codes given to on_close (negative MK_E* with a reason string):
+ *   MK_ESTATE     local close (mk_net_conn_close) or network stopping
+ *   MK_ENETWORK   TCP/TLS failure or the peer closed
+ *   MK_ETOOBIG    oversized frame
+ *   MK_EMALFORMED malformed stream (truncated frame, protocol violation)
+ *   MK_ETIMEDOUT  idle timeout
+ *   MK_EBUSY      replaced by a duplicate connection to the same peer */
+typedef struct mk_net_protocol {
+    const char *name; /* [a-z0-9._-]{1,32}, copied */
+    size_t max_frame; /* 0 = config default; <= MK_NET_MAX_FRAME_CAP */
+    /* A connection is open (after handshake and acceptance). */
+    void (*on_connect)(mk_net_conn *conn, bool inbound, void *ctx);
+    /* One frame (len >= 1); data is valid during the call only. */
+    void (*on_frame)(mk_net_conn *conn, const uint8_t *data, size_t len, void *ctx);
+    /* The connection closed; called once for each on_connect. */
+    void (*on_close)(mk_net_conn *conn, int code, const char *reason, void *ctx);
+    /* Optional: the send queue drained below half after a send got MK_EBUSY. */
+    void (*on_drain)(mk_net_conn *conn, void *ctx);
+    void *ctx;
+} mk_net_protocol;
+
+/* Register a protocol (before or after start; no unregistration). Fails with
+ * MK_EINVAL on a bad name, MK_EBUSY if the name is taken or the table full. */
+int mk_net_register_protocol(mk_net *net, const mk_net_protocol *proto, mk_error *err);
+
+/* ----- dialing ------------------------------------------------------- */
+
+/* Completion of a dial, on the I/O thread, exactly once. On success conn is
+ * the open connection (borrowed) and status 0; otherwise conn is NULL and
+ * err says why (MK_EMISMATCH: the peer's key differs from the expected peer
+ * id, or the peer refused our network/protocol; MK_ENETWORK; MK_ETIMEDOUT;
+ * MK_EBUSY: limits; MK_ESTATE: the network stopped). */
+typedef void (*mk_net_dial_cb)(mk_net_conn *conn, int status, const mk_error *err, void *ctx);
+
+typedef struct mk_net_dial_opts {
+    /* Keep the connection: when it closes for any reason other than a local
+     * close or stop, redial with exponential backoff and jitter until
+     * mk_net_conn_close or mk_net_forget. */
+    bool keep;
+} mk_net_dial_opts;
+
+/* Dial peer at addr ("ip:port", numeric) for a registered protocol. If a
+ * connection to (peer, protocol) is open, cb gets it; if one is being
+ * dialed, cb waits for it. Returns 0 when cb will be called (cb may be NULL),
+ * or an error now (bad address, unknown protocol, peer == self, stopped). */
+int mk_net_dial(mk_net *net, const mk_id *peer, const char *addr, const char *protocol,
+                const mk_net_dial_opts *opts, mk_net_dial_cb cb, void *ctx, mk_error *err);
+
+/* Stop keeping (peer, protocol) and close its connection if open. */
+int mk_net_forget(mk_net *net, const mk_id *peer, const char *protocol);
+
+/* ----- connections --------------------------------------------------- */
+
+mk_net_conn *mk_net_conn_ref(mk_net_conn *conn);
+void mk_net_conn_unref(mk_net_conn *conn);
+
+/* Queue one frame (copied). 0 when queued; MK_EBUSY when the send queue is
+ * full (on_drain follows); MK_ETOOBIG over the protocol's max; MK_EINVAL for
+ * an empty frame; MK_ESTATE when the connection is not open. */
+int mk_net_conn_send(mk_net_conn *conn, const void *data, size_t len);
+/* Close (graceful TLS close_notify). A kept connection is forgotten. */
+void mk_net_conn_close(mk_net_conn *conn, const char *reason);
+
+void mk_net_conn_peer(const mk_net_conn *conn, mk_id *out);
+const char *mk_net_conn_protocol(const mk_net_conn *conn);
+bool mk_net_conn_inbound(const mk_net_conn *conn);
+bool mk_net_conn_is_open(const mk_net_conn *conn);
+/* Remote "ip:port". */
+const char *mk_net_conn_remote_addr(const mk_net_conn *conn);
+mk_net *mk_net_conn_net(const mk_net_conn *conn);
+/* Bytes currently queued for sending. */
+size_t mk_net_conn_queued(const mk_net_conn *conn);
+/* An opaque pointer for the protocol handler. */
+void mk_net_conn_set_user(mk_net_conn *conn, void *user);
+void *mk_net_conn_get_user(const mk_net_conn *conn);
+
+/* TLS exporter (RFC 8446 §7.5) for channel binding: label becomes
+ * "EXPORTER-mosaik-<label>"; both ends of one connection get equal bytes,
+ * other connections different ones. context may be NULL. len <= 1024. */
+int mk_net_conn_export(mk_net_conn *conn, const char *label, const void *context,
+                       size_t context_len, uint8_t *out, size_t len, mk_error *err);
+
+/* ----- running code on the I/O thread --------------------------------- */
+
+/* fn(net, ctx, status) runs once on the I/O thread: status 0 normally,
+ * MK_ESTATE when the network stopped first (to let it free ctx). */
+typedef void (*mk_net_fn)(mk_net *net, void *ctx, int status);
+int mk_net_post(mk_net *net, mk_net_fn fn, void *ctx);
+
+/* Timers on the I/O thread. Operations from another thread wait until the
+ * I/O thread performed them, so after mk_net_timer_stop/free returns the
+ * callback does not run again. */
+typedef void (*mk_net_timer_cb)(mk_net_timer *t, void *ctx);
+int mk_net_timer_new(mk_net *net, mk_net_timer_cb cb, void *ctx, mk_net_timer **out);
+/* (Re)arm: first after delay_ms, then every repeat_ms (0 = once). */
+int mk_net_timer_start(mk_net_timer *t, uint64_t delay_ms, uint64_t repeat_ms);
+int mk_net_timer_stop(mk_net_timer *t);
+void mk_net_timer_free(mk_net_timer *t);
+
+/* ----- metrics -------------------------------------------------------- */
+
+typedef struct mk_net_metrics {
+    uint64_t conns_open;        /* open now (on_connect delivered) */
+    uint64_t conns_pending;     /* connecting or handshaking now */
+    uint64_t conns_inbound;     /* opened inbound, total */
+    uint64_t conns_outbound;    /* opened outbound, total */
+    uint64_t handshakes_failed; /* total */
+    uint64_t bytes_in;          /* TCP bytes */
+    uint64_t bytes_out;
+    uint64_t frames_in; /* application frames */
+    uint64_t frames_out;
+    uint64_t refused_limit;    /* inbound over max_conns / max_pending */
+    uint64_t refused_network;  /* ALPN with another network id */
+    uint64_t refused_protocol; /* ALPN with an unknown protocol */
+    uint64_t refused_peer;     /* bad certificate or unexpected peer id */
+    uint64_t closed_oversize;
+    uint64_t closed_malformed;
+    uint64_t closed_idle;
+    uint64_t closed_duplicate;
+    uint64_t reconnects; /* redial attempts of kept connections */
+    uint64_t send_busy;  /* sends refused by backpressure */
+} mk_net_metrics;
+
+void mk_net_metrics_get(const mk_net *net, mk_net_metrics *out);
+
+/* ----- identity files -------------------------------------------------- */
+
+/* Key file: the 32-byte Ed25519 secret (seed) as 64 lowercase hex digits and
+ * a newline, mode 0600. Loading refuses files readable or writable by group
+ * or others (MK_EPOLICY), non-regular files, and anything but 64 hex digits
+ * with optional trailing whitespace (MK_EMALFORMED). */
+int mk_net_key_save(const char *path, const mk_ed25519_key *key, mk_error *err);
+int mk_net_key_load(const char *path, mk_ed25519_key *key, mk_error *err);
+/* Load, or generate and save if the file does not exist. */
+int mk_net_key_load_or_create(const char *path, mk_ed25519_key *key, mk_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,735 @@
+/*
+ * net/loop.c — the network object: I/O thread, request queue, protocols,
+ * dialing, timers, start/stop, metrics.
+ *
+ * Threading: each mk_net has one libuv loop, run by one thread created in
+ * mk_net_start. Other threads never touch libuv handles; they append a
+ * request to net->req_head under net->mu and wake the loop with
+ * uv_async_send (coalescing is fine: the async callback drains the whole
+ * queue). A request is either a posted function (run once, with status 0,
+ * or MK_ESTATE if the network stopped first so it can free its context) or
+ * a synchronous call whose issuer waits on net->cond until the loop ran it.
+ * Code already on the loop thread (detected by a thread-local pointer set
+ * by the loop thread itself) calls directly.
+ *
+ * States: NEW (created; requests may be queued) -> RUNNING (thread runs) ->
+ * STOPPING (no new requests; the loop cancels queued ones, closes every
+ * connection, keep timer, user timer, the listener and the async handle) ->
+ * STOPPED (uv_run returned because no handle is left; thread joined). The
+ * state changes under net->mu, and enqueuers check it under the same lock,
+ * so no request can arrive after the loop drained the queue.
+ *
+ * Before start, the creating thread owns the loop: timers created then are
+ * initialised directly, and a network freed without being started runs its
+ * loop once on the freeing thread to complete the handle closes.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+
+#include "mosaik/encoding.h"
+#include "mosaik/log.h"
+#include "net/net_internal.h"
+
+static _Thread_local mk_net *tls_loop_net;
+
+enum { REQ_POST = 1, REQ_CALL = 2 };
+
+struct mk_net_req {
+    mk_net_req *next;
+    int kind;
+    mk_net_fn fn;                        /* POST */
+    void (*cfn)(mk_net *net, void *ctx); /* CALL */
+    void *ctx;
+    bool done; /* CALL: set under mu */
+    int status;
+};
+
+struct mk_net_timer {
+    mk_net *net;
+    mk_net_timer *prev, *next; /* net->timers, loop */
+    uv_timer_t h;
+    mk_net_timer_cb cb;
+    void *ctx;
+    bool closed; /* handle closed by shutdown */
+    uint64_t delay, repeat;
+};
+
+/* ----- addresses ------------------------------------------------------------ */
+
+void mk_net_addr_format(const struct sockaddr *sa, char *out, size_t n) {
+    char ip[64] = "?";
+    int port = 0;
+    if (sa->sa_family == AF_INET) {
+        const struct sockaddr_in *a = (const struct sockaddr_in *)sa;
+        uv_ip4_name(a, ip, sizeof ip);
+        port = ntohs(a->sin_port);
+        snprintf(out, n, "%s:%d", ip, port);
+    } else if (sa->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)sa;
+        uv_ip6_name(a, ip, sizeof ip);
+        port = ntohs(a->sin6_port);
+        snprintf(out, n, "[%s]:%d", ip, port);
+    } else {
+        snprintf(out, n, "?");
+    }
+}
+
+int mk_net_addr_parse(const char *s, struct sockaddr_storage *out, bool allow_port0,
+                      mk_error *err) {
+    if (!s) return mk_error_set(err, MK_EINVAL, "address missing");
+    size_t len = strnlen(s, MK_NET_ADDR_MAX + 1);
+    if (len == 0 || len > MK_NET_ADDR_MAX)
+        return mk_error_set(err, MK_EINVAL, "address: empty or longer than %d", MK_NET_ADDR_MAX);
+    char host[MK_NET_ADDR_MAX + 1];
+    const char *port_s;
+    bool v6 = false;
+    if (s[0] == '[') {
+        const char *rb = strchr(s, ']');
+        if (!rb || rb[1] != ':')
+            return mk_error_set(err, MK_EINVAL, "address \"%s\": expected [ipv6]:port", s);
+        size_t hl = (size_t)(rb - s - 1);
+        memcpy(host, s + 1, hl);
+        host[hl] = 0;
+        port_s = rb + 2;
+        v6 = true;
+    } else {
+        const char *colon = strrchr(s, ':');
+        if (!colon) return mk_error_set(err, MK_EINVAL, "address \"%s\": expected ip:port", s);
+        size_t hl = (size_t)(colon - s);
+        memcpy(host, s, hl);
+        host[hl] = 0;
+        port_s = colon + 1;
+    }
+    if (!*port_s || strlen(port_s) > 5 || strspn(port_s, "0123456789") != strlen(port_s))
+        return mk_error_set(err, MK_EINVAL, "address \"%s\": bad port", s);
+    unsigned long port = strtoul(port_s, NULL, 10);
+    if (port > 65535 || (port == 0 && !allow_port0))
+        return mk_error_set(err, MK_EINVAL, "address \"%s\": port out of range", s);
+    memset(out, 0, sizeof *out);
+    int rc = v6 ? uv_ip6_addr(host, (int)port, (struct sockaddr_in6 *)out)
+                : uv_ip4_addr(host, (int)port, (struct sockaddr_in *)out);
+    if (rc != 0) return mk_error_set(err, MK_EINVAL, "address \"%s\": not a numeric IP address", s);
+    return 0;
+}
+
+/* ----- request queue --------------------------------------------------------- */
+
+bool mk_net_on_loop(const mk_net *net) {
+    return net && tls_loop_net == net;
+}
+
+static int enqueue(mk_net *net, mk_net_req *r) {
+    uv_mutex_lock(&net->mu);
+    int st = atomic_load(&net->state);
+    if (st != NET_NEW && st != NET_RUNNING) {
+        uv_mutex_unlock(&net->mu);
+        return MK_ESTATE;
+    }
+    r->next = NULL;
+    if (net->req_tail)
+        net->req_tail->next = r;
+    else
+        net->req_head = r;
+    net->req_tail = r;
+    uv_mutex_unlock(&net->mu);
+    uv_async_send(&net->async);
+    return 0;
+}
+
+int mk_net_post_internal(mk_net *net, mk_net_fn fn, void *ctx) {
+    mk_net_req *r = calloc(1, sizeof *r);
+    if (!r) return MK_ENOMEM;
+    r->kind = REQ_POST;
+    r->fn = fn;
+    r->ctx = ctx;
+    int rc = enqueue(net, r);
+    if (rc < 0) free(r);
+    return rc;
+}
+
+int mk_net_post(mk_net *net, mk_net_fn fn, void *ctx) {
+    if (!net || !fn) return MK_EINVAL;
+    return mk_net_post_internal(net, fn, ctx);
+}
+
+int mk_net_call(mk_net *net, void (*fn)(mk_net *net, void *ctx), void *ctx) {
+    if (mk_net_on_loop(net)) {
+        fn(net, ctx);
+        return 0;
+    }
+    mk_net_req r;
+    memset(&r, 0, sizeof r);
+    r.kind = REQ_CALL;
+    r.cfn = fn;
+    r.ctx = ctx;
+    uv_mutex_lock(&net->mu);
+    int st = atomic_load(&net->state);
+    if (st == NET_NEW) {
+        /* No loop thread yet: the caller owns the loop. */
+        uv_mutex_unlock(&net->mu);
+        fn(net, ctx);
+        return 0;
+    }
+    if (st != NET_RUNNING) {
+        uv_mutex_unlock(&net->mu);
+        return MK_ESTATE;
+    }
+    if (net->req_tail)
+        net->req_tail->next = &r;
+    else
+        net->req_head = &r;
+    net->req_tail = &r;
+    uv_async_send(&net->async);
+    while (!r.done)
+        uv_cond_wait(&net->cond, &net->mu);
+    uv_mutex_unlock(&net->mu);
+    return r.status;
+}
+
+static void run_req(mk_net *net, mk_net_req *r, int status) {
+    if (r->kind == REQ_POST) {
+        r->fn(net, r->ctx, status);
+        free(r);
+        return;
+    }
+    if (status == 0) r->cfn(net, r->ctx);
+    uv_mutex_lock(&net->mu);
+    r->status = status;
+    r->done = true;
+    uv_cond_broadcast(&net->cond);
+    uv_mutex_unlock(&net->mu);
+}
+
+static void shutdown_loop(mk_net *net);
+
+static void on_async(uv_async_t *a) {
+    mk_net *net = a->data;
+    for (;;) {
+        uv_mutex_lock(&net->mu);
+        mk_net_req *r = net->req_head;
+        net->req_head = net->req_tail = NULL;
+        bool stop = atomic_load(&net->state) == NET_STOPPING && !net->stopping;
+        uv_mutex_unlock(&net->mu);
+        if (!r && !stop) break;
+        if (stop) shutdown_loop(net);
+        while (r) {
+            mk_net_req *next = r->next;
+            run_req(net, r, net->stopping ? MK_ESTATE : 0);
+            r = next;
+        }
+    }
+}
+
+/* ----- protocols ---------------------------------------------------------------- */
+
+static bool proto_name_ok(const char *s) {
+    size_t n = strnlen(s, MK_NET_PROTOCOL_NAME_MAX + 1);
+    if (n == 0 || n > MK_NET_PROTOCOL_NAME_MAX) return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-'))
+            return false;
+    }
+    return true;
+}
+
+int mk_net_register_protocol(mk_net *net, const mk_net_protocol *p, mk_error *err) {
+    if (!net || !p || !p->name || !proto_name_ok(p->name))
+        return mk_error_set(err, MK_EINVAL, "protocol name must match [a-z0-9._-]{1,%d}",
+                            MK_NET_PROTOCOL_NAME_MAX);
+    size_t max = p->max_frame ? p->max_frame : net->cfg.max_frame;
+    if (max > MK_NET_MAX_FRAME_CAP)
+        return mk_error_set(err, MK_EINVAL, "protocol %s: max_frame %zu exceeds %zu", p->name, max,
+                            (size_t)MK_NET_MAX_FRAME_CAP);
+    mk_net_proto *pr = calloc(1, sizeof *pr);
+    if (!pr) return mk_error_set(err, MK_ENOMEM, "out of memory");
+    snprintf(pr->name, sizeof pr->name, "%s", p->name);
+    pr->ops = *p;
+    pr->ops.name = pr->name;
+    pr->max_frame = max;
+    int n =
+        snprintf((char *)pr->alpn + 1, sizeof pr->alpn - 1, "mk1/%s/%s", pr->name, net->net_hex);
+    pr->alpn[0] = (uint8_t)n;
+    pr->alpn_len = (size_t)n + 1;
+    uv_mutex_lock(&net->mu);
+    int rc = 0;
+    for (size_t i = 0; i < net->n_protos; i++)
+        if (strcmp(net->protos[i]->name, pr->name) == 0) rc = MK_EBUSY;
+    if (rc == 0 && net->n_protos >= MK_NET_MAX_PROTOCOLS) rc = MK_EBUSY;
+    if (rc == 0) net->protos[net->n_protos++] = pr;
+    uv_mutex_unlock(&net->mu);
+    if (rc < 0) {
+        free(pr);
+        return mk_error_set(err, rc, "protocol %s: already registered or table full", p->name);
+    }
+    return 0;
+}
+
+mk_net_proto *mk_net_proto_find(mk_net *net, const char *name, size_t len) {
+    mk_net_proto *found = NULL;
+    uv_mutex_lock(&net->mu);
+    for (size_t i = 0; i < net->n_protos && !found; i++)
+        if (strlen(net->protos[i]->name) == len && memcmp(net->protos[i]->name, name, len) == 0)
+            found = net->protos[i];
+    uv_mutex_unlock(&net->mu);
+    return found;
+}
+
+/* ----- dialing -------------------------------------------------------------------- */
+
+typedef struct dial_job {
+    mk_id peer;
+    mk_net_proto *proto;
+    struct sockaddr_storage addr;
+    char addr_str[MK_NET_ADDR_MAX];
+    bool keep;
+    mk_net_dial_cb cb;
+    void *ctx;
+} dial_job;
+
+static void dial_fail(dial_job *j, int code, const char *why) {
+    if (!j->cb) return;
+    mk_error e;
+    mk_error_set(&e, code, "dial %s: %s", j->addr_str, why);
+    j->cb(NULL, code, &e, j->ctx);
+}
+
+static void dial_run(mk_net *net, void *ctx, int status) {
+    dial_job *j = ctx;
+    if (status < 0) {
+        dial_fail(j, MK_ESTATE, "network stopped");
+        free(j);
+        return;
+    }
+    mk_net_keep *k = NULL;
+    if (j->keep) {
+        k = mk_net_keep_get(net, &j->peer, j->proto, (const struct sockaddr *)&j->addr,
+                            j->addr_str);
+        if (!k) {
+            dial_fail(j, MK_ENOMEM, "out of memory");
+            free(j);
+            return;
+        }
+    }
+    mk_net_conn *c = mk_net_conn_find_open(net, &j->peer, j->proto);
+    if (c) {
+        if (k && !k->conn && !c->keep) {
+            k->conn = c;
+            c->keep = k;
+        }
+        if (j->cb) j->cb(c, 0, NULL, j->ctx);
+        free(j);
+        return;
+    }
+    mk_net_waiter *w = NULL;
+    if (j->cb) {
+        w = calloc(1, sizeof *w);
+        if (!w) {
+            dial_fail(j, MK_ENOMEM, "out of memory");
+            free(j);
+            return;
+        }
+        w->cb = j->cb;
+        w->ctx = j->ctx;
+    }
+    c = mk_net_conn_find_dialing(net, &j->peer, j->proto);
+    if (c) {
+        if (w) {
+            w->next = c->waiters;
+            c->waiters = w;
+        }
+        if (k && !k->conn && !c->keep) {
+            k->conn = c;
+            c->keep = k;
+        }
+        free(j);
+        return;
+    }
+    if (k) {
+        uv_timer_stop(&k->timer); /* dialing now instead of after the backoff */
+        if (k->conn) k = NULL;    /* attached elsewhere already */
+    }
+    int rc = mk_net_conn_dial_start(net, &j->peer, j->proto, (const struct sockaddr *)&j->addr,
+                                    j->addr_str, k, w);
+    if (rc < 0) {
+        free(w);
+        dial_fail(j, rc, rc == MK_EBUSY ? "too many connections" : "out of memory");
+    }
+    free(j);
+}
+
+int mk_net_dial(mk_net *net, const mk_id *peer, const char *addr, const char *protocol,
+                const mk_net_dial_opts *opts, mk_net_dial_cb cb, void *ctx, mk_error *err) {
+    if (!net || !peer || !protocol) return mk_error_set(err, MK_EINVAL, "dial: missing argument");
+    if (mk_id_eq(peer, &net->self)) return mk_error_set(err, MK_EINVAL, "dial: that is our own id");
+    dial_job *j = calloc(1, sizeof *j);
+    if (!j) return mk_error_set(err, MK_ENOMEM, "out of memory");
+    int rc = mk_net_addr_parse(addr, &j->addr, false, err);
+    if (rc < 0) {
+        free(j);
+        return mk_error_prefix(err, "dial");
+    }
+    j->proto = mk_net_proto_find(net, protocol, strlen(protocol));
+    if (!j->proto) {
+        free(j);
+        return mk_error_set(err, MK_ENOTFOUND, "dial: protocol \"%s\" is not registered", protocol);
+    }
+    mk_net_addr_format((const struct sockaddr *)&j->addr, j->addr_str, sizeof j->addr_str);
+    j->peer = *peer;
+    j->keep = opts && opts->keep;
+    j->cb = cb;
+    j->ctx = ctx;
+    rc = mk_net_post_internal(net, dial_run, j);
+    if (rc < 0) {
+        free(j);
+        return mk_error_set(err, rc, "dial: network not running");
+    }
+    return 0;
+}
+
+typedef struct forget_job {
+    mk_id peer;
+    mk_net_proto *proto;
+} forget_job;
+
+static void forget_run(mk_net *net, void *ctx, int status) {
+    forget_job *j = ctx;
+    if (status == 0) {
+        mk_net_keep *k = mk_net_keep_find(net, &j->peer, j->proto);
+        if (k) mk_net_keep_remove(net, k);
+        mk_net_conn *c = mk_net_conn_find_open(net, &j->peer, j->proto);
+        if (!c) c = mk_net_conn_find_dialing(net, &j->peer, j->proto);
+        if (c) mk_net_conn_close_internal(c, MK_ESTATE, "forgotten", true);
+    }
+    free(j);
+}
+
+int mk_net_forget(mk_net *net, const mk_id *peer, const char *protocol) {
+    if (!net || !peer || !protocol) return MK_EINVAL;
+    mk_net_proto *p = mk_net_proto_find(net, protocol, strlen(protocol));
+    if (!p) return MK_ENOTFOUND;
+    forget_job *j = calloc(1, sizeof *j);
+    if (!j) return MK_ENOMEM;
+    j->peer = *peer;
+    j->proto = p;
+    int rc = mk_net_post_internal(net, forget_run, j);
+    if (rc < 0) free(j);
+    return rc;
+}
+
+/* ----- timers ------------------------------------------------------------------------ */
+
+static void timer_fire(uv_timer_t *h) {
+    mk_net_timer *t = h->data;
+    t->cb(t, t->ctx);
+}
+
+static void timer_init_run(mk_net *net, void *ctx) {
+    mk_net_timer *t = ctx;
+    uv_timer_init(&net->loop, &t->h);
+    t->h.data = t;
+    t->next = net->timers;
+    if (net->timers) net->timers->prev = t;
+    net->timers = t;
+}
+
+int mk_net_timer_new(mk_net *net, mk_net_timer_cb cb, void *ctx, mk_net_timer **out) {
+    if (!net || !cb || !out) return MK_EINVAL;
+    mk_net_timer *t = calloc(1, sizeof *t);
+    if (!t) return MK_ENOMEM;
+    t->net = net;
+    t->cb = cb;
+    t->ctx = ctx;
+    int rc = mk_net_call(net, timer_init_run, t);
+    if (rc < 0) {
+        free(t);
+        return rc;
+    }
+    *out = t;
+    return 0;
+}
+
+static void timer_start_run(mk_net *net, void *ctx) {
+    (void)net;
+    mk_net_timer *t = ctx;
+    if (!t->closed) uv_timer_start(&t->h, timer_fire, t->delay, t->repeat);
+}
+
+int mk_net_timer_start(mk_net_timer *t, uint64_t delay_ms, uint64_t repeat_ms) {
+    if (!t) return MK_EINVAL;
+    /* delay/repeat are read by the loop within the call (the call
+     * serialises with it). */
+    uv_mutex_lock(&t->net->mu);
+    t->delay = delay_ms;
+    t->repeat = repeat_ms;
+    uv_mutex_unlock(&t->net->mu);
+    return mk_net_call(t->net, timer_start_run, t);
+}
+
+static void timer_stop_run(mk_net *net, void *ctx) {
+    (void)net;
+    mk_net_timer *t = ctx;
+    if (!t->closed) uv_timer_stop(&t->h);
+}
+
+int mk_net_timer_stop(mk_net_timer *t) {
+    if (!t) return MK_EINVAL;
+    return mk_net_call(t->net, timer_stop_run, t);
+}
+
+static void timer_free_cb(uv_handle_t *h) {
+    free(h->data);
+}
+
+static void timer_unlink(mk_net *net, mk_net_timer *t) {
+    if (t->prev)
+        t->prev->next = t->next;
+    else
+        net->timers = t->next;
+    if (t->next) t->next->prev = t->prev;
+    t->prev = t->next = NULL;
+}
+
+static void timer_free_run(mk_net *net, void *ctx) {
+    mk_net_timer *t = ctx;
+    timer_unlink(net, t);
+    if (t->closed)
+        free(t);
+    else
+        uv_close((uv_handle_t *)&t->h, timer_free_cb);
+}
+
+void mk_net_timer_free(mk_net_timer *t) {
+    if (!t) return;
+    mk_net *net = t->net;
+    if (mk_net_call(net, timer_free_run, t) < 0) {
+        /* Stopped: the loop closed the handle already and is gone. */
+        timer_unlink(net, t);
+        free(t);
+    }
+}
+
+/* ----- lifecycle ------------------------------------------------------------------------ */
+
+void mk_net_config_init(mk_net_config *cfg) {
+    memset(cfg, 0, sizeof *cfg);
+    cfg->listen_addr = MK_NET_DEFAULT_LISTEN;
+    cfg->idle_timeout_ms = MK_NET_DEFAULT_IDLE_MS;
+    cfg->handshake_timeout_ms = MK_NET_DEFAULT_HANDSHAKE_MS;
+    cfg->max_frame = MK_NET_DEFAULT_MAX_FRAME;
+    cfg->max_send_queue = MK_NET_DEFAULT_SEND_QUEUE;
+    cfg->max_conns = MK_NET_DEFAULT_MAX_CONNS;
+    cfg->max_pending = MK_NET_DEFAULT_MAX_PENDING;
+    cfg->reconnect_min_ms = MK_NET_DEFAULT_RECONNECT_MIN_MS;
+    cfg->reconnect_max_ms = MK_NET_DEFAULT_RECONNECT_MAX_MS;
+}
+
+int mk_net_new(const mk_net_config *cfg_in, mk_net **out, mk_error *err) {
+    if (!out) return mk_error_set(err, MK_EINVAL, "net: missing output");
+    mk_net_config cfg;
+    if (cfg_in)
+        cfg = *cfg_in;
+    else
+        mk_net_config_init(&cfg);
+    if (!cfg.listen_addr) cfg.listen_addr = MK_NET_DEFAULT_LISTEN;
+    if (!cfg.idle_timeout_ms) cfg.idle_timeout_ms = MK_NET_DEFAULT_IDLE_MS;
+    if (!cfg.handshake_timeout_ms) cfg.handshake_timeout_ms = MK_NET_DEFAULT_HANDSHAKE_MS;
+    if (!cfg.max_frame) cfg.max_frame = MK_NET_DEFAULT_MAX_FRAME;
+    if (!cfg.max_send_queue) cfg.max_send_queue = MK_NET_DEFAULT_SEND_QUEUE;
+    if (!cfg.max_conns) cfg.max_conns = MK_NET_DEFAULT_MAX_CONNS;
+    if (!cfg.max_pending) cfg.max_pending = MK_NET_DEFAULT_MAX_PENDING;
+    if (!cfg.reconnect_min_ms) cfg.reconnect_min_ms = MK_NET_DEFAULT_RECONNECT_MIN_MS;
+    if (!cfg.reconnect_max_ms) cfg.reconnect_max_ms = MK_NET_DEFAULT_RECONNECT_MAX_MS;
+    if (cfg.reconnect_max_ms < cfg.reconnect_min_ms) cfg.reconnect_max_ms = cfg.reconnect_min_ms;
+    if (cfg.max_frame > MK_NET_MAX_FRAME_CAP)
+        return mk_error_set(err, MK_EINVAL, "net: max_frame %zu exceeds %zu", cfg.max_frame,
+                            (size_t)MK_NET_MAX_FRAME_CAP);
+    mk_net *net = calloc(1, sizeof *net);
+    if (!net) return mk_error_set(err, MK_ENOMEM, "out of memory");
+    int rc = 0;
+    if (!cfg.no_listen) {
+        rc = mk_net_addr_parse(cfg.listen_addr, &net->bound, true, err);
+        if (rc < 0) {
+            free(net);
+            return mk_error_prefix(err, "net: listen");
+        }
+        snprintf(net->listen_str, sizeof net->listen_str, "%s", cfg.listen_addr);
+    }
+    cfg.listen_addr = net->listen_str;
+    if (cfg.key) {
+        net->key = *cfg.key;
+        cfg.key = NULL;
+    } else if (mk_ed25519_generate(&net->key) < 0) {
+        free(net);
+        return mk_error_set(err, MK_ECRYPTO, "net: key generation failed");
+    }
+    net->cfg = cfg;
+    memcpy(net->self.b, net->key.public_key, MK_ID_LEN);
+    mk_id_to_hex(&cfg.network_id, net->net_hex);
+    atomic_init(&net->state, NET_NEW);
+    for (size_t i = 0; i < MK_NET_NMETRICS; i++)
+        atomic_init(&net->met[i], 0);
+    rc = mk_net_tls_ctx_new(net, err);
+    if (rc < 0) {
+        mk_ed25519_wipe(&net->key);
+        free(net);
+        return mk_error_prefix(err, "net");
+    }
+    uv_mutex_init(&net->mu);
+    uv_cond_init(&net->cond);
+    uv_loop_init(&net->loop);
+    net->loop_inited = true;
+    uv_async_init(&net->loop, &net->async, on_async);
+    net->async.data = net;
+    *out = net;
+    return 0;
+}
+
+static void on_connection(uv_stream_t *s, int status) {
+    mk_net *net = s->data;
+    if (status < 0 || net->stopping) return;
+    mk_net_conn_accept(net);
+}
+
+static void thread_main(void *arg) {
+    mk_net *net = arg;
+    tls_loop_net = net;
+    uv_run(&net->loop, UV_RUN_DEFAULT);
+    tls_loop_net = NULL;
+    OPENSSL_thread_stop();
+}
+
+int mk_net_start(mk_net *net, mk_error *err) {
+    if (!net) return mk_error_set(err, MK_EINVAL, "net: NULL");
+    if (atomic_load(&net->state) != NET_NEW)
+        return mk_error_set(err, MK_ESTATE, "net: already started or stopped");
+    if (!net->cfg.no_listen) {
+        uv_tcp_init(&net->loop, &net->listener);
+        net->listener.data = net;
+        net->listening = true;
+        int rc = uv_tcp_bind(&net->listener, (const struct sockaddr *)&net->bound, 0);
+        if (rc == 0) rc = uv_listen((uv_stream_t *)&net->listener, 128, on_connection);
+        if (rc < 0) {
+            uv_close((uv_handle_t *)&net->listener, NULL);
+            net->listening = false;
+            return mk_error_set(err, MK_ENETWORK, "net: listen on %s: %s", net->listen_str,
+                                uv_strerror(rc));
+        }
+        int len = sizeof net->bound;
+        uv_tcp_getsockname(&net->listener, (struct sockaddr *)&net->bound, &len);
+        mk_net_addr_format((const struct sockaddr *)&net->bound, net->bound_str,
+                           sizeof net->bound_str);
+    }
+    uv_mutex_lock(&net->mu);
+    atomic_store(&net->state, NET_RUNNING);
+    uv_mutex_unlock(&net->mu);
+    if (uv_thread_create(&net->thread, thread_main, net) != 0) {
+        uv_mutex_lock(&net->mu);
+        atomic_store(&net->state, NET_NEW);
+        uv_mutex_unlock(&net->mu);
+        return mk_error_set(err, MK_EUNAVAILABLE, "net: cannot create the I/O thread");
+    }
+    net->thread_started = true;
+    char pid[9];
+    mk_id_short(&net->self, pid);
+    mk_log(MK_LOG_INFO, "net", "node %s listening on %s", pid,
+           net->cfg.no_listen ? "(nothing)" : net->bound_str);
+    return 0;
+}
+
+/* On the loop thread (or the freeing thread of a never-started net). */
+static void shutdown_loop(mk_net *net) {
+    net->stopping = true;
+    while (net->keeps)
+        mk_net_keep_remove(net, net->keeps);
+    mk_net_conn_close_all(net);
+    for (mk_net_timer *t = net->timers; t; t = t->next) {
+        if (!t->closed) {
+            uv_close((uv_handle_t *)&t->h, NULL);
+            t->closed = true;
+        }
+    }
+    if (net->listening) {
+        uv_close((uv_handle_t *)&net->listener, NULL);
+        net->listening = false;
+    }
+    uv_close((uv_handle_t *)&net->async, NULL);
+}
+
+int mk_net_stop(mk_net *net) {
+    if (!net) return MK_EINVAL;
+    if (mk_net_on_loop(net)) return MK_ESTATE;
+    uv_mutex_lock(&net->mu);
+    int st = atomic_load(&net->state);
+    if (st == NET_RUNNING || st == NET_NEW) atomic_store(&net->state, NET_STOPPING);
+    uv_mutex_unlock(&net->mu);
+    if (st == NET_RUNNING) {
+        uv_async_send(&net->async);
+        uv_thread_join(&net->thread);
+    } else if (st == NET_NEW) {
+        /* Never started: shut down on this thread, cancelling queued work. */
+        on_async(&net->async);
+        if (!net->stopping) shutdown_loop(net);
+        uv_run(&net->loop, UV_RUN_DEFAULT);
+    }
+    uv_mutex_lock(&net->mu);
+    atomic_store(&net->state, NET_STOPPED);
+    uv_mutex_unlock(&net->mu);
+    return 0;
+}
+
+void mk_net_free(mk_net *net) {
+    if (!net) return;
+    mk_net_stop(net);
+    if (net->loop_inited) {
+        if (uv_loop_close(&net->loop) != 0)
+            mk_log(MK_LOG_ERROR, "net", "libuv loop still has handles at free (bug)");
+    }
+    while (net->timers) {
+        mk_net_timer *t = net->timers;
+        timer_unlink(net, t);
+        free(t);
+    }
+    for (size_t i = 0; i < net->n_protos; i++)
+        free(net->protos[i]);
+    mk_net_tls_ctx_free(net);
+    uv_cond_destroy(&net->cond);
+    uv_mutex_destroy(&net->mu);
+    mk_ed25519_wipe(&net->key);
+    free(net);
+}
+
+/* ----- accessors ---------------------------------------------------------------------------- */
+
+void mk_net_peer_id(const mk_net *net, mk_id *out) {
+    *out = net->self;
+}
+
+const mk_id *mk_net_network_id(const mk_net *net) {
+    return &net->cfg.network_id;
+}
+
+int mk_net_listen_addr(const mk_net *net, char *out, size_t n) {
+    if (!net || !out || n == 0) return MK_EINVAL;
+    if (!net->bound_str[0]) return MK_ESTATE;
+    if ((size_t)snprintf(out, n, "%s", net->bound_str) >= n) return MK_ETOOBIG;
+    return 0;
+}
+
+uint16_t mk_net_listen_port(const mk_net *net) {
+    if (!net || !net->bound_str[0]) return 0;
+    const struct sockaddr *sa = (const struct sockaddr *)&net->bound;
+    if (sa->sa_family == AF_INET) return ntohs(((const struct sockaddr_in *)sa)->sin_port);
+    if (sa->sa_family == AF_INET6) return ntohs(((const struct sockaddr_in6 *)sa)->sin6_port);
+    return 0;
+}
+
+void mk_net_metrics_get(const mk_net *net, mk_net_metrics *out) {
+    uint64_t v[MK_NET_NMETRICS];
+    for (size_t i = 0; i < MK_NET_NMETRICS; i++)
+        v[i] = atomic_load_explicit(&((mk_net *)net)->met[i], memory_order_relaxed);
+    memcpy(out, v, sizeof *out);
+}

@@ -1,0 +1,241 @@
+/*
+ * net/net_internal.h — structures shared by the files of src/net/.
+ *
+ * Ownership: the mk_net owns its loop, listener, connections (one reference
+ * each, dropped when the connection's handles have closed), keep records,
+ * timers and the request queue. Everything below marked "loop" is touched
+ * only on the I/O thread; "mu" fields only under net->mu; atomics anywhere.
+ */
+#ifndef MOSAIK_NET_INTERNAL_H
+#define MOSAIK_NET_INTERNAL_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <openssl/ssl.h>
+#include <uv.h>
+
+#include "mosaik/bytes.h"
+#include "mosaik/net.h"
+
+/* ----- frames (frame.c) ---------------------------------------------- */
+
+#define MK_FRAME_HDR 4
+
+/* Incremental decoder of u32-big-endian length-prefixed frames. */
+typedef struct mk_frame_decoder {
+    uint8_t hdr[MK_FRAME_HDR];
+    size_t hdr_have; /* header bytes collected for the current frame */
+    size_t need;     /* body length once the header is complete */
+    mk_buf body;     /* body bytes collected when a frame spans chunks */
+    size_t max;      /* hard cap on a body */
+} mk_frame_decoder;
+
+/* Called per complete frame. Return 0 to continue, 1 to stop quietly (the
+ * consumer closed), or a negative code to fail. */
+typedef int (*mk_frame_cb)(void *ctx, const uint8_t *data, size_t len);
+
+void mk_frame_decoder_init(mk_frame_decoder *d, size_t max);
+void mk_frame_decoder_free(mk_frame_decoder *d);
+/* Feed a chunk. Returns 0 when consumed, 1 when the callback stopped, or a
+ * negative code (MK_ETOOBIG for an oversized length) with a reason; after a
+ * failure the decoder must not be fed again. */
+int mk_frame_decoder_feed(mk_frame_decoder *d, const uint8_t *data, size_t len, mk_frame_cb cb,
+                          void *ctx, mk_error *err);
+/* True between frames (nothing partial buffered). */
+bool mk_frame_decoder_at_boundary(const mk_frame_decoder *d);
+/* Bytes of the partial frame held (header included). */
+size_t mk_frame_decoder_partial(const mk_frame_decoder *d);
+/* Append the 4-byte header and body to out. */
+int mk_frame_encode(mk_buf *out, const void *data, size_t len);
+
+/* ----- certificates (cert.c) ------------------------------------------ */
+
+/* A self-signed Ed25519 certificate for key (EVP_PKEY and X509 returned). */
+int mk_net_cert_make(const mk_ed25519_key *key, EVP_PKEY **pkey_out, X509 **cert_out,
+                     mk_error *err);
+/* Check a peer certificate (Ed25519 key, valid self-signature) and return
+ * its public key as the peer id. */
+int mk_net_cert_peer_id(X509 *cert, mk_id *out, mk_error *err);
+
+/* ----- the network object (loop.c) -------------------------------------- */
+
+typedef struct mk_net_proto {
+    char name[MK_NET_PROTOCOL_NAME_MAX + 1];
+    mk_net_protocol ops;
+    size_t max_frame;
+    /* ALPN wire form: one length byte + "mk1/<name>/<hex network id>". */
+    uint8_t alpn[256];
+    size_t alpn_len;
+} mk_net_proto;
+
+enum { NET_NEW = 0, NET_RUNNING, NET_STOPPING, NET_STOPPED };
+
+/* Metric helpers over the public struct's layout. */
+#define MK_NET_NMETRICS (sizeof(mk_net_metrics) / sizeof(uint64_t))
+#define MK_MET_IDX(field) (offsetof(mk_net_metrics, field) / sizeof(uint64_t))
+#define MK_MET_ADD(net, field, n)                                                                  \
+    atomic_fetch_add_explicit(&(net)->met[MK_MET_IDX(field)], (uint64_t)(n), memory_order_relaxed)
+#define MK_MET_SUB(net, field, n)                                                                  \
+    atomic_fetch_sub_explicit(&(net)->met[MK_MET_IDX(field)], (uint64_t)(n), memory_order_relaxed)
+
+typedef struct mk_net_req mk_net_req;
+typedef struct mk_net_keep mk_net_keep;
+
+struct mk_net {
+    mk_net_config cfg;
+    char listen_str[MK_NET_ADDR_MAX];
+    mk_ed25519_key key;
+    mk_id self;
+    char net_hex[MK_ID_HEX_LEN];
+    SSL_CTX *ssl_ctx;
+
+    uv_loop_t loop;
+    bool loop_inited;
+    uv_async_t async;
+    uv_tcp_t listener;
+    bool listening;
+    struct sockaddr_storage bound;
+    char bound_str[MK_NET_ADDR_MAX];
+    uv_thread_t thread;
+    bool thread_started;
+    atomic_int state; /* NET_* ; changed under mu */
+
+    uv_mutex_t mu;
+    uv_cond_t cond;
+    mk_net_req *req_head, *req_tail;            /* mu */
+    mk_net_proto *protos[MK_NET_MAX_PROTOCOLS]; /* mu; entries never removed */
+    size_t n_protos;                            /* mu */
+
+    /* loop */
+    mk_net_conn *conns; /* every connection whose handles are not closed */
+    mk_net_keep *keeps;
+    mk_net_timer *timers;
+    uint32_t n_conns;      /* in the list */
+    uint32_t n_pending_in; /* inbound, handshaking */
+    uint64_t next_serial;
+    uint8_t rbuf[65536]; /* read buffer (one read at a time) */
+    bool stopping;
+
+    _Atomic uint64_t met[MK_NET_NMETRICS];
+};
+
+/* Look up a registered protocol by name (locks mu). */
+mk_net_proto *mk_net_proto_find(mk_net *net, const char *name, size_t len);
+/* Queue a function for the I/O thread (internal form of mk_net_post). */
+int mk_net_post_internal(mk_net *net, mk_net_fn fn, void *ctx);
+/* Run fn on the I/O thread and wait for it (direct when already there).
+ * Returns MK_ESTATE if the network is not running. */
+int mk_net_call(mk_net *net, void (*fn)(mk_net *net, void *ctx), void *ctx);
+/* "ip:port" / "[ip6]:port" of a socket address. */
+void mk_net_addr_format(const struct sockaddr *sa, char *out, size_t n);
+/* Parse a numeric "ip:port" / "[ip6]:port". */
+int mk_net_addr_parse(const char *s, struct sockaddr_storage *out, bool allow_port0, mk_error *err);
+/* Called by conn.c when a connection's handles have all closed. */
+void mk_net_conn_list_remove(mk_net *net, mk_net_conn *c);
+
+/* ----- TLS (tls.c) -------------------------------------------------------- */
+
+int mk_net_tls_ctx_new(mk_net *net, mk_error *err);
+void mk_net_tls_ctx_free(mk_net *net);
+/* A new SSL in client or server role with memory BIOs; app data = conn. */
+int mk_net_tls_new(mk_net *net, mk_net_conn *c, bool client, mk_error *err);
+/* Format the thread's OpenSSL error queue (cleared) into buf. Returns the
+ * first error's reason code (0 if none). */
+int mk_net_tls_errors(char *buf, size_t n);
+
+/* ----- connections (conn.c) ------------------------------------------------ */
+
+enum {
+    CONN_CONNECTING = 0, /* TCP connect in progress (outbound) */
+    CONN_HANDSHAKE,      /* TLS handshake */
+    CONN_AWAIT_ACCEPT,   /* client: TLS done, waiting for the acceptance frame */
+    CONN_OPEN,           /* application data flows */
+    CONN_CLOSING,        /* closed for the user; handles closing */
+    CONN_CLOSED          /* handles closed */
+};
+
+typedef struct mk_net_waiter {
+    struct mk_net_waiter *next;
+    mk_net_dial_cb cb;
+    void *ctx;
+} mk_net_waiter;
+
+struct mk_net_keep {
+    mk_net_keep *next;
+    mk_net *net;
+    mk_id peer;
+    mk_net_proto *proto;
+    struct sockaddr_storage addr;
+    char addr_str[MK_NET_ADDR_MAX];
+    uint32_t backoff_ms;
+    uv_timer_t timer;
+    mk_net_conn *conn; /* current connection (borrowed) or NULL */
+};
+
+struct mk_net_conn {
+    atomic_int refs;
+    mk_net *net;
+    mk_net_conn *prev, *next; /* loop: net->conns */
+    uint64_t serial;
+    mk_net_proto *proto; /* set at dial, or by ALPN for inbound */
+    mk_id peer;          /* expected (outbound) / learned (after verify) */
+    bool peer_known;
+    bool inbound;
+    atomic_int state;
+
+    uv_tcp_t tcp;
+    uv_timer_t timer; /* handshake deadline, then idle/keepalive ticks */
+    uv_connect_t connect_req;
+    uv_shutdown_t shutdown_req;
+    int handles_open;
+    bool handles_closing;
+    bool counted_pending_in;
+
+    SSL *ssl;
+    mk_frame_decoder dec;
+    uint64_t last_rx_ms, last_tx_ms;
+    bool activated; /* on_connect delivered */
+    mk_net_waiter *waiters;
+    mk_net_keep *keep;
+
+    /* mu */
+    size_t out_bytes;
+    bool want_drain;
+
+    void *user;
+    char remote[MK_NET_ADDR_MAX];
+    /* Set by TLS callbacks to explain a failed handshake. */
+    int fail_code;
+    char fail_reason[MK_ERROR_MSG_MAX];
+};
+
+/* Create an outbound connection and start connecting (loop). */
+int mk_net_conn_dial_start(mk_net *net, const mk_id *peer, mk_net_proto *proto,
+                           const struct sockaddr *addr, const char *addr_str, mk_net_keep *keep,
+                           mk_net_waiter *waiter);
+/* Accept an inbound connection on the listener (loop). */
+void mk_net_conn_accept(mk_net *net);
+/* Close with a code and reason (loop). graceful sends close_notify first. */
+void mk_net_conn_close_internal(mk_net_conn *c, int code, const char *reason, bool graceful);
+/* Send an already-framed buffer (loop; takes ownership of buf). plain is the
+ * number of bytes accounted in out_bytes. */
+void mk_net_conn_send_framed(mk_net_conn *c, uint8_t *buf, size_t len, size_t plain);
+/* Find an open connection for (peer, proto) (loop). */
+mk_net_conn *mk_net_conn_find_open(mk_net *net, const mk_id *peer, const mk_net_proto *proto);
+/* Find a connection being dialed for (peer, proto) (loop). */
+mk_net_conn *mk_net_conn_find_dialing(mk_net *net, const mk_id *peer, const mk_net_proto *proto);
+/* Keep records (loop). */
+mk_net_keep *mk_net_keep_find(mk_net *net, const mk_id *peer, const mk_net_proto *proto);
+/* Find or create the keep record of (peer, proto), updating its address. */
+mk_net_keep *mk_net_keep_get(mk_net *net, const mk_id *peer, mk_net_proto *proto,
+                             const struct sockaddr *addr, const char *addr_str);
+void mk_net_keep_remove(mk_net *net, mk_net_keep *k);
+/* Close everything for shutdown (loop). */
+void mk_net_conn_close_all(mk_net *net);
+/* Test hook: write raw bytes (not framed) into the TLS stream (loop). */
+int mk_net_conn_send_raw(mk_net_conn *c, const void *data, size_t len);
+
+#endif
