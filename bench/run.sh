@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# make bench: every benchmark, each beside its named peer, as `name: value unit`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+build=${1:-build}
+testdata=../shared/testdata
+if [ -x "$build/bench/bench_tdx_verify" ] && [ -d "$testdata/tdx" ]; then
+  echo "== TDX quote verification (phala-v4 quote + collateral, µs per verification)"
+  out=$("$build/bench/bench_tdx_verify" "$testdata" "${BENCH_ITERS:-2000}")
+  echo "$out"
+  peer_dir=${DCAP_QVL_WEB_DIR:-$build/bench/node}
+  if command -v npm >/dev/null && command -v node >/dev/null; then
+    if [ ! -f "$peer_dir/node_modules/@phala/dcap-qvl-web/dcap-qvl-web.js" ]; then
+      mkdir -p "$peer_dir"
+      (cd "$peer_dir" && npm install --silent --no-audit --no-fund @phala/dcap-qvl-web@0.3.3 >/dev/null 2>&1) \
+        || echo "dcap_qvl_web: could not install @phala/dcap-qvl-web from npm"
+    fi
+    if [ -f "$peer_dir/node_modules/@phala/dcap-qvl-web/dcap-qvl-web.js" ]; then
+      peer=$(node bench/dcap_qvl_web.mjs "$peer_dir/node_modules/@phala/dcap-qvl-web" \
+               "$testdata/tdx/phala-v4/quote.bin" "$testdata/tdx/phala-v4/collateral.json" \
+               1752919234 "${BENCH_PEER_ITERS:-200}")
+      echo "$peer"
+      warm=$(echo "$out" | awk '/^tdx_verify_warm:/{print $2}')
+      qvl=$(echo "$peer" | awk '/^dcap_qvl_web_verify:/{print $2}')
+      awk -v w="$warm" -v q="$qvl" 'BEGIN{printf "dcap_qvl_web_over_warm: %.1f x\n", q/w}'
+    fi
+  else
+    echo "dcap_qvl_web: node/npm not installed (scripts/deps.sh bench installs them)"
+  fi
+fi
