@@ -8,12 +8,12 @@
 set -euo pipefail
 
 build_pkgs=(libssl-dev libuv1-dev libraft-dev libjansson-dev libcbor-dev libzstd-dev
-            libcurl4-openssl-dev libcmocka-dev pkg-config cmake clang libclang-rt-14-dev
+            libcurl4-openssl-dev libcmocka-dev zlib1g-dev pkg-config cmake clang libclang-rt-14-dev
             python3 openssl curl)
 # The TDX image builder's smoke test: QEMU (TCG), Debian's OVMF and kernel,
 # musl for the static program, busybox, swtpm for the independent event log, cpio/gzip.
 builder_pkgs=(qemu-system-x86 ovmf musl-tools busybox-static swtpm swtpm-tools cpio gzip
-              linux-image-amd64 tpm2-tools)
+              linux-image-amd64)
 bench_pkgs=(libzmq3-dev nodejs npm)
 
 groups=("$@")
