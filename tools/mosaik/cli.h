@@ -15,6 +15,7 @@
 int cli_cmd_id(int argc, char **argv);
 int cli_cmd_jwt(int argc, char **argv);
 int cli_cmd_node(int argc, char **argv);
+int cli_cmd_demo(int argc, char **argv);
 #if MOSAIK_HAVE_TDX
 int cli_cmd_tdx(int argc, char **argv);
 #endif
