@@ -14,6 +14,8 @@
 #include "mosaik/crypto.h"
 #include "mosaik/ticket.h"
 #include "mosaik/jwt.h" /* JWT tickets */
+#include "mosaik/net.h"
+#include "mosaik/discovery.h"
 #if MOSAIK_HAVE_TDX
 #include "mosaik/tdx.h"
 #include "mosaik/tdx_provider.h"

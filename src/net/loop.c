@@ -23,6 +23,8 @@
  * initialised directly, and a network freed without being started runs its
  * loop once on the freeing thread to complete the handle closes.
  */
+#include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -596,6 +598,13 @@ static void on_connection(uv_stream_t *s, int status) {
 
 static void thread_main(void *arg) {
     mk_net *net = arg;
+    /* Every socket write happens on this thread (libuv uses write(2)): with
+     * SIGPIPE blocked here, a write to a reset connection fails with EPIPE
+     * instead of killing the process. */
+    sigset_t pipe_set;
+    sigemptyset(&pipe_set);
+    sigaddset(&pipe_set, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe_set, NULL);
     tls_loop_net = net;
     uv_run(&net->loop, UV_RUN_DEFAULT);
     tls_loop_net = NULL;

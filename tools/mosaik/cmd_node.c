@@ -1,6 +1,629 @@
+/*
+ * tools/mosaik/cmd_node.c — `mosaik node`: run a discovery node.
+ *
+ * Creates an mk_network from the options, prints its id and address, then
+ * one line per discovery event (JSON objects with --json, text otherwise)
+ * until SIGINT/SIGTERM (graceful departure) or --run-for elapses.
+ *
+ * The main thread runs a poll(2) loop over: the network's event fd, a
+ * self-pipe written by the signal handler, and (with --metrics) a listening
+ * TCP socket. The metrics responder is deliberately tiny and bounded: one
+ * client at a time, at most 4 KiB of request read within 1 s, any request
+ * answered with the Prometheus text (HTTP/1.0, then close).
+ *
+ * TDX (simulated): --tdx-sim MRTD installs a ticket from a simulated TD with
+ * that MRTD, chained to the simulator whose state is in --tdx-sim-state
+ * (created by the first node, loaded by the others, so all share one root);
+ * the ticket embeds the simulator's collateral and is renewed before it
+ * expires. --require-tdx-mrtd MRTD with --trust-sim-root FILE validates each
+ * discovered/updated peer's TDX ticket and prints the verdict with its
+ * reason.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <arpa/inet.h>
+#include <jansson.h>
+
 #include "cli.h"
+
+#define MAX_LIST 64
+
+static int sig_pipe[2] = {-1, -1};
+
+static void on_signal(int sig) {
+    int saved = errno;
+    unsigned char c = (unsigned char)sig;
+    ssize_t w = write(sig_pipe[1], &c, 1);
+    (void)w;
+    errno = saved;
+}
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "usage: mosaik node --network NAME [options]\n"
+            "\n"
+            "Run a discovery node: prints its id and address, then peer events.\n"
+            "\n"
+            "  --network NAME|HEX      network name (hashed) or 64-hex-digit id (required)\n"
+            "  --listen ADDR           listen address ip:port (default 127.0.0.1:0)\n"
+            "  --advertise ADDR        address to publish (repeatable; default: the bound one)\n"
+            "  --bootstrap ID@ADDR     a peer to contact first (repeatable)\n"
+            "  --key FILE              secret key file (created if missing, mode 0600)\n"
+            "  --tag T                 tag (name or hex id; repeatable)\n"
+            "  --jwt-ticket FILE       install the JWT in FILE as a ticket\n"
+#if MOSAIK_HAVE_TDX
+            "  --tdx-sim MRTD_HEX      install a SIMULATED TDX ticket with this MRTD\n"
+            "  --tdx-sim-state FILE    simulator state shared by all nodes (created if missing)\n"
+            "  --require-tdx-mrtd HEX  validate peers' TDX tickets against this MRTD\n"
+            "  --trust-sim-root FILE   trust this simulator (its state file or root DER)\n"
+#endif
+            "  --metrics ADDR          serve Prometheus metrics over HTTP on ip:port\n"
+            "  --json                  one JSON object per line\n"
+            "  --run-for SECONDS       exit (with a departure) after this long\n"
+            "  --no-depart             on exit, leave without announcing a departure\n"
+            "  --announce-ms N, --sync-ms N, --purge-after-ms N   intervals (tests)\n"
+            "\n"
+            "SIGINT/SIGTERM: announce a departure and exit.\n");
+}
+
+typedef struct node_cli {
+    bool json;
+    mk_network *nw;
+    mk_validator *tdx_validator;
+} node_cli;
+
+static void hexid(const mk_id *id, char out[MK_ID_HEX_LEN]) {
+    mk_id_to_hex(id, out);
+}
+
+static void emit(const node_cli *c, json_t *o, const char *text) {
+    if (c->json) {
+        char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        if (s) {
+            fputs(s, stdout);
+            fputc('\n', stdout);
+            free(s);
+        }
+    } else {
+        fputs(text, stdout);
+    }
+    fflush(stdout);
+}
+
+static void print_event(node_cli *c, const mk_network_event *ev) {
+    char pid[MK_ID_HEX_LEN];
+    hexid(&ev->peer_id, pid);
+    const mk_peer_entry *e = &ev->entry;
+    json_t *o = json_object();
+    json_object_set_new(o, "event", json_string(mk_network_event_name(ev->type)));
+    json_object_set_new(o, "peer", json_string(pid));
+    json_object_set_new(o, "version", json_integer((json_int_t)ev->version));
+    json_object_set_new(o, "hops", json_integer(ev->hops));
+    json_t *addrs = json_array(), *tags = json_array(), *tickets = json_array();
+    for (size_t i = 0; i < e->n_addrs; i++)
+        json_array_append_new(addrs, json_string(e->addrs[i]));
+    for (size_t i = 0; i < e->tags.n; i++) {
+        char h[MK_ID_HEX_LEN];
+        hexid(&e->tags.items[i], h);
+        json_array_append_new(tags, json_string(h));
+    }
+    mk_buf text = MK_BUF_INIT;
+    mk_buf_printf(&text, "%-10s %s v%llu", mk_network_event_name(ev->type), pid,
+                  (unsigned long long)ev->version);
+    if (e->n_addrs) mk_buf_printf(&text, " at %s", e->addrs[0]);
+    mk_buf_printf(&text, " (%zu tickets, %zu tags)\n", e->n_tickets, e->tags.n);
+    for (size_t i = 0; i < e->n_tickets; i++) {
+        char h[MK_ID_HEX_LEN];
+        hexid(&e->tickets[i].class_id, h);
+        json_t *t = json_object();
+        json_object_set_new(t, "class", json_string(h));
+        json_object_set_new(t, "bytes", json_integer((json_int_t)e->tickets[i].len));
+        json_array_append_new(tickets, t);
+    }
+    json_object_set_new(o, "addrs", addrs);
+    json_object_set_new(o, "tags", tags);
+    json_object_set_new(o, "tickets", tickets);
+    if (c->tdx_validator && (ev->type == MK_EVENT_DISCOVERED || ev->type == MK_EVENT_UPDATED)) {
+        mk_peer_view pv;
+        mk_peer_entry_view(e, &pv);
+        mk_expiration exp = 0;
+        mk_error err;
+        mk_error_clear(&err);
+        int rc = mk_validator_check(c->tdx_validator, &pv, mk_now(), &exp, &err);
+        json_t *v = json_object();
+        json_object_set_new(v, "valid", json_boolean(rc == 0));
+        if (rc == 0) {
+            json_object_set_new(v, "expires", json_integer(exp));
+            char when[MK_RFC3339_LEN];
+            mk_time_format_rfc3339(exp, when);
+            mk_buf_printf(&text, "           tdx: VALID (simulated root trusted), until %s\n",
+                          when);
+        } else {
+            json_object_set_new(v, "reason", json_string(err.msg));
+            mk_buf_printf(&text, "           tdx: REFUSED: %s\n", err.msg);
+        }
+        json_object_set_new(o, "tdx", v);
+    }
+    mk_buf_append_u8(&text, 0);
+    emit(c, o, (const char *)text.data);
+    mk_buf_free(&text);
+    json_decref(o);
+}
+
+/* ----- metrics responder ---------------------------------------------- */
+
+static int listen_tcp(const char *addr, mk_error *err) {
+    char host[MK_NET_ADDR_MAX + 1];
+    const char *colon = strrchr(addr, ':');
+    if (!colon || (size_t)(colon - addr) >= sizeof host)
+        return mk_error_set(err, MK_EINVAL, "--metrics: want ip:port");
+    memcpy(host, addr, (size_t)(colon - addr));
+    host[colon - addr] = 0;
+    long port = strtol(colon + 1, NULL, 10);
+    if (port < 0 || port > 65535) return mk_error_set(err, MK_EINVAL, "--metrics: bad port");
+    struct sockaddr_storage ss;
+    memset(&ss, 0, sizeof ss);
+    socklen_t sl;
+    int fam;
+    if (host[0] == '[') {
+        size_t hl = strlen(host);
+        if (hl < 2 || host[hl - 1] != ']') return mk_error_set(err, MK_EINVAL, "--metrics: bad ip");
+        host[hl - 1] = 0;
+        struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+        if (inet_pton(AF_INET6, host + 1, &s6->sin6_addr) != 1)
+            return mk_error_set(err, MK_EINVAL, "--metrics: bad ip");
+        s6->sin6_family = AF_INET6;
+        s6->sin6_port = htons((uint16_t)port);
+        sl = sizeof *s6;
+        fam = AF_INET6;
+    } else {
+        struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+        if (inet_pton(AF_INET, host, &s4->sin_addr) != 1)
+            return mk_error_set(err, MK_EINVAL, "--metrics: bad ip");
+        s4->sin_family = AF_INET;
+        s4->sin_port = htons((uint16_t)port);
+        sl = sizeof *s4;
+        fam = AF_INET;
+    }
+    int fd = socket(fam, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return mk_error_set(err, MK_EIO, "--metrics: socket: %s", strerror(errno));
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (bind(fd, (struct sockaddr *)&ss, sl) < 0 || listen(fd, 8) < 0) {
+        int e = errno;
+        close(fd);
+        return mk_error_set(err, MK_EIO, "--metrics %s: %s", addr, strerror(e));
+    }
+    return fd;
+}
+
+static void serve_metrics(node_cli *c, int lfd) {
+    int fd = accept(lfd, NULL, NULL);
+    if (fd < 0) return;
+    char req[4096];
+    size_t have = 0;
+    uint64_t deadline = mk_mono_ms() + 1000;
+    while (have < sizeof req && !memmem(req, have, "\r\n\r\n", 4)) {
+        uint64_t now = mk_mono_ms();
+        if (now >= deadline) break;
+        struct pollfd p = {fd, POLLIN, 0};
+        if (poll(&p, 1, (int)(deadline - now)) <= 0) break;
+        ssize_t n = read(fd, req + have, sizeof req - have);
+        if (n <= 0) break;
+        have += (size_t)n;
+    }
+    mk_buf body = MK_BUF_INIT, resp = MK_BUF_INIT;
+    mk_network_metrics_prometheus(c->nw, &body);
+    mk_buf_printf(&resp,
+                  "HTTP/1.0 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\n"
+                  "Content-Length: %zu\r\nConnection: close\r\n\r\n",
+                  body.len);
+    mk_buf_append(&resp, body.data, body.len);
+    size_t off = 0;
+    while (off < resp.len) {
+        ssize_t n = send(fd, resp.data + off, resp.len - off, MSG_NOSIGNAL);
+        if (n <= 0) break;
+        off += (size_t)n;
+    }
+    mk_buf_free(&body);
+    mk_buf_free(&resp);
+    close(fd);
+}
+
+/* ----- TDX ------------------------------------------------------------- */
+
+#if MOSAIK_HAVE_TDX
+typedef struct tdx_state {
+    mk_tdx_sim *sim;
+    mk_tdx_provider *prov;
+    mk_tdx_collateral *coll;
+    mk_tdx_attester *att;
+    mk_expiration expires;
+} tdx_state;
+
+static int tdx_install(tdx_state *t, mk_network *nw, mk_error *err) {
+    mk_peer_entry e;
+    MK_TRY(mk_network_local_entry(nw, &e));
+    mk_ticket_sink sink = {mk_network_sink_add_ticket, nw};
+    int rc = mk_tdx_attester_install_own_ticket(t->att, &e.peer_id, &e.network_id, e.started_at,
+                                                &sink, &t->expires, err);
+    mk_peer_entry_free(&e);
+    return rc;
+}
+
+static int tdx_setup(tdx_state *t, const char *mrtd_hex, const char *state, mk_network *nw,
+                     mk_error *err) {
+    int64_t now = mk_now();
+    if (state)
+        MK_TRY(mk_tdx_sim_load_or_create(state, now, &t->sim, err));
+    else
+        MK_TRY(mk_tdx_sim_new(now, &t->sim, err));
+    mk_tdx_sim_td td;
+    mk_tdx_sim_td_default(&td);
+    if (mk_hex_decode_exact(mrtd_hex, td.mr_td, 48, err) < 0)
+        return mk_error_prefix(err, "--tdx-sim: MRTD (96 hex digits)");
+    t->prov = mk_tdx_provider_sim_new(t->sim, &td);
+    if (!t->prov) return mk_error_set(err, MK_ENOMEM, "out of memory");
+    MK_TRY(mk_tdx_sim_collateral(t->sim, now, &t->coll, err));
+    MK_TRY(mk_tdx_attester_new(t->prov, t->coll, &t->att, err));
+    return tdx_install(t, nw, err);
+}
+
+static void tdx_free(tdx_state *t) {
+    mk_tdx_attester_free(t->att);
+    mk_tdx_provider_free(t->prov);
+    mk_tdx_collateral_free(t->coll);
+    mk_tdx_sim_free(t->sim);
+}
+
+static int load_root(const char *path, mk_buf *out, mk_error *err) {
+    mk_tdx_sim *sim = NULL;
+    mk_error e2;
+    if (mk_tdx_sim_load(path, &sim, &e2) == 0) {
+        const uint8_t *der;
+        size_t len;
+        mk_tdx_sim_root_der(sim, &der, &len);
+        int rc = mk_buf_append(out, der, len);
+        mk_tdx_sim_free(sim);
+        return rc;
+    }
+    return mk_file_read(path, 64 * 1024, out, err);
+}
+
+static mk_validator *tdx_validator(const char *mrtd_hex, const char *root_path, mk_error *err) {
+    mk_buf root = MK_BUF_INIT;
+    mk_validator *v = NULL;
+    mk_tdx_validator_opts *o = mk_tdx_validator_opts_new();
+    if (!o) return NULL;
+    if (root_path && load_root(root_path, &root, err) < 0) goto out;
+    if (root.len && mk_tdx_validator_opts_trust_simulator(o, root.data, root.len, err) < 0)
+        goto out;
+    if (mk_tdx_criteria_require_mrtd_hex(mk_tdx_validator_opts_baseline(o), mrtd_hex, err) < 0)
+        goto out;
+    v = mk_tdx_validator_new(o, err);
+out:
+    mk_tdx_validator_opts_free(o);
+    mk_buf_free(&root);
+    return v;
+}
+#endif
+
+/* ----- main ------------------------------------------------------------ */
+
+static int parse_u32(const char *s, const char *opt, uint32_t *out) {
+    char *end;
+    unsigned long v = strtoul(s, &end, 10);
+    if (!*s || *end || v == 0 || v > 86400000ul) {
+        cli_usage_error("node: %s wants a positive number of milliseconds", opt);
+        return -1;
+    }
+    *out = (uint32_t)v;
+    return 0;
+}
+
 int cli_cmd_node(int argc, char **argv) {
-    (void)argc;
-    (void)argv;
-    return cli_usage_error("node: not built yet");
+    enum {
+        OPT_NETWORK = 256,
+        OPT_LISTEN,
+        OPT_ADVERTISE,
+        OPT_BOOT,
+        OPT_KEY,
+        OPT_TAG,
+        OPT_JWT,
+        OPT_TDX_SIM,
+        OPT_TDX_STATE,
+        OPT_REQ_MRTD,
+        OPT_TRUST_ROOT,
+        OPT_METRICS,
+        OPT_JSON,
+        OPT_RUN_FOR,
+        OPT_NO_DEPART,
+        OPT_ANNOUNCE,
+        OPT_SYNC,
+        OPT_PURGE,
+        OPT_HELP
+    };
+    static const struct option opts[] = {
+        {"network", required_argument, NULL, OPT_NETWORK},
+        {"listen", required_argument, NULL, OPT_LISTEN},
+        {"advertise", required_argument, NULL, OPT_ADVERTISE},
+        {"bootstrap", required_argument, NULL, OPT_BOOT},
+        {"key", required_argument, NULL, OPT_KEY},
+        {"tag", required_argument, NULL, OPT_TAG},
+        {"jwt-ticket", required_argument, NULL, OPT_JWT},
+        {"tdx-sim", required_argument, NULL, OPT_TDX_SIM},
+        {"tdx-sim-state", required_argument, NULL, OPT_TDX_STATE},
+        {"require-tdx-mrtd", required_argument, NULL, OPT_REQ_MRTD},
+        {"trust-sim-root", required_argument, NULL, OPT_TRUST_ROOT},
+        {"metrics", required_argument, NULL, OPT_METRICS},
+        {"json", no_argument, NULL, OPT_JSON},
+        {"run-for", required_argument, NULL, OPT_RUN_FOR},
+        {"no-depart", no_argument, NULL, OPT_NO_DEPART},
+        {"announce-ms", required_argument, NULL, OPT_ANNOUNCE},
+        {"sync-ms", required_argument, NULL, OPT_SYNC},
+        {"purge-after-ms", required_argument, NULL, OPT_PURGE},
+        {"help", no_argument, NULL, OPT_HELP},
+        {NULL, 0, NULL, 0}};
+    mk_network_config cfg;
+    mk_network_config_init(&cfg);
+    const char *boot[MAX_LIST], *tags[MAX_LIST], *adv[MAX_LIST];
+    size_t nboot = 0, ntags = 0, nadv = 0;
+    const char *jwt_path = NULL, *metrics_addr = NULL, *tdx_mrtd = NULL, *tdx_state_path = NULL,
+               *req_mrtd = NULL, *trust_root = NULL;
+    double run_for = 0;
+    bool no_depart = false;
+    node_cli c = {0};
+    optind = 1;
+    int ch;
+    while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (ch) {
+        case OPT_NETWORK:
+            cfg.network = optarg;
+            break;
+        case OPT_LISTEN:
+            cfg.listen_addr = optarg;
+            break;
+        case OPT_ADVERTISE:
+            if (nadv == MAX_LIST) return cli_usage_error("node: too many --advertise");
+            adv[nadv++] = optarg;
+            break;
+        case OPT_BOOT:
+            if (nboot == MAX_LIST) return cli_usage_error("node: too many --bootstrap");
+            boot[nboot++] = optarg;
+            break;
+        case OPT_KEY:
+            cfg.key_file = optarg;
+            break;
+        case OPT_TAG:
+            if (ntags == MAX_LIST) return cli_usage_error("node: too many --tag");
+            tags[ntags++] = optarg;
+            break;
+        case OPT_JWT:
+            jwt_path = optarg;
+            break;
+        case OPT_TDX_SIM:
+            tdx_mrtd = optarg;
+            break;
+        case OPT_TDX_STATE:
+            tdx_state_path = optarg;
+            break;
+        case OPT_REQ_MRTD:
+            req_mrtd = optarg;
+            break;
+        case OPT_TRUST_ROOT:
+            trust_root = optarg;
+            break;
+        case OPT_METRICS:
+            metrics_addr = optarg;
+            break;
+        case OPT_JSON:
+            c.json = true;
+            break;
+        case OPT_RUN_FOR: {
+            char *end;
+            run_for = strtod(optarg, &end);
+            if (*end || run_for <= 0) return cli_usage_error("node: --run-for wants seconds > 0");
+            break;
+        }
+        case OPT_NO_DEPART:
+            no_depart = true;
+            break;
+        case OPT_ANNOUNCE:
+            if (parse_u32(optarg, "--announce-ms", &cfg.announce_ms) < 0) return CLI_USAGE;
+            break;
+        case OPT_SYNC:
+            if (parse_u32(optarg, "--sync-ms", &cfg.sync_ms) < 0) return CLI_USAGE;
+            break;
+        case OPT_PURGE:
+            if (parse_u32(optarg, "--purge-after-ms", &cfg.purge_after_ms) < 0) return CLI_USAGE;
+            break;
+        case OPT_HELP:
+            usage(stdout);
+            return CLI_OK;
+        default:
+            usage(stderr);
+            return CLI_USAGE;
+        }
+    }
+    if (optind < argc) return cli_usage_error("node: unexpected argument '%s'", argv[optind]);
+    if (!cfg.network) return cli_usage_error("node: --network is required");
+#if !MOSAIK_HAVE_TDX
+    (void)tdx_state_path, (void)trust_root;
+    if (tdx_mrtd || req_mrtd) return cli_usage_error("node: built without TDX support");
+#else
+    if (req_mrtd && !trust_root)
+        fprintf(stderr, "mosaik: note: without --trust-sim-root only real Intel TDX tickets can "
+                        "pass --require-tdx-mrtd\n");
+#endif
+    cfg.bootstrap = boot;
+    cfg.n_bootstrap = nboot;
+    cfg.tags = tags;
+    cfg.n_tags = ntags;
+    cfg.advertise = adv;
+    cfg.n_advertise = nadv;
+
+    mk_error err;
+    mk_error_clear(&err);
+    int rc = CLI_FAIL, mfd = -1;
+#if MOSAIK_HAVE_TDX
+    tdx_state tdx = {0};
+    if (req_mrtd) {
+        c.tdx_validator = tdx_validator(req_mrtd, trust_root, &err);
+        if (!c.tdx_validator) {
+            fprintf(stderr, "mosaik: node: TDX validator: %s\n", err.msg);
+            return CLI_FAIL;
+        }
+    }
+#endif
+    if (pipe2(sig_pipe, O_CLOEXEC | O_NONBLOCK) < 0) {
+        fprintf(stderr, "mosaik: node: pipe: %s\n", strerror(errno));
+        goto out;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+
+    if (metrics_addr && (mfd = listen_tcp(metrics_addr, &err)) < 0) {
+        fprintf(stderr, "mosaik: node: %s\n", err.msg);
+        goto out;
+    }
+    if (mk_network_new(&cfg, &c.nw, &err) < 0) {
+        fprintf(stderr, "mosaik: node: %s\n", err.msg);
+        goto out;
+    }
+    if (jwt_path) {
+        mk_buf tok = MK_BUF_INIT;
+        mk_ticket t;
+        mk_id cls;
+        mk_jwt_class(&cls);
+        int r2 = mk_file_read(jwt_path, MK_JWT_MAX_TOKEN + 16, &tok, &err);
+        while (r2 == 0 && tok.len &&
+               (tok.data[tok.len - 1] == '\n' || tok.data[tok.len - 1] == '\r'))
+            tok.len--;
+        if (r2 == 0 && mk_ticket_init(&t, &cls, tok.data, tok.len) == 0) {
+            r2 = mk_network_replace_ticket(c.nw, &t, &err);
+            mk_ticket_free(&t);
+        }
+        mk_buf_free(&tok);
+        if (r2 < 0) {
+            fprintf(stderr, "mosaik: node: --jwt-ticket %s: %s\n", jwt_path, err.msg);
+            goto out;
+        }
+    }
+#if MOSAIK_HAVE_TDX
+    if (tdx_mrtd) {
+        if (!tdx_state_path)
+            fprintf(stderr, "mosaik: note: no --tdx-sim-state: a private simulator root\n");
+        if (tdx_setup(&tdx, tdx_mrtd, tdx_state_path, c.nw, &err) < 0) {
+            fprintf(stderr, "mosaik: node: --tdx-sim: %s\n", err.msg);
+            goto out;
+        }
+    }
+#endif
+    {
+        mk_id pid, nid;
+        mk_network_peer_id(c.nw, &pid);
+        mk_network_id(c.nw, &nid);
+        char ph[MK_ID_HEX_LEN], nh[MK_ID_HEX_LEN], addr[MK_NET_ADDR_MAX + 1] = "";
+        hexid(&pid, ph);
+        hexid(&nid, nh);
+        mk_network_listen_addr(c.nw, addr, sizeof addr);
+        json_t *o = json_object();
+        json_object_set_new(o, "event", json_string("started"));
+        json_object_set_new(o, "peer", json_string(ph));
+        json_object_set_new(o, "addr", json_string(addr));
+        char bs[MK_ID_HEX_LEN + MK_NET_ADDR_MAX + 2];
+        snprintf(bs, sizeof bs, "%s@%s", ph, addr);
+        json_object_set_new(o, "bootstrap", json_string(bs));
+        json_object_set_new(o, "network", json_string(nh));
+        char maddr[MK_NET_ADDR_MAX + 8] = "";
+        if (mfd >= 0) {
+            struct sockaddr_storage ss;
+            socklen_t sl = sizeof ss;
+            char ip[INET6_ADDRSTRLEN] = "?";
+            uint16_t port = 0;
+            if (getsockname(mfd, (struct sockaddr *)&ss, &sl) == 0) {
+                if (ss.ss_family == AF_INET6) {
+                    struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+                    inet_ntop(AF_INET6, &s6->sin6_addr, ip, sizeof ip);
+                    port = ntohs(s6->sin6_port);
+                    snprintf(maddr, sizeof maddr, "[%s]:%u", ip, port);
+                } else {
+                    struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+                    inet_ntop(AF_INET, &s4->sin_addr, ip, sizeof ip);
+                    port = ntohs(s4->sin_port);
+                    snprintf(maddr, sizeof maddr, "%s:%u", ip, port);
+                }
+            }
+            json_object_set_new(o, "metrics", json_string(maddr));
+        }
+        char text[512];
+        snprintf(text, sizeof text,
+                 "node %s\n  listening on %s\n  network %s\n  bootstrap: %s\n%s%s%s", ph, addr, nh,
+                 bs, maddr[0] ? "  metrics: http://" : "", maddr, maddr[0] ? "/metrics\n" : "");
+        emit(&c, o, text);
+        json_decref(o);
+    }
+
+    uint64_t start = mk_mono_ms();
+    uint64_t end = run_for > 0 ? start + (uint64_t)(run_for * 1000.0) : UINT64_MAX;
+    bool stop = false;
+    while (!stop) {
+        uint64_t now = mk_mono_ms();
+        if (now >= end) break;
+        int timeout = end == UINT64_MAX ? 1000 : (int)(end - now < 1000 ? end - now : 1000);
+        struct pollfd p[3] = {
+            {mk_network_event_fd(c.nw), POLLIN, 0}, {sig_pipe[0], POLLIN, 0}, {mfd, POLLIN, 0}};
+        int n = poll(p, mfd >= 0 ? 3 : 2, timeout);
+        if (n < 0 && errno != EINTR) break;
+        if (p[1].revents & POLLIN) stop = true;
+        mk_network_event ev;
+        while (mk_network_next_event(c.nw, 0, &ev) == 0) {
+            print_event(&c, &ev);
+            mk_network_event_free(&ev);
+        }
+        if (mfd >= 0 && (p[2].revents & POLLIN)) serve_metrics(&c, mfd);
+#if MOSAIK_HAVE_TDX
+        /* Renew the TDX ticket a minute before it expires. */
+        if (tdx.att && tdx.expires != MK_EXPIRES_NEVER && mk_now() >= tdx.expires - 60 &&
+            tdx_install(&tdx, c.nw, &err) < 0)
+            fprintf(stderr, "mosaik: node: renewing the TDX ticket: %s\n", err.msg);
+#endif
+    }
+    if (no_depart)
+        mk_network_abort(c.nw);
+    else
+        mk_network_close(c.nw);
+    {
+        json_t *o = json_object();
+        json_object_set_new(o, "event", json_string(no_depart ? "stopped" : "left"));
+        emit(&c, o, no_depart ? "stopped\n" : "left (departure announced)\n");
+        json_decref(o);
+    }
+    rc = CLI_OK;
+out:
+    mk_network_free(c.nw);
+    if (mfd >= 0) close(mfd);
+#if MOSAIK_HAVE_TDX
+    tdx_free(&tdx);
+#endif
+    mk_validator_free(c.tdx_validator);
+    for (int i = 0; i < 2; i++)
+        if (sig_pipe[i] >= 0) close(sig_pipe[i]), sig_pipe[i] = -1;
+    return rc;
 }

@@ -1,0 +1,793 @@
+/*
+ * Integration tests of discovery: several mk_networks in one process on
+ * loopback, with short intervals. Convergence, gossip of ticket changes
+ * (32 nodes, measured), network isolation, departures and tombstones,
+ * purge, simulated-TDX tickets validated by peers, and hostile input from a
+ * raw transport client (malformed / oversized frames, bad signatures,
+ * other networks, the future, replays, floods of fresh ids).
+ */
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <time.h>
+
+#include "testutil.h"
+
+#include "discovery/disc_internal.h"
+
+#define FAST_ANNOUNCE 300
+#define FAST_SYNC 300
+
+typedef void (*tweak_fn)(mk_network_config *cfg);
+
+static void fast(mk_network_config *c) {
+    c->announce_ms = FAST_ANNOUNCE;
+    c->sync_ms = FAST_SYNC;
+    c->purge_after_ms = 5000;
+}
+
+static void boot_string(mk_network *b, char *out, size_t n) {
+    mk_id id;
+    mk_network_peer_id(b, &id);
+    char hex[MK_ID_HEX_LEN], addr[MK_NET_ADDR_MAX + 1];
+    mk_id_to_hex(&id, hex);
+    assert_int_equal(mk_network_listen_addr(b, addr, sizeof addr), 0);
+    snprintf(out, n, "%s@%s", hex, addr);
+}
+
+static mk_network *tn_new(const char *network, mk_network *boot, tweak_fn tweak) {
+    mk_network_config cfg;
+    mk_network_config_init(&cfg);
+    cfg.network = network;
+    fast(&cfg);
+    if (tweak) tweak(&cfg);
+    char bs[200];
+    const char *bl[1] = {bs};
+    if (boot) {
+        boot_string(boot, bs, sizeof bs);
+        cfg.bootstrap = bl;
+        cfg.n_bootstrap = 1;
+    }
+    mk_network *nw = NULL;
+    mk_error err;
+    mk_error_clear(&err);
+    TU_ASSERT_RC(mk_network_new(&cfg, &nw, &err), 0, &err);
+    return nw;
+}
+
+static uint64_t now_ms(void) {
+    return mk_mono_ms();
+}
+
+static void sleep_ms(unsigned ms) {
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* Poll pred until true or timeout; returns elapsed ms or fails. */
+#define WAIT_UNTIL(pred, timeout_ms, what)                                                         \
+    ({                                                                                             \
+        uint64_t t0_ = now_ms();                                                                   \
+        while (!(pred)) {                                                                          \
+            if (now_ms() - t0_ > (timeout_ms)) fail_msg("timed out waiting for %s", what);         \
+            sleep_ms(5);                                                                           \
+        }                                                                                          \
+        now_ms() - t0_;                                                                            \
+    })
+
+static bool all_see(mk_network **n, size_t k, size_t want) {
+    for (size_t i = 0; i < k; i++)
+        if (mk_network_peer_count(n[i]) != want) return false;
+    return true;
+}
+
+static bool has_peer(mk_network *nw, mk_network *other) {
+    mk_id id;
+    mk_network_peer_id(other, &id);
+    mk_peer_entry e;
+    int rc = mk_network_get(nw, &id, &e);
+    mk_peer_entry_free(&e);
+    return rc == 0;
+}
+
+static uint64_t refused(mk_network *nw, mk_refusal r) {
+    mk_network_metrics m;
+    mk_network_metrics_get(nw, &m);
+    return m.refused[r];
+}
+
+/* ------------------------------------------------------------------ */
+
+static void test_three_converge(void **state) {
+    (void)state;
+    mk_network *n[3];
+    n[1] = tn_new("converge", NULL, NULL);
+    n[0] = tn_new("converge", n[1], NULL);
+    n[2] = tn_new("converge", n[1], NULL);
+    uint64_t ms = WAIT_UNTIL(all_see(n, 3, 2), 10000, "3 nodes to converge");
+    printf("# 3 nodes converged in %llu ms\n", (unsigned long long)ms);
+    /* Events: each node reported two discoveries. */
+    for (int i = 0; i < 3; i++) {
+        int seen = 0;
+        mk_network_event ev;
+        while (mk_network_next_event(n[i], 0, &ev) == 0) {
+            if (ev.type == MK_EVENT_DISCOVERED) seen++;
+            mk_network_event_free(&ev);
+        }
+        assert_int_equal(seen, 2);
+    }
+    /* A peers() snapshot holds copies with addresses. */
+    mk_peer_entry *ps;
+    size_t np;
+    assert_int_equal(mk_network_peers(n[0], &ps, &np), 0);
+    assert_int_equal(np, 2);
+    assert_true(ps[0].n_addrs >= 1);
+    mk_peer_entries_free(ps, np);
+    /* Tags and served ids propagate. */
+    mk_id tag, stream;
+    mk_id_from_name(&tag, "role.validator");
+    mk_id_from_name(&stream, "prices");
+    mk_error err;
+    TU_ASSERT_RC(mk_network_add_tag(n[2], &tag, &err), 0, &err);
+    TU_ASSERT_RC(mk_network_add_served(n[2], MK_SERVED_STREAM, &stream, &err), 0, &err);
+    mk_id id2;
+    mk_network_peer_id(n[2], &id2);
+    WAIT_UNTIL(({
+                   mk_peer_entry e;
+                   bool ok = mk_network_get(n[0], &id2, &e) == 0 &&
+                             mk_peer_entry_has_tag(&e, &tag) &&
+                             mk_peer_entry_serves(&e, MK_SERVED_STREAM, &stream);
+                   mk_peer_entry_free(&e);
+                   ok;
+               }),
+               5000, "tag to propagate");
+    for (int i = 0; i < 3; i++)
+        mk_network_free(n[i]);
+}
+
+/* 32 nodes; one node's ticket change reaches all. */
+#define BIG 32
+static void test_32_nodes_ticket(void **state) {
+    (void)state;
+    mk_network *n[BIG];
+    n[0] = tn_new("thirty-two", NULL, NULL);
+    for (int i = 1; i < BIG; i++)
+        n[i] = tn_new("thirty-two", n[i % 4 == 0 ? 0 : i - 1], NULL);
+    uint64_t ms = WAIT_UNTIL(all_see(n, BIG, BIG - 1), 30000, "32 nodes to converge");
+    printf("# 32 nodes converged in %llu ms\n", (unsigned long long)ms);
+    if (getenv("DISC_DEBUG")) {
+        mk_network_metrics sum, m;
+        memset(&sum, 0, sizeof sum);
+        for (int i = 0; i < BIG; i++) {
+            mk_network_metrics_get(n[i], &m);
+            uint64_t *a = (uint64_t *)&sum, *b = (uint64_t *)&m;
+            for (size_t j = 0; j < sizeof m / 8; j++)
+                a[j] += b[j];
+        }
+        mk_buf p = MK_BUF_INIT;
+        mk_id z;
+        memset(&z, 0, sizeof z);
+        mk_metrics_prometheus(&sum, &z, &p);
+        fwrite(p.data, 1, p.len, stdout);
+        mk_buf_free(&p);
+    }
+    for (int i = 0; i < BIG; i++) {
+        mk_network_event ev;
+        while (mk_network_next_event(n[i], 0, &ev) == 0)
+            mk_network_event_free(&ev);
+    }
+    /* A JWT ticket for node 7. */
+    const int src = 7;
+    mk_id id;
+    mk_network_peer_id(n[src], &id);
+    uint8_t secret[32];
+    memset(secret, 0x42, sizeof secret);
+    mk_jwt_key *key;
+    mk_error err;
+    TU_ASSERT_RC(mk_jwt_key_hs(MK_JWT_HS256, secret, 32, &key, &err), 0, &err);
+    mk_jwt_builder *b = mk_jwt_builder_new();
+    mk_jwt_builder_set_subject_peer(b, &id);
+    mk_jwt_builder_set_expires_in(b, 3600);
+    mk_ticket t;
+    TU_ASSERT_RC(mk_jwt_builder_ticket(b, key, mk_now(), &t, &err), 0, &err);
+    mk_jwt_builder_free(b);
+
+    uint64_t t0 = now_ms();
+    TU_ASSERT_RC(mk_network_add_ticket(n[src], &t, &err), 0, &err);
+    bool got[BIG] = {false};
+    got[src] = true;
+    int remaining = BIG - 1;
+    unsigned max_hops = 0;
+    uint64_t last = 0;
+    while (remaining > 0) {
+        if (now_ms() - t0 > 20000) fail_msg("%d nodes never saw the ticket", remaining);
+        for (int i = 0; i < BIG; i++) {
+            if (got[i]) continue;
+            mk_network_event ev;
+            while (mk_network_next_event(n[i], 0, &ev) == 0) {
+                if (ev.type == MK_EVENT_UPDATED && mk_id_eq(&ev.peer_id, &id) &&
+                    ev.entry.n_tickets == 1) {
+                    got[i] = true;
+                    remaining--;
+                    if (ev.hops > max_hops) max_hops = ev.hops;
+                    if (ev.at_ms > last) last = ev.at_ms;
+                }
+                mk_network_event_free(&ev);
+            }
+        }
+        sleep_ms(2);
+    }
+    printf("# ticket change reached %d nodes in %llu ms, at most %u gossip hops\n", BIG - 1,
+           (unsigned long long)(last - t0), max_hops);
+    /* Every node validates it with a JWT validator. */
+    mk_jwt_key *pub;
+    TU_ASSERT_RC(mk_jwt_key_public(key, &pub, &err), 0, &err);
+    const mk_jwt_key *keys[1] = {pub};
+    mk_validator *v = mk_jwt_validator_new(NULL, keys, 1, &err);
+    assert_non_null(v);
+    for (int i = 0; i < BIG; i++) {
+        if (i == src) continue;
+        mk_peer_entry e;
+        assert_int_equal(mk_network_get(n[i], &id, &e), 0);
+        mk_peer_view pv;
+        mk_peer_entry_view(&e, &pv);
+        mk_expiration exp;
+        TU_ASSERT_RC(mk_validator_check(v, &pv, mk_now(), &exp, &err), 0, &err);
+        mk_peer_entry_free(&e);
+    }
+    mk_validator_free(v);
+    mk_jwt_key_free(pub);
+    mk_jwt_key_free(key);
+    mk_ticket_free(&t);
+    for (int i = 0; i < BIG; i++)
+        mk_network_free(n[i]);
+}
+
+static void test_other_network(void **state) {
+    (void)state;
+    mk_network *a = tn_new("main-net", NULL, NULL);
+    mk_network *b = tn_new("main-net", a, NULL);
+    mk_network *x = tn_new("other-net", a, NULL); /* bootstraps into the wrong network */
+    mk_network *ns[2] = {a, b};
+    WAIT_UNTIL(all_see(ns, 2, 1), 5000, "a and b");
+    sleep_ms(1200); /* several sync rounds */
+    assert_false(has_peer(a, x));
+    assert_false(has_peer(b, x));
+    assert_int_equal(mk_network_peer_count(x), 0);
+    mk_network_metrics m;
+    mk_network_metrics_get(a, &m);
+    assert_true(m.net.refused_network > 0);
+    mk_network_free(x);
+    mk_network_free(b);
+    mk_network_free(a);
+}
+
+/* ----- a raw transport client for hostile input -------------------- */
+
+typedef struct raw {
+    mk_net *net;
+    mk_net_conn *conn;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool done;
+    int status;
+    int closes;
+} raw;
+
+static void raw_dial_cb(mk_net_conn *conn, int status, const mk_error *err, void *ctx) {
+    (void)err;
+    raw *r = ctx;
+    pthread_mutex_lock(&r->mu);
+    r->status = status;
+    if (status == 0) r->conn = mk_net_conn_ref(conn);
+    r->done = true;
+    pthread_cond_broadcast(&r->cv);
+    pthread_mutex_unlock(&r->mu);
+}
+
+static void raw_on_frame(mk_net_conn *c, const uint8_t *d, size_t l, void *ctx) {
+    (void)c, (void)d, (void)l, (void)ctx;
+}
+
+static void raw_on_close(mk_net_conn *c, int code, const char *reason, void *ctx) {
+    (void)c, (void)code, (void)reason;
+    raw *r = ctx;
+    pthread_mutex_lock(&r->mu);
+    r->closes++;
+    pthread_mutex_unlock(&r->mu);
+}
+
+static void raw_connect(raw *r, mk_network *target) {
+    mk_id nid, pid;
+    mk_network_id(target, &nid);
+    mk_network_peer_id(target, &pid);
+    char addr[MK_NET_ADDR_MAX + 1];
+    mk_network_listen_addr(target, addr, sizeof addr);
+    pthread_mutex_lock(&r->mu);
+    r->done = false;
+    if (r->conn) mk_net_conn_unref(r->conn);
+    r->conn = NULL;
+    pthread_mutex_unlock(&r->mu);
+    mk_error err;
+    TU_ASSERT_RC(mk_net_dial(r->net, &pid, addr, MK_NETWORK_PROTOCOL, NULL, raw_dial_cb, r, &err),
+                 0, &err);
+    pthread_mutex_lock(&r->mu);
+    while (!r->done)
+        pthread_cond_wait(&r->cv, &r->mu);
+    int st = r->status;
+    pthread_mutex_unlock(&r->mu);
+    assert_int_equal(st, 0);
+}
+
+static void raw_open(raw *r, mk_network *target) {
+    memset(r, 0, sizeof *r);
+    pthread_mutex_init(&r->mu, NULL);
+    pthread_cond_init(&r->cv, NULL);
+    mk_net_config nc;
+    mk_net_config_init(&nc);
+    mk_network_id(target, &nc.network_id);
+    nc.no_listen = true;
+    mk_error err;
+    TU_ASSERT_RC(mk_net_new(&nc, &r->net, &err), 0, &err);
+    mk_net_protocol p = {.name = MK_NETWORK_PROTOCOL,
+                         .max_frame = 4 << 20,
+                         .on_frame = raw_on_frame,
+                         .on_close = raw_on_close,
+                         .ctx = r};
+    TU_ASSERT_RC(mk_net_register_protocol(r->net, &p, &err), 0, &err);
+    TU_ASSERT_RC(mk_net_start(r->net, &err), 0, &err);
+    raw_connect(r, target);
+}
+
+static void raw_send(raw *r, const mk_buf *frame) {
+    assert_int_equal(mk_net_conn_send(r->conn, frame->data, frame->len), 0);
+}
+
+static void raw_free(raw *r) {
+    mk_net_stop(r->net);
+    if (r->conn) mk_net_conn_unref(r->conn);
+    mk_net_free(r->net);
+    pthread_mutex_destroy(&r->mu);
+    pthread_cond_destroy(&r->cv);
+}
+
+static uint64_t wall_now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* A signed entry as an announce frame. */
+static void entry_frame(const mk_ed25519_key *k, const mk_id *network, uint64_t version,
+                        bool departed, mk_buf *frame) {
+    mk_peer_entry e;
+    mk_peer_entry_init(&e);
+    memcpy(e.peer_id.b, k->public_key, 32);
+    e.network_id = *network;
+    e.version = version;
+    e.started_at = (int64_t)(version / 1000);
+    e.departed = departed;
+    mk_error err;
+    if (!departed) assert_int_equal(mk_peer_entry_add_addr(&e, "127.0.0.1:1", &err), 0);
+    TU_ASSERT_RC(mk_peer_entry_sign(&e, k, &err), 0, &err);
+    mk_buf w = MK_BUF_INIT;
+    TU_ASSERT_RC(mk_peer_entry_encode(&e, &w, &err), 0, &err);
+    mk_buf_init(frame, 0);
+    assert_int_equal(mk_disc_encode_announce(frame, 0, w.data, w.len), 0);
+    mk_buf_free(&w);
+    mk_peer_entry_free(&e);
+}
+
+static void expect_refusal(mk_network *a, raw *r, const mk_buf *frame, mk_refusal why) {
+    uint64_t before = refused(a, why);
+    size_t peers = mk_network_peer_count(a);
+    raw_send(r, frame);
+    char what[64];
+    snprintf(what, sizeof what, "refusal %s", mk_refusal_name(why));
+    WAIT_UNTIL(refused(a, why) == before + 1, 5000, what);
+    assert_int_equal(mk_network_peer_count(a), peers);
+}
+
+static void no_sync(mk_network_config *c) {
+    c->announce_ms = 60000;
+    c->sync_ms = 60000;
+}
+
+static void test_hostile(void **state) {
+    (void)state;
+    mk_network *a = tn_new("hostile", NULL, no_sync);
+    mk_id nid, other;
+    mk_network_id(a, &nid);
+    mk_id_from_name(&other, "another network");
+    raw r;
+    raw_open(&r, a);
+    mk_ed25519_key k;
+    assert_int_equal(mk_ed25519_generate(&k), 0);
+    mk_id kid;
+    memcpy(kid.b, k.public_key, 32);
+    mk_peer_entry tmp;
+
+    /* Malformed frame: refused, the connection closed, nothing changed. */
+    mk_buf junk = MK_BUF_INIT;
+    mk_buf_append(&junk, "\x83\x01\x00\x58\x20garbage", 12);
+    expect_refusal(a, &r, &junk, MK_REFUSE_MALFORMED);
+    WAIT_UNTIL(({
+                   pthread_mutex_lock(&r.mu);
+                   int c = r.closes;
+                   pthread_mutex_unlock(&r.mu);
+                   c == 1;
+               }),
+               5000, "malformed connection to close");
+    mk_buf_free(&junk);
+    raw_connect(&r, a);
+
+    /* A valid entry is accepted (the control case). */
+    mk_buf f;
+    uint64_t now = wall_now_ms();
+    entry_frame(&k, &nid, now - 1000, false, &f);
+    raw_send(&r, &f);
+    WAIT_UNTIL(mk_network_peer_count(a) == 1, 5000, "the control entry");
+    /* The same again, and an older one: replays. */
+    expect_refusal(a, &r, &f, MK_REFUSE_OLD_VERSION);
+    mk_buf_free(&f);
+    entry_frame(&k, &nid, now - 2000, false, &f);
+    expect_refusal(a, &r, &f, MK_REFUSE_OLD_VERSION);
+    mk_buf_free(&f);
+    /* Bad signature (a newer version, last signature byte flipped). */
+    entry_frame(&k, &nid, now, false, &f);
+    f.data[f.len - 1] ^= 0x01;
+    expect_refusal(a, &r, &f, MK_REFUSE_BAD_SIGNATURE);
+    mk_buf_free(&f);
+    assert_int_equal(mk_network_get(a, &kid, &tmp), 0);
+    assert_int_equal(tmp.version, now - 1000); /* unchanged */
+    mk_peer_entry_free(&tmp);
+    /* Another network's entry, signed correctly. */
+    mk_ed25519_key k2;
+    mk_ed25519_generate(&k2);
+    entry_frame(&k2, &other, now, false, &f);
+    expect_refusal(a, &r, &f, MK_REFUSE_WRONG_NETWORK);
+    mk_buf_free(&f);
+    /* From the future (10 minutes ahead). */
+    entry_frame(&k2, &nid, now + 600000, false, &f);
+    expect_refusal(a, &r, &f, MK_REFUSE_FUTURE);
+    mk_buf_free(&f);
+    /* Our own id (an impostor cannot sign, so: a stale self entry). */
+    /* Stale entry (older than purge_after). */
+    entry_frame(&k2, &nid, now - 60000, false, &f);
+    expect_refusal(a, &r, &f, MK_REFUSE_STALE);
+    mk_buf_free(&f);
+    /* An unsolicited digest reply. */
+    mk_buf d = MK_BUF_INIT;
+    mk_disc_encode_digest(&d, false, NULL, 0);
+    expect_refusal(a, &r, &d, MK_REFUSE_RATE_LIMITED);
+    /* Digest requests: the first answered, an immediate second refused. */
+    mk_buf_reset(&d);
+    mk_disc_encode_digest(&d, true, NULL, 0);
+    mk_network_metrics m0, m1;
+    mk_network_metrics_get(a, &m0);
+    raw_send(&r, &d);
+    WAIT_UNTIL(({
+                   mk_network_metrics_get(a, &m1);
+                   m1.syncs_answered == m0.syncs_answered + 1;
+               }),
+               5000, "sync answered");
+    expect_refusal(a, &r, &d, MK_REFUSE_RATE_LIMITED);
+    mk_buf_free(&d);
+    /* Oversized frame: the transport cuts the connection. */
+    mk_buf big = MK_BUF_INIT;
+    mk_buf_extend(&big, MK_DISC_MAX_FRAME + 16);
+    mk_network_metrics_get(a, &m0);
+    raw_send(&r, &big);
+    WAIT_UNTIL(({
+                   mk_network_metrics_get(a, &m1);
+                   m1.net.closed_oversize == m0.net.closed_oversize + 1;
+               }),
+               5000, "oversized frame refused");
+    mk_buf_free(&big);
+    assert_int_equal(mk_network_peer_count(a), 1);
+    raw_free(&r);
+    mk_network_free(a);
+}
+
+static void small_catalog(mk_network_config *c) {
+    no_sync(c);
+    c->max_peers = 64;
+}
+
+static void test_flood(void **state) {
+    (void)state;
+    mk_network *a = tn_new("flood", NULL, small_catalog);
+    mk_id nid;
+    mk_network_id(a, &nid);
+    raw r;
+    raw_open(&r, a);
+    const int N = 400;
+    uint64_t now = wall_now_ms();
+    mk_buf all = MK_BUF_INIT;
+    for (int i = 0; i < N; i++) {
+        mk_ed25519_key k;
+        mk_ed25519_generate(&k);
+        mk_buf f;
+        entry_frame(&k, &nid, now, false, &f);
+        raw_send(&r, &f);
+        mk_buf_free(&f);
+    }
+    mk_buf_free(&all);
+    WAIT_UNTIL(refused(a, MK_REFUSE_CATALOG_FULL) == (uint64_t)(N - 64), 10000, "flood refusals");
+    mk_network_metrics m;
+    mk_network_metrics_get(a, &m);
+    assert_int_equal(m.catalog_size, 64);
+    assert_true(m.catalog_bytes < 64 * 1024);
+    printf("# flood of %d fresh ids: catalog holds %llu entries, %llu bytes; %llu refused\n", N,
+           (unsigned long long)m.catalog_size, (unsigned long long)m.catalog_bytes,
+           (unsigned long long)m.refused[MK_REFUSE_CATALOG_FULL]);
+    /* The Prometheus text carries the refusal counter. */
+    mk_buf p = MK_BUF_INIT;
+    assert_int_equal(mk_network_metrics_prometheus(a, &p), 0);
+    mk_buf_append_u8(&p, 0);
+    assert_non_null(strstr((char *)p.data, "reason=\"catalog_full\"} 336"));
+    assert_non_null(strstr((char *)p.data, "mosaik_discovery_catalog_peers{"));
+    mk_buf_free(&p);
+    raw_free(&r);
+    mk_network_free(a);
+}
+
+static void test_departure_tombstone(void **state) {
+    (void)state;
+    mk_network *n[3];
+    n[0] = tn_new("depart", NULL, NULL);
+    n[1] = tn_new("depart", n[0], NULL);
+    n[2] = tn_new("depart", n[0], NULL);
+    WAIT_UNTIL(all_see(n, 3, 2), 10000, "3 nodes");
+    /* What a lagging peer would still hold: node 2's current entry. */
+    mk_id id2;
+    mk_network_peer_id(n[2], &id2);
+    mk_peer_entry old;
+    assert_int_equal(mk_network_get(n[0], &id2, &old), 0);
+    mk_buf w = MK_BUF_INIT, f = MK_BUF_INIT;
+    mk_error err;
+    assert_int_equal(mk_peer_entry_encode(&old, &w, &err), 0);
+    assert_int_equal(mk_disc_encode_announce(&f, 0, w.data, w.len), 0);
+    mk_peer_entry_free(&old);
+
+    uint64_t t0 = now_ms();
+    mk_network_close(n[2]);
+    mk_network *rest[2] = {n[0], n[1]};
+    WAIT_UNTIL(all_see(rest, 2, 1), 3000, "departure to be seen");
+    printf("# departure seen by both peers in %llu ms\n", (unsigned long long)(now_ms() - t0));
+    for (int i = 0; i < 2; i++) {
+        bool departed = false;
+        mk_network_event ev;
+        while (mk_network_next_event(rest[i], 0, &ev) == 0) {
+            if (ev.type == MK_EVENT_DEPARTED && mk_id_eq(&ev.peer_id, &id2)) departed = true;
+            mk_network_event_free(&ev);
+        }
+        assert_true(departed);
+        mk_network_metrics m;
+        mk_network_metrics_get(rest[i], &m);
+        assert_int_equal(m.tombstones, 1);
+    }
+    /* The lagging peer replays the old entry: the tombstone refuses it. */
+    raw r;
+    raw_open(&r, n[0]);
+    expect_refusal(n[0], &r, &f, MK_REFUSE_TOMBSTONE);
+    assert_false(has_peer(n[0], n[2]));
+    sleep_ms(700); /* sync rounds between 0 and 1 do not bring it back */
+    assert_false(has_peer(n[0], n[2]));
+    assert_false(has_peer(n[1], n[2]));
+    raw_free(&r);
+    mk_buf_free(&w);
+    mk_buf_free(&f);
+    mk_network_free(n[2]);
+    mk_network_free(n[1]);
+    mk_network_free(n[0]);
+}
+
+static void short_purge(mk_network_config *c) {
+    c->announce_ms = 250;
+    c->sync_ms = 250;
+    c->purge_after_ms = 1500;
+}
+
+static void test_purge(void **state) {
+    (void)state;
+    mk_network *a = tn_new("purge", NULL, short_purge);
+    mk_network *b = tn_new("purge", a, short_purge);
+    mk_network *ns[2] = {a, b};
+    WAIT_UNTIL(all_see(ns, 2, 1), 5000, "a and b");
+    sleep_ms(2000); /* heartbeats keep b alive beyond purge_after */
+    assert_true(has_peer(a, b));
+    uint64_t t0 = now_ms();
+    mk_network_abort(b); /* dies without a departure */
+    uint64_t ms = WAIT_UNTIL(mk_network_peer_count(a) == 0, 5000, "b to be purged");
+    printf("# silent node purged after %llu ms (purge_after 1500)\n", (unsigned long long)ms);
+    assert_true(now_ms() - t0 >= 1000);
+    bool purged = false;
+    mk_network_event ev;
+    while (mk_network_next_event(a, 0, &ev) == 0) {
+        if (ev.type == MK_EVENT_PURGED) purged = true;
+        mk_network_event_free(&ev);
+    }
+    assert_true(purged);
+    mk_network_free(b);
+    mk_network_free(a);
+}
+
+/* Events: blocking wait, the fd, hooks. */
+static int hook_calls;
+static void count_hook(mk_network *nw, const mk_network_event *ev, void *ctx) {
+    (void)nw, (void)ctx;
+    if (ev->type == MK_EVENT_DISCOVERED) __atomic_add_fetch(&hook_calls, 1, __ATOMIC_SEQ_CST);
+}
+
+static void test_events(void **state) {
+    (void)state;
+    mk_network *a = tn_new("events", NULL, NULL);
+    mk_error err;
+    TU_ASSERT_RC(mk_network_add_hook(a, count_hook, NULL, &err), 0, &err);
+    int fd = mk_network_event_fd(a);
+    assert_true(fd >= 0);
+    mk_network_event ev;
+    assert_int_equal(mk_network_next_event(a, 0, &ev), MK_ETIMEDOUT);
+    assert_int_equal(mk_network_next_event(a, 50, &ev), MK_ETIMEDOUT);
+    mk_network *b = tn_new("events", a, NULL);
+    TU_ASSERT_RC(mk_network_next_event(a, 5000, &ev), 0, &err);
+    assert_int_equal(ev.type, MK_EVENT_DISCOVERED);
+    mk_id bid;
+    mk_network_peer_id(b, &bid);
+    assert_true(mk_id_eq(&ev.peer_id, &bid));
+    mk_network_event_free(&ev);
+    WAIT_UNTIL(__atomic_load_n(&hook_calls, __ATOMIC_SEQ_CST) == 1, 5000, "the hook");
+    /* The fd is readable exactly while events are queued. */
+    mk_id tag;
+    mk_id_from_name(&tag, "t");
+    TU_ASSERT_RC(mk_network_add_tag(b, &tag, &err), 0, &err);
+    struct pollfd pfd = {fd, POLLIN, 0};
+    assert_int_equal(poll(&pfd, 1, 5000), 1);
+    TU_ASSERT_RC(mk_network_next_event(a, 0, &ev), 0, &err);
+    assert_int_equal(ev.type, MK_EVENT_UPDATED);
+    mk_network_event_free(&ev);
+    while (mk_network_next_event(a, 0, &ev) == 0)
+        mk_network_event_free(&ev);
+    pfd.revents = 0;
+    assert_int_equal(poll(&pfd, 1, 0), 0);
+    /* Local changes bump the version; failures change nothing. */
+    mk_peer_entry e1, e2;
+    mk_network_local_entry(b, &e1);
+    TU_ASSERT_RC(mk_network_remove_tag(b, &tag, &err), 0, &err);
+    TU_ASSERT_RC(mk_network_remove_tag(b, &tag, &err), MK_ENOTFOUND, &err);
+    mk_network_local_entry(b, &e2);
+    assert_true(e2.version > e1.version);
+    assert_int_equal(e2.tags.n, 0);
+    mk_peer_entry_free(&e1);
+    mk_peer_entry_free(&e2);
+    mk_network_free(b);
+    mk_network_free(a);
+    /* After close, next_event drains then reports the state. */
+}
+
+#if MOSAIK_HAVE_TDX
+static void test_tdx_sim_ticket(void **state) {
+    (void)state;
+    mk_error err;
+    mk_error_clear(&err);
+    mk_tdx_sim *sim;
+    int64_t now = mk_now();
+    TU_ASSERT_RC(mk_tdx_sim_new(now, &sim, &err), 0, &err);
+    mk_tdx_collateral *coll;
+    TU_ASSERT_RC(mk_tdx_sim_collateral(sim, now, &coll, &err), 0, &err);
+    mk_tdx_sim_td td;
+    mk_tdx_sim_td_default(&td);
+    memset(td.mr_td, 0xab, 48);
+    mk_tdx_provider *p = mk_tdx_provider_sim_new(sim, &td);
+    assert_non_null(p);
+    mk_tdx_attester *att;
+    TU_ASSERT_RC(mk_tdx_attester_new(p, coll, &att, &err), 0, &err);
+
+    mk_network *n[4];
+    n[0] = tn_new("tdx-net", NULL, NULL);
+    for (int i = 1; i < 4; i++)
+        n[i] = tn_new("tdx-net", n[0], NULL);
+    WAIT_UNTIL(all_see(n, 4, 3), 10000, "4 nodes");
+
+    mk_id id, nid;
+    mk_network_peer_id(n[1], &id);
+    mk_network_id(n[1], &nid);
+    mk_peer_entry local;
+    mk_network_local_entry(n[1], &local);
+    mk_ticket_sink sink = {mk_network_sink_add_ticket, n[1]};
+    mk_expiration exp;
+    uint64_t t0 = now_ms();
+    TU_ASSERT_RC(
+        mk_tdx_attester_install_own_ticket(att, &id, &nid, local.started_at, &sink, &exp, &err), 0,
+        &err);
+    mk_peer_entry_free(&local);
+
+    /* Validators: the right MRTD passes, another MRTD fails with a reason. */
+    const uint8_t *root;
+    size_t root_len;
+    mk_tdx_sim_root_der(sim, &root, &root_len);
+    mk_tdx_validator_opts *o = mk_tdx_validator_opts_new();
+    TU_ASSERT_RC(mk_tdx_validator_opts_trust_simulator(o, root, root_len, &err), 0, &err);
+    mk_tdx_criteria_require_mrtd(mk_tdx_validator_opts_baseline(o), td.mr_td);
+    mk_validator *v = mk_tdx_validator_new(o, &err);
+    assert_non_null(v);
+    uint8_t wrong[48];
+    memset(wrong, 0xcd, 48);
+    mk_tdx_criteria_require_mrtd(mk_tdx_validator_opts_baseline(o), wrong);
+    mk_validator *vbad = mk_tdx_validator_new(o, &err);
+    assert_non_null(vbad);
+    mk_tdx_validator_opts_free(o);
+    mk_id cls;
+    mk_tdx_ticket_class(&cls);
+
+    for (int i = 0; i < 4; i++) {
+        if (i == 1) continue;
+        mk_peer_entry e;
+        WAIT_UNTIL(({
+                       bool ok = mk_network_get(n[i], &id, &e) == 0 && e.n_tickets == 1;
+                       if (!ok) mk_peer_entry_free(&e);
+                       ok;
+                   }),
+                   5000, "the TDX ticket");
+        assert_true(mk_id_eq(&e.tickets[0].class_id, &cls));
+        mk_peer_view pv;
+        mk_peer_entry_view(&e, &pv);
+        mk_expiration ex;
+        TU_ASSERT_RC(mk_validator_check(v, &pv, mk_now(), &ex, &err), 0, &err);
+        assert_int_equal(ex, exp);
+        assert_true(mk_validator_check(vbad, &pv, mk_now(), &ex, &err) < 0);
+        TU_ASSERT_REASON(&err, "MRTD");
+        mk_peer_entry_free(&e);
+    }
+    printf("# TDX ticket seen and validated by 3 peers in %llu ms\n",
+           (unsigned long long)(now_ms() - t0));
+    /* Removal is seen too. */
+    size_t removed;
+    TU_ASSERT_RC(mk_network_remove_tickets_of(n[1], &cls, &removed, &err), 0, &err);
+    assert_int_equal(removed, 1);
+    for (int i = 0; i < 4; i++) {
+        if (i == 1) continue;
+        WAIT_UNTIL(({
+                       mk_peer_entry e;
+                       bool ok = mk_network_get(n[i], &id, &e) == 0 && e.n_tickets == 0;
+                       mk_peer_entry_free(&e);
+                       ok;
+                   }),
+                   5000, "the TDX ticket removal");
+        mk_peer_entry e;
+        mk_network_get(n[i], &id, &e);
+        mk_peer_view pv;
+        mk_peer_entry_view(&e, &pv);
+        mk_expiration ex;
+        assert_true(mk_validator_check(v, &pv, mk_now(), &ex, &err) < 0);
+        mk_peer_entry_free(&e);
+    }
+    mk_validator_free(v);
+    mk_validator_free(vbad);
+    for (int i = 0; i < 4; i++)
+        mk_network_free(n[i]);
+    mk_tdx_attester_free(att);
+    mk_tdx_provider_free(p);
+    mk_tdx_collateral_free(coll);
+    mk_tdx_sim_free(sim);
+}
+#endif
+
+int main(void) {
+    signal(SIGPIPE, SIG_IGN); /* the raw client's transport (see the report on net) */
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_three_converge),
+        cmocka_unit_test(test_events),
+        cmocka_unit_test(test_other_network),
+        cmocka_unit_test(test_hostile),
+        cmocka_unit_test(test_flood),
+        cmocka_unit_test(test_departure_tombstone),
+        cmocka_unit_test(test_purge),
+#if MOSAIK_HAVE_TDX
+        cmocka_unit_test(test_tdx_sim_ticket),
+#endif
+        cmocka_unit_test(test_32_nodes_ticket),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
