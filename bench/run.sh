@@ -28,3 +28,7 @@ if [ -x "$build/bench/bench_tdx_verify" ] && [ -d "$testdata/tdx" ]; then
     echo "dcap_qvl_web: node/npm not installed (scripts/deps.sh bench installs them)"
   fi
 fi
+if [ -x "$build/bench/bench_discovery" ]; then
+  echo "== discovery (entries applied beside bare Ed25519 verification; convergence vs node count)"
+  "$build/bench/bench_discovery" "${BENCH_MAX_NODES:-64}"
+fi
