@@ -46,8 +46,10 @@ test-asan: deps
 fuzz: deps
 	@FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/fuzz.sh $(FUZZ_BUILD)
 
-bench: build
+bench: deps
 	@scripts/deps.sh bench || true
+	@cmake -S . -B $(BUILD) -DCMAKE_INSTALL_PREFIX=$(PREFIX) $(CMAKE_FLAGS) >/dev/null
+	@cmake --build $(BUILD) -j $(JOBS)
 	@bench/run.sh $(BUILD)
 
 install: build

@@ -32,3 +32,11 @@ if [ -x "$build/bench/bench_discovery" ]; then
   echo "== discovery (entries applied beside bare Ed25519 verification; convergence vs node count)"
   "$build/bench/bench_discovery" "${BENCH_MAX_NODES:-64}"
 fi
+if [ -x "$build/bench/bench_streams" ]; then
+  echo "== streams over loopback TLS beside ZeroMQ PUB/SUB with CURVE (same program)"
+  "$build/bench/bench_streams" --seconds "${BENCH_STREAM_SECONDS:-2}"
+fi
+if [ -x "$build/bench/bench_groups" ]; then
+  echo "== groups: commits on canonical raft over mosaik bonds beside raft_uv_tcp"
+  "$build/bench/bench_groups"
+fi

@@ -1,19 +1,16 @@
 #!/usr/bin/env bash
-# make demo. The networked demo (nodes on loopback admitting and refusing each
-# other over streams) needs the network layer, which is not built yet; until
-# then this runs the most end-to-end flow that exists and says so.
+# make demo: a local network of attested nodes (simulated TDX), showing who is
+# admitted, who is refused and why, data flowing, and a ticket expiring.
+# Arguments are passed to `mosaik demo` (e.g. --json, --duration S).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build}
-echo "NOTE: the networked demo is not built yet (network, discovery and streams are"
-echo "      still open issues). This runs attestation end to end without a network:"
-echo "      simulated TDX quotes → attestation tickets → a validator's verdicts."
-echo
+shift || true
 if [ -d ../shared/testdata/tdx/phala-v4 ]; then
-  echo "== a real Intel TDX quote, verified to Intel's root with its collateral"
+  echo "== first, a real Intel TDX quote verified all the way to Intel's root:"
   "$build/mosaik" tdx verify ../shared/testdata/tdx/phala-v4/quote.bin \
-      --collateral ../shared/testdata/tdx/phala-v4/collateral.json --at 1752919234 || true
+      --collateral ../shared/testdata/tdx/phala-v4/collateral.json --at 1752919234 \
+      | grep -E '^(verified|quote_version|body|tcb_status|advisory_ids|fmspc|mrtd):' || true
   echo
 fi
-echo "== simulated nodes judged by a TDX validator"
-"$build/examples/attest_demo" "$@"
+exec "$build/mosaik" demo "$@"

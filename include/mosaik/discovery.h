@@ -255,6 +255,15 @@ int mk_network_event_fd(const mk_network *nw);
 typedef void (*mk_network_hook)(mk_network *nw, const mk_network_event *ev, void *ctx);
 int mk_network_add_hook(mk_network *nw, mk_network_hook fn, void *ctx, mk_error *err);
 
+/* Per-network state of a layer built on discovery (streams, groups): `ptr`
+ * is stored under `key` (any unique address, e.g. of a static in the
+ * layer) and `destroy(ptr)` runs in mk_network_free after the I/O thread has
+ * stopped, newest attachment first. MK_EBUSY if the key is taken. */
+int mk_network_attach(mk_network *nw, const void *key, void *ptr, void (*destroy)(void *ptr),
+                      mk_error *err);
+/* The pointer attached under key, or NULL. */
+void *mk_network_attached(mk_network *nw, const void *key);
+
 /* ----- metrics -------------------------------------------------------- */
 
 /* Why an entry or message was refused. */

@@ -16,6 +16,7 @@
 #include "mosaik/jwt.h" /* JWT tickets */
 #include "mosaik/net.h"
 #include "mosaik/discovery.h"
+#include "mosaik/streams.h"
 #if MOSAIK_HAVE_TDX
 #include "mosaik/tdx.h"
 #include "mosaik/tdx_provider.h"

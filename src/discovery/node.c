@@ -104,6 +104,15 @@ typedef struct conn_ref {
     mk_net_conn *conn;
 } conn_ref;
 
+/* Per-network state of a later layer (streams, groups), destroyed with
+ * the network after its I/O thread has stopped. */
+#define MAX_ATTACHED 8
+typedef struct attachment {
+    const void *key;
+    void *ptr;
+    void (*destroy)(void *ptr);
+} attachment;
+
 typedef struct hook {
     mk_network_hook fn;
     void *ctx;
@@ -130,6 +139,8 @@ struct mk_network {
     int efd;
     hook hooks[MAX_HOOKS];
     size_t n_hooks;
+    attachment attached[MAX_ATTACHED]; /* later layers' per-network state */
+    size_t n_attached;
     mk_network_metrics met; /* counters; catalog and net fields filled on read */
     int depart_pending;     /* departure dials not yet completed */
     bool depart_posted;
@@ -335,6 +346,29 @@ int mk_network_add_hook(mk_network *nw, mk_network_hook fn, void *ctx, mk_error 
         nw->hooks[nw->n_hooks++] = (hook){fn, ctx};
     pthread_mutex_unlock(&nw->mu);
     return rc;
+}
+
+int mk_network_attach(mk_network *nw, const void *key, void *ptr, void (*destroy)(void *ptr),
+                      mk_error *err) {
+    if (!key) return mk_error_set(err, MK_EINVAL, "no attachment key");
+    pthread_mutex_lock(&nw->mu);
+    int rc = 0;
+    for (size_t i = 0; i < nw->n_attached && rc == 0; i++)
+        if (nw->attached[i].key == key) rc = mk_error_set(err, MK_EBUSY, "already attached");
+    if (rc == 0 && nw->n_attached >= MAX_ATTACHED)
+        rc = mk_error_set(err, MK_EBUSY, "at most %d attachments", MAX_ATTACHED);
+    if (rc == 0) nw->attached[nw->n_attached++] = (attachment){key, ptr, destroy};
+    pthread_mutex_unlock(&nw->mu);
+    return rc;
+}
+
+void *mk_network_attached(mk_network *nw, const void *key) {
+    void *ptr = NULL;
+    pthread_mutex_lock(&nw->mu);
+    for (size_t i = 0; i < nw->n_attached; i++)
+        if (nw->attached[i].key == key) ptr = nw->attached[i].ptr;
+    pthread_mutex_unlock(&nw->mu);
+    return ptr;
 }
 
 /* ------------------------------------------------------------------ */
@@ -919,6 +953,11 @@ void mk_network_config_init(mk_network_config *cfg) {
 }
 
 static void network_destroy(mk_network *nw) {
+    /* Later layers' state first (newest first): the I/O thread has stopped,
+     * so none of their callbacks can run any more. */
+    for (size_t i = nw->n_attached; i-- > 0;)
+        if (nw->attached[i].destroy) nw->attached[i].destroy(nw->attached[i].ptr);
+    nw->n_attached = 0;
     mk_net_timer_free(nw->t_announce);
     mk_net_timer_free(nw->t_sync);
     mk_net_timer_free(nw->t_purge);

@@ -15,9 +15,10 @@
 int cli_cmd_id(int argc, char **argv);
 int cli_cmd_jwt(int argc, char **argv);
 int cli_cmd_node(int argc, char **argv);
-int cli_cmd_demo(int argc, char **argv);
 #if MOSAIK_HAVE_TDX
 int cli_cmd_tdx(int argc, char **argv);
+/* The demo runs simulated-TDX nodes: it needs MOSAIK_TDX. */
+int cli_cmd_demo(int argc, char **argv);
 #endif
 
 /* Print to stderr "mosaik: <msg>" and return CLI_USAGE. */

@@ -20,7 +20,9 @@ static void usage(FILE *f) {
             "  id NAME|HEX        print the 32-byte id of a name (or normalise a hex id)\n"
             "  jwt issue|verify   issue or verify JWT tickets\n"
             "  node               run a node: discovery, tickets, events\n"
+#if MOSAIK_HAVE_TDX
             "  demo               a local network of attested nodes (simulated TDX)\n"
+#endif
 #if MOSAIK_HAVE_TDX
             "  tdx verify|inspect|ticket|collateral|measure|build\n"
             "                     Intel TDX attestation (run 'mosaik tdx --help')\n"
@@ -61,9 +63,9 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "id")) return cli_cmd_id(argc - 1, argv + 1);
     if (!strcmp(cmd, "jwt")) return cli_cmd_jwt(argc - 1, argv + 1);
     if (!strcmp(cmd, "node")) return cli_cmd_node(argc - 1, argv + 1);
-    if (!strcmp(cmd, "demo")) return cli_cmd_demo(argc - 1, argv + 1);
 #if MOSAIK_HAVE_TDX
     if (!strcmp(cmd, "tdx")) return cli_cmd_tdx(argc - 1, argv + 1);
+    if (!strcmp(cmd, "demo")) return cli_cmd_demo(argc - 1, argv + 1);
 #endif
     usage(stderr);
     return cli_usage_error("unknown command '%s'", cmd);

@@ -1,0 +1,139 @@
+/*
+ * streams/require.c — requirements: what one side of a stream (or, later,
+ * a group or collection) requires of the other.
+ *
+ * A declaration (mk_requirements) is static: validator *factories* with
+ * their arguments, tag names, an optional predicate. mk_require_rt_build
+ * turns it into run-time form: one fresh validator per factory in an
+ * mk_validator_set (all required, the earliest expiration wins) and the
+ * tags hashed to ids. mk_require_rt_check judges one peer entry, cheapest
+ * test first: tags, then the predicate, then every validator through
+ * mk_validator_set_check over the entry's peer view. A refusal says which
+ * requirement failed (reason MK_STREAM_R_REQUIREMENT for tags and the
+ * predicate, MK_STREAM_R_TICKET for validators) and why.
+ *
+ * Invariant: a built rt owns its validators and tag array; a failed build
+ * leaves nothing allocated.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "mosaik/streams.h"
+#include "mosaik/version.h"
+#if MOSAIK_HAVE_TDX
+#include "mosaik/tdx_ticket.h"
+#endif
+
+mk_validator *mk_validator_factory_jwt(const void *arg, mk_error *err) {
+    const mk_jwt_factory_arg *a = arg;
+    if (!a || !a->keys || a->n_keys == 0) {
+        mk_error_set(err, MK_EINVAL, "jwt factory: no keys");
+        return NULL;
+    }
+    return mk_jwt_validator_new(a->opts, a->keys, a->n_keys, err);
+}
+
+mk_validator *mk_validator_factory_tdx(const void *arg, mk_error *err) {
+#if MOSAIK_HAVE_TDX
+    mk_tdx_validator_opts *const *o = arg;
+    if (!o || !*o) {
+        mk_error_set(err, MK_EINVAL, "tdx factory: no validator options");
+        return NULL;
+    }
+    return mk_tdx_validator_new(*o, err);
+#else
+    (void)arg;
+    mk_error_set(err, MK_EUNSUPPORTED, "tdx factory: built without TDX support");
+    return NULL;
+#endif
+}
+
+void mk_require_rt_free(mk_require_rt *rt) {
+    if (!rt) return;
+    mk_validator_set_free(&rt->validators);
+    free(rt->tags);
+    memset(rt, 0, sizeof *rt);
+}
+
+int mk_require_rt_build(mk_require_rt *rt, const mk_requirements *req, mk_error *err) {
+    memset(rt, 0, sizeof *rt);
+    mk_validator_set_init(&rt->validators);
+    if (!req) return 0;
+    if ((req->n_validators && !req->validators) || (req->n_tags && !req->tags))
+        return mk_error_set(err, MK_EINVAL, "requirements: count without array");
+    if (req->n_tags > MK_ENTRY_MAX_TAGS)
+        return mk_error_set(err, MK_EINVAL, "requirements: more than %d tags", MK_ENTRY_MAX_TAGS);
+    for (size_t i = 0; i < req->n_validators; i++) {
+        const mk_validator_spec *s = &req->validators[i];
+        if (!s->make) {
+            mk_require_rt_free(rt);
+            return mk_error_set(err, MK_EINVAL, "requirements: validator %zu has no factory", i);
+        }
+        mk_validator *v = s->make(s->arg, err);
+        if (!v) {
+            mk_require_rt_free(rt);
+            if (err) mk_error_prefix(err, "validator %zu", i);
+            return err && err->code ? err->code : MK_EINVAL;
+        }
+        if (mk_validator_set_add(&rt->validators, v) < 0) {
+            mk_validator_free(v);
+            mk_require_rt_free(rt);
+            return mk_error_set(err, MK_ENOMEM, "requirements: out of memory");
+        }
+    }
+    if (req->n_tags) {
+        rt->tags = calloc(req->n_tags, sizeof *rt->tags);
+        if (!rt->tags) {
+            mk_require_rt_free(rt);
+            return mk_error_set(err, MK_ENOMEM, "requirements: out of memory");
+        }
+        for (size_t i = 0; i < req->n_tags; i++)
+            mk_id_parse(&rt->tags[i], req->tags[i]);
+        rt->n_tags = req->n_tags;
+    }
+    rt->require = req->require;
+    rt->require_ctx = req->require_ctx;
+    return 0;
+}
+
+int mk_require_rt_add_validator(mk_require_rt *rt, mk_validator *v) {
+    if (!v) return MK_EINVAL;
+    return mk_validator_set_add(&rt->validators, v);
+}
+
+int mk_require_rt_check(const mk_require_rt *rt, const mk_peer_entry *peer, int64_t now,
+                        mk_expiration *expires, unsigned *reason, mk_error *err) {
+    if (reason) *reason = MK_STREAM_R_REQUIREMENT;
+    for (size_t i = 0; i < rt->n_tags; i++) {
+        if (!mk_peer_entry_has_tag(peer, &rt->tags[i])) {
+            char hex[9];
+            mk_id_short(&rt->tags[i], hex);
+            return mk_error_set(err, MK_EPOLICY, "required tag %s is missing", hex);
+        }
+    }
+    if (rt->require) {
+        mk_error e;
+        mk_error_clear(&e);
+        int rc = rt->require(peer, rt->require_ctx, &e);
+        if (rc < 0) {
+            if (err) {
+                *err = e;
+                err->code = rc;
+                if (!e.msg[0])
+                    mk_error_set(err, rc, "custom requirement refused the peer");
+                else
+                    mk_error_prefix(err, "requirement");
+            }
+            return rc;
+        }
+    }
+    if (reason) *reason = MK_STREAM_R_TICKET;
+    mk_peer_view view;
+    mk_peer_entry_view(peer, &view);
+    mk_expiration e = MK_EXPIRES_NEVER;
+    int rc = mk_validator_set_check(&rt->validators, &view, now, &e, err);
+    if (rc < 0) return rc;
+    if (expires) *expires = e;
+    if (reason) *reason = MK_STREAM_R_NONE;
+    return 0;
+}

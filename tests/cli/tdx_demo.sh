@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# The demo's claims, checked from its --json output: the two nodes with the
+# expected MRTD receive data, the other-MRTD and ticketless nodes are refused
+# and receive nothing, and the expiring node is cut off within a second of
+# its ticket's expiry. The quotes are simulated and the demo says so.
+set -euo pipefail
+out=$(mktemp)
+trap 'rm -f "$out"' EXIT
+"$MOSAIK_CLI" demo --json --duration 7 --expire-after 3 >"$out"
+python3 - "$out" <<'PY'
+import json, sys
+lines = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+end = [l for l in lines if l.get("event") == "end"]
+assert end, "no end event"
+s = {n["node"]: n for n in end[-1]["summary"]}
+for good in ("node-a", "node-b"):
+    assert s[good]["admitted"] and s[good]["items"] > 0, s[good]
+for bad in ("node-c", "node-d"):
+    assert not s[bad]["admitted"] and s[bad]["items"] == 0, s[bad]
+e = s["node-e"]
+assert e["admitted"] and "cut_off_late_ms" in e, e
+assert 0 <= e["cut_off_late_ms"] < 1000, e
+assert any("simulat" in json.dumps(l).lower() for l in lines), "the demo must say the quotes are simulated"
+print("demo: admitted a,b; refused c,d; node-e cut off %d ms after expiry" % e["cut_off_late_ms"])
+PY

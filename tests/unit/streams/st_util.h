@@ -1,0 +1,143 @@
+/*
+ * tests/unit/streams/st_util.h — helpers shared by the streams tests:
+ * networks on loopback with short gossip intervals, JWT tickets, waiting.
+ */
+#ifndef ST_UTIL_H
+#define ST_UTIL_H
+
+#include <time.h>
+
+#include "testutil.h"
+
+#include "mosaik/streams.h"
+
+static inline void st_sleep_ms(unsigned ms) {
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+static inline uint64_t st_wall_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+#define ST_WAIT_UNTIL(pred, timeout_ms, what)                                                      \
+    do {                                                                                           \
+        uint64_t t0_ = mk_mono_ms();                                                               \
+        while (!(pred)) {                                                                          \
+            if (mk_mono_ms() - t0_ > (timeout_ms)) fail_msg("timed out waiting for %s", what);     \
+            st_sleep_ms(5);                                                                        \
+        }                                                                                          \
+    } while (0)
+
+static inline void st_boot_string(mk_network *b, char *out, size_t n) {
+    mk_id id;
+    mk_network_peer_id(b, &id);
+    char hex[MK_ID_HEX_LEN], addr[MK_NET_ADDR_MAX + 1];
+    mk_id_to_hex(&id, hex);
+    assert_int_equal(mk_network_listen_addr(b, addr, sizeof addr), 0);
+    snprintf(out, n, "%s@%s", hex, addr);
+}
+
+static inline mk_network *st_net(const char *network, mk_network *boot) {
+    mk_network_config cfg;
+    mk_network_config_init(&cfg);
+    cfg.network = network;
+    cfg.announce_ms = 500;
+    cfg.sync_ms = 300;
+    char bs[200];
+    const char *bl[1] = {bs};
+    if (boot) {
+        st_boot_string(boot, bs, sizeof bs);
+        cfg.bootstrap = bl;
+        cfg.n_bootstrap = 1;
+    }
+    mk_network *nw = NULL;
+    mk_error err;
+    mk_error_clear(&err);
+    TU_ASSERT_RC(mk_network_new(&cfg, &nw, &err), 0, &err);
+    return nw;
+}
+
+static inline mk_jwt_key *st_hs_key(uint8_t fill) {
+    uint8_t secret[32];
+    memset(secret, fill, sizeof secret);
+    mk_jwt_key *k = NULL;
+    mk_error err;
+    mk_error_clear(&err);
+    TU_ASSERT_RC(mk_jwt_key_hs(MK_JWT_HS256, secret, sizeof secret, &k, &err), 0, &err);
+    return k;
+}
+
+/* A JWT ticket for nw's peer id expiring at exp. */
+static inline void st_jwt_ticket(mk_network *nw, const mk_jwt_key *k, int64_t exp, mk_ticket *t) {
+    mk_id peer;
+    mk_network_peer_id(nw, &peer);
+    mk_jwt_builder *b = mk_jwt_builder_new();
+    assert_non_null(b);
+    assert_int_equal(mk_jwt_builder_set_subject_peer(b, &peer), 0);
+    assert_int_equal(mk_jwt_builder_set_expires_at(b, exp), 0);
+    mk_error err;
+    mk_error_clear(&err);
+    TU_ASSERT_RC(mk_jwt_builder_ticket(b, k, mk_now(), t, &err), 0, &err);
+    mk_jwt_builder_free(b);
+}
+
+static inline void st_give_jwt(mk_network *nw, const mk_jwt_key *k, int64_t exp) {
+    mk_ticket t;
+    st_jwt_ticket(nw, k, exp, &t);
+    mk_error err;
+    mk_error_clear(&err);
+    TU_ASSERT_RC(mk_network_replace_ticket(nw, &t, &err), 0, &err);
+    mk_ticket_free(&t);
+}
+
+static inline mk_validator *st_jwt_validator(const mk_jwt_key *k) {
+    mk_error err;
+    mk_error_clear(&err);
+    const mk_jwt_key *keys[1] = {k};
+    mk_validator *v = mk_jwt_validator_new(NULL, keys, 1, &err);
+    if (!v) fail_msg("jwt validator: %s", err.msg);
+    return v;
+}
+
+/* Records the events of one producer or consumer. */
+typedef struct st_log {
+    pthread_mutex_t mu;
+    int n[5];
+    unsigned last_reason[5];
+    char last_text[5][300];
+    int64_t last_late_ms;
+} st_log;
+
+static inline void st_log_init(st_log *l) {
+    memset(l, 0, sizeof *l);
+    pthread_mutex_init(&l->mu, NULL);
+}
+
+static inline void st_on_event(const mk_stream_event *ev, void *ctx) {
+    st_log *l = ctx;
+    pthread_mutex_lock(&l->mu);
+    l->n[ev->type]++;
+    l->last_reason[ev->type] = ev->reason;
+    snprintf(l->last_text[ev->type], sizeof l->last_text[0], "%s", ev->text);
+    if (ev->reason == MK_STREAM_R_EXPIRED) l->last_late_ms = ev->late_ms;
+    pthread_mutex_unlock(&l->mu);
+}
+
+static inline int st_count(st_log *l, mk_stream_event_type t) {
+    pthread_mutex_lock(&l->mu);
+    int n = l->n[t];
+    pthread_mutex_unlock(&l->mu);
+    return n;
+}
+
+static inline unsigned st_reason(st_log *l, mk_stream_event_type t) {
+    pthread_mutex_lock(&l->mu);
+    unsigned r = l->last_reason[t];
+    pthread_mutex_unlock(&l->mu);
+    return r;
+}
+
+#endif
