@@ -50,12 +50,19 @@ typedef enum mk_tdx_body_type {
 
 /* TD attribute bits (td_attributes). */
 #define MK_TDX_ATTR_DEBUG (1ull << 0)
+/* Bits 0..7 are the TUD group ("TD under debug"): DEBUG (0), HGS_PLUS_PROF
+ * (4), PERF_PROF (5), PMT_PROF (6) and reserved ones. Any set bit lets the
+ * host observe or alter the TD, so the whole group is debug-class: refused
+ * unless policy.allow_debug, and reported as mk_tdx_result.debug. */
+#define MK_TDX_ATTR_TUD_MASK 0xffull
 #define MK_TDX_ATTR_SEPT_VE_DISABLE (1ull << 28)
 #define MK_TDX_ATTR_MIGRATABLE (1ull << 29)
 #define MK_TDX_ATTR_PKS (1ull << 30)
 #define MK_TDX_ATTR_KL (1ull << 31)
 #define MK_TDX_ATTR_PERFMON (1ull << 63)
-/* Bits that are defined by some TDX module version; the rest are reserved. */
+/* Bits that are defined by some TDX module version; the rest are reserved.
+ * "Known" does not mean "safe": the TUD bits 0, 4, 5, 6 are known and still
+ * refused without allow_debug (MK_TDX_ATTR_TUD_MASK). */
 #define MK_TDX_ATTR_KNOWN                                                                          \
     (MK_TDX_ATTR_DEBUG | (1ull << 4) | (1ull << 5) | (1ull << 6) | (1ull << 16) | (1ull << 27) |   \
      MK_TDX_ATTR_SEPT_VE_DISABLE | MK_TDX_ATTR_MIGRATABLE | MK_TDX_ATTR_PKS | MK_TDX_ATTR_KL |     \
@@ -241,6 +248,15 @@ typedef struct mk_tdx_policy {
     /* Verify the chain without collateral (no TCB status, no revocation).
      * An explicit opt-in; off by default. */
     bool chain_only;
+    /* Collateral freshness, checked on the collateral actually used (given,
+     * fetched or carried by a ticket) after its signatures verified; 0 turns
+     * a check off. min_tcb_evaluation_data_number: the TCB info's and the QE
+     * identity's tcbEvaluationDataNumber must be at least this (refuses
+     * bundles from before a TCB recovery). max_collateral_age: seconds since
+     * the older of their issueDates (refuses old bundles, e.g. from before a
+     * PCK revocation). */
+    uint32_t min_tcb_evaluation_data_number;
+    int64_t max_collateral_age;
 } mk_tdx_policy;
 
 /* Defaults: accept UpToDate and SWHardeningNeeded; refuse debug TDs and
@@ -267,7 +283,7 @@ typedef struct mk_tdx_result {
     size_t n_advisories;
     char advisory_ids[MK_TDX_MAX_ADVISORIES][32];
     bool simulated;       /* chain ends in the simulator's test root */
-    bool debug;           /* td_attributes DEBUG bit */
+    bool debug;           /* any td_attributes TUD bit (0..7; DEBUG, profiling) */
     size_t trailing_bytes;
     int64_t valid_until;  /* earliest certificate notAfter / collateral nextUpdate */
 } mk_tdx_result;

@@ -24,7 +24,8 @@
  *   JSON (bstr, optional).
  * Decoding refuses anything else: non-canonical CBOR, unknown versions or
  * keys, trailing bytes, frames that decompress beyond
- * MK_TDX_TICKET_MAX_DECOMPRESSED.
+ * MK_TDX_TICKET_MAX_DECOMPRESSED, times outside [0, MK_TDX_TIME_MAX]
+ * (expiration may be INT64_MAX), an expiration before quoted_at.
  */
 #ifndef MOSAIK_TDX_TICKET_H
 #define MOSAIK_TDX_TICKET_H
@@ -58,6 +59,8 @@ extern "C" {
 #define MK_TDX_TICKET_MAX_DECOMPRESSED (128 * 1024)
 /* Default lifetime of a ticket made by an attester. */
 #define MK_TDX_TICKET_DEFAULT_LIFETIME 3600
+/* Largest ticket time accepted by the decoder: 9999-12-31T23:59:59Z. */
+#define MK_TDX_TIME_MAX INT64_C(253402300799)
 /* Length of the report-data preimage (with the domain above). */
 #define MK_TDX_EXTRA_ENCODED_LEN (4 + sizeof(MK_TDX_REPORT_DATA_DOMAIN) - 1 + 32 + 32 + 8 + 8 + 8)
 
@@ -152,7 +155,9 @@ mk_tdx_validator_opts *mk_tdx_validator_opts_new(void);
 void mk_tdx_validator_opts_free(mk_tdx_validator_opts *o);
 /* The baseline every ticket must satisfy (mutable; initially empty). */
 mk_tdx_criteria *mk_tdx_validator_opts_baseline(mk_tdx_validator_opts *o);
-/* Add a variant: when any are configured, at least one must match. */
+/* Add a variant: when any are configured, at least one must match. A
+ * variant must pin at least one register (else MK_EINVAL: it would match
+ * every TD). */
 int mk_tdx_validator_opts_add_variant(mk_tdx_validator_opts *o, const mk_tdx_criteria *c);
 /* Require the registers in `mask` to equal the local TD's (read through
  * provider's report): require_own_mrtd is mask MK_TDX_REQ_MRTD, etc.
@@ -175,9 +180,12 @@ void mk_tdx_validator_opts_policy(mk_tdx_validator_opts *o, const mk_tdx_policy 
 /* Trust a simulator root (DER). Never done by default. */
 int mk_tdx_validator_opts_trust_simulator(mk_tdx_validator_opts *o, const uint8_t *root_der,
                                           size_t len, mk_error *err);
-/* Collateral sources, tried in this order: the ticket's own (default on),
- * a static bundle, a fetcher (PCS/PCCS). With none available the policy
- * must allow chain_only. */
+/* Collateral sources. The operator's come first: a static bundle if set,
+ * else a fetcher (PCS/PCCS) if set; the ticket's own bundle (default
+ * allowed) only when neither is configured, so a peer can never replace the
+ * operator's fresher collateral with an older bundle. With none available
+ * the policy must allow chain_only. opts_fetch refuses a NULL base_url
+ * (MK_EINVAL). A failing setter leaves the previous setting in place. */
 void mk_tdx_validator_opts_collateral_from_ticket(mk_tdx_validator_opts *o, bool allow);
 int mk_tdx_validator_opts_static_collateral(mk_tdx_validator_opts *o, const mk_tdx_collateral *c,
                                             mk_error *err);
@@ -187,8 +195,10 @@ int mk_tdx_validator_opts_fetch(mk_tdx_validator_opts *o, const mk_tdx_fetch_opt
 /* A validator of class MK_TDX_TICKET_CLASS_NAME. Its signature is
  * mk_id_derive(mk_id_from_name("mosaik.validator.tdx.v1"), canonical
  * configuration): criteria, variants (sorted, deduplicated), freshness
- * limits, every policy field, the SHA-256 of the trusted simulator root.
- * The collateral source is not part of it (see docs/tdx-tickets.md). */
+ * limits, every policy field (collateral freshness limits appended only
+ * when set), the SHA-256 of the trusted simulator root. The collateral
+ * source is deliberately not part of it (see docs/tdx-tickets.md,
+ * "signature()"). */
 mk_validator *mk_tdx_validator_new(const mk_tdx_validator_opts *o, mk_error *err);
 
 /* Validate and also return the decoded ticket's verification result

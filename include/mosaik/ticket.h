@@ -93,7 +93,7 @@ typedef struct mk_validator_set {
 } mk_validator_set;
 
 void mk_validator_set_init(mk_validator_set *s);
-/* Takes ownership of v. */
+/* Takes ownership of v on success; on failure the caller keeps it. */
 int mk_validator_set_add(mk_validator_set *s, mk_validator *v);
 void mk_validator_set_free(mk_validator_set *s);
 int mk_validator_set_check(const mk_validator_set *s, const mk_peer_view *peer, int64_t now,

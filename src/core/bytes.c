@@ -8,15 +8,25 @@
  *
  * Buffer invariant: len <= cap <= max. Growth doubles (capped at max), and
  * a request beyond max fails with MK_ETOOBIG without touching the data.
+ *
+ * Files: mk_file_read appends to the buffer and, on failure, truncates it
+ * back to its length on entry (bad input changes nothing). mk_file_write
+ * writes a new temporary file next to the target, created with O_EXCL |
+ * O_NOFOLLOW under an unpredictable name (pid, counter and random bytes;
+ * retried on collision), then fsyncs and renames it over the target, so a
+ * reader sees the old or the new content, two writers never share a
+ * temporary file, and a planted symlink is never followed.
  */
 #include "mosaik/bytes.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -272,24 +282,27 @@ int mk_file_read(const char *path, size_t max, mk_buf *b, mk_error *err) {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) return mk_error_set(err, MK_EIO, "%s: %s", path, strerror(errno));
     uint8_t chunk[16384];
-    size_t total = 0;
+    size_t total = 0, len0 = b->len;
     for (;;) {
         ssize_t n = read(fd, chunk, sizeof chunk);
         if (n < 0) {
             if (errno == EINTR) continue;
             int e = errno;
             close(fd);
+            b->len = len0;
             return mk_error_set(err, MK_EIO, "%s: %s", path, strerror(e));
         }
         if (n == 0) break;
         if ((size_t)n > max - total) {
             close(fd);
+            b->len = len0;
             return mk_error_set(err, MK_ETOOBIG, "%s: larger than %zu bytes", path, max);
         }
         total += (size_t)n;
         int rc = mk_buf_append(b, chunk, (size_t)n);
         if (rc < 0) {
             close(fd);
+            b->len = len0;
             return mk_error_set(err, rc, "%s: %s", path, mk_strerror(rc));
         }
     }
@@ -298,11 +311,22 @@ int mk_file_read(const char *path, size_t max, mk_buf *b, mk_error *err) {
 }
 
 int mk_file_write(const char *path, const void *data, size_t len, unsigned mode, mk_error *err) {
+    static atomic_ulong counter; /* uniqueness within the process */
     size_t plen = strlen(path);
-    char *tmp = malloc(plen + 16);
+    size_t tlen = plen + 64;
+    char *tmp = malloc(tlen);
     if (!tmp) return mk_error_set(err, MK_ENOMEM, "out of memory");
-    snprintf(tmp, plen + 16, "%s.tmp.%d", path, (int)getpid());
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, (mode_t)mode);
+    int fd = -1;
+    for (int attempt = 0; attempt < 16 && fd < 0; attempt++) {
+        uint64_t rnd = 0;
+        if (getrandom(&rnd, sizeof rnd, GRND_NONBLOCK) != (ssize_t)sizeof rnd)
+            rnd = (uint64_t)(uintptr_t)tmp ^ ((uint64_t)attempt << 32);
+        snprintf(tmp, tlen, "%s.tmp.%d.%lu.%016llx", path, (int)getpid(),
+                 atomic_fetch_add(&counter, 1) + 1,
+                 (unsigned long long)rnd);
+        fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, (mode_t)mode);
+        if (fd < 0 && errno != EEXIST) break;
+    }
     if (fd < 0) {
         int e = errno;
         free(tmp);

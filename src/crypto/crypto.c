@@ -297,6 +297,11 @@ int mk_ecdsa_verify_digest_raw(const mk_pubkey *key, const uint8_t *digest, size
                                const uint8_t *sig, size_t siglen, mk_error *err) {
     if (!key->coord || siglen != 2 * key->coord)
         return mk_error_set(err, MK_EMALFORMED, "ECDSA signature: bad length %zu", siglen);
+    /* The digest must be SHA-256 for P-256 and SHA-384 for P-384: a shorter
+     * one would be accepted by OpenSSL and weaken the signature. */
+    if (dlen_in != key->coord)
+        return mk_error_set(err, MK_EINVAL, "ECDSA digest: %zu bytes for a %zu-byte curve", dlen_in,
+                            key->coord);
     uint8_t *der;
     size_t dlen;
     int rc = mk_ecdsa_sig_raw_to_der(sig, key->coord, &der, &dlen);

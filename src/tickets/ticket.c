@@ -9,10 +9,17 @@
  *
  * The set's signature is order-independent: it hashes the sorted list of
  * member signatures, so two sets built in different orders are the same
- * requirement.
+ * requirement. It needs no allocation for up to SIG_STACK members; when a
+ * larger set cannot get memory, the signature is a fresh random id, which
+ * equals no other set's (failing closed: two sets must never compare equal
+ * because memory ran out).
+ *
+ * Ownership: mk_validator_set_add takes ownership of v only when it
+ * succeeds; on failure the caller still owns v (and frees it).
  */
 #include "mosaik/ticket.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -116,6 +123,7 @@ void mk_validator_set_init(mk_validator_set *s) {
 int mk_validator_set_add(mk_validator_set *s, mk_validator *v) {
     if (!v) return MK_EINVAL;
     if (s->n == s->cap) {
+        if (s->cap > SIZE_MAX / 2 / sizeof *s->items) return MK_ENOMEM;
         size_t nc = s->cap ? s->cap * 2 : 4;
         mk_validator **p = realloc(s->items, nc * sizeof *p);
         if (!p) return MK_ENOMEM;
@@ -149,17 +157,24 @@ static int cmp_id(const void *a, const void *b) {
     return mk_id_cmp(a, b);
 }
 
+#define SIG_STACK 32
+
 void mk_validator_set_signature(const mk_validator_set *s, mk_id *out) {
-    mk_id *sigs = calloc(s->n ? s->n : 1, sizeof *sigs);
     static const char dom[] = "mosaik/validator-set/v1";
+    mk_id stack[SIG_STACK];
+    mk_id *sigs = stack;
+    if (s->n > SIG_STACK) {
+        sigs = s->n <= SIZE_MAX / sizeof *sigs ? calloc(s->n, sizeof *sigs) : NULL;
+        if (!sigs) {
+            /* Fail closed: an id no other set has. */
+            if (mk_id_random(out) < 0) memset(out->b, 0xff, sizeof out->b);
+            return;
+        }
+    }
     mk_id base;
     mk_id_from_name(&base, dom);
-    if (!sigs) {
-        *out = base;
-        return;
-    }
     for (size_t i = 0; i < s->n; i++) mk_validator_signature(s->items[i], &sigs[i]);
     qsort(sigs, s->n, sizeof *sigs, cmp_id);
     mk_id_derive(out, &base, sigs, s->n * sizeof *sigs);
-    free(sigs);
+    if (sigs != stack) free(sigs);
 }

@@ -48,19 +48,24 @@ has err 'UpToDate' "phala-v4 --accept OutOfDate"
 expect 0 "phala-v4 --accept any" -- "$CLI" tdx verify "$TD/phala-v4/quote.bin" \
     --collateral "$TD/phala-v4/collateral.json" --at 1752919234 --accept any
 
-# --- google-spr-v4 without collateral: chain only (documented), no TCB status.
-expect 0 "google-spr-v4 chain only at 2023-07-01" -- "$CLI" tdx verify \
+# --- google-spr-v4 without collateral: refused unless --chain-only asks for
+# the weaker check (like the library, the CLI never downgrades silently).
+expect 1 "google-spr-v4 without collateral" -- "$CLI" tdx verify \
     "$TD/google-spr-v4/quote.bin" --at 1688169600 --json
+has out '"verified": false' "google-spr-v4 without collateral"
+has err 'collateral required' "google-spr-v4 without collateral"
+expect 0 "google-spr-v4 chain only at 2023-07-01" -- "$CLI" tdx verify \
+    "$TD/google-spr-v4/quote.bin" --at 1688169600 --chain-only --json
 has out '"verified": true' "google-spr-v4 chain only"
 has out '"tcb_status": null' "google-spr-v4 chain only"
 has out '"trailing_bytes": 39' "google-spr-v4 chain only"
 expect 1 "google-spr-v4 at 2053-07-01" -- "$CLI" tdx verify "$TD/google-spr-v4/quote.bin" \
-    --at 2635113600
+    --at 2635113600 --chain-only
 has err 'expired' "google-spr-v4 at 2053"
 
 # --- google-v5: TD 1.5 body.
 expect 0 "google-v5 chain only" -- "$CLI" tdx verify "$TD/google-v5/quote.bin" \
-    --at 1770076800 --json
+    --at 1770076800 --chain-only --json
 has out '"quote_version": 5' "google-v5"
 has out '"body": "TD1.5"' "google-v5"
 
@@ -127,11 +132,14 @@ has err 'expired' "sim ticket, expired"
 expect 0 "inspect ticket" -- "$CLI" tdx inspect "$TMP/t.bin" --json
 has out '"report_data_binds_extra": true' "inspect ticket"
 has out '"has_collateral": true' "inspect ticket"
-# A ticket without collateral verifies chain-only.
+# A ticket without collateral is refused, and verifies with --chain-only.
 expect 0 "sim ticket without collateral" -- "$CLI" tdx ticket --sim "$TMP/sim.pem" \
     --quote-version 5 --td15 -o "$TMP/t5.bin"
-expect 0 "sim v5 ticket, chain only" -- "$CLI" tdx verify "$TMP/t5.bin" \
+expect 1 "sim v5 ticket without collateral" -- "$CLI" tdx verify "$TMP/t5.bin" \
     --trust-sim-root "$TMP/sim.pem" --json
+has err 'collateral required' "sim v5 ticket without collateral"
+expect 0 "sim v5 ticket, chain only" -- "$CLI" tdx verify "$TMP/t5.bin" \
+    --trust-sim-root "$TMP/sim.pem" --chain-only --json
 has out '"tcb_status": null' "sim v5 ticket"
 has out '"body": "TD1.5"' "sim v5 ticket"
 # A corrupted ticket is refused with a reason.

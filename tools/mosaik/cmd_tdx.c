@@ -5,11 +5,13 @@
  *
  * verify: the input is a quote (binary, or hex text with optional 0x and
  * whitespace) or a TDX ticket (recognised by its zstd magic). A quote is
- * verified with mk_tdx_verify; without --collateral only the chain is
- * verified (the policy's chain_only) and no TCB status is reported. A ticket
- * is judged by a TDX validator (its embedded collateral unless --collateral
- * is given; peer and network checked only when --peer / --network say
- * which), which adds the report-data binding and expiry. Exit 0 when
+ * verified with mk_tdx_verify. Collateral is required, as in the library:
+ * without --collateral (or a ticket's embedded collateral) the quote is
+ * refused unless --chain-only asks for the weaker check (chain only, no TCB
+ * status, no revocation). A ticket is judged by a TDX validator (its
+ * embedded collateral unless --collateral is given; peer and network
+ * checked only when --peer / --network say which), which adds the
+ * report-data binding and expiry. Exit 0 when
  * verified and accepted, 1 when refused (reason on stderr and in the JSON),
  * 2 on usage errors.
  */
@@ -362,15 +364,19 @@ static void verify_usage(FILE *f) {
     fprintf(f,
             "usage: mosaik tdx verify QUOTE|TICKET [--collateral FILE|DIR] [--at UNIX_SECONDS]\n"
             "                         [--accept STATUS,...|any] [--allow-debug]\n"
-            "                         [--trust-sim-root FILE] [--peer ID] [--network ID] [--json]\n"
+            "                         [--trust-sim-root FILE] [--peer ID] [--network ID]\n"
+            "                         [--chain-only] [--json]\n"
             "\n"
             "Verify a TDX quote (binary, or hex text with optional 0x; whitespace ignored)\n"
             "or a mosaik TDX ticket all the way to Intel's root CA.\n"
             "\n"
             "  --collateral FILE    collateral bundle JSON (dcap-qvl / PCCS layout), or a\n"
             "                       directory of PCS responses (docs/tdx-tickets.md). Without\n"
-            "                       it a quote's chain only is verified (tcb_status null);\n"
-            "                       a ticket's embedded collateral is used if it has one.\n"
+            "                       it a ticket's embedded collateral is used if it has one;\n"
+            "                       with no collateral at all the input is refused unless\n"
+            "                       --chain-only is given.\n"
+            "  --chain-only         without collateral, verify only structure, signatures\n"
+            "                       and the PCK chain (no TCB status, no revocation check)\n"
             "  --at T               verification time (UNIX seconds; default now)\n"
             "  --accept LIST        accepted TCB statuses (default UpToDate,SWHardeningNeeded;\n"
             "                       'any' = every status except Revoked)\n"
@@ -393,11 +399,12 @@ static int cmd_verify(int argc, char **argv) {
                                          {"peer", required_argument, NULL, 'p'},
                                          {"network", required_argument, NULL, 'n'},
                                          {"json", no_argument, NULL, 'j'},
+                                         {"chain-only", no_argument, NULL, 'C'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     const char *coll_path = NULL, *sim_path = NULL, *peer_s = NULL, *net_s = NULL;
     int64_t at = mk_now();
-    bool json = false, allow_debug = false, have_accept = false;
+    bool json = false, allow_debug = false, have_accept = false, chain_only = false;
     uint32_t accept = 0;
     int c;
     optind = 0;
@@ -427,6 +434,9 @@ static int cmd_verify(int argc, char **argv) {
             break;
         case 'j':
             json = true;
+            break;
+        case 'C':
+            chain_only = true;
             break;
         case 'h':
             verify_usage(stdout);
@@ -472,7 +482,8 @@ static int cmd_verify(int argc, char **argv) {
     mk_tdx_policy_default(&pol);
     if (have_accept) pol.accepted_statuses = accept;
     pol.allow_debug = allow_debug;
-    pol.chain_only = coll == NULL; /* documented: chain only without collateral */
+    /* Chain-only only on request (--chain-only), and only without collateral. */
+    pol.chain_only = chain_only && coll == NULL;
 
     bool is_ticket = is_zstd(input.data, input.len);
     const uint8_t *qdata = input.data;
@@ -495,12 +506,14 @@ static int cmd_verify(int argc, char **argv) {
             rc = mk_error_set(&err, MK_ENOMEM, "out of memory");
             goto report;
         }
-        pol.chain_only = coll == NULL && ticket.collateral == NULL;
+        pol.chain_only = chain_only && coll == NULL && ticket.collateral == NULL;
         mk_tdx_validator_opts_policy(vo, &pol);
-        if (root.len) mk_tdx_validator_opts_trust_simulator(vo, root.data, root.len, NULL);
+        if (root.len && (rc = mk_tdx_validator_opts_trust_simulator(vo, root.data, root.len,
+                                                                    &err)) < 0)
+            goto report;
         if (coll) {
             mk_tdx_validator_opts_collateral_from_ticket(vo, false);
-            mk_tdx_validator_opts_static_collateral(vo, coll, NULL);
+            if ((rc = mk_tdx_validator_opts_static_collateral(vo, coll, &err)) < 0) goto report;
         }
         val = mk_tdx_validator_new(vo, &err);
         if (!val) {

@@ -22,9 +22,14 @@
  *
  * Cache: {cache_dir}/tdx-collateral-{fmspc}-{platform|processor}.json holds
  * the bundle JSON (mk_tdx_collateral_to_bundle), written atomically with
- * mk_file_write. A cached file is reused while now < its earliest
- * nextUpdate and it is complete and for the right FMSPC; a file that does
- * not parse is ignored (and replaced by the next successful fetch).
+ * mk_file_write. Only collateral that verifies to the pinned Intel root at
+ * `now` (mk_tdx_collateral_verify: signatures, chains, windows) is written,
+ * so a misbehaving server cannot pin a bad bundle on disk until a nextUpdate
+ * it chose; collateral under the simulator root is returned but never
+ * cached. A cached file is reused only while it is complete, for the right
+ * FMSPC, before its earliest nextUpdate, and still verifies at `now`; a
+ * file that fails any of this is removed (and replaced by the next
+ * successful fetch).
  */
 #include <errno.h>
 #include <pthread.h>
@@ -33,6 +38,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <curl/curl.h>
 
@@ -209,7 +215,21 @@ done:
     return rc;
 }
 
-/* A usable cached collateral, or NULL. */
+/* Whether c verifies to the pinned Intel root at now. */
+static bool verifies(const mk_tdx_collateral *c, int64_t now, mk_error *e) {
+    mk_tdx_trust *t = mk_tdx_trust_new();
+    if (!t) {
+        mk_error_set(e, MK_ENOMEM, "out of memory");
+        return false;
+    }
+    int64_t vu = 0;
+    bool sim = false;
+    int rc = mk_tdx_collateral_verify(c, t, now, &vu, &sim, e);
+    mk_tdx_trust_free(t);
+    return rc == 0 && !sim;
+}
+
+/* A usable cached collateral, or NULL (an unusable file is removed). */
 static mk_tdx_collateral *cache_read(const char *path, const uint8_t fmspc[6], int64_t now) {
     mk_buf b = MK_BUF_INIT;
     mk_tdx_collateral *c = NULL;
@@ -226,6 +246,14 @@ static mk_tdx_collateral *cache_read(const char *path, const uint8_t fmspc[6], i
         !mk_tdx_collateral_qe_identity(c) || mk_tdx_collateral_next_update(c) <= now) {
         mk_tdx_collateral_free(c);
         c = NULL;
+        goto out;
+    }
+    if (!verifies(c, now, &e)) {
+        mk_log(MK_LOG_WARN, "tdx", "removing collateral cache %s: %s", path,
+               e.msg[0] ? e.msg : "not signed under the Intel root");
+        mk_tdx_collateral_free(c);
+        c = NULL;
+        unlink(path);
     }
 out:
     mk_buf_free(&b);
@@ -293,7 +321,15 @@ int mk_tdx_collateral_fetch(const mk_tdx_fetch_opts *o, const uint8_t fmspc[6], 
         return mk_error_set(err, MK_EMISMATCH, "collateral fetch: TCB info is not for FMSPC %s",
                             fhex);
     }
-    if (path[0]) cache_write(o->cache_dir, path, c);
+    if (path[0]) {
+        mk_error ve;
+        mk_error_clear(&ve);
+        if (verifies(c, now, &ve))
+            cache_write(o->cache_dir, path, c);
+        else
+            mk_log(MK_LOG_WARN, "tdx", "collateral cache: not caching %s: %s", path,
+                   ve.msg[0] ? ve.msg : "not signed under the Intel root");
+    }
     *out = c;
     return 0;
 }

@@ -14,6 +14,12 @@
  * encoders, which always choose the shortest integer form and definite
  * lengths. So one ticket has exactly one encoding.
  *
+ * Times. Decoding refuses started_at, quoted_at and expiration outside
+ * [0, MK_TDX_TIME_MAX] (expiration may also be MK_EXPIRES_NEVER) and an
+ * expiration before quoted_at, so that code judging a decoded ticket can
+ * subtract its times without overflow. Encoding does not check them (tests
+ * build out-of-range tickets to exercise the decoder).
+ *
  * Decoding is a schema-driven pull parser over libcbor's streaming decoder:
  * each cbor_stream_decode call yields one data item header (or a whole
  * definite byte string) through callbacks that only record what they saw;
@@ -421,6 +427,28 @@ static int read_bstr(mk_reader *r, const char *name, size_t min, size_t max, con
     return 0;
 }
 
+/* Times are UTC seconds in [0, MK_TDX_TIME_MAX] (year 9999), and the
+ * expiration is not before quoted_at (or is MK_EXPIRES_NEVER). Every later
+ * subtraction of two ticket times, or of a ticket time from a sane `now`,
+ * then stays far inside int64. */
+static int check_time(int64_t v, const char *name, mk_error *err) {
+    if (v < 0 || v > MK_TDX_TIME_MAX)
+        return mk_error_set(err, MK_EMALFORMED,
+                            "TDX ticket: %s %lld out of range (0..%lld, year 9999)", name,
+                            (long long)v, (long long)MK_TDX_TIME_MAX);
+    return 0;
+}
+
+static int check_times(const mk_tdx_extra_data *x, mk_error *err) {
+    MK_TRY(check_time(x->started_at, "started_at", err));
+    MK_TRY(check_time(x->quoted_at, "quoted_at", err));
+    if (x->expiration == MK_EXPIRES_NEVER) return 0;
+    MK_TRY(check_time(x->expiration, "expiration", err));
+    if (x->expiration < x->quoted_at)
+        return mk_error_set(err, MK_EMALFORMED, "TDX ticket: expires before it was quoted");
+    return 0;
+}
+
 int mk_tdx_ticket_decode_cbor(const uint8_t *data, size_t len, mk_tdx_ticket *t, mk_error *err) {
     memset(t, 0, sizeof *t);
     if (!data && len) return mk_error_set(err, MK_EINVAL, "TDX ticket: no data");
@@ -463,8 +491,7 @@ int mk_tdx_ticket_decode_cbor(const uint8_t *data, size_t len, mk_tdx_ticket *t,
     MK_TRY(read_int(&r, "quoted_at", &x.quoted_at, err));
     MK_TRY(expect_key(&r, K_EXPIRES, "expiration", err));
     MK_TRY(read_int(&r, "expiration", &x.expiration, err));
-    if (x.expiration < x.quoted_at)
-        return mk_error_set(err, MK_EMALFORMED, "TDX ticket: expires before it was quoted");
+    MK_TRY(check_times(&x, err));
     const uint8_t *quote;
     size_t quote_len;
     MK_TRY(expect_key(&r, K_QUOTE, "quote", err));

@@ -22,9 +22,18 @@
  *   8. expiry.
  * The admission expires at min(ticket expiration, the quote's valid_until).
  *
+ * Collateral precedence (pick_collateral): the operator's static bundle,
+ * else the verifier's fetcher, and the ticket's own bundle only when neither
+ * is configured; a peer must not be able to substitute an older bundle.
+ *
  * signature() is computed once from a canonical byte encoding of every
- * option that changes which tickets are accepted; variants are sorted and
- * deduplicated first, so the order in which they were added is irrelevant.
+ * requirement a ticket must meet; variants are sorted and deduplicated
+ * first, so the order in which they were added is irrelevant. Where the
+ * collateral comes from is not a requirement and is left out (so nodes
+ * using different PCCS instances, or refreshing a static bundle, still share
+ * group ids); how fresh it must be is a requirement (policy
+ * min_tcb_evaluation_data_number / max_collateral_age) and is included.
+ * Empty variants (matching every TD) are refused at configuration.
  */
 #include "mosaik/tdx_ticket.h"
 
@@ -186,6 +195,9 @@ mk_tdx_criteria *mk_tdx_validator_opts_baseline(mk_tdx_validator_opts *o) {
 }
 
 int mk_tdx_validator_opts_add_variant(mk_tdx_validator_opts *o, const mk_tdx_criteria *c) {
+    /* A variant that pins no register matches every TD and would make "one
+     * variant must match" vacuous. */
+    if (!c || (c->mask & MK_TDX_REQ_ALL) == 0) return MK_EINVAL;
     if (o->n_variants >= MAX_VARIANTS) return MK_ETOOBIG;
     mk_tdx_criteria *nv = realloc(o->variants, (o->n_variants + 1) * sizeof *nv);
     if (!nv) return MK_ENOMEM;
@@ -253,21 +265,27 @@ void mk_tdx_validator_opts_collateral_from_ticket(mk_tdx_validator_opts *o, bool
     o->coll_from_ticket = allow;
 }
 
+/* Setters build the new value completely before replacing the old one:
+ * a failure leaves the options as they were. */
 int mk_tdx_validator_opts_static_collateral(mk_tdx_validator_opts *o, const mk_tdx_collateral *c,
                                             mk_error *err) {
-    free(o->static_coll);
-    o->static_coll = NULL;
-    o->static_coll_len = 0;
-    if (!c) return 0;
-    mk_buf b;
-    mk_buf_init(&b, 0);
-    int rc = mk_tdx_collateral_to_bundle(c, &b);
-    if (rc < 0 || mk_buf_append_u8(&b, 0) < 0) {
-        mk_buf_free(&b);
-        return mk_error_set(err, rc < 0 ? rc : MK_ENOMEM, "static collateral: cannot serialise");
+    char *bundle = NULL;
+    size_t bundle_len = 0;
+    if (c) {
+        mk_buf b;
+        mk_buf_init(&b, 0);
+        int rc = mk_tdx_collateral_to_bundle(c, &b);
+        if (rc < 0 || mk_buf_append_u8(&b, 0) < 0) {
+            mk_buf_free(&b);
+            return mk_error_set(err, rc < 0 ? rc : MK_ENOMEM,
+                                "static collateral: cannot serialise");
+        }
+        bundle_len = b.len - 1;
+        bundle = (char *)mk_buf_steal(&b, NULL);
     }
-    o->static_coll_len = b.len - 1;
-    o->static_coll = (char *)mk_buf_steal(&b, NULL);
+    free(o->static_coll);
+    o->static_coll = bundle;
+    o->static_coll_len = bundle_len;
     return 0;
 }
 
@@ -294,11 +312,16 @@ static int fetch_copy(mk_tdx_fetch_opts *dst, const mk_tdx_fetch_opts *src) {
 
 int mk_tdx_validator_opts_fetch(mk_tdx_validator_opts *o, const mk_tdx_fetch_opts *f,
                                 mk_error *err) {
+    mk_tdx_fetch_opts copy;
+    memset(&copy, 0, sizeof copy);
+    if (f) {
+        if (!f->base_url || !f->base_url[0])
+            return mk_error_set(err, MK_EINVAL, "collateral fetcher: no base URL");
+        if (fetch_copy(&copy, f) < 0) return mk_error_set(err, MK_ENOMEM, "out of memory");
+    }
     fetch_free(&o->fetch);
-    o->has_fetch = false;
-    if (!f) return 0;
-    if (fetch_copy(&o->fetch, f) < 0) return mk_error_set(err, MK_ENOMEM, "out of memory");
-    o->has_fetch = true;
+    o->fetch = copy;
+    o->has_fetch = f != NULL;
     return 0;
 }
 
@@ -315,6 +338,7 @@ typedef struct tdx_state {
     bool has_sim_root;
     uint8_t sim_root_hash[32];
     bool coll_from_ticket;
+    bool has_fetch; /* the verifier fetches collateral itself */
     mk_tdx_collateral *static_coll;
     mk_tdx_verifier *verifier;
     mk_id class_id;
@@ -339,6 +363,9 @@ static void put_mr(mk_buf *b, bool on, const uint8_t *v) {
 static int compute_signature(tdx_state *s) {
     mk_buf b;
     mk_buf_init(&b, 0);
+    /* Reserve everything up front: no append below can then fail half-way
+     * and leave a shorter (ambiguous) encoding. */
+    if (mk_buf_reserve(&b, (s->n_variants + 1) * CRIT_ENC_LEN + 1024) < 0) return MK_ENOMEM;
     uint8_t enc[CRIT_ENC_LEN];
     crit_encode(&s->baseline, enc);
     mk_buf_append(&b, enc, sizeof enc);
@@ -367,6 +394,14 @@ static int compute_signature(tdx_state *s) {
         mk_buf_append(&b, s->sim_root_hash, 32);
     else
         mk_buf_extend(&b, 32);
+    /* Collateral freshness, appended only when set so that configurations
+     * without it keep the signature (and group ids) they had before. */
+    int64_t mca = p->max_collateral_age > 0 ? p->max_collateral_age : 0;
+    if (p->min_tcb_evaluation_data_number || mca) {
+        mk_buf_append_u8(&b, 1);
+        mk_buf_append_u32be(&b, p->min_tcb_evaluation_data_number);
+        put_i64(&b, mca);
+    }
     if (!b.data) return MK_ENOMEM;
     mk_id base;
     mk_id_from_name(&base, SIG_DOMAIN);
@@ -418,9 +453,20 @@ static void fmt_time(int64_t t, char out[MK_RFC3339_LEN]) {
         mk_time_format_rfc3339(t, out);
 }
 
+/* Collateral precedence: the operator's sources first. Static collateral,
+ * then the verifier's fetcher (signalled by *out == NULL); a ticket's own
+ * bundle only when the operator configured neither. A peer must never be
+ * able to replace the operator's (fresher) collateral with an older
+ * Intel-signed bundle of its choosing: one from before a PCK revocation or
+ * a TCB recovery. */
 static int pick_collateral(tdx_state *s, const mk_tdx_ticket *t, const mk_tdx_collateral **out,
                            bool *locked, mk_error *err) {
     *out = NULL;
+    if (s->static_coll) {
+        *out = s->static_coll;
+        return 0;
+    }
+    if (s->has_fetch) return 0;
     if (s->coll_from_ticket && t->collateral) {
         uint8_t h[32];
         mk_sha256(t->collateral, t->collateral_len, h);
@@ -437,8 +483,7 @@ static int pick_collateral(tdx_state *s, const mk_tdx_ticket *t, const mk_tdx_co
         *out = s->cache_coll;
         return 0;
     }
-    *out = s->static_coll; /* may be NULL: the verifier's fetcher, or chain only */
-    return 0;
+    return 0; /* none: chain only, if the policy allows it */
 }
 
 static int validate_impl(tdx_state *s, const uint8_t *data, size_t len, const mk_peer_view *peer,
@@ -520,13 +565,28 @@ static int validate_impl(tdx_state *s, const uint8_t *data, size_t len, const mk
     /* Freshness. */
     char tq[MK_RFC3339_LEN], tx[MK_RFC3339_LEN];
     fmt_time(t.extra.quoted_at, tq);
-    if (t.extra.quoted_at > now + CLOCK_SKEW) {
+    /* Overflow-free: decoding bounds the ticket's times to [0, year 9999]
+     * (or expiration == never), but `now` is the caller's; every difference
+     * is computed with __builtin_sub_overflow and an overflow counts as
+     * "too far apart". */
+    int64_t age = 0, lifetime = 0;
+    bool age_ovf = __builtin_sub_overflow(now, t.extra.quoted_at, &age);
+    if (!age_ovf && age < -CLOCK_SKEW) {
         rc = mk_error_set(err, MK_ENOTYET, "ticket quoted at %s, in the future", tq);
         goto out;
     }
-    if (s->max_age > 0 && now - t.extra.quoted_at > s->max_age) {
-        rc = mk_error_set(err, MK_EEXPIRED, "ticket quoted at %s is %lld s old, max_age is %lld s",
-                          tq, (long long)(now - t.extra.quoted_at), (long long)s->max_age);
+    if (age_ovf && now < t.extra.quoted_at) {
+        rc = mk_error_set(err, MK_ENOTYET, "ticket quoted at %s, in the future", tq);
+        goto out;
+    }
+    if (s->max_age > 0 && (age_ovf || age > s->max_age)) {
+        if (age_ovf)
+            rc = mk_error_set(err, MK_EEXPIRED, "ticket quoted at %s is too old, max_age is %lld s",
+                              tq, (long long)s->max_age);
+        else
+            rc = mk_error_set(err, MK_EEXPIRED,
+                              "ticket quoted at %s is %lld s old, max_age is %lld s", tq,
+                              (long long)age, (long long)s->max_age);
         goto out;
     }
     if (s->not_before != 0 && t.extra.quoted_at < s->not_before) {
@@ -541,10 +601,10 @@ static int validate_impl(tdx_state *s, const uint8_t *data, size_t len, const mk
                               (long long)s->max_lifetime);
             goto out;
         }
-        if (t.extra.expiration - t.extra.quoted_at > s->max_lifetime) {
+        if (__builtin_sub_overflow(t.extra.expiration, t.extra.quoted_at, &lifetime) ||
+            lifetime > s->max_lifetime) {
             rc = mk_error_set(err, MK_EPOLICY, "ticket lifetime %lld s exceeds max_lifetime %lld s",
-                              (long long)(t.extra.expiration - t.extra.quoted_at),
-                              (long long)s->max_lifetime);
+                              (long long)lifetime, (long long)s->max_lifetime);
             goto out;
         }
     }
@@ -657,6 +717,7 @@ mk_validator *mk_tdx_validator_new(const mk_tdx_validator_opts *o, mk_error *err
         mk_sha256(o->sim_root, o->sim_root_len, s->sim_root_hash);
     }
     if (o->has_fetch) {
+        s->has_fetch = true;
         int rc = mk_tdx_verifier_set_fetch(s->verifier, &o->fetch);
         if (rc < 0) {
             mk_error_set(err, rc, "TDX validator: cannot configure the collateral fetcher");

@@ -19,7 +19,8 @@
  *      "policy: "           the TCB status must be accepted;
  *      without collateral   only with policy.chain_only, else "policy:
  *                           collateral required";
- *   6. "policy: "           TD attributes (debug, reserved bits,
+ *   6. "policy: "           TD attributes (any TUD bit 0..7 — debug and host
+ *                           profiling — unless allow_debug; reserved bits;
  *                           SEPT_VE_DISABLE), XFAM and the configured MR
  *                           values.
  * The result records everything learnt, also on refusal.
@@ -33,7 +34,12 @@
  *     left on the hot path is the two ECDSA verifications the quote itself
  *     requires (quote signature, QE report signature), two SHA-256 and a
  *     small amount of bookkeeping.
- *   - fetched collateral, keyed by (FMSPC, CA), until its nextUpdate; the
+ *   - fetched collateral, keyed by (FMSPC, CA), cached only after it has
+ *     verified (signatures, chains, windows at the fetch time) and only
+ *     until the earlier of its nextUpdate and the end of the verified
+ *     window; a fetched bundle that does not verify is not cached (and any
+ *     entry for that platform is evicted), so a bad or transient answer is
+ *     retried on the next verification. Every use still re-verifies; the
  *     collateral object caches its own verification (collateral.c).
  * The chain's validity is a pure function of (PEM bytes, trusted roots,
  * now), and roots are only ever added, so a cached success stays correct
@@ -54,6 +60,7 @@
 #include "mosaik/clock.h"
 #include "mosaik/crypto.h"
 #include "mosaik/encoding.h"
+#include "tee/tdx/collateral_internal.h"
 #include "tee/tdx/tdx_internal.h"
 
 #define CHAIN_CACHE_MAX 64
@@ -362,9 +369,10 @@ static coll_ref *coll_cache_get(mk_tdx_verifier *v, const uint8_t fmspc[6], mk_t
     return r;
 }
 
-/* Takes ownership of c; returns a referenced handle (NULL on ENOMEM, c freed). */
+/* Takes ownership of c, which has been verified, and keeps it until
+ * next_update; returns a referenced handle (NULL on ENOMEM, c freed). */
 static coll_ref *coll_cache_put(mk_tdx_verifier *v, const uint8_t fmspc[6], mk_tdx_pck_ca ca,
-                                mk_tdx_collateral *c) {
+                                mk_tdx_collateral *c, int64_t next_update) {
     coll_ref *r = calloc(1, sizeof *r);
     if (!r) {
         mk_tdx_collateral_free(c);
@@ -388,11 +396,23 @@ static coll_ref *coll_cache_put(mk_tdx_verifier *v, const uint8_t fmspc[6], mk_t
     slot->used = true;
     memcpy(slot->fmspc, fmspc, 6);
     slot->ca = ca;
-    slot->next_update = mk_tdx_collateral_next_update(c);
+    slot->next_update = next_update;
     slot->ref = r;
     slot->last_use = ++v->tick;
     pthread_mutex_unlock(&v->mu);
     return r;
+}
+
+static void coll_cache_evict(mk_tdx_verifier *v, const uint8_t fmspc[6], mk_tdx_pck_ca ca) {
+    pthread_mutex_lock(&v->mu);
+    for (size_t i = 0; i < COLL_CACHE_MAX; i++) {
+        coll_entry *e = &v->colls[i];
+        if (e->used && e->ca == ca && memcmp(e->fmspc, fmspc, 6) == 0) {
+            coll_unref_locked(e->ref);
+            memset(e, 0, sizeof *e);
+        }
+    }
+    pthread_mutex_unlock(&v->mu);
 }
 
 static void coll_release(mk_tdx_verifier *v, coll_ref *r) {
@@ -466,10 +486,17 @@ static int check_mr(bool enabled, const uint8_t *have, const uint8_t *want, cons
 
 static int check_td_policy(const mk_tdx_policy *p, const mk_tdx_td_report *r, mk_error *err) {
     uint64_t a = r->td_attributes;
-    if ((a & MK_TDX_ATTR_DEBUG) && !p->allow_debug)
+    if ((a & MK_TDX_ATTR_TUD_MASK) && !p->allow_debug) {
+        static const char *const tud[8] = {"DEBUG",     "TUD bit 1", "TUD bit 2", "TUD bit 3",
+                                           "HGS_PLUS_PROF", "PERF_PROF", "PMT_PROF", "TUD bit 7"};
+        unsigned bit = 0;
+        while (!(a & (1ull << bit)))
+            bit++;
         return mk_error_set(err, MK_EPOLICY,
-                            "policy: debug TD refused (td_attributes 0x%016llx has DEBUG set)",
-                            (unsigned long long)a);
+                            "policy: debug TD refused (td_attributes 0x%016llx has %s set; the "
+                            "TUD bits 0..7 let the host debug or profile the TD)",
+                            (unsigned long long)a, tud[bit]);
+    }
     if ((a & ~MK_TDX_ATTR_KNOWN) && !p->allow_reserved_attributes)
         return mk_error_set(err, MK_EPOLICY,
                             "policy: reserved TD attribute bits 0x%016llx set (td_attributes "
@@ -537,13 +564,65 @@ static int fetch_collateral(mk_tdx_verifier *v, const uint8_t fmspc[6], mk_tdx_p
         mk_error_prefix(err, "collateral: fetch");
         goto done;
     }
-    if (!(*out = coll_cache_put(v, fmspc, ca, col)))
+    /* Verify before caching: what a server sent is kept only once it has
+     * verified, and only until the earlier of its verified window's end and
+     * its own nextUpdate. A refused bundle is dropped (any older entry for
+     * this platform was already past its nextUpdate, or we would not have
+     * fetched), so the next verification fetches again. */
+    int64_t vu = INT64_MAX;
+    bool csim = false;
+    if ((rc = mk_tdx_collateral_verify(col, v->trust, now, &vu, &csim, err)) < 0) {
+        mk_tdx_collateral_free(col);
+        coll_cache_evict(v, fmspc, ca);
+        mk_error_prefix(err, "collateral (fetched)");
+        goto done;
+    }
+    int64_t nu = mk_tdx_collateral_next_update(col);
+    if (vu < nu) nu = vu;
+    if (!(*out = coll_cache_put(v, fmspc, ca, col, nu)))
         rc = mk_error_set(err, MK_ENOMEM, "out of memory");
 done:
     free(b);
     free(r);
     free(c);
     return rc;
+}
+
+/* The policy's collateral freshness (after the documents' signatures have
+ * been verified, so the numbers and dates are Intel's). */
+static int check_collateral_freshness(const mk_tdx_collateral *coll, const mk_tdx_policy *pol,
+                                      int64_t now, mk_error *err) {
+    const mk_tdx_tcb_info *ti = mk_tdx_collateral_tcb_info(coll);
+    const mk_tdx_qe_identity *qi = mk_tdx_collateral_qe_identity(coll);
+    uint32_t min = pol->min_tcb_evaluation_data_number;
+    if (min) {
+        if (!ti || ti->eval_number < min)
+            return mk_error_set(err, MK_EPOLICY,
+                                "policy: collateral TCB info tcbEvaluationDataNumber %lu is below "
+                                "the required %lu",
+                                ti ? (unsigned long)ti->eval_number : 0ul, (unsigned long)min);
+        if (!qi || qi->eval_number < min)
+            return mk_error_set(err, MK_EPOLICY,
+                                "policy: collateral QE identity tcbEvaluationDataNumber %lu is "
+                                "below the required %lu",
+                                qi ? (unsigned long)qi->eval_number : 0ul, (unsigned long)min);
+    }
+    if (pol->max_collateral_age > 0) {
+        if (!ti || !qi)
+            return mk_error_set(err, MK_EPOLICY,
+                                "policy: max_collateral_age needs TCB info and QE identity");
+        int64_t issued = ti->issue_date < qi->issue_date ? ti->issue_date : qi->issue_date;
+        int64_t age;
+        if (__builtin_sub_overflow(now, issued, &age) || age > pol->max_collateral_age) {
+            char ts[MK_RFC3339_LEN];
+            mk_time_format_rfc3339(issued, ts);
+            return mk_error_set(err, MK_EPOLICY,
+                                "policy: collateral issued at %s is older than max_collateral_age "
+                                "%lld s",
+                                ts, (long long)pol->max_collateral_age);
+        }
+    }
+    return 0;
 }
 
 /* Steps 5: collateral, revocation, TCB, TCB policy. */
@@ -568,6 +647,7 @@ static int check_collateral(mk_tdx_verifier *v, const mk_tdx_collateral *coll,
         return mk_error_set(err, MK_EMISMATCH,
                             "collateral: TCB info is for FMSPC %s, the platform's is %s", a, b);
     }
+    if ((rc = check_collateral_freshness(coll, pol, now, err)) < 0) return rc;
     if ((rc = mk_tdx_collateral_check_revocation(coll, chain, err)) < 0)
         return mk_error_prefix(err, "collateral");
     if (vu < res->valid_until) res->valid_until = vu;
@@ -605,7 +685,7 @@ int mk_tdx_verify(mk_tdx_verifier *v, const uint8_t *quote, size_t len,
     res->report = q.body;
     res->qe_report = q.qe_report;
     res->trailing_bytes = q.trailing_bytes;
-    res->debug = (q.body.td_attributes & MK_TDX_ATTR_DEBUG) != 0;
+    res->debug = (q.body.td_attributes & MK_TDX_ATTR_TUD_MASK) != 0;
 
     mk_pubkey *att = NULL;
     EVP_PKEY *att_key = NULL, *cold_key = NULL;

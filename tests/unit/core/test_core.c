@@ -3,6 +3,8 @@
  */
 #include "testutil.h"
 
+#include <sys/stat.h>
+
 static void reader_bounds(void **state) {
     (void)state;
     const uint8_t data[] = {1, 2, 3, 4, 5, 6, 7, 8, 9};
@@ -274,6 +276,64 @@ static void files(void **state) {
     TU_ASSERT_REASON(&err, "/nonexistent/x");
 }
 
+/* L5: a failed read leaves the buffer as it was. */
+static void file_read_failure_changes_nothing(void **state) {
+    (void)state;
+    char path[] = "/tmp/mosaik-test-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    static uint8_t big[40000];
+    memset(big, 'x', sizeof big);
+    assert_int_equal(write(fd, big, sizeof big), (ssize_t)sizeof big);
+    close(fd);
+    mk_buf b = MK_BUF_INIT;
+    assert_int_equal(mk_buf_append(&b, "abc", 3), 0);
+    mk_error err;
+    /* Larger than max after a first 16 KiB chunk was read. */
+    assert_int_equal(mk_file_read(path, 20000, &b, &err), MK_ETOOBIG);
+    assert_int_equal(b.len, 3);
+    assert_memory_equal(b.data, "abc", 3);
+    /* A success appends. */
+    assert_int_equal(mk_file_read(path, sizeof big, &b, &err), 0);
+    assert_int_equal(b.len, 3 + sizeof big);
+    mk_buf_free(&b);
+    unlink(path);
+}
+
+/* L4: the temporary file is created exclusively: a symlink planted where a
+ * predictable temporary name would be is never followed, and nothing is
+ * left behind. */
+static void file_write_no_symlink_follow(void **state) {
+    (void)state;
+    char dir[] = "/tmp/mosaik-test-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char path[128], victim[128], planted[160];
+    snprintf(path, sizeof path, "%s/target", dir);
+    snprintf(victim, sizeof victim, "%s/victim", dir);
+    snprintf(planted, sizeof planted, "%s.tmp.%d", path, (int)getpid());
+    mk_error err;
+    assert_int_equal(mk_file_write(victim, "precious", 8, 0600, &err), 0);
+    assert_int_equal(symlink(victim, planted), 0);
+    assert_int_equal(mk_file_write(path, "new", 3, 0600, &err), 0);
+    mk_buf b = MK_BUF_INIT;
+    assert_int_equal(mk_file_read(victim, 100, &b, &err), 0);
+    assert_int_equal(b.len, 8);
+    assert_memory_equal(b.data, "precious", 8);
+    mk_buf_reset(&b);
+    struct stat st;
+    assert_int_equal(lstat(path, &st), 0);
+    assert_true(S_ISREG(st.st_mode));
+    assert_int_equal(st.st_mode & 0777, 0600);
+    assert_int_equal(mk_file_read(path, 100, &b, &err), 0);
+    assert_memory_equal(b.data, "new", 3);
+    mk_buf_free(&b);
+    /* Only target, victim and the planted link remain. */
+    unlink(planted);
+    unlink(victim);
+    unlink(path);
+    assert_int_equal(rmdir(dir), 0);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(reader_bounds),  cmocka_unit_test(reader_lengths),
@@ -282,6 +342,8 @@ int main(void) {
         cmocka_unit_test(time_rfc3339),   cmocka_unit_test(fake_clock),
         cmocka_unit_test(ids),            cmocka_unit_test(errors),
         cmocka_unit_test(logging),        cmocka_unit_test(files),
+        cmocka_unit_test(file_read_failure_changes_nothing),
+        cmocka_unit_test(file_write_no_symlink_follow),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -78,6 +78,9 @@ static void ecdsa_p256_rfc6979(void **state) {
     uint8_t dg[32];
     mk_sha256("sample", 6, dg);
     TU_ASSERT_RC(mk_ecdsa_verify_digest_raw(pk, dg, 32, sig, 64, &err), 0, &err);
+    /* A digest shorter than the curve's is refused, not truncated-and-accepted. */
+    assert_int_equal(mk_ecdsa_verify_digest_raw(pk, dg, 20, sig, 64, &err), MK_EINVAL);
+    TU_ASSERT_REASON(&err, "ECDSA digest");
     /* One flipped bit anywhere is refused: in s, in r, in the message. */
     sig[63] ^= 1;
     assert_int_equal(mk_ecdsa_verify_raw(pk, MK_SHA256, "sample", 6, sig, 64, &err), MK_EBADSIG);

@@ -227,6 +227,68 @@ static void set_signature_order_independent(void **state) {
     mk_validator_set_free(&empty);
 }
 
+/* The set signature is mk_id_derive(name "mosaik/validator-set/v1", sorted
+ * member signatures), unchanged, for small (stack) and large (heap) sets. */
+static void set_signature_value(void **state) {
+    (void)state;
+    for (int round = 0; round < 2; round++) {
+        size_t n = round ? 40 : 3;
+        mk_validator_set s;
+        mk_validator_set_init(&s);
+        mk_id *sigs = calloc(n, sizeof *sigs);
+        assert_non_null(sigs);
+        for (size_t i = 0; i < n; i++) {
+            char tag[16];
+            snprintf(tag, sizeof tag, "t%zu", n - i);
+            assert_int_equal(mk_validator_set_add(&s, tv_new("c", tag)), 0);
+            mk_validator_signature(s.items[i], &sigs[i]);
+        }
+        /* sort by hand (insertion) */
+        for (size_t i = 1; i < n; i++)
+            for (size_t j = i; j > 0 && mk_id_cmp(&sigs[j - 1], &sigs[j]) > 0; j--) {
+                mk_id t = sigs[j];
+                sigs[j] = sigs[j - 1];
+                sigs[j - 1] = t;
+            }
+        mk_id base, want, got;
+        mk_id_from_name(&base, "mosaik/validator-set/v1");
+        mk_id_derive(&want, &base, sigs, n * sizeof *sigs);
+        mk_validator_set_signature(&s, &got);
+        assert_true(mk_id_eq(&want, &got));
+        free(sigs);
+        mk_validator_set_free(&s);
+    }
+}
+
+/* L3: when the signature cannot be computed (no memory for the member
+ * list: here a set too large to allocate), the result equals no other
+ * set's — not a constant that two such sets would share. */
+static void set_signature_fails_closed(void **state) {
+    (void)state;
+    mk_validator_set huge = {NULL, SIZE_MAX / 8, SIZE_MAX / 8};
+    mk_validator_set empty;
+    mk_validator_set_init(&empty);
+    mk_id a, b, e, base;
+    mk_validator_set_signature(&huge, &a);
+    mk_validator_set_signature(&huge, &b);
+    mk_validator_set_signature(&empty, &e);
+    mk_id_from_name(&base, "mosaik/validator-set/v1");
+    assert_false(mk_id_eq(&a, &b));
+    assert_false(mk_id_eq(&a, &e));
+    assert_false(mk_id_eq(&a, &base));
+}
+
+/* L3: growing a set whose capacity would overflow fails with MK_ENOMEM and
+ * leaves v with the caller (ownership passes only on success). */
+static void set_add_overflow(void **state) {
+    (void)state;
+    mk_validator_set s = {NULL, (SIZE_MAX / 8) + 1, (SIZE_MAX / 8) + 1};
+    mk_validator *v = tv_new("c1", "x");
+    assert_int_equal(mk_validator_set_add(&s, v), MK_ENOMEM);
+    assert_null(s.items);
+    mk_validator_free(v); /* still ours */
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(tickets_basic),
@@ -234,6 +296,9 @@ int main(void) {
         cmocka_unit_test(latest_valid_ticket_counts),
         cmocka_unit_test(never_expiring_and_empty_set),
         cmocka_unit_test(set_signature_order_independent),
+        cmocka_unit_test(set_signature_value),
+        cmocka_unit_test(set_signature_fails_closed),
+        cmocka_unit_test(set_add_overflow),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

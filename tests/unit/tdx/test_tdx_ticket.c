@@ -170,21 +170,49 @@ static void test_round_trip(void **state) {
     }
 }
 
-static void test_negative_times_and_never(void **state) {
-    (void)state;
+/* Times out of [0, year 9999] encode (the encoder does not judge them) but
+ * never decode, so code judging a decoded ticket can subtract its times
+ * without overflow (review finding M1). The bounds and "never" round-trip. */
+static void decode_times(int64_t started, int64_t quoted, int64_t expires, int want_rc,
+                         const char *reason) {
     mk_tdx_ticket t, u;
     sample_ticket(&t, false);
-    t.extra.started_at = -1234567;
-    t.extra.quoted_at = INT64_MIN;
-    t.extra.expiration = MK_EXPIRES_NEVER;
+    t.extra.started_at = started;
+    t.extra.quoted_at = quoted;
+    t.extra.expiration = expires;
     mk_buf b = MK_BUF_INIT;
     mk_error err;
+    mk_error_clear(&err);
     TU_ASSERT_RC(mk_tdx_ticket_encode(&t, &b, &err), 0, &err);
-    TU_ASSERT_RC(mk_tdx_ticket_decode(b.data, b.len, &u, &err), 0, &err);
-    assert_memory_equal(&t.extra, &u.extra, sizeof t.extra);
+    TU_ASSERT_RC(mk_tdx_ticket_decode(b.data, b.len, &u, &err), want_rc, &err);
+    if (want_rc == 0) {
+        assert_memory_equal(&t.extra, &u.extra, sizeof t.extra);
+        mk_tdx_ticket_free(&u);
+    } else {
+        TU_ASSERT_REASON(&err, reason);
+        assert_null(u.quote);
+    }
     mk_tdx_ticket_free(&t);
-    mk_tdx_ticket_free(&u);
     mk_buf_free(&b);
+}
+
+static void test_negative_times_and_never(void **state) {
+    (void)state;
+    const int64_t MAX = MK_TDX_TIME_MAX;
+    assert_int_equal(MAX, 253402300799); /* 9999-12-31T23:59:59Z */
+    decode_times(0, 0, 0, 0, NULL);
+    decode_times(MAX, MAX, MAX, 0, NULL);
+    decode_times(0, MAX, MK_EXPIRES_NEVER, 0, NULL);
+    decode_times(-1234567, 100, 200, MK_EMALFORMED, "started_at -1234567 out of range");
+    decode_times(0, INT64_MIN, MK_EXPIRES_NEVER, MK_EMALFORMED, "quoted_at");
+    decode_times(0, INT64_MIN + 1, INT64_MAX - 1, MK_EMALFORMED, "quoted_at");
+    decode_times(0, -1, 5, MK_EMALFORMED, "quoted_at -1 out of range");
+    decode_times(MAX + 1, 0, 5, MK_EMALFORMED, "started_at");
+    decode_times(0, MAX + 1, MK_EXPIRES_NEVER, MK_EMALFORMED, "quoted_at");
+    decode_times(0, 10, MAX + 1, MK_EMALFORMED, "expiration");
+    decode_times(0, 10, INT64_MAX - 1, MK_EMALFORMED, "expiration");
+    decode_times(0, 10, -5, MK_EMALFORMED, "expiration");
+    decode_times(0, 10, 9, MK_EMALFORMED, "expires before it was quoted");
 }
 
 static void test_deterministic(void **state) {

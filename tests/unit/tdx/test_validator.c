@@ -366,9 +366,12 @@ static mk_tdx_validator_opts *config(int change) {
         mk_tdx_validator_opts_add_variant(o, &v1);
         mk_tdx_validator_opts_add_variant(o, &v2);
     }
-    if (change == 5)
-        mk_tdx_validator_opts_add_variant(o, &v1), mk_tdx_criteria_init(&v1),
-            mk_tdx_validator_opts_add_variant(o, &v1);
+    if (change == 5) {
+        mk_tdx_criteria v3;
+        mk_tdx_criteria_init(&v3);
+        mk_tdx_criteria_require_rtmr(&v3, 3, r);
+        mk_tdx_validator_opts_add_variant(o, &v3);
+    }
     mk_tdx_validator_opts_max_age(o, change == 6 ? 61 : 60);
     mk_tdx_validator_opts_not_before(o, change == 7 ? 2 : 1);
     mk_tdx_validator_opts_max_lifetime(o, change == 8 ? 7201 : 7200);
@@ -382,9 +385,26 @@ static mk_tdx_validator_opts *config(int change) {
     if (change == 14) p.require_sept_ve_disable = true;
     mk_tdx_validator_opts_policy(o, &p);
     if (change == 15) mk_tdx_validator_opts_trust_simulator(o, F.root, F.root_len, NULL);
-    /* change 16: the collateral source is not part of the signature. */
+    /* changes 16..18: the collateral source is not part of the signature
+     * (docs/tdx-tickets.md, "Signature"). */
     if (change == 16) mk_tdx_validator_opts_collateral_from_ticket(o, false);
+    if (change == 17) assert_int_equal(mk_tdx_validator_opts_static_collateral(o, F.coll, NULL), 0);
+    if (change == 18) {
+        mk_tdx_fetch_opts f = {.base_url = "https://pccs.example"};
+        assert_int_equal(mk_tdx_validator_opts_fetch(o, &f, NULL), 0);
+    }
+    /* changes 19, 20: collateral freshness is. */
+    if (change == 19 || change == 20) {
+        if (change == 19) p.min_tcb_evaluation_data_number = 17;
+        if (change == 20) p.max_collateral_age = 86400;
+        mk_tdx_validator_opts_policy(o, &p);
+    }
     return o;
+}
+
+#define N_CHANGES 20
+static bool change_keeps_signature(int c) {
+    return c == 4 || c == 16 || c == 17 || c == 18;
 }
 
 static void test_signature(void **state) {
@@ -397,12 +417,12 @@ static void test_signature(void **state) {
     sig_of(o, &again);
     mk_tdx_validator_opts_free(o);
     assert_true(mk_id_eq(&base, &again));
-    for (int c = 1; c <= 16; c++) {
+    for (int c = 1; c <= N_CHANGES; c++) {
         o = config(c);
         sig_of(o, &other);
         mk_tdx_validator_opts_free(o);
         bool same = mk_id_eq(&base, &other);
-        if (c == 4 || c == 16) {
+        if (change_keeps_signature(c)) {
             if (!same) fail_msg("change %d must not change the signature", c);
         } else if (same) {
             fail_msg("change %d did not change the signature", c);
@@ -446,7 +466,8 @@ static void test_collateral_sources(void **state) {
 
     /* No collateral anywhere: refused unless chain_only. */
     mk_tdx_validator_opts *o = trusting_opts();
-    assert_true(run(o, &bare, NOW, NULL, &err) < 0);
+    TU_ASSERT_RC(run(o, &bare, NOW, NULL, &err), MK_EPOLICY, &err);
+    TU_ASSERT_REASON(&err, "collateral required");
     mk_tdx_policy p;
     mk_tdx_policy_default(&p);
     p.chain_only = true;
@@ -463,16 +484,187 @@ static void test_collateral_sources(void **state) {
     /* Ticket collateral refused by configuration: falls back to none. */
     o = trusting_opts();
     mk_tdx_validator_opts_collateral_from_ticket(o, false);
-    assert_true(run(o, &full, NOW, NULL, &err) < 0);
+    TU_ASSERT_RC(run(o, &full, NOW, NULL, &err), MK_EPOLICY, &err);
+    TU_ASSERT_REASON(&err, "collateral required");
     mk_tdx_validator_opts_free(o);
 
-    /* Collateral past its window (30 days) refuses the ticket. */
+    /* Collateral past its window (30 days from NOW - 60) refuses a ticket
+     * that has not expired itself (it lives 60 days): only the collateral
+     * window can be the reason. One day before, the same ticket passes. */
+    mk_ticket longer;
+    make_ticket(&td, true, NOW + 60 * 86400, &longer);
     o = trusting_opts();
-    mk_tdx_validator_opts_max_age(o, 0);
-    assert_true(run(o, &full, NOW + 40 * 86400, NULL, &err) < 0);
+    TU_ASSERT_RC(run(o, &longer, NOW + 29 * 86400, NULL, &err), 0, &err);
+    TU_ASSERT_RC(run(o, &longer, NOW + 31 * 86400, NULL, &err), MK_EEXPIRED, &err);
+    TU_ASSERT_REASON(&err, "TDX quote: collateral");
     mk_tdx_validator_opts_free(o);
+    mk_ticket_free(&longer);
     mk_ticket_free(&bare);
     mk_ticket_free(&full);
+}
+
+
+/* A ticket over arbitrary extra data (times included), quoted by the
+ * simulator: what a TD that forwards caller-chosen times would produce. */
+static void make_raw_ticket(int64_t started, int64_t quoted, int64_t expires, bool embed,
+                            mk_ticket *out) {
+    mk_tdx_extra_data x = {F.peer, F.network, started, quoted, expires};
+    uint8_t rd[64];
+    mk_tdx_report_data(&x, rd);
+    mk_tdx_sim_td td;
+    mk_tdx_sim_td_default(&td);
+    mk_buf q = MK_BUF_INIT, cb = MK_BUF_INIT;
+    mk_error err;
+    TU_ASSERT_RC(mk_tdx_sim_quote(F.sim, &td, rd, &q, &err), 0, &err);
+    if (embed) assert_int_equal(mk_tdx_collateral_to_bundle(F.coll, &cb), 0);
+    mk_tdx_ticket t;
+    TU_ASSERT_RC(mk_tdx_ticket_init(&t, &x, q.data, q.len, embed ? (const char *)cb.data : NULL,
+                                    cb.len, &err),
+                 0, &err);
+    TU_ASSERT_RC(mk_tdx_ticket_to_generic(&t, out, &err), 0, &err);
+    mk_tdx_ticket_free(&t);
+    mk_buf_free(&q);
+    mk_buf_free(&cb);
+}
+
+/* M1: extreme times must not wrap the freshness arithmetic. */
+static void test_extreme_times(void **state) {
+    (void)state;
+    mk_error err;
+    mk_tdx_validator_opts *o = trusting_opts();
+    mk_tdx_validator_opts_max_age(o, 60);
+    mk_tdx_validator_opts_max_lifetime(o, 3600);
+
+    mk_ticket t;
+    make_raw_ticket(NOW - 10, NOW, NOW + 600, true, &t);
+    TU_ASSERT_RC(run(o, &t, NOW, NULL, &err), 0, &err); /* control */
+    mk_ticket_free(&t);
+
+    make_raw_ticket(NOW - 10, INT64_MIN + 1, INT64_MAX - 1, true, &t);
+    TU_ASSERT_RC(run(o, &t, NOW, NULL, &err), MK_EMALFORMED, &err);
+    TU_ASSERT_REASON(&err, "quoted_at");
+    TU_ASSERT_REASON(&err, "out of range");
+    mk_ticket_free(&t);
+
+    make_raw_ticket(INT64_MIN, NOW, NOW + 600, true, &t);
+    TU_ASSERT_RC(run(o, &t, NOW, NULL, &err), MK_EMALFORMED, &err);
+    TU_ASSERT_REASON(&err, "started_at");
+    mk_ticket_free(&t);
+
+    make_raw_ticket(NOW - 10, NOW, INT64_MAX - 1, true, &t);
+    TU_ASSERT_RC(run(o, &t, NOW, NULL, &err), MK_EMALFORMED, &err);
+    TU_ASSERT_REASON(&err, "expiration");
+    mk_ticket_free(&t);
+
+    /* In range but very old: refused by max_age with the real age. */
+    make_raw_ticket(0, 0, MK_TDX_TIME_MAX, true, &t);
+    TU_ASSERT_RC(run(o, &t, NOW, NULL, &err), MK_EEXPIRED, &err);
+    TU_ASSERT_REASON(&err, "1750000000 s old, max_age is 60 s");
+    mk_tdx_validator_opts_max_age(o, 0);
+    TU_ASSERT_RC(run(o, &t, NOW, NULL, &err), MK_EPOLICY, &err);
+    TU_ASSERT_REASON(&err, "exceeds max_lifetime 3600 s");
+    mk_ticket_free(&t);
+    mk_tdx_validator_opts_free(o);
+}
+
+/* M3: the operator's collateral wins over the ticket's. */
+static void test_collateral_precedence(void **state) {
+    (void)state;
+    mk_error err;
+    mk_tdx_sim_td td;
+    mk_tdx_sim_td_default(&td);
+    mk_ticket full;
+    make_ticket(&td, true, 0, &full); /* carries collateral valid at NOW */
+
+    /* The operator's static collateral has expired (issued 40 days ago,
+     * 30-day window): the ticket's own fresh bundle must not replace it. */
+    mk_tdx_collateral *old = NULL;
+    TU_ASSERT_RC(mk_tdx_sim_collateral(F.sim, NOW - 40 * 86400, &old, &err), 0, &err);
+    mk_tdx_validator_opts *o = trusting_opts();
+    TU_ASSERT_RC(mk_tdx_validator_opts_static_collateral(o, old, &err), 0, &err);
+    TU_ASSERT_RC(run(o, &full, NOW, NULL, &err), MK_EEXPIRED, &err);
+    TU_ASSERT_REASON(&err, "TDX quote: collateral");
+    mk_tdx_validator_opts_free(o);
+    mk_tdx_collateral_free(old);
+
+    /* A configured fetcher (here unreachable) is used, not the ticket's. */
+    o = trusting_opts();
+    mk_tdx_fetch_opts f = {.base_url = "http://127.0.0.1:1", .insecure_http_ok = true,
+                           .timeout_ms = 2000};
+    TU_ASSERT_RC(mk_tdx_validator_opts_fetch(o, &f, &err), 0, &err);
+    assert_true(run(o, &full, NOW, NULL, &err) < 0);
+    TU_ASSERT_REASON(&err, "collateral: fetch");
+    mk_tdx_validator_opts_free(o);
+
+    /* Nothing configured: the ticket's collateral is the fallback. */
+    o = trusting_opts();
+    TU_ASSERT_RC(run(o, &full, NOW, NULL, &err), 0, &err);
+    mk_tdx_validator_opts_free(o);
+    mk_ticket_free(&full);
+}
+
+/* M3: collateral freshness knobs (the simulator's collateral has
+ * tcbEvaluationDataNumber 1; made at NOW - 60, its issueDate is an hour
+ * earlier, NOW - 3660). */
+static void test_collateral_freshness(void **state) {
+    (void)state;
+    mk_error err;
+    mk_tdx_sim_td td;
+    mk_tdx_sim_td_default(&td);
+    mk_ticket full;
+    make_ticket(&td, true, 0, &full);
+    mk_tdx_policy p;
+
+    mk_tdx_validator_opts *o = trusting_opts();
+    mk_tdx_policy_default(&p);
+    p.min_tcb_evaluation_data_number = 2;
+    mk_tdx_validator_opts_policy(o, &p);
+    TU_ASSERT_RC(run(o, &full, NOW, NULL, &err), MK_EPOLICY, &err);
+    TU_ASSERT_REASON(&err, "tcbEvaluationDataNumber 1 is below the required 2");
+    p.min_tcb_evaluation_data_number = 1;
+    mk_tdx_validator_opts_policy(o, &p);
+    TU_ASSERT_RC(run(o, &full, NOW, NULL, &err), 0, &err);
+
+    p.max_collateral_age = 3659;
+    mk_tdx_validator_opts_policy(o, &p);
+    TU_ASSERT_RC(run(o, &full, NOW, NULL, &err), MK_EPOLICY, &err);
+    TU_ASSERT_REASON(&err, "older than max_collateral_age 3659 s");
+    p.max_collateral_age = 3660;
+    mk_tdx_validator_opts_policy(o, &p);
+    TU_ASSERT_RC(run(o, &full, NOW, NULL, &err), 0, &err);
+    mk_tdx_validator_opts_free(o);
+    mk_ticket_free(&full);
+}
+
+/* L6: a variant that pins nothing is refused at configuration. */
+static void test_empty_variant_refused(void **state) {
+    (void)state;
+    mk_tdx_validator_opts *o = trusting_opts();
+    mk_tdx_criteria c;
+    mk_tdx_criteria_init(&c);
+    assert_int_equal(mk_tdx_validator_opts_add_variant(o, &c), MK_EINVAL);
+    c.mask = 1u << 7; /* no register bit */
+    assert_int_equal(mk_tdx_validator_opts_add_variant(o, &c), MK_EINVAL);
+    uint8_t r[48] = {0};
+    mk_tdx_criteria_require_rtmr(&c, 2, r);
+    assert_int_equal(mk_tdx_validator_opts_add_variant(o, &c), 0);
+    mk_tdx_validator_opts_free(o);
+}
+
+/* L5: a refused setting leaves the previous one in place. */
+static void test_setters_keep_old_on_failure(void **state) {
+    (void)state;
+    mk_error err;
+    mk_tdx_validator_opts *o = trusting_opts();
+    mk_tdx_fetch_opts good = {.base_url = "https://pccs.example"};
+    mk_tdx_fetch_opts bad = {.base_url = NULL};
+    TU_ASSERT_RC(mk_tdx_validator_opts_fetch(o, &good, &err), 0, &err);
+    TU_ASSERT_RC(mk_tdx_validator_opts_fetch(o, &bad, &err), MK_EINVAL, &err);
+    TU_ASSERT_REASON(&err, "no base URL");
+    mk_validator *v = mk_tdx_validator_new(o, &err);
+    if (!v) fail_msg("the good fetcher was lost: %s", err.msg);
+    mk_validator_free(v);
+    mk_tdx_validator_opts_free(o);
 }
 
 static int sink_add(void *ctx, const mk_ticket *t, mk_error *err) {
@@ -544,6 +736,11 @@ int main(void) {
         cmocka_unit_test(test_collateral_sources),
         cmocka_unit_test(test_install_own_ticket),
         cmocka_unit_test(test_v5_td15),
+        cmocka_unit_test(test_extreme_times),
+        cmocka_unit_test(test_collateral_precedence),
+        cmocka_unit_test(test_collateral_freshness),
+        cmocka_unit_test(test_empty_variant_refused),
+        cmocka_unit_test(test_setters_keep_old_on_failure),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -6,7 +6,15 @@
 #include "testutil.h"
 
 #include <pthread.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
 
 #include <openssl/bio.h>
 #include <openssl/evp.h>
@@ -652,6 +660,224 @@ static void test_threads(void **state) {
     mk_tdx_verifier_free(v);
 }
 
+
+/* M2: every TUD bit (0..7: DEBUG, HGS_PLUS_PROF, PERF_PROF, PMT_PROF and the
+ * reserved ones) is debug-class: refused without allow_debug, and reported
+ * as res.debug. */
+static void test_tud_bits(void **state) {
+    (void)state;
+    static const char *const names[8] = {"DEBUG",         "TUD bit 1", "TUD bit 2",
+                                         "TUD bit 3",     "HGS_PLUS_PROF", "PERF_PROF",
+                                         "PMT_PROF",      "TUD bit 7"};
+    mk_error err;
+    mk_tdx_sim *sim = NULL;
+    TU_ASSERT_RC(mk_tdx_sim_new(sim_now(), &sim, &err), 0, &err);
+    mk_tdx_verifier *v = mk_tdx_verifier_new();
+    const uint8_t *rder;
+    size_t rlen;
+    mk_tdx_sim_root_der(sim, &rder, &rlen);
+    TU_ASSERT_RC(mk_tdx_verifier_trust_simulator(v, rder, rlen, &err), 0, &err);
+    mk_tdx_collateral *c = NULL;
+    TU_ASSERT_RC(mk_tdx_sim_collateral(sim, sim_now(), &c, &err), 0, &err);
+    for (unsigned bit = 0; bit < 8; bit++) {
+        mk_tdx_sim_td td;
+        mk_tdx_sim_td_default(&td);
+        td.td_attributes |= 1ull << bit;
+        mk_buf q;
+        sim_quote(sim, &td, &q);
+        mk_tdx_policy p;
+        mk_tdx_policy_default(&p);
+        mk_tdx_verifier_set_policy(v, &p);
+        mk_tdx_result r;
+        TU_ASSERT_RC(mk_tdx_verify(v, q.data, q.len, c, sim_now(), &r, &err), MK_EPOLICY, &err);
+        TU_ASSERT_REASON(&err, "policy: debug TD refused");
+        TU_ASSERT_REASON(&err, names[bit]);
+        assert_true(r.debug);
+        /* allow_debug admits the known profiling bits; bits 1-3 and 7 are
+         * also reserved and need allow_reserved_attributes too. */
+        p.allow_debug = true;
+        mk_tdx_verifier_set_policy(v, &p);
+        int rc = mk_tdx_verify(v, q.data, q.len, c, sim_now(), &r, &err);
+        if (bit == 0 || (bit >= 4 && bit <= 6)) {
+            TU_ASSERT_RC(rc, 0, &err);
+        } else {
+            TU_ASSERT_RC(rc, MK_EPOLICY, &err);
+            TU_ASSERT_REASON(&err, "reserved TD attribute bits");
+        }
+        assert_true(r.debug);
+        mk_buf_free(&q);
+    }
+    /* The default TD (SEPT_VE_DISABLE only) is not debug. */
+    mk_tdx_sim_td td;
+    mk_tdx_sim_td_default(&td);
+    mk_buf q;
+    sim_quote(sim, &td, &q);
+    mk_tdx_policy p;
+    mk_tdx_policy_default(&p);
+    mk_tdx_verifier_set_policy(v, &p);
+    mk_tdx_result r;
+    TU_ASSERT_RC(mk_tdx_verify(v, q.data, q.len, c, sim_now(), &r, &err), 0, &err);
+    assert_false(r.debug);
+    mk_buf_free(&q);
+    mk_tdx_collateral_free(c);
+    mk_tdx_verifier_free(v);
+    mk_tdx_sim_free(sim);
+}
+
+/* ------------------------------------------------------------------ */
+/* Fetched collateral is verified before it is cached (M4)             */
+/* ------------------------------------------------------------------ */
+
+typedef struct pcs {
+    pid_t pid;
+    int port;
+    char base[128];
+} pcs;
+
+static void nap_ms(long ms) {
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* tests/unit/tdx/pcs_server.py serving `coll`; false when python3 cannot run. */
+static bool pcs_start(pcs *s, const char *coll, const char *dir) {
+    memset(s, 0, sizeof *s);
+    char portfile[400], script[512];
+    snprintf(portfile, sizeof portfile, "%s/port", dir);
+    unlink(portfile);
+    snprintf(script, sizeof script, "%s/tests/unit/tdx/pcs_server.py", MOSAIK_SOURCE_DIR);
+    s->pid = fork();
+    assert_true(s->pid >= 0);
+    if (s->pid == 0) {
+        /* Dies with the test (also when an assertion fails before
+         * pcs_stop), and does not hold the test's output open. */
+        prctl(PR_SET_PDEATHSIG, SIGTERM);
+        int null = open("/dev/null", O_WRONLY);
+        if (null >= 0) dup2(null, 1), dup2(null, 2);
+        execlp("python3", "python3", script, "--collateral", coll, "--port-file", portfile,
+               (char *)NULL);
+        _exit(127);
+    }
+    for (int i = 0; i < 600 && !s->port; i++) {
+        FILE *f = fopen(portfile, "r");
+        if (f) {
+            if (fscanf(f, "%d", &s->port) != 1) s->port = 0;
+            fclose(f);
+        }
+        int status;
+        if (!s->port && waitpid(s->pid, &status, WNOHANG) == s->pid) {
+            s->pid = 0;
+            return false;
+        }
+        if (!s->port) nap_ms(50);
+    }
+    if (!s->port) fail_msg("PCS test server did not start");
+    snprintf(s->base, sizeof s->base, "http://127.0.0.1:%d", s->port);
+    return true;
+}
+
+static void pcs_stop(pcs *s) {
+    if (s->pid > 0) {
+        kill(s->pid, SIGTERM);
+        waitpid(s->pid, NULL, 0);
+        s->pid = 0;
+    }
+}
+
+static long pcs_count(const pcs *s) {
+    char url[200];
+    snprintf(url, sizeof url, "%s/__count", s->base);
+    CURL *h = curl_easy_init();
+    assert_non_null(h);
+    curl_easy_setopt(h, CURLOPT_URL, url);
+    FILE *f = tmpfile();
+    assert_non_null(f);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, f);
+    assert_int_equal(curl_easy_perform(h), CURLE_OK);
+    curl_easy_cleanup(h);
+    rewind(f);
+    long n = -1;
+    if (fscanf(f, "%ld", &n) != 1) n = -1;
+    fclose(f);
+    return n;
+}
+
+static mk_tdx_verifier *fetching_verifier(const pcs *s, const char *cache) {
+    mk_tdx_verifier *v = mk_tdx_verifier_new();
+    assert_non_null(v);
+    mk_tdx_fetch_opts o = {.base_url = s->base, .cache_dir = cache, .insecure_http_ok = true};
+    assert_int_equal(mk_tdx_verifier_set_fetch(v, &o), 0);
+    return v;
+}
+
+static void test_fetched_collateral_verified_first(void **state) {
+    (void)state;
+    char dir[] = "/tmp/mk-verify-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char good[512], bad[600], cache[600], cfile[700];
+    snprintf(good, sizeof good, "%s/tdx/phala-v4/collateral.json", MOSAIK_TESTDATA);
+    snprintf(bad, sizeof bad, "%s/bad.json", dir);
+    snprintf(cache, sizeof cache, "%s/cache", dir);
+    snprintf(cfile, sizeof cfile, "%s/tdx-collateral-B0C06F000000-platform.json", cache);
+
+    /* A bundle whose TCB info signature is wrong but which still parses. */
+    mk_buf cj;
+    load("tdx/phala-v4/collateral.json", &cj);
+    assert_int_equal(mk_buf_append_u8(&cj, 0), 0);
+    char *p = strstr((char *)cj.data, "\"tcb_info_signature\"");
+    assert_non_null(p);
+    p = strchr(strchr(p + 20, ':'), '"') + 1;
+    *p = *p == '0' ? '1' : '0';
+    mk_error err;
+    TU_ASSERT_RC(mk_file_write(bad, cj.data, cj.len - 1, 0600, &err), 0, &err);
+
+    pcs s;
+    if (!pcs_start(&s, bad, dir)) {
+        mk_buf_free(&cj);
+        rmdir(dir);
+        skip();
+    }
+    mk_buf q;
+    load("tdx/phala-v4/quote.bin", &q);
+    mk_tdx_verifier *v = fetching_verifier(&s, cache);
+    mk_tdx_result r;
+    TU_ASSERT_RC(mk_tdx_verify(v, q.data, q.len, NULL, T_PHALA, &r, &err), MK_EBADSIG, &err);
+    TU_ASSERT_REASON(&err, "signature does not verify");
+    struct stat st;
+    /* Not written to the disk cache ... */
+    assert_true(stat(cfile, &st) < 0);
+    /* ... nor kept in memory: the next verification asks the server again. */
+    long n1 = pcs_count(&s);
+    TU_ASSERT_RC(mk_tdx_verify(v, q.data, q.len, NULL, T_PHALA, &r, &err), MK_EBADSIG, &err);
+    assert_true(pcs_count(&s) > n1);
+    mk_tdx_verifier_free(v);
+    pcs_stop(&s);
+
+    /* A bad bundle planted in the disk cache (e.g. by an older version) is
+     * not reused: the good one is fetched and replaces it. */
+    mkdir(cache, 0700);
+    TU_ASSERT_RC(mk_file_write(cfile, cj.data, cj.len - 1, 0600, &err), 0, &err);
+    assert_true(pcs_start(&s, good, dir));
+    v = fetching_verifier(&s, cache);
+    TU_ASSERT_RC(mk_tdx_verify(v, q.data, q.len, NULL, T_PHALA, &r, &err), 0, &err);
+    assert_int_equal(r.tcb_status, MK_TCB_UP_TO_DATE);
+    assert_true(r.collateral_checked);
+    /* Now cached (verified): a second verifier needs no server. */
+    mk_tdx_verifier_free(v);
+    long n2 = pcs_count(&s);
+    v = fetching_verifier(&s, cache);
+    TU_ASSERT_RC(mk_tdx_verify(v, q.data, q.len, NULL, T_PHALA, &r, &err), 0, &err);
+    assert_int_equal(pcs_count(&s), n2);
+    mk_tdx_verifier_free(v);
+    pcs_stop(&s);
+
+    mk_buf_free(&q);
+    mk_buf_free(&cj);
+    char cmd[700];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd) != 0) print_error("could not remove %s\n", dir);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_real_chain_only),
@@ -663,6 +889,8 @@ int main(void) {
         cmocka_unit_test(test_status_names),
         cmocka_unit_test(test_warm_cost),
         cmocka_unit_test(test_threads),
+        cmocka_unit_test(test_tud_bits),
+        cmocka_unit_test(test_fetched_collateral_verified_first),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
