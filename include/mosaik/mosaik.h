@@ -17,6 +17,8 @@
 #include "mosaik/net.h"
 #include "mosaik/discovery.h"
 #include "mosaik/streams.h"
+#include "mosaik/groups.h"
+#include "mosaik/collections.h"
 #if MOSAIK_HAVE_TDX
 #include "mosaik/tdx.h"
 #include "mosaik/tdx_provider.h"

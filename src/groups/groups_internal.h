@@ -1,0 +1,199 @@
+/*
+ * groups_internal.h — shared structures of the src/groups sources (not public).
+ *
+ * Threads: the network's I/O thread (frames, hooks, dial completions) and
+ * the group's own loop thread (raft, the bridge, proposals). Locks:
+ *   host->mu  the host's group table; held while a frame or hook is being
+ *             dispatched to a group, so removal from the table is a barrier;
+ *   g->bmu    bonds and the validation cache;
+ *   g->qmu    the job queue into the loop;
+ *   g->smu    the state machine, the status snapshot and waiters.
+ * Order: host->mu, then g->bmu, then g->qmu / g->smu. The loop thread never
+ * takes host->mu.
+ */
+#ifndef MK_GROUPS_INTERNAL_H
+#define MK_GROUPS_INTERNAL_H
+
+#include <pthread.h>
+#include <raft.h>
+#include <raft/uv.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "mosaik/discovery.h"
+#include "mosaik/groups.h"
+
+/* Frame types of protocol "groups": [type u8][group id 32][body]. */
+enum {
+    MK_GF_HELLO = 1,   /* role u8, mac 32 */
+    MK_GF_OPEN = 2,    /* chan u32 (opener's number) */
+    MK_GF_DATA = 3,    /* dir u8, chan u32, bytes */
+    MK_GF_CLOSE = 4,   /* dir u8, chan u32 */
+    MK_GF_FWD = 5,     /* seq u64, kind u8, payload */
+    MK_GF_FWD_RES = 6, /* seq u64, status u32 (two's complement), payload */
+    MK_GF_BYE = 7,     /* the sender ended its bond */
+};
+#define MK_GF_HDR (1 + MK_ID_LEN)
+#define MK_GF_CHUNK ((size_t)64 << 10)
+#define MK_GF_MAX_FRAME (MK_GROUP_MAX_COMMAND + 256)
+#define MK_GF_MAX_PUMP_QUEUE ((size_t)64 << 20)
+
+/* Forward kinds. */
+enum { MK_FWD_CMD = 0, MK_FWD_QUERY = 1 };
+
+typedef struct mk_groups_host mk_groups_host;
+
+typedef struct mk_gbond {
+    struct mk_gbond *next;
+    mk_id peer;
+    uint64_t rid;
+    mk_net_conn *conn; /* referenced */
+    bool sent_hello, got_hello;
+    uint8_t role; /* the remote's role (covered by its MAC) */
+    mk_expiration expires;
+    uint64_t hello_at; /* monotonic ms of our last unsolicited HELLO */
+} mk_gbond;
+
+typedef struct mk_gvcache {
+    mk_id peer;
+    uint64_t version;
+    int rc;
+    mk_expiration expires;
+    bool serves;
+} mk_gvcache;
+
+/* A waiter of a user call (shared by the caller and the loop). */
+typedef struct mk_gwaiter {
+    int refs; /* under g->smu */
+    bool done;
+    int status;
+    mk_buf result;
+    char msg[160];
+} mk_gwaiter;
+
+typedef struct mk_gjob mk_gjob;
+struct mk_gjob {
+    mk_gjob *next;
+    int type;
+    mk_id peer;
+    mk_net_conn *conn; /* referenced, may be NULL */
+    uint8_t dir, kind, role;
+    uint32_t chan;
+    uint64_t seq;
+    int status;
+    mk_gwaiter *w;
+    bool unchecked;
+    mk_buf data;
+};
+enum {
+    MK_GJ_PROPOSE = 1, /* kind: cmd or query; w */
+    MK_GJ_OPEN,        /* remote opened a raft channel */
+    MK_GJ_DATA,
+    MK_GJ_CLOSE,
+    MK_GJ_FWD_IN,    /* a forwarded command/query arrived (role of the bond) */
+    MK_GJ_FWD_RES,   /* an answer to our forward */
+    MK_GJ_PEER_DOWN, /* the bond with peer ended: drop its channels */
+    MK_GJ_CONNECTED, /* deferred completion of a raft connect (seq = req ptr) */
+    MK_GJ_TRANSFER,  /* hand leadership to peer (zero: any voter) */
+};
+
+typedef struct mk_gchan mk_gchan;
+typedef struct mk_gpending mk_gpending;
+typedef struct mk_gfwd mk_gfwd;
+
+struct mk_group {
+    mk_groups_host *host;
+    mk_network *nw;
+    mk_net *net;
+    mk_id id, key, self;
+    uint64_t self_rid;
+    char self_addr[MK_ID_HEX_LEN];
+    mk_group_config cfg;
+    char *data_dir;
+    mk_group_sm sm;
+    const mk_validator_set *vs;
+
+    /* loop thread */
+    uv_loop_t loop;
+    pthread_t thread;
+    bool thread_started;
+    uv_async_t async;
+    uv_timer_t tick, fast;
+    struct raft raft;
+    struct raft_io io;
+    struct raft_fsm fsm;
+    struct raft_uv_transport trans;
+    raft_uv_accept_cb accept_cb;
+    bool trans_closed;
+    mk_gchan *chans;
+    void *pconns; /* bridge: raft connects awaiting their deferred callback */
+    uint32_t next_chan;
+    mk_gpending *pending;
+    mk_gfwd *fwds;
+    uint64_t next_seq;
+    bool changing; /* a configuration change is in flight */
+    struct raft_change change;
+    uint64_t change_rid;
+    int change_role;
+    bool raft_closed;
+    bool loop_stopping;
+
+    /* job queue */
+    pthread_mutex_t qmu;
+    mk_gjob *qhead, *qtail;
+    bool stopping;
+
+    /* bonds */
+    pthread_mutex_t bmu;
+    mk_gbond *bonds;
+    mk_gvcache *vc;
+    size_t n_vc, cap_vc;
+    mk_id cut[8];
+    size_t n_cut;
+
+    /* state and status */
+    pthread_mutex_t smu;
+    pthread_cond_t cond;
+    mk_group_status st;
+};
+
+/* frame.c: a parsed frame (payload and mac borrowed from the input). */
+typedef struct mk_group_frame {
+    uint8_t type;
+    mk_id group;
+    uint8_t role, reply; /* HELLO */
+    const uint8_t *mac;  /* HELLO: 32 bytes */
+    uint8_t dir;         /* DATA, CLOSE */
+    uint32_t chan;       /* OPEN, DATA, CLOSE */
+    uint64_t seq;        /* FWD, FWD_RES */
+    uint8_t kind;        /* FWD */
+    int32_t status;      /* FWD_RES */
+    const uint8_t *payload;
+    size_t plen;
+} mk_group_frame;
+int mk_group_frame_parse(const uint8_t *data, size_t len, mk_group_frame *f, mk_error *err);
+
+/* ident.c */
+uint64_t mk_group_rid_of(const mk_id *peer);
+
+/* bridge.c: the raft_uv_transport over bonds (loop thread). */
+void mk_gbridge_setup(mk_group *g);
+void mk_gbridge_on_open(mk_group *g, const mk_id *peer, mk_net_conn *conn, uint32_t chan);
+void mk_gbridge_on_data(mk_group *g, const mk_id *peer, uint8_t dir, uint32_t chan,
+                        const uint8_t *data, size_t len);
+void mk_gbridge_on_close(mk_group *g, const mk_id *peer, uint8_t dir, uint32_t chan);
+void mk_gbridge_peer_down(mk_group *g, const mk_id *peer);
+void mk_gbridge_connected(mk_group *g, void *req_ptr);
+void mk_gbridge_flush(mk_group *g);
+void mk_gbridge_close_all(mk_group *g);
+
+/* group.c helpers used by the bridge. */
+/* The referenced connection of an established, unexpired, uncut bond with
+ * peer (NULL if none); the caller unrefs. */
+mk_net_conn *mk_group_bond_conn(mk_group *g, const mk_id *peer);
+int mk_group_send(mk_net_conn *conn, const mk_id *group, uint8_t type, const void *body,
+                  size_t blen, const void *tail, size_t tlen);
+bool mk_group_is_cut(mk_group *g, const mk_id *peer);
+
+#endif
