@@ -48,12 +48,14 @@ has err 'UpToDate' "phala-v4 --accept OutOfDate"
 expect 0 "phala-v4 --accept any" -- "$CLI" tdx verify "$TD/phala-v4/quote.bin" \
     --collateral "$TD/phala-v4/collateral.json" --at 1752919234 --accept any
 
-# --- google-spr-v4 without collateral: refused unless --chain-only asks for
-# the weaker check (like the library, the CLI never downgrades silently).
-expect 1 "google-spr-v4 without collateral" -- "$CLI" tdx verify \
+# --- google-spr-v4 without collateral: the chain only, said on stderr and
+# in the JSON (no TCB status, no revocation check).
+expect 0 "google-spr-v4 without collateral" -- "$CLI" tdx verify \
     "$TD/google-spr-v4/quote.bin" --at 1688169600 --json
-has out '"verified": false' "google-spr-v4 without collateral"
-has err 'collateral required' "google-spr-v4 without collateral"
+has out '"verified": true' "google-spr-v4 without collateral"
+has out '"chain_only": true' "google-spr-v4 without collateral"
+has out '"tcb_status": null' "google-spr-v4 without collateral"
+has err 'chain only' "google-spr-v4 without collateral"
 expect 0 "google-spr-v4 chain only at 2023-07-01" -- "$CLI" tdx verify \
     "$TD/google-spr-v4/quote.bin" --at 1688169600 --chain-only --json
 has out '"verified": true' "google-spr-v4 chain only"
@@ -132,12 +134,13 @@ has err 'expired' "sim ticket, expired"
 expect 0 "inspect ticket" -- "$CLI" tdx inspect "$TMP/t.bin" --json
 has out '"report_data_binds_extra": true' "inspect ticket"
 has out '"has_collateral": true' "inspect ticket"
-# A ticket without collateral is refused, and verifies with --chain-only.
+# A ticket without collateral verifies the chain only, and says so.
 expect 0 "sim ticket without collateral" -- "$CLI" tdx ticket --sim "$TMP/sim.pem" \
     --quote-version 5 --td15 -o "$TMP/t5.bin"
-expect 1 "sim v5 ticket without collateral" -- "$CLI" tdx verify "$TMP/t5.bin" \
+expect 0 "sim v5 ticket without collateral" -- "$CLI" tdx verify "$TMP/t5.bin" \
     --trust-sim-root "$TMP/sim.pem" --json
-has err 'collateral required' "sim v5 ticket without collateral"
+has err 'chain only' "sim v5 ticket without collateral"
+has out '"chain_only": true' "sim v5 ticket without collateral"
 expect 0 "sim v5 ticket, chain only" -- "$CLI" tdx verify "$TMP/t5.bin" \
     --trust-sim-root "$TMP/sim.pem" --chain-only --json
 has out '"tcb_status": null' "sim v5 ticket"

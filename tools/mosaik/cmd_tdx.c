@@ -5,10 +5,11 @@
  *
  * verify: the input is a quote (binary, or hex text with optional 0x and
  * whitespace) or a TDX ticket (recognised by its zstd magic). A quote is
- * verified with mk_tdx_verify. Collateral is required, as in the library:
- * without --collateral (or a ticket's embedded collateral) the quote is
- * refused unless --chain-only asks for the weaker check (chain only, no TCB
- * status, no revocation). A ticket is judged by a TDX validator (its
+ * verified with mk_tdx_verify. Without --collateral (or a ticket's embedded
+ * collateral) the CLI verifies the chain only, as documented in --help: it
+ * says so on stderr, reports "chain_only": true and tcb_status null, and
+ * checks no revocation. (The library itself never downgrades: chain-only is
+ * a policy opt-in, which the CLI sets visibly.) A ticket is judged by a TDX validator (its
  * embedded collateral unless --collateral is given; peer and network
  * checked only when --peer / --network say which), which adds the
  * report-data binding and expiry. Exit 0 when
@@ -373,10 +374,10 @@ static void verify_usage(FILE *f) {
             "  --collateral FILE    collateral bundle JSON (dcap-qvl / PCCS layout), or a\n"
             "                       directory of PCS responses (docs/tdx-tickets.md). Without\n"
             "                       it a ticket's embedded collateral is used if it has one;\n"
-            "                       with no collateral at all the input is refused unless\n"
-            "                       --chain-only is given.\n"
-            "  --chain-only         without collateral, verify only structure, signatures\n"
-            "                       and the PCK chain (no TCB status, no revocation check)\n"
+            "                       with no collateral at all only the chain is verified\n"
+            "                       (structure, signatures, PCK chain to Intel's root): no\n"
+            "                       TCB status, no revocation check; stderr says so.\n"
+            "  --chain-only         accepted for scripts that say it explicitly (the same)\n"
             "  --at T               verification time (UNIX seconds; default now)\n"
             "  --accept LIST        accepted TCB statuses (default UpToDate,SWHardeningNeeded;\n"
             "                       'any' = every status except Revoked)\n"
@@ -482,8 +483,9 @@ static int cmd_verify(int argc, char **argv) {
     mk_tdx_policy_default(&pol);
     if (have_accept) pol.accepted_statuses = accept;
     pol.allow_debug = allow_debug;
-    /* Chain-only only on request (--chain-only), and only without collateral. */
-    pol.chain_only = chain_only && coll == NULL;
+    /* Without collateral: chain only, said on stderr and in the JSON. */
+    (void)chain_only;
+    pol.chain_only = coll == NULL;
 
     bool is_ticket = is_zstd(input.data, input.len);
     const uint8_t *qdata = input.data;
@@ -506,7 +508,7 @@ static int cmd_verify(int argc, char **argv) {
             rc = mk_error_set(&err, MK_ENOMEM, "out of memory");
             goto report;
         }
-        pol.chain_only = chain_only && coll == NULL && ticket.collateral == NULL;
+        pol.chain_only = coll == NULL && ticket.collateral == NULL;
         mk_tdx_validator_opts_policy(vo, &pol);
         if (root.len && (rc = mk_tdx_validator_opts_trust_simulator(vo, root.data, root.len,
                                                                     &err)) < 0)
@@ -562,6 +564,10 @@ report:;
     describe_result(o, &res, have_res);
     json_object_set_new(o, "verified", json_boolean(rc == 0));
     json_object_set_new(o, "reason", rc == 0 ? json_null() : json_string(err.msg));
+    json_object_set_new(o, "chain_only", json_boolean(pol.chain_only));
+    if (pol.chain_only)
+        fprintf(stderr, "mosaik: tdx verify: no collateral: chain only (structure, signatures, "
+                        "PCK chain); no TCB status, no revocation check\n");
     /* Put the verdict first for readers. */
     json_t *ordered = json_object();
     json_object_set(ordered, "verified", json_object_get(o, "verified"));
