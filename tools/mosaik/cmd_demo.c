@@ -142,6 +142,9 @@ static void expected_td(mk_tdx_sim_td *td) {
     mk_tdx_sim_td_default(td);
 }
 
+static int node_run(const node_args *a, mk_network *nw, mk_tdx_sim *sim, mk_tdx_collateral *coll,
+                    mk_stream_producer **pp, mk_stream_consumer **cp);
+
 static int node_main(const node_args *a) {
     g_node = a->name;
     if (!getenv("MOSAIK_LOG")) mk_log_set_level(MK_LOG_ERROR); /* events go to stdout */
@@ -169,7 +172,31 @@ static int node_main(const node_args *a) {
         cfg.n_bootstrap = 1;
     }
     mk_network *nw = NULL;
-    if (mk_network_new(&cfg, &nw, &err) < 0) return node_fail("network", &err);
+    if (mk_network_new(&cfg, &nw, &err) < 0) {
+        mk_tdx_collateral_free(coll);
+        mk_tdx_sim_free(sim);
+        return node_fail("network", &err);
+    }
+    mk_stream_producer *p = NULL;
+    mk_stream_consumer *c = NULL;
+    int rc = node_run(a, nw, sim, coll, &p, &c);
+    /* Every path, failures included, stops the I/O thread before the
+     * process exits: a thread still running during exit() would race with
+     * OpenSSL's and libc's teardown. */
+    mk_stream_producer_free(p);
+    mk_stream_consumer_free(c);
+    mk_network_free(nw);
+    mk_tdx_validator_opts_free(g_tdx_opts);
+    g_tdx_opts = NULL;
+    mk_tdx_collateral_free(coll);
+    mk_tdx_sim_free(sim);
+    return rc;
+}
+
+static int node_run(const node_args *a, mk_network *nw, mk_tdx_sim *sim, mk_tdx_collateral *coll,
+                    mk_stream_producer **pp, mk_stream_consumer **cp) {
+    mk_error err;
+    mk_error_clear(&err);
     mk_id peer, netid;
     mk_network_peer_id(nw, &peer);
     mk_network_id(nw, &netid);
@@ -184,15 +211,19 @@ static int node_main(const node_args *a) {
         mk_tdx_provider *prov = mk_tdx_provider_sim_new(sim, &td);
         mk_tdx_attester *att = NULL;
         mk_ticket t;
-        if (!prov || mk_tdx_attester_new(prov, coll, &att, &err) < 0)
-            return node_fail("attester", &err);
-        if (mk_tdx_attester_ticket_with_expiration(att, &peer, &netid, mk_now(), exp, &t, &err) <
-                0 ||
-            mk_network_add_ticket(nw, &t, &err) < 0)
-            return node_fail("ticket", &err);
-        mk_ticket_free(&t);
+        int trc = !prov ? mk_error_set(&err, MK_ENOMEM, "out of memory")
+                        : mk_tdx_attester_new(prov, coll, &att, &err);
+        if (trc == 0) {
+            trc = mk_tdx_attester_ticket_with_expiration(att, &peer, &netid, mk_now(), exp, &t,
+                                                         &err);
+            if (trc == 0) {
+                trc = mk_network_add_ticket(nw, &t, &err);
+                mk_ticket_free(&t);
+            }
+        }
         mk_tdx_attester_free(att);
         mk_tdx_provider_free(prov);
+        if (trc < 0) return node_fail("ticket", &err);
     }
 
     /* The requirement both sides apply: a TDX ticket with the expected MRTD,
@@ -231,6 +262,8 @@ static int node_main(const node_args *a) {
         co.retry_max_ms = 3000;
         rc = mk_stream_consumer_from_def(nw, &def, &co, &c, &err);
     }
+    *pp = p;
+    *cp = c;
     if (rc < 0) return node_fail("stream", &err);
 
     char hex[MK_ID_HEX_LEN], addr[MK_NET_ADDR_MAX + 1], sp[9];
@@ -249,8 +282,10 @@ static int node_main(const node_args *a) {
         char line[200], path2[1100];
         int ln = snprintf(line, sizeof line, "%s@%s\n", hex, addr);
         snprintf(path2, sizeof path2, "%s/producer.addr", a->dir);
-        if (mk_file_write(path2, line, (size_t)ln, 0600, &err) < 0)
+        if (mk_file_write(path2, line, (size_t)ln, 0600, &err) < 0) {
+            json_decref(o);
             return node_fail("address file", &err);
+        }
     }
     emit_json(o);
 
@@ -298,12 +333,6 @@ static int node_main(const node_args *a) {
     json_object_set_new(o, "rejected", json_integer((json_int_t)st.rejected));
     json_object_set_new(o, "disconnected", json_integer((json_int_t)st.disconnected));
     emit_json(o);
-    mk_stream_producer_free(p);
-    mk_stream_consumer_free(c);
-    mk_network_free(nw);
-    mk_tdx_validator_opts_free(g_tdx_opts);
-    mk_tdx_collateral_free(coll);
-    mk_tdx_sim_free(sim);
     return CLI_OK;
 }
 
