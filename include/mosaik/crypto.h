@@ -62,8 +62,12 @@ void mk_pubkey_free(mk_pubkey *k);
  * over msg hashed with alg. MK_EBADSIG if it does not verify. */
 int mk_ecdsa_verify_raw(const mk_pubkey *key, mk_hash_alg alg, const void *msg, size_t len,
                         const uint8_t *sig, size_t siglen, mk_error *err);
-/* Same over a precomputed digest. */
+/* Same over a precomputed digest, whose length must be the curve's
+ * coordinate size (32 bytes for P-256, 48 for P-384). */
 int mk_ecdsa_verify_digest_raw(const mk_pubkey *key, const uint8_t *digest, size_t dlen,
+                               const uint8_t *sig, size_t siglen, mk_error *err);
+/* Same with a borrowed EVP_PKEY (an EC key; not freed, no reference taken). */
+int mk_ecdsa_verify_digest_evp(void *evp_pkey, const uint8_t *digest, size_t dlen,
                                const uint8_t *sig, size_t siglen, mk_error *err);
 /* Convert between DER ECDSA-Sig-Value and raw r||s (each half n bytes). */
 int mk_ecdsa_sig_der_to_raw(const uint8_t *der, size_t dlen, size_t n, uint8_t *raw);

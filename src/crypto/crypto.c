@@ -199,6 +199,13 @@ int mk_pubkey_from_ed25519(const uint8_t pk[32], mk_pubkey **out, mk_error *err)
     return 0;
 }
 
+/* EC coordinate size of a key (32 for P-256, 48 for P-384), 0 when it is
+ * not an EC key. */
+static size_t evp_coord(const EVP_PKEY *p) {
+    if (!EVP_PKEY_is_a(p, "EC")) return 0;
+    return (size_t)(EVP_PKEY_get_bits(p) + 7) / 8;
+}
+
 int mk_pubkey_from_evp(void *evp, mk_pubkey **out) {
     EVP_PKEY *p = evp;
     mk_pubkey *k = calloc(1, sizeof *k);
@@ -208,10 +215,7 @@ int mk_pubkey_from_evp(void *evp, mk_pubkey **out) {
         return MK_ECRYPTO;
     }
     k->pkey = p;
-    if (EVP_PKEY_is_a(p, "EC")) {
-        int bits = EVP_PKEY_get_bits(p);
-        k->coord = (size_t)(bits + 7) / 8;
-    }
+    k->coord = evp_coord(p);
     *out = k;
     return 0;
 }
@@ -293,20 +297,23 @@ int mk_ecdsa_verify_raw(const mk_pubkey *key, mk_hash_alg alg, const void *msg, 
     return rc;
 }
 
-int mk_ecdsa_verify_digest_raw(const mk_pubkey *key, const uint8_t *digest, size_t dlen_in,
+int mk_ecdsa_verify_digest_evp(void *evp_pkey, const uint8_t *digest, size_t dlen_in,
                                const uint8_t *sig, size_t siglen, mk_error *err) {
-    if (!key->coord || siglen != 2 * key->coord)
+    EVP_PKEY *pkey = evp_pkey;
+    if (!pkey) return mk_error_set(err, MK_EINVAL, "ECDSA: no key");
+    size_t coord = evp_coord(pkey);
+    if (!coord || siglen != 2 * coord)
         return mk_error_set(err, MK_EMALFORMED, "ECDSA signature: bad length %zu", siglen);
     /* The digest must be SHA-256 for P-256 and SHA-384 for P-384: a shorter
      * one would be accepted by OpenSSL and weaken the signature. */
-    if (dlen_in != key->coord)
+    if (dlen_in != coord)
         return mk_error_set(err, MK_EINVAL, "ECDSA digest: %zu bytes for a %zu-byte curve", dlen_in,
-                            key->coord);
+                            coord);
     uint8_t *der;
     size_t dlen;
-    int rc = mk_ecdsa_sig_raw_to_der(sig, key->coord, &der, &dlen);
+    int rc = mk_ecdsa_sig_raw_to_der(sig, coord, &der, &dlen);
     if (rc < 0) return mk_error_set(err, rc, "ECDSA signature: cannot encode");
-    EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new(key->pkey, NULL);
+    EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new(pkey, NULL);
     if (!ctx || EVP_PKEY_verify_init(ctx) != 1) {
         rc = mk_error_openssl(err, MK_ECRYPTO, "signature verification setup");
     } else if (EVP_PKEY_verify(ctx, der, dlen, digest, dlen_in) == 1) {
@@ -318,6 +325,12 @@ int mk_ecdsa_verify_digest_raw(const mk_pubkey *key, const uint8_t *digest, size
     EVP_PKEY_CTX_free(ctx);
     OPENSSL_free(der);
     return rc;
+}
+
+int mk_ecdsa_verify_digest_raw(const mk_pubkey *key, const uint8_t *digest, size_t dlen,
+                               const uint8_t *sig, size_t siglen, mk_error *err) {
+    /* key->coord is evp_coord(key->pkey) for every way a key is made. */
+    return mk_ecdsa_verify_digest_evp(key->pkey, digest, dlen, sig, siglen, err);
 }
 
 /* ---- private keys ---- */

@@ -1,13 +1,14 @@
 /*
  * discovery/disc_internal.h — shared by the files of src/discovery/.
  *
- *   cbor.c     a pull reader over libcbor's streaming decoder (mk_reader
- *              cursor) and canonical head writers
  *   entry.c    peer entries: builders, canonical encoding, signing, decoding
  *   catalog.c  the catalog: acceptance rules, tombstones, purge, digests
  *   wire.c     discovery protocol messages (announce, digest)
  *   node.c     the mk_network object: net, timers, events, gossip, sync
  *   metrics.c  counters and the Prometheus text
+ *
+ * The CBOR pull reader and canonical head writers the formats use are in
+ * core/cbor_internal.h (included here for all of them).
  */
 #ifndef MOSAIK_DISC_INTERNAL_H
 #define MOSAIK_DISC_INTERNAL_H
@@ -16,52 +17,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/cbor_internal.h"
 #include "mosaik/bytes.h"
 #include "mosaik/discovery.h"
 #include "mosaik/error.h"
-
-/* ----- CBOR pull reader (cbor.c) -------------------------------------- */
-
-typedef enum mk_cbor_kind {
-    MK_CBOR_NONE = 0,
-    MK_CBOR_UINT,
-    MK_CBOR_NEGINT,
-    MK_CBOR_BSTR, /* definite, whole: data/len view into the input */
-    MK_CBOR_TSTR, /* definite, whole */
-    MK_CBOR_ARRAY,
-    MK_CBOR_MAP,
-    MK_CBOR_OTHER /* anything else: `other` names it */
-} mk_cbor_kind;
-
-typedef struct mk_cbor_item {
-    mk_cbor_kind kind;
-    uint64_t u; /* UINT value, NEGINT's encoded n, ARRAY/MAP count */
-    const uint8_t *data;
-    size_t len;
-    const char *other;
-} mk_cbor_item;
-
-/* Next item (a head, or a whole definite string). `what` names it in errors
- * ("<ctx>: truncated in <what>"). Never allocates. */
-int mk_cbor_next(mk_reader *r, mk_cbor_item *it, const char *ctx, const char *what, mk_error *err);
-int mk_cbor_expect_uint(mk_reader *r, const char *ctx, const char *what, uint64_t *out,
-                        mk_error *err);
-int mk_cbor_expect_key(mk_reader *r, uint64_t key, const char *ctx, const char *what,
-                       mk_error *err);
-int mk_cbor_expect_int(mk_reader *r, const char *ctx, const char *what, int64_t *out,
-                       mk_error *err);
-int mk_cbor_expect_bstr(mk_reader *r, const char *ctx, const char *what, size_t min, size_t max,
-                        const uint8_t **data, size_t *len, mk_error *err);
-int mk_cbor_expect_array(mk_reader *r, const char *ctx, const char *what, size_t max, size_t *n,
-                         mk_error *err);
-
-/* Canonical writers (shortest heads, definite lengths). */
-int mk_cbor_put_uint(mk_buf *b, uint64_t v);
-int mk_cbor_put_int(mk_buf *b, int64_t v);
-int mk_cbor_put_bstr(mk_buf *b, const void *data, size_t len);
-int mk_cbor_put_tstr(mk_buf *b, const char *s, size_t len);
-int mk_cbor_put_array(mk_buf *b, size_t n);
-int mk_cbor_put_map(mk_buf *b, size_t n);
 
 /* ----- entries (entry.c) ---------------------------------------------- */
 

@@ -15,7 +15,7 @@
  * Carrying the body as a byte string means a receiver verifies exactly the
  * bytes that were signed, and a forwarder passes them on unchanged.
  *
- * Decoding reads through the CBOR pull reader (cbor.c, an mk_reader
+ * Decoding reads through the CBOR pull reader (core/cbor.c, an mk_reader
  * cursor): every count and length is checked against its cap before
  * anything is allocated (MK_ENTRY_MAX_* and MK_TICKET_MAX_DATA), then the
  * decoded entry is re-encoded and must equal the received body byte for
@@ -29,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/cbor_internal.h"
 #include "discovery/disc_internal.h"
 #include "mosaik/crypto.h"
 

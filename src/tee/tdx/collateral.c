@@ -101,21 +101,9 @@ struct mk_tdx_collateral {
 /* Status names                                                        */
 /* ------------------------------------------------------------------ */
 
-static const char *const status_names[MK_TCB_STATUS_COUNT] = {
-    [MK_TCB_UP_TO_DATE] = "UpToDate",
-    [MK_TCB_SW_HARDENING_NEEDED] = "SWHardeningNeeded",
-    [MK_TCB_CONFIGURATION_NEEDED] = "ConfigurationNeeded",
-    [MK_TCB_CONFIGURATION_AND_SW_HARDENING_NEEDED] = "ConfigurationAndSWHardeningNeeded",
-    [MK_TCB_OUT_OF_DATE] = "OutOfDate",
-    [MK_TCB_OUT_OF_DATE_CONFIGURATION_NEEDED] = "OutOfDateConfigurationNeeded",
-    [MK_TCB_TD_RELAUNCH_ADVISED] = "TDRelaunchAdvised",
-    [MK_TCB_TD_RELAUNCH_ADVISED_CONFIGURATION_NEEDED] = "TDRelaunchAdvisedConfigurationNeeded",
-    [MK_TCB_REVOKED] = "Revoked",
-};
-
+/* verify.c owns the name table (mk_tcb_status_name). */
 const char *mk_tdx_status_str(mk_tcb_status s) {
-    if ((int)s < 0 || (int)s >= MK_TCB_STATUS_COUNT) return "Unknown";
-    return status_names[s];
+    return mk_tcb_status_name(s);
 }
 
 /* Status sets a document may use (Intel's VALID_TCB_INFO_STATUSES etc.). */
@@ -325,7 +313,7 @@ static int f_status(json_t *o, unsigned allowed, mk_tcb_status *out, mk_error *e
     const char *s;
     MK_TRY(f_str(o, "tcbStatus", &s, NULL, err));
     for (int i = 0; i < MK_TCB_STATUS_COUNT; i++) {
-        if (strcmp(s, status_names[i]) == 0 && (allowed & BIT(i))) {
+        if (strcmp(s, mk_tcb_status_name((mk_tcb_status)i)) == 0 && (allowed & BIT(i))) {
             *out = (mk_tcb_status)i;
             return 0;
         }

@@ -94,9 +94,9 @@ typedef enum mk_tdx_doc { MK_TDX_DOC_TCB_INFO = 1, MK_TDX_DOC_QE_IDENTITY = 2 } 
 int mk_tdx_collateral_verify_doc(const mk_tdx_collateral *c, mk_tdx_trust *t, mk_tdx_doc which,
                                  int64_t now, mk_error *err);
 
-/* Intel's status names, used by collateral.c and tcb.c (verify.c owns the
- * public mk_tcb_status_name; this one exists so these files do not depend
- * on it). Returns "Unknown" for values outside the enum. */
+/* Intel's status names: the same as the public mk_tcb_status_name (which
+ * verify.c owns and this calls). Returns "Unknown" for values outside the
+ * enum. */
 const char *mk_tdx_status_str(mk_tcb_status s);
 
 #endif

@@ -10,9 +10,10 @@
  * else.
  *
  * Encoding. The ticket is a CBOR map with unsigned keys 0..6 (7 when the
- * collateral is present) in increasing order, written with libcbor's
- * encoders, which always choose the shortest integer form and definite
- * lengths. So one ticket has exactly one encoding.
+ * collateral is present) in increasing order, written with the canonical
+ * head writers of core/cbor.c (libcbor's encoders: always the shortest
+ * integer form and definite lengths). So one ticket has exactly one
+ * encoding.
  *
  * Times. Decoding refuses started_at, quoted_at and expiration outside
  * [0, MK_TDX_TIME_MAX] (expiration may also be MK_EXPIRES_NEVER) and an
@@ -20,11 +21,11 @@
  * subtract its times without overflow. Encoding does not check them (tests
  * build out-of-range tickets to exercise the decoder).
  *
- * Decoding is a schema-driven pull parser over libcbor's streaming decoder:
- * each cbor_stream_decode call yields one data item header (or a whole
- * definite byte string) through callbacks that only record what they saw;
- * nothing is allocated from a size read off the wire, and the cursor into
- * the input is an mk_reader. After the map has been read, the decoder
+ * Decoding is a schema-driven pull parser over the CBOR pull reader of
+ * core/cbor.c (libcbor's streaming decoder): each step yields one data item
+ * header (or a whole definite byte string); nothing is allocated from a
+ * size read off the wire, and the cursor into the input is an mk_reader.
+ * After the map has been read, the decoder
  * re-encodes what it understood and requires the result to equal the
  * input byte for byte: this one comparison refuses non-minimal integers,
  * indefinite lengths, duplicate or reordered keys and trailing bytes.
@@ -42,10 +43,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <cbor.h>
 #include <zstd.h>
 #include <zstd_errors.h>
 
+#include "core/cbor_internal.h"
 #include "mosaik/crypto.h"
 #include "mosaik/encoding.h"
 
@@ -143,53 +144,25 @@ enum {
     K_COLLATERAL = 7,
 };
 
-/* Append one CBOR head written by a libcbor encoder. */
-#define PUT_HEAD(b, call)                                                                          \
-    do {                                                                                           \
-        uint8_t *h_ = mk_buf_extend((b), 9);                                                       \
-        if (!h_) return MK_ETOOBIG;                                                                \
-        size_t n_ = call;                                                                          \
-        if (n_ == 0) return MK_EINVAL;                                                             \
-        (b)->len -= 9 - n_;                                                                        \
-    } while (0)
-
-static int put_uint(mk_buf *b, uint64_t v) {
-    PUT_HEAD(b, cbor_encode_uint(v, h_, 9));
-    return 0;
-}
-
-static int put_int(mk_buf *b, int64_t v) {
-    if (v >= 0) return put_uint(b, (uint64_t)v);
-    /* CBOR negative integers carry -1 - v. */
-    uint64_t n = (uint64_t)(-(v + 1));
-    PUT_HEAD(b, cbor_encode_negint(n, h_, 9));
-    return 0;
-}
-
-static int put_bstr(mk_buf *b, const void *data, size_t len) {
-    PUT_HEAD(b, cbor_encode_bytestring_start(len, h_, 9));
-    return mk_buf_append(b, data, len);
-}
-
 static int encode_cbor(const mk_tdx_ticket *t, mk_buf *out) {
-    PUT_HEAD(out, cbor_encode_map_start(t->collateral ? 8 : 7, h_, 9));
-    MK_TRY(put_uint(out, K_VERSION));
-    MK_TRY(put_uint(out, MK_TDX_TICKET_VERSION));
-    MK_TRY(put_uint(out, K_PEER));
-    MK_TRY(put_bstr(out, t->extra.peer_id.b, 32));
-    MK_TRY(put_uint(out, K_NETWORK));
-    MK_TRY(put_bstr(out, t->extra.network_id.b, 32));
-    MK_TRY(put_uint(out, K_STARTED));
-    MK_TRY(put_int(out, t->extra.started_at));
-    MK_TRY(put_uint(out, K_QUOTED));
-    MK_TRY(put_int(out, t->extra.quoted_at));
-    MK_TRY(put_uint(out, K_EXPIRES));
-    MK_TRY(put_int(out, t->extra.expiration));
-    MK_TRY(put_uint(out, K_QUOTE));
-    MK_TRY(put_bstr(out, t->quote, t->quote_len));
+    MK_TRY(mk_cbor_put_map(out, t->collateral ? 8 : 7));
+    MK_TRY(mk_cbor_put_uint(out, K_VERSION));
+    MK_TRY(mk_cbor_put_uint(out, MK_TDX_TICKET_VERSION));
+    MK_TRY(mk_cbor_put_uint(out, K_PEER));
+    MK_TRY(mk_cbor_put_bstr(out, t->extra.peer_id.b, 32));
+    MK_TRY(mk_cbor_put_uint(out, K_NETWORK));
+    MK_TRY(mk_cbor_put_bstr(out, t->extra.network_id.b, 32));
+    MK_TRY(mk_cbor_put_uint(out, K_STARTED));
+    MK_TRY(mk_cbor_put_int(out, t->extra.started_at));
+    MK_TRY(mk_cbor_put_uint(out, K_QUOTED));
+    MK_TRY(mk_cbor_put_int(out, t->extra.quoted_at));
+    MK_TRY(mk_cbor_put_uint(out, K_EXPIRES));
+    MK_TRY(mk_cbor_put_int(out, t->extra.expiration));
+    MK_TRY(mk_cbor_put_uint(out, K_QUOTE));
+    MK_TRY(mk_cbor_put_bstr(out, t->quote, t->quote_len));
     if (t->collateral) {
-        MK_TRY(put_uint(out, K_COLLATERAL));
-        MK_TRY(put_bstr(out, t->collateral, t->collateral_len));
+        MK_TRY(mk_cbor_put_uint(out, K_COLLATERAL));
+        MK_TRY(mk_cbor_put_bstr(out, t->collateral, t->collateral_len));
     }
     return 0;
 }
@@ -251,179 +224,27 @@ int mk_tdx_ticket_encode(const mk_tdx_ticket *t, mk_buf *out, mk_error *err) {
 /* Decoding                                                            */
 /* ------------------------------------------------------------------ */
 
-typedef enum ev_kind {
-    EV_NONE = 0,
-    EV_UINT,
-    EV_NEGINT,
-    EV_BSTR,
-    EV_MAP,
-    EV_OTHER, /* anything the schema never contains */
-} ev_kind;
-
-typedef struct ev {
-    ev_kind kind;
-    uint64_t u;          /* EV_UINT / EV_NEGINT (raw n of -1-n) / EV_MAP size */
-    const uint8_t *data; /* EV_BSTR, a view into the input */
-    size_t len;
-    const char *other; /* name of an unexpected item */
-} ev;
-
-static void cb_u8(void *c, uint8_t v) {
-    ((ev *)c)->kind = EV_UINT, ((ev *)c)->u = v;
-}
-static void cb_u16(void *c, uint16_t v) {
-    ((ev *)c)->kind = EV_UINT, ((ev *)c)->u = v;
-}
-static void cb_u32(void *c, uint32_t v) {
-    ((ev *)c)->kind = EV_UINT, ((ev *)c)->u = v;
-}
-static void cb_u64(void *c, uint64_t v) {
-    ((ev *)c)->kind = EV_UINT, ((ev *)c)->u = v;
-}
-static void cb_n8(void *c, uint8_t v) {
-    ((ev *)c)->kind = EV_NEGINT, ((ev *)c)->u = v;
-}
-static void cb_n16(void *c, uint16_t v) {
-    ((ev *)c)->kind = EV_NEGINT, ((ev *)c)->u = v;
-}
-static void cb_n32(void *c, uint32_t v) {
-    ((ev *)c)->kind = EV_NEGINT, ((ev *)c)->u = v;
-}
-static void cb_n64(void *c, uint64_t v) {
-    ((ev *)c)->kind = EV_NEGINT, ((ev *)c)->u = v;
-}
-static void cb_bstr(void *c, cbor_data d, size_t n) {
-    ((ev *)c)->kind = EV_BSTR, ((ev *)c)->data = d, ((ev *)c)->len = n;
-}
-static void cb_map(void *c, size_t n) {
-    ((ev *)c)->kind = EV_MAP, ((ev *)c)->u = n;
-}
-#define OTHER_CB(name, label)                                                                      \
-    static void name(void *c) {                                                                    \
-        ((ev *)c)->kind = EV_OTHER, ((ev *)c)->other = label;                                      \
-    }
-OTHER_CB(cb_o_bstr_start, "indefinite byte string")
-OTHER_CB(cb_o_str_start, "indefinite text string")
-OTHER_CB(cb_o_indef_array, "indefinite array")
-OTHER_CB(cb_o_indef_map, "indefinite map")
-OTHER_CB(cb_o_null, "null")
-OTHER_CB(cb_o_undef, "undefined")
-OTHER_CB(cb_o_break, "break")
-static void cb_o_str(void *c, cbor_data d, size_t n) {
-    (void)d, (void)n;
-    ((ev *)c)->kind = EV_OTHER, ((ev *)c)->other = "text string";
-}
-static void cb_o_array(void *c, size_t n) {
-    (void)n;
-    ((ev *)c)->kind = EV_OTHER, ((ev *)c)->other = "array";
-}
-static void cb_o_tag(void *c, uint64_t n) {
-    (void)n;
-    ((ev *)c)->kind = EV_OTHER, ((ev *)c)->other = "tag";
-}
-static void cb_o_f4(void *c, float f) {
-    (void)f;
-    ((ev *)c)->kind = EV_OTHER, ((ev *)c)->other = "float";
-}
-static void cb_o_f8(void *c, double f) {
-    (void)f;
-    ((ev *)c)->kind = EV_OTHER, ((ev *)c)->other = "float";
-}
-static void cb_o_bool(void *c, bool b) {
-    (void)b;
-    ((ev *)c)->kind = EV_OTHER, ((ev *)c)->other = "boolean";
-}
-
-static const struct cbor_callbacks ev_callbacks = {
-    .uint8 = cb_u8,
-    .uint16 = cb_u16,
-    .uint32 = cb_u32,
-    .uint64 = cb_u64,
-    .negint8 = cb_n8,
-    .negint16 = cb_n16,
-    .negint32 = cb_n32,
-    .negint64 = cb_n64,
-    .byte_string_start = cb_o_bstr_start,
-    .byte_string = cb_bstr,
-    .string = cb_o_str,
-    .string_start = cb_o_str_start,
-    .indef_array_start = cb_o_indef_array,
-    .array_start = cb_o_array,
-    .indef_map_start = cb_o_indef_map,
-    .map_start = cb_map,
-    .tag = cb_o_tag,
-    .float2 = cb_o_f4,
-    .float4 = cb_o_f4,
-    .float8 = cb_o_f8,
-    .undefined = cb_o_undef,
-    .null = cb_o_null,
-    .boolean = cb_o_bool,
-    .indef_break = cb_o_break,
-};
-
-/* Pull the next item (header, or a whole definite byte string). */
-static int next_ev(mk_reader *r, ev *e, const char *what, mk_error *err) {
-    const uint8_t *p = NULL;
-    size_t rem = mk_reader_remaining(r);
-    if (rem == 0) return mk_error_set(err, MK_ETRUNC, "TDX ticket: truncated before %s", what);
-    if (mk_reader_peek(r, rem, &p) < 0) return mk_error_set(err, MK_ETRUNC, "TDX ticket: read");
-    memset(e, 0, sizeof *e);
-    struct cbor_decoder_result res = cbor_stream_decode(p, rem, &ev_callbacks, e);
-    if (res.status == CBOR_DECODER_NEDATA)
-        return mk_error_set(err, MK_ETRUNC, "TDX ticket: truncated in %s", what);
-    if (res.status != CBOR_DECODER_FINISHED || res.read == 0 || e->kind == EV_NONE)
-        return mk_error_set(err, MK_EMALFORMED, "TDX ticket: malformed CBOR at %s", what);
-    if (mk_read_skip(r, res.read) < 0)
-        return mk_error_set(err, MK_ETRUNC, "TDX ticket: truncated in %s", what);
-    return 0;
-}
+#define CTX "TDX ticket"
 
 static int expect_key(mk_reader *r, uint64_t key, const char *name, mk_error *err) {
-    ev e;
-    MK_TRY(next_ev(r, &e, name, err));
-    if (e.kind != EV_UINT || e.u != key)
-        return mk_error_set(err, MK_EMALFORMED, "TDX ticket: expected key %llu (%s)%s",
+    mk_cbor_item it;
+    MK_TRY(mk_cbor_next(r, &it, CTX, name, err));
+    if (it.kind != MK_CBOR_UINT || it.u != key)
+        return mk_error_set(err, MK_EMALFORMED, CTX ": expected key %llu (%s)%s",
                             (unsigned long long)key, name,
-                            e.kind == EV_UINT ? " in canonical order" : "");
+                            it.kind == MK_CBOR_UINT ? " in canonical order" : "");
     return 0;
 }
 
-static int read_int(mk_reader *r, const char *name, int64_t *out, mk_error *err) {
-    ev e;
-    MK_TRY(next_ev(r, &e, name, err));
-    if (e.kind == EV_UINT) {
-        if (e.u > (uint64_t)INT64_MAX)
-            return mk_error_set(err, MK_EMALFORMED, "TDX ticket: %s out of range", name);
-        *out = (int64_t)e.u;
-        return 0;
-    }
-    if (e.kind == EV_NEGINT) {
-        if (e.u > (uint64_t)INT64_MAX)
-            return mk_error_set(err, MK_EMALFORMED, "TDX ticket: %s out of range", name);
-        *out = -1 - (int64_t)e.u;
-        return 0;
-    }
-    return mk_error_set(err, MK_EMALFORMED, "TDX ticket: %s is not an integer (%s)", name,
-                        e.kind == EV_OTHER ? e.other : "wrong type");
-}
-
-static int read_bstr(mk_reader *r, const char *name, size_t min, size_t max, const uint8_t **data,
-                     size_t *len, mk_error *err) {
-    ev e;
-    MK_TRY(next_ev(r, &e, name, err));
-    if (e.kind != EV_BSTR)
-        return mk_error_set(err, MK_EMALFORMED, "TDX ticket: %s is not a byte string (%s)", name,
-                            e.kind == EV_OTHER ? e.other : "wrong type");
-    if (e.len < min || e.len > max) {
-        if (min == max)
-            return mk_error_set(err, MK_EMALFORMED, "TDX ticket: %s has %zu bytes, want %zu", name,
-                                e.len, min);
-        return mk_error_set(err, e.len > max ? MK_ETOOBIG : MK_EMALFORMED,
-                            "TDX ticket: %s has %zu bytes (allowed %zu..%zu)", name, e.len, min,
-                            max);
-    }
-    *data = e.data;
-    *len = e.len;
+/* A 32-byte id; any other length is malformed (not "too big"). */
+static int read_id(mk_reader *r, const char *name, mk_id *out, mk_error *err) {
+    const uint8_t *p;
+    size_t n;
+    MK_TRY(mk_cbor_expect_bstr(r, CTX, name, 0, SIZE_MAX, &p, &n, err));
+    if (n != sizeof out->b)
+        return mk_error_set(err, MK_EMALFORMED, CTX ": %s has %zu bytes, want %zu", name, n,
+                            sizeof out->b);
+    memcpy(out->b, p, sizeof out->b);
     return 0;
 }
 
@@ -457,51 +278,46 @@ int mk_tdx_ticket_decode_cbor(const uint8_t *data, size_t len, mk_tdx_ticket *t,
                             MK_TDX_TICKET_MAX_DECOMPRESSED);
     mk_reader r;
     mk_reader_init(&r, data, len);
-    ev e;
-    MK_TRY(next_ev(&r, &e, "the ticket map", err));
-    if (e.kind != EV_MAP)
-        return mk_error_set(err, MK_EMALFORMED, "TDX ticket: not a CBOR map (%s)",
-                            e.kind == EV_OTHER ? e.other : "wrong type");
-    if (e.u != 7 && e.u != 8)
-        return mk_error_set(err, MK_EMALFORMED, "TDX ticket: map has %llu entries, want 7 or 8",
-                            (unsigned long long)e.u);
-    bool has_coll = e.u == 8;
+    mk_cbor_item m;
+    MK_TRY(mk_cbor_next(&r, &m, CTX, "the ticket map", err));
+    if (m.kind != MK_CBOR_MAP)
+        return mk_error_set(err, MK_EMALFORMED, CTX ": not a CBOR map (%s)", mk_cbor_kind_name(&m));
+    if (m.u != 7 && m.u != 8)
+        return mk_error_set(err, MK_EMALFORMED, CTX ": map has %llu entries, want 7 or 8",
+                            (unsigned long long)m.u);
+    bool has_coll = m.u == 8;
 
     /* Version first, so a future format gets a clear reason. */
     int64_t version = 0;
     MK_TRY(expect_key(&r, K_VERSION, "version", err));
-    MK_TRY(read_int(&r, "version", &version, err));
+    MK_TRY(mk_cbor_expect_int(&r, CTX, "version", &version, err));
     if (version != MK_TDX_TICKET_VERSION)
         return mk_error_set(err, MK_EUNSUPPORTED, "TDX ticket: unsupported version %lld",
                             (long long)version);
 
     mk_tdx_extra_data x;
     memset(&x, 0, sizeof x);
-    const uint8_t *p;
-    size_t n;
     MK_TRY(expect_key(&r, K_PEER, "peer id", err));
-    MK_TRY(read_bstr(&r, "peer id", 32, 32, &p, &n, err));
-    memcpy(x.peer_id.b, p, 32);
+    MK_TRY(read_id(&r, "peer id", &x.peer_id, err));
     MK_TRY(expect_key(&r, K_NETWORK, "network id", err));
-    MK_TRY(read_bstr(&r, "network id", 32, 32, &p, &n, err));
-    memcpy(x.network_id.b, p, 32);
+    MK_TRY(read_id(&r, "network id", &x.network_id, err));
     MK_TRY(expect_key(&r, K_STARTED, "started_at", err));
-    MK_TRY(read_int(&r, "started_at", &x.started_at, err));
+    MK_TRY(mk_cbor_expect_int(&r, CTX, "started_at", &x.started_at, err));
     MK_TRY(expect_key(&r, K_QUOTED, "quoted_at", err));
-    MK_TRY(read_int(&r, "quoted_at", &x.quoted_at, err));
+    MK_TRY(mk_cbor_expect_int(&r, CTX, "quoted_at", &x.quoted_at, err));
     MK_TRY(expect_key(&r, K_EXPIRES, "expiration", err));
-    MK_TRY(read_int(&r, "expiration", &x.expiration, err));
+    MK_TRY(mk_cbor_expect_int(&r, CTX, "expiration", &x.expiration, err));
     MK_TRY(check_times(&x, err));
     const uint8_t *quote;
     size_t quote_len;
     MK_TRY(expect_key(&r, K_QUOTE, "quote", err));
-    MK_TRY(read_bstr(&r, "quote", 1, MK_TDX_QUOTE_MAX, &quote, &quote_len, err));
+    MK_TRY(mk_cbor_expect_bstr(&r, CTX, "quote", 1, MK_TDX_QUOTE_MAX, &quote, &quote_len, err));
     const uint8_t *coll = NULL;
     size_t coll_len = 0;
     if (has_coll) {
         MK_TRY(expect_key(&r, K_COLLATERAL, "collateral", err));
-        MK_TRY(
-            read_bstr(&r, "collateral", 1, MK_TDX_TICKET_MAX_DECOMPRESSED, &coll, &coll_len, err));
+        MK_TRY(mk_cbor_expect_bstr(&r, CTX, "collateral", 1, MK_TDX_TICKET_MAX_DECOMPRESSED, &coll,
+                                   &coll_len, err));
         if (memchr(coll, 0, coll_len))
             return mk_error_set(err, MK_EMALFORMED, "TDX ticket: collateral contains a NUL byte");
     }

@@ -52,7 +52,6 @@
 #include <strings.h>
 
 #include <openssl/bio.h>
-#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
@@ -426,27 +425,6 @@ static void coll_release(mk_tdx_verifier *v, coll_ref *r) {
 /* Steps                                                                */
 /* ------------------------------------------------------------------ */
 
-/* ECDSA P-256 over a SHA-256 digest with a raw r||s signature. */
-static int verify_digest(EVP_PKEY *key, const uint8_t digest[32], const uint8_t sig[64],
-                         mk_error *err) {
-    uint8_t *der = NULL;
-    size_t dlen = 0;
-    int rc = mk_ecdsa_sig_raw_to_der(sig, 32, &der, &dlen);
-    if (rc < 0) return mk_error_set(err, rc, "cannot encode the signature");
-    EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new(key, NULL);
-    if (!ctx || EVP_PKEY_verify_init(ctx) != 1) {
-        rc = mk_error_openssl(err, MK_ECRYPTO, "verification setup");
-    } else if (EVP_PKEY_verify(ctx, der, dlen, digest, 32) == 1) {
-        rc = 0;
-    } else {
-        ERR_clear_error();
-        rc = mk_error_set(err, MK_EBADSIG, "signature does not verify");
-    }
-    EVP_PKEY_CTX_free(ctx);
-    OPENSSL_free(der);
-    return rc;
-}
-
 /* Key of the first certificate of a PEM chain (cold path only, for the QE
  * report check before the chain is verified). */
 static int leaf_key_from_pem(const uint8_t *pem, size_t len, EVP_PKEY **key, mk_error *err) {
@@ -712,7 +690,8 @@ int mk_tdx_verify(mk_tdx_verifier *v, const uint8_t *quote, size_t len,
         att = NULL;
     }
     mk_sha256(q.signed_data, q.signed_len, digest);
-    if ((rc = verify_digest(att_key, digest, q.signature, err)) < 0) {
+    if ((rc = mk_ecdsa_verify_digest_evp(att_key, digest, sizeof digest, q.signature,
+                                         sizeof q.signature, err)) < 0) {
         mk_error_prefix(err, "quote signature");
         goto out;
     }
@@ -727,7 +706,8 @@ int mk_tdx_verify(mk_tdx_verifier *v, const uint8_t *quote, size_t len,
         leaf_key = cold_key;
     }
     mk_sha256(q.qe_report_raw, 384, digest);
-    if ((rc = verify_digest(leaf_key, digest, q.qe_report_signature, err)) < 0) {
+    if ((rc = mk_ecdsa_verify_digest_evp(leaf_key, digest, sizeof digest, q.qe_report_signature,
+                                         sizeof q.qe_report_signature, err)) < 0) {
         mk_error_prefix(err, "QE report: signature by the PCK key");
         goto out;
     }

@@ -1,6 +1,7 @@
 /*
- * discovery/cbor.c — a pull reader over libcbor's streaming decoder, and
- * canonical head writers, for the discovery formats.
+ * core/cbor.c — a pull reader over libcbor's streaming decoder, and
+ * canonical head writers, for the formats that must have one encoding
+ * (discovery entries and messages, TDX tickets).
  *
  * Reading. cbor_stream_decode decodes exactly one data item head (or a
  * whole definite-length string) from a buffer and reports it through
@@ -21,49 +22,52 @@
 
 #include <cbor.h>
 
-#include "discovery/disc_internal.h"
+#include "core/cbor_internal.h"
 
-static void cb_u8(void *c, uint8_t v) {
-    ((mk_cbor_item *)c)->kind = MK_CBOR_UINT, ((mk_cbor_item *)c)->u = v;
+/* Integers and container heads: record the kind and the number. */
+static void set_num(void *c, mk_cbor_kind kind, uint64_t v) {
+    mk_cbor_item *it = c;
+    it->kind = kind, it->u = v;
 }
-static void cb_u16(void *c, uint16_t v) {
-    ((mk_cbor_item *)c)->kind = MK_CBOR_UINT, ((mk_cbor_item *)c)->u = v;
-}
-static void cb_u32(void *c, uint32_t v) {
-    ((mk_cbor_item *)c)->kind = MK_CBOR_UINT, ((mk_cbor_item *)c)->u = v;
-}
-static void cb_u64(void *c, uint64_t v) {
-    ((mk_cbor_item *)c)->kind = MK_CBOR_UINT, ((mk_cbor_item *)c)->u = v;
-}
-static void cb_n8(void *c, uint8_t v) {
-    ((mk_cbor_item *)c)->kind = MK_CBOR_NEGINT, ((mk_cbor_item *)c)->u = v;
-}
-static void cb_n16(void *c, uint16_t v) {
-    ((mk_cbor_item *)c)->kind = MK_CBOR_NEGINT, ((mk_cbor_item *)c)->u = v;
-}
-static void cb_n32(void *c, uint32_t v) {
-    ((mk_cbor_item *)c)->kind = MK_CBOR_NEGINT, ((mk_cbor_item *)c)->u = v;
-}
-static void cb_n64(void *c, uint64_t v) {
-    ((mk_cbor_item *)c)->kind = MK_CBOR_NEGINT, ((mk_cbor_item *)c)->u = v;
+#define NUM_CB(name, type, kind)                                                                   \
+    static void name(void *c, type v) {                                                            \
+        set_num(c, kind, v);                                                                       \
+    }
+NUM_CB(cb_u8, uint8_t, MK_CBOR_UINT)
+NUM_CB(cb_u16, uint16_t, MK_CBOR_UINT)
+NUM_CB(cb_u32, uint32_t, MK_CBOR_UINT)
+NUM_CB(cb_u64, uint64_t, MK_CBOR_UINT)
+NUM_CB(cb_n8, uint8_t, MK_CBOR_NEGINT)
+NUM_CB(cb_n16, uint16_t, MK_CBOR_NEGINT)
+NUM_CB(cb_n32, uint32_t, MK_CBOR_NEGINT)
+NUM_CB(cb_n64, uint64_t, MK_CBOR_NEGINT)
+NUM_CB(cb_array, size_t, MK_CBOR_ARRAY)
+NUM_CB(cb_map, size_t, MK_CBOR_MAP)
+/* Definite strings, whole: a view into the input. */
+static void set_str(void *c, mk_cbor_kind kind, cbor_data d, size_t n) {
+    mk_cbor_item *it = c;
+    it->kind = kind, it->data = d, it->len = n;
 }
 static void cb_bstr(void *c, cbor_data d, size_t n) {
-    mk_cbor_item *it = c;
-    it->kind = MK_CBOR_BSTR, it->data = d, it->len = (size_t)n;
+    set_str(c, MK_CBOR_BSTR, d, n);
 }
 static void cb_tstr(void *c, cbor_data d, size_t n) {
+    set_str(c, MK_CBOR_TSTR, d, n);
+}
+
+/* Everything else: only named, so callers can say what they refused. */
+static void set_other(void *c, const char *label) {
     mk_cbor_item *it = c;
-    it->kind = MK_CBOR_TSTR, it->data = d, it->len = (size_t)n;
-}
-static void cb_array(void *c, size_t n) {
-    ((mk_cbor_item *)c)->kind = MK_CBOR_ARRAY, ((mk_cbor_item *)c)->u = n;
-}
-static void cb_map(void *c, size_t n) {
-    ((mk_cbor_item *)c)->kind = MK_CBOR_MAP, ((mk_cbor_item *)c)->u = n;
+    it->kind = MK_CBOR_OTHER, it->other = label;
 }
 #define OTHER_CB(name, label)                                                                      \
     static void name(void *c) {                                                                    \
-        ((mk_cbor_item *)c)->kind = MK_CBOR_OTHER, ((mk_cbor_item *)c)->other = label;             \
+        set_other(c, label);                                                                       \
+    }
+#define OTHER_ARG_CB(name, type, label)                                                            \
+    static void name(void *c, type v) {                                                            \
+        (void)v;                                                                                   \
+        set_other(c, label);                                                                       \
     }
 OTHER_CB(cb_o_bstr_start, "indefinite byte string")
 OTHER_CB(cb_o_str_start, "indefinite text string")
@@ -72,22 +76,10 @@ OTHER_CB(cb_o_indef_map, "indefinite map")
 OTHER_CB(cb_o_null, "null")
 OTHER_CB(cb_o_undef, "undefined")
 OTHER_CB(cb_o_break, "break")
-static void cb_o_tag(void *c, uint64_t n) {
-    (void)n;
-    ((mk_cbor_item *)c)->kind = MK_CBOR_OTHER, ((mk_cbor_item *)c)->other = "tag";
-}
-static void cb_o_f4(void *c, float f) {
-    (void)f;
-    ((mk_cbor_item *)c)->kind = MK_CBOR_OTHER, ((mk_cbor_item *)c)->other = "float";
-}
-static void cb_o_f8(void *c, double f) {
-    (void)f;
-    ((mk_cbor_item *)c)->kind = MK_CBOR_OTHER, ((mk_cbor_item *)c)->other = "float";
-}
-static void cb_o_bool(void *c, bool b) {
-    (void)b;
-    ((mk_cbor_item *)c)->kind = MK_CBOR_OTHER, ((mk_cbor_item *)c)->other = "boolean";
-}
+OTHER_ARG_CB(cb_o_tag, uint64_t, "tag")
+OTHER_ARG_CB(cb_o_f4, float, "float")
+OTHER_ARG_CB(cb_o_f8, double, "float")
+OTHER_ARG_CB(cb_o_bool, bool, "boolean")
 
 static const struct cbor_callbacks callbacks = {
     .uint8 = cb_u8,
@@ -132,7 +124,7 @@ int mk_cbor_next(mk_reader *r, mk_cbor_item *it, const char *ctx, const char *wh
     return 0;
 }
 
-static const char *kind_name(const mk_cbor_item *it) {
+const char *mk_cbor_kind_name(const mk_cbor_item *it) {
     switch (it->kind) {
     case MK_CBOR_UINT:
         return "unsigned integer";
@@ -153,13 +145,20 @@ static const char *kind_name(const mk_cbor_item *it) {
     }
 }
 
+/* Next item, which must be of kind `kind` (`want` names it in errors). */
+static int next_of_kind(mk_reader *r, mk_cbor_kind kind, const char *want, mk_cbor_item *it,
+                        const char *ctx, const char *what, mk_error *err) {
+    MK_TRY(mk_cbor_next(r, it, ctx, what, err));
+    if (it->kind != kind)
+        return mk_error_set(err, MK_EMALFORMED, "%s: %s is a %s, want %s", ctx, what,
+                            mk_cbor_kind_name(it), want);
+    return 0;
+}
+
 int mk_cbor_expect_uint(mk_reader *r, const char *ctx, const char *what, uint64_t *out,
                         mk_error *err) {
     mk_cbor_item it;
-    MK_TRY(mk_cbor_next(r, &it, ctx, what, err));
-    if (it.kind != MK_CBOR_UINT)
-        return mk_error_set(err, MK_EMALFORMED, "%s: %s is a %s, want an unsigned integer", ctx,
-                            what, kind_name(&it));
+    MK_TRY(next_of_kind(r, MK_CBOR_UINT, "an unsigned integer", &it, ctx, what, err));
     *out = it.u;
     return 0;
 }
@@ -180,7 +179,7 @@ int mk_cbor_expect_int(mk_reader *r, const char *ctx, const char *what, int64_t 
     MK_TRY(mk_cbor_next(r, &it, ctx, what, err));
     if ((it.kind != MK_CBOR_UINT && it.kind != MK_CBOR_NEGINT))
         return mk_error_set(err, MK_EMALFORMED, "%s: %s is a %s, want an integer", ctx, what,
-                            kind_name(&it));
+                            mk_cbor_kind_name(&it));
     if (it.u > (uint64_t)INT64_MAX)
         return mk_error_set(err, MK_EMALFORMED, "%s: %s out of range", ctx, what);
     *out = it.kind == MK_CBOR_UINT ? (int64_t)it.u : -1 - (int64_t)it.u;
@@ -190,10 +189,7 @@ int mk_cbor_expect_int(mk_reader *r, const char *ctx, const char *what, int64_t 
 int mk_cbor_expect_bstr(mk_reader *r, const char *ctx, const char *what, size_t min, size_t max,
                         const uint8_t **data, size_t *len, mk_error *err) {
     mk_cbor_item it;
-    MK_TRY(mk_cbor_next(r, &it, ctx, what, err));
-    if (it.kind != MK_CBOR_BSTR)
-        return mk_error_set(err, MK_EMALFORMED, "%s: %s is a %s, want a byte string", ctx, what,
-                            kind_name(&it));
+    MK_TRY(next_of_kind(r, MK_CBOR_BSTR, "a byte string", &it, ctx, what, err));
     if (it.len > max)
         return mk_error_set(err, MK_ETOOBIG, "%s: %s has %zu bytes, cap %zu", ctx, what, it.len,
                             max);
@@ -208,10 +204,7 @@ int mk_cbor_expect_bstr(mk_reader *r, const char *ctx, const char *what, size_t 
 int mk_cbor_expect_array(mk_reader *r, const char *ctx, const char *what, size_t max, size_t *n,
                          mk_error *err) {
     mk_cbor_item it;
-    MK_TRY(mk_cbor_next(r, &it, ctx, what, err));
-    if (it.kind != MK_CBOR_ARRAY)
-        return mk_error_set(err, MK_EMALFORMED, "%s: %s is a %s, want an array", ctx, what,
-                            kind_name(&it));
+    MK_TRY(next_of_kind(r, MK_CBOR_ARRAY, "an array", &it, ctx, what, err));
     if (it.u > max)
         return mk_error_set(err, MK_ETOOBIG, "%s: %s has %llu items, cap %zu", ctx, what,
                             (unsigned long long)it.u, max);
