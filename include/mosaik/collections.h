@@ -8,10 +8,15 @@
  * machine signature covers kind and capacity.
  *
  * Handles: a writer is a voting member and may mutate; a reader replicates
- * as a raft standby (never votes) and cannot write: the call fails locally
- * with MK_EPOLICY and, should a reader send a command anyway, the leader
- * refuses it (commands are accepted only over bonds whose signed role is
- * writer).
+ * as a raft standby (never votes) and its calls fail locally with
+ * MK_EPOLICY. The role a peer claims is an authorization only when the
+ * configuration has writer_validators: the leader then treats a peer whose
+ * signed entry fails them as a reader whatever it claims, and refuses its
+ * commands. Without writer_validators every admitted member may write (a
+ * modified node can claim the writer role): the reader role is then a
+ * self-restriction, and the leader refuses commands only from bonds that
+ * declared themselves readers. See docs/groups.md for what a hostile
+ * member can still do at the raft level.
  *
  * Versions: every successful mutation increments the collection's version
  * (deterministically, on every member); a mutation returns the version it
@@ -62,6 +67,8 @@ typedef struct mk_collection_config {
     size_t capacity; /* max items; 0: default; a PQ evicts beyond it */
     bool require_ticket;
     const mk_validator_set *validators;          /* borrowed; required iff require_ticket */
+    /* borrowed; NULL or empty: every member may write (mk_group_config) */
+    const mk_validator_set *writer_validators;
     const char *data_dir;                        /* raft log + snapshots */
     bool bootstrap;                              /* start the group here (pristine data dir) */
     mk_group_role role;                          /* writer or reader */

@@ -15,7 +15,9 @@
  * Members bond over authenticated connections (net protocol "groups"): each
  * side proves knowledge of the group key with HMAC(group key, TLS exporter
  * of that connection) in both directions, so a bond cannot be replayed on
- * another connection. Validators are checked at bond time and on every
+ * another connection (the key is known to every member, so the role in a
+ * HELLO is a claim: only writer_validators make it an authorization).
+ * Validators are checked at bond time and on every
  * entry update received from discovery (the signed, discovery-verified
  * entry; nothing a member relays counts); a bond closes at the earliest
  * expiration of the peer's admission.
@@ -96,7 +98,8 @@ typedef struct mk_group_sm {
 
 typedef enum mk_group_role {
     MK_GROUP_WRITER = 0, /* voter; may propose commands */
-    MK_GROUP_READER = 1, /* raft standby: replicates, never votes, cannot write */
+    MK_GROUP_READER = 1, /* raft standby: replicates, never votes; the leader refuses its
+                            commands (an enforcement boundary only with writer_validators) */
 } mk_group_role;
 
 typedef struct mk_group_config {
@@ -104,6 +107,15 @@ typedef struct mk_group_config {
     mk_id sm_signature;                 /* the state machine's signature */
     const mk_group_sm *sm;              /* copied; sm->state must outlive the group */
     const mk_validator_set *validators; /* borrowed, outlives the group; NULL: none */
+    /* Writer authorization (borrowed; NULL or empty: none). A peer whose
+     * HELLO claims the writer role is treated as a writer (voter, may
+     * propose) only if its signed discovery entry also passes every one of
+     * these; otherwise it is bonded as a reader (standby; the leader
+     * refuses its commands and counts writers_refused). Without writer
+     * validators every admitted member may write: the reader role is then
+     * only a self-restriction (see docs/groups.md). Covered by the group id
+     * when non-empty. */
+    const mk_validator_set *writer_validators;
     const char *data_dir;               /* raft log + snapshots (created if missing) */
     bool bootstrap;                     /* pristine data dir: start a one-member group */
     mk_group_role role;
@@ -171,6 +183,8 @@ typedef struct mk_group_status {
     uint64_t refused_readers; /* commands refused because they came from readers */
     uint64_t bonds_refused;   /* handshakes or validations that failed */
     uint64_t bonds_expired;   /* bonds closed by expiration or revalidation */
+    uint64_t writers_refused; /* writer claims refused by the writer validators */
+    unsigned vcache;          /* entries in the validation cache */
 } mk_group_status;
 
 void mk_group_status_get(mk_group *g, mk_group_status *out);
@@ -186,6 +200,9 @@ int mk_group_apply_unchecked(mk_group *g, const void *cmd, size_t len, mk_buf *r
 /* Tests only: stop exchanging raft traffic with peer (both directions of
  * its bond channels are dropped) to simulate a partition; false heals. */
 void mk_group_partition(mk_group *g, const mk_id *peer, bool cut);
+/* Tests only: cap the validation cache (default 4096 entries; least
+ * recently used entries are replaced when it is full). */
+void mk_group_vcache_limit(mk_group *g, size_t cap);
 
 #ifdef __cplusplus
 }

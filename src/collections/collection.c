@@ -71,6 +71,7 @@ static int open_into(mk_collection *c, mk_network *nw, const mk_collection_confi
     mk_group_sm sm = mk_coll_state_sm(c->state);
     g.sm = &sm;
     g.validators = cfg->require_ticket ? cfg->validators : NULL;
+    g.writer_validators = cfg->writer_validators;
     g.data_dir = cfg->data_dir;
     g.bootstrap = cfg->bootstrap;
     g.role = cfg->role;

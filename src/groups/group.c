@@ -19,7 +19,14 @@
  * it); the tick closes bonds whose expiration passed. The peer with the
  * smaller id dials; a HELLO without the reply flag is always answered, so a
  * side that refused an early HELLO (entry not yet known) recovers when the
- * other retries.
+ * other retries. The role a HELLO claims counts only as a claim: with
+ * writer validators a writer claim whose signed entry fails them bonds as a
+ * reader (writers_refused); without them any admitted member may write.
+ * Verdicts are cached per (peer, entry version) in a bounded table: a full
+ * table replaces its least recently used entry, and a departure or purge
+ * evicts the peer's entry, so the table never locks new peers out.
+ * Nothing is sent while host->mu is held (see the outbox below): a failed
+ * synchronous send may run h_on_close, which takes host->mu.
  *
  * Raft. Each group runs canonical raft on a loop thread of its own with the
  * libuv I/O backend (log and snapshots in the data directory) and the
@@ -36,8 +43,9 @@
  * appends it with raft_apply; every member applies it; the proposer finds its pending record by seq
  * and takes the result (so results never go through raft's result pointer, which followers would
  * leak). A follower forwards commands and strong queries to the leader
- * over the bond (FWD/FWD_RES); the leader refuses commands arriving on a
- * reader's bond. Strong queries run on the leader after raft_barrier. A
+ * over the bond (FWD/FWD_RES, an answer counts only from the peer the
+ * forward went to); the leader refuses commands arriving on a reader's
+ * bond. Strong queries run on the leader after raft_barrier. A
  * command whose leader lost leadership is reported MK_EUNAVAILABLE and the
  * blocking call retries until its deadline (at-least-once on failover).
  */
@@ -133,10 +141,60 @@ static void put_u64(uint8_t *p, uint64_t v) {
     }
 }
 
+/* Outbox. On the I/O thread a send may write synchronously and, when the
+ * write fails, close the connection and run h_on_close at once, which takes
+ * host->mu and g->bmu. So nothing is sent while the host dispatches a frame,
+ * hook or connection (those hold the locks): mk_group_send queues a copy in
+ * the thread's outbox and the dispatcher sends it after unlocking. */
+typedef struct gout {
+    struct gout *next;
+    mk_net_conn *conn; /* referenced */
+    size_t n;
+    uint8_t data[];
+} gout;
+typedef struct outbox {
+    gout *head, **tail;
+    struct outbox *prev;
+} outbox;
+static _Thread_local outbox *tl_outbox;
+
+static void outbox_begin(outbox *o) {
+    o->head = NULL;
+    o->tail = &o->head;
+    o->prev = tl_outbox;
+    tl_outbox = o;
+}
+
+/* Call with no lock held. */
+static void outbox_flush(outbox *o) {
+    tl_outbox = o->prev;
+    while (o->head) {
+        gout *m = o->head;
+        o->head = m->next;
+        (void)mk_net_conn_send(m->conn, m->data, m->n);
+        mk_net_conn_unref(m->conn);
+        free(m);
+    }
+}
+
 int mk_group_send(mk_net_conn *conn, const mk_id *group, uint8_t type, const void *body,
                   size_t blen, const void *tail, size_t tlen) {
     size_t n = MK_GF_HDR + blen + tlen;
     if (n > MK_GF_MAX_FRAME) return MK_ETOOBIG;
+    if (tl_outbox) {
+        gout *m = malloc(sizeof *m + n);
+        if (!m) return MK_ENOMEM;
+        m->next = NULL;
+        m->conn = mk_net_conn_ref(conn);
+        m->n = n;
+        m->data[0] = type;
+        memcpy(m->data + 1, group->b, MK_ID_LEN);
+        if (blen) memcpy(m->data + MK_GF_HDR, body, blen);
+        if (tlen) memcpy(m->data + MK_GF_HDR + blen, tail, tlen);
+        *tl_outbox->tail = m;
+        tl_outbox->tail = &m->next;
+        return 0;
+    }
     uint8_t stackbuf[256];
     uint8_t *f = n <= sizeof stackbuf ? stackbuf : malloc(n);
     if (!f) return MK_ENOMEM;
@@ -235,58 +293,109 @@ static int job_push(mk_group *g, mk_gjob *j) {
 
 /* ----- validation ---------------------------------------------------------- */
 
+/* The cache slot for peer: its own, else a free one, else the least
+ * recently used one (replaced: a full cache never refuses a peer, it only
+ * costs a re-validation). NULL only when out of memory. bmu held. */
+static mk_gvcache *vc_slot_locked(mk_group *g, const mk_id *peer) {
+    size_t max = g->max_vc ? g->max_vc : MK_GVCACHE_MAX;
+    mk_gvcache *lru = NULL;
+    for (size_t i = 0; i < g->n_vc; i++) {
+        if (mk_id_eq(&g->vc[i].peer, peer)) return &g->vc[i];
+        if (!lru || g->vc[i].used < lru->used) lru = &g->vc[i];
+    }
+    if (g->n_vc >= max && lru) {
+        memset(lru, 0, sizeof *lru);
+        lru->peer = *peer;
+        return lru;
+    }
+    if (g->n_vc == g->cap_vc) {
+        size_t nc = g->cap_vc ? g->cap_vc * 2 : 8;
+        if (nc > max) nc = max;
+        mk_gvcache *nv = realloc(g->vc, nc * sizeof *nv);
+        if (!nv) return NULL;
+        g->vc = nv;
+        g->cap_vc = nc;
+    }
+    mk_gvcache *c = &g->vc[g->n_vc++];
+    memset(c, 0, sizeof *c);
+    c->peer = *peer;
+    return c;
+}
+
+/* Forget peer's cached verdict (departure, purge). bmu held. */
+static void vc_evict_locked(mk_group *g, const mk_id *peer) {
+    for (size_t i = 0; i < g->n_vc; i++)
+        if (mk_id_eq(&g->vc[i].peer, peer)) {
+            g->vc[i] = g->vc[--g->n_vc];
+            return;
+        }
+}
+
 /* Judge a signed entry for this group: serves it and passes every
  * validator now. bmu held. Cached per (peer, version): successes until they
- * expire, failures for a second. */
-static int judge_locked(mk_group *g, const mk_peer_entry *e, mk_expiration *exp) {
+ * expire, failures for a second; a departed entry is not cached. With
+ * writer validators, *wrc (optional) gets their verdict and *wexp when the
+ * writer admission ends (0 and the member expiration without them). */
+static int judge_locked(mk_group *g, const mk_peer_entry *e, mk_expiration *exp, int *wrc,
+                        mk_expiration *wexp) {
     int64_t now = mk_now();
+    if (e->departed) {
+        vc_evict_locked(g, &e->peer_id);
+        return MK_EPOLICY;
+    }
     mk_gvcache *c = NULL;
     for (size_t i = 0; i < g->n_vc && !c; i++)
         if (mk_id_eq(&g->vc[i].peer, &e->peer_id)) c = &g->vc[i];
     if (c && c->version == e->version) {
-        if (c->rc == 0 && now < c->expires) {
-            *exp = c->expires;
-            return 0;
+        bool hit = false;
+        if (c->rc == 0 && now < c->expires) hit = true;
+        if (c->rc < 0 && mk_mono_ms() < (uint64_t)c->expires) hit = true;
+        if (hit) {
+            c->used = ++g->vc_clock;
+            if (c->rc == 0) *exp = c->expires;
+            if (wrc) *wrc = c->wrc == 0 && now >= c->wexpires ? MK_EEXPIRED : c->wrc;
+            if (wexp) *wexp = c->wexpires;
+            return c->rc;
         }
-        if (c->rc < 0 && mk_mono_ms() < (uint64_t)c->expires) return c->rc;
     }
-    if (!c) {
-        if (g->n_vc == g->cap_vc) {
-            size_t nc = g->cap_vc ? g->cap_vc * 2 : 8;
-            if (nc > 4096) return MK_EBUSY;
-            mk_gvcache *nv = realloc(g->vc, nc * sizeof *nv);
-            if (!nv) return MK_ENOMEM;
-            g->vc = nv;
-            g->cap_vc = nc;
-        }
-        c = &g->vc[g->n_vc++];
-        memset(c, 0, sizeof *c);
-        c->peer = e->peer_id;
-    }
-    int rc;
-    mk_expiration e2 = MK_EXPIRES_NEVER;
-    if (e->departed || !mk_peer_entry_serves(e, MK_SERVED_GROUP, &g->id)) {
+    if (!c) c = vc_slot_locked(g, &e->peer_id);
+    if (!c) return MK_ENOMEM;
+    int rc, w = 0;
+    mk_expiration e2 = MK_EXPIRES_NEVER, we = MK_EXPIRES_NEVER;
+    if (!mk_peer_entry_serves(e, MK_SERVED_GROUP, &g->id)) {
         rc = MK_EPOLICY;
-    } else if (g->vs) {
+    } else {
         mk_peer_view v;
         mk_peer_entry_view(e, &v);
-        rc = mk_validator_set_check(g->vs, &v, now, &e2, NULL);
-        if (rc == 0 && e2 <= now) rc = MK_EEXPIRED;
-    } else {
         rc = 0;
+        if (g->vs) {
+            rc = mk_validator_set_check(g->vs, &v, now, &e2, NULL);
+            if (rc == 0 && e2 <= now) rc = MK_EEXPIRED;
+        }
+        if (rc == 0 && g->wvs) {
+            w = mk_validator_set_check(g->wvs, &v, now, &we, NULL);
+            if (w == 0 && we <= now) w = MK_EEXPIRED;
+        }
+        if (we > e2) we = e2;
     }
     c->version = e->version;
     c->rc = rc;
+    c->wrc = rc == 0 ? w : rc;
+    c->wexpires = we;
+    c->used = ++g->vc_clock;
     c->expires = rc == 0 ? e2 : (mk_expiration)(mk_mono_ms() + 1000);
     if (rc == 0) *exp = e2;
+    if (wrc) *wrc = c->wrc;
+    if (wexp) *wexp = we;
     return rc;
 }
 
 /* Judge the peer's entry as held by discovery. */
-static int judge_peer_locked(mk_group *g, const mk_id *peer, mk_expiration *exp) {
+static int judge_peer_locked(mk_group *g, const mk_id *peer, mk_expiration *exp, int *wrc,
+                             mk_expiration *wexp) {
     mk_peer_entry e;
     int rc = mk_network_get(g->nw, peer, &e);
-    if (rc == 0) rc = judge_locked(g, &e, exp);
+    if (rc == 0) rc = judge_locked(g, &e, exp, wrc, wexp);
     mk_peer_entry_free(&e);
     return rc;
 }
@@ -378,7 +487,7 @@ static void greet(mk_group *g, mk_net_conn *conn) {
     mk_net_conn_peer(conn, &peer);
     pthread_mutex_lock(&g->bmu);
     mk_expiration exp;
-    if (!mk_group_is_cut(g, &peer) && judge_peer_locked(g, &peer, &exp) == 0) {
+    if (!mk_group_is_cut(g, &peer) && judge_peer_locked(g, &peer, &exp, NULL, NULL) == 0) {
         mk_gbond *b = bond_for_conn(g, &peer, conn);
         if (b && !b->sent_hello && send_hello(g, conn, false) == 0) {
             b->sent_hello = true;
@@ -398,7 +507,8 @@ static void on_hello(mk_group *g, mk_net_conn *conn, const mk_id *peer, const mk
     int rc = mk_group_bond_mac(&g->key, &g->id, side, role, exp, want);
     mk_wipe(exp, sizeof exp);
     pthread_mutex_lock(&g->bmu);
-    mk_expiration until;
+    mk_expiration until, wuntil = 0;
+    int wrc = 0;
     if (rc < 0 || !mk_ct_equal(want, mac, 32)) {
         char s[9];
         mk_id_short(peer, s);
@@ -408,7 +518,7 @@ static void on_hello(mk_group *g, mk_net_conn *conn, const mk_id *peer, const mk
         pthread_mutex_unlock(&g->smu);
     } else if (mk_group_is_cut(g, peer)) {
         /* partitioned (tests) */
-    } else if (judge_peer_locked(g, peer, &until) < 0) {
+    } else if (judge_peer_locked(g, peer, &until, &wrc, &wuntil) < 0) {
         char sh[9];
         mk_id_short(peer, sh);
         mk_log(MK_LOG_DEBUG, "groups", "hello from %s refused: entry not admitted", sh);
@@ -422,8 +532,24 @@ static void on_hello(mk_group *g, mk_net_conn *conn, const mk_id *peer, const mk
         mk_log(MK_LOG_DEBUG, "groups", "hello from %s (reply %d) accepted; sent %d", sh, reply,
                b ? b->sent_hello : -1);
         if (b) {
+            /* The role is an authorization only with writer validators:
+             * a writer claim they refuse bonds as a reader. */
+            uint8_t eff = role == MK_GROUP_WRITER ? MK_GROUP_WRITER : MK_GROUP_READER;
+            if (eff == MK_GROUP_WRITER && g->wvs) {
+                if (wrc < 0) {
+                    eff = MK_GROUP_READER;
+                    mk_log(MK_LOG_WARN, "groups", "%s claims the writer role: refused (%s)", sh,
+                           mk_strerror(wrc));
+                    pthread_mutex_lock(&g->smu);
+                    g->st.writers_refused++;
+                    pthread_mutex_unlock(&g->smu);
+                } else {
+                    until = wuntil; /* the earlier of member and writer admission */
+                }
+            }
             b->got_hello = true;
-            b->role = role;
+            b->claimed = role;
+            b->role = eff;
             b->expires = until;
             if ((!b->sent_hello || !reply) && send_hello(g, conn, true) == 0) b->sent_hello = true;
         }
@@ -442,10 +568,13 @@ static mk_group *host_find(mk_groups_host *h, const mk_id *gid) {
 static void h_on_connect(mk_net_conn *conn, bool inbound, void *ctx) {
     (void)inbound;
     mk_groups_host *h = ctx;
+    outbox o;
+    outbox_begin(&o);
     pthread_mutex_lock(&h->mu);
     for (size_t i = 0; i < h->n; i++)
         greet(h->groups[i], conn);
     pthread_mutex_unlock(&h->mu);
+    outbox_flush(&o);
 }
 
 static void dial_cb(mk_net_conn *conn, int status, const mk_error *err, void *ctx) {
@@ -537,10 +666,13 @@ static void h_on_frame(mk_net_conn *conn, const uint8_t *data, size_t len, void 
         return;
     }
     mk_net_conn_peer(conn, &peer);
+    outbox o;
+    outbox_begin(&o);
     pthread_mutex_lock(&h->mu);
     mk_group *g = host_find(h, &f.group);
     if (g) on_group_frame(g, conn, &peer, &f);
     pthread_mutex_unlock(&h->mu);
+    outbox_flush(&o);
 }
 
 static void remember_gone(mk_group *g, const mk_id *peer, bool gone);
@@ -548,6 +680,8 @@ static void remember_gone(mk_group *g, const mk_id *peer, bool gone);
 static void h_hook(mk_network *nw, const mk_network_event *ev, void *ctx) {
     (void)nw;
     mk_groups_host *h = ctx;
+    outbox o;
+    outbox_begin(&o);
     pthread_mutex_lock(&h->mu);
     for (size_t i = 0; i < h->n; i++) {
         mk_group *g = h->groups[i];
@@ -556,13 +690,26 @@ static void h_hook(mk_network *nw, const mk_network_event *ev, void *ctx) {
         mk_gbond *b = bond_find(g, &ev->peer_id);
         if (ev->type == MK_EVENT_DEPARTED || ev->type == MK_EVENT_PURGED) {
             remember_gone(g, &ev->peer_id, ev->type == MK_EVENT_DEPARTED);
+            vc_evict_locked(g, &ev->peer_id);
             if (b) down = bond_drop_locked(g, &ev->peer_id, false);
         } else {
             remember_gone(g, &ev->peer_id, false);
-            mk_expiration exp;
+            mk_expiration exp, wexp = 0;
+            int wrc = 0;
             if (b) {
-                if (judge_locked(g, &ev->entry, &exp) == 0) {
+                if (judge_locked(g, &ev->entry, &exp, &wrc, &wexp) == 0) {
                     b->expires = exp; /* a fresh signed entry may extend it */
+                    if (b->claimed == MK_GROUP_WRITER && g->wvs) {
+                        if (wrc == 0) {
+                            b->role = MK_GROUP_WRITER;
+                            b->expires = wexp;
+                        } else if (b->role == MK_GROUP_WRITER) {
+                            b->role = MK_GROUP_READER; /* demoted by the reconcile */
+                            pthread_mutex_lock(&g->smu);
+                            g->st.writers_refused++;
+                            pthread_mutex_unlock(&g->smu);
+                        }
+                    }
                 } else {
                     down = bond_drop_locked(g, &ev->peer_id, true);
                     pthread_mutex_lock(&g->smu);
@@ -575,6 +722,7 @@ static void h_hook(mk_network *nw, const mk_network_event *ev, void *ctx) {
         if (down) peer_down(g, &ev->peer_id);
     }
     pthread_mutex_unlock(&h->mu);
+    outbox_flush(&o);
 }
 
 static void host_destroy(void *ptr) {
@@ -896,7 +1044,8 @@ static void do_fwd_in(mk_group *g, mk_gjob *j) {
 static void do_fwd_res(mk_group *g, mk_gjob *j) {
     for (mk_gfwd **pp = &g->fwds; *pp; pp = &(*pp)->next) {
         mk_gfwd *f = *pp;
-        if (f->seq != j->seq) continue;
+        /* Only the peer it went to may answer (over a bond: checked). */
+        if (f->seq != j->seq || !mk_id_eq(&f->peer, &j->peer)) continue;
         *pp = f->next;
         waiter_complete(g, f->w, j->status, j->data.data, j->data.len,
                         j->status == MK_EPOLICY ? "refused by the leader: readers cannot write"
@@ -971,7 +1120,7 @@ static void reconcile(mk_group *g) {
             lapsed = true;
         } else if (mk_network_get(g->nw, &peer, &e) == 0) {
             mk_expiration exp;
-            lapsed = judge_locked(g, &e, &exp) < 0;
+            lapsed = judge_locked(g, &e, &exp, NULL, NULL) < 0;
             mk_peer_entry_free(&e);
         }
         pthread_mutex_unlock(&g->bmu);
@@ -998,7 +1147,7 @@ static void seek_members(mk_group *g) {
         mk_net_conn *resend = NULL;
         pthread_mutex_lock(&g->bmu);
         mk_expiration exp;
-        if (!mk_group_is_cut(g, &e->peer_id) && judge_locked(g, e, &exp) == 0) {
+        if (!mk_group_is_cut(g, &e->peer_id) && judge_locked(g, e, &exp, NULL, NULL) == 0) {
             mk_gbond *b = bond_find(g, &e->peer_id);
             if (!b || !mk_net_conn_is_open(b->conn)) {
                 dial = mk_id_cmp(&g->self, &e->peer_id) < 0;
@@ -1092,6 +1241,7 @@ static void update_status(mk_group *g) {
     pthread_mutex_lock(&g->bmu);
     for (mk_gbond *b = g->bonds; b; b = b->next)
         if (bond_ok(b, now) && !mk_group_is_cut(g, &b->peer)) nb++;
+    unsigned nvc = (unsigned)g->n_vc;
     pthread_mutex_unlock(&g->bmu);
     pthread_mutex_lock(&g->smu);
     mk_group_status *s = &g->st;
@@ -1108,6 +1258,7 @@ static void update_status(mk_group *g) {
         if (g->raft.configuration.servers[i].id == g->self_rid) s->in_config = true;
     }
     s->bonds = nb;
+    s->vcache = nvc;
     pthread_cond_broadcast(&g->cond);
     pthread_mutex_unlock(&g->smu);
 }
@@ -1199,6 +1350,15 @@ static void on_async(uv_async_t *a) {
 
 static void *loop_main(void *arg) {
     mk_group *g = arg;
+    /* Raft's streams and the bridge's pumps are socketpairs written with
+     * write(2) on this thread: a write after the other end closed must
+     * give EPIPE, not kill the process. Blocked here, for this thread
+     * only (it is also blocked from creation: see mk_group_join); the
+     * process's disposition is left alone. */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
     uv_run(&g->loop, UV_RUN_DEFAULT);
     return NULL;
 }
@@ -1278,14 +1438,6 @@ int mk_group_join(mk_network *nw, const mk_group_config *cfg, mk_group **out, mk
         return mk_error_set(err, MK_EINVAL, "group config needs a network, sm and data_dir");
     if (cfg->role != MK_GROUP_WRITER && cfg->role != MK_GROUP_READER)
         return mk_error_set(err, MK_EINVAL, "bad role");
-    /* Raft's streams are socketpairs: a write after the other end closed
-     * must give EPIPE, not kill the process. Only a default disposition is
-     * changed (docs/groups.md). */
-    struct sigaction sa;
-    if (sigaction(SIGPIPE, NULL, &sa) == 0 && sa.sa_handler == SIG_DFL) {
-        sa.sa_handler = SIG_IGN;
-        sigaction(SIGPIPE, &sa, NULL);
-    }
     if (mkdir_p(cfg->data_dir) != 0)
         return mk_error_set(err, MK_EIO, "cannot create %s: %s", cfg->data_dir, strerror(errno));
     group_alloc *ga = calloc(1, sizeof *ga);
@@ -1306,6 +1458,18 @@ int mk_group_join(mk_network *nw, const mk_group_config *cfg, mk_group **out, mk
     g->self_rid = mk_group_rid_of(&g->self);
     mk_id_to_hex(&g->self, g->self_addr);
     mk_group_id_derive(&g->key, &cfg->sm_signature, g->vs, &g->id);
+    if (cfg->writer_validators && cfg->writer_validators->n > 0) {
+        /* Members must agree on who may write: the writer set is part of
+         * the group's identity. */
+        g->wvs = cfg->writer_validators;
+        uint8_t d[sizeof "mosaik.groups.writers.v1" - 1 + MK_ID_LEN];
+        mk_id ws, id2;
+        mk_validator_set_signature(g->wvs, &ws);
+        memcpy(d, "mosaik.groups.writers.v1", sizeof d - MK_ID_LEN);
+        memcpy(d + sizeof d - MK_ID_LEN, ws.b, MK_ID_LEN);
+        mk_id_derive(&id2, &g->id, d, sizeof d);
+        g->id = id2;
+    }
     (void)mk_random_bytes(&g->next_seq, sizeof g->next_seq);
     g->next_seq >>= 1;
     pthread_mutex_init(&g->qmu, NULL);
@@ -1397,8 +1561,16 @@ int mk_group_join(mk_network *nw, const mk_group_config *cfg, mk_group **out, mk
         pthread_mutex_unlock(&h->mu);
     }
     if (jrc == 0) jrc = mk_network_add_served(nw, MK_SERVED_GROUP, &g->id, err);
-    if (jrc == 0 && pthread_create(&g->thread, NULL, loop_main, g) != 0)
-        jrc = mk_error_set(err, MK_ENOMEM, "cannot start the group thread");
+    if (jrc == 0) {
+        /* The loop thread inherits a mask with SIGPIPE blocked. */
+        sigset_t set, old;
+        sigemptyset(&set);
+        sigaddset(&set, SIGPIPE);
+        pthread_sigmask(SIG_BLOCK, &set, &old);
+        if (pthread_create(&g->thread, NULL, loop_main, g) != 0)
+            jrc = mk_error_set(err, MK_ENOMEM, "cannot start the group thread");
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
+    }
     if (jrc < 0) {
         host_remove(g);
         pthread_mutex_lock(&g->qmu);
@@ -1580,4 +1752,10 @@ void mk_group_partition(mk_group *g, const mk_id *peer, bool cut) {
     if (cut) down = bond_drop_locked(g, peer, false);
     pthread_mutex_unlock(&g->bmu);
     if (down || cut) peer_down(g, peer);
+}
+
+void mk_group_vcache_limit(mk_group *g, size_t cap) {
+    pthread_mutex_lock(&g->bmu);
+    g->max_vc = cap;
+    pthread_mutex_unlock(&g->bmu);
 }

@@ -50,7 +50,9 @@ typedef struct mk_gbond {
     uint64_t rid;
     mk_net_conn *conn; /* referenced */
     bool sent_hello, got_hello;
-    uint8_t role; /* the remote's role (covered by its MAC) */
+    uint8_t claimed; /* the role the remote's HELLO claims */
+    uint8_t role;    /* its effective role: a writer claim refused by the
+                        writer validators makes it a reader */
     mk_expiration expires;
     uint64_t hello_at; /* monotonic ms of our last unsolicited HELLO */
 } mk_gbond;
@@ -60,8 +62,11 @@ typedef struct mk_gvcache {
     uint64_t version;
     int rc;
     mk_expiration expires;
-    bool serves;
+    int wrc;                /* writer validators' verdict (0 when there are none) */
+    mk_expiration wexpires; /* when the writer admission ends */
+    uint64_t used;          /* LRU stamp */
 } mk_gvcache;
+#define MK_GVCACHE_MAX 4096
 
 /* A waiter of a user call (shared by the caller and the loop). */
 typedef struct mk_gwaiter {
@@ -113,6 +118,7 @@ struct mk_group {
     char *data_dir;
     mk_group_sm sm;
     const mk_validator_set *vs;
+    const mk_validator_set *wvs; /* writer validators; NULL: none */
 
     /* loop thread */
     uv_loop_t loop;
@@ -148,7 +154,8 @@ struct mk_group {
     pthread_mutex_t bmu;
     mk_gbond *bonds;
     mk_gvcache *vc;
-    size_t n_vc, cap_vc;
+    size_t n_vc, cap_vc, max_vc;
+    uint64_t vc_clock;
     mk_id cut[8];
     size_t n_cut;
 

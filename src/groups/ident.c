@@ -7,6 +7,9 @@
  * signature is order-independent and covers every validator, so two groups
  * that differ in any validator's configuration, in the state machine or in
  * the key get different ids (and do not meet).
+ * With writer validators (mk_group_join), the id is further derived with
+ * "mosaik.groups.writers.v1" | writer-set signature, so members agree on
+ * who may write.
  *
  * The key from validators is D(N("mosaik.groups.key.v1"), vs signature): it
  * is public, which is the point: nodes with the same validator
