@@ -32,9 +32,12 @@
  * holds older (as announces with hops 0) and its own digest with
  * want_reply = 0, to which the first node answers the same way. A digest
  * request from a peer is answered at most once per min_sync_gap_ms (a
- * 256-slot table keyed by a hash of the peer id; sharing a slot only makes
- * the limit stricter); a reply digest is processed only from a peer we
- * asked within the last 10 s. Frames to a peer are sent through
+ * 256-slot table, RATE_WAYS-way set-associative on a hash of the full peer
+ * id, each slot owned by one full id; a slot changes owner only once its
+ * owner's gap and reply wait have passed, so a colliding id cannot reset
+ * another's limit: with no reusable slot the request is refused as rate
+ * limited); a reply digest is processed only from a peer we asked within
+ * the last 10 s (if we cannot take a slot for it, we do not ask). Frames to a peer are sent through
  * mk_net_dial, which reuses an open connection; at most max_dials dials are
  * outstanding, further sends are dropped (gossip is best effort, sync
  * repairs).
@@ -79,6 +82,7 @@
 #define LOG "discovery"
 #define MAX_HOOKS 16
 #define RATE_SLOTS 256
+#define RATE_WAYS 4 /* slots per bucket (rate_find/rate_claim) */
 #define DEPART_PEERS 16
 #define DEPART_WAIT_MS 500
 #define REPLY_WAIT_MS 10000
@@ -601,11 +605,38 @@ static void announce_local(mk_network *nw) {
 /* Sync                                                                */
 /* ------------------------------------------------------------------ */
 
-static rate_slot *slot_of(mk_network *nw, const mk_id *peer) {
-    unsigned h = 0;
-    for (int i = 0; i < 4; i++)
-        h = h * 131u + peer->b[i];
-    return &nw->rate[h % RATE_SLOTS];
+static rate_slot *rate_bucket(mk_network *nw, const mk_id *peer) {
+    uint32_t h = 2166136261u; /* FNV-1a over the whole id */
+    for (size_t i = 0; i < sizeof peer->b; i++)
+        h = (h ^ peer->b[i]) * 16777619u;
+    return &nw->rate[(h % (RATE_SLOTS / RATE_WAYS)) * RATE_WAYS];
+}
+
+/* The slot owned by peer, or NULL. */
+static rate_slot *rate_find(mk_network *nw, const mk_id *peer) {
+    rate_slot *b = rate_bucket(nw, peer);
+    for (int i = 0; i < RATE_WAYS; i++)
+        if (mk_id_eq(&b[i].peer, peer)) return &b[i];
+    return NULL;
+}
+
+/* peer's slot, taking over (reset) a free or stale slot of its bucket if it
+ * has none: stale = its owner's request gap and reply wait have passed.
+ * NULL when every slot of the bucket is in use by other peers. */
+static rate_slot *rate_claim(mk_network *nw, const mk_id *peer, uint64_t now) {
+    rate_slot *s = rate_find(nw, peer);
+    if (s) return s;
+    rate_slot *b = rate_bucket(nw, peer), *best = NULL;
+    for (int i = 0; i < RATE_WAYS; i++) {
+        rate_slot *x = &b[i];
+        bool stale = (!x->last_request_ms || now - x->last_request_ms >= nw->min_sync_gap_ms) &&
+                     x->await_until_ms < now;
+        if (stale && (!best || x->last_request_ms < best->last_request_ms)) best = x;
+    }
+    if (!best) return NULL;
+    memset(best, 0, sizeof *best);
+    best->peer = *peer;
+    return best;
 }
 
 /* Under mu: our digest (catalog records and the local entry). */
@@ -639,32 +670,30 @@ static void sync_with(mk_network *nw, const mk_id *peer, const char *addr) {
         out_free(om);
         return;
     }
-    rate_slot *s = slot_of(nw, peer);
-    if (!mk_id_eq(&s->peer, peer)) {
-        memset(s, 0, sizeof *s);
-        s->peer = *peer;
+    uint64_t now = mk_mono_ms();
+    rate_slot *s = rate_claim(nw, peer, now);
+    if (!s) {
+        /* Its reply could not be accepted: skip this round. */
+        out_free(om);
+        return;
     }
-    s->await_until_ms = mk_mono_ms() + REPLY_WAIT_MS;
+    s->await_until_ms = now + REPLY_WAIT_MS;
     send_to(nw, peer, addr, om);
 }
 
 static void handle_digest(mk_network *nw, mk_net_conn *conn, const mk_id *from,
                           const mk_disc_msg *m) {
     uint64_t now = mk_mono_ms();
-    rate_slot *s = slot_of(nw, from);
-    bool mine = mk_id_eq(&s->peer, from);
     if (m->want_reply) {
-        if (mine && s->last_request_ms && now - s->last_request_ms < nw->min_sync_gap_ms) {
+        rate_slot *s = rate_claim(nw, from, now);
+        if (!s || (s->last_request_ms && now - s->last_request_ms < nw->min_sync_gap_ms)) {
             refusal(nw, MK_REFUSE_RATE_LIMITED, from, "sync requested again too soon");
             return;
         }
-        if (!mine) {
-            memset(s, 0, sizeof *s);
-            s->peer = *from;
-        }
         s->last_request_ms = now;
     } else {
-        if (!mine || s->await_until_ms < now) {
+        rate_slot *s = rate_find(nw, from);
+        if (!s || s->await_until_ms < now) {
             refusal(nw, MK_REFUSE_RATE_LIMITED, from, "digest reply we did not ask for");
             return;
         }

@@ -35,6 +35,11 @@
  * for a kept connection on the dialer's side sends keepalives instead, then
  * as the grace period of a graceful close.
  *
+ * Inbound limits: at most max_pending inbound handshakes at a time. When
+ * the table is full, the *oldest* pending handshake is closed to admit the
+ * newcomer (evict_oldest_pending), so idle sockets cannot lock real peers
+ * out; each still dies at the handshake deadline. max_conns refuses.
+ *
  * Keep records (reconnection): a kept (peer, protocol) redials after its
  * connection closed for a reason other than a local close or stop, after
  * backoff/2 + random(backoff/2) ms; backoff doubles up to reconnect_max_ms
@@ -322,7 +327,9 @@ void mk_net_conn_close_internal(mk_net_conn *c, int code, const char *reason, bo
         c->counted_pending_in = false;
         net->n_pending_in--;
     }
-    if (code == MK_ETOOBIG)
+    if (c->evicted)
+        MK_MET_ADD(net, refused_limit, 1);
+    else if (code == MK_ETOOBIG)
         MK_MET_ADD(net, closed_oversize, 1);
     else if (code == MK_EMALFORMED && was_open)
         MK_MET_ADD(net, closed_malformed, 1);
@@ -330,7 +337,8 @@ void mk_net_conn_close_internal(mk_net_conn *c, int code, const char *reason, bo
         MK_MET_ADD(net, closed_idle, 1);
     else if (code == MK_EBUSY)
         MK_MET_ADD(net, closed_duplicate, 1);
-    if (!was_open && code != MK_ESTATE && code != MK_EBUSY) MK_MET_ADD(net, handshakes_failed, 1);
+    if (!was_open && !c->evicted && code != MK_ESTATE && code != MK_EBUSY)
+        MK_MET_ADD(net, handshakes_failed, 1);
 
     char pid[9];
     mk_log(code == MK_ESTATE || code == MK_EBUSY ? MK_LOG_DEBUG : MK_LOG_INFO, "net",
@@ -710,7 +718,28 @@ static void free_handle(uv_handle_t *h) {
     free(h);
 }
 
+/* The pending-handshake table is full: close the oldest inbound handshake
+ * (smallest serial) so a newcomer always gets a slot. Idle sockets that
+ * never speak TLS therefore cannot lock real peers out; they only shorten
+ * each other's lives. Returns false if there is nothing to evict. */
+static bool evict_oldest_pending(mk_net *net) {
+    mk_net_conn *old = NULL;
+    for (mk_net_conn *c = net->conns; c; c = c->next)
+        if (c->counted_pending_in && conn_state(c) < CONN_CLOSING &&
+            (!old || c->serial < old->serial))
+            old = c;
+    if (!old) return false;
+    old->evicted = true;
+    mk_log(MK_LOG_WARN, "net", "dropped the oldest pending handshake (%s): %u pending", old->remote,
+           (unsigned)net->n_pending_in);
+    mk_net_conn_close_internal(old, MK_EBUSY, "too many pending handshakes (oldest dropped)",
+                               false);
+    return true;
+}
+
 void mk_net_conn_accept(mk_net *net) {
+    if (net->n_pending_in >= net->cfg.max_pending && net->n_conns < net->cfg.max_conns)
+        evict_oldest_pending(net);
     if (net->n_pending_in >= net->cfg.max_pending || net->n_conns >= net->cfg.max_conns) {
         uv_tcp_t *tmp = malloc(sizeof *tmp);
         if (!tmp) return;

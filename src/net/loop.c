@@ -686,8 +686,17 @@ int mk_net_stop(mk_net *net) {
     }
     uv_mutex_lock(&net->mu);
     atomic_store(&net->state, NET_STOPPED);
+    uv_cond_broadcast(&net->cond); /* mk_net_wait_stopped */
     uv_mutex_unlock(&net->mu);
     return 0;
+}
+
+void mk_net_wait_stopped(mk_net *net) {
+    if (!net || mk_net_on_loop(net)) return;
+    uv_mutex_lock(&net->mu);
+    while (atomic_load(&net->state) == NET_STOPPING)
+        uv_cond_wait(&net->cond, &net->mu);
+    uv_mutex_unlock(&net->mu);
 }
 
 void mk_net_free(mk_net *net) {

@@ -129,6 +129,12 @@ int mk_net_post_internal(mk_net *net, mk_net_fn fn, void *ctx);
 /* Run fn on the I/O thread and wait for it (direct when already there).
  * Returns MK_ESTATE if the network is not running. */
 int mk_net_call(mk_net *net, void (*fn)(mk_net *net, void *ctx), void *ctx);
+/* Wait (not on the loop) while the network is stopping, i.e. until the I/O
+ * thread has been joined. After a failed post, a caller that must touch
+ * loop-owned state calls this first: the state check (enqueue refuses once
+ * NET_STOPPING is set) and the caller's direct access are then ordered after
+ * everything the I/O thread did during shutdown. */
+void mk_net_wait_stopped(mk_net *net);
 /* "ip:port" / "[ip6]:port" of a socket address. */
 void mk_net_addr_format(const struct sockaddr *sa, char *out, size_t n);
 /* Parse a numeric "ip:port" / "[ip6]:port". */
@@ -193,6 +199,7 @@ struct mk_net_conn {
     int handles_open;
     bool handles_closing;
     bool counted_pending_in;
+    bool evicted; /* closed to make room for a newer pending handshake */
 
     SSL *ssl;
     mk_frame_decoder dec;

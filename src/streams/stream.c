@@ -16,7 +16,10 @@
  * user threads also read — a producer's inbox, a consumer's receive queue,
  * per-peer statistics and the data conditions wait on — sits behind the
  * owner's mutex `mu`; the loop takes it briefly and never calls out while
- * holding it.
+ * holding it. Freeing a producer/consumer while the network is closing
+ * is safe: run_on_loop's post then fails and it waits for the I/O thread
+ * to be joined (mk_net_wait_stopped) before detaching on the user thread.
+ * (Handles must still be freed before the network itself is freed.)
  *
  * Channels. A channel is one subscription of one consumer to one producer,
  * numbered by the consumer (unique within its node, hence within each
@@ -25,7 +28,12 @@
  * producer: IDLE → DIALING → SUBSCRIBING → ACTIVE, back to IDLE with
  * exponential backoff after a refusal or disconnection). A connection
  * (one per peer for this protocol) carries any number of channels in both
- * directions; when it closes, every channel on it ends.
+ * directions; when it closes, every channel on it ends. A consumer keeps
+ * a record for every candidate (any entry claiming the stream, up to
+ * cons_max_candidates), but only DIALING/SUBSCRIBING/ACTIVE channels count
+ * against max_producers; IDLE candidates wait and are tried in turn, the
+ * longest-waiting first (cons_pump), so entries that merely claim the
+ * stream cannot keep a real producer out.
  *
  * Admission (both sides, same rules). The peer's signed entry — from the
  * handshake message (verified: signature, same peer as the TLS identity,
@@ -65,6 +73,7 @@
 #include "mosaik/clock.h"
 #include "mosaik/log.h"
 #include "mosaik/streams.h"
+#include "net/net_internal.h"
 
 #define LOG "streams"
 #define DATA_HDR 13 /* type, channel, seq */
@@ -72,6 +81,7 @@
 #define KEEPALIVE_MS 5000u
 #define MAX_PSTATS 1024
 #define DEFAULT_INBOX 4096u
+#define MAX_CANDIDATES 256u /* minimum per-consumer candidate cap (cons_max_candidates) */
 
 enum { CS_IDLE = 0, CS_DIALING, CS_SUBSCRIBING, CS_ACTIVE };
 
@@ -197,7 +207,8 @@ struct mk_stream_consumer {
     const mk_datum_codec *codec;
     mk_require_rt req;
     uint32_t window, max_producers, retry_min, retry_max;
-    st_chan *chans; /* loop */
+    st_chan *chans;        /* loop */
+    uint64_t warn_full_at; /* loop: rate limit of the "too many candidates" warning */
     /* receive queue (mu) */
     st_ritem *rq;
     size_t rq_head, rq_n, rq_cap;
@@ -298,6 +309,10 @@ static void run_on_loop(mk_net *net, void (*fn)(void *), void *arg) {
     pthread_mutex_init(&c.mu, NULL);
     pthread_cond_init(&c.cv, NULL);
     if (mk_net_post(net, call_cb, &c) < 0) {
+        /* The network is stopping or stopped: its I/O thread may still be
+         * closing connections (our on_close walks the same lists), so wait
+         * until it has been joined, then run fn here, alone. */
+        mk_net_wait_stopped(net);
         fn(arg);
     } else {
         pthread_mutex_lock(&c.mu);
@@ -437,6 +452,14 @@ static int owner_channels(owner_common *o, mk_stream_channel_stats **out, size_t
 /* Events                                                              */
 /* ------------------------------------------------------------------ */
 
+/* Seconds → milliseconds, saturating: `expires` may come from a peer
+ * (CLOSE/UNSUBSCRIBE) or a ticket and take any int64 value. */
+static int64_t exp_to_ms(int64_t s) {
+    int64_t ms;
+    if (__builtin_mul_overflow(s, (int64_t)1000, &ms)) return s < 0 ? INT64_MIN : INT64_MAX;
+    return ms;
+}
+
 static void emit(st_chan *ch, mk_stream_event_type type, bool by_peer, unsigned reason,
                  const char *text, mk_expiration expires) {
     owner_common *o = ch->p ? &ch->p->o : &ch->c->o;
@@ -451,7 +474,7 @@ static void emit(st_chan *ch, mk_stream_event_type type, bool by_peer, unsigned 
                           .text = text ? text : "",
                           .expires = expires};
     if (reason == MK_STREAM_R_EXPIRED && expires != MK_EXPIRES_NEVER && expires > 0)
-        ev.late_ms = (int64_t)wall_ms() - expires * 1000;
+        ev.late_ms = (int64_t)wall_ms() - exp_to_ms(expires); /* expires > 0: no overflow */
     pthread_mutex_lock(&o->mu);
     switch (type) {
     case MK_STREAM_EV_ADMITTED:
@@ -988,10 +1011,22 @@ static void dial_done(mk_net_conn *conn, int status, const mk_error *err, void *
     send_subscribe(ch);
 }
 
+/* Channels of c that hold one of its max_producers slots: an attempt in
+ * flight (DIALING, bounded by the transport's handshake timeout) or a
+ * subscription (SUBSCRIBING, ACTIVE). IDLE candidates never hold a slot. */
+static uint32_t cons_busy(const mk_stream_consumer *c) {
+    uint32_t n = 0;
+    for (const st_chan *ch = c->chans; ch; ch = ch->next)
+        n += ch->state != CS_IDLE;
+    return n;
+}
+
 static void try_subscribe(st_chan *ch) {
     st_ctx *ctx = ch->ctx;
     mk_stream_consumer *c = ch->c;
     if (ch->state != CS_IDLE || c->closing) return;
+    /* No free slot: stay IDLE; cons_pump tries it when one frees up. */
+    if (cons_busy(c) >= c->max_producers) return;
     /* Judge the producer first when its entry is known. */
     if (ch->has_entry) {
         mk_error err;
@@ -1008,7 +1043,10 @@ static void try_subscribe(st_chan *ch) {
     ch->no = ++ctx->next_no;
     if (ch->no == 0) ch->no = ++ctx->next_no;
     dial_ctx *d = malloc(sizeof *d);
-    if (!d) return;
+    if (!d) {
+        ch->retry_at = mk_mono_ms() + c->retry_min;
+        return;
+    }
     d->shim = ctx->shim;
     d->serial = ch->serial;
     ch->state = CS_DIALING;
@@ -1020,6 +1058,34 @@ static void try_subscribe(st_chan *ch) {
         free(d);
         ch->state = CS_IDLE;
         cons_reset(ch, false, MK_STREAM_EV_REJECTED, false, MK_STREAM_R_NETWORK, err.msg, 0);
+    }
+}
+
+/* Candidates (any entry that claims the stream; ids are free) are kept up
+ * to this many per consumer; only max_producers of them hold a slot at a
+ * time (cons_busy), so claims alone cannot lock a real producer out. */
+static size_t cons_max_candidates(const mk_stream_consumer *c) {
+    size_t m = (size_t)c->max_producers * 8;
+    return m < MAX_CANDIDATES ? MAX_CANDIDATES : m;
+}
+
+/* Fill the free slots of c with IDLE candidates that are due, the one
+ * waiting longest (earliest retry_at) first: candidates that fail go back
+ * to IDLE with backoff behind the others, so every candidate, the real
+ * producer among Sybils included, gets its turn (round-robin). */
+static void cons_pump(mk_stream_consumer *c, uint64_t now) {
+    for (uint32_t round = 0; round <= c->max_producers && !c->closing; round++) {
+        if (cons_busy(c) >= c->max_producers) return;
+        st_chan *best = NULL;
+        for (st_chan *ch = c->chans; ch; ch = ch->next)
+            if (ch->state == CS_IDLE && ch->retry_at <= now && ch->addr[0] &&
+                (!best || ch->retry_at < best->retry_at))
+                best = ch;
+        if (!best) return;
+        uint64_t before = best->retry_at;
+        try_subscribe(best);
+        /* No progress (should not happen): do not spin on it this tick. */
+        if (best->state == CS_IDLE && best->retry_at == before) best->retry_at = now + c->retry_min;
     }
 }
 
@@ -1035,9 +1101,13 @@ static st_chan *cons_candidate(st_ctx *ctx, mk_stream_consumer *c, const mk_id *
     size_t n = 0;
     for (st_chan *ch = c->chans; ch; ch = ch->next)
         n++;
-    if (n >= c->max_producers) {
-        mk_log(MK_LOG_WARN, LOG, "consumer %s: ignoring a producer beyond max_producers %u",
-               c->name, (unsigned)c->max_producers);
+    if (n >= cons_max_candidates(c)) {
+        uint64_t now = mk_mono_ms();
+        if (now >= c->warn_full_at) {
+            c->warn_full_at = now + 10000;
+            mk_log(MK_LOG_WARN, LOG, "consumer %s: ignoring producers beyond %u candidates",
+                   c->name, (unsigned)cons_max_candidates(c));
+        }
         return NULL;
     }
     st_chan *ch = chan_new(ctx, NULL, c, peer);
@@ -1213,7 +1283,8 @@ static void arm_expiry(st_ctx *ctx) {
         mk_net_timer_stop(ctx->t_expiry);
         return;
     }
-    int64_t at = min * 1000 + 2;
+    int64_t at = exp_to_ms(min);
+    if (at < INT64_MAX - 2) at += 2;
     int64_t now = (int64_t)wall_ms();
     mk_net_timer_start(ctx->t_expiry, at > now ? (uint64_t)(at - now) : 0, 0);
 }
@@ -1228,14 +1299,14 @@ static void on_expiry(mk_net_timer *t, void *arg) {
         for (ch = p->chans; ch; ch = next) {
             next = ch->next;
             if (ch->state == CS_ACTIVE && ch->expires != MK_EXPIRES_NEVER &&
-                ch->expires * 1000 <= wall)
+                exp_to_ms(ch->expires) <= wall)
                 revalidate(ch, true);
         }
     }
     for (mk_stream_consumer *c = ctx->consumers; c; c = c->next)
         for (st_chan *ch = c->chans; ch; ch = ch->next)
             if (ch->state == CS_ACTIVE && ch->expires != MK_EXPIRES_NEVER &&
-                ch->expires * 1000 <= wall)
+                exp_to_ms(ch->expires) <= wall)
                 revalidate(ch, true);
     arm_expiry(ctx);
 }
@@ -1246,8 +1317,7 @@ static void on_tick(mk_net_timer *t, void *arg) {
     if (!ctx) return;
     uint64_t now = mk_mono_ms();
     for (mk_stream_consumer *c = ctx->consumers; c; c = c->next) {
-        for (st_chan *ch = c->chans; ch; ch = ch->next)
-            if (ch->state == CS_IDLE && ch->retry_at <= now && ch->addr[0]) try_subscribe(ch);
+        cons_pump(c, now);
         send_credits(c, true);
     }
 }

@@ -717,7 +717,9 @@ static void many_connections(void **state) {
 static void pending_limit(void **state) {
     (void)state;
     node b;
-    node_opts o = {.max_pending = 2, .handshake_ms = 300};
+    /* Short enough for the idle slots to time out soon, long enough for a
+     * real TLS handshake under ASan on a loaded machine (300 ms was not). */
+    node_opts o = {.max_pending = 2, .handshake_ms = 2000};
     node_start(&b, &o);
     /* Plain TCP connections that never speak TLS occupy handshake slots. */
     int fds[5];
@@ -729,9 +731,9 @@ static void pending_limit(void **state) {
         assert_int_equal(connect(fds[i], (struct sockaddr *)&ss, sizeof(struct sockaddr_in)), 0);
         sleep_ms(20);
     }
-    WAIT_COND(metrics(&b).refused_limit == 3, 3000);
+    WAIT_COND(metrics(&b).refused_limit == 3, 10000);
     /* The two slots time out and free up. */
-    WAIT_COND(metrics(&b).handshakes_failed == 2 && metrics(&b).conns_pending == 0, 3000);
+    WAIT_COND(metrics(&b).handshakes_failed == 2 && metrics(&b).conns_pending == 0, 15000);
     for (int i = 0; i < 5; i++)
         close(fds[i]);
     /* A real peer gets in afterwards. */
@@ -741,6 +743,37 @@ static void pending_limit(void **state) {
     dial_wait(&a, &b, NULL, NULL, false, &r);
     assert_int_equal(r.status, 0);
     mk_net_conn_unref(r.conn);
+    node_stop(&a);
+    node_stop(&b);
+}
+
+/* M1: more idle raw TCP sockets than max_pending (default 64) must not lock
+ * real peers out: the oldest pending handshake is dropped for a newcomer. */
+static void pending_flood(void **state) {
+    (void)state;
+    enum { NIDLE = 70 };
+    node b;
+    node_opts o = {.handshake_ms = 20000}; /* the idle sockets would not time out */
+    node_start(&b, &o);
+    int fds[NIDLE];
+    struct sockaddr_storage ss;
+    assert_int_equal(mk_net_addr_parse(b.addr, &ss, false, NULL), 0);
+    for (int i = 0; i < NIDLE; i++) {
+        fds[i] = socket(AF_INET, SOCK_STREAM, 0);
+        assert_true(fds[i] >= 0);
+        assert_int_equal(connect(fds[i], (struct sockaddr *)&ss, sizeof(struct sockaddr_in)), 0);
+    }
+    WAIT_COND(metrics(&b).conns_pending == 64, 3000);
+    node a;
+    node_start(&a, NULL);
+    dial_res r;
+    dial_wait(&a, &b, NULL, NULL, false, &r);
+    printf("# after %d idle sockets: dial status %d %s\n", NIDLE, r.status, r.msg);
+    assert_int_equal(r.status, 0);
+    assert_true(metrics(&b).refused_limit >= NIDLE - 64 + 1);
+    mk_net_conn_unref(r.conn);
+    for (int i = 0; i < NIDLE; i++)
+        close(fds[i]);
     node_stop(&a);
     node_stop(&b);
 }
@@ -845,6 +878,7 @@ int main(void) {
         cmocka_unit_test(reconnect),
         cmocka_unit_test(many_connections),
         cmocka_unit_test(pending_limit),
+        cmocka_unit_test(pending_flood),
         cmocka_unit_test(post_and_timers),
         cmocka_unit_test(backpressure),
     };
