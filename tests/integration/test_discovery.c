@@ -153,7 +153,10 @@ static void test_32_nodes_ticket(void **state) {
     n[0] = tn_new("thirty-two", NULL, NULL);
     for (int i = 1; i < BIG; i++)
         n[i] = tn_new("thirty-two", n[i % 4 == 0 ? 0 : i - 1], NULL);
-    uint64_t ms = WAIT_UNTIL(all_see(n, BIG, BIG - 1), 30000, "32 nodes to converge");
+    /* Deadlines, not measurements (those are printed): 32 nodes under ASan
+     * share 2 cores with other tests in CI, which can stretch the usual
+     * ~6 s (ASan, idle machine) several-fold. */
+    uint64_t ms = WAIT_UNTIL(all_see(n, BIG, BIG - 1), 90000, "32 nodes to converge");
     printf("# 32 nodes converged in %llu ms\n", (unsigned long long)ms);
     if (getenv("DISC_DEBUG")) {
         mk_network_metrics sum, m;
@@ -200,7 +203,7 @@ static void test_32_nodes_ticket(void **state) {
     unsigned max_hops = 0;
     uint64_t last = 0;
     while (remaining > 0) {
-        if (now_ms() - t0 > 20000) fail_msg("%d nodes never saw the ticket", remaining);
+        if (now_ms() - t0 > 60000) fail_msg("%d nodes never saw the ticket", remaining);
         for (int i = 0; i < BIG; i++) {
             if (got[i]) continue;
             mk_network_event ev;

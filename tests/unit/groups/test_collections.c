@@ -137,7 +137,7 @@ static mk_collection *open_coll(cnodes *cn, int i, int slot, const char *name,
 
 static void ready(mk_collection **c) {
     mk_group *g0 = mk_collection_group(c[0]);
-    assert_int_equal(mk_group_wait(g0, MK_GROUP_IS_LEADER, 0, 5000), 0);
+    assert_int_equal(mk_group_wait(g0, MK_GROUP_IS_LEADER, 0, 15000), 0);
     assert_int_equal(mk_group_wait(g0, MK_GROUP_MEMBERS, NN, 15000), 0);
     mk_group_status s;
     TG_WAIT((mk_group_status_get(g0, &s), s.voters == 2 && s.members == 3), 10000,

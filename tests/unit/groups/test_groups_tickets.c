@@ -48,6 +48,14 @@ static void tn_free(tnode *n) {
     free(n->dir);
 }
 
+/* A follower forwards commands only to a leader it knows and is bonded
+ * with: the leader counting a member does not mean the member has heard
+ * from it yet, so wait for that before proposing through the member. */
+static void online(tnode *n, const char *what) {
+    if (mk_group_wait(n->g, MK_GROUP_ONLINE, 0, 15000) != 0)
+        fail_msg("timed out waiting for %s to be online", what);
+}
+
 static unsigned members(tnode *n) {
     mk_group_status s;
     mk_group_status_get(n->g, &s);
@@ -120,13 +128,19 @@ static void test_jwt_group(void **state) {
     give(&n[1], k1, "issuer-one", hour, &b_one);
     give(&n[1], k2, "issuer-two", hour, NULL);
     give(&n[2], k1, "issuer-one", hour, NULL);
-    give(&n[2], k2, "issuer-two", now + 4, NULL); /* C: expires soon */
+    give(&n[2], k2, "issuer-two", now + 8, NULL); /* C: expires soon */
     give(&n[3], k1, "issuer-one", hour, NULL);    /* D: only one of two */
     tn_join(&n[0], &vs, true);
     for (int i = 1; i < 4; i++)
         tn_join(&n[i], &vs, false);
 
     TG_WAIT(members(&n[0]) == 3, 10000, "A, B and C to join");
+    online(&n[2], "C");
+    online(&n[1], "B");
+    /* C's second ticket must still be valid here: its expiry (now + 8)
+     * leaves room for joining on a loaded machine under sanitizers. */
+    if (mk_now() >= now + 7)
+        fail_msg("setup took %lld s: C's ticket expires too soon", (long long)(mk_now() - now));
     assert_int_equal(tg_add(n[2].g, 1, 5000), 1);
     assert_int_equal(tg_add(n[1].g, 1, 5000), 2);
     /* D carries only one ticket of the two required: never bonds. */
@@ -139,7 +153,7 @@ static void test_jwt_group(void **state) {
     assert_false(s.in_config);
 
     /* C's second ticket expires: its bonds close, the leader removes it. */
-    TG_WAIT(!mk_group_bonded(n[0].g, &n[2].id) && members(&n[0]) == 2, 8000,
+    TG_WAIT(!mk_group_bonded(n[0].g, &n[2].id) && members(&n[0]) == 2, 15000,
             "C's expiry to end its membership");
     mk_group_status_get(n[0].g, &s);
     assert_true(s.bonds_expired >= 1);
@@ -152,6 +166,7 @@ static void test_jwt_group(void **state) {
     TU_ASSERT_RC(mk_network_add_ticket(n[2].nw, &fresh, &err), 0, &err);
     mk_ticket_free(&fresh);
     TG_WAIT(members(&n[0]) == 3 && mk_group_bonded(n[0].g, &n[2].id), 10000, "C to rejoin");
+    online(&n[2], "C");
     assert_int_equal(tg_add(n[2].g, 1, 5000), 4);
 
     /* B's ticket is removed: bond and membership end. */
@@ -228,6 +243,7 @@ static void test_tdx_group(void **state) {
     for (int i = 1; i < 4; i++)
         tn_join(&n[i], &vs, false);
     TG_WAIT(members(&n[0]) == 3, 15000, "the three good TDs to join");
+    online(&n[1], "the second TD");
     assert_int_equal(tg_add(n[1].g, 2, 5000), 2);
     tg_sleep_ms(300);
     assert_false(mk_group_bonded(n[0].g, &n[3].id));
