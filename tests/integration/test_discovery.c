@@ -11,7 +11,7 @@
 #include <signal.h>
 #include <time.h>
 
-#include "testutil.h"
+#include "netutil.h"
 
 #include "discovery/disc_internal.h"
 
@@ -26,54 +26,22 @@ static void fast(mk_network_config *c) {
     c->purge_after_ms = 5000;
 }
 
-static void boot_string(mk_network *b, char *out, size_t n) {
-    mk_id id;
-    mk_network_peer_id(b, &id);
-    char hex[MK_ID_HEX_LEN], addr[MK_NET_ADDR_MAX + 1];
-    mk_id_to_hex(&id, hex);
-    assert_int_equal(mk_network_listen_addr(b, addr, sizeof addr), 0);
-    snprintf(out, n, "%s@%s", hex, addr);
-}
-
 static mk_network *tn_new(const char *network, mk_network *boot, tweak_fn tweak) {
     mk_network_config cfg;
     mk_network_config_init(&cfg);
     cfg.network = network;
     fast(&cfg);
     if (tweak) tweak(&cfg);
-    char bs[200];
-    const char *bl[1] = {bs};
-    if (boot) {
-        boot_string(boot, bs, sizeof bs);
-        cfg.bootstrap = bl;
-        cfg.n_bootstrap = 1;
-    }
-    mk_network *nw = NULL;
-    mk_error err;
-    mk_error_clear(&err);
-    TU_ASSERT_RC(mk_network_new(&cfg, &nw, &err), 0, &err);
-    return nw;
+    return tu_network_new(&cfg, boot);
 }
 
 static uint64_t now_ms(void) {
     return mk_mono_ms();
 }
 
-static void sleep_ms(unsigned ms) {
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
+#define sleep_ms tu_sleep_ms
 
-/* Poll pred until true or timeout; returns elapsed ms or fails. */
-#define WAIT_UNTIL(pred, timeout_ms, what)                                                         \
-    ({                                                                                             \
-        uint64_t t0_ = now_ms();                                                                   \
-        while (!(pred)) {                                                                          \
-            if (now_ms() - t0_ > (timeout_ms)) fail_msg("timed out waiting for %s", what);         \
-            sleep_ms(5);                                                                           \
-        }                                                                                          \
-        now_ms() - t0_;                                                                            \
-    })
+#define WAIT_UNTIL TU_WAIT_UNTIL
 
 static bool all_see(mk_network **n, size_t k, size_t want) {
     for (size_t i = 0; i < k; i++)

@@ -15,30 +15,18 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "testutil.h"
+#include "netutil.h"
 
 #include "mosaik/discovery.h"
 #include "mosaik/groups.h"
 
-static inline void tg_sleep_ms(unsigned ms) {
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
+#define tg_sleep_ms tu_sleep_ms
 
 static inline uint64_t tg_now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+    return mk_mono_ms();
 }
 
-#define TG_WAIT(pred, timeout_ms, what)                                                            \
-    do {                                                                                           \
-        uint64_t t0_ = tg_now_ms();                                                                \
-        while (!(pred)) {                                                                          \
-            if (tg_now_ms() - t0_ > (timeout_ms)) fail_msg("timed out waiting for %s", what);      \
-            tg_sleep_ms(10);                                                                       \
-        }                                                                                          \
-    } while (0)
+#define TG_WAIT(pred, timeout_ms, what) ((void)TU_WAIT_UNTIL(pred, timeout_ms, what))
 
 static inline mk_network *tg_net(const char *network, mk_network *boot) {
     mk_network_config cfg;
@@ -47,23 +35,7 @@ static inline mk_network *tg_net(const char *network, mk_network *boot) {
     cfg.announce_ms = 300;
     cfg.sync_ms = 300;
     cfg.purge_after_ms = 20000;
-    char bs[200];
-    const char *bl[1] = {bs};
-    if (boot) {
-        mk_id id;
-        mk_network_peer_id(boot, &id);
-        char hex[MK_ID_HEX_LEN], addr[MK_NET_ADDR_MAX + 1];
-        mk_id_to_hex(&id, hex);
-        assert_int_equal(mk_network_listen_addr(boot, addr, sizeof addr), 0);
-        snprintf(bs, sizeof bs, "%s@%s", hex, addr);
-        cfg.bootstrap = bl;
-        cfg.n_bootstrap = 1;
-    }
-    mk_network *nw = NULL;
-    mk_error err;
-    mk_error_clear(&err);
-    TU_ASSERT_RC(mk_network_new(&cfg, &nw, &err), 0, &err);
-    return nw;
+    return tu_network_new(&cfg, boot);
 }
 
 /* A counter: command = i64 big-endian delta; result and query = the value. */

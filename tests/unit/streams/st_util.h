@@ -7,14 +7,11 @@
 
 #include <time.h>
 
-#include "testutil.h"
+#include "netutil.h"
 
 #include "mosaik/streams.h"
 
-static inline void st_sleep_ms(unsigned ms) {
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
+#define st_sleep_ms tu_sleep_ms
 
 static inline uint64_t st_wall_ms(void) {
     struct timespec ts;
@@ -22,23 +19,8 @@ static inline uint64_t st_wall_ms(void) {
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-#define ST_WAIT_UNTIL(pred, timeout_ms, what)                                                      \
-    do {                                                                                           \
-        uint64_t t0_ = mk_mono_ms();                                                               \
-        while (!(pred)) {                                                                          \
-            if (mk_mono_ms() - t0_ > (timeout_ms)) fail_msg("timed out waiting for %s", what);     \
-            st_sleep_ms(5);                                                                        \
-        }                                                                                          \
-    } while (0)
-
-static inline void st_boot_string(mk_network *b, char *out, size_t n) {
-    mk_id id;
-    mk_network_peer_id(b, &id);
-    char hex[MK_ID_HEX_LEN], addr[MK_NET_ADDR_MAX + 1];
-    mk_id_to_hex(&id, hex);
-    assert_int_equal(mk_network_listen_addr(b, addr, sizeof addr), 0);
-    snprintf(out, n, "%s@%s", hex, addr);
-}
+#define ST_WAIT_UNTIL(pred, timeout_ms, what) ((void)TU_WAIT_UNTIL(pred, timeout_ms, what))
+#define st_boot_string tu_boot_string
 
 static inline mk_network *st_net(const char *network, mk_network *boot) {
     mk_network_config cfg;
@@ -46,18 +28,7 @@ static inline mk_network *st_net(const char *network, mk_network *boot) {
     cfg.network = network;
     cfg.announce_ms = 500;
     cfg.sync_ms = 300;
-    char bs[200];
-    const char *bl[1] = {bs};
-    if (boot) {
-        st_boot_string(boot, bs, sizeof bs);
-        cfg.bootstrap = bl;
-        cfg.n_bootstrap = 1;
-    }
-    mk_network *nw = NULL;
-    mk_error err;
-    mk_error_clear(&err);
-    TU_ASSERT_RC(mk_network_new(&cfg, &nw, &err), 0, &err);
-    return nw;
+    return tu_network_new(&cfg, boot);
 }
 
 static inline mk_jwt_key *st_hs_key(uint8_t fill) {
