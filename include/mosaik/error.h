@@ -18,27 +18,27 @@ extern "C" {
 
 enum {
     MK_OK = 0,
-    MK_EINVAL = -1,       /* invalid argument (caller's mistake) */
-    MK_ENOMEM = -2,       /* allocation failed */
-    MK_ETRUNC = -3,       /* input ended before a field it announced */
-    MK_EMALFORMED = -4,   /* input is not well-formed */
-    MK_ETOOBIG = -5,      /* input exceeds a hard cap */
-    MK_ECRYPTO = -6,      /* a cryptographic operation failed (not a bad signature) */
-    MK_EBADSIG = -7,      /* a signature did not verify */
-    MK_EEXPIRED = -8,     /* a credential, certificate or collateral has expired */
-    MK_ENOTYET = -9,      /* not yet valid */
-    MK_EUNTRUSTED = -10,  /* chain does not end in a trusted root */
-    MK_EREVOKED = -11,    /* a certificate is revoked */
-    MK_EPOLICY = -12,     /* verified, but refused by policy */
-    MK_EMISMATCH = -13,   /* a value differs from the one required */
-    MK_EUNSUPPORTED = -14,/* a version or algorithm this library does not support */
-    MK_EIO = -15,         /* file or device I/O failed */
-    MK_ENOTFOUND = -16,   /* no such item */
-    MK_ETIMEDOUT = -17,   /* a wait timed out */
-    MK_ESTATE = -18,      /* wrong state for this call */
-    MK_EUNAVAILABLE = -19,/* a provider or service is not available here */
-    MK_EBUSY = -20,       /* resource busy; retry */
-    MK_ENETWORK = -21,    /* network failure */
+    MK_EINVAL = -1,        /* invalid argument (caller's mistake) */
+    MK_ENOMEM = -2,        /* allocation failed */
+    MK_ETRUNC = -3,        /* input ended before a field it announced */
+    MK_EMALFORMED = -4,    /* input is not well-formed */
+    MK_ETOOBIG = -5,       /* input exceeds a hard cap */
+    MK_ECRYPTO = -6,       /* a cryptographic operation failed (not a bad signature) */
+    MK_EBADSIG = -7,       /* a signature did not verify */
+    MK_EEXPIRED = -8,      /* a credential, certificate or collateral has expired */
+    MK_ENOTYET = -9,       /* not yet valid */
+    MK_EUNTRUSTED = -10,   /* chain does not end in a trusted root */
+    MK_EREVOKED = -11,     /* a certificate is revoked */
+    MK_EPOLICY = -12,      /* verified, but refused by policy */
+    MK_EMISMATCH = -13,    /* a value differs from the one required */
+    MK_EUNSUPPORTED = -14, /* a version or algorithm this library does not support */
+    MK_EIO = -15,          /* file or device I/O failed */
+    MK_ENOTFOUND = -16,    /* no such item */
+    MK_ETIMEDOUT = -17,    /* a wait timed out */
+    MK_ESTATE = -18,       /* wrong state for this call */
+    MK_EUNAVAILABLE = -19, /* a provider or service is not available here */
+    MK_EBUSY = -20,        /* resource busy; retry */
+    MK_ENETWORK = -21,     /* network failure */
 };
 
 #define MK_ERROR_MSG_MAX 512
@@ -59,24 +59,25 @@ void mk_error_clear(mk_error *err);
 int mk_error_set(mk_error *err, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-/* Prepend "context: " to the reason; returns err->code (or MK_EINVAL if
- * err is NULL). */
-int mk_error_prefix(mk_error *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Prepend "context: " to the reason of a failure with status `code` and
+ * return `code`, so `return mk_error_prefix(err, rc, "where");` keeps the
+ * real status even when err is NULL. err->code becomes `code` when it is
+ * negative (or when err held no error yet). */
+int mk_error_prefix(mk_error *err, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 /* Guard: evaluate an expression returning int; return it if negative. */
 #define MK_TRY(expr)                                                                               \
     do {                                                                                           \
         int mk_try_rc_ = (expr);                                                                   \
-        if (mk_try_rc_ < 0)                                                                        \
-            return mk_try_rc_;                                                                     \
+        if (mk_try_rc_ < 0) return mk_try_rc_;                                                     \
     } while (0)
 
 /* Guard that jumps to a cleanup label, storing the code in `rc`. */
 #define MK_GUARD(rc, expr, label)                                                                  \
     do {                                                                                           \
         (rc) = (expr);                                                                             \
-        if ((rc) < 0)                                                                              \
-            goto label;                                                                            \
+        if ((rc) < 0) goto label;                                                                  \
     } while (0)
 
 #ifdef __cplusplus

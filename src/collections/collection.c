@@ -116,8 +116,8 @@ int mk_collection_open_def(mk_network *nw, const mk_collection_def *def,
         const mk_validator_spec *sp = &def->validators[i];
         mk_validator *v = sp->make ? sp->make(sp->arg, err) : NULL;
         if (!v) {
-            rc = mk_error_prefix(err, "collection %s: validator %zu", def->name, i);
-            if (rc >= 0) rc = MK_EINVAL;
+            rc = err && err->code < 0 ? err->code : MK_EINVAL;
+            mk_error_prefix(err, rc, "collection %s: validator %zu", def->name, i);
         } else if ((rc = mk_validator_set_add(&c->owned, v)) < 0) {
             mk_validator_free(v);
         }

@@ -13,29 +13,52 @@
 
 const char *mk_strerror(int code) {
     switch (code) {
-    case MK_OK: return "MK_OK";
-    case MK_EINVAL: return "MK_EINVAL";
-    case MK_ENOMEM: return "MK_ENOMEM";
-    case MK_ETRUNC: return "MK_ETRUNC";
-    case MK_EMALFORMED: return "MK_EMALFORMED";
-    case MK_ETOOBIG: return "MK_ETOOBIG";
-    case MK_ECRYPTO: return "MK_ECRYPTO";
-    case MK_EBADSIG: return "MK_EBADSIG";
-    case MK_EEXPIRED: return "MK_EEXPIRED";
-    case MK_ENOTYET: return "MK_ENOTYET";
-    case MK_EUNTRUSTED: return "MK_EUNTRUSTED";
-    case MK_EREVOKED: return "MK_EREVOKED";
-    case MK_EPOLICY: return "MK_EPOLICY";
-    case MK_EMISMATCH: return "MK_EMISMATCH";
-    case MK_EUNSUPPORTED: return "MK_EUNSUPPORTED";
-    case MK_EIO: return "MK_EIO";
-    case MK_ENOTFOUND: return "MK_ENOTFOUND";
-    case MK_ETIMEDOUT: return "MK_ETIMEDOUT";
-    case MK_ESTATE: return "MK_ESTATE";
-    case MK_EUNAVAILABLE: return "MK_EUNAVAILABLE";
-    case MK_EBUSY: return "MK_EBUSY";
-    case MK_ENETWORK: return "MK_ENETWORK";
-    default: return "MK_EUNKNOWN";
+    case MK_OK:
+        return "MK_OK";
+    case MK_EINVAL:
+        return "MK_EINVAL";
+    case MK_ENOMEM:
+        return "MK_ENOMEM";
+    case MK_ETRUNC:
+        return "MK_ETRUNC";
+    case MK_EMALFORMED:
+        return "MK_EMALFORMED";
+    case MK_ETOOBIG:
+        return "MK_ETOOBIG";
+    case MK_ECRYPTO:
+        return "MK_ECRYPTO";
+    case MK_EBADSIG:
+        return "MK_EBADSIG";
+    case MK_EEXPIRED:
+        return "MK_EEXPIRED";
+    case MK_ENOTYET:
+        return "MK_ENOTYET";
+    case MK_EUNTRUSTED:
+        return "MK_EUNTRUSTED";
+    case MK_EREVOKED:
+        return "MK_EREVOKED";
+    case MK_EPOLICY:
+        return "MK_EPOLICY";
+    case MK_EMISMATCH:
+        return "MK_EMISMATCH";
+    case MK_EUNSUPPORTED:
+        return "MK_EUNSUPPORTED";
+    case MK_EIO:
+        return "MK_EIO";
+    case MK_ENOTFOUND:
+        return "MK_ENOTFOUND";
+    case MK_ETIMEDOUT:
+        return "MK_ETIMEDOUT";
+    case MK_ESTATE:
+        return "MK_ESTATE";
+    case MK_EUNAVAILABLE:
+        return "MK_EUNAVAILABLE";
+    case MK_EBUSY:
+        return "MK_EBUSY";
+    case MK_ENETWORK:
+        return "MK_ENETWORK";
+    default:
+        return "MK_EUNKNOWN";
     }
 }
 
@@ -55,8 +78,9 @@ int mk_error_set(mk_error *err, int code, const char *fmt, ...) {
     return code;
 }
 
-int mk_error_prefix(mk_error *err, const char *fmt, ...) {
-    if (!err) return MK_EINVAL;
+int mk_error_prefix(mk_error *err, int code, const char *fmt, ...) {
+    if (!err) return code;
+    if (err->code == 0 || code < 0) err->code = code;
     char prefix[MK_ERROR_MSG_MAX];
     va_list ap;
     va_start(ap, fmt);
@@ -77,5 +101,5 @@ int mk_error_prefix(mk_error *err, const char *fmt, ...) {
         at += n;
     }
     err->msg[at] = '\0';
-    return err->code;
+    return code;
 }

@@ -1053,7 +1053,7 @@ int mk_network_new(const mk_network_config *cfg, mk_network **out, mk_error *err
     } else if (cfg->key_file) {
         rc = mk_net_key_load_or_create(cfg->key_file, &nw->key, err);
         if (rc < 0) {
-            mk_error_prefix(err, "network: key file %s", cfg->key_file);
+            mk_error_prefix(err, rc, "network: key file %s", cfg->key_file);
             goto fail;
         }
     } else if (mk_ed25519_generate(&nw->key) < 0) {
@@ -1065,7 +1065,7 @@ int mk_network_new(const mk_network_config *cfg, mk_network **out, mk_error *err
     for (size_t i = 0; i < cfg->n_bootstrap; i++) {
         rc = mk_parse_peer_addr(cfg->bootstrap[i], &nw->boot[i].peer, nw->boot[i].addr, err);
         if (rc < 0) {
-            mk_error_prefix(err, "network: bootstrap");
+            mk_error_prefix(err, rc, "network: bootstrap");
             goto fail;
         }
         if (mk_id_eq(&nw->boot[i].peer, &nw->self)) continue; /* ourselves: skip */

@@ -27,7 +27,7 @@ int mk_net_key_save(const char *path, const mk_ed25519_key *key, mk_error *err) 
     text[65] = 0;
     int rc = mk_file_write(path, text, 65, 0600, err);
     mk_wipe(text, sizeof text);
-    if (rc < 0) return mk_error_prefix(err, "key file");
+    if (rc < 0) return mk_error_prefix(err, rc, "key file");
     return 0;
 }
 

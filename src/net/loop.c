@@ -372,7 +372,7 @@ int mk_net_dial(mk_net *net, const mk_id *peer, const char *addr, const char *pr
     int rc = mk_net_addr_parse(addr, &j->addr, false, err);
     if (rc < 0) {
         free(j);
-        return mk_error_prefix(err, "dial");
+        return mk_error_prefix(err, rc, "dial");
     }
     j->proto = mk_net_proto_find(net, protocol, strlen(protocol));
     if (!j->proto) {
@@ -556,7 +556,7 @@ int mk_net_new(const mk_net_config *cfg_in, mk_net **out, mk_error *err) {
         rc = mk_net_addr_parse(cfg.listen_addr, &net->bound, true, err);
         if (rc < 0) {
             free(net);
-            return mk_error_prefix(err, "net: listen");
+            return mk_error_prefix(err, rc, "net: listen");
         }
         snprintf(net->listen_str, sizeof net->listen_str, "%s", cfg.listen_addr);
     }
@@ -578,7 +578,7 @@ int mk_net_new(const mk_net_config *cfg_in, mk_net **out, mk_error *err) {
     if (rc < 0) {
         mk_ed25519_wipe(&net->key);
         free(net);
-        return mk_error_prefix(err, "net");
+        return mk_error_prefix(err, rc, "net");
     }
     uv_mutex_init(&net->mu);
     uv_cond_init(&net->cond);

@@ -72,8 +72,8 @@ int mk_require_rt_build(mk_require_rt *rt, const mk_requirements *req, mk_error 
         mk_validator *v = s->make(s->arg, err);
         if (!v) {
             mk_require_rt_free(rt);
-            if (err) mk_error_prefix(err, "validator %zu", i);
-            return err && err->code ? err->code : MK_EINVAL;
+            int rc = err && err->code ? err->code : MK_EINVAL;
+            return mk_error_prefix(err, rc, "validator %zu", i);
         }
         if (mk_validator_set_add(&rt->validators, v) < 0) {
             mk_validator_free(v);
@@ -122,7 +122,7 @@ int mk_require_rt_check(const mk_require_rt *rt, const mk_peer_entry *peer, int6
                 if (!e.msg[0])
                     mk_error_set(err, rc, "custom requirement refused the peer");
                 else
-                    mk_error_prefix(err, "requirement");
+                    mk_error_prefix(err, rc, "requirement");
             }
             return rc;
         }

@@ -680,7 +680,7 @@ static int take_entry(st_ctx *ctx, const mk_id *peer, const uint8_t *data, size_
                       mk_peer_entry *out, mk_error *err) {
     mk_peer_entry_init(out);
     int rc = mk_peer_entry_decode(data, len, out, err);
-    if (rc < 0) return mk_error_prefix(err, "peer entry");
+    if (rc < 0) return mk_error_prefix(err, rc, "peer entry");
     if (!mk_id_eq(&out->peer_id, peer)) {
         mk_peer_entry_free(out);
         return mk_error_set(err, MK_EMISMATCH, "peer entry names another peer");
@@ -1791,7 +1791,7 @@ int mk_stream_send_value(mk_stream_producer *p, const void *value, uint32_t time
     if (rc == 0)
         rc = mk_stream_send(p, b.data, b.len, timeout_ms, err);
     else
-        mk_error_prefix(err, "encode (%s)", p->codec->name ? p->codec->name : "codec");
+        mk_error_prefix(err, rc, "encode (%s)", p->codec->name ? p->codec->name : "codec");
     mk_buf_free(&b);
     return rc;
 }

@@ -210,7 +210,7 @@ int mk_jwt_key_es_public(mk_jwt_alg alg, const uint8_t *point, size_t len, mk_jw
     if (rc == 0 && ec_canonical(k) < 0) rc = mk_error_set(err, MK_ECRYPTO, "EC key: no point");
     if (rc < 0) {
         mk_jwt_key_free(k);
-        mk_error_prefix(err, "JWT %s key", alg_names[alg]);
+        mk_error_prefix(err, rc, "JWT %s key", alg_names[alg]);
         return rc;
     }
     *out = k;
@@ -224,7 +224,7 @@ int mk_jwt_key_es_public_hex(mk_jwt_alg alg, const char *hex, mk_jwt_key **out, 
     if (rc == 0)
         rc = mk_jwt_key_es_public(alg, b.data, b.len, out, err);
     else
-        mk_error_prefix(err, "JWT key");
+        mk_error_prefix(err, rc, "JWT key");
     mk_buf_free(&b);
     return rc;
 }
@@ -255,7 +255,7 @@ int mk_jwt_key_es_private(mk_jwt_alg alg, const uint8_t *scalar, size_t len, mk_
     int rc = mk_ec_from_scalar(curve_of(alg), scalar, len, &k->ecpriv, err);
     if (rc < 0) {
         mk_jwt_key_free(k);
-        mk_error_prefix(err, "JWT key");
+        mk_error_prefix(err, rc, "JWT key");
         return rc;
     }
     memcpy(k->scalar, scalar, len);
@@ -496,7 +496,7 @@ static int jws_core(const char *token, size_t len, const mk_jwt_key *const *keys
     int rc = 0;
     for (int i = 0; i < 3 && rc == 0; i++) {
         rc = mk_base64url_decode((const char *)seg[i], seglen[i], &dec[i], err);
-        if (rc < 0) mk_error_prefix(err, "%s", names[i]);
+        if (rc < 0) mk_error_prefix(err, rc, "%s", names[i]);
     }
     if (rc == 0) rc = parse_object("header", &dec[0], &hdr, err);
     if (rc < 0) goto done;

@@ -110,7 +110,7 @@ int mk_validator_check(const mk_validator *v, const mk_peer_view *peer, int64_t 
     }
     if (err) {
         *err = last;
-        mk_error_prefix(err, "%s", name);
+        mk_error_prefix(err, last_rc, "%s", name);
     }
     return last_rc;
 }
@@ -135,7 +135,8 @@ int mk_validator_set_add(mk_validator_set *s, mk_validator *v) {
 }
 
 void mk_validator_set_free(mk_validator_set *s) {
-    for (size_t i = 0; i < s->n; i++) mk_validator_free(s->items[i]);
+    for (size_t i = 0; i < s->n; i++)
+        mk_validator_free(s->items[i]);
     free(s->items);
     s->items = NULL;
     s->n = s->cap = 0;
@@ -173,7 +174,8 @@ void mk_validator_set_signature(const mk_validator_set *s, mk_id *out) {
     }
     mk_id base;
     mk_id_from_name(&base, dom);
-    for (size_t i = 0; i < s->n; i++) mk_validator_signature(s->items[i], &sigs[i]);
+    for (size_t i = 0; i < s->n; i++)
+        mk_validator_signature(s->items[i], &sigs[i]);
     qsort(sigs, s->n, sizeof *sigs, cmp_id);
     mk_id_derive(out, &base, sigs, s->n * sizeof *sigs);
     if (sigs != stack) free(sigs);

@@ -271,8 +271,8 @@ static int tdx_setup(tdx_state *t, const char *mrtd_hex, const char *state, mk_n
         MK_TRY(mk_tdx_sim_new(now, &t->sim, err));
     mk_tdx_sim_td td;
     mk_tdx_sim_td_default(&td);
-    if (mk_hex_decode_exact(mrtd_hex, td.mr_td, 48, err) < 0)
-        return mk_error_prefix(err, "--tdx-sim: MRTD (96 hex digits)");
+    int rc = mk_hex_decode_exact(mrtd_hex, td.mr_td, 48, err);
+    if (rc < 0) return mk_error_prefix(err, rc, "--tdx-sim: MRTD (96 hex digits)");
     t->prov = mk_tdx_provider_sim_new(t->sim, &td);
     if (!t->prov) return mk_error_set(err, MK_ENOMEM, "out of memory");
     MK_TRY(mk_tdx_sim_collateral(t->sim, now, &t->coll, err));

@@ -73,7 +73,7 @@ static int read_quote_input(const char *path, mk_buf *out, mk_error *err) {
     }
     if (hex && compact.len > 0) {
         rc = mk_hex_decode((const char *)compact.data, compact.len, out, err);
-        if (rc < 0) mk_error_prefix(err, "%s: hex", path);
+        if (rc < 0) mk_error_prefix(err, rc, "%s: hex", path);
     } else {
         rc = mk_buf_append(out, raw.data, raw.len);
     }
@@ -111,7 +111,7 @@ static int load_collateral(const char *path, mk_tdx_collateral **out, mk_error *
         int rc = mk_file_read(path, MK_TDX_COLLATERAL_MAX * 4, &b, err);
         if (rc == 0) rc = mk_tdx_collateral_from_bundle((const char *)b.data, b.len, out, err);
         mk_buf_free(&b);
-        if (rc < 0) mk_error_prefix(err, "%s", path);
+        if (rc < 0) mk_error_prefix(err, rc, "%s", path);
         return rc;
     }
     static const char *names[7] = {"tcb_info.json",    "tcb_info_issuer_chain.pem",
@@ -145,7 +145,7 @@ static int load_collateral(const char *path, mk_tdx_collateral **out, mk_error *
     }
     for (int i = 0; i < 7; i++)
         mk_buf_free(&f[i]);
-    if (rc < 0) mk_error_prefix(err, "%s", path);
+    if (rc < 0) mk_error_prefix(err, rc, "%s", path);
     return rc;
 }
 

@@ -284,7 +284,8 @@ static int f_hex(json_t *o, const char *key, uint8_t *dst, size_t n, mk_error *e
     if (len != 2 * n)
         return mk_error_set(err, MK_EMALFORMED, "\"%s\": expected %zu hex digits, got %zu", key,
                             2 * n, len);
-    if (mk_hex_decode_exact(s, dst, n, err) < 0) return mk_error_prefix(err, "\"%s\"", key);
+    int rc = mk_hex_decode_exact(s, dst, n, err);
+    if (rc < 0) return mk_error_prefix(err, rc, "\"%s\"", key);
     return 0;
 }
 
@@ -292,7 +293,8 @@ static int f_time(json_t *o, const char *key, int64_t *t, mk_error *err) {
     const char *s;
     size_t len;
     MK_TRY(f_str(o, key, &s, &len, err));
-    if (mk_time_parse_rfc3339(s, len, t, err) < 0) return mk_error_prefix(err, "\"%s\"", key);
+    int rc = mk_time_parse_rfc3339(s, len, t, err);
+    if (rc < 0) return mk_error_prefix(err, rc, "\"%s\"", key);
     return 0;
 }
 
@@ -394,7 +396,7 @@ static int parse_isv_levels(json_t *o, unsigned allowed, mk_tdx_isv_level **out,
             lv[i].isvsvn = (uint16_t)svn;
             rc = f_advisories(e, &lv[i].n_adv, &lv[i].adv, err);
         }
-        if (rc < 0) mk_error_prefix(err, "tcbLevels[%zu]", i);
+        if (rc < 0) mk_error_prefix(err, rc, "tcbLevels[%zu]", i);
     }
     if (rc < 0) {
         isv_levels_free(lv, n);
@@ -437,7 +439,8 @@ static int parse_components(json_t *tcb, const char *key, uint8_t out[16], mk_er
         json_int_t svn;
         if (!json_is_object(c))
             return mk_error_set(err, MK_EMALFORMED, "%s[%zu]: not an object", key, i);
-        if (f_int(c, "svn", 0, 255, &svn, err) < 0) return mk_error_prefix(err, "%s[%zu]", key, i);
+        int rc = f_int(c, "svn", 0, 255, &svn, err);
+        if (rc < 0) return mk_error_prefix(err, rc, "%s[%zu]", key, i);
         out[i] = (uint8_t)svn;
     }
     return 0;
@@ -472,7 +475,7 @@ static int parse_tcb_levels(json_t *o, mk_tdx_tcb_info *t, mk_error *err) {
                  (rc = f_time(e, "tcbDate", &l->tcb_date, err)) == 0 &&
                  (rc = f_status(e, PLATFORM_STATUSES, &l->status, err)) == 0)
             rc = f_advisories(e, &l->n_adv, &l->adv, err);
-        if (rc < 0) return mk_error_prefix(err, "tcbLevels[%zu]", i);
+        if (rc < 0) return mk_error_prefix(err, rc, "tcbLevels[%zu]", i);
         l->pcesvn = (uint16_t)pce;
     }
     /* Stable insertion sort, descending; duplicates are refused as Intel does. */
@@ -525,7 +528,7 @@ static int tcb_info_parse(json_t *o, mk_tdx_tcb_info **out, mk_error *err) {
         t->has_module = true;
         rc = parse_module(m, &t->module, false, err);
         if (rc < 0) {
-            mk_error_prefix(err, "tdxModule");
+            mk_error_prefix(err, rc, "tdxModule");
             goto fail;
         }
     }
@@ -542,7 +545,7 @@ static int tcb_info_parse(json_t *o, mk_tdx_tcb_info **out, mk_error *err) {
         for (size_t i = 0; i < n; i++) {
             rc = parse_module(json_array_get(ids, i), &t->module_ids[i], true, err);
             if (rc < 0) {
-                mk_error_prefix(err, "tdxModuleIdentities[%zu]", i);
+                mk_error_prefix(err, rc, "tdxModuleIdentities[%zu]", i);
                 goto fail;
             }
         }
@@ -649,7 +652,7 @@ static int set_tcb_info(mk_tdx_collateral *c, const char *text, size_t len, cons
         rc = tcb_info_parse(j, &c->tcb, err);
         json_decref(j);
     }
-    if (rc < 0) return mk_error_prefix(err, "TCB info");
+    if (rc < 0) return mk_error_prefix(err, rc, "TCB info");
     if (!(c->tcb_text = dup_text(text, len))) return mk_error_set(err, MK_ENOMEM, "out of memory");
     c->tcb_len = len;
     return 0;
@@ -668,7 +671,7 @@ static int set_qe_identity(mk_tdx_collateral *c, const char *text, size_t len, c
         rc = qe_identity_parse(j, &c->qe, err);
         json_decref(j);
     }
-    if (rc < 0) return mk_error_prefix(err, "QE identity");
+    if (rc < 0) return mk_error_prefix(err, rc, "QE identity");
     if (!(c->qe_text = dup_text(text, len))) return mk_error_set(err, MK_ENOMEM, "out of memory");
     c->qe_len = len;
     return 0;
@@ -722,9 +725,10 @@ static int set_crl(const char *what, const uint8_t *data, size_t len, uint8_t **
         return mk_error_set(err, MK_ETOOBIG, "%s: %zu bytes", what, len);
     mk_buf hex = MK_BUF_INIT;
     if (all_hex(data, len)) {
-        if (mk_hex_decode((const char *)data, len, &hex, err) < 0) {
+        int rc = mk_hex_decode((const char *)data, len, &hex, err);
+        if (rc < 0) {
             mk_buf_free(&hex);
-            return mk_error_prefix(err, "%s", what);
+            return mk_error_prefix(err, rc, "%s", what);
         }
         data = hex.data;
         len = hex.len;
@@ -732,7 +736,7 @@ static int set_crl(const char *what, const uint8_t *data, size_t len, uint8_t **
     X509_CRL *crl = NULL;
     int rc = mk_tdx_crl_parse(data, len, &crl, err);
     mk_buf_free(&hex);
-    if (rc < 0) return mk_error_prefix(err, "%s", what);
+    if (rc < 0) return mk_error_prefix(err, rc, "%s", what);
     unsigned char *der = NULL;
     int dlen = i2d_X509_CRL(crl, &der);
     bool ok1, ok2 = false;
@@ -819,7 +823,8 @@ int mk_tdx_collateral_from_bundle(const char *json, size_t len, mk_tdx_collatera
     if (len > BUNDLE_MAX)
         return mk_error_set(err, MK_ETOOBIG, "bundle: %zu bytes (max %d)", len, BUNDLE_MAX);
     json_t *j;
-    if (js_load(json, len, &j, err) < 0) return mk_error_prefix(err, "collateral bundle");
+    int rc = js_load(json, len, &j, err);
+    if (rc < 0) return mk_error_prefix(err, rc, "collateral bundle");
     mk_tdx_collateral *c = coll_new();
     if (!c) {
         json_decref(j);
@@ -827,7 +832,6 @@ int mk_tdx_collateral_from_bundle(const char *json, size_t len, mk_tdx_collatera
     }
     const char *s, *sig;
     size_t sl, sigl;
-    int rc;
     /* TCB info: text, signature and chain travel together. */
     MK_GUARD(rc, b_opt(j, "tcb_info", &s, &sl, err), fail);
     if (s) {
@@ -937,7 +941,7 @@ static int pcs_body(const char *what, const char *body, size_t len, const char *
                             MK_TDX_COLLATERAL_MAX);
     json_span sp = {.key = key, .klen = strlen(key)};
     int rc = js_scan(body, len, &sp, err);
-    if (rc < 0) return mk_error_prefix(err, "%s response", what);
+    if (rc < 0) return mk_error_prefix(err, rc, "%s response", what);
     if (!sp.found)
         return mk_error_set(err, MK_EMALFORMED, "%s response: no \"%s\" member", what, key);
     json_error_t je;
@@ -1100,7 +1104,7 @@ static int verify_doc(vstate *v, const mk_tdx_collateral *c, const char *what, c
     mk_tdx_chain ch;
     memset(&ch, 0, sizeof ch);
     int rc = mk_tdx_chain_verify_pem(v->t, chain, strlen(chain), v->now, &ch, err);
-    if (rc < 0) return mk_error_prefix(err, "%s issuer chain", what);
+    if (rc < 0) return mk_error_prefix(err, rc, "%s issuer chain", what);
     char cn[128];
     cert_cn(ch.leaf, cn, sizeof cn);
     mk_pubkey *key = NULL;
@@ -1109,14 +1113,14 @@ static int verify_doc(vstate *v, const mk_tdx_collateral *c, const char *what, c
                           "%s: signer '%s' is not a TCB signing certificate issued by the root",
                           what, cn);
     } else if (c->root_crl && (rc = mk_tdx_crl_lookup(c->root_crl, ch.leaf, err)) < 0) {
-        mk_error_prefix(err, "%s signer '%s'", what, cn);
+        mk_error_prefix(err, rc, "%s signer '%s'", what, cn);
     } else if ((rc = mk_pubkey_from_evp(ch.leaf_key, &key)) < 0) {
         mk_error_set(err, rc, "%s: cannot use the signer's key", what);
     } else if ((rc = mk_ecdsa_verify_raw(key, MK_SHA256, text, len, sig, 64, err)) < 0) {
         if (rc == MK_EBADSIG)
             mk_error_set(err, MK_EBADSIG, "%s: signature does not verify under '%s'", what, cn);
         else
-            mk_error_prefix(err, "%s signature", what);
+            mk_error_prefix(err, rc, "%s signature", what);
     } else if ((rc = window(what, issue, next, v->now, err)) == 0) {
         note_chain(v, &ch);
         if (next < v->until) v->until = next;
@@ -1156,7 +1160,7 @@ static int verify_uncached(const mk_tdx_collateral *c, vstate *v, mk_error *err)
     memset(&ch, 0, sizeof ch);
     int rc =
         mk_tdx_chain_verify_pem(v->t, c->pck_crl_chain, strlen(c->pck_crl_chain), v->now, &ch, err);
-    if (rc < 0) return mk_error_prefix(err, "PCK CRL issuer chain");
+    if (rc < 0) return mk_error_prefix(err, rc, "PCK CRL issuer chain");
     bool sim = ch.simulated;
     X509 *root = mk_tdx_trust_root(v->t, sim);
     char cn[128];
@@ -1171,12 +1175,12 @@ static int verify_uncached(const mk_tdx_collateral *c, vstate *v, mk_error *err)
         rc = mk_error_set(err, MK_EMISMATCH, "root CA CRL is not issued by the trusted root");
     } else if ((rc = window("root CA CRL", c->root_crl_this, c->root_crl_next, v->now, err)) < 0) {
     } else if ((rc = mk_tdx_crl_check(c->root_crl, root, v->now, err)) < 0) {
-        mk_error_prefix(err, "root CA CRL");
+        mk_error_prefix(err, rc, "root CA CRL");
     } else if ((rc = window("PCK CRL", c->pck_crl_this, c->pck_crl_next, v->now, err)) < 0) {
     } else if ((rc = mk_tdx_crl_check(c->pck_crl, ch.leaf, v->now, err)) < 0) {
-        mk_error_prefix(err, "PCK CRL");
+        mk_error_prefix(err, rc, "PCK CRL");
     } else if ((rc = mk_tdx_crl_lookup(c->root_crl, ch.leaf, err)) < 0) {
-        mk_error_prefix(err, "PCK CRL issuer '%s'", cn);
+        mk_error_prefix(err, rc, "PCK CRL issuer '%s'", cn);
     } else {
         note_chain(v, &ch);
         if (c->root_crl_next < v->until) v->until = c->root_crl_next;
@@ -1253,7 +1257,7 @@ int mk_tdx_collateral_check_revocation(const mk_tdx_collateral *c, const mk_tdx_
     if (X509_NAME_cmp(X509_CRL_get_issuer(c->root_crl), X509_get_issuer_name(chain->intermediate)))
         return mk_error_set(err, MK_EMISMATCH, "root CA CRL is not from the issuer of '%s'", cn);
     int rc = mk_tdx_crl_lookup(c->root_crl, chain->intermediate, err);
-    if (rc < 0) return mk_error_prefix(err, "PCK chain intermediate '%s'", cn);
+    if (rc < 0) return mk_error_prefix(err, rc, "PCK chain intermediate '%s'", cn);
     /* The PCK CRL must come from the very CA that issued the leaf. */
     if (X509_NAME_cmp(X509_CRL_get_issuer(c->pck_crl), X509_get_issuer_name(chain->leaf))) {
         char crl_cn[128];
@@ -1266,6 +1270,6 @@ int mk_tdx_collateral_check_revocation(const mk_tdx_collateral *c, const mk_tdx_
         return mk_error_set(err, MK_EMISMATCH,
                             "PCK CRL issuer certificate differs from the PCK chain's '%s'", cn);
     rc = mk_tdx_crl_lookup(c->pck_crl, chain->leaf, err);
-    if (rc < 0) return mk_error_prefix(err, "PCK certificate");
+    if (rc < 0) return mk_error_prefix(err, rc, "PCK certificate");
     return 0;
 }

@@ -314,7 +314,7 @@ int mk_tdx_collateral_fetch(const mk_tdx_fetch_opts *o, const uint8_t fmspc[6], 
 
     mk_tdx_collateral *c = NULL;
     int rc = fetch_remote(o, base, fhex, ca, &c, err);
-    if (rc < 0) return mk_error_prefix(err, "collateral fetch (FMSPC %s, %s CA)", fhex, caname);
+    if (rc < 0) return mk_error_prefix(err, rc, "collateral fetch (FMSPC %s, %s CA)", fhex, caname);
     uint8_t f[6];
     if (!mk_tdx_collateral_fmspc(c, f) || memcmp(f, fmspc, 6) != 0) {
         mk_tdx_collateral_free(c);

@@ -207,7 +207,7 @@ int mk_tdx_pck_ext_parse(const uint8_t *der, size_t len, mk_tdx_pck_ext *out, mk
     memset(&x, 0, sizeof x);
     STACK_OF(ASN1_TYPE) *top = NULL;
     int rc = split_seq(der, len, &top, "SGX extension", err);
-    if (rc < 0) return mk_error_prefix(err, "PCK extension");
+    if (rc < 0) return mk_error_prefix(err, rc, "PCK extension");
     uint32_t seen = 0;
     for (int i = 0; i < sk_ASN1_TYPE_num(top) && rc == 0; i++) {
         STACK_OF(ASN1_TYPE) *e = NULL;
@@ -260,7 +260,7 @@ int mk_tdx_pck_ext_parse(const uint8_t *der, size_t len, mk_tdx_pck_ext *out, mk
                 break;
             }
     }
-    if (rc < 0) return mk_error_prefix(err, "PCK extension");
+    if (rc < 0) return mk_error_prefix(err, rc, "PCK extension");
     *out = x;
     return 0;
 }

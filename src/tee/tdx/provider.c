@@ -401,7 +401,7 @@ static int configfs_quote(const mk_tdx_provider *p, const uint8_t rd[64], mk_buf
         if (rc != MK_EBUSY) break;
     }
     pthread_mutex_unlock(&configfs_lock);
-    if (rc == MK_EBUSY) mk_error_prefix(err, "after %d attempts", PROVIDER_ATTEMPTS);
+    if (rc == MK_EBUSY) mk_error_prefix(err, rc, "after %d attempts", PROVIDER_ATTEMPTS);
     return rc;
 }
 
@@ -619,7 +619,7 @@ int mk_tdx_provider_quote(mk_tdx_provider *p, const uint8_t report_data[MK_TDX_R
         mk_tdx_provider_set_timeout_ms(c, atomic_load(&p->timeout_ms));
         int rc = configfs_quote(c, report_data, quote, err);
         mk_tdx_provider_free(c);
-        if (rc < 0) mk_error_prefix(err, "tdx_guest has no quote interface; via configfs-tsm");
+        if (rc < 0) mk_error_prefix(err, rc, "tdx_guest has no quote interface; via configfs-tsm");
         return rc;
     }
     }
@@ -651,7 +651,7 @@ int mk_tdx_provider_report(mk_tdx_provider *p, const uint8_t report_data[MK_TDX_
             mk_tdx_quote parsed;
             rc = mk_tdx_quote_parse(q.data, q.len, &parsed, err);
             if (rc < 0)
-                mk_error_prefix(err, "configfs-tsm quote");
+                mk_error_prefix(err, rc, "configfs-tsm quote");
             else if (memcmp(parsed.body.report_data, report_data, 64) != 0)
                 rc = mk_error_set(err, MK_EMISMATCH,
                                   "configfs-tsm: the quote carries different report data");

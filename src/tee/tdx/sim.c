@@ -536,7 +536,7 @@ int mk_tdx_sim_save(const mk_tdx_sim *sim, const char *path, mk_error *err) {
     else
         rc = mk_file_write(path, data, (size_t)n, 0600, err);
     BIO_free_all(bio);
-    if (rc < 0) mk_error_prefix(err, "simulator save");
+    if (rc < 0) mk_error_prefix(err, rc, "simulator save");
     return rc;
 }
 
@@ -547,7 +547,7 @@ int mk_tdx_sim_load(const char *path, mk_tdx_sim **out, mk_error *err) {
     int rc = mk_file_read(path, SIM_FILE_MAX, &file, err);
     if (rc < 0) {
         mk_buf_free(&file);
-        return mk_error_prefix(err, "simulator load");
+        return mk_error_prefix(err, rc, "simulator load");
     }
     mk_tdx_sim *s = sim_alloc();
     BIO *bio = s ? BIO_new_mem_buf(file.data, (int)file.len) : NULL;
@@ -562,7 +562,7 @@ int mk_tdx_sim_load(const char *path, mk_tdx_sim **out, mk_error *err) {
         *keys[i] = PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL);
         if (!*keys[i] || !EVP_PKEY_is_a(*keys[i], "EC")) {
             rc = mk_error_openssl(err, MK_EMALFORMED, "simulator load: missing EC key");
-            mk_error_prefix(err, "%s: %s key", path, names[i]);
+            mk_error_prefix(err, rc, "%s: %s key", path, names[i]);
             goto done;
         }
         if (i == 4) break;
@@ -570,7 +570,7 @@ int mk_tdx_sim_load(const char *path, mk_tdx_sim **out, mk_error *err) {
         if (!*certs[i] || X509_check_private_key(*certs[i], *keys[i]) != 1) {
             rc =
                 mk_error_openssl(err, MK_EMALFORMED, "certificate missing or not matching its key");
-            mk_error_prefix(err, "simulator load: %s: %s", path, names[i]);
+            mk_error_prefix(err, rc, "simulator load: %s: %s", path, names[i]);
             goto done;
         }
     }
@@ -906,7 +906,7 @@ int mk_tdx_sim_collateral(const mk_tdx_sim *sim, int64_t now, mk_tdx_collateral 
     int rc = mk_tdx_sim_collateral_json(sim, now, &json, err);
     if (rc == 0) {
         rc = mk_tdx_collateral_from_bundle((const char *)json.data, json.len, out, err);
-        if (rc < 0) mk_error_prefix(err, "simulator collateral");
+        if (rc < 0) mk_error_prefix(err, rc, "simulator collateral");
     }
     mk_buf_free(&json);
     return rc;

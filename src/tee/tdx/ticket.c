@@ -417,7 +417,7 @@ int mk_tdx_ticket_decode(const uint8_t *data, size_t len, mk_tdx_ticket *t, mk_e
     int rc = mk_tdx_zstd_decompress_capped(data, len, MK_TDX_TICKET_MAX_DECOMPRESSED, &cb, err);
     if (rc < 0) {
         mk_buf_free(&cb);
-        return mk_error_prefix(err, "TDX ticket");
+        return mk_error_prefix(err, rc, "TDX ticket");
     }
     rc = mk_tdx_ticket_decode_cbor(cb.data, cb.len, t, err);
     mk_buf_free(&cb);
@@ -463,14 +463,14 @@ int mk_tdx_ticket_collateral(const mk_tdx_ticket *t, mk_tdx_collateral **out, mk
     *out = NULL;
     if (!t->collateral) return mk_error_set(err, MK_ENOTFOUND, "TDX ticket carries no collateral");
     int rc = mk_tdx_collateral_from_bundle(t->collateral, t->collateral_len, out, err);
-    if (rc < 0) return mk_error_prefix(err, "ticket collateral");
+    if (rc < 0) return mk_error_prefix(err, rc, "ticket collateral");
     return 0;
 }
 
 int mk_tdx_ticket_check_binding(const mk_tdx_ticket *t, mk_error *err) {
     mk_tdx_quote q;
     int rc = mk_tdx_quote_parse(t->quote, t->quote_len, &q, err);
-    if (rc < 0) return mk_error_prefix(err, "TDX ticket quote");
+    if (rc < 0) return mk_error_prefix(err, rc, "TDX ticket quote");
     uint8_t want[64];
     mk_tdx_report_data(&t->extra, want);
     if (!mk_ct_equal(want, q.body.report_data, 64))

@@ -79,8 +79,9 @@ void mk_tdx_criteria_require_rtmr(mk_tdx_criteria *c, unsigned idx, const uint8_
 
 int mk_tdx_criteria_require_mrtd_hex(mk_tdx_criteria *c, const char *hex, mk_error *err) {
     uint8_t v[48];
-    if (!hex || mk_hex_decode_exact(hex, v, 48, err) < 0)
-        return mk_error_prefix(err, "MRTD (want 96 hex digits)");
+    if (!hex) return mk_error_set(err, MK_EINVAL, "MRTD: no value (want 96 hex digits)");
+    int rc = mk_hex_decode_exact(hex, v, 48, err);
+    if (rc < 0) return mk_error_prefix(err, rc, "MRTD (want 96 hex digits)");
     mk_tdx_criteria_require_mrtd(c, v);
     return 0;
 }
@@ -89,8 +90,9 @@ int mk_tdx_criteria_require_rtmr_hex(mk_tdx_criteria *c, unsigned idx, const cha
                                      mk_error *err) {
     if (idx > 3) return mk_error_set(err, MK_EINVAL, "no RTMR%u (0..3)", idx);
     uint8_t v[48];
-    if (!hex || mk_hex_decode_exact(hex, v, 48, err) < 0)
-        return mk_error_prefix(err, "RTMR%u (want 96 hex digits)", idx);
+    if (!hex) return mk_error_set(err, MK_EINVAL, "RTMR%u: no value (want 96 hex digits)", idx);
+    int rc = mk_hex_decode_exact(hex, v, 48, err);
+    if (rc < 0) return mk_error_prefix(err, rc, "RTMR%u (want 96 hex digits)", idx);
     mk_tdx_criteria_require_rtmr(c, idx, v);
     return 0;
 }
@@ -212,7 +214,7 @@ int mk_tdx_validator_opts_require_own(mk_tdx_validator_opts *o, mk_tdx_provider 
     uint8_t rd[MK_TDX_REPORT_DATA_LEN] = {0};
     mk_tdx_td_report rep;
     int rc = mk_tdx_provider_report(p, rd, &rep, err);
-    if (rc < 0) return mk_error_prefix(err, "reading the local TD's measurements");
+    if (rc < 0) return mk_error_prefix(err, rc, "reading the local TD's measurements");
     mk_tdx_criteria_from_report(&o->baseline, &rep, mask & MK_TDX_REQ_ALL);
     return 0;
 }
@@ -442,8 +444,9 @@ static void hint_simulator(const mk_tdx_ticket *t, mk_error *err) {
     }
     BIO_free(bio);
     if (sim)
-        mk_error_prefix(err, "simulator root not trusted (a quote from the mosaik TDX simulator; "
-                             "trust its root explicitly to accept it)");
+        mk_error_prefix(err, err ? err->code : MK_EUNTRUSTED,
+                        "simulator root not trusted (a quote from the mosaik TDX simulator; "
+                        "trust its root explicitly to accept it)");
 }
 
 static void fmt_time(int64_t t, char out[MK_RFC3339_LEN]) {
@@ -501,7 +504,7 @@ static int validate_impl(tdx_state *s, const uint8_t *data, size_t len, const mk
     if (rc == 0) {
         rc = mk_tdx_verify(s->verifier, t.quote, t.quote_len, coll, now, &res, err);
         if (rc == MK_EUNTRUSTED) hint_simulator(&t, err);
-        if (rc < 0) mk_error_prefix(err, "TDX quote");
+        if (rc < 0) mk_error_prefix(err, rc, "TDX quote");
     }
     if (locked) pthread_mutex_unlock(&s->lock);
     if (res_out) *res_out = res;
@@ -709,8 +712,9 @@ mk_validator *mk_tdx_validator_new(const mk_tdx_validator_opts *o, mk_error *err
     if (!s->verifier) goto oom;
     mk_tdx_verifier_set_policy(s->verifier, &s->policy);
     if (o->sim_root) {
-        if (mk_tdx_verifier_trust_simulator(s->verifier, o->sim_root, o->sim_root_len, err) < 0) {
-            mk_error_prefix(err, "TDX validator");
+        int rc = mk_tdx_verifier_trust_simulator(s->verifier, o->sim_root, o->sim_root_len, err);
+        if (rc < 0) {
+            mk_error_prefix(err, rc, "TDX validator");
             goto fail;
         }
         s->has_sim_root = true;
@@ -725,9 +729,10 @@ mk_validator *mk_tdx_validator_new(const mk_tdx_validator_opts *o, mk_error *err
         }
     }
     if (o->static_coll) {
-        if (mk_tdx_collateral_from_bundle(o->static_coll, o->static_coll_len, &s->static_coll,
-                                          err) < 0) {
-            mk_error_prefix(err, "TDX validator: static collateral");
+        int rc =
+            mk_tdx_collateral_from_bundle(o->static_coll, o->static_coll_len, &s->static_coll, err);
+        if (rc < 0) {
+            mk_error_prefix(err, rc, "TDX validator: static collateral");
             goto fail;
         }
     }

@@ -539,7 +539,7 @@ static int fetch_collateral(mk_tdx_verifier *v, const uint8_t fmspc[6], mk_tdx_p
     fo.cache_dir = c;
     mk_tdx_collateral *col = NULL;
     if ((rc = mk_tdx_collateral_fetch(&fo, fmspc, ca, now, &col, err)) < 0) {
-        mk_error_prefix(err, "collateral: fetch");
+        mk_error_prefix(err, rc, "collateral: fetch");
         goto done;
     }
     /* Verify before caching: what a server sent is kept only once it has
@@ -552,7 +552,7 @@ static int fetch_collateral(mk_tdx_verifier *v, const uint8_t fmspc[6], mk_tdx_p
     if ((rc = mk_tdx_collateral_verify(col, v->trust, now, &vu, &csim, err)) < 0) {
         mk_tdx_collateral_free(col);
         coll_cache_evict(v, fmspc, ca);
-        mk_error_prefix(err, "collateral (fetched)");
+        mk_error_prefix(err, rc, "collateral (fetched)");
         goto done;
     }
     int64_t nu = mk_tdx_collateral_next_update(col);
@@ -611,7 +611,7 @@ static int check_collateral(mk_tdx_verifier *v, const mk_tdx_collateral *coll,
     int64_t vu = INT64_MAX;
     bool csim = false;
     int rc = mk_tdx_collateral_verify(coll, v->trust, now, &vu, &csim, err);
-    if (rc < 0) return mk_error_prefix(err, "collateral");
+    if (rc < 0) return mk_error_prefix(err, rc, "collateral");
     if (csim != chain->simulated)
         return mk_error_set(err, MK_EUNTRUSTED,
                             "collateral: signed under the %s root but the PCK chain ends in the "
@@ -627,10 +627,10 @@ static int check_collateral(mk_tdx_verifier *v, const mk_tdx_collateral *coll,
     }
     if ((rc = check_collateral_freshness(coll, pol, now, err)) < 0) return rc;
     if ((rc = mk_tdx_collateral_check_revocation(coll, chain, err)) < 0)
-        return mk_error_prefix(err, "collateral");
+        return mk_error_prefix(err, rc, "collateral");
     if (vu < res->valid_until) res->valid_until = vu;
     res->collateral_checked = true;
-    if ((rc = mk_tdx_tcb_evaluate(coll, q, ext, res, err)) < 0) return mk_error_prefix(err, "TCB");
+    if ((rc = mk_tdx_tcb_evaluate(coll, q, ext, res, err)) < 0) return mk_error_prefix(err, rc, "TCB");
     if ((int)res->tcb_status < 0 || res->tcb_status >= MK_TCB_STATUS_COUNT ||
         !(pol->accepted_statuses & MK_TCB_BIT(res->tcb_status))) {
         char adv[256];
@@ -657,7 +657,7 @@ int mk_tdx_verify(mk_tdx_verifier *v, const uint8_t *quote, size_t len,
     /* 1. Structure. */
     mk_tdx_quote q;
     int rc = mk_tdx_quote_parse(quote, len, &q, err);
-    if (rc < 0) return mk_error_prefix(err, "quote");
+    if (rc < 0) return mk_error_prefix(err, rc, "quote");
     res->quote_version = q.version;
     res->body_type = q.body_type;
     res->report = q.body;
@@ -681,7 +681,7 @@ int mk_tdx_verify(mk_tdx_verifier *v, const uint8_t *quote, size_t len,
     bool att_fresh = !att_key;
     if (!att_key) {
         if ((rc = mk_pubkey_from_ec(MK_P256, q.attestation_key, 64, &att, err)) < 0) {
-            mk_error_prefix(err, "quote signature: attestation key");
+            mk_error_prefix(err, rc, "quote signature: attestation key");
             goto out;
         }
         att_key = mk_pubkey_evp(att);
@@ -692,7 +692,7 @@ int mk_tdx_verify(mk_tdx_verifier *v, const uint8_t *quote, size_t len,
     mk_sha256(q.signed_data, q.signed_len, digest);
     if ((rc = mk_ecdsa_verify_digest_evp(att_key, digest, sizeof digest, q.signature,
                                          sizeof q.signature, err)) < 0) {
-        mk_error_prefix(err, "quote signature");
+        mk_error_prefix(err, rc, "quote signature");
         goto out;
     }
 
@@ -700,7 +700,7 @@ int mk_tdx_verify(mk_tdx_verifier *v, const uint8_t *quote, size_t len,
     EVP_PKEY *leaf_key = chain.leaf_key;
     if (!warm) {
         if ((rc = leaf_key_from_pem(q.pck_chain_pem, q.pck_chain_len, &cold_key, err)) < 0) {
-            mk_error_prefix(err, "PCK chain");
+            mk_error_prefix(err, rc, "PCK chain");
             goto out;
         }
         leaf_key = cold_key;
@@ -708,7 +708,7 @@ int mk_tdx_verify(mk_tdx_verifier *v, const uint8_t *quote, size_t len,
     mk_sha256(q.qe_report_raw, 384, digest);
     if ((rc = mk_ecdsa_verify_digest_evp(leaf_key, digest, sizeof digest, q.qe_report_signature,
                                          sizeof q.qe_report_signature, err)) < 0) {
-        mk_error_prefix(err, "QE report: signature by the PCK key");
+        mk_error_prefix(err, rc, "QE report: signature by the PCK key");
         goto out;
     }
     {
@@ -730,7 +730,7 @@ int mk_tdx_verify(mk_tdx_verifier *v, const uint8_t *quote, size_t len,
         rc = mk_tdx_chain_verify_pem(v->trust, (const char *)q.pck_chain_pem, q.pck_chain_len, now,
                                      &chain, err);
         if (rc < 0) {
-            mk_error_prefix(err, "PCK chain");
+            mk_error_prefix(err, rc, "PCK chain");
             goto out;
         }
         if (!chain.intermediate) {
@@ -739,7 +739,7 @@ int mk_tdx_verify(mk_tdx_verifier *v, const uint8_t *quote, size_t len,
             goto out;
         }
         if ((rc = mk_tdx_pck_from_cert(chain.leaf, chain.intermediate, &ext, &ca, err)) < 0) {
-            mk_error_prefix(err, "PCK chain");
+            mk_error_prefix(err, rc, "PCK chain");
             goto out;
         }
         chain_cache_put(v, &q, &chain, &ext, ca);

@@ -161,9 +161,10 @@ static void time_rfc3339(void **state) {
     assert_int_equal(t, 1709164800);
     mk_time_format_rfc3339(-1, out);
     assert_string_equal(out, "1969-12-31T23:59:59Z");
-    const char *bad[] = {"2023-02-29T00:00:00Z", "2025-13-01T00:00:00Z", "2025-07-19T10:00:34",
-                         "2025-07-19T24:00:00Z", "2025-07-19T10:00:34Zjunk", "2025-7-19T10:00:34Z",
-                         "2025-07-19T10:00:34.Z", ""};
+    const char *bad[] = {"2023-02-29T00:00:00Z",     "2025-13-01T00:00:00Z",
+                         "2025-07-19T10:00:34",      "2025-07-19T24:00:00Z",
+                         "2025-07-19T10:00:34Zjunk", "2025-7-19T10:00:34Z",
+                         "2025-07-19T10:00:34.Z",    ""};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
         assert_int_equal(mk_time_parse_rfc3339(bad[i], strlen(bad[i]), &t, &err), MK_EMALFORMED);
 }
@@ -227,11 +228,38 @@ static void errors(void **state) {
     mk_error_clear(&err);
     assert_int_equal(mk_error_set(&err, MK_EEXPIRED, "certificate expired at %s", "2025"),
                      MK_EEXPIRED);
-    mk_error_prefix(&err, "PCK chain");
+    mk_error_prefix(&err, err.code, "PCK chain");
     assert_string_equal(err.msg, "PCK chain: certificate expired at 2025");
     assert_int_equal(err.code, MK_EEXPIRED);
     assert_string_equal(mk_strerror(MK_EBADSIG), "MK_EBADSIG");
     assert_int_equal(mk_error_set(NULL, MK_EIO, "x"), MK_EIO);
+}
+
+/* mk_error_prefix returns the status it is given, so `return
+ * mk_error_prefix(err, rc, ...)` keeps the real code when the caller passed
+ * no error (it used to return MK_EINVAL then). */
+static void error_prefix_keeps_code(void **state) {
+    (void)state;
+    assert_int_equal(mk_error_prefix(NULL, MK_EBADSIG, "quote signature"), MK_EBADSIG);
+    assert_int_equal(mk_error_prefix(NULL, MK_EEXPIRED, "%s", "x"), MK_EEXPIRED);
+    mk_error err;
+    mk_error_clear(&err);
+    mk_error_set(&err, MK_EREVOKED, "serial 01 revoked");
+    assert_int_equal(mk_error_prefix(&err, MK_EREVOKED, "PCK chain"), MK_EREVOKED);
+    assert_int_equal(err.code, MK_EREVOKED);
+    assert_string_equal(err.msg, "PCK chain: serial 01 revoked");
+    /* A code given with an error that holds none becomes the error's code. */
+    mk_error_clear(&err);
+    assert_int_equal(mk_error_prefix(&err, MK_EIO, "read"), MK_EIO);
+    assert_int_equal(err.code, MK_EIO);
+    assert_string_equal(err.msg, "read");
+    /* Through a real failing call with err NULL: the reader's code survives. */
+    uint8_t x;
+    mk_reader r;
+    mk_reader_init(&r, NULL, 0);
+    int rc = mk_read_u8(&r, &x);
+    assert_int_equal(rc, MK_ETRUNC);
+    assert_int_equal(mk_error_prefix(NULL, rc, "header"), MK_ETRUNC);
 }
 
 static int captured_level = -1;
@@ -336,12 +364,19 @@ static void file_write_no_symlink_follow(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(reader_bounds),  cmocka_unit_test(reader_lengths),
-        cmocka_unit_test(buffer_caps),    cmocka_unit_test(hex),
-        cmocka_unit_test(base64_rfc4648), cmocka_unit_test(base64url_strict),
-        cmocka_unit_test(time_rfc3339),   cmocka_unit_test(fake_clock),
-        cmocka_unit_test(ids),            cmocka_unit_test(errors),
-        cmocka_unit_test(logging),        cmocka_unit_test(files),
+        cmocka_unit_test(reader_bounds),
+        cmocka_unit_test(reader_lengths),
+        cmocka_unit_test(buffer_caps),
+        cmocka_unit_test(hex),
+        cmocka_unit_test(base64_rfc4648),
+        cmocka_unit_test(base64url_strict),
+        cmocka_unit_test(time_rfc3339),
+        cmocka_unit_test(fake_clock),
+        cmocka_unit_test(ids),
+        cmocka_unit_test(errors),
+        cmocka_unit_test(error_prefix_keeps_code),
+        cmocka_unit_test(logging),
+        cmocka_unit_test(files),
         cmocka_unit_test(file_read_failure_changes_nothing),
         cmocka_unit_test(file_write_no_symlink_follow),
     };

@@ -129,6 +129,11 @@ static void keyfile_roundtrip(void **state) {
     TU_ASSERT_RC(mk_net_key_load(path, &k2, &err), MK_EPOLICY, &err);
     unlink(path);
 
+    /* Without an error object the real status still comes back (the
+     * prefixing on the way up used to turn it into MK_EINVAL). */
+    assert_int_equal(mk_net_key_save("/nonexistent-dir/mosaik/key", &k, NULL), MK_EIO);
+    assert_int_equal(mk_net_key_load("/nonexistent-dir/mosaik/key", &k2, NULL), MK_ENOTFOUND);
+
     /* Wrong sizes and contents. */
     const char *bad[] = {"abcd\n", "", "zz" /* not hex */};
     for (size_t i = 0; i < 3; i++) {

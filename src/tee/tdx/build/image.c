@@ -133,7 +133,7 @@ static int resolve(const mk_tdx_build_opts *o, resolved *r, mk_error *err) {
 static int read_input(const char *what, const char *path, size_t max, mk_buf *out, mk_error *err) {
     mk_buf_init(out, max);
     int rc = mk_file_read(path, max, out, err);
-    if (rc < 0) mk_error_prefix(err, "%s", what);
+    if (rc < 0) mk_error_prefix(err, rc, "%s", what);
     return rc;
 }
 
@@ -404,7 +404,7 @@ static int build_archive(const mk_tdx_build_opts *o, const resolved *r, mk_cpio 
         if (rc == 0) rc = mk_cpio_add_parents(c, dest, 0755, err);
         if (rc == 0)
             rc = mk_cpio_add_file(c, dest, perm_of(x->src, 0755, 0644), b.data, b.len, err);
-        if (rc < 0) mk_error_prefix(err, "--extra %s:%s", x->src, x->dest);
+        if (rc < 0) mk_error_prefix(err, rc, "--extra %s:%s", x->src, x->dest);
         mk_buf_free(&b);
     }
     if (rc < 0) {
@@ -678,7 +678,7 @@ int mk_tdx_build(const mk_tdx_build_opts *o, mk_tdx_build_result *res, mk_error 
         in.cmdline = kernel.len ? r.cmdline : NULL;
         in.memory_mib = r.memory_mib;
         rc = mk_tdx_measure(&in, r.profile, out.measurement, err);
-        if (rc < 0) mk_error_prefix(err, "build: measuring the image");
+        if (rc < 0) mk_error_prefix(err, rc, "build: measuring the image");
     } else if (rc == 0) {
         snprintf(out.measurement->profile, sizeof out.measurement->profile, "%s",
                  r.profile->name ? r.profile->name : "custom");

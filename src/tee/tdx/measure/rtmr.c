@@ -168,7 +168,7 @@ static int kernel_digest(const mk_tdx_measure_input *in, const mk_tdx_profile *p
         free(copy);
     }
     if (rc < 0)
-        mk_error_prefix(err, "kernel (OVMF boots a kernel without a valid EFI/PE stub with its "
+        mk_error_prefix(err, rc, "kernel (OVMF boots a kernel without a valid EFI/PE stub with its "
                              "legacy loader, which measures nothing)");
     return rc;
 }
@@ -243,7 +243,7 @@ int mk_tdx_measure(const mk_tdx_measure_input *in, const mk_tdx_profile *profile
         if (rc == 0)
             rc = mk_tdx_mrtd_from_tdvf(&m->tdvf, in->firmware, in->firmware_len,
                                        profile->page_order, m->mrtd, err);
-        if (rc < 0) mk_error_prefix(err, "firmware");
+        if (rc < 0) mk_error_prefix(err, rc, "firmware");
         m->have_mrtd = rc == 0;
     }
     if (rc == 0 && in->kernel) {
