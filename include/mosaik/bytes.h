@@ -7,6 +7,11 @@
  * fields are checked against a caller-given cap (MK_ETOOBIG). Nothing else
  * in the library does pointer arithmetic on untrusted lengths.
  *
+ * mk_writer is its counterpart for output: every wire format is written
+ * through it. It writes into memory of fixed capacity and fails with
+ * MK_ETOOBIG, writing nothing, when a field does not fit; once failed it
+ * stays failed, so a run of writes can be checked once (mk_writer_status).
+ *
  * mk_buf is a growable byte buffer with a hard maximum size.
  */
 #ifndef MOSAIK_BYTES_H
@@ -56,6 +61,37 @@ int mk_read_len32le(mk_reader *r, size_t max, size_t *out);
 /* Same for big-endian u32 length prefixes (our own wire formats). */
 int mk_read_len32be(mk_reader *r, size_t max, size_t *out);
 
+typedef struct mk_writer {
+    uint8_t *data;
+    size_t cap;
+    size_t off;
+    int status; /* 0, or MK_ETOOBIG after a write that did not fit */
+} mk_writer;
+
+struct mk_buf;
+/* Write into data[0, cap). */
+void mk_writer_init(mk_writer *w, void *data, size_t cap);
+/* Write into n new bytes appended to b (zeroed first); fails like
+ * mk_buf_extend when b cannot grow by n. */
+int mk_writer_init_buf(mk_writer *w, struct mk_buf *b, size_t n);
+size_t mk_writer_len(const mk_writer *w);
+size_t mk_writer_room(const mk_writer *w);
+/* 0 while every write fitted, else MK_ETOOBIG. */
+int mk_writer_status(const mk_writer *w);
+
+int mk_write_u8(mk_writer *w, uint8_t v);
+int mk_write_u16le(mk_writer *w, uint16_t v);
+int mk_write_u32le(mk_writer *w, uint32_t v);
+int mk_write_u64le(mk_writer *w, uint64_t v);
+int mk_write_u16be(mk_writer *w, uint16_t v);
+int mk_write_u32be(mk_writer *w, uint32_t v);
+int mk_write_u64be(mk_writer *w, uint64_t v);
+int mk_write_bytes(mk_writer *w, const void *src, size_t n);
+int mk_write_zeros(mk_writer *w, size_t n);
+/* Take the next n bytes to fill in place (e.g. a length known later);
+ * NULL, and the writer failed, when they do not fit. */
+uint8_t *mk_write_reserve(mk_writer *w, size_t n);
+
 /* Default hard cap of an mk_buf whose max is 0: 64 MiB. */
 #define MK_BUF_DEFAULT_MAX ((size_t)64 << 20)
 
@@ -66,7 +102,8 @@ typedef struct mk_buf {
     size_t max; /* 0 = MK_BUF_DEFAULT_MAX */
 } mk_buf;
 
-#define MK_BUF_INIT {NULL, 0, 0, 0}
+#define MK_BUF_INIT                                                                                \
+    { NULL, 0, 0, 0 }
 
 void mk_buf_init(mk_buf *b, size_t max);
 void mk_buf_free(mk_buf *b);

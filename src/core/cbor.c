@@ -22,7 +22,7 @@
 
 #include <cbor.h>
 
-#include "core/cbor_internal.h"
+#include "core/cbor.h"
 
 /* Integers and container heads: record the kind and the number. */
 static void set_num(void *c, mk_cbor_kind kind, uint64_t v) {

@@ -8,7 +8,7 @@
  *   metrics.c  counters and the Prometheus text
  *
  * The CBOR pull reader and canonical head writers the formats use are in
- * core/cbor_internal.h (included here for all of them).
+ * core/cbor.h (included here for all of them).
  */
 #ifndef MOSAIK_DISC_INTERNAL_H
 #define MOSAIK_DISC_INTERNAL_H
@@ -17,7 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "core/cbor_internal.h"
+#include "core/cbor.h"
 #include "mosaik/bytes.h"
 #include "mosaik/discovery.h"
 #include "mosaik/error.h"

@@ -29,7 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/cbor_internal.h"
+#include "core/cbor.h"
 #include "discovery/disc_internal.h"
 #include "mosaik/crypto.h"
 

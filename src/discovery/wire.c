@@ -22,7 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/cbor_internal.h"
+#include "core/cbor.h"
 #include "discovery/disc_internal.h"
 
 #define CTX "discovery message"

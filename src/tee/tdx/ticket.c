@@ -46,7 +46,7 @@
 #include <zstd.h>
 #include <zstd_errors.h>
 
-#include "core/cbor_internal.h"
+#include "core/cbor.h"
 #include "mosaik/crypto.h"
 #include "mosaik/encoding.h"
 

@@ -262,6 +262,47 @@ static void error_prefix_keeps_code(void **state) {
     assert_int_equal(mk_error_prefix(NULL, rc, "header"), MK_ETRUNC);
 }
 
+/* The writer: exact bytes in order, nothing past capacity, sticky failure. */
+static void writer_bounds(void **state) {
+    (void)state;
+    uint8_t out[16];
+    memset(out, 0xEE, sizeof out);
+    mk_writer w;
+    mk_writer_init(&w, out, 15);
+    assert_int_equal(mk_write_u8(&w, 0x01), 0);
+    assert_int_equal(mk_write_u16be(&w, 0x0203), 0);
+    assert_int_equal(mk_write_u32le(&w, 0x07060504), 0);
+    assert_int_equal(mk_write_u64be(&w, 0x08090a0b0c0d0e0fULL), 0);
+    assert_int_equal(mk_writer_len(&w), 15);
+    assert_int_equal(mk_writer_room(&w), 0);
+    for (int i = 0; i < 15; i++)
+        assert_int_equal(out[i], i + 1);
+    /* One byte too many: refused, nothing written, cursor unmoved, sticky. */
+    assert_int_equal(mk_write_u8(&w, 0xAA), MK_ETOOBIG);
+    assert_int_equal(out[15], 0xEE);
+    assert_int_equal(mk_writer_len(&w), 15);
+    assert_int_equal(mk_writer_status(&w), MK_ETOOBIG);
+    mk_writer_init(&w, out, 4);
+    assert_int_equal(mk_write_bytes(&w, "abcdef", 6), MK_ETOOBIG);
+    assert_int_equal(mk_writer_len(&w), 0);
+    assert_int_equal(mk_write_u8(&w, 1), MK_ETOOBIG); /* stays failed */
+    assert_null(mk_write_reserve(&w, 0));
+    /* Into a buffer: the room is appended to it. */
+    mk_buf b = MK_BUF_INIT;
+    mk_buf_init(&b, 8);
+    assert_int_equal(mk_buf_append_u8(&b, 0x55), 0);
+    assert_int_equal(mk_writer_init_buf(&w, &b, 4), 0);
+    assert_int_equal(mk_write_u16le(&w, 0x2211), 0);
+    assert_int_equal(mk_write_zeros(&w, 2), 0);
+    assert_int_equal(mk_writer_status(&w), 0);
+    assert_int_equal(b.len, 5);
+    assert_int_equal(b.data[1], 0x11);
+    assert_int_equal(b.data[2], 0x22);
+    assert_int_equal(mk_writer_init_buf(&w, &b, 4), MK_ETOOBIG); /* max 8 */
+    assert_int_equal(mk_writer_status(&w), MK_ETOOBIG);
+    mk_buf_free(&b);
+}
+
 static int captured_level = -1;
 static char captured[256];
 static void sink(mk_log_level l, const char *sub, const char *msg, void *ctx) {
@@ -375,6 +416,7 @@ int main(void) {
         cmocka_unit_test(ids),
         cmocka_unit_test(errors),
         cmocka_unit_test(error_prefix_keeps_code),
+        cmocka_unit_test(writer_bounds),
         cmocka_unit_test(logging),
         cmocka_unit_test(files),
         cmocka_unit_test(file_read_failure_changes_nothing),

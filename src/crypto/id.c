@@ -1,5 +1,5 @@
 /*
- * core/id.c — 32-byte identifiers.
+ * crypto/id.c — 32-byte identifiers.
  *
  *   from_name(n)      = SHA-256( lp("mosaik/id/name/v1") || lp(n) )
  *   derive(base, d)   = SHA-256( lp("mosaik/id/derive/v1") || base || lp(d) )

@@ -1,6 +1,7 @@
 /*
- * core/cbor_internal.h — a pull reader over libcbor's streaming decoder and
- * canonical CBOR head writers (core/cbor.c). Internal: not installed.
+ * core/cbor.h — a pull reader over libcbor's streaming decoder and
+ * canonical CBOR head writers (core/cbor.c). Internal to the library (not
+ * installed), shared by every layer above core.
  *
  * Used by the formats that must have exactly one encoding (discovery
  * entries and messages, TDX tickets): readers pull one item at a time with
@@ -8,8 +9,8 @@
  * wire; writers append shortest heads with definite lengths to an mk_buf.
  * Key order, caps and the meaning of each field belong to the callers.
  */
-#ifndef MOSAIK_CORE_CBOR_INTERNAL_H
-#define MOSAIK_CORE_CBOR_INTERNAL_H
+#ifndef MOSAIK_CORE_CBOR_H
+#define MOSAIK_CORE_CBOR_H
 
 #include <stddef.h>
 #include <stdint.h>
