@@ -201,7 +201,7 @@ int mk_network_add_tag(mk_network *nw, const mk_id *tag, mk_error *err);
 int mk_network_remove_tag(mk_network *nw, const mk_id *tag, mk_error *err);
 int mk_network_add_served(mk_network *nw, mk_served_kind kind, const mk_id *id, mk_error *err);
 int mk_network_remove_served(mk_network *nw, mk_served_kind kind, const mk_id *id, mk_error *err);
-/* A ticket sink (mosaik/tdx_ticket.h: mk_ticket_sink) for
+/* A ticket sink (mosaik/ticket.h: mk_ticket_sink) for
  * mk_tdx_attester_install_own_ticket: replaces the local entry's tickets of
  * t's class with t and announces. Use as
  *   mk_ticket_sink sink = {mk_network_sink_add_ticket, nw};

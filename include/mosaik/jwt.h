@@ -256,6 +256,15 @@ int mk_jwt_builder_sign(const mk_jwt_builder *b, const mk_jwt_key *key, int64_t 
 int mk_jwt_builder_ticket(const mk_jwt_builder *b, const mk_jwt_key *key, int64_t now,
                           mk_ticket *out, mk_error *err);
 
+/* The JWT validator factory for declarations (mosaik/ticket.h): arg is a
+ * `const mk_jwt_factory_arg *`. */
+typedef struct mk_jwt_factory_arg {
+    const mk_jwt_validator_opts *opts; /* NULL: defaults */
+    const mk_jwt_key *const *keys;
+    size_t n_keys;
+} mk_jwt_factory_arg;
+mk_validator *mk_validator_factory_jwt(const void *arg, mk_error *err);
+
 #ifdef __cplusplus
 }
 #endif

@@ -43,7 +43,6 @@
 #include "mosaik/discovery.h"
 #include "mosaik/error.h"
 #include "mosaik/id.h"
-#include "mosaik/jwt.h"
 #include "mosaik/ticket.h"
 
 #ifdef __cplusplus
@@ -92,16 +91,6 @@ const char *mk_stream_reason_name(unsigned reason);
 /* Requirements (shared with groups/collections: see docs/streams.md)  */
 /* ------------------------------------------------------------------ */
 
-/* A validator factory: makes a fresh validator from a static argument. The
- * declarative form stores factories, not validators, so one const
- * declaration can make validators for every producer/consumer it creates. */
-typedef mk_validator *(*mk_validator_factory)(const void *arg, mk_error *err);
-
-typedef struct mk_validator_spec {
-    mk_validator_factory make;
-    const void *arg;
-} mk_validator_spec;
-
 /* A custom requirement on the peer's entry (I/O thread; must not block).
  * Return 0 to accept, or a negative code with a reason. */
 typedef int (*mk_require_fn)(const mk_peer_entry *peer, void *ctx, mk_error *err);
@@ -116,18 +105,9 @@ typedef struct mk_requirements {
     void *require_ctx;
 } mk_requirements;
 
-/* Built-in factories.
- *   mk_validator_factory_jwt: arg is a `const mk_jwt_factory_arg *`.
- *   mk_validator_factory_tdx: arg is a `mk_tdx_validator_opts *const *`
- *     (a pointer to the opts pointer, so a static declaration can name a
- *     variable filled at run time); MK_EUNSUPPORTED without TDX support. */
-typedef struct mk_jwt_factory_arg {
-    const mk_jwt_validator_opts *opts; /* NULL: defaults */
-    const mk_jwt_key *const *keys;
-    size_t n_keys;
-} mk_jwt_factory_arg;
-mk_validator *mk_validator_factory_jwt(const void *arg, mk_error *err);
-mk_validator *mk_validator_factory_tdx(const void *arg, mk_error *err);
+/* Factories come with each validator module: mk_validator_factory_jwt
+ * (mosaik/jwt.h), mk_validator_factory_tdx (mosaik/tdx_ticket.h), or any
+ * user function of type mk_validator_factory (mosaik/ticket.h). */
 
 /* The resolved (run-time) form: a validator set plus tag ids. */
 typedef struct mk_require_rt {

@@ -211,14 +211,6 @@ int mk_tdx_validator_validate_ex(const mk_validator *v, const uint8_t *data, siz
 /* The attester (node-facing)                                          */
 /* ------------------------------------------------------------------ */
 
-/* Where a node's own ticket goes. The network layer (discovery) implements
- * it: add_ticket replaces the local entry's tickets of t's class with t and
- * announces the entry (it must copy t). Returns 0 or a negative MK_E*. */
-typedef struct mk_ticket_sink {
-    int (*add_ticket)(void *ctx, const mk_ticket *t, mk_error *err);
-    void *ctx;
-} mk_ticket_sink;
-
 typedef struct mk_tdx_attester mk_tdx_attester;
 
 /* An attester makes tickets for the local TD through `provider` (borrowed:
@@ -260,6 +252,12 @@ int mk_tdx_attester_install_own_ticket(mk_tdx_attester *a, const mk_id *peer_id,
                                        const mk_id *network_id, int64_t started_at,
                                        const mk_ticket_sink *sink, mk_expiration *expires,
                                        mk_error *err);
+
+/* The TDX validator factory for declarations (mosaik/ticket.h):
+ * arg is a `mk_tdx_validator_opts *const *` (a pointer to the opts
+ * pointer, so a static declaration can name a variable filled at run
+ * time). */
+mk_validator *mk_validator_factory_tdx(const void *arg, mk_error *err);
 
 #ifdef __cplusplus
 }

@@ -101,6 +101,27 @@ int mk_validator_set_check(const mk_validator_set *s, const mk_peer_view *peer, 
 /* The set's combined signature (order-independent). */
 void mk_validator_set_signature(const mk_validator_set *s, mk_id *out);
 
+/* A validator factory: makes a fresh validator from a static argument. The
+ * declarative forms (MK_STREAM_DEF, MK_COLLECTION_DEF) store factories, not
+ * validators, so one const declaration can make validators for every
+ * producer, consumer or collection it creates. Each validator module
+ * provides its own (mk_validator_factory_jwt, mk_validator_factory_tdx). */
+typedef mk_validator *(*mk_validator_factory)(const void *arg, mk_error *err);
+
+typedef struct mk_validator_spec {
+    mk_validator_factory make;
+    const void *arg;
+} mk_validator_spec;
+
+/* Where an attester installs the local node's own ticket: add_ticket
+ * replaces the local entry's tickets of t's class with t and announces the
+ * entry (it must copy t). Returns 0 or a negative MK_E*. Discovery provides
+ * one (mk_network_sink_add_ticket); the attesters only see this interface. */
+typedef struct mk_ticket_sink {
+    int (*add_ticket)(void *ctx, const mk_ticket *t, mk_error *err);
+    void *ctx;
+} mk_ticket_sink;
+
 #ifdef __cplusplus
 }
 #endif

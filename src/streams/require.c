@@ -3,7 +3,7 @@
  * a group or collection) requires of the other.
  *
  * A declaration (mk_requirements) is static: validator *factories* with
- * their arguments, tag names, an optional predicate. mk_require_rt_build
+ * their arguments (mosaik/ticket.h; each validator module provides its own), tag names, an optional predicate. mk_require_rt_build
  * turns it into run-time form: one fresh validator per factory in an
  * mk_validator_set (all required, the earliest expiration wins) and the
  * tags hashed to ids. mk_require_rt_check judges one peer entry, cheapest
@@ -19,34 +19,6 @@
 #include <string.h>
 
 #include "mosaik/streams.h"
-#include "mosaik/version.h"
-#if MOSAIK_HAVE_TDX
-#include "mosaik/tdx_ticket.h"
-#endif
-
-mk_validator *mk_validator_factory_jwt(const void *arg, mk_error *err) {
-    const mk_jwt_factory_arg *a = arg;
-    if (!a || !a->keys || a->n_keys == 0) {
-        mk_error_set(err, MK_EINVAL, "jwt factory: no keys");
-        return NULL;
-    }
-    return mk_jwt_validator_new(a->opts, a->keys, a->n_keys, err);
-}
-
-mk_validator *mk_validator_factory_tdx(const void *arg, mk_error *err) {
-#if MOSAIK_HAVE_TDX
-    mk_tdx_validator_opts *const *o = arg;
-    if (!o || !*o) {
-        mk_error_set(err, MK_EINVAL, "tdx factory: no validator options");
-        return NULL;
-    }
-    return mk_tdx_validator_new(*o, err);
-#else
-    (void)arg;
-    mk_error_set(err, MK_EUNSUPPORTED, "tdx factory: built without TDX support");
-    return NULL;
-#endif
-}
 
 void mk_require_rt_free(mk_require_rt *rt) {
     if (!rt) return;

@@ -1158,3 +1158,12 @@ mk_validator *mk_jwt_validator_new(const mk_jwt_validator_opts *opts, const mk_j
     }
     return v;
 }
+
+mk_validator *mk_validator_factory_jwt(const void *arg, mk_error *err) {
+    const mk_jwt_factory_arg *a = arg;
+    if (!a || !a->keys || a->n_keys == 0) {
+        mk_error_set(err, MK_EINVAL, "jwt factory: no keys");
+        return NULL;
+    }
+    return mk_jwt_validator_new(a->opts, a->keys, a->n_keys, err);
+}

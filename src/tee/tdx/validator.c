@@ -746,3 +746,12 @@ fail:
     state_free(s);
     return NULL;
 }
+
+mk_validator *mk_validator_factory_tdx(const void *arg, mk_error *err) {
+    mk_tdx_validator_opts *const *o = arg;
+    if (!o || !*o) {
+        mk_error_set(err, MK_EINVAL, "tdx factory: no validator options");
+        return NULL;
+    }
+    return mk_tdx_validator_new(*o, err);
+}
