@@ -15,9 +15,9 @@
  */
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "collections/coll_internal.h"
+#include "core/timeutil.h"
 
 struct mk_collection {
     mk_collection_kind kind;
@@ -237,14 +237,10 @@ uint64_t mk_collection_version(mk_collection *c) {
 }
 
 int mk_collection_wait_version(mk_collection *c, uint64_t v, uint32_t timeout_ms) {
-    struct timespec t0, now;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    uint64_t t0 = mk_sys_mono_ms();
     for (;;) {
         if (mk_collection_version(c) >= v) return 0;
-        clock_gettime(CLOCK_MONOTONIC, &now);
-        uint64_t ms = (uint64_t)(now.tv_sec - t0.tv_sec) * 1000u +
-                      (uint64_t)((now.tv_nsec - t0.tv_nsec) / 1000000L);
-        if (ms >= timeout_ms) return MK_ETIMEDOUT;
+        if (mk_sys_mono_ms() - t0 >= timeout_ms) return MK_ETIMEDOUT;
         mk_group_status s;
         mk_group_status_get(c->group, &s);
         /* Sleep until the next apply (or 5 ms). */

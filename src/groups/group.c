@@ -58,6 +58,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/timeutil.h"
 #include "groups/groups_internal.h"
 #include "mosaik/clock.h"
 #include "mosaik/crypto.h"
@@ -105,27 +106,6 @@ static pthread_mutex_t reg_mu = PTHREAD_MUTEX_INITIALIZER;
 /* Departed peers, per group (simple fixed table kept in the group). */
 
 /* ----- small helpers ---------------------------------------------------- */
-
-static void sleep_ms(unsigned ms) {
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
-static void abs_deadline(struct timespec *ts, uint32_t ms) {
-    clock_gettime(CLOCK_MONOTONIC, ts);
-    ts->tv_sec += ms / 1000;
-    ts->tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (ts->tv_nsec >= 1000000000L) {
-        ts->tv_sec++;
-        ts->tv_nsec -= 1000000000L;
-    }
-}
-
-static uint64_t mono_now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
 
 static void put_u32(uint8_t *p, uint32_t v) {
     p[0] = (uint8_t)(v >> 24);
@@ -1008,7 +988,7 @@ static void do_propose(mk_group *g, mk_gjob *j) {
     }
     f->seq = ++g->next_seq;
     f->peer = leader;
-    f->at = mono_now_ms();
+    f->at = mk_sys_mono_ms();
     f->w = w;
     uint8_t hdr[9];
     put_u64(hdr, f->seq);
@@ -1151,8 +1131,8 @@ static void seek_members(mk_group *g) {
             mk_gbond *b = bond_find(g, &e->peer_id);
             if (!b || !mk_net_conn_is_open(b->conn)) {
                 dial = mk_id_cmp(&g->self, &e->peer_id) < 0;
-            } else if (!bond_ok(b, now) && mono_now_ms() - b->hello_at >= HELLO_RETRY_MS) {
-                b->hello_at = mono_now_ms();
+            } else if (!bond_ok(b, now) && mk_sys_mono_ms() - b->hello_at >= HELLO_RETRY_MS) {
+                b->hello_at = mk_sys_mono_ms();
                 resend = mk_net_conn_ref(b->conn);
                 b->sent_hello = true;
                 b->expires = exp;
@@ -1197,7 +1177,7 @@ static void expire_bonds(mk_group *g) {
 }
 
 static void fwd_purge(mk_group *g, bool all) {
-    uint64_t now = mono_now_ms();
+    uint64_t now = mk_sys_mono_ms();
     for (mk_gfwd **pp = &g->fwds; *pp;) {
         mk_gfwd *f = *pp;
         if (all || now - f->at > FWD_MAX_AGE_MS) {
@@ -1475,11 +1455,7 @@ int mk_group_join(mk_network *nw, const mk_group_config *cfg, mk_group **out, mk
     pthread_mutex_init(&g->qmu, NULL);
     pthread_mutex_init(&g->bmu, NULL);
     pthread_mutex_init(&g->smu, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&g->cond, &ca);
-    pthread_condattr_destroy(&ca);
+    mk_cond_init_mono(&g->cond);
     if (!g->data_dir || uv_loop_init(&g->loop) != 0) {
         free(g->data_dir);
         free(ga);
@@ -1612,7 +1588,7 @@ static int call(mk_group *g, int kind, bool unchecked, const void *data, size_t 
     if (kind == MK_FWD_CMD && !unchecked && g->cfg.role == MK_GROUP_READER)
         return mk_error_set(err, MK_EPOLICY, "a reader cannot write");
     if (!timeout_ms) timeout_ms = MK_GROUP_DEFAULT_TIMEOUT_MS;
-    uint64_t deadline = mono_now_ms() + timeout_ms;
+    uint64_t deadline = mk_sys_mono_ms() + timeout_ms;
     for (;;) {
         mk_gwaiter *w = waiter_new();
         mk_gjob *j = job_new(MK_GJ_PROPOSE);
@@ -1636,8 +1612,8 @@ static int call(mk_group *g, int kind, bool unchecked, const void *data, size_t 
             return mk_error_set(err, MK_ESTATE, "group stopped");
         }
         struct timespec ts;
-        uint64_t now = mono_now_ms();
-        abs_deadline(&ts, (uint32_t)(deadline > now ? deadline - now : 0));
+        uint64_t now = mk_sys_mono_ms();
+        mk_deadline_after(&ts, (uint32_t)(deadline > now ? deadline - now : 0));
         pthread_mutex_lock(&g->smu);
         while (!w->done)
             if (pthread_cond_timedwait(&g->cond, &g->smu, &ts) == ETIMEDOUT) break;
@@ -1650,8 +1626,8 @@ static int call(mk_group *g, int kind, bool unchecked, const void *data, size_t 
         waiter_release_locked(w);
         pthread_mutex_unlock(&g->smu);
         if (!done) return mk_error_set(err, MK_ETIMEDOUT, "no commit within %u ms", timeout_ms);
-        if (st == MK_EUNAVAILABLE && mono_now_ms() + 30 < deadline) {
-            sleep_ms(30);
+        if (st == MK_EUNAVAILABLE && mk_sys_mono_ms() + 30 < deadline) {
+            mk_sleep_ms(30);
             continue;
         }
         if (st < 0) return mk_error_set(err, st, "%s", msg[0] ? msg : mk_strerror(st));
@@ -1697,7 +1673,7 @@ static bool cond_met(const mk_group_status *s, mk_group_condition c, uint64_t ar
 
 int mk_group_wait(mk_group *g, mk_group_condition c, uint64_t arg, uint32_t timeout_ms) {
     struct timespec ts;
-    abs_deadline(&ts, timeout_ms);
+    mk_deadline_after(&ts, timeout_ms);
     pthread_mutex_lock(&g->smu);
     int rc = 0;
     while (!cond_met(&g->st, c, arg))
