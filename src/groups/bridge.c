@@ -88,13 +88,9 @@ static void chan_close(mk_gchan *c, bool tell_peer) {
             break;
         }
     if (tell_peer && c->conn) {
-        uint8_t body[5];
-        body[0] = c->mine ? 0 : 1;
-        body[1] = (uint8_t)(c->id >> 24);
-        body[2] = (uint8_t)(c->id >> 16);
-        body[3] = (uint8_t)(c->id >> 8);
-        body[4] = (uint8_t)c->id;
-        (void)mk_group_send(c->conn, &g->id, MK_GF_CLOSE, body, sizeof body, NULL, 0);
+        mk_group_frame f = {
+            .type = MK_GF_CLOSE, .group = g->id, .dir = c->mine ? 0 : 1, .chan = c->id};
+        (void)mk_group_send_frame(c->conn, &f);
     }
     uv_close((uv_handle_t *)&c->pump, chan_closed_cb);
 }
@@ -108,13 +104,13 @@ static void pump_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
 
 /* Send one DATA frame; 0, MK_EBUSY (stash it) or another error. */
 static int chan_send(mk_gchan *c, const uint8_t *data, size_t len) {
-    uint8_t hdr[5];
-    hdr[0] = c->mine ? 0 : 1;
-    hdr[1] = (uint8_t)(c->id >> 24);
-    hdr[2] = (uint8_t)(c->id >> 16);
-    hdr[3] = (uint8_t)(c->id >> 8);
-    hdr[4] = (uint8_t)c->id;
-    return mk_group_send(c->conn, &c->g->id, MK_GF_DATA, hdr, sizeof hdr, data, len);
+    mk_group_frame f = {.type = MK_GF_DATA,
+                        .group = c->g->id,
+                        .dir = c->mine ? 0 : 1,
+                        .chan = c->id,
+                        .payload = data,
+                        .plen = len};
+    return mk_group_send_frame(c->conn, &f);
 }
 
 static void pump_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
@@ -219,9 +215,8 @@ static int tr_connect(struct raft_uv_transport *t, struct raft_uv_connect *req, 
     mk_gchan *c;
     int rc = chan_make(g, &peer, conn, true, chan, &p->stream, &c);
     if (rc == 0) {
-        uint8_t body[4] = {(uint8_t)(chan >> 24), (uint8_t)(chan >> 16), (uint8_t)(chan >> 8),
-                           (uint8_t)chan};
-        if (mk_group_send(conn, &g->id, MK_GF_OPEN, body, sizeof body, NULL, 0) < 0) {
+        mk_group_frame f = {.type = MK_GF_OPEN, .group = g->id, .chan = chan};
+        if (mk_group_send_frame(conn, &f) < 0) {
             chan_close(c, false);
             uv_close((uv_handle_t *)p->stream, free_raft_stream);
             rc = RAFT_NOCONNECTION;
@@ -292,21 +287,21 @@ void mk_gbridge_setup(mk_group *g) {
 /* ----- events from the bond -------------------------------------------- */
 
 void mk_gbridge_on_open(mk_group *g, const mk_id *peer, mk_net_conn *conn, uint32_t chan) {
-    uint8_t body[5] = {1, (uint8_t)(chan >> 24), (uint8_t)(chan >> 16), (uint8_t)(chan >> 8),
-                       (uint8_t)chan};
+    /* The refusal: CLOSE of the channel the sender numbered (dir 1). */
+    mk_group_frame refuse = {.type = MK_GF_CLOSE, .group = g->id, .dir = 1, .chan = chan};
     mk_net_conn *bc = mk_group_bond_conn(g, peer);
     if (!bc || bc != conn || !g->accept_cb || g->trans_closed || chan_find(g, peer, false, chan)) {
         mk_log(MK_LOG_DEBUG, "groups", "refusing raft channel %u (bond %d same %d accept %d)", chan,
                bc != NULL, bc == conn, g->accept_cb != NULL);
         if (bc) mk_net_conn_unref(bc);
-        (void)mk_group_send(conn, &g->id, MK_GF_CLOSE, body, sizeof body, NULL, 0);
+        (void)mk_group_send_frame(conn, &refuse);
         return;
     }
     mk_net_conn_unref(bc);
     uv_pipe_t *r;
     mk_gchan *c;
     if (chan_make(g, peer, conn, false, chan, &r, &c) != 0) {
-        (void)mk_group_send(conn, &g->id, MK_GF_CLOSE, body, sizeof body, NULL, 0);
+        (void)mk_group_send_frame(conn, &refuse);
         return;
     }
     char addr[MK_ID_HEX_LEN];

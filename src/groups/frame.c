@@ -13,6 +13,12 @@
  * Integers big-endian. Anything else — unknown type, out-of-range
  * values, trailing bytes — is refused with MK_EMALFORMED; the payload is
  * borrowed from the input. All reads go through mk_reader.
+ *
+ * The writing side is the mirror image: mk_group_frame_write_body encodes
+ * the fixed fields of the same struct through mk_writer (at most
+ * MK_GF_MAX_BODY bytes); the sender (host.c, mk_group_send) adds the
+ * header in front and the payload behind. So each body layout is written
+ * down twice, once per direction, both in this file.
  */
 #include <string.h>
 
@@ -72,4 +78,35 @@ int mk_group_frame_parse(const uint8_t *data, size_t len, mk_group_frame *f, mk_
     if (bad || !mk_reader_done(&r))
         return mk_error_set(err, MK_EMALFORMED, "groups frame: malformed body of type %u", f->type);
     return 0;
+}
+
+int mk_group_frame_write_body(mk_writer *w, const mk_group_frame *f) {
+    switch (f->type) {
+    case MK_GF_HELLO:
+        mk_write_u8(w, f->role);
+        mk_write_u8(w, f->reply);
+        mk_write_bytes(w, f->mac, 32);
+        break;
+    case MK_GF_OPEN:
+        mk_write_u32be(w, f->chan);
+        break;
+    case MK_GF_DATA:
+    case MK_GF_CLOSE:
+        mk_write_u8(w, f->dir);
+        mk_write_u32be(w, f->chan);
+        break;
+    case MK_GF_FWD:
+        mk_write_u64be(w, f->seq);
+        mk_write_u8(w, f->kind);
+        break;
+    case MK_GF_FWD_RES:
+        mk_write_u64be(w, f->seq);
+        mk_write_u32be(w, (uint32_t)f->status);
+        break;
+    case MK_GF_BYE:
+        break;
+    default:
+        return MK_EINVAL;
+    }
+    return mk_writer_status(w);
 }

@@ -68,6 +68,9 @@
 #define MAX_GONE 64
 #define HELLO_RETRY_MS 500 /* unsolicited HELLO retries on a half-open bond */
 #define FWD_MAX_AGE_MS 30000
+/* Log entries: [version u8][proposer raft id u64][seq u64][len u32]. */
+#define ENTRY_VERSION 1
+#define ENTRY_HDR (1 + 8 + 8 + 4)
 
 struct mk_groups_host {
     mk_network *nw;
@@ -107,20 +110,6 @@ static pthread_mutex_t reg_mu = PTHREAD_MUTEX_INITIALIZER;
 
 /* ----- small helpers ---------------------------------------------------- */
 
-static void put_u32(uint8_t *p, uint32_t v) {
-    p[0] = (uint8_t)(v >> 24);
-    p[1] = (uint8_t)(v >> 16);
-    p[2] = (uint8_t)(v >> 8);
-    p[3] = (uint8_t)v;
-}
-
-static void put_u64(uint8_t *p, uint64_t v) {
-    for (int i = 7; i >= 0; i--) {
-        p[i] = (uint8_t)v;
-        v >>= 8;
-    }
-}
-
 /* Outbox. On the I/O thread a send may write synchronously and, when the
  * write fails, close the connection and run h_on_close at once, which takes
  * host->mu and g->bmu. So nothing is sent while the host dispatches a frame,
@@ -157,6 +146,17 @@ static void outbox_flush(outbox *o) {
     }
 }
 
+/* Lay out [type][group id][body][tail] in out[0, n). */
+static void frame_put(uint8_t *out, size_t n, const mk_id *group, uint8_t type, const void *body,
+                      size_t blen, const void *tail, size_t tlen) {
+    mk_writer w;
+    mk_writer_init(&w, out, n);
+    mk_write_u8(&w, type);
+    mk_write_bytes(&w, group->b, MK_ID_LEN);
+    mk_write_bytes(&w, body, blen);
+    mk_write_bytes(&w, tail, tlen);
+}
+
 int mk_group_send(mk_net_conn *conn, const mk_id *group, uint8_t type, const void *body,
                   size_t blen, const void *tail, size_t tlen) {
     size_t n = MK_GF_HDR + blen + tlen;
@@ -167,10 +167,7 @@ int mk_group_send(mk_net_conn *conn, const mk_id *group, uint8_t type, const voi
         m->next = NULL;
         m->conn = mk_net_conn_ref(conn);
         m->n = n;
-        m->data[0] = type;
-        memcpy(m->data + 1, group->b, MK_ID_LEN);
-        if (blen) memcpy(m->data + MK_GF_HDR, body, blen);
-        if (tlen) memcpy(m->data + MK_GF_HDR + blen, tail, tlen);
+        frame_put(m->data, n, group, type, body, blen, tail, tlen);
         *tl_outbox->tail = m;
         tl_outbox->tail = &m->next;
         return 0;
@@ -178,13 +175,19 @@ int mk_group_send(mk_net_conn *conn, const mk_id *group, uint8_t type, const voi
     uint8_t stackbuf[256];
     uint8_t *f = n <= sizeof stackbuf ? stackbuf : malloc(n);
     if (!f) return MK_ENOMEM;
-    f[0] = type;
-    memcpy(f + 1, group->b, MK_ID_LEN);
-    if (blen) memcpy(f + MK_GF_HDR, body, blen);
-    if (tlen) memcpy(f + MK_GF_HDR + blen, tail, tlen);
+    frame_put(f, n, group, type, body, blen, tail, tlen);
     int rc = mk_net_conn_send(conn, f, n);
     if (f != stackbuf) free(f);
     return rc;
+}
+
+int mk_group_send_frame(mk_net_conn *conn, const mk_group_frame *f) {
+    uint8_t body[MK_GF_MAX_BODY];
+    mk_writer w;
+    mk_writer_init(&w, body, sizeof body);
+    int rc = mk_group_frame_write_body(&w, f);
+    if (rc < 0) return rc;
+    return mk_group_send(conn, &f->group, f->type, body, mk_writer_len(&w), f->payload, f->plen);
 }
 
 /* ----- waiters ------------------------------------------------------------ */
@@ -223,11 +226,12 @@ static void target_complete(mk_group *g, mk_gwaiter *w, mk_net_conn *conn, uint6
                             const uint8_t *data, size_t len, const char *msg) {
     if (w) waiter_complete(g, w, status, data, len, msg);
     if (conn) {
-        uint8_t hdr[12];
-        put_u64(hdr, seq);
-        put_u32(hdr + 8, (uint32_t)status);
-        if (len > MK_GROUP_MAX_RESULT) len = 0;
-        (void)mk_group_send(conn, &g->id, MK_GF_FWD_RES, hdr, sizeof hdr, data, len);
+        mk_group_frame f = {.type = MK_GF_FWD_RES, .group = g->id, .seq = seq, .status = status};
+        if (len <= MK_GROUP_MAX_RESULT) {
+            f.payload = data;
+            f.plen = len;
+        }
+        (void)mk_group_send_frame(conn, &f);
         mk_net_conn_unref(conn);
     }
 }
@@ -404,7 +408,10 @@ static bool bond_drop_locked(mk_group *g, const mk_id *peer, bool say_bye) {
         mk_gbond *b = *pp;
         if (!mk_id_eq(&b->peer, peer)) continue;
         *pp = b->next;
-        if (say_bye) (void)mk_group_send(b->conn, &g->id, MK_GF_BYE, NULL, 0, NULL, 0);
+        if (say_bye) {
+            mk_group_frame f = {.type = MK_GF_BYE, .group = g->id};
+            (void)mk_group_send_frame(b->conn, &f);
+        }
         mk_net_conn_unref(b->conn);
         free(b);
         return true;
@@ -429,16 +436,19 @@ mk_net_conn *mk_group_bond_conn(mk_group *g, const mk_id *peer) {
 }
 
 static int send_hello(mk_group *g, mk_net_conn *conn, bool reply) {
-    uint8_t exp[MK_GROUP_EXPORTER_LEN], body[2 + 32];
+    uint8_t exp[MK_GROUP_EXPORTER_LEN], mac[32];
     int rc = mk_net_conn_export(conn, "groups", g->id.b, MK_ID_LEN, exp, sizeof exp, NULL);
     if (rc < 0) return rc;
     uint8_t side = mk_net_conn_inbound(conn) ? 1 : 0;
-    body[0] = (uint8_t)g->cfg.role;
-    body[1] = reply ? 1 : 0;
-    rc = mk_group_bond_mac(&g->key, &g->id, side, body[0], exp, body + 2);
+    mk_group_frame f = {.type = MK_GF_HELLO,
+                        .group = g->id,
+                        .role = (uint8_t)g->cfg.role,
+                        .reply = reply ? 1 : 0,
+                        .mac = mac};
+    rc = mk_group_bond_mac(&g->key, &g->id, side, f.role, exp, mac);
     mk_wipe(exp, sizeof exp);
     if (rc < 0) return rc;
-    return mk_group_send(conn, &g->id, MK_GF_HELLO, body, sizeof body, NULL, 0);
+    return mk_group_send_frame(conn, &f);
 }
 
 /* Bond record for (peer, conn), rebinding it if conn changed. bmu held. */
@@ -608,9 +618,8 @@ static void on_group_frame(mk_group *g, mk_net_conn *conn, const mk_id *peer,
     if (!bonded_on(g, peer, conn, &role)) {
         if (f->type == MK_GF_OPEN) {
             /* refuse, so the opener's raft sees EOF at once */
-            uint8_t body[5] = {1};
-            put_u32(body + 1, f->chan);
-            (void)mk_group_send(conn, &g->id, MK_GF_CLOSE, body, sizeof body, NULL, 0);
+            mk_group_frame c = {.type = MK_GF_CLOSE, .group = g->id, .dir = 1, .chan = f->chan};
+            (void)mk_group_send_frame(conn, &c);
         }
         return;
     }
@@ -815,7 +824,7 @@ static int fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf, void *
     mk_reader_init(&r, buf->base, buf->len);
     uint32_t n32;
     const uint8_t *cmd = NULL;
-    if (mk_read_u8(&r, &ver) < 0 || ver != 1 || mk_read_u64be(&r, &rid) < 0 ||
+    if (mk_read_u8(&r, &ver) < 0 || ver != ENTRY_VERSION || mk_read_u64be(&r, &rid) < 0 ||
         mk_read_u64be(&r, &seq) < 0 || mk_read_u32be(&r, &n32) < 0 || n32 > MK_GROUP_MAX_COMMAND ||
         mk_read_view(&r, n32, &cmd) < 0)
         return 0; /* not ours: ignored identically everywhere */
@@ -932,17 +941,19 @@ static void lead_propose(mk_group *g, int kind, const mk_buf *payload, mk_gwaite
     if (kind == MK_FWD_CMD) {
         /* Entry data padded to a multiple of 8 bytes (raft's encoding
          * works in 8-byte words). */
-        size_t n = (21 + payload->len + 7) & ~(size_t)7;
+        size_t n = (ENTRY_HDR + payload->len + 7) & ~(size_t)7;
         uint8_t *base = raft_calloc(1, n);
         if (!base) {
             pending_finish(g, p, MK_ENOMEM, "out of memory");
             return;
         }
-        base[0] = 1;
-        put_u64(base + 1, g->self_rid);
-        put_u64(base + 9, p->seq);
-        put_u32(base + 17, (uint32_t)payload->len);
-        if (payload->len) memcpy(base + 21, payload->data, payload->len);
+        mk_writer ew; /* the padding stays zero (calloc) */
+        mk_writer_init(&ew, base, n);
+        mk_write_u8(&ew, ENTRY_VERSION);
+        mk_write_u64be(&ew, g->self_rid);
+        mk_write_u64be(&ew, p->seq);
+        mk_write_u32be(&ew, (uint32_t)payload->len);
+        mk_write_bytes(&ew, payload->data, payload->len);
         struct raft_buffer b = {base, n};
         p->req.data = p;
         rc = raft_apply(&g->raft, &p->req, &b, 1, apply_cb);
@@ -990,10 +1001,13 @@ static void do_propose(mk_group *g, mk_gjob *j) {
     f->peer = leader;
     f->at = mk_sys_mono_ms();
     f->w = w;
-    uint8_t hdr[9];
-    put_u64(hdr, f->seq);
-    hdr[8] = j->kind;
-    int rc = mk_group_send(conn, &g->id, MK_GF_FWD, hdr, sizeof hdr, j->data.data, j->data.len);
+    mk_group_frame fr = {.type = MK_GF_FWD,
+                         .group = g->id,
+                         .seq = f->seq,
+                         .kind = j->kind,
+                         .payload = j->data.data,
+                         .plen = j->data.len};
+    int rc = mk_group_send_frame(conn, &fr);
     mk_net_conn_unref(conn);
     if (rc < 0) {
         free(f);
@@ -1442,12 +1456,15 @@ int mk_group_join(mk_network *nw, const mk_group_config *cfg, mk_group **out, mk
         /* Members must agree on who may write: the writer set is part of
          * the group's identity. */
         g->wvs = cfg->writer_validators;
-        uint8_t d[sizeof "mosaik.groups.writers.v1" - 1 + MK_ID_LEN];
+        static const char dom[] = "mosaik.groups.writers.v1";
+        uint8_t d[sizeof dom - 1 + MK_ID_LEN];
         mk_id ws, id2;
         mk_validator_set_signature(g->wvs, &ws);
-        memcpy(d, "mosaik.groups.writers.v1", sizeof d - MK_ID_LEN);
-        memcpy(d + sizeof d - MK_ID_LEN, ws.b, MK_ID_LEN);
-        mk_id_derive(&id2, &g->id, d, sizeof d);
+        mk_writer w;
+        mk_writer_init(&w, d, sizeof d);
+        mk_write_bytes(&w, dom, sizeof dom - 1);
+        mk_write_bytes(&w, ws.b, MK_ID_LEN);
+        mk_id_derive(&id2, &g->id, d, mk_writer_len(&w));
         g->id = id2;
     }
     (void)mk_random_bytes(&g->next_seq, sizeof g->next_seq);

@@ -180,6 +180,10 @@ typedef struct mk_group_frame {
     size_t plen;
 } mk_group_frame;
 int mk_group_frame_parse(const uint8_t *data, size_t len, mk_group_frame *f, mk_error *err);
+/* Encode f's body without header and payload (at most MK_GF_MAX_BODY
+ * bytes): 0, MK_ETOOBIG when w has no room, MK_EINVAL for an unknown type. */
+#define MK_GF_MAX_BODY (2 + 32)
+int mk_group_frame_write_body(mk_writer *w, const mk_group_frame *f);
 
 /* ident.c */
 uint64_t mk_group_rid_of(const mk_id *peer);
@@ -201,6 +205,8 @@ void mk_gbridge_close_all(mk_group *g);
 mk_net_conn *mk_group_bond_conn(mk_group *g, const mk_id *peer);
 int mk_group_send(mk_net_conn *conn, const mk_id *group, uint8_t type, const void *body,
                   size_t blen, const void *tail, size_t tlen);
+/* Send the frame f describes (f->group, f->type, its fields and payload). */
+int mk_group_send_frame(mk_net_conn *conn, const mk_group_frame *f);
 bool mk_group_is_cut(mk_group *g, const mk_id *peer);
 
 #endif

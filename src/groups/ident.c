@@ -56,8 +56,9 @@ uint64_t mk_group_rid_of(const mk_id *peer) {
     mk_id_from_name(&base, "mosaik.groups.raft-id.v1");
     mk_id_derive(&d, &base, peer->b, sizeof peer->b);
     uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v = (v << 8) | d.b[i];
+    mk_reader r; /* the first 8 bytes, big-endian */
+    mk_reader_init(&r, d.b, sizeof d.b);
+    (void)mk_read_u64be(&r, &v);
     v &= 0x7fffffffffffffffULL; /* positive in any signed view */
     return v ? v : 1;
 }
@@ -69,14 +70,13 @@ uint64_t mk_group_raft_id(const mk_id *peer) {
 int mk_group_bond_mac(const mk_id *key, const mk_id *group_id, uint8_t side, uint8_t role,
                       const uint8_t exporter[MK_GROUP_EXPORTER_LEN], uint8_t out[32]) {
     uint8_t msg[sizeof BOND_DOMAIN - 1 + MK_ID_LEN + 2 + MK_GROUP_EXPORTER_LEN];
-    size_t o = 0;
-    memcpy(msg, BOND_DOMAIN, sizeof BOND_DOMAIN - 1);
-    o += sizeof BOND_DOMAIN - 1;
-    memcpy(msg + o, group_id->b, MK_ID_LEN);
-    o += MK_ID_LEN;
-    msg[o++] = side;
-    msg[o++] = role;
-    memcpy(msg + o, exporter, MK_GROUP_EXPORTER_LEN);
-    o += MK_GROUP_EXPORTER_LEN;
-    return mk_hmac(MK_SHA256, key->b, sizeof key->b, msg, o, out);
+    mk_writer w;
+    mk_writer_init(&w, msg, sizeof msg);
+    mk_write_bytes(&w, BOND_DOMAIN, sizeof BOND_DOMAIN - 1);
+    mk_write_bytes(&w, group_id->b, MK_ID_LEN);
+    mk_write_u8(&w, side);
+    mk_write_u8(&w, role);
+    mk_write_bytes(&w, exporter, MK_GROUP_EXPORTER_LEN);
+    if (mk_writer_status(&w) < 0) return MK_EINVAL;
+    return mk_hmac(MK_SHA256, key->b, sizeof key->b, msg, mk_writer_len(&w), out);
 }
