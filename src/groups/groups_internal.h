@@ -1,11 +1,27 @@
 /*
  * groups_internal.h — shared structures of the src/groups sources (not public).
  *
+ * Files, one job each (docs/groups.md has the picture):
+ *   host.c     the per-network host: protocol "groups", the discovery hook,
+ *              dials, and sending (the only file that attaches to net and
+ *              discovery);
+ *   frame.c    the frame formats: parsing and body encoding (pure);
+ *   ident.c    group id, key from validators, raft ids, the bond MAC (pure);
+ *   admit.c    admission: judging signed entries, the validation cache;
+ *   bond.c     bonds: the table, the HELLO/MAC handshake, bonded frames and
+ *              entry events into the group, seeking and expiry;
+ *   fsm.c      the raft FSM, proposals and forwarding to the leader;
+ *   member.c   membership reconciliation by the leader, departed peers;
+ *   bridge.c   raft's transport over the bonds;
+ *   loop.c     the group's loop thread: jobs, timers, status, shutdown;
+ *   group.c    lifecycle: join, free;
+ *   call.c     the blocking user calls and their waiters.
+ *
  * Threads: the network's I/O thread (frames, hooks, dial completions) and
  * the group's own loop thread (raft, the bridge, proposals). Locks:
  *   host->mu  the host's group table; held while a frame or hook is being
  *             dispatched to a group, so removal from the table is a barrier;
- *   g->bmu    bonds and the validation cache;
+ *   g->bmu    bonds, the validation cache, the cut and departed lists;
  *   g->qmu    the job queue into the loop;
  *   g->smu    the state machine, the status snapshot and waiters.
  * Order: host->mu, then g->bmu, then g->qmu / g->smu. The loop thread never
@@ -41,6 +57,9 @@ enum {
 
 /* Forward kinds. */
 enum { MK_FWD_CMD = 0, MK_FWD_QUERY = 1 };
+
+#define MK_GROUP_MAX_CUT 8   /* partitioned peers (tests) */
+#define MK_GROUP_MAX_GONE 64 /* remembered departures */
 
 typedef struct mk_groups_host mk_groups_host;
 
@@ -88,7 +107,6 @@ struct mk_gjob {
     uint64_t seq;
     int status;
     mk_gwaiter *w;
-    bool unchecked;
     mk_buf data;
 };
 enum {
@@ -99,7 +117,6 @@ enum {
     MK_GJ_FWD_IN,    /* a forwarded command/query arrived (role of the bond) */
     MK_GJ_FWD_RES,   /* an answer to our forward */
     MK_GJ_PEER_DOWN, /* the bond with peer ended: drop its channels */
-    MK_GJ_CONNECTED, /* deferred completion of a raft connect (seq = req ptr) */
     MK_GJ_TRANSFER,  /* hand leadership to peer (zero: any voter) */
 };
 
@@ -140,8 +157,6 @@ struct mk_group {
     uint64_t next_seq;
     bool changing; /* a configuration change is in flight */
     struct raft_change change;
-    uint64_t change_rid;
-    int change_role;
     bool raft_closed;
     bool loop_stopping;
 
@@ -150,14 +165,16 @@ struct mk_group {
     mk_gjob *qhead, *qtail;
     bool stopping;
 
-    /* bonds */
+    /* bonds (bmu) */
     pthread_mutex_t bmu;
     mk_gbond *bonds;
     mk_gvcache *vc;
     size_t n_vc, cap_vc, max_vc;
     uint64_t vc_clock;
-    mk_id cut[8];
+    mk_id cut[MK_GROUP_MAX_CUT];
     size_t n_cut;
+    mk_id gone[MK_GROUP_MAX_GONE]; /* peers whose signed departure we saw */
+    size_t n_gone;
 
     /* state and status */
     pthread_mutex_t smu;
@@ -165,7 +182,9 @@ struct mk_group {
     mk_group_status st;
 };
 
-/* frame.c: a parsed frame (payload and mac borrowed from the input). */
+/* ----- frame.c ------------------------------------------------------------ */
+
+/* A parsed frame (payload and mac borrowed from the input), or one to send. */
 typedef struct mk_group_frame {
     uint8_t type;
     mk_id group;
@@ -185,10 +204,88 @@ int mk_group_frame_parse(const uint8_t *data, size_t len, mk_group_frame *f, mk_
 #define MK_GF_MAX_BODY (2 + 32)
 int mk_group_frame_write_body(mk_writer *w, const mk_group_frame *f);
 
-/* ident.c */
-uint64_t mk_group_rid_of(const mk_id *peer);
+/* ----- ident.c ------------------------------------------------------------ */
 
-/* bridge.c: the raft_uv_transport over bonds (loop thread). */
+uint64_t mk_group_rid_of(const mk_id *peer);
+/* The id of a group with writer validators: id further derived with
+ * "mosaik.groups.writers.v1" | writer-set signature. */
+void mk_group_id_with_writers(const mk_id *id, const mk_validator_set *wvs, mk_id *out);
+
+/* ----- host.c (network I/O thread, except join/leave/dial/send) ----------- */
+
+/* Enter g into its network's host (made on first use): MK_EBUSY when the
+ * group is joined already or the host is full. */
+int mk_ghost_join(mk_group *g, mk_error *err);
+/* Take g out of the host's table; no callback reaches it afterwards. */
+void mk_ghost_leave(mk_group *g);
+/* Dial peer at addr for protocol "groups"; the bond forms on connect. */
+void mk_ghost_dial(mk_group *g, const mk_id *peer, const char *addr);
+/* Send [type][group][body][tail] on conn; during a host dispatch queued
+ * until the host unlocks. */
+int mk_group_send(mk_net_conn *conn, const mk_id *group, uint8_t type, const void *body,
+                  size_t blen, const void *tail, size_t tlen);
+/* Send the frame f describes (f->group, f->type, its fields and payload). */
+int mk_group_send_frame(mk_net_conn *conn, const mk_group_frame *f);
+
+/* ----- admit.c (bmu held) ------------------------------------------------- */
+
+/* Judge a signed entry for this group: 0 when it serves the group and
+ * passes every validator now (*exp: until when); with writer validators
+ * *wrc (optional) gets their verdict and *wexp the end of the writer
+ * admission. */
+int mk_gadmit_judge_locked(mk_group *g, const mk_peer_entry *e, mk_expiration *exp, int *wrc,
+                           mk_expiration *wexp);
+/* The same for the entry discovery holds for peer. */
+int mk_gadmit_judge_peer_locked(mk_group *g, const mk_id *peer, mk_expiration *exp, int *wrc,
+                                mk_expiration *wexp);
+/* Forget peer's cached verdict. */
+void mk_gadmit_evict_locked(mk_group *g, const mk_id *peer);
+
+/* ----- bond.c ------------------------------------------------------------- */
+
+mk_gbond *mk_gbond_find(mk_group *g, const mk_id *peer); /* bmu held */
+bool mk_gbond_ok(const mk_gbond *b, int64_t now);        /* established, unexpired */
+bool mk_gbond_drop_locked(mk_group *g, const mk_id *peer, bool say_bye); /* bmu held */
+/* The referenced connection of an established, unexpired, uncut bond with
+ * peer (NULL if none); the caller unrefs. */
+mk_net_conn *mk_group_bond_conn(mk_group *g, const mk_id *peer);
+bool mk_group_is_cut(mk_group *g, const mk_id *peer); /* bmu held */
+/* From the host, on the I/O thread, with host->mu held. */
+void mk_gbond_greet(mk_group *g, mk_net_conn *conn);
+void mk_gbond_on_conn_close(mk_group *g, mk_net_conn *conn, const mk_id *peer);
+void mk_gbond_on_frame(mk_group *g, mk_net_conn *conn, const mk_id *peer, const mk_group_frame *f);
+void mk_gbond_on_event(mk_group *g, const mk_network_event *ev);
+/* From the tick (loop thread). */
+void mk_gbond_seek(mk_group *g);
+void mk_gbond_expire(mk_group *g);
+
+/* ----- fsm.c (loop thread) ------------------------------------------------ */
+
+void mk_gfsm_setup(mk_group *g);
+void mk_gprop_propose(mk_group *g, mk_gjob *j);
+void mk_gprop_fwd_in(mk_group *g, mk_gjob *j);
+void mk_gprop_fwd_res(mk_group *g, mk_gjob *j);
+void mk_gprop_transfer(mk_group *g, mk_gjob *j);
+/* Fail forwards older than their age limit (all of them: stopping). */
+void mk_gprop_fwd_purge(mk_group *g, bool all);
+/* The bond with peer ended: fail the forwards that went to it. */
+void mk_gprop_fwd_fail_peer(mk_group *g, const mk_id *peer);
+/* Raft closed: fail every pending proposal and forward. */
+void mk_gprop_stop(mk_group *g);
+bool mk_gprop_leader_peer(mk_group *g, mk_id *out);
+/* Complete a local waiter and/or answer a forwarder (FWD_RES on conn,
+ * whose reference this consumes). */
+void mk_gtarget_complete(mk_group *g, mk_gwaiter *w, mk_net_conn *conn, uint64_t seq, int status,
+                         const uint8_t *data, size_t len, const char *msg);
+
+/* ----- member.c ----------------------------------------------------------- */
+
+void mk_gmember_reconcile(mk_group *g); /* loop thread, on the leader */
+/* Record (gone) or forget a signed departure of peer (bmu held). */
+void mk_gmember_gone_locked(mk_group *g, const mk_id *peer, bool gone);
+
+/* ----- bridge.c: the raft_uv_transport over bonds (loop thread) ----------- */
+
 void mk_gbridge_setup(mk_group *g);
 void mk_gbridge_on_open(mk_group *g, const mk_id *peer, mk_net_conn *conn, uint32_t chan);
 void mk_gbridge_on_data(mk_group *g, const mk_id *peer, uint8_t dir, uint32_t chan,
@@ -199,14 +296,30 @@ void mk_gbridge_connected(mk_group *g, void *req_ptr);
 void mk_gbridge_flush(mk_group *g);
 void mk_gbridge_close_all(mk_group *g);
 
-/* group.c helpers used by the bridge. */
-/* The referenced connection of an established, unexpired, uncut bond with
- * peer (NULL if none); the caller unrefs. */
-mk_net_conn *mk_group_bond_conn(mk_group *g, const mk_id *peer);
-int mk_group_send(mk_net_conn *conn, const mk_id *group, uint8_t type, const void *body,
-                  size_t blen, const void *tail, size_t tlen);
-/* Send the frame f describes (f->group, f->type, its fields and payload). */
-int mk_group_send_frame(mk_net_conn *conn, const mk_group_frame *f);
-bool mk_group_is_cut(mk_group *g, const mk_id *peer);
+/* ----- loop.c ------------------------------------------------------------- */
+
+mk_gjob *mk_gjob_new(int type);
+/* Queue j for the loop (it owns j then); MK_ESTATE once stopping. */
+int mk_gjob_push(mk_group *g, mk_gjob *j);
+/* Free j, completing its waiter / forwarder with status. */
+void mk_gjob_free(mk_group *g, mk_gjob *j, int status);
+/* The loop, its async and timers (not started): 0 or MK_ENOMEM. */
+int mk_gloop_init(mk_group *g);
+void mk_gloop_start_timers(mk_group *g);
+/* Start the loop thread (SIGPIPE blocked in it). */
+int mk_gloop_spawn(mk_group *g, mk_error *err);
+/* Stop the timers and close raft; the loop then ends by itself. */
+void mk_gloop_begin_shutdown(mk_group *g);
+/* Refresh g->st from raft and the bonds (loop thread). */
+void mk_gloop_update_status(mk_group *g);
+
+/* ----- call.c ------------------------------------------------------------- */
+
+/* A waiter with two references: the caller's and the completer's. */
+mk_gwaiter *mk_gwaiter_new(void);
+void mk_gwaiter_release_locked(mk_gwaiter *w); /* smu held */
+/* Complete w once (later completions only release) and drop a reference. */
+void mk_gwaiter_complete(mk_group *g, mk_gwaiter *w, int status, const uint8_t *data, size_t len,
+                         const char *msg);
 
 #endif

@@ -8,8 +8,8 @@
  * that differ in any validator's configuration, in the state machine or in
  * the key get different ids (and do not meet).
  * With writer validators (mk_group_join), the id is further derived with
- * "mosaik.groups.writers.v1" | writer-set signature, so members agree on
- * who may write.
+ * "mosaik.groups.writers.v1" | writer-set signature
+ * (mk_group_id_with_writers), so members agree on who may write.
  *
  * The key from validators is D(N("mosaik.groups.key.v1"), vs signature): it
  * is public, which is the point: nodes with the same validator
@@ -49,6 +49,18 @@ void mk_group_id_derive(const mk_id *key, const mk_id *sm_signature, const mk_va
     mk_id_derive(&b, &a, key->b, sizeof key->b);
     mk_id_derive(&c, &b, sm_signature->b, sizeof sm_signature->b);
     mk_id_derive(out, &c, vsig.b, sizeof vsig.b);
+}
+
+void mk_group_id_with_writers(const mk_id *id, const mk_validator_set *wvs, mk_id *out) {
+    static const char dom[] = "mosaik.groups.writers.v1";
+    uint8_t d[sizeof dom - 1 + MK_ID_LEN];
+    mk_id ws;
+    mk_validator_set_signature(wvs, &ws);
+    mk_writer w;
+    mk_writer_init(&w, d, sizeof d);
+    mk_write_bytes(&w, dom, sizeof dom - 1);
+    mk_write_bytes(&w, ws.b, MK_ID_LEN);
+    mk_id_derive(out, id, d, mk_writer_len(&w));
 }
 
 uint64_t mk_group_rid_of(const mk_id *peer) {

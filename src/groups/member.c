@@ -1,0 +1,132 @@
+/*
+ * member.c — membership reconciliation: the leader keeps raft's
+ * configuration equal to the set of admitted, bonded members.
+ *
+ * Algorithm. On every tick (loop thread) the leader makes at most one
+ * configuration change, and none while one is in flight (g->changing):
+ *   1. a bonded member missing from the configuration is added
+ *      (raft_add), then assigned its role (raft_assign: RAFT_VOTER for a
+ *      writer bond, RAFT_STANDBY for a reader bond; a role that changed is
+ *      reassigned the same way);
+ *   2. otherwise a member whose admission lapsed — its signed entry no
+ *      longer lists the group or fails a validator (admit.c), or it
+ *      signed a departure — is removed (raft_remove).
+ * Members that are only unreachable stay: that is what raft tolerates.
+ * The configuration never grows beyond MK_GROUP_MAX_MEMBERS.
+ *
+ * Departures. The discovery hook reports signed departures (bond.c calls
+ * mk_gmember_gone_locked): up to MK_GROUP_MAX_GONE departed peers are
+ * remembered so the leader removes them even though discovery no longer
+ * holds their entry; a newer entry of the peer, or a purge, forgets it.
+ *
+ * Invariants: the departed list changes only under g->bmu; the bond
+ * snapshot is taken under g->bmu and raft is called without it.
+ */
+#include "groups/groups_internal.h"
+#include "mosaik/clock.h"
+#include "mosaik/log.h"
+
+/* ----- departed peers (bmu held) ------------------------------------------- */
+
+void mk_gmember_gone_locked(mk_group *g, const mk_id *peer, bool gone) {
+    for (size_t i = 0; i < g->n_gone; i++)
+        if (mk_id_eq(&g->gone[i], peer)) {
+            if (!gone) g->gone[i] = g->gone[--g->n_gone];
+            return;
+        }
+    if (gone && g->n_gone < MK_GROUP_MAX_GONE) g->gone[g->n_gone++] = *peer;
+}
+
+static bool is_gone(mk_group *g, const mk_id *peer) {
+    for (size_t i = 0; i < g->n_gone; i++)
+        if (mk_id_eq(&g->gone[i], peer)) return true;
+    return false;
+}
+
+/* ----- reconciliation (loop thread, leader) -------------------------------- */
+
+static void change_cb(struct raft_change *req, int status) {
+    mk_group *g = req->data;
+    if (status != 0)
+        mk_log(MK_LOG_DEBUG, "groups", "configuration change failed: %s", raft_strerror(status));
+    g->changing = false;
+}
+
+static const struct raft_server *cfg_find(mk_group *g, uint64_t rid) {
+    for (unsigned i = 0; i < g->raft.configuration.n; i++)
+        if (g->raft.configuration.servers[i].id == rid) return &g->raft.configuration.servers[i];
+    return NULL;
+}
+
+typedef struct bsnap {
+    mk_id peer;
+    uint64_t rid;
+    uint8_t role;
+} bsnap;
+
+/* Add or re-role one bonded member; whether a change was attempted. */
+static bool reconcile_bonds(mk_group *g) {
+    bsnap bs[MK_GROUP_MAX_MEMBERS];
+    size_t nb = 0;
+    int64_t now = mk_now();
+    pthread_mutex_lock(&g->bmu);
+    for (mk_gbond *b = g->bonds; b && nb < MK_GROUP_MAX_MEMBERS; b = b->next)
+        if (mk_gbond_ok(b, now) && !mk_group_is_cut(g, &b->peer))
+            bs[nb++] = (bsnap){b->peer, b->rid, b->role};
+    pthread_mutex_unlock(&g->bmu);
+    for (size_t i = 0; i < nb; i++) {
+        const struct raft_server *s = cfg_find(g, bs[i].rid);
+        int want = bs[i].role == MK_GROUP_READER ? RAFT_STANDBY : RAFT_VOTER;
+        int rc = 0;
+        if (!s) {
+            if (g->raft.configuration.n >= MK_GROUP_MAX_MEMBERS) continue;
+            char addr[MK_ID_HEX_LEN];
+            mk_id_to_hex(&bs[i].peer, addr);
+            g->changing = true;
+            rc = raft_add(&g->raft, &g->change, bs[i].rid, addr, change_cb);
+        } else if (s->role != want) {
+            g->changing = true;
+            rc = raft_assign(&g->raft, &g->change, bs[i].rid, want, change_cb);
+        } else {
+            continue;
+        }
+        if (rc != 0) g->changing = false;
+        return true;
+    }
+    return false;
+}
+
+/* Remove one member whose admission lapsed (signed entry no longer lists
+ * the group or fails a validator) or who signed a departure. */
+static void reconcile_lapsed(mk_group *g) {
+    for (unsigned i = 0; i < g->raft.configuration.n; i++) {
+        const struct raft_server *s = &g->raft.configuration.servers[i];
+        if (s->id == g->self_rid) continue;
+        mk_id peer;
+        if (mk_id_from_hex(&peer, s->address, NULL) < 0) continue;
+        bool lapsed = false;
+        mk_peer_entry e;
+        pthread_mutex_lock(&g->bmu);
+        if (is_gone(g, &peer)) {
+            lapsed = true;
+        } else if (mk_network_get(g->nw, &peer, &e) == 0) {
+            mk_expiration exp;
+            lapsed = mk_gadmit_judge_locked(g, &e, &exp, NULL, NULL) < 0;
+            mk_peer_entry_free(&e);
+        }
+        pthread_mutex_unlock(&g->bmu);
+        if (!lapsed) continue;
+        char sh[9];
+        mk_id_short(&peer, sh);
+        mk_log(MK_LOG_INFO, "groups", "removing lapsed member %s", sh);
+        g->changing = true;
+        if (raft_remove(&g->raft, &g->change, s->id, change_cb) != 0) g->changing = false;
+        return;
+    }
+}
+
+void mk_gmember_reconcile(mk_group *g) {
+    if (raft_state(&g->raft) != RAFT_LEADER || g->changing) return;
+    g->change.data = g;
+    if (!reconcile_bonds(g)) reconcile_lapsed(g);
+}
