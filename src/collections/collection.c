@@ -63,8 +63,9 @@ static int open_into(mk_collection *c, mk_network *nw, const mk_collection_confi
     mk_id_from_name(&kbase, "mosaik.collections.key.v1");
     mk_id_derive(&g.key, &kbase, cid.b, sizeof cid.b);
     uint8_t kb = (uint8_t)cfg->kind, capb[8];
-    for (int i = 0; i < 8; i++)
-        capb[i] = (uint8_t)((uint64_t)capacity >> (56 - 8 * i));
+    mk_writer w; /* capacity as u64 big-endian */
+    mk_writer_init(&w, capb, sizeof capb);
+    mk_write_u64be(&w, (uint64_t)capacity);
     mk_id_from_name(&sbase, "mosaik.collections.sm.v1");
     mk_id_derive(&s1, &sbase, &kb, 1);
     mk_id_derive(&g.sm_signature, &s1, capb, sizeof capb);

@@ -187,149 +187,156 @@ static bool pq_below(int64_t ap, uint64_t as, int64_t bp, uint64_t bs) {
     return as > bs; /* later pushes rank lower */
 }
 
-static int apply_cmd(mk_coll_state *s, const uint8_t *cmd, size_t len, mk_buf *res) {
+/* A decoded command; key and val borrow from the command bytes. */
+typedef struct ccmd {
+    uint8_t op;
+    const uint8_t *key, *val;
+    size_t kl, vl;
+    uint64_t idx;
+    int64_t prio;
+} ccmd;
+
+/* Decode every field first, so nothing changes on malformed input: an
+ * unknown op or bad field is MK_EMALFORMED, another kind's op MK_EINVAL. */
+static int parse_cmd(const mk_coll_state *s, const uint8_t *cmd, size_t len, ccmd *c) {
     mk_reader r;
     mk_reader_init(&r, cmd, len);
-    uint8_t op;
-    if (mk_read_u8(&r, &op) < 0) return MK_EMALFORMED;
-    int k = op_kind(op);
+    memset(c, 0, sizeof *c);
+    if (mk_read_u8(&r, &c->op) < 0) return MK_EMALFORMED;
+    int k = op_kind(c->op);
     if (k < 0) return MK_EMALFORMED;
     if (k != 0 && k != (int)s->kind) return MK_EINVAL;
-    const uint8_t *key = NULL, *val = NULL;
-    size_t kl = 0, vl = 0;
-    uint64_t idx = 0;
-    int64_t prio = 0;
-    int rc = 0;
-    /* Parse every field first: nothing changes on malformed input. */
-    switch (op) {
+    switch (c->op) {
     case MK_COP_MAP_PUT:
-        if (read_bstr(&r, MK_COLL_MAX_KEY, &key, &kl) < 0 ||
-            read_bstr(&r, MK_COLL_MAX_VALUE, &val, &vl) < 0)
+        if (read_bstr(&r, MK_COLL_MAX_KEY, &c->key, &c->kl) < 0 ||
+            read_bstr(&r, MK_COLL_MAX_VALUE, &c->val, &c->vl) < 0)
             return MK_EMALFORMED;
         break;
     case MK_COP_MAP_REMOVE:
     case MK_COP_SET_INSERT:
     case MK_COP_SET_REMOVE:
-        if (read_bstr(&r, MK_COLL_MAX_KEY, &key, &kl) < 0) return MK_EMALFORMED;
+        if (read_bstr(&r, MK_COLL_MAX_KEY, &c->key, &c->kl) < 0) return MK_EMALFORMED;
         break;
     case MK_COP_VEC_PUSH:
     case MK_COP_CELL_SET:
     case MK_COP_ONCE_SET:
-        if (read_bstr(&r, MK_COLL_MAX_VALUE, &val, &vl) < 0) return MK_EMALFORMED;
+        if (read_bstr(&r, MK_COLL_MAX_VALUE, &c->val, &c->vl) < 0) return MK_EMALFORMED;
         break;
     case MK_COP_VEC_SET:
-        if (mk_read_u64be(&r, &idx) < 0 || read_bstr(&r, MK_COLL_MAX_VALUE, &val, &vl) < 0)
+        if (mk_read_u64be(&r, &c->idx) < 0 || read_bstr(&r, MK_COLL_MAX_VALUE, &c->val, &c->vl) < 0)
             return MK_EMALFORMED;
         break;
     case MK_COP_PQ_PUSH: {
         uint64_t p;
-        if (mk_read_u64be(&r, &p) < 0 || read_bstr(&r, MK_COLL_MAX_VALUE, &val, &vl) < 0)
+        if (mk_read_u64be(&r, &p) < 0 || read_bstr(&r, MK_COLL_MAX_VALUE, &c->val, &c->vl) < 0)
             return MK_EMALFORMED;
-        prio = (int64_t)p;
+        c->prio = (int64_t)p;
         break;
     }
     default:
         break;
     }
-    if (!mk_reader_done(&r)) return MK_EMALFORMED;
+    return mk_reader_done(&r) ? 0 : MK_EMALFORMED;
+}
 
+/* Map put: replace or insert (within capacity); extra: existed u8. */
+static int do_map_put(mk_coll_state *s, const ccmd *c, mk_buf *extra) {
+    bool found;
+    size_t i = key_find(s, c->key, c->kl, &found);
+    int rc;
+    if (found)
+        rc = replace_value(&s->items[i], c->val, c->vl);
+    else if (s->n >= s->capacity)
+        rc = MK_ETOOBIG;
+    else
+        rc = insert_at(s, i, 0, c->key, c->kl, c->val, c->vl);
+    return rc == 0 ? mk_buf_append_u8(extra, found ? 1 : 0) : rc;
+}
+
+/* Set insert; extra: added u8; no change when present. */
+static int do_set_insert(mk_coll_state *s, const ccmd *c, mk_buf *extra, bool *changed) {
+    bool found;
+    size_t i = key_find(s, c->key, c->kl, &found);
+    int rc = 0;
+    *changed = !found;
+    if (!found) rc = s->n >= s->capacity ? MK_ETOOBIG : insert_at(s, i, 0, c->key, c->kl, NULL, 0);
+    return rc == 0 ? mk_buf_append_u8(extra, found ? 0 : 1) : rc;
+}
+
+/* PQ push: at capacity the newcomer must outrank the lowest (items[0]),
+ * which it evicts; extra: inserted u8. The push counter always advances. */
+static int do_pq_push(mk_coll_state *s, const ccmd *c, mk_buf *extra, bool *changed) {
+    s->seq++;
+    uint64_t sq = s->seq;
+    if (s->n >= s->capacity) {
+        if (!pq_below(s->items[0].prio, s->items[0].seq, c->prio, sq)) {
+            *changed = false;
+            return mk_buf_append_u8(extra, 0);
+        }
+        remove_at(s, 0, NULL);
+    }
+    size_t i = 0;
+    while (i < s->n && pq_below(s->items[i].prio, s->items[i].seq, c->prio, sq))
+        i++;
+    int rc = insert_at(s, i, c->prio, NULL, 0, c->val, c->vl);
+    return rc == 0 ? mk_buf_append_u8(extra, 1) : rc;
+}
+
+/* Run a decoded command: 0 or its status; *changed false when it left the
+ * state as it was (the version does not move then). */
+static int exec_cmd(mk_coll_state *s, const ccmd *c, mk_buf *extra, bool *changed) {
+    bool found;
+    size_t i;
+    switch (c->op) {
+    case MK_COP_MAP_PUT:
+        return do_map_put(s, c, extra);
+    case MK_COP_MAP_REMOVE:
+    case MK_COP_SET_REMOVE:
+        i = key_find(s, c->key, c->kl, &found);
+        if (found) remove_at(s, i, NULL);
+        *changed = found;
+        return mk_buf_append_u8(extra, found ? 1 : 0);
+    case MK_COP_SET_INSERT:
+        return do_set_insert(s, c, extra, changed);
+    case MK_COP_VEC_PUSH: {
+        if (s->n >= s->capacity) return MK_ETOOBIG;
+        int rc = insert_at(s, s->n, 0, NULL, 0, c->val, c->vl);
+        return rc == 0 ? mk_buf_append_u64be(extra, (uint64_t)(s->n - 1)) : rc;
+    }
+    case MK_COP_VEC_SET:
+        return c->idx >= s->n ? MK_ENOTFOUND : replace_value(&s->items[c->idx], c->val, c->vl);
+    case MK_COP_VEC_POP:
+        if (!s->n) return MK_ENOTFOUND;
+        remove_at(s, s->n - 1, extra);
+        return 0;
+    case MK_COP_CELL_SET:
+        return s->n ? replace_value(&s->items[0], c->val, c->vl)
+                    : insert_at(s, 0, 0, NULL, 0, c->val, c->vl);
+    case MK_COP_ONCE_SET:
+        return s->n ? MK_ESTATE : insert_at(s, 0, 0, NULL, 0, c->val, c->vl);
+    case MK_COP_PQ_PUSH:
+        return do_pq_push(s, c, extra, changed);
+    case MK_COP_PQ_POP: {
+        if (!s->n) return MK_ENOTFOUND;
+        int rc = mk_buf_append_u64be(extra, (uint64_t)s->items[s->n - 1].prio);
+        if (rc == 0) remove_at(s, s->n - 1, extra);
+        return rc;
+    }
+    case MK_COP_CLEAR:
+        items_clear(s);
+        return 0;
+    }
+    return 0;
+}
+
+static int apply_cmd(mk_coll_state *s, const uint8_t *cmd, size_t len, mk_buf *res) {
+    ccmd c;
+    int rc = parse_cmd(s, cmd, len, &c);
+    if (rc < 0) return rc;
     mk_buf extra;
     mk_buf_init(&extra, MK_GROUP_MAX_RESULT);
     bool changed = true;
-    switch (op) {
-    case MK_COP_MAP_PUT: {
-        bool found;
-        size_t i = key_find(s, key, kl, &found);
-        if (found) {
-            rc = replace_value(&s->items[i], val, vl);
-        } else if (s->n >= s->capacity) {
-            rc = MK_ETOOBIG;
-        } else {
-            rc = insert_at(s, i, 0, key, kl, val, vl);
-        }
-        if (rc == 0) rc = mk_buf_append_u8(&extra, found ? 1 : 0);
-        break;
-    }
-    case MK_COP_MAP_REMOVE:
-    case MK_COP_SET_REMOVE: {
-        bool found;
-        size_t i = key_find(s, key, kl, &found);
-        if (found) remove_at(s, i, NULL);
-        changed = found;
-        rc = mk_buf_append_u8(&extra, found ? 1 : 0);
-        break;
-    }
-    case MK_COP_SET_INSERT: {
-        bool found;
-        size_t i = key_find(s, key, kl, &found);
-        changed = !found;
-        if (!found) rc = s->n >= s->capacity ? MK_ETOOBIG : insert_at(s, i, 0, key, kl, NULL, 0);
-        if (rc == 0) rc = mk_buf_append_u8(&extra, found ? 0 : 1);
-        break;
-    }
-    case MK_COP_VEC_PUSH:
-        if (s->n >= s->capacity) {
-            rc = MK_ETOOBIG;
-            break;
-        }
-        rc = insert_at(s, s->n, 0, NULL, 0, val, vl);
-        if (rc == 0) rc = mk_buf_append_u64be(&extra, (uint64_t)(s->n - 1));
-        break;
-    case MK_COP_VEC_SET:
-        if (idx >= s->n)
-            rc = MK_ENOTFOUND;
-        else
-            rc = replace_value(&s->items[idx], val, vl);
-        break;
-    case MK_COP_VEC_POP:
-        if (!s->n)
-            rc = MK_ENOTFOUND;
-        else
-            remove_at(s, s->n - 1, &extra);
-        break;
-    case MK_COP_CELL_SET:
-        if (s->n)
-            rc = replace_value(&s->items[0], val, vl);
-        else
-            rc = insert_at(s, 0, 0, NULL, 0, val, vl);
-        break;
-    case MK_COP_ONCE_SET:
-        if (s->n)
-            rc = MK_ESTATE;
-        else
-            rc = insert_at(s, 0, 0, NULL, 0, val, vl);
-        break;
-    case MK_COP_PQ_PUSH: {
-        s->seq++;
-        uint64_t sq = s->seq;
-        if (s->n >= s->capacity) {
-            /* Full: the newcomer must outrank the lowest (items[0]). */
-            if (!pq_below(s->items[0].prio, s->items[0].seq, prio, sq)) {
-                changed = false;
-                rc = mk_buf_append_u8(&extra, 0);
-                break;
-            }
-            remove_at(s, 0, NULL);
-        }
-        size_t i = 0;
-        while (i < s->n && pq_below(s->items[i].prio, s->items[i].seq, prio, sq))
-            i++;
-        rc = insert_at(s, i, prio, NULL, 0, val, vl);
-        if (rc == 0) rc = mk_buf_append_u8(&extra, 1);
-        break;
-    }
-    case MK_COP_PQ_POP:
-        if (!s->n) {
-            rc = MK_ENOTFOUND;
-        } else {
-            rc = mk_buf_append_u64be(&extra, (uint64_t)s->items[s->n - 1].prio);
-            if (rc == 0) remove_at(s, s->n - 1, &extra);
-        }
-        break;
-    case MK_COP_CLEAR:
-        items_clear(s);
-        break;
-    }
+    rc = exec_cmd(s, &c, &extra, &changed);
     if (rc == 0 && changed) s->version++;
     if (rc == 0) {
         rc = mk_buf_append_u64be(res, s->version);
