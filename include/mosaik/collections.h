@@ -40,7 +40,8 @@
 #include <stdint.h>
 
 #include "mosaik/groups.h"
-#include "mosaik/streams.h" /* mk_validator_spec, MK_VALIDATORS */
+#include "mosaik/streams.h" /* MK_VALIDATORS (mk_validator_spec is in ticket.h) */
+#include "mosaik/ticket.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -189,13 +190,6 @@ int mk_pq_pop(mk_collection *c, int64_t *prio, mk_buf *val, uint64_t *version, u
               mk_error *err);
 int mk_pq_peek(mk_collection *c, mk_group_consistency cons, int64_t *prio, mk_buf *val,
                uint32_t timeout_ms, mk_error *err);
-
-/* The state machine alone (tests, fuzzing): apply one encoded command to a
- * fresh or given state. */
-typedef struct mk_coll_state mk_coll_state;
-mk_coll_state *mk_coll_state_new(mk_collection_kind kind, size_t capacity);
-void mk_coll_state_free(mk_coll_state *s);
-mk_group_sm mk_coll_state_sm(mk_coll_state *s);
 
 #ifdef __cplusplus
 }

@@ -72,12 +72,6 @@ void mk_group_key_from_validators(const mk_validator_set *vs, mk_id *key);
 void mk_group_id_derive(const mk_id *key, const mk_id *sm_signature, const mk_validator_set *vs,
                         mk_id *out);
 
-/* The bond proof one side sends: HMAC-SHA256(key, domain | group id |
- * side (0 dialer, 1 listener) | role | exporter). Exposed for tests. */
-#define MK_GROUP_EXPORTER_LEN 32
-int mk_group_bond_mac(const mk_id *key, const mk_id *group_id, uint8_t side, uint8_t role,
-                      const uint8_t exporter[MK_GROUP_EXPORTER_LEN], uint8_t out[32]);
-
 /* ----- state machines -------------------------------------------------- */
 
 /* A deterministic state machine. Every callback runs with the group's
@@ -192,17 +186,6 @@ void mk_group_status_get(mk_group *g, mk_group_status *out);
 bool mk_group_bonded(mk_group *g, const mk_id *peer);
 /* Ask raft to hand leadership to another voter (0: any). */
 int mk_group_transfer(mk_group *g, const mk_id *to, mk_error *err);
-
-/* Tests only: send a command to the leader as forwarded by this node,
- * bypassing the local reader check (to prove the leader refuses it). */
-int mk_group_apply_unchecked(mk_group *g, const void *cmd, size_t len, mk_buf *result,
-                             uint32_t timeout_ms, mk_error *err);
-/* Tests only: stop exchanging raft traffic with peer (both directions of
- * its bond channels are dropped) to simulate a partition; false heals. */
-void mk_group_partition(mk_group *g, const mk_id *peer, bool cut);
-/* Tests only: cap the validation cache (default 4096 entries; least
- * recently used entries are replaced when it is full). */
-void mk_group_vcache_limit(mk_group *g, size_t cap);
 
 #ifdef __cplusplus
 }

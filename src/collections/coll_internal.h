@@ -1,6 +1,8 @@
 /*
- * coll_internal.h — command and query codes of the collection state
- * machine (shared by state.c and collection.c; see state.c for formats).
+ * coll_internal.h — what the collection sources share and the public API
+ * does not show: the command and query codes of the state machine (see
+ * state.c for their formats) and the state machine itself (state.c; used
+ * by collection.c, and by the tests and the fuzzer directly).
  */
 #ifndef MK_COLL_INTERNAL_H
 #define MK_COLL_INTERNAL_H
@@ -28,6 +30,12 @@ enum {
     MK_CQ_GET = 3,     /* Map/Set: key bstr; Vec: index u64; others: - */
 };
 
+/* The state machine alone: a fresh state of a kind and capacity (0: the
+ * default), and the mk_group_sm that applies encoded commands to it. */
+typedef struct mk_coll_state mk_coll_state;
+mk_coll_state *mk_coll_state_new(mk_collection_kind kind, size_t capacity);
+void mk_coll_state_free(mk_coll_state *s);
+mk_group_sm mk_coll_state_sm(mk_coll_state *s);
 uint64_t mk_coll_state_version(const mk_coll_state *s);
 
 #endif

@@ -207,6 +207,11 @@ int mk_group_frame_write_body(mk_writer *w, const mk_group_frame *f);
 /* ----- ident.c ------------------------------------------------------------ */
 
 uint64_t mk_group_rid_of(const mk_id *peer);
+/* The bond proof one side sends: HMAC-SHA256(key, domain | group id |
+ * side (0 dialer, 1 listener) | role | exporter). */
+#define MK_GROUP_EXPORTER_LEN 32
+int mk_group_bond_mac(const mk_id *key, const mk_id *group_id, uint8_t side, uint8_t role,
+                      const uint8_t exporter[MK_GROUP_EXPORTER_LEN], uint8_t out[32]);
 /* The id of a group with writer validators: id further derived with
  * "mosaik.groups.writers.v1" | writer-set signature. */
 void mk_group_id_with_writers(const mk_id *id, const mk_validator_set *wvs, mk_id *out);
@@ -321,5 +326,18 @@ void mk_gwaiter_release_locked(mk_gwaiter *w); /* smu held */
 /* Complete w once (later completions only release) and drop a reference. */
 void mk_gwaiter_complete(mk_group *g, mk_gwaiter *w, int status, const uint8_t *data, size_t len,
                          const char *msg);
+
+/* ----- test hooks (not public API; tests include this header) ------------- */
+
+/* call.c: send a command to the leader as forwarded by this node,
+ * bypassing the local reader check (to prove the leader refuses it). */
+int mk_group_apply_unchecked(mk_group *g, const void *cmd, size_t len, mk_buf *result,
+                             uint32_t timeout_ms, mk_error *err);
+/* bond.c: stop exchanging raft traffic with peer (both directions of its
+ * bond channels are dropped) to simulate a partition; false heals. */
+void mk_group_partition(mk_group *g, const mk_id *peer, bool cut);
+/* admit.c: cap the validation cache (default MK_GVCACHE_MAX entries; least
+ * recently used entries are replaced when it is full). */
+void mk_group_vcache_limit(mk_group *g, size_t cap);
 
 #endif

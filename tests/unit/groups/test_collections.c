@@ -9,6 +9,7 @@
 #include "test_groups_util.h"
 
 #include "collections/coll_internal.h"
+#include "groups/groups_internal.h"
 #include "mosaik/collections.h"
 #include "mosaik/jwt.h"
 

@@ -6,6 +6,7 @@
  */
 #include "test_groups_util.h"
 
+#include "groups/groups_internal.h"
 #include "mosaik/jwt.h"
 
 /* ----- (a) identity ------------------------------------------------------- */
