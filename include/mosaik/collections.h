@@ -67,7 +67,7 @@ typedef struct mk_collection_config {
     mk_collection_kind kind;
     size_t capacity; /* max items; 0: default; a PQ evicts beyond it */
     bool require_ticket;
-    const mk_validator_set *validators;          /* borrowed; required iff require_ticket */
+    const mk_validator_set *validators; /* borrowed; required iff require_ticket */
     /* borrowed; NULL or empty: every member may write (mk_group_config) */
     const mk_validator_set *writer_validators;
     const char *data_dir;                        /* raft log + snapshots */
@@ -130,7 +130,8 @@ int mk_collection_len(mk_collection *c, mk_group_consistency cons, uint64_t *out
                       uint32_t timeout_ms, mk_error *err);
 /* The local copy's version (weak). */
 uint64_t mk_collection_version(mk_collection *c);
-/* Wait until the local copy reached version v: 0 or MK_ETIMEDOUT. */
+/* Wait until the local copy reached version v: 0 or MK_ETIMEDOUT. Unlike
+ * the other calls, a timeout_ms of 0 does not wait at all. */
 int mk_collection_wait_version(mk_collection *c, uint64_t v, uint32_t timeout_ms);
 /* Remove every item. *version (may be NULL) gets the new version. */
 int mk_collection_clear(mk_collection *c, uint64_t *version, uint32_t timeout_ms, mk_error *err);

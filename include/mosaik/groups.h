@@ -110,8 +110,8 @@ typedef struct mk_group_config {
      * only a self-restriction (see docs/groups.md). Covered by the group id
      * when non-empty. */
     const mk_validator_set *writer_validators;
-    const char *data_dir;               /* raft log + snapshots (created if missing) */
-    bool bootstrap;                     /* pristine data dir: start a one-member group */
+    const char *data_dir; /* raft log + snapshots (created if missing) */
+    bool bootstrap;       /* pristine data dir: start a one-member group */
     mk_group_role role;
     uint32_t election_ms;        /* 0: 1000 */
     uint32_t heartbeat_ms;       /* 0: 100 */
@@ -159,7 +159,7 @@ typedef enum mk_group_condition {
     MK_GROUP_MEMBERS = 5,      /* the configuration has >= arg members */
 } mk_group_condition;
 
-/* Wait for a condition: 0, or MK_ETIMEDOUT. */
+/* Wait for a condition: 0, or MK_ETIMEDOUT (timeout_ms 0: only check). */
 int mk_group_wait(mk_group *g, mk_group_condition c, uint64_t arg, uint32_t timeout_ms);
 
 typedef struct mk_group_status {
