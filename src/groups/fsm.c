@@ -48,7 +48,6 @@ struct mk_gpending {
     struct raft_apply req;
     struct raft_barrier breq;
     int status;
-    bool applied;
     mk_buf result;
     mk_buf query;
     mk_gwaiter *w;
@@ -129,7 +128,6 @@ static int fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf, void *
     pthread_mutex_unlock(&g->smu);
     mk_gpending *p = rid == g->self_rid ? pending_find(g, seq) : NULL;
     if (p) {
-        p->applied = true;
         p->status = rc < 0 ? rc : 0;
         mk_buf_free(&p->result);
         p->result = out;

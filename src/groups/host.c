@@ -38,9 +38,7 @@
 #define HOST_MAX_GROUPS 64
 
 struct mk_groups_host {
-    mk_network *nw;
     mk_net *net;
-    mk_id self;
     pthread_mutex_t mu;
     mk_group *groups[HOST_MAX_GROUPS];
     size_t n;
@@ -222,9 +220,7 @@ static mk_groups_host *host_get(mk_network *nw, mk_error *err) {
         mk_error_set(err, MK_ENOMEM, "out of memory");
         return NULL;
     }
-    h->nw = nw;
     h->net = mk_network_net(nw);
-    mk_network_peer_id(nw, &h->self);
     pthread_mutex_init(&h->mu, NULL);
     if (mk_network_attach(nw, &host_key, h, host_destroy, err) < 0) {
         host_destroy(h);
