@@ -70,12 +70,6 @@ void mk_st_chan_drop_conn(st_chan *ch) {
     }
 }
 
-static void queue_clear(st_chan *ch) {
-    while (ch->q_n)
-        mk_st_queue_pop(ch);
-    ch->q_head = 0;
-}
-
 void mk_st_chan_free(st_chan *ch) {
     st_owner *o = ch->o;
     for (st_chan **pp = &o->chans; *pp; pp = &(*pp)->next)
@@ -87,8 +81,9 @@ void mk_st_chan_free(st_chan *ch) {
     pthread_mutex_lock(&o->mu);
     if (ch->ps && ch->ps->cur_serial == ch->serial) ch->ps->cur_serial = 0;
     pthread_mutex_unlock(&o->mu);
-    queue_clear(ch);
-    free(ch->q);
+    while (ch->q.n)
+        mk_st_queue_pop(ch);
+    mk_st_ring_free(&ch->q);
     mk_st_chan_drop_conn(ch);
     mk_peer_entry_free(&ch->entry);
     free(ch);
@@ -104,6 +99,7 @@ st_chan *mk_st_chan_new(st_ctx *ctx, st_owner *o, const mk_id *peer) {
     ch->peer = *peer;
     ch->serial = ++ctx->next_serial;
     ch->expires = MK_EXPIRES_NEVER;
+    mk_st_ring_init(&ch->q, sizeof(st_item *));
     mk_peer_entry_init(&ch->entry);
     pthread_mutex_lock(&o->mu);
     ch->ps = mk_st_pstat_get(o, peer);
@@ -138,38 +134,22 @@ void mk_st_item_unref(st_item *it) {
 }
 
 st_item *mk_st_queue_front(const st_chan *ch) {
-    return ch->q_n ? ch->q[ch->q_head] : NULL;
+    return ch->q.n ? *(st_item **)mk_st_ring_at(&ch->q, 0) : NULL;
 }
 
 void mk_st_queue_pop(st_chan *ch) {
-    if (!ch->q_n) return;
-    mk_st_item_unref(ch->q[ch->q_head]);
-    ch->q_head = (ch->q_head + 1) % ch->q_cap;
-    ch->q_n--;
-}
-
-/* Room for one more item: double the ring up to max_lag. */
-static bool queue_grow(st_chan *ch, uint32_t max_lag) {
-    if (ch->q_n < ch->q_cap) return true;
-    uint32_t ncap = ch->q_cap ? ch->q_cap * 2 : 64;
-    if (ncap > max_lag) ncap = max_lag;
-    st_item **nq = malloc(ncap * sizeof *nq);
-    if (!nq) return false;
-    for (uint32_t i = 0; i < ch->q_n; i++)
-        nq[i] = ch->q[(ch->q_head + i) % ch->q_cap];
-    free(ch->q);
-    ch->q = nq;
-    ch->q_cap = ncap;
-    ch->q_head = 0;
-    return true;
+    st_item *it;
+    if (!ch->q.n) return;
+    mk_st_ring_shift(&ch->q, &it);
+    mk_st_item_unref(it);
 }
 
 bool mk_st_queue_push(st_chan *ch, st_item *it) {
     mk_stream_producer *p = ch->p;
-    if (ch->q_n >= p->max_lag) {
+    if (ch->q.n >= p->max_lag) {
         if (p->policy == MK_STREAM_LAG_DISCONNECT) {
             char t[96];
-            snprintf(t, sizeof t, "consumer lagging: %u items queued", (unsigned)ch->q_n);
+            snprintf(t, sizeof t, "consumer lagging: %u items queued", (unsigned)ch->q.n);
             mk_st_prod_end(ch, true, false, MK_STREAM_R_LAGGING, t, 0);
             return false;
         }
@@ -180,10 +160,10 @@ bool mk_st_queue_push(st_chan *ch, st_item *it) {
         if (p->policy == MK_STREAM_LAG_DROP_NEWEST) return true;
         mk_st_queue_pop(ch);
     }
-    if (!queue_grow(ch, p->max_lag)) return true; /* drop silently under memory pressure */
+    /* Out of memory: drop silently. */
+    if (!mk_st_ring_room(&ch->q, 64, p->max_lag)) return true;
     atomic_fetch_add(&it->refs, 1);
-    ch->q[(ch->q_head + ch->q_n) % ch->q_cap] = it;
-    ch->q_n++;
+    mk_st_ring_push(&ch->q, &it);
     return true;
 }
 

@@ -371,6 +371,7 @@ static int consumer_create(mk_network *nw, const char *name, const mk_datum_code
     if (!c) return mk_error_set(err, MK_ENOMEM, "out of memory");
     mk_st_owner_init(&c->o, nw, name, codec, opts->on_event, opts->event_ctx);
     c->o.c = c;
+    mk_st_ring_init(&c->rq, sizeof(st_ritem));
     c->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     c->window = opts->window ? opts->window : MK_STREAM_DEFAULT_WINDOW;
     if (c->window > MK_STREAM_MAX_WINDOW) c->window = MK_STREAM_MAX_WINDOW;

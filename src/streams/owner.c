@@ -262,22 +262,25 @@ int mk_stream_consumer_channels(mk_stream_consumer *c, mk_stream_channel_stats *
 
 /* ----- events ------------------------------------------------------------ */
 
-static void count_event(st_owner *o, st_chan *ch, mk_stream_event_type type, unsigned reason) {
-    pthread_mutex_lock(&o->mu);
+/* The statistic that counts events of a type. */
+static uint64_t *event_counter(mk_stream_stats *st, mk_stream_event_type type) {
     switch (type) {
     case MK_STREAM_EV_ADMITTED:
-        o->st.admitted++;
-        break;
+        return &st->admitted;
     case MK_STREAM_EV_REFUSED:
-        o->st.refused++;
-        break;
+        return &st->refused;
     case MK_STREAM_EV_REJECTED:
-        o->st.rejected++;
-        break;
+        return &st->rejected;
     case MK_STREAM_EV_DISCONNECTED:
-        o->st.disconnected++;
-        break;
+        return &st->disconnected;
     }
+    return NULL;
+}
+
+static void count_event(st_owner *o, st_chan *ch, mk_stream_event_type type, unsigned reason) {
+    pthread_mutex_lock(&o->mu);
+    uint64_t *n = event_counter(&o->st, type);
+    if (n) (*n)++;
     if (type != MK_STREAM_EV_ADMITTED && ch->ps) ch->ps->last_reason = reason;
     pthread_mutex_unlock(&o->mu);
 }

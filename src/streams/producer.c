@@ -73,7 +73,7 @@ static void publish(st_chan *ch) {
     if (ch->ps) {
         ch->ps->items += ch->pend_items;
         ch->ps->bytes += ch->pend_bytes;
-        ch->ps->queued = ch->q_n;
+        ch->ps->queued = ch->q.n;
     }
     p->o.st.items += ch->pend_items;
     p->o.st.bytes += ch->pend_bytes;
@@ -94,20 +94,17 @@ static void pump(st_chan *ch) {
  * items are dropped). */
 static st_item **inbox_take(mk_stream_producer *p, uint32_t *n_out) {
     pthread_mutex_lock(&p->o.mu);
-    uint32_t n = p->in_n;
-    st_item **items = NULL;
-    if (n) {
-        items = malloc(n * sizeof *items);
-        for (uint32_t i = 0; i < n; i++) {
-            st_item *it = p->inbox[(p->in_head + i) % p->in_cap];
-            if (items)
-                items[i] = it;
-            else
-                mk_st_item_unref(it);
-        }
+    uint32_t n = (uint32_t)p->inbox.n;
+    st_item **items = n ? malloc(n * sizeof *items) : NULL;
+    for (uint32_t i = 0; i < n; i++) {
+        st_item *it;
+        mk_st_ring_shift(&p->inbox, &it);
+        if (items)
+            items[i] = it;
+        else
+            mk_st_item_unref(it);
     }
-    p->in_head = 0;
-    p->in_n = 0;
+    p->inbox.head = 0;
     p->flush_posted = false;
     pthread_cond_broadcast(&p->o.cond);
     pthread_mutex_unlock(&p->o.mu);
@@ -127,7 +124,7 @@ static void flush_cb(mk_net *net, void *arg, int status) {
             for (; ch; ch = next) {
                 next = ch->next;
                 if (ch->state != CS_ACTIVE) continue;
-                if (ch->q_n == 0 && can_send(ch) && send_item(ch, items[i]) == 0) continue;
+                if (ch->q.n == 0 && can_send(ch) && send_item(ch, items[i]) == 0) continue;
                 mk_st_queue_push(ch, items[i]);
             }
         }
@@ -267,9 +264,9 @@ void mk_stream_producer_opts_init(mk_stream_producer_opts *o) {
 }
 
 static void producer_destroy(mk_stream_producer *p) {
-    for (uint32_t i = 0; i < p->in_n; i++)
-        mk_st_item_unref(p->inbox[(p->in_head + i) % p->in_cap]);
-    free(p->inbox);
+    for (size_t i = 0; i < p->inbox.n; i++)
+        mk_st_item_unref(*(st_item **)mk_st_ring_at(&p->inbox, i));
+    mk_st_ring_free(&p->inbox);
     mk_st_owner_fini(&p->o);
     free(p);
 }
@@ -290,11 +287,11 @@ static int producer_create(mk_network *nw, const char *name, const mk_datum_code
     p->max_lag = opts->max_lag ? opts->max_lag : MK_STREAM_DEFAULT_MAX_LAG;
     if (p->max_lag > MK_STREAM_MAX_LAG) p->max_lag = MK_STREAM_MAX_LAG;
     p->policy = opts->lag_policy;
-    p->in_cap = opts->inbox ? opts->inbox : ST_DEFAULT_INBOX;
-    if (p->in_cap > 65536) p->in_cap = 65536;
-    p->inbox = calloc(p->in_cap, sizeof *p->inbox);
-    int rc = p->inbox ? mk_st_owner_attach(&p->o, req, err)
-                      : mk_error_set(err, MK_ENOMEM, "out of memory");
+    uint32_t in_cap = opts->inbox ? opts->inbox : ST_DEFAULT_INBOX;
+    if (in_cap > 65536) in_cap = 65536;
+    mk_st_ring_init(&p->inbox, sizeof(st_item *));
+    int rc = mk_st_ring_alloc(&p->inbox, in_cap) ? mk_st_owner_attach(&p->o, req, err)
+                                                 : mk_error_set(err, MK_ENOMEM, "out of memory");
     if (rc < 0) {
         producer_destroy(p);
         return rc;
@@ -355,8 +352,8 @@ static int inbox_put(mk_stream_producer *p, st_item *it, uint32_t timeout_ms, bo
     struct timespec dl;
     mk_st_deadline(&dl, timeout_ms);
     pthread_mutex_lock(&p->o.mu);
-    while (p->in_n == p->in_cap && !p->o.closing) {
-        if (mk_st_wait_step(&p->o, timeout_ms, &dl) == ETIMEDOUT && p->in_n == p->in_cap) {
+    while (p->inbox.n == p->inbox.cap && !p->o.closing) {
+        if (mk_st_wait_step(&p->o, timeout_ms, &dl) == ETIMEDOUT && p->inbox.n == p->inbox.cap) {
             pthread_mutex_unlock(&p->o.mu);
             return mk_error_set(err, MK_EBUSY, "producer inbox full");
         }
@@ -366,8 +363,7 @@ static int inbox_put(mk_stream_producer *p, st_item *it, uint32_t timeout_ms, bo
         return mk_error_set(err, MK_ESTATE, "producer closed");
     }
     it->seq = p->next_seq++;
-    p->inbox[(p->in_head + p->in_n) % p->in_cap] = it;
-    p->in_n++;
+    mk_st_ring_push(&p->inbox, &it);
     *post = !p->flush_posted;
     p->flush_posted = true;
     pthread_mutex_unlock(&p->o.mu);

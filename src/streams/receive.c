@@ -35,19 +35,9 @@
 
 /* Append to the receive queue (mu held); false when out of memory. */
 static bool rq_push(mk_stream_consumer *c, const st_ritem *r) {
-    if (c->rq_n == c->rq_cap) {
-        size_t ncap = c->rq_cap ? c->rq_cap * 2 : 256;
-        st_ritem *nq = malloc(ncap * sizeof *nq);
-        if (!nq) return false;
-        for (size_t i = 0; i < c->rq_n; i++)
-            nq[i] = c->rq[(c->rq_head + i) % c->rq_cap];
-        free(c->rq);
-        c->rq = nq;
-        c->rq_cap = ncap;
-        c->rq_head = 0;
-    }
-    c->rq[(c->rq_head + c->rq_n) % c->rq_cap] = *r;
-    if (c->rq_n++ == 0) {
+    if (!mk_st_ring_room(&c->rq, 256, SIZE_MAX)) return false;
+    mk_st_ring_push(&c->rq, r);
+    if (c->rq.n == 1) {
         uint64_t one = 1;
         ssize_t w = write(c->efd, &one, sizeof one);
         (void)w;
@@ -57,9 +47,9 @@ static bool rq_push(mk_stream_consumer *c, const st_ritem *r) {
 
 /* Take the oldest item (mu held, queue not empty). */
 static st_ritem rq_pop(mk_stream_consumer *c) {
-    st_ritem r = c->rq[c->rq_head];
-    c->rq_head = (c->rq_head + 1) % c->rq_cap;
-    if (--c->rq_n == 0) {
+    st_ritem r;
+    mk_st_ring_shift(&c->rq, &r);
+    if (c->rq.n == 0) {
         uint64_t v;
         ssize_t rd = read(c->efd, &v, sizeof v);
         (void)rd;
@@ -68,11 +58,12 @@ static st_ritem rq_pop(mk_stream_consumer *c) {
 }
 
 void mk_st_rq_clear(mk_stream_consumer *c) {
-    for (size_t i = 0; i < c->rq_n; i++)
-        free(c->rq[(c->rq_head + i) % c->rq_cap].data);
-    free(c->rq);
-    c->rq = NULL;
-    c->rq_head = c->rq_n = c->rq_cap = 0;
+    while (c->rq.n) {
+        st_ritem r;
+        mk_st_ring_shift(&c->rq, &r);
+        free(r.data);
+    }
+    mk_st_ring_free(&c->rq);
 }
 
 void mk_st_cons_on_data(st_chan *ch, const mk_stream_msg *m) {
@@ -163,8 +154,8 @@ void mk_stream_item_free(mk_stream_item *item) {
 static int rq_take(mk_stream_consumer *c, uint32_t timeout_ms, const struct timespec *dl,
                    st_ritem *out, bool *post) {
     pthread_mutex_lock(&c->o.mu);
-    while (c->rq_n == 0) {
-        if (mk_st_wait_step(&c->o, timeout_ms, dl) == ETIMEDOUT && c->rq_n == 0) {
+    while (c->rq.n == 0) {
+        if (mk_st_wait_step(&c->o, timeout_ms, dl) == ETIMEDOUT && c->rq.n == 0) {
             pthread_mutex_unlock(&c->o.mu);
             return MK_ETIMEDOUT;
         }

@@ -5,6 +5,7 @@
  * The files, one job each (docs/streams.md has the map):
  *
  *   msg.c       the wire messages (and the one encoder of the DATA header)
+ *   ring.c      the FIFO ring behind every queue
  *   require.c   requirements → validator set + tag ids (mk_require_rt)
  *   owner.c     what producers and consumers share: per-peer records,
  *               events, conditions and waits, statistics
@@ -83,6 +84,12 @@ int mk_require_rt_check(const mk_require_rt *rt, const mk_peer_entry *peer, int6
 /* Records                                                             */
 /* ------------------------------------------------------------------ */
 
+/* A FIFO ring of elem-byte elements (ring.c). */
+typedef struct st_ring {
+    uint8_t *buf;
+    size_t elem, head, n, cap;
+} st_ring;
+
 /* One datum on its way to consumers, shared by every channel's queue. */
 typedef struct st_item {
     atomic_uint refs;
@@ -142,8 +149,7 @@ struct st_chan {
     st_pstat *ps;
     /* producer side */
     uint32_t credits;
-    st_item **q;
-    uint32_t q_head, q_n, q_cap;
+    st_ring q; /* of st_item *, at most max_lag */
     bool busy;
     uint64_t pend_items, pend_bytes; /* sent, not yet published */
     /* consumer side */
@@ -194,10 +200,8 @@ struct mk_stream_producer {
     st_owner o;
     uint32_t max_consumers, max_lag;
     mk_stream_lag_policy policy;
-    /* inbox (mu) */
-    st_item **inbox;
-    uint32_t in_head, in_n, in_cap;
-    bool flush_posted;
+    st_ring inbox;     /* mu: of st_item *, fixed capacity */
+    bool flush_posted; /* mu */
     uint64_t next_seq;
 };
 
@@ -205,11 +209,9 @@ struct mk_stream_consumer {
     st_owner o;
     uint32_t window, max_producers, retry_min, retry_max;
     uint64_t warn_full_at; /* loop: rate limit of the "too many candidates" warning */
-    /* receive queue (mu) */
-    st_ritem *rq;
-    size_t rq_head, rq_n, rq_cap;
+    st_ring rq;            /* mu: the receive queue, of st_ritem */
     int efd;
-    bool credit_posted;
+    bool credit_posted; /* mu */
 };
 
 /* Seconds → milliseconds, saturating: `expires` may come from a peer
@@ -228,6 +230,24 @@ static inline int64_t st_exp_to_ms(int64_t s) {
 void mk_st_msg_init(mk_stream_msg *m, mk_stream_msg_type type, uint32_t channel);
 /* The DATA header of `channel` and `seq` into out[0, ST_DATA_HDR). */
 void mk_st_data_header(uint8_t out[ST_DATA_HDR], uint32_t channel, uint64_t seq);
+
+/* ------------------------------------------------------------------ */
+/* ring.c                                                              */
+/* ------------------------------------------------------------------ */
+
+void mk_st_ring_init(st_ring *r, size_t elem);
+/* A ring of exactly cap elements that never grows. false: out of memory. */
+bool mk_st_ring_alloc(st_ring *r, size_t cap);
+void mk_st_ring_free(st_ring *r);
+/* The i-th oldest element (i < n). */
+void *mk_st_ring_at(const st_ring *r, size_t i);
+/* Room for one more element: when full, grow to twice the capacity (first
+ * when empty), at most max. false: full at max, or out of memory. */
+bool mk_st_ring_room(st_ring *r, size_t first, size_t max);
+/* Append (n < cap). */
+void mk_st_ring_push(st_ring *r, const void *e);
+/* Take the oldest (n > 0) into out (may be NULL). */
+void mk_st_ring_shift(st_ring *r, void *out);
 
 /* ------------------------------------------------------------------ */
 /* owner.c                                                             */
