@@ -6,9 +6,10 @@
  * (at creation: mk_st_cons_scan; then on every discovery event), and every
  * producer named with mk_stream_consumer_connect, becomes a candidate: a
  * channel record in state IDLE with the address to dial. Claims cost
- * nothing (ids are free), so a consumer keeps at most
- * mk_st_cons_max_candidates of them, and only the channels that are DIALING,
- * SUBSCRIBING or ACTIVE hold one of its max_producers slots (cons_busy).
+ * nothing (ids are free), so a consumer keeps at most 8 × max_producers of
+ * them (at least 256: cons_max_candidates), and only the channels that are
+ * DIALING, SUBSCRIBING or ACTIVE hold one of its max_producers slots
+ * (cons_busy).
  * IDLE candidates wait and are tried in turn when a slot is free, the one
  * waiting longest (earliest retry_at) first (mk_st_cons_pump, from the
  * tick): candidates that fail go back to IDLE with backoff behind the

@@ -48,9 +48,8 @@
 #define ST_KEEPALIVE_MS 5000u
 #define ST_MAX_PSTATS 1024 /* per-peer records per owner */
 #define ST_DEFAULT_INBOX 4096u
-#define ST_MAX_CANDIDATES                                                                          \
-    256u /* minimum per-consumer candidate cap (mk_st_cons_max_candidates)                         \
-          */
+/* The least per-consumer cap of candidate producers (consumer.c). */
+#define ST_MAX_CANDIDATES 256u
 #define ST_MAX_NAME 128
 
 /* Consumer channel states; a producer's channel is ACTIVE once admitted. */
