@@ -346,11 +346,10 @@ void mk_st_cons_on_entry(st_ctx *ctx, const mk_network_event *ev) {
 /* ------------------------------------------------------------------ */
 
 void mk_stream_consumer_opts_init(mk_stream_consumer_opts *o) {
-    memset(o, 0, sizeof *o);
-    o->window = MK_STREAM_DEFAULT_WINDOW;
-    o->max_producers = MK_STREAM_DEFAULT_MAX_PRODUCERS;
-    o->retry_min_ms = MK_STREAM_DEFAULT_RETRY_MIN_MS;
-    o->retry_max_ms = MK_STREAM_DEFAULT_RETRY_MAX_MS;
+    *o = (mk_stream_consumer_opts){.window = MK_STREAM_DEFAULT_WINDOW,
+                                   .max_producers = MK_STREAM_DEFAULT_MAX_PRODUCERS,
+                                   .retry_min_ms = MK_STREAM_DEFAULT_RETRY_MIN_MS,
+                                   .retry_max_ms = MK_STREAM_DEFAULT_RETRY_MAX_MS};
 }
 
 static void consumer_destroy(mk_stream_consumer *c) {

@@ -256,11 +256,10 @@ void mk_st_prod_on_entry(st_ctx *ctx, const mk_network_event *ev) {
 /* ------------------------------------------------------------------ */
 
 void mk_stream_producer_opts_init(mk_stream_producer_opts *o) {
-    memset(o, 0, sizeof *o);
-    o->max_consumers = MK_STREAM_DEFAULT_MAX_CONSUMERS;
-    o->max_lag = MK_STREAM_DEFAULT_MAX_LAG;
-    o->lag_policy = MK_STREAM_LAG_DISCONNECT;
-    o->inbox = ST_DEFAULT_INBOX;
+    *o = (mk_stream_producer_opts){.max_consumers = MK_STREAM_DEFAULT_MAX_CONSUMERS,
+                                   .max_lag = MK_STREAM_DEFAULT_MAX_LAG,
+                                   .lag_policy = MK_STREAM_LAG_DISCONNECT,
+                                   .inbox = ST_DEFAULT_INBOX};
 }
 
 static void producer_destroy(mk_stream_producer *p) {
