@@ -88,7 +88,7 @@ typedef enum mk_stream_reason {
 const char *mk_stream_reason_name(unsigned reason);
 
 /* ------------------------------------------------------------------ */
-/* Requirements (shared with groups/collections: see docs/streams.md)  */
+/* Requirements (MK_VALIDATORS is also used by mosaik/collections.h)   */
 /* ------------------------------------------------------------------ */
 
 /* A custom requirement on the peer's entry (I/O thread; must not block).
@@ -108,26 +108,6 @@ typedef struct mk_requirements {
 /* Factories come with each validator module: mk_validator_factory_jwt
  * (mosaik/jwt.h), mk_validator_factory_tdx (mosaik/tdx_ticket.h), or any
  * user function of type mk_validator_factory (mosaik/ticket.h). */
-
-/* The resolved (run-time) form: a validator set plus tag ids. */
-typedef struct mk_require_rt {
-    mk_validator_set validators;
-    mk_id *tags;
-    size_t n_tags;
-    mk_require_fn require;
-    void *require_ctx;
-} mk_require_rt;
-
-/* Make the validators (calling each factory) and hash the tags. */
-int mk_require_rt_build(mk_require_rt *rt, const mk_requirements *req, mk_error *err);
-/* Add one more validator (takes ownership). */
-int mk_require_rt_add_validator(mk_require_rt *rt, mk_validator *v);
-void mk_require_rt_free(mk_require_rt *rt);
-/* Judge an entry at `now`: tags, custom predicate, validators. On success
- * *expires is the earliest expiration. On failure *reason (may be NULL) is
- * MK_STREAM_R_TICKET or MK_STREAM_R_REQUIREMENT and err says why. */
-int mk_require_rt_check(const mk_require_rt *rt, const mk_peer_entry *peer, int64_t now,
-                        mk_expiration *expires, unsigned *reason, mk_error *err);
 
 /* ------------------------------------------------------------------ */
 /* Datum codecs                                                        */

@@ -23,16 +23,34 @@
  * MK_ENTRY_MAX_BYTES; window/credit at most MK_STREAM_MAX_WINDOW; text at
  * most MK_STREAM_MAX_REASON bytes; control characters (C0, DEL, and C1 in
  * its UTF-8 form) are replaced by '?' when decoded (it is shown to
- * operators). A payload is at
- * most MK_STREAM_MAX_ITEM bytes. Anything else — unknown type, short or
- * trailing bytes, over a cap — is refused (MK_EMALFORMED / MK_ETRUNC /
- * MK_ETOOBIG) and the receiver closes the connection.
+ * operators). A payload is at most MK_STREAM_MAX_ITEM bytes. Anything else
+ * — unknown type, short or trailing bytes, over a cap — is refused
+ * (MK_EMALFORMED / MK_ETRUNC / MK_ETOOBIG) and the receiver closes the
+ * connection.
  *
- * Decoding borrows entry and payload from the frame; nothing is allocated.
+ * Decoding reads through mk_reader and borrows entry and payload from the
+ * frame; nothing is allocated. Encoding checks the caps, computes the
+ * message's size from its fields, takes that room from the output buffer
+ * at once and writes through mk_writer, so a failed encode appends nothing.
+ * The DATA header (type, channel, seq: ST_DATA_HDR bytes) is written only
+ * by write_data_header: for mk_stream_msg_encode, and through
+ * mk_st_data_header for the producer, which keeps each datum once with
+ * room for the header in front and rewrites it for every channel.
  */
 #include <string.h>
 
-#include "mosaik/streams.h"
+#include "streams/streams_internal.h"
+
+/* SUBSCRIBE and ACCEPT end with the sender's entry. */
+static int read_entry(mk_reader *r, mk_stream_msg *m, const char *what, mk_error *err) {
+    size_t n;
+    int rc;
+    if ((rc = mk_read_len32be(r, MK_ENTRY_MAX_BYTES, &n)) < 0 ||
+        (rc = mk_read_view(r, n, &m->entry)) < 0)
+        return mk_error_set(err, rc, "%s: bad entry length", what);
+    m->entry_len = n;
+    return 0;
+}
 
 int mk_stream_msg_decode(const uint8_t *data, size_t len, mk_stream_msg *m, mk_error *err) {
     memset(m, 0, sizeof *m);
@@ -56,18 +74,12 @@ int mk_stream_msg_decode(const uint8_t *data, size_t len, mk_stream_msg *m, mk_e
         if (m->window == 0 || m->window > MK_STREAM_MAX_WINDOW)
             return mk_error_set(err, MK_EMALFORMED, "subscribe: window %u out of range",
                                 (unsigned)m->window);
-        if ((rc = mk_read_len32be(&r, MK_ENTRY_MAX_BYTES, &n)) < 0 ||
-            (rc = mk_read_view(&r, n, &m->entry)) < 0)
-            return mk_error_set(err, rc, "subscribe: bad entry length");
-        m->entry_len = n;
+        MK_TRY(read_entry(&r, m, "subscribe", err));
         break;
     case MK_SMSG_ACCEPT:
         if ((rc = mk_read_u64be(&r, &u64)) < 0) return mk_error_set(err, rc, "accept: truncated");
         m->expires = (int64_t)u64;
-        if ((rc = mk_read_len32be(&r, MK_ENTRY_MAX_BYTES, &n)) < 0 ||
-            (rc = mk_read_view(&r, n, &m->entry)) < 0)
-            return mk_error_set(err, rc, "accept: bad entry length");
-        m->entry_len = n;
+        MK_TRY(read_entry(&r, m, "accept", err));
         break;
     case MK_SMSG_CLOSE:
     case MK_SMSG_UNSUBSCRIBE: {
@@ -118,46 +130,107 @@ int mk_stream_msg_decode(const uint8_t *data, size_t len, mk_stream_msg *m, mk_e
     return 0;
 }
 
-int mk_stream_msg_encode(const mk_stream_msg *m, mk_buf *out, mk_error *err) {
-    int rc = mk_buf_append_u8(out, (uint8_t)m->type);
-    if (rc == 0) rc = mk_buf_append_u32be(out, m->channel);
+void mk_st_msg_init(mk_stream_msg *m, mk_stream_msg_type type, uint32_t channel) {
+    memset(m, 0, sizeof *m);
+    m->type = type;
+    m->channel = channel;
+}
+
+/* The fixed part every message starts with. */
+static void write_head(mk_writer *w, mk_stream_msg_type type, uint32_t channel) {
+    mk_write_u8(w, (uint8_t)type);
+    mk_write_u32be(w, channel);
+}
+
+/* The DATA header: the only place it is encoded (the producer writes it in
+ * front of each shared item, once per channel it sends the item on). */
+static void write_data_header(mk_writer *w, uint32_t channel, uint64_t seq) {
+    write_head(w, MK_SMSG_DATA, channel);
+    mk_write_u64be(w, seq);
+}
+
+void mk_st_data_header(uint8_t out[ST_DATA_HDR], uint32_t channel, uint64_t seq) {
+    mk_writer w;
+    mk_writer_init(&w, out, ST_DATA_HDR);
+    write_data_header(&w, channel, seq);
+}
+
+/* Check m's fields against their caps and give the size of its body (what
+ * follows the 5-byte head, or the 13-byte header for DATA). */
+static int body_size(const mk_stream_msg *m, size_t *body, mk_error *err) {
     switch (m->type) {
     case MK_SMSG_SUBSCRIBE:
         if (m->entry_len > MK_ENTRY_MAX_BYTES || m->window == 0 || m->window > MK_STREAM_MAX_WINDOW)
             return mk_error_set(err, MK_EINVAL, "subscribe: bad window or entry");
-        if (rc == 0) rc = mk_buf_append(out, m->stream_id.b, MK_ID_LEN);
-        if (rc == 0) rc = mk_buf_append_u32be(out, m->window);
-        if (rc == 0) rc = mk_buf_append_u32be(out, (uint32_t)m->entry_len);
-        if (rc == 0) rc = mk_buf_append(out, m->entry, m->entry_len);
-        break;
+        *body = MK_ID_LEN + 4 + 4 + m->entry_len;
+        return 0;
     case MK_SMSG_ACCEPT:
         if (m->entry_len > MK_ENTRY_MAX_BYTES)
             return mk_error_set(err, MK_EINVAL, "accept: entry too big");
-        if (rc == 0) rc = mk_buf_append_u64be(out, (uint64_t)m->expires);
-        if (rc == 0) rc = mk_buf_append_u32be(out, (uint32_t)m->entry_len);
-        if (rc == 0) rc = mk_buf_append(out, m->entry, m->entry_len);
+        *body = 8 + 4 + m->entry_len;
+        return 0;
+    case MK_SMSG_CLOSE:
+    case MK_SMSG_UNSUBSCRIBE:
+        *body = 2 + 8 + 2 + strnlen(m->text, MK_STREAM_MAX_REASON);
+        return 0;
+    case MK_SMSG_DATA:
+        if (m->len > MK_STREAM_MAX_ITEM) return mk_error_set(err, MK_ETOOBIG, "data too big");
+        *body = m->len;
+        return 0;
+    case MK_SMSG_CREDIT:
+        if (m->window > MK_STREAM_MAX_WINDOW) return mk_error_set(err, MK_EINVAL, "credit too big");
+        *body = 4;
+        return 0;
+    }
+    return mk_error_set(err, MK_EINVAL, "unknown message type %d", (int)m->type);
+}
+
+/* The body of a message body_size accepted. */
+static void write_body(mk_writer *w, const mk_stream_msg *m) {
+    switch (m->type) {
+    case MK_SMSG_SUBSCRIBE:
+        mk_write_bytes(w, m->stream_id.b, MK_ID_LEN);
+        mk_write_u32be(w, m->window);
+        mk_write_u32be(w, (uint32_t)m->entry_len);
+        mk_write_bytes(w, m->entry, m->entry_len);
+        break;
+    case MK_SMSG_ACCEPT:
+        mk_write_u64be(w, (uint64_t)m->expires);
+        mk_write_u32be(w, (uint32_t)m->entry_len);
+        mk_write_bytes(w, m->entry, m->entry_len);
         break;
     case MK_SMSG_CLOSE:
     case MK_SMSG_UNSUBSCRIBE: {
         size_t tl = strnlen(m->text, MK_STREAM_MAX_REASON);
-        if (rc == 0) rc = mk_buf_append_u16be(out, m->reason);
-        if (rc == 0) rc = mk_buf_append_u64be(out, (uint64_t)m->expires);
-        if (rc == 0) rc = mk_buf_append_u16be(out, (uint16_t)tl);
-        if (rc == 0) rc = mk_buf_append(out, m->text, tl);
+        mk_write_u16be(w, m->reason);
+        mk_write_u64be(w, (uint64_t)m->expires);
+        mk_write_u16be(w, (uint16_t)tl);
+        mk_write_bytes(w, m->text, tl);
         break;
     }
     case MK_SMSG_DATA:
-        if (m->len > MK_STREAM_MAX_ITEM) return mk_error_set(err, MK_ETOOBIG, "data too big");
-        if (rc == 0) rc = mk_buf_append_u64be(out, m->seq);
-        if (rc == 0) rc = mk_buf_append(out, m->data, m->len);
+        mk_write_bytes(w, m->data, m->len);
         break;
     case MK_SMSG_CREDIT:
-        if (m->window > MK_STREAM_MAX_WINDOW) return mk_error_set(err, MK_EINVAL, "credit too big");
-        if (rc == 0) rc = mk_buf_append_u32be(out, m->window);
+        mk_write_u32be(w, m->window);
         break;
-    default:
-        return mk_error_set(err, MK_EINVAL, "unknown message type %d", (int)m->type);
     }
+}
+
+int mk_stream_msg_encode(const mk_stream_msg *m, mk_buf *out, mk_error *err) {
+    size_t body = 0;
+    MK_TRY(body_size(m, &body, err));
+    bool data = m->type == MK_SMSG_DATA;
+    size_t n = (data ? ST_DATA_HDR : 5) + body;
+    mk_writer w;
+    int rc = mk_buf_reserve(out, n); /* says MK_ENOMEM or MK_ETOOBIG */
+    if (rc == 0) rc = mk_writer_init_buf(&w, out, n);
     if (rc < 0) return mk_error_set(err, rc, "stream message: out of memory");
-    return 0;
+    if (data)
+        write_data_header(&w, m->channel, m->seq);
+    else
+        write_head(&w, m->type, m->channel);
+    write_body(&w, m);
+    /* n was computed from the same fields, so every write fitted. */
+    return mk_writer_status(&w);
 }

@@ -3,8 +3,9 @@
  * a group or collection) requires of the other.
  *
  * A declaration (mk_requirements) is static: validator *factories* with
- * their arguments (mosaik/ticket.h; each validator module provides its own), tag names, an optional predicate. mk_require_rt_build
- * turns it into run-time form: one fresh validator per factory in an
+ * their arguments (mosaik/ticket.h; each validator module provides its
+ * own), tag names, an optional predicate. mk_require_rt_build turns it into
+ * run-time form (streams_internal.h): one fresh validator per factory in an
  * mk_validator_set (all required, the earliest expiration wins) and the
  * tags hashed to ids. mk_require_rt_check judges one peer entry, cheapest
  * test first: tags, then the predicate, then every validator through
@@ -18,7 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "mosaik/streams.h"
+#include "streams/streams_internal.h"
 
 void mk_require_rt_free(mk_require_rt *rt) {
     if (!rt) return;
