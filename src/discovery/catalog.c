@@ -39,6 +39,7 @@
  * restarted node signs with the current time, which is newer than its
  * tombstone, so it comes back.
  */
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -67,12 +68,12 @@ void mk_catalog_free(mk_catalog *c) {
     memset(c, 0, sizeof *c);
 }
 
-/* Index of peer, or of where it would be inserted (*found false). */
-static size_t search(const mk_catalog *c, const mk_id *peer, bool *found) {
-    size_t lo = 0, hi = c->n;
+size_t mk_disc_id_search(const void *base, size_t n, size_t stride, const mk_id *key, bool *found) {
+    const uint8_t *p = base;
+    size_t lo = 0, hi = n;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        int cmp = mk_id_cmp(&c->recs[mid].entry.peer_id, peer);
+        int cmp = mk_id_cmp((const mk_id *)(const void *)(p + mid * stride), key);
         if (cmp == 0) {
             *found = true;
             return mid;
@@ -84,6 +85,13 @@ static size_t search(const mk_catalog *c, const mk_id *peer, bool *found) {
     }
     *found = false;
     return lo;
+}
+
+/* Index of peer, or of where it would be inserted (*found false). The
+ * entry, and so its peer id, is the first member of a record. */
+_Static_assert(offsetof(mk_catalog_rec, entry.peer_id) == 0, "the peer id leads a record");
+static size_t search(const mk_catalog *c, const mk_id *peer, bool *found) {
+    return mk_disc_id_search(c->recs, c->n, sizeof *c->recs, peer, found);
 }
 
 const mk_catalog_rec *mk_catalog_find(const mk_catalog *c, const mk_id *peer) {

@@ -84,6 +84,11 @@ typedef enum mk_offer_result {
     MK_OFFER_DEPARTED = 4,  /* newer, a departure */
 } mk_offer_result;
 
+/* Binary search of key in n records of `stride` bytes sorted by an mk_id
+ * at their start (catalog records, digest items): the index of key
+ * (*found), or where it would be inserted. */
+size_t mk_disc_id_search(const void *base, size_t n, size_t stride, const mk_id *key, bool *found);
+
 void mk_catalog_init(mk_catalog *c, const mk_id *network_id, const mk_id *self,
                      const mk_catalog_limits *lim);
 void mk_catalog_free(mk_catalog *c);

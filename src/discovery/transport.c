@@ -211,11 +211,10 @@ static void on_frame(mk_net_conn *conn, const uint8_t *data, size_t len, void *c
 }
 
 void mk_disc_protocol_init(mk_network *nw, mk_net_protocol *p) {
-    memset(p, 0, sizeof *p);
-    p->name = MK_NETWORK_PROTOCOL;
-    p->max_frame = MK_DISC_MAX_FRAME;
-    p->on_connect = on_connect;
-    p->on_frame = on_frame;
-    p->on_close = on_close;
-    p->ctx = nw;
+    *p = (mk_net_protocol){.name = MK_NETWORK_PROTOCOL,
+                           .max_frame = MK_DISC_MAX_FRAME,
+                           .on_connect = on_connect,
+                           .on_frame = on_frame,
+                           .on_close = on_close,
+                           .ctx = nw};
 }
