@@ -143,7 +143,9 @@ int mk_net_register_protocol(mk_net *net, const mk_net_protocol *proto, mk_error
  * on them complete with MK_ESTATE), and dials of it queued before complete
  * with MK_ESTATE; then it returns. Once it returned, none of the protocol's
  * callbacks (on_connect, on_frame, on_close, on_drain) runs again, nor the
- * completion of a dial of it, so its ctx may be freed. The name may be
+ * completion of a dial of it (except dials queued before mk_net_start: they
+ * complete with MK_ESTATE when it starts), so its ctx may be freed. The
+ * name may be
  * registered again at once. Connections the caller still references stay
  * valid objects (closed) until unreferenced. If the network is stopping or
  * stopped, its stop closes everything and this returns after the I/O

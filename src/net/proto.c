@@ -27,7 +27,9 @@
  * deliver nothing, no new connection can pick the record (it is not in the
  * table and dead), and every dial that held it has completed. When the
  * network is stopping or stopped, its stop closed everything and
- * mk_net_call_unlock returns only once the I/O thread is gone. The name
+ * mk_net_call_unlock returns only once the I/O thread is gone. Before
+ * mk_net_start step 2 runs on the caller's thread and finds nothing; dials
+ * queued meanwhile find the record dead when the loop starts. The name
  * can be registered again at once, with a new record.
  */
 #include <stdlib.h>
