@@ -173,8 +173,9 @@ void mk_network_config_init(mk_network_config *cfg);
 /* Create and start: binds the listener, starts the I/O thread, signs the
  * first entry and contacts the bootstrap peers. */
 int mk_network_new(const mk_network_config *cfg, mk_network **out, mk_error *err);
-/* Graceful shutdown: sign and announce a departure (to up to 16 peers and
- * waits up to ~300 ms for it to go out), stop the transport. Idempotent. */
+/* Graceful shutdown: sign a departure and push it to up to 16 live peers,
+ * wait up to 500 ms for those sends to be done, stop the transport.
+ * Idempotent. */
 int mk_network_close(mk_network *nw);
 /* Close without a departure (as if the process died; tests). */
 int mk_network_abort(mk_network *nw);
@@ -249,16 +250,53 @@ void mk_network_event_free(mk_network_event *ev);
 /* Readable while events are queued (an eventfd); do not read it yourself. */
 int mk_network_event_fd(const mk_network *nw);
 
-/* Hooks for later layers (streams, groups): called on the I/O thread after
- * an entry changed, with the event (borrowed; queued for the user just before). At
- * most 16 hooks. */
+/* ----- attaching a layer (streams, groups) ---------------------------- */
+
+/* A layer built on discovery attaches to a network in one way (docs/net.md,
+ * "Attaching a layer"): its per-network state lives in a typed slot
+ * (below), it registers its protocol on mk_network_net(nw) with
+ * mk_net_protocol_register and adds a hook here, both with that state as
+ * ctx, and it reaches the I/O thread with mk_net_call. To detach while the
+ * network runs it calls mk_net_protocol_unregister, mk_network_remove_hook
+ * and mk_network_slot_detach, after which none of its callbacks runs and
+ * it may free its state; or it stays until mk_network_free destroys the
+ * slot. */
+
+/* Hooks: called on the I/O thread after an entry changed, with the event
+ * (borrowed; queued for the user just before). At most 16 hooks. */
 typedef void (*mk_network_hook)(mk_network *nw, const mk_network_event *ev, void *ctx);
 int mk_network_add_hook(mk_network *nw, mk_network_hook fn, void *ctx, mk_error *err);
+/* Remove the hook added with (fn, ctx). Once it returned the hook is not
+ * called again (from another thread it waits until a run of the hooks in
+ * progress on the I/O thread finished, so do not hold a lock the hook
+ * takes; from a hook, the hooks after it in the same run skip it).
+ * MK_ENOTFOUND if no such hook is registered. */
+int mk_network_remove_hook(mk_network *nw, mk_network_hook fn, void *ctx);
 
-/* Per-network state of a layer built on discovery (streams, groups): `ptr`
- * is stored under `key` (any unique address, e.g. of a static in the
- * layer) and `destroy(ptr)` runs in mk_network_free after the I/O thread has
- * stopped, newest attachment first. MK_EBUSY if the key is taken. */
+/* A kind of per-network state: one static const instance per layer, whose
+ * address is the slot's key. */
+typedef struct mk_network_slot_type {
+    const char *name; /* for errors, e.g. "streams" */
+    /* Run by mk_network_free after the I/O thread has stopped (so no
+     * callback can still see ptr), newest slot first; NULL: nothing. */
+    void (*destroy)(void *ptr);
+} mk_network_slot_type;
+
+/* Store ptr in the slot of type. MK_EBUSY if that slot is taken (another
+ * thread may have won a race: use mk_network_slot_get) or all 8 are. */
+int mk_network_slot_attach(mk_network *nw, const mk_network_slot_type *type, void *ptr,
+                           mk_error *err);
+/* The pointer in the slot of type, or NULL. */
+void *mk_network_slot_get(mk_network *nw, const mk_network_slot_type *type);
+/* Empty the slot of type without destroying: returns its pointer (NULL if
+ * none), which the caller now owns. Detach only after unregistering the
+ * protocol and removing the hooks that use the pointer. */
+void *mk_network_slot_detach(mk_network *nw, const mk_network_slot_type *type);
+
+/* The untyped form (kept for existing callers): `ptr` is stored under
+ * `key` (any unique address, e.g. of a static in the layer) and
+ * `destroy(ptr)` runs in mk_network_free like a slot type's. Shares the
+ * slot table: MK_EBUSY if the key is taken. */
 int mk_network_attach(mk_network *nw, const void *key, void *ptr, void (*destroy)(void *ptr),
                       mk_error *err);
 /* The pointer attached under key, or NULL. */

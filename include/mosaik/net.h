@@ -23,6 +23,11 @@
  * pointers valid for the duration of the callback; take a reference with
  * mk_net_conn_ref to keep one. All references must be dropped before
  * mk_net_free.
+ *
+ * Layers (discovery, streams, groups) attach to a network by registering a
+ * protocol and hopping onto the I/O thread with mk_net_call; they detach
+ * with mk_net_protocol_unregister, after which none of their callbacks
+ * runs. docs/net.md, "Attaching a layer".
  */
 #ifndef MOSAIK_NET_H
 #define MOSAIK_NET_H
@@ -123,9 +128,31 @@ typedef struct mk_net_protocol {
     void *ctx;
 } mk_net_protocol;
 
-/* Register a protocol (before or after start; no unregistration). Fails with
- * MK_EINVAL on a bad name, MK_EBUSY if the name is taken or the table full. */
+/* Register a protocol (before or after start). Fails with MK_EINVAL on a
+ * bad name or limit, MK_EBUSY if the name is taken or the table full. */
+int mk_net_protocol_register(mk_net *net, const mk_net_protocol *proto, mk_error *err);
+/* The same (the older name, kept for existing callers). */
 int mk_net_register_protocol(mk_net *net, const mk_net_protocol *proto, mk_error *err);
+
+/* Unregister a protocol, so a layer built on the network can detach from it
+ * while the network runs. In order: the name leaves the table (inbound
+ * handshakes offering it are refused as "not served", mk_net_dial and
+ * mk_net_forget return MK_ENOTFOUND); on the I/O thread, its kept peers are
+ * forgotten and every connection of it is closed (graceful; on_close runs
+ * with MK_ESTATE for each one on_connect was delivered for, dials waiting
+ * on them complete with MK_ESTATE), and dials of it queued before complete
+ * with MK_ESTATE; then it returns. Once it returned, none of the protocol's
+ * callbacks (on_connect, on_frame, on_close, on_drain) runs again, nor the
+ * completion of a dial of it (except dials queued before mk_net_start: they
+ * complete with MK_ESTATE when it starts), so its ctx may be freed. The
+ * name may be
+ * registered again at once. Connections the caller still references stay
+ * valid objects (closed) until unreferenced. If the network is stopping or
+ * stopped, its stop closes everything and this returns after the I/O
+ * thread is gone. Waits for the I/O thread: not from it (MK_ESTATE), and
+ * not while holding a lock the protocol's callbacks take. MK_ENOTFOUND if
+ * the name is not registered. */
+int mk_net_protocol_unregister(mk_net *net, const char *name, mk_error *err);
 
 /* ----- dialing ------------------------------------------------------- */
 
@@ -190,6 +217,23 @@ int mk_net_conn_export(mk_net_conn *conn, const char *label, const void *context
  * MK_ESTATE when the network stopped first (to let it free ctx). */
 typedef void (*mk_net_fn)(mk_net *net, void *ctx, int status);
 int mk_net_post(mk_net *net, mk_net_fn fn, void *ctx);
+
+/* Run fn(net, ctx) on the I/O thread and wait until it returned: the way a
+ * layer built on the network touches its loop-owned state from a user
+ * thread. On the I/O thread itself, and before mk_net_start (the caller
+ * owns the loop then), fn runs directly. Returns 0 when fn ran. When the
+ * network is stopping or stopped, fn does not run and MK_ESTATE is
+ * returned, but only once the I/O thread is gone (joined), so the caller
+ * may then do fn's work on its own thread: no callback of the network runs
+ * any more, and everything the I/O thread did happened before. So
+ *
+ *     if (mk_net_call(net, fn, ctx) == MK_ESTATE) fn(net, ctx);
+ *
+ * runs fn exactly once, never concurrently with the network's callbacks,
+ * also while the network closes. Do not call it while holding a lock that
+ * callbacks on the I/O thread take (the loop could wait for it). */
+typedef void (*mk_net_call_fn)(mk_net *net, void *ctx);
+int mk_net_call(mk_net *net, mk_net_call_fn fn, void *ctx);
 
 /* Timers on the I/O thread. Operations from another thread wait until the
  * I/O thread performed them, so after mk_net_timer_stop/free returns the

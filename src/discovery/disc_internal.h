@@ -1,14 +1,34 @@
 /*
  * discovery/disc_internal.h — shared by the files of src/discovery/.
  *
- *   entry.c    peer entries: builders, canonical encoding, signing, decoding
- *   catalog.c  the catalog: acceptance rules, tombstones, purge, digests
- *   wire.c     discovery protocol messages (announce, digest)
- *   node.c     the mk_network object: net, timers, events, gossip, sync
- *   metrics.c  counters and the Prometheus text
+ *   entry.c      peer entries: builders, canonical encoding, signing, decoding
+ *   catalog.c    the catalog: acceptance rules, tombstones, purge, digests
+ *   wire.c       discovery protocol messages (announce, digest)
+ *   network.c    the mk_network's lifecycle: new (in named steps), close
+ *                with the departure, abort, free, accessors
+ *   local.c      changes of the local entry (version, sign, commit, announce)
+ *   transport.c  discovery on the mk_net: protocol callbacks, the connection
+ *                table, outgoing messages riding on dials
+ *   gossip.c     announce and forward (epidemic push), heartbeat, first
+ *                contact, receiving entries
+ *   sync.c       anti-entropy (digests) and its per-peer rate limit
+ *   events.c     the event queue, its eventfd, hooks
+ *   attach.c     per-network slots of the layers built on discovery
+ *   peers.c      catalog queries and the purge timer
+ *   metrics.c    refusals (counted, logged), counters, the Prometheus text
  *
  * The CBOR pull reader and canonical head writers the formats use are in
  * core/cbor.h (included here for all of them).
+ *
+ * Threads and locks (the rules every file follows). The mk_net's I/O thread
+ * ("the loop") runs every protocol callback, timer and dial completion;
+ * user threads call the public API. Shared state (the catalog, the local
+ * entry and its wire form, the event queue, hooks, slots, counters, the
+ * lifecycle state) is guarded by nw->mu; fields marked "loop" are touched
+ * only on the loop. The loop never holds mu while calling into net or into
+ * hooks; user threads never wait for the loop while holding mu (net's
+ * timer, call and stop functions wait for the loop, which may itself be
+ * waiting for mu).
  */
 #ifndef MOSAIK_DISC_INTERNAL_H
 #define MOSAIK_DISC_INTERNAL_H
@@ -16,6 +36,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include <pthread.h>
 
 #include "core/cbor.h"
 #include "mosaik/bytes.h"
@@ -61,6 +83,11 @@ typedef enum mk_offer_result {
     MK_OFFER_REFRESHED = 3, /* newer, same content (heartbeat) */
     MK_OFFER_DEPARTED = 4,  /* newer, a departure */
 } mk_offer_result;
+
+/* Binary search of key in n records of `stride` bytes sorted by an mk_id
+ * at their start (catalog records, digest items): the index of key
+ * (*found), or where it would be inserted. */
+size_t mk_disc_id_search(const void *base, size_t n, size_t stride, const mk_id *key, bool *found);
 
 void mk_catalog_init(mk_catalog *c, const mk_id *network_id, const mk_id *self,
                      const mk_catalog_limits *lim);
@@ -112,8 +139,176 @@ void mk_disc_msg_free(mk_disc_msg *m);
 /* Version held in a decoded (sorted) digest for peer, or false. */
 bool mk_digest_lookup(const mk_disc_msg *m, const mk_id *peer, uint64_t *version);
 
+/* ----- the network object ----------------------------------------------- */
+
+#define MK_DISC_LOG "discovery"
+#define MK_DISC_MAX_HOOKS 16
+#define MK_DISC_MAX_SLOTS 8
+#define MK_DISC_RATE_SLOTS 256
+#define MK_DISC_RATE_WAYS 4 /* slots per bucket (sync.c) */
+
+enum { MK_DISC_RUNNING = 1, MK_DISC_CLOSING, MK_DISC_CLOSED };
+
+typedef struct mk_disc_boot {
+    mk_id peer;
+    char addr[MK_NET_ADDR_MAX + 1];
+} mk_disc_boot;
+
+typedef struct mk_disc_rate_slot {
+    mk_id peer;
+    uint64_t last_request_ms; /* last digest request answered */
+    uint64_t await_until_ms;  /* we asked this peer; accept its reply until then */
+} mk_disc_rate_slot;
+
+typedef struct mk_disc_conn {
+    mk_id peer;
+    mk_net_conn *conn;
+} mk_disc_conn;
+
+/* Per-network state of a later layer (attach.c): key is the slot type (or
+ * the legacy mk_network_attach key). */
+typedef struct mk_disc_slot {
+    const void *key;
+    void *ptr;
+    void (*destroy)(void *ptr);
+} mk_disc_slot;
+
+typedef struct mk_disc_hook {
+    mk_network_hook fn;
+    void *ctx;
+} mk_disc_hook;
+
+typedef struct mk_disc_out mk_disc_out;
+
+struct mk_network {
+    mk_net *net;
+    mk_ed25519_key key;
+    mk_id self, network_id;
+    unsigned fanout, max_hops;
+    uint32_t announce_ms, sync_ms, purge_ms, min_sync_gap_ms, max_dials, event_cap;
+    mk_disc_boot boot[MK_NETWORK_MAX_BOOTSTRAP];
+    size_t n_boot;
+    mk_net_timer *t_announce, *t_sync, *t_purge, *t_kick;
+
+    pthread_mutex_t mu;
+    pthread_cond_t cond; /* events queued, departure progress, state (monotonic) */
+    int state;           /* MK_DISC_* */
+    mk_catalog cat;
+    mk_peer_entry local;
+    mk_buf local_wire;
+    mk_network_event *evq;
+    size_t ev_head, ev_n;
+    int efd;
+    mk_disc_hook hooks[MK_DISC_MAX_HOOKS];
+    size_t n_hooks;
+    mk_disc_slot slots[MK_DISC_MAX_SLOTS]; /* later layers' per-network state */
+    size_t n_slots;
+    mk_network_metrics met; /* counters; catalog and net fields filled on read */
+    int depart_pending;     /* departure dials not yet completed */
+    bool depart_posted;
+
+    /* loop only */
+    mk_disc_conn *conns; /* open discovery connections (one ref each) */
+    size_t n_conns, cap_conns;
+    mk_disc_out *pending; /* dials in progress, with their frames */
+    mk_disc_rate_slot rate[MK_DISC_RATE_SLOTS];
+    uint32_t dials_out;
+    bool kicked;
+    uint64_t log_window_ms;
+    unsigned log_count, log_suppressed;
+};
+
+/* ms +-25% (random), at least 1. */
+uint64_t mk_disc_jitter(uint64_t ms);
+
+/* ----- local entry (local.c) ------------------------------------------- */
+
+/* Under mu: give next a new version, sign and encode it; on success it
+ * replaces the local entry (next is left empty), else nothing changes. */
+int mk_disc_commit_locked(mk_network *nw, mk_peer_entry *next, mk_error *err);
+
+/* ----- transport (transport.c) ----------------------------------------- */
+
+/* Frames for one peer, sent on an open connection or riding on a dial. */
+struct mk_disc_out {
+    mk_network *nw;
+    mk_id peer;
+    mk_buf frames;     /* u32be length + bytes, repeated (our own data) */
+    int departures;    /* departure frames inside (close waits for them) */
+    mk_disc_out *next; /* pending-dial list */
+};
+
+/* The protocol record discovery registers ("discovery", ctx = nw). */
+void mk_disc_protocol_init(mk_network *nw, mk_net_protocol *p);
+mk_disc_out *mk_disc_out_new(mk_network *nw);
+void mk_disc_out_free(mk_disc_out *om);
+/* Append one frame (length-prefixed) to a frame list. */
+int mk_disc_frames_add(mk_buf *frames, const mk_buf *frame);
+int mk_disc_out_add(mk_disc_out *om, const mk_buf *frame);
+/* Send each frame on conn; stops at the first refusal. Returns how many. */
+size_t mk_disc_out_send(const mk_buf *frames, mk_net_conn *conn);
+/* Loop only. Takes ownership of om: an open connection is used directly,
+ * frames for a peer being dialed ride along with that dial, otherwise a new
+ * dial, unless max_dials are outstanding (then dropped and counted). */
+void mk_disc_send_to(mk_network *nw, const mk_id *peer, const char *addr, mk_disc_out *om);
+/* n departure frames are done (sent or dropped): wakes mk_network_close. */
+void mk_disc_depart_done(mk_network *nw, int n);
+
+/* ----- gossip (gossip.c) ------------------------------------------------- */
+
+typedef struct mk_disc_target {
+    mk_id peer;
+    char addr[MK_NET_ADDR_MAX + 1];
+} mk_disc_target;
+
+/* Under mu: up to k random live peers with an address, excluding ex1/ex2;
+ * *out (free it) holds them. */
+size_t mk_disc_pick_locked(mk_network *nw, size_t k, const mk_id *ex1, const mk_id *ex2,
+                           mk_disc_target **out);
+/* Loop only: push an entry (wire form) as an announce to k random peers. */
+void mk_disc_push_entry(mk_network *nw, const uint8_t *wire, size_t len, unsigned hops, size_t k,
+                        const mk_id *ex1, const mk_id *ex2, bool departure);
+/* Loop only: an announce frame arrived (hops 0: by sync). */
+void mk_disc_handle_entry(mk_network *nw, const mk_id *from, const uint8_t *wire, size_t len,
+                          unsigned hops);
+void mk_disc_on_announce_timer(mk_net_timer *t, void *ctx);
+void mk_disc_on_kick_timer(mk_net_timer *t, void *ctx);
+/* mk_net_post function: announce the local entry. */
+void mk_disc_post_announce(mk_net *net, void *ctx, int status);
+
+/* ----- sync (sync.c) ----------------------------------------------------- */
+
+/* Loop only: a digest arrived on conn. */
+void mk_disc_handle_digest(mk_network *nw, mk_net_conn *conn, const mk_id *from,
+                           const mk_disc_msg *m);
+void mk_disc_on_sync_timer(mk_net_timer *t, void *ctx);
+/* mk_net_post function: sync with every bootstrap peer. */
+void mk_disc_post_bootstrap(mk_net *net, void *ctx, int status);
+
+/* ----- events and hooks (events.c) -------------------------------------- */
+
+/* Under mu: queue a copy of ev (in the same critical section as the catalog
+ * change, so a user who sees the change finds the event queued). */
+void mk_disc_queue_event_locked(mk_network *nw, const mk_network_event *ev);
+/* Loop only, without mu: the hooks see the event (borrowed). */
+void mk_disc_run_hooks(mk_network *nw, const mk_network_event *ev);
+/* Free what is still queued (network.c, at free). */
+void mk_disc_events_free(mk_network *nw);
+
+/* ----- slots (attach.c) -------------------------------------------------- */
+
+/* Destroy every slot, newest first (the I/O thread has stopped). */
+void mk_disc_slots_destroy(mk_network *nw);
+
+/* ----- peers (peers.c) ---------------------------------------------------- */
+
+void mk_disc_on_purge_timer(mk_net_timer *t, void *ctx);
+
 /* ----- metrics (metrics.c) -------------------------------------------- */
 
+/* Count a refusal and log it (warnings rate-limited; routine duplicates at
+ * debug level). Loop or user thread; takes mu. */
+void mk_disc_refusal(mk_network *nw, mk_refusal why, const mk_id *from, const char *reason);
 int mk_metrics_prometheus(const mk_network_metrics *m, const mk_id *peer, mk_buf *out);
 
 #endif

@@ -1,19 +1,93 @@
 /*
- * discovery/metrics.c — the discovery and transport counters in the
- * Prometheus text exposition format (version 0.0.4).
+ * discovery/metrics.c — the counters: refusals (counted and logged), the
+ * snapshot mk_network_metrics_get, and its Prometheus text exposition
+ * format (version 0.0.4).
  *
- * One "# HELP" and "# TYPE" line per metric family, then its samples.
- * Every sample carries the label peer="<first 8 hex digits of the node id>"
- * so several nodes can be scraped into one series set; refusals are one
- * family with a reason label. Counters end in _total. The output depends
- * only on the snapshot passed in (no locks, no I/O), so it is bounded:
- * a fixed number of lines.
+ * Refusals. Every refused entry or message is counted by reason under
+ * nw->mu and logged: routine duplicates (old_version, tombstone) at debug
+ * level, stale / catalog_full / rate_limited at info, the rest as warnings,
+ * of which at most LOG_BURST per second are printed (the rest counted and
+ * summarised in the next window), so a hostile peer cannot flood the log.
+ *
+ * Prometheus. One "# HELP" and "# TYPE" line per metric family, then its
+ * samples. Every sample carries the label peer="<first 8 hex digits of the
+ * node id>" so several nodes can be scraped into one series set; refusals
+ * are one family with a reason label. Counters end in _total. The output
+ * depends only on the snapshot passed in (no locks, no I/O), so it is
+ * bounded: a fixed number of lines.
  */
 #include <inttypes.h>
 #include <stddef.h>
 #include <string.h>
 
 #include "discovery/disc_internal.h"
+#include "mosaik/clock.h"
+#include "mosaik/log.h"
+
+#define LOG_BURST 20 /* refusal warnings per second, then summarised */
+
+/* ----- refusals ---------------------------------------------------------------- */
+
+const char *mk_refusal_name(mk_refusal r) {
+    static const char *names[MK_REFUSE_COUNT] = {
+        "malformed",   "too_big",   "bad_signature", "wrong_network", "future", "stale",
+        "old_version", "tombstone", "catalog_full",  "rate_limited",  "self"};
+    return (unsigned)r < MK_REFUSE_COUNT ? names[r] : "unknown";
+}
+
+/* Warnings beyond LOG_BURST per second are counted, not printed. */
+static bool log_admit(mk_network *nw) {
+    uint64_t now = mk_mono_ms();
+    if (now - nw->log_window_ms >= 1000) {
+        if (nw->log_suppressed)
+            mk_log(MK_LOG_WARN, MK_DISC_LOG, "%u more refusals not logged (see metrics)",
+                   nw->log_suppressed);
+        nw->log_window_ms = now;
+        nw->log_count = 0;
+        nw->log_suppressed = 0;
+    }
+    if (++nw->log_count > LOG_BURST) {
+        nw->log_suppressed++;
+        return false;
+    }
+    return true;
+}
+
+void mk_disc_refusal(mk_network *nw, mk_refusal why, const mk_id *from, const char *reason) {
+    pthread_mutex_lock(&nw->mu);
+    if ((unsigned)why < MK_REFUSE_COUNT) nw->met.refused[why]++;
+    pthread_mutex_unlock(&nw->mu);
+    char pid[9] = "-";
+    if (from) mk_id_short(from, pid);
+    mk_log_level lvl = MK_LOG_WARN;
+    if (why == MK_REFUSE_OLD_VERSION || why == MK_REFUSE_TOMBSTONE) lvl = MK_LOG_DEBUG;
+    if (why == MK_REFUSE_STALE || why == MK_REFUSE_CATALOG_FULL || why == MK_REFUSE_RATE_LIMITED)
+        lvl = MK_LOG_INFO;
+    if (!MK_LOG_ENABLED(lvl)) return;
+    if (lvl == MK_LOG_WARN && !log_admit(nw)) return;
+    mk_log(lvl, MK_DISC_LOG, "refused from %s: %s: %s", pid, mk_refusal_name(why), reason);
+}
+
+/* ----- snapshot ------------------------------------------------------------------- */
+
+void mk_network_metrics_get(mk_network *nw, mk_network_metrics *out) {
+    pthread_mutex_lock(&nw->mu);
+    *out = nw->met;
+    out->catalog_size = mk_catalog_live(&nw->cat);
+    out->tombstones = nw->cat.n_tombstones;
+    out->catalog_bytes = nw->cat.bytes;
+    out->local_version = nw->local.version;
+    pthread_mutex_unlock(&nw->mu);
+    mk_net_metrics_get(nw->net, &out->net);
+}
+
+int mk_network_metrics_prometheus(mk_network *nw, mk_buf *out) {
+    mk_network_metrics m;
+    mk_network_metrics_get(nw, &m);
+    return mk_metrics_prometheus(&m, &nw->self, out);
+}
+
+/* ----- Prometheus text --------------------------------------------------------------- */
 
 typedef struct fam {
     const char *name;

@@ -19,6 +19,7 @@
  * sorted by peer id after decoding (binary search during sync); a repeated
  * peer id is refused. Trailing bytes are refused.
  */
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -128,19 +129,10 @@ void mk_disc_msg_free(mk_disc_msg *m) {
     memset(m, 0, sizeof *m);
 }
 
+_Static_assert(offsetof(mk_digest_item, peer) == 0, "the peer id leads a digest item");
 bool mk_digest_lookup(const mk_disc_msg *m, const mk_id *peer, uint64_t *version) {
-    size_t lo = 0, hi = m->n_items;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        int cmp = mk_id_cmp(&m->items[mid].peer, peer);
-        if (cmp == 0) {
-            *version = m->items[mid].version;
-            return true;
-        }
-        if (cmp < 0)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return false;
+    bool found;
+    size_t i = mk_disc_id_search(m->items, m->n_items, sizeof *m->items, peer, &found);
+    if (found) *version = m->items[i].version;
+    return found;
 }

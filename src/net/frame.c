@@ -15,7 +15,11 @@
  * Invariants: hdr_have <= 4; body.len <= need <= max when hdr_have == 4;
  * every byte of the input is read through an mk_reader. A zero length is
  * delivered as an empty frame (callers give it a meaning: acceptance and
- * keepalive markers in conn.c).
+ * keepalive markers in conn_frame.c).
+ *
+ * Encoding: mk_frame_write is the one place the header is written (through
+ * an mk_writer, header and body or nothing); mk_frame_encode appends a
+ * frame to an mk_buf with it, and mk_net_conn_send writes its buffer with it.
  */
 #include <string.h>
 
@@ -98,9 +102,18 @@ int mk_frame_decoder_feed(mk_frame_decoder *d, const uint8_t *data, size_t len, 
     return 0;
 }
 
+int mk_frame_write(mk_writer *w, const void *data, size_t len) {
+    if (len > UINT32_MAX || mk_writer_room(w) < MK_FRAME_HDR + len) {
+        mk_write_reserve(w, SIZE_MAX); /* fails the writer, writes nothing */
+        return MK_ETOOBIG;
+    }
+    MK_TRY(mk_write_u32be(w, (uint32_t)len));
+    return mk_write_bytes(w, data, len);
+}
+
 int mk_frame_encode(mk_buf *out, const void *data, size_t len) {
     if (len > UINT32_MAX) return MK_ETOOBIG;
-    MK_TRY(mk_buf_append_u32be(out, (uint32_t)len));
-    if (len) MK_TRY(mk_buf_append(out, data, len));
-    return 0;
+    mk_writer w;
+    MK_TRY(mk_writer_init_buf(&w, out, MK_FRAME_HDR + len));
+    return mk_frame_write(&w, data, len);
 }

@@ -1,16 +1,28 @@
 /*
- * net/loop.c — the network object: I/O thread, request queue, protocols,
- * dialing, timers, start/stop, metrics.
+ * net/loop.c — the network object: I/O thread, request queue (post and
+ * call), timers, start/stop/free, accessors, metrics, address parsing.
+ * Protocols are in proto.c, dialing and accepting in dial.c, connections
+ * in conn*.c.
  *
  * Threading: each mk_net has one libuv loop, run by one thread created in
  * mk_net_start. Other threads never touch libuv handles; they append a
  * request to net->req_head under net->mu and wake the loop with
  * uv_async_send (coalescing is fine: the async callback drains the whole
- * queue). A request is either a posted function (run once, with status 0,
- * or MK_ESTATE if the network stopped first so it can free its context) or
- * a synchronous call whose issuer waits on net->cond until the loop ran it.
- * Code already on the loop thread (detected by a thread-local pointer set
- * by the loop thread itself) calls directly.
+ * queue, in order). A request is either a posted function (run once, with
+ * status 0, or MK_ESTATE if the network stopped first so it can free its
+ * context) or a synchronous call (mk_net_call) whose issuer waits on
+ * net->cond until the loop ran it. Code already on the loop thread
+ * (detected by a thread-local pointer set by the thread that runs the
+ * loop) calls directly.
+ *
+ * mk_net_call while the network closes: a call refused (STOPPING or
+ * STOPPED) or cancelled by the shutdown returns MK_ESTATE only once the I/O
+ * thread has been joined, so the caller may then do on its own thread what
+ * the call would have done: nothing of the network runs any more, and
+ * everything the I/O thread did is ordered before (net->mu, the state
+ * change after the join). Only the thread running mk_net_stop waits for
+ * the join; a never-started network shuts down on the stopping thread,
+ * which counts as the loop thread meanwhile.
  *
  * States: NEW (created; requests may be queued) -> RUNNING (thread runs) ->
  * STOPPING (no new requests; the loop cancels queued ones, closes every
@@ -123,32 +135,33 @@ bool mk_net_on_loop(const mk_net *net) {
     return net && tls_loop_net == net;
 }
 
-static int enqueue(mk_net *net, mk_net_req *r) {
-    uv_mutex_lock(&net->mu);
-    int st = atomic_load(&net->state);
-    if (st != NET_NEW && st != NET_RUNNING) {
-        uv_mutex_unlock(&net->mu);
-        return MK_ESTATE;
-    }
+/* Under mu, the state checked by the caller. */
+static void enqueue_locked(mk_net *net, mk_net_req *r) {
     r->next = NULL;
     if (net->req_tail)
         net->req_tail->next = r;
     else
         net->req_head = r;
     net->req_tail = r;
-    uv_mutex_unlock(&net->mu);
     uv_async_send(&net->async);
-    return 0;
 }
 
-int mk_net_post_internal(mk_net *net, mk_net_fn fn, void *ctx) {
+int mk_net_post_locked(mk_net *net, mk_net_fn fn, void *ctx) {
+    int st = atomic_load(&net->state);
+    if (st != NET_NEW && st != NET_RUNNING) return MK_ESTATE;
     mk_net_req *r = calloc(1, sizeof *r);
     if (!r) return MK_ENOMEM;
     r->kind = REQ_POST;
     r->fn = fn;
     r->ctx = ctx;
-    int rc = enqueue(net, r);
-    if (rc < 0) free(r);
+    enqueue_locked(net, r);
+    return 0;
+}
+
+int mk_net_post_internal(mk_net *net, mk_net_fn fn, void *ctx) {
+    uv_mutex_lock(&net->mu);
+    int rc = mk_net_post_locked(net, fn, ctx);
+    uv_mutex_unlock(&net->mu);
     return rc;
 }
 
@@ -157,38 +170,37 @@ int mk_net_post(mk_net *net, mk_net_fn fn, void *ctx) {
     return mk_net_post_internal(net, fn, ctx);
 }
 
-int mk_net_call(mk_net *net, void (*fn)(mk_net *net, void *ctx), void *ctx) {
-    if (mk_net_on_loop(net)) {
-        fn(net, ctx);
-        return 0;
-    }
-    mk_net_req r;
-    memset(&r, 0, sizeof r);
-    r.kind = REQ_CALL;
-    r.cfn = fn;
-    r.ctx = ctx;
-    uv_mutex_lock(&net->mu);
+int mk_net_call_unlock(mk_net *net, mk_net_call_fn fn, void *ctx) {
     int st = atomic_load(&net->state);
-    if (st == NET_NEW) {
-        /* No loop thread yet: the caller owns the loop. */
+    if (mk_net_on_loop(net) || st == NET_NEW) {
+        /* On the loop, or no loop thread yet: the caller owns the loop. */
         uv_mutex_unlock(&net->mu);
         fn(net, ctx);
         return 0;
     }
     if (st != NET_RUNNING) {
         uv_mutex_unlock(&net->mu);
+        mk_net_wait_stopped(net);
         return MK_ESTATE;
     }
-    if (net->req_tail)
-        net->req_tail->next = &r;
-    else
-        net->req_head = &r;
-    net->req_tail = &r;
-    uv_async_send(&net->async);
+    mk_net_req r;
+    memset(&r, 0, sizeof r);
+    r.kind = REQ_CALL;
+    r.cfn = fn;
+    r.ctx = ctx;
+    enqueue_locked(net, &r);
     while (!r.done)
         uv_cond_wait(&net->cond, &net->mu);
     uv_mutex_unlock(&net->mu);
+    /* Cancelled by the shutdown: wait until the I/O thread is gone. */
+    if (r.status < 0) mk_net_wait_stopped(net);
     return r.status;
+}
+
+int mk_net_call(mk_net *net, mk_net_call_fn fn, void *ctx) {
+    if (!net || !fn) return MK_EINVAL;
+    uv_mutex_lock(&net->mu);
+    return mk_net_call_unlock(net, fn, ctx);
 }
 
 static void run_req(mk_net *net, mk_net_req *r, int status) {
@@ -223,203 +235,6 @@ static void on_async(uv_async_t *a) {
             r = next;
         }
     }
-}
-
-/* ----- protocols ---------------------------------------------------------------- */
-
-static bool proto_name_ok(const char *s) {
-    size_t n = strnlen(s, MK_NET_PROTOCOL_NAME_MAX + 1);
-    if (n == 0 || n > MK_NET_PROTOCOL_NAME_MAX) return false;
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-'))
-            return false;
-    }
-    return true;
-}
-
-int mk_net_register_protocol(mk_net *net, const mk_net_protocol *p, mk_error *err) {
-    if (!net || !p || !p->name || !proto_name_ok(p->name))
-        return mk_error_set(err, MK_EINVAL, "protocol name must match [a-z0-9._-]{1,%d}",
-                            MK_NET_PROTOCOL_NAME_MAX);
-    size_t max = p->max_frame ? p->max_frame : net->cfg.max_frame;
-    if (max > MK_NET_MAX_FRAME_CAP)
-        return mk_error_set(err, MK_EINVAL, "protocol %s: max_frame %zu exceeds %zu", p->name, max,
-                            (size_t)MK_NET_MAX_FRAME_CAP);
-    mk_net_proto *pr = calloc(1, sizeof *pr);
-    if (!pr) return mk_error_set(err, MK_ENOMEM, "out of memory");
-    snprintf(pr->name, sizeof pr->name, "%s", p->name);
-    pr->ops = *p;
-    pr->ops.name = pr->name;
-    pr->max_frame = max;
-    int n =
-        snprintf((char *)pr->alpn + 1, sizeof pr->alpn - 1, "mk1/%s/%s", pr->name, net->net_hex);
-    pr->alpn[0] = (uint8_t)n;
-    pr->alpn_len = (size_t)n + 1;
-    uv_mutex_lock(&net->mu);
-    int rc = 0;
-    for (size_t i = 0; i < net->n_protos; i++)
-        if (strcmp(net->protos[i]->name, pr->name) == 0) rc = MK_EBUSY;
-    if (rc == 0 && net->n_protos >= MK_NET_MAX_PROTOCOLS) rc = MK_EBUSY;
-    if (rc == 0) net->protos[net->n_protos++] = pr;
-    uv_mutex_unlock(&net->mu);
-    if (rc < 0) {
-        free(pr);
-        return mk_error_set(err, rc, "protocol %s: already registered or table full", p->name);
-    }
-    return 0;
-}
-
-mk_net_proto *mk_net_proto_find(mk_net *net, const char *name, size_t len) {
-    mk_net_proto *found = NULL;
-    uv_mutex_lock(&net->mu);
-    for (size_t i = 0; i < net->n_protos && !found; i++)
-        if (strlen(net->protos[i]->name) == len && memcmp(net->protos[i]->name, name, len) == 0)
-            found = net->protos[i];
-    uv_mutex_unlock(&net->mu);
-    return found;
-}
-
-/* ----- dialing -------------------------------------------------------------------- */
-
-typedef struct dial_job {
-    mk_id peer;
-    mk_net_proto *proto;
-    struct sockaddr_storage addr;
-    char addr_str[MK_NET_ADDR_MAX];
-    bool keep;
-    mk_net_dial_cb cb;
-    void *ctx;
-} dial_job;
-
-static void dial_fail(dial_job *j, int code, const char *why) {
-    if (!j->cb) return;
-    mk_error e;
-    mk_error_set(&e, code, "dial %s: %s", j->addr_str, why);
-    j->cb(NULL, code, &e, j->ctx);
-}
-
-static void dial_run(mk_net *net, void *ctx, int status) {
-    dial_job *j = ctx;
-    if (status < 0) {
-        dial_fail(j, MK_ESTATE, "network stopped");
-        free(j);
-        return;
-    }
-    mk_net_keep *k = NULL;
-    if (j->keep) {
-        k = mk_net_keep_get(net, &j->peer, j->proto, (const struct sockaddr *)&j->addr,
-                            j->addr_str);
-        if (!k) {
-            dial_fail(j, MK_ENOMEM, "out of memory");
-            free(j);
-            return;
-        }
-    }
-    mk_net_conn *c = mk_net_conn_find_open(net, &j->peer, j->proto);
-    if (c) {
-        if (k && !k->conn && !c->keep) {
-            k->conn = c;
-            c->keep = k;
-        }
-        if (j->cb) j->cb(c, 0, NULL, j->ctx);
-        free(j);
-        return;
-    }
-    mk_net_waiter *w = NULL;
-    if (j->cb) {
-        w = calloc(1, sizeof *w);
-        if (!w) {
-            dial_fail(j, MK_ENOMEM, "out of memory");
-            free(j);
-            return;
-        }
-        w->cb = j->cb;
-        w->ctx = j->ctx;
-    }
-    c = mk_net_conn_find_dialing(net, &j->peer, j->proto);
-    if (c) {
-        if (w) {
-            w->next = c->waiters;
-            c->waiters = w;
-        }
-        if (k && !k->conn && !c->keep) {
-            k->conn = c;
-            c->keep = k;
-        }
-        free(j);
-        return;
-    }
-    if (k) {
-        uv_timer_stop(&k->timer); /* dialing now instead of after the backoff */
-        if (k->conn) k = NULL;    /* attached elsewhere already */
-    }
-    int rc = mk_net_conn_dial_start(net, &j->peer, j->proto, (const struct sockaddr *)&j->addr,
-                                    j->addr_str, k, w);
-    if (rc < 0) {
-        free(w);
-        dial_fail(j, rc, rc == MK_EBUSY ? "too many connections" : "out of memory");
-    }
-    free(j);
-}
-
-int mk_net_dial(mk_net *net, const mk_id *peer, const char *addr, const char *protocol,
-                const mk_net_dial_opts *opts, mk_net_dial_cb cb, void *ctx, mk_error *err) {
-    if (!net || !peer || !protocol) return mk_error_set(err, MK_EINVAL, "dial: missing argument");
-    if (mk_id_eq(peer, &net->self)) return mk_error_set(err, MK_EINVAL, "dial: that is our own id");
-    dial_job *j = calloc(1, sizeof *j);
-    if (!j) return mk_error_set(err, MK_ENOMEM, "out of memory");
-    int rc = mk_net_addr_parse(addr, &j->addr, false, err);
-    if (rc < 0) {
-        free(j);
-        return mk_error_prefix(err, rc, "dial");
-    }
-    j->proto = mk_net_proto_find(net, protocol, strlen(protocol));
-    if (!j->proto) {
-        free(j);
-        return mk_error_set(err, MK_ENOTFOUND, "dial: protocol \"%s\" is not registered", protocol);
-    }
-    mk_net_addr_format((const struct sockaddr *)&j->addr, j->addr_str, sizeof j->addr_str);
-    j->peer = *peer;
-    j->keep = opts && opts->keep;
-    j->cb = cb;
-    j->ctx = ctx;
-    rc = mk_net_post_internal(net, dial_run, j);
-    if (rc < 0) {
-        free(j);
-        return mk_error_set(err, rc, "dial: network not running");
-    }
-    return 0;
-}
-
-typedef struct forget_job {
-    mk_id peer;
-    mk_net_proto *proto;
-} forget_job;
-
-static void forget_run(mk_net *net, void *ctx, int status) {
-    forget_job *j = ctx;
-    if (status == 0) {
-        mk_net_keep *k = mk_net_keep_find(net, &j->peer, j->proto);
-        if (k) mk_net_keep_remove(net, k);
-        mk_net_conn *c = mk_net_conn_find_open(net, &j->peer, j->proto);
-        if (!c) c = mk_net_conn_find_dialing(net, &j->peer, j->proto);
-        if (c) mk_net_conn_close_internal(c, MK_ESTATE, "forgotten", true);
-    }
-    free(j);
-}
-
-int mk_net_forget(mk_net *net, const mk_id *peer, const char *protocol) {
-    if (!net || !peer || !protocol) return MK_EINVAL;
-    mk_net_proto *p = mk_net_proto_find(net, protocol, strlen(protocol));
-    if (!p) return MK_ENOTFOUND;
-    forget_job *j = calloc(1, sizeof *j);
-    if (!j) return MK_ENOMEM;
-    j->peer = *peer;
-    j->proto = p;
-    int rc = mk_net_post_internal(net, forget_run, j);
-    if (rc < 0) free(j);
-    return rc;
 }
 
 /* ----- timers ------------------------------------------------------------------------ */
@@ -679,10 +494,15 @@ int mk_net_stop(mk_net *net) {
         uv_async_send(&net->async);
         uv_thread_join(&net->thread);
     } else if (st == NET_NEW) {
-        /* Never started: shut down on this thread, cancelling queued work. */
+        /* Never started: shut down on this thread, which owns the loop
+         * meanwhile (callbacks calling back in run directly), cancelling
+         * queued work. */
+        mk_net *outer = tls_loop_net;
+        tls_loop_net = net;
         on_async(&net->async);
         if (!net->stopping) shutdown_loop(net);
         uv_run(&net->loop, UV_RUN_DEFAULT);
+        tls_loop_net = outer;
     }
     uv_mutex_lock(&net->mu);
     atomic_store(&net->state, NET_STOPPED);
@@ -711,8 +531,7 @@ void mk_net_free(mk_net *net) {
         timer_unlink(net, t);
         free(t);
     }
-    for (size_t i = 0; i < net->n_protos; i++)
-        free(net->protos[i]);
+    mk_net_protos_release(net);
     mk_net_tls_ctx_free(net);
     uv_cond_destroy(&net->cond);
     uv_mutex_destroy(&net->mu);

@@ -1,10 +1,31 @@
 /*
  * net/net_internal.h — structures shared by the files of src/net/.
  *
+ *   loop.c        the mk_net object: I/O thread, request queue (post, call),
+ *                 timers, start/stop/free, accessors, metrics, addresses
+ *   proto.c       the protocol table: register, unregister, lookup, refs
+ *   dial.c        dialing, accepting, the pending-handshake limit, keep
+ *                 records (reconnection with backoff), forget
+ *   conn.c        the connection object and its state machine: references,
+ *                 creation, closing, activation and duplicates, accessors,
+ *                 the exporter
+ *   conn_tls.c    TLS I/O of a connection: reads, the handshake, writes and
+ *                 send-queue accounting
+ *   conn_frame.c  framing on a connection: the acceptance and keepalive
+ *                 frames, delivery, mk_net_conn_send
+ *   conn_timer.c  the per-connection timer: handshake deadline, idle ticks,
+ *                 keepalives, the grace period of a graceful close
+ *   tls.c, cert.c, frame.c, keyfile.c  the TLS context, certificates, the
+ *                 frame codec, key files
+ *
  * Ownership: the mk_net owns its loop, listener, connections (one reference
  * each, dropped when the connection's handles have closed), keep records,
- * timers and the request queue. Everything below marked "loop" is touched
- * only on the I/O thread; "mu" fields only under net->mu; atomics anywhere.
+ * timers and the request queue. Protocol records are reference counted:
+ * the table holds one reference while registered, and every connection,
+ * keep record and queued dial or forget job that names the protocol holds
+ * one, so a record outlives its unregistration as long as anything still
+ * points at it. Everything below marked "loop" is touched only on the I/O
+ * thread; "mu" fields only under net->mu; atomics anywhere.
  */
 #ifndef MOSAIK_NET_INTERNAL_H
 #define MOSAIK_NET_INTERNAL_H
@@ -50,6 +71,9 @@ bool mk_frame_decoder_at_boundary(const mk_frame_decoder *d);
 size_t mk_frame_decoder_partial(const mk_frame_decoder *d);
 /* Append the 4-byte header and body to out. */
 int mk_frame_encode(mk_buf *out, const void *data, size_t len);
+/* Write the 4-byte header and body through w (the one place the frame
+ * header is encoded; MK_ETOOBIG when it does not fit). */
+int mk_frame_write(mk_writer *w, const void *data, size_t len);
 
 /* ----- certificates (cert.c) ------------------------------------------ */
 
@@ -63,6 +87,8 @@ int mk_net_cert_peer_id(X509 *cert, mk_id *out, mk_error *err);
 /* ----- the network object (loop.c) -------------------------------------- */
 
 typedef struct mk_net_proto {
+    atomic_int refs;  /* the table's while registered, plus every user */
+    atomic_bool dead; /* unregistered: no new connections or dials */
     char name[MK_NET_PROTOCOL_NAME_MAX + 1];
     mk_net_protocol ops;
     size_t max_frame;
@@ -106,7 +132,7 @@ struct mk_net {
     uv_mutex_t mu;
     uv_cond_t cond;
     mk_net_req *req_head, *req_tail;            /* mu */
-    mk_net_proto *protos[MK_NET_MAX_PROTOCOLS]; /* mu; entries never removed */
+    mk_net_proto *protos[MK_NET_MAX_PROTOCOLS]; /* mu; one reference each */
     size_t n_protos;                            /* mu */
 
     /* loop */
@@ -122,13 +148,29 @@ struct mk_net {
     _Atomic uint64_t met[MK_NET_NMETRICS];
 };
 
-/* Look up a registered protocol by name (locks mu). */
+/* ----- protocols (proto.c) ------------------------------------------------ */
+
+/* Look up a registered protocol by name and take a reference (locks mu /
+ * with mu held). NULL when no such protocol is registered. */
 mk_net_proto *mk_net_proto_find(mk_net *net, const char *name, size_t len);
+mk_net_proto *mk_net_proto_find_locked(mk_net *net, const char *name, size_t len);
+mk_net_proto *mk_net_proto_ref(mk_net_proto *p);
+/* Drop a reference (any thread); the record is freed with the last one. */
+void mk_net_proto_unref(mk_net_proto *p);
+/* Drop the table's references (mk_net_free). */
+void mk_net_protos_release(mk_net *net);
+
+/* ----- the request queue (loop.c) ------------------------------------------ */
+
 /* Queue a function for the I/O thread (internal form of mk_net_post). */
 int mk_net_post_internal(mk_net *net, mk_net_fn fn, void *ctx);
-/* Run fn on the I/O thread and wait for it (direct when already there).
- * Returns MK_ESTATE if the network is not running. */
-int mk_net_call(mk_net *net, void (*fn)(mk_net *net, void *ctx), void *ctx);
+/* The same with net->mu already held (it stays held). */
+int mk_net_post_locked(mk_net *net, mk_net_fn fn, void *ctx);
+/* mk_net_call entered with net->mu held; returns with it released. Lets a
+ * caller change state under mu and queue the call in one critical section,
+ * so everything queued before it runs first and nothing queued after can
+ * have seen the state before the change. */
+int mk_net_call_unlock(mk_net *net, mk_net_call_fn fn, void *ctx);
 /* Wait (not on the loop) while the network is stopping, i.e. until the I/O
  * thread has been joined. After a failed post, a caller that must touch
  * loop-owned state calls this first: the state check (enqueue refuses once
@@ -219,6 +261,64 @@ struct mk_net_conn {
     char fail_reason[MK_ERROR_MSG_MAX];
 };
 
+/* ----- connection internals shared by conn*.c and dial.c (loop) ------------ */
+
+static inline int mk_net_conn_state(const mk_net_conn *c) {
+    return atomic_load_explicit(&((mk_net_conn *)c)->state, memory_order_acquire);
+}
+static inline void mk_net_conn_set_state(mk_net_conn *c, int s) {
+    atomic_store_explicit(&c->state, s, memory_order_release);
+}
+static inline uint64_t mk_net_now_ms(mk_net *net) {
+    return uv_now(&net->loop);
+}
+
+/* conn.c */
+/* A new connection in the list (CONNECTING, or HANDSHAKE for inbound),
+ * its TCP and timer handles initialised; the list holds the reference. */
+mk_net_conn *mk_net_conn_new(mk_net *net, bool inbound);
+/* Set c->proto (taking a reference) and its frame limit. */
+void mk_net_conn_set_proto(mk_net_conn *c, mk_net_proto *proto);
+/* Size the frame decoder to c->proto's limit. */
+void mk_net_conn_set_max_frame(mk_net_conn *c);
+/* Close both handles (once); the last close callback drops the list's
+ * reference. */
+void mk_net_conn_close_handles(mk_net_conn *c);
+/* The connection is open (handshake and acceptance done): resolve a
+ * duplicate, deliver on_connect and the dial waiters. */
+void mk_net_conn_activate(mk_net_conn *c);
+
+/* conn_tls.c */
+/* Start reading the socket into the TLS engine. */
+void mk_net_conn_read_start(mk_net_conn *c);
+/* Advance the handshake, then read and dispatch what TLS decrypted. */
+void mk_net_conn_drive(mk_net_conn *c);
+/* Move what TLS produced to the socket; `plain` queued bytes are accounted
+ * done when that write completes. 0 or a negative code (conn closed). */
+int mk_net_conn_flush(mk_net_conn *c, size_t plain);
+/* SSL_write then flush; on failure the connection is closed. */
+int mk_net_conn_tls_write(mk_net_conn *c, const void *data, size_t len, size_t plain);
+/* `plain` bytes of the send queue are done (written or dropped); runs
+ * on_drain once the queue fell below half after an MK_EBUSY. */
+void mk_net_conn_account_done(mk_net_conn *c, size_t plain);
+
+/* conn_frame.c */
+/* The frame decoder's callback: acceptance, keepalives, delivery. */
+int mk_net_conn_on_frame(void *ctx, const uint8_t *data, size_t len);
+/* The empty frame: acceptance (listener) or keepalive (kept dialer). */
+void mk_net_conn_send_empty_frame(mk_net_conn *c);
+
+/* conn_timer.c */
+void mk_net_conn_on_timer(uv_timer_t *t);
+/* Switch the timer from the handshake deadline to idle ticks. */
+void mk_net_conn_start_ticks(mk_net_conn *c);
+/* Arm the grace period of a graceful close. */
+void mk_net_conn_start_grace(mk_net_conn *c);
+
+/* dial.c */
+/* Schedule the redial of a kept (peer, protocol) after its backoff. */
+void mk_net_keep_schedule(mk_net_keep *k);
+
 /* Create an outbound connection and start connecting (loop). */
 int mk_net_conn_dial_start(mk_net *net, const mk_id *peer, mk_net_proto *proto,
                            const struct sockaddr *addr, const char *addr_str, mk_net_keep *keep,
@@ -242,6 +342,8 @@ mk_net_keep *mk_net_keep_get(mk_net *net, const mk_id *peer, mk_net_proto *proto
 void mk_net_keep_remove(mk_net *net, mk_net_keep *k);
 /* Close everything for shutdown (loop). */
 void mk_net_conn_close_all(mk_net *net);
+/* Close every connection and keep record of proto, which is dead (loop). */
+void mk_net_conn_close_proto(mk_net *net, mk_net_proto *proto);
 /* Test hook: write raw bytes (not framed) into the TLS stream (loop). */
 int mk_net_conn_send_raw(mk_net_conn *c, const void *data, size_t len);
 

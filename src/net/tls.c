@@ -20,8 +20,8 @@
  * The reason (other network, unknown protocol, malformed) is stored on the
  * connection and counted.
  *
- * Each SSL uses two memory BIOs; conn.c moves bytes between them and the
- * libuv stream, so OpenSSL never touches a socket.
+ * Each SSL uses two memory BIOs; conn_tls.c moves bytes between them and
+ * the libuv stream, so OpenSSL never touches a socket.
  */
 #include <string.h>
 
@@ -122,7 +122,8 @@ static int alpn_select_cb(SSL *ssl, const unsigned char **out, unsigned char *ou
             }
             continue;
         }
-        c->proto = proto;
+        mk_net_proto_unref(c->proto);
+        c->proto = proto; /* the lookup's reference */
         *out = s;
         *outlen = len;
         return SSL_TLSEXT_ERR_OK;
