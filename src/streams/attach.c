@@ -1,18 +1,18 @@
 /*
  * streams/attach.c — the network attachment: the per-network ctx and its
  * shim, the protocol and discovery hook, the timers, and running user
- * calls on the network's I/O thread. The only file of streams that knows
- * net's internals (mk_net_wait_stopped, for run-on-loop).
+ * calls on the network's I/O thread. The only file of streams that
+ * attaches to net and discovery (docs/net.md, "Attaching a layer").
  *
  * Per network. The first producer or consumer created on an mk_network
  * registers the "streams" protocol on its transport and a discovery hook,
  * both with a *shim* as context: a small record attached to the network
- * (mk_network_attach, freed with it after its I/O thread stopped, so no
+ * (a typed slot, freed with it after its I/O thread stopped, so no
  * callback can still see it) pointing to the network's current engine
  * state (st_ctx), or NULL when no producer or consumer exists. The ctx —
  * the owner lists, channel numbering, the expiry timer and the 100 ms tick
  * — is created with the first and freed with the last producer/consumer;
- * the protocol and hook stay registered (net cannot unregister them), and
+ * the protocol and hook stay registered while the network lives, and
  * callbacks that find no ctx close what they see (a SUBSCRIBE is refused
  * as "unknown-stream"). A later ctx of the same network finds the protocol
  * registered (MK_EBUSY) and reuses it with its hook.
@@ -28,9 +28,9 @@
  * adding a validator, connect) run on the loop through mk_st_run_on_loop,
  * which posts the function and waits for it — or runs it directly when
  * already on the loop. Freeing a producer/consumer while the network is
- * closing is safe: the post then fails and run-on-loop waits until the I/O
- * thread has been joined (mk_net_wait_stopped) before running the function
- * on the user thread, alone. (Handles must still be freed before the
+ * closing is safe: mk_net_call then returns MK_ESTATE only once the I/O
+ * thread has been joined, and run-on-loop runs the function on the user
+ * thread, alone. (Handles must still be freed before the
  * network itself is freed.)
  */
 #include <pthread.h>
@@ -39,54 +39,29 @@
 
 #include "mosaik/clock.h"
 #include "mosaik/log.h"
-#include "net/net_internal.h"
 #include "streams/streams_internal.h"
 
 /* ------------------------------------------------------------------ */
 /* Running on the loop                                                 */
 /* ------------------------------------------------------------------ */
 
+/* mk_net_call runs fn on the I/O thread and waits; MK_ESTATE means the
+ * network's I/O thread has stopped and been joined, so fn may run here,
+ * alone (no callback of the network can run any more). */
 typedef struct st_call {
     void (*fn)(void *);
     void *arg;
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    bool done;
 } st_call;
 
-static void call_cb(mk_net *net, void *ctx, int status) {
-    (void)net, (void)status;
+static void call_cb(mk_net *net, void *ctx) {
+    (void)net;
     st_call *c = ctx;
     c->fn(c->arg);
-    pthread_mutex_lock(&c->mu);
-    c->done = true;
-    pthread_cond_signal(&c->cv);
-    pthread_mutex_unlock(&c->mu);
 }
 
 void mk_st_run_on_loop(mk_network *nw, void (*fn)(void *), void *arg) {
-    mk_net *net = mk_network_net(nw);
-    if (mk_net_on_loop(net)) {
-        fn(arg);
-        return;
-    }
-    st_call c = {.fn = fn, .arg = arg, .done = false};
-    pthread_mutex_init(&c.mu, NULL);
-    pthread_cond_init(&c.cv, NULL);
-    if (mk_net_post(net, call_cb, &c) < 0) {
-        /* The network is stopping or stopped: its I/O thread may still be
-         * closing connections (our on_close walks the same lists), so wait
-         * until it has been joined, then run fn here, alone. */
-        mk_net_wait_stopped(net);
-        fn(arg);
-    } else {
-        pthread_mutex_lock(&c.mu);
-        while (!c.done)
-            pthread_cond_wait(&c.cv, &c.mu);
-        pthread_mutex_unlock(&c.mu);
-    }
-    pthread_mutex_destroy(&c.mu);
-    pthread_cond_destroy(&c.cv);
+    st_call c = {.fn = fn, .arg = arg};
+    if (mk_net_call(mk_network_net(nw), call_cb, &c) == MK_ESTATE) fn(arg);
 }
 
 /* ------------------------------------------------------------------ */
@@ -206,14 +181,14 @@ static void on_tick(mk_net_timer *t, void *arg) {
 /* ------------------------------------------------------------------ */
 
 static pthread_mutex_t g_mu = PTHREAD_MUTEX_INITIALIZER;
-static const char shim_key = 0;
+static const mk_network_slot_type shim_slot = {.name = "streams", .destroy = free};
 
 static st_shim *shim_for(mk_network *nw) {
     pthread_mutex_lock(&g_mu);
-    st_shim *s = mk_network_attached(nw, &shim_key);
+    st_shim *s = mk_network_slot_get(nw, &shim_slot);
     if (!s && (s = calloc(1, sizeof *s))) {
         s->nw = nw;
-        if (mk_network_attach(nw, &shim_key, s, free, NULL) < 0) {
+        if (mk_network_slot_attach(nw, &shim_slot, s, NULL) < 0) {
             free(s);
             s = NULL;
         }
@@ -242,7 +217,7 @@ static int ctx_start(st_ctx *ctx, mk_error *err) {
                              .ctx = ctx->shim};
     mk_error e;
     mk_error_clear(&e);
-    int rc = mk_net_register_protocol(ctx->net, &proto, &e);
+    int rc = mk_net_protocol_register(ctx->net, &proto, &e);
     if (rc == 0) {
         rc = mk_network_add_hook(ctx->nw, on_hook, ctx->shim, err);
     } else if (rc == MK_EBUSY) {
