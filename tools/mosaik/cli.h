@@ -24,10 +24,11 @@ int cli_cmd_demo(int argc, char **argv);
 /* Print to stderr "mosaik: <msg>" and return CLI_USAGE. */
 int cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
-#if MOSAIK_HAVE_TDX_BUILDER
-/* `mosaik tdx measure` and `mosaik tdx build` (dispatched from cmd_tdx.c). */
-int cli_tdx_measure(int argc, char **argv);
-int cli_tdx_build(int argc, char **argv);
+#if MOSAIK_HAVE_TDX
+/* A trusted simulator root (`--trust-sim-root FILE` of `tdx verify` and
+ * `node`): a simulator state file, or its root certificate (PEM or DER).
+ * Appends the root's DER to out. (cmd_tdx_common.c) */
+int cli_tdx_load_sim_root(const char *path, mk_buf *out, mk_error *err);
 #endif
 
 #endif

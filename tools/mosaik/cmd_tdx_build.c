@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli.h"
+#include "cmd_tdx.h"
 #include "mosaik/encoding.h"
 #include "mosaik/tdx_build.h"
 

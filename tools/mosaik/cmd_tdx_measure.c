@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli.h"
+#include "cmd_tdx.h"
 #include "mosaik/tdx_measure.h"
 
 static void usage(FILE *f) {
