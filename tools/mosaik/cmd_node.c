@@ -287,26 +287,12 @@ static void tdx_free(tdx_state *t) {
     mk_tdx_sim_free(t->sim);
 }
 
-static int load_root(const char *path, mk_buf *out, mk_error *err) {
-    mk_tdx_sim *sim = NULL;
-    mk_error e2;
-    if (mk_tdx_sim_load(path, &sim, &e2) == 0) {
-        const uint8_t *der;
-        size_t len;
-        mk_tdx_sim_root_der(sim, &der, &len);
-        int rc = mk_buf_append(out, der, len);
-        mk_tdx_sim_free(sim);
-        return rc;
-    }
-    return mk_file_read(path, 64 * 1024, out, err);
-}
-
 static mk_validator *tdx_validator(const char *mrtd_hex, const char *root_path, mk_error *err) {
     mk_buf root = MK_BUF_INIT;
     mk_validator *v = NULL;
     mk_tdx_validator_opts *o = mk_tdx_validator_opts_new();
     if (!o) return NULL;
-    if (root_path && load_root(root_path, &root, err) < 0) goto out;
+    if (root_path && cli_tdx_load_sim_root(root_path, &root, err) < 0) goto out;
     if (root.len && mk_tdx_validator_opts_trust_simulator(o, root.data, root.len, err) < 0)
         goto out;
     if (mk_tdx_criteria_require_mrtd_hex(mk_tdx_validator_opts_baseline(o), mrtd_hex, err) < 0)

@@ -136,8 +136,9 @@ int cli_tdx_load_collateral(const char *path, mk_tdx_collateral **out, mk_error 
     return rc;
 }
 
-/* --trust-sim-root: a simulator state file, or a root certificate (PEM or
- * DER). Appends the root's DER to out. */
+/* --trust-sim-root of `tdx verify` and `node` (cli.h): first as a simulator
+ * state file; failing that, as a certificate, PEM when it has a PEM header,
+ * else DER, re-encoded as DER. */
 int cli_tdx_load_sim_root(const char *path, mk_buf *out, mk_error *err) {
     mk_tdx_sim *sim = NULL;
     mk_error e2;
