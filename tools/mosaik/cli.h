@@ -11,6 +11,8 @@
 #define CLI_OK 0
 #define CLI_FAIL 1
 #define CLI_USAGE 2
+/* What a command's step returns to say "go on" (never an exit code). */
+#define CLI_CONTINUE (-1)
 
 int cli_cmd_id(int argc, char **argv);
 int cli_cmd_jwt(int argc, char **argv);

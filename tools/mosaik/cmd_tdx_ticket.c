@@ -46,7 +46,95 @@ static void ticket_usage(FILE *f) {
             MK_TDX_TICKET_DEFAULT_LIFETIME);
 }
 
-int cli_tdx_ticket(int argc, char **argv) {
+/* What the command line asks for. */
+typedef struct ticket_args {
+    const char *sim_path, *out_path, *coll_path;
+    bool sim_init, local, with_coll, have_peer;
+    mk_tdx_sim_td td; /* the simulated TD */
+    mk_id peer, net;
+    int64_t now, started, expires_in;
+} ticket_args;
+
+/* What making the ticket holds (freed by ticket_run_free). */
+typedef struct ticket_run {
+    mk_error err;
+    mk_tdx_sim *sim;
+    mk_tdx_provider *prov;
+    mk_tdx_collateral *coll;
+    mk_tdx_attester *att;
+    mk_ticket t;
+} ticket_run;
+
+/* One option into a; CLI_CONTINUE, or the exit code of a usage error. */
+static int ticket_option(int c, const char *arg, ticket_args *a) {
+    mk_error err;
+    mk_error_clear(&err);
+    switch (c) {
+    case 's':
+        a->sim_path = arg;
+        break;
+    case 'I':
+        a->sim_init = true;
+        break;
+    case 'L':
+        a->local = true;
+        break;
+    case 'm':
+        if (mk_hex_decode_exact(arg, a->td.mr_td, 48, &err) < 0)
+            return cli_usage_error("tdx ticket: --mrtd: %s (want 96 hex digits)", err.msg);
+        break;
+    case 'r': {
+        const char *eq = strchr(arg, '=');
+        if (!eq || eq - arg != 1 || arg[0] < '0' || arg[0] > '3')
+            return cli_usage_error("tdx ticket: --rtmr wants N=HEX with N in 0..3");
+        if (mk_hex_decode_exact(eq + 1, a->td.rtmr[arg[0] - '0'], 48, &err) < 0)
+            return cli_usage_error("tdx ticket: --rtmr: %s (want 96 hex digits)", err.msg);
+        break;
+    }
+    case 'V':
+        if (strcmp(arg, "4") && strcmp(arg, "5"))
+            return cli_usage_error("tdx ticket: --quote-version is 4 or 5");
+        a->td.quote_version = (uint16_t)atoi(arg);
+        break;
+    case '5':
+        a->td.body_type = MK_TDX_BODY_TD15;
+        break;
+    case 'p':
+        mk_id_parse(&a->peer, arg);
+        a->have_peer = true;
+        break;
+    case 'n':
+        mk_id_parse(&a->net, arg);
+        break;
+    case 'S':
+        if (cli_tdx_parse_int64("--started-at", arg, &a->started)) return CLI_USAGE;
+        break;
+    case 'e':
+        if (cli_tdx_parse_int64("--expires-in", arg, &a->expires_in)) return CLI_USAGE;
+        if (a->expires_in <= 0) return cli_usage_error("tdx ticket: --expires-in must be > 0");
+        break;
+    case 'C':
+        a->with_coll = true;
+        break;
+    case 'c':
+        a->coll_path = arg;
+        break;
+    case 'o':
+        a->out_path = arg;
+        break;
+    case 'h':
+        ticket_usage(stdout);
+        return CLI_OK;
+    default:
+        ticket_usage(stderr);
+        return CLI_USAGE;
+    }
+    return CLI_CONTINUE;
+}
+
+/* Options into a, then the rules between them; CLI_CONTINUE, or the exit
+ * code (help, usage error). */
+static int ticket_parse(int argc, char **argv, ticket_args *a) {
     static const struct option opts[] = {{"sim", required_argument, NULL, 's'},
                                          {"sim-init", no_argument, NULL, 'I'},
                                          {"local", no_argument, NULL, 'L'},
@@ -63,151 +151,89 @@ int cli_tdx_ticket(int argc, char **argv) {
                                          {"output", required_argument, NULL, 'o'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
-    const char *sim_path = NULL, *out_path = NULL, *coll_path = NULL;
-    bool sim_init = false, local = false, with_coll = false;
-    mk_tdx_sim_td td;
-    mk_tdx_sim_td_default(&td);
-    mk_id peer, net;
-    bool have_peer = false;
-    mk_id_from_name(&net, "mosaik");
-    int64_t now = mk_now(), started = now, expires_in = MK_TDX_TICKET_DEFAULT_LIFETIME;
-    mk_error err;
-    mk_error_clear(&err);
-    int c;
+    memset(a, 0, sizeof *a);
+    mk_tdx_sim_td_default(&a->td);
+    mk_id_from_name(&a->net, "mosaik");
+    a->now = mk_now();
+    a->started = a->now;
+    a->expires_in = MK_TDX_TICKET_DEFAULT_LIFETIME;
+    int c, rc;
     optind = 0;
-    while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
-        switch (c) {
-        case 's':
-            sim_path = optarg;
-            break;
-        case 'I':
-            sim_init = true;
-            break;
-        case 'L':
-            local = true;
-            break;
-        case 'm':
-            if (mk_hex_decode_exact(optarg, td.mr_td, 48, &err) < 0)
-                return cli_usage_error("tdx ticket: --mrtd: %s (want 96 hex digits)", err.msg);
-            break;
-        case 'r': {
-            char *eq = strchr(optarg, '=');
-            if (!eq || eq - optarg != 1 || optarg[0] < '0' || optarg[0] > '3')
-                return cli_usage_error("tdx ticket: --rtmr wants N=HEX with N in 0..3");
-            if (mk_hex_decode_exact(eq + 1, td.rtmr[optarg[0] - '0'], 48, &err) < 0)
-                return cli_usage_error("tdx ticket: --rtmr: %s (want 96 hex digits)", err.msg);
-            break;
-        }
-        case 'V':
-            if (strcmp(optarg, "4") && strcmp(optarg, "5"))
-                return cli_usage_error("tdx ticket: --quote-version is 4 or 5");
-            td.quote_version = (uint16_t)atoi(optarg);
-            break;
-        case '5':
-            td.body_type = MK_TDX_BODY_TD15;
-            break;
-        case 'p':
-            mk_id_parse(&peer, optarg);
-            have_peer = true;
-            break;
-        case 'n':
-            mk_id_parse(&net, optarg);
-            break;
-        case 'S':
-            if (cli_tdx_parse_int64("--started-at", optarg, &started)) return CLI_USAGE;
-            break;
-        case 'e':
-            if (cli_tdx_parse_int64("--expires-in", optarg, &expires_in)) return CLI_USAGE;
-            if (expires_in <= 0) return cli_usage_error("tdx ticket: --expires-in must be > 0");
-            break;
-        case 'C':
-            with_coll = true;
-            break;
-        case 'c':
-            coll_path = optarg;
-            break;
-        case 'o':
-            out_path = optarg;
-            break;
-        case 'h':
-            ticket_usage(stdout);
-            return CLI_OK;
-        default:
-            ticket_usage(stderr);
-            return CLI_USAGE;
-        }
-    }
+    while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1)
+        if ((rc = ticket_option(c, optarg, a)) != CLI_CONTINUE) return rc;
     if (optind != argc)
         return cli_usage_error("tdx ticket: unexpected argument '%s'", argv[optind]);
-    if (!out_path) return cli_usage_error("tdx ticket: -o FILE is required");
-    if (!!sim_path == local)
+    if (!a->out_path) return cli_usage_error("tdx ticket: -o FILE is required");
+    if (!!a->sim_path == a->local)
         return cli_usage_error("tdx ticket: give exactly one of --sim, --local");
-    if (td.body_type == MK_TDX_BODY_TD15 && td.quote_version != 5)
+    if (a->td.body_type == MK_TDX_BODY_TD15 && a->td.quote_version != 5)
         return cli_usage_error("tdx ticket: --td15 needs --quote-version 5");
-    if (with_coll && !sim_path)
+    if (a->with_coll && !a->sim_path)
         return cli_usage_error("tdx ticket: --with-collateral is for the simulator; use "
                                "--collateral FILE");
-    if (!have_peer && mk_id_random(&peer) < 0) return cli_usage_error("no randomness");
+    if (!a->have_peer && mk_id_random(&a->peer) < 0) return cli_usage_error("no randomness");
+    return CLI_CONTINUE;
+}
 
-    mk_tdx_sim *sim = NULL;
-    mk_tdx_provider *prov = NULL;
-    mk_tdx_collateral *coll = NULL;
-    mk_tdx_attester *att = NULL;
-    mk_ticket t = {0};
-    int rc;
-    if (sim_path) {
-        struct stat st;
-        if (!sim_init && stat(sim_path, &st) != 0) {
-            fprintf(stderr,
-                    "mosaik: tdx ticket: %s does not exist (add --sim-init, or run "
-                    "'mosaik tdx sim-init %s')\n",
-                    sim_path, sim_path);
-            return CLI_FAIL;
-        }
-        rc = sim_init ? mk_tdx_sim_load_or_create(sim_path, now, &sim, &err)
-                      : mk_tdx_sim_load(sim_path, &sim, &err);
-        if (rc < 0) return cli_tdx_fail("tdx ticket: simulator", &err);
-        prov = mk_tdx_provider_sim_new(sim, &td);
-        if (with_coll && mk_tdx_sim_collateral(sim, now, &coll, &err) < 0) {
-            rc = cli_tdx_fail("tdx ticket: simulator collateral", &err);
-            goto out;
-        }
-        fprintf(stderr, "mosaik: tdx ticket: SIMULATED quote (not real TDX)\n");
+/* The simulator as the quote source (with its collateral if asked for). */
+static int ticket_sim_source(const ticket_args *a, ticket_run *r) {
+    struct stat st;
+    if (!a->sim_init && stat(a->sim_path, &st) != 0) {
+        fprintf(stderr,
+                "mosaik: tdx ticket: %s does not exist (add --sim-init, or run "
+                "'mosaik tdx sim-init %s')\n",
+                a->sim_path, a->sim_path);
+        return CLI_FAIL;
+    }
+    int rc = a->sim_init ? mk_tdx_sim_load_or_create(a->sim_path, a->now, &r->sim, &r->err)
+                         : mk_tdx_sim_load(a->sim_path, &r->sim, &r->err);
+    if (rc < 0) return cli_tdx_fail("tdx ticket: simulator", &r->err);
+    r->prov = mk_tdx_provider_sim_new(r->sim, &a->td);
+    if (a->with_coll && mk_tdx_sim_collateral(r->sim, a->now, &r->coll, &r->err) < 0)
+        return cli_tdx_fail("tdx ticket: simulator collateral", &r->err);
+    fprintf(stderr, "mosaik: tdx ticket: SIMULATED quote (not real TDX)\n");
+    return CLI_CONTINUE;
+}
+
+/* The quote source, then the attester, the ticket and its file. */
+static int ticket_make(const ticket_args *a, ticket_run *r) {
+    if (a->sim_path) {
+        int rc = ticket_sim_source(a, r);
+        if (rc != CLI_CONTINUE) return rc;
     } else {
-        prov = mk_tdx_provider_auto_new(&err);
-        if (!prov) return cli_tdx_fail("tdx ticket", &err);
+        r->prov = mk_tdx_provider_auto_new(&r->err);
     }
-    if (!prov) {
-        rc = cli_tdx_fail("tdx ticket", &err);
-        goto out;
-    }
-    if (coll_path && cli_tdx_load_collateral(coll_path, &coll, &err) < 0) {
-        rc = cli_tdx_fail("tdx ticket: collateral", &err);
-        goto out;
-    }
-    if (mk_tdx_attester_new(prov, coll, &att, &err) < 0) {
-        rc = cli_tdx_fail("tdx ticket", &err);
-        goto out;
-    }
-    if (mk_tdx_attester_ticket_with_expiration(att, &peer, &net, started, mk_now() + expires_in, &t,
-                                               &err) < 0) {
-        rc = cli_tdx_fail("tdx ticket", &err);
-        goto out;
-    }
-    if (mk_file_write(out_path, t.data, t.len, 0644, &err) < 0) {
-        rc = cli_tdx_fail("tdx ticket", &err);
-        goto out;
-    }
+    if (!r->prov) return cli_tdx_fail("tdx ticket", &r->err);
+    if (a->coll_path && cli_tdx_load_collateral(a->coll_path, &r->coll, &r->err) < 0)
+        return cli_tdx_fail("tdx ticket: collateral", &r->err);
+    if (mk_tdx_attester_new(r->prov, r->coll, &r->att, &r->err) < 0 ||
+        mk_tdx_attester_ticket_with_expiration(r->att, &a->peer, &a->net, a->started,
+                                               mk_now() + a->expires_in, &r->t, &r->err) < 0 ||
+        mk_file_write(a->out_path, r->t.data, r->t.len, 0644, &r->err) < 0)
+        return cli_tdx_fail("tdx ticket", &r->err);
     char ph[MK_ID_HEX_LEN], nh[MK_ID_HEX_LEN];
-    mk_id_to_hex(&peer, ph);
-    mk_id_to_hex(&net, nh);
-    printf("ticket: %s (%zu bytes)\npeer_id: %s\nnetwork_id: %s\n", out_path, t.len, ph, nh);
-    rc = CLI_OK;
-out:
-    mk_ticket_free(&t);
-    mk_tdx_attester_free(att);
-    mk_tdx_collateral_free(coll);
-    mk_tdx_provider_free(prov);
-    mk_tdx_sim_free(sim);
+    mk_id_to_hex(&a->peer, ph);
+    mk_id_to_hex(&a->net, nh);
+    printf("ticket: %s (%zu bytes)\npeer_id: %s\nnetwork_id: %s\n", a->out_path, r->t.len, ph, nh);
+    return CLI_OK;
+}
+
+static void ticket_run_free(ticket_run *r) {
+    mk_ticket_free(&r->t);
+    mk_tdx_attester_free(r->att);
+    mk_tdx_collateral_free(r->coll);
+    mk_tdx_provider_free(r->prov);
+    mk_tdx_sim_free(r->sim);
+}
+
+int cli_tdx_ticket(int argc, char **argv) {
+    ticket_args a;
+    int rc = ticket_parse(argc, argv, &a);
+    if (rc != CLI_CONTINUE) return rc;
+    ticket_run r;
+    memset(&r, 0, sizeof r);
+    mk_error_clear(&r.err);
+    rc = ticket_make(&a, &r);
+    ticket_run_free(&r);
     return rc;
 }

@@ -76,7 +76,33 @@ static void verify_usage(FILE *f) {
                "Exit status: 0 verified and accepted, 1 refused, 2 usage error.\n");
 }
 
-int cli_tdx_verify(int argc, char **argv) {
+/* What the command line asks for. */
+typedef struct verify_args {
+    const char *path, *coll_path, *sim_path, *peer_s, *net_s;
+    int64_t at;
+    bool json, allow_debug, have_accept;
+    uint32_t accept;
+} verify_args;
+
+/* One verification: its inputs, the objects it makes, and the report. */
+typedef struct verify_run {
+    mk_error err;
+    mk_buf input, root;
+    mk_tdx_collateral *coll;
+    mk_tdx_verifier *ver;
+    mk_tdx_validator_opts *vo;
+    mk_validator *val;
+    mk_tdx_ticket ticket;
+    mk_tdx_policy pol;
+    mk_tdx_result res;
+    bool have_res;
+    const uint8_t *qdata; /* the quote: the input, or the ticket's */
+    size_t qlen;
+    json_t *o;
+} verify_run;
+
+/* Options into a; CLI_CONTINUE, or the exit code (help, usage error). */
+static int verify_parse(int argc, char **argv, verify_args *a) {
     static const struct option opts[] = {{"collateral", required_argument, NULL, 'c'},
                                          {"at", required_argument, NULL, 't'},
                                          {"accept", required_argument, NULL, 'a'},
@@ -88,41 +114,40 @@ int cli_tdx_verify(int argc, char **argv) {
                                          {"chain-only", no_argument, NULL, 'C'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
-    const char *coll_path = NULL, *sim_path = NULL, *peer_s = NULL, *net_s = NULL;
-    int64_t at = mk_now();
-    bool json = false, allow_debug = false, have_accept = false, chain_only = false;
-    uint32_t accept = 0;
+    memset(a, 0, sizeof *a);
+    a->at = mk_now();
     int c;
     optind = 0;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
         case 'c':
-            coll_path = optarg;
+            a->coll_path = optarg;
             break;
         case 't':
-            if (cli_tdx_parse_int64("--at", optarg, &at)) return CLI_USAGE;
+            if (cli_tdx_parse_int64("--at", optarg, &a->at)) return CLI_USAGE;
             break;
         case 'a':
-            if (parse_accept(optarg, &accept)) return CLI_USAGE;
-            have_accept = true;
+            if (parse_accept(optarg, &a->accept)) return CLI_USAGE;
+            a->have_accept = true;
             break;
         case 'd':
-            allow_debug = true;
+            a->allow_debug = true;
             break;
         case 's':
-            sim_path = optarg;
+            a->sim_path = optarg;
             break;
         case 'p':
-            peer_s = optarg;
+            a->peer_s = optarg;
             break;
         case 'n':
-            net_s = optarg;
+            a->net_s = optarg;
             break;
         case 'j':
-            json = true;
+            a->json = true;
             break;
         case 'C':
-            chain_only = true;
+            /* Without collateral the chain only is verified anyway (said on
+             * stderr and in the JSON): the option only says so. */
             break;
         case 'h':
             verify_usage(stdout);
@@ -136,121 +161,108 @@ int cli_tdx_verify(int argc, char **argv) {
         verify_usage(stderr);
         return cli_usage_error("tdx verify: expected one QUOTE file");
     }
-    const char *path = argv[optind];
+    a->path = argv[optind];
+    return CLI_CONTINUE;
+}
 
-    mk_error err;
-    mk_error_clear(&err);
-    mk_buf input = MK_BUF_INIT, root = MK_BUF_INIT;
-    mk_tdx_collateral *coll = NULL;
-    mk_tdx_verifier *ver = NULL;
-    mk_tdx_validator_opts *vo = NULL;
-    mk_validator *val = NULL;
-    mk_tdx_ticket ticket;
-    memset(&ticket, 0, sizeof ticket);
-    json_t *o = json_object();
-    int rc = 0, exit_code = CLI_FAIL;
-
-    /* Setting-up failures (unreadable files) are refusals with a reason. */
-    if (cli_tdx_read_input(path, &input, &err) < 0) {
-        cli_tdx_fail("tdx verify", &err);
-        goto out_early;
-    }
-    if (coll_path && cli_tdx_load_collateral(coll_path, &coll, &err) < 0) {
-        cli_tdx_fail("tdx verify: collateral", &err);
-        goto out_early;
-    }
-    if (sim_path && cli_tdx_load_sim_root(sim_path, &root, &err) < 0) {
-        cli_tdx_fail("tdx verify: --trust-sim-root", &err);
-        goto out_early;
-    }
-
-    mk_tdx_policy pol;
-    mk_tdx_policy_default(&pol);
-    if (have_accept) pol.accepted_statuses = accept;
-    pol.allow_debug = allow_debug;
+/* Read the input, the collateral and the trusted root. A file that cannot
+ * be read is a refusal with its reason, before any report. */
+static int verify_load(const verify_args *a, verify_run *r) {
+    if (cli_tdx_read_input(a->path, &r->input, &r->err) < 0)
+        return cli_tdx_fail("tdx verify", &r->err);
+    if (a->coll_path && cli_tdx_load_collateral(a->coll_path, &r->coll, &r->err) < 0)
+        return cli_tdx_fail("tdx verify: collateral", &r->err);
+    if (a->sim_path && cli_tdx_load_sim_root(a->sim_path, &r->root, &r->err) < 0)
+        return cli_tdx_fail("tdx verify: --trust-sim-root", &r->err);
+    mk_tdx_policy_default(&r->pol);
+    if (a->have_accept) r->pol.accepted_statuses = a->accept;
+    r->pol.allow_debug = a->allow_debug;
     /* Without collateral: chain only, said on stderr and in the JSON. */
-    (void)chain_only;
-    pol.chain_only = coll == NULL;
+    r->pol.chain_only = r->coll == NULL;
+    r->qdata = r->input.data;
+    r->qlen = r->input.len;
+    return CLI_CONTINUE;
+}
 
-    bool is_ticket = cli_tdx_is_zstd(input.data, input.len);
-    const uint8_t *qdata = input.data;
-    size_t qlen = input.len;
-    mk_tdx_result res;
-    memset(&res, 0, sizeof res);
-    bool have_res = false;
-
-    if (is_ticket) {
-        json_object_set_new(o, "kind", json_string("ticket"));
-        if (mk_tdx_ticket_decode(input.data, input.len, &ticket, &err) < 0) {
-            rc = err.code;
-            goto report;
-        }
-        cli_tdx_describe_extra(o, &ticket.extra);
-        qdata = ticket.quote;
-        qlen = ticket.quote_len;
-        vo = mk_tdx_validator_opts_new();
-        if (!vo) {
-            rc = mk_error_set(&err, MK_ENOMEM, "out of memory");
-            goto report;
-        }
-        pol.chain_only = coll == NULL && ticket.collateral == NULL;
-        mk_tdx_validator_opts_policy(vo, &pol);
-        if (root.len &&
-            (rc = mk_tdx_validator_opts_trust_simulator(vo, root.data, root.len, &err)) < 0)
-            goto report;
-        if (coll) {
-            mk_tdx_validator_opts_collateral_from_ticket(vo, false);
-            if ((rc = mk_tdx_validator_opts_static_collateral(vo, coll, &err)) < 0) goto report;
-        }
-        val = mk_tdx_validator_new(vo, &err);
-        if (!val) {
-            rc = err.code ? err.code : MK_ENOMEM;
-            goto report;
-        }
-        mk_peer_view pv;
-        memset(&pv, 0, sizeof pv);
-        pv.peer_id = ticket.extra.peer_id;
-        pv.network_id = ticket.extra.network_id;
-        if (peer_s) mk_id_parse(&pv.peer_id, peer_s);
-        if (net_s) mk_id_parse(&pv.network_id, net_s);
-        mk_expiration exp = 0;
-        rc = mk_tdx_validator_validate_ex(val, input.data, input.len, &pv, at, &exp, &res, &err);
-        have_res = true;
-        if (rc == 0) {
-            char t[MK_RFC3339_LEN];
-            if (exp == MK_EXPIRES_NEVER)
-                json_object_set_new(o, "admitted_until", json_null());
-            else
-                mk_time_format_rfc3339(exp, t),
-                    json_object_set_new(o, "admitted_until", json_string(t));
-        }
-    } else {
-        json_object_set_new(o, "kind", json_string("quote"));
-        ver = mk_tdx_verifier_new();
-        if (!ver) {
-            rc = mk_error_set(&err, MK_ENOMEM, "out of memory");
-            goto report;
-        }
-        mk_tdx_verifier_set_policy(ver, &pol);
-        if (root.len && mk_tdx_verifier_trust_simulator(ver, root.data, root.len, &err) < 0) {
-            rc = err.code;
-            goto report;
-        }
-        rc = mk_tdx_verify(ver, qdata, qlen, coll, at, &res, &err);
-        have_res = true;
+/* A TDX validator configured like a node's, for this ticket. */
+static int ticket_validator(verify_run *r) {
+    r->vo = mk_tdx_validator_opts_new();
+    if (!r->vo) return mk_error_set(&r->err, MK_ENOMEM, "out of memory");
+    r->pol.chain_only = r->coll == NULL && r->ticket.collateral == NULL;
+    mk_tdx_validator_opts_policy(r->vo, &r->pol);
+    int rc;
+    if (r->root.len &&
+        (rc = mk_tdx_validator_opts_trust_simulator(r->vo, r->root.data, r->root.len, &r->err)) < 0)
+        return rc;
+    if (r->coll) {
+        mk_tdx_validator_opts_collateral_from_ticket(r->vo, false);
+        if ((rc = mk_tdx_validator_opts_static_collateral(r->vo, r->coll, &r->err)) < 0) return rc;
     }
+    r->val = mk_tdx_validator_new(r->vo, &r->err);
+    if (!r->val) return r->err.code ? r->err.code : MK_ENOMEM;
+    return 0;
+}
 
-report:;
+/* A ticket: decoded, then judged by a TDX validator as a peer's ticket
+ * (peer and network from the ticket unless --peer / --network say). */
+static int verify_ticket(const verify_args *a, verify_run *r) {
+    json_object_set_new(r->o, "kind", json_string("ticket"));
+    if (mk_tdx_ticket_decode(r->input.data, r->input.len, &r->ticket, &r->err) < 0)
+        return r->err.code;
+    cli_tdx_describe_extra(r->o, &r->ticket.extra);
+    r->qdata = r->ticket.quote;
+    r->qlen = r->ticket.quote_len;
+    int rc = ticket_validator(r);
+    if (rc < 0) return rc;
+    mk_peer_view pv;
+    memset(&pv, 0, sizeof pv);
+    pv.peer_id = r->ticket.extra.peer_id;
+    pv.network_id = r->ticket.extra.network_id;
+    if (a->peer_s) mk_id_parse(&pv.peer_id, a->peer_s);
+    if (a->net_s) mk_id_parse(&pv.network_id, a->net_s);
+    mk_expiration exp = 0;
+    rc = mk_tdx_validator_validate_ex(r->val, r->input.data, r->input.len, &pv, a->at, &exp,
+                                      &r->res, &r->err);
+    r->have_res = true;
+    if (rc == 0) {
+        char t[MK_RFC3339_LEN];
+        if (exp == MK_EXPIRES_NEVER)
+            json_object_set_new(r->o, "admitted_until", json_null());
+        else
+            mk_time_format_rfc3339(exp, t),
+                json_object_set_new(r->o, "admitted_until", json_string(t));
+    }
+    return rc;
+}
+
+/* A bare quote: mk_tdx_verify with the policy and the collateral given. */
+static int verify_quote(const verify_args *a, verify_run *r) {
+    json_object_set_new(r->o, "kind", json_string("quote"));
+    r->ver = mk_tdx_verifier_new();
+    if (!r->ver) return mk_error_set(&r->err, MK_ENOMEM, "out of memory");
+    mk_tdx_verifier_set_policy(r->ver, &r->pol);
+    if (r->root.len &&
+        mk_tdx_verifier_trust_simulator(r->ver, r->root.data, r->root.len, &r->err) < 0)
+        return r->err.code;
+    int rc = mk_tdx_verify(r->ver, r->qdata, r->qlen, r->coll, a->at, &r->res, &r->err);
+    r->have_res = true;
+    return rc;
+}
+
+/* The verdict (rc) with the quote's fields: printed as JSON with --json,
+ * as text when verified; a refusal's reason also on stderr. */
+static int verify_report(const verify_args *a, verify_run *r, int rc) {
+    json_t *o = r->o;
     mk_tdx_quote q;
-    if (qdata && mk_tdx_quote_parse(qdata, qlen, &q, NULL) == 0)
+    if (r->qdata && mk_tdx_quote_parse(r->qdata, r->qlen, &q, NULL) == 0)
         cli_tdx_describe_quote(o, &q);
     else
         cli_tdx_null_quote_fields(o);
-    cli_tdx_describe_result(o, &res, have_res);
+    cli_tdx_describe_result(o, &r->res, r->have_res);
     json_object_set_new(o, "verified", json_boolean(rc == 0));
-    json_object_set_new(o, "reason", rc == 0 ? json_null() : json_string(err.msg));
-    json_object_set_new(o, "chain_only", json_boolean(pol.chain_only));
-    if (pol.chain_only)
+    json_object_set_new(o, "reason", rc == 0 ? json_null() : json_string(r->err.msg));
+    json_object_set_new(o, "chain_only", json_boolean(r->pol.chain_only));
+    if (r->pol.chain_only)
         fprintf(stderr, "mosaik: tdx verify: no collateral: chain only (structure, signatures, "
                         "PCK chain); no TCB status, no revocation check\n");
     /* Put the verdict first for readers. */
@@ -258,18 +270,37 @@ report:;
     json_object_set(ordered, "verified", json_object_get(o, "verified"));
     json_object_set(ordered, "reason", json_object_get(o, "reason"));
     json_object_update(ordered, o);
-    if (json || rc == 0) cli_tdx_emit(ordered, json);
+    if (a->json || rc == 0) cli_tdx_emit(ordered, a->json);
     json_decref(ordered);
-    if (rc < 0) fprintf(stderr, "mosaik: tdx verify: refused: %s\n", err.msg);
-    exit_code = rc == 0 ? CLI_OK : CLI_FAIL;
-out_early:
-    json_decref(o);
-    mk_validator_free(val);
-    mk_tdx_validator_opts_free(vo);
-    mk_tdx_ticket_free(&ticket);
-    mk_tdx_verifier_free(ver);
-    mk_tdx_collateral_free(coll);
-    mk_buf_free(&root);
-    mk_buf_free(&input);
-    return exit_code;
+    if (rc < 0) fprintf(stderr, "mosaik: tdx verify: refused: %s\n", r->err.msg);
+    return rc == 0 ? CLI_OK : CLI_FAIL;
+}
+
+static void verify_run_free(verify_run *r) {
+    json_decref(r->o);
+    mk_validator_free(r->val);
+    mk_tdx_validator_opts_free(r->vo);
+    mk_tdx_ticket_free(&r->ticket);
+    mk_tdx_verifier_free(r->ver);
+    mk_tdx_collateral_free(r->coll);
+    mk_buf_free(&r->root);
+    mk_buf_free(&r->input);
+}
+
+int cli_tdx_verify(int argc, char **argv) {
+    verify_args a;
+    int rc = verify_parse(argc, argv, &a);
+    if (rc != CLI_CONTINUE) return rc;
+    verify_run r;
+    memset(&r, 0, sizeof r);
+    mk_error_clear(&r.err);
+    r.o = json_object();
+    rc = verify_load(&a, &r);
+    if (rc == CLI_CONTINUE) {
+        bool is_ticket = cli_tdx_is_zstd(r.input.data, r.input.len);
+        int vrc = is_ticket ? verify_ticket(&a, &r) : verify_quote(&a, &r);
+        rc = verify_report(&a, &r, vrc);
+    }
+    verify_run_free(&r);
+    return rc;
 }
