@@ -104,157 +104,162 @@ enum {
     OPT_LIST,
 };
 
-int cli_tdx_measure(int argc, char **argv) {
-    static const struct option opts[] = {
-        {"firmware", required_argument, NULL, OPT_FIRMWARE},
-        {"kernel", required_argument, NULL, OPT_KERNEL},
-        {"initrd", required_argument, NULL, OPT_INITRD},
-        {"cmdline", required_argument, NULL, OPT_CMDLINE},
-        {"memory", required_argument, NULL, OPT_MEMORY},
-        {"profile", required_argument, NULL, OPT_PROFILE},
-        {"page-order", required_argument, NULL, OPT_PAGE_ORDER},
-        {"kernel-image", required_argument, NULL, OPT_KERNEL_IMAGE},
-        {"rtmr1-separator", required_argument, NULL, OPT_SEPARATOR},
-        {"initrd-arg", required_argument, NULL, OPT_INITRD_ARG},
-        {"stub-measures", required_argument, NULL, OPT_STUB},
-        {"json", no_argument, NULL, OPT_JSON},
-        {"list-profiles", no_argument, NULL, OPT_LIST},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-    const char *firmware = NULL, *kernel = NULL, *initrd = NULL, *cmdline = NULL;
-    const char *profile_name = MK_TDX_DEFAULT_PROFILE;
-    const char *order = NULL, *kimg = NULL, *iarg = NULL;
-    bool have_sep = false, sep = false, have_stub = false, stub = false, json = false, list = false;
-    unsigned long long memory = 2048;
-    int c;
-    optind = 0; /* reset getopt for this argv */
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        switch (c) {
-        case OPT_FIRMWARE:
-            firmware = optarg;
-            break;
-        case OPT_KERNEL:
-            kernel = optarg;
-            break;
-        case OPT_INITRD:
-            initrd = optarg;
-            break;
-        case OPT_CMDLINE:
-            cmdline = optarg;
-            break;
-        case OPT_MEMORY: {
-            char *end;
-            memory = strtoull(optarg, &end, 10);
-            if (!*optarg || *end || memory < 64 || memory > (1ull << 24))
-                return cli_usage_error("tdx measure: --memory wants MiB in [64, 16777216], not "
-                                       "'%s'",
-                                       optarg);
-            break;
-        }
-        case OPT_PROFILE:
-            profile_name = optarg;
-            break;
-        case OPT_PAGE_ORDER:
-            order = optarg;
-            break;
-        case OPT_KERNEL_IMAGE:
-            kimg = optarg;
-            break;
-        case OPT_SEPARATOR:
-            if (parse_bool("--rtmr1-separator", optarg, &sep) != 0) return CLI_USAGE;
-            have_sep = true;
-            break;
-        case OPT_INITRD_ARG:
-            iarg = optarg;
-            break;
-        case OPT_STUB:
-            if (parse_bool("--stub-measures", optarg, &stub) != 0) return CLI_USAGE;
-            have_stub = true;
-            break;
-        case OPT_JSON:
-            json = true;
-            break;
-        case OPT_LIST:
-            list = true;
-            break;
-        case 'h':
-            usage(stdout);
-            return CLI_OK;
-        default:
-            if (optopt >= OPT_FIRMWARE)
-                return cli_usage_error("tdx measure: option needs an argument");
-            return cli_usage_error("tdx measure: unknown option '%s' (see --help)",
-                                   argv[optind - 1] ? argv[optind - 1] : "?");
-        }
+static const struct option measure_long_opts[] = {
+    {"firmware", required_argument, NULL, OPT_FIRMWARE},
+    {"kernel", required_argument, NULL, OPT_KERNEL},
+    {"initrd", required_argument, NULL, OPT_INITRD},
+    {"cmdline", required_argument, NULL, OPT_CMDLINE},
+    {"memory", required_argument, NULL, OPT_MEMORY},
+    {"profile", required_argument, NULL, OPT_PROFILE},
+    {"page-order", required_argument, NULL, OPT_PAGE_ORDER},
+    {"kernel-image", required_argument, NULL, OPT_KERNEL_IMAGE},
+    {"rtmr1-separator", required_argument, NULL, OPT_SEPARATOR},
+    {"initrd-arg", required_argument, NULL, OPT_INITRD_ARG},
+    {"stub-measures", required_argument, NULL, OPT_STUB},
+    {"json", no_argument, NULL, OPT_JSON},
+    {"list-profiles", no_argument, NULL, OPT_LIST},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
+};
+
+/* What the command line asks for. The profile knobs stay words until the
+ * profile is known (measure_profile), so that a bad word is reported after
+ * the options that matter more (--list-profiles, the inputs). */
+typedef struct measure_args {
+    const char *firmware, *kernel, *initrd, *cmdline;
+    const char *profile_name;
+    const char *order, *kimg, *iarg;
+    bool have_sep, sep, have_stub, stub, json, list;
+    unsigned long long memory;
+} measure_args;
+
+/* One option into a; CLI_CONTINUE, or the exit code (help, usage error). */
+static int measure_option(int c, const char *arg, measure_args *a, char **argv) {
+    switch (c) {
+    case OPT_FIRMWARE:
+        a->firmware = arg;
+        break;
+    case OPT_KERNEL:
+        a->kernel = arg;
+        break;
+    case OPT_INITRD:
+        a->initrd = arg;
+        break;
+    case OPT_CMDLINE:
+        a->cmdline = arg;
+        break;
+    case OPT_MEMORY: {
+        char *end;
+        a->memory = strtoull(arg, &end, 10);
+        if (!*arg || *end || a->memory < 64 || a->memory > (1ull << 24))
+            return cli_usage_error("tdx measure: --memory wants MiB in [64, 16777216], not '%s'",
+                                   arg);
+        break;
     }
-    if (optind < argc)
-        return cli_usage_error("tdx measure: unexpected argument '%s'", argv[optind]);
-    if (list) return list_profiles(json);
+    case OPT_PROFILE:
+        a->profile_name = arg;
+        break;
+    case OPT_PAGE_ORDER:
+        a->order = arg;
+        break;
+    case OPT_KERNEL_IMAGE:
+        a->kimg = arg;
+        break;
+    case OPT_SEPARATOR:
+        if (parse_bool("--rtmr1-separator", arg, &a->sep) != 0) return CLI_USAGE;
+        a->have_sep = true;
+        break;
+    case OPT_INITRD_ARG:
+        a->iarg = arg;
+        break;
+    case OPT_STUB:
+        if (parse_bool("--stub-measures", arg, &a->stub) != 0) return CLI_USAGE;
+        a->have_stub = true;
+        break;
+    case OPT_JSON:
+        a->json = true;
+        break;
+    case OPT_LIST:
+        a->list = true;
+        break;
+    case 'h':
+        usage(stdout);
+        return CLI_OK;
+    default:
+        if (optopt >= OPT_FIRMWARE) return cli_usage_error("tdx measure: option needs an argument");
+        return cli_usage_error("tdx measure: unknown option '%s' (see --help)",
+                               argv[optind - 1] ? argv[optind - 1] : "?");
+    }
+    return CLI_CONTINUE;
+}
 
-    if (!kernel && (initrd || cmdline))
-        return cli_usage_error("tdx measure: --initrd and --cmdline need --kernel");
-    if (!firmware && !kernel)
-        return cli_usage_error("tdx measure: give --firmware and/or --kernel (see --help)");
+/* A knob's words and the values they stand for (NULL-terminated). */
+typedef struct choice {
+    const char *word;
+    int value;
+} choice;
 
-    const mk_tdx_profile *base = mk_tdx_profile_find(profile_name);
+static const choice PAGE_ORDERS[] = {{"two-pass", MK_TDX_PAGE_ORDER_TWO_PASS},
+                                     {"interleaved", MK_TDX_PAGE_ORDER_INTERLEAVED},
+                                     {"single-pass", MK_TDX_PAGE_ORDER_INTERLEAVED},
+                                     {NULL, 0}};
+static const choice KERNEL_IMAGES[] = {
+    {"raw", MK_TDX_KERNEL_RAW}, {"patched", MK_TDX_KERNEL_PATCHED}, {NULL, 0}};
+static const choice INITRD_ARGS[] = {
+    {"suffix", MK_TDX_INITRD_ARG_SUFFIX}, {"prefix", MK_TDX_INITRD_ARG_PREFIX}, {NULL, 0}};
+
+/* The value of word in t, or -1 when it names none. */
+static int choice_of(const choice *t, const char *word) {
+    for (; t->word; t++)
+        if (!strcmp(t->word, word)) return t->value;
+    return -1;
+}
+
+/* The named profile with the knobs given on the command line; named
+ * "<name>+custom" (in name) when they change it. CLI_CONTINUE, or the exit
+ * code of a usage error. */
+static int measure_profile(const measure_args *a, mk_tdx_profile *p, char name[96]) {
+    const mk_tdx_profile *base = mk_tdx_profile_find(a->profile_name);
     if (!base)
         return cli_usage_error("tdx measure: unknown profile '%s' (see --list-profiles)",
-                               profile_name);
-    mk_tdx_profile p = *base;
-    bool custom = false;
-    if (order) {
-        if (!strcmp(order, "two-pass"))
-            p.page_order = MK_TDX_PAGE_ORDER_TWO_PASS;
-        else if (!strcmp(order, "interleaved") || !strcmp(order, "single-pass"))
-            p.page_order = MK_TDX_PAGE_ORDER_INTERLEAVED;
-        else
-            return cli_usage_error("tdx measure: --page-order two-pass|interleaved");
-        custom |= p.page_order != base->page_order;
-    }
-    if (kimg) {
-        if (!strcmp(kimg, "raw"))
-            p.kernel_image = MK_TDX_KERNEL_RAW;
-        else if (!strcmp(kimg, "patched"))
-            p.kernel_image = MK_TDX_KERNEL_PATCHED;
-        else
-            return cli_usage_error("tdx measure: --kernel-image raw|patched");
-        custom |= p.kernel_image != base->kernel_image;
-    }
-    if (iarg) {
-        if (!strcmp(iarg, "suffix"))
-            p.initrd_arg = MK_TDX_INITRD_ARG_SUFFIX;
-        else if (!strcmp(iarg, "prefix"))
-            p.initrd_arg = MK_TDX_INITRD_ARG_PREFIX;
-        else
-            return cli_usage_error("tdx measure: --initrd-arg suffix|prefix");
-        custom |= p.initrd_arg != base->initrd_arg;
-    }
-    if (have_sep) {
-        p.rtmr1_separator = sep;
-        custom |= sep != base->rtmr1_separator;
-    }
-    if (have_stub) {
-        p.stub_measures_rtmr2 = stub;
-        custom |= stub != base->stub_measures_rtmr2;
-    }
-    char name[96];
-    snprintf(name, sizeof name, "%s%s", base->name, custom ? "+custom" : "");
-    p.name = name;
+                               a->profile_name);
+    *p = *base;
+    int v;
+    if (a->order && (v = choice_of(PAGE_ORDERS, a->order)) < 0)
+        return cli_usage_error("tdx measure: --page-order two-pass|interleaved");
+    if (a->order) p->page_order = (mk_tdx_page_order)v;
+    if (a->kimg && (v = choice_of(KERNEL_IMAGES, a->kimg)) < 0)
+        return cli_usage_error("tdx measure: --kernel-image raw|patched");
+    if (a->kimg) p->kernel_image = (mk_tdx_kernel_image)v;
+    if (a->iarg && (v = choice_of(INITRD_ARGS, a->iarg)) < 0)
+        return cli_usage_error("tdx measure: --initrd-arg suffix|prefix");
+    if (a->iarg) p->initrd_arg = (mk_tdx_initrd_arg)v;
+    if (a->have_sep) p->rtmr1_separator = a->sep;
+    if (a->have_stub) p->stub_measures_rtmr2 = a->stub;
+    bool custom = p->page_order != base->page_order || p->kernel_image != base->kernel_image ||
+                  p->initrd_arg != base->initrd_arg ||
+                  p->rtmr1_separator != base->rtmr1_separator ||
+                  p->stub_measures_rtmr2 != base->stub_measures_rtmr2;
+    snprintf(name, 96, "%s%s", base->name, custom ? "+custom" : "");
+    p->name = name;
+    return CLI_CONTINUE;
+}
 
+/* Measure the files with profile p and print the result. */
+static int measure_run(const measure_args *a, const mk_tdx_profile *p) {
     mk_tdx_measurement *m = calloc(1, sizeof *m);
     if (!m) return CLI_FAIL;
     mk_error err;
     mk_error_clear(&err);
-    int rc = mk_tdx_measure_files(firmware, kernel, initrd, cmdline, memory, &p, m, &err);
+    int rc =
+        mk_tdx_measure_files(a->firmware, a->kernel, a->initrd, a->cmdline, a->memory, p, m, &err);
     if (rc < 0) {
         fprintf(stderr, "mosaik: tdx measure: %s\n", err.msg);
         free(m);
         return CLI_FAIL;
     }
     mk_buf out = MK_BUF_INIT;
-    rc = json ? mk_tdx_measurement_json(m, &p, &out) : mk_tdx_measurement_text(m, &p, &out);
+    rc = a->json ? mk_tdx_measurement_json(m, p, &out) : mk_tdx_measurement_text(m, p, &out);
     if (rc == 0) fwrite(out.data, 1, out.len, stdout);
     mk_buf_free(&out);
     free(m);
@@ -263,4 +268,27 @@ int cli_tdx_measure(int argc, char **argv) {
         return CLI_FAIL;
     }
     return CLI_OK;
+}
+
+int cli_tdx_measure(int argc, char **argv) {
+    measure_args a;
+    memset(&a, 0, sizeof a);
+    a.profile_name = MK_TDX_DEFAULT_PROFILE;
+    a.memory = 2048;
+    int c, rc;
+    optind = 0; /* reset getopt for this argv */
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "h", measure_long_opts, NULL)) != -1)
+        if ((rc = measure_option(c, optarg, &a, argv)) != CLI_CONTINUE) return rc;
+    if (optind < argc)
+        return cli_usage_error("tdx measure: unexpected argument '%s'", argv[optind]);
+    if (a.list) return list_profiles(a.json);
+    if (!a.kernel && (a.initrd || a.cmdline))
+        return cli_usage_error("tdx measure: --initrd and --cmdline need --kernel");
+    if (!a.firmware && !a.kernel)
+        return cli_usage_error("tdx measure: give --firmware and/or --kernel (see --help)");
+    mk_tdx_profile p;
+    char name[96];
+    rc = measure_profile(&a, &p, name);
+    return rc == CLI_CONTINUE ? measure_run(&a, &p) : rc;
 }
