@@ -21,7 +21,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
@@ -329,28 +328,6 @@ enum {
     OPT_HELP
 };
 
-static const struct option node_long_opts[] = {
-    {"network", required_argument, NULL, OPT_NETWORK},
-    {"listen", required_argument, NULL, OPT_LISTEN},
-    {"advertise", required_argument, NULL, OPT_ADVERTISE},
-    {"bootstrap", required_argument, NULL, OPT_BOOT},
-    {"key", required_argument, NULL, OPT_KEY},
-    {"tag", required_argument, NULL, OPT_TAG},
-    {"jwt-ticket", required_argument, NULL, OPT_JWT},
-    {"tdx-sim", required_argument, NULL, OPT_TDX_SIM},
-    {"tdx-sim-state", required_argument, NULL, OPT_TDX_STATE},
-    {"require-tdx-mrtd", required_argument, NULL, OPT_REQ_MRTD},
-    {"trust-sim-root", required_argument, NULL, OPT_TRUST_ROOT},
-    {"metrics", required_argument, NULL, OPT_METRICS},
-    {"json", no_argument, NULL, OPT_JSON},
-    {"run-for", required_argument, NULL, OPT_RUN_FOR},
-    {"no-depart", no_argument, NULL, OPT_NO_DEPART},
-    {"announce-ms", required_argument, NULL, OPT_ANNOUNCE},
-    {"sync-ms", required_argument, NULL, OPT_SYNC},
-    {"purge-after-ms", required_argument, NULL, OPT_PURGE},
-    {"help", no_argument, NULL, OPT_HELP},
-    {NULL, 0, NULL, 0}};
-
 /* What the command line asks for; cfg points into the lists. */
 typedef struct node_opts {
     mk_network_config cfg;
@@ -382,51 +359,18 @@ static int add_to(const char **list, size_t *n, const char *v, const char *opt) 
 /* One option into o; CLI_CONTINUE, or the exit code (help, usage error). */
 static int node_option(int ch, const char *arg, node_opts *o) {
     switch (ch) {
-    case OPT_NETWORK:
-        o->cfg.network = arg;
-        break;
-    case OPT_LISTEN:
-        o->cfg.listen_addr = arg;
-        break;
     case OPT_ADVERTISE:
         return add_to(o->adv, &o->nadv, arg, "--advertise");
     case OPT_BOOT:
         return add_to(o->boot, &o->nboot, arg, "--bootstrap");
-    case OPT_KEY:
-        o->cfg.key_file = arg;
-        break;
     case OPT_TAG:
         return add_to(o->tags, &o->ntags, arg, "--tag");
-    case OPT_JWT:
-        o->jwt_path = arg;
-        break;
-    case OPT_TDX_SIM:
-        o->tdx_mrtd = arg;
-        break;
-    case OPT_TDX_STATE:
-        o->tdx_state_path = arg;
-        break;
-    case OPT_REQ_MRTD:
-        o->req_mrtd = arg;
-        break;
-    case OPT_TRUST_ROOT:
-        o->trust_root = arg;
-        break;
-    case OPT_METRICS:
-        o->metrics_addr = arg;
-        break;
-    case OPT_JSON:
-        o->json = true;
-        break;
     case OPT_RUN_FOR: {
         char *end;
         o->run_for = strtod(arg, &end);
         if (*end || o->run_for <= 0) return cli_usage_error("node: --run-for wants seconds > 0");
         break;
     }
-    case OPT_NO_DEPART:
-        o->no_depart = true;
-        break;
     case OPT_ANNOUNCE:
         if (parse_u32(arg, "--announce-ms", &o->cfg.announce_ms) < 0) return CLI_USAGE;
         break;
@@ -436,12 +380,8 @@ static int node_option(int ch, const char *arg, node_opts *o) {
     case OPT_PURGE:
         if (parse_u32(arg, "--purge-after-ms", &o->cfg.purge_after_ms) < 0) return CLI_USAGE;
         break;
-    case OPT_HELP:
-        usage(stdout);
-        return CLI_OK;
     default:
-        usage(stderr);
-        return CLI_USAGE;
+        return cli_help_or_usage(ch == OPT_HELP, usage);
     }
     return CLI_CONTINUE;
 }
@@ -451,9 +391,30 @@ static int node_option(int ch, const char *arg, node_opts *o) {
 static int node_parse(int argc, char **argv, node_opts *o) {
     memset(o, 0, sizeof *o);
     mk_network_config_init(&o->cfg);
+    const cli_opt opts[] = {
+        {"network", required_argument, OPT_NETWORK, &o->cfg.network, NULL},
+        {"listen", required_argument, OPT_LISTEN, &o->cfg.listen_addr, NULL},
+        {"advertise", required_argument, OPT_ADVERTISE, NULL, NULL},
+        {"bootstrap", required_argument, OPT_BOOT, NULL, NULL},
+        {"key", required_argument, OPT_KEY, &o->cfg.key_file, NULL},
+        {"tag", required_argument, OPT_TAG, NULL, NULL},
+        {"jwt-ticket", required_argument, OPT_JWT, &o->jwt_path, NULL},
+        {"tdx-sim", required_argument, OPT_TDX_SIM, &o->tdx_mrtd, NULL},
+        {"tdx-sim-state", required_argument, OPT_TDX_STATE, &o->tdx_state_path, NULL},
+        {"require-tdx-mrtd", required_argument, OPT_REQ_MRTD, &o->req_mrtd, NULL},
+        {"trust-sim-root", required_argument, OPT_TRUST_ROOT, &o->trust_root, NULL},
+        {"metrics", required_argument, OPT_METRICS, &o->metrics_addr, NULL},
+        {"json", no_argument, OPT_JSON, NULL, &o->json},
+        {"run-for", required_argument, OPT_RUN_FOR, NULL, NULL},
+        {"no-depart", no_argument, OPT_NO_DEPART, NULL, &o->no_depart},
+        {"announce-ms", required_argument, OPT_ANNOUNCE, NULL, NULL},
+        {"sync-ms", required_argument, OPT_SYNC, NULL, NULL},
+        {"purge-after-ms", required_argument, OPT_PURGE, NULL, NULL},
+        {"help", no_argument, OPT_HELP, NULL, NULL},
+        {NULL, 0, 0, NULL, NULL}};
     optind = 1;
     int ch, rc;
-    while ((ch = getopt_long(argc, argv, "", node_long_opts, NULL)) != -1)
+    while ((ch = cli_getopt(argc, argv, "", opts)) != -1)
         if ((rc = node_option(ch, optarg, o)) != CLI_CONTINUE) return rc;
     if (optind < argc) return cli_usage_error("node: unexpected argument '%s'", argv[optind]);
     if (!o->cfg.network) return cli_usage_error("node: --network is required");

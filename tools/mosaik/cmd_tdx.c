@@ -6,7 +6,6 @@
  * measure and build. The command receives argv from its own name on.
  */
 #include <stdio.h>
-#include <string.h>
 
 #include "cmd_tdx.h"
 
@@ -26,26 +25,19 @@ static void tdx_usage(FILE *f) {
                "Run 'mosaik tdx <command> --help' for a command's options.\n");
 }
 
-int cli_cmd_tdx(int argc, char **argv) {
-    if (argc < 2) {
-        tdx_usage(stderr);
-        return CLI_USAGE;
-    }
-    const char *sub = argv[1];
-    if (!strcmp(sub, "--help") || !strcmp(sub, "-h") || !strcmp(sub, "help")) {
-        tdx_usage(stdout);
-        return CLI_OK;
-    }
-    argc--, argv++;
-    if (!strcmp(sub, "verify")) return cli_tdx_verify(argc, argv);
-    if (!strcmp(sub, "inspect")) return cli_tdx_inspect(argc, argv);
-    if (!strcmp(sub, "ticket")) return cli_tdx_ticket(argc, argv);
-    if (!strcmp(sub, "collateral")) return cli_tdx_collateral(argc, argv);
-    if (!strcmp(sub, "sim-init")) return cli_tdx_sim_init(argc, argv);
+static const cli_command TDX_COMMANDS[] = {
+    {"verify", cli_tdx_verify},
+    {"inspect", cli_tdx_inspect},
+    {"ticket", cli_tdx_ticket},
+    {"collateral", cli_tdx_collateral},
+    {"sim-init", cli_tdx_sim_init},
 #if MOSAIK_HAVE_TDX_BUILDER
-    if (!strcmp(sub, "measure")) return cli_tdx_measure(argc, argv);
-    if (!strcmp(sub, "build")) return cli_tdx_build(argc, argv);
+    {"measure", cli_tdx_measure},
+    {"build", cli_tdx_build},
 #endif
-    tdx_usage(stderr);
-    return cli_usage_error("tdx: unknown command '%s'", sub);
+    {NULL, NULL},
+};
+
+int cli_cmd_tdx(int argc, char **argv) {
+    return cli_dispatch(argc, argv, TDX_COMMANDS, tdx_usage, "tdx: ");
 }

@@ -8,7 +8,6 @@
  * names. Options are collected into an mk_tdx_build_opts; repeatable
  * options (--extra, --module) are capped at the library's limits.
  */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -84,24 +83,6 @@ enum {
     OPT_ALLOW_DYNAMIC,
 };
 
-static const struct option build_long_opts[] = {
-    {"program", required_argument, NULL, OPT_PROGRAM},
-    {"kernel", required_argument, NULL, OPT_KERNEL},
-    {"ovmf", required_argument, NULL, OPT_OVMF},
-    {"busybox", required_argument, NULL, OPT_BUSYBOX},
-    {"extra", required_argument, NULL, OPT_EXTRA},
-    {"module", required_argument, NULL, OPT_MODULE},
-    {"ssh-key", required_argument, NULL, OPT_SSH_KEY},
-    {"cpus", required_argument, NULL, OPT_CPUS},
-    {"memory", required_argument, NULL, OPT_MEMORY},
-    {"cmdline", required_argument, NULL, OPT_CMDLINE},
-    {"profile", required_argument, NULL, OPT_PROFILE},
-    {"allow-dynamic", no_argument, NULL, OPT_ALLOW_DYNAMIC},
-    {"output", required_argument, NULL, 'o'},
-    {"help", no_argument, NULL, 'h'},
-    {NULL, 0, NULL, 0},
-};
-
 /* The repeatable options' storage (the library's caps; static, not on the
  * stack). */
 static mk_tdx_build_extra extras[MK_TDX_BUILD_MAX_EXTRAS];
@@ -121,22 +102,10 @@ static int add_extra(mk_tdx_build_opts *o, char *arg) {
     return CLI_CONTINUE;
 }
 
-/* One option into o (the profile's name into *profile); CLI_CONTINUE, or
- * the exit code (help, usage error). */
-static int build_option(int c, char *arg, mk_tdx_build_opts *o, const char **profile, char **argv) {
+/* An option that is not only stored, into o; CLI_CONTINUE, or the exit
+ * code (help, usage error). */
+static int build_option(int c, char *arg, mk_tdx_build_opts *o, char **argv) {
     switch (c) {
-    case OPT_PROGRAM:
-        o->program = arg;
-        break;
-    case OPT_KERNEL:
-        o->kernel = arg;
-        break;
-    case OPT_OVMF:
-        o->ovmf = arg;
-        break;
-    case OPT_BUSYBOX:
-        o->busybox = arg;
-        break;
     case OPT_EXTRA:
         return add_extra(o, arg);
     case OPT_MODULE:
@@ -144,31 +113,14 @@ static int build_option(int c, char *arg, mk_tdx_build_opts *o, const char **pro
             return cli_usage_error("tdx build: more than %d --module", MK_TDX_BUILD_MAX_MODULES);
         modules[o->nmodules++] = arg;
         break;
-    case OPT_SSH_KEY:
-        o->ssh_key = arg;
-        break;
     case OPT_CPUS:
         if (parse_uint("--cpus", arg, 1, 1024, &o->cpus) != 0) return CLI_USAGE;
         break;
     case OPT_MEMORY:
         if (parse_uint("--memory", arg, 64, 1u << 24, &o->memory_mib) != 0) return CLI_USAGE;
         break;
-    case OPT_CMDLINE:
-        o->cmdline = arg;
-        break;
-    case OPT_PROFILE:
-        *profile = arg;
-        break;
-    case OPT_ALLOW_DYNAMIC:
-        o->allow_dynamic = true;
-        break;
-    case 'o':
-        o->out_dir = arg;
-        break;
-    case 'h':
-        usage(stdout);
-        return CLI_OK;
     default:
+        if (c == 'h') return cli_help_or_usage(true, usage);
         if (optopt == 'o' || optopt >= OPT_PROGRAM)
             return cli_usage_error("tdx build: option '%s' needs an argument",
                                    argv[optind - 1] ? argv[optind - 1] : "?");
@@ -186,11 +138,28 @@ static int build_parse(int argc, char **argv, mk_tdx_build_opts *o) {
     o->extras = extras;
     o->modules = modules;
     const char *profile_name = MK_TDX_DEFAULT_PROFILE;
+    const cli_opt opts[] = {
+        {"program", required_argument, OPT_PROGRAM, &o->program, NULL},
+        {"kernel", required_argument, OPT_KERNEL, &o->kernel, NULL},
+        {"ovmf", required_argument, OPT_OVMF, &o->ovmf, NULL},
+        {"busybox", required_argument, OPT_BUSYBOX, &o->busybox, NULL},
+        {"extra", required_argument, OPT_EXTRA, NULL, NULL},
+        {"module", required_argument, OPT_MODULE, NULL, NULL},
+        {"ssh-key", required_argument, OPT_SSH_KEY, &o->ssh_key, NULL},
+        {"cpus", required_argument, OPT_CPUS, NULL, NULL},
+        {"memory", required_argument, OPT_MEMORY, NULL, NULL},
+        {"cmdline", required_argument, OPT_CMDLINE, &o->cmdline, NULL},
+        {"profile", required_argument, OPT_PROFILE, &profile_name, NULL},
+        {"allow-dynamic", no_argument, OPT_ALLOW_DYNAMIC, NULL, &o->allow_dynamic},
+        {"output", required_argument, 'o', &o->out_dir, NULL},
+        {"help", no_argument, 'h', NULL, NULL},
+        {NULL, 0, 0, NULL, NULL},
+    };
     int c, rc;
     optind = 0;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "ho:", build_long_opts, NULL)) != -1)
-        if ((rc = build_option(c, optarg, o, &profile_name, argv)) != CLI_CONTINUE) return rc;
+    while ((c = cli_getopt(argc, argv, "ho:", opts)) != -1)
+        if ((rc = build_option(c, optarg, o, argv)) != CLI_CONTINUE) return rc;
     if (optind < argc) return cli_usage_error("tdx build: unexpected argument '%s'", argv[optind]);
     if (!o->program) return cli_usage_error("tdx build: --program FILE is required");
     if (!o->kernel) return cli_usage_error("tdx build: --kernel FILE is required");

@@ -7,7 +7,6 @@
  * the bundle JSON that `tdx verify --collateral` and tickets take. Exit 0
  * written, 1 failed, 2 on usage errors.
  */
-#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -35,63 +34,39 @@ static void collateral_usage(FILE *f) {
 int cli_tdx_collateral(int argc, char **argv) {
     if (argc < 2 || strcmp(argv[1], "fetch")) {
         if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")))
-            return collateral_usage(stdout), CLI_OK;
+            return cli_help_or_usage(true, collateral_usage);
         collateral_usage(stderr);
         return cli_usage_error("tdx collateral: expected 'fetch'");
     }
     argc--, argv++;
-    static const struct option opts[] = {{"fmspc", required_argument, NULL, 'f'},
-                                         {"ca", required_argument, NULL, 'c'},
-                                         {"pcs", required_argument, NULL, 'p'},
-                                         {"cache", required_argument, NULL, 'C'},
-                                         {"allow-http", no_argument, NULL, 'H'},
-                                         {"at", required_argument, NULL, 't'},
-                                         {"output", required_argument, NULL, 'o'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
     const char *fmspc_s = NULL, *out_path = NULL;
     mk_tdx_fetch_opts fo;
     memset(&fo, 0, sizeof fo);
     fo.base_url = "https://api.trustedservices.intel.com";
     mk_tdx_pck_ca ca = MK_TDX_CA_PLATFORM;
     int64_t now = mk_now();
+    const cli_opt opts[] = {{"fmspc", required_argument, 'f', &fmspc_s, NULL},
+                            {"ca", required_argument, 'c', NULL, NULL},
+                            {"pcs", required_argument, 'p', &fo.base_url, NULL},
+                            {"cache", required_argument, 'C', &fo.cache_dir, NULL},
+                            {"allow-http", no_argument, 'H', NULL, &fo.insecure_http_ok},
+                            {"at", required_argument, 't', NULL, NULL},
+                            {"output", required_argument, 'o', &out_path, NULL},
+                            {"help", no_argument, 'h', NULL, NULL},
+                            {NULL, 0, 0, NULL, NULL}};
     int c;
     optind = 0;
-    while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'f':
-            fmspc_s = optarg;
-            break;
-        case 'c':
-            if (!strcmp(optarg, "platform"))
-                ca = MK_TDX_CA_PLATFORM;
-            else if (!strcmp(optarg, "processor"))
-                ca = MK_TDX_CA_PROCESSOR;
-            else
-                return cli_usage_error("tdx collateral fetch: --ca platform|processor");
-            break;
-        case 'p':
-            fo.base_url = optarg;
-            break;
-        case 'C':
-            fo.cache_dir = optarg;
-            break;
-        case 'H':
-            fo.insecure_http_ok = true;
-            break;
-        case 't':
+    while ((c = cli_getopt(argc, argv, "o:h", opts)) != -1) {
+        if (c == 'c' && !strcmp(optarg, "platform"))
+            ca = MK_TDX_CA_PLATFORM;
+        else if (c == 'c' && !strcmp(optarg, "processor"))
+            ca = MK_TDX_CA_PROCESSOR;
+        else if (c == 'c')
+            return cli_usage_error("tdx collateral fetch: --ca platform|processor");
+        else if (c == 't') {
             if (cli_tdx_parse_int64("--at", optarg, &now)) return CLI_USAGE;
-            break;
-        case 'o':
-            out_path = optarg;
-            break;
-        case 'h':
-            collateral_usage(stdout);
-            return CLI_OK;
-        default:
-            collateral_usage(stderr);
-            return CLI_USAGE;
-        }
+        } else
+            return cli_help_or_usage(c == 'h', collateral_usage);
     }
     if (optind != argc)
         return cli_usage_error("tdx collateral fetch: unexpected argument '%s'", argv[optind]);

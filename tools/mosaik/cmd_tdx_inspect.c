@@ -7,7 +7,6 @@
  * data; then its quote, or the input itself, is parsed and described. Exit
  * 0 when parsed, 1 when the input is no quote or ticket, 2 on usage errors.
  */
-#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -24,19 +23,14 @@ static void inspect_usage(FILE *f) {
 }
 
 int cli_tdx_inspect(int argc, char **argv) {
-    static const struct option opts[] = {
-        {"json", no_argument, NULL, 'j'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
     bool json = false;
+    const cli_opt opts[] = {{"json", no_argument, 'j', NULL, &json},
+                            {"help", no_argument, 'h', NULL, NULL},
+                            {NULL, 0, 0, NULL, NULL}};
     int c;
     optind = 0;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        if (c == 'j')
-            json = true;
-        else if (c == 'h')
-            return inspect_usage(stdout), CLI_OK;
-        else
-            return inspect_usage(stderr), CLI_USAGE;
-    }
+    if ((c = cli_getopt(argc, argv, "h", opts)) != -1)
+        return cli_help_or_usage(c == 'h', inspect_usage);
     if (optind != argc - 1) {
         inspect_usage(stderr);
         return cli_usage_error("tdx inspect: expected one FILE");

@@ -5,7 +5,6 @@
  * A profile gives the host-stack defaults; every knob can be overridden
  * individually (the profile is then reported as "<name>+custom").
  */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -104,24 +103,6 @@ enum {
     OPT_LIST,
 };
 
-static const struct option measure_long_opts[] = {
-    {"firmware", required_argument, NULL, OPT_FIRMWARE},
-    {"kernel", required_argument, NULL, OPT_KERNEL},
-    {"initrd", required_argument, NULL, OPT_INITRD},
-    {"cmdline", required_argument, NULL, OPT_CMDLINE},
-    {"memory", required_argument, NULL, OPT_MEMORY},
-    {"profile", required_argument, NULL, OPT_PROFILE},
-    {"page-order", required_argument, NULL, OPT_PAGE_ORDER},
-    {"kernel-image", required_argument, NULL, OPT_KERNEL_IMAGE},
-    {"rtmr1-separator", required_argument, NULL, OPT_SEPARATOR},
-    {"initrd-arg", required_argument, NULL, OPT_INITRD_ARG},
-    {"stub-measures", required_argument, NULL, OPT_STUB},
-    {"json", no_argument, NULL, OPT_JSON},
-    {"list-profiles", no_argument, NULL, OPT_LIST},
-    {"help", no_argument, NULL, 'h'},
-    {NULL, 0, NULL, 0},
-};
-
 /* What the command line asks for. The profile knobs stay words until the
  * profile is known (measure_profile), so that a bad word is reported after
  * the options that matter more (--list-profiles, the inputs). */
@@ -133,21 +114,10 @@ typedef struct measure_args {
     unsigned long long memory;
 } measure_args;
 
-/* One option into a; CLI_CONTINUE, or the exit code (help, usage error). */
+/* An option that is not only stored, into a; CLI_CONTINUE, or the exit
+ * code (help, usage error). */
 static int measure_option(int c, const char *arg, measure_args *a, char **argv) {
     switch (c) {
-    case OPT_FIRMWARE:
-        a->firmware = arg;
-        break;
-    case OPT_KERNEL:
-        a->kernel = arg;
-        break;
-    case OPT_INITRD:
-        a->initrd = arg;
-        break;
-    case OPT_CMDLINE:
-        a->cmdline = arg;
-        break;
     case OPT_MEMORY: {
         char *end;
         a->memory = strtoull(arg, &end, 10);
@@ -156,36 +126,16 @@ static int measure_option(int c, const char *arg, measure_args *a, char **argv) 
                                    arg);
         break;
     }
-    case OPT_PROFILE:
-        a->profile_name = arg;
-        break;
-    case OPT_PAGE_ORDER:
-        a->order = arg;
-        break;
-    case OPT_KERNEL_IMAGE:
-        a->kimg = arg;
-        break;
     case OPT_SEPARATOR:
         if (parse_bool("--rtmr1-separator", arg, &a->sep) != 0) return CLI_USAGE;
         a->have_sep = true;
-        break;
-    case OPT_INITRD_ARG:
-        a->iarg = arg;
         break;
     case OPT_STUB:
         if (parse_bool("--stub-measures", arg, &a->stub) != 0) return CLI_USAGE;
         a->have_stub = true;
         break;
-    case OPT_JSON:
-        a->json = true;
-        break;
-    case OPT_LIST:
-        a->list = true;
-        break;
-    case 'h':
-        usage(stdout);
-        return CLI_OK;
     default:
+        if (c == 'h') return cli_help_or_usage(true, usage);
         if (optopt >= OPT_FIRMWARE) return cli_usage_error("tdx measure: option needs an argument");
         return cli_usage_error("tdx measure: unknown option '%s' (see --help)",
                                argv[optind - 1] ? argv[optind - 1] : "?");
@@ -275,10 +225,27 @@ int cli_tdx_measure(int argc, char **argv) {
     memset(&a, 0, sizeof a);
     a.profile_name = MK_TDX_DEFAULT_PROFILE;
     a.memory = 2048;
+    const cli_opt opts[] = {
+        {"firmware", required_argument, OPT_FIRMWARE, &a.firmware, NULL},
+        {"kernel", required_argument, OPT_KERNEL, &a.kernel, NULL},
+        {"initrd", required_argument, OPT_INITRD, &a.initrd, NULL},
+        {"cmdline", required_argument, OPT_CMDLINE, &a.cmdline, NULL},
+        {"memory", required_argument, OPT_MEMORY, NULL, NULL},
+        {"profile", required_argument, OPT_PROFILE, &a.profile_name, NULL},
+        {"page-order", required_argument, OPT_PAGE_ORDER, &a.order, NULL},
+        {"kernel-image", required_argument, OPT_KERNEL_IMAGE, &a.kimg, NULL},
+        {"rtmr1-separator", required_argument, OPT_SEPARATOR, NULL, NULL},
+        {"initrd-arg", required_argument, OPT_INITRD_ARG, &a.iarg, NULL},
+        {"stub-measures", required_argument, OPT_STUB, NULL, NULL},
+        {"json", no_argument, OPT_JSON, NULL, &a.json},
+        {"list-profiles", no_argument, OPT_LIST, NULL, &a.list},
+        {"help", no_argument, 'h', NULL, NULL},
+        {NULL, 0, 0, NULL, NULL},
+    };
     int c, rc;
     optind = 0; /* reset getopt for this argv */
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "h", measure_long_opts, NULL)) != -1)
+    while ((c = cli_getopt(argc, argv, "h", opts)) != -1)
         if ((rc = measure_option(c, optarg, &a, argv)) != CLI_CONTINUE) return rc;
     if (optind < argc)
         return cli_usage_error("tdx measure: unexpected argument '%s'", argv[optind]);

@@ -7,7 +7,6 @@
  * printed; --root-out writes the certificate (DER) for verifiers that take
  * a root rather than the state. Exit 0 ready, 1 failed, 2 on usage errors.
  */
-#include <getopt.h>
 #include <stdio.h>
 
 #include "cmd_tdx.h"
@@ -24,20 +23,14 @@ static void sim_init_usage(FILE *f) {
 }
 
 int cli_tdx_sim_init(int argc, char **argv) {
-    static const struct option opts[] = {{"root-out", required_argument, NULL, 'r'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
     const char *root_out = NULL;
+    const cli_opt opts[] = {{"root-out", required_argument, 'r', &root_out, NULL},
+                            {"help", no_argument, 'h', NULL, NULL},
+                            {NULL, 0, 0, NULL, NULL}};
     int c;
     optind = 0;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        if (c == 'r')
-            root_out = optarg;
-        else if (c == 'h')
-            return sim_init_usage(stdout), CLI_OK;
-        else
-            return sim_init_usage(stderr), CLI_USAGE;
-    }
+    if ((c = cli_getopt(argc, argv, "h", opts)) != -1)
+        return cli_help_or_usage(c == 'h', sim_init_usage);
     if (optind != argc - 1) {
         sim_init_usage(stderr);
         return cli_usage_error("tdx sim-init: expected one FILE");

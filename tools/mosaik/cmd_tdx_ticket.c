@@ -9,7 +9,6 @@
  * simulator's own, or a bundle file). The ticket is written to -o FILE and
  * its ids printed. Exit 0 written, 1 failed, 2 on usage errors.
  */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,15 +69,6 @@ static int ticket_option(int c, const char *arg, ticket_args *a) {
     mk_error err;
     mk_error_clear(&err);
     switch (c) {
-    case 's':
-        a->sim_path = arg;
-        break;
-    case 'I':
-        a->sim_init = true;
-        break;
-    case 'L':
-        a->local = true;
-        break;
     case 'm':
         if (mk_hex_decode_exact(arg, a->td.mr_td, 48, &err) < 0)
             return cli_usage_error("tdx ticket: --mrtd: %s (want 96 hex digits)", err.msg);
@@ -113,21 +103,8 @@ static int ticket_option(int c, const char *arg, ticket_args *a) {
         if (cli_tdx_parse_int64("--expires-in", arg, &a->expires_in)) return CLI_USAGE;
         if (a->expires_in <= 0) return cli_usage_error("tdx ticket: --expires-in must be > 0");
         break;
-    case 'C':
-        a->with_coll = true;
-        break;
-    case 'c':
-        a->coll_path = arg;
-        break;
-    case 'o':
-        a->out_path = arg;
-        break;
-    case 'h':
-        ticket_usage(stdout);
-        return CLI_OK;
     default:
-        ticket_usage(stderr);
-        return CLI_USAGE;
+        return cli_help_or_usage(c == 'h', ticket_usage);
     }
     return CLI_CONTINUE;
 }
@@ -135,31 +112,31 @@ static int ticket_option(int c, const char *arg, ticket_args *a) {
 /* Options into a, then the rules between them; CLI_CONTINUE, or the exit
  * code (help, usage error). */
 static int ticket_parse(int argc, char **argv, ticket_args *a) {
-    static const struct option opts[] = {{"sim", required_argument, NULL, 's'},
-                                         {"sim-init", no_argument, NULL, 'I'},
-                                         {"local", no_argument, NULL, 'L'},
-                                         {"mrtd", required_argument, NULL, 'm'},
-                                         {"rtmr", required_argument, NULL, 'r'},
-                                         {"quote-version", required_argument, NULL, 'V'},
-                                         {"td15", no_argument, NULL, '5'},
-                                         {"peer", required_argument, NULL, 'p'},
-                                         {"network", required_argument, NULL, 'n'},
-                                         {"started-at", required_argument, NULL, 'S'},
-                                         {"expires-in", required_argument, NULL, 'e'},
-                                         {"with-collateral", no_argument, NULL, 'C'},
-                                         {"collateral", required_argument, NULL, 'c'},
-                                         {"output", required_argument, NULL, 'o'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
     memset(a, 0, sizeof *a);
     mk_tdx_sim_td_default(&a->td);
     mk_id_from_name(&a->net, "mosaik");
     a->now = mk_now();
     a->started = a->now;
     a->expires_in = MK_TDX_TICKET_DEFAULT_LIFETIME;
+    const cli_opt opts[] = {{"sim", required_argument, 's', &a->sim_path, NULL},
+                            {"sim-init", no_argument, 'I', NULL, &a->sim_init},
+                            {"local", no_argument, 'L', NULL, &a->local},
+                            {"mrtd", required_argument, 'm', NULL, NULL},
+                            {"rtmr", required_argument, 'r', NULL, NULL},
+                            {"quote-version", required_argument, 'V', NULL, NULL},
+                            {"td15", no_argument, '5', NULL, NULL},
+                            {"peer", required_argument, 'p', NULL, NULL},
+                            {"network", required_argument, 'n', NULL, NULL},
+                            {"started-at", required_argument, 'S', NULL, NULL},
+                            {"expires-in", required_argument, 'e', NULL, NULL},
+                            {"with-collateral", no_argument, 'C', NULL, &a->with_coll},
+                            {"collateral", required_argument, 'c', &a->coll_path, NULL},
+                            {"output", required_argument, 'o', &a->out_path, NULL},
+                            {"help", no_argument, 'h', NULL, NULL},
+                            {NULL, 0, 0, NULL, NULL}};
     int c, rc;
     optind = 0;
-    while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1)
+    while ((c = cli_getopt(argc, argv, "o:h", opts)) != -1)
         if ((rc = ticket_option(c, optarg, a)) != CLI_CONTINUE) return rc;
     if (optind != argc)
         return cli_usage_error("tdx ticket: unexpected argument '%s'", argv[optind]);

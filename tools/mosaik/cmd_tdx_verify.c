@@ -13,7 +13,6 @@
  * report-data binding and expiry. Exit 0 when verified and accepted, 1 when
  * refused (reason on stderr and in the JSON), 2 on usage errors.
  */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -103,58 +102,29 @@ typedef struct verify_run {
 
 /* Options into a; CLI_CONTINUE, or the exit code (help, usage error). */
 static int verify_parse(int argc, char **argv, verify_args *a) {
-    static const struct option opts[] = {{"collateral", required_argument, NULL, 'c'},
-                                         {"at", required_argument, NULL, 't'},
-                                         {"accept", required_argument, NULL, 'a'},
-                                         {"allow-debug", no_argument, NULL, 'd'},
-                                         {"trust-sim-root", required_argument, NULL, 's'},
-                                         {"peer", required_argument, NULL, 'p'},
-                                         {"network", required_argument, NULL, 'n'},
-                                         {"json", no_argument, NULL, 'j'},
-                                         {"chain-only", no_argument, NULL, 'C'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
     memset(a, 0, sizeof *a);
     a->at = mk_now();
+    const cli_opt opts[] = {{"collateral", required_argument, 'c', &a->coll_path, NULL},
+                            {"at", required_argument, 't', NULL, NULL},
+                            {"accept", required_argument, 'a', NULL, NULL},
+                            {"allow-debug", no_argument, 'd', NULL, &a->allow_debug},
+                            {"trust-sim-root", required_argument, 's', &a->sim_path, NULL},
+                            {"peer", required_argument, 'p', &a->peer_s, NULL},
+                            {"network", required_argument, 'n', &a->net_s, NULL},
+                            {"json", no_argument, 'j', NULL, &a->json},
+                            {"chain-only", no_argument, 'C', NULL, NULL},
+                            {"help", no_argument, 'h', NULL, NULL},
+                            {NULL, 0, 0, NULL, NULL}};
     int c;
     optind = 0;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'c':
-            a->coll_path = optarg;
-            break;
-        case 't':
+    while ((c = cli_getopt(argc, argv, "h", opts)) != -1) {
+        if (c == 't') {
             if (cli_tdx_parse_int64("--at", optarg, &a->at)) return CLI_USAGE;
-            break;
-        case 'a':
+        } else if (c == 'a') {
             if (parse_accept(optarg, &a->accept)) return CLI_USAGE;
             a->have_accept = true;
-            break;
-        case 'd':
-            a->allow_debug = true;
-            break;
-        case 's':
-            a->sim_path = optarg;
-            break;
-        case 'p':
-            a->peer_s = optarg;
-            break;
-        case 'n':
-            a->net_s = optarg;
-            break;
-        case 'j':
-            a->json = true;
-            break;
-        case 'C':
-            /* Without collateral the chain only is verified anyway (said on
-             * stderr and in the JSON): the option only says so. */
-            break;
-        case 'h':
-            verify_usage(stdout);
-            return CLI_OK;
-        default:
-            verify_usage(stderr);
-            return CLI_USAGE;
+        } else if (c != 'C') { /* --chain-only: what happens without collateral anyway */
+            return cli_help_or_usage(c == 'h', verify_usage);
         }
     }
     if (optind != argc - 1) {
