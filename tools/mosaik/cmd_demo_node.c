@@ -218,25 +218,16 @@ static void node_serve(const cli_demo_node_args *a, mk_stream_producer *p, mk_st
         if (cli_demo_now() - last_stats >= 1.0) {
             last_stats = cli_demo_now();
             stream_stats(p, c, &st);
-            json_t *s = json_object();
-            json_object_set_new(s, "event", json_string("stats"));
-            json_object_set_new(s, "items", json_integer((json_int_t)st.items));
-            json_object_set_new(s, "bytes", json_integer((json_int_t)st.bytes));
-            json_object_set_new(s, "drops", json_integer((json_int_t)st.drops));
-            json_object_set_new(s, "active", json_integer(st.active));
-            emit_json(s);
+            emit_json(json_pack("{s:s,s:I,s:I,s:I,s:I}", "event", "stats", "items",
+                                (json_int_t)st.items, "bytes", (json_int_t)st.bytes, "drops",
+                                (json_int_t)st.drops, "active", (json_int_t)st.active));
         }
     }
     stream_stats(p, c, &st);
-    json_t *o = json_object();
-    json_object_set_new(o, "event", json_string("final"));
-    json_object_set_new(o, "items", json_integer((json_int_t)st.items));
-    json_object_set_new(o, "drops", json_integer((json_int_t)st.drops));
-    json_object_set_new(o, "admitted", json_integer((json_int_t)st.admitted));
-    json_object_set_new(o, "refused", json_integer((json_int_t)st.refused));
-    json_object_set_new(o, "rejected", json_integer((json_int_t)st.rejected));
-    json_object_set_new(o, "disconnected", json_integer((json_int_t)st.disconnected));
-    emit_json(o);
+    emit_json(json_pack("{s:s,s:I,s:I,s:I,s:I,s:I,s:I}", "event", "final", "items",
+                        (json_int_t)st.items, "drops", (json_int_t)st.drops, "admitted",
+                        (json_int_t)st.admitted, "refused", (json_int_t)st.refused, "rejected",
+                        (json_int_t)st.rejected, "disconnected", (json_int_t)st.disconnected));
 }
 
 static int node_run(const cli_demo_node_args *a, mk_network *nw, mk_tdx_sim *sim,

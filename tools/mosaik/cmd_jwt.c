@@ -247,7 +247,9 @@ static int parse_special(int c, const cli_opt *opts, const int_opt *ints, jwt_ar
     }
 }
 
-static int parse_args(int argc, char **argv, jwt_args *a) {
+/* Options and arguments into a; CLI_CONTINUE, or the exit code (help,
+ * usage error). */
+static int parse_args(int argc, char **argv, jwt_args *a, void (*help)(FILE *f)) {
     memset(a, 0, sizeof *a);
     const cli_opt opts[] = {
         {"alg", required_argument, O_ALG, &a->alg, NULL},
@@ -300,17 +302,13 @@ static int parse_args(int argc, char **argv, jwt_args *a) {
         if (a->n_positional >= 4) return cli_usage_error("jwt: too many arguments");
         a->positional[a->n_positional++] = argv[i];
     }
-    return 0;
+    return a->help ? cli_help_or_usage(true, help) : CLI_CONTINUE;
 }
 
 static int cmd_issue(int argc, char **argv) {
     jwt_args a;
-    int rc = parse_args(argc, argv, &a);
-    if (rc) return rc;
-    if (a.help) {
-        issue_help(stdout);
-        return CLI_OK;
-    }
+    int rc = parse_args(argc, argv, &a, issue_help);
+    if (rc != CLI_CONTINUE) return rc;
     if (a.n_positional)
         return cli_usage_error("jwt issue: unexpected argument '%s'", a.positional[0]);
     if (a.has_exp_in + a.has_exp_at + a.no_exp != 1)
@@ -406,12 +404,8 @@ static void print_json_result(bool valid, int rc, const char *reason, mk_expirat
 
 static int cmd_verify(int argc, char **argv) {
     jwt_args a;
-    int rc = parse_args(argc, argv, &a);
-    if (rc) return rc;
-    if (a.help) {
-        verify_help(stdout);
-        return CLI_OK;
-    }
+    int rc = parse_args(argc, argv, &a, verify_help);
+    if (rc != CLI_CONTINUE) return rc;
     if (a.n_positional != 1) return cli_usage_error("jwt verify: give one TOKEN (or '-')");
     int nsub = !!a.sub + !!a.sub_fixed + a.no_sub;
     if (nsub != 1)

@@ -8,8 +8,9 @@
  *
  *   cmd_tdx_common.c    reading inputs: a quote or ticket file (binary, or
  *                       hex text), collateral (a bundle file or a directory
- *                       of PCS responses), integer options, and the failure
- *                       message every command prints;
+ *                       of PCS responses), integer options, the options of
+ *                       a one-FILE command, and the failure message every
+ *                       command prints;
  *   cmd_tdx_describe.c  a quote, a ticket's extra data and a verdict as a
  *                       JSON object, printed as JSON or as "key: value" text.
  *
@@ -58,6 +59,13 @@ int cli_tdx_load_collateral(const char *path, mk_tdx_collateral **out, mk_error 
 
 /* An integer option's value; a usage error (CLI_USAGE) if it is not one. */
 int cli_tdx_parse_int64(const char *opt, const char *s, int64_t *out);
+
+/* The options of a command that takes one FILE (argv[optind] on
+ * CLI_CONTINUE) and only options that opts stores. Otherwise the exit code:
+ * help; an unknown option; not one FILE ("mosaik: WHAT: expected one
+ * FILE" after the usage). */
+int cli_tdx_one_file(int argc, char **argv, const cli_opt *opts, void (*usage)(FILE *f),
+                     const char *what);
 
 /* ----- descriptions (cmd_tdx_describe.c) -------------------------------- */
 

@@ -9,7 +9,8 @@
  * names (a missing file is passed to the library as absent, which decides
  * what it needs). A trusted simulator root is a simulator state file or a
  * certificate (PEM or DER); either way the caller gets the root's DER.
- * Every file is read with a cap on its size.
+ * Every file is read with a cap on its size. Also here: the option loop of
+ * the commands that take one FILE and no option with logic.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,15 +33,19 @@ bool cli_tdx_is_zstd(const uint8_t *d, size_t n) {
     return n >= 4 && d[0] == 0x28 && d[1] == 0xb5 && d[2] == 0x2f && d[3] == 0xfd;
 }
 
+/* path into b (initialised here, capped at max); b is freed on failure. */
+static int read_capped(const char *path, size_t max, mk_buf *b, mk_error *err) {
+    mk_buf_init(b, max);
+    int rc = mk_file_read(path, max, b, err);
+    if (rc < 0) mk_buf_free(b);
+    return rc;
+}
+
 /* A quote file: binary, or hex text (optional 0x, whitespace tolerated). */
 int cli_tdx_read_input(const char *path, mk_buf *out, mk_error *err) {
     mk_buf raw;
-    mk_buf_init(&raw, INPUT_MAX);
-    int rc = mk_file_read(path, INPUT_MAX, &raw, err);
-    if (rc < 0) {
-        mk_buf_free(&raw);
-        return rc;
-    }
+    int rc = read_capped(path, INPUT_MAX, &raw, err);
+    if (rc < 0) return rc;
     /* Hex if every byte is a hex digit or whitespace (after a 0x). */
     mk_buf compact;
     mk_buf_init(&compact, INPUT_MAX);
@@ -94,10 +99,11 @@ static int read_opt_file(const char *dir, const char *name, size_t max, mk_buf *
 int cli_tdx_load_collateral(const char *path, mk_tdx_collateral **out, mk_error *err) {
     if (!is_dir(path)) {
         mk_buf b;
-        mk_buf_init(&b, MK_TDX_COLLATERAL_MAX * 4);
-        int rc = mk_file_read(path, MK_TDX_COLLATERAL_MAX * 4, &b, err);
-        if (rc == 0) rc = mk_tdx_collateral_from_bundle((const char *)b.data, b.len, out, err);
-        mk_buf_free(&b);
+        int rc = read_capped(path, MK_TDX_COLLATERAL_MAX * 4, &b, err);
+        if (rc == 0) {
+            rc = mk_tdx_collateral_from_bundle((const char *)b.data, b.len, out, err);
+            mk_buf_free(&b);
+        }
         if (rc < 0) mk_error_prefix(err, rc, "%s", path);
         return rc;
     }
@@ -152,12 +158,8 @@ int cli_tdx_load_sim_root(const char *path, mk_buf *out, mk_error *err) {
         return rc;
     }
     mk_buf b;
-    mk_buf_init(&b, MK_TDX_CERT_DATA_MAX);
-    int rc = mk_file_read(path, MK_TDX_CERT_DATA_MAX, &b, err);
-    if (rc < 0) {
-        mk_buf_free(&b);
-        return rc;
-    }
+    int rc = read_capped(path, MK_TDX_CERT_DATA_MAX, &b, err);
+    if (rc < 0) return rc;
     X509 *x = NULL;
     if (b.len > 10 && memmem(b.data, b.len, "-----BEGIN", 10)) {
         BIO *bio = BIO_new_mem_buf(b.data, (int)b.len);
@@ -187,4 +189,16 @@ int cli_tdx_parse_int64(const char *opt, const char *s, int64_t *out) {
     if (!*s || *end) return cli_usage_error("%s wants an integer, not '%s'", opt, s);
     *out = (int64_t)v;
     return 0;
+}
+
+int cli_tdx_one_file(int argc, char **argv, const cli_opt *opts, void (*usage)(FILE *f),
+                     const char *what) {
+    int c;
+    optind = 0;
+    if ((c = cli_getopt(argc, argv, "h", opts)) != -1) return cli_help_or_usage(c == 'h', usage);
+    if (optind != argc - 1) {
+        usage(stderr);
+        return cli_usage_error("%s: expected one FILE", what);
+    }
+    return CLI_CONTINUE;
 }

@@ -27,14 +27,8 @@ int cli_tdx_inspect(int argc, char **argv) {
     const cli_opt opts[] = {{"json", no_argument, 'j', NULL, &json},
                             {"help", no_argument, 'h', NULL, NULL},
                             {NULL, 0, 0, NULL, NULL}};
-    int c;
-    optind = 0;
-    if ((c = cli_getopt(argc, argv, "h", opts)) != -1)
-        return cli_help_or_usage(c == 'h', inspect_usage);
-    if (optind != argc - 1) {
-        inspect_usage(stderr);
-        return cli_usage_error("tdx inspect: expected one FILE");
-    }
+    int rc = cli_tdx_one_file(argc, argv, opts, inspect_usage, "tdx inspect");
+    if (rc != CLI_CONTINUE) return rc;
     mk_error err;
     mk_error_clear(&err);
     mk_buf in = MK_BUF_INIT;
@@ -47,7 +41,7 @@ int cli_tdx_inspect(int argc, char **argv) {
     memset(&t, 0, sizeof t);
     const uint8_t *qd = in.data;
     size_t ql = in.len;
-    int rc = 0;
+    rc = 0;
     if (cli_tdx_is_zstd(in.data, in.len)) {
         rc = mk_tdx_ticket_decode(in.data, in.len, &t, &err);
         if (rc == 0) {

@@ -27,14 +27,8 @@ int cli_tdx_sim_init(int argc, char **argv) {
     const cli_opt opts[] = {{"root-out", required_argument, 'r', &root_out, NULL},
                             {"help", no_argument, 'h', NULL, NULL},
                             {NULL, 0, 0, NULL, NULL}};
-    int c;
-    optind = 0;
-    if ((c = cli_getopt(argc, argv, "h", opts)) != -1)
-        return cli_help_or_usage(c == 'h', sim_init_usage);
-    if (optind != argc - 1) {
-        sim_init_usage(stderr);
-        return cli_usage_error("tdx sim-init: expected one FILE");
-    }
+    int rc = cli_tdx_one_file(argc, argv, opts, sim_init_usage, "tdx sim-init");
+    if (rc != CLI_CONTINUE) return rc;
     mk_error err;
     mk_error_clear(&err);
     mk_tdx_sim *sim;
@@ -47,7 +41,7 @@ int cli_tdx_sim_init(int argc, char **argv) {
     mk_sha256(der, len, h);
     char hex[65];
     mk_hex_encode(h, 32, hex);
-    int rc = CLI_OK;
+    rc = CLI_OK;
     if (root_out && mk_file_write(root_out, der, len, 0644, &err) < 0)
         rc = cli_tdx_fail("tdx sim-init", &err);
     else
