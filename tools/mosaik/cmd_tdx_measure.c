@@ -158,11 +158,12 @@ static const choice KERNEL_IMAGES[] = {
 static const choice INITRD_ARGS[] = {
     {"suffix", MK_TDX_INITRD_ARG_SUFFIX}, {"prefix", MK_TDX_INITRD_ARG_PREFIX}, {NULL, 0}};
 
-/* The value of word in t, or -1 when it names none. */
-static int choice_of(const choice *t, const char *word) {
+/* A knob's word (if given) as its value in *v; false if t has no such word. */
+static bool pick(const choice *t, const char *word, int *v) {
+    if (!word) return true;
     for (; t->word; t++)
-        if (!strcmp(t->word, word)) return t->value;
-    return -1;
+        if (!strcmp(t->word, word)) return *v = t->value, true;
+    return false;
 }
 
 /* The named profile with the knobs given on the command line; named
@@ -174,16 +175,16 @@ static int measure_profile(const measure_args *a, mk_tdx_profile *p, char name[9
         return cli_usage_error("tdx measure: unknown profile '%s' (see --list-profiles)",
                                a->profile_name);
     *p = *base;
-    int v;
-    if (a->order && (v = choice_of(PAGE_ORDERS, a->order)) < 0)
+    int order = p->page_order, kimg = p->kernel_image, iarg = p->initrd_arg;
+    if (!pick(PAGE_ORDERS, a->order, &order))
         return cli_usage_error("tdx measure: --page-order two-pass|interleaved");
-    if (a->order) p->page_order = (mk_tdx_page_order)v;
-    if (a->kimg && (v = choice_of(KERNEL_IMAGES, a->kimg)) < 0)
+    if (!pick(KERNEL_IMAGES, a->kimg, &kimg))
         return cli_usage_error("tdx measure: --kernel-image raw|patched");
-    if (a->kimg) p->kernel_image = (mk_tdx_kernel_image)v;
-    if (a->iarg && (v = choice_of(INITRD_ARGS, a->iarg)) < 0)
+    if (!pick(INITRD_ARGS, a->iarg, &iarg))
         return cli_usage_error("tdx measure: --initrd-arg suffix|prefix");
-    if (a->iarg) p->initrd_arg = (mk_tdx_initrd_arg)v;
+    p->page_order = (mk_tdx_page_order)order;
+    p->kernel_image = (mk_tdx_kernel_image)kimg;
+    p->initrd_arg = (mk_tdx_initrd_arg)iarg;
     if (a->have_sep) p->rtmr1_separator = a->sep;
     if (a->have_stub) p->stub_measures_rtmr2 = a->stub;
     bool custom = p->page_order != base->page_order || p->kernel_image != base->kernel_image ||
