@@ -20,9 +20,11 @@ static void usage(FILE *f) {
             "  node               run a node: discovery, tickets, events\n"
 #if MOSAIK_HAVE_TDX
             "  demo               a local network of attested nodes (simulated TDX)\n"
-#endif
-#if MOSAIK_HAVE_TDX
+#if MOSAIK_HAVE_TDX_BUILDER
             "  tdx verify|inspect|ticket|collateral|measure|build\n"
+#else
+            "  tdx verify|inspect|ticket|collateral\n"
+#endif
             "                     Intel TDX attestation (run 'mosaik tdx --help')\n"
 #endif
             "  version            print version and enabled features\n"
