@@ -13,7 +13,6 @@
  */
 #include <ctype.h>
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -185,37 +184,6 @@ enum {
     O_HELP
 };
 
-static const struct option long_opts[] = {
-    {"alg", required_argument, NULL, O_ALG},
-    {"key-hex", required_argument, NULL, O_KEY_HEX},
-    {"key-file", required_argument, NULL, O_KEY_FILE},
-    {"key-raw-file", required_argument, NULL, O_KEY_RAW},
-    {"iss", required_argument, NULL, O_ISS},
-    {"sub", required_argument, NULL, O_SUB},
-    {"sub-peer", required_argument, NULL, O_SUB_PEER},
-    {"sub-fixed", required_argument, NULL, O_SUB_FIXED},
-    {"no-sub", no_argument, NULL, O_NO_SUB},
-    {"aud", required_argument, NULL, O_AUD},
-    {"jti", required_argument, NULL, O_JTI},
-    {"exp-in", required_argument, NULL, O_EXP_IN},
-    {"exp-at", required_argument, NULL, O_EXP_AT},
-    {"no-exp", no_argument, NULL, O_NO_EXP},
-    {"nbf", required_argument, NULL, O_NBF},
-    {"iat", required_argument, NULL, O_IAT},
-    {"no-iat", no_argument, NULL, O_NO_IAT},
-    {"claim", required_argument, NULL, O_CLAIM},
-    {"now", required_argument, NULL, O_NOW},
-    {"ticket", no_argument, NULL, O_TICKET},
-    {"allow-no-exp", no_argument, NULL, O_ALLOW_NO_EXP},
-    {"max-lifetime", required_argument, NULL, O_MAX_LIFETIME},
-    {"max-age", required_argument, NULL, O_MAX_AGE},
-    {"skew", required_argument, NULL, O_SKEW},
-    {"at", required_argument, NULL, O_AT},
-    {"json", no_argument, NULL, O_JSON},
-    {"help", no_argument, NULL, O_HELP},
-    {NULL, 0, NULL, 0},
-};
-
 /* Everything either subcommand may be given. */
 typedef struct jwt_args {
     const char *alg, *key_hex, *key_file, *key_raw;
@@ -240,125 +208,107 @@ static int push(const char **list, size_t *n, const char *v, const char *opt) {
     return 0;
 }
 
-static int parse_args(int argc, char **argv, jwt_args *a) {
+/* An integer option: where its value goes, and the flag that says it was
+ * given (NULL when the default is 0 anyway). */
+typedef struct int_opt {
+    int id;
+    int64_t *value;
+    bool *given;
+} int_opt;
+
+/* The value of an option that is not only stored; 0, or an exit code. */
+static int parse_special(int c, const cli_opt *opts, const int_opt *ints, jwt_args *a,
+                         char **argv) {
+    for (const int_opt *n = ints; n->value; n++) {
+        if (n->id != c) continue;
+        const cli_opt *o = opts;
+        while (o->id != c)
+            o++;
+        char name[32];
+        snprintf(name, sizeof name, "--%s", o->name);
+        if (n->given) *n->given = true;
+        return parse_i64(name, optarg, n->value);
+    }
+    switch (c) {
+    case O_ISS:
+        return push(a->iss, &a->n_iss, optarg, "--iss");
+    case O_AUD:
+        return push(a->aud, &a->n_aud, optarg, "--aud");
+    case O_CLAIM:
+        if (a->n_claims >= MAX_LIST) return cli_usage_error("jwt: too many --claim options");
+        return split_claim(optarg, &a->claims[a->n_claims++]);
+    case 'h':
+        a->help = true;
+        return 0;
+    default:
+        if (optopt >= O_ALG && optopt < O_HELP)
+            return cli_usage_error("jwt: option %s needs a value", argv[optind - 1]);
+        return cli_usage_error("jwt: unknown option '%s'", argv[optind - 1]);
+    }
+}
+
+/* Options and arguments into a; CLI_CONTINUE, or the exit code (help,
+ * usage error). */
+static int parse_args(int argc, char **argv, jwt_args *a, void (*help)(FILE *f)) {
     memset(a, 0, sizeof *a);
+    const cli_opt opts[] = {
+        {"alg", required_argument, O_ALG, &a->alg, NULL},
+        {"key-hex", required_argument, O_KEY_HEX, &a->key_hex, NULL},
+        {"key-file", required_argument, O_KEY_FILE, &a->key_file, NULL},
+        {"key-raw-file", required_argument, O_KEY_RAW, &a->key_raw, NULL},
+        {"iss", required_argument, O_ISS, NULL, NULL},
+        {"sub", required_argument, O_SUB, &a->sub, NULL},
+        {"sub-peer", required_argument, O_SUB_PEER, &a->sub_peer, NULL},
+        {"sub-fixed", required_argument, O_SUB_FIXED, &a->sub_fixed, NULL},
+        {"no-sub", no_argument, O_NO_SUB, NULL, &a->no_sub},
+        {"aud", required_argument, O_AUD, NULL, NULL},
+        {"jti", required_argument, O_JTI, &a->jti, NULL},
+        {"exp-in", required_argument, O_EXP_IN, NULL, NULL},
+        {"exp-at", required_argument, O_EXP_AT, NULL, NULL},
+        {"no-exp", no_argument, O_NO_EXP, NULL, &a->no_exp},
+        {"nbf", required_argument, O_NBF, NULL, NULL},
+        {"iat", required_argument, O_IAT, NULL, NULL},
+        {"no-iat", no_argument, O_NO_IAT, NULL, &a->no_iat},
+        {"claim", required_argument, O_CLAIM, NULL, NULL},
+        {"now", required_argument, O_NOW, NULL, NULL},
+        {"ticket", no_argument, O_TICKET, NULL, &a->ticket},
+        {"allow-no-exp", no_argument, O_ALLOW_NO_EXP, NULL, &a->allow_no_exp},
+        {"max-lifetime", required_argument, O_MAX_LIFETIME, NULL, NULL},
+        {"max-age", required_argument, O_MAX_AGE, NULL, NULL},
+        {"skew", required_argument, O_SKEW, NULL, NULL},
+        {"at", required_argument, O_AT, NULL, NULL},
+        {"json", no_argument, O_JSON, NULL, &a->json},
+        {"help", no_argument, O_HELP, NULL, &a->help},
+        {NULL, 0, 0, NULL, NULL},
+    };
+    const int_opt ints[] = {
+        {O_EXP_IN, &a->exp_in, &a->has_exp_in},
+        {O_EXP_AT, &a->exp_at, &a->has_exp_at},
+        {O_NBF, &a->nbf, &a->has_nbf},
+        {O_IAT, &a->iat, &a->has_iat},
+        {O_NOW, &a->now, &a->has_now},
+        {O_MAX_LIFETIME, &a->max_lifetime, NULL},
+        {O_MAX_AGE, &a->max_age, NULL},
+        {O_SKEW, &a->skew, &a->has_skew},
+        {O_AT, &a->at, &a->has_at},
+        {0, NULL, NULL},
+    };
     optind = 1;
     opterr = 0;
-    int c, rc = 0;
-    while (rc == 0 && (c = getopt_long(argc, argv, "h", long_opts, NULL)) != -1) {
-        switch (c) {
-        case O_ALG:
-            a->alg = optarg;
-            break;
-        case O_KEY_HEX:
-            a->key_hex = optarg;
-            break;
-        case O_KEY_FILE:
-            a->key_file = optarg;
-            break;
-        case O_KEY_RAW:
-            a->key_raw = optarg;
-            break;
-        case O_ISS:
-            rc = push(a->iss, &a->n_iss, optarg, "--iss");
-            break;
-        case O_AUD:
-            rc = push(a->aud, &a->n_aud, optarg, "--aud");
-            break;
-        case O_CLAIM:
-            if (a->n_claims >= MAX_LIST) return cli_usage_error("jwt: too many --claim options");
-            rc = split_claim(optarg, &a->claims[a->n_claims++]);
-            break;
-        case O_SUB:
-            a->sub = optarg;
-            break;
-        case O_SUB_PEER:
-            a->sub_peer = optarg;
-            break;
-        case O_SUB_FIXED:
-            a->sub_fixed = optarg;
-            break;
-        case O_NO_SUB:
-            a->no_sub = true;
-            break;
-        case O_JTI:
-            a->jti = optarg;
-            break;
-        case O_EXP_IN:
-            a->has_exp_in = true;
-            rc = parse_i64("--exp-in", optarg, &a->exp_in);
-            break;
-        case O_EXP_AT:
-            a->has_exp_at = true;
-            rc = parse_i64("--exp-at", optarg, &a->exp_at);
-            break;
-        case O_NO_EXP:
-            a->no_exp = true;
-            break;
-        case O_NBF:
-            a->has_nbf = true;
-            rc = parse_i64("--nbf", optarg, &a->nbf);
-            break;
-        case O_IAT:
-            a->has_iat = true;
-            rc = parse_i64("--iat", optarg, &a->iat);
-            break;
-        case O_NO_IAT:
-            a->no_iat = true;
-            break;
-        case O_NOW:
-            a->has_now = true;
-            rc = parse_i64("--now", optarg, &a->now);
-            break;
-        case O_TICKET:
-            a->ticket = true;
-            break;
-        case O_ALLOW_NO_EXP:
-            a->allow_no_exp = true;
-            break;
-        case O_MAX_LIFETIME:
-            rc = parse_i64("--max-lifetime", optarg, &a->max_lifetime);
-            break;
-        case O_MAX_AGE:
-            rc = parse_i64("--max-age", optarg, &a->max_age);
-            break;
-        case O_SKEW:
-            a->has_skew = true;
-            rc = parse_i64("--skew", optarg, &a->skew);
-            break;
-        case O_AT:
-            a->has_at = true;
-            rc = parse_i64("--at", optarg, &a->at);
-            break;
-        case O_JSON:
-            a->json = true;
-            break;
-        case 'h':
-        case O_HELP:
-            a->help = true;
-            break;
-        default:
-            if (optopt >= O_ALG && optopt < O_HELP)
-                return cli_usage_error("jwt: option %s needs a value", argv[optind - 1]);
-            return cli_usage_error("jwt: unknown option '%s'", argv[optind - 1]);
-        }
-    }
-    if (rc) return rc;
+    int c, rc;
+    while ((c = cli_getopt(argc, argv, "h", opts)) != -1)
+        if ((rc = parse_special(c, opts, ints, a, argv)) != 0) return rc;
     for (int i = optind; i < argc; i++) {
         if (a->n_positional >= 4) return cli_usage_error("jwt: too many arguments");
         a->positional[a->n_positional++] = argv[i];
     }
-    return 0;
+    return a->help ? cli_help_or_usage(true, help) : CLI_CONTINUE;
 }
 
 static int cmd_issue(int argc, char **argv) {
     jwt_args a;
-    int rc = parse_args(argc, argv, &a);
-    if (rc) return rc;
-    if (a.help) {
-        issue_help(stdout);
-        return CLI_OK;
-    }
+    int rc = parse_args(argc, argv, &a, issue_help);
+    if (rc != CLI_CONTINUE) return rc;
     if (a.n_positional)
         return cli_usage_error("jwt issue: unexpected argument '%s'", a.positional[0]);
     if (a.has_exp_in + a.has_exp_at + a.no_exp != 1)
@@ -454,12 +404,8 @@ static void print_json_result(bool valid, int rc, const char *reason, mk_expirat
 
 static int cmd_verify(int argc, char **argv) {
     jwt_args a;
-    int rc = parse_args(argc, argv, &a);
-    if (rc) return rc;
-    if (a.help) {
-        verify_help(stdout);
-        return CLI_OK;
-    }
+    int rc = parse_args(argc, argv, &a, verify_help);
+    if (rc != CLI_CONTINUE) return rc;
     if (a.n_positional != 1) return cli_usage_error("jwt verify: give one TOKEN (or '-')");
     int nsub = !!a.sub + !!a.sub_fixed + a.no_sub;
     if (nsub != 1)
@@ -547,7 +493,7 @@ int cli_cmd_jwt(int argc, char **argv) {
         fprintf(stderr, "usage: mosaik jwt issue|verify [options] (--help for each)\n");
         return CLI_USAGE;
     }
-    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+    if (cli_is_help(argv[1])) {
         printf("usage: mosaik jwt issue|verify [options]\n\n");
         issue_help(stdout);
         printf("\n");

@@ -21,7 +21,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
@@ -287,26 +286,12 @@ static void tdx_free(tdx_state *t) {
     mk_tdx_sim_free(t->sim);
 }
 
-static int load_root(const char *path, mk_buf *out, mk_error *err) {
-    mk_tdx_sim *sim = NULL;
-    mk_error e2;
-    if (mk_tdx_sim_load(path, &sim, &e2) == 0) {
-        const uint8_t *der;
-        size_t len;
-        mk_tdx_sim_root_der(sim, &der, &len);
-        int rc = mk_buf_append(out, der, len);
-        mk_tdx_sim_free(sim);
-        return rc;
-    }
-    return mk_file_read(path, 64 * 1024, out, err);
-}
-
 static mk_validator *tdx_validator(const char *mrtd_hex, const char *root_path, mk_error *err) {
     mk_buf root = MK_BUF_INIT;
     mk_validator *v = NULL;
     mk_tdx_validator_opts *o = mk_tdx_validator_opts_new();
     if (!o) return NULL;
-    if (root_path && load_root(root_path, &root, err) < 0) goto out;
+    if (root_path && cli_tdx_load_sim_root(root_path, &root, err) < 0) goto out;
     if (root.len && mk_tdx_validator_opts_trust_simulator(o, root.data, root.len, err) < 0)
         goto out;
     if (mk_tdx_criteria_require_mrtd_hex(mk_tdx_validator_opts_baseline(o), mrtd_hex, err) < 0)
@@ -319,7 +304,39 @@ out:
 }
 #endif
 
-/* ----- main ------------------------------------------------------------ */
+/* ----- options ---------------------------------------------------------- */
+
+enum {
+    OPT_NETWORK = 256,
+    OPT_LISTEN,
+    OPT_ADVERTISE,
+    OPT_BOOT,
+    OPT_KEY,
+    OPT_TAG,
+    OPT_JWT,
+    OPT_TDX_SIM,
+    OPT_TDX_STATE,
+    OPT_REQ_MRTD,
+    OPT_TRUST_ROOT,
+    OPT_METRICS,
+    OPT_JSON,
+    OPT_RUN_FOR,
+    OPT_NO_DEPART,
+    OPT_ANNOUNCE,
+    OPT_SYNC,
+    OPT_PURGE,
+    OPT_HELP
+};
+
+/* What the command line asks for; cfg points into the lists. */
+typedef struct node_opts {
+    mk_network_config cfg;
+    const char *boot[MAX_LIST], *tags[MAX_LIST], *adv[MAX_LIST];
+    size_t nboot, ntags, nadv;
+    const char *jwt_path, *metrics_addr, *tdx_mrtd, *tdx_state_path, *req_mrtd, *trust_root;
+    double run_for;
+    bool no_depart, json;
+} node_opts;
 
 static int parse_u32(const char *s, const char *opt, uint32_t *out) {
     char *end;
@@ -332,163 +349,108 @@ static int parse_u32(const char *s, const char *opt, uint32_t *out) {
     return 0;
 }
 
-int cli_cmd_node(int argc, char **argv) {
-    enum {
-        OPT_NETWORK = 256,
-        OPT_LISTEN,
-        OPT_ADVERTISE,
-        OPT_BOOT,
-        OPT_KEY,
-        OPT_TAG,
-        OPT_JWT,
-        OPT_TDX_SIM,
-        OPT_TDX_STATE,
-        OPT_REQ_MRTD,
-        OPT_TRUST_ROOT,
-        OPT_METRICS,
-        OPT_JSON,
-        OPT_RUN_FOR,
-        OPT_NO_DEPART,
-        OPT_ANNOUNCE,
-        OPT_SYNC,
-        OPT_PURGE,
-        OPT_HELP
-    };
-    static const struct option opts[] = {
-        {"network", required_argument, NULL, OPT_NETWORK},
-        {"listen", required_argument, NULL, OPT_LISTEN},
-        {"advertise", required_argument, NULL, OPT_ADVERTISE},
-        {"bootstrap", required_argument, NULL, OPT_BOOT},
-        {"key", required_argument, NULL, OPT_KEY},
-        {"tag", required_argument, NULL, OPT_TAG},
-        {"jwt-ticket", required_argument, NULL, OPT_JWT},
-        {"tdx-sim", required_argument, NULL, OPT_TDX_SIM},
-        {"tdx-sim-state", required_argument, NULL, OPT_TDX_STATE},
-        {"require-tdx-mrtd", required_argument, NULL, OPT_REQ_MRTD},
-        {"trust-sim-root", required_argument, NULL, OPT_TRUST_ROOT},
-        {"metrics", required_argument, NULL, OPT_METRICS},
-        {"json", no_argument, NULL, OPT_JSON},
-        {"run-for", required_argument, NULL, OPT_RUN_FOR},
-        {"no-depart", no_argument, NULL, OPT_NO_DEPART},
-        {"announce-ms", required_argument, NULL, OPT_ANNOUNCE},
-        {"sync-ms", required_argument, NULL, OPT_SYNC},
-        {"purge-after-ms", required_argument, NULL, OPT_PURGE},
-        {"help", no_argument, NULL, OPT_HELP},
-        {NULL, 0, NULL, 0}};
-    mk_network_config cfg;
-    mk_network_config_init(&cfg);
-    const char *boot[MAX_LIST], *tags[MAX_LIST], *adv[MAX_LIST];
-    size_t nboot = 0, ntags = 0, nadv = 0;
-    const char *jwt_path = NULL, *metrics_addr = NULL, *tdx_mrtd = NULL, *tdx_state_path = NULL,
-               *req_mrtd = NULL, *trust_root = NULL;
-    double run_for = 0;
-    bool no_depart = false;
-    node_cli c = {0};
-    optind = 1;
-    int ch;
-    while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        switch (ch) {
-        case OPT_NETWORK:
-            cfg.network = optarg;
-            break;
-        case OPT_LISTEN:
-            cfg.listen_addr = optarg;
-            break;
-        case OPT_ADVERTISE:
-            if (nadv == MAX_LIST) return cli_usage_error("node: too many --advertise");
-            adv[nadv++] = optarg;
-            break;
-        case OPT_BOOT:
-            if (nboot == MAX_LIST) return cli_usage_error("node: too many --bootstrap");
-            boot[nboot++] = optarg;
-            break;
-        case OPT_KEY:
-            cfg.key_file = optarg;
-            break;
-        case OPT_TAG:
-            if (ntags == MAX_LIST) return cli_usage_error("node: too many --tag");
-            tags[ntags++] = optarg;
-            break;
-        case OPT_JWT:
-            jwt_path = optarg;
-            break;
-        case OPT_TDX_SIM:
-            tdx_mrtd = optarg;
-            break;
-        case OPT_TDX_STATE:
-            tdx_state_path = optarg;
-            break;
-        case OPT_REQ_MRTD:
-            req_mrtd = optarg;
-            break;
-        case OPT_TRUST_ROOT:
-            trust_root = optarg;
-            break;
-        case OPT_METRICS:
-            metrics_addr = optarg;
-            break;
-        case OPT_JSON:
-            c.json = true;
-            break;
-        case OPT_RUN_FOR: {
-            char *end;
-            run_for = strtod(optarg, &end);
-            if (*end || run_for <= 0) return cli_usage_error("node: --run-for wants seconds > 0");
-            break;
-        }
-        case OPT_NO_DEPART:
-            no_depart = true;
-            break;
-        case OPT_ANNOUNCE:
-            if (parse_u32(optarg, "--announce-ms", &cfg.announce_ms) < 0) return CLI_USAGE;
-            break;
-        case OPT_SYNC:
-            if (parse_u32(optarg, "--sync-ms", &cfg.sync_ms) < 0) return CLI_USAGE;
-            break;
-        case OPT_PURGE:
-            if (parse_u32(optarg, "--purge-after-ms", &cfg.purge_after_ms) < 0) return CLI_USAGE;
-            break;
-        case OPT_HELP:
-            usage(stdout);
-            return CLI_OK;
-        default:
-            usage(stderr);
-            return CLI_USAGE;
-        }
+/* A repeatable option's value appended to list (at most MAX_LIST). */
+static int add_to(const char **list, size_t *n, const char *v, const char *opt) {
+    if (*n == MAX_LIST) return cli_usage_error("node: too many %s", opt);
+    list[(*n)++] = v;
+    return CLI_CONTINUE;
+}
+
+/* One option into o; CLI_CONTINUE, or the exit code (help, usage error). */
+static int node_option(int ch, const char *arg, node_opts *o) {
+    switch (ch) {
+    case OPT_ADVERTISE:
+        return add_to(o->adv, &o->nadv, arg, "--advertise");
+    case OPT_BOOT:
+        return add_to(o->boot, &o->nboot, arg, "--bootstrap");
+    case OPT_TAG:
+        return add_to(o->tags, &o->ntags, arg, "--tag");
+    case OPT_RUN_FOR: {
+        char *end;
+        o->run_for = strtod(arg, &end);
+        if (*end || o->run_for <= 0) return cli_usage_error("node: --run-for wants seconds > 0");
+        break;
     }
+    case OPT_ANNOUNCE:
+        if (parse_u32(arg, "--announce-ms", &o->cfg.announce_ms) < 0) return CLI_USAGE;
+        break;
+    case OPT_SYNC:
+        if (parse_u32(arg, "--sync-ms", &o->cfg.sync_ms) < 0) return CLI_USAGE;
+        break;
+    case OPT_PURGE:
+        if (parse_u32(arg, "--purge-after-ms", &o->cfg.purge_after_ms) < 0) return CLI_USAGE;
+        break;
+    default:
+        return cli_help_or_usage(ch == OPT_HELP, usage);
+    }
+    return CLI_CONTINUE;
+}
+
+/* Options into o, then the rules between them; CLI_CONTINUE, or the exit
+ * code (help, usage error). */
+static int node_parse(int argc, char **argv, node_opts *o) {
+    memset(o, 0, sizeof *o);
+    mk_network_config_init(&o->cfg);
+    const cli_opt opts[] = {
+        {"network", required_argument, OPT_NETWORK, &o->cfg.network, NULL},
+        {"listen", required_argument, OPT_LISTEN, &o->cfg.listen_addr, NULL},
+        {"advertise", required_argument, OPT_ADVERTISE, NULL, NULL},
+        {"bootstrap", required_argument, OPT_BOOT, NULL, NULL},
+        {"key", required_argument, OPT_KEY, &o->cfg.key_file, NULL},
+        {"tag", required_argument, OPT_TAG, NULL, NULL},
+        {"jwt-ticket", required_argument, OPT_JWT, &o->jwt_path, NULL},
+        {"tdx-sim", required_argument, OPT_TDX_SIM, &o->tdx_mrtd, NULL},
+        {"tdx-sim-state", required_argument, OPT_TDX_STATE, &o->tdx_state_path, NULL},
+        {"require-tdx-mrtd", required_argument, OPT_REQ_MRTD, &o->req_mrtd, NULL},
+        {"trust-sim-root", required_argument, OPT_TRUST_ROOT, &o->trust_root, NULL},
+        {"metrics", required_argument, OPT_METRICS, &o->metrics_addr, NULL},
+        {"json", no_argument, OPT_JSON, NULL, &o->json},
+        {"run-for", required_argument, OPT_RUN_FOR, NULL, NULL},
+        {"no-depart", no_argument, OPT_NO_DEPART, NULL, &o->no_depart},
+        {"announce-ms", required_argument, OPT_ANNOUNCE, NULL, NULL},
+        {"sync-ms", required_argument, OPT_SYNC, NULL, NULL},
+        {"purge-after-ms", required_argument, OPT_PURGE, NULL, NULL},
+        {"help", no_argument, OPT_HELP, NULL, NULL},
+        {NULL, 0, 0, NULL, NULL}};
+    optind = 1;
+    int ch, rc;
+    while ((ch = cli_getopt(argc, argv, "", opts)) != -1)
+        if ((rc = node_option(ch, optarg, o)) != CLI_CONTINUE) return rc;
     if (optind < argc) return cli_usage_error("node: unexpected argument '%s'", argv[optind]);
-    if (!cfg.network) return cli_usage_error("node: --network is required");
+    if (!o->cfg.network) return cli_usage_error("node: --network is required");
 #if !MOSAIK_HAVE_TDX
-    (void)tdx_state_path, (void)trust_root;
-    if (tdx_mrtd || req_mrtd) return cli_usage_error("node: built without TDX support");
+    if (o->tdx_mrtd || o->req_mrtd) return cli_usage_error("node: built without TDX support");
 #else
-    if (req_mrtd && !trust_root)
+    if (o->req_mrtd && !o->trust_root)
         fprintf(stderr, "mosaik: note: without --trust-sim-root only real Intel TDX tickets can "
                         "pass --require-tdx-mrtd\n");
 #endif
-    cfg.bootstrap = boot;
-    cfg.n_bootstrap = nboot;
-    cfg.tags = tags;
-    cfg.n_tags = ntags;
-    cfg.advertise = adv;
-    cfg.n_advertise = nadv;
+    o->cfg.bootstrap = o->boot;
+    o->cfg.n_bootstrap = o->nboot;
+    o->cfg.tags = o->tags;
+    o->cfg.n_tags = o->ntags;
+    o->cfg.advertise = o->adv;
+    o->cfg.n_advertise = o->nadv;
+    return CLI_CONTINUE;
+}
 
+/* ----- running --------------------------------------------------------- */
+
+/* A running node: what it prints through, its sockets and its TDX state. */
+typedef struct node_run {
+    node_cli c;
+    int mfd; /* the metrics socket, or -1 */
     mk_error err;
-    mk_error_clear(&err);
-    int rc = CLI_FAIL, mfd = -1;
 #if MOSAIK_HAVE_TDX
-    tdx_state tdx = {0};
-    if (req_mrtd) {
-        c.tdx_validator = tdx_validator(req_mrtd, trust_root, &err);
-        if (!c.tdx_validator) {
-            fprintf(stderr, "mosaik: node: TDX validator: %s\n", err.msg);
-            return CLI_FAIL;
-        }
-    }
+    tdx_state tdx;
 #endif
+} node_run;
+
+/* SIGINT/SIGTERM write to the self-pipe the loop polls; SIGPIPE ignored. */
+static int node_signals(void) {
     if (pipe2(sig_pipe, O_CLOEXEC | O_NONBLOCK) < 0) {
         fprintf(stderr, "mosaik: node: pipe: %s\n", strerror(errno));
-        goto out;
+        return CLI_FAIL;
     }
     signal(SIGPIPE, SIG_IGN);
     struct sigaction sa;
@@ -497,89 +459,104 @@ int cli_cmd_node(int argc, char **argv) {
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    return CLI_CONTINUE;
+}
 
-    if (metrics_addr && (mfd = listen_tcp(metrics_addr, &err)) < 0) {
-        fprintf(stderr, "mosaik: node: %s\n", err.msg);
-        goto out;
+/* The JWT in path (without trailing line ends) as the node's ticket. */
+static int install_jwt(mk_network *nw, const char *path, mk_error *err) {
+    mk_buf tok = MK_BUF_INIT;
+    mk_ticket t;
+    mk_id cls;
+    mk_jwt_class(&cls);
+    int rc = mk_file_read(path, MK_JWT_MAX_TOKEN + 16, &tok, err);
+    while (rc == 0 && tok.len && (tok.data[tok.len - 1] == '\n' || tok.data[tok.len - 1] == '\r'))
+        tok.len--;
+    if (rc == 0 && mk_ticket_init(&t, &cls, tok.data, tok.len) == 0) {
+        rc = mk_network_replace_ticket(nw, &t, err);
+        mk_ticket_free(&t);
     }
-    if (mk_network_new(&cfg, &c.nw, &err) < 0) {
-        fprintf(stderr, "mosaik: node: %s\n", err.msg);
-        goto out;
+    mk_buf_free(&tok);
+    return rc;
+}
+
+/* The metrics socket, the network and the node's tickets. */
+static int node_start(node_run *r, const node_opts *o) {
+    if (o->metrics_addr && (r->mfd = listen_tcp(o->metrics_addr, &r->err)) < 0) {
+        fprintf(stderr, "mosaik: node: %s\n", r->err.msg);
+        return CLI_FAIL;
     }
-    if (jwt_path) {
-        mk_buf tok = MK_BUF_INIT;
-        mk_ticket t;
-        mk_id cls;
-        mk_jwt_class(&cls);
-        int r2 = mk_file_read(jwt_path, MK_JWT_MAX_TOKEN + 16, &tok, &err);
-        while (r2 == 0 && tok.len &&
-               (tok.data[tok.len - 1] == '\n' || tok.data[tok.len - 1] == '\r'))
-            tok.len--;
-        if (r2 == 0 && mk_ticket_init(&t, &cls, tok.data, tok.len) == 0) {
-            r2 = mk_network_replace_ticket(c.nw, &t, &err);
-            mk_ticket_free(&t);
-        }
-        mk_buf_free(&tok);
-        if (r2 < 0) {
-            fprintf(stderr, "mosaik: node: --jwt-ticket %s: %s\n", jwt_path, err.msg);
-            goto out;
-        }
+    if (mk_network_new(&o->cfg, &r->c.nw, &r->err) < 0) {
+        fprintf(stderr, "mosaik: node: %s\n", r->err.msg);
+        return CLI_FAIL;
+    }
+    if (o->jwt_path && install_jwt(r->c.nw, o->jwt_path, &r->err) < 0) {
+        fprintf(stderr, "mosaik: node: --jwt-ticket %s: %s\n", o->jwt_path, r->err.msg);
+        return CLI_FAIL;
     }
 #if MOSAIK_HAVE_TDX
-    if (tdx_mrtd) {
-        if (!tdx_state_path)
+    if (o->tdx_mrtd) {
+        if (!o->tdx_state_path)
             fprintf(stderr, "mosaik: note: no --tdx-sim-state: a private simulator root\n");
-        if (tdx_setup(&tdx, tdx_mrtd, tdx_state_path, c.nw, &err) < 0) {
-            fprintf(stderr, "mosaik: node: --tdx-sim: %s\n", err.msg);
-            goto out;
+        if (tdx_setup(&r->tdx, o->tdx_mrtd, o->tdx_state_path, r->c.nw, &r->err) < 0) {
+            fprintf(stderr, "mosaik: node: --tdx-sim: %s\n", r->err.msg);
+            return CLI_FAIL;
         }
     }
 #endif
-    {
-        mk_id pid, nid;
-        mk_network_peer_id(c.nw, &pid);
-        mk_network_id(c.nw, &nid);
-        char ph[MK_ID_HEX_LEN], nh[MK_ID_HEX_LEN], addr[MK_NET_ADDR_MAX + 1] = "";
-        hexid(&pid, ph);
-        hexid(&nid, nh);
-        mk_network_listen_addr(c.nw, addr, sizeof addr);
-        json_t *o = json_object();
-        json_object_set_new(o, "event", json_string("started"));
-        json_object_set_new(o, "peer", json_string(ph));
-        json_object_set_new(o, "addr", json_string(addr));
-        char bs[MK_ID_HEX_LEN + MK_NET_ADDR_MAX + 2];
-        snprintf(bs, sizeof bs, "%s@%s", ph, addr);
-        json_object_set_new(o, "bootstrap", json_string(bs));
-        json_object_set_new(o, "network", json_string(nh));
-        char maddr[MK_NET_ADDR_MAX + 8] = "";
-        if (mfd >= 0) {
-            struct sockaddr_storage ss;
-            socklen_t sl = sizeof ss;
-            char ip[INET6_ADDRSTRLEN] = "?";
-            uint16_t port = 0;
-            if (getsockname(mfd, (struct sockaddr *)&ss, &sl) == 0) {
-                if (ss.ss_family == AF_INET6) {
-                    struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
-                    inet_ntop(AF_INET6, &s6->sin6_addr, ip, sizeof ip);
-                    port = ntohs(s6->sin6_port);
-                    snprintf(maddr, sizeof maddr, "[%s]:%u", ip, port);
-                } else {
-                    struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
-                    inet_ntop(AF_INET, &s4->sin_addr, ip, sizeof ip);
-                    port = ntohs(s4->sin_port);
-                    snprintf(maddr, sizeof maddr, "%s:%u", ip, port);
-                }
-            }
-            json_object_set_new(o, "metrics", json_string(maddr));
-        }
-        char text[512];
-        snprintf(text, sizeof text,
-                 "node %s\n  listening on %s\n  network %s\n  bootstrap: %s\n%s%s%s", ph, addr, nh,
-                 bs, maddr[0] ? "  metrics: http://" : "", maddr, maddr[0] ? "/metrics\n" : "");
-        emit(&c, o, text);
-        json_decref(o);
-    }
+    return CLI_CONTINUE;
+}
 
+/* The bound address of a listening socket as "ip:port" ("[ip]:port" for
+ * IPv6); empty when it has none. */
+static void sock_addr_text(int fd, char *out, size_t n) {
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof ss;
+    char ip[INET6_ADDRSTRLEN] = "?";
+    out[0] = 0;
+    if (getsockname(fd, (struct sockaddr *)&ss, &sl) != 0) return;
+    if (ss.ss_family == AF_INET6) {
+        struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+        inet_ntop(AF_INET6, &s6->sin6_addr, ip, sizeof ip);
+        snprintf(out, n, "[%s]:%u", ip, ntohs(s6->sin6_port));
+    } else {
+        struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+        inet_ntop(AF_INET, &s4->sin_addr, ip, sizeof ip);
+        snprintf(out, n, "%s:%u", ip, ntohs(s4->sin_port));
+    }
+}
+
+/* The "started" event: ids, addresses, the bootstrap form, metrics URL. */
+static void node_print_started(node_run *r) {
+    mk_id pid, nid;
+    mk_network_peer_id(r->c.nw, &pid);
+    mk_network_id(r->c.nw, &nid);
+    char ph[MK_ID_HEX_LEN], nh[MK_ID_HEX_LEN], addr[MK_NET_ADDR_MAX + 1] = "";
+    hexid(&pid, ph);
+    hexid(&nid, nh);
+    mk_network_listen_addr(r->c.nw, addr, sizeof addr);
+    json_t *o = json_object();
+    json_object_set_new(o, "event", json_string("started"));
+    json_object_set_new(o, "peer", json_string(ph));
+    json_object_set_new(o, "addr", json_string(addr));
+    char bs[MK_ID_HEX_LEN + MK_NET_ADDR_MAX + 2];
+    snprintf(bs, sizeof bs, "%s@%s", ph, addr);
+    json_object_set_new(o, "bootstrap", json_string(bs));
+    json_object_set_new(o, "network", json_string(nh));
+    char maddr[MK_NET_ADDR_MAX + 8] = "";
+    if (r->mfd >= 0) {
+        sock_addr_text(r->mfd, maddr, sizeof maddr);
+        json_object_set_new(o, "metrics", json_string(maddr));
+    }
+    char text[512];
+    snprintf(text, sizeof text, "node %s\n  listening on %s\n  network %s\n  bootstrap: %s\n%s%s%s",
+             ph, addr, nh, bs, maddr[0] ? "  metrics: http://" : "", maddr,
+             maddr[0] ? "/metrics\n" : "");
+    emit(&r->c, o, text);
+    json_decref(o);
+}
+
+/* Events, metrics requests and ticket renewal until a signal or --run-for. */
+static void node_loop(node_run *r, double run_for) {
     uint64_t start = mk_mono_ms();
     uint64_t end = run_for > 0 ? start + (uint64_t)(run_for * 1000.0) : UINT64_MAX;
     bool stop = false;
@@ -587,43 +564,77 @@ int cli_cmd_node(int argc, char **argv) {
         uint64_t now = mk_mono_ms();
         if (now >= end) break;
         int timeout = end == UINT64_MAX ? 1000 : (int)(end - now < 1000 ? end - now : 1000);
-        struct pollfd p[3] = {
-            {mk_network_event_fd(c.nw), POLLIN, 0}, {sig_pipe[0], POLLIN, 0}, {mfd, POLLIN, 0}};
-        int n = poll(p, mfd >= 0 ? 3 : 2, timeout);
+        struct pollfd p[3] = {{mk_network_event_fd(r->c.nw), POLLIN, 0},
+                              {sig_pipe[0], POLLIN, 0},
+                              {r->mfd, POLLIN, 0}};
+        int n = poll(p, r->mfd >= 0 ? 3 : 2, timeout);
         if (n < 0 && errno != EINTR) break;
         if (p[1].revents & POLLIN) stop = true;
         mk_network_event ev;
-        while (mk_network_next_event(c.nw, 0, &ev) == 0) {
-            print_event(&c, &ev);
+        while (mk_network_next_event(r->c.nw, 0, &ev) == 0) {
+            print_event(&r->c, &ev);
             mk_network_event_free(&ev);
         }
-        if (mfd >= 0 && (p[2].revents & POLLIN)) serve_metrics(&c, mfd);
+        if (r->mfd >= 0 && (p[2].revents & POLLIN)) serve_metrics(&r->c, r->mfd);
 #if MOSAIK_HAVE_TDX
         /* Renew the TDX ticket a minute before it expires. */
-        if (tdx.att && tdx.expires != MK_EXPIRES_NEVER && mk_now() >= tdx.expires - 60 &&
-            tdx_install(&tdx, c.nw, &err) < 0)
-            fprintf(stderr, "mosaik: node: renewing the TDX ticket: %s\n", err.msg);
+        tdx_state *t = &r->tdx;
+        if (t->att && t->expires != MK_EXPIRES_NEVER && mk_now() >= t->expires - 60 &&
+            tdx_install(t, r->c.nw, &r->err) < 0)
+            fprintf(stderr, "mosaik: node: renewing the TDX ticket: %s\n", r->err.msg);
 #endif
     }
+}
+
+/* Leave (with a departure unless --no-depart) and say so. */
+static void node_leave(node_run *r, bool no_depart) {
     if (no_depart)
-        mk_network_abort(c.nw);
+        mk_network_abort(r->c.nw);
     else
-        mk_network_close(c.nw);
-    {
-        json_t *o = json_object();
-        json_object_set_new(o, "event", json_string(no_depart ? "stopped" : "left"));
-        emit(&c, o, no_depart ? "stopped\n" : "left (departure announced)\n");
-        json_decref(o);
-    }
-    rc = CLI_OK;
-out:
-    mk_network_free(c.nw);
-    if (mfd >= 0) close(mfd);
+        mk_network_close(r->c.nw);
+    json_t *o = json_object();
+    json_object_set_new(o, "event", json_string(no_depart ? "stopped" : "left"));
+    emit(&r->c, o, no_depart ? "stopped\n" : "left (departure announced)\n");
+    json_decref(o);
+}
+
+static void node_run_free(node_run *r) {
+    mk_network_free(r->c.nw);
+    if (r->mfd >= 0) close(r->mfd);
 #if MOSAIK_HAVE_TDX
-    tdx_free(&tdx);
+    tdx_free(&r->tdx);
 #endif
-    mk_validator_free(c.tdx_validator);
+    mk_validator_free(r->c.tdx_validator);
     for (int i = 0; i < 2; i++)
         if (sig_pipe[i] >= 0) close(sig_pipe[i]), sig_pipe[i] = -1;
+}
+
+int cli_cmd_node(int argc, char **argv) {
+    node_opts o;
+    int rc = node_parse(argc, argv, &o);
+    if (rc != CLI_CONTINUE) return rc;
+    node_run r;
+    memset(&r, 0, sizeof r);
+    r.c.json = o.json;
+    r.mfd = -1;
+    mk_error_clear(&r.err);
+#if MOSAIK_HAVE_TDX
+    if (o.req_mrtd) {
+        r.c.tdx_validator = tdx_validator(o.req_mrtd, o.trust_root, &r.err);
+        if (!r.c.tdx_validator) {
+            fprintf(stderr, "mosaik: node: TDX validator: %s\n", r.err.msg);
+            return CLI_FAIL;
+        }
+    }
+#endif
+    rc = node_signals();
+    if (rc == CLI_CONTINUE) rc = node_start(&r, &o);
+    if (rc == CLI_CONTINUE) {
+        node_print_started(&r);
+        node_loop(&r, o.run_for);
+        node_leave(&r, o.no_depart);
+        rc = CLI_OK;
+    }
+    node_run_free(&r);
     return rc;
 }

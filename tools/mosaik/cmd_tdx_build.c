@@ -8,12 +8,11 @@
  * names. Options are collected into an mk_tdx_build_opts; repeatable
  * options (--extra, --module) are capped at the library's limits.
  */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli.h"
+#include "cmd_tdx.h"
 #include "mosaik/encoding.h"
 #include "mosaik/tdx_build.h"
 
@@ -84,137 +83,130 @@ enum {
     OPT_ALLOW_DYNAMIC,
 };
 
-int cli_tdx_build(int argc, char **argv) {
-    static const struct option opts[] = {
-        {"program", required_argument, NULL, OPT_PROGRAM},
-        {"kernel", required_argument, NULL, OPT_KERNEL},
-        {"ovmf", required_argument, NULL, OPT_OVMF},
-        {"busybox", required_argument, NULL, OPT_BUSYBOX},
-        {"extra", required_argument, NULL, OPT_EXTRA},
-        {"module", required_argument, NULL, OPT_MODULE},
-        {"ssh-key", required_argument, NULL, OPT_SSH_KEY},
-        {"cpus", required_argument, NULL, OPT_CPUS},
-        {"memory", required_argument, NULL, OPT_MEMORY},
-        {"cmdline", required_argument, NULL, OPT_CMDLINE},
-        {"profile", required_argument, NULL, OPT_PROFILE},
-        {"allow-dynamic", no_argument, NULL, OPT_ALLOW_DYNAMIC},
-        {"output", required_argument, NULL, 'o'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-    static mk_tdx_build_extra extras[MK_TDX_BUILD_MAX_EXTRAS];
-    static const char *modules[MK_TDX_BUILD_MAX_MODULES];
-    mk_tdx_build_opts o;
-    memset(&o, 0, sizeof o);
-    o.mtime = -1;
-    o.extras = extras;
-    o.modules = modules;
+/* The repeatable options' storage (the library's caps; static, not on the
+ * stack). */
+static mk_tdx_build_extra extras[MK_TDX_BUILD_MAX_EXTRAS];
+static const char *modules[MK_TDX_BUILD_MAX_MODULES];
+
+/* --extra SRC:DEST, split in place at the colon. */
+static int add_extra(mk_tdx_build_opts *o, char *arg) {
+    char *colon = strchr(arg, ':');
+    if (!colon || colon == arg || colon[1] != '/')
+        return cli_usage_error("tdx build: --extra wants SRC:/absolute/dest, not '%s'", arg);
+    if (o->nextras >= MK_TDX_BUILD_MAX_EXTRAS)
+        return cli_usage_error("tdx build: more than %d --extra", MK_TDX_BUILD_MAX_EXTRAS);
+    *colon = 0;
+    extras[o->nextras].src = arg;
+    extras[o->nextras].dest = colon + 1;
+    o->nextras++;
+    return CLI_CONTINUE;
+}
+
+/* An option that is not only stored, into o; CLI_CONTINUE, or the exit
+ * code (help, usage error). */
+static int build_option(int c, char *arg, mk_tdx_build_opts *o, char **argv) {
+    switch (c) {
+    case OPT_EXTRA:
+        return add_extra(o, arg);
+    case OPT_MODULE:
+        if (o->nmodules >= MK_TDX_BUILD_MAX_MODULES)
+            return cli_usage_error("tdx build: more than %d --module", MK_TDX_BUILD_MAX_MODULES);
+        modules[o->nmodules++] = arg;
+        break;
+    case OPT_CPUS:
+        if (parse_uint("--cpus", arg, 1, 1024, &o->cpus) != 0) return CLI_USAGE;
+        break;
+    case OPT_MEMORY:
+        if (parse_uint("--memory", arg, 64, 1u << 24, &o->memory_mib) != 0) return CLI_USAGE;
+        break;
+    default:
+        if (c == 'h') return cli_help_or_usage(true, usage);
+        if (optopt == 'o' || optopt >= OPT_PROGRAM)
+            return cli_usage_error("tdx build: option '%s' needs an argument",
+                                   argv[optind - 1] ? argv[optind - 1] : "?");
+        return cli_usage_error("tdx build: unknown option '%s' (see --help)",
+                               argv[optind - 1] ? argv[optind - 1] : "?");
+    }
+    return CLI_CONTINUE;
+}
+
+/* Options into o, then the required ones and the profile; CLI_CONTINUE,
+ * or the exit code (help, usage error). */
+static int build_parse(int argc, char **argv, mk_tdx_build_opts *o) {
+    memset(o, 0, sizeof *o);
+    o->mtime = -1;
+    o->extras = extras;
+    o->modules = modules;
     const char *profile_name = MK_TDX_DEFAULT_PROFILE;
-    int c;
+    const cli_opt opts[] = {
+        {"program", required_argument, OPT_PROGRAM, &o->program, NULL},
+        {"kernel", required_argument, OPT_KERNEL, &o->kernel, NULL},
+        {"ovmf", required_argument, OPT_OVMF, &o->ovmf, NULL},
+        {"busybox", required_argument, OPT_BUSYBOX, &o->busybox, NULL},
+        {"extra", required_argument, OPT_EXTRA, NULL, NULL},
+        {"module", required_argument, OPT_MODULE, NULL, NULL},
+        {"ssh-key", required_argument, OPT_SSH_KEY, &o->ssh_key, NULL},
+        {"cpus", required_argument, OPT_CPUS, NULL, NULL},
+        {"memory", required_argument, OPT_MEMORY, NULL, NULL},
+        {"cmdline", required_argument, OPT_CMDLINE, &o->cmdline, NULL},
+        {"profile", required_argument, OPT_PROFILE, &profile_name, NULL},
+        {"allow-dynamic", no_argument, OPT_ALLOW_DYNAMIC, NULL, &o->allow_dynamic},
+        {"output", required_argument, 'o', &o->out_dir, NULL},
+        {"help", no_argument, 'h', NULL, NULL},
+        {NULL, 0, 0, NULL, NULL},
+    };
+    int c, rc;
     optind = 0;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "ho:", opts, NULL)) != -1) {
-        switch (c) {
-        case OPT_PROGRAM:
-            o.program = optarg;
-            break;
-        case OPT_KERNEL:
-            o.kernel = optarg;
-            break;
-        case OPT_OVMF:
-            o.ovmf = optarg;
-            break;
-        case OPT_BUSYBOX:
-            o.busybox = optarg;
-            break;
-        case OPT_EXTRA: {
-            char *colon = strchr(optarg, ':');
-            if (!colon || colon == optarg || colon[1] != '/')
-                return cli_usage_error("tdx build: --extra wants SRC:/absolute/dest, not '%s'",
-                                       optarg);
-            if (o.nextras >= MK_TDX_BUILD_MAX_EXTRAS)
-                return cli_usage_error("tdx build: more than %d --extra", MK_TDX_BUILD_MAX_EXTRAS);
-            *colon = 0;
-            extras[o.nextras].src = optarg;
-            extras[o.nextras].dest = colon + 1;
-            o.nextras++;
-            break;
-        }
-        case OPT_MODULE:
-            if (o.nmodules >= MK_TDX_BUILD_MAX_MODULES)
-                return cli_usage_error("tdx build: more than %d --module",
-                                       MK_TDX_BUILD_MAX_MODULES);
-            modules[o.nmodules++] = optarg;
-            break;
-        case OPT_SSH_KEY:
-            o.ssh_key = optarg;
-            break;
-        case OPT_CPUS:
-            if (parse_uint("--cpus", optarg, 1, 1024, &o.cpus) != 0) return CLI_USAGE;
-            break;
-        case OPT_MEMORY:
-            if (parse_uint("--memory", optarg, 64, 1u << 24, &o.memory_mib) != 0) return CLI_USAGE;
-            break;
-        case OPT_CMDLINE:
-            o.cmdline = optarg;
-            break;
-        case OPT_PROFILE:
-            profile_name = optarg;
-            break;
-        case OPT_ALLOW_DYNAMIC:
-            o.allow_dynamic = true;
-            break;
-        case 'o':
-            o.out_dir = optarg;
-            break;
-        case 'h':
-            usage(stdout);
-            return CLI_OK;
-        default:
-            if (optopt == 'o' || optopt >= OPT_PROGRAM)
-                return cli_usage_error("tdx build: option '%s' needs an argument",
-                                       argv[optind - 1] ? argv[optind - 1] : "?");
-            return cli_usage_error("tdx build: unknown option '%s' (see --help)",
-                                   argv[optind - 1] ? argv[optind - 1] : "?");
-        }
-    }
+    while ((c = cli_getopt(argc, argv, "ho:", opts)) != -1)
+        if ((rc = build_option(c, optarg, o, argv)) != CLI_CONTINUE) return rc;
     if (optind < argc) return cli_usage_error("tdx build: unexpected argument '%s'", argv[optind]);
-    if (!o.program) return cli_usage_error("tdx build: --program FILE is required");
-    if (!o.kernel) return cli_usage_error("tdx build: --kernel FILE is required");
-    if (!o.ovmf) return cli_usage_error("tdx build: --ovmf FILE is required");
-    if (!o.out_dir) return cli_usage_error("tdx build: -o DIR is required");
-    o.profile = mk_tdx_profile_find(profile_name);
-    if (!o.profile)
+    if (!o->program) return cli_usage_error("tdx build: --program FILE is required");
+    if (!o->kernel) return cli_usage_error("tdx build: --kernel FILE is required");
+    if (!o->ovmf) return cli_usage_error("tdx build: --ovmf FILE is required");
+    if (!o->out_dir) return cli_usage_error("tdx build: -o DIR is required");
+    o->profile = mk_tdx_profile_find(profile_name);
+    if (!o->profile)
         return cli_usage_error("tdx build: unknown profile '%s' (see --help)", profile_name);
+    return CLI_CONTINUE;
+}
 
+/* What was built: the image, the initrd's digest, the measurements. */
+static void build_print(const mk_tdx_build_opts *o, const mk_tdx_build_result *res) {
+    char hx[97];
+    mk_hex_encode(res->initrd_sha384, 48, hx);
+    printf("image:   %s (%s, %zu entries, %zu bytes, mtime %u)\n", o->out_dir, MK_TDX_BUILD_INITRD,
+           res->nentries, res->initrd_len, res->mtime);
+    printf("initrd:  sha384 %s\n", hx);
+    printf("profile: %s\n", res->measurement->profile);
+    if (res->measurement->have_mrtd) {
+        mk_hex_encode(res->measurement->mrtd, 48, hx);
+        printf("MRTD:    %s\n", hx);
+    }
+    if (res->measurement->have_rtmr) {
+        mk_hex_encode(res->measurement->rtmr1, 48, hx);
+        printf("RTMR1:   %s\n", hx);
+        mk_hex_encode(res->measurement->rtmr2, 48, hx);
+        printf("RTMR2:   %s\n", hx);
+    }
+    printf("launch:  %s/%s (TDX host: QEMU >= 10.1, Linux >= 6.16)\n", o->out_dir,
+           MK_TDX_BUILD_LAUNCH);
+}
+
+int cli_tdx_build(int argc, char **argv) {
+    mk_tdx_build_opts o;
+    int rc = build_parse(argc, argv, &o);
+    if (rc != CLI_CONTINUE) return rc;
     mk_error err;
     mk_error_clear(&err);
     mk_tdx_build_result res;
-    int rc = mk_tdx_build(&o, &res, &err);
-    if (rc < 0) {
+    if (mk_tdx_build(&o, &res, &err) < 0) {
         /* library reasons from the builder itself start with "build: " */
         fprintf(stderr, "mosaik: tdx %s%s\n", strncmp(err.msg, "build: ", 7) ? "build: " : "",
                 err.msg);
         return CLI_FAIL;
     }
-    char hx[97];
-    mk_hex_encode(res.initrd_sha384, 48, hx);
-    printf("image:   %s (%s, %zu entries, %zu bytes, mtime %u)\n", o.out_dir, MK_TDX_BUILD_INITRD,
-           res.nentries, res.initrd_len, res.mtime);
-    printf("initrd:  sha384 %s\n", hx);
-    printf("profile: %s\n", res.measurement->profile);
-    if (res.measurement->have_mrtd) {
-        mk_hex_encode(res.measurement->mrtd, 48, hx);
-        printf("MRTD:    %s\n", hx);
-    }
-    if (res.measurement->have_rtmr) {
-        mk_hex_encode(res.measurement->rtmr1, 48, hx);
-        printf("RTMR1:   %s\n", hx);
-        mk_hex_encode(res.measurement->rtmr2, 48, hx);
-        printf("RTMR2:   %s\n", hx);
-    }
-    printf("launch:  %s/%s (TDX host: QEMU >= 10.1, Linux >= 6.16)\n", o.out_dir,
-           MK_TDX_BUILD_LAUNCH);
+    build_print(&o, &res);
     mk_tdx_build_result_free(&res);
     return CLI_OK;
 }

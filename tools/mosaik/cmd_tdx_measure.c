@@ -5,12 +5,11 @@
  * A profile gives the host-stack defaults; every knob can be overridden
  * individually (the profile is then reported as "<name>+custom").
  */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli.h"
+#include "cmd_tdx.h"
 #include "mosaik/tdx_measure.h"
 
 static void usage(FILE *f) {
@@ -104,157 +103,114 @@ enum {
     OPT_LIST,
 };
 
-int cli_tdx_measure(int argc, char **argv) {
-    static const struct option opts[] = {
-        {"firmware", required_argument, NULL, OPT_FIRMWARE},
-        {"kernel", required_argument, NULL, OPT_KERNEL},
-        {"initrd", required_argument, NULL, OPT_INITRD},
-        {"cmdline", required_argument, NULL, OPT_CMDLINE},
-        {"memory", required_argument, NULL, OPT_MEMORY},
-        {"profile", required_argument, NULL, OPT_PROFILE},
-        {"page-order", required_argument, NULL, OPT_PAGE_ORDER},
-        {"kernel-image", required_argument, NULL, OPT_KERNEL_IMAGE},
-        {"rtmr1-separator", required_argument, NULL, OPT_SEPARATOR},
-        {"initrd-arg", required_argument, NULL, OPT_INITRD_ARG},
-        {"stub-measures", required_argument, NULL, OPT_STUB},
-        {"json", no_argument, NULL, OPT_JSON},
-        {"list-profiles", no_argument, NULL, OPT_LIST},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-    const char *firmware = NULL, *kernel = NULL, *initrd = NULL, *cmdline = NULL;
-    const char *profile_name = MK_TDX_DEFAULT_PROFILE;
-    const char *order = NULL, *kimg = NULL, *iarg = NULL;
-    bool have_sep = false, sep = false, have_stub = false, stub = false, json = false, list = false;
-    unsigned long long memory = 2048;
-    int c;
-    optind = 0; /* reset getopt for this argv */
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        switch (c) {
-        case OPT_FIRMWARE:
-            firmware = optarg;
-            break;
-        case OPT_KERNEL:
-            kernel = optarg;
-            break;
-        case OPT_INITRD:
-            initrd = optarg;
-            break;
-        case OPT_CMDLINE:
-            cmdline = optarg;
-            break;
-        case OPT_MEMORY: {
-            char *end;
-            memory = strtoull(optarg, &end, 10);
-            if (!*optarg || *end || memory < 64 || memory > (1ull << 24))
-                return cli_usage_error("tdx measure: --memory wants MiB in [64, 16777216], not "
-                                       "'%s'",
-                                       optarg);
-            break;
-        }
-        case OPT_PROFILE:
-            profile_name = optarg;
-            break;
-        case OPT_PAGE_ORDER:
-            order = optarg;
-            break;
-        case OPT_KERNEL_IMAGE:
-            kimg = optarg;
-            break;
-        case OPT_SEPARATOR:
-            if (parse_bool("--rtmr1-separator", optarg, &sep) != 0) return CLI_USAGE;
-            have_sep = true;
-            break;
-        case OPT_INITRD_ARG:
-            iarg = optarg;
-            break;
-        case OPT_STUB:
-            if (parse_bool("--stub-measures", optarg, &stub) != 0) return CLI_USAGE;
-            have_stub = true;
-            break;
-        case OPT_JSON:
-            json = true;
-            break;
-        case OPT_LIST:
-            list = true;
-            break;
-        case 'h':
-            usage(stdout);
-            return CLI_OK;
-        default:
-            if (optopt >= OPT_FIRMWARE)
-                return cli_usage_error("tdx measure: option needs an argument");
-            return cli_usage_error("tdx measure: unknown option '%s' (see --help)",
-                                   argv[optind - 1] ? argv[optind - 1] : "?");
-        }
+/* What the command line asks for. The profile knobs stay words until the
+ * profile is known (measure_profile), so that a bad word is reported after
+ * the options that matter more (--list-profiles, the inputs). */
+typedef struct measure_args {
+    const char *firmware, *kernel, *initrd, *cmdline;
+    const char *profile_name;
+    const char *order, *kimg, *iarg;
+    bool have_sep, sep, have_stub, stub, json, list;
+    unsigned long long memory;
+} measure_args;
+
+/* An option that is not only stored, into a; CLI_CONTINUE, or the exit
+ * code (help, usage error). */
+static int measure_option(int c, const char *arg, measure_args *a, char **argv) {
+    switch (c) {
+    case OPT_MEMORY: {
+        char *end;
+        a->memory = strtoull(arg, &end, 10);
+        if (!*arg || *end || a->memory < 64 || a->memory > (1ull << 24))
+            return cli_usage_error("tdx measure: --memory wants MiB in [64, 16777216], not '%s'",
+                                   arg);
+        break;
     }
-    if (optind < argc)
-        return cli_usage_error("tdx measure: unexpected argument '%s'", argv[optind]);
-    if (list) return list_profiles(json);
+    case OPT_SEPARATOR:
+        if (parse_bool("--rtmr1-separator", arg, &a->sep) != 0) return CLI_USAGE;
+        a->have_sep = true;
+        break;
+    case OPT_STUB:
+        if (parse_bool("--stub-measures", arg, &a->stub) != 0) return CLI_USAGE;
+        a->have_stub = true;
+        break;
+    default:
+        if (c == 'h') return cli_help_or_usage(true, usage);
+        if (optopt >= OPT_FIRMWARE) return cli_usage_error("tdx measure: option needs an argument");
+        return cli_usage_error("tdx measure: unknown option '%s' (see --help)",
+                               argv[optind - 1] ? argv[optind - 1] : "?");
+    }
+    return CLI_CONTINUE;
+}
 
-    if (!kernel && (initrd || cmdline))
-        return cli_usage_error("tdx measure: --initrd and --cmdline need --kernel");
-    if (!firmware && !kernel)
-        return cli_usage_error("tdx measure: give --firmware and/or --kernel (see --help)");
+/* A knob's words and the values they stand for (NULL-terminated). */
+typedef struct choice {
+    const char *word;
+    int value;
+} choice;
 
-    const mk_tdx_profile *base = mk_tdx_profile_find(profile_name);
+static const choice PAGE_ORDERS[] = {{"two-pass", MK_TDX_PAGE_ORDER_TWO_PASS},
+                                     {"interleaved", MK_TDX_PAGE_ORDER_INTERLEAVED},
+                                     {"single-pass", MK_TDX_PAGE_ORDER_INTERLEAVED},
+                                     {NULL, 0}};
+static const choice KERNEL_IMAGES[] = {
+    {"raw", MK_TDX_KERNEL_RAW}, {"patched", MK_TDX_KERNEL_PATCHED}, {NULL, 0}};
+static const choice INITRD_ARGS[] = {
+    {"suffix", MK_TDX_INITRD_ARG_SUFFIX}, {"prefix", MK_TDX_INITRD_ARG_PREFIX}, {NULL, 0}};
+
+/* A knob's word (if given) as its value in *v; false if t has no such word. */
+static bool pick(const choice *t, const char *word, int *v) {
+    if (!word) return true;
+    for (; t->word; t++)
+        if (!strcmp(t->word, word)) return *v = t->value, true;
+    return false;
+}
+
+/* The named profile with the knobs given on the command line; named
+ * "<name>+custom" (in name) when they change it. CLI_CONTINUE, or the exit
+ * code of a usage error. */
+static int measure_profile(const measure_args *a, mk_tdx_profile *p, char name[96]) {
+    const mk_tdx_profile *base = mk_tdx_profile_find(a->profile_name);
     if (!base)
         return cli_usage_error("tdx measure: unknown profile '%s' (see --list-profiles)",
-                               profile_name);
-    mk_tdx_profile p = *base;
-    bool custom = false;
-    if (order) {
-        if (!strcmp(order, "two-pass"))
-            p.page_order = MK_TDX_PAGE_ORDER_TWO_PASS;
-        else if (!strcmp(order, "interleaved") || !strcmp(order, "single-pass"))
-            p.page_order = MK_TDX_PAGE_ORDER_INTERLEAVED;
-        else
-            return cli_usage_error("tdx measure: --page-order two-pass|interleaved");
-        custom |= p.page_order != base->page_order;
-    }
-    if (kimg) {
-        if (!strcmp(kimg, "raw"))
-            p.kernel_image = MK_TDX_KERNEL_RAW;
-        else if (!strcmp(kimg, "patched"))
-            p.kernel_image = MK_TDX_KERNEL_PATCHED;
-        else
-            return cli_usage_error("tdx measure: --kernel-image raw|patched");
-        custom |= p.kernel_image != base->kernel_image;
-    }
-    if (iarg) {
-        if (!strcmp(iarg, "suffix"))
-            p.initrd_arg = MK_TDX_INITRD_ARG_SUFFIX;
-        else if (!strcmp(iarg, "prefix"))
-            p.initrd_arg = MK_TDX_INITRD_ARG_PREFIX;
-        else
-            return cli_usage_error("tdx measure: --initrd-arg suffix|prefix");
-        custom |= p.initrd_arg != base->initrd_arg;
-    }
-    if (have_sep) {
-        p.rtmr1_separator = sep;
-        custom |= sep != base->rtmr1_separator;
-    }
-    if (have_stub) {
-        p.stub_measures_rtmr2 = stub;
-        custom |= stub != base->stub_measures_rtmr2;
-    }
-    char name[96];
-    snprintf(name, sizeof name, "%s%s", base->name, custom ? "+custom" : "");
-    p.name = name;
+                               a->profile_name);
+    *p = *base;
+    int order = p->page_order, kimg = p->kernel_image, iarg = p->initrd_arg;
+    if (!pick(PAGE_ORDERS, a->order, &order))
+        return cli_usage_error("tdx measure: --page-order two-pass|interleaved");
+    if (!pick(KERNEL_IMAGES, a->kimg, &kimg))
+        return cli_usage_error("tdx measure: --kernel-image raw|patched");
+    if (!pick(INITRD_ARGS, a->iarg, &iarg))
+        return cli_usage_error("tdx measure: --initrd-arg suffix|prefix");
+    p->page_order = (mk_tdx_page_order)order;
+    p->kernel_image = (mk_tdx_kernel_image)kimg;
+    p->initrd_arg = (mk_tdx_initrd_arg)iarg;
+    if (a->have_sep) p->rtmr1_separator = a->sep;
+    if (a->have_stub) p->stub_measures_rtmr2 = a->stub;
+    bool custom = p->page_order != base->page_order || p->kernel_image != base->kernel_image ||
+                  p->initrd_arg != base->initrd_arg ||
+                  p->rtmr1_separator != base->rtmr1_separator ||
+                  p->stub_measures_rtmr2 != base->stub_measures_rtmr2;
+    snprintf(name, 96, "%s%s", base->name, custom ? "+custom" : "");
+    p->name = name;
+    return CLI_CONTINUE;
+}
 
+/* Measure the files with profile p and print the result. */
+static int measure_run(const measure_args *a, const mk_tdx_profile *p) {
     mk_tdx_measurement *m = calloc(1, sizeof *m);
     if (!m) return CLI_FAIL;
     mk_error err;
     mk_error_clear(&err);
-    int rc = mk_tdx_measure_files(firmware, kernel, initrd, cmdline, memory, &p, m, &err);
+    int rc =
+        mk_tdx_measure_files(a->firmware, a->kernel, a->initrd, a->cmdline, a->memory, p, m, &err);
     if (rc < 0) {
         fprintf(stderr, "mosaik: tdx measure: %s\n", err.msg);
         free(m);
         return CLI_FAIL;
     }
     mk_buf out = MK_BUF_INIT;
-    rc = json ? mk_tdx_measurement_json(m, &p, &out) : mk_tdx_measurement_text(m, &p, &out);
+    rc = a->json ? mk_tdx_measurement_json(m, p, &out) : mk_tdx_measurement_text(m, p, &out);
     if (rc == 0) fwrite(out.data, 1, out.len, stdout);
     mk_buf_free(&out);
     free(m);
@@ -263,4 +219,44 @@ int cli_tdx_measure(int argc, char **argv) {
         return CLI_FAIL;
     }
     return CLI_OK;
+}
+
+int cli_tdx_measure(int argc, char **argv) {
+    measure_args a;
+    memset(&a, 0, sizeof a);
+    a.profile_name = MK_TDX_DEFAULT_PROFILE;
+    a.memory = 2048;
+    const cli_opt opts[] = {
+        {"firmware", required_argument, OPT_FIRMWARE, &a.firmware, NULL},
+        {"kernel", required_argument, OPT_KERNEL, &a.kernel, NULL},
+        {"initrd", required_argument, OPT_INITRD, &a.initrd, NULL},
+        {"cmdline", required_argument, OPT_CMDLINE, &a.cmdline, NULL},
+        {"memory", required_argument, OPT_MEMORY, NULL, NULL},
+        {"profile", required_argument, OPT_PROFILE, &a.profile_name, NULL},
+        {"page-order", required_argument, OPT_PAGE_ORDER, &a.order, NULL},
+        {"kernel-image", required_argument, OPT_KERNEL_IMAGE, &a.kimg, NULL},
+        {"rtmr1-separator", required_argument, OPT_SEPARATOR, NULL, NULL},
+        {"initrd-arg", required_argument, OPT_INITRD_ARG, &a.iarg, NULL},
+        {"stub-measures", required_argument, OPT_STUB, NULL, NULL},
+        {"json", no_argument, OPT_JSON, NULL, &a.json},
+        {"list-profiles", no_argument, OPT_LIST, NULL, &a.list},
+        {"help", no_argument, 'h', NULL, NULL},
+        {NULL, 0, 0, NULL, NULL},
+    };
+    int c, rc;
+    optind = 0; /* reset getopt for this argv */
+    opterr = 0;
+    while ((c = cli_getopt(argc, argv, "h", opts)) != -1)
+        if ((rc = measure_option(c, optarg, &a, argv)) != CLI_CONTINUE) return rc;
+    if (optind < argc)
+        return cli_usage_error("tdx measure: unexpected argument '%s'", argv[optind]);
+    if (a.list) return list_profiles(a.json);
+    if (!a.kernel && (a.initrd || a.cmdline))
+        return cli_usage_error("tdx measure: --initrd and --cmdline need --kernel");
+    if (!a.firmware && !a.kernel)
+        return cli_usage_error("tdx measure: give --firmware and/or --kernel (see --help)");
+    mk_tdx_profile p;
+    char name[96];
+    rc = measure_profile(&a, &p, name);
+    return rc == CLI_CONTINUE ? measure_run(&a, &p) : rc;
 }

@@ -1,0 +1,292 @@
+/*
+ * tools/mosaik/cmd_demo_node.c — the node role of `mosaik demo` (the hidden
+ * `mosaik demo --node NAME --role producer|consumer ...`, one process per
+ * node, started by the parent in cmd_demo.c).
+ *
+ * A node loads the shared simulator state from DIR, joins the demo network
+ * (bootstrapping from the producer), installs its TDX ticket (a simulated
+ * quote with the expected MRTD, another MRTD for "other", none for "none";
+ * valid for an hour or until --expires), then opens the stream as its
+ * producer or a consumer; both sides require the expected MRTD, verified to
+ * the simulator's root. It prints one JSON object per line on stdout (its
+ * events: ready, admitted, refused, rejected, disconnected, stats, final;
+ * error with a reason), serialised by a mutex because stream callbacks run
+ * on the I/O thread. Every path stops the I/O thread before the process
+ * exits. The producer writes "PEERID@ADDR" to DIR/producer.addr.
+ */
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+
+#include <jansson.h>
+
+#include "cmd_demo.h"
+#include "mosaik/streams.h"
+
+#if MOSAIK_HAVE_TDX
+
+static pthread_mutex_t g_out = PTHREAD_MUTEX_INITIALIZER;
+static const char *g_node = "?";
+
+/* Emit one JSON line (steals obj). */
+static void emit_json(json_t *obj) {
+    json_object_set_new(obj, "node", json_string(g_node));
+    char *s = json_dumps(obj, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(obj);
+    if (!s) return;
+    pthread_mutex_lock(&g_out);
+    fputs(s, stdout);
+    fputc('\n', stdout);
+    fflush(stdout);
+    pthread_mutex_unlock(&g_out);
+    free(s);
+}
+
+static void short_hex(const mk_id *id, char out[9]) {
+    mk_id_short(id, out);
+}
+
+static void on_stream_event(const mk_stream_event *ev, void *ctx) {
+    (void)ctx;
+    char pid[9];
+    short_hex(&ev->peer, pid);
+    json_t *o = json_object();
+    json_object_set_new(o, "event", json_string(mk_stream_event_name(ev->type)));
+    json_object_set_new(o, "peer", json_string(pid));
+    json_object_set_new(o, "side", json_string(ev->producer_side ? "producer" : "consumer"));
+    if (ev->type == MK_STREAM_EV_ADMITTED) {
+        json_object_set_new(o, "expires", json_integer(ev->expires));
+    } else {
+        json_object_set_new(o, "by_peer", json_boolean(ev->by_peer));
+        json_object_set_new(o, "reason", json_string(mk_stream_reason_name(ev->reason)));
+        json_object_set_new(o, "text", json_string(ev->text));
+        if (ev->reason == MK_STREAM_R_EXPIRED) {
+            json_object_set_new(o, "expired_at", json_integer(ev->expires));
+            json_object_set_new(o, "late_ms", json_integer(ev->late_ms));
+        }
+    }
+    emit_json(o);
+}
+
+static int node_fail(const char *what, const mk_error *err) {
+    json_t *o = json_object();
+    json_object_set_new(o, "event", json_string("error"));
+    json_object_set_new(o, "text", json_pack("s", what));
+    json_object_set_new(o, "reason", json_string(err ? err->msg : ""));
+    emit_json(o);
+    return CLI_FAIL;
+}
+
+static mk_tdx_validator_opts *g_tdx_opts;
+
+static void expected_td(mk_tdx_sim_td *td) {
+    mk_tdx_sim_td_default(td);
+}
+
+/* This node's TDX ticket (a simulated quote with the expected MRTD, or
+ * another one for "other"), valid until exp. */
+static int node_ticket(const cli_demo_node_args *a, mk_network *nw, mk_tdx_sim *sim,
+                       mk_tdx_collateral *coll, mk_expiration exp) {
+    mk_error err;
+    mk_error_clear(&err);
+    mk_id peer, netid;
+    mk_network_peer_id(nw, &peer);
+    mk_network_id(nw, &netid);
+    mk_tdx_sim_td td;
+    expected_td(&td);
+    if (!strcmp(a->mrtd, "other")) mk_sha384("other firmware", 14, td.mr_td);
+    mk_tdx_provider *prov = mk_tdx_provider_sim_new(sim, &td);
+    mk_tdx_attester *att = NULL;
+    mk_ticket t;
+    int trc = !prov ? mk_error_set(&err, MK_ENOMEM, "out of memory")
+                    : mk_tdx_attester_new(prov, coll, &att, &err);
+    if (trc == 0) {
+        trc = mk_tdx_attester_ticket_with_expiration(att, &peer, &netid, mk_now(), exp, &t, &err);
+        if (trc == 0) {
+            trc = mk_network_add_ticket(nw, &t, &err);
+            mk_ticket_free(&t);
+        }
+    }
+    mk_tdx_attester_free(att);
+    mk_tdx_provider_free(prov);
+    return trc < 0 ? node_fail("ticket", &err) : CLI_OK;
+}
+
+/* The stream, as its producer or a consumer, with the requirement both
+ * sides apply: a TDX ticket with the expected MRTD, verified to the
+ * simulator's root (trusted explicitly). */
+static int node_stream(const cli_demo_node_args *a, mk_network *nw, mk_tdx_sim *sim,
+                       mk_stream_producer **pp, mk_stream_consumer **cp) {
+    mk_error err;
+    mk_error_clear(&err);
+    mk_tdx_sim_td want;
+    expected_td(&want);
+    g_tdx_opts = mk_tdx_validator_opts_new();
+    mk_tdx_criteria_require_mrtd(mk_tdx_validator_opts_baseline(g_tdx_opts), want.mr_td);
+    mk_tdx_validator_opts_max_lifetime(g_tdx_opts, 24 * 3600);
+    const uint8_t *root;
+    size_t root_len;
+    mk_tdx_sim_root_der(sim, &root, &root_len);
+    if (mk_tdx_validator_opts_trust_simulator(g_tdx_opts, root, root_len, &err) < 0)
+        return node_fail("trust", &err);
+    static const mk_validator_spec specs[] = {{mk_validator_factory_tdx, &g_tdx_opts}};
+    const mk_stream_def def = {
+        .name = DEMO_STREAM,
+        .producer = {.validators = specs, .n_validators = 1},
+        .consumer = {.validators = specs, .n_validators = 1},
+    };
+    int rc;
+    if (a->producer) {
+        mk_stream_producer_opts po;
+        mk_stream_producer_opts_init(&po);
+        po.on_event = on_stream_event;
+        po.lag_policy = MK_STREAM_LAG_DROP_OLDEST;
+        rc = mk_stream_producer_from_def(nw, &def, &po, pp, &err);
+    } else {
+        mk_stream_consumer_opts co;
+        mk_stream_consumer_opts_init(&co);
+        co.on_event = on_stream_event;
+        co.retry_min_ms = 1000;
+        co.retry_max_ms = 3000;
+        rc = mk_stream_consumer_from_def(nw, &def, &co, cp, &err);
+    }
+    return rc < 0 ? node_fail("stream", &err) : CLI_OK;
+}
+
+/* The "ready" event; the producer also writes "PEERID@ADDR" to
+ * DIR/producer.addr for the parent. */
+static int node_ready(const cli_demo_node_args *a, mk_network *nw, bool has_ticket,
+                      mk_expiration exp) {
+    mk_error err;
+    mk_error_clear(&err);
+    mk_id peer;
+    mk_network_peer_id(nw, &peer);
+    char hex[MK_ID_HEX_LEN], addr[MK_NET_ADDR_MAX + 1], sp[9];
+    mk_id_to_hex(&peer, hex);
+    mk_network_listen_addr(nw, addr, sizeof addr);
+    short_hex(&peer, sp);
+    json_t *o = json_object();
+    json_object_set_new(o, "event", json_string("ready"));
+    json_object_set_new(o, "peer", json_string(sp));
+    json_object_set_new(o, "peer_id", json_string(hex));
+    json_object_set_new(o, "addr", json_string(addr));
+    json_object_set_new(o, "mrtd", json_string(a->mrtd));
+    json_object_set_new(o, "ticket_expires", has_ticket ? json_integer(exp) : json_null());
+    json_object_set_new(o, "simulated", json_true());
+    if (a->producer) {
+        char line[200], path2[1100];
+        int ln = snprintf(line, sizeof line, "%s@%s\n", hex, addr);
+        snprintf(path2, sizeof path2, "%s/producer.addr", a->dir);
+        if (mk_file_write(path2, line, (size_t)ln, 0600, &err) < 0) {
+            json_decref(o);
+            return node_fail("address file", &err);
+        }
+    }
+    emit_json(o);
+    return CLI_OK;
+}
+
+static void stream_stats(mk_stream_producer *p, mk_stream_consumer *c, mk_stream_stats *st) {
+    if (p)
+        mk_stream_producer_stats(p, st);
+    else
+        mk_stream_consumer_stats(c, st);
+}
+
+/* Send (producer, ten items a second) or receive (consumer) until stopped
+ * or the duration is over, with a "stats" event every second; then the
+ * "final" counts. */
+static void node_serve(const cli_demo_node_args *a, mk_stream_producer *p, mk_stream_consumer *c) {
+    double t0 = cli_demo_now(), last_stats = t0;
+    uint64_t n = 0;
+    mk_stream_stats st;
+    while (!cli_demo_stop && cli_demo_now() - t0 < a->duration) {
+        if (p) {
+            char msg[64];
+            int len = snprintf(msg, sizeof msg, "ETH/USD %.2f #%llu", 3000.0 + (double)(n % 97),
+                               (unsigned long long)n);
+            mk_stream_send(p, msg, (size_t)len, 100, NULL);
+            n++;
+            cli_demo_sleep_ms(100);
+        } else {
+            mk_stream_item it;
+            if (mk_stream_recv(c, 100, &it) == 0) mk_stream_item_free(&it);
+        }
+        if (cli_demo_now() - last_stats >= 1.0) {
+            last_stats = cli_demo_now();
+            stream_stats(p, c, &st);
+            emit_json(json_pack("{s:s,s:I,s:I,s:I,s:I}", "event", "stats", "items",
+                                (json_int_t)st.items, "bytes", (json_int_t)st.bytes, "drops",
+                                (json_int_t)st.drops, "active", (json_int_t)st.active));
+        }
+    }
+    stream_stats(p, c, &st);
+    emit_json(json_pack("{s:s,s:I,s:I,s:I,s:I,s:I,s:I}", "event", "final", "items",
+                        (json_int_t)st.items, "drops", (json_int_t)st.drops, "admitted",
+                        (json_int_t)st.admitted, "refused", (json_int_t)st.refused, "rejected",
+                        (json_int_t)st.rejected, "disconnected", (json_int_t)st.disconnected));
+}
+
+static int node_run(const cli_demo_node_args *a, mk_network *nw, mk_tdx_sim *sim,
+                    mk_tdx_collateral *coll, mk_stream_producer **pp, mk_stream_consumer **cp) {
+    bool has_ticket = strcmp(a->mrtd, "none") != 0;
+    mk_expiration exp = a->expires ? a->expires : mk_now() + 3600;
+    int rc = has_ticket ? node_ticket(a, nw, sim, coll, exp) : CLI_OK;
+    if (rc == CLI_OK) rc = node_stream(a, nw, sim, pp, cp);
+    if (rc == CLI_OK) rc = node_ready(a, nw, has_ticket, exp);
+    if (rc == CLI_OK) node_serve(a, *pp, *cp);
+    return rc;
+}
+
+int cli_demo_node_main(const cli_demo_node_args *a) {
+    g_node = a->name;
+    if (!getenv("MOSAIK_LOG")) mk_log_set_level(MK_LOG_ERROR); /* events go to stdout */
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
+    signal(SIGTERM, cli_demo_on_signal);
+    signal(SIGINT, cli_demo_on_signal);
+    mk_error err;
+    mk_error_clear(&err);
+    char path[1024];
+    snprintf(path, sizeof path, "%s/sim.pem", a->dir);
+    mk_tdx_sim *sim = NULL;
+    if (mk_tdx_sim_load(path, &sim, &err) < 0) return node_fail("load simulator", &err);
+    mk_tdx_collateral *coll = NULL;
+    if (mk_tdx_sim_collateral(sim, mk_now(), &coll, &err) < 0)
+        return node_fail("simulator collateral", &err);
+
+    mk_network_config cfg;
+    mk_network_config_init(&cfg);
+    cfg.network = DEMO_NETWORK;
+    cfg.announce_ms = 1000;
+    cfg.sync_ms = 500;
+    const char *boot[1] = {a->bootstrap};
+    if (a->bootstrap) {
+        cfg.bootstrap = boot;
+        cfg.n_bootstrap = 1;
+    }
+    mk_network *nw = NULL;
+    if (mk_network_new(&cfg, &nw, &err) < 0) {
+        mk_tdx_collateral_free(coll);
+        mk_tdx_sim_free(sim);
+        return node_fail("network", &err);
+    }
+    mk_stream_producer *p = NULL;
+    mk_stream_consumer *c = NULL;
+    int rc = node_run(a, nw, sim, coll, &p, &c);
+    /* Every path, failures included, stops the I/O thread before the
+     * process exits: a thread still running during exit() would race with
+     * OpenSSL's and libc's teardown. */
+    mk_stream_producer_free(p);
+    mk_stream_consumer_free(c);
+    mk_network_free(nw);
+    mk_tdx_validator_opts_free(g_tdx_opts);
+    g_tdx_opts = NULL;
+    mk_tdx_collateral_free(coll);
+    mk_tdx_sim_free(sim);
+    return rc;
+}
+
+#endif /* MOSAIK_HAVE_TDX */
