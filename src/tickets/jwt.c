@@ -49,6 +49,7 @@
 #include <openssl/core_names.h>
 #include <openssl/evp.h>
 
+#include "crypto/ossl.h"
 #include "mosaik/bytes.h"
 #include "mosaik/clock.h"
 #include "mosaik/crypto.h"

@@ -57,6 +57,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
+#include "crypto/ossl.h"
 #include "mosaik/clock.h"
 #include "mosaik/crypto.h"
 #include "mosaik/encoding.h"

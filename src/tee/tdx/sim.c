@@ -52,6 +52,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include "crypto/ossl.h"
 #include "mosaik/clock.h"
 #include "mosaik/crypto.h"
 #include "mosaik/encoding.h"

@@ -63,6 +63,7 @@
 #include <openssl/x509_vfy.h>
 #include <openssl/x509v3.h>
 
+#include "crypto/ossl.h"
 #include "mosaik/clock.h"
 #include "mosaik/crypto.h"
 #include "tee/tdx/tdx_internal.h"

@@ -22,6 +22,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include "crypto/ossl.h"
 #include "mosaik/tdx_provider.h"
 #include "tee/tdx/tdx_internal.h"
 
