@@ -37,6 +37,7 @@
 #include "mosaik/encoding.h"
 #include "mosaik/tdx_build.h"
 #include "mosaik/version.h"
+#include "tee/tdx/build/build_internal.h"
 
 #define MAX_SMALL_INPUT ((size_t)1 << 20) /* ssh key */
 
