@@ -15,7 +15,7 @@
  *   4. QE identity: id TD_QE, masked MISCSELECT and ATTRIBUTES, MRSIGNER,
  *      ISVPRODID; the QE level is the first (JSON order) with
  *      isvsvn <= the report's ISVSVN (none: "no TCB level matches");
- *   5. platform level: the first level in Intel's order (collateral.c sorts)
+ *   5. platform level: the first level in Intel's order (collateral_parse.c sorts)
  *      whose 16 SGX components and PCESVN are <= the PCK certificate's and
  *      whose TDX components are <= tee_tcb_svn, compared from index 2 when
  *      tee_tcb_svn[1] > 0 (the module is graded separately), else from 0;

@@ -4,7 +4,9 @@
  *   x509.c       trust anchors, certificate chains and CRLs (OpenSSL X509)
  *   quote.c      quote structure
  *   pck.c        PCK certificate SGX extension
- *   collateral.c collateral documents: parse, verify signatures/chains/windows
+ *   collateral*.c collateral documents: forms (collateral.c), JSON
+ *                (collateral_json.c), parsers (collateral_parse.c), signatures,
+ *                chains, windows, CRLs (collateral_verify.c)
  *   tcb.c        TCB evaluation by Intel's QVL rules
  *   fetch.c      PCS/PCCS download and on-disk cache
  *   verify.c     the verifier: runs the trust model's steps in order
@@ -64,7 +66,7 @@ int mk_tdx_x509_window(const X509 *x, int64_t *not_before, int64_t *not_after);
 int mk_tdx_pck_from_cert(X509 *leaf, X509 *issuer, mk_tdx_pck_ext *ext, mk_tdx_pck_ca *ca,
                          mk_error *err);
 
-/* ---- collateral.c / tcb.c ---- */
+/* ---- collateral_verify.c / tcb.c ---- */
 
 /* Verify every collateral document: signatures over the exact bytes served,
  * issuer chains to a root of `t`, validity windows at `now`, CRL signatures.

@@ -12,7 +12,7 @@
  *                           `now` (x509.c); "PCK extension: " the leaf's SGX
  *                           extension (pck.c);
  *   5. with collateral (given, or fetched when a fetcher is configured):
- *      "collateral: "       signatures, chains, windows (collateral.c), same
+ *      "collateral: "       signatures, chains, windows (collateral_verify.c), same
  *                           root as the quote, FMSPC of the platform, and
  *                           revocation of the PCK chain;
  *      "TCB: "              TCB evaluation (tcb.c);
@@ -40,7 +40,7 @@
  *     window; a fetched bundle that does not verify is not cached (and any
  *     entry for that platform is evicted), so a bad or transient answer is
  *     retried on the next verification. Every use still re-verifies; the
- *     collateral object caches its own verification (collateral.c).
+ *     collateral object caches its own verification (collateral_verify.c).
  * The chain's validity is a pure function of (PEM bytes, trusted roots,
  * now), and roots are only ever added, so a cached success stays correct
  * inside its window.
@@ -466,8 +466,8 @@ static int check_mr(bool enabled, const uint8_t *have, const uint8_t *want, cons
 static int check_td_policy(const mk_tdx_policy *p, const mk_tdx_td_report *r, mk_error *err) {
     uint64_t a = r->td_attributes;
     if ((a & MK_TDX_ATTR_TUD_MASK) && !p->allow_debug) {
-        static const char *const tud[8] = {"DEBUG",     "TUD bit 1", "TUD bit 2", "TUD bit 3",
-                                           "HGS_PLUS_PROF", "PERF_PROF", "PMT_PROF", "TUD bit 7"};
+        static const char *const tud[8] = {"DEBUG",         "TUD bit 1", "TUD bit 2", "TUD bit 3",
+                                           "HGS_PLUS_PROF", "PERF_PROF", "PMT_PROF",  "TUD bit 7"};
         unsigned bit = 0;
         while (!(a & (1ull << bit)))
             bit++;
@@ -631,7 +631,8 @@ static int check_collateral(mk_tdx_verifier *v, const mk_tdx_collateral *coll,
         return mk_error_prefix(err, rc, "collateral");
     if (vu < res->valid_until) res->valid_until = vu;
     res->collateral_checked = true;
-    if ((rc = mk_tdx_tcb_evaluate(coll, q, ext, res, err)) < 0) return mk_error_prefix(err, rc, "TCB");
+    if ((rc = mk_tdx_tcb_evaluate(coll, q, ext, res, err)) < 0)
+        return mk_error_prefix(err, rc, "TCB");
     if ((int)res->tcb_status < 0 || res->tcb_status >= MK_TCB_STATUS_COUNT ||
         !(pol->accepted_statuses & MK_TCB_BIT(res->tcb_status))) {
         char adv[256];
