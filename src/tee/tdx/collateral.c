@@ -332,31 +332,56 @@ static int put_hex(json_t *o, const char *key, const uint8_t *d, size_t n) {
     return rc;
 }
 
-int mk_tdx_collateral_to_bundle(const mk_tdx_collateral *c, mk_buf *out) {
-    if (!c || !out) return MK_EINVAL;
+/* One member per present part, in dcap-qvl's key order. */
+int mk_tdx_bundle_write(const mk_tdx_bundle_parts *p, size_t json_flags, mk_buf *out) {
     json_t *o = json_object();
     if (!o) return MK_ENOMEM;
     int rc = 0;
-    /* dcap-qvl's key order. */
-    if (rc == 0 && c->pck_crl_chain)
-        rc = put_str(o, "pck_crl_issuer_chain", c->pck_crl_chain, strlen(c->pck_crl_chain));
-    if (rc == 0 && c->root_crl) rc = put_hex(o, "root_ca_crl", c->root_crl_der, c->root_crl_len);
-    if (rc == 0 && c->pck_crl) rc = put_hex(o, "pck_crl", c->pck_crl_der, c->pck_crl_len);
-    if (rc == 0 && c->tcb_chain)
-        rc = put_str(o, "tcb_info_issuer_chain", c->tcb_chain, strlen(c->tcb_chain));
-    if (rc == 0 && c->tcb) rc = put_str(o, "tcb_info", c->tcb_text, c->tcb_len);
-    if (rc == 0 && c->tcb) rc = put_hex(o, "tcb_info_signature", c->tcb_sig, 64);
-    if (rc == 0 && c->qe_chain)
-        rc = put_str(o, "qe_identity_issuer_chain", c->qe_chain, strlen(c->qe_chain));
-    if (rc == 0 && c->qe) rc = put_str(o, "qe_identity", c->qe_text, c->qe_len);
-    if (rc == 0 && c->qe) rc = put_hex(o, "qe_identity_signature", c->qe_sig, 64);
+    if (rc == 0 && p->pck_crl_issuer_chain)
+        rc = put_str(o, "pck_crl_issuer_chain", p->pck_crl_issuer_chain,
+                     strlen(p->pck_crl_issuer_chain));
+    if (rc == 0 && p->root_ca_crl)
+        rc = put_hex(o, "root_ca_crl", p->root_ca_crl, p->root_ca_crl_len);
+    if (rc == 0 && p->pck_crl) rc = put_hex(o, "pck_crl", p->pck_crl, p->pck_crl_len);
+    if (rc == 0 && p->tcb_info_issuer_chain)
+        rc = put_str(o, "tcb_info_issuer_chain", p->tcb_info_issuer_chain,
+                     strlen(p->tcb_info_issuer_chain));
+    if (rc == 0 && p->tcb_info) rc = put_str(o, "tcb_info", p->tcb_info, p->tcb_info_len);
+    if (rc == 0 && p->tcb_info) rc = put_hex(o, "tcb_info_signature", p->tcb_info_signature, 64);
+    if (rc == 0 && p->qe_identity_issuer_chain)
+        rc = put_str(o, "qe_identity_issuer_chain", p->qe_identity_issuer_chain,
+                     strlen(p->qe_identity_issuer_chain));
+    if (rc == 0 && p->qe_identity)
+        rc = put_str(o, "qe_identity", p->qe_identity, p->qe_identity_len);
+    if (rc == 0 && p->qe_identity)
+        rc = put_hex(o, "qe_identity_signature", p->qe_identity_signature, 64);
     if (rc == 0) {
-        char *s = json_dumps(o, JSON_PRESERVE_ORDER | JSON_INDENT(2));
+        char *s = json_dumps(o, JSON_PRESERVE_ORDER | json_flags);
         rc = s ? mk_buf_append_str(out, s) : MK_ENOMEM;
         free(s);
     }
     json_decref(o);
     return rc;
+}
+
+int mk_tdx_collateral_to_bundle(const mk_tdx_collateral *c, mk_buf *out) {
+    if (!c || !out) return MK_EINVAL;
+    mk_tdx_bundle_parts p = {
+        .pck_crl_issuer_chain = c->pck_crl_chain,
+        .root_ca_crl = c->root_crl ? c->root_crl_der : NULL,
+        .root_ca_crl_len = c->root_crl_len,
+        .pck_crl = c->pck_crl ? c->pck_crl_der : NULL,
+        .pck_crl_len = c->pck_crl_len,
+        .tcb_info_issuer_chain = c->tcb_chain,
+        .tcb_info = c->tcb ? c->tcb_text : NULL,
+        .tcb_info_len = c->tcb_len,
+        .tcb_info_signature = c->tcb_sig,
+        .qe_identity_issuer_chain = c->qe_chain,
+        .qe_identity = c->qe ? c->qe_text : NULL,
+        .qe_identity_len = c->qe_len,
+        .qe_identity_signature = c->qe_sig,
+    };
+    return mk_tdx_bundle_write(&p, JSON_INDENT(2), out);
 }
 
 /* ------------------------------------------------------------------ */
