@@ -2,7 +2,8 @@
  * tee/tdx/tcb.c — TCB evaluation of a TDX quote against verified collateral,
  * by Intel's current QVL rules (QuoteVerifier / TcbLevelCheck /
  * TdxModuleCheck / TDRelaunchCheck, "QVL-2024"; the 2026 refactor gives the
- * same results). See docs/tdx-collateral.md and notes/tdx_tcb_rules.md.
+ * same results). The rules, with the merging of statuses, are restated in
+ * docs/tdx-collateral.md ("TCB evaluation").
  *
  * Order of checks (each failure is terminal, MK_EMISMATCH):
  *   1. TCB info is a TDX v3 document and the quote is a TDX quote;
