@@ -519,7 +519,7 @@ static int devtdx_quote(mk_tdx_provider *p, const uint8_t rd[MK_TDX_REPORT_DATA_
     mk_tdx_provider_set_timeout_ms(c, atomic_load(&p->timeout_ms));
     int rc = configfs_quote(c, rd, quote, err);
     mk_tdx_provider_free(c);
-    if (rc < 0) mk_error_prefix(err, rc, "tdx_guest has no quote interface; via configfs-tsm");
+    if (rc < 0) mk_error_prefix(err, rc, "tdx_guest has no quote interface");
     return rc;
 }
 

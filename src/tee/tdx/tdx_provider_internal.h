@@ -13,8 +13,10 @@
  * bytes of report data, and the local measurements (the TD report for given
  * report data, reading and extending RTMRs). The public functions check
  * their arguments and then call the provider's table; nothing switches on
- * a kind. A platform-neutral TEE layer can build on the same shape with one
- * table per platform.
+ * a kind. A provider's reasons name it or its interface ("configfs-tsm:
+ * ...", "tdx_guest: ...", "TDREPORT: ...", "simulator quote: ..."), so
+ * callers need not repeat the provider's name. A platform-neutral TEE layer can build on the same
+ * shape with one table per platform.
  *
  * Not installed; not part of the public API.
  */
