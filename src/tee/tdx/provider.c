@@ -99,11 +99,11 @@ int mk_tdx_provider_set_measurements_dir(mk_tdx_provider *p, const char *dir) {
 /* ---------------------------------------------------------------- */
 
 const char *mk_tdx_provider_name(const mk_tdx_provider *p) {
-    return p ? p->ops->name(p) : "(none)";
+    return p ? p->ops->name : "(none)";
 }
 
 bool mk_tdx_provider_is_simulated(const mk_tdx_provider *p) {
-    return p && p->ops->is_simulated(p);
+    return p && p->ops->is_simulated;
 }
 
 bool mk_tdx_provider_available(const mk_tdx_provider *p, mk_error *err) {
@@ -149,16 +149,6 @@ int mk_tdx_provider_extend_rtmr(mk_tdx_provider *p, int index, const uint8_t dig
 /* ---------------------------------------------------------------- */
 /* The simulator as a provider                                       */
 /* ---------------------------------------------------------------- */
-
-static const char *sim_name(const mk_tdx_provider *p) {
-    (void)p;
-    return "simulator (NOT real TDX)";
-}
-
-static bool sim_is_simulated(const mk_tdx_provider *p) {
-    (void)p;
-    return true;
-}
 
 static bool sim_available(const mk_tdx_provider *p, mk_error *err) {
     (void)p;
@@ -208,8 +198,8 @@ static int sim_extend_rtmr(mk_tdx_provider *p, int index, const uint8_t digest[M
 }
 
 static const mk_tdx_provider_ops sim_ops = {
-    .name = sim_name,
-    .is_simulated = sim_is_simulated,
+    .name = "simulator (NOT real TDX)",
+    .is_simulated = true,
     .available = sim_available,
     .quote = sim_quote,
     .report = sim_report,

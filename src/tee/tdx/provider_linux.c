@@ -475,21 +475,6 @@ static int sysfs_extend(mk_tdx_provider *p, int index, const uint8_t digest[48],
 /* The two providers                                                 */
 /* ---------------------------------------------------------------- */
 
-static const char *configfs_name(const mk_tdx_provider *p) {
-    (void)p;
-    return "configfs-tsm";
-}
-
-static const char *devtdx_name(const mk_tdx_provider *p) {
-    (void)p;
-    return "tdx_guest";
-}
-
-static bool not_simulated(const mk_tdx_provider *p) {
-    (void)p;
-    return false;
-}
-
 static bool configfs_available(const mk_tdx_provider *p, mk_error *err) {
     struct stat st;
     if (stat(p->path, &st) == 0 && S_ISDIR(st.st_mode)) return true;
@@ -551,8 +536,8 @@ static int devtdx_provider_report(mk_tdx_provider *p, const uint8_t rd[MK_TDX_RE
 }
 
 const mk_tdx_provider_ops mk_tdx_provider_configfs_ops = {
-    .name = configfs_name,
-    .is_simulated = not_simulated,
+    .name = "configfs-tsm",
+    .is_simulated = false,
     .available = configfs_available,
     .quote = configfs_provider_quote,
     .report = configfs_report,
@@ -561,8 +546,8 @@ const mk_tdx_provider_ops mk_tdx_provider_configfs_ops = {
 };
 
 const mk_tdx_provider_ops mk_tdx_provider_devtdx_ops = {
-    .name = devtdx_name,
-    .is_simulated = not_simulated,
+    .name = "tdx_guest",
+    .is_simulated = false,
     .available = devtdx_available,
     .quote = devtdx_quote,
     .report = devtdx_provider_report,

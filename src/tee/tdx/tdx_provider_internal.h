@@ -8,10 +8,11 @@
  *                     /dev/tdx_guest (TDREPORT) and sysfs RTMRs;
  *   sim.c             the simulator's reference count.
  *
- * Each provider kind is a table of operations (mk_tdx_provider_ops): a
- * name, whether it is simulated, whether it is usable here, a quote for 64
- * bytes of report data, and the local measurements (the TD report for given
- * report data, reading and extending RTMRs). The public functions check
+ * Each provider kind is one table (mk_tdx_provider_ops): its name and
+ * whether it is simulated (constants of the kind), and the operations:
+ * whether it is usable here, a quote for 64 bytes of report data, and the
+ * local measurements (the TD report for given report data, reading and
+ * extending RTMRs). The public functions check
  * their arguments and then call the provider's table; nothing switches on
  * a kind. A provider's reasons name it or its interface ("configfs-tsm:
  * ...", "tdx_guest: ...", "TDREPORT: ...", "simulator quote: ..."), so
@@ -30,12 +31,12 @@
 
 #include "mosaik/tdx_provider.h"
 
-/* The operations of one provider kind. Arguments are already checked:
+/* One provider kind. The operations' arguments are already checked:
  * p, rd, out and digest are non-NULL; read_rtmr gets index 0..3,
  * extend_rtmr only 2 or 3. */
 typedef struct mk_tdx_provider_ops {
-    const char *(*name)(const mk_tdx_provider *p);
-    bool (*is_simulated)(const mk_tdx_provider *p);
+    const char *name;  /* mk_tdx_provider_name */
+    bool is_simulated; /* mk_tdx_provider_is_simulated */
     bool (*available)(const mk_tdx_provider *p, mk_error *err);
     /* A quote whose report data is rd. */
     int (*quote)(mk_tdx_provider *p, const uint8_t rd[MK_TDX_REPORT_DATA_LEN], mk_buf *quote,
