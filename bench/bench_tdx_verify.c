@@ -30,6 +30,8 @@
 
 #include <mosaik/mosaik.h>
 
+#include "crypto/ossl.h"
+
 static double now_us(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);

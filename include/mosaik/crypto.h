@@ -5,6 +5,10 @@
  * randomness are OpenSSL's. The wrappers fix the formats this project uses
  * (raw r||s ECDSA signatures, raw 32-byte Ed25519 keys) and turn OpenSSL's
  * failures into mk_error reasons.
+ *
+ * The key types are opaque here. The OpenSSL-typed side (the EVP_PKEY
+ * inside a key, verification with a borrowed EVP_PKEY, OpenSSL's error
+ * queue as a reason) is internal to the library: src/crypto/ossl.h.
  */
 #ifndef MOSAIK_CRYPTO_H
 #define MOSAIK_CRYPTO_H
@@ -53,9 +57,6 @@ int mk_pubkey_from_ec(mk_curve curve, const uint8_t *point, size_t len, mk_pubke
                       mk_error *err);
 /* Raw 32-byte Ed25519 public key. */
 int mk_pubkey_from_ed25519(const uint8_t pk[32], mk_pubkey **out, mk_error *err);
-/* Wrap an EVP_PKEY (reference taken). */
-int mk_pubkey_from_evp(void *evp_pkey, mk_pubkey **out);
-void *mk_pubkey_evp(const mk_pubkey *k);
 void mk_pubkey_free(mk_pubkey *k);
 
 /* Verify an ECDSA signature in raw r||s form (64 bytes P-256, 96 P-384)
@@ -65,9 +66,6 @@ int mk_ecdsa_verify_raw(const mk_pubkey *key, mk_hash_alg alg, const void *msg, 
 /* Same over a precomputed digest, whose length must be the curve's
  * coordinate size (32 bytes for P-256, 48 for P-384). */
 int mk_ecdsa_verify_digest_raw(const mk_pubkey *key, const uint8_t *digest, size_t dlen,
-                               const uint8_t *sig, size_t siglen, mk_error *err);
-/* Same with a borrowed EVP_PKEY (an EC key; not freed, no reference taken). */
-int mk_ecdsa_verify_digest_evp(void *evp_pkey, const uint8_t *digest, size_t dlen,
                                const uint8_t *sig, size_t siglen, mk_error *err);
 /* Convert between DER ECDSA-Sig-Value and raw r||s (each half n bytes). */
 int mk_ecdsa_sig_der_to_raw(const uint8_t *der, size_t dlen, size_t n, uint8_t *raw);
@@ -84,7 +82,6 @@ int mk_ecdsa_sign_raw(const mk_privkey *key, mk_hash_alg alg, const void *msg, s
 /* Public point as raw X||Y (no 0x04 prefix); out must hold 2*coord bytes. */
 int mk_privkey_public_raw(const mk_privkey *key, uint8_t *out, size_t *len);
 int mk_privkey_public(const mk_privkey *key, mk_pubkey **out);
-void *mk_privkey_evp(const mk_privkey *k);
 void mk_privkey_free(mk_privkey *k);
 
 /* Ed25519 with raw 32-byte keys. The secret is the 32-byte seed. */
@@ -104,9 +101,6 @@ int mk_random_bytes(void *out, size_t n);
 uint64_t mk_random_below(uint64_t bound);
 bool mk_ct_equal(const void *a, const void *b, size_t n);
 void mk_wipe(void *p, size_t n);
-
-/* Format OpenSSL's error queue into err with a prefix; clears the queue. */
-int mk_error_openssl(mk_error *err, int code, const char *what);
 
 #ifdef __cplusplus
 }

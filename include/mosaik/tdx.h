@@ -215,7 +215,8 @@ int64_t mk_tdx_collateral_next_update(const mk_tdx_collateral *c);
 /* Fetch collateral for an FMSPC and CA from Intel PCS or a PCCS over HTTPS
  * (libcurl), caching it on disk under cache_dir (may be NULL) until its
  * nextUpdate. base_url: e.g. "https://api.trustedservices.intel.com" (PCS v4
- * paths are appended). */
+ * paths are appended). Reasons state what failed ("FMSPC ..., platform CA:
+ * GET ...: HTTP 404") without naming the operation: prefix it as needed. */
 typedef struct mk_tdx_fetch_opts {
     const char *base_url;
     const char *root_ca_crl_url; /* NULL: <base_url>/sgx/certification/v4/rootcacrl */

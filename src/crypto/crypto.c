@@ -9,7 +9,7 @@
  * EVP_DigestVerify; non-canonical values (r or s zero or >= n) are refused
  * by OpenSSL's verification itself.
  */
-#include "mosaik/crypto.h"
+#include "crypto/ossl.h"
 
 #include <pthread.h>
 #include <stdlib.h>
@@ -43,9 +43,12 @@ static const EVP_MD *md_of(mk_hash_alg alg) {
 
 size_t mk_hash_len(mk_hash_alg alg) {
     switch (alg) {
-    case MK_SHA256: return 32;
-    case MK_SHA384: return 48;
-    case MK_SHA512: return 64;
+    case MK_SHA256:
+        return 32;
+    case MK_SHA384:
+        return 48;
+    case MK_SHA512:
+        return 64;
     }
     return 0;
 }
@@ -134,6 +137,36 @@ static size_t curve_coord(mk_curve c) {
     return c == MK_P256 ? 32 : c == MK_P384 ? 48 : 0;
 }
 
+/* The one EC key builder: an EVP_PKEY on `curve` from its SEC1 public point
+ * and, for a key pair, the private scalar, through EVP_PKEY_fromdata (so
+ * OpenSSL validates the point). A public point OpenSSL refuses is
+ * MK_EMALFORMED; every other failure MK_ECRYPTO. */
+static int ec_pkey_from_params(mk_curve curve, const BIGNUM *priv, const uint8_t *pub,
+                               size_t publen, EVP_PKEY **out) {
+    OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
+    OSSL_PARAM *params = NULL;
+    EVP_PKEY_CTX *ctx = NULL;
+    int rc = MK_ECRYPTO;
+    if (!bld ||
+        !OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, curve_name(curve), 0) ||
+        (priv && !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_PRIV_KEY, priv)) ||
+        !OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, pub, publen))
+        goto done;
+    params = OSSL_PARAM_BLD_to_param(bld);
+    ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
+    if (!params || !ctx || EVP_PKEY_fromdata_init(ctx) != 1) goto done;
+    if (EVP_PKEY_fromdata(ctx, out, priv ? EVP_PKEY_KEYPAIR : EVP_PKEY_PUBLIC_KEY, params) != 1) {
+        if (!priv) rc = MK_EMALFORMED;
+        goto done;
+    }
+    rc = 0;
+done:
+    EVP_PKEY_CTX_free(ctx);
+    OSSL_PARAM_free(params);
+    OSSL_PARAM_BLD_free(bld);
+    return rc;
+}
+
 int mk_pubkey_from_ec(mk_curve curve, const uint8_t *point, size_t len, mk_pubkey **out,
                       mk_error *err) {
     size_t n = curve_coord(curve);
@@ -151,39 +184,20 @@ int mk_pubkey_from_ec(mk_curve curve, const uint8_t *point, size_t len, mk_pubke
     } else {
         return mk_error_set(err, MK_EMALFORMED, "EC public key: bad length %zu", len);
     }
-    OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
-    OSSL_PARAM *params = NULL;
-    EVP_PKEY_CTX *ctx = NULL;
     EVP_PKEY *pkey = NULL;
-    int rc = MK_ECRYPTO;
-    if (!bld ||
-        !OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, curve_name(curve), 0) ||
-        !OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, sec1, slen))
-        goto done;
-    params = OSSL_PARAM_BLD_to_param(bld);
-    ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
-    if (!params || !ctx || EVP_PKEY_fromdata_init(ctx) != 1) goto done;
-    if (EVP_PKEY_fromdata(ctx, &pkey, EVP_PKEY_PUBLIC_KEY, params) != 1) {
-        rc = MK_EMALFORMED;
-        goto done;
-    }
-    mk_pubkey *k = calloc(1, sizeof *k);
-    if (!k) {
+    int rc = ec_pkey_from_params(curve, NULL, sec1, slen, &pkey);
+    if (rc == 0) {
+        mk_pubkey *k = calloc(1, sizeof *k);
+        if (k) {
+            k->pkey = pkey;
+            k->coord = n;
+            *out = k;
+            return 0;
+        }
+        EVP_PKEY_free(pkey);
         rc = MK_ENOMEM;
-        goto done;
     }
-    k->pkey = pkey;
-    k->coord = n;
-    pkey = NULL;
-    *out = k;
-    rc = 0;
-done:
-    if (rc < 0) mk_error_openssl(err, rc, "EC public key: invalid point");
-    EVP_PKEY_free(pkey);
-    EVP_PKEY_CTX_free(ctx);
-    OSSL_PARAM_free(params);
-    OSSL_PARAM_BLD_free(bld);
-    return rc;
+    return mk_error_openssl(err, rc, "EC public key: invalid point");
 }
 
 int mk_pubkey_from_ed25519(const uint8_t pk[32], mk_pubkey **out, mk_error *err) {
@@ -206,8 +220,7 @@ static size_t evp_coord(const EVP_PKEY *p) {
     return (size_t)(EVP_PKEY_get_bits(p) + 7) / 8;
 }
 
-int mk_pubkey_from_evp(void *evp, mk_pubkey **out) {
-    EVP_PKEY *p = evp;
+int mk_pubkey_from_evp(EVP_PKEY *p, mk_pubkey **out) {
     mk_pubkey *k = calloc(1, sizeof *k);
     if (!k) return MK_ENOMEM;
     if (EVP_PKEY_up_ref(p) != 1) {
@@ -220,7 +233,7 @@ int mk_pubkey_from_evp(void *evp, mk_pubkey **out) {
     return 0;
 }
 
-void *mk_pubkey_evp(const mk_pubkey *k) {
+EVP_PKEY *mk_pubkey_evp(const mk_pubkey *k) {
     return k->pkey;
 }
 
@@ -265,8 +278,8 @@ static int verify_der(const mk_pubkey *key, const EVP_MD *md, const void *msg, s
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
     if (!ctx) return mk_error_set(err, MK_ENOMEM, "out of memory");
     int rc = MK_ECRYPTO;
-    if (EVP_DigestVerifyInit_ex(ctx, NULL, md ? EVP_MD_get0_name(md) : NULL, NULL, NULL,
-                                key->pkey, NULL) != 1) {
+    if (EVP_DigestVerifyInit_ex(ctx, NULL, md ? EVP_MD_get0_name(md) : NULL, NULL, NULL, key->pkey,
+                                NULL) != 1) {
         mk_error_openssl(err, MK_ECRYPTO, "signature verification setup");
         goto done;
     }
@@ -297,9 +310,8 @@ int mk_ecdsa_verify_raw(const mk_pubkey *key, mk_hash_alg alg, const void *msg, 
     return rc;
 }
 
-int mk_ecdsa_verify_digest_evp(void *evp_pkey, const uint8_t *digest, size_t dlen_in,
+int mk_ecdsa_verify_digest_evp(EVP_PKEY *pkey, const uint8_t *digest, size_t dlen_in,
                                const uint8_t *sig, size_t siglen, mk_error *err) {
-    EVP_PKEY *pkey = evp_pkey;
     if (!pkey) return mk_error_set(err, MK_EINVAL, "ECDSA: no key");
     size_t coord = evp_coord(pkey);
     if (!coord || siglen != 2 * coord)
@@ -367,28 +379,18 @@ int mk_ec_from_scalar(mk_curve curve, const uint8_t *d, size_t len, mk_privkey *
     unsigned char pubbuf[1 + 96];
     size_t publen = 0;
     int rc = MK_ECRYPTO;
-    OSSL_PARAM_BLD *bld = NULL;
-    OSSL_PARAM *params = NULL;
-    EVP_PKEY_CTX *ctx = NULL;
     EVP_PKEY *pkey = NULL;
     if (!grp || !bn || !pub || BN_is_zero(bn) || BN_cmp(bn, EC_GROUP_get0_order(grp)) >= 0) {
         rc = MK_EINVAL;
         goto done;
     }
     if (EC_POINT_mul(grp, pub, bn, NULL, NULL, NULL) != 1) goto done;
-    publen = EC_POINT_point2oct(grp, pub, POINT_CONVERSION_UNCOMPRESSED, pubbuf, sizeof pubbuf,
-                                NULL);
-    bld = OSSL_PARAM_BLD_new();
-    if (!bld || !publen ||
-        !OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, curve_name(curve), 0) ||
-        !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_PRIV_KEY, bn) ||
-        !OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, pubbuf, publen))
+    publen =
+        EC_POINT_point2oct(grp, pub, POINT_CONVERSION_UNCOMPRESSED, pubbuf, sizeof pubbuf, NULL);
+    if (!publen || (rc = ec_pkey_from_params(curve, bn, pubbuf, publen, &pkey)) < 0) {
+        rc = MK_ECRYPTO;
         goto done;
-    params = OSSL_PARAM_BLD_to_param(bld);
-    ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
-    if (!params || !ctx || EVP_PKEY_fromdata_init(ctx) != 1 ||
-        EVP_PKEY_fromdata(ctx, &pkey, EVP_PKEY_KEYPAIR, params) != 1)
-        goto done;
+    }
     mk_privkey *k = calloc(1, sizeof *k);
     if (!k) {
         rc = MK_ENOMEM;
@@ -402,9 +404,6 @@ int mk_ec_from_scalar(mk_curve curve, const uint8_t *d, size_t len, mk_privkey *
 done:
     if (rc < 0) mk_error_openssl(err, rc, "EC private key");
     EVP_PKEY_free(pkey);
-    EVP_PKEY_CTX_free(ctx);
-    OSSL_PARAM_free(params);
-    OSSL_PARAM_BLD_free(bld);
     EC_POINT_free(pub);
     BN_clear_free(bn);
     EC_GROUP_free(grp);
@@ -420,8 +419,7 @@ int mk_ecdsa_sign_raw(const mk_privkey *key, mk_hash_alg alg, const void *msg, s
     int rc = MK_ECRYPTO;
     unsigned char der[160];
     size_t dlen = sizeof der;
-    if (EVP_DigestSignInit_ex(ctx, NULL, EVP_MD_get0_name(md), NULL, NULL, key->pkey, NULL) ==
-            1 &&
+    if (EVP_DigestSignInit_ex(ctx, NULL, EVP_MD_get0_name(md), NULL, NULL, key->pkey, NULL) == 1 &&
         EVP_DigestSign(ctx, der, &dlen, msg, len) == 1 &&
         mk_ecdsa_sig_der_to_raw(der, dlen, key->coord, sig) == 0) {
         *siglen = 2 * key->coord;
@@ -450,7 +448,7 @@ int mk_privkey_public(const mk_privkey *key, mk_pubkey **out) {
     return mk_pubkey_from_ec(key->coord == 32 ? MK_P256 : MK_P384, raw, n, out, NULL);
 }
 
-void *mk_privkey_evp(const mk_privkey *k) {
+EVP_PKEY *mk_privkey_evp(const mk_privkey *k) {
     return k->pkey;
 }
 

@@ -17,22 +17,28 @@
 
 static void lp(mk_hash_ctx *c, const void *d, size_t n) {
     uint8_t l[8];
-    for (int i = 0; i < 8; i++) l[i] = (uint8_t)((uint64_t)n >> (56 - 8 * i));
+    for (int i = 0; i < 8; i++)
+        l[i] = (uint8_t)((uint64_t)n >> (56 - 8 * i));
     mk_hash_update(c, l, 8);
     mk_hash_update(c, d, n);
 }
 
-void mk_id_from_name_n(mk_id *out, const void *name, size_t len) {
-    static const char dom[] = "mosaik/id/name/v1";
+/* SHA-256( lp(dom) || [base] || lp(d) ); all zero if no hash context. */
+static void id_hash(mk_id *out, const char *dom, const mk_id *base, const void *d, size_t n) {
     mk_hash_ctx *c = mk_hash_new(MK_SHA256);
     if (!c) {
         memset(out, 0, sizeof *out);
         return;
     }
-    lp(c, dom, sizeof dom - 1);
-    lp(c, name, len);
+    lp(c, dom, strlen(dom));
+    if (base) mk_hash_update(c, base->b, MK_ID_LEN);
+    lp(c, d, n);
     mk_hash_final(c, out->b);
     mk_hash_free(c);
+}
+
+void mk_id_from_name_n(mk_id *out, const void *name, size_t len) {
+    id_hash(out, "mosaik/id/name/v1", NULL, name, len);
 }
 
 void mk_id_from_name(mk_id *out, const char *name) {
@@ -40,17 +46,7 @@ void mk_id_from_name(mk_id *out, const char *name) {
 }
 
 void mk_id_derive(mk_id *out, const mk_id *base, const void *data, size_t len) {
-    static const char dom[] = "mosaik/id/derive/v1";
-    mk_hash_ctx *c = mk_hash_new(MK_SHA256);
-    if (!c) {
-        memset(out, 0, sizeof *out);
-        return;
-    }
-    lp(c, dom, sizeof dom - 1);
-    mk_hash_update(c, base->b, MK_ID_LEN);
-    lp(c, data, len);
-    mk_hash_final(c, out->b);
-    mk_hash_free(c);
+    id_hash(out, "mosaik/id/derive/v1", base, data, len);
 }
 
 int mk_id_random(mk_id *out) {

@@ -17,6 +17,7 @@
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
+#include "crypto/ossl.h"
 #include "net/net_internal.h"
 
 #define CERT_VALID_SECS (30L * 24 * 3600)

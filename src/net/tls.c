@@ -29,6 +29,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
+#include "crypto/ossl.h"
 #include "net/net_internal.h"
 
 static int verify_cb(X509_STORE_CTX *xs, void *arg) {

@@ -1,6 +1,6 @@
 /*
  * tickets/jwt_issue.c — building and signing JWTs (the issuing side of JWT
- * tickets; verification is in jwt.c).
+ * tickets; verification is in jws.c, jwt_claims.c and jwt_validator.c).
  *
  * The builder holds the claims as a jansson object plus the time settings,
  * which are resolved only at signing time against the `now` given then:
@@ -20,8 +20,7 @@
 #include <jansson.h>
 
 #include "mosaik/encoding.h"
-
-#define MAX_DATE INT64_C(253402300799)
+#include "tickets/jwt_internal.h"
 
 struct mk_jwt_builder {
     json_t *claims; /* iss, sub, jti and custom claims */
@@ -81,7 +80,7 @@ int mk_jwt_builder_add_audience(mk_jwt_builder *b, const char *aud) {
 }
 
 static bool date_ok(int64_t t) {
-    return t >= 0 && t <= MAX_DATE;
+    return t >= 0 && t <= MK_JWT_MAX_DATE;
 }
 
 int mk_jwt_builder_set_expires_at(mk_jwt_builder *b, int64_t exp) {
@@ -93,7 +92,7 @@ int mk_jwt_builder_set_expires_at(mk_jwt_builder *b, int64_t exp) {
 }
 
 int mk_jwt_builder_set_expires_in(mk_jwt_builder *b, int64_t seconds) {
-    if (seconds < 0 || seconds > MAX_DATE) return MK_EINVAL;
+    if (seconds < 0 || seconds > MK_JWT_MAX_DATE) return MK_EINVAL;
     b->has_exp_in = true;
     b->has_exp_at = false;
     b->exp_in = seconds;

@@ -124,7 +124,7 @@ static int make_ticket(mk_tdx_attester *a, const mk_id *peer_id, const mk_id *ne
     int rc = mk_tdx_provider_quote(a->provider, rd, &quote, err);
     if (rc < 0) {
         mk_buf_free(&quote);
-        return mk_error_prefix(err, rc, "attester: quote from %s", mk_tdx_provider_name(a->provider));
+        return mk_error_prefix(err, rc, "attester: quote"); /* the reason names the provider */
     }
     mk_tdx_ticket t;
     pthread_mutex_lock(&a->lock);
@@ -154,7 +154,7 @@ int mk_tdx_attester_measurements(mk_tdx_attester *a, mk_tdx_td_report *out, mk_e
     uint8_t rd[MK_TDX_REPORT_DATA_LEN] = {0};
     int rc = mk_tdx_provider_report(a->provider, rd, out, err);
     if (rc < 0)
-        return mk_error_prefix(err, rc, "attester: report from %s", mk_tdx_provider_name(a->provider));
+        return mk_error_prefix(err, rc, "attester: report"); /* the reason names the provider */
     return 0;
 }
 

@@ -1,7 +1,8 @@
 /*
  * src/tee/tdx/collateral_internal.h — the parsed form of the collateral
- * documents, shared by collateral.c (which builds it) and tcb.c (which
- * evaluates a quote against it). Not installed.
+ * documents, shared by the collateral files (collateral_parse.c builds it,
+ * see collateral_impl_internal.h) and tcb.c and verify.c (which read it).
+ * Not installed.
  *
  * Everything here is immutable once the collateral object is built. TCB
  * levels are stored in Intel's evaluation order (QVL: SGX component vector,

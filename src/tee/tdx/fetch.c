@@ -30,6 +30,10 @@
  * FMSPC, before its earliest nextUpdate, and still verifies at `now`; a
  * file that fails any of this is removed (and replaced by the next
  * successful fetch).
+ *
+ * Reasons do not name the operation ("FMSPC B0C06F000000, platform CA: GET
+ * ...: HTTP 404", "missing argument"): callers prefix it (verify.c with
+ * "collateral: fetch", the CLI with its command), so it is never said twice.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -174,11 +178,11 @@ static int fetch_remote(const mk_tdx_fetch_opts *o, const char *base, const char
                  : snprintf(url[3], URL_MAX, "%s/sgx/certification/v4/rootcacrl", base);
     if (n0 < 0 || n0 >= URL_MAX || n1 < 0 || n1 >= URL_MAX || n2 < 0 || n2 >= URL_MAX || n3 < 0 ||
         n3 >= URL_MAX)
-        return mk_error_set(err, MK_EINVAL, "collateral fetch: URL too long");
+        return mk_error_set(err, MK_EINVAL, "URL too long");
 
     pthread_once(&curl_once, curl_init_once);
     CURL *h = curl_easy_init();
-    if (!h) return mk_error_set(err, MK_ENOMEM, "collateral fetch: curl_easy_init failed");
+    if (!h) return mk_error_set(err, MK_ENOMEM, "curl_easy_init failed");
     int rc;
     MK_GUARD(rc, http_get(h, o, url[0], &tcb, err), done);
     MK_GUARD(rc, need_hdr(&tcb, url[0], err), done);
@@ -202,7 +206,7 @@ static int fetch_remote(const mk_tdx_fetch_opts *o, const char *base, const char
         .root_ca_crl_len = root.body.len,
     };
     if (!r.tcb_info_body || !r.qe_identity_body || !r.pck_crl || !r.root_ca_crl) {
-        rc = mk_error_set(err, MK_EMALFORMED, "collateral fetch: empty response");
+        rc = mk_error_set(err, MK_EMALFORMED, "empty response");
         goto done;
     }
     rc = mk_tdx_collateral_from_pcs(&r, out, err);
@@ -276,12 +280,12 @@ static void cache_write(const char *dir, const char *path, const mk_tdx_collater
 int mk_tdx_collateral_fetch(const mk_tdx_fetch_opts *o, const uint8_t fmspc[6], mk_tdx_pck_ca ca,
                             int64_t now, mk_tdx_collateral **out, mk_error *err) {
     if (!o || !o->base_url || !fmspc || !out)
-        return mk_error_set(err, MK_EINVAL, "collateral fetch: missing argument");
+        return mk_error_set(err, MK_EINVAL, "missing argument");
     if (ca != MK_TDX_CA_PLATFORM && ca != MK_TDX_CA_PROCESSOR)
-        return mk_error_set(err, MK_EINVAL, "collateral fetch: unknown CA %d", (int)ca);
+        return mk_error_set(err, MK_EINVAL, "unknown CA %d", (int)ca);
     if (!scheme_ok(o->base_url, o->insecure_http_ok) ||
         (o->root_ca_crl_url && !scheme_ok(o->root_ca_crl_url, o->insecure_http_ok)))
-        return mk_error_set(err, MK_EPOLICY, "collateral fetch: %s is not an https URL",
+        return mk_error_set(err, MK_EPOLICY, "%s is not an https URL",
                             scheme_ok(o->base_url, o->insecure_http_ok) ? o->root_ca_crl_url
                                                                         : o->base_url);
     *out = NULL;
@@ -296,7 +300,7 @@ int mk_tdx_collateral_fetch(const mk_tdx_fetch_opts *o, const uint8_t fmspc[6], 
         int n =
             snprintf(path, sizeof path, "%s/tdx-collateral-%s-%s.json", o->cache_dir, fhex, caname);
         if (n < 0 || (size_t)n >= sizeof path)
-            return mk_error_set(err, MK_EINVAL, "collateral fetch: cache path too long");
+            return mk_error_set(err, MK_EINVAL, "cache path too long");
         mk_tdx_collateral *c = cache_read(path, fmspc, now);
         if (c) {
             *out = c;
@@ -307,19 +311,18 @@ int mk_tdx_collateral_fetch(const mk_tdx_fetch_opts *o, const uint8_t fmspc[6], 
     size_t bl = strlen(o->base_url);
     while (bl > 0 && o->base_url[bl - 1] == '/')
         bl--;
-    if (bl >= URL_MAX / 2) return mk_error_set(err, MK_EINVAL, "collateral fetch: URL too long");
+    if (bl >= URL_MAX / 2) return mk_error_set(err, MK_EINVAL, "URL too long");
     char base[URL_MAX / 2];
     memcpy(base, o->base_url, bl);
     base[bl] = 0;
 
     mk_tdx_collateral *c = NULL;
     int rc = fetch_remote(o, base, fhex, ca, &c, err);
-    if (rc < 0) return mk_error_prefix(err, rc, "collateral fetch (FMSPC %s, %s CA)", fhex, caname);
+    if (rc < 0) return mk_error_prefix(err, rc, "FMSPC %s, %s CA", fhex, caname);
     uint8_t f[6];
     if (!mk_tdx_collateral_fmspc(c, f) || memcmp(f, fmspc, 6) != 0) {
         mk_tdx_collateral_free(c);
-        return mk_error_set(err, MK_EMISMATCH, "collateral fetch: TCB info is not for FMSPC %s",
-                            fhex);
+        return mk_error_set(err, MK_EMISMATCH, "TCB info is not for FMSPC %s", fhex);
     }
     if (path[0]) {
         mk_error ve;

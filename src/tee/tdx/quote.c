@@ -1,8 +1,8 @@
 /*
  * tee/tdx/quote.c — the structure of an Intel TDX DCAP quote (v4 and v5).
  *
- * Layout (little-endian integers; /work/notes/tdx_quote_format.md, Intel's
- * sgx_quote_4.h / sgx_quote_5.h):
+ * Layout (little-endian integers; Intel's sgx_quote_4.h / sgx_quote_5.h;
+ * field by field in docs/tdx-verification.md, "Quote layout"):
  *
  *   header (48)  version u16 | att_key_type u16 | tee_type u32 | reserved 4 |
  *                qe_vendor_id 16 | user_data 20

@@ -2,7 +2,8 @@
  * tee/tdx/tcb.c — TCB evaluation of a TDX quote against verified collateral,
  * by Intel's current QVL rules (QuoteVerifier / TcbLevelCheck /
  * TdxModuleCheck / TDRelaunchCheck, "QVL-2024"; the 2026 refactor gives the
- * same results). See docs/tdx-collateral.md and notes/tdx_tcb_rules.md.
+ * same results). The rules, with the merging of statuses, are restated in
+ * docs/tdx-collateral.md ("TCB evaluation").
  *
  * Order of checks (each failure is terminal, MK_EMISMATCH):
  *   1. TCB info is a TDX v3 document and the quote is a TDX quote;
@@ -15,7 +16,7 @@
  *   4. QE identity: id TD_QE, masked MISCSELECT and ATTRIBUTES, MRSIGNER,
  *      ISVPRODID; the QE level is the first (JSON order) with
  *      isvsvn <= the report's ISVSVN (none: "no TCB level matches");
- *   5. platform level: the first level in Intel's order (collateral.c sorts)
+ *   5. platform level: the first level in Intel's order (collateral_parse.c sorts)
  *      whose 16 SGX components and PCESVN are <= the PCK certificate's and
  *      whose TDX components are <= tee_tcb_svn, compared from index 2 when
  *      tee_tcb_svn[1] > 0 (the module is graded separately), else from 0;

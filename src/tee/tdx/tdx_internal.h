@@ -4,7 +4,9 @@
  *   x509.c       trust anchors, certificate chains and CRLs (OpenSSL X509)
  *   quote.c      quote structure
  *   pck.c        PCK certificate SGX extension
- *   collateral.c collateral documents: parse, verify signatures/chains/windows
+ *   collateral*.c collateral documents: forms (collateral.c), JSON
+ *                (collateral_json.c), parsers (collateral_parse.c), signatures,
+ *                chains, windows, CRLs (collateral_verify.c)
  *   tcb.c        TCB evaluation by Intel's QVL rules
  *   fetch.c      PCS/PCCS download and on-disk cache
  *   verify.c     the verifier: runs the trust model's steps in order
@@ -64,7 +66,34 @@ int mk_tdx_x509_window(const X509 *x, int64_t *not_before, int64_t *not_after);
 int mk_tdx_pck_from_cert(X509 *leaf, X509 *issuer, mk_tdx_pck_ext *ext, mk_tdx_pck_ca *ca,
                          mk_error *err);
 
-/* ---- collateral.c / tcb.c ---- */
+/* ---- collateral.c ---- */
+
+/* The pieces of a collateral bundle (the dcap-qvl / PCCS JSON layout of
+ * mk_tdx_collateral_from_bundle); a NULL piece is left out. The texts are
+ * the exact signed documents; CRLs are DER; signatures raw r||s (64). */
+typedef struct mk_tdx_bundle_parts {
+    const char *pck_crl_issuer_chain;
+    const uint8_t *root_ca_crl;
+    size_t root_ca_crl_len;
+    const uint8_t *pck_crl;
+    size_t pck_crl_len;
+    const char *tcb_info_issuer_chain;
+    const char *tcb_info;
+    size_t tcb_info_len;
+    const uint8_t *tcb_info_signature; /* with tcb_info */
+    const char *qe_identity_issuer_chain;
+    const char *qe_identity;
+    size_t qe_identity_len;
+    const uint8_t *qe_identity_signature; /* with qe_identity */
+} mk_tdx_bundle_parts;
+
+/* Append the bundle JSON to out: members in dcap-qvl's order, byte strings
+ * as lower-case hex, texts unchanged; json_flags are jansson's json_dumps
+ * flags (JSON_PRESERVE_ORDER is always added). MK_ENOMEM when a text is not
+ * valid UTF-8 or memory runs out. */
+int mk_tdx_bundle_write(const mk_tdx_bundle_parts *p, size_t json_flags, mk_buf *out);
+
+/* ---- collateral_verify.c / tcb.c ---- */
 
 /* Verify every collateral document: signatures over the exact bytes served,
  * issuer chains to a root of `t`, validity windows at `now`, CRL signatures.

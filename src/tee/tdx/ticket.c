@@ -54,33 +54,17 @@
 /* Report data                                                         */
 /* ------------------------------------------------------------------ */
 
-static void put_be64(uint8_t *p, uint64_t v) {
-    for (int i = 7; i >= 0; i--) {
-        p[i] = (uint8_t)(v & 0xff);
-        v >>= 8;
-    }
-}
-
 void mk_tdx_extra_data_encode(const mk_tdx_extra_data *x, uint8_t out[MK_TDX_EXTRA_ENCODED_LEN]) {
     static const char dom[] = MK_TDX_REPORT_DATA_DOMAIN;
-    const size_t dlen = sizeof dom - 1;
-    uint8_t *p = out;
-    p[0] = (uint8_t)(dlen >> 24);
-    p[1] = (uint8_t)(dlen >> 16);
-    p[2] = (uint8_t)(dlen >> 8);
-    p[3] = (uint8_t)dlen;
-    p += 4;
-    memcpy(p, dom, dlen);
-    p += dlen;
-    memcpy(p, x->peer_id.b, 32);
-    p += 32;
-    memcpy(p, x->network_id.b, 32);
-    p += 32;
-    put_be64(p, (uint64_t)x->started_at);
-    p += 8;
-    put_be64(p, (uint64_t)x->quoted_at);
-    p += 8;
-    put_be64(p, (uint64_t)x->expiration);
+    mk_writer w;
+    mk_writer_init(&w, out, MK_TDX_EXTRA_ENCODED_LEN);
+    mk_write_u32be(&w, (uint32_t)(sizeof dom - 1));
+    mk_write_bytes(&w, dom, sizeof dom - 1);
+    mk_write_bytes(&w, x->peer_id.b, 32);
+    mk_write_bytes(&w, x->network_id.b, 32);
+    mk_write_u64be(&w, (uint64_t)x->started_at);
+    mk_write_u64be(&w, (uint64_t)x->quoted_at);
+    mk_write_u64be(&w, (uint64_t)x->expiration);
 }
 
 void mk_tdx_report_data(const mk_tdx_extra_data *x, uint8_t out[64]) {

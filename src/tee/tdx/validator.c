@@ -489,140 +489,140 @@ static int pick_collateral(tdx_state *s, const mk_tdx_ticket *t, const mk_tdx_co
     return 0; /* none: chain only, if the policy allows it */
 }
 
+/* Step 1: the quote, verified with the chosen collateral. */
+static int verify_quote(tdx_state *s, const mk_tdx_ticket *t, int64_t now, mk_tdx_result *res,
+                        mk_error *err) {
+    const mk_tdx_collateral *coll = NULL;
+    bool locked = false;
+    int rc = pick_collateral(s, t, &coll, &locked, err);
+    if (rc == 0) {
+        rc = mk_tdx_verify(s->verifier, t->quote, t->quote_len, coll, now, res, err);
+        if (rc == MK_EUNTRUSTED) hint_simulator(t, err);
+        if (rc < 0) mk_error_prefix(err, rc, "TDX quote");
+    }
+    if (locked) pthread_mutex_unlock(&s->lock);
+    return rc;
+}
+
+/* Step 2: the quote's report data binds this ticket's extra data. */
+static int check_binding(const mk_tdx_ticket *t, const mk_tdx_result *res, mk_error *err) {
+    uint8_t want[64];
+    mk_tdx_report_data(&t->extra, want);
+    if (!mk_ct_equal(want, res->report.report_data, 64))
+        return mk_error_set(err, MK_EMISMATCH,
+                            "report data does not bind the ticket's extra data (peer, network, "
+                            "times): the quote was made for another ticket");
+    return 0;
+}
+
+/* Step 3: the baseline measurements, and one of the variants if any. */
+static int check_measurements(const tdx_state *s, const mk_tdx_td_report *r, mk_error *err) {
+    MK_TRY(mk_tdx_criteria_match(&s->baseline, r, err));
+    if (s->n_variants == 0) return 0;
+    char why[MK_ERROR_MSG_MAX] = "";
+    size_t off = 0;
+    for (size_t i = 0; i < s->n_variants; i++) {
+        mk_error ve;
+        mk_error_clear(&ve);
+        if (mk_tdx_criteria_match(&s->variants[i], r, &ve) == 0) return 0;
+        if (off < sizeof why) {
+            int n =
+                snprintf(why + off, sizeof why - off, "%s%zu: %s", i ? "; " : "", i + 1, ve.msg);
+            if (n > 0) off += (size_t)n;
+        }
+    }
+    return mk_error_set(err, MK_EMISMATCH, "no variant matches (%s)", why);
+}
+
+/* Step 4: the ticket is this peer's, on this network. */
+static int check_peer(const mk_tdx_extra_data *x, const mk_peer_view *peer, mk_error *err) {
+    if (!peer) return mk_error_set(err, MK_EINVAL, "no peer to judge the ticket for");
+    char a[MK_ID_HEX_LEN], b[MK_ID_HEX_LEN];
+    if (!mk_id_eq(&x->peer_id, &peer->peer_id)) {
+        mk_id_to_hex(&x->peer_id, a);
+        mk_id_to_hex(&peer->peer_id, b);
+        return mk_error_set(err, MK_EMISMATCH, "ticket binds peer %.16s, entry is peer %.16s", a,
+                            b);
+    }
+    if (!mk_id_eq(&x->network_id, &peer->network_id)) {
+        mk_id_to_hex(&x->network_id, a);
+        mk_id_to_hex(&peer->network_id, b);
+        return mk_error_set(err, MK_EMISMATCH, "ticket binds network %.16s, entry is network %.16s",
+                            a, b);
+    }
+    return 0;
+}
+
+/* Step 5: freshness — quoted not in the future, not older than max_age,
+ * not before not_before, a lifetime within max_lifetime. Overflow-free:
+ * decoding bounds the ticket's times to [0, year 9999] (or expiration ==
+ * never), but `now` is the caller's; every difference is computed with
+ * __builtin_sub_overflow and an overflow counts as "too far apart". */
+static int check_freshness(const tdx_state *s, const mk_tdx_extra_data *x, int64_t now,
+                           mk_error *err) {
+    char tq[MK_RFC3339_LEN];
+    fmt_time(x->quoted_at, tq);
+    int64_t age = 0, lifetime = 0;
+    bool age_ovf = __builtin_sub_overflow(now, x->quoted_at, &age);
+    if ((!age_ovf && age < -CLOCK_SKEW) || (age_ovf && now < x->quoted_at))
+        return mk_error_set(err, MK_ENOTYET, "ticket quoted at %s, in the future", tq);
+    if (s->max_age > 0 && (age_ovf || age > s->max_age)) {
+        if (age_ovf)
+            return mk_error_set(err, MK_EEXPIRED,
+                                "ticket quoted at %s is too old, max_age is %lld s", tq,
+                                (long long)s->max_age);
+        return mk_error_set(err, MK_EEXPIRED,
+                            "ticket quoted at %s is %lld s old, max_age is %lld s", tq,
+                            (long long)age, (long long)s->max_age);
+    }
+    if (s->not_before != 0 && x->quoted_at < s->not_before) {
+        char nb[MK_RFC3339_LEN];
+        fmt_time(s->not_before, nb);
+        return mk_error_set(err, MK_EPOLICY, "ticket quoted at %s, before not_before %s", tq, nb);
+    }
+    if (s->max_lifetime > 0) {
+        if (x->expiration == MK_EXPIRES_NEVER)
+            return mk_error_set(err, MK_EPOLICY, "ticket never expires, max_lifetime is %lld s",
+                                (long long)s->max_lifetime);
+        if (__builtin_sub_overflow(x->expiration, x->quoted_at, &lifetime) ||
+            lifetime > s->max_lifetime)
+            return mk_error_set(err, MK_EPOLICY,
+                                "ticket lifetime %lld s exceeds max_lifetime %lld s",
+                                (long long)lifetime, (long long)s->max_lifetime);
+    }
+    return 0;
+}
+
+/* Step 6: not expired; admitted until the ticket's expiration or the end
+ * of the quote's verified window, whichever is first. */
+static int check_expiry(const mk_tdx_extra_data *x, const mk_tdx_result *res, int64_t now,
+                        mk_expiration *expires, mk_error *err) {
+    if (x->expiration != MK_EXPIRES_NEVER && now >= x->expiration) {
+        char tx[MK_RFC3339_LEN];
+        fmt_time(x->expiration, tx);
+        return mk_error_set(err, MK_EEXPIRED, "ticket expired at %s", tx);
+    }
+    mk_expiration e = x->expiration;
+    if (res->valid_until > 0 && res->valid_until < e) e = res->valid_until;
+    if (expires) *expires = e;
+    return 0;
+}
+
 static int validate_impl(tdx_state *s, const uint8_t *data, size_t len, const mk_peer_view *peer,
                          int64_t now, mk_expiration *expires, mk_tdx_result *res_out,
                          mk_error *err) {
     mk_tdx_ticket t;
     int rc = mk_tdx_ticket_decode(data, len, &t, err);
     if (rc < 0) return rc;
-
     mk_tdx_result res;
     memset(&res, 0, sizeof res);
-    const mk_tdx_collateral *coll = NULL;
-    bool locked = false;
-    rc = pick_collateral(s, &t, &coll, &locked, err);
-    if (rc == 0) {
-        rc = mk_tdx_verify(s->verifier, t.quote, t.quote_len, coll, now, &res, err);
-        if (rc == MK_EUNTRUSTED) hint_simulator(&t, err);
-        if (rc < 0) mk_error_prefix(err, rc, "TDX quote");
-    }
-    if (locked) pthread_mutex_unlock(&s->lock);
+    rc = verify_quote(s, &t, now, &res, err);
     if (res_out) *res_out = res;
-    if (rc < 0) goto out;
-
-    /* Report-data binding. */
-    uint8_t want[64];
-    mk_tdx_report_data(&t.extra, want);
-    if (!mk_ct_equal(want, res.report.report_data, 64)) {
-        rc = mk_error_set(err, MK_EMISMATCH,
-                          "report data does not bind the ticket's extra data (peer, network, "
-                          "times): the quote was made for another ticket");
-        goto out;
-    }
-
-    /* Measurements. */
-    rc = mk_tdx_criteria_match(&s->baseline, &res.report, err);
-    if (rc < 0) goto out;
-    if (s->n_variants > 0) {
-        char why[MK_ERROR_MSG_MAX] = "";
-        size_t off = 0;
-        bool any = false;
-        for (size_t i = 0; i < s->n_variants && !any; i++) {
-            mk_error ve;
-            mk_error_clear(&ve);
-            if (mk_tdx_criteria_match(&s->variants[i], &res.report, &ve) == 0) {
-                any = true;
-            } else if (off < sizeof why) {
-                int n = snprintf(why + off, sizeof why - off, "%s%zu: %s", i ? "; " : "", i + 1,
-                                 ve.msg);
-                if (n > 0) off += (size_t)n;
-            }
-        }
-        if (!any) {
-            rc = mk_error_set(err, MK_EMISMATCH, "no variant matches (%s)", why);
-            goto out;
-        }
-    }
-
-    /* Peer and network. */
-    if (!peer) {
-        rc = mk_error_set(err, MK_EINVAL, "no peer to judge the ticket for");
-        goto out;
-    }
-    if (!mk_id_eq(&t.extra.peer_id, &peer->peer_id)) {
-        char a[MK_ID_HEX_LEN], b[MK_ID_HEX_LEN];
-        mk_id_to_hex(&t.extra.peer_id, a);
-        mk_id_to_hex(&peer->peer_id, b);
-        rc = mk_error_set(err, MK_EMISMATCH, "ticket binds peer %.16s, entry is peer %.16s", a, b);
-        goto out;
-    }
-    if (!mk_id_eq(&t.extra.network_id, &peer->network_id)) {
-        char a[MK_ID_HEX_LEN], b[MK_ID_HEX_LEN];
-        mk_id_to_hex(&t.extra.network_id, a);
-        mk_id_to_hex(&peer->network_id, b);
-        rc = mk_error_set(err, MK_EMISMATCH, "ticket binds network %.16s, entry is network %.16s",
-                          a, b);
-        goto out;
-    }
-
-    /* Freshness. */
-    char tq[MK_RFC3339_LEN], tx[MK_RFC3339_LEN];
-    fmt_time(t.extra.quoted_at, tq);
-    /* Overflow-free: decoding bounds the ticket's times to [0, year 9999]
-     * (or expiration == never), but `now` is the caller's; every difference
-     * is computed with __builtin_sub_overflow and an overflow counts as
-     * "too far apart". */
-    int64_t age = 0, lifetime = 0;
-    bool age_ovf = __builtin_sub_overflow(now, t.extra.quoted_at, &age);
-    if (!age_ovf && age < -CLOCK_SKEW) {
-        rc = mk_error_set(err, MK_ENOTYET, "ticket quoted at %s, in the future", tq);
-        goto out;
-    }
-    if (age_ovf && now < t.extra.quoted_at) {
-        rc = mk_error_set(err, MK_ENOTYET, "ticket quoted at %s, in the future", tq);
-        goto out;
-    }
-    if (s->max_age > 0 && (age_ovf || age > s->max_age)) {
-        if (age_ovf)
-            rc = mk_error_set(err, MK_EEXPIRED, "ticket quoted at %s is too old, max_age is %lld s",
-                              tq, (long long)s->max_age);
-        else
-            rc = mk_error_set(err, MK_EEXPIRED,
-                              "ticket quoted at %s is %lld s old, max_age is %lld s", tq,
-                              (long long)age, (long long)s->max_age);
-        goto out;
-    }
-    if (s->not_before != 0 && t.extra.quoted_at < s->not_before) {
-        char nb[MK_RFC3339_LEN];
-        fmt_time(s->not_before, nb);
-        rc = mk_error_set(err, MK_EPOLICY, "ticket quoted at %s, before not_before %s", tq, nb);
-        goto out;
-    }
-    if (s->max_lifetime > 0) {
-        if (t.extra.expiration == MK_EXPIRES_NEVER) {
-            rc = mk_error_set(err, MK_EPOLICY, "ticket never expires, max_lifetime is %lld s",
-                              (long long)s->max_lifetime);
-            goto out;
-        }
-        if (__builtin_sub_overflow(t.extra.expiration, t.extra.quoted_at, &lifetime) ||
-            lifetime > s->max_lifetime) {
-            rc = mk_error_set(err, MK_EPOLICY, "ticket lifetime %lld s exceeds max_lifetime %lld s",
-                              (long long)lifetime, (long long)s->max_lifetime);
-            goto out;
-        }
-    }
-
-    /* Expiry. */
-    if (t.extra.expiration != MK_EXPIRES_NEVER && now >= t.extra.expiration) {
-        fmt_time(t.extra.expiration, tx);
-        rc = mk_error_set(err, MK_EEXPIRED, "ticket expired at %s", tx);
-        goto out;
-    }
-    mk_expiration e = t.extra.expiration;
-    if (res.valid_until > 0 && res.valid_until < e) e = res.valid_until;
-    if (expires) *expires = e;
-    rc = 0;
-out:
+    if (rc == 0) rc = check_binding(&t, &res, err);
+    if (rc == 0) rc = check_measurements(s, &res.report, err);
+    if (rc == 0) rc = check_peer(&t.extra, peer, err);
+    if (rc == 0) rc = check_freshness(s, &t.extra, now, err);
+    if (rc == 0) rc = check_expiry(&t.extra, &res, now, expires, err);
     mk_tdx_ticket_free(&t);
     return rc;
 }

@@ -12,7 +12,7 @@
  *                           `now` (x509.c); "PCK extension: " the leaf's SGX
  *                           extension (pck.c);
  *   5. with collateral (given, or fetched when a fetcher is configured):
- *      "collateral: "       signatures, chains, windows (collateral.c), same
+ *      "collateral: "       signatures, chains, windows (collateral_verify.c), same
  *                           root as the quote, FMSPC of the platform, and
  *                           revocation of the PCK chain;
  *      "TCB: "              TCB evaluation (tcb.c);
@@ -40,7 +40,7 @@
  *     window; a fetched bundle that does not verify is not cached (and any
  *     entry for that platform is evicted), so a bad or transient answer is
  *     retried on the next verification. Every use still re-verifies; the
- *     collateral object caches its own verification (collateral.c).
+ *     collateral object caches its own verification (collateral_verify.c).
  * The chain's validity is a pure function of (PEM bytes, trusted roots,
  * now), and roots are only ever added, so a cached success stays correct
  * inside its window.
@@ -56,6 +56,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
+#include "crypto/ossl.h"
 #include "mosaik/clock.h"
 #include "mosaik/crypto.h"
 #include "mosaik/encoding.h"
@@ -465,8 +466,8 @@ static int check_mr(bool enabled, const uint8_t *have, const uint8_t *want, cons
 static int check_td_policy(const mk_tdx_policy *p, const mk_tdx_td_report *r, mk_error *err) {
     uint64_t a = r->td_attributes;
     if ((a & MK_TDX_ATTR_TUD_MASK) && !p->allow_debug) {
-        static const char *const tud[8] = {"DEBUG",     "TUD bit 1", "TUD bit 2", "TUD bit 3",
-                                           "HGS_PLUS_PROF", "PERF_PROF", "PMT_PROF", "TUD bit 7"};
+        static const char *const tud[8] = {"DEBUG",         "TUD bit 1", "TUD bit 2", "TUD bit 3",
+                                           "HGS_PLUS_PROF", "PERF_PROF", "PMT_PROF",  "TUD bit 7"};
         unsigned bit = 0;
         while (!(a & (1ull << bit)))
             bit++;
@@ -630,7 +631,8 @@ static int check_collateral(mk_tdx_verifier *v, const mk_tdx_collateral *coll,
         return mk_error_prefix(err, rc, "collateral");
     if (vu < res->valid_until) res->valid_until = vu;
     res->collateral_checked = true;
-    if ((rc = mk_tdx_tcb_evaluate(coll, q, ext, res, err)) < 0) return mk_error_prefix(err, rc, "TCB");
+    if ((rc = mk_tdx_tcb_evaluate(coll, q, ext, res, err)) < 0)
+        return mk_error_prefix(err, rc, "TCB");
     if ((int)res->tcb_status < 0 || res->tcb_status >= MK_TCB_STATUS_COUNT ||
         !(pol->accepted_statuses & MK_TCB_BIT(res->tcb_status))) {
         char adv[256];
@@ -639,6 +641,73 @@ static int check_collateral(mk_tdx_verifier *v, const mk_tdx_collateral *coll,
                             mk_tcb_status_name(res->tcb_status), adv[0] ? " (advisories: " : "",
                             adv, adv[0] ? ")" : "");
     }
+    return 0;
+}
+
+/* Step 1's record: what the structure tells, kept also on refusal. */
+static void record_quote(const mk_tdx_quote *q, mk_tdx_result *res) {
+    res->quote_version = q->version;
+    res->body_type = q->body_type;
+    res->report = q->body;
+    res->qe_report = q->qe_report;
+    res->trailing_bytes = q->trailing_bytes;
+    res->debug = (q->body.td_attributes & MK_TDX_ATTR_TUD_MASK) != 0;
+}
+
+/* Step 2: the quote signature by the attestation key. *att_key comes from
+ * the warm chain entry, or is made here from the quote's point. */
+static int check_quote_signature(const mk_tdx_quote *q, EVP_PKEY **att_key, mk_error *err) {
+    int rc;
+    if (!*att_key) {
+        mk_pubkey *att = NULL;
+        if ((rc = mk_pubkey_from_ec(MK_P256, q->attestation_key, 64, &att, err)) < 0)
+            return mk_error_prefix(err, rc, "quote signature: attestation key");
+        *att_key = mk_pubkey_evp(att);
+        EVP_PKEY_up_ref(*att_key);
+        mk_pubkey_free(att);
+    }
+    uint8_t digest[MK_SHA256_LEN];
+    mk_sha256(q->signed_data, q->signed_len, digest);
+    if ((rc = mk_ecdsa_verify_digest_evp(*att_key, digest, sizeof digest, q->signature,
+                                         sizeof q->signature, err)) < 0)
+        return mk_error_prefix(err, rc, "quote signature");
+    return 0;
+}
+
+/* Step 3: the QE report's signature by the PCK leaf key, then the binding
+ * of the attestation key: report data = SHA-256(key || auth data) || 0^32. */
+static int check_qe_report(const mk_tdx_quote *q, EVP_PKEY *leaf_key, mk_error *err) {
+    uint8_t digest[MK_SHA256_LEN];
+    mk_sha256(q->qe_report_raw, 384, digest);
+    int rc = mk_ecdsa_verify_digest_evp(leaf_key, digest, sizeof digest, q->qe_report_signature,
+                                        sizeof q->qe_report_signature, err);
+    if (rc < 0) return mk_error_prefix(err, rc, "QE report: signature by the PCK key");
+    uint8_t bound[64 + MK_TDX_QE_AUTH_MAX];
+    memcpy(bound, q->attestation_key, 64);
+    if (q->qe_auth_len) memcpy(bound + 64, q->qe_auth_data, q->qe_auth_len);
+    mk_sha256(bound, 64 + q->qe_auth_len, digest);
+    if (!mk_ct_equal(digest, q->qe_report.report_data, 32) ||
+        !all_zero(q->qe_report.report_data + 32, 32))
+        return mk_error_set(err, MK_EMISMATCH,
+                            "QE report: report data is not SHA-256(attestation key || QE auth "
+                            "data) || zeros; the attestation key is not the QE's");
+    return 0;
+}
+
+/* Step 4 (cold): the PCK chain to a trusted root and the PCK extension;
+ * a success is remembered in the chain cache. */
+static int verify_pck_chain(mk_tdx_verifier *v, const mk_tdx_quote *q, int64_t now,
+                            mk_tdx_chain *chain, mk_tdx_pck_ext *ext, mk_tdx_pck_ca *ca,
+                            mk_error *err) {
+    int rc = mk_tdx_chain_verify_pem(v->trust, (const char *)q->pck_chain_pem, q->pck_chain_len,
+                                     now, chain, err);
+    if (rc < 0) return mk_error_prefix(err, rc, "PCK chain");
+    if (!chain->intermediate)
+        return mk_error_set(err, MK_EUNTRUSTED,
+                            "PCK chain: the PCK certificate is not issued by a PCK CA");
+    if ((rc = mk_tdx_pck_from_cert(chain->leaf, chain->intermediate, ext, ca, err)) < 0)
+        return mk_error_prefix(err, rc, "PCK chain");
+    chain_cache_put(v, q, chain, ext, *ca);
     return 0;
 }
 
@@ -658,43 +727,21 @@ int mk_tdx_verify(mk_tdx_verifier *v, const uint8_t *quote, size_t len,
     mk_tdx_quote q;
     int rc = mk_tdx_quote_parse(quote, len, &q, err);
     if (rc < 0) return mk_error_prefix(err, rc, "quote");
-    res->quote_version = q.version;
-    res->body_type = q.body_type;
-    res->report = q.body;
-    res->qe_report = q.qe_report;
-    res->trailing_bytes = q.trailing_bytes;
-    res->debug = (q.body.td_attributes & MK_TDX_ATTR_TUD_MASK) != 0;
+    record_quote(&q, res);
 
-    mk_pubkey *att = NULL;
     EVP_PKEY *att_key = NULL, *cold_key = NULL;
     mk_tdx_chain chain;
     memset(&chain, 0, sizeof chain);
     mk_tdx_pck_ext ext;
     mk_tdx_pck_ca ca = MK_TDX_CA_PLATFORM;
     coll_ref *fetched = NULL;
-    uint8_t digest[MK_SHA256_LEN];
 
     /* Warm state for this exact chain, if any. */
     bool warm = chain_cache_get(v, &q, now, &chain, &ext, &ca, &att_key);
 
     /* 2. Quote signature by the attestation key. */
     bool att_fresh = !att_key;
-    if (!att_key) {
-        if ((rc = mk_pubkey_from_ec(MK_P256, q.attestation_key, 64, &att, err)) < 0) {
-            mk_error_prefix(err, rc, "quote signature: attestation key");
-            goto out;
-        }
-        att_key = mk_pubkey_evp(att);
-        EVP_PKEY_up_ref(att_key);
-        mk_pubkey_free(att);
-        att = NULL;
-    }
-    mk_sha256(q.signed_data, q.signed_len, digest);
-    if ((rc = mk_ecdsa_verify_digest_evp(att_key, digest, sizeof digest, q.signature,
-                                         sizeof q.signature, err)) < 0) {
-        mk_error_prefix(err, rc, "quote signature");
-        goto out;
-    }
+    if ((rc = check_quote_signature(&q, &att_key, err)) < 0) goto out;
 
     /* 3. QE report: signature by the PCK leaf key, then the key binding. */
     EVP_PKEY *leaf_key = chain.leaf_key;
@@ -705,45 +752,10 @@ int mk_tdx_verify(mk_tdx_verifier *v, const uint8_t *quote, size_t len,
         }
         leaf_key = cold_key;
     }
-    mk_sha256(q.qe_report_raw, 384, digest);
-    if ((rc = mk_ecdsa_verify_digest_evp(leaf_key, digest, sizeof digest, q.qe_report_signature,
-                                         sizeof q.qe_report_signature, err)) < 0) {
-        mk_error_prefix(err, rc, "QE report: signature by the PCK key");
-        goto out;
-    }
-    {
-        uint8_t bound[64 + MK_TDX_QE_AUTH_MAX];
-        memcpy(bound, q.attestation_key, 64);
-        if (q.qe_auth_len) memcpy(bound + 64, q.qe_auth_data, q.qe_auth_len);
-        mk_sha256(bound, 64 + q.qe_auth_len, digest);
-    }
-    if (!mk_ct_equal(digest, q.qe_report.report_data, 32) ||
-        !all_zero(q.qe_report.report_data + 32, 32)) {
-        rc = mk_error_set(err, MK_EMISMATCH,
-                          "QE report: report data is not SHA-256(attestation key || QE auth data) "
-                          "|| zeros; the attestation key is not the QE's");
-        goto out;
-    }
+    if ((rc = check_qe_report(&q, leaf_key, err)) < 0) goto out;
 
     /* 4. PCK chain to a trusted root, and the PCK extension. */
-    if (!warm) {
-        rc = mk_tdx_chain_verify_pem(v->trust, (const char *)q.pck_chain_pem, q.pck_chain_len, now,
-                                     &chain, err);
-        if (rc < 0) {
-            mk_error_prefix(err, rc, "PCK chain");
-            goto out;
-        }
-        if (!chain.intermediate) {
-            rc = mk_error_set(err, MK_EUNTRUSTED,
-                              "PCK chain: the PCK certificate is not issued by a PCK CA");
-            goto out;
-        }
-        if ((rc = mk_tdx_pck_from_cert(chain.leaf, chain.intermediate, &ext, &ca, err)) < 0) {
-            mk_error_prefix(err, rc, "PCK chain");
-            goto out;
-        }
-        chain_cache_put(v, &q, &chain, &ext, ca);
-    }
+    if (!warm && (rc = verify_pck_chain(v, &q, now, &chain, &ext, &ca, err)) < 0) goto out;
     if (att_fresh) chain_cache_set_att(v, &q, att_key);
     memcpy(res->fmspc, ext.fmspc, 6);
     res->pck_ca = ca;
@@ -773,6 +785,5 @@ out:
     mk_tdx_chain_free(&chain);
     EVP_PKEY_free(cold_key);
     EVP_PKEY_free(att_key);
-    mk_pubkey_free(att);
     return rc;
 }

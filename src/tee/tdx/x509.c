@@ -63,6 +63,7 @@
 #include <openssl/x509_vfy.h>
 #include <openssl/x509v3.h>
 
+#include "crypto/ossl.h"
 #include "mosaik/clock.h"
 #include "mosaik/crypto.h"
 #include "tee/tdx/tdx_internal.h"
@@ -467,131 +468,99 @@ out:
     return rc;
 }
 
-int mk_tdx_chain_verify_pem(mk_tdx_trust *t, const char *pem, size_t len, int64_t now,
-                            mk_tdx_chain *out, mk_error *err) {
-    if (!t || !out) return mk_error_set(err, MK_EINVAL, "no trust store");
-    memset(out, 0, sizeof *out);
-    X509 *certs[CHAIN_MAX_CERTS] = {NULL};
-    size_t n = 0;
-    MK_TRY(read_pem_certs(pem, len, certs, &n, err));
-
-    int rc = 0;
-    STACK_OF(X509) *untrusted = NULL, *chain = NULL;
-    X509_STORE *warm = NULL;
-    bool sim = false, root_sim = false, have_root_copy = false;
-    char nm[128];
-
-    /* A root copy carried in the chain must be exactly a trusted root. */
+/* Steps 2-3: a root copy at the end must be exactly a trusted root (then
+ * *have_root_copy, *root_sim say which); the leaf must not be self-issued;
+ * at most two certificates below the root. *m: leaf + intermediates. */
+static int check_shape(mk_tdx_trust *t, X509 **certs, size_t n, bool *have_root_copy,
+                       bool *root_sim, size_t *m, mk_error *err) {
+    *have_root_copy = false;
     if (n >= 2 && self_issued(certs[n - 1])) {
-        if (!is_trusted_root(t, certs[n - 1], &root_sim)) {
-            rc = untrusted_root_error(certs[n - 1], err);
-            goto out;
-        }
-        have_root_copy = true;
+        if (!is_trusted_root(t, certs[n - 1], root_sim))
+            return untrusted_root_error(certs[n - 1], err);
+        *have_root_copy = true;
     }
-    size_t m = have_root_copy ? n - 1 : n; /* leaf + intermediates */
-    X509 *leaf = certs[0];
-    cert_name(leaf, nm, sizeof nm);
-    if (self_issued(leaf)) {
-        rc = is_trusted_root(t, leaf, &root_sim)
-                 ? mk_error_set(err, MK_EMALFORMED, "the chain holds only a root certificate")
-                 : untrusted_root_error(leaf, err);
-        goto out;
-    }
-    if (m > 2) {
-        rc = mk_error_set(err, MK_EMALFORMED, "chain has %zu certificates below the root (max 2)",
-                          m);
-        goto out;
-    }
+    *m = *have_root_copy ? n - 1 : n;
+    if (self_issued(certs[0]))
+        return is_trusted_root(t, certs[0], root_sim)
+                   ? mk_error_set(err, MK_EMALFORMED, "the chain holds only a root certificate")
+                   : untrusted_root_error(certs[0], err);
+    if (*m > 2)
+        return mk_error_set(err, MK_EMALFORMED, "chain has %zu certificates below the root (max 2)",
+                            *m);
+    return 0;
+}
 
-    uint8_t ihash[MK_SHA256_LEN] = {0};
-    unsigned int hl = 0;
-    bool have_inter = m == 2 && X509_digest(certs[1], EVP_sha256(), ihash, &hl) == 1 && hl == 32;
-    if (have_inter) warm = icache_get(t, ihash, now, &sim);
-
-    if (warm) {
-        /* Intermediate already verified up to a trusted root. */
-        rc = run_verify(warm, leaf, NULL, now, &chain, err);
-        if (rc < 0) goto out;
-        if (sk_X509_num(chain) != 2) {
-            rc = mk_error_set(err, MK_EUNTRUSTED, "unexpected chain shape");
-            goto out;
+/* Step 4, cold: OpenSSL builds the path against the root copy's store, or
+ * Intel's and then the simulator's. Each root has its own store, so that
+ * two roots with the same name (a simulator root may imitate Intel's)
+ * cannot be confused while the path is built. On success *chain is the
+ * built chain, *sim whether it ends in the simulator root, and its
+ * intermediate is remembered in the warm cache. */
+static int verify_cold(mk_tdx_trust *t, X509 **certs, size_t m, bool have_root_copy, bool root_sim,
+                       bool have_inter, int64_t now, STACK_OF(X509) * *chain, bool *sim,
+                       mk_error *err) {
+    STACK_OF(X509) *untrusted = sk_X509_new_null();
+    if (!untrusted) return mk_error_set(err, MK_ENOMEM, "out of memory");
+    for (size_t i = 1; i < m; i++) {
+        if (!sk_X509_push(untrusted, certs[i])) {
+            sk_X509_free(untrusted);
+            return mk_error_set(err, MK_ENOMEM, "out of memory");
         }
+    }
+    X509_STORE *sim_store = NULL;
+    pthread_mutex_lock(&t->mu);
+    if (t->sim_store && X509_STORE_up_ref(t->sim_store) == 1) sim_store = t->sim_store;
+    pthread_mutex_unlock(&t->mu);
+    int rc;
+    if (have_root_copy && root_sim) {
+        rc = run_verify(sim_store, certs[0], untrusted, now, chain, err);
     } else {
-        untrusted = sk_X509_new_null();
-        if (!untrusted) {
-            rc = mk_error_set(err, MK_ENOMEM, "out of memory");
-            goto out;
-        }
-        for (size_t i = 1; i < m; i++) {
-            if (!sk_X509_push(untrusted, certs[i])) {
-                rc = mk_error_set(err, MK_ENOMEM, "out of memory");
-                goto out;
+        rc = run_verify(t->store, certs[0], untrusted, now, chain, err);
+        if (rc < 0 && !have_root_copy && sim_store) {
+            mk_error serr;
+            if (run_verify(sim_store, certs[0], untrusted, now, chain, &serr) == 0) {
+                rc = 0;
+                if (err) mk_error_clear(err);
+            } else if (serr.code != MK_EUNTRUSTED && rc == MK_EUNTRUSTED) {
+                /* The simulator path got further: report its failure. */
+                rc = serr.code;
+                if (err) *err = serr;
             }
         }
-        /* Each root has its own store, so that two roots with the same name
-         * (a simulator root may imitate Intel's) cannot be confused while
-         * the path is built. With a root copy, its store is the only one
-         * tried; otherwise Intel's first, then the simulator's. */
-        X509_STORE *sim_store = NULL;
-        pthread_mutex_lock(&t->mu);
-        if (t->sim_store && X509_STORE_up_ref(t->sim_store) == 1) sim_store = t->sim_store;
-        pthread_mutex_unlock(&t->mu);
-        if (have_root_copy && root_sim) {
-            rc = run_verify(sim_store, leaf, untrusted, now, &chain, err);
-        } else {
-            rc = run_verify(t->store, leaf, untrusted, now, &chain, err);
-            if (rc < 0 && !have_root_copy && sim_store) {
-                mk_error serr;
-                if (run_verify(sim_store, leaf, untrusted, now, &chain, &serr) == 0) {
-                    rc = 0;
-                    if (err) mk_error_clear(err);
-                } else if (serr.code != MK_EUNTRUSTED && rc == MK_EUNTRUSTED) {
-                    /* The simulator path got further: report its failure. */
-                    rc = serr.code;
-                    if (err) *err = serr;
-                }
-            }
-        }
-        X509_STORE_free(sim_store);
-        if (rc < 0) goto out;
-        int cn = sk_X509_num(chain);
-        X509 *top = sk_X509_value(chain, cn - 1);
-        if (cn < 2 || cn > 3) {
-            rc = mk_error_set(err, MK_EUNTRUSTED, "chain of %d certificates (want 2 or 3)", cn);
-            goto out;
-        }
-        if (!is_trusted_root(t, top, &sim)) {
-            rc = untrusted_root_error(top, err);
-            goto out;
-        }
-        if (cn == 3 && have_inter) {
-            uint8_t h2[32];
-            unsigned int l2 = 0;
-            X509 *mid = sk_X509_value(chain, 1);
-            if (X509_digest(mid, EVP_sha256(), h2, &l2) == 1 && l2 == 32)
-                icache_put(t, h2, mid, top, sim);
-        }
     }
-
-    if (have_root_copy && sim != root_sim) {
-        rc = mk_error_set(err, MK_EUNTRUSTED, "the chain's root copy is not the root it ends in");
-        goto out;
+    X509_STORE_free(sim_store);
+    sk_X509_free(untrusted);
+    if (rc < 0) return rc;
+    int cn = sk_X509_num(*chain);
+    X509 *top = sk_X509_value(*chain, cn - 1);
+    if (cn < 2 || cn > 3)
+        return mk_error_set(err, MK_EUNTRUSTED, "chain of %d certificates (want 2 or 3)", cn);
+    if (!is_trusted_root(t, top, sim)) return untrusted_root_error(top, err);
+    if (cn == 3 && have_inter) {
+        uint8_t h2[32];
+        unsigned int l2 = 0;
+        X509 *mid = sk_X509_value(*chain, 1);
+        if (X509_digest(mid, EVP_sha256(), h2, &l2) == 1 && l2 == 32)
+            icache_put(t, h2, mid, top, *sim);
     }
+    return 0;
+}
 
-    /* Fill the result. */
+/* Step 5: the result — leaf, its key, the intermediate (the second
+ * certificate unless it is the root), the earliest notAfter of the chain
+ * and, on the warm path, of the cache entry (which folded in the root's). */
+static int fill_result(mk_tdx_trust *t, STACK_OF(X509) * chain, X509 *leaf, bool warm,
+                       const uint8_t ihash[MK_SHA256_LEN], bool sim, mk_tdx_chain *out,
+                       mk_error *err) {
     int cn = sk_X509_num(chain);
     int64_t na = INT64_MAX;
     for (int i = 0; i < cn; i++) {
         int64_t a;
-        if (!asn1_epoch(X509_get0_notAfter(sk_X509_value(chain, i)), &a)) {
-            rc = mk_error_set(err, MK_EMALFORMED, "unreadable notAfter");
-            goto out;
-        }
+        if (!asn1_epoch(X509_get0_notAfter(sk_X509_value(chain, i)), &a))
+            return mk_error_set(err, MK_EMALFORMED, "unreadable notAfter");
         if (a < na) na = a;
     }
     if (warm) {
-        /* The root's window was folded into the cache entry's. */
         pthread_mutex_lock(&t->mu);
         for (size_t i = 0; i < TRUST_CACHE_MAX; i++)
             if (t->cache[i].used && memcmp(t->cache[i].hash, ihash, 32) == 0 &&
@@ -600,22 +569,53 @@ int mk_tdx_chain_verify_pem(mk_tdx_trust *t, const char *pem, size_t len, int64_
         pthread_mutex_unlock(&t->mu);
     }
     out->leaf_key = X509_get_pubkey(leaf);
-    if (!out->leaf_key) {
-        rc = mk_error_openssl(err, MK_EMALFORMED, "leaf public key");
-        goto out;
-    }
+    if (!out->leaf_key) return mk_error_openssl(err, MK_EMALFORMED, "leaf public key");
     X509_up_ref(leaf);
     out->leaf = leaf;
-    /* The intermediate: the second certificate unless it is the root. */
     if (cn == 3 || (warm && cn == 2)) {
         out->intermediate = sk_X509_value(chain, 1);
         X509_up_ref(out->intermediate);
     }
     out->simulated = sim;
     out->not_after = na;
+    return 0;
+}
+
+int mk_tdx_chain_verify_pem(mk_tdx_trust *t, const char *pem, size_t len, int64_t now,
+                            mk_tdx_chain *out, mk_error *err) {
+    if (!t || !out) return mk_error_set(err, MK_EINVAL, "no trust store");
+    memset(out, 0, sizeof *out);
+    X509 *certs[CHAIN_MAX_CERTS] = {NULL};
+    size_t n = 0, m = 0;
+    MK_TRY(read_pem_certs(pem, len, certs, &n, err));
+
+    STACK_OF(X509) *chain = NULL;
+    X509_STORE *warm = NULL;
+    bool sim = false, root_sim = false, have_root_copy = false;
+    int rc = check_shape(t, certs, n, &have_root_copy, &root_sim, &m, err);
+    if (rc < 0) goto out;
+
+    uint8_t ihash[MK_SHA256_LEN] = {0};
+    unsigned int hl = 0;
+    bool have_inter = m == 2 && X509_digest(certs[1], EVP_sha256(), ihash, &hl) == 1 && hl == 32;
+    if (have_inter) warm = icache_get(t, ihash, now, &sim);
+
+    if (warm) {
+        /* Intermediate already verified up to a trusted root. */
+        rc = run_verify(warm, certs[0], NULL, now, &chain, err);
+        if (rc == 0 && sk_X509_num(chain) != 2)
+            rc = mk_error_set(err, MK_EUNTRUSTED, "unexpected chain shape");
+    } else {
+        rc = verify_cold(t, certs, m, have_root_copy, root_sim, have_inter, now, &chain, &sim, err);
+    }
+    if (rc < 0) goto out;
+    if (have_root_copy && sim != root_sim) {
+        rc = mk_error_set(err, MK_EUNTRUSTED, "the chain's root copy is not the root it ends in");
+        goto out;
+    }
+    rc = fill_result(t, chain, certs[0], warm != NULL, ihash, sim, out, err);
 
 out:
-    sk_X509_free(untrusted);
     sk_X509_pop_free(chain, X509_free);
     X509_STORE_free(warm);
     free_certs(certs, n);

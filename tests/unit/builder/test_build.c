@@ -14,6 +14,7 @@
 #include <zlib.h>
 
 #include "mosaik/tdx_build.h"
+#include "tee/tdx/build/build_internal.h"
 
 static char tmpdir[256];
 

@@ -9,7 +9,7 @@
 
 #include <zlib.h>
 
-#include "mosaik/tdx_build.h"
+#include "tee/tdx/build/cpio.h"
 
 /* Written by hand: dir "d" (0755), file "d/f" = "hi\n" (0644), symlink
  * "l" -> "d/f", all with mtime 0x2A, then the trailer. Entries were added

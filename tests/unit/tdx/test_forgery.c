@@ -16,6 +16,7 @@
 #include <openssl/x509v3.h>
 #include <zstd.h>
 
+#include "crypto/ossl.h"
 #include "mosaik/tdx_provider.h"
 #include "mosaik/tdx_ticket.h"
 

@@ -1,8 +1,9 @@
 /*
  * TCB evaluation by Intel's QVL rules against the real sample quotes and
- * collateral, plus what-if variants derived from the rules (notes/
- * tdx_tcb_rules.md §6): module OutOfDate, TD 1.5 relaunch, no matching
- * level, FMSPC / module / QE identity mismatches.
+ * collateral, plus what-if variants derived from the rules (the status
+ * merging and the TD 1.5 relaunch check of docs/tdx-collateral.md, "TCB
+ * evaluation"): module OutOfDate, TD 1.5 relaunch, no matching level,
+ * FMSPC / module / QE identity mismatches.
  */
 #include "testutil.h"
 

@@ -22,6 +22,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include "crypto/ossl.h"
 #include "mosaik/tdx_provider.h"
 #include "tee/tdx/tdx_internal.h"
 
@@ -660,15 +661,13 @@ static void test_threads(void **state) {
     mk_tdx_verifier_free(v);
 }
 
-
 /* M2: every TUD bit (0..7: DEBUG, HGS_PLUS_PROF, PERF_PROF, PMT_PROF and the
  * reserved ones) is debug-class: refused without allow_debug, and reported
  * as res.debug. */
 static void test_tud_bits(void **state) {
     (void)state;
-    static const char *const names[8] = {"DEBUG",         "TUD bit 1", "TUD bit 2",
-                                         "TUD bit 3",     "HGS_PLUS_PROF", "PERF_PROF",
-                                         "PMT_PROF",      "TUD bit 7"};
+    static const char *const names[8] = {"DEBUG",         "TUD bit 1", "TUD bit 2", "TUD bit 3",
+                                         "HGS_PLUS_PROF", "PERF_PROF", "PMT_PROF",  "TUD bit 7"};
     mk_error err;
     mk_tdx_sim *sim = NULL;
     TU_ASSERT_RC(mk_tdx_sim_new(sim_now(), &sim, &err), 0, &err);

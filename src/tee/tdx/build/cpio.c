@@ -36,7 +36,7 @@
 
 #include "mosaik/crypto.h"
 #include "mosaik/encoding.h"
-#include "mosaik/tdx_build.h"
+#include "tee/tdx/build/cpio.h"
 
 typedef struct cpio_entry {
     char *path;

@@ -37,6 +37,7 @@
 #include "mosaik/encoding.h"
 #include "mosaik/tdx_build.h"
 #include "mosaik/version.h"
+#include "tee/tdx/build/build_internal.h"
 
 #define MAX_SMALL_INPUT ((size_t)1 << 20) /* ssh key */
 
@@ -400,11 +401,18 @@ static int build_archive(const mk_tdx_build_opts *o, const resolved *r, mk_cpio 
             break;
         }
         rc = guest_path(x->dest, &dest, err);
-        if (rc == 0) rc = read_input("--extra", x->src, MK_TDX_BUILD_MAX_INPUT, &b, err);
-        if (rc == 0) rc = mk_cpio_add_parents(c, dest, 0755, err);
-        if (rc == 0)
-            rc = mk_cpio_add_file(c, dest, perm_of(x->src, 0755, 0644), b.data, b.len, err);
-        if (rc < 0) mk_error_prefix(err, rc, "--extra %s:%s", x->src, x->dest);
+        if (rc < 0) {
+            mk_error_prefix(err, rc, "--extra %s:%s", x->src, x->dest);
+            break;
+        }
+        /* A read failure names the option and the file already. */
+        rc = read_input("--extra", x->src, MK_TDX_BUILD_MAX_INPUT, &b, err);
+        if (rc == 0) {
+            rc = mk_cpio_add_parents(c, dest, 0755, err);
+            if (rc == 0)
+                rc = mk_cpio_add_file(c, dest, perm_of(x->src, 0755, 0644), b.data, b.len, err);
+            if (rc < 0) mk_error_prefix(err, rc, "--extra %s:%s", x->src, x->dest);
+        }
         mk_buf_free(&b);
     }
     if (rc < 0) {
