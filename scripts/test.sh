@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # make test: every test, three ways.
+#  0. scripts/check_structure.py (sizes, include direction)
 #  1. the plain build's unit, integration and CLI tests (CTest)
 #  2. the same tests built with ASan + UBSan
 #  3. each libFuzzer target for FUZZ_SECONDS (default 20) when clang is present
@@ -7,6 +8,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 JOBS=${JOBS:-$(nproc 2>/dev/null || echo 2)}
 start=$(date +%s)
+
+echo "== 0/3 structure (file and function sizes, include direction)"
+python3 scripts/check_structure.py
 
 echo "== 1/3 plain build and tests"
 cmake -S . -B build ${CMAKE_FLAGS:-} >/dev/null
