@@ -179,6 +179,11 @@ typedef struct mk_group_status {
     uint64_t bonds_expired;   /* bonds closed by expiration or revalidation */
     uint64_t writers_refused; /* writer claims refused by the writer validators */
     unsigned vcache;          /* entries in the validation cache */
+    /* Exactly-once (docs/groups.md): counted as the log is applied, so
+     * every member agrees. */
+    uint64_t duplicates;     /* commands found again in the log: not re-run */
+    uint64_t stale_commands; /* commands below their session's floor: not run */
+    unsigned sessions;       /* sessions in the replicated table */
 } mk_group_status;
 
 void mk_group_status_get(mk_group *g, mk_group_status *out);
