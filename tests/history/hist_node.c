@@ -25,12 +25,13 @@
  * Signals (handled on one thread by sigwait; every other thread, mosaik's
  * included, has them blocked): SIGUSR1 stops the clients and runs the
  * final reads (every key, the cell, both versions, strong, retried until
- * they succeed), then writes "final" into the status file; SIGUSR2
- * toggles isolation through the groups' partition hook (when network
- * namespaces are not available); SIGHUP cuts and heals every bond at once
- * (a reset without root); SIGTERM exits. The status file (rewritten every
- * 100 ms) says which groups this node leads: "<map leader> <cell leader>
- * <final>".
+ * they succeed), then writes "final" into the status file; without
+ * network namespaces, partitions go through the groups' partition hook,
+ * on both sides (a one-sided cut does not model a partition): SIGUSR2
+ * toggles this node's cut from every peer, SIGRTMIN + j its cut from the
+ * node of seed j; SIGTERM exits. The status file (rewritten every 100 ms)
+ * says which groups this node leads: "<map leader> <cell leader> <final>
+ * <map duplicates> <cell duplicates>".
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -60,8 +61,9 @@ static struct {
 
 static int hist_fd = -1;
 static mk_collection *map_c, *cell_c;
-static atomic_bool stop_clients, final_done, isolated;
+static atomic_bool stop_clients, final_done;
 static mk_id peer_ids[MAX_PEERS];
+static bool isolated, cut_from[MAX_PEERS + 1]; /* signal thread only */
 
 static uint64_t now_ns(void) {
     struct timespec ts;
@@ -267,11 +269,11 @@ static void write_status(void) {
     rename(tmp, opt.status);
 }
 
-static void set_isolated(bool on) {
-    for (int p = 0; p < opt.n_peers; p++) {
-        mk_group_partition(mk_collection_group(map_c), &peer_ids[p], on);
-        mk_group_partition(mk_collection_group(cell_c), &peer_ids[p], on);
-    }
+static void key_of(int seed, mk_ed25519_key *k);
+
+static void cut(const mk_id *peer, bool on) {
+    mk_group_partition(mk_collection_group(map_c), peer, on);
+    mk_group_partition(mk_collection_group(cell_c), peer, on);
 }
 
 static void *signal_main(void *arg) {
@@ -282,12 +284,17 @@ static void *signal_main(void *arg) {
         if (sig == SIGUSR1) {
             atomic_store(&stop_clients, true);
         } else if (sig == SIGUSR2) {
-            bool on = !atomic_load(&isolated);
-            atomic_store(&isolated, on);
-            set_isolated(on);
-        } else if (sig == SIGHUP) {
-            set_isolated(true);
-            set_isolated(atomic_load(&isolated));
+            isolated = !isolated;
+            for (int p = 0; p < opt.n_peers; p++)
+                cut(&peer_ids[p], isolated);
+        } else if (sig >= SIGRTMIN && sig <= SIGRTMIN + MAX_PEERS) {
+            int j = sig - SIGRTMIN;
+            mk_ed25519_key k;
+            key_of(j, &k);
+            mk_id id;
+            memcpy(id.b, k.public_key, 32);
+            cut_from[j] = !cut_from[j];
+            cut(&id, cut_from[j]);
         } else if (sig == SIGTERM) {
             _exit(0);
         }
@@ -383,8 +390,9 @@ int main(int argc, char **argv) {
     sigemptyset(&set);
     sigaddset(&set, SIGUSR1);
     sigaddset(&set, SIGUSR2);
-    sigaddset(&set, SIGHUP);
     sigaddset(&set, SIGTERM);
+    for (int j = 0; j <= MAX_PEERS; j++)
+        sigaddset(&set, SIGRTMIN + j);
     pthread_sigmask(SIG_BLOCK, &set, NULL); /* inherited by every thread */
     hist_fd = open(opt.hist, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     if (hist_fd < 0) return 1;

@@ -9,9 +9,9 @@ leader of the Map or of the Cell group (alternating) or a follower:
   kill       SIGKILL, restart on the same data directory a moment later
   pause      SIGSTOP, SIGCONT 1.5 s later
   reset      abort every TCP connection of the process (ss -K in its
-             network namespace; without root: the partition hook, SIGHUP)
+             network namespace; without it: a 100 ms cut through the hook)
   partition  cut the process off the network for 2 s (its veth link down;
-             without root: the groups' partition hook, SIGUSR2)
+             without namespaces: the groups' partition hook on both sides)
 With root and `ip netns`, every node runs in a network namespace of its
 own, joined by veth links to a bridge in a hub namespace; otherwise all
 run on loopback and partitions and resets use the in-process hooks.
@@ -22,6 +22,7 @@ key, the cell and both versions (strong); lincheck must find 0 anomalies
 acknowledged write lost; no write applied twice).
 
 Usage: run_history.py --node PATH/hist_node [--cycles N] [--keep]
+                      [--mode auto|netns|loopback]
 Exit: 0 pass, 1 anomalies or a failure, 77 skipped (cannot run here).
 """
 import argparse
@@ -104,9 +105,11 @@ class Netns:
 
 
 class Loopback:
-    """All nodes on 127.0.0.1; partitions and resets through the hooks."""
+    """All nodes on 127.0.0.1; partitions through the groups' partition
+    hook on both sides of every cut link; a reset is a 100 ms cut."""
 
     def __init__(self):
+        self.nodes = []
         self.ports = []
         for _ in range(N):
             s = socket.socket()
@@ -127,11 +130,16 @@ class Loopback:
         return cmd
 
     def partition(self, node, on):
-        node.signal(signal.SIGUSR2)  # toggles isolation
+        node.signal(signal.SIGUSR2)  # toggles its cut from everyone
+        for other in self.nodes:
+            if other is not node:
+                other.signal(signal.SIGRTMIN + node.i)  # toggles the cut from it
 
     def reset(self, node):
-        node.signal(signal.SIGHUP)
-        return 1
+        self.partition(node, True)
+        time.sleep(0.1)
+        self.partition(node, False)
+        return 0
 
 
 class Node:
@@ -228,7 +236,8 @@ def wait_until(pred, timeout):
 
 
 def run(args):
-    net = Netns() if Netns.available() else Loopback()
+    use_ns = args.mode == "netns" or (args.mode == "auto" and Netns.available())
+    net = Netns() if use_ns else Loopback()
     mode = "network namespaces" if isinstance(net, Netns) else "loopback + hooks"
     work = tempfile.mkdtemp(prefix="mk-history-")
     t_start = time.time()
@@ -238,6 +247,8 @@ def run(args):
 
     ids = [sh(args.node, "--print-id", str(i)).stdout.strip() for i in range(N)]
     nodes = [Node(i, net, args.node, work, ids) for i in range(N)]
+    if isinstance(net, Loopback):
+        net.nodes = nodes
     rnd = random.Random(args.seed)
     ok = False
     try:
@@ -300,6 +311,7 @@ def main():
     ap.add_argument("--cycles", type=int, default=24)
     ap.add_argument("--seed", type=int, default=11)
     ap.add_argument("--keep", action="store_true")
+    ap.add_argument("--mode", choices=["auto", "netns", "loopback"], default="auto")
     args = ap.parse_args()
     if not os.access(args.node, os.X_OK):
         print("no hist_node at %s" % args.node)
