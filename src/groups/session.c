@@ -294,7 +294,7 @@ static int decode_results(mk_reader *r, mk_gsessions *t, gsess *s, uint32_t k) {
             mk_read_len32be(r, MK_GROUP_MAX_RESULT, &len) < 0 || mk_read_view(r, len, &p) < 0)
             return MK_EMALFORMED;
         int32_t status = (int32_t)st;
-        if (seq < s->floor || (j && seq <= s->res[j - 1].seq) || status > 0 || status < -1000 ||
+        if (seq < s->floor || (j && seq <= s->res[j - 1].seq) || status > 0 ||
             t->bytes + len > MK_GSESS_BYTES)
             return MK_EMALFORMED;
         uint8_t *copy = len ? malloc(len) : NULL;
