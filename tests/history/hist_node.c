@@ -41,6 +41,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -386,6 +387,10 @@ int main(int argc, char **argv) {
         fprintf(stderr, "usage: see the top of tests/history/hist_node.c\n");
         return 2;
     }
+    /* Die with the driver (a test killed on timeout leaves no node). */
+    pid_t parent = getppid();
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent) return 1;
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGUSR1);

@@ -29,6 +29,7 @@ import argparse
 import glob
 import os
 import random
+import re
 import shutil
 import signal
 import socket
@@ -55,10 +56,21 @@ class Netns:
     """One namespace per node, veth links to a bridge in a hub namespace."""
 
     def __init__(self):
-        tag = "%d" % (os.getpid() % 1000000)
+        tag = "%d" % os.getpid()
         self.hub = "mkh" + tag
         self.ns = ["mkn%sx%d" % (tag, i) for i in range(N)]
         self.made = []
+
+    @staticmethod
+    def remove_stale():
+        """Namespaces of earlier runs whose driver is gone (killed on a
+        timeout before its cleanup ran)."""
+        r = sh("ip", "netns", "list", check=False)
+        for ln in r.stdout.splitlines():
+            name = ln.split()[0] if ln.split() else ""
+            m = re.match(r"^mk[hn](\d+)(x\d+)?$", name)
+            if m and not os.path.exists("/proc/%s" % m.group(1)):
+                sh("ip", "netns", "del", name, check=False)
 
     @staticmethod
     def available():
@@ -71,6 +83,7 @@ class Netns:
         return True
 
     def setup(self):
+        self.remove_stale()
         sh("ip", "netns", "add", self.hub)
         self.made.append(self.hub)
         sh("ip", "-n", self.hub, "link", "add", "br0", "type", "bridge")
