@@ -139,7 +139,10 @@ uint64_t mk_group_raft_id(const mk_id *peer);
  * follower forwards it to the leader). *result (may be NULL) gets the
  * state machine's result; the return is the apply status. Readers get
  * MK_EPOLICY. MK_ETIMEDOUT when no leader committed it in time (it may
- * still commit later). */
+ * still commit later). Exactly-once: one call applies its command at most
+ * once however often it is re-proposed (leader changes, lost bonds), and
+ * a re-proposal that finds it applied gets the first application's status
+ * and result (docs/groups.md, "Exactly-once commands"). */
 int mk_group_apply(mk_group *g, const void *cmd, size_t len, mk_buf *result, uint32_t timeout_ms,
                    mk_error *err);
 
@@ -179,6 +182,11 @@ typedef struct mk_group_status {
     uint64_t bonds_expired;   /* bonds closed by expiration or revalidation */
     uint64_t writers_refused; /* writer claims refused by the writer validators */
     unsigned vcache;          /* entries in the validation cache */
+    /* Exactly-once (docs/groups.md): counted as this member applies the
+     * log (entries a restored snapshot covers are not counted here). */
+    uint64_t duplicates;     /* commands found again in the log: not re-run */
+    uint64_t stale_commands; /* commands below their session's floor: not run */
+    unsigned sessions;       /* sessions in the replicated table */
 } mk_group_status;
 
 void mk_group_status_get(mk_group *g, mk_group_status *out);

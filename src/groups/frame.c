@@ -6,7 +6,10 @@
  *   OPEN    chan u32
  *   DATA    dir u8 (0/1), chan u32, 1..MK_GF_CHUNK bytes
  *   CLOSE   dir u8 (0/1), chan u32
- *   FWD     seq u64, kind u8 (0 command, 1 query), payload <= MK_GROUP_MAX_COMMAND
+ *   FWD     seq u64, kind u8 (0 command, 1 query, 2 tagged command), payload
+ *           <= MK_GROUP_MAX_COMMAND; a tagged command's payload is its tag
+ *           [client id u64][client seq u64][floor u64] (MK_FWD_ONCE_HDR
+ *           bytes, required) and then the command
  *   FWD_RES seq u64, status u32 (two's complement, 0 or a negative MK_E*),
  *           payload <= MK_GROUP_MAX_RESULT
  *   BYE     (empty)
@@ -50,11 +53,13 @@ int mk_group_frame_parse(const uint8_t *data, size_t len, mk_group_frame *f, mk_
         }
         break;
     case MK_GF_FWD:
-        bad = mk_read_u64be(&r, &f->seq) < 0 || mk_read_u8(&r, &f->kind) < 0 ||
-              f->kind > MK_FWD_QUERY;
+        bad =
+            mk_read_u64be(&r, &f->seq) < 0 || mk_read_u8(&r, &f->kind) < 0 || f->kind > MK_FWD_ONCE;
         if (!bad) {
+            size_t tag = f->kind == MK_FWD_ONCE ? MK_FWD_ONCE_HDR : 0;
             f->plen = mk_reader_remaining(&r);
-            bad = f->plen > MK_GROUP_MAX_COMMAND || mk_read_view(&r, f->plen, &f->payload) < 0;
+            bad = f->plen < tag || f->plen - tag > MK_GROUP_MAX_COMMAND ||
+                  mk_read_view(&r, f->plen, &f->payload) < 0;
         }
         break;
     case MK_GF_FWD_RES: {

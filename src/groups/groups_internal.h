@@ -55,8 +55,11 @@ enum {
 #define MK_GF_MAX_FRAME (MK_GROUP_MAX_COMMAND + 256)
 #define MK_GF_MAX_PUMP_QUEUE ((size_t)64 << 20)
 
-/* Forward kinds. */
-enum { MK_FWD_CMD = 0, MK_FWD_QUERY = 1 };
+/* Forward kinds. MK_FWD_ONCE is a command with its exactly-once tag in
+ * front of it: [client id u64][seq u64][floor u64][command] (call.c);
+ * MK_FWD_CMD (untagged, at-least-once) is still accepted from peers. */
+enum { MK_FWD_CMD = 0, MK_FWD_QUERY = 1, MK_FWD_ONCE = 2 };
+#define MK_FWD_ONCE_HDR 24
 
 #define MK_GROUP_MAX_CUT 8   /* partitioned peers (tests) */
 #define MK_GROUP_MAX_GONE 64 /* remembered departures */
@@ -123,6 +126,14 @@ enum {
 typedef struct mk_gchan mk_gchan;
 typedef struct mk_gpending mk_gpending;
 typedef struct mk_gfwd mk_gfwd;
+typedef struct mk_gsessions mk_gsessions;
+
+/* A logical call in flight on this node (call.c; on the caller's stack,
+ * linked under g->smu): the lowest seq in the list is the floor. */
+typedef struct mk_gcall {
+    struct mk_gcall *next;
+    uint64_t seq;
+} mk_gcall;
 
 struct mk_group {
     mk_groups_host *host;
@@ -180,6 +191,14 @@ struct mk_group {
     pthread_mutex_t smu;
     pthread_cond_t cond;
     mk_group_status st;
+
+    /* exactly-once (call.c: the caller's side, fsm.c + session.c: the
+     * replicated table); all under smu */
+    uint64_t once_cid;      /* this node's client id (persisted in data_dir) */
+    uint64_t once_epoch;    /* persisted before use; seq = epoch << 32 | counter */
+    uint32_t once_counter;  /* calls numbered in this epoch */
+    mk_gcall *calls;        /* logical calls in flight */
+    mk_gsessions *sessions; /* the FSM's session table (made on first use) */
 };
 
 /* ----- frame.c ------------------------------------------------------------ */
@@ -266,6 +285,7 @@ void mk_gbond_expire(mk_group *g);
 
 /* ----- fsm.c (loop thread) ------------------------------------------------ */
 
+/* The raft FSM callbacks, and this node's client id (mk_gcall_setup). */
 void mk_gfsm_setup(mk_group *g);
 void mk_gprop_propose(mk_group *g, mk_gjob *j);
 void mk_gprop_fwd_in(mk_group *g, mk_gjob *j);
@@ -275,13 +295,47 @@ void mk_gprop_transfer(mk_group *g, mk_gjob *j);
 void mk_gprop_fwd_purge(mk_group *g, bool all);
 /* The bond with peer ended: fail the forwards that went to it. */
 void mk_gprop_fwd_fail_peer(mk_group *g, const mk_id *peer);
-/* Raft closed: fail every pending proposal and forward. */
+/* Raft closed: fail every pending proposal and forward, free the session
+ * table (no FSM callback runs after raft closed). */
 void mk_gprop_stop(mk_group *g);
 bool mk_gprop_leader_peer(mk_group *g, mk_id *out);
 /* Complete a local waiter and/or answer a forwarder (FWD_RES on conn,
  * whose reference this consumes). */
 void mk_gtarget_complete(mk_group *g, mk_gwaiter *w, mk_net_conn *conn, uint64_t seq, int status,
                          const uint8_t *data, size_t len, const char *msg);
+
+/* ----- session.c: the exactly-once table (g->smu held) -------------------- */
+
+#define MK_GSESS_MAX 4096                 /* sessions in all */
+#define MK_GSESS_PER_RID 16               /* sessions per member (raft id) */
+#define MK_GSESS_PER_SESSION 256          /* results kept per session */
+#define MK_GSESS_BYTES ((size_t)16 << 20) /* result bytes kept in all */
+/* An upper bound of the encoded table (the snapshot prefix). */
+#define MK_GSESS_SNAPSHOT_MAX                                                                      \
+    (12 + (size_t)MK_GSESS_MAX * 36 + (size_t)MK_GSESS_MAX * MK_GSESS_PER_SESSION * 16 +           \
+     MK_GSESS_BYTES)
+enum { MK_GSESS_NEW = 0, MK_GSESS_DUP = 1, MK_GSESS_STALE = 2 };
+
+mk_gsessions *mk_gsess_new(void);
+void mk_gsess_free(mk_gsessions *t);
+size_t mk_gsess_count(const mk_gsessions *t);
+/* Classify a command of session (rid, cid) with seq (t may be NULL): NEW,
+ * DUP (*status, *data, *len: the first application's, borrowed until the
+ * table changes) or STALE. */
+int mk_gsess_check(const mk_gsessions *t, uint64_t rid, uint64_t cid, uint64_t seq, int *status,
+                   const uint8_t **data, size_t *len);
+/* Record the first application of seq at log index idx, raise the floor,
+ * and evict as the bounds require: 0 or MK_ENOMEM. */
+int mk_gsess_record(mk_gsessions *t, uint64_t rid, uint64_t cid, uint64_t seq, uint64_t floor,
+                    uint64_t idx, int status, const uint8_t *data, size_t len);
+/* A DUP or STALE command at idx: refresh the session, raise its floor. */
+void mk_gsess_touch(mk_gsessions *t, uint64_t rid, uint64_t cid, uint64_t floor, uint64_t idx);
+/* Snapshot prefix (t may be NULL: an empty table). */
+int mk_gsess_encode(const mk_gsessions *t, mk_buf *out);
+/* Decode the prefix of a snapshot: *out a new table, *consumed its bytes
+ * (0 and an empty table when data has no table: an older snapshot);
+ * MK_EMALFORMED or MK_ENOMEM. */
+int mk_gsess_decode(const uint8_t *data, size_t len, mk_gsessions **out, size_t *consumed);
 
 /* ----- member.c ----------------------------------------------------------- */
 
@@ -319,6 +373,10 @@ void mk_gloop_begin_shutdown(mk_group *g);
 void mk_gloop_update_status(mk_group *g);
 
 /* ----- call.c ------------------------------------------------------------- */
+
+/* Load (or draw and persist) this node's client id and start a new seq
+ * epoch, persisted before any seq of it is used. */
+void mk_gcall_setup(mk_group *g);
 
 /* A waiter with two references: the caller's and the completer's. */
 mk_gwaiter *mk_gwaiter_new(void);
