@@ -217,7 +217,9 @@ static void on_shutdown(uv_shutdown_t *req, int status) {
 /* The transport side of a close: flush, half-close, grace period. */
 static void close_transport(mk_net_conn *c, int st, bool graceful) {
     if (c->handles_closing) return;
-    if (st == CONN_CONNECTING || c->net->stopping) {
+    /* Closed by a limit: nothing to flush for a peer we do not serve, and
+     * its slot is free as soon as the handles are. */
+    if (st == CONN_CONNECTING || c->net->stopping || c->cause != CAUSE_NONE) {
         mk_net_conn_close_handles(c);
         return;
     }
