@@ -15,7 +15,9 @@
 #define MOSAIK_LIMITS_UTIL_H
 
 #include <stdint.h>
+#include <string.h>
 
+#include "mosaik/discovery.h"
 #include "mosaik/net.h"
 
 static inline mk_net_metrics lu_net_metrics(mk_net *net) {
@@ -48,6 +50,35 @@ static inline uint64_t lu_closed_budget(mk_net *net) {
 }
 static inline uint64_t lu_partial_bytes(mk_net *net) {
     return lu_net_metrics(net).partial_bytes;
+}
+
+/* ----- discovery ----- */
+
+static inline void lu_disc_vouch(mk_network_config *cfg, const mk_validator_spec *v, size_t n) {
+    cfg->ticket_validators = v;
+    cfg->n_ticket_validators = n;
+}
+static inline mk_network_metrics lu_disc_metrics(mk_network *nw) {
+    mk_network_metrics m;
+    mk_network_metrics_get(nw, &m);
+    return m;
+}
+static inline uint64_t lu_refused_new_ids(mk_network *nw) {
+    return lu_disc_metrics(nw).refused[MK_REFUSE_NEW_IDS];
+}
+static inline uint64_t lu_evicted(mk_network *nw) {
+    return lu_disc_metrics(nw).evicted;
+}
+static inline mk_net_metrics lu_disc_net(mk_network *nw) {
+    return lu_disc_metrics(nw).net;
+}
+/* The Prometheus text holds `needle`. */
+static inline bool lu_prometheus_has(mk_network *nw, const char *needle) {
+    mk_buf p = MK_BUF_INIT;
+    bool ok = mk_network_metrics_prometheus(nw, &p) == 0 && mk_buf_append_u8(&p, 0) == 0 &&
+              strstr((const char *)p.data, needle) != NULL;
+    mk_buf_free(&p);
+    return ok;
 }
 
 #endif
