@@ -19,6 +19,7 @@
 
 #include "mosaik/discovery.h"
 #include "mosaik/net.h"
+#include "mosaik/streams.h"
 
 static inline mk_net_metrics lu_net_metrics(mk_net *net) {
     mk_net_metrics m;
@@ -79,6 +80,20 @@ static inline bool lu_prometheus_has(mk_network *nw, const char *needle) {
               strstr((const char *)p.data, needle) != NULL;
     mk_buf_free(&p);
     return ok;
+}
+
+/* ----- streams ----- */
+
+static inline mk_stream_stats lu_prod_stats(mk_stream_producer *p) {
+    mk_stream_stats st;
+    mk_stream_producer_stats(p, &st);
+    return st;
+}
+static inline uint64_t lu_verdict_hits(mk_stream_producer *p) {
+    return lu_prod_stats(p).verdict_hits;
+}
+static inline uint64_t lu_closed_refusals(mk_stream_producer *p) {
+    return lu_prod_stats(p).closed_refusals;
 }
 
 #endif
