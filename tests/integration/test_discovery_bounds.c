@@ -386,7 +386,9 @@ static void test_bad_tag_strings(void **state) {
     }
 }
 
-int main(void) {
+/* argv[1], when given: run only the tests matching it (cmocka filter). */
+int main(int argc, char **argv) {
+    if (argc > 1) cmocka_set_test_filter(argv[1]);
     signal(SIGPIPE, SIG_IGN);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sync_rate_full_id), cmocka_unit_test(test_catalog_flood),

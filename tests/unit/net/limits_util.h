@@ -89,6 +89,9 @@ static inline mk_stream_stats lu_prod_stats(mk_stream_producer *p) {
     mk_stream_producer_stats(p, &st);
     return st;
 }
+static inline void lu_verdict_ttl(mk_stream_producer_opts *o, uint32_t ms) {
+    o->verdict_ttl_ms = ms;
+}
 static inline uint64_t lu_verdict_hits(mk_stream_producer *p) {
     return lu_prod_stats(p).verdict_hits;
 }

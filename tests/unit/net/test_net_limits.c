@@ -264,7 +264,9 @@ static void test_partial_budget(void **state) {
     ln_stop(&v);
 }
 
-int main(void) {
+/* argv[1], when given: run only the tests matching it (cmocka filter). */
+int main(int argc, char **argv) {
+    if (argc > 1) cmocka_set_test_filter(argv[1]);
     signal(SIGPIPE, SIG_IGN); /* the hostile client writes to closed sockets */
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_flood_one_address),

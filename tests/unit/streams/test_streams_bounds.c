@@ -304,7 +304,7 @@ static void test_expiry_far_future(void **state) {
     /* Judgements not reused: every re-judgement runs the validator. */
     mk_stream_producer_opts po;
     mk_stream_producer_opts_init(&po);
-    po.verdict_ttl_ms = 1;
+    lu_verdict_ttl(&po, 1);
     mk_stream_producer *p = counted_producer(a, &cv, &po);
     mk_ticket t;
     ok_ticket(&t);
@@ -428,7 +428,9 @@ static void test_free_during_close(void **state) {
     mk_network_free(a);
 }
 
-int main(void) {
+/* argv[1], when given: run only the tests matching it (cmocka filter). */
+int main(int argc, char **argv) {
+    if (argc > 1) cmocka_set_test_filter(argv[1]);
     signal(SIGPIPE, SIG_IGN);
     mk_id_from_name(&g_class, "test.counting");
     const struct CMUnitTest tests[] = {
