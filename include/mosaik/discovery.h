@@ -137,7 +137,8 @@ typedef struct mk_network mk_network;
 #define MK_NETWORK_PROTOCOL "discovery"
 
 typedef struct mk_network_config {
-    /* A name (hashed with mk_id_from_name) or 64 hex digits (mk_id_parse). */
+    /* A name (hashed with mk_id_from_name) or 64 hex digits; a bad string
+     * fails (mk_name_or_id_parse), as does a bad tag below. */
     const char *network;
     /* NULL: MK_NET_DEFAULT_LISTEN ("127.0.0.1:0"). */
     const char *listen_addr;
@@ -175,7 +176,9 @@ typedef struct mk_network_config {
      * vouched peer's entry evicts entries that are not vouched from a full
      * catalog, is not held to max_new_per_conn, and its connections are
      * preferred by the transport's connection limits (docs/discovery.md,
-     * "Bounded resources"). None: nobody is vouched. */
+     * "Bounded resources"). They run on the I/O thread under the catalog's
+     * lock, only when a peer's tickets change: they must not block nor
+     * call back into the network. None: nobody is vouched. */
     const mk_validator_spec *ticket_validators;
     size_t n_ticket_validators;
     /* Connection limits passed to net (0: net's defaults). */
@@ -244,7 +247,7 @@ typedef enum mk_network_event_type {
     MK_EVENT_DISCOVERED = 1, /* a peer's first accepted entry */
     MK_EVENT_UPDATED = 2,    /* a newer entry with different content */
     MK_EVENT_DEPARTED = 3,   /* a signed departure */
-    MK_EVENT_PURGED = 4,     /* not refreshed within purge_after */
+    MK_EVENT_PURGED = 4,     /* not refreshed within purge_after, or evicted for a vouched peer */
 } mk_network_event_type;
 
 const char *mk_network_event_name(mk_network_event_type t);
