@@ -1,6 +1,6 @@
 /*
  * discovery/catalog.c — the catalog of peer entries: acceptance rules,
- * tombstones, purge.
+ * vouching and eviction, tombstones, purge.
  *
  * The catalog is a plain data structure (the node serialises access with
  * its mutex); time is passed in, so the rules are testable with explicit
@@ -23,14 +23,29 @@
  *   6. its version is newer than the held record's; if the held record is a
  *      departure                                  else tombstone, otherwise
  *                                                      old_version (replay);
- *   7. a new peer fits: fewer than max_peers records and the byte total
- *      stays within max_bytes                     else catalog_full.
- * A refused entry changes nothing. mk_catalog_offer runs the rules in
+ *   7. a new identity beyond its sender's budget is vouched (the caller
+ *      says, opts.no_new_unvouched)               else new_ids;
+ *   8. it fits: a new peer needs fewer than max_peers records, and the byte
+ *      total stays within max_bytes; a vouched entry makes room by
+ *      evicting records that are not vouched     else catalog_full.
+ * A refused entry changes nothing. mk_catalog_offer_ex runs the rules in
  * steps: decoding (rule 1), check_entry (2-5, the entry alone),
- * check_held (6-7, against the held record and the limits), then store,
- * which makes every allocation it needs before its one mutation (replace
- * or insert), so failing checks and failed allocations return before the
- * catalog is touched.
+ * check_version (6), vouch and the budget (7), check_room (8, choosing the
+ * victims), then store, which makes every allocation it needs before its
+ * mutations (the evictions, then one replace or insert), so failing checks
+ * and failed allocations return before the catalog is touched.
+ *
+ * Vouching. With a judge (the node's ticket validators), a record keeps
+ * until when its tickets vouch for its peer. The judge is asked only when
+ * an entry arrives with tickets its record did not hold (new peer, or
+ * changed tickets); a refresh keeps the verdict, so heartbeats and floods
+ * of refreshes cost no validation. A vouched entry that does not fit
+ * evicts unvouched records: tombstones first, then live ones drawn at
+ * random (under a flood most of them are the flood's), each live one
+ * shown to opts.evicted; vouched records are never evicted, and an
+ * unvouched entry evicts nothing, so a flood cannot push out a peer whose
+ * tickets the node accepts. mk_catalog_rank tells the transport how much a
+ * peer counts: 0 not held or departed, 1 held, 2 vouched.
  *
  * Departures: a signed departure replaces the entry and stays as a
  * tombstone until its version is older than tombstone_ms (>= purge_after).
