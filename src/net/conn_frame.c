@@ -99,9 +99,12 @@ void mk_net_conn_send_framed(mk_net_conn *c, uint8_t *buf, size_t len, size_t pl
         mk_net_conn_account_done(c, plain);
         return;
     }
+    /* Counted before the bytes can reach the peer (a peer that saw the
+     * frame finds it counted here), taken back if TLS refused it. */
+    MK_MET_ADD(c->net, frames_out, 1);
     int rc = mk_net_conn_tls_write(c, buf, len, plain);
     free(buf);
-    if (rc == 0) MK_MET_ADD(c->net, frames_out, 1);
+    if (rc < 0) MK_MET_SUB(c->net, frames_out, 1);
 }
 
 int mk_net_conn_send_raw(mk_net_conn *c, const void *data, size_t len) {
