@@ -132,11 +132,13 @@ typedef struct mk_network mk_network;
 #define MK_NETWORK_DEFAULT_MAX_CATALOG_BYTES ((size_t)64 << 20)
 #define MK_NETWORK_DEFAULT_MAX_DIALS 32u
 #define MK_NETWORK_DEFAULT_EVENT_QUEUE 1024u
+#define MK_NETWORK_DEFAULT_MAX_NEW_PER_CONN 1024u /* new identities per connection and window */
 #define MK_NETWORK_MAX_BOOTSTRAP 64
 #define MK_NETWORK_PROTOCOL "discovery"
 
 typedef struct mk_network_config {
-    /* A name (hashed with mk_id_from_name) or 64 hex digits (mk_id_parse). */
+    /* A name (hashed with mk_id_from_name) or 64 hex digits; a bad string
+     * fails (mk_name_or_id_parse), as does a bad tag below. */
     const char *network;
     /* NULL: MK_NET_DEFAULT_LISTEN ("127.0.0.1:0"). */
     const char *listen_addr;
@@ -166,6 +168,23 @@ typedef struct mk_network_config {
     uint32_t max_dials;       /* outstanding outbound dials */
     uint32_t event_queue;     /* events held; the oldest are dropped beyond */
     uint32_t idle_timeout_ms; /* passed to net (0: net's default) */
+    /* New identities (peers not in the catalog) one connection may bring
+     * per purge_after window, unless their tickets pass ticket_validators
+     * (0: MK_NETWORK_DEFAULT_MAX_NEW_PER_CONN). */
+    uint32_t max_new_per_conn;
+    /* Validators of the tickets that vouch for a peer (all required). A
+     * vouched peer's entry evicts entries that are not vouched from a full
+     * catalog, is not held to max_new_per_conn, and its connections are
+     * preferred by the transport's connection limits (docs/discovery.md,
+     * "Bounded resources"). They run on the I/O thread under the catalog's
+     * lock, only when a peer's tickets change: they must not block nor
+     * call back into the network. None: nobody is vouched. */
+    const mk_validator_spec *ticket_validators;
+    size_t n_ticket_validators;
+    /* Connection limits passed to net (0: net's defaults). */
+    uint32_t max_conns;
+    uint32_t max_conns_per_addr;
+    size_t max_partial_bytes;
 } mk_network_config;
 
 void mk_network_config_init(mk_network_config *cfg);
@@ -228,7 +247,7 @@ typedef enum mk_network_event_type {
     MK_EVENT_DISCOVERED = 1, /* a peer's first accepted entry */
     MK_EVENT_UPDATED = 2,    /* a newer entry with different content */
     MK_EVENT_DEPARTED = 3,   /* a signed departure */
-    MK_EVENT_PURGED = 4,     /* not refreshed within purge_after */
+    MK_EVENT_PURGED = 4,     /* not refreshed within purge_after, or evicted for a vouched peer */
 } mk_network_event_type;
 
 const char *mk_network_event_name(mk_network_event_type t);
@@ -317,6 +336,7 @@ typedef enum mk_refusal {
     MK_REFUSE_CATALOG_FULL, /* max_peers / max_catalog_bytes reached */
     MK_REFUSE_RATE_LIMITED, /* sync too often from one peer */
     MK_REFUSE_SELF,         /* an entry carrying our own id */
+    MK_REFUSE_NEW_IDS,      /* a new identity beyond max_new_per_conn on its connection */
     MK_REFUSE_COUNT
 } mk_refusal;
 
@@ -334,6 +354,7 @@ typedef struct mk_network_metrics {
     uint64_t syncs_answered;
     uint64_t sync_entries_sent;
     uint64_t discovered, updated, departed, purged;
+    uint64_t evicted; /* records dropped from a full catalog for a vouched newcomer */
     uint64_t dials_failed;
     uint64_t dials_dropped;  /* over max_dials */
     uint64_t events_dropped; /* queue overflow */
@@ -346,6 +367,15 @@ void mk_network_metrics_get(mk_network *nw, mk_network_metrics *out);
 int mk_network_metrics_prometheus(mk_network *nw, mk_buf *out);
 
 /* ----- helpers ------------------------------------------------------- */
+
+/* A network name or tag as configured: a name (hashed with mk_id_from_name)
+ * or an id as 64 hex digits (optionally 0x-prefixed). Unlike mk_id_parse,
+ * a bad string is an error (MK_EINVAL with the reason), never some id: NULL,
+ * empty, longer than MK_NAME_MAX, control characters, something meant as a
+ * hex id (0x-prefixed, or 64 hex digits) that is not exactly 64 hex
+ * digits, and anything giving the all-zero id. */
+#define MK_NAME_MAX 255
+int mk_name_or_id_parse(const char *s, mk_id *out, mk_error *err);
 
 /* Parse "PEERID@HOST:PORT" (PEERID 64 hex digits; the address numeric). */
 int mk_parse_peer_addr(const char *s, mk_id *peer, char addr[MK_NET_ADDR_MAX + 1], mk_error *err);

@@ -57,12 +57,20 @@ typedef struct mk_net_timer mk_net_timer;
 #define MK_NET_DEFAULT_HANDSHAKE_MS 5000u
 #define MK_NET_DEFAULT_MAX_CONNS 1024u
 #define MK_NET_DEFAULT_MAX_PENDING 64u
+#define MK_NET_DEFAULT_MAX_CONNS_PER_ADDR 256u              /* inbound, per source IP */
+#define MK_NET_DEFAULT_MAX_PARTIAL_BYTES ((size_t)64 << 20) /* all partial frames */
 #define MK_NET_DEFAULT_RECONNECT_MIN_MS 100u
 #define MK_NET_DEFAULT_RECONNECT_MAX_MS 30000u
 #define MK_NET_MAX_PROTOCOLS 32
 #define MK_NET_PROTOCOL_NAME_MAX 32 /* [a-z0-9._-]{1,32} */
 #define MK_NET_ADDR_MAX 64          /* "[v6]:port" fits */
 #define MK_NET_NO_TIMEOUT UINT32_MAX
+
+/* How much the node values a peer, for the connection limits: 0 = unknown,
+ * higher is better (discovery answers 1 for a peer in its catalog, 2 for one
+ * whose tickets the catalog's validators accept). Called on the I/O thread,
+ * without any lock of the network held; must not block. */
+typedef int (*mk_net_rank_fn)(const mk_id *peer, void *ctx);
 
 typedef struct mk_net_config {
     /* "ip:port" or "[ipv6]:port" (numeric); NULL = MK_NET_DEFAULT_LISTEN.
@@ -75,10 +83,17 @@ typedef struct mk_net_config {
     uint32_t handshake_timeout_ms; /* TCP connect + TLS + acceptance */
     size_t max_frame;              /* default max frame for protocols that give 0 */
     size_t max_send_queue;         /* bytes queued per connection before MK_EBUSY */
-    uint32_t max_conns;            /* all connections, any state */
-    uint32_t max_pending;          /* inbound connections still handshaking */
-    uint32_t reconnect_min_ms;     /* first backoff of kept connections */
-    uint32_t reconnect_max_ms;     /* backoff ceiling */
+    uint32_t max_conns;            /* open connections, and outbound ones dialing */
+    uint32_t max_pending;          /* inbound connections still handshaking (besides) */
+    uint32_t max_conns_per_addr;   /* inbound connections from one source IP address */
+    size_t max_partial_bytes;      /* node-wide bytes of frames received in part */
+    /* Optional: ranks peers when a limit is reached (see docs/net.md,
+     * "Limits"): a connection of a peer ranked higher displaces an inbound
+     * one ranked lower. NULL: every peer ranks 0 (no displacement). */
+    mk_net_rank_fn peer_rank;
+    void *peer_rank_ctx;
+    uint32_t reconnect_min_ms; /* first backoff of kept connections */
+    uint32_t reconnect_max_ms; /* backoff ceiling */
 } mk_net_config;
 
 /* Fill with defaults (listen on 127.0.0.1:0, random key, zero network id). */
@@ -257,7 +272,8 @@ typedef struct mk_net_metrics {
     uint64_t bytes_out;
     uint64_t frames_in; /* application frames */
     uint64_t frames_out;
-    uint64_t refused_limit;    /* inbound over max_conns / max_pending */
+    uint64_t refused_limit;    /* inbound over max_conns / max_pending (also: oldest
+                                  pending handshakes dropped for a newcomer) */
     uint64_t refused_network;  /* ALPN with another network id */
     uint64_t refused_protocol; /* ALPN with an unknown protocol */
     uint64_t refused_peer;     /* bad certificate or unexpected peer id */
@@ -265,8 +281,12 @@ typedef struct mk_net_metrics {
     uint64_t closed_malformed;
     uint64_t closed_idle;
     uint64_t closed_duplicate;
-    uint64_t reconnects; /* redial attempts of kept connections */
-    uint64_t send_busy;  /* sends refused by backpressure */
+    uint64_t reconnects;    /* redial attempts of kept connections */
+    uint64_t send_busy;     /* sends refused by backpressure */
+    uint64_t refused_addr;  /* inbound over max_conns_per_addr */
+    uint64_t displaced;     /* inbound closed to make room for a higher-ranked peer */
+    uint64_t closed_budget; /* closed holding the oldest partial frame, over the budget */
+    uint64_t partial_bytes; /* gauge: bytes held by partial frames now */
 } mk_net_metrics;
 
 void mk_net_metrics_get(const mk_net *net, mk_net_metrics *out);

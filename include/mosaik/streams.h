@@ -62,6 +62,8 @@ extern "C" {
 #define MK_STREAM_DEFAULT_MAX_PRODUCERS 16u
 #define MK_STREAM_DEFAULT_RETRY_MIN_MS 250u
 #define MK_STREAM_DEFAULT_RETRY_MAX_MS 4000u
+#define MK_STREAM_DEFAULT_VERDICT_TTL_MS 10000u /* judgements of one entry version reused */
+#define MK_STREAM_DEFAULT_MAX_REFUSALS 8u       /* refused SUBSCRIBEs per connection per 10 s */
 
 /* ------------------------------------------------------------------ */
 /* Reasons (on the wire: u16)                                          */
@@ -205,6 +207,13 @@ typedef struct mk_stream_producer_opts {
     uint32_t max_lag;       /* items queued per consumer beyond its credits; 0: default */
     mk_stream_lag_policy lag_policy;
     uint32_t inbox; /* items handed to the I/O thread at once; 0: 4096 */
+    /* How long a judgement of one (peer, entry version) is reused instead
+     * of running the requirements again (an admission never beyond its
+     * expiry); 0: default. */
+    uint32_t verdict_ttl_ms;
+    /* Refused SUBSCRIBEs one connection may send within 10 s; the next
+     * refusal closes the connection (closed_refusals); 0: default. */
+    uint32_t max_refusals;
     mk_stream_observer on_event;
     void *event_ctx;
 } mk_stream_producer_opts;
@@ -248,6 +257,7 @@ typedef struct mk_stream_consumer_opts {
     uint32_t max_producers; /* 0: default */
     uint32_t retry_min_ms;  /* backoff after a refusal/disconnect; 0: default */
     uint32_t retry_max_ms;
+    uint32_t verdict_ttl_ms; /* as the producer's; 0: default */
     mk_stream_observer on_event;
     void *event_ctx;
 } mk_stream_consumer_opts;
@@ -329,6 +339,8 @@ typedef struct mk_stream_stats {
     uint64_t admitted, refused, rejected, disconnected;
     uint64_t decode_errors;
     uint32_t active;
+    uint64_t verdict_hits;    /* judgements answered from the verdict cache */
+    uint64_t closed_refusals; /* producer: connections closed after max_refusals */
 } mk_stream_stats;
 
 void mk_stream_producer_stats(mk_stream_producer *p, mk_stream_stats *out);

@@ -48,6 +48,8 @@
 
 /* True when a and b differ only in version and signature. */
 bool mk_peer_entry_same_content(const mk_peer_entry *a, const mk_peer_entry *b);
+/* True when a and b carry the same tickets, in the same order. */
+bool mk_peer_entry_same_tickets(const mk_peer_entry *a, const mk_peer_entry *b);
 /* The bytes that are signed: domain || 0x00 || body. */
 int mk_peer_entry_signed_bytes(const uint8_t *body, size_t len, mk_buf *out);
 
@@ -57,7 +59,14 @@ typedef struct mk_catalog_rec {
     mk_peer_entry entry;
     uint8_t *wire; /* the signed encoding, as received */
     size_t wire_len;
+    /* Until when (seconds) the judge accepts its tickets ("vouched"); 0:
+     * not vouched (no judge, no tickets, refused, or a departure). */
+    int64_t vouched_until;
 } mk_catalog_rec;
+
+/* What vouches for a peer: 0 when its entry's tickets do not satisfy the
+ * node's ticket validators at now_s, else until when they do (seconds). */
+typedef int64_t (*mk_catalog_judge)(const mk_peer_entry *e, int64_t now_s, void *ctx);
 
 typedef struct mk_catalog_limits {
     uint32_t max_peers;
@@ -75,7 +84,23 @@ typedef struct mk_catalog {
     size_t n, cap;
     size_t bytes; /* sum of wire_len */
     size_t n_tombstones;
+    mk_catalog_judge judge; /* NULL: nobody is vouched */
+    void *judge_ctx;
 } mk_catalog;
+
+/* Per-offer policy and outcome (mk_catalog_offer_ex). */
+typedef struct mk_catalog_offer_opts {
+    /* in: refuse a new identity that is not vouched (new_ids) */
+    bool no_new_unvouched;
+    /* in: told of each live record evicted for the offered entry, before
+     * it is freed (may be NULL) */
+    void (*evicted)(const mk_catalog_rec *rec, void *ctx);
+    void *ctx;
+    /* out, on acceptance */
+    bool new_identity; /* a record was added for a peer not held */
+    bool vouched;      /* the judge accepts the entry's tickets now */
+    size_t n_evicted;  /* records evicted for it (tombstones included) */
+} mk_catalog_offer_opts;
 
 typedef enum mk_offer_result {
     MK_OFFER_NEW = 1,       /* first entry of the peer */
@@ -99,6 +124,14 @@ void mk_catalog_free(mk_catalog *c);
  * tombstone with result MK_OFFER_DEPARTED. */
 int mk_catalog_offer(mk_catalog *c, const uint8_t *wire, size_t len, uint64_t now_ms,
                      mk_offer_result *res, mk_peer_entry *out, mk_refusal *why, mk_error *err);
+/* The same with a policy (opts may be NULL: as mk_catalog_offer). When the
+ * offered entry is vouched and does not fit (rule 7), records that are not
+ * vouched are evicted for it, tombstones first, then live ones at random. */
+int mk_catalog_offer_ex(mk_catalog *c, const uint8_t *wire, size_t len, uint64_t now_ms,
+                        mk_catalog_offer_opts *opts, mk_offer_result *res, mk_peer_entry *out,
+                        mk_refusal *why, mk_error *err);
+/* 0: peer not held or departed; 1: held; 2: held and vouched at now_s. */
+int mk_catalog_rank(const mk_catalog *c, const mk_id *peer, int64_t now_s);
 const mk_catalog_rec *mk_catalog_find(const mk_catalog *c, const mk_id *peer);
 /* Drop live entries older than purge_after (cb per purged peer, with the
  * record before it is freed) and tombstones older than tombstone_ms.
@@ -163,6 +196,8 @@ typedef struct mk_disc_rate_slot {
 typedef struct mk_disc_conn {
     mk_id peer;
     mk_net_conn *conn;
+    uint32_t new_ids;   /* new identities it brought in the current window */
+    uint64_t window_ms; /* mk_mono_ms() when that window began */
 } mk_disc_conn;
 
 /* Per-network state of a later layer (attach.c): key is the slot type (or
@@ -186,6 +221,8 @@ struct mk_network {
     mk_id self, network_id;
     unsigned fanout, max_hops;
     uint32_t announce_ms, sync_ms, purge_ms, min_sync_gap_ms, max_dials, event_cap;
+    uint32_t max_new_per_conn;
+    mk_validator_set vouch; /* ticket_validators; fixed after creation */
     mk_disc_boot boot[MK_NETWORK_MAX_BOOTSTRAP];
     size_t n_boot;
     mk_net_timer *t_announce, *t_sync, *t_purge, *t_kick;
@@ -268,9 +305,9 @@ size_t mk_disc_pick_locked(mk_network *nw, size_t k, const mk_id *ex1, const mk_
 /* Loop only: push an entry (wire form) as an announce to k random peers. */
 void mk_disc_push_entry(mk_network *nw, const uint8_t *wire, size_t len, unsigned hops, size_t k,
                         const mk_id *ex1, const mk_id *ex2, bool departure);
-/* Loop only: an announce frame arrived (hops 0: by sync). */
-void mk_disc_handle_entry(mk_network *nw, const mk_id *from, const uint8_t *wire, size_t len,
-                          unsigned hops);
+/* Loop only: an announce frame arrived on conn (hops 0: by sync). */
+void mk_disc_handle_entry(mk_network *nw, mk_net_conn *conn, const mk_id *from, const uint8_t *wire,
+                          size_t len, unsigned hops);
 void mk_disc_on_announce_timer(mk_net_timer *t, void *ctx);
 void mk_disc_on_kick_timer(mk_net_timer *t, void *ctx);
 /* mk_net_post function: announce the local entry. */
@@ -303,6 +340,27 @@ void mk_disc_slots_destroy(mk_network *nw);
 /* ----- peers (peers.c) ---------------------------------------------------- */
 
 void mk_disc_on_purge_timer(mk_net_timer *t, void *ctx);
+/* Peers that left the catalog (purged or evicted): their PURGED events,
+ * collected under mu (mk_disc_gone_add is a catalog callback), queued in
+ * the same critical section, then logged and shown to the hooks without mu
+ * (mk_disc_gone_finish frees them). */
+typedef struct mk_disc_gone {
+    mk_network_event *evs;
+    size_t n, cap;
+} mk_disc_gone;
+void mk_disc_gone_add(const mk_catalog_rec *rec, void *ctx);
+void mk_disc_gone_queue_locked(mk_network *nw, const mk_disc_gone *g);
+void mk_disc_gone_finish(mk_network *nw, mk_disc_gone *g, const char *what);
+/* The catalog's judge (ctx = nw): the ticket validators at now_s. */
+int64_t mk_disc_judge(const mk_peer_entry *e, int64_t now_s, void *ctx);
+/* The transport's peer rank (ctx = nw): mk_catalog_rank under mu. */
+int mk_disc_peer_rank(const mk_id *peer, void *ctx);
+
+/* ----- transport's per-connection records (transport.c) ---------------- */
+
+/* Loop only: the record of an open connection, or NULL. Valid until the
+ * next call into net (which may close connections). */
+mk_disc_conn *mk_disc_conn_rec(mk_network *nw, mk_net_conn *conn);
 
 /* ----- metrics (metrics.c) -------------------------------------------- */
 

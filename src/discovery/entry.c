@@ -504,15 +504,8 @@ static bool id_list_eq(const mk_id_list *a, const mk_id_list *b) {
     return a->n == b->n && (!a->n || !memcmp(a->items, b->items, a->n * sizeof(mk_id)));
 }
 
-bool mk_peer_entry_same_content(const mk_peer_entry *a, const mk_peer_entry *b) {
-    if (!mk_id_eq(&a->peer_id, &b->peer_id) || !mk_id_eq(&a->network_id, &b->network_id) ||
-        a->started_at != b->started_at || a->departed != b->departed || a->n_addrs != b->n_addrs ||
-        a->n_tickets != b->n_tickets || !id_list_eq(&a->tags, &b->tags))
-        return false;
-    for (size_t i = 0; i < a->n_addrs; i++)
-        if (strcmp(a->addrs[i], b->addrs[i])) return false;
-    for (int k = 0; k < MK_SERVED_KINDS; k++)
-        if (!id_list_eq(&a->served[k], &b->served[k])) return false;
+bool mk_peer_entry_same_tickets(const mk_peer_entry *a, const mk_peer_entry *b) {
+    if (a->n_tickets != b->n_tickets) return false;
     for (size_t i = 0; i < a->n_tickets; i++) {
         const mk_ticket *x = &a->tickets[i], *y = &b->tickets[i];
         if (!mk_id_eq(&x->class_id, &y->class_id) || x->len != y->len ||
@@ -520,4 +513,16 @@ bool mk_peer_entry_same_content(const mk_peer_entry *a, const mk_peer_entry *b) 
             return false;
     }
     return true;
+}
+
+bool mk_peer_entry_same_content(const mk_peer_entry *a, const mk_peer_entry *b) {
+    if (!mk_id_eq(&a->peer_id, &b->peer_id) || !mk_id_eq(&a->network_id, &b->network_id) ||
+        a->started_at != b->started_at || a->departed != b->departed || a->n_addrs != b->n_addrs ||
+        !id_list_eq(&a->tags, &b->tags))
+        return false;
+    for (size_t i = 0; i < a->n_addrs; i++)
+        if (strcmp(a->addrs[i], b->addrs[i])) return false;
+    for (int k = 0; k < MK_SERVED_KINDS; k++)
+        if (!id_list_eq(&a->served[k], &b->served[k])) return false;
+    return mk_peer_entry_same_tickets(a, b);
 }

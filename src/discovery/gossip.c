@@ -11,7 +11,12 @@
  * peers see it refreshed well within purge_after.
  *
  * Receive and forward. An announced entry is offered to the catalog at the
- * wall-clock time (catalog.c decides; a refusal is counted and logged). A
+ * wall-clock time (catalog.c decides; a refusal is counted and logged).
+ * Each connection may bring max_new_per_conn new identities per
+ * purge_after window (its record in transport.c counts them); beyond that
+ * a new identity is refused (new_ids) unless its tickets vouch for it,
+ * which also lets it evict unvouched entries from a full catalog (their
+ * PURGED events follow its own). A
  * node that accepts an entry whose *content* is new (discovered, updated,
  * departed) forwards it, with hops + 1, to `fanout` random live peers other
  * than the sender and the entry's owner, unless hops reached max_hops.
@@ -139,15 +144,32 @@ void mk_disc_on_kick_timer(mk_net_timer *t, void *ctx) {
     announce_local(ctx);
 }
 
+/* The new-identity budget of the connection an entry came on: true while
+ * it may bring another identity that is not vouched (window: purge_after). */
+static bool new_ids_left(mk_network *nw, mk_net_conn *conn) {
+    mk_disc_conn *r = conn ? mk_disc_conn_rec(nw, conn) : NULL;
+    if (!r) return false;
+    uint64_t now = mk_mono_ms();
+    if (now - r->window_ms >= nw->purge_ms) {
+        r->window_ms = now;
+        r->new_ids = 0;
+    }
+    return r->new_ids < nw->max_new_per_conn;
+}
+
 /* Under mu: offer the entry; on acceptance fill ev, count, queue the event
- * (not for a refresh). Sets *first when this made the catalog non-empty. */
+ * (not for a refresh) and those of the peers evicted for it. Sets *first
+ * when this made the catalog non-empty. */
 static int offer_locked(mk_network *nw, const uint8_t *wire, size_t len, unsigned hops,
-                        mk_network_event *ev, mk_offer_result *res, bool *first, mk_refusal *why,
-                        mk_error *err) {
+                        mk_catalog_offer_opts *opts, mk_network_event *ev, mk_offer_result *res,
+                        bool *first, mk_refusal *why, mk_error *err) {
     size_t live_before = mk_catalog_live(&nw->cat);
-    int rc = mk_catalog_offer(&nw->cat, wire, len, mk_wall_ms(), res, &ev->entry, why, err);
+    int rc =
+        mk_catalog_offer_ex(&nw->cat, wire, len, mk_wall_ms(), opts, res, &ev->entry, why, err);
     if (rc < 0) return rc;
     nw->met.entries_accepted++;
+    nw->met.evicted += opts->n_evicted;
+    mk_disc_gone_queue_locked(nw, opts->ctx);
     ev->peer_id = ev->entry.peer_id;
     ev->version = ev->entry.version;
     ev->hops = hops;
@@ -160,8 +182,8 @@ static int offer_locked(mk_network *nw, const uint8_t *wire, size_t len, unsigne
     return 0;
 }
 
-void mk_disc_handle_entry(mk_network *nw, const mk_id *from, const uint8_t *wire, size_t len,
-                          unsigned hops) {
+void mk_disc_handle_entry(mk_network *nw, mk_net_conn *conn, const mk_id *from, const uint8_t *wire,
+                          size_t len, unsigned hops) {
     mk_error err;
     mk_error_clear(&err);
     mk_offer_result res = MK_OFFER_REFRESHED;
@@ -169,17 +191,23 @@ void mk_disc_handle_entry(mk_network *nw, const mk_id *from, const uint8_t *wire
     mk_network_event ev;
     memset(&ev, 0, sizeof ev);
     bool first = false;
+    mk_disc_gone gone = {0};
+    mk_catalog_offer_opts opts = {
+        .no_new_unvouched = !new_ids_left(nw, conn), .evicted = mk_disc_gone_add, .ctx = &gone};
     pthread_mutex_lock(&nw->mu);
     if (nw->state != MK_DISC_RUNNING) {
         pthread_mutex_unlock(&nw->mu);
         return;
     }
-    int rc = offer_locked(nw, wire, len, hops, &ev, &res, &first, &why, &err);
+    int rc = offer_locked(nw, wire, len, hops, &opts, &ev, &res, &first, &why, &err);
     pthread_mutex_unlock(&nw->mu);
     if (rc < 0) {
         mk_disc_refusal(nw, why, from, err.msg);
         return;
     }
+    mk_disc_conn *src = opts.new_identity && !opts.vouched ? mk_disc_conn_rec(nw, conn) : NULL;
+    if (src) src->new_ids++;
+    mk_disc_gone_finish(nw, &gone, "evicted for a vouched peer:");
     mk_id subject = ev.peer_id;
     /* Forward what is new (content); refreshes travel by sync. */
     if (hops > 0 && hops < nw->max_hops && res != MK_OFFER_REFRESHED)

@@ -31,7 +31,7 @@
 const char *mk_refusal_name(mk_refusal r) {
     static const char *names[MK_REFUSE_COUNT] = {
         "malformed",   "too_big",   "bad_signature", "wrong_network", "future", "stale",
-        "old_version", "tombstone", "catalog_full",  "rate_limited",  "self"};
+        "old_version", "tombstone", "catalog_full",  "rate_limited",  "self",   "new_ids"};
     return (unsigned)r < MK_REFUSE_COUNT ? names[r] : "unknown";
 }
 
@@ -61,7 +61,8 @@ void mk_disc_refusal(mk_network *nw, mk_refusal why, const mk_id *from, const ch
     if (from) mk_id_short(from, pid);
     mk_log_level lvl = MK_LOG_WARN;
     if (why == MK_REFUSE_OLD_VERSION || why == MK_REFUSE_TOMBSTONE) lvl = MK_LOG_DEBUG;
-    if (why == MK_REFUSE_STALE || why == MK_REFUSE_CATALOG_FULL || why == MK_REFUSE_RATE_LIMITED)
+    if (why == MK_REFUSE_STALE || why == MK_REFUSE_CATALOG_FULL || why == MK_REFUSE_RATE_LIMITED ||
+        why == MK_REFUSE_NEW_IDS)
         lvl = MK_LOG_INFO;
     if (!MK_LOG_ENABLED(lvl)) return;
     if (lvl == MK_LOG_WARN && !log_admit(nw)) return;
@@ -119,6 +120,8 @@ static const fam fams[] = {
     F(updated, "mosaik_discovery_peers_updated_total", "counter", "Peer entries updated"),
     F(departed, "mosaik_discovery_peers_departed_total", "counter", "Peers departed"),
     F(purged, "mosaik_discovery_peers_purged_total", "counter", "Peers purged"),
+    F(evicted, "mosaik_discovery_peers_evicted_total", "counter",
+      "Entries evicted from a full catalog for a vouched peer"),
     F(dials_failed, "mosaik_discovery_dials_failed_total", "counter", "Dials that failed"),
     F(dials_dropped, "mosaik_discovery_dials_dropped_total", "counter",
       "Sends dropped over the dial limit"),
@@ -135,6 +138,24 @@ static const fam fams[] = {
     N(frames_out, "mosaik_net_frames_out_total", "counter", "Frames sent"),
     N(refused_network, "mosaik_net_refused_network_total", "counter",
       "Handshakes refused: another network"),
+    N(refused_protocol, "mosaik_net_refused_protocol_total", "counter",
+      "Handshakes refused: a protocol not served"),
+    N(refused_peer, "mosaik_net_refused_peer_total", "counter",
+      "Handshakes refused: bad certificate or unexpected peer"),
+    N(refused_limit, "mosaik_net_refused_limit_total", "counter",
+      "Inbound connections refused over max_conns or max_pending"),
+    N(refused_addr, "mosaik_net_refused_addr_total", "counter",
+      "Inbound connections refused over max_conns_per_addr"),
+    N(displaced, "mosaik_net_displaced_total", "counter",
+      "Inbound connections closed for a higher-ranked peer"),
+    N(closed_budget, "mosaik_net_closed_budget_total", "counter",
+      "Connections closed over the partial-frame budget"),
+    N(partial_bytes, "mosaik_net_partial_frame_bytes", "gauge", "Bytes of frames received in part"),
+    N(closed_oversize, "mosaik_net_closed_oversize_total", "counter",
+      "Connections closed for an oversized frame"),
+    N(closed_malformed, "mosaik_net_closed_malformed_total", "counter",
+      "Connections closed for a malformed stream"),
+    N(closed_idle, "mosaik_net_closed_idle_total", "counter", "Connections closed when idle"),
 };
 
 int mk_metrics_prometheus(const mk_network_metrics *m, const mk_id *peer, mk_buf *out) {

@@ -8,15 +8,20 @@
  * (stop the transport if it runs, then network_destroy, which copes with
  * any prefix of the steps):
  *   1. check_config     refuse what cannot work (no network, too many
- *                       bootstrap peers or tags);
+ *                       bootstrap peers or tags, a bad name or tag string);
  *   2. network_alloc    the object: mutex, monotonic condvar, intervals
- *                       with their defaults, the event queue and eventfd;
+ *                       with their defaults, the event queue and eventfd,
+ *                       the network id (mk_name_or_id_parse);
+ *      build_vouch      the ticket validators that vouch for peers;
  *   3. load_identity    the key: given, from key_file (created if absent),
  *                       or random; the peer id is its public key;
  *   4. parse_bootstrap  "PEERID@ADDR" strings, ourselves skipped;
- *   5. init_catalog     limits (max_peers kept below what a digest holds);
- *   6. open_transport   an mk_net on the same key and network id, with the
- *                       "discovery" protocol (transport.c);
+ *   5. init_catalog     limits (max_peers kept below what a digest holds),
+ *                       the judge when there are ticket validators;
+ *   6. open_transport   an mk_net on the same key and network id, its
+ *                       connection limits ranked by the catalog
+ *                       (mk_disc_peer_rank), with the "discovery" protocol
+ *                       (transport.c);
  *   7. first_entry      tags and addresses (the bound listen address when
  *                       none is advertised: known only once the transport
  *                       started), signed and committed; the network is
@@ -63,6 +68,32 @@ void mk_network_config_init(mk_network_config *cfg) {
     cfg->max_catalog_bytes = MK_NETWORK_DEFAULT_MAX_CATALOG_BYTES;
     cfg->max_dials = MK_NETWORK_DEFAULT_MAX_DIALS;
     cfg->event_queue = MK_NETWORK_DEFAULT_EVENT_QUEUE;
+    cfg->max_new_per_conn = MK_NETWORK_DEFAULT_MAX_NEW_PER_CONN;
+    cfg->max_conns = MK_NET_DEFAULT_MAX_CONNS;
+    cfg->max_conns_per_addr = MK_NET_DEFAULT_MAX_CONNS_PER_ADDR;
+    cfg->max_partial_bytes = MK_NET_DEFAULT_MAX_PARTIAL_BYTES;
+}
+
+int mk_name_or_id_parse(const char *s, mk_id *out, mk_error *err) {
+    if (!s) return mk_error_set(err, MK_EINVAL, "missing name or id");
+    size_t n = strnlen(s, MK_NAME_MAX + 1);
+    if (n == 0 || n > MK_NAME_MAX)
+        return mk_error_set(err, MK_EINVAL, "a name or id must be 1..%d bytes", MK_NAME_MAX);
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+            return mk_error_set(err, MK_EINVAL, "name or id: control character at byte %zu", i);
+    bool hex_prefix = n >= 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X');
+    if (hex_prefix || (n == 2 * MK_ID_LEN && strspn(s, "0123456789abcdefABCDEF") == n)) {
+        /* Meant as an id: exactly 64 hex digits, and not all zero. */
+        mk_error e;
+        mk_error_clear(&e);
+        if (mk_id_from_hex(out, s, &e) < 0)
+            return mk_error_set(err, MK_EINVAL, "\"%.80s\" is not a valid id: %s", s, e.msg);
+    } else {
+        mk_id_from_name(out, s);
+    }
+    if (mk_id_is_zero(out)) return mk_error_set(err, MK_EINVAL, "\"%.80s\" gives the zero id", s);
+    return 0;
 }
 
 int mk_parse_peer_addr(const char *s, mk_id *peer, char addr[MK_NET_ADDR_MAX + 1], mk_error *err) {
@@ -87,6 +118,7 @@ static void network_destroy(mk_network *nw) {
     /* Later layers' state first (newest first): the I/O thread has stopped,
      * so none of their callbacks can run any more. */
     mk_disc_slots_destroy(nw);
+    mk_validator_set_free(&nw->vouch);
     mk_net_timer_free(nw->t_announce);
     mk_net_timer_free(nw->t_sync);
     mk_net_timer_free(nw->t_purge);
@@ -118,6 +150,31 @@ static int check_config(const mk_network_config *cfg, mk_error *err) {
                             MK_NETWORK_MAX_BOOTSTRAP);
     if (cfg->n_tags > MK_ENTRY_MAX_TAGS)
         return mk_error_set(err, MK_ETOOBIG, "network: at most %d tags", MK_ENTRY_MAX_TAGS);
+    if ((cfg->n_tags && !cfg->tags) || (cfg->n_ticket_validators && !cfg->ticket_validators))
+        return mk_error_set(err, MK_EINVAL, "network: a count without its array");
+    mk_id id;
+    if (mk_name_or_id_parse(cfg->network, &id, err) < 0)
+        return mk_error_prefix(err, MK_EINVAL, "network: the network");
+    for (size_t i = 0; i < cfg->n_tags; i++)
+        if (mk_name_or_id_parse(cfg->tags[i], &id, err) < 0)
+            return mk_error_prefix(err, MK_EINVAL, "network: tag %zu", i);
+    return 0;
+}
+
+/* The ticket validators that vouch for peers, made from their specs. */
+static int build_vouch(mk_network *nw, const mk_network_config *cfg, mk_error *err) {
+    for (size_t i = 0; i < cfg->n_ticket_validators; i++) {
+        const mk_validator_spec *sp = &cfg->ticket_validators[i];
+        mk_validator *v = sp->make ? sp->make(sp->arg, err) : NULL;
+        if (!v) {
+            int rc = err && err->code ? err->code : MK_EINVAL;
+            return mk_error_prefix(err, rc, "network: ticket validator %zu", i);
+        }
+        if (mk_validator_set_add(&nw->vouch, v) < 0) {
+            mk_validator_free(v);
+            return mk_error_set(err, MK_ENOMEM, "out of memory");
+        }
+    }
     return 0;
 }
 
@@ -128,6 +185,7 @@ static int network_alloc(const mk_network_config *cfg, mk_network **out, mk_erro
     nw->efd = -1;
     pthread_mutex_init(&nw->mu, NULL);
     mk_cond_init_mono(&nw->cond);
+    mk_validator_set_init(&nw->vouch);
     mk_peer_entry_init(&nw->local);
     mk_buf_init(&nw->local_wire, MK_ENTRY_MAX_BYTES);
 
@@ -139,12 +197,13 @@ static int network_alloc(const mk_network_config *cfg, mk_network **out, mk_erro
     nw->min_sync_gap_ms = cfg->min_sync_gap_ms ? cfg->min_sync_gap_ms : nw->sync_ms / 4;
     nw->max_dials = cfg->max_dials ? cfg->max_dials : MK_NETWORK_DEFAULT_MAX_DIALS;
     nw->event_cap = cfg->event_queue ? cfg->event_queue : MK_NETWORK_DEFAULT_EVENT_QUEUE;
+    nw->max_new_per_conn =
+        cfg->max_new_per_conn ? cfg->max_new_per_conn : MK_NETWORK_DEFAULT_MAX_NEW_PER_CONN;
     nw->evq = calloc(nw->event_cap, sizeof *nw->evq);
     nw->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (!nw->evq || nw->efd < 0)
         return mk_error_set(err, MK_EIO, "network: cannot create the event queue");
-    mk_id_parse(&nw->network_id, cfg->network);
-    return 0;
+    return mk_name_or_id_parse(cfg->network, &nw->network_id, err);
 }
 
 static int load_identity(mk_network *nw, const mk_network_config *cfg, mk_error *err) {
@@ -185,6 +244,10 @@ static void init_catalog(mk_network *nw, const mk_network_config *cfg) {
         .max_drift_ms = cfg->max_drift_ms ? cfg->max_drift_ms : MK_NETWORK_DEFAULT_MAX_DRIFT_MS,
     };
     mk_catalog_init(&nw->cat, &nw->network_id, &nw->self, &lim);
+    if (nw->vouch.n) {
+        nw->cat.judge = mk_disc_judge;
+        nw->cat.judge_ctx = nw;
+    }
 }
 
 static int open_transport(mk_network *nw, const mk_network_config *cfg, mk_error *err) {
@@ -194,6 +257,11 @@ static int open_transport(mk_network *nw, const mk_network_config *cfg, mk_error
     nc.network_id = nw->network_id;
     nc.key = &nw->key;
     if (cfg->idle_timeout_ms) nc.idle_timeout_ms = cfg->idle_timeout_ms;
+    if (cfg->max_conns) nc.max_conns = cfg->max_conns;
+    if (cfg->max_conns_per_addr) nc.max_conns_per_addr = cfg->max_conns_per_addr;
+    if (cfg->max_partial_bytes) nc.max_partial_bytes = cfg->max_partial_bytes;
+    nc.peer_rank = mk_disc_peer_rank; /* the catalog ranks peers for net's limits */
+    nc.peer_rank_ctx = nw;
     MK_TRY(mk_net_new(&nc, &nw->net, err));
     mk_net_protocol proto;
     mk_disc_protocol_init(nw, &proto);
@@ -211,8 +279,8 @@ static int first_entry(mk_network *nw, const mk_network_config *cfg, mk_error *e
     int rc = 0;
     for (size_t i = 0; i < cfg->n_tags && rc == 0; i++) {
         mk_id tag;
-        mk_id_parse(&tag, cfg->tags[i]);
-        rc = mk_peer_entry_add_tag(&e, &tag, err);
+        rc = mk_name_or_id_parse(cfg->tags[i], &tag, err);
+        if (rc == 0) rc = mk_peer_entry_add_tag(&e, &tag, err);
     }
     for (size_t i = 0; i < cfg->n_advertise && rc == 0; i++)
         rc = mk_peer_entry_add_addr(&e, cfg->advertise[i], err);
@@ -250,6 +318,7 @@ int mk_network_new(const mk_network_config *cfg, mk_network **out, mk_error *err
     MK_TRY(check_config(cfg, err));
     mk_network *nw = NULL;
     int rc = network_alloc(cfg, &nw, err);
+    if (rc == 0) rc = build_vouch(nw, cfg, err);
     if (rc == 0) rc = load_identity(nw, cfg, err);
     if (rc == 0) rc = parse_bootstrap(nw, cfg, err);
     if (rc == 0) init_catalog(nw, cfg);

@@ -13,6 +13,13 @@
  * purged peer yields a PURGED event with its last entry, queued in the
  * critical section that purged it, then shown to the hooks. When the
  * catalog becomes empty, the first-contact push is re-armed (gossip.c).
+ * Peers evicted from a full catalog for a vouched newcomer (gossip.c) leave
+ * the same way, with a PURGED event each.
+ *
+ * Vouching. mk_disc_judge is the catalog's judge: an entry is vouched while
+ * the node's ticket validators (mk_network_config.ticket_validators, all
+ * required) accept its tickets. mk_disc_peer_rank answers the transport's
+ * connection limits from the catalog: 0 unknown, 1 known, 2 vouched.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -66,52 +73,75 @@ size_t mk_network_peer_count(mk_network *nw) {
     return n;
 }
 
-/* ----- purge ------------------------------------------------------------------ */
+/* ----- peers that left the catalog (purged, evicted) -------------------- */
 
-typedef struct purge_ctx {
-    mk_network_event *evs;
-    size_t n, cap;
-} purge_ctx;
-
-static void purge_cb(const mk_catalog_rec *rec, void *ctx) {
-    purge_ctx *pc = ctx;
-    if (pc->n == pc->cap) {
-        size_t ncap = pc->cap ? pc->cap * 2 : 8;
-        mk_network_event *p = realloc(pc->evs, ncap * sizeof *p);
+void mk_disc_gone_add(const mk_catalog_rec *rec, void *ctx) {
+    mk_disc_gone *g = ctx;
+    if (g->n == g->cap) {
+        size_t ncap = g->cap ? g->cap * 2 : 8;
+        mk_network_event *p = realloc(g->evs, ncap * sizeof *p);
         if (!p) return;
-        pc->evs = p;
-        pc->cap = ncap;
+        g->evs = p;
+        g->cap = ncap;
     }
-    mk_network_event *ev = &pc->evs[pc->n];
+    mk_network_event *ev = &g->evs[g->n];
     memset(ev, 0, sizeof *ev);
     ev->type = MK_EVENT_PURGED;
     ev->peer_id = rec->entry.peer_id;
     ev->version = rec->entry.version;
     ev->at_ms = mk_mono_ms();
     if (mk_peer_entry_copy(&ev->entry, &rec->entry) < 0) mk_peer_entry_init(&ev->entry);
-    pc->n++;
+    g->n++;
+}
+
+void mk_disc_gone_queue_locked(mk_network *nw, const mk_disc_gone *g) {
+    for (size_t i = 0; i < g->n; i++)
+        mk_disc_queue_event_locked(nw, &g->evs[i]);
+}
+
+void mk_disc_gone_finish(mk_network *nw, mk_disc_gone *g, const char *what) {
+    for (size_t i = 0; i < g->n; i++) {
+        char pid[9];
+        mk_id_short(&g->evs[i].peer_id, pid);
+        mk_log(MK_LOG_INFO, MK_DISC_LOG, "%s %s (version %llu)", what, pid,
+               (unsigned long long)g->evs[i].version);
+        mk_disc_run_hooks(nw, &g->evs[i]);
+        mk_network_event_free(&g->evs[i]);
+    }
+    free(g->evs);
+    memset(g, 0, sizeof *g);
 }
 
 void mk_disc_on_purge_timer(mk_net_timer *t, void *ctx) {
     (void)t;
     mk_network *nw = ctx;
-    purge_ctx pc = {0};
+    mk_disc_gone g = {0};
     pthread_mutex_lock(&nw->mu);
     if (nw->state == MK_DISC_RUNNING) {
-        size_t n = mk_catalog_expire(&nw->cat, mk_wall_ms(), purge_cb, &pc);
+        size_t n = mk_catalog_expire(&nw->cat, mk_wall_ms(), mk_disc_gone_add, &g);
         nw->met.purged += n;
         if (mk_catalog_live(&nw->cat) == 0) nw->kicked = false;
-        for (size_t i = 0; i < pc.n; i++)
-            mk_disc_queue_event_locked(nw, &pc.evs[i]);
+        mk_disc_gone_queue_locked(nw, &g);
     }
     pthread_mutex_unlock(&nw->mu);
-    for (size_t i = 0; i < pc.n; i++) {
-        char pid[9];
-        mk_id_short(&pc.evs[i].peer_id, pid);
-        mk_log(MK_LOG_INFO, MK_DISC_LOG, "purged %s (version %llu)", pid,
-               (unsigned long long)pc.evs[i].version);
-        mk_disc_run_hooks(nw, &pc.evs[i]);
-        mk_network_event_free(&pc.evs[i]);
-    }
-    free(pc.evs);
+    mk_disc_gone_finish(nw, &g, "purged");
+}
+
+/* ----- what vouches for a peer ------------------------------------------------ */
+
+int64_t mk_disc_judge(const mk_peer_entry *e, int64_t now_s, void *ctx) {
+    mk_network *nw = ctx;
+    mk_peer_view view;
+    mk_peer_entry_view(e, &view);
+    mk_expiration exp = 0;
+    if (mk_validator_set_check(&nw->vouch, &view, now_s, &exp, NULL) < 0) return 0;
+    return exp;
+}
+
+int mk_disc_peer_rank(const mk_id *peer, void *ctx) {
+    mk_network *nw = ctx;
+    pthread_mutex_lock(&nw->mu);
+    int r = mk_catalog_rank(&nw->cat, peer, (int64_t)(mk_wall_ms() / 1000));
+    pthread_mutex_unlock(&nw->mu);
+    return r;
 }

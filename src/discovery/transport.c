@@ -5,8 +5,9 @@
  * Protocol "discovery" (frames of at most MK_DISC_MAX_FRAME, ctx = the
  * mk_network). on_connect/on_close keep a table of the open connections,
  * one reference each, so a frame to a connected peer is sent at once,
- * whichever side dialed. on_frame decodes one message (wire.c): announces
- * go to gossip.c, digests to sync.c; an undecodable message is refused
+ * whichever side dialed; each record also counts the new identities the
+ * connection brought (gossip.c holds it to max_new_per_conn per window). on_frame decodes one
+ * message (wire.c): announces go to gossip.c, digests to sync.c; an undecodable message is refused
  * (counted) and closes that connection.
  *
  * Outgoing messages. Frames for a peer are collected in an mk_disc_out
@@ -24,6 +25,7 @@
 #include <string.h>
 
 #include "discovery/disc_internal.h"
+#include "mosaik/clock.h"
 #include "mosaik/log.h"
 
 #define OUT_MAX ((size_t)4 << 20) /* bytes coalesced behind one pending dial */
@@ -174,8 +176,11 @@ static void on_connect(mk_net_conn *conn, bool inbound, void *ctx) {
         nw->conns = p;
         nw->cap_conns = ncap;
     }
-    mk_net_conn_peer(conn, &nw->conns[nw->n_conns].peer);
-    nw->conns[nw->n_conns++].conn = mk_net_conn_ref(conn);
+    mk_disc_conn *r = &nw->conns[nw->n_conns++];
+    memset(r, 0, sizeof *r);
+    mk_net_conn_peer(conn, &r->peer);
+    r->conn = mk_net_conn_ref(conn);
+    r->window_ms = mk_mono_ms();
 }
 
 static void on_close(mk_net_conn *conn, int code, const char *reason, void *ctx) {
@@ -188,6 +193,12 @@ static void on_close(mk_net_conn *conn, int code, const char *reason, void *ctx)
             return;
         }
     }
+}
+
+mk_disc_conn *mk_disc_conn_rec(mk_network *nw, mk_net_conn *conn) {
+    for (size_t i = 0; i < nw->n_conns; i++)
+        if (nw->conns[i].conn == conn) return &nw->conns[i];
+    return NULL;
 }
 
 static void on_frame(mk_net_conn *conn, const uint8_t *data, size_t len, void *ctx) {
@@ -204,7 +215,7 @@ static void on_frame(mk_net_conn *conn, const uint8_t *data, size_t len, void *c
         return;
     }
     if (m.type == MK_MSG_ANNOUNCE)
-        mk_disc_handle_entry(nw, &from, m.entry, m.entry_len, m.hops);
+        mk_disc_handle_entry(nw, conn, &from, m.entry, m.entry_len, m.hops);
     else
         mk_disc_handle_digest(nw, conn, &from, &m);
     mk_disc_msg_free(&m);

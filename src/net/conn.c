@@ -78,6 +78,7 @@ mk_net_conn *mk_net_conn_new(mk_net *net, bool inbound) {
     c->inbound = inbound;
     c->serial = ++net->next_serial;
     mk_frame_decoder_init(&c->dec, net->cfg.max_frame);
+    c->dec.budget = &net->budget;
     uv_tcp_init(&net->loop, &c->tcp);
     uv_timer_init(&net->loop, &c->timer);
     c->tcp.data = c;
@@ -110,6 +111,11 @@ static void on_handle_closed(uv_handle_t *h) {
     mk_net_conn *c = h->data;
     if (--c->handles_open > 0) return;
     mk_net_conn_set_state(c, CONN_CLOSED);
+    /* Nothing feeds the decoder any more: give the budget its bytes back
+     * here, on the loop (the last reference may go on another thread). */
+    mk_frame_budget_release(&c->dec);
+    c->dec.budget = NULL;
+    MK_MET_SET(c->net, partial_bytes, c->net->budget.used);
     mk_net_conn_list_remove(c->net, c);
     mk_net_conn_unref(c);
 }
@@ -179,8 +185,18 @@ static void count_close(mk_net_conn *c, int code, bool was_open) {
         c->counted_pending_in = false;
         net->n_pending_in--;
     }
-    if (c->evicted)
+    if (c->counted_active) {
+        c->counted_active = false;
+        net->n_active--;
+    }
+    if (c->cause == CAUSE_PENDING_EVICTED || c->cause == CAUSE_REFUSED_LIMIT)
         MK_MET_ADD(net, refused_limit, 1);
+    else if (c->cause == CAUSE_REFUSED_ADDR)
+        MK_MET_ADD(net, refused_addr, 1);
+    else if (c->cause == CAUSE_DISPLACED)
+        MK_MET_ADD(net, displaced, 1);
+    else if (c->cause == CAUSE_BUDGET)
+        MK_MET_ADD(net, closed_budget, 1);
     else if (code == MK_ETOOBIG)
         MK_MET_ADD(net, closed_oversize, 1);
     else if (code == MK_EMALFORMED && was_open)
@@ -189,7 +205,7 @@ static void count_close(mk_net_conn *c, int code, bool was_open) {
         MK_MET_ADD(net, closed_idle, 1);
     else if (code == MK_EBUSY)
         MK_MET_ADD(net, closed_duplicate, 1);
-    if (!was_open && !c->evicted && code != MK_ESTATE && code != MK_EBUSY)
+    if (!was_open && c->cause == CAUSE_NONE && code != MK_ESTATE && code != MK_EBUSY)
         MK_MET_ADD(net, handshakes_failed, 1);
 }
 
@@ -201,7 +217,9 @@ static void on_shutdown(uv_shutdown_t *req, int status) {
 /* The transport side of a close: flush, half-close, grace period. */
 static void close_transport(mk_net_conn *c, int st, bool graceful) {
     if (c->handles_closing) return;
-    if (st == CONN_CONNECTING || c->net->stopping) {
+    /* Closed by a limit: nothing to flush for a peer we do not serve, and
+     * its slot is free as soon as the handles are. */
+    if (st == CONN_CONNECTING || c->net->stopping || c->cause != CAUSE_NONE) {
         mk_net_conn_close_handles(c);
         return;
     }

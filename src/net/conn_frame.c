@@ -12,6 +12,17 @@
  * frames go to the protocol's on_frame; the decoder is told to stop as soon
  * as the connection is no longer open (a callback may close it).
  *
+ * The partial-frame budget (net->budget, mk_net_config.max_partial_bytes)
+ * counts what every connection's frame decoder holds of frames received in
+ * part (frame.c). When a decoder's growth takes it over the budget, the
+ * connection holding the oldest partial frame (the one that began first)
+ * is closed with MK_EBUSY and its buffer freed at once, until the total
+ * fits; when the oldest is the growing frame itself, that connection is
+ * the one closed (closed_budget counts both). Frames in flight from honest
+ * peers complete in milliseconds; frames held back on purpose are the old
+ * ones, so a node cannot be made to hold more than the budget plus one
+ * growth step, and live traffic keeps flowing.
+ *
  * Sending. mk_net_conn_send checks the frame against the protocol's
  * maximum, reserves its bytes in the send queue (header included, under
  * net->mu; MK_EBUSY beyond max_send_queue unless the queue is empty), and
@@ -20,9 +31,12 @@
  * there. Whatever happens to it afterwards (written, connection closed,
  * network stopped), its bytes are accounted done exactly once.
  */
+#include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "mosaik/log.h"
 #include "net/net_internal.h"
 
 /* ----- receiving ----------------------------------------------------------- */
@@ -48,6 +62,35 @@ int mk_net_conn_on_frame(void *ctx, const uint8_t *data, size_t len) {
     return mk_net_conn_state(c) == CONN_OPEN ? 0 : 1;
 }
 
+/* ----- the partial-frame budget -------------------------------------------- */
+
+bool mk_net_budget_reclaim(mk_frame_budget *b, mk_frame_decoder *d) {
+    mk_net *net = b->ctx;
+    mk_net_conn *self = (mk_net_conn *)(void *)((uint8_t *)d - offsetof(mk_net_conn, dec));
+    bool give_up = false;
+    while (b->used > b->max && !give_up) {
+        mk_net_conn *old = NULL;
+        for (mk_net_conn *c = net->conns; c; c = c->next)
+            if (c->dec.body.cap && (!old || c->dec.partial_seq < old->dec.partial_seq)) old = c;
+        if (!old) break;
+        char why[160];
+        snprintf(why, sizeof why,
+                 "partial-frame budget of %zu bytes exhausted (oldest partial frame "
+                 "dropped, %zu of %zu bytes)",
+                 b->max, old->dec.body.len, old->dec.need);
+        old->cause = CAUSE_BUDGET;
+        if (old == self) {
+            give_up = true; /* the decoder frees its buffer; the caller closes */
+        } else {
+            mk_log(MK_LOG_WARN, "net", "%s: %s", old->remote, why);
+            mk_frame_budget_release(&old->dec);
+            mk_net_conn_close_internal(old, MK_EBUSY, why, false);
+        }
+    }
+    MK_MET_SET(net, partial_bytes, b->used);
+    return give_up;
+}
+
 /* ----- sending on the loop ------------------------------------------------- */
 
 void mk_net_conn_send_framed(mk_net_conn *c, uint8_t *buf, size_t len, size_t plain) {
@@ -56,9 +99,12 @@ void mk_net_conn_send_framed(mk_net_conn *c, uint8_t *buf, size_t len, size_t pl
         mk_net_conn_account_done(c, plain);
         return;
     }
+    /* Counted before the bytes can reach the peer (a peer that saw the
+     * frame finds it counted here), taken back if TLS refused it. */
+    MK_MET_ADD(c->net, frames_out, 1);
     int rc = mk_net_conn_tls_write(c, buf, len, plain);
     free(buf);
-    if (rc == 0) MK_MET_ADD(c->net, frames_out, 1);
+    if (rc < 0) MK_MET_SUB(c->net, frames_out, 1);
 }
 
 int mk_net_conn_send_raw(mk_net_conn *c, const void *data, size_t len) {

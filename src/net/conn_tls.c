@@ -17,7 +17,9 @@
  *
  * Handshake outcome: when TLS completes, the certificate callback (tls.c)
  * has set the peer id and ALPN has chosen the protocol; both are checked
- * again here. The listener then sends the acceptance frame and is open;
+ * again here. The listener then asks the connection limits (dial.c,
+ * mk_net_conn_admit_inbound: max_conns, max_conns_per_addr, ranks), and
+ * once admitted sends the acceptance frame and is open;
  * the dialer waits for it (AWAIT_ACCEPT). A failed handshake is explained
  * by the reason the TLS callbacks stored on the connection, by the alert
  * (no matching ALPN), or by OpenSSL's error queue.
@@ -170,6 +172,7 @@ static int handshake_done(mk_net_conn *c) {
             c->counted_pending_in = false;
             net->n_pending_in--;
         }
+        if (!mk_net_conn_admit_inbound(c)) return -1;
         mk_net_conn_set_state(c, CONN_OPEN);
         mk_net_conn_send_empty_frame(c); /* acceptance */
         if (mk_net_conn_state(c) != CONN_OPEN) return -1;
@@ -230,6 +233,7 @@ void mk_net_conn_drive(mk_net_conn *c) {
             mk_error e;
             mk_error_clear(&e);
             int rc = mk_frame_decoder_feed(&c->dec, buf, (size_t)n, mk_net_conn_on_frame, c, &e);
+            MK_MET_SET(c->net, partial_bytes, c->net->budget.used);
             if (rc < 0) {
                 char pid[9];
                 mk_id_short(&c->peer, pid);

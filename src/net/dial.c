@@ -17,7 +17,23 @@
  * Inbound limits: at most max_pending inbound handshakes at a time. When
  * the table is full, the *oldest* pending handshake is closed to admit the
  * newcomer (evict_oldest_pending), so idle sockets cannot lock real peers
- * out; each still dies at the handshake deadline. max_conns refuses.
+ * out; each still dies at the handshake deadline. Beyond that, the list of
+ * connections never holds more than max_conns + max_pending (the socket is
+ * closed at once).
+ *
+ * Connection slots (mk_net_conn_admit_inbound, once a handshake is done and
+ * the peer id known): at most max_conns connections are active (open, or
+ * outbound and not yet closed: net->n_active) and at most
+ * max_conns_per_addr inbound ones from one source IP address. A handshake
+ * completing over a limit displaces the lowest-ranked inbound connection
+ * (from that same address, when its address is over; the newest among
+ * equals) if that one ranks strictly lower than the newcomer, as told by
+ * the configured peer_rank (discovery: 1 in its catalog, 2 with valid
+ * tickets); otherwise the newcomer is refused (refused_addr /
+ * refused_limit) and never sees the acceptance frame. An outbound dial over
+ * max_conns displaces the same way, counting its peer at least rank 1 (the
+ * node chose to dial it). So throwaway identities from one address hold at
+ * most max_conns_per_addr slots, and cannot keep out a peer the node knows.
  *
  * Keep records (reconnection): a kept (peer, protocol) redials after its
  * connection closed for a reason other than a local close or stop, after
@@ -55,12 +71,102 @@ static void on_connected(uv_connect_t *req, int status) {
     mk_net_conn_drive(c);
 }
 
+/* ----- connection slots ------------------------------------------------------ */
+
+static int rank_of(mk_net *net, const mk_id *peer) {
+    return net->cfg.peer_rank ? net->cfg.peer_rank(peer, net->cfg.peer_rank_ctx) : 0;
+}
+
+static bool same_ip(const struct sockaddr_storage *a, const struct sockaddr_storage *b) {
+    if (a->ss_family != b->ss_family) return false;
+    if (a->ss_family == AF_INET)
+        return ((const struct sockaddr_in *)a)->sin_addr.s_addr ==
+               ((const struct sockaddr_in *)b)->sin_addr.s_addr;
+    if (a->ss_family == AF_INET6)
+        return memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
+                      &((const struct sockaddr_in6 *)b)->sin6_addr, sizeof(struct in6_addr)) == 0;
+    return false;
+}
+
+/* Active inbound connections from the address of c (c excluded). */
+static uint32_t count_from(mk_net *net, const mk_net_conn *c) {
+    uint32_t n = 0;
+    for (const mk_net_conn *x = net->conns; x; x = x->next)
+        n += x != c && x->inbound && x->counted_active && same_ip(&x->sa, &c->sa);
+    return n;
+}
+
+/* The active inbound connection to give up for a peer of rank `rank` (from
+ * the address of `from` when not NULL): the lowest-ranked, the newest among
+ * equals, and only if it ranks below `rank`. */
+static mk_net_conn *pick_displaced(mk_net *net, const mk_net_conn *from, int rank) {
+    mk_net_conn *best = NULL;
+    int best_rank = rank;
+    for (mk_net_conn *x = net->conns; x; x = x->next) {
+        if (x == from || !x->inbound || !x->counted_active) continue;
+        if (from && !same_ip(&x->sa, &from->sa)) continue;
+        int r = rank_of(net, &x->peer);
+        if (r < best_rank || (best && r == best_rank && x->serial > best->serial)) {
+            best = x;
+            best_rank = r;
+        }
+    }
+    return best;
+}
+
+static void displace(mk_net_conn *victim, const mk_id *for_peer) {
+    char pid[9], why[96];
+    mk_id_short(for_peer, pid);
+    snprintf(why, sizeof why, "connection slot given to peer %s (ranked higher)", pid);
+    victim->cause = CAUSE_DISPLACED;
+    mk_log(MK_LOG_INFO, "net", "%s: %s", victim->remote, why);
+    mk_net_conn_close_internal(victim, MK_EBUSY, why, false);
+}
+
+bool mk_net_conn_admit_inbound(mk_net_conn *c) {
+    mk_net *net = c->net;
+    bool over_addr = count_from(net, c) >= net->cfg.max_conns_per_addr;
+    bool over_all = net->n_active >= net->cfg.max_conns;
+    if (over_addr || over_all) {
+        int rank = rank_of(net, &c->peer);
+        mk_net_conn *victim = rank > 0 ? pick_displaced(net, over_addr ? c : NULL, rank) : NULL;
+        if (!victim) {
+            c->cause = over_addr ? CAUSE_REFUSED_ADDR : CAUSE_REFUSED_LIMIT;
+            char why[96];
+            snprintf(why, sizeof why, "too many connections%s",
+                     over_addr ? " from this address" : "");
+            mk_log(MK_LOG_WARN, "net", "refused %s after its handshake: %s", c->remote, why);
+            mk_net_conn_close_internal(c, MK_EBUSY, why, false);
+            return false;
+        }
+        displace(victim, &c->peer);
+    }
+    c->counted_active = true;
+    net->n_active++;
+    return true;
+}
+
+/* Room for an outbound connection to peer: 0, or MK_EBUSY. */
+static int outbound_slot(mk_net *net, const mk_id *peer) {
+    if (net->n_conns >= net->cfg.max_conns + net->cfg.max_pending) return MK_EBUSY;
+    if (net->n_active < net->cfg.max_conns) return 0;
+    int rank = rank_of(net, peer);
+    mk_net_conn *victim = pick_displaced(net, NULL, rank > 1 ? rank : 1);
+    if (!victim) return MK_EBUSY;
+    displace(victim, peer);
+    return 0;
+}
+
 int mk_net_conn_dial_start(mk_net *net, const mk_id *peer, mk_net_proto *proto,
                            const struct sockaddr *addr, const char *addr_str, mk_net_keep *keep,
                            mk_net_waiter *waiter) {
-    if (net->n_conns >= net->cfg.max_conns) return MK_EBUSY;
+    MK_TRY(outbound_slot(net, peer));
     mk_net_conn *c = mk_net_conn_new(net, false);
     if (!c) return MK_ENOMEM;
+    c->counted_active = true;
+    net->n_active++;
+    memcpy(&c->sa, addr,
+           addr->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in));
     c->peer = *peer;
     mk_net_conn_set_proto(c, proto);
     snprintf(c->remote, sizeof c->remote, "%s", addr_str);
@@ -97,7 +203,7 @@ static bool evict_oldest_pending(mk_net *net) {
             (!old || c->serial < old->serial))
             old = c;
     if (!old) return false;
-    old->evicted = true;
+    old->cause = CAUSE_PENDING_EVICTED;
     mk_log(MK_LOG_WARN, "net", "dropped the oldest pending handshake (%s): %u pending", old->remote,
            (unsigned)net->n_pending_in);
     mk_net_conn_close_internal(old, MK_EBUSY, "too many pending handshakes (oldest dropped)",
@@ -119,9 +225,9 @@ static void refuse_inbound(mk_net *net) {
 }
 
 void mk_net_conn_accept(mk_net *net) {
-    if (net->n_pending_in >= net->cfg.max_pending && net->n_conns < net->cfg.max_conns)
-        evict_oldest_pending(net);
-    if (net->n_pending_in >= net->cfg.max_pending || net->n_conns >= net->cfg.max_conns) {
+    uint32_t hard = net->cfg.max_conns + net->cfg.max_pending;
+    if (net->n_pending_in >= net->cfg.max_pending && net->n_conns < hard) evict_oldest_pending(net);
+    if (net->n_pending_in >= net->cfg.max_pending || net->n_conns >= hard) {
         refuse_inbound(net);
         return;
     }
@@ -132,10 +238,9 @@ void mk_net_conn_accept(mk_net *net) {
         mk_net_conn_close_handles(c);
         return;
     }
-    struct sockaddr_storage ss;
-    int sl = sizeof ss;
-    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &sl) == 0)
-        mk_net_addr_format((const struct sockaddr *)&ss, c->remote, sizeof c->remote);
+    int sl = sizeof c->sa;
+    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&c->sa, &sl) == 0)
+        mk_net_addr_format((const struct sockaddr *)&c->sa, c->remote, sizeof c->remote);
     c->counted_pending_in = true;
     net->n_pending_in++;
     uv_tcp_nodelay(&c->tcp, 1);

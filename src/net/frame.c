@@ -9,13 +9,24 @@
  *                 against the hard cap *before* any allocation.
  *   body phase:   if the whole body is in the current chunk and nothing is
  *                 buffered, hand out a view into the chunk (no copy);
- *                 otherwise append to `body` (never beyond `need`, which is
- *                 <= max) until complete.
+ *                 otherwise append to `body`, whose capacity never exceeds
+ *                 `need` (<= max), until complete; the buffer is freed once
+ *                 the frame was delivered, so only frames in flight hold
+ *                 memory.
  *
- * Invariants: hdr_have <= 4; body.len <= need <= max when hdr_have == 4;
- * every byte of the input is read through an mk_reader. A zero length is
- * delivered as an empty frame (callers give it a meaning: acceptance and
- * keepalive markers in conn_frame.c).
+ * Budget (optional, shared by decoders: net's node-wide budget for partial
+ * frames). The capacity of every member's body buffer is counted in
+ * budget->used. When growing a buffer took used beyond max, the budget's
+ * reclaim frees other decoders' buffers (their connections are closed) or
+ * answers that this decoder is the one to give up: then its buffer is freed
+ * and feeding fails with MK_EBUSY. So used exceeds max by at most one
+ * growth step of one frame.
+ *
+ * Invariants: hdr_have <= 4; body.len <= body.cap <= need <= max when
+ * hdr_have == 4; body.cap == 0 between frames; every byte of the input is
+ * read through an mk_reader. A zero length is delivered as an empty frame
+ * (callers give it a meaning: acceptance and keepalive markers in
+ * conn_frame.c).
  *
  * Encoding: mk_frame_write is the one place the header is written (through
  * an mk_writer, header and body or nothing); mk_frame_encode appends a
@@ -32,8 +43,13 @@ void mk_frame_decoder_init(mk_frame_decoder *d, size_t max) {
     mk_buf_init(&d->body, max ? max : 1);
 }
 
-void mk_frame_decoder_free(mk_frame_decoder *d) {
+void mk_frame_budget_release(mk_frame_decoder *d) {
+    if (d->budget) d->budget->used -= d->body.cap;
     mk_buf_free(&d->body);
+}
+
+void mk_frame_decoder_free(mk_frame_decoder *d) {
+    mk_frame_budget_release(d);
     d->hdr_have = 0;
     d->need = 0;
 }
@@ -50,6 +66,26 @@ static void reset_frame(mk_frame_decoder *d) {
     d->hdr_have = 0;
     d->need = 0;
     d->body.len = 0;
+}
+
+/* Append to the body buffer, counting its growth in the budget. */
+static int buffer_body(mk_frame_decoder *d, const uint8_t *p, size_t n, mk_error *err) {
+    size_t cap0 = d->body.cap;
+    if (cap0 == 0 && d->budget) d->partial_seq = ++d->budget->seq;
+    int rc = mk_buf_append(&d->body, p, n);
+    if (rc < 0) return mk_error_set(err, rc, "frame buffer: %s", mk_strerror(rc));
+    mk_frame_budget *b = d->budget;
+    if (!b) return 0;
+    b->used += d->body.cap - cap0;
+    if (b->used > b->max && b->reclaim(b, d)) {
+        size_t held = d->body.len;
+        mk_frame_budget_release(d);
+        return mk_error_set(err, MK_EBUSY,
+                            "partial-frame budget of %zu bytes exhausted: dropped the oldest "
+                            "partial frame (this one, %zu of %zu bytes)",
+                            b->max, held, d->need);
+    }
+    return 0;
 }
 
 int mk_frame_decoder_feed(mk_frame_decoder *d, const uint8_t *data, size_t len, mk_frame_cb cb,
@@ -72,6 +108,7 @@ int mk_frame_decoder_feed(mk_frame_decoder *d, const uint8_t *data, size_t len, 
                                     (unsigned)n, d->max);
             d->need = n;
             d->body.len = 0;
+            d->body.max = n ? n : 1; /* the buffer never grows beyond this frame */
         }
         /* Body phase. */
         size_t missing = d->need - d->body.len;
@@ -87,14 +124,13 @@ int mk_frame_decoder_feed(mk_frame_decoder *d, const uint8_t *data, size_t len, 
         } else {
             size_t take = avail < missing ? avail : missing;
             MK_TRY(mk_read_view(&r, take, &p));
-            int arc = mk_buf_append(&d->body, p, take);
-            if (arc < 0) return mk_error_set(err, arc, "frame buffer: %s", mk_strerror(arc));
+            MK_TRY(buffer_body(d, p, take, err));
             if (d->body.len < d->need) return 0;
             size_t n = d->body.len;
             reset_frame(d);
-            /* The callback sees the buffered body; it is not touched until
-             * the next frame's body is appended. */
+            /* The callback sees the buffered body, freed when it returned. */
             rc = cb(ctx, d->body.data, n);
+            mk_frame_budget_release(d);
         }
         if (rc < 0) return rc;
         if (rc > 0) return 1;

@@ -340,6 +340,8 @@ void mk_net_config_init(mk_net_config *cfg) {
     cfg->max_send_queue = MK_NET_DEFAULT_SEND_QUEUE;
     cfg->max_conns = MK_NET_DEFAULT_MAX_CONNS;
     cfg->max_pending = MK_NET_DEFAULT_MAX_PENDING;
+    cfg->max_conns_per_addr = MK_NET_DEFAULT_MAX_CONNS_PER_ADDR;
+    cfg->max_partial_bytes = MK_NET_DEFAULT_MAX_PARTIAL_BYTES;
     cfg->reconnect_min_ms = MK_NET_DEFAULT_RECONNECT_MIN_MS;
     cfg->reconnect_max_ms = MK_NET_DEFAULT_RECONNECT_MAX_MS;
 }
@@ -358,6 +360,8 @@ int mk_net_new(const mk_net_config *cfg_in, mk_net **out, mk_error *err) {
     if (!cfg.max_send_queue) cfg.max_send_queue = MK_NET_DEFAULT_SEND_QUEUE;
     if (!cfg.max_conns) cfg.max_conns = MK_NET_DEFAULT_MAX_CONNS;
     if (!cfg.max_pending) cfg.max_pending = MK_NET_DEFAULT_MAX_PENDING;
+    if (!cfg.max_conns_per_addr) cfg.max_conns_per_addr = MK_NET_DEFAULT_MAX_CONNS_PER_ADDR;
+    if (!cfg.max_partial_bytes) cfg.max_partial_bytes = MK_NET_DEFAULT_MAX_PARTIAL_BYTES;
     if (!cfg.reconnect_min_ms) cfg.reconnect_min_ms = MK_NET_DEFAULT_RECONNECT_MIN_MS;
     if (!cfg.reconnect_max_ms) cfg.reconnect_max_ms = MK_NET_DEFAULT_RECONNECT_MAX_MS;
     if (cfg.reconnect_max_ms < cfg.reconnect_min_ms) cfg.reconnect_max_ms = cfg.reconnect_min_ms;
@@ -384,6 +388,9 @@ int mk_net_new(const mk_net_config *cfg_in, mk_net **out, mk_error *err) {
         return mk_error_set(err, MK_ECRYPTO, "net: key generation failed");
     }
     net->cfg = cfg;
+    net->budget.max = cfg.max_partial_bytes;
+    net->budget.reclaim = mk_net_budget_reclaim;
+    net->budget.ctx = net;
     memcpy(net->self.b, net->key.public_key, MK_ID_LEN);
     mk_id_to_hex(&cfg.network_id, net->net_hex);
     atomic_init(&net->state, NET_NEW);

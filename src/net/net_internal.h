@@ -45,14 +45,31 @@
 
 #define MK_FRAME_HDR 4
 
+typedef struct mk_frame_decoder mk_frame_decoder;
+
+/* A byte budget shared by decoders (the node-wide one for partial frames,
+ * loop only). `used` is the capacity of every member decoder's body buffer.
+ * When a decoder's buffer grew beyond max, reclaim(b, d) is called to free
+ * other decoders' buffers (mk_frame_budget_release) or to tell that d
+ * itself is the one to give up: it returns true when d must fail (then the
+ * decoder frees its buffer and returns MK_EBUSY). */
+typedef struct mk_frame_budget {
+    size_t used, max;
+    uint64_t seq; /* numbers partial frames in the order they began */
+    bool (*reclaim)(struct mk_frame_budget *b, mk_frame_decoder *d);
+    void *ctx;
+} mk_frame_budget;
+
 /* Incremental decoder of u32-big-endian length-prefixed frames. */
-typedef struct mk_frame_decoder {
+struct mk_frame_decoder {
     uint8_t hdr[MK_FRAME_HDR];
-    size_t hdr_have; /* header bytes collected for the current frame */
-    size_t need;     /* body length once the header is complete */
-    mk_buf body;     /* body bytes collected when a frame spans chunks */
-    size_t max;      /* hard cap on a body */
-} mk_frame_decoder;
+    size_t hdr_have;         /* header bytes collected for the current frame */
+    size_t need;             /* body length once the header is complete */
+    mk_buf body;             /* body bytes collected when a frame spans chunks */
+    size_t max;              /* hard cap on a body */
+    mk_frame_budget *budget; /* NULL: none */
+    uint64_t partial_seq;    /* budget->seq when the buffered body began */
+};
 
 /* Called per complete frame. Return 0 to continue, 1 to stop quietly (the
  * consumer closed), or a negative code to fail. */
@@ -69,6 +86,9 @@ int mk_frame_decoder_feed(mk_frame_decoder *d, const uint8_t *data, size_t len, 
 bool mk_frame_decoder_at_boundary(const mk_frame_decoder *d);
 /* Bytes of the partial frame held (header included). */
 size_t mk_frame_decoder_partial(const mk_frame_decoder *d);
+/* Free the body buffer now and give its bytes back to the budget (the
+ * decoder must not be fed again; mk_frame_decoder_free is still needed). */
+void mk_frame_budget_release(mk_frame_decoder *d);
 /* Append the 4-byte header and body to out. */
 int mk_frame_encode(mk_buf *out, const void *data, size_t len);
 /* Write the 4-byte header and body through w (the one place the frame
@@ -106,6 +126,8 @@ enum { NET_NEW = 0, NET_RUNNING, NET_STOPPING, NET_STOPPED };
     atomic_fetch_add_explicit(&(net)->met[MK_MET_IDX(field)], (uint64_t)(n), memory_order_relaxed)
 #define MK_MET_SUB(net, field, n)                                                                  \
     atomic_fetch_sub_explicit(&(net)->met[MK_MET_IDX(field)], (uint64_t)(n), memory_order_relaxed)
+#define MK_MET_SET(net, field, v)                                                                  \
+    atomic_store_explicit(&(net)->met[MK_MET_IDX(field)], (uint64_t)(v), memory_order_relaxed)
 
 typedef struct mk_net_req mk_net_req;
 typedef struct mk_net_keep mk_net_keep;
@@ -139,8 +161,10 @@ struct mk_net {
     mk_net_conn *conns; /* every connection whose handles are not closed */
     mk_net_keep *keeps;
     mk_net_timer *timers;
-    uint32_t n_conns;      /* in the list */
-    uint32_t n_pending_in; /* inbound, handshaking */
+    uint32_t n_conns;       /* in the list */
+    uint32_t n_pending_in;  /* inbound, handshaking */
+    uint32_t n_active;      /* counted against max_conns: open, or outbound not closed */
+    mk_frame_budget budget; /* partial frames of every connection (conn_frame.c) */
     uint64_t next_serial;
     uint8_t rbuf[65536]; /* read buffer (one read at a time) */
     bool stopping;
@@ -205,6 +229,16 @@ enum {
     CONN_CLOSED          /* handles closed */
 };
 
+/* Why a connection was closed by a limit (counted by its close). */
+enum {
+    CAUSE_NONE = 0,
+    CAUSE_PENDING_EVICTED, /* the oldest pending handshake, for a newcomer */
+    CAUSE_REFUSED_LIMIT,   /* over max_conns after its handshake */
+    CAUSE_REFUSED_ADDR,    /* over max_conns_per_addr after its handshake */
+    CAUSE_DISPLACED,       /* made room for a higher-ranked peer */
+    CAUSE_BUDGET           /* held the oldest partial frame over the budget */
+};
+
 typedef struct mk_net_waiter {
     struct mk_net_waiter *next;
     mk_net_dial_cb cb;
@@ -241,7 +275,9 @@ struct mk_net_conn {
     int handles_open;
     bool handles_closing;
     bool counted_pending_in;
-    bool evicted; /* closed to make room for a newer pending handshake */
+    bool counted_active;        /* in net->n_active */
+    int cause;                  /* CAUSE_*: closed by a limit */
+    struct sockaddr_storage sa; /* the remote address (inbound: its source) */
 
     SSL *ssl;
     mk_frame_decoder dec;
@@ -325,6 +361,13 @@ int mk_net_conn_dial_start(mk_net *net, const mk_id *peer, mk_net_proto *proto,
                            mk_net_waiter *waiter);
 /* Accept an inbound connection on the listener (loop). */
 void mk_net_conn_accept(mk_net *net);
+/* An inbound connection finished its handshake (its peer is known): may it
+ * open under max_conns and max_conns_per_addr, possibly by displacing a
+ * lower-ranked inbound connection? When not, it is closed (loop). */
+bool mk_net_conn_admit_inbound(mk_net_conn *c);
+/* The budget's reclaim (conn_frame.c): close the connection holding the
+ * oldest partial frame unless that is d's own; true when it is d's. */
+bool mk_net_budget_reclaim(mk_frame_budget *b, mk_frame_decoder *d);
 /* Close with a code and reason (loop). graceful sends close_notify first. */
 void mk_net_conn_close_internal(mk_net_conn *c, int code, const char *reason, bool graceful);
 /* Send an already-framed buffer (loop; takes ownership of buf). plain is the

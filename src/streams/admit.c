@@ -22,6 +22,17 @@
  * that fails for another reason after an entry change closes with
  * "revoked".
  *
+ * Verdicts. Judging can be costly (a TDX quote), and a peer can send the
+ * same SUBSCRIBE any number of times; so each owner keeps the last
+ * ST_VERDICTS judgements, keyed by (peer, entry version): an entry version
+ * is signed once by its peer, and whatever else it might sign under the
+ * same version it could present anyway. A judgement younger than
+ * verdict_ttl_ms is reused — an admission only until its expiry, so the
+ * expiry timer always judges afresh — and the cache is emptied when the
+ * requirements change. Refusals are reused too: a peer refused 20,000
+ * times costs one judgement (and producer.c closes its connection after
+ * max_refusals).
+ *
  * Invariant: whenever a channel becomes active, or an active one ends or
  * changes its expiry, the caller re-arms (mk_st_arm_expiry), so the timer
  * is always at the earliest expiry or stopped when nothing expires.
@@ -29,6 +40,7 @@
  * judgement (a test clock affects only the latter).
  */
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "core/timeutil.h"
 #include "mosaik/clock.h"
@@ -71,12 +83,76 @@ int mk_st_local_entry_wire(st_ctx *ctx, mk_buf *out) {
     return rc;
 }
 
+/* ----- the verdict cache ----------------------------------------------------- */
+
+void mk_st_verdicts_clear(st_owner *o) {
+    free(o->verdicts);
+    o->verdicts = NULL;
+}
+
+/* A usable judgement of (peer, version): young enough, and an admission
+ * only before its expiry. */
+static st_verdict *verdict_find(st_owner *o, const mk_id *peer, uint64_t version, int64_t now,
+                                uint64_t mono) {
+    if (!o->verdicts) return NULL;
+    for (size_t i = 0; i < ST_VERDICTS; i++) {
+        st_verdict *v = &o->verdicts[i];
+        if (!v->at_ms || v->version != version || !mk_id_eq(&v->peer, peer)) continue;
+        if (mono - v->at_ms >= o->verdict_ttl_ms) return NULL;
+        if (v->rc == 0 && v->expires != MK_EXPIRES_NEVER && v->expires <= now) return NULL;
+        return v;
+    }
+    return NULL;
+}
+
+/* Keep a judgement, in the slot of the same (peer, version), else the
+ * oldest. */
+static void verdict_put(st_owner *o, const mk_id *peer, uint64_t version, uint64_t mono, int rc,
+                        unsigned reason, mk_expiration exp, const mk_error *err) {
+    if (!o->verdicts && !(o->verdicts = calloc(ST_VERDICTS, sizeof *o->verdicts))) return;
+    st_verdict *slot = &o->verdicts[0];
+    for (size_t i = 0; i < ST_VERDICTS; i++) {
+        st_verdict *v = &o->verdicts[i];
+        if (v->at_ms && v->version == version && mk_id_eq(&v->peer, peer)) {
+            slot = v;
+            break;
+        }
+        if (v->at_ms < slot->at_ms) slot = v;
+    }
+    *slot = (st_verdict){
+        .peer = *peer, .version = version, .at_ms = mono ? mono : 1, .rc = rc, .reason = reason};
+    slot->expires = exp;
+    if (rc < 0 && err)
+        snprintf(slot->text, sizeof slot->text, "%.*s", (int)sizeof slot->text - 1, err->msg);
+}
+
 int mk_st_judge(st_chan *ch, int64_t now, mk_expiration *exp, unsigned *reason, mk_error *err) {
     if (!ch->has_entry) {
         *reason = MK_STREAM_R_BAD_ENTRY;
         return mk_error_set(err, MK_ENOTFOUND, "no entry for the peer");
     }
-    return mk_require_rt_check(&ch->o->req, &ch->entry, now, exp, reason, err);
+    st_owner *o = ch->o;
+    uint64_t mono = mk_mono_ms();
+    const st_verdict *v = verdict_find(o, &ch->peer, ch->entry.version, now, mono);
+    if (v) {
+        pthread_mutex_lock(&o->mu);
+        o->st.verdict_hits++;
+        pthread_mutex_unlock(&o->mu);
+        *reason = v->reason;
+        if (v->rc == 0) {
+            if (exp) *exp = v->expires;
+            return 0;
+        }
+        return mk_error_set(err, v->rc, "%s", v->text);
+    }
+    mk_error e;
+    mk_error_clear(&e);
+    mk_expiration x = MK_EXPIRES_NEVER;
+    int rc = mk_require_rt_check(&o->req, &ch->entry, now, &x, reason, &e);
+    verdict_put(o, &ch->peer, ch->entry.version, mono, rc, *reason, x, &e);
+    if (rc == 0 && exp) *exp = x;
+    if (rc < 0 && err) *err = e;
+    return rc;
 }
 
 void mk_st_revalidate(st_chan *ch, bool from_timer) {

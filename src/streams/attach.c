@@ -17,6 +17,11 @@
  * as "unknown-stream"). A later ctx of the same network finds the protocol
  * registered (MK_EBUSY) and reuses it with its hook.
  *
+ * Connections. Each streams connection carries a small record (its user
+ * pointer, from on_connect to on_close) counting the SUBSCRIBEs refused on
+ * it per ST_REFUSAL_WINDOW_MS; beyond the producer's max_refusals the
+ * connection is closed (mk_st_conn_refused).
+ *
  * Dispatch. A frame is decoded (msg.c; a malformed one closes the
  * connection) and routed by its type to the producer side (SUBSCRIBE,
  * UNSUBSCRIBE, CREDIT) or the consumer side (ACCEPT, CLOSE, DATA) of this
@@ -69,7 +74,30 @@ void mk_st_run_on_loop(mk_network *nw, void (*fn)(void *), void *arg) {
 /* ------------------------------------------------------------------ */
 
 static void on_connect(mk_net_conn *conn, bool inbound, void *arg) {
-    (void)conn, (void)inbound, (void)arg;
+    (void)inbound, (void)arg;
+    st_conn *sc = calloc(1, sizeof *sc);
+    if (sc) sc->window_ms = mk_mono_ms();
+    mk_net_conn_set_user(conn, sc); /* NULL (no memory): refusals not counted */
+}
+
+bool mk_st_conn_refused(mk_net_conn *conn, uint32_t max) {
+    st_conn *sc = mk_net_conn_get_user(conn);
+    if (!sc) return false;
+    uint64_t now = mk_mono_ms();
+    if (now - sc->window_ms >= ST_REFUSAL_WINDOW_MS) {
+        sc->window_ms = now;
+        sc->refusals = 0;
+    }
+    if (++sc->refusals <= max) return false;
+    char pid[9], why[96];
+    mk_id peer;
+    mk_net_conn_peer(conn, &peer);
+    mk_id_short(&peer, pid);
+    snprintf(why, sizeof why, "more than %u refused subscriptions in %u s", (unsigned)max,
+             ST_REFUSAL_WINDOW_MS / 1000);
+    mk_log(MK_LOG_WARN, ST_LOG, "closing the connection of %s: %s", pid, why);
+    mk_net_conn_close(conn, why);
+    return true;
 }
 
 static void dispatch(st_ctx *ctx, mk_net_conn *conn, const mk_id *peer, const mk_stream_msg *m) {
@@ -125,6 +153,8 @@ static void on_frame(mk_net_conn *conn, const uint8_t *data, size_t len, void *a
 
 static void on_close(mk_net_conn *conn, int code, const char *reason, void *arg) {
     (void)code;
+    free(mk_net_conn_get_user(conn));
+    mk_net_conn_set_user(conn, NULL);
     st_ctx *ctx = ((st_shim *)arg)->ctx;
     if (!ctx) return;
     char t[MK_STREAM_MAX_REASON];

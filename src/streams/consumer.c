@@ -349,7 +349,8 @@ void mk_stream_consumer_opts_init(mk_stream_consumer_opts *o) {
     *o = (mk_stream_consumer_opts){.window = MK_STREAM_DEFAULT_WINDOW,
                                    .max_producers = MK_STREAM_DEFAULT_MAX_PRODUCERS,
                                    .retry_min_ms = MK_STREAM_DEFAULT_RETRY_MIN_MS,
-                                   .retry_max_ms = MK_STREAM_DEFAULT_RETRY_MAX_MS};
+                                   .retry_max_ms = MK_STREAM_DEFAULT_RETRY_MAX_MS,
+                                   .verdict_ttl_ms = MK_STREAM_DEFAULT_VERDICT_TTL_MS};
 }
 
 static void consumer_destroy(mk_stream_consumer *c) {
@@ -379,6 +380,8 @@ static int consumer_create(mk_network *nw, const char *name, const mk_datum_code
     c->retry_min = opts->retry_min_ms ? opts->retry_min_ms : MK_STREAM_DEFAULT_RETRY_MIN_MS;
     c->retry_max = opts->retry_max_ms ? opts->retry_max_ms : MK_STREAM_DEFAULT_RETRY_MAX_MS;
     if (c->retry_max < c->retry_min) c->retry_max = c->retry_min;
+    c->o.verdict_ttl_ms =
+        opts->verdict_ttl_ms ? opts->verdict_ttl_ms : MK_STREAM_DEFAULT_VERDICT_TTL_MS;
     int rc = c->efd >= 0 ? mk_st_owner_attach(&c->o, req, err)
                          : mk_error_set(err, MK_EIO, "eventfd: %s", strerror(errno));
     if (rc < 0) {

@@ -79,6 +79,7 @@ void mk_st_owner_init(st_owner *o, mk_network *nw, const char *name, const mk_da
 
 void mk_st_owner_fini(st_owner *o) {
     mk_require_rt_free(&o->req);
+    mk_st_verdicts_clear(o);
     for (size_t i = 0; i < o->n_ps; i++) {
         free(o->ps[i]->tags.items);
         free(o->ps[i]);
@@ -89,18 +90,19 @@ void mk_st_owner_fini(st_owner *o) {
 }
 
 typedef struct add_v_req {
-    mk_require_rt *rt;
+    st_owner *o;
     mk_validator *v;
     int rc;
 } add_v_req;
 
 static void add_v_run(void *arg) {
     add_v_req *r = arg;
-    r->rc = mk_require_rt_add_validator(r->rt, r->v);
+    r->rc = mk_require_rt_add_validator(&r->o->req, r->v);
+    mk_st_verdicts_clear(r->o); /* judged by other requirements */
 }
 
 int mk_st_owner_require(st_owner *o, mk_validator *v, mk_error *err) {
-    add_v_req r = {&o->req, v, 0};
+    add_v_req r = {o, v, 0};
     mk_st_run_on_loop(o->nw, add_v_run, &r);
     if (r.rc < 0) mk_validator_free(v);
     return r.rc < 0 ? mk_error_set(err, r.rc, "cannot add the validator") : 0;

@@ -25,8 +25,11 @@
  * with "unknown-stream". A renewed subscription (same connection and
  * number, or the same peer) replaces the old channel. Beyond max_consumers
  * it is refused with "full"; otherwise the consumer's entry is judged
- * (admit.c) and the answer is ACCEPT, carrying our own entry and the
- * admission expiry, or CLOSE with the reason and its text.
+ * (admit.c, which reuses the judgement of the same entry version) and the
+ * answer is ACCEPT, carrying our own entry and the admission expiry, or
+ * CLOSE with the reason and its text. Every refusal counts against the
+ * connection (attach.c): the one beyond max_refusals within 10 s closes
+ * it, so a peer cannot keep the loop busy refusing it.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -182,12 +185,23 @@ static void send_accept(st_chan *ch, mk_net_conn *conn, mk_expiration exp) {
     mk_buf_free(&w);
 }
 
+/* A refused SUBSCRIBE: beyond max refusals in the window, the connection
+ * goes (counted by p when not NULL). */
+static void refused_on(mk_net_conn *conn, mk_stream_producer *p) {
+    if (!mk_st_conn_refused(conn, p ? p->max_refusals : MK_STREAM_DEFAULT_MAX_REFUSALS) || !p)
+        return;
+    pthread_mutex_lock(&p->o.mu);
+    p->o.st.closed_refusals++;
+    pthread_mutex_unlock(&p->o.mu);
+}
+
 void mk_st_prod_on_subscribe(st_ctx *ctx, mk_net_conn *conn, const mk_id *peer,
                              const mk_stream_msg *m) {
     st_owner *o = mk_st_owner_find(ctx->producers, &m->stream_id);
     if (!o) {
         mk_st_send_end_on(conn, m->channel, MK_SMSG_CLOSE, MK_STREAM_R_UNKNOWN_STREAM,
                           "this peer does not produce the stream", 0);
+        refused_on(conn, NULL);
         return;
     }
     /* A renewed subscription of the same peer replaces the old one. */
@@ -202,6 +216,7 @@ void mk_st_prod_on_subscribe(st_ctx *ctx, mk_net_conn *conn, const mk_id *peer,
     if (!ch) {
         mk_st_send_end_on(conn, m->channel, MK_SMSG_CLOSE, MK_STREAM_R_FULL,
                           "producer out of resources", 0);
+        refused_on(conn, o->p);
         return;
     }
     ch->no = m->channel;
@@ -214,6 +229,7 @@ void mk_st_prod_on_subscribe(st_ctx *ctx, mk_net_conn *conn, const mk_id *peer,
         mk_st_send_end(ch, MK_SMSG_CLOSE, reason, err.msg, 0);
         mk_st_emit(ch, MK_STREAM_EV_REFUSED, false, reason, err.msg, 0);
         mk_st_chan_free(ch);
+        refused_on(conn, o->p);
         return;
     }
     ch->expires = exp;
@@ -259,7 +275,9 @@ void mk_stream_producer_opts_init(mk_stream_producer_opts *o) {
     *o = (mk_stream_producer_opts){.max_consumers = MK_STREAM_DEFAULT_MAX_CONSUMERS,
                                    .max_lag = MK_STREAM_DEFAULT_MAX_LAG,
                                    .lag_policy = MK_STREAM_LAG_DISCONNECT,
-                                   .inbox = ST_DEFAULT_INBOX};
+                                   .inbox = ST_DEFAULT_INBOX,
+                                   .verdict_ttl_ms = MK_STREAM_DEFAULT_VERDICT_TTL_MS,
+                                   .max_refusals = MK_STREAM_DEFAULT_MAX_REFUSALS};
 }
 
 static void producer_destroy(mk_stream_producer *p) {
@@ -286,6 +304,9 @@ static int producer_create(mk_network *nw, const char *name, const mk_datum_code
     p->max_lag = opts->max_lag ? opts->max_lag : MK_STREAM_DEFAULT_MAX_LAG;
     if (p->max_lag > MK_STREAM_MAX_LAG) p->max_lag = MK_STREAM_MAX_LAG;
     p->policy = opts->lag_policy;
+    p->o.verdict_ttl_ms =
+        opts->verdict_ttl_ms ? opts->verdict_ttl_ms : MK_STREAM_DEFAULT_VERDICT_TTL_MS;
+    p->max_refusals = opts->max_refusals ? opts->max_refusals : MK_STREAM_DEFAULT_MAX_REFUSALS;
     uint32_t in_cap = opts->inbox ? opts->inbox : ST_DEFAULT_INBOX;
     if (in_cap > 65536) in_cap = 65536;
     mk_st_ring_init(&p->inbox, sizeof(st_item *));

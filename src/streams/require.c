@@ -7,7 +7,9 @@
  * own), tag names, an optional predicate. mk_require_rt_build turns it into
  * run-time form (streams_internal.h): one fresh validator per factory in an
  * mk_validator_set (all required, the earliest expiration wins) and the
- * tags hashed to ids. mk_require_rt_check judges one peer entry, cheapest
+ * tags as ids (mk_name_or_id_parse: a name is hashed, 64 hex digits are an
+ * id, and a bad string — NULL, empty, malformed hex, the zero id — fails
+ * the build instead of becoming some tag). mk_require_rt_check judges one peer entry, cheapest
  * test first: tags, then the predicate, then every validator through
  * mk_validator_set_check over the entry's peer view. A refusal says which
  * requirement failed (reason MK_STREAM_R_REQUIREMENT for tags and the
@@ -60,8 +62,13 @@ int mk_require_rt_build(mk_require_rt *rt, const mk_requirements *req, mk_error 
             mk_require_rt_free(rt);
             return mk_error_set(err, MK_ENOMEM, "requirements: out of memory");
         }
-        for (size_t i = 0; i < req->n_tags; i++)
-            mk_id_parse(&rt->tags[i], req->tags[i]);
+        for (size_t i = 0; i < req->n_tags; i++) {
+            int rc = mk_name_or_id_parse(req->tags[i], &rt->tags[i], err);
+            if (rc < 0) {
+                mk_require_rt_free(rt);
+                return mk_error_prefix(err, rc, "requirements: tag %zu", i);
+            }
+        }
         rt->n_tags = req->n_tags;
     }
     rt->require = req->require;

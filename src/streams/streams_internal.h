@@ -51,6 +51,8 @@
 /* The least per-consumer cap of candidate producers (consumer.c). */
 #define ST_MAX_CANDIDATES 256u
 #define ST_MAX_NAME 128
+#define ST_VERDICTS 64              /* cached judgements per owner (admit.c) */
+#define ST_REFUSAL_WINDOW_MS 10000u /* max_refusals counts per this window */
 
 /* Consumer channel states; a producer's channel is ACTIVE once admitted. */
 enum { CS_IDLE = 0, CS_DIALING, CS_SUBSCRIBING, CS_ACTIVE };
@@ -122,6 +124,23 @@ typedef struct st_ctx st_ctx;
 typedef struct st_chan st_chan;
 typedef struct st_owner st_owner;
 
+/* A judgement of one version of a peer's entry (admit.c). */
+typedef struct st_verdict {
+    mk_id peer;
+    uint64_t version;
+    uint64_t at_ms; /* mk_mono_ms() when made; 0: empty slot */
+    int rc;         /* 0: admitted */
+    unsigned reason;
+    mk_expiration expires;
+    char text[MK_STREAM_MAX_REASON];
+} st_verdict;
+
+/* Per streams connection (attach.c; its mk_net_conn user pointer, loop). */
+typedef struct st_conn {
+    uint32_t refusals;  /* refused SUBSCRIBEs in the current window */
+    uint64_t window_ms; /* mk_mono_ms() when that window began */
+} st_conn;
+
 /* The network's attachment record (attach.c): lives as long as the network. */
 typedef struct st_shim {
     mk_network *nw;
@@ -182,9 +201,11 @@ struct st_owner {
     mk_id stream_id;
     char name[ST_MAX_NAME];
     const mk_datum_codec *codec;
-    mk_require_rt req; /* loop once attached */
-    st_chan *chans;    /* loop */
-    bool closing;      /* producer: set under mu; consumer: loop */
+    mk_require_rt req;       /* loop once attached */
+    st_chan *chans;          /* loop */
+    st_verdict *verdicts;    /* loop: ST_VERDICTS slots, made at the first judgement */
+    uint32_t verdict_ttl_ms; /* fixed at creation */
+    bool closing;            /* producer: set under mu; consumer: loop */
     mk_stream_observer on_event;
     void *event_ctx;
     /* mu */
@@ -197,7 +218,7 @@ struct st_owner {
 
 struct mk_stream_producer {
     st_owner o;
-    uint32_t max_consumers, max_lag;
+    uint32_t max_consumers, max_lag, max_refusals;
     mk_stream_lag_policy policy;
     st_ring inbox;     /* mu: of st_item *, fixed capacity */
     bool flush_posted; /* mu */
@@ -317,8 +338,12 @@ int mk_st_take_entry(st_ctx *ctx, const mk_id *peer, const uint8_t *data, size_t
                      mk_peer_entry *out, mk_error *err);
 /* Our own signed entry, encoded. */
 int mk_st_local_entry_wire(st_ctx *ctx, mk_buf *out);
-/* Judge the channel's peer by its entry with the owner's requirements. */
+/* Judge the channel's peer by its entry with the owner's requirements; a
+ * judgement of the same (peer, entry version) younger than the owner's
+ * verdict_ttl_ms is reused (an admission only before its expiry). */
 int mk_st_judge(st_chan *ch, int64_t now, mk_expiration *exp, unsigned *reason, mk_error *err);
+/* Forget the owner's judgements (its requirements changed; loop). */
+void mk_st_verdicts_clear(st_owner *o);
 /* Re-judge an active channel; end it (expired / revoked) when it fails. */
 void mk_st_revalidate(st_chan *ch, bool from_timer);
 /* Arm the expiry timer at the earliest admission expiry. */
@@ -383,5 +408,8 @@ void mk_st_run_on_loop(mk_network *nw, void (*fn)(void *), void *arg);
 int mk_st_owner_attach(st_owner *o, const mk_requirements *req, mk_error *err);
 /* Close o's channels and detach it (the ctx goes with the last owner). */
 void mk_st_owner_detach(st_owner *o);
+/* A SUBSCRIBE on conn was refused: count it in the connection's window;
+ * beyond max refusals close the connection. true when closed (loop). */
+bool mk_st_conn_refused(mk_net_conn *conn, uint32_t max);
 
 #endif

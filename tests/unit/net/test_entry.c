@@ -372,6 +372,192 @@ static void test_catalog_full(void **state) {
     (void)err;
 }
 
+/* ----- vouching, eviction, the new-identity limit (catalog.c) ------- */
+
+/* An entry of k at version v carrying one ticket with `data` (NULL: none);
+ * the padding makes the wire form bigger. */
+static void make_entry_t(const mk_ed25519_key *k, uint64_t v, const char *data, size_t padding,
+                         mk_buf *wire) {
+    mk_error err;
+    mk_peer_entry e;
+    mk_peer_entry_init(&e);
+    memcpy(e.peer_id.b, k->public_key, 32);
+    e.network_id = net_a;
+    e.version = v;
+    mk_id cls;
+    mk_id_from_name(&cls, "test.class");
+    if (data || padding) {
+        uint8_t *buf = calloc(1, strlen(data ? data : "") + padding + 1);
+        memcpy(buf, data ? data : "", strlen(data ? data : ""));
+        mk_ticket t;
+        assert_int_equal(mk_ticket_init(&t, &cls, buf, strlen(data ? data : "") + padding), 0);
+        assert_int_equal(mk_peer_entry_add_ticket(&e, &t, &err), 0);
+        mk_ticket_free(&t);
+        free(buf);
+    }
+    TU_ASSERT_RC(mk_peer_entry_sign(&e, k, &err), 0, &err);
+    mk_buf_init(wire, 0);
+    TU_ASSERT_RC(mk_peer_entry_encode(&e, wire, &err), 0, &err);
+    mk_peer_entry_free(&e);
+}
+
+static int judge_calls;
+
+/* Vouches for entries whose first ticket begins with "good". */
+static int64_t test_judge(const mk_peer_entry *e, int64_t now_s, void *ctx) {
+    (void)ctx;
+    judge_calls++;
+    if (e->n_tickets && e->tickets[0].len >= 4 && !memcmp(e->tickets[0].data, "good", 4))
+        return now_s + 100;
+    return 0;
+}
+
+typedef struct evictions {
+    int n;
+    mk_id last;
+} evictions;
+
+static void on_evicted(const mk_catalog_rec *rec, void *ctx) {
+    evictions *ev = ctx;
+    ev->n++;
+    ev->last = rec->entry.peer_id;
+}
+
+/* Offer with a policy; the refusal reason (MK_REFUSE_COUNT: accepted). */
+static mk_refusal offer_ex(mk_catalog *c, const mk_buf *w, uint64_t now, bool no_new, evictions *ev,
+                           mk_catalog_offer_opts *out) {
+    mk_catalog_offer_opts o = {.no_new_unvouched = no_new, .evicted = on_evicted, .ctx = ev};
+    mk_offer_result res;
+    mk_refusal why = MK_REFUSE_COUNT;
+    mk_error err;
+    mk_error_clear(&err);
+    int rc = mk_catalog_offer_ex(c, w->data, w->len, now, &o, &res, NULL, &why, &err);
+    if (out) *out = o;
+    return rc == 0 ? MK_REFUSE_COUNT : why;
+}
+
+static void test_catalog_vouch(void **state) {
+    (void)state;
+    const int64_t now_s = (int64_t)(NOW_MS / 1000);
+    mk_id self_id;
+    mk_id_from_name(&self_id, "self");
+    mk_catalog_limits l = limits(); /* 8 records */
+    mk_catalog c;
+    mk_catalog_init(&c, &net_a, &self_id, &l);
+    c.judge = test_judge;
+    evictions ev = {0};
+    mk_catalog_offer_opts o;
+    mk_buf w;
+    mk_ed25519_key k[20];
+    for (int i = 0; i < 20; i++)
+        make_key(&k[i], (uint8_t)(150 + i));
+    /* 6 live entries that are not vouched (a ticket, refused; none), 2
+     * tombstones. */
+    for (int i = 0; i < 8; i++) {
+        if (i < 6) {
+            make_entry_t(&k[i], NOW_MS, i % 2 ? "bad" : NULL, 0, &w);
+        } else {
+            mk_peer_entry e;
+            make_entry(&k[i], &net_a, NOW_MS, true, &e, &w);
+            mk_peer_entry_free(&e);
+        }
+        assert_int_equal(offer_ex(&c, &w, NOW_MS, false, &ev, &o), MK_REFUSE_COUNT);
+        assert_true(o.new_identity);
+        assert_false(o.vouched);
+        mk_buf_free(&w);
+    }
+    assert_int_equal(judge_calls, 3); /* the three with a ticket */
+    assert_int_equal(c.n_tombstones, 2);
+    /* An unvouched newcomer is refused: full. */
+    make_entry_t(&k[8], NOW_MS, "bad", 0, &w);
+    assert_int_equal(offer_ex(&c, &w, NOW_MS, false, &ev, NULL), MK_REFUSE_CATALOG_FULL);
+    mk_buf_free(&w);
+    /* Vouched newcomers evict the tombstones first (no eviction event). */
+    for (int i = 9; i < 11; i++) {
+        make_entry_t(&k[i], NOW_MS, "good", 0, &w);
+        assert_int_equal(offer_ex(&c, &w, NOW_MS, false, &ev, &o), MK_REFUSE_COUNT);
+        assert_true(o.vouched);
+        assert_int_equal(o.n_evicted, 1);
+        mk_buf_free(&w);
+    }
+    assert_int_equal(c.n_tombstones, 0);
+    assert_int_equal(ev.n, 0);
+    assert_int_equal(c.n, 8);
+    /* Then live unvouched entries, one each, told to the callback. */
+    for (int i = 11; i < 17; i++) {
+        make_entry_t(&k[i], NOW_MS, "good", 0, &w);
+        assert_int_equal(offer_ex(&c, &w, NOW_MS, false, &ev, &o), MK_REFUSE_COUNT);
+        assert_int_equal(o.n_evicted, 1);
+        assert_int_equal(ev.n, i - 10);
+        assert_null(mk_catalog_find(&c, &ev.last));
+        mk_buf_free(&w);
+    }
+    assert_int_equal(c.n, 8);
+    /* All vouched now: a vouched newcomer is refused too. */
+    make_entry_t(&k[17], NOW_MS, "good", 0, &w);
+    assert_int_equal(offer_ex(&c, &w, NOW_MS, false, &ev, NULL), MK_REFUSE_CATALOG_FULL);
+    mk_buf_free(&w);
+    /* Ranks; a refresh with the same tickets is not judged again, a
+     * change of tickets is. */
+    mk_id id9, id8;
+    memcpy(id9.b, k[9].public_key, 32);
+    memcpy(id8.b, k[8].public_key, 32);
+    assert_int_equal(mk_catalog_rank(&c, &id9, now_s), 2);
+    assert_int_equal(mk_catalog_rank(&c, &id9, now_s + 200), 1); /* its vouching expired */
+    assert_int_equal(mk_catalog_rank(&c, &id8, now_s), 0);
+    int calls = judge_calls;
+    make_entry_t(&k[9], NOW_MS + 1, "good", 0, &w);
+    assert_int_equal(offer_ex(&c, &w, NOW_MS + 1, false, &ev, &o), MK_REFUSE_COUNT);
+    assert_true(o.vouched);
+    assert_false(o.new_identity);
+    assert_int_equal(judge_calls, calls);
+    mk_buf_free(&w);
+    make_entry_t(&k[9], NOW_MS + 2, "bad", 0, &w);
+    assert_int_equal(offer_ex(&c, &w, NOW_MS + 2, false, &ev, &o), MK_REFUSE_COUNT);
+    assert_false(o.vouched);
+    assert_int_equal(judge_calls, calls + 1);
+    assert_int_equal(mk_catalog_rank(&c, &id9, now_s), 1);
+    mk_buf_free(&w);
+    mk_catalog_free(&c);
+
+    /* The new-identity limit: unvouched newcomers refused, vouched ones and
+     * known peers not. */
+    mk_catalog_init(&c, &net_a, &self_id, &l);
+    c.judge = test_judge;
+    make_entry_t(&k[0], NOW_MS, NULL, 0, &w);
+    assert_int_equal(offer_ex(&c, &w, NOW_MS, false, &ev, NULL), MK_REFUSE_COUNT);
+    mk_buf_free(&w);
+    make_entry_t(&k[1], NOW_MS, "bad", 0, &w);
+    assert_int_equal(offer_ex(&c, &w, NOW_MS, true, &ev, NULL), MK_REFUSE_NEW_IDS);
+    mk_buf_free(&w);
+    make_entry_t(&k[2], NOW_MS, "good", 0, &w);
+    assert_int_equal(offer_ex(&c, &w, NOW_MS, true, &ev, NULL), MK_REFUSE_COUNT);
+    mk_buf_free(&w);
+    make_entry_t(&k[0], NOW_MS + 1, NULL, 0, &w);
+    assert_int_equal(offer_ex(&c, &w, NOW_MS + 1, true, &ev, NULL), MK_REFUSE_COUNT);
+    mk_buf_free(&w);
+    assert_int_equal(c.n, 2);
+    mk_catalog_free(&c);
+
+    /* The byte cap: a big vouched entry evicts as many as it needs. */
+    l.max_bytes = 2000;
+    mk_catalog_init(&c, &net_a, &self_id, &l);
+    c.judge = test_judge;
+    size_t n0 = 0;
+    for (int i = 0; i < 8; i++) {
+        make_entry_t(&k[i], NOW_MS, "bad", 100, &w);
+        if (offer_ex(&c, &w, NOW_MS, false, &ev, NULL) == MK_REFUSE_COUNT) n0++;
+        mk_buf_free(&w);
+    }
+    make_entry_t(&k[10], NOW_MS, "good", 900, &w);
+    assert_int_equal(offer_ex(&c, &w, NOW_MS, false, &ev, &o), MK_REFUSE_COUNT);
+    assert_true(o.n_evicted >= 2);
+    assert_true(c.bytes <= l.max_bytes);
+    assert_int_equal(c.n, n0 - o.n_evicted + 1);
+    mk_buf_free(&w);
+    mk_catalog_free(&c);
+}
+
 static void test_messages(void **state) {
     (void)state;
     mk_buf f = MK_BUF_INIT;
@@ -438,14 +624,51 @@ static void test_parse_peer_addr(void **state) {
     TU_ASSERT_RC(mk_parse_peer_addr("127.0.0.1:9000", &p, addr, &err), MK_EINVAL, &err);
 }
 
+/* Names and tags: a bad string is an error, never some id (issue 11). */
+static void test_name_or_id(void **state) {
+    (void)state;
+    mk_id id, want;
+    mk_error err;
+    TU_ASSERT_RC(mk_name_or_id_parse("prices", &id, &err), 0, &err);
+    mk_id_from_name(&want, "prices");
+    assert_true(mk_id_eq(&id, &want));
+    char hex[MK_ID_HEX_LEN], ox[MK_ID_HEX_LEN + 2];
+    mk_id_to_hex(&net_a, hex);
+    TU_ASSERT_RC(mk_name_or_id_parse(hex, &id, &err), 0, &err);
+    assert_true(mk_id_eq(&id, &net_a));
+    snprintf(ox, sizeof ox, "0x%s", hex);
+    TU_ASSERT_RC(mk_name_or_id_parse(ox, &id, &err), 0, &err);
+    assert_true(mk_id_eq(&id, &net_a));
+    static const char zeros[] = "0000000000000000000000000000000000000000000000000000000000000000";
+    char ox_zeros[MK_ID_HEX_LEN + 2];
+    snprintf(ox_zeros, sizeof ox_zeros, "0x%s", zeros);
+    char not_hex[MK_ID_HEX_LEN];
+    memcpy(not_hex, hex, sizeof not_hex);
+    not_hex[10] = 'g'; /* 64 characters, one not a hex digit: a name */
+    const char *bad[] = {NULL, "", "0x", "0x1234", "0xzz", zeros, ox_zeros, "tab\there", "\x7f"};
+    TU_ASSERT_RC(mk_name_or_id_parse(not_hex, &id, &err), 0, &err);
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        mk_error_clear(&err);
+        assert_int_equal(mk_name_or_id_parse(bad[i], &id, &err), MK_EINVAL);
+        assert_true(err.msg[0] != 0);
+    }
+    char longname[300];
+    memset(longname, 'a', sizeof longname - 1);
+    longname[sizeof longname - 1] = 0;
+    assert_int_equal(mk_name_or_id_parse(longname, &id, &err), MK_EINVAL);
+    longname[MK_NAME_MAX] = 0;
+    TU_ASSERT_RC(mk_name_or_id_parse(longname, &id, &err), 0, &err);
+}
+
 int main(void) {
     mk_id_from_name(&net_a, "net-a");
     mk_id_from_name(&net_b, "net-b");
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_roundtrip),     cmocka_unit_test(test_bad_signature_and_tamper),
-        cmocka_unit_test(test_non_canonical), cmocka_unit_test(test_caps),
-        cmocka_unit_test(test_catalog_rules), cmocka_unit_test(test_catalog_full),
-        cmocka_unit_test(test_messages),      cmocka_unit_test(test_parse_peer_addr),
+        cmocka_unit_test(test_roundtrip),       cmocka_unit_test(test_bad_signature_and_tamper),
+        cmocka_unit_test(test_non_canonical),   cmocka_unit_test(test_caps),
+        cmocka_unit_test(test_catalog_rules),   cmocka_unit_test(test_catalog_full),
+        cmocka_unit_test(test_catalog_vouch),   cmocka_unit_test(test_messages),
+        cmocka_unit_test(test_parse_peer_addr), cmocka_unit_test(test_name_or_id),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -65,6 +65,74 @@ static void decoder_splits(void **state) {
     mk_buf_free(&w);
 }
 
+/* Two decoders share a budget: a buffer never grows beyond its frame, is
+ * freed once delivered, and over the budget the reclaim decides who gives
+ * up (here: the older partial frame, dropped by the test's reclaim). */
+typedef struct budget_test {
+    mk_frame_decoder *dec[2];
+    int reclaims;
+} budget_test;
+
+static bool drop_oldest(mk_frame_budget *b, mk_frame_decoder *d) {
+    budget_test *t = b->ctx;
+    t->reclaims++;
+    mk_frame_decoder *old = NULL;
+    for (int i = 0; i < 2; i++)
+        if (t->dec[i]->body.cap && (!old || t->dec[i]->partial_seq < old->partial_seq))
+            old = t->dec[i];
+    if (old == d) return true;
+    if (old) mk_frame_budget_release(old);
+    return false;
+}
+
+static void decoder_budget(void **state) {
+    (void)state;
+    budget_test t = {0};
+    mk_frame_budget b = {.max = 1000, .reclaim = drop_oldest, .ctx = &t};
+    mk_frame_decoder d0, d1;
+    mk_frame_decoder_init(&d0, 4096);
+    mk_frame_decoder_init(&d1, 4096);
+    d0.budget = d1.budget = &b;
+    t.dec[0] = &d0;
+    t.dec[1] = &d1;
+    collected c = {0};
+    static uint8_t body[700];
+    uint8_t hdr[4] = {0, 0, 2, 0xbc}; /* 700 bytes */
+    /* d0: a partial frame of 700 announced, 699 in: capacity exactly 700. */
+    assert_int_equal(mk_frame_decoder_feed(&d0, hdr, 4, collect, &c, NULL), 0);
+    assert_int_equal(mk_frame_decoder_feed(&d0, body, 600, collect, &c, NULL), 0);
+    assert_int_equal(mk_frame_decoder_feed(&d0, body, 99, collect, &c, NULL), 0);
+    assert_true(d0.body.cap <= 700);
+    assert_int_equal(b.used, d0.body.cap);
+    /* d1 begins a frame later: over the budget, the older d0 is dropped. */
+    assert_int_equal(mk_frame_decoder_feed(&d1, hdr, 4, collect, &c, NULL), 0);
+    assert_int_equal(mk_frame_decoder_feed(&d1, body, 500, collect, &c, NULL), 0);
+    assert_int_equal(mk_frame_decoder_feed(&d1, body, 100, collect, &c, NULL), 0);
+    assert_true(t.reclaims >= 1);
+    assert_int_equal(d0.body.cap, 0);
+    assert_int_equal(b.used, d1.body.cap);
+    /* d1 completes: delivered, its buffer freed, the budget back to 0. */
+    assert_int_equal(mk_frame_decoder_feed(&d1, body, 100, collect, &c, NULL), 0);
+    assert_int_equal(c.n, 1);
+    assert_int_equal(c.lens[0], 700);
+    assert_int_equal(d1.body.cap, 0);
+    assert_int_equal(b.used, 0);
+    /* The newest partial frame is the oldest one left: it gives up itself. */
+    mk_frame_decoder_free(&d0);
+    mk_frame_decoder_init(&d0, 4096);
+    d0.budget = &b;
+    b.max = 100;
+    mk_error err;
+    mk_error_clear(&err);
+    assert_int_equal(mk_frame_decoder_feed(&d1, hdr, 4, collect, &c, NULL), 0);
+    TU_ASSERT_RC(mk_frame_decoder_feed(&d1, body, 300, collect, &c, &err), MK_EBUSY, &err);
+    TU_ASSERT_REASON(&err, "budget");
+    assert_int_equal(d1.body.cap, 0);
+    assert_int_equal(b.used, 0);
+    mk_frame_decoder_free(&d0);
+    mk_frame_decoder_free(&d1);
+}
+
 static void decoder_limits(void **state) {
     (void)state;
     mk_frame_decoder d;
@@ -187,9 +255,8 @@ static void addr_parse(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(decoder_splits),
-        cmocka_unit_test(decoder_limits),
-        cmocka_unit_test(keyfile_roundtrip),
+        cmocka_unit_test(decoder_splits), cmocka_unit_test(decoder_limits),
+        cmocka_unit_test(decoder_budget), cmocka_unit_test(keyfile_roundtrip),
         cmocka_unit_test(addr_parse),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
