@@ -100,7 +100,7 @@ typedef struct mk_collection_def {
  *       MK_REQUIRE_TICKET({mk_validator_factory_jwt, &g_jwt}));
  *   MK_COLLECTION_DEF(SCORES, "scores", MK_COLL_PQ, 100, MK_NO_TICKET);
  *   ...
- *   mk_collection_open_def(nw, &PRICES, &opts, &c, &err);
+ *   mk_collection_open_def(nw, &PRICES, &cfg, &c, &err);
  */
 #define MK_COLLECTION_DEF(ident, NAME, KIND, CAPACITY, TICKET)                                     \
     static const mk_collection_def ident = {                                                       \
@@ -108,18 +108,15 @@ typedef struct mk_collection_def {
 #define MK_REQUIRE_TICKET(...) .require_ticket = true, MK_VALIDATORS(__VA_ARGS__)
 #define MK_NO_TICKET .require_ticket = false, MK_NO_VALIDATORS
 
-/* Per-node options of a declared collection. */
-typedef struct mk_collection_opts {
-    const char *data_dir;
-    bool bootstrap;
-    mk_group_role role;
-    uint32_t election_ms, heartbeat_ms, tick_ms;
-} mk_collection_opts;
-
-/* Open from a declaration: the validators are made by their factories and
- * owned by the collection. */
+/* Open from a declaration: name, kind, capacity, require_ticket and the
+ * validators come from def (the validators are made by their factories and
+ * owned by the collection); cfg gives the per-node rest (data_dir,
+ * bootstrap, role, writer_validators, timings, snapshots) and must leave
+ * name, kind, capacity, require_ticket and validators at their defaults
+ * (else MK_EINVAL). A designated initializer such as
+ * {.data_dir = d, .bootstrap = true} is such a cfg. */
 int mk_collection_open_def(mk_network *nw, const mk_collection_def *def,
-                           const mk_collection_opts *opts, mk_collection **out, mk_error *err);
+                           const mk_collection_config *cfg, mk_collection **out, mk_error *err);
 
 /* ----- common ------------------------------------------------------------ */
 

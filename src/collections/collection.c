@@ -103,10 +103,21 @@ int mk_collection_open(mk_network *nw, const mk_collection_config *cfg, mk_colle
     return 0;
 }
 
+/* The fields a declaration gives are left at their defaults in cfg. */
+static bool def_fields_unset(const mk_collection_config *cfg) {
+    return !cfg->name && cfg->kind == 0 && cfg->capacity == 0 && !cfg->require_ticket &&
+           !cfg->validators;
+}
+
 int mk_collection_open_def(mk_network *nw, const mk_collection_def *def,
-                           const mk_collection_opts *opts, mk_collection **out, mk_error *err) {
+                           const mk_collection_config *node, mk_collection **out, mk_error *err) {
     *out = NULL;
-    if (!def || !opts) return mk_error_set(err, MK_EINVAL, "no definition or options");
+    if (!def || !node) return mk_error_set(err, MK_EINVAL, "no definition or configuration");
+    if (!def_fields_unset(node))
+        return mk_error_set(err, MK_EINVAL,
+                            "collection %s: name, kind, capacity, require_ticket and validators "
+                            "come from the declaration",
+                            def->name ? def->name : "?");
     mk_collection *c = calloc(1, sizeof *c);
     if (!c) return mk_error_set(err, MK_ENOMEM, "out of memory");
     /* The validators live in the handle: the group borrows &c->owned. */
@@ -124,19 +135,12 @@ int mk_collection_open_def(mk_network *nw, const mk_collection_def *def,
         }
     }
     if (rc == 0) {
-        mk_collection_config cfg;
-        mk_collection_config_init(&cfg);
+        mk_collection_config cfg = *node;
         cfg.name = def->name;
         cfg.kind = def->kind;
         cfg.capacity = def->capacity;
         cfg.require_ticket = def->require_ticket;
         cfg.validators = &c->owned;
-        cfg.data_dir = opts->data_dir;
-        cfg.bootstrap = opts->bootstrap;
-        cfg.role = opts->role;
-        cfg.election_ms = opts->election_ms;
-        cfg.heartbeat_ms = opts->heartbeat_ms;
-        cfg.tick_ms = opts->tick_ms;
         rc = open_into(c, nw, &cfg, err);
     }
     if (rc < 0) {

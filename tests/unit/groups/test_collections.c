@@ -361,14 +361,15 @@ static void test_defs_and_tickets(void **state) {
     TU_ASSERT_RC(mk_network_add_ticket(a, &t, &err), 0, &err);
     mk_ticket_free(&t);
 
-    mk_collection_opts o = {
+    mk_collection_config o = {
         .data_dir = d2, .bootstrap = true, .election_ms = 300, .heartbeat_ms = 50, .tick_ms = 50};
     mk_collection *sa = NULL, *va = NULL, *sb = NULL, *vb = NULL;
     TU_ASSERT_RC(mk_collection_open_def(a, &SCORES, &o, &sa, &err), 0, &err);
     o.data_dir = d3;
     TU_ASSERT_RC(mk_collection_open_def(a, &VAULT, &o, &va, &err), 0, &err);
     char *d4 = tg_tmpdir("def"), *d5 = tg_tmpdir("def");
-    mk_collection_opts ob = {.data_dir = d4, .election_ms = 300, .heartbeat_ms = 50, .tick_ms = 50};
+    mk_collection_config ob = {
+        .data_dir = d4, .election_ms = 300, .heartbeat_ms = 50, .tick_ms = 50};
     TU_ASSERT_RC(mk_collection_open_def(b, &SCORES, &ob, &sb, &err), 0, &err);
     ob.data_dir = d5;
     TU_ASSERT_RC(mk_collection_open_def(b, &VAULT, &ob, &vb, &err), 0, &err);
