@@ -120,12 +120,12 @@ static void announce_local(mk_network *nw) {
     mk_buf_free(&w);
 }
 
-void mk_disc_post_announce(mk_net *net, void *ctx, int status) {
+void mk_disc_post_announce(mk_transport *net, void *ctx, int status) {
     (void)net;
     if (status == 0) announce_local(ctx);
 }
 
-void mk_disc_on_announce_timer(mk_net_timer *t, void *ctx) {
+void mk_disc_on_announce_timer(mk_transport_timer *t, void *ctx) {
     mk_network *nw = ctx;
     pthread_mutex_lock(&nw->mu);
     mk_peer_entry next;
@@ -136,17 +136,17 @@ void mk_disc_on_announce_timer(mk_net_timer *t, void *ctx) {
     }
     pthread_mutex_unlock(&nw->mu);
     if (rc == 0) announce_local(nw);
-    mk_net_timer_start(t, mk_disc_jitter(nw->announce_ms), 0);
+    mk_transport_timer_start(t, mk_disc_jitter(nw->announce_ms), 0);
 }
 
-void mk_disc_on_kick_timer(mk_net_timer *t, void *ctx) {
+void mk_disc_on_kick_timer(mk_transport_timer *t, void *ctx) {
     (void)t;
     announce_local(ctx);
 }
 
 /* The new-identity budget of the connection an entry came on: true while
  * it may bring another identity that is not vouched (window: purge_after). */
-static bool new_ids_left(mk_network *nw, mk_net_conn *conn) {
+static bool new_ids_left(mk_network *nw, mk_transport_conn *conn) {
     mk_disc_conn *r = conn ? mk_disc_conn_rec(nw, conn) : NULL;
     if (!r) return false;
     uint64_t now = mk_mono_ms();
@@ -182,8 +182,8 @@ static int offer_locked(mk_network *nw, const uint8_t *wire, size_t len, unsigne
     return 0;
 }
 
-void mk_disc_handle_entry(mk_network *nw, mk_net_conn *conn, const mk_id *from, const uint8_t *wire,
-                          size_t len, unsigned hops) {
+void mk_disc_handle_entry(mk_network *nw, mk_transport_conn *conn, const mk_id *from,
+                          const uint8_t *wire, size_t len, unsigned hops) {
     mk_error err;
     mk_error_clear(&err);
     mk_offer_result res = MK_OFFER_REFRESHED;
@@ -214,7 +214,7 @@ void mk_disc_handle_entry(mk_network *nw, mk_net_conn *conn, const mk_id *from, 
         mk_disc_push_entry(nw, wire, len, hops + 1, nw->fanout, from, &subject, false);
     if (first && !nw->kicked) {
         nw->kicked = true;
-        mk_net_timer_start(nw->t_kick, KICK_MS, 0);
+        mk_transport_timer_start(nw->t_kick, KICK_MS, 0);
     }
     if (res != MK_OFFER_REFRESHED) {
         char pid[9];

@@ -112,7 +112,7 @@ void mk_disc_gone_finish(mk_network *nw, mk_disc_gone *g, const char *what) {
     memset(g, 0, sizeof *g);
 }
 
-void mk_disc_on_purge_timer(mk_net_timer *t, void *ctx) {
+void mk_disc_on_purge_timer(mk_transport_timer *t, void *ctx) {
     (void)t;
     mk_network *nw = ctx;
     mk_disc_gone g = {0};

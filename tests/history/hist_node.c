@@ -365,7 +365,7 @@ static mk_collection *open_coll(mk_network *nw, const char *name, mk_collection_
     mk_collection *c = NULL;
     mk_error err;
     mk_error_clear(&err);
-    if (mk_collection_open(nw, &cfg, &c, &err) < 0) {
+    if (mk_collection_new(nw, &cfg, &c, &err) < 0) {
         fprintf(stderr, "hist_node: open %s: %s\n", name, err.msg);
         exit(1);
     }

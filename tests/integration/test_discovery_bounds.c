@@ -41,7 +41,7 @@ static void flood_entries(raw *r, const mk_id *nid, int n) {
         assert_int_equal(mk_ed25519_generate(&k), 0);
         mk_buf f;
         entry_frame(&k, nid, now, false, &f);
-        TU_WAIT_UNTIL(mk_net_conn_send(r->conn, f.data, f.len) == 0, 10000, "room to send");
+        TU_WAIT_UNTIL(mk_transport_conn_send(r->conn, f.data, f.len) == 0, 10000, "room to send");
         mk_buf_free(&f);
     }
 }
@@ -193,7 +193,7 @@ static void test_vouched_evicts(void **state) {
 static int conn_flood(SSL_CTX *ctx, tf_conn *c, const char *src, mk_network *to) {
     mk_id nid;
     mk_network_id(to, &nid);
-    char addr[MK_NET_ADDR_MAX + 1];
+    char addr[MK_TRANSPORT_ADDR_MAX + 1];
     mk_network_listen_addr(to, addr, sizeof addr);
     int accepted = 0;
     for (int i = 0; i < CONN_FLOOD; i++)
@@ -209,7 +209,7 @@ typedef struct dial_wait {
     int status;
 } dial_wait;
 
-static void dial_wait_cb(mk_net_conn *conn, int status, const mk_error *err, void *ctx) {
+static void dial_wait_cb(mk_transport_conn *conn, int status, const mk_error *err, void *ctx) {
     (void)conn, (void)err;
     dial_wait *w = ctx;
     pthread_mutex_lock(&w->mu);
@@ -223,15 +223,15 @@ static void dial_wait_cb(mk_net_conn *conn, int status, const mk_error *err, voi
 static int redial(mk_network *from, mk_network *to) {
     mk_id tid;
     mk_network_peer_id(to, &tid);
-    char addr[MK_NET_ADDR_MAX + 1];
+    char addr[MK_TRANSPORT_ADDR_MAX + 1];
     mk_network_listen_addr(to, addr, sizeof addr);
-    mk_net_forget(mk_network_net(from), &tid, MK_NETWORK_PROTOCOL);
+    mk_transport_forget(mk_network_transport(from), &tid, MK_NETWORK_PROTOCOL);
     static dial_wait w;
     w = (dial_wait){.mu = PTHREAD_MUTEX_INITIALIZER};
     mk_error err;
     mk_error_clear(&err);
-    TU_ASSERT_RC(mk_net_dial(mk_network_net(from), &tid, addr, MK_NETWORK_PROTOCOL, NULL,
-                             dial_wait_cb, &w, &err),
+    TU_ASSERT_RC(mk_transport_dial(mk_network_transport(from), &tid, addr, MK_NETWORK_PROTOCOL,
+                                   NULL, dial_wait_cb, &w, &err),
                  0, &err);
     TU_WAIT_UNTIL(({
                       pthread_mutex_lock(&w.mu);
@@ -263,12 +263,12 @@ static void test_conn_flood(void **state) {
      * that node still connects, displacing a throwaway. */
     mk_id aid;
     mk_network_peer_id(a, &aid);
-    mk_net_forget(mk_network_net(b), &aid, MK_NETWORK_PROTOCOL);
+    mk_transport_forget(mk_network_transport(b), &aid, MK_NETWORK_PROTOCOL);
     TU_WAIT_UNTIL(lu_disc_net(a).conns_open == 0, 10000, "a without connections");
     acc = conn_flood(ctx, c, "127.0.0.1", a);
     printf("# %d throwaway connections from 127.0.0.1: %d admitted\n", CONN_FLOOD, acc);
     assert_int_equal(redial(b, a), 0);
-    assert_int_equal(acc, 256); /* MK_NET_DEFAULT_MAX_CONNS_PER_ADDR */
+    assert_int_equal(acc, 256); /* MK_TRANSPORT_DEFAULT_MAX_CONNS_PER_ADDR */
     assert_int_equal(lu_disc_net(a).displaced, 1);
     assert_true(lu_disc_net(a).refused_addr >= 2 * (CONN_FLOOD - 256));
     assert_true(lu_prometheus_has(a, "mosaik_net_refused_addr_total{"));
@@ -289,7 +289,7 @@ static void test_partial_frames(void **state) {
     mk_network *a = tn_new("bounds-partial", NULL, NULL);
     mk_id nid;
     mk_network_id(a, &nid);
-    char addr[MK_NET_ADDR_MAX + 1];
+    char addr[MK_TRANSPORT_ADDR_MAX + 1];
     mk_network_listen_addr(a, addr, sizeof addr);
     SSL_CTX *ctx = tf_ctx_new();
     static tf_conn c[N];

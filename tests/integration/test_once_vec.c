@@ -180,7 +180,7 @@ static void child_main(int i, FILE *in, FILE *out) {
     cfg.tick_ms = 50;
     cfg.snapshot_threshold = 256;
     cfg.snapshot_trailing = 32;
-    if (mk_network_new(&nc, &nw, &err) < 0 || mk_collection_open(nw, &cfg, &c, &err) < 0) {
+    if (mk_network_new(&nc, &nw, &err) < 0 || mk_collection_new(nw, &cfg, &c, &err) < 0) {
         fprintf(out, "fail %s\n", err.msg);
         fflush(out);
         _exit(1);
@@ -209,7 +209,7 @@ static void child_main(int i, FILE *in, FILE *out) {
         }
         fflush(out);
     }
-    mk_collection_close(c);
+    mk_collection_free(c);
     mk_network_free(nw);
     _exit(0);
 }

@@ -123,7 +123,7 @@ static void on_join(onode *n, bool boot, unsigned snap_threshold) {
     cfg.snapshot_trailing = snap_threshold / 8;
     mk_error err;
     mk_error_clear(&err);
-    TU_ASSERT_RC(mk_group_join(n->nw, &cfg, &n->g, &err), 0, &err);
+    TU_ASSERT_RC(mk_group_new(n->nw, &cfg, &n->g, &err), 0, &err);
 }
 
 static void on_free(onode *n) {

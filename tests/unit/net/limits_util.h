@@ -1,8 +1,8 @@
 /*
  * tests/unit/net/limits_util.h — what the limit tests (net, discovery,
  * streams) read of the limits themselves: the configuration fields and the
- * counters that issue 11 added (mk_net_config.max_conns_per_addr,
- * max_partial_bytes, peer_rank; mk_net_metrics.refused_addr, displaced,
+ * counters that issue 11 added (mk_transport_config.max_conns_per_addr,
+ * max_partial_bytes, peer_rank; mk_transport_metrics.refused_addr, displaced,
  * closed_budget, partial_bytes; the discovery and streams counters).
  *
  * The attack tests assert behaviour (a real peer gets in, a hostile
@@ -22,35 +22,35 @@
 #include "mosaik/net.h"
 #include "mosaik/streams.h"
 
-static inline mk_net_metrics lu_net_metrics(mk_net *net) {
-    mk_net_metrics m;
-    mk_net_metrics_get(net, &m);
+static inline mk_transport_metrics lu_net_metrics(mk_transport *net) {
+    mk_transport_metrics m;
+    mk_transport_metrics_get(net, &m);
     return m;
 }
 
 /* Limits of a test node: 0 keeps a default. */
-static inline void lu_net_limits(mk_net_config *cfg, uint32_t max_conns, uint32_t per_addr,
+static inline void lu_net_limits(mk_transport_config *cfg, uint32_t max_conns, uint32_t per_addr,
                                  size_t partial_bytes) {
     if (max_conns) cfg->max_conns = max_conns;
     if (per_addr) cfg->max_conns_per_addr = per_addr;
     if (partial_bytes) cfg->max_partial_bytes = partial_bytes;
 }
 
-static inline void lu_net_rank(mk_net_config *cfg, mk_net_rank_fn fn, void *ctx) {
+static inline void lu_net_rank(mk_transport_config *cfg, mk_transport_rank_fn fn, void *ctx) {
     cfg->peer_rank = fn;
     cfg->peer_rank_ctx = ctx;
 }
 
-static inline uint64_t lu_refused_addr(mk_net *net) {
+static inline uint64_t lu_refused_addr(mk_transport *net) {
     return lu_net_metrics(net).refused_addr;
 }
-static inline uint64_t lu_displaced(mk_net *net) {
+static inline uint64_t lu_displaced(mk_transport *net) {
     return lu_net_metrics(net).displaced;
 }
-static inline uint64_t lu_closed_budget(mk_net *net) {
+static inline uint64_t lu_closed_budget(mk_transport *net) {
     return lu_net_metrics(net).closed_budget;
 }
-static inline uint64_t lu_partial_bytes(mk_net *net) {
+static inline uint64_t lu_partial_bytes(mk_transport *net) {
     return lu_net_metrics(net).partial_bytes;
 }
 
@@ -71,7 +71,7 @@ static inline uint64_t lu_refused_new_ids(mk_network *nw) {
 static inline uint64_t lu_evicted(mk_network *nw) {
     return lu_disc_metrics(nw).evicted;
 }
-static inline mk_net_metrics lu_disc_net(mk_network *nw) {
+static inline mk_transport_metrics lu_disc_net(mk_network *nw) {
     return lu_disc_metrics(nw).net;
 }
 /* The Prometheus text holds `needle`. */
@@ -90,7 +90,7 @@ static inline mk_stream_stats lu_prod_stats(mk_stream_producer *p) {
     mk_stream_producer_stats(p, &st);
     return st;
 }
-static inline void lu_verdict_ttl(mk_stream_producer_opts *o, uint32_t ms) {
+static inline void lu_verdict_ttl(mk_stream_producer_config *o, uint32_t ms) {
     o->verdict_ttl_ms = ms;
 }
 static inline uint64_t lu_verdict_hits(mk_stream_producer *p) {

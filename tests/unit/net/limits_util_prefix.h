@@ -18,30 +18,30 @@
 #include "mosaik/streams.h"
 #define MK_STREAM_DEFAULT_MAX_REFUSALS 8u
 typedef int (*lu_rank_fn)(const mk_id *peer, void *ctx);
-static inline mk_net_metrics lu_net_metrics(mk_net *net) {
-    mk_net_metrics m;
-    mk_net_metrics_get(net, &m);
+static inline mk_transport_metrics lu_net_metrics(mk_transport *net) {
+    mk_transport_metrics m;
+    mk_transport_metrics_get(net, &m);
     return m;
 }
-static inline void lu_net_limits(mk_net_config *c, uint32_t a, uint32_t b, size_t d) {
+static inline void lu_net_limits(mk_transport_config *c, uint32_t a, uint32_t b, size_t d) {
     (void)c, (void)a, (void)b, (void)d;
 }
-static inline void lu_net_rank(mk_net_config *c, lu_rank_fn f, void *x) {
+static inline void lu_net_rank(mk_transport_config *c, lu_rank_fn f, void *x) {
     (void)c, (void)f, (void)x;
 }
-static inline uint64_t lu_refused_addr(mk_net *n) {
+static inline uint64_t lu_refused_addr(mk_transport *n) {
     (void)n;
     return 0;
 }
-static inline uint64_t lu_displaced(mk_net *n) {
+static inline uint64_t lu_displaced(mk_transport *n) {
     (void)n;
     return 0;
 }
-static inline uint64_t lu_closed_budget(mk_net *n) {
+static inline uint64_t lu_closed_budget(mk_transport *n) {
     (void)n;
     return 0;
 }
-static inline uint64_t lu_partial_bytes(mk_net *n) {
+static inline uint64_t lu_partial_bytes(mk_transport *n) {
     (void)n;
     return 0;
 }
@@ -72,7 +72,7 @@ static inline bool lu_prometheus_has(mk_network *nw, const char *needle) {
     mk_buf_free(&p);
     return ok;
 }
-static inline void lu_verdict_ttl(mk_stream_producer_opts *o, uint32_t ms) {
+static inline void lu_verdict_ttl(mk_stream_producer_config *o, uint32_t ms) {
     (void)o, (void)ms;
 }
 static inline uint64_t lu_verdict_hits(mk_stream_producer *p) {

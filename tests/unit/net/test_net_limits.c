@@ -27,70 +27,71 @@
 #define FLOOD 1100
 
 typedef struct lnode {
-    mk_net *net;
+    mk_transport *net;
     mk_id id;
     char addr[64];
     atomic_int frames;
     atomic_size_t last_len;
 } lnode;
 
-static void ln_on_frame(mk_net_conn *c, const uint8_t *d, size_t len, void *ctx) {
+static void ln_on_frame(mk_transport_conn *c, const uint8_t *d, size_t len, void *ctx) {
     (void)c, (void)d;
     lnode *n = ctx;
     atomic_store(&n->last_len, len);
     atomic_fetch_add(&n->frames, 1);
 }
 
-static void ln_start(lnode *n, const mk_net_config *cfg0, size_t max_frame) {
+static void ln_start(lnode *n, const mk_transport_config *cfg0, size_t max_frame) {
     memset(n, 0, sizeof *n);
-    mk_net_config cfg;
+    mk_transport_config cfg;
     if (cfg0)
         cfg = *cfg0;
     else
-        mk_net_config_init(&cfg);
+        mk_transport_config_init(&cfg);
     mk_id_from_name(&cfg.network_id, "limits-net");
     mk_error err;
     mk_error_clear(&err);
-    TU_ASSERT_RC(mk_net_new(&cfg, &n->net, &err), 0, &err);
-    mk_net_protocol p = {.name = "test", .max_frame = max_frame, .on_frame = ln_on_frame, .ctx = n};
-    TU_ASSERT_RC(mk_net_protocol_register(n->net, &p, &err), 0, &err);
-    TU_ASSERT_RC(mk_net_start(n->net, &err), 0, &err);
-    mk_net_peer_id(n->net, &n->id);
-    assert_int_equal(mk_net_listen_addr(n->net, n->addr, sizeof n->addr), 0);
+    TU_ASSERT_RC(mk_transport_new(&cfg, &n->net, &err), 0, &err);
+    mk_transport_protocol p = {
+        .name = "test", .max_frame = max_frame, .on_frame = ln_on_frame, .ctx = n};
+    TU_ASSERT_RC(mk_transport_protocol_register(n->net, &p, &err), 0, &err);
+    TU_ASSERT_RC(mk_transport_start(n->net, &err), 0, &err);
+    mk_transport_peer_id(n->net, &n->id);
+    assert_int_equal(mk_transport_listen_addr(n->net, n->addr, sizeof n->addr), 0);
 }
 
 static void ln_stop(lnode *n) {
-    mk_net_free(n->net);
+    mk_transport_free(n->net);
     n->net = NULL;
 }
 
 typedef struct dres {
     atomic_int done;
     int status;
-    mk_net_conn *conn;
+    mk_transport_conn *conn;
 } dres;
 
-static void on_dial(mk_net_conn *c, int status, const mk_error *err, void *ctx) {
+static void on_dial(mk_transport_conn *c, int status, const mk_error *err, void *ctx) {
     (void)err;
     dres *r = ctx;
     r->status = status;
-    r->conn = c ? mk_net_conn_ref(c) : NULL;
+    r->conn = c ? mk_transport_conn_ref(c) : NULL;
     atomic_store(&r->done, 1);
 }
 
 /* Dial `to` from `from` and wait for the outcome (status). */
-static int dial(lnode *from, lnode *to, mk_net_conn **out) {
+static int dial(lnode *from, lnode *to, mk_transport_conn **out) {
     dres r;
     memset(&r, 0, sizeof r);
     mk_error err;
     mk_error_clear(&err);
-    TU_ASSERT_RC(mk_net_dial(from->net, &to->id, to->addr, "test", NULL, on_dial, &r, &err), 0,
-                 &err);
+    TU_ASSERT_RC(mk_transport_dial(from->net, &to->id, to->addr, "test", NULL, on_dial, &r, &err),
+                 0, &err);
     TU_WAIT_UNTIL(atomic_load(&r.done), 20000, "the dial");
     if (out)
         *out = r.conn;
     else if (r.conn)
-        mk_net_conn_unref(r.conn);
+        mk_transport_conn_unref(r.conn);
     return r.status;
 }
 
@@ -129,13 +130,13 @@ static void test_flood_one_address(void **state) {
     printf("# %d connections from 127.0.0.2 in %llu ms: %d admitted\n", FLOOD,
            (unsigned long long)(mk_mono_ms() - t0), accepted);
     /* A real peer (from 127.0.0.1) still gets a slot and is served. */
-    mk_net_conn *rc = NULL;
+    mk_transport_conn *rc = NULL;
     assert_int_equal(dial(&real, &v, &rc), 0);
-    assert_int_equal(mk_net_conn_send(rc, "hello", 5), 0);
+    assert_int_equal(mk_transport_conn_send(rc, "hello", 5), 0);
     TU_WAIT_UNTIL(atomic_load(&v.frames) == 1, 10000, "the real peer's frame");
-    mk_net_conn_unref(rc);
+    mk_transport_conn_unref(rc);
     assert_true(accepted < FLOOD);
-    assert_int_equal(accepted, 256); /* MK_NET_DEFAULT_MAX_CONNS_PER_ADDR */
+    assert_int_equal(accepted, 256); /* MK_TRANSPORT_DEFAULT_MAX_CONNS_PER_ADDR */
     assert_int_equal(lu_refused_addr(v.net), FLOOD - 256);
     flood_close(c, FLOOD);
     SSL_CTX_free(ctx);
@@ -167,8 +168,8 @@ static void test_rank_displaces(void **state) {
     static ranks rk;
     rk.n = 1;
     rk.known[0] = known.id;
-    mk_net_config cfg;
-    mk_net_config_init(&cfg);
+    mk_transport_config cfg;
+    mk_transport_config_init(&cfg);
     lu_net_limits(&cfg, 0, PER_ADDR, 0);
     lu_net_rank(&cfg, rank_cb, &rk);
     ln_start(&v, &cfg, 0);
@@ -202,8 +203,8 @@ static void test_outbound_displaces(void **state) {
     enum { MAX = 8 };
     lnode target, v;
     ln_start(&target, NULL, 0);
-    mk_net_config cfg;
-    mk_net_config_init(&cfg);
+    mk_transport_config cfg;
+    mk_transport_config_init(&cfg);
     lu_net_limits(&cfg, MAX, 0, 0);
     ln_start(&v, &cfg, 0);
     SSL_CTX *ctx = tf_ctx_new();
@@ -224,8 +225,8 @@ static void test_partial_budget(void **state) {
     (void)state;
     enum { FRAME = 256 * 1024, N = 10, HOLD = 4 };
     lnode v, real;
-    mk_net_config cfg;
-    mk_net_config_init(&cfg);
+    mk_transport_config cfg;
+    mk_transport_config_init(&cfg);
     lu_net_limits(&cfg, 0, 0, (size_t)HOLD * FRAME);
     ln_start(&v, &cfg, FRAME);
     ln_start(&real, NULL, FRAME);
@@ -249,14 +250,14 @@ static void test_partial_budget(void **state) {
     assert_true(lu_partial_bytes(v.net) <= (uint64_t)HOLD * FRAME);
     /* A real peer's frame of 200 KB still arrives (the oldest partial
      * frame makes room for it). */
-    mk_net_conn *rc = NULL;
+    mk_transport_conn *rc = NULL;
     assert_int_equal(dial(&real, &v, &rc), 0);
     static uint8_t big[200 * 1024];
-    assert_int_equal(mk_net_conn_send(rc, big, sizeof big), 0);
+    assert_int_equal(mk_transport_conn_send(rc, big, sizeof big), 0);
     TU_WAIT_UNTIL(atomic_load(&v.frames) == 1, 10000, "the real peer's frame");
     assert_int_equal(atomic_load(&v.last_len), sizeof big);
-    assert_true(mk_net_conn_is_open(rc));
-    mk_net_conn_unref(rc);
+    assert_true(mk_transport_conn_is_open(rc));
+    mk_transport_conn_unref(rc);
     assert_true(lu_partial_bytes(v.net) <= (uint64_t)HOLD * FRAME);
     flood_close(c, N);
     SSL_CTX_free(ctx);

@@ -61,7 +61,7 @@ static inline int tf_open(SSL_CTX *ctx, tf_conn *c, const char *src_ip, const ch
         return -1;
     memcpy(c->id.b, k.public_key, MK_ID_LEN);
     struct sockaddr_storage ss;
-    if (mk_net_addr_parse(dst, &ss, false, NULL) < 0) return -1;
+    if (mk_transport_addr_parse(dst, &ss, false, NULL) < 0) return -1;
     c->fd = socket(AF_INET, SOCK_STREAM, 0);
     if (c->fd < 0) return -1;
     struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
@@ -74,7 +74,7 @@ static inline int tf_open(SSL_CTX *ctx, tf_conn *c, const char *src_ip, const ch
         return -1;
     EVP_PKEY *pkey = NULL;
     X509 *cert = NULL;
-    if (mk_net_cert_make(&k, &pkey, &cert, NULL) < 0) return -1;
+    if (mk_transport_cert_make(&k, &pkey, &cert, NULL) < 0) return -1;
     c->ssl = SSL_new(ctx);
     int ok = c->ssl && SSL_use_certificate(c->ssl, cert) == 1 &&
              SSL_use_PrivateKey(c->ssl, pkey) == 1 && SSL_set_fd(c->ssl, c->fd) == 1;

@@ -66,7 +66,7 @@ static void ok_ticket(mk_ticket *t) {
 
 /* A producer of "bounds" on nw, judging with a counting validator. */
 static mk_stream_producer *counted_producer(mk_network *nw, counting *cv,
-                                            const mk_stream_producer_opts *o) {
+                                            const mk_stream_producer_config *o) {
     mk_stream_producer *p = NULL;
     mk_error err;
     mk_error_clear(&err);
@@ -78,27 +78,27 @@ static mk_stream_producer *counted_producer(mk_network *nw, counting *cv,
 /* ----- a raw streams client ---------------------------------------------- */
 
 typedef struct raw {
-    mk_net *net;
+    mk_transport *net;
     mk_ed25519_key key;
     mk_id id;
-    mk_net_conn *conn;
+    mk_transport_conn *conn;
     pthread_mutex_t mu;
     bool done;
     int status;
     atomic_int accepts, closes_msg, closed;
 } raw;
 
-static void raw_dial_cb(mk_net_conn *conn, int status, const mk_error *err, void *ctx) {
+static void raw_dial_cb(mk_transport_conn *conn, int status, const mk_error *err, void *ctx) {
     (void)err;
     raw *r = ctx;
     pthread_mutex_lock(&r->mu);
     r->status = status;
-    if (status == 0) r->conn = mk_net_conn_ref(conn);
+    if (status == 0) r->conn = mk_transport_conn_ref(conn);
     r->done = true;
     pthread_mutex_unlock(&r->mu);
 }
 
-static void raw_on_frame(mk_net_conn *c, const uint8_t *d, size_t l, void *ctx) {
+static void raw_on_frame(mk_transport_conn *c, const uint8_t *d, size_t l, void *ctx) {
     (void)c;
     raw *r = ctx;
     mk_stream_msg m;
@@ -107,7 +107,7 @@ static void raw_on_frame(mk_net_conn *c, const uint8_t *d, size_t l, void *ctx) 
     if (m.type == MK_SMSG_CLOSE) atomic_fetch_add(&r->closes_msg, 1);
 }
 
-static void raw_on_close(mk_net_conn *c, int code, const char *reason, void *ctx) {
+static void raw_on_close(mk_transport_conn *c, int code, const char *reason, void *ctx) {
     (void)c, (void)code, (void)reason;
     atomic_fetch_add(&((raw *)ctx)->closed, 1);
 }
@@ -125,35 +125,36 @@ static void raw_open(raw *r, mk_network *to) {
     pthread_mutex_init(&r->mu, NULL);
     assert_int_equal(mk_ed25519_generate(&r->key), 0);
     memcpy(r->id.b, r->key.public_key, 32);
-    mk_net_config nc;
-    mk_net_config_init(&nc);
+    mk_transport_config nc;
+    mk_transport_config_init(&nc);
     mk_network_id(to, &nc.network_id);
     nc.no_listen = true;
     nc.key = &r->key;
     mk_error err;
     mk_error_clear(&err);
-    TU_ASSERT_RC(mk_net_new(&nc, &r->net, &err), 0, &err);
-    mk_net_protocol p = {.name = MK_STREAMS_PROTOCOL,
-                         .max_frame = MK_STREAM_MAX_ITEM + 64,
-                         .on_frame = raw_on_frame,
-                         .on_close = raw_on_close,
-                         .ctx = r};
-    TU_ASSERT_RC(mk_net_protocol_register(r->net, &p, &err), 0, &err);
-    TU_ASSERT_RC(mk_net_start(r->net, &err), 0, &err);
+    TU_ASSERT_RC(mk_transport_new(&nc, &r->net, &err), 0, &err);
+    mk_transport_protocol p = {.name = MK_STREAMS_PROTOCOL,
+                               .max_frame = MK_STREAM_MAX_ITEM + 64,
+                               .on_frame = raw_on_frame,
+                               .on_close = raw_on_close,
+                               .ctx = r};
+    TU_ASSERT_RC(mk_transport_protocol_register(r->net, &p, &err), 0, &err);
+    TU_ASSERT_RC(mk_transport_start(r->net, &err), 0, &err);
     mk_id pid;
     mk_network_peer_id(to, &pid);
-    char addr[MK_NET_ADDR_MAX + 1];
+    char addr[MK_TRANSPORT_ADDR_MAX + 1];
     mk_network_listen_addr(to, addr, sizeof addr);
-    TU_ASSERT_RC(mk_net_dial(r->net, &pid, addr, MK_STREAMS_PROTOCOL, NULL, raw_dial_cb, r, &err),
-                 0, &err);
+    TU_ASSERT_RC(
+        mk_transport_dial(r->net, &pid, addr, MK_STREAMS_PROTOCOL, NULL, raw_dial_cb, r, &err), 0,
+        &err);
     ST_WAIT_UNTIL(raw_dialed(r), 10000, "the raw client's dial");
     assert_int_equal(r->status, 0);
 }
 
 static void raw_free(raw *r) {
-    mk_net_stop(r->net);
-    if (r->conn) mk_net_conn_unref(r->conn);
-    mk_net_free(r->net);
+    mk_transport_stop(r->net);
+    if (r->conn) mk_transport_conn_unref(r->conn);
+    mk_transport_free(r->net);
     pthread_mutex_destroy(&r->mu);
 }
 
@@ -202,8 +203,8 @@ static void test_subscribe_flood(void **state) {
     mk_buf f;
     subscribe_frame(&r, a, st_wall_ms(), false, &f);
     int sent = 0; /* queued by the client's transport (the rest: busy or closed) */
-    for (int i = 0; i < N && mk_net_conn_is_open(r.conn); i++)
-        sent += mk_net_conn_send(r.conn, f.data, f.len) == 0;
+    for (int i = 0; i < N && mk_transport_conn_is_open(r.conn); i++)
+        sent += mk_transport_conn_send(r.conn, f.data, f.len) == 0;
     mk_buf_free(&f);
     /* The producer refuses, then closes the connection. */
     ST_WAIT_UNTIL(atomic_load(&r.closed) == 1, 20000, "the refused peer disconnected");
@@ -252,7 +253,7 @@ static void test_verdict_cache(void **state) {
     mk_buf f;
     subscribe_frame(&r, a, v, true, &f);
     for (int i = 0; i < M; i++) {
-        assert_int_equal(mk_net_conn_send(r.conn, f.data, f.len), 0);
+        assert_int_equal(mk_transport_conn_send(r.conn, f.data, f.len), 0);
         ST_WAIT_UNTIL(atomic_load(&r.accepts) == i + 1, 10000, "an ACCEPT");
     }
     mk_buf_free(&f);
@@ -260,7 +261,7 @@ static void test_verdict_cache(void **state) {
     assert_int_equal(lu_verdict_hits(p), M - 1);
     /* A new version of the entry is judged afresh. */
     subscribe_frame(&r, a, v + 1, true, &f);
-    assert_int_equal(mk_net_conn_send(r.conn, f.data, f.len), 0);
+    assert_int_equal(mk_transport_conn_send(r.conn, f.data, f.len), 0);
     ST_WAIT_UNTIL(atomic_load(&r.accepts) == M + 1, 10000, "the ACCEPT of the new version");
     mk_buf_free(&f);
     assert_int_equal(atomic_load(&cv.calls), 2);
@@ -302,8 +303,8 @@ static void test_expiry_far_future(void **state) {
     mk_network *a = st_net("st-bounds-exp", NULL);
     mk_network *b = st_net("st-bounds-exp", a);
     /* Judgements not reused: every re-judgement runs the validator. */
-    mk_stream_producer_opts po;
-    mk_stream_producer_opts_init(&po);
+    mk_stream_producer_config po;
+    mk_stream_producer_config_init(&po);
     lu_verdict_ttl(&po, 1);
     mk_stream_producer *p = counted_producer(a, &cv, &po);
     mk_ticket t;
@@ -400,8 +401,8 @@ static void test_free_during_close(void **state) {
     mk_error_clear(&err);
     mk_stream_producer *p = NULL;
     TU_ASSERT_RC(mk_stream_producer_new(a, "bounds", NULL, NULL, &p, &err), 0, &err);
-    mk_stream_consumer_opts co;
-    mk_stream_consumer_opts_init(&co);
+    mk_stream_consumer_config co;
+    mk_stream_consumer_config_init(&co);
     co.on_event = race_observer;
     mk_stream_consumer *c = NULL;
     TU_ASSERT_RC(mk_stream_consumer_new(b, "bounds", NULL, &co, &c, &err), 0, &err);

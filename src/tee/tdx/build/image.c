@@ -85,7 +85,7 @@ static int resolve(const mk_tdx_build_opts *o, resolved *r, mk_error *err) {
     if (r->memory_mib < 64 || r->memory_mib > (1u << 24))
         return mk_error_set(err, MK_EINVAL, "build: memory %u MiB outside [64, 16777216]",
                             r->memory_mib);
-    size_t cl = strnlen(r->cmdline, MK_CMDLINE_MAX + 1);
+    size_t cl = strnlen(r->cmdline, MK_TDX_CMDLINE_MAX + 1);
     if (cl > 4096)
         return mk_error_set(err, MK_ETOOBIG, "build: command line longer than 4096 bytes");
     for (size_t i = 0; i < cl; i++) {
@@ -649,10 +649,10 @@ int mk_tdx_build(const mk_tdx_build_opts *o, mk_tdx_build_result *res, mk_error 
     int rc = 0;
 
     /* 1-2: inputs and archive */
-    if (o->kernel) rc = read_input("--kernel", o->kernel, MK_PE_MAX_IMAGE, &kernel, err);
+    if (o->kernel) rc = read_input("--kernel", o->kernel, MK_TDX_PE_MAX_IMAGE, &kernel, err);
     if (rc == 0 && o->kernel && kernel.len == 0)
         rc = mk_error_set(err, MK_EINVAL, "--kernel %s: empty file", o->kernel);
-    if (rc == 0 && o->ovmf) rc = read_input("--ovmf", o->ovmf, MK_TDVF_MAX_IMAGE, &fw, err);
+    if (rc == 0 && o->ovmf) rc = read_input("--ovmf", o->ovmf, MK_TDX_TDVF_MAX_IMAGE, &fw, err);
     if (rc == 0 && o->ovmf && fw.len == 0)
         rc = mk_error_set(err, MK_EINVAL, "--ovmf %s: empty file", o->ovmf);
     if (rc == 0) rc = build_archive(o, &r, &c, err);
