@@ -113,8 +113,10 @@ static void bench_mosaik(size_t size, double seconds, int paced_n, bench_result 
     mk_stream_consumer *c = NULL;
     mk_error err;
     mk_error_clear(&err);
-    if (mk_stream_producer_new(a, "bench", NULL, &po, &p, &err) < 0) die("producer", &err);
-    if (mk_stream_consumer_new(b, "bench", NULL, &co, &c, &err) < 0) die("consumer", &err);
+    po.name = "bench";
+    if (mk_stream_producer_new(a, &po, &p, &err) < 0) die("producer", &err);
+    co.name = "bench";
+    if (mk_stream_consumer_new(b, &co, &c, &err) < 0) die("consumer", &err);
     mk_stream_when w = mk_when_subscribed();
     if (mk_stream_producer_wait(p, &w, 10000) < 0) die("subscription", NULL);
     rx r = {.c = c, .size = size, .paced_n = paced_n};
@@ -215,8 +217,11 @@ static void bench_expiry(long long *prod_ms, long long *cons_ms) {
     cop.event_ctx = &co;
     mk_stream_producer *p = NULL;
     mk_stream_consumer *c = NULL;
-    if (mk_stream_producer_new(a, "exp", &req, &pop, &p, &err) < 0) die("producer", &err);
-    if (mk_stream_consumer_new(b, "exp", NULL, &cop, &c, &err) < 0) die("consumer", &err);
+    pop.name = "exp";
+    pop.requirements = req;
+    if (mk_stream_producer_new(a, &pop, &p, &err) < 0) die("producer", &err);
+    cop.name = "exp";
+    if (mk_stream_consumer_new(b, &cop, &c, &err) < 0) die("consumer", &err);
     double t0 = mono();
     for (;;) {
         pthread_mutex_lock(&co.mu);

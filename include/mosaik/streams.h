@@ -203,8 +203,10 @@ typedef enum mk_stream_lag_policy {
 } mk_stream_lag_policy;
 
 typedef struct mk_stream_producer_config {
-    uint32_t max_consumers; /* 0: default */
-    uint32_t max_lag;       /* items queued per consumer beyond its credits; 0: default */
+    const char *name;             /* the stream's name (required; its id is mk_id_from_name) */
+    mk_requirements requirements; /* what consumers must satisfy (zero: nothing) */
+    uint32_t max_consumers;       /* 0: default */
+    uint32_t max_lag;             /* items queued per consumer beyond its credits; 0: default */
     mk_stream_lag_policy lag_policy;
     uint32_t inbox; /* items handed to the I/O thread at once; 0: 4096 */
     /* How long a judgement of one (peer, entry version) is reused instead
@@ -218,18 +220,22 @@ typedef struct mk_stream_producer_config {
     void *event_ctx;
 } mk_stream_producer_config;
 
-void mk_stream_producer_config_init(mk_stream_producer_config *o);
+/* Defaults: no name, no requirements, the MK_STREAM_DEFAULT_* limits,
+ * MK_STREAM_LAG_DISCONNECT, no observer. A zero field means its default,
+ * so a designated initializer ({.name = "prices"}) is a valid config too. */
+void mk_stream_producer_config_init(mk_stream_producer_config *cfg);
 
 typedef struct mk_stream_producer mk_stream_producer;
 
-/* Create a raw producer of stream `name` requiring `req` of its consumers
- * (NULL: nothing), and serve it (adds the id to the entry). */
-int mk_stream_producer_new(mk_network *nw, const char *name, const mk_requirements *req,
-                           const mk_stream_producer_config *opts, mk_stream_producer **out,
-                           mk_error *err);
-/* From a declaration: name, codec and def->producer requirements. */
+/* Create a raw producer of stream cfg->name requiring cfg->requirements of
+ * its consumers, and serve it (adds the id to the entry). */
+int mk_stream_producer_new(mk_network *nw, const mk_stream_producer_config *cfg,
+                           mk_stream_producer **out, mk_error *err);
+/* From a declaration: name, codec and def->producer requirements come from
+ * def; cfg (NULL: defaults) gives the rest and must leave name and
+ * requirements unset (else MK_EINVAL). */
 int mk_stream_producer_new_from_def(mk_network *nw, const mk_stream_def *def,
-                                    const mk_stream_producer_config *opts, mk_stream_producer **out,
+                                    const mk_stream_producer_config *cfg, mk_stream_producer **out,
                                     mk_error *err);
 /* Add a validator after creation (takes ownership); re-checks nothing that
  * is already admitted until the next entry change. */
@@ -253,24 +259,31 @@ void mk_stream_producer_id(const mk_stream_producer *p, mk_id *out);
 /* ------------------------------------------------------------------ */
 
 typedef struct mk_stream_consumer_config {
-    uint32_t window;        /* credits granted per producer (queue bound); 0: default */
-    uint32_t max_producers; /* 0: default */
-    uint32_t retry_min_ms;  /* backoff after a refusal/disconnect; 0: default */
+    const char *name;             /* the stream's name (required) */
+    mk_requirements requirements; /* what producers must satisfy (zero: nothing) */
+    uint32_t window;              /* credits granted per producer (queue bound); 0: default */
+    uint32_t max_producers;       /* 0: default */
+    uint32_t retry_min_ms;        /* backoff after a refusal/disconnect; 0: default */
     uint32_t retry_max_ms;
     uint32_t verdict_ttl_ms; /* as the producer's; 0: default */
     mk_stream_observer on_event;
     void *event_ctx;
 } mk_stream_consumer_config;
 
-void mk_stream_consumer_config_init(mk_stream_consumer_config *o);
+/* Defaults: no name, no requirements, the MK_STREAM_DEFAULT_* limits, no
+ * observer; as for producers, a zero field means its default. */
+void mk_stream_consumer_config_init(mk_stream_consumer_config *cfg);
 
 typedef struct mk_stream_consumer mk_stream_consumer;
 
-int mk_stream_consumer_new(mk_network *nw, const char *name, const mk_requirements *req,
-                           const mk_stream_consumer_config *opts, mk_stream_consumer **out,
-                           mk_error *err);
+/* Create a raw consumer of stream cfg->name requiring cfg->requirements of
+ * its producers; it subscribes to every producer discovery finds. */
+int mk_stream_consumer_new(mk_network *nw, const mk_stream_consumer_config *cfg,
+                           mk_stream_consumer **out, mk_error *err);
+/* From a declaration, like mk_stream_producer_new_from_def (def->consumer
+ * requirements). */
 int mk_stream_consumer_new_from_def(mk_network *nw, const mk_stream_def *def,
-                                    const mk_stream_consumer_config *opts, mk_stream_consumer **out,
+                                    const mk_stream_consumer_config *cfg, mk_stream_consumer **out,
                                     mk_error *err);
 int mk_stream_consumer_require(mk_stream_consumer *c, mk_validator *v, mk_error *err);
 /* Also subscribe to a producer named directly ("PEERID@HOST:PORT"),

@@ -345,12 +345,12 @@ void mk_st_cons_on_entry(st_ctx *ctx, const mk_network_event *ev) {
 /* The handle (user threads)                                           */
 /* ------------------------------------------------------------------ */
 
-void mk_stream_consumer_config_init(mk_stream_consumer_config *o) {
-    *o = (mk_stream_consumer_config){.window = MK_STREAM_DEFAULT_WINDOW,
-                                     .max_producers = MK_STREAM_DEFAULT_MAX_PRODUCERS,
-                                     .retry_min_ms = MK_STREAM_DEFAULT_RETRY_MIN_MS,
-                                     .retry_max_ms = MK_STREAM_DEFAULT_RETRY_MAX_MS,
-                                     .verdict_ttl_ms = MK_STREAM_DEFAULT_VERDICT_TTL_MS};
+void mk_stream_consumer_config_init(mk_stream_consumer_config *cfg) {
+    *cfg = (mk_stream_consumer_config){.window = MK_STREAM_DEFAULT_WINDOW,
+                                       .max_producers = MK_STREAM_DEFAULT_MAX_PRODUCERS,
+                                       .retry_min_ms = MK_STREAM_DEFAULT_RETRY_MIN_MS,
+                                       .retry_max_ms = MK_STREAM_DEFAULT_RETRY_MAX_MS,
+                                       .verdict_ttl_ms = MK_STREAM_DEFAULT_VERDICT_TTL_MS};
 }
 
 static void consumer_destroy(mk_stream_consumer *c) {
@@ -365,9 +365,6 @@ static int consumer_create(mk_network *nw, const char *name, const mk_datum_code
                            mk_stream_consumer **out, mk_error *err) {
     *out = NULL;
     MK_TRY(mk_st_owner_check(nw, name, err));
-    mk_stream_consumer_config d;
-    mk_stream_consumer_config_init(&d);
-    if (!opts) opts = &d;
     mk_stream_consumer *c = calloc(1, sizeof *c);
     if (!c) return mk_error_set(err, MK_ENOMEM, "out of memory");
     mk_st_owner_init(&c->o, nw, name, codec, opts->on_event, opts->event_ctx);
@@ -392,17 +389,28 @@ static int consumer_create(mk_network *nw, const char *name, const mk_datum_code
     return 0;
 }
 
-int mk_stream_consumer_new(mk_network *nw, const char *name, const mk_requirements *req,
-                           const mk_stream_consumer_config *opts, mk_stream_consumer **out,
-                           mk_error *err) {
-    return consumer_create(nw, name, NULL, req, opts, out, err);
+int mk_stream_consumer_new(mk_network *nw, const mk_stream_consumer_config *cfg,
+                           mk_stream_consumer **out, mk_error *err) {
+    if (!cfg) {
+        *out = NULL;
+        return mk_error_set(err, MK_EINVAL, "no consumer configuration");
+    }
+    return consumer_create(nw, cfg->name, NULL, &cfg->requirements, cfg, out, err);
 }
 
 int mk_stream_consumer_new_from_def(mk_network *nw, const mk_stream_def *def,
-                                    const mk_stream_consumer_config *opts, mk_stream_consumer **out,
+                                    const mk_stream_consumer_config *cfg, mk_stream_consumer **out,
                                     mk_error *err) {
+    *out = NULL;
     if (!def) return mk_error_set(err, MK_EINVAL, "no stream declaration");
-    return consumer_create(nw, def->name, def->codec, &def->consumer, opts, out, err);
+    mk_stream_consumer_config d;
+    mk_stream_consumer_config_init(&d);
+    if (!cfg) cfg = &d;
+    if (cfg->name || !mk_require_empty(&cfg->requirements))
+        return mk_error_set(err, MK_EINVAL,
+                            "stream %s: the name and the requirements come from the declaration",
+                            def->name ? def->name : "?");
+    return consumer_create(nw, def->name, def->codec, &def->consumer, cfg, out, err);
 }
 
 typedef struct connect_req {

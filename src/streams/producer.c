@@ -271,13 +271,13 @@ void mk_st_prod_on_entry(st_ctx *ctx, const mk_network_event *ev) {
 /* The handle (user threads)                                           */
 /* ------------------------------------------------------------------ */
 
-void mk_stream_producer_config_init(mk_stream_producer_config *o) {
-    *o = (mk_stream_producer_config){.max_consumers = MK_STREAM_DEFAULT_MAX_CONSUMERS,
-                                     .max_lag = MK_STREAM_DEFAULT_MAX_LAG,
-                                     .lag_policy = MK_STREAM_LAG_DISCONNECT,
-                                     .inbox = ST_DEFAULT_INBOX,
-                                     .verdict_ttl_ms = MK_STREAM_DEFAULT_VERDICT_TTL_MS,
-                                     .max_refusals = MK_STREAM_DEFAULT_MAX_REFUSALS};
+void mk_stream_producer_config_init(mk_stream_producer_config *cfg) {
+    *cfg = (mk_stream_producer_config){.max_consumers = MK_STREAM_DEFAULT_MAX_CONSUMERS,
+                                       .max_lag = MK_STREAM_DEFAULT_MAX_LAG,
+                                       .lag_policy = MK_STREAM_LAG_DISCONNECT,
+                                       .inbox = ST_DEFAULT_INBOX,
+                                       .verdict_ttl_ms = MK_STREAM_DEFAULT_VERDICT_TTL_MS,
+                                       .max_refusals = MK_STREAM_DEFAULT_MAX_REFUSALS};
 }
 
 static void producer_destroy(mk_stream_producer *p) {
@@ -293,9 +293,6 @@ static int producer_create(mk_network *nw, const char *name, const mk_datum_code
                            mk_stream_producer **out, mk_error *err) {
     *out = NULL;
     MK_TRY(mk_st_owner_check(nw, name, err));
-    mk_stream_producer_config d;
-    mk_stream_producer_config_init(&d);
-    if (!opts) opts = &d;
     mk_stream_producer *p = calloc(1, sizeof *p);
     if (!p) return mk_error_set(err, MK_ENOMEM, "out of memory");
     mk_st_owner_init(&p->o, nw, name, codec, opts->on_event, opts->event_ctx);
@@ -325,17 +322,28 @@ static int producer_create(mk_network *nw, const char *name, const mk_datum_code
     return 0;
 }
 
-int mk_stream_producer_new(mk_network *nw, const char *name, const mk_requirements *req,
-                           const mk_stream_producer_config *opts, mk_stream_producer **out,
-                           mk_error *err) {
-    return producer_create(nw, name, NULL, req, opts, out, err);
+int mk_stream_producer_new(mk_network *nw, const mk_stream_producer_config *cfg,
+                           mk_stream_producer **out, mk_error *err) {
+    if (!cfg) {
+        *out = NULL;
+        return mk_error_set(err, MK_EINVAL, "no producer configuration");
+    }
+    return producer_create(nw, cfg->name, NULL, &cfg->requirements, cfg, out, err);
 }
 
 int mk_stream_producer_new_from_def(mk_network *nw, const mk_stream_def *def,
-                                    const mk_stream_producer_config *opts, mk_stream_producer **out,
+                                    const mk_stream_producer_config *cfg, mk_stream_producer **out,
                                     mk_error *err) {
+    *out = NULL;
     if (!def) return mk_error_set(err, MK_EINVAL, "no stream declaration");
-    return producer_create(nw, def->name, def->codec, &def->producer, opts, out, err);
+    mk_stream_producer_config d;
+    mk_stream_producer_config_init(&d);
+    if (!cfg) cfg = &d;
+    if (cfg->name || !mk_require_empty(&cfg->requirements))
+        return mk_error_set(err, MK_EINVAL,
+                            "stream %s: the name and the requirements come from the declaration",
+                            def->name ? def->name : "?");
+    return producer_create(nw, def->name, def->codec, &def->producer, cfg, out, err);
 }
 
 void mk_stream_producer_free(mk_stream_producer *p) {

@@ -30,6 +30,11 @@ void mk_require_rt_free(mk_require_rt *rt) {
     memset(rt, 0, sizeof *rt);
 }
 
+bool mk_require_empty(const mk_requirements *req) {
+    return !req->validators && !req->n_validators && !req->tags && !req->n_tags && !req->require &&
+           !req->require_ctx;
+}
+
 int mk_require_rt_build(mk_require_rt *rt, const mk_requirements *req, mk_error *err) {
     memset(rt, 0, sizeof *rt);
     mk_validator_set_init(&rt->validators);

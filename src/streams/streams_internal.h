@@ -70,6 +70,8 @@ typedef struct mk_require_rt {
     void *require_ctx;
 } mk_require_rt;
 
+/* True when req requires nothing (all of it zero). */
+bool mk_require_empty(const mk_requirements *req);
 /* Make the validators (calling each factory) and hash the tags. */
 int mk_require_rt_build(mk_require_rt *rt, const mk_requirements *req, mk_error *err);
 /* Add one more validator (takes ownership). */

@@ -47,7 +47,8 @@ static mk_stream_producer *mkprod(pair *x, const char *name, mk_validator *v,
     mk_stream_producer *p = NULL;
     mk_error err;
     mk_error_clear(&err);
-    TU_ASSERT_RC(mk_stream_producer_new(x->a, name, NULL, &o, &p, &err), 0, &err);
+    o.name = name;
+    TU_ASSERT_RC(mk_stream_producer_new(x->a, &o, &p, &err), 0, &err);
     if (v) TU_ASSERT_RC(mk_stream_producer_require(p, v, &err), 0, &err);
     return p;
 }
@@ -62,7 +63,8 @@ static mk_stream_consumer *mkcons(mk_network *nw, const char *name, mk_validator
     mk_stream_consumer *c = NULL;
     mk_error err;
     mk_error_clear(&err);
-    TU_ASSERT_RC(mk_stream_consumer_new(nw, name, NULL, &o, &c, &err), 0, &err);
+    o.name = name;
+    TU_ASSERT_RC(mk_stream_consumer_new(nw, &o, &c, &err), 0, &err);
     if (v) TU_ASSERT_RC(mk_stream_consumer_require(c, v, &err), 0, &err);
     return c;
 }
@@ -224,7 +226,9 @@ static void test_tags_and_predicate(void **state) {
     o.event_ctx = &x.pl;
     mk_error err;
     mk_error_clear(&err);
-    TU_ASSERT_RC(mk_stream_producer_new(x.a, "orders", &req, &o, &x.p, &err), 0, &err);
+    o.name = "orders";
+    o.requirements = req;
+    TU_ASSERT_RC(mk_stream_producer_new(x.a, &o, &x.p, &err), 0, &err);
     x.c = mkcons(x.b, "orders", NULL, &x.cl);
     expect_refused(&x, MK_STREAM_R_REQUIREMENT, "tag");
     mk_id tag;
@@ -340,7 +344,8 @@ static void lag_setup(pair *x, const char *net, mk_stream_lag_policy pol) {
     co.event_ctx = &x->cl;
     mk_error err;
     mk_error_clear(&err);
-    TU_ASSERT_RC(mk_stream_consumer_new(x->b, "ticks", NULL, &co, &x->c, &err), 0, &err);
+    co.name = "ticks";
+    TU_ASSERT_RC(mk_stream_consumer_new(x->b, &co, &x->c, &err), 0, &err);
     mk_stream_when w = mk_when_subscribed();
     assert_int_equal(mk_stream_producer_wait(x->p, &w, 10000), 0);
     assert_int_equal(mk_stream_consumer_wait(x->c, &w, 5000), 0);
@@ -606,7 +611,8 @@ static void test_sybil_candidates(void **state) {
     mk_stream_consumer *cons = NULL;
     mk_error cerr;
     mk_error_clear(&cerr);
-    TU_ASSERT_RC(mk_stream_consumer_new(c, "prices", NULL, &co, &cons, &cerr), 0, &cerr);
+    co.name = "prices";
+    TU_ASSERT_RC(mk_stream_consumer_new(c, &co, &cons, &cerr), 0, &cerr);
     mk_id sid;
     mk_id_from_name(&sid, "prices");
     mk_network *syb[NSYB];
@@ -622,7 +628,8 @@ static void test_sybil_candidates(void **state) {
     mk_stream_producer *p = NULL;
     mk_error err;
     mk_error_clear(&err);
-    TU_ASSERT_RC(mk_stream_producer_new(a, "prices", NULL, &po, &p, &err), 0, &err);
+    po.name = "prices";
+    TU_ASSERT_RC(mk_stream_producer_new(a, &po, &p, &err), 0, &err);
     int got = 0;
     uint64_t t0 = mk_mono_ms();
     while (!got && mk_mono_ms() - t0 < 30000) {

@@ -70,7 +70,13 @@ static mk_stream_producer *counted_producer(mk_network *nw, counting *cv,
     mk_stream_producer *p = NULL;
     mk_error err;
     mk_error_clear(&err);
-    TU_ASSERT_RC(mk_stream_producer_new(nw, "bounds", NULL, o, &p, &err), 0, &err);
+    mk_stream_producer_config c;
+    if (o)
+        c = *o;
+    else
+        mk_stream_producer_config_init(&c);
+    c.name = "bounds";
+    TU_ASSERT_RC(mk_stream_producer_new(nw, &c, &p, &err), 0, &err);
     TU_ASSERT_RC(mk_stream_producer_require(p, mk_validator_new(&cv_ops, cv), &err), 0, &err);
     return p;
 }
@@ -226,7 +232,9 @@ static void test_subscribe_flood(void **state) {
     mk_ticket_free(&t);
     mk_stream_consumer *c = NULL;
     uint64_t t0 = mk_mono_ms();
-    TU_ASSERT_RC(mk_stream_consumer_new(b, "bounds", NULL, NULL, &c, &err), 0, &err);
+    TU_ASSERT_RC(
+        mk_stream_consumer_new(b, &(mk_stream_consumer_config){.name = "bounds"}, &c, &err), 0,
+        &err);
     mk_stream_when w = mk_when_subscribed();
     assert_int_equal(mk_stream_consumer_wait(c, &w, 20000), 0);
     printf("# a real consumer admitted %llu ms after it was created\n",
@@ -286,7 +294,10 @@ static void test_bad_tag_strings(void **state) {
         mk_stream_producer *p = NULL;
         mk_error err;
         mk_error_clear(&err);
-        assert_int_equal(mk_stream_producer_new(a, "tags", &req, NULL, &p, &err), MK_EINVAL);
+        assert_int_equal(
+            mk_stream_producer_new(
+                a, &(mk_stream_producer_config){.name = "tags", .requirements = req}, &p, &err),
+            MK_EINVAL);
         assert_null(p);
         printf("# tag %s: %s\n", cases[i] ? cases[i] : "(null)", err.msg);
     }
@@ -314,7 +325,9 @@ static void test_expiry_far_future(void **state) {
     TU_ASSERT_RC(mk_network_add_ticket(b, &t, &err), 0, &err);
     mk_ticket_free(&t);
     mk_stream_consumer *c = NULL;
-    TU_ASSERT_RC(mk_stream_consumer_new(b, "bounds", NULL, NULL, &c, &err), 0, &err);
+    TU_ASSERT_RC(
+        mk_stream_consumer_new(b, &(mk_stream_consumer_config){.name = "bounds"}, &c, &err), 0,
+        &err);
     mk_stream_when w = mk_when_subscribed();
     assert_int_equal(mk_stream_producer_wait(p, &w, 20000), 0);
     int after_admission = atomic_load(&cv.calls);
@@ -400,12 +413,15 @@ static void test_free_during_close(void **state) {
     mk_error err;
     mk_error_clear(&err);
     mk_stream_producer *p = NULL;
-    TU_ASSERT_RC(mk_stream_producer_new(a, "bounds", NULL, NULL, &p, &err), 0, &err);
+    TU_ASSERT_RC(
+        mk_stream_producer_new(a, &(mk_stream_producer_config){.name = "bounds"}, &p, &err), 0,
+        &err);
     mk_stream_consumer_config co;
     mk_stream_consumer_config_init(&co);
     co.on_event = race_observer;
     mk_stream_consumer *c = NULL;
-    TU_ASSERT_RC(mk_stream_consumer_new(b, "bounds", NULL, &co, &c, &err), 0, &err);
+    co.name = "bounds";
+    TU_ASSERT_RC(mk_stream_consumer_new(b, &co, &c, &err), 0, &err);
     mk_stream_when w = mk_when_subscribed();
     assert_int_equal(mk_stream_consumer_wait(c, &w, 20000), 0);
     pthread_t th;

@@ -90,7 +90,8 @@ static void node_consume(node *n, const char *stream) {
     o.retry_max_ms = 300;
     mk_error err;
     mk_error_clear(&err);
-    TU_ASSERT_RC(mk_stream_consumer_new(n->nw, stream, NULL, &o, &n->c, &err), 0, &err);
+    o.name = stream;
+    TU_ASSERT_RC(mk_stream_consumer_new(n->nw, &o, &n->c, &err), 0, &err);
 }
 
 static void node_free(node *n) {
@@ -118,7 +119,10 @@ static mk_stream_producer *producer(mk_network *nw, const char *stream, mk_valid
     mk_stream_producer *p = NULL;
     mk_error err;
     mk_error_clear(&err);
-    TU_ASSERT_RC(mk_stream_producer_new(nw, stream, NULL, NULL, &p, &err), 0, &err);
+    mk_stream_producer_config o;
+    mk_stream_producer_config_init(&o);
+    o.name = stream;
+    TU_ASSERT_RC(mk_stream_producer_new(nw, &o, &p, &err), 0, &err);
     if (v) TU_ASSERT_RC(mk_stream_producer_require(p, v, &err), 0, &err);
     return p;
 }
