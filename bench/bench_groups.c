@@ -264,13 +264,15 @@ typedef struct tdx_ctx {
 static int tdx_setup(tdx_ctx *t) {
     mk_error err;
     int64_t now = mk_now();
-    if (mk_tdx_sim_new(now, &t->sim, &err) < 0 ||
+    if (mk_tdx_sim_new(&(mk_tdx_sim_config){.now = now}, &t->sim, &err) < 0 ||
         mk_tdx_sim_collateral(t->sim, now, &t->coll, &err) < 0)
         return -1;
     mk_tdx_sim_td td;
     mk_tdx_sim_td_default(&td);
-    t->prov = mk_tdx_provider_sim_new(t->sim, &td);
-    if (!t->prov || mk_tdx_attester_new(t->prov, t->coll, &t->att, &err) < 0) return -1;
+    if (mk_tdx_provider_sim_new(t->sim, &td, &t->prov, &err) < 0 ||
+        mk_tdx_attester_new(&(mk_tdx_attester_config){.provider = t->prov, .collateral = t->coll},
+                            &t->att, &err) < 0)
+        return -1;
     const uint8_t *root;
     size_t rl;
     mk_tdx_sim_root_der(t->sim, &root, &rl);

@@ -62,7 +62,8 @@ int main(int argc, char **argv) {
     int full_iters = iters / 10 > 20 ? iters / 10 : 20;
     double t0 = now_us();
     for (int i = 0; i < full_iters; i++) {
-        mk_tdx_verifier *v = mk_tdx_verifier_new();
+        mk_tdx_verifier *v = NULL;
+        if (mk_tdx_verifier_new(NULL, &v, &err) < 0) die("verifier", &err);
         mk_tdx_collateral *c = NULL;
         if (mk_tdx_collateral_from_bundle((const char *)coll.data, coll.len, &c, &err) < 0)
             die("collateral parse", &err);
@@ -75,7 +76,8 @@ int main(int argc, char **argv) {
     double full = (now_us() - t0) / full_iters;
 
     /* warm */
-    mk_tdx_verifier *v = mk_tdx_verifier_new();
+    mk_tdx_verifier *v = NULL;
+    if (mk_tdx_verifier_new(NULL, &v, &err) < 0) die("verifier", &err);
     mk_tdx_collateral *c = NULL;
     if (mk_tdx_collateral_from_bundle((const char *)coll.data, coll.len, &c, &err) < 0)
         die("collateral parse", &err);

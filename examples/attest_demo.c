@@ -15,8 +15,8 @@
  * The quotes come from the TDX *simulator*: a software TD signing through a
  * test chain whose root is not Intel's. The validator accepts them only
  * because this program explicitly trusts that root. On a TDX machine,
- * replace the simulator provider with mk_tdx_provider_auto_new() and drop
- * the trust call.
+ * make the provider with mk_tdx_provider_auto_new instead of
+ * mk_tdx_provider_sim_new and drop the trust call.
  *
  * usage: attest_demo [--expire-after SECONDS] [--json]
  */
@@ -44,7 +44,8 @@ static void report(const char *name, const mk_id *peer, bool ok, mk_expiration e
     char hex[9];
     mk_id_short(peer, hex);
     if (json) {
-        printf("{\"node\":\"%s\",\"peer\":\"%s\",\"admitted\":%s", name, hex, ok ? "true" : "false");
+        printf("{\"node\":\"%s\",\"peer\":\"%s\",\"admitted\":%s", name, hex,
+               ok ? "true" : "false");
         if (ok) {
             printf(",\"expires\":%lld", (long long)exp);
         } else {
@@ -111,7 +112,8 @@ int main(int argc, char **argv) {
     }
 
     mk_tdx_sim *sim = NULL;
-    if (mk_tdx_sim_new(now, &sim, &err) < 0) return fail("simulator", &err);
+    if (mk_tdx_sim_new(&(mk_tdx_sim_config){.now = now}, &sim, &err) < 0)
+        return fail("simulator", &err);
     mk_tdx_collateral *coll = NULL;
     if (mk_tdx_sim_collateral(sim, now, &coll, &err) < 0) return fail("sim collateral", &err);
 
@@ -143,9 +145,11 @@ int main(int argc, char **argv) {
             nd->has_ticket = true;
             continue;
         }
-        mk_tdx_provider *prov = mk_tdx_provider_sim_new(sim, &nd->td);
+        mk_tdx_provider *prov = NULL;
         mk_tdx_attester *att = NULL;
-        if (!prov || mk_tdx_attester_new(prov, coll, &att, &err) < 0)
+        if (mk_tdx_provider_sim_new(sim, &nd->td, &prov, &err) < 0 ||
+            mk_tdx_attester_new(&(mk_tdx_attester_config){.provider = prov, .collateral = coll},
+                                &att, &err) < 0)
             return fail("attester", &err);
         mk_id peer;
         memcpy(peer.b, nd->key.public_key, 32);

@@ -291,16 +291,32 @@ typedef struct mk_tdx_result {
 
 typedef struct mk_tdx_verifier mk_tdx_verifier; /* thread-safe; caches warm state */
 
-/* A verifier that trusts only the pinned Intel SGX Root CA. */
-mk_tdx_verifier *mk_tdx_verifier_new(void);
+typedef struct mk_tdx_verifier_config {
+    mk_tdx_policy policy; /* default: mk_tdx_policy_default */
+    /* A simulator root (DER) to trust besides Intel's: quotes chained to it
+     * are then accepted and flagged `simulated`. NULL (the default): none. */
+    const uint8_t *simulator_root_der;
+    size_t simulator_root_len;
+    /* Collateral used when mk_tdx_verify gets none: fetched and cached
+     * (copied; base_url required). NULL (the default): no fetcher. */
+    const mk_tdx_fetch_opts *fetch;
+} mk_tdx_verifier_config;
+
+/* Defaults: mk_tdx_policy_default, only the pinned Intel SGX Root CA
+ * trusted, no fetcher. */
+void mk_tdx_verifier_config_init(mk_tdx_verifier_config *cfg);
+
+/* A verifier configured by cfg (NULL: the defaults). */
+int mk_tdx_verifier_new(const mk_tdx_verifier_config *cfg, mk_tdx_verifier **out, mk_error *err);
 void mk_tdx_verifier_free(mk_tdx_verifier *v);
-/* Trust a simulator root (DER). Quotes chained to it are then accepted and
- * flagged `simulated`. Never done by default. */
+
+/* Changing a verifier in use (each takes effect for the next verification):
+ * trust one more simulator root (DER; never done by default), replace the
+ * policy, replace the fetcher (NULL: none). */
 int mk_tdx_verifier_trust_simulator(mk_tdx_verifier *v, const uint8_t *root_der, size_t len,
                                     mk_error *err);
 void mk_tdx_verifier_set_policy(mk_tdx_verifier *v, const mk_tdx_policy *p);
 void mk_tdx_verifier_get_policy(const mk_tdx_verifier *v, mk_tdx_policy *p);
-/* Collateral used when mk_tdx_verify gets none: fetched and cached. */
 int mk_tdx_verifier_set_fetch(mk_tdx_verifier *v, const mk_tdx_fetch_opts *o);
 
 /* Verify a quote at time `now`. coll may be NULL: then the fetcher (if

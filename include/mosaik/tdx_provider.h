@@ -103,7 +103,7 @@ void mk_tdx_provider_free(mk_tdx_provider *p);
 
 /* configfs-tsm. tsm_report_dir NULL = MK_TDX_TSM_REPORT_DIR. Construction
  * does not touch the file system (check with mk_tdx_provider_available).
- * NULL only when out of memory.
+ * Fails only when out of memory.
  *
  * A quote request: mkdir a uniquely named entry under the report dir, check
  * that `provider` reads "tdx_guest", read `generation`, write exactly 64
@@ -112,12 +112,12 @@ void mk_tdx_provider_free(mk_tdx_provider *p);
  * advanced by exactly one (else another writer touched the entry: retry);
  * EBUSY/EAGAIN are retried with exponential backoff; a bounded number of
  * attempts (5); the entry is removed at the end. */
-mk_tdx_provider *mk_tdx_provider_configfs_new(const char *tsm_report_dir);
+int mk_tdx_provider_configfs_new(const char *tsm_report_dir, mk_tdx_provider **out, mk_error *err);
 
-/* /dev/tdx_guest. dev NULL = MK_TDX_GUEST_DEV. NULL only when out of memory.
+/* /dev/tdx_guest. dev NULL = MK_TDX_GUEST_DEV. Fails only when out of memory.
  * report() uses the TDX_CMD_GET_REPORT0 ioctl; quote() is delegated to
  * configfs-tsm at its default path (MK_EUNAVAILABLE if that is absent). */
-mk_tdx_provider *mk_tdx_provider_devtdx_new(const char *dev);
+int mk_tdx_provider_devtdx_new(const char *dev, mk_tdx_provider **out, mk_error *err);
 
 /* Where RTMRs are read and extended (default MK_TDX_MEASUREMENTS_DIR; tests
  * point it at a temporary tree). Applies to the configfs and tdx_guest
@@ -130,9 +130,9 @@ int mk_tdx_provider_read_rtmr(mk_tdx_provider *p, int index, uint8_t out[MK_TDX_
                               mk_error *err);
 
 /* The first available real provider: configfs-tsm, then /dev/tdx_guest.
- * NULL with MK_EUNAVAILABLE and a reason naming every path tried when none
- * is (as on any machine without TDX). Never returns the simulator. */
-mk_tdx_provider *mk_tdx_provider_auto_new(mk_error *err);
+ * MK_EUNAVAILABLE (*out NULL) with a reason naming every path tried when
+ * none is (as on any machine without TDX). Never chooses the simulator. */
+int mk_tdx_provider_auto_new(mk_tdx_provider **out, mk_error *err);
 
 /* Parse a 1024-byte TDREPORT_STRUCT (as returned by TDX_CMD_GET_REPORT0)
  * into the report fields; TDX 1.5 fields (tee_tcb_svn2, mr_service_td) are
@@ -156,18 +156,27 @@ typedef struct mk_tdx_sim mk_tdx_sim;
 /* FMSPC of the simulated platform: "MKSIM\0", obviously not Intel's. */
 #define MK_TDX_SIM_FMSPC "4D4B53494D00"
 
-/* Generate a fresh simulator PKI; certificates valid from now - 1 day for
- * 10 years. */
-int mk_tdx_sim_new(int64_t now, mk_tdx_sim **out, mk_error *err);
+typedef struct mk_tdx_sim_config {
+    /* Certificates are valid from now - 1 day for 10 years (0, the
+     * default: mk_now() at creation). */
+    int64_t now;
+} mk_tdx_sim_config;
+
+void mk_tdx_sim_config_init(mk_tdx_sim_config *cfg);
+
+/* Generate a fresh simulator PKI (cfg NULL: the defaults). */
+int mk_tdx_sim_new(const mk_tdx_sim_config *cfg, mk_tdx_sim **out, mk_error *err);
 /* Persist all keys and certificates (PEM, one file, mode 0600, written
  * atomically) so that several processes share one simulator root. */
 int mk_tdx_sim_save(const mk_tdx_sim *sim, const char *path, mk_error *err);
 /* Load a file written by mk_tdx_sim_save (checks that the keys match the
  * certificates and the chain links up). */
 int mk_tdx_sim_load(const char *path, mk_tdx_sim **out, mk_error *err);
-/* Load `path` if it exists, else create a new simulator and save it there
- * (race-free between processes: the first writer wins, others load it). */
-int mk_tdx_sim_load_or_create(const char *path, int64_t now, mk_tdx_sim **out, mk_error *err);
+/* Load `path` if it exists, else create a new simulator from cfg (NULL:
+ * the defaults) and save it there (race-free between processes: the first
+ * writer wins, others load it). */
+int mk_tdx_sim_load_or_create(const char *path, const mk_tdx_sim_config *cfg, mk_tdx_sim **out,
+                              mk_error *err);
 void mk_tdx_sim_free(mk_tdx_sim *sim);
 
 /* The simulator root certificate (DER), for mk_tdx_verifier_trust_simulator.
@@ -219,9 +228,9 @@ void mk_tdx_sim_td_report(const mk_tdx_sim_td *td,
 
 /* Wrap a simulated TD as a provider (name "simulator (NOT real TDX)",
  * is_simulated true). td is copied (NULL: mk_tdx_sim_td_default); extend_rtmr
- * changes the copy. The provider holds a reference to sim. NULL when out of
- * memory. */
-mk_tdx_provider *mk_tdx_provider_sim_new(mk_tdx_sim *sim, const mk_tdx_sim_td *td);
+ * changes the copy. The provider holds a reference to sim. */
+int mk_tdx_provider_sim_new(mk_tdx_sim *sim, const mk_tdx_sim_td *td, mk_tdx_provider **out,
+                            mk_error *err);
 
 #ifdef __cplusplus
 }

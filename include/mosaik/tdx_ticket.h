@@ -213,16 +213,26 @@ int mk_tdx_validator_validate_ex(const mk_validator *v, const uint8_t *data, siz
 
 typedef struct mk_tdx_attester mk_tdx_attester;
 
-/* An attester makes tickets for the local TD through `provider` (borrowed:
- * it must outlive the attester). When `embed` is not NULL, its bundle is
- * copied into every ticket, so verifiers need no PCS access. */
-int mk_tdx_attester_new(mk_tdx_provider *provider, const mk_tdx_collateral *embed,
-                        mk_tdx_attester **out, mk_error *err);
+typedef struct mk_tdx_attester_config {
+    /* Where quotes and measurements come from (required; borrowed: it must
+     * outlive the attester). */
+    mk_tdx_provider *provider;
+    /* Collateral whose bundle is copied into every ticket, so verifiers
+     * need no PCS access (NULL, the default: embed none). */
+    const mk_tdx_collateral *collateral;
+    /* Lifetime of tickets from mk_tdx_attester_ticket, seconds (<= 0:
+     * MK_TDX_TICKET_DEFAULT_LIFETIME, the default). */
+    int64_t lifetime;
+} mk_tdx_attester_config;
+
+void mk_tdx_attester_config_init(mk_tdx_attester_config *cfg);
+
+/* An attester making tickets for the local TD through cfg->provider. */
+int mk_tdx_attester_new(const mk_tdx_attester_config *cfg, mk_tdx_attester **out, mk_error *err);
 void mk_tdx_attester_free(mk_tdx_attester *a);
-/* Lifetime of tickets from mk_tdx_attester_ticket (default
- * MK_TDX_TICKET_DEFAULT_LIFETIME seconds). */
+/* Changing an attester in use: the lifetime of the next tickets (<= 0: the
+ * default), the embedded collateral (NULL: embed none). */
 void mk_tdx_attester_set_lifetime(mk_tdx_attester *a, int64_t seconds);
-/* Replace the embedded collateral (NULL: embed none). */
 int mk_tdx_attester_set_collateral(mk_tdx_attester *a, const mk_tdx_collateral *embed,
                                    mk_error *err);
 

@@ -32,12 +32,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         (q.version != 4 && q.version != 5) || q.tee_type != MK_TDX_TEE_TYPE)
         abort();
     if (!verifier) {
-        verifier = mk_tdx_verifier_new();
-        if (!verifier) abort();
-        mk_tdx_policy p;
-        mk_tdx_policy_default(&p);
-        p.chain_only = true;
-        mk_tdx_verifier_set_policy(verifier, &p);
+        mk_tdx_verifier_config c;
+        mk_tdx_verifier_config_init(&c);
+        c.policy.chain_only = true;
+        if (mk_tdx_verifier_new(&c, &verifier, NULL) < 0) abort();
     }
     mk_tdx_result r;
     mk_tdx_verify(verifier, data, size, NULL, 1752919234, &r, &err);

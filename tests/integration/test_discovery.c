@@ -462,16 +462,19 @@ static void test_tdx_sim_ticket(void **state) {
     mk_error_clear(&err);
     mk_tdx_sim *sim;
     int64_t now = mk_now();
-    TU_ASSERT_RC(mk_tdx_sim_new(now, &sim, &err), 0, &err);
+    TU_ASSERT_RC(mk_tdx_sim_new(&(mk_tdx_sim_config){.now = now}, &sim, &err), 0, &err);
     mk_tdx_collateral *coll;
     TU_ASSERT_RC(mk_tdx_sim_collateral(sim, now, &coll, &err), 0, &err);
     mk_tdx_sim_td td;
     mk_tdx_sim_td_default(&td);
     memset(td.mr_td, 0xab, 48);
-    mk_tdx_provider *p = mk_tdx_provider_sim_new(sim, &td);
+    mk_tdx_provider *p = NULL;
+    assert_int_equal(mk_tdx_provider_sim_new(sim, &td, &p, NULL), 0);
     assert_non_null(p);
     mk_tdx_attester *att;
-    TU_ASSERT_RC(mk_tdx_attester_new(p, coll, &att, &err), 0, &err);
+    TU_ASSERT_RC(mk_tdx_attester_new(&(mk_tdx_attester_config){.provider = p, .collateral = coll},
+                                     &att, &err),
+                 0, &err);
 
     mk_network *n[4];
     n[0] = tn_new("tdx-net", NULL, NULL);

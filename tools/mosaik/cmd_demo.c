@@ -271,7 +271,7 @@ static int demo_prepare(char self[1024], char dir[], char mrtd[97]) {
     mk_error err;
     mk_error_clear(&err);
     mk_tdx_sim *sim = NULL;
-    if (mk_tdx_sim_load_or_create(simpath, mk_now(), &sim, &err) < 0) {
+    if (mk_tdx_sim_load_or_create(simpath, NULL, &sim, &err) < 0) {
         rm_tree(dir);
         fprintf(stderr, "mosaik: demo: simulator: %s\n", err.msg);
         return CLI_FAIL;

@@ -98,11 +98,13 @@ static int node_ticket(const cli_demo_node_args *a, mk_network *nw, mk_tdx_sim *
     mk_tdx_sim_td td;
     expected_td(&td);
     if (!strcmp(a->mrtd, "other")) mk_sha384("other firmware", 14, td.mr_td);
-    mk_tdx_provider *prov = mk_tdx_provider_sim_new(sim, &td);
+    mk_tdx_provider *prov = NULL;
     mk_tdx_attester *att = NULL;
     mk_ticket t;
-    int trc = !prov ? mk_error_set(&err, MK_ENOMEM, "out of memory")
-                    : mk_tdx_attester_new(prov, coll, &att, &err);
+    int trc = mk_tdx_provider_sim_new(sim, &td, &prov, &err);
+    if (trc == 0)
+        trc = mk_tdx_attester_new(&(mk_tdx_attester_config){.provider = prov, .collateral = coll},
+                                  &att, &err);
     if (trc == 0) {
         trc = mk_tdx_attester_ticket_with_expiration(att, &peer, &netid, mk_now(), exp, &t, &err);
         if (trc == 0) {

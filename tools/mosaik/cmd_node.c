@@ -265,17 +265,17 @@ static int tdx_setup(tdx_state *t, const char *mrtd_hex, const char *state, mk_n
                      mk_error *err) {
     int64_t now = mk_now();
     if (state)
-        MK_TRY(mk_tdx_sim_load_or_create(state, now, &t->sim, err));
+        MK_TRY(mk_tdx_sim_load_or_create(state, &(mk_tdx_sim_config){.now = now}, &t->sim, err));
     else
-        MK_TRY(mk_tdx_sim_new(now, &t->sim, err));
+        MK_TRY(mk_tdx_sim_new(&(mk_tdx_sim_config){.now = now}, &t->sim, err));
     mk_tdx_sim_td td;
     mk_tdx_sim_td_default(&td);
     int rc = mk_hex_decode_exact(mrtd_hex, td.mr_td, 48, err);
     if (rc < 0) return mk_error_prefix(err, rc, "--tdx-sim: MRTD (96 hex digits)");
-    t->prov = mk_tdx_provider_sim_new(t->sim, &td);
-    if (!t->prov) return mk_error_set(err, MK_ENOMEM, "out of memory");
+    MK_TRY(mk_tdx_provider_sim_new(t->sim, &td, &t->prov, err));
     MK_TRY(mk_tdx_sim_collateral(t->sim, now, &t->coll, err));
-    MK_TRY(mk_tdx_attester_new(t->prov, t->coll, &t->att, err));
+    MK_TRY(mk_tdx_attester_new(
+        &(mk_tdx_attester_config){.provider = t->prov, .collateral = t->coll}, &t->att, err));
     return tdx_install(t, nw, err);
 }
 

@@ -32,7 +32,7 @@ int cli_tdx_sim_init(int argc, char **argv) {
     mk_error err;
     mk_error_clear(&err);
     mk_tdx_sim *sim;
-    if (mk_tdx_sim_load_or_create(argv[optind], mk_now(), &sim, &err) < 0)
+    if (mk_tdx_sim_load_or_create(argv[optind], NULL, &sim, &err) < 0)
         return cli_tdx_fail("tdx sim-init", &err);
     const uint8_t *der;
     size_t len;

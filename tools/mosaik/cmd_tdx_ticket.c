@@ -162,10 +162,11 @@ static int ticket_sim_source(const ticket_args *a, ticket_run *r) {
                 a->sim_path, a->sim_path);
         return CLI_FAIL;
     }
-    int rc = a->sim_init ? mk_tdx_sim_load_or_create(a->sim_path, a->now, &r->sim, &r->err)
+    int rc = a->sim_init ? mk_tdx_sim_load_or_create(
+                               a->sim_path, &(mk_tdx_sim_config){.now = a->now}, &r->sim, &r->err)
                          : mk_tdx_sim_load(a->sim_path, &r->sim, &r->err);
     if (rc < 0) return cli_tdx_fail("tdx ticket: simulator", &r->err);
-    r->prov = mk_tdx_provider_sim_new(r->sim, &a->td);
+    mk_tdx_provider_sim_new(r->sim, &a->td, &r->prov, &r->err); /* checked by the caller */
     if (a->with_coll && mk_tdx_sim_collateral(r->sim, a->now, &r->coll, &r->err) < 0)
         return cli_tdx_fail("tdx ticket: simulator collateral", &r->err);
     fprintf(stderr, "mosaik: tdx ticket: SIMULATED quote (not real TDX)\n");
@@ -178,12 +179,13 @@ static int ticket_make(const ticket_args *a, ticket_run *r) {
         int rc = ticket_sim_source(a, r);
         if (rc != CLI_CONTINUE) return rc;
     } else {
-        r->prov = mk_tdx_provider_auto_new(&r->err);
+        mk_tdx_provider_auto_new(&r->prov, &r->err);
     }
     if (!r->prov) return cli_tdx_fail("tdx ticket", &r->err);
     if (a->coll_path && cli_tdx_load_collateral(a->coll_path, &r->coll, &r->err) < 0)
         return cli_tdx_fail("tdx ticket: collateral", &r->err);
-    if (mk_tdx_attester_new(r->prov, r->coll, &r->att, &r->err) < 0 ||
+    if (mk_tdx_attester_new(&(mk_tdx_attester_config){.provider = r->prov, .collateral = r->coll},
+                            &r->att, &r->err) < 0 ||
         mk_tdx_attester_ticket_with_expiration(r->att, &a->peer, &a->net, a->started,
                                                mk_now() + a->expires_in, &r->t, &r->err) < 0 ||
         mk_file_write(a->out_path, r->t.data, r->t.len, 0644, &r->err) < 0)

@@ -208,12 +208,12 @@ static int verify_ticket(const verify_args *a, verify_run *r) {
 /* A bare quote: mk_tdx_verify with the policy and the collateral given. */
 static int verify_quote(const verify_args *a, verify_run *r) {
     json_object_set_new(r->o, "kind", json_string("quote"));
-    r->ver = mk_tdx_verifier_new();
-    if (!r->ver) return mk_error_set(&r->err, MK_ENOMEM, "out of memory");
-    mk_tdx_verifier_set_policy(r->ver, &r->pol);
-    if (r->root.len &&
-        mk_tdx_verifier_trust_simulator(r->ver, r->root.data, r->root.len, &r->err) < 0)
-        return r->err.code;
+    mk_tdx_verifier_config vc;
+    mk_tdx_verifier_config_init(&vc);
+    vc.policy = r->pol;
+    vc.simulator_root_der = r->root.len ? r->root.data : NULL;
+    vc.simulator_root_len = r->root.len;
+    if (mk_tdx_verifier_new(&vc, &r->ver, &r->err) < 0) return r->err.code;
     int rc = mk_tdx_verify(r->ver, r->qdata, r->qlen, r->coll, a->at, &r->res, &r->err);
     r->have_res = true;
     return rc;

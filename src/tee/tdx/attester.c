@@ -55,16 +55,19 @@ static int bundle_of(const mk_tdx_collateral *c, char **out, size_t *len, mk_err
     return 0;
 }
 
-int mk_tdx_attester_new(mk_tdx_provider *provider, const mk_tdx_collateral *embed,
-                        mk_tdx_attester **out, mk_error *err) {
+void mk_tdx_attester_config_init(mk_tdx_attester_config *cfg) {
+    *cfg = (mk_tdx_attester_config){.lifetime = MK_TDX_TICKET_DEFAULT_LIFETIME};
+}
+
+int mk_tdx_attester_new(const mk_tdx_attester_config *cfg, mk_tdx_attester **out, mk_error *err) {
     *out = NULL;
-    if (!provider) return mk_error_set(err, MK_EINVAL, "attester: no TDX provider");
+    if (!cfg || !cfg->provider) return mk_error_set(err, MK_EINVAL, "attester: no TDX provider");
     mk_tdx_attester *a = calloc(1, sizeof *a);
     if (!a) return mk_error_set(err, MK_ENOMEM, "out of memory");
-    a->provider = provider;
-    a->lifetime = MK_TDX_TICKET_DEFAULT_LIFETIME;
+    a->provider = cfg->provider;
+    a->lifetime = cfg->lifetime > 0 ? cfg->lifetime : MK_TDX_TICKET_DEFAULT_LIFETIME;
     pthread_mutex_init(&a->lock, NULL);
-    int rc = bundle_of(embed, &a->collateral, &a->collateral_len, err);
+    int rc = bundle_of(cfg->collateral, &a->collateral, &a->collateral_len, err);
     if (rc < 0) {
         mk_tdx_attester_free(a);
         return rc;

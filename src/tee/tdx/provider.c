@@ -49,25 +49,37 @@ mk_tdx_provider *mk_tdx_provider_alloc(const mk_tdx_provider_ops *ops, const cha
     return p;
 }
 
-mk_tdx_provider *mk_tdx_provider_configfs_new(const char *tsm_report_dir) {
-    return mk_tdx_provider_alloc(&mk_tdx_provider_configfs_ops,
-                                 tsm_report_dir ? tsm_report_dir : MK_TDX_TSM_REPORT_DIR);
+/* *out = p, or MK_ENOMEM when p is NULL. */
+static int provider_out(mk_tdx_provider *p, mk_tdx_provider **out, mk_error *err) {
+    *out = p;
+    return p ? 0 : mk_error_set(err, MK_ENOMEM, "out of memory");
 }
 
-mk_tdx_provider *mk_tdx_provider_devtdx_new(const char *dev) {
-    return mk_tdx_provider_alloc(&mk_tdx_provider_devtdx_ops, dev ? dev : MK_TDX_GUEST_DEV);
+int mk_tdx_provider_configfs_new(const char *tsm_report_dir, mk_tdx_provider **out, mk_error *err) {
+    return provider_out(
+        mk_tdx_provider_alloc(&mk_tdx_provider_configfs_ops,
+                              tsm_report_dir ? tsm_report_dir : MK_TDX_TSM_REPORT_DIR),
+        out, err);
 }
 
-mk_tdx_provider *mk_tdx_provider_sim_new(mk_tdx_sim *sim, const mk_tdx_sim_td *td) {
-    if (!sim) return NULL;
+int mk_tdx_provider_devtdx_new(const char *dev, mk_tdx_provider **out, mk_error *err) {
+    return provider_out(
+        mk_tdx_provider_alloc(&mk_tdx_provider_devtdx_ops, dev ? dev : MK_TDX_GUEST_DEV), out, err);
+}
+
+int mk_tdx_provider_sim_new(mk_tdx_sim *sim, const mk_tdx_sim_td *td, mk_tdx_provider **out,
+                            mk_error *err) {
+    *out = NULL;
+    if (!sim) return mk_error_set(err, MK_EINVAL, "simulator provider: no simulator");
     mk_tdx_provider *p = mk_tdx_provider_alloc(&sim_ops, NULL);
-    if (!p) return NULL;
+    if (!p) return provider_out(p, out, err);
     p->sim = mk_tdx_sim_ref(sim);
     if (td)
         p->td = *td;
     else
         mk_tdx_sim_td_default(&p->td);
-    return p;
+    *out = p;
+    return 0;
 }
 
 void mk_tdx_provider_free(mk_tdx_provider *p) {
@@ -211,27 +223,20 @@ static const mk_tdx_provider_ops sim_ops = {
 /* auto                                                              */
 /* ---------------------------------------------------------------- */
 
-mk_tdx_provider *mk_tdx_provider_auto_new(mk_error *err) {
+int mk_tdx_provider_auto_new(mk_tdx_provider **out, mk_error *err) {
+    *out = NULL;
     mk_error e1, e2;
     mk_error_clear(&e1);
     mk_error_clear(&e2);
-    mk_tdx_provider *p = mk_tdx_provider_configfs_new(NULL);
-    if (!p) {
-        mk_error_set(err, MK_ENOMEM, "out of memory");
-        return NULL;
-    }
-    if (mk_tdx_provider_available(p, &e1)) return p;
+    mk_tdx_provider *p = NULL;
+    MK_TRY(mk_tdx_provider_configfs_new(NULL, &p, err));
+    if (mk_tdx_provider_available(p, &e1)) return provider_out(p, out, err);
     mk_tdx_provider_free(p);
-    p = mk_tdx_provider_devtdx_new(NULL);
-    if (!p) {
-        mk_error_set(err, MK_ENOMEM, "out of memory");
-        return NULL;
-    }
-    if (mk_tdx_provider_available(p, &e2)) return p;
+    MK_TRY(mk_tdx_provider_devtdx_new(NULL, &p, err));
+    if (mk_tdx_provider_available(p, &e2)) return provider_out(p, out, err);
     mk_tdx_provider_free(p);
-    mk_error_set(err, MK_EUNAVAILABLE,
-                 "no TDX quote provider on this machine (%s; %s); the simulator is never chosen "
-                 "automatically",
-                 e1.msg, e2.msg);
-    return NULL;
+    return mk_error_set(err, MK_EUNAVAILABLE,
+                        "no TDX quote provider on this machine (%s; %s); the simulator is never "
+                        "chosen automatically",
+                        e1.msg, e2.msg);
 }

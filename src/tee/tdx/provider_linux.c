@@ -499,8 +499,8 @@ static int configfs_provider_quote(mk_tdx_provider *p, const uint8_t rd[MK_TDX_R
 /* Mainline Linux has no quote ioctl: quotes come from configfs-tsm. */
 static int devtdx_quote(mk_tdx_provider *p, const uint8_t rd[MK_TDX_REPORT_DATA_LEN], mk_buf *quote,
                         mk_error *err) {
-    mk_tdx_provider *c = mk_tdx_provider_configfs_new(NULL);
-    if (!c) return mk_error_set(err, MK_ENOMEM, "out of memory");
+    mk_tdx_provider *c = NULL;
+    MK_TRY(mk_tdx_provider_configfs_new(NULL, &c, err));
     mk_tdx_provider_set_timeout_ms(c, atomic_load(&p->timeout_ms));
     int rc = configfs_quote(c, rd, quote, err);
     mk_tdx_provider_free(c);

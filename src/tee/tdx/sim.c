@@ -43,6 +43,7 @@
 #include <openssl/pem.h>
 
 #include "crypto/ossl.h"
+#include "mosaik/clock.h"
 #include "mosaik/crypto.h"
 #include "mosaik/encoding.h"
 #include "tee/tdx/sim_internal.h"
@@ -147,9 +148,14 @@ static int sim_finish(mk_tdx_sim *s, mk_error *err) {
     return make_qe_report(s, err);
 }
 
-int mk_tdx_sim_new(int64_t now, mk_tdx_sim **out, mk_error *err) {
+void mk_tdx_sim_config_init(mk_tdx_sim_config *cfg) {
+    *cfg = (mk_tdx_sim_config){0};
+}
+
+int mk_tdx_sim_new(const mk_tdx_sim_config *cfg, mk_tdx_sim **out, mk_error *err) {
     if (!out) return mk_error_set(err, MK_EINVAL, "simulator: NULL output");
     *out = NULL;
+    int64_t now = cfg && cfg->now ? cfg->now : mk_now();
     mk_tdx_sim *s = sim_alloc();
     if (!s) return mk_error_set(err, MK_ENOMEM, "simulator: out of memory");
     s->root_key = mk_tdx_sim_keygen();
@@ -270,11 +276,12 @@ done:
     return 0;
 }
 
-int mk_tdx_sim_load_or_create(const char *path, int64_t now, mk_tdx_sim **out, mk_error *err) {
+int mk_tdx_sim_load_or_create(const char *path, const mk_tdx_sim_config *cfg, mk_tdx_sim **out,
+                              mk_error *err) {
     if (!path || !out) return mk_error_set(err, MK_EINVAL, "simulator: NULL argument");
     if (access(path, F_OK) == 0) return mk_tdx_sim_load(path, out, err);
     mk_tdx_sim *s = NULL;
-    MK_TRY(mk_tdx_sim_new(now, &s, err));
+    MK_TRY(mk_tdx_sim_new(cfg, &s, err));
     /* Write to a private name, then link(): exactly one process creates
      * `path`; the others find it taken and load the winner's. */
     size_t plen = strlen(path) + 64;

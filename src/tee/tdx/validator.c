@@ -708,8 +708,7 @@ mk_validator *mk_tdx_validator_new(const mk_tdx_validator_opts *o, mk_error *err
     s->coll_from_ticket = o->coll_from_ticket;
     mk_tdx_ticket_class(&s->class_id);
 
-    s->verifier = mk_tdx_verifier_new();
-    if (!s->verifier) goto oom;
+    if (mk_tdx_verifier_new(NULL, &s->verifier, NULL) < 0) goto oom;
     mk_tdx_verifier_set_policy(s->verifier, &s->policy);
     if (o->sim_root) {
         int rc = mk_tdx_verifier_trust_simulator(s->verifier, o->sim_root, o->sim_root_len, err);

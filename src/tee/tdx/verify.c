@@ -153,17 +153,39 @@ void mk_tdx_policy_default(mk_tdx_policy *p) {
 /* Verifier object                                                      */
 /* ------------------------------------------------------------------ */
 
-mk_tdx_verifier *mk_tdx_verifier_new(void) {
+void mk_tdx_verifier_config_init(mk_tdx_verifier_config *cfg) {
+    memset(cfg, 0, sizeof *cfg);
+    mk_tdx_policy_default(&cfg->policy);
+}
+
+int mk_tdx_verifier_new(const mk_tdx_verifier_config *cfg, mk_tdx_verifier **out, mk_error *err) {
+    *out = NULL;
+    mk_tdx_verifier_config d;
+    if (!cfg) {
+        mk_tdx_verifier_config_init(&d);
+        cfg = &d;
+    }
     mk_tdx_verifier *v = calloc(1, sizeof *v);
-    if (!v) return NULL;
+    if (!v) return mk_error_set(err, MK_ENOMEM, "TDX verifier: out of memory");
     v->trust = mk_tdx_trust_new();
     if (!v->trust || pthread_mutex_init(&v->mu, NULL) != 0) {
         mk_tdx_trust_free(v->trust);
         free(v);
-        return NULL;
+        return mk_error_set(err, MK_ENOMEM, "TDX verifier: out of memory");
     }
-    mk_tdx_policy_default(&v->policy);
-    return v;
+    v->policy = cfg->policy;
+    int rc = 0;
+    if (cfg->simulator_root_der)
+        rc = mk_tdx_verifier_trust_simulator(v, cfg->simulator_root_der, cfg->simulator_root_len,
+                                             err);
+    if (rc == 0 && cfg->fetch && (rc = mk_tdx_verifier_set_fetch(v, cfg->fetch)) < 0)
+        mk_error_set(err, rc, "TDX verifier: cannot configure the collateral fetcher");
+    if (rc < 0) {
+        mk_tdx_verifier_free(v);
+        return rc;
+    }
+    *out = v;
+    return 0;
 }
 
 static void coll_unref_locked(coll_ref *r) {

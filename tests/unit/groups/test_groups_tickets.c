@@ -205,7 +205,7 @@ static void test_tdx_group(void **state) {
     mk_error_clear(&err);
     mk_tdx_sim *sim;
     int64_t now = mk_now();
-    TU_ASSERT_RC(mk_tdx_sim_new(now, &sim, &err), 0, &err);
+    TU_ASSERT_RC(mk_tdx_sim_new(&(mk_tdx_sim_config){.now = now}, &sim, &err), 0, &err);
     mk_tdx_collateral *coll;
     TU_ASSERT_RC(mk_tdx_sim_collateral(sim, now, &coll, &err), 0, &err);
     mk_tdx_sim_td good, bad;
@@ -213,11 +213,17 @@ static void test_tdx_group(void **state) {
     memset(good.mr_td, 0xab, 48);
     mk_tdx_sim_td_default(&bad);
     memset(bad.mr_td, 0xcd, 48);
-    mk_tdx_provider *pg = mk_tdx_provider_sim_new(sim, &good);
-    mk_tdx_provider *pb = mk_tdx_provider_sim_new(sim, &bad);
+    mk_tdx_provider *pg = NULL;
+    assert_int_equal(mk_tdx_provider_sim_new(sim, &good, &pg, NULL), 0);
+    mk_tdx_provider *pb = NULL;
+    assert_int_equal(mk_tdx_provider_sim_new(sim, &bad, &pb, NULL), 0);
     mk_tdx_attester *ag, *ab;
-    TU_ASSERT_RC(mk_tdx_attester_new(pg, coll, &ag, &err), 0, &err);
-    TU_ASSERT_RC(mk_tdx_attester_new(pb, coll, &ab, &err), 0, &err);
+    TU_ASSERT_RC(mk_tdx_attester_new(&(mk_tdx_attester_config){.provider = pg, .collateral = coll},
+                                     &ag, &err),
+                 0, &err);
+    TU_ASSERT_RC(mk_tdx_attester_new(&(mk_tdx_attester_config){.provider = pb, .collateral = coll},
+                                     &ab, &err),
+                 0, &err);
 
     const uint8_t *root;
     size_t root_len;

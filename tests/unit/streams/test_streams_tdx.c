@@ -16,7 +16,7 @@ static int setup(void **state) {
     (void)state;
     mk_error err;
     mk_error_clear(&err);
-    if (mk_tdx_sim_new(mk_now(), &g_sim, &err) < 0) return -1;
+    if (mk_tdx_sim_new(NULL, &g_sim, &err) < 0) return -1;
     if (mk_tdx_sim_collateral(g_sim, mk_now(), &g_coll, &err) < 0) return -1;
     return 0;
 }
@@ -31,10 +31,13 @@ static int teardown(void **state) {
 static void give_tdx(mk_network *nw, const mk_tdx_sim_td *td, int64_t exp) {
     mk_error err;
     mk_error_clear(&err);
-    mk_tdx_provider *prov = mk_tdx_provider_sim_new(g_sim, td);
+    mk_tdx_provider *prov = NULL;
+    assert_int_equal(mk_tdx_provider_sim_new(g_sim, td, &prov, NULL), 0);
     assert_non_null(prov);
     mk_tdx_attester *att = NULL;
-    TU_ASSERT_RC(mk_tdx_attester_new(prov, g_coll, &att, &err), 0, &err);
+    TU_ASSERT_RC(mk_tdx_attester_new(
+                     &(mk_tdx_attester_config){.provider = prov, .collateral = g_coll}, &att, &err),
+                 0, &err);
     mk_id peer, net;
     mk_network_peer_id(nw, &peer);
     mk_network_id(nw, &net);

@@ -498,8 +498,8 @@ static void simulator(void **state) {
     mk_error err;
     mk_error_clear(&err);
     mk_tdx_sim *sim = NULL, *sim2 = NULL;
-    TU_ASSERT_RC(mk_tdx_sim_new(now, &sim, &err), 0, &err);
-    TU_ASSERT_RC(mk_tdx_sim_new(now, &sim2, &err), 0, &err);
+    TU_ASSERT_RC(mk_tdx_sim_new(&(mk_tdx_sim_config){.now = now}, &sim, &err), 0, &err);
+    TU_ASSERT_RC(mk_tdx_sim_new(&(mk_tdx_sim_config){.now = now}, &sim2, &err), 0, &err);
     mk_tdx_collateral *c = NULL;
     TU_ASSERT_RC(mk_tdx_sim_collateral(sim, now, &c, &err), 0, &err);
     const uint8_t *der;

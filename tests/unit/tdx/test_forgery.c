@@ -98,7 +98,8 @@ static void assemble(const parts *p, mk_buf *out) {
 }
 
 static int verify_at(const mk_buf *q, int64_t t, mk_error *err) {
-    mk_tdx_verifier *v = mk_tdx_verifier_new();
+    mk_tdx_verifier *v = NULL;
+    assert_int_equal(mk_tdx_verifier_new(NULL, &v, NULL), 0);
     assert_non_null(v);
     mk_error_clear(err);
     int rc = mk_tdx_verify(v, q->data, q->len, G_COLL, t, NULL, err);
@@ -343,7 +344,7 @@ typedef struct simfx {
 
 static void sim_setup(simfx *s) {
     mk_error err;
-    TU_ASSERT_RC(mk_tdx_sim_new(NOW - 86400, &s->sim, &err), 0, &err);
+    TU_ASSERT_RC(mk_tdx_sim_new(&(mk_tdx_sim_config){.now = NOW - 86400}, &s->sim, &err), 0, &err);
     TU_ASSERT_RC(mk_tdx_sim_collateral(s->sim, NOW - 60, &s->coll, &err), 0, &err);
     mk_tdx_sim_td_default(&s->td);
     const uint8_t *r;
@@ -518,7 +519,8 @@ static void test_sim_quote_with_intel_collateral(void **state) {
     mk_buf q = MK_BUF_INIT;
     mk_error err;
     TU_ASSERT_RC(mk_tdx_sim_quote(s.sim, &s.td, rd, &q, &err), 0, &err);
-    mk_tdx_verifier *v = mk_tdx_verifier_new();
+    mk_tdx_verifier *v = NULL;
+    assert_int_equal(mk_tdx_verifier_new(NULL, &v, NULL), 0);
     TU_ASSERT_RC(mk_tdx_verify(v, q.data, q.len, G_COLL, PHALA_AT, NULL, &err), MK_EUNTRUSTED,
                  &err);
     TU_ASSERT_RC(mk_tdx_verify(v, q.data, q.len, s.coll, NOW, NULL, &err), MK_EUNTRUSTED, &err);

@@ -46,7 +46,7 @@ static int setup(void **state) {
     (void)state;
     mk_error err;
     mk_error_clear(&err);
-    return mk_tdx_sim_new(T0, &g_sim, &err) == 0 ? 0 : -1;
+    return mk_tdx_sim_new(&(mk_tdx_sim_config){.now = T0}, &g_sim, &err) == 0 ? 0 : -1;
 }
 
 static int teardown(void **state) {
@@ -167,7 +167,8 @@ static void kernel_stop(fake_kernel *k) {
 static void test_configfs_quote(void **state) {
     (void)state;
     fake_kernel *k = kernel_start(M_NORMAL);
-    mk_tdx_provider *p = mk_tdx_provider_configfs_new(k->dir);
+    mk_tdx_provider *p = NULL;
+    assert_int_equal(mk_tdx_provider_configfs_new(k->dir, &p, NULL), 0);
     assert_non_null(p);
     mk_tdx_provider_set_timeout_ms(p, 10000);
     assert_string_equal(mk_tdx_provider_name(p), "configfs-tsm");
@@ -229,7 +230,8 @@ static void *quote_thread(void *arg) {
 static void test_configfs_threads(void **state) {
     (void)state;
     fake_kernel *k = kernel_start(M_NORMAL);
-    mk_tdx_provider *p = mk_tdx_provider_configfs_new(k->dir);
+    mk_tdx_provider *p = NULL;
+    assert_int_equal(mk_tdx_provider_configfs_new(k->dir, &p, NULL), 0);
     mk_tdx_provider_set_timeout_ms(p, 10000);
     quoter qs[3];
     pthread_t th[3];
@@ -249,7 +251,8 @@ static void test_configfs_threads(void **state) {
 static void test_configfs_wrong_provider(void **state) {
     (void)state;
     fake_kernel *k = kernel_start(M_WRONG_PROVIDER);
-    mk_tdx_provider *p = mk_tdx_provider_configfs_new(k->dir);
+    mk_tdx_provider *p = NULL;
+    assert_int_equal(mk_tdx_provider_configfs_new(k->dir, &p, NULL), 0);
     mk_tdx_provider_set_timeout_ms(p, 5000);
     uint8_t rd[64] = {0};
     mk_buf q = MK_BUF_INIT;
@@ -266,7 +269,8 @@ static void test_configfs_concurrent_writer(void **state) {
     (void)state;
     /* Every attempt raced: give up with MK_EBUSY after the bounded retries. */
     fake_kernel *k = kernel_start(M_RACE_ALWAYS);
-    mk_tdx_provider *p = mk_tdx_provider_configfs_new(k->dir);
+    mk_tdx_provider *p = NULL;
+    assert_int_equal(mk_tdx_provider_configfs_new(k->dir, &p, NULL), 0);
     mk_tdx_provider_set_timeout_ms(p, 10000);
     uint8_t rd[64] = {5};
     mk_buf q = MK_BUF_INIT;
@@ -281,7 +285,7 @@ static void test_configfs_concurrent_writer(void **state) {
 
     /* Raced once: the retry succeeds. */
     k = kernel_start(M_RACE_ONCE);
-    p = mk_tdx_provider_configfs_new(k->dir);
+    assert_int_equal(mk_tdx_provider_configfs_new(k->dir, &p, NULL), 0);
     mk_tdx_provider_set_timeout_ms(p, 10000);
     TU_ASSERT_RC(mk_tdx_provider_quote(p, rd, &q, &err), 0, &err);
     assert_int_equal(atomic_load(&k->raced), 1);
@@ -297,7 +301,8 @@ static void test_configfs_concurrent_writer(void **state) {
 static void test_configfs_timeout(void **state) {
     (void)state;
     fake_kernel *k = kernel_start(M_SILENT);
-    mk_tdx_provider *p = mk_tdx_provider_configfs_new(k->dir);
+    mk_tdx_provider *p = NULL;
+    assert_int_equal(mk_tdx_provider_configfs_new(k->dir, &p, NULL), 0);
     mk_tdx_provider_set_timeout_ms(p, 300);
     uint8_t rd[64] = {5};
     mk_buf q = MK_BUF_INIT;
@@ -312,7 +317,8 @@ static void test_configfs_missing(void **state) {
     (void)state;
     char dir[600];
     snprintf(dir, sizeof dir, "%s/mk_no_such_tsm_%d/report", MOSAIK_BINARY_DIR, (int)getpid());
-    mk_tdx_provider *p = mk_tdx_provider_configfs_new(dir);
+    mk_tdx_provider *p = NULL;
+    assert_int_equal(mk_tdx_provider_configfs_new(dir, &p, NULL), 0);
     mk_error err;
     mk_error_clear(&err);
     assert_false(mk_tdx_provider_available(p, &err));
@@ -330,7 +336,8 @@ static void test_devtdx_absent(void **state) {
     (void)state;
     char dev[600];
     snprintf(dev, sizeof dev, "%s/mk_no_tdx_guest_%d", MOSAIK_BINARY_DIR, (int)getpid());
-    mk_tdx_provider *p = mk_tdx_provider_devtdx_new(dev);
+    mk_tdx_provider *p = NULL;
+    assert_int_equal(mk_tdx_provider_devtdx_new(dev, &p, NULL), 0);
     assert_string_equal(mk_tdx_provider_name(p), "tdx_guest");
     mk_error err;
     mk_error_clear(&err);
@@ -348,7 +355,8 @@ static void test_rtmr_sysfs(void **state) {
     char dir[600];
     snprintf(dir, sizeof dir, "%s/mk_meas_XXXXXX", MOSAIK_BINARY_DIR);
     assert_non_null(mkdtemp(dir));
-    mk_tdx_provider *p = mk_tdx_provider_devtdx_new("/nonexistent/tdx_guest");
+    mk_tdx_provider *p = NULL;
+    assert_int_equal(mk_tdx_provider_devtdx_new("/nonexistent/tdx_guest", &p, NULL), 0);
     assert_int_equal(mk_tdx_provider_set_measurements_dir(p, dir), 0);
     mk_error err;
     mk_error_clear(&err);
@@ -390,7 +398,8 @@ static void test_auto_unavailable(void **state) {
     }
     mk_error err;
     mk_error_clear(&err);
-    mk_tdx_provider *p = mk_tdx_provider_auto_new(&err);
+    mk_tdx_provider *p = NULL;
+    mk_tdx_provider_auto_new(&p, &err);
     assert_null(p);
     assert_int_equal(err.code, MK_EUNAVAILABLE);
     TU_ASSERT_REASON(&err, MK_TDX_TSM_REPORT_DIR);

@@ -25,7 +25,7 @@ static int setup(void **state) {
     (void)state;
     mk_error err;
     mk_error_clear(&err);
-    if (mk_tdx_sim_new(T0, &g_sim, &err) != 0) {
+    if (mk_tdx_sim_new(&(mk_tdx_sim_config){.now = T0}, &g_sim, &err) != 0) {
         fprintf(stderr, "mk_tdx_sim_new: %s\n", err.msg);
         return -1;
     }
@@ -53,7 +53,8 @@ static X509 *root_x509(const mk_tdx_sim *sim) {
 }
 
 static mk_tdx_verifier *trusting_verifier(const mk_tdx_sim *sim) {
-    mk_tdx_verifier *v = mk_tdx_verifier_new();
+    mk_tdx_verifier *v = NULL;
+    assert_int_equal(mk_tdx_verifier_new(NULL, &v, NULL), 0);
     assert_non_null(v);
     const uint8_t *der;
     size_t len;
@@ -256,7 +257,9 @@ static void test_default_verifier_refuses(void **state) {
     mk_tdx_collateral *coll = NULL;
     TU_ASSERT_RC(mk_tdx_sim_collateral(g_sim, T0, &coll, &err), 0, &err);
 
-    mk_tdx_verifier *v = mk_tdx_verifier_new();
+    mk_tdx_verifier *v = NULL;
+
+    assert_int_equal(mk_tdx_verifier_new(NULL, &v, NULL), 0);
     mk_tdx_result res;
     /* With the simulator's own collateral. */
     int rc = mk_tdx_verify(v, q.data, q.len, coll, T0 + 60, &res, &err);
@@ -275,7 +278,7 @@ static void test_default_verifier_refuses(void **state) {
 
     /* A verifier trusting a *different* simulator refuses it too. */
     mk_tdx_sim *other = NULL;
-    TU_ASSERT_RC(mk_tdx_sim_new(T0, &other, &err), 0, &err);
+    TU_ASSERT_RC(mk_tdx_sim_new(&(mk_tdx_sim_config){.now = T0}, &other, &err), 0, &err);
     v = trusting_verifier(other);
     rc = mk_tdx_verify(v, q.data, q.len, coll, T0 + 60, &res, &err);
     assert_true(rc < 0);
@@ -454,7 +457,8 @@ static void test_save_load(void **state) {
 
     /* load_or_create: an existing file is loaded, not replaced. */
     mk_tdx_sim *again = NULL;
-    TU_ASSERT_RC(mk_tdx_sim_load_or_create(path, T0, &again, &err), 0, &err);
+    TU_ASSERT_RC(mk_tdx_sim_load_or_create(path, &(mk_tdx_sim_config){.now = T0}, &again, &err), 0,
+                 &err);
     mk_tdx_sim_root_der(again, &d2, &l2);
     assert_int_equal(l1, l2);
     assert_memory_equal(d1, d2, l1);
@@ -463,8 +467,10 @@ static void test_save_load(void **state) {
 
     /* ... and a missing one is created once. */
     mk_tdx_sim *a = NULL, *b = NULL;
-    TU_ASSERT_RC(mk_tdx_sim_load_or_create(path, T0, &a, &err), 0, &err);
-    TU_ASSERT_RC(mk_tdx_sim_load_or_create(path, T0, &b, &err), 0, &err);
+    TU_ASSERT_RC(mk_tdx_sim_load_or_create(path, &(mk_tdx_sim_config){.now = T0}, &a, &err), 0,
+                 &err);
+    TU_ASSERT_RC(mk_tdx_sim_load_or_create(path, &(mk_tdx_sim_config){.now = T0}, &b, &err), 0,
+                 &err);
     mk_tdx_sim_root_der(a, &d1, &l1);
     mk_tdx_sim_root_der(b, &d2, &l2);
     assert_int_equal(l1, l2);
@@ -490,7 +496,7 @@ static void test_load_or_create_processes(void **state) {
         if (pids[i] == 0) {
             mk_tdx_sim *s = NULL;
             uint8_t h[32] = {0};
-            if (mk_tdx_sim_load_or_create(path, T0, &s, NULL) == 0) {
+            if (mk_tdx_sim_load_or_create(path, &(mk_tdx_sim_config){.now = T0}, &s, NULL) == 0) {
                 const uint8_t *der;
                 size_t len;
                 mk_tdx_sim_root_der(s, &der, &len);
@@ -571,10 +577,11 @@ static void test_sim_provider(void **state) {
     mk_tdx_sim *sim = NULL;
     mk_error err;
     mk_error_clear(&err);
-    TU_ASSERT_RC(mk_tdx_sim_new(T0, &sim, &err), 0, &err);
+    TU_ASSERT_RC(mk_tdx_sim_new(&(mk_tdx_sim_config){.now = T0}, &sim, &err), 0, &err);
     mk_tdx_sim_td td;
     mk_tdx_sim_td_default(&td);
-    mk_tdx_provider *p = mk_tdx_provider_sim_new(sim, &td);
+    mk_tdx_provider *p = NULL;
+    assert_int_equal(mk_tdx_provider_sim_new(sim, &td, &p, NULL), 0);
     assert_non_null(p);
     /* The provider keeps the simulator alive. */
     mk_tdx_sim_free(sim);

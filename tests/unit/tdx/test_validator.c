@@ -25,7 +25,7 @@ static int setup(void **state) {
     (void)state;
     mk_error err;
     mk_error_clear(&err);
-    if (mk_tdx_sim_new(NOW - 86400, &F.sim, &err) < 0) {
+    if (mk_tdx_sim_new(&(mk_tdx_sim_config){.now = NOW - 86400}, &F.sim, &err) < 0) {
         fprintf(stderr, "sim: %s\n", err.msg);
         return -1;
     }
@@ -51,12 +51,16 @@ static int teardown(void **state) {
 
 /* A ticket from a simulated TD (with collateral embedded unless told not to). */
 static void make_ticket(const mk_tdx_sim_td *td, bool embed, mk_expiration exp, mk_ticket *out) {
-    mk_tdx_provider *p = mk_tdx_provider_sim_new(F.sim, td);
+    mk_tdx_provider *p = NULL;
+    assert_int_equal(mk_tdx_provider_sim_new(F.sim, td, &p, NULL), 0);
     assert_non_null(p);
     mk_tdx_attester *a;
     mk_error err;
     mk_error_clear(&err);
-    TU_ASSERT_RC(mk_tdx_attester_new(p, embed ? F.coll : NULL, &a, &err), 0, &err);
+    TU_ASSERT_RC(mk_tdx_attester_new(
+                     &(mk_tdx_attester_config){.provider = p, .collateral = embed ? F.coll : NULL},
+                     &a, &err),
+                 0, &err);
     if (exp == 0)
         TU_ASSERT_RC(mk_tdx_attester_ticket(a, &F.peer, &F.network, NOW - 10, out, &err), 0, &err);
     else
@@ -173,7 +177,9 @@ static void test_rtmr_criteria(void **state) {
     TU_ASSERT_RC(run(o, &t, NOW, NULL, &err), 0, &err);
     mk_tdx_validator_opts_free(o);
 
-    mk_tdx_provider *p = mk_tdx_provider_sim_new(F.sim, &td);
+    mk_tdx_provider *p = NULL;
+
+    assert_int_equal(mk_tdx_provider_sim_new(F.sim, &td, &p, NULL), 0);
     o = trusting_opts();
     TU_ASSERT_RC(mk_tdx_validator_opts_from_local(o, p, &err), 0, &err);
     assert_int_equal(mk_tdx_validator_opts_baseline(o)->mask, MK_TDX_REQ_ALL);
@@ -182,7 +188,8 @@ static void test_rtmr_criteria(void **state) {
     /* A TD with another RTMR1 is refused by a from_local validator. */
     mk_tdx_sim_td td2 = td;
     memset(td2.rtmr[1], 0x44, 48);
-    mk_tdx_provider *p2 = mk_tdx_provider_sim_new(F.sim, &td2);
+    mk_tdx_provider *p2 = NULL;
+    assert_int_equal(mk_tdx_provider_sim_new(F.sim, &td2, &p2, NULL), 0);
     o = trusting_opts();
     TU_ASSERT_RC(mk_tdx_validator_opts_require_own_mrtd(o, p2, &err), 0, &err);
     TU_ASSERT_RC(run(o, &t, NOW, NULL, &err), 0, &err); /* same MRTD */
@@ -196,7 +203,7 @@ static void test_rtmr_criteria(void **state) {
 
     /* Attester accessors read the same registers. */
     mk_tdx_attester *a;
-    TU_ASSERT_RC(mk_tdx_attester_new(p, NULL, &a, &err), 0, &err);
+    TU_ASSERT_RC(mk_tdx_attester_new(&(mk_tdx_attester_config){.provider = p}, &a, &err), 0, &err);
     uint8_t mr[48];
     TU_ASSERT_RC(mk_tdx_attester_mrtd(a, mr, &err), 0, &err);
     assert_memory_equal(mr, td.mr_td, 48);
@@ -443,7 +450,7 @@ static void test_sim_root_not_trusted(void **state) {
     TU_ASSERT_REASON(&err, "not trusted");
     /* Another simulator's root is no better. */
     mk_tdx_sim *other;
-    TU_ASSERT_RC(mk_tdx_sim_new(NOW - 86400, &other, &err), 0, &err);
+    TU_ASSERT_RC(mk_tdx_sim_new(&(mk_tdx_sim_config){.now = NOW - 86400}, &other, &err), 0, &err);
     const uint8_t *r;
     size_t rl;
     mk_tdx_sim_root_der(other, &r, &rl);
@@ -675,10 +682,13 @@ static void test_install_own_ticket(void **state) {
     (void)state;
     mk_tdx_sim_td td;
     mk_tdx_sim_td_default(&td);
-    mk_tdx_provider *p = mk_tdx_provider_sim_new(F.sim, &td);
+    mk_tdx_provider *p = NULL;
+    assert_int_equal(mk_tdx_provider_sim_new(F.sim, &td, &p, NULL), 0);
     mk_tdx_attester *a;
     mk_error err;
-    TU_ASSERT_RC(mk_tdx_attester_new(p, F.coll, &a, &err), 0, &err);
+    TU_ASSERT_RC(mk_tdx_attester_new(&(mk_tdx_attester_config){.provider = p, .collateral = F.coll},
+                                     &a, &err),
+                 0, &err);
     mk_tdx_attester_set_lifetime(a, 600);
     mk_ticket got = {0};
     mk_ticket_sink sink = {sink_add, &got};

@@ -37,7 +37,8 @@ static void load(const char *rel, mk_buf *b) {
 }
 
 static mk_tdx_verifier *chain_only_verifier(void) {
-    mk_tdx_verifier *v = mk_tdx_verifier_new();
+    mk_tdx_verifier *v = NULL;
+    assert_int_equal(mk_tdx_verifier_new(NULL, &v, NULL), 0);
     assert_non_null(v);
     mk_tdx_policy p;
     mk_tdx_policy_default(&p);
@@ -105,7 +106,8 @@ static void test_real_chain_only(void **state) {
 
 static void test_collateral_required_by_default(void **state) {
     (void)state;
-    mk_tdx_verifier *v = mk_tdx_verifier_new();
+    mk_tdx_verifier *v = NULL;
+    assert_int_equal(mk_tdx_verifier_new(NULL, &v, NULL), 0);
     mk_tdx_policy p;
     mk_tdx_verifier_get_policy(v, &p);
     assert_false(p.chain_only);
@@ -354,7 +356,7 @@ static void test_simulator(void **state) {
     (void)state;
     mk_error err;
     mk_tdx_sim *sim = NULL;
-    TU_ASSERT_RC(mk_tdx_sim_new(sim_now(), &sim, &err), 0, &err);
+    TU_ASSERT_RC(mk_tdx_sim_new(&(mk_tdx_sim_config){.now = sim_now()}, &sim, &err), 0, &err);
     mk_tdx_sim_td td;
     mk_tdx_sim_td_default(&td);
     mk_buf q;
@@ -520,7 +522,8 @@ static void test_phala_full(void **state) {
     mk_error err;
     mk_tdx_collateral *c = NULL;
     TU_ASSERT_RC(mk_tdx_collateral_from_bundle((const char *)cj.data, cj.len, &c, &err), 0, &err);
-    mk_tdx_verifier *v = mk_tdx_verifier_new();
+    mk_tdx_verifier *v = NULL;
+    assert_int_equal(mk_tdx_verifier_new(NULL, &v, NULL), 0);
     mk_tdx_result r;
     for (int round = 0; round < 2; round++) {
         TU_ASSERT_RC(mk_tdx_verify(v, b.data, b.len, c, T_PHALA, &r, &err), 0, &err);
@@ -672,8 +675,9 @@ static void test_tud_bits(void **state) {
                                          "HGS_PLUS_PROF", "PERF_PROF", "PMT_PROF",  "TUD bit 7"};
     mk_error err;
     mk_tdx_sim *sim = NULL;
-    TU_ASSERT_RC(mk_tdx_sim_new(sim_now(), &sim, &err), 0, &err);
-    mk_tdx_verifier *v = mk_tdx_verifier_new();
+    TU_ASSERT_RC(mk_tdx_sim_new(&(mk_tdx_sim_config){.now = sim_now()}, &sim, &err), 0, &err);
+    mk_tdx_verifier *v = NULL;
+    assert_int_equal(mk_tdx_verifier_new(NULL, &v, NULL), 0);
     const uint8_t *rder;
     size_t rlen;
     mk_tdx_sim_root_der(sim, &rder, &rlen);
@@ -804,7 +808,8 @@ static long pcs_count(const pcs *s) {
 }
 
 static mk_tdx_verifier *fetching_verifier(const pcs *s, const char *cache) {
-    mk_tdx_verifier *v = mk_tdx_verifier_new();
+    mk_tdx_verifier *v = NULL;
+    assert_int_equal(mk_tdx_verifier_new(NULL, &v, NULL), 0);
     assert_non_null(v);
     mk_tdx_fetch_opts o = {.base_url = s->base, .cache_dir = cache, .insecure_http_ok = true};
     assert_int_equal(mk_tdx_verifier_set_fetch(v, &o), 0);
