@@ -204,7 +204,10 @@ static void bench_expiry(long long *prod_ms, long long *cons_ms) {
     mk_ticket_free(&t);
     exp_obs po = {.mu = PTHREAD_MUTEX_INITIALIZER}, co = {.mu = PTHREAD_MUTEX_INITIALIZER};
     const mk_jwt_key *keys[1] = {k};
-    mk_jwt_factory_arg ja = {.keys = keys, .n_keys = 1};
+    mk_jwt_validator_config ja;
+    mk_jwt_validator_config_init(&ja);
+    ja.keys = keys;
+    ja.n_keys = 1;
     mk_validator_spec spec = {mk_validator_factory_jwt, &ja};
     mk_requirements req = {.validators = &spec, .n_validators = 1};
     mk_stream_producer_config pop;

@@ -37,7 +37,8 @@ void mk_sha512(const void *data, size_t len, uint8_t out[MK_SHA512_LEN]);
 
 /* Incremental hashing. */
 typedef struct mk_hash_ctx mk_hash_ctx;
-mk_hash_ctx *mk_hash_new(mk_hash_alg alg);
+/* 0, or MK_EINVAL (unknown alg), MK_ENOMEM, MK_ECRYPTO; *out is NULL on failure. */
+int mk_hash_new(mk_hash_alg alg, mk_hash_ctx **out);
 int mk_hash_update(mk_hash_ctx *c, const void *data, size_t len);
 /* Finish into out (mk_hash_len bytes); the context may be reused after. */
 int mk_hash_final(mk_hash_ctx *c, uint8_t *out);

@@ -160,7 +160,7 @@ typedef enum mk_jwt_subject_mode {
     MK_JWT_SUB_PEER = 0,
     /* `sub` is not checked. */
     MK_JWT_SUB_ANY = 1,
-    /* `sub` must equal opts.subject. */
+    /* `sub` must equal cfg.subject. */
     MK_JWT_SUB_FIXED = 2,
 } mk_jwt_subject_mode;
 
@@ -173,6 +173,10 @@ typedef struct mk_jwt_claim {
 } mk_jwt_claim;
 
 typedef struct mk_jwt_validator_config {
+    /* Tokens signed by any of these keys are accepted (at least one; the
+     * keys are copied, the caller keeps its own). */
+    const mk_jwt_key *const *keys;
+    size_t n_keys;
     /* Accepted issuers: `iss` must equal one of them. None: not checked. */
     const char *const *issuers;
     size_t n_issuers;
@@ -202,15 +206,14 @@ typedef struct mk_jwt_validator_config {
     int64_t clock_skew;
 } mk_jwt_validator_config;
 
-/* Defaults: no issuer/audience lists, subject = the peer, no required
- * claims, non-expiring refused, no lifetime/age limit, skew 60 s. */
-void mk_jwt_validator_config_init(mk_jwt_validator_config *opts);
+/* Defaults: no keys (set them), no issuer/audience lists, subject = the
+ * peer, no required claims, non-expiring refused, no lifetime/age limit,
+ * skew 60 s. */
+void mk_jwt_validator_config_init(mk_jwt_validator_config *cfg);
 
-/* A validator of JWT tickets accepting tokens signed by any of `keys` (at
- * least one; the keys are copied, the caller keeps its own). opts NULL
- * means the defaults. On success validate() sets the expiration to `exp`
- * (MK_EXPIRES_NEVER for an allowed non-expiring token), or iat + max_age
- * when that is earlier.
+/* A validator of JWT tickets configured by cfg. On success validate() sets
+ * the expiration to `exp` (MK_EXPIRES_NEVER for an allowed non-expiring
+ * token), or iat + max_age when that is earlier.
  *
  * signature(): mk_id_derive chain from the class over the keys (algorithm
  * + public material; an HMAC secret enters as HMAC(secret, fixed label),
@@ -218,8 +221,7 @@ void mk_jwt_validator_config_init(mk_jwt_validator_config *opts);
  * sorted and de-duplicated, claims sorted by name with their values
  * re-serialised compactly with sorted object keys). Identical configurations
  * give identical signatures; any difference changes it. */
-mk_validator *mk_jwt_validator_new(const mk_jwt_validator_config *opts,
-                                   const mk_jwt_key *const *keys, size_t nkeys, mk_error *err);
+int mk_jwt_validator_new(const mk_jwt_validator_config *cfg, mk_validator **out, mk_error *err);
 
 /* ---- issuing -------------------------------------------------------------- */
 
@@ -257,12 +259,7 @@ int mk_jwt_builder_ticket(const mk_jwt_builder *b, const mk_jwt_key *key, int64_
                           mk_ticket *out, mk_error *err);
 
 /* The JWT validator factory for declarations (mosaik/ticket.h): arg is a
- * `const mk_jwt_factory_arg *`. */
-typedef struct mk_jwt_factory_arg {
-    const mk_jwt_validator_config *opts; /* NULL: defaults */
-    const mk_jwt_key *const *keys;
-    size_t n_keys;
-} mk_jwt_factory_arg;
+ * `const mk_jwt_validator_config *` (filled at run time: the keys). */
 mk_validator *mk_validator_factory_jwt(const void *arg, mk_error *err);
 
 #ifdef __cplusplus

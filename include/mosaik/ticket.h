@@ -71,8 +71,10 @@ struct mk_validator {
     void *state;
 };
 
-/* Construct a user-defined validator. Free with mk_validator_free. */
-mk_validator *mk_validator_new(const mk_validator_ops *ops, void *state);
+/* Construct a user-defined validator (free with mk_validator_free): 0, or
+ * MK_EINVAL for incomplete ops (class_id, signature and validate are
+ * required), MK_ENOMEM; *out is NULL on failure. */
+int mk_validator_new(const mk_validator_ops *ops, void *state, mk_validator **out);
 void mk_validator_free(mk_validator *v);
 void mk_validator_class(const mk_validator *v, mk_id *out);
 void mk_validator_signature(const mk_validator *v, mk_id *out);

@@ -74,18 +74,20 @@ struct mk_hash_ctx {
     const EVP_MD *md;
 };
 
-mk_hash_ctx *mk_hash_new(mk_hash_alg alg) {
+int mk_hash_new(mk_hash_alg alg, mk_hash_ctx **out) {
+    *out = NULL;
     const EVP_MD *md = md_of(alg);
-    if (!md) return NULL;
+    if (!md) return MK_EINVAL;
     mk_hash_ctx *c = calloc(1, sizeof *c);
-    if (!c) return NULL;
+    if (!c) return MK_ENOMEM;
     c->md = md;
     c->ctx = EVP_MD_CTX_new();
     if (!c->ctx || EVP_DigestInit_ex(c->ctx, md, NULL) != 1) {
         mk_hash_free(c);
-        return NULL;
+        return MK_ECRYPTO;
     }
-    return c;
+    *out = c;
+    return 0;
 }
 
 int mk_hash_update(mk_hash_ctx *c, const void *data, size_t len) {

@@ -25,7 +25,8 @@ static void lp(mk_hash_ctx *c, const void *d, size_t n) {
 
 /* SHA-256( lp(dom) || [base] || lp(d) ); all zero if no hash context. */
 static void id_hash(mk_id *out, const char *dom, const mk_id *base, const void *d, size_t n) {
-    mk_hash_ctx *c = mk_hash_new(MK_SHA256);
+    mk_hash_ctx *c = NULL;
+    mk_hash_new(MK_SHA256, &c);
     if (!c) {
         memset(out, 0, sizeof *out);
         return;

@@ -58,10 +58,10 @@ typedef struct jwt_validator {
     mk_id signature;
 } jwt_validator;
 
-void mk_jwt_validator_config_init(mk_jwt_validator_config *o) {
-    memset(o, 0, sizeof *o);
-    o->subject_mode = MK_JWT_SUB_PEER;
-    o->clock_skew = MK_JWT_DEFAULT_SKEW;
+void mk_jwt_validator_config_init(mk_jwt_validator_config *cfg) {
+    memset(cfg, 0, sizeof *cfg);
+    cfg->subject_mode = MK_JWT_SUB_PEER;
+    cfg->clock_skew = MK_JWT_DEFAULT_SKEW;
 }
 
 static void state_free(jwt_validator *s) {
@@ -458,8 +458,9 @@ static int compute_signature(jwt_validator *s) {
     return rc;
 }
 
-static int build_state(jwt_validator *s, const mk_jwt_validator_config *o,
-                       const mk_jwt_key *const *keys, size_t nkeys, mk_error *err) {
+static int build_state(jwt_validator *s, const mk_jwt_validator_config *o, mk_error *err) {
+    const mk_jwt_key *const *keys = o->keys;
+    size_t nkeys = o->n_keys;
     if (!keys || !nkeys) return mk_error_set(err, MK_EINVAL, "JWT validator: no key configured");
     if (o->clock_skew < 0 || o->clock_skew > MAX_SKEW)
         return mk_error_set(err, MK_EINVAL, "JWT validator: clock skew must be 0..%d s", MAX_SKEW);
@@ -530,35 +531,24 @@ static int build_state(jwt_validator *s, const mk_jwt_validator_config *o,
     return 0;
 }
 
-mk_validator *mk_jwt_validator_new(const mk_jwt_validator_config *opts,
-                                   const mk_jwt_key *const *keys, size_t nkeys, mk_error *err) {
-    mk_jwt_validator_config defaults;
-    if (!opts) {
-        mk_jwt_validator_config_init(&defaults);
-        opts = &defaults;
-    }
+int mk_jwt_validator_new(const mk_jwt_validator_config *cfg, mk_validator **out, mk_error *err) {
+    *out = NULL;
+    if (!cfg) return mk_error_set(err, MK_EINVAL, "JWT validator: no key configured");
     jwt_validator *s = calloc(1, sizeof *s);
-    if (!s) {
-        mk_error_set(err, MK_ENOMEM, "out of memory");
-        return NULL;
-    }
-    if (build_state(s, opts, keys, nkeys, err) < 0) {
-        state_free(s);
-        return NULL;
-    }
-    mk_validator *v = mk_validator_new(&jwt_ops, s);
-    if (!v) {
-        state_free(s);
-        mk_error_set(err, MK_ENOMEM, "out of memory");
-    }
-    return v;
+    if (!s) return mk_error_set(err, MK_ENOMEM, "out of memory");
+    int rc = build_state(s, cfg, err);
+    if (rc == 0 && (rc = mk_validator_new(&jwt_ops, s, out)) < 0)
+        mk_error_set(err, rc, "out of memory");
+    if (rc < 0) state_free(s);
+    return rc;
 }
 
 mk_validator *mk_validator_factory_jwt(const void *arg, mk_error *err) {
-    const mk_jwt_factory_arg *a = arg;
-    if (!a || !a->keys || a->n_keys == 0) {
+    const mk_jwt_validator_config *cfg = arg;
+    if (!cfg || !cfg->keys || cfg->n_keys == 0) {
         mk_error_set(err, MK_EINVAL, "jwt factory: no keys");
         return NULL;
     }
-    return mk_jwt_validator_new(a->opts, a->keys, a->n_keys, err);
+    mk_validator *v = NULL;
+    return mk_jwt_validator_new(cfg, &v, err) < 0 ? NULL : v;
 }

@@ -46,13 +46,15 @@ void mk_ticket_free(mk_ticket *t) {
     t->len = 0;
 }
 
-mk_validator *mk_validator_new(const mk_validator_ops *ops, void *state) {
-    if (!ops || !ops->class_id || !ops->signature || !ops->validate) return NULL;
+int mk_validator_new(const mk_validator_ops *ops, void *state, mk_validator **out) {
+    *out = NULL;
+    if (!ops || !ops->class_id || !ops->signature || !ops->validate) return MK_EINVAL;
     mk_validator *v = calloc(1, sizeof *v);
-    if (!v) return NULL;
+    if (!v) return MK_ENOMEM;
     v->ops = ops;
     v->state = state;
-    return v;
+    *out = v;
+    return 0;
 }
 
 void mk_validator_free(mk_validator *v) {

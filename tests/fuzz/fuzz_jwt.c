@@ -48,11 +48,15 @@ static void init(void) {
     o.n_claims = 2;
     o.max_age = 3600;
     o.max_lifetime = 86400;
-    strict = mk_jwt_validator_new(&o, (const mk_jwt_key *const *)keys, 3, NULL);
+    o.keys = (const mk_jwt_key *const *)keys;
+    o.n_keys = 3;
+    mk_jwt_validator_new(&o, &strict, NULL);
     mk_jwt_validator_config_init(&o);
+    o.keys = (const mk_jwt_key *const *)keys;
+    o.n_keys = 3;
     o.subject_mode = MK_JWT_SUB_ANY;
     o.allow_non_expiring = true;
-    lax = mk_jwt_validator_new(&o, (const mk_jwt_key *const *)keys, 3, NULL);
+    mk_jwt_validator_new(&o, &lax, NULL);
     if (!strict || !lax) abort();
 }
 

@@ -143,7 +143,12 @@ static void test_32_nodes_ticket(void **state) {
     mk_jwt_key *pub;
     TU_ASSERT_RC(mk_jwt_key_public(key, &pub, &err), 0, &err);
     const mk_jwt_key *keys[1] = {pub};
-    mk_validator *v = mk_jwt_validator_new(NULL, keys, 1, &err);
+    mk_jwt_validator_config jc;
+    mk_jwt_validator_config_init(&jc);
+    jc.keys = keys;
+    jc.n_keys = 1;
+    mk_validator *v = NULL;
+    TU_ASSERT_RC(mk_jwt_validator_new(&jc, &v, &err), 0, &err);
     assert_non_null(v);
     for (int i = 0; i < BIG; i++) {
         if (i == src) continue;

@@ -109,7 +109,7 @@ static void jwt_for(const mk_jwt_key *key, const mk_ed25519_key *who, mk_ticket 
 }
 
 static const mk_jwt_key *g_keys[1];
-static mk_jwt_factory_arg g_jwt = {.keys = g_keys, .n_keys = 1};
+static mk_jwt_validator_config g_jwt; /* the defaults and g_keys, set by the test */
 static const mk_validator_spec g_vouch[] = {{mk_validator_factory_jwt, &g_jwt}};
 
 static void vouched_catalog(mk_network_config *c) {
@@ -122,6 +122,9 @@ static void test_vouched_evicts(void **state) {
     (void)state;
     mk_jwt_key *key = jwt_key();
     g_keys[0] = key;
+    mk_jwt_validator_config_init(&g_jwt);
+    g_jwt.keys = g_keys;
+    g_jwt.n_keys = 1;
     mk_network *a = tn_new("bounds-vouch", NULL, vouched_catalog);
     mk_id nid;
     mk_network_id(a, &nid);

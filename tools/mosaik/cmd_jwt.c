@@ -444,8 +444,10 @@ static int cmd_verify(int argc, char **argv) {
     if (a.has_skew) o.clock_skew = a.skew;
     mk_error err;
     mk_error_clear(&err);
-    mk_validator *v = mk_jwt_validator_new(&o, (const mk_jwt_key *const *)&key, 1, &err);
-    if (!v) {
+    o.keys = (const mk_jwt_key *const *)&key;
+    o.n_keys = 1;
+    mk_validator *v = NULL;
+    if (mk_jwt_validator_new(&o, &v, &err) < 0) {
         fprintf(stderr, "mosaik: jwt verify: %s\n", err.msg);
         mk_jwt_key_free(key);
         mk_buf_free(&tok);

@@ -736,8 +736,8 @@ mk_validator *mk_tdx_validator_new(const mk_tdx_validator_opts *o, mk_error *err
         }
     }
     if (compute_signature(s) < 0) goto oom;
-    mk_validator *v = mk_validator_new(&tdx_ops, s);
-    if (!v) goto oom;
+    mk_validator *v = NULL;
+    if (mk_validator_new(&tdx_ops, s, &v) < 0) goto oom;
     return v;
 oom:
     mk_error_set(err, MK_ENOMEM, "out of memory");

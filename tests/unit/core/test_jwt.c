@@ -90,11 +90,28 @@ static int validate(const mk_validator *v, const char *tok, const mk_id *peer, i
     return rc;
 }
 
+/* A validator configured by o (copied; NULL: the defaults) over
+ * keys[0..n); NULL on failure, with err saying why. */
+static mk_validator *jwt_new(const mk_jwt_validator_config *o, const mk_jwt_key *const *keys,
+                             size_t n, mk_error *err) {
+    mk_jwt_validator_config c;
+    if (o)
+        c = *o;
+    else
+        mk_jwt_validator_config_init(&c);
+    c.keys = keys;
+    c.n_keys = n;
+    mk_validator *v = NULL;
+    int rc = mk_jwt_validator_new(&c, &v, err);
+    assert_true(rc < 0 ? v == NULL : rc == 0 && v != NULL);
+    return v;
+}
+
 /* A validator over one key with the given options. */
 static mk_validator *validator1(const mk_jwt_validator_config *o, const mk_jwt_key *k) {
     mk_error err;
     mk_error_clear(&err);
-    mk_validator *v = mk_jwt_validator_new(o, &k, 1, &err);
+    mk_validator *v = jwt_new(o, &k, 1, &err);
     if (!v) fail_msg("validator: %s", err.msg);
     return v;
 }
@@ -535,7 +552,7 @@ static void refuse_signature_and_alg(void **state) {
 
     /* Several keys: a token of any of them passes; a failure counts them. */
     const mk_jwt_key *two[] = {k, other};
-    mk_validator *v2 = mk_jwt_validator_new(&o, two, 2, &err);
+    mk_validator *v2 = jwt_new(&o, two, 2, &err);
     assert_non_null(v2);
     tok = std_token(other, NULL);
     TU_ASSERT_RC(validate(v2, tok, &pa, T0, NULL, &err), 0, &err);
@@ -922,20 +939,20 @@ static void refuse_identity(void **state) {
     o2 = o;
     o2.claims = reg;
     o2.n_claims = 1;
-    assert_null(mk_jwt_validator_new(&o2, (const mk_jwt_key *const *)&k, 1, &err));
+    assert_null(jwt_new(&o2, (const mk_jwt_key *const *)&k, 1, &err));
     TU_ASSERT_REASON(&err, "registered claim");
     static const mk_jwt_claim badjson[] = {{"x", "{"}};
     o2.claims = badjson;
-    assert_null(mk_jwt_validator_new(&o2, (const mk_jwt_key *const *)&k, 1, &err));
+    assert_null(jwt_new(&o2, (const mk_jwt_key *const *)&k, 1, &err));
     TU_ASSERT_REASON(&err, "invalid JSON");
-    assert_null(mk_jwt_validator_new(&o, NULL, 0, &err));
+    assert_null(jwt_new(&o, NULL, 0, &err));
     TU_ASSERT_REASON(&err, "no key");
     o2 = o;
     o2.subject_mode = MK_JWT_SUB_FIXED;
-    assert_null(mk_jwt_validator_new(&o2, (const mk_jwt_key *const *)&k, 1, &err));
+    assert_null(jwt_new(&o2, (const mk_jwt_key *const *)&k, 1, &err));
     o2 = o;
     o2.clock_skew = -1;
-    assert_null(mk_jwt_validator_new(&o2, (const mk_jwt_key *const *)&k, 1, &err));
+    assert_null(jwt_new(&o2, (const mk_jwt_key *const *)&k, 1, &err));
     mk_validator_free(v);
     mk_jwt_key_free(k);
 }
@@ -967,8 +984,8 @@ static void validator_signature(void **state) {
     b.audiences = aud_yx;
     b.claims = c_21;
     const mk_jwt_key *ka[] = {k1, e1}, *kb[] = {e1, k1b, k1};
-    mk_validator *va = mk_jwt_validator_new(&a, ka, 2, &err);
-    mk_validator *vb = mk_jwt_validator_new(&b, kb, 3, &err);
+    mk_validator *va = jwt_new(&a, ka, 2, &err);
+    mk_validator *vb = jwt_new(&b, kb, 3, &err);
     assert_non_null(va);
     assert_non_null(vb);
     mk_id sa, sb;
@@ -1032,7 +1049,7 @@ static void validator_signature(void **state) {
             c.clock_skew = 61;
             break;
         }
-        mk_validator *vc = mk_jwt_validator_new(&c, kc, nk, &err);
+        mk_validator *vc = jwt_new(&c, kc, nk, &err);
         if (!vc) fail_msg("variant %d: %s", variant, err.msg);
         mk_id sc;
         mk_validator_signature(vc, &sc);

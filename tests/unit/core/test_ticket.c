@@ -62,7 +62,8 @@ static mk_validator *tv_new(const char *class_name, const char *tag) {
     tag_validator *s = calloc(1, sizeof *s);
     snprintf(s->tag, sizeof s->tag, "%s", tag);
     snprintf(s->class_name, sizeof s->class_name, "%s", class_name);
-    mk_validator *v = mk_validator_new(&tv_ops, s);
+    mk_validator *v = NULL;
+    assert_int_equal(mk_validator_new(&tv_ops, s, &v), 0);
     assert_non_null(v);
     return v;
 }
@@ -96,7 +97,9 @@ static void tickets_basic(void **state) {
     /* Incomplete ops are refused. */
     mk_validator_ops bad = tv_ops;
     bad.validate = NULL;
-    assert_null(mk_validator_new(&bad, NULL));
+    mk_validator *none = NULL;
+    assert_int_equal(mk_validator_new(&bad, NULL, &none), MK_EINVAL);
+    assert_null(none);
 }
 
 static void set_all_required_earliest_wins(void **state) {

@@ -316,7 +316,12 @@ static mk_jwt_key *g_key;
 static mk_validator *make_jwt(const void *arg, mk_error *err) {
     (void)arg;
     const mk_jwt_key *ks[1] = {g_key};
-    return mk_jwt_validator_new(NULL, ks, 1, err);
+    mk_jwt_validator_config jc;
+    mk_jwt_validator_config_init(&jc);
+    jc.keys = ks;
+    jc.n_keys = 1;
+    mk_validator *v = NULL;
+    return mk_jwt_validator_new(&jc, &v, err) < 0 ? NULL : v;
 }
 
 MK_COLLECTION_DEF(SCORES, "scores", MK_COLL_PQ, 10, MK_NO_TICKET);

@@ -24,7 +24,10 @@ static mk_validator *hs_validator(const char *secret, const char *issuer) {
     o.issuers = iss;
     o.n_issuers = 1;
     const mk_jwt_key *ks[1] = {k};
-    mk_validator *v = mk_jwt_validator_new(&o, ks, 1, &err);
+    o.keys = ks;
+    o.n_keys = 1;
+    mk_validator *v = NULL;
+    TU_ASSERT_RC(mk_jwt_validator_new(&o, &v, &err), 0, &err);
     assert_non_null(v);
     mk_jwt_key_free(k);
     return v;

@@ -77,7 +77,10 @@ static mk_validator *jwt_validator(const mk_jwt_key *k, const char *iss) {
     o.n_issuers = 1;
     const mk_jwt_key *ks[1] = {k};
     mk_error err;
-    mk_validator *v = mk_jwt_validator_new(&o, ks, 1, &err);
+    o.keys = ks;
+    o.n_keys = 1;
+    mk_validator *v = NULL;
+    TU_ASSERT_RC(mk_jwt_validator_new(&o, &v, &err), 0, &err);
     assert_non_null(v);
     return v;
 }

@@ -68,8 +68,12 @@ static inline mk_validator *st_jwt_validator(const mk_jwt_key *k) {
     mk_error err;
     mk_error_clear(&err);
     const mk_jwt_key *keys[1] = {k};
-    mk_validator *v = mk_jwt_validator_new(NULL, keys, 1, &err);
-    if (!v) fail_msg("jwt validator: %s", err.msg);
+    mk_jwt_validator_config jc;
+    mk_jwt_validator_config_init(&jc);
+    jc.keys = keys;
+    jc.n_keys = 1;
+    mk_validator *v = NULL;
+    if (mk_jwt_validator_new(&jc, &v, &err) < 0) fail_msg("jwt validator: %s", err.msg);
     return v;
 }
 

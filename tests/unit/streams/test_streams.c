@@ -479,7 +479,7 @@ static int price_decode(const uint8_t *d, size_t len, void **out, mk_error *err)
 }
 
 static const mk_datum_codec price_codec = {"price", price_encode, price_decode, free};
-static mk_jwt_factory_arg g_jwt; /* filled at run time */
+static mk_jwt_validator_config g_jwt; /* filled at run time */
 
 MK_STREAM_DEF(PRICES, "prices.v1", &price_codec,
               MK_REQUIRE(MK_VALIDATORS({mk_validator_factory_jwt, &g_jwt}), MK_TAGS("trader")),
@@ -490,6 +490,7 @@ static void test_declared_stream(void **state) {
     pair x;
     pair_nets(&x, "st-def");
     const mk_jwt_key *keys[1] = {x.key};
+    mk_jwt_validator_config_init(&g_jwt);
     g_jwt.keys = keys;
     g_jwt.n_keys = 1;
     assert_int_equal(PRICES.producer.n_validators, 1);

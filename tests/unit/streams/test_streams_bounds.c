@@ -77,7 +77,9 @@ static mk_stream_producer *counted_producer(mk_network *nw, counting *cv,
         mk_stream_producer_config_init(&c);
     c.name = "bounds";
     TU_ASSERT_RC(mk_stream_producer_new(nw, &c, &p, &err), 0, &err);
-    TU_ASSERT_RC(mk_stream_producer_require(p, mk_validator_new(&cv_ops, cv), &err), 0, &err);
+    mk_validator *v = NULL;
+    assert_int_equal(mk_validator_new(&cv_ops, cv, &v), 0);
+    TU_ASSERT_RC(mk_stream_producer_require(p, v, &err), 0, &err);
     return p;
 }
 

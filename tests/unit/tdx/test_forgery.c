@@ -124,7 +124,8 @@ static mk_privkey *resign(parts *p) {
 
 static void rebind_qe_report(parts *p) {
     uint8_t h[32];
-    mk_hash_ctx *c = mk_hash_new(MK_SHA256);
+    mk_hash_ctx *c = NULL;
+    mk_hash_new(MK_SHA256, &c);
     mk_hash_update(c, p->att_key, 64);
     mk_hash_update(c, p->auth.data, p->auth.len);
     mk_hash_final(c, h);

@@ -201,7 +201,8 @@ int mk_tdx_pe_authenticode(const uint8_t *image, size_t len, mk_hash_alg alg, ui
         free(L);
         return rc;
     }
-    mk_hash_ctx *h = mk_hash_new(alg);
+    mk_hash_ctx *h = NULL;
+    mk_hash_new(alg, &h);
     if (!h) {
         free(L);
         return mk_error_set(err, MK_ENOMEM, "authenticode: cannot create a hash context");

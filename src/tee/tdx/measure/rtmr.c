@@ -112,7 +112,8 @@ int mk_tdx_load_options_digest(const char *load_options, uint8_t out[MK_TDX_MEAS
     if (n > MK_TDX_CMDLINE_MAX + 32)
         return mk_error_set(err, MK_ETOOBIG, "load options longer than %d bytes",
                             MK_TDX_CMDLINE_MAX + 32);
-    mk_hash_ctx *h = mk_hash_new(MK_SHA384);
+    mk_hash_ctx *h = NULL;
+    mk_hash_new(MK_SHA384, &h);
     if (!h) return mk_error_set(err, MK_ENOMEM, "load options: no hash context");
     int rc = 0;
     uint8_t blk[512];
@@ -271,7 +272,8 @@ static int hash_file(const char *path, uint8_t out[MK_TDX_MEASURE_DIGEST_LEN], u
                      mk_error *err) {
     FILE *f = fopen(path, "rb");
     if (!f) return mk_error_set(err, MK_EIO, "%s: %s", path, strerror(errno));
-    mk_hash_ctx *h = mk_hash_new(MK_SHA384);
+    mk_hash_ctx *h = NULL;
+    mk_hash_new(MK_SHA384, &h);
     uint8_t *buf = malloc(1 << 16);
     int rc = (h && buf) ? 0 : mk_error_set(err, MK_ENOMEM, "%s: out of memory", path);
     uint64_t total = 0;

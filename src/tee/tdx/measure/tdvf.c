@@ -303,7 +303,8 @@ int mk_tdx_mrtd_from_tdvf(const mk_tdx_tdvf *tdvf, const uint8_t *image, size_t 
         return mk_error_set(err, MK_EINVAL, "mrtd: unknown page order %d", (int)order);
     if (tdvf->nsections > MK_TDX_TDVF_MAX_SECTIONS)
         return mk_error_set(err, MK_EINVAL, "mrtd: %zu sections", tdvf->nsections);
-    mk_hash_ctx *h = mk_hash_new(MK_SHA384);
+    mk_hash_ctx *h = NULL;
+    mk_hash_new(MK_SHA384, &h);
     if (!h) return mk_error_set(err, MK_ENOMEM, "mrtd: cannot create a SHA-384 context");
     int rc = 0;
     for (size_t i = 0; i < tdvf->nsections && rc == 0; i++) {
