@@ -132,8 +132,6 @@ int mk_group_new(mk_network *nw, const mk_group_config *cfg, mk_group **out, mk_
 void mk_group_free(mk_group *g);
 
 void mk_group_id(const mk_group *g, mk_id *out);
-/* The raft server id of a peer (nonzero; derived from the peer id). */
-uint64_t mk_group_raft_id(const mk_id *peer);
 
 /* Propose a command and wait for it to commit and apply (on any member: a
  * follower forwards it to the leader). *result (may be NULL) gets the

@@ -362,40 +362,6 @@ void mk_stream_consumer_stats(mk_stream_consumer *c, mk_stream_stats *out);
 int mk_stream_producer_channels(mk_stream_producer *p, mk_stream_channel_stats **out, size_t *n);
 int mk_stream_consumer_channels(mk_stream_consumer *c, mk_stream_channel_stats **out, size_t *n);
 
-/* ------------------------------------------------------------------ */
-/* Wire messages (exposed for the fuzz target and tests)               */
-/* ------------------------------------------------------------------ */
-
-typedef enum mk_stream_msg_type {
-    MK_SMSG_SUBSCRIBE = 1,   /* consumer → producer */
-    MK_SMSG_ACCEPT = 2,      /* producer → consumer */
-    MK_SMSG_CLOSE = 3,       /* producer → consumer: refused or ended */
-    MK_SMSG_UNSUBSCRIBE = 4, /* consumer → producer */
-    MK_SMSG_DATA = 5,        /* producer → consumer */
-    MK_SMSG_CREDIT = 6,      /* consumer → producer (0: keepalive) */
-} mk_stream_msg_type;
-
-typedef struct mk_stream_msg {
-    mk_stream_msg_type type;
-    uint32_t channel;
-    mk_id stream_id;      /* SUBSCRIBE */
-    uint32_t window;      /* SUBSCRIBE: initial credits; CREDIT: more credits */
-    const uint8_t *entry; /* SUBSCRIBE/ACCEPT: signed peer entry (borrowed) */
-    size_t entry_len;
-    mk_expiration expires; /* ACCEPT: admission expiry; CLOSE/UNSUB: expired credential or 0 */
-    uint16_t reason;       /* CLOSE/UNSUBSCRIBE */
-    char text[MK_STREAM_MAX_REASON + 1];
-    uint64_t seq;        /* DATA */
-    const uint8_t *data; /* DATA payload (borrowed) */
-    size_t len;
-} mk_stream_msg;
-
-/* Decode one frame (borrowing from data). Refuses unknown types, trailing
- * bytes, oversized fields. */
-int mk_stream_msg_decode(const uint8_t *data, size_t len, mk_stream_msg *m, mk_error *err);
-/* Encode (appends to out). */
-int mk_stream_msg_encode(const mk_stream_msg *m, mk_buf *out, mk_error *err);
-
 #ifdef __cplusplus
 }
 #endif

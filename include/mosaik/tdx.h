@@ -128,26 +128,11 @@ typedef struct mk_tdx_quote {
 int mk_tdx_quote_parse(const uint8_t *data, size_t len, mk_tdx_quote *q, mk_error *err);
 
 /* ------------------------------------------------------------------ */
-/* PCK certificate SGX extensions (OID 1.2.840.113741.1.13.1)          */
+/* PCK certificates                                                    */
 /* ------------------------------------------------------------------ */
 
+/* The CA that issued a PCK certificate. */
 typedef enum mk_tdx_pck_ca { MK_TDX_CA_PLATFORM = 1, MK_TDX_CA_PROCESSOR = 2 } mk_tdx_pck_ca;
-
-typedef struct mk_tdx_pck_ext {
-    uint8_t ppid[16];
-    uint8_t sgx_tcb_comp[16]; /* TCB component SVNs 1..16 */
-    uint16_t pcesvn;
-    uint8_t cpusvn[16];
-    uint8_t pce_id[2];
-    uint8_t fmspc[6];
-    int sgx_type; /* 0 standard, 1 scalable, 2 scalable with integrity */
-    bool has_platform_instance_id;
-    uint8_t platform_instance_id[16];
-} mk_tdx_pck_ext;
-
-/* Parse the DER value (the OCTET STRING's contents) of the SGX extension,
- * under depth and size limits. */
-int mk_tdx_pck_ext_parse(const uint8_t *der, size_t len, mk_tdx_pck_ext *out, mk_error *err);
 
 /* ------------------------------------------------------------------ */
 /* TCB status                                                          */

@@ -134,11 +134,6 @@ int mk_tdx_provider_read_rtmr(mk_tdx_provider *p, int index, uint8_t out[MK_TDX_
  * none is (as on any machine without TDX). Never chooses the simulator. */
 int mk_tdx_provider_auto_new(mk_tdx_provider **out, mk_error *err);
 
-/* Parse a 1024-byte TDREPORT_STRUCT (as returned by TDX_CMD_GET_REPORT0)
- * into the report fields; TDX 1.5 fields (tee_tcb_svn2, mr_service_td) are
- * filled when the report type's version says TDX 1.5. */
-int mk_tdx_tdreport_parse(const uint8_t *buf, size_t len, mk_tdx_td_report *out, mk_error *err);
-
 /* ------------------------------------------------------------------ */
 /* The simulator                                                       */
 /* ------------------------------------------------------------------ */

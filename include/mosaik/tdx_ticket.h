@@ -61,8 +61,6 @@ extern "C" {
 #define MK_TDX_TICKET_DEFAULT_LIFETIME 3600
 /* Largest ticket time accepted by the decoder: 9999-12-31T23:59:59Z. */
 #define MK_TDX_TIME_MAX INT64_C(253402300799)
-/* Length of the report-data preimage (with the domain above). */
-#define MK_TDX_EXTRA_ENCODED_LEN (4 + sizeof(MK_TDX_REPORT_DATA_DOMAIN) - 1 + 32 + 32 + 8 + 8 + 8)
 
 typedef struct mk_tdx_extra_data {
     mk_id peer_id;
@@ -72,8 +70,7 @@ typedef struct mk_tdx_extra_data {
     int64_t expiration; /* when the ticket expires; MK_EXPIRES_NEVER = never */
 } mk_tdx_extra_data;
 
-/* The report-data preimage (MK_TDX_EXTRA_ENCODED_LEN bytes) and its hash. */
-void mk_tdx_extra_data_encode(const mk_tdx_extra_data *x, uint8_t out[MK_TDX_EXTRA_ENCODED_LEN]);
+/* The report data binding x: SHA-512 of the preimage above. */
 void mk_tdx_report_data(const mk_tdx_extra_data *x, uint8_t out[64]);
 
 typedef struct mk_tdx_ticket {
@@ -90,17 +87,11 @@ int mk_tdx_ticket_init(mk_tdx_ticket *t, const mk_tdx_extra_data *x, const uint8
                        mk_error *err);
 void mk_tdx_ticket_free(mk_tdx_ticket *t);
 
-/* Canonical CBOR (uncompressed), and the wire form (zstd of it). The same
- * ticket always gives the same CBOR bytes. */
-int mk_tdx_ticket_encode_cbor(const mk_tdx_ticket *t, mk_buf *out, mk_error *err);
+/* The wire form (zstd of the canonical CBOR; the same ticket always gives
+ * the same bytes), and decoding it: on failure *t is zeroed and nothing is
+ * allocated. */
 int mk_tdx_ticket_encode(const mk_tdx_ticket *t, mk_buf *out, mk_error *err);
-/* Decode; on failure *t is zeroed and nothing is allocated. */
-int mk_tdx_ticket_decode_cbor(const uint8_t *data, size_t len, mk_tdx_ticket *t, mk_error *err);
 int mk_tdx_ticket_decode(const uint8_t *data, size_t len, mk_tdx_ticket *t, mk_error *err);
-/* Decompress one zstd frame into out, refusing more than max bytes of
- * output (without allocating beyond max) and bytes after the frame. */
-int mk_tdx_zstd_decompress_capped(const uint8_t *data, size_t len, size_t max, mk_buf *out,
-                                  mk_error *err);
 
 /* The ticket class id, and conversions to / from the generic ticket. */
 void mk_tdx_ticket_class(mk_id *out);

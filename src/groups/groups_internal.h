@@ -225,6 +225,7 @@ int mk_group_frame_write_body(mk_writer *w, const mk_group_frame *f);
 
 /* ----- ident.c ------------------------------------------------------------ */
 
+/* The raft server id of a peer (nonzero; derived from the peer id). */
 uint64_t mk_group_rid_of(const mk_id *peer);
 /* The bond proof one side sends: HMAC-SHA256(key, domain | group id |
  * side (0 dialer, 1 listener) | role | exporter). */

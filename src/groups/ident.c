@@ -75,10 +75,6 @@ uint64_t mk_group_rid_of(const mk_id *peer) {
     return v ? v : 1;
 }
 
-uint64_t mk_group_raft_id(const mk_id *peer) {
-    return mk_group_rid_of(peer);
-}
-
 int mk_group_bond_mac(const mk_id *key, const mk_id *group_id, uint8_t side, uint8_t role,
                       const uint8_t exporter[MK_GROUP_EXPORTER_LEN], uint8_t out[32]) {
     uint8_t msg[sizeof BOND_DOMAIN - 1 + MK_ID_LEN + 2 + MK_GROUP_EXPORTER_LEN];

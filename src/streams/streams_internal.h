@@ -58,6 +58,40 @@
 enum { CS_IDLE = 0, CS_DIALING, CS_SUBSCRIBING, CS_ACTIVE };
 
 /* ------------------------------------------------------------------ */
+/* Wire messages (msg.c; docs/streams.md; the fuzz target uses them)  */
+/* ------------------------------------------------------------------ */
+
+typedef enum mk_stream_msg_type {
+    MK_SMSG_SUBSCRIBE = 1,   /* consumer → producer */
+    MK_SMSG_ACCEPT = 2,      /* producer → consumer */
+    MK_SMSG_CLOSE = 3,       /* producer → consumer: refused or ended */
+    MK_SMSG_UNSUBSCRIBE = 4, /* consumer → producer */
+    MK_SMSG_DATA = 5,        /* producer → consumer */
+    MK_SMSG_CREDIT = 6,      /* consumer → producer (0: keepalive) */
+} mk_stream_msg_type;
+
+typedef struct mk_stream_msg {
+    mk_stream_msg_type type;
+    uint32_t channel;
+    mk_id stream_id;      /* SUBSCRIBE */
+    uint32_t window;      /* SUBSCRIBE: initial credits; CREDIT: more credits */
+    const uint8_t *entry; /* SUBSCRIBE/ACCEPT: signed peer entry (borrowed) */
+    size_t entry_len;
+    mk_expiration expires; /* ACCEPT: admission expiry; CLOSE/UNSUB: expired credential or 0 */
+    uint16_t reason;       /* CLOSE/UNSUBSCRIBE */
+    char text[MK_STREAM_MAX_REASON + 1];
+    uint64_t seq;        /* DATA */
+    const uint8_t *data; /* DATA payload (borrowed) */
+    size_t len;
+} mk_stream_msg;
+
+/* Decode one frame (borrowing from data). Refuses unknown types, trailing
+ * bytes, oversized fields. */
+int mk_stream_msg_decode(const uint8_t *data, size_t len, mk_stream_msg *m, mk_error *err);
+/* Encode (appends to out). */
+int mk_stream_msg_encode(const mk_stream_msg *m, mk_buf *out, mk_error *err);
+
+/* ------------------------------------------------------------------ */
 /* Requirements at run time (require.c)                                */
 /* ------------------------------------------------------------------ */
 

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 
 #include "mosaik/mosaik.h"
+#include "tee/tdx/tdx_internal.h" /* mk_tdx_pck_ext_parse */
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {

@@ -11,6 +11,7 @@
 
 #include "mosaik/discovery.h"
 #include "mosaik/streams.h"
+#include "streams/streams_internal.h" /* the wire messages */
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

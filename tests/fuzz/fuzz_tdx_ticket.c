@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "mosaik/mosaik.h"
+#include "tee/tdx/tdx_internal.h" /* the CBOR layer of the ticket */
 
 static mk_validator *val;
 

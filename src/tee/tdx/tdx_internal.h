@@ -10,6 +10,8 @@
  *   tcb.c        TCB evaluation by Intel's QVL rules
  *   fetch.c      PCS/PCCS download and on-disk cache
  *   verify.c     the verifier: runs the trust model's steps in order
+ *   ticket.c     the ticket's report-data preimage, canonical CBOR, capped
+ *                zstd (the steps behind mk_tdx_ticket_encode/decode)
  *
  * Not installed; not part of the public API.
  */
@@ -19,6 +21,7 @@
 #include <openssl/x509.h>
 
 #include "mosaik/tdx.h"
+#include "mosaik/tdx_ticket.h"
 
 /* ---- x509.c ---- */
 
@@ -60,6 +63,23 @@ X509 *mk_tdx_trust_root(mk_tdx_trust *t, bool simulated);
 int mk_tdx_x509_window(const X509 *x, int64_t *not_before, int64_t *not_after);
 
 /* ---- pck.c ---- */
+
+/* The SGX extension of a PCK certificate (OID 1.2.840.113741.1.13.1). */
+typedef struct mk_tdx_pck_ext {
+    uint8_t ppid[16];
+    uint8_t sgx_tcb_comp[16]; /* TCB component SVNs 1..16 */
+    uint16_t pcesvn;
+    uint8_t cpusvn[16];
+    uint8_t pce_id[2];
+    uint8_t fmspc[6];
+    int sgx_type; /* 0 standard, 1 scalable, 2 scalable with integrity */
+    bool has_platform_instance_id;
+    uint8_t platform_instance_id[16];
+} mk_tdx_pck_ext;
+
+/* Parse the DER value (the OCTET STRING's contents) of the SGX extension,
+ * under depth and size limits. */
+int mk_tdx_pck_ext_parse(const uint8_t *der, size_t len, mk_tdx_pck_ext *out, mk_error *err);
 
 /* Find and parse the SGX extension of a PCK leaf certificate; also tells
  * whether its issuer is the Platform or the Processor CA. */
@@ -114,5 +134,20 @@ int mk_tdx_collateral_check_revocation(const mk_tdx_collateral *c, const mk_tdx_
  * (MRSIGNER, ISVPRODID, masked MISCSELECT/ATTRIBUTES) is MK_EMISMATCH. */
 int mk_tdx_tcb_evaluate(const mk_tdx_collateral *c, const mk_tdx_quote *q,
                         const mk_tdx_pck_ext *ext, mk_tdx_result *res, mk_error *err);
+
+/* ---- ticket.c ---- */
+
+/* Length of the report-data preimage (mosaik/tdx_ticket.h). */
+#define MK_TDX_EXTRA_ENCODED_LEN (4 + sizeof(MK_TDX_REPORT_DATA_DOMAIN) - 1 + 32 + 32 + 8 + 8 + 8)
+/* The preimage whose SHA-512 is mk_tdx_report_data. */
+void mk_tdx_extra_data_encode(const mk_tdx_extra_data *x, uint8_t out[MK_TDX_EXTRA_ENCODED_LEN]);
+/* The canonical CBOR inside the zstd frame of the wire form; decoding
+ * zeroes *t on failure and allocates nothing. */
+int mk_tdx_ticket_encode_cbor(const mk_tdx_ticket *t, mk_buf *out, mk_error *err);
+int mk_tdx_ticket_decode_cbor(const uint8_t *data, size_t len, mk_tdx_ticket *t, mk_error *err);
+/* Decompress one zstd frame into out, refusing more than max bytes of
+ * output (without allocating beyond max) and bytes after the frame. */
+int mk_tdx_zstd_decompress_capped(const uint8_t *data, size_t len, size_t max, mk_buf *out,
+                                  mk_error *err);
 
 #endif

@@ -62,6 +62,10 @@ struct mk_tdx_provider {
 /* provider_linux.c */
 extern const mk_tdx_provider_ops mk_tdx_provider_configfs_ops;
 extern const mk_tdx_provider_ops mk_tdx_provider_devtdx_ops;
+/* Parse a 1024-byte TDREPORT_STRUCT (as returned by TDX_CMD_GET_REPORT0)
+ * into the report fields; TDX 1.5 fields (tee_tcb_svn2, mr_service_td) are
+ * filled when the report type's version says TDX 1.5. */
+int mk_tdx_tdreport_parse(const uint8_t *buf, size_t len, mk_tdx_td_report *out, mk_error *err);
 
 /* provider.c: a provider of the given kind (path copied; may be NULL). */
 mk_tdx_provider *mk_tdx_provider_alloc(const mk_tdx_provider_ops *ops, const char *path);

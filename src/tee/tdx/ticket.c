@@ -49,6 +49,7 @@
 #include "core/cbor.h"
 #include "mosaik/crypto.h"
 #include "mosaik/encoding.h"
+#include "tee/tdx/tdx_internal.h"
 
 /* ------------------------------------------------------------------ */
 /* Report data                                                         */

@@ -85,8 +85,8 @@ static void test_group_id(void **state) {
     assert_false(mk_id_eq(&k1, &k12));
 
     /* Raft ids: nonzero, distinct for distinct peers. */
-    assert_true(mk_group_raft_id(&a) != 0);
-    assert_true(mk_group_raft_id(&a) != mk_group_raft_id(&c));
+    assert_true(mk_group_rid_of(&a) != 0);
+    assert_true(mk_group_rid_of(&a) != mk_group_rid_of(&c));
 
     mk_validator_set_free(&v1);
     mk_validator_set_free(&v1b);

@@ -9,6 +9,7 @@
 #include <pthread.h>
 
 #include "st_util.h"
+#include "streams/streams_internal.h" /* the wire messages */
 
 typedef struct pair {
     mk_network *a, *b; /* a: producer side, b: consumer side */

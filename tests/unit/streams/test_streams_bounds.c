@@ -23,6 +23,7 @@
 #include <stdatomic.h>
 
 #include "st_util.h"
+#include "streams/streams_internal.h" /* the wire messages */
 
 #include "unit/net/limits_util.h"
 

@@ -23,6 +23,7 @@
 #include <time.h>
 
 #include "mosaik/tdx_provider.h"
+#include "tee/tdx/tdx_provider_internal.h" /* mk_tdx_tdreport_parse */
 
 #define T0 ((int64_t)1752919200)
 

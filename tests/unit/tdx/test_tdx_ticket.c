@@ -8,6 +8,7 @@
 #include <zstd.h>
 
 #include "mosaik/tdx_ticket.h"
+#include "tee/tdx/tdx_internal.h" /* preimage, CBOR layer, capped zstd */
 
 static void sample_extra(mk_tdx_extra_data *x) {
     memset(x, 0, sizeof *x);
