@@ -111,36 +111,8 @@ struct mk_tdx_verifier {
 };
 
 /* ------------------------------------------------------------------ */
-/* TCB status names and the default policy                              */
+/* The default policy                                                  */
 /* ------------------------------------------------------------------ */
-
-static const char *const status_names[MK_TDX_TCB_STATUS_COUNT] = {
-    [MK_TDX_TCB_UP_TO_DATE] = "UpToDate",
-    [MK_TDX_TCB_SW_HARDENING_NEEDED] = "SWHardeningNeeded",
-    [MK_TDX_TCB_CONFIGURATION_NEEDED] = "ConfigurationNeeded",
-    [MK_TDX_TCB_CONFIGURATION_AND_SW_HARDENING_NEEDED] = "ConfigurationAndSWHardeningNeeded",
-    [MK_TDX_TCB_OUT_OF_DATE] = "OutOfDate",
-    [MK_TDX_TCB_OUT_OF_DATE_CONFIGURATION_NEEDED] = "OutOfDateConfigurationNeeded",
-    [MK_TDX_TCB_TD_RELAUNCH_ADVISED] = "TDRelaunchAdvised",
-    [MK_TDX_TCB_TD_RELAUNCH_ADVISED_CONFIGURATION_NEEDED] = "TDRelaunchAdvisedConfigurationNeeded",
-    [MK_TDX_TCB_REVOKED] = "Revoked",
-};
-
-const char *mk_tdx_tcb_status_name(mk_tdx_tcb_status s) {
-    if ((int)s < 0 || s >= MK_TDX_TCB_STATUS_COUNT) return "Unknown";
-    return status_names[s];
-}
-
-int mk_tdx_tcb_status_parse(const char *name, mk_tdx_tcb_status *out) {
-    if (!name || !out) return MK_EINVAL;
-    for (int i = 0; i < MK_TDX_TCB_STATUS_COUNT; i++) {
-        if (strcasecmp(name, status_names[i]) == 0) {
-            *out = (mk_tdx_tcb_status)i;
-            return 0;
-        }
-    }
-    return MK_ENOTFOUND;
-}
 
 void mk_tdx_policy_default(mk_tdx_policy *p) {
     if (!p) return;
