@@ -44,7 +44,7 @@ RANK = {
 
 # Public header -> layer that implements it (prefix matches allowed for tdx*/snp*).
 PUBLIC = {
-    "version": "core", "error": "core", "bytes": "core", "writer": "core", "encoding": "core",
+    "version": "core", "export": "core", "error": "core", "bytes": "core", "writer": "core", "encoding": "core",
     "clock": "core", "log": "core", "cbor": "core",
     "crypto": "crypto", "id": "crypto",
     "ticket": "tickets", "jwt": "tickets", "anyof": "tickets",

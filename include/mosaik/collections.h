@@ -39,6 +39,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "mosaik/export.h"
 #include "mosaik/groups.h"
 #include "mosaik/streams.h" /* MK_VALIDATORS (mk_validator_spec is in ticket.h) */
 #include "mosaik/ticket.h"
@@ -77,13 +78,13 @@ typedef struct mk_collection_config {
     unsigned snapshot_threshold, snapshot_trailing;
 } mk_collection_config;
 
-void mk_collection_config_init(mk_collection_config *cfg);
+MK_EXTERN void mk_collection_config_init(mk_collection_config *cfg);
 
 typedef struct mk_collection mk_collection;
 
-int mk_collection_new(mk_network *nw, const mk_collection_config *cfg, mk_collection **out,
-                      mk_error *err);
-void mk_collection_free(mk_collection *c);
+MK_EXTERN int mk_collection_new(mk_network *nw, const mk_collection_config *cfg,
+                                mk_collection **out, mk_error *err);
+MK_EXTERN void mk_collection_free(mk_collection *c);
 
 /* ----- declarations (in the style of MK_STREAM_DEF) -------------------- */
 
@@ -115,79 +116,81 @@ typedef struct mk_collection_def {
  * name, kind, capacity, require_ticket and validators at their defaults
  * (else MK_EINVAL). A designated initializer such as
  * {.data_dir = d, .bootstrap = true} is such a cfg. */
-int mk_collection_new_from_def(mk_network *nw, const mk_collection_def *def,
-                               const mk_collection_config *cfg, mk_collection **out, mk_error *err);
+MK_EXTERN int mk_collection_new_from_def(mk_network *nw, const mk_collection_def *def,
+                                         const mk_collection_config *cfg, mk_collection **out,
+                                         mk_error *err);
 
 /* ----- common ------------------------------------------------------------ */
 
-mk_group *mk_collection_group(mk_collection *c);
-mk_collection_kind mk_collection_kind_of(const mk_collection *c);
+MK_EXTERN mk_group *mk_collection_group(mk_collection *c);
+MK_EXTERN mk_collection_kind mk_collection_kind_of(const mk_collection *c);
 /* Items now (weak or strong). */
-int mk_collection_len(mk_collection *c, mk_group_consistency cons, uint64_t *out,
-                      uint32_t timeout_ms, mk_error *err);
+MK_EXTERN int mk_collection_len(mk_collection *c, mk_group_consistency cons, uint64_t *out,
+                                uint32_t timeout_ms, mk_error *err);
 /* The local copy's version (weak). */
-uint64_t mk_collection_version(mk_collection *c);
+MK_EXTERN uint64_t mk_collection_version(mk_collection *c);
 /* Wait until the local copy reached version v: 0 or MK_ETIMEDOUT. Unlike
  * the other calls, a timeout_ms of 0 does not wait at all. */
-int mk_collection_wait_version(mk_collection *c, uint64_t v, uint32_t timeout_ms);
+MK_EXTERN int mk_collection_wait_version(mk_collection *c, uint64_t v, uint32_t timeout_ms);
 /* Remove every item. *version (may be NULL) gets the new version. */
-int mk_collection_clear(mk_collection *c, uint64_t *version, uint32_t timeout_ms, mk_error *err);
+MK_EXTERN int mk_collection_clear(mk_collection *c, uint64_t *version, uint32_t timeout_ms,
+                                  mk_error *err);
 
 /* ----- Map: bytes -> bytes ---------------------------------------------- */
-int mk_map_put(mk_collection *c, const void *key, size_t klen, const void *val, size_t vlen,
-               uint64_t *version, uint32_t timeout_ms, mk_error *err);
+MK_EXTERN int mk_map_put(mk_collection *c, const void *key, size_t klen, const void *val,
+                         size_t vlen, uint64_t *version, uint32_t timeout_ms, mk_error *err);
 /* *existed (may be NULL): whether the key was present. */
-int mk_map_remove(mk_collection *c, const void *key, size_t klen, bool *existed, uint64_t *version,
-                  uint32_t timeout_ms, mk_error *err);
+MK_EXTERN int mk_map_remove(mk_collection *c, const void *key, size_t klen, bool *existed,
+                            uint64_t *version, uint32_t timeout_ms, mk_error *err);
 /* MK_ENOTFOUND if absent. */
-int mk_map_get(mk_collection *c, mk_group_consistency cons, const void *key, size_t klen,
-               mk_buf *val, uint32_t timeout_ms, mk_error *err);
+MK_EXTERN int mk_map_get(mk_collection *c, mk_group_consistency cons, const void *key, size_t klen,
+                         mk_buf *val, uint32_t timeout_ms, mk_error *err);
 
 /* ----- Vec --------------------------------------------------------------- */
-int mk_vec_push(mk_collection *c, const void *val, size_t vlen, uint64_t *index, uint64_t *version,
-                uint32_t timeout_ms, mk_error *err);
+MK_EXTERN int mk_vec_push(mk_collection *c, const void *val, size_t vlen, uint64_t *index,
+                          uint64_t *version, uint32_t timeout_ms, mk_error *err);
 /* MK_ENOTFOUND beyond the end. */
-int mk_vec_set(mk_collection *c, uint64_t index, const void *val, size_t vlen, uint64_t *version,
-               uint32_t timeout_ms, mk_error *err);
+MK_EXTERN int mk_vec_set(mk_collection *c, uint64_t index, const void *val, size_t vlen,
+                         uint64_t *version, uint32_t timeout_ms, mk_error *err);
 /* Remove the last; MK_ENOTFOUND when empty. */
-int mk_vec_pop(mk_collection *c, mk_buf *val, uint64_t *version, uint32_t timeout_ms,
-               mk_error *err);
-int mk_vec_get(mk_collection *c, mk_group_consistency cons, uint64_t index, mk_buf *val,
-               uint32_t timeout_ms, mk_error *err);
+MK_EXTERN int mk_vec_pop(mk_collection *c, mk_buf *val, uint64_t *version, uint32_t timeout_ms,
+                         mk_error *err);
+MK_EXTERN int mk_vec_get(mk_collection *c, mk_group_consistency cons, uint64_t index, mk_buf *val,
+                         uint32_t timeout_ms, mk_error *err);
 
 /* ----- Set --------------------------------------------------------------- */
-int mk_set_insert(mk_collection *c, const void *val, size_t vlen, bool *added, uint64_t *version,
-                  uint32_t timeout_ms, mk_error *err);
-int mk_set_remove(mk_collection *c, const void *val, size_t vlen, bool *removed, uint64_t *version,
-                  uint32_t timeout_ms, mk_error *err);
-int mk_set_contains(mk_collection *c, mk_group_consistency cons, const void *val, size_t vlen,
-                    bool *out, uint32_t timeout_ms, mk_error *err);
+MK_EXTERN int mk_set_insert(mk_collection *c, const void *val, size_t vlen, bool *added,
+                            uint64_t *version, uint32_t timeout_ms, mk_error *err);
+MK_EXTERN int mk_set_remove(mk_collection *c, const void *val, size_t vlen, bool *removed,
+                            uint64_t *version, uint32_t timeout_ms, mk_error *err);
+MK_EXTERN int mk_set_contains(mk_collection *c, mk_group_consistency cons, const void *val,
+                              size_t vlen, bool *out, uint32_t timeout_ms, mk_error *err);
 
 /* ----- Cell: one value, replaceable ------------------------------------- */
-int mk_cell_set(mk_collection *c, const void *val, size_t vlen, uint64_t *version,
-                uint32_t timeout_ms, mk_error *err);
+MK_EXTERN int mk_cell_set(mk_collection *c, const void *val, size_t vlen, uint64_t *version,
+                          uint32_t timeout_ms, mk_error *err);
 /* MK_ENOTFOUND when unset. */
-int mk_cell_get(mk_collection *c, mk_group_consistency cons, mk_buf *val, uint32_t timeout_ms,
-                mk_error *err);
+MK_EXTERN int mk_cell_get(mk_collection *c, mk_group_consistency cons, mk_buf *val,
+                          uint32_t timeout_ms, mk_error *err);
 
 /* ----- Once: set at most once (first writer wins) ----------------------- */
 /* MK_ESTATE if it was already set (the value is unchanged). */
-int mk_once_set(mk_collection *c, const void *val, size_t vlen, uint64_t *version,
-                uint32_t timeout_ms, mk_error *err);
-int mk_once_get(mk_collection *c, mk_group_consistency cons, mk_buf *val, uint32_t timeout_ms,
-                mk_error *err);
+MK_EXTERN int mk_once_set(mk_collection *c, const void *val, size_t vlen, uint64_t *version,
+                          uint32_t timeout_ms, mk_error *err);
+MK_EXTERN int mk_once_get(mk_collection *c, mk_group_consistency cons, mk_buf *val,
+                          uint32_t timeout_ms, mk_error *err);
 
 /* ----- PriorityQueue (bounded) ------------------------------------------ */
 /* When full, the lowest priority item is evicted if the new one ranks
  * higher; otherwise the new one is refused (*inserted false). Among equal
  * priorities the earlier push ranks higher. */
-int mk_pq_push(mk_collection *c, int64_t prio, const void *val, size_t vlen, bool *inserted,
-               uint64_t *version, uint32_t timeout_ms, mk_error *err);
+MK_EXTERN int mk_pq_push(mk_collection *c, int64_t prio, const void *val, size_t vlen,
+                         bool *inserted, uint64_t *version, uint32_t timeout_ms, mk_error *err);
 /* Remove and return the highest; MK_ENOTFOUND when empty. */
-int mk_pq_pop(mk_collection *c, int64_t *prio, mk_buf *val, uint64_t *version, uint32_t timeout_ms,
-              mk_error *err);
-int mk_pq_peek(mk_collection *c, mk_group_consistency cons, int64_t *prio, mk_buf *val,
-               uint32_t timeout_ms, mk_error *err);
+MK_EXTERN int mk_pq_pop(mk_collection *c, int64_t *prio, mk_buf *val, uint64_t *version,
+                        uint32_t timeout_ms, mk_error *err);
+MK_EXTERN int mk_pq_peek(mk_collection *c, mk_group_consistency cons, int64_t *prio, mk_buf *val,
+                         uint32_t timeout_ms, mk_error *err);
 
 #ifdef __cplusplus
 }

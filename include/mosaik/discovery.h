@@ -26,6 +26,7 @@
 #include "mosaik/bytes.h"
 #include "mosaik/crypto.h"
 #include "mosaik/error.h"
+#include "mosaik/export.h"
 #include "mosaik/id.h"
 #include "mosaik/net.h"
 #include "mosaik/ticket.h"
@@ -83,37 +84,39 @@ typedef struct mk_peer_entry {
     uint8_t signature[64];
 } mk_peer_entry;
 
-void mk_peer_entry_init(mk_peer_entry *e);
-void mk_peer_entry_free(mk_peer_entry *e);
-int mk_peer_entry_copy(mk_peer_entry *dst, const mk_peer_entry *src);
+MK_EXTERN void mk_peer_entry_init(mk_peer_entry *e);
+MK_EXTERN void mk_peer_entry_free(mk_peer_entry *e);
+MK_EXTERN int mk_peer_entry_copy(mk_peer_entry *dst, const mk_peer_entry *src);
 
 /* Builders (check the caps; duplicates are ignored for ids). */
-int mk_peer_entry_add_addr(mk_peer_entry *e, const char *addr, mk_error *err);
-int mk_peer_entry_add_tag(mk_peer_entry *e, const mk_id *tag, mk_error *err);
-int mk_peer_entry_remove_tag(mk_peer_entry *e, const mk_id *tag);
-int mk_peer_entry_add_served(mk_peer_entry *e, mk_served_kind kind, const mk_id *id, mk_error *err);
-int mk_peer_entry_remove_served(mk_peer_entry *e, mk_served_kind kind, const mk_id *id);
+MK_EXTERN int mk_peer_entry_add_addr(mk_peer_entry *e, const char *addr, mk_error *err);
+MK_EXTERN int mk_peer_entry_add_tag(mk_peer_entry *e, const mk_id *tag, mk_error *err);
+MK_EXTERN int mk_peer_entry_remove_tag(mk_peer_entry *e, const mk_id *tag);
+MK_EXTERN int mk_peer_entry_add_served(mk_peer_entry *e, mk_served_kind kind, const mk_id *id,
+                                       mk_error *err);
+MK_EXTERN int mk_peer_entry_remove_served(mk_peer_entry *e, mk_served_kind kind, const mk_id *id);
 /* Tickets are copied. */
-int mk_peer_entry_add_ticket(mk_peer_entry *e, const mk_ticket *t, mk_error *err);
+MK_EXTERN int mk_peer_entry_add_ticket(mk_peer_entry *e, const mk_ticket *t, mk_error *err);
 /* Remove tickets equal to t (class and data); returns how many. */
-size_t mk_peer_entry_remove_ticket(mk_peer_entry *e, const mk_ticket *t);
-size_t mk_peer_entry_remove_tickets_of(mk_peer_entry *e, const mk_id *class_id);
-bool mk_peer_entry_has_tag(const mk_peer_entry *e, const mk_id *tag);
-bool mk_peer_entry_serves(const mk_peer_entry *e, mk_served_kind kind, const mk_id *id);
+MK_EXTERN size_t mk_peer_entry_remove_ticket(mk_peer_entry *e, const mk_ticket *t);
+MK_EXTERN size_t mk_peer_entry_remove_tickets_of(mk_peer_entry *e, const mk_id *class_id);
+MK_EXTERN bool mk_peer_entry_has_tag(const mk_peer_entry *e, const mk_id *tag);
+MK_EXTERN bool mk_peer_entry_serves(const mk_peer_entry *e, mk_served_kind kind, const mk_id *id);
 /* A view for validators (borrows e's tickets). */
-void mk_peer_entry_view(const mk_peer_entry *e, mk_peer_view *out);
+MK_EXTERN void mk_peer_entry_view(const mk_peer_entry *e, mk_peer_view *out);
 
 /* The canonical CBOR body (unsigned): a definite map with keys 0..11 in
  * order, minimal integers (docs/discovery.md). */
-int mk_peer_entry_encode_body(const mk_peer_entry *e, mk_buf *out, mk_error *err);
+MK_EXTERN int mk_peer_entry_encode_body(const mk_peer_entry *e, mk_buf *out, mk_error *err);
 /* Sign: e->peer_id must be key's public key; fills e->signature. */
-int mk_peer_entry_sign(mk_peer_entry *e, const mk_ed25519_key *key, mk_error *err);
+MK_EXTERN int mk_peer_entry_sign(mk_peer_entry *e, const mk_ed25519_key *key, mk_error *err);
 /* The signed wire form: CBOR array [body (bstr), signature (bstr 64)]. */
-int mk_peer_entry_encode(const mk_peer_entry *e, mk_buf *out, mk_error *err);
+MK_EXTERN int mk_peer_entry_encode(const mk_peer_entry *e, mk_buf *out, mk_error *err);
 /* Decode and verify the signature (but no policy: network, version, time).
  * On failure *e is left empty and nothing is allocated. Refuses
  * non-canonical bodies, unknown formats, anything over a cap. */
-int mk_peer_entry_decode(const uint8_t *data, size_t len, mk_peer_entry *e, mk_error *err);
+MK_EXTERN int mk_peer_entry_decode(const uint8_t *data, size_t len, mk_peer_entry *e,
+                                   mk_error *err);
 
 /* ------------------------------------------------------------------ */
 /* The network                                                         */
@@ -187,59 +190,61 @@ typedef struct mk_network_config {
     size_t max_partial_bytes;
 } mk_network_config;
 
-void mk_network_config_init(mk_network_config *cfg);
+MK_EXTERN void mk_network_config_init(mk_network_config *cfg);
 
 /* Create and start: binds the listener, starts the I/O thread, signs the
  * first entry and contacts the bootstrap peers. */
-int mk_network_new(const mk_network_config *cfg, mk_network **out, mk_error *err);
+MK_EXTERN int mk_network_new(const mk_network_config *cfg, mk_network **out, mk_error *err);
 /* Graceful shutdown: sign a departure and push it to up to 16 live peers,
  * wait up to 500 ms for those sends to be done, stop the transport.
  * Idempotent. */
-int mk_network_close(mk_network *nw);
+MK_EXTERN int mk_network_close(mk_network *nw);
 /* Close without a departure (as if the process died; tests). */
-int mk_network_abort(mk_network *nw);
+MK_EXTERN int mk_network_abort(mk_network *nw);
 /* Close (gracefully if not yet closed) and free everything. NULL is fine. */
-void mk_network_free(mk_network *nw);
+MK_EXTERN void mk_network_free(mk_network *nw);
 
-void mk_network_peer_id(const mk_network *nw, mk_id *out);
-void mk_network_id(const mk_network *nw, mk_id *out);
-int mk_network_listen_addr(const mk_network *nw, char *out, size_t n);
+MK_EXTERN void mk_network_peer_id(const mk_network *nw, mk_id *out);
+MK_EXTERN void mk_network_id(const mk_network *nw, mk_id *out);
+MK_EXTERN int mk_network_listen_addr(const mk_network *nw, char *out, size_t n);
 /* The underlying transport (for protocols of later layers). */
-mk_transport *mk_network_transport(mk_network *nw);
+MK_EXTERN mk_transport *mk_network_transport(mk_network *nw);
 
 /* ----- the local entry: each change bumps the version and announces --- */
 
-int mk_network_add_ticket(mk_network *nw, const mk_ticket *t, mk_error *err);
+MK_EXTERN int mk_network_add_ticket(mk_network *nw, const mk_ticket *t, mk_error *err);
 /* MK_ENOTFOUND if no equal ticket was present. */
-int mk_network_remove_ticket(mk_network *nw, const mk_ticket *t, mk_error *err);
+MK_EXTERN int mk_network_remove_ticket(mk_network *nw, const mk_ticket *t, mk_error *err);
 /* Removes every ticket of the class; *removed (may be NULL) gets the count. */
-int mk_network_remove_tickets_of(mk_network *nw, const mk_id *class_id, size_t *removed,
-                                 mk_error *err);
+MK_EXTERN int mk_network_remove_tickets_of(mk_network *nw, const mk_id *class_id, size_t *removed,
+                                           mk_error *err);
 /* Replace all tickets of t's class by t (one version bump). */
-int mk_network_replace_ticket(mk_network *nw, const mk_ticket *t, mk_error *err);
-int mk_network_add_tag(mk_network *nw, const mk_id *tag, mk_error *err);
-int mk_network_remove_tag(mk_network *nw, const mk_id *tag, mk_error *err);
-int mk_network_add_served(mk_network *nw, mk_served_kind kind, const mk_id *id, mk_error *err);
-int mk_network_remove_served(mk_network *nw, mk_served_kind kind, const mk_id *id, mk_error *err);
+MK_EXTERN int mk_network_replace_ticket(mk_network *nw, const mk_ticket *t, mk_error *err);
+MK_EXTERN int mk_network_add_tag(mk_network *nw, const mk_id *tag, mk_error *err);
+MK_EXTERN int mk_network_remove_tag(mk_network *nw, const mk_id *tag, mk_error *err);
+MK_EXTERN int mk_network_add_served(mk_network *nw, mk_served_kind kind, const mk_id *id,
+                                    mk_error *err);
+MK_EXTERN int mk_network_remove_served(mk_network *nw, mk_served_kind kind, const mk_id *id,
+                                       mk_error *err);
 /* A ticket sink (mosaik/ticket.h: mk_ticket_sink) for
  * mk_tdx_attester_install_own_ticket: replaces the local entry's tickets of
  * t's class with t and announces. Use as
  *   mk_ticket_sink sink = {mk_network_sink_add_ticket, nw};
  * ctx is the mk_network. */
-int mk_network_sink_add_ticket(void *ctx, const mk_ticket *t, mk_error *err);
+MK_EXTERN int mk_network_sink_add_ticket(void *ctx, const mk_ticket *t, mk_error *err);
 /* A copy of the local entry. */
-int mk_network_local_entry(mk_network *nw, mk_peer_entry *out);
+MK_EXTERN int mk_network_local_entry(mk_network *nw, mk_peer_entry *out);
 
 /* ----- the catalog --------------------------------------------------- */
 
 /* Snapshot of the live (not departed) peers other than self: *out is an
  * array of *n copies; free with mk_peer_entries_free. */
-int mk_network_peers(mk_network *nw, mk_peer_entry **out, size_t *n);
-void mk_peer_entries_free(mk_peer_entry *entries, size_t n);
+MK_EXTERN int mk_network_peers(mk_network *nw, mk_peer_entry **out, size_t *n);
+MK_EXTERN void mk_peer_entries_free(mk_peer_entry *entries, size_t n);
 /* A copy of one live peer's entry; MK_ENOTFOUND if unknown or departed. */
-int mk_network_get(mk_network *nw, const mk_id *peer, mk_peer_entry *out);
+MK_EXTERN int mk_network_get(mk_network *nw, const mk_id *peer, mk_peer_entry *out);
 /* Number of live peers (self excluded). */
-size_t mk_network_peer_count(mk_network *nw);
+MK_EXTERN size_t mk_network_peer_count(mk_network *nw);
 
 /* ----- events -------------------------------------------------------- */
 
@@ -250,7 +255,7 @@ typedef enum mk_network_event_type {
     MK_EVENT_PURGED = 4,     /* not refreshed within purge_after, or evicted for a vouched peer */
 } mk_network_event_type;
 
-const char *mk_network_event_name(mk_network_event_type t);
+MK_EXTERN const char *mk_network_event_name(mk_network_event_type t);
 
 typedef struct mk_network_event {
     mk_network_event_type type;
@@ -264,10 +269,10 @@ typedef struct mk_network_event {
 /* Wait up to timeout_ms (0: poll, MK_NO_TIMEOUT: forever) for an event.
  * 0 with *ev filled (free with mk_network_event_free), MK_ETIMEDOUT, or
  * MK_ESTATE once the network is closed and the queue drained. */
-int mk_network_next_event(mk_network *nw, uint32_t timeout_ms, mk_network_event *ev);
-void mk_network_event_free(mk_network_event *ev);
+MK_EXTERN int mk_network_next_event(mk_network *nw, uint32_t timeout_ms, mk_network_event *ev);
+MK_EXTERN void mk_network_event_free(mk_network_event *ev);
 /* Readable while events are queued (an eventfd); do not read it yourself. */
-int mk_network_event_fd(const mk_network *nw);
+MK_EXTERN int mk_network_event_fd(const mk_network *nw);
 
 /* ----- attaching a layer (streams, groups) ---------------------------- */
 
@@ -284,13 +289,13 @@ int mk_network_event_fd(const mk_network *nw);
 /* Hooks: called on the I/O thread after an entry changed, with the event
  * (borrowed; queued for the user just before). At most 16 hooks. */
 typedef void (*mk_network_hook)(mk_network *nw, const mk_network_event *ev, void *ctx);
-int mk_network_add_hook(mk_network *nw, mk_network_hook fn, void *ctx, mk_error *err);
+MK_EXTERN int mk_network_add_hook(mk_network *nw, mk_network_hook fn, void *ctx, mk_error *err);
 /* Remove the hook added with (fn, ctx). Once it returned the hook is not
  * called again (from another thread it waits until a run of the hooks in
  * progress on the I/O thread finished, so do not hold a lock the hook
  * takes; from a hook, the hooks after it in the same run skip it).
  * MK_ENOTFOUND if no such hook is registered. */
-int mk_network_remove_hook(mk_network *nw, mk_network_hook fn, void *ctx);
+MK_EXTERN int mk_network_remove_hook(mk_network *nw, mk_network_hook fn, void *ctx);
 
 /* A kind of per-network state: one static const instance per layer, whose
  * address is the slot's key. */
@@ -303,23 +308,23 @@ typedef struct mk_network_slot_type {
 
 /* Store ptr in the slot of type. MK_EBUSY if that slot is taken (another
  * thread may have won a race: use mk_network_slot_get) or all 8 are. */
-int mk_network_slot_attach(mk_network *nw, const mk_network_slot_type *type, void *ptr,
-                           mk_error *err);
+MK_EXTERN int mk_network_slot_attach(mk_network *nw, const mk_network_slot_type *type, void *ptr,
+                                     mk_error *err);
 /* The pointer in the slot of type, or NULL. */
-void *mk_network_slot_get(mk_network *nw, const mk_network_slot_type *type);
+MK_EXTERN void *mk_network_slot_get(mk_network *nw, const mk_network_slot_type *type);
 /* Empty the slot of type without destroying: returns its pointer (NULL if
  * none), which the caller now owns. Detach only after unregistering the
  * protocol and removing the hooks that use the pointer. */
-void *mk_network_slot_detach(mk_network *nw, const mk_network_slot_type *type);
+MK_EXTERN void *mk_network_slot_detach(mk_network *nw, const mk_network_slot_type *type);
 
 /* The untyped form (kept for existing callers): `ptr` is stored under
  * `key` (any unique address, e.g. of a static in the layer) and
  * `destroy(ptr)` runs in mk_network_free like a slot type's. Shares the
  * slot table: MK_EBUSY if the key is taken. */
-int mk_network_attach(mk_network *nw, const void *key, void *ptr, void (*destroy)(void *ptr),
-                      mk_error *err);
+MK_EXTERN int mk_network_attach(mk_network *nw, const void *key, void *ptr,
+                                void (*destroy)(void *ptr), mk_error *err);
 /* The pointer attached under key, or NULL. */
-void *mk_network_attached(mk_network *nw, const void *key);
+MK_EXTERN void *mk_network_attached(mk_network *nw, const void *key);
 
 /* ----- metrics -------------------------------------------------------- */
 
@@ -340,7 +345,7 @@ typedef enum mk_refusal {
     MK_REFUSE_COUNT
 } mk_refusal;
 
-const char *mk_refusal_name(mk_refusal r);
+MK_EXTERN const char *mk_refusal_name(mk_refusal r);
 
 typedef struct mk_network_metrics {
     uint64_t catalog_size; /* live entries, self excluded */
@@ -362,9 +367,9 @@ typedef struct mk_network_metrics {
     mk_transport_metrics net;
 } mk_network_metrics;
 
-void mk_network_metrics_get(mk_network *nw, mk_network_metrics *out);
+MK_EXTERN void mk_network_metrics_get(mk_network *nw, mk_network_metrics *out);
 /* Prometheus text exposition format (appended to out). */
-int mk_network_metrics_prometheus(mk_network *nw, mk_buf *out);
+MK_EXTERN int mk_network_metrics_prometheus(mk_network *nw, mk_buf *out);
 
 /* ----- helpers ------------------------------------------------------- */
 
@@ -375,11 +380,11 @@ int mk_network_metrics_prometheus(mk_network *nw, mk_buf *out);
  * hex id (0x-prefixed, or 64 hex digits) that is not exactly 64 hex
  * digits, and anything giving the all-zero id. */
 #define MK_NAME_MAX 255
-int mk_name_or_id_parse(const char *s, mk_id *out, mk_error *err);
+MK_EXTERN int mk_name_or_id_parse(const char *s, mk_id *out, mk_error *err);
 
 /* Parse "PEERID@HOST:PORT" (PEERID 64 hex digits; the address numeric). */
-int mk_parse_peer_addr(const char *s, mk_id *peer, char addr[MK_TRANSPORT_ADDR_MAX + 1],
-                       mk_error *err);
+MK_EXTERN int mk_parse_peer_addr(const char *s, mk_id *peer, char addr[MK_TRANSPORT_ADDR_MAX + 1],
+                                 mk_error *err);
 
 #ifdef __cplusplus
 }

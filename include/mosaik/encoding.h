@@ -14,26 +14,27 @@
 
 #include "mosaik/bytes.h"
 #include "mosaik/error.h"
+#include "mosaik/export.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
 /* Lowercase hex; out must hold 2*n+1 bytes (NUL-terminated). */
-void mk_hex_encode(const void *data, size_t n, char *out);
+MK_EXTERN void mk_hex_encode(const void *data, size_t n, char *out);
 /* Decode hex (either case; an optional "0x" prefix is accepted). Appends to
  * out. Fails on odd length or non-hex characters. */
-int mk_hex_decode(const char *s, size_t slen, mk_buf *out, mk_error *err);
+MK_EXTERN int mk_hex_decode(const char *s, size_t slen, mk_buf *out, mk_error *err);
 /* Decode exactly n bytes of hex into dst. */
-int mk_hex_decode_exact(const char *s, void *dst, size_t n, mk_error *err);
+MK_EXTERN int mk_hex_decode_exact(const char *s, void *dst, size_t n, mk_error *err);
 
 /* Standard base64 with padding. Appends a NUL-terminated string (len
  * excludes the NUL). */
-int mk_base64_encode(const void *data, size_t n, mk_buf *out);
-int mk_base64_decode(const char *s, size_t slen, mk_buf *out, mk_error *err);
+MK_EXTERN int mk_base64_encode(const void *data, size_t n, mk_buf *out);
+MK_EXTERN int mk_base64_decode(const char *s, size_t slen, mk_buf *out, mk_error *err);
 /* Unpadded base64url (RFC 4648 §5). */
-int mk_base64url_encode(const void *data, size_t n, mk_buf *out);
-int mk_base64url_decode(const char *s, size_t slen, mk_buf *out, mk_error *err);
+MK_EXTERN int mk_base64url_encode(const void *data, size_t n, mk_buf *out);
+MK_EXTERN int mk_base64url_decode(const char *s, size_t slen, mk_buf *out, mk_error *err);
 
 #ifdef __cplusplus
 }

@@ -12,6 +12,8 @@
 
 #include <stddef.h>
 
+#include "mosaik/export.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -49,21 +51,21 @@ typedef struct mk_error {
 } mk_error;
 
 /* Short stable name of a code, e.g. "MK_EBADSIG". */
-const char *mk_strerror(int code);
+MK_EXTERN const char *mk_strerror(int code);
 
 /* Reset to "no error". */
-void mk_error_clear(mk_error *err);
+MK_EXTERN void mk_error_clear(mk_error *err);
 
 /* Set code and formatted reason; returns code so it can be `return`ed.
  * err may be NULL. */
-int mk_error_set(mk_error *err, int code, const char *fmt, ...)
+MK_EXTERN int mk_error_set(mk_error *err, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 /* Prepend "context: " to the reason of a failure with status `code` and
  * return `code`, so `return mk_error_prefix(err, rc, "where");` keeps the
  * real status even when err is NULL. err->code becomes `code` when it is
  * negative (or when err held no error yet). */
-int mk_error_prefix(mk_error *err, int code, const char *fmt, ...)
+MK_EXTERN int mk_error_prefix(mk_error *err, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 /* Guard: evaluate an expression returning int; return it if negative. */

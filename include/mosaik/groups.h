@@ -46,6 +46,7 @@
 #include "mosaik/bytes.h"
 #include "mosaik/discovery.h"
 #include "mosaik/error.h"
+#include "mosaik/export.h"
 #include "mosaik/id.h"
 #include "mosaik/ticket.h"
 
@@ -64,13 +65,13 @@ extern "C" {
 
 /* The group key derived from a validator set's signature (public: anyone
  * with the same validator configuration derives the same key). */
-void mk_group_key_from_validators(const mk_validator_set *vs, mk_id *key);
+MK_EXTERN void mk_group_key_from_validators(const mk_validator_set *vs, mk_id *key);
 /* group id = derive(derive(derive(from_name("mosaik.groups.id.v1"), key),
  * sm signature), validator-set signature) where the validator-set
  * signature covers every validator (order-independent). vs may be NULL
  * (no validators). */
-void mk_group_id_derive(const mk_id *key, const mk_id *sm_signature, const mk_validator_set *vs,
-                        mk_id *out);
+MK_EXTERN void mk_group_id_derive(const mk_id *key, const mk_id *sm_signature,
+                                  const mk_validator_set *vs, mk_id *out);
 
 /* ----- state machines -------------------------------------------------- */
 
@@ -120,18 +121,19 @@ typedef struct mk_group_config {
     uint32_t tick_ms;            /* membership/expiry tick; 0: 100 */
 } mk_group_config;
 
-void mk_group_config_init(mk_group_config *cfg);
+MK_EXTERN void mk_group_config_init(mk_group_config *cfg);
 
 typedef struct mk_group mk_group;
 
 /* Join: advertise the group in the local entry, start raft on a loop
  * thread, bond with validated members. */
-int mk_group_new(mk_network *nw, const mk_group_config *cfg, mk_group **out, mk_error *err);
+MK_EXTERN int mk_group_new(mk_network *nw, const mk_group_config *cfg, mk_group **out,
+                           mk_error *err);
 /* Stop raft (the data directory stays), close bonds, withdraw the group
  * from the entry, free. NULL is fine. Call before mk_network_free. */
-void mk_group_free(mk_group *g);
+MK_EXTERN void mk_group_free(mk_group *g);
 
-void mk_group_id(const mk_group *g, mk_id *out);
+MK_EXTERN void mk_group_id(const mk_group *g, mk_id *out);
 
 /* Propose a command and wait for it to commit and apply (on any member: a
  * follower forwards it to the leader). *result (may be NULL) gets the
@@ -141,16 +143,16 @@ void mk_group_id(const mk_group *g, mk_id *out);
  * once however often it is re-proposed (leader changes, lost bonds), and
  * a re-proposal that finds it applied gets the first application's status
  * and result (docs/groups.md, "Exactly-once commands"). */
-int mk_group_apply(mk_group *g, const void *cmd, size_t len, mk_buf *result, uint32_t timeout_ms,
-                   mk_error *err);
+MK_EXTERN int mk_group_apply(mk_group *g, const void *cmd, size_t len, mk_buf *result,
+                             uint32_t timeout_ms, mk_error *err);
 
 typedef enum mk_group_consistency {
     MK_GROUP_WEAK = 0,   /* local state, possibly stale */
     MK_GROUP_STRONG = 1, /* run on the leader after a barrier (linearizable) */
 } mk_group_consistency;
 
-int mk_group_query(mk_group *g, mk_group_consistency c, const void *q, size_t len, mk_buf *result,
-                   uint32_t timeout_ms, mk_error *err);
+MK_EXTERN int mk_group_query(mk_group *g, mk_group_consistency c, const void *q, size_t len,
+                             mk_buf *result, uint32_t timeout_ms, mk_error *err);
 
 typedef enum mk_group_condition {
     MK_GROUP_LEADER_KNOWN = 1, /* some leader is known */
@@ -161,7 +163,7 @@ typedef enum mk_group_condition {
 } mk_group_condition;
 
 /* Wait for a condition: 0, or MK_ETIMEDOUT (timeout_ms 0: only check). */
-int mk_group_wait(mk_group *g, mk_group_condition c, uint64_t arg, uint32_t timeout_ms);
+MK_EXTERN int mk_group_wait(mk_group *g, mk_group_condition c, uint64_t arg, uint32_t timeout_ms);
 
 typedef struct mk_group_status {
     bool is_leader;
@@ -187,11 +189,11 @@ typedef struct mk_group_status {
     unsigned sessions;       /* sessions in the replicated table */
 } mk_group_status;
 
-void mk_group_status_get(mk_group *g, mk_group_status *out);
+MK_EXTERN void mk_group_status_get(mk_group *g, mk_group_status *out);
 /* Is peer bonded with this node in this group right now? */
-bool mk_group_bonded(mk_group *g, const mk_id *peer);
+MK_EXTERN bool mk_group_bonded(mk_group *g, const mk_id *peer);
 /* Ask raft to hand leadership to another voter (0: any). */
-int mk_group_transfer(mk_group *g, const mk_id *to, mk_error *err);
+MK_EXTERN int mk_group_transfer(mk_group *g, const mk_id *to, mk_error *err);
 
 #ifdef __cplusplus
 }

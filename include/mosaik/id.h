@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "mosaik/error.h"
+#include "mosaik/export.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -28,20 +29,20 @@ typedef struct mk_id {
     uint8_t b[MK_ID_LEN];
 } mk_id;
 
-void mk_id_from_name(mk_id *out, const char *name);
-void mk_id_from_name_n(mk_id *out, const void *name, size_t len);
-void mk_id_derive(mk_id *out, const mk_id *base, const void *data, size_t len);
-int mk_id_random(mk_id *out);
-void mk_id_to_hex(const mk_id *id, char out[MK_ID_HEX_LEN]);
+MK_EXTERN void mk_id_from_name(mk_id *out, const char *name);
+MK_EXTERN void mk_id_from_name_n(mk_id *out, const void *name, size_t len);
+MK_EXTERN void mk_id_derive(mk_id *out, const mk_id *base, const void *data, size_t len);
+MK_EXTERN int mk_id_random(mk_id *out);
+MK_EXTERN void mk_id_to_hex(const mk_id *id, char out[MK_ID_HEX_LEN]);
 /* Exactly 64 hex digits (optional 0x). */
-int mk_id_from_hex(mk_id *out, const char *hex, mk_error *err);
+MK_EXTERN int mk_id_from_hex(mk_id *out, const char *hex, mk_error *err);
 /* 64 hex digits parse as an id; anything else is a name. */
-void mk_id_parse(mk_id *out, const char *name_or_hex);
-bool mk_id_eq(const mk_id *a, const mk_id *b);
-bool mk_id_is_zero(const mk_id *id);
-int mk_id_cmp(const mk_id *a, const mk_id *b);
+MK_EXTERN void mk_id_parse(mk_id *out, const char *name_or_hex);
+MK_EXTERN bool mk_id_eq(const mk_id *a, const mk_id *b);
+MK_EXTERN bool mk_id_is_zero(const mk_id *id);
+MK_EXTERN int mk_id_cmp(const mk_id *a, const mk_id *b);
 /* Short form for logs: first 8 hex digits. out must hold 9 bytes. */
-void mk_id_short(const mk_id *id, char out[9]);
+MK_EXTERN void mk_id_short(const mk_id *id, char out[9]);
 
 #ifdef __cplusplus
 }

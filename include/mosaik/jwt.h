@@ -39,6 +39,7 @@
 
 #include "mosaik/bytes.h"
 #include "mosaik/error.h"
+#include "mosaik/export.h"
 #include "mosaik/id.h"
 #include "mosaik/ticket.h"
 
@@ -50,7 +51,7 @@ struct json_t; /* jansson */
 
 /* The ticket class of JWT tickets: mk_id_from_name(MK_JWT_CLASS_NAME). */
 #define MK_JWT_CLASS_NAME "mosaik.ticket.jwt.v1"
-void mk_jwt_class(mk_id *out);
+MK_EXTERN void mk_jwt_class(mk_id *out);
 
 /* Hard caps. */
 #define MK_JWT_MAX_TOKEN (8 * 1024) /* bytes of a compact token */
@@ -68,9 +69,9 @@ typedef enum mk_jwt_alg {
 } mk_jwt_alg;
 
 /* The JOSE name ("HS256", …, "EdDSA"), or NULL for an unknown value. */
-const char *mk_jwt_alg_name(mk_jwt_alg alg);
+MK_EXTERN const char *mk_jwt_alg_name(mk_jwt_alg alg);
 /* Parse a JOSE name (exact, case-sensitive). MK_EUNSUPPORTED otherwise. */
-int mk_jwt_alg_parse(const char *name, mk_jwt_alg *out);
+MK_EXTERN int mk_jwt_alg_parse(const char *name, mk_jwt_alg *out);
 
 /* ---- keys ---------------------------------------------------------------
  *
@@ -81,54 +82,56 @@ typedef struct mk_jwt_key mk_jwt_key;
 
 /* HMAC secret for HS256/384/512. RFC 7518 §3.2: the secret must be at least
  * as long as the hash output (32/48/64 bytes), and at most MK_JWT_MAX_HS_KEY. */
-int mk_jwt_key_hs(mk_jwt_alg alg, const void *secret, size_t len, mk_jwt_key **out, mk_error *err);
+MK_EXTERN int mk_jwt_key_hs(mk_jwt_alg alg, const void *secret, size_t len, mk_jwt_key **out,
+                            mk_error *err);
 /* ECDSA public key for ES256 (P-256) or ES384 (P-384): SEC1 compressed
  * (0x02/0x03||X), uncompressed (0x04||X||Y), or raw X||Y. */
-int mk_jwt_key_es_public(mk_jwt_alg alg, const uint8_t *point, size_t len, mk_jwt_key **out,
-                         mk_error *err);
+MK_EXTERN int mk_jwt_key_es_public(mk_jwt_alg alg, const uint8_t *point, size_t len,
+                                   mk_jwt_key **out, mk_error *err);
 /* Same from hex text. */
-int mk_jwt_key_es_public_hex(mk_jwt_alg alg, const char *hex, mk_jwt_key **out, mk_error *err);
+MK_EXTERN int mk_jwt_key_es_public_hex(mk_jwt_alg alg, const char *hex, mk_jwt_key **out,
+                                       mk_error *err);
 /* ECDSA private key from its big-endian scalar (32 bytes ES256, 48 ES384). */
-int mk_jwt_key_es_private(mk_jwt_alg alg, const uint8_t *scalar, size_t len, mk_jwt_key **out,
-                          mk_error *err);
+MK_EXTERN int mk_jwt_key_es_private(mk_jwt_alg alg, const uint8_t *scalar, size_t len,
+                                    mk_jwt_key **out, mk_error *err);
 /* A fresh random ECDSA private key. */
-int mk_jwt_key_es_generate(mk_jwt_alg alg, mk_jwt_key **out, mk_error *err);
+MK_EXTERN int mk_jwt_key_es_generate(mk_jwt_alg alg, mk_jwt_key **out, mk_error *err);
 /* Ed25519 (alg EdDSA): raw 32-byte public key, or the 32-byte secret seed. */
-int mk_jwt_key_ed25519_public(const uint8_t pk[32], mk_jwt_key **out, mk_error *err);
-int mk_jwt_key_ed25519_private(const uint8_t seed[32], mk_jwt_key **out, mk_error *err);
+MK_EXTERN int mk_jwt_key_ed25519_public(const uint8_t pk[32], mk_jwt_key **out, mk_error *err);
+MK_EXTERN int mk_jwt_key_ed25519_private(const uint8_t seed[32], mk_jwt_key **out, mk_error *err);
 
 /* Generic constructor from bytes, as the CLI uses it: for HS* the secret;
  * for ES* and EdDSA a private key (scalar / seed) when `private_key`,
  * otherwise a public key. */
-int mk_jwt_key_from_bytes(mk_jwt_alg alg, bool private_key, const uint8_t *bytes, size_t len,
-                          mk_jwt_key **out, mk_error *err);
+MK_EXTERN int mk_jwt_key_from_bytes(mk_jwt_alg alg, bool private_key, const uint8_t *bytes,
+                                    size_t len, mk_jwt_key **out, mk_error *err);
 
 /* The verification-only form of a key (for HS*, a copy of the secret). */
-int mk_jwt_key_public(const mk_jwt_key *key, mk_jwt_key **out, mk_error *err);
-int mk_jwt_key_copy(const mk_jwt_key *key, mk_jwt_key **out, mk_error *err);
-mk_jwt_alg mk_jwt_key_alg(const mk_jwt_key *key);
-bool mk_jwt_key_can_sign(const mk_jwt_key *key);
+MK_EXTERN int mk_jwt_key_public(const mk_jwt_key *key, mk_jwt_key **out, mk_error *err);
+MK_EXTERN int mk_jwt_key_copy(const mk_jwt_key *key, mk_jwt_key **out, mk_error *err);
+MK_EXTERN mk_jwt_alg mk_jwt_key_alg(const mk_jwt_key *key);
+MK_EXTERN bool mk_jwt_key_can_sign(const mk_jwt_key *key);
 /* Public material, canonical: ES* raw X||Y, EdDSA the 32-byte key. For HS*
  * this is MK_EINVAL (a secret has no public form). Writes *len bytes. */
-int mk_jwt_key_public_bytes(const mk_jwt_key *key, uint8_t *out, size_t cap, size_t *len);
-void mk_jwt_key_free(mk_jwt_key *key);
+MK_EXTERN int mk_jwt_key_public_bytes(const mk_jwt_key *key, uint8_t *out, size_t cap, size_t *len);
+MK_EXTERN void mk_jwt_key_free(mk_jwt_key *key);
 
 /* Sign the JWS signing input with the key's algorithm (raw r||s for ES*).
  * sig must hold 132 bytes; *siglen receives the length. */
 #define MK_JWT_MAX_SIG 132
-int mk_jwt_key_sign(const mk_jwt_key *key, const void *msg, size_t len, uint8_t *sig,
-                    size_t *siglen, mk_error *err);
+MK_EXTERN int mk_jwt_key_sign(const mk_jwt_key *key, const void *msg, size_t len, uint8_t *sig,
+                              size_t *siglen, mk_error *err);
 /* Verify one signature; MK_EBADSIG if it does not verify. */
-int mk_jwt_key_verify(const mk_jwt_key *key, const void *msg, size_t len, const uint8_t *sig,
-                      size_t siglen, mk_error *err);
+MK_EXTERN int mk_jwt_key_verify(const mk_jwt_key *key, const void *msg, size_t len,
+                                const uint8_t *sig, size_t siglen, mk_error *err);
 
 /* ---- decoding ----------------------------------------------------------- */
 
 /* Verify a compact JWS (steps 1–5 above) and return its payload bytes
  * (appended to *payload, which the caller initialises and frees) and alg.
  * The payload may be any bytes (RFC 8037's example signs a sentence). */
-int mk_jws_verify(const char *token, size_t len, const mk_jwt_key *const *keys, size_t nkeys,
-                  mk_jwt_alg *alg, mk_buf *payload, mk_error *err);
+MK_EXTERN int mk_jws_verify(const char *token, size_t len, const mk_jwt_key *const *keys,
+                            size_t nkeys, mk_jwt_alg *alg, mk_buf *payload, mk_error *err);
 
 /* A verified, decoded JWT. `header` and `claims` are owned jansson objects;
  * the string pointers borrow from `claims`. */
@@ -145,12 +148,12 @@ typedef struct mk_jwt {
 
 /* mk_jws_verify, then parse the payload as JWT claims (step 6). No policy
  * (times, issuer, …) is applied: that is the validator's job. */
-int mk_jwt_decode(const char *token, size_t len, const mk_jwt_key *const *keys, size_t nkeys,
-                  mk_jwt *out, mk_error *err);
-void mk_jwt_free(mk_jwt *jwt);
+MK_EXTERN int mk_jwt_decode(const char *token, size_t len, const mk_jwt_key *const *keys,
+                            size_t nkeys, mk_jwt *out, mk_error *err);
+MK_EXTERN void mk_jwt_free(mk_jwt *jwt);
 /* Number of audiences of the token (0 when absent) and the i-th one. */
-size_t mk_jwt_audience_count(const mk_jwt *jwt);
-const char *mk_jwt_audience(const mk_jwt *jwt, size_t i);
+MK_EXTERN size_t mk_jwt_audience_count(const mk_jwt *jwt);
+MK_EXTERN const char *mk_jwt_audience(const mk_jwt *jwt, size_t i);
 
 /* ---- the validator -------------------------------------------------------- */
 
@@ -209,7 +212,7 @@ typedef struct mk_jwt_validator_config {
 /* Defaults: no keys (set them), no issuer/audience lists, subject = the
  * peer, no required claims, non-expiring refused, no lifetime/age limit,
  * skew 60 s. */
-void mk_jwt_validator_config_init(mk_jwt_validator_config *cfg);
+MK_EXTERN void mk_jwt_validator_config_init(mk_jwt_validator_config *cfg);
 
 /* A validator of JWT tickets configured by cfg. On success validate() sets
  * the expiration to `exp` (MK_EXPIRES_NEVER for an allowed non-expiring
@@ -221,46 +224,49 @@ void mk_jwt_validator_config_init(mk_jwt_validator_config *cfg);
  * sorted and de-duplicated, claims sorted by name with their values
  * re-serialised compactly with sorted object keys). Identical configurations
  * give identical signatures; any difference changes it. */
-int mk_jwt_validator_new(const mk_jwt_validator_config *cfg, mk_validator **out, mk_error *err);
+MK_EXTERN int mk_jwt_validator_new(const mk_jwt_validator_config *cfg, mk_validator **out,
+                                   mk_error *err);
 
 /* ---- issuing -------------------------------------------------------------- */
 
 typedef struct mk_jwt_builder mk_jwt_builder;
 
-mk_jwt_builder *mk_jwt_builder_new(void);
-void mk_jwt_builder_free(mk_jwt_builder *b);
-int mk_jwt_builder_set_issuer(mk_jwt_builder *b, const char *iss);
-int mk_jwt_builder_set_subject(mk_jwt_builder *b, const char *sub);
+MK_EXTERN mk_jwt_builder *mk_jwt_builder_new(void);
+MK_EXTERN void mk_jwt_builder_free(mk_jwt_builder *b);
+MK_EXTERN int mk_jwt_builder_set_issuer(mk_jwt_builder *b, const char *iss);
+MK_EXTERN int mk_jwt_builder_set_subject(mk_jwt_builder *b, const char *sub);
 /* sub = the peer id in lowercase hex (what validators require by default). */
-int mk_jwt_builder_set_subject_peer(mk_jwt_builder *b, const mk_id *peer_id);
+MK_EXTERN int mk_jwt_builder_set_subject_peer(mk_jwt_builder *b, const mk_id *peer_id);
 /* Add an audience: one gives a string `aud`, several an array. */
-int mk_jwt_builder_add_audience(mk_jwt_builder *b, const char *aud);
+MK_EXTERN int mk_jwt_builder_add_audience(mk_jwt_builder *b, const char *aud);
 /* exp at an absolute time, or `seconds` after the signing time. */
-int mk_jwt_builder_set_expires_at(mk_jwt_builder *b, int64_t exp);
-int mk_jwt_builder_set_expires_in(mk_jwt_builder *b, int64_t seconds);
+MK_EXTERN int mk_jwt_builder_set_expires_at(mk_jwt_builder *b, int64_t exp);
+MK_EXTERN int mk_jwt_builder_set_expires_in(mk_jwt_builder *b, int64_t seconds);
 /* iat defaults to the signing time; set it explicitly, or leave it out. */
-int mk_jwt_builder_set_issued_at(mk_jwt_builder *b, int64_t iat);
-int mk_jwt_builder_omit_issued_at(mk_jwt_builder *b);
-int mk_jwt_builder_set_not_before(mk_jwt_builder *b, int64_t nbf);
-int mk_jwt_builder_set_id(mk_jwt_builder *b, const char *jti);
+MK_EXTERN int mk_jwt_builder_set_issued_at(mk_jwt_builder *b, int64_t iat);
+MK_EXTERN int mk_jwt_builder_omit_issued_at(mk_jwt_builder *b);
+MK_EXTERN int mk_jwt_builder_set_not_before(mk_jwt_builder *b, int64_t nbf);
+MK_EXTERN int mk_jwt_builder_set_id(mk_jwt_builder *b, const char *jti);
 /* A custom claim from JSON text (any JSON value). Registered names are
  * refused (use the setters). Setting a name again replaces the value. */
-int mk_jwt_builder_set_claim(mk_jwt_builder *b, const char *name, const char *json, mk_error *err);
-int mk_jwt_builder_set_claim_string(mk_jwt_builder *b, const char *name, const char *value);
+MK_EXTERN int mk_jwt_builder_set_claim(mk_jwt_builder *b, const char *name, const char *json,
+                                       mk_error *err);
+MK_EXTERN int mk_jwt_builder_set_claim_string(mk_jwt_builder *b, const char *name,
+                                              const char *value);
 
 /* Sign with `key` (which must be able to sign) at time `now` (normally
  * mk_now()): header {"alg":…,"typ":"JWT"}, claims serialised compactly with
  * sorted names, so HS* and EdDSA tokens are deterministic. *token is a
  * NUL-terminated string to free(). */
-int mk_jwt_builder_sign(const mk_jwt_builder *b, const mk_jwt_key *key, int64_t now, char **token,
-                        mk_error *err);
+MK_EXTERN int mk_jwt_builder_sign(const mk_jwt_builder *b, const mk_jwt_key *key, int64_t now,
+                                  char **token, mk_error *err);
 /* Same, as a ticket of class MK_JWT_CLASS (free with mk_ticket_free). */
-int mk_jwt_builder_ticket(const mk_jwt_builder *b, const mk_jwt_key *key, int64_t now,
-                          mk_ticket *out, mk_error *err);
+MK_EXTERN int mk_jwt_builder_ticket(const mk_jwt_builder *b, const mk_jwt_key *key, int64_t now,
+                                    mk_ticket *out, mk_error *err);
 
 /* The JWT validator factory for declarations (mosaik/ticket.h): arg is a
  * `const mk_jwt_validator_config *` (filled at run time: the keys). */
-mk_validator *mk_validator_factory_jwt(const void *arg, mk_error *err);
+MK_EXTERN mk_validator *mk_validator_factory_jwt(const void *arg, mk_error *err);
 
 #ifdef __cplusplus
 }

@@ -7,6 +7,8 @@
 #ifndef MOSAIK_LOG_H
 #define MOSAIK_LOG_H
 
+#include "mosaik/export.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -21,12 +23,12 @@ typedef enum mk_log_level {
 
 typedef void (*mk_log_sink)(mk_log_level level, const char *subsystem, const char *msg, void *ctx);
 
-void mk_log_set_level(mk_log_level level);
-mk_log_level mk_log_get_level(void);
+MK_EXTERN void mk_log_set_level(mk_log_level level);
+MK_EXTERN mk_log_level mk_log_get_level(void);
 /* Parse "error", "warn", ... ; returns -1 if unknown. */
-int mk_log_parse_level(const char *s);
-void mk_log_set_sink(mk_log_sink sink, void *ctx);
-void mk_log(mk_log_level level, const char *subsystem, const char *fmt, ...)
+MK_EXTERN int mk_log_parse_level(const char *s);
+MK_EXTERN void mk_log_set_sink(mk_log_sink sink, void *ctx);
+MK_EXTERN void mk_log(mk_log_level level, const char *subsystem, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 #define MK_LOG_ENABLED(lvl) ((lvl) <= mk_log_get_level())

@@ -38,6 +38,7 @@
 
 #include "mosaik/crypto.h"
 #include "mosaik/error.h"
+#include "mosaik/export.h"
 #include "mosaik/id.h"
 
 #ifdef __cplusplus
@@ -97,28 +98,28 @@ typedef struct mk_transport_config {
 } mk_transport_config;
 
 /* Fill with defaults (listen on 127.0.0.1:0, random key, zero network id). */
-void mk_transport_config_init(mk_transport_config *cfg);
+MK_EXTERN void mk_transport_config_init(mk_transport_config *cfg);
 
 /* Create (does not start). The key and the TLS certificate are made here. */
-int mk_transport_new(const mk_transport_config *cfg, mk_transport **out, mk_error *err);
+MK_EXTERN int mk_transport_new(const mk_transport_config *cfg, mk_transport **out, mk_error *err);
 /* Bind the listener (synchronously: the port is known when this returns)
  * and start the I/O thread. */
-int mk_transport_start(mk_transport *net, mk_error *err);
+MK_EXTERN int mk_transport_start(mk_transport *net, mk_error *err);
 /* Close every connection (on_close runs for each open one), cancel pending
  * dials, posts and timers (their callbacks run with MK_ESTATE), close every
  * handle and join the I/O thread. Idempotent. Must not be called on the I/O
  * thread (MK_ESTATE). */
-int mk_transport_stop(mk_transport *net);
+MK_EXTERN int mk_transport_stop(mk_transport *net);
 /* Stop if needed and free everything. NULL is fine. */
-void mk_transport_free(mk_transport *net);
+MK_EXTERN void mk_transport_free(mk_transport *net);
 
-void mk_transport_peer_id(const mk_transport *net, mk_id *out);
-const mk_id *mk_transport_network_id(const mk_transport *net);
+MK_EXTERN void mk_transport_peer_id(const mk_transport *net, mk_id *out);
+MK_EXTERN const mk_id *mk_transport_network_id(const mk_transport *net);
 /* The bound address, e.g. "127.0.0.1:38211" (after start). */
-int mk_transport_listen_addr(const mk_transport *net, char *out, size_t n);
-uint16_t mk_transport_listen_port(const mk_transport *net);
+MK_EXTERN int mk_transport_listen_addr(const mk_transport *net, char *out, size_t n);
+MK_EXTERN uint16_t mk_transport_listen_port(const mk_transport *net);
 /* True on the I/O thread of this net. */
-bool mk_transport_on_loop(const mk_transport *net);
+MK_EXTERN bool mk_transport_on_loop(const mk_transport *net);
 
 /* ----- protocols ----------------------------------------------------- */
 
@@ -145,11 +146,11 @@ typedef struct mk_transport_protocol {
 
 /* Register a protocol (before or after start). Fails with MK_EINVAL on a
  * bad name or limit, MK_EBUSY if the name is taken or the table full. */
-int mk_transport_protocol_register(mk_transport *net, const mk_transport_protocol *proto,
-                                   mk_error *err);
+MK_EXTERN int mk_transport_protocol_register(mk_transport *net, const mk_transport_protocol *proto,
+                                             mk_error *err);
 /* The same (the older name, kept for existing callers). */
-int mk_transport_register_protocol(mk_transport *net, const mk_transport_protocol *proto,
-                                   mk_error *err);
+MK_EXTERN int mk_transport_register_protocol(mk_transport *net, const mk_transport_protocol *proto,
+                                             mk_error *err);
 
 /* Unregister a protocol, so a layer built on the network can detach from it
  * while the network runs. In order: the name leaves the table (inbound
@@ -169,7 +170,7 @@ int mk_transport_register_protocol(mk_transport *net, const mk_transport_protoco
  * thread is gone. Waits for the I/O thread: not from it (MK_ESTATE), and
  * not while holding a lock the protocol's callbacks take. MK_ENOTFOUND if
  * the name is not registered. */
-int mk_transport_protocol_unregister(mk_transport *net, const char *name, mk_error *err);
+MK_EXTERN int mk_transport_protocol_unregister(mk_transport *net, const char *name, mk_error *err);
 
 /* ----- dialing ------------------------------------------------------- */
 
@@ -192,50 +193,51 @@ typedef struct mk_transport_dial_opts {
  * connection to (peer, protocol) is open, cb gets it; if one is being
  * dialed, cb waits for it. Returns 0 when cb will be called (cb may be NULL),
  * or an error now (bad address, unknown protocol, peer == self, stopped). */
-int mk_transport_dial(mk_transport *net, const mk_id *peer, const char *addr, const char *protocol,
-                      const mk_transport_dial_opts *opts, mk_transport_dial_cb cb, void *ctx,
-                      mk_error *err);
+MK_EXTERN int mk_transport_dial(mk_transport *net, const mk_id *peer, const char *addr,
+                                const char *protocol, const mk_transport_dial_opts *opts,
+                                mk_transport_dial_cb cb, void *ctx, mk_error *err);
 
 /* Stop keeping (peer, protocol) and close its connection if open. */
-int mk_transport_forget(mk_transport *net, const mk_id *peer, const char *protocol);
+MK_EXTERN int mk_transport_forget(mk_transport *net, const mk_id *peer, const char *protocol);
 
 /* ----- connections --------------------------------------------------- */
 
-mk_transport_conn *mk_transport_conn_ref(mk_transport_conn *conn);
-void mk_transport_conn_unref(mk_transport_conn *conn);
+MK_EXTERN mk_transport_conn *mk_transport_conn_ref(mk_transport_conn *conn);
+MK_EXTERN void mk_transport_conn_unref(mk_transport_conn *conn);
 
 /* Queue one frame (copied). 0 when queued; MK_EBUSY when the send queue is
  * full (on_drain follows); MK_ETOOBIG over the protocol's max; MK_EINVAL for
  * an empty frame; MK_ESTATE when the connection is not open. */
-int mk_transport_conn_send(mk_transport_conn *conn, const void *data, size_t len);
+MK_EXTERN int mk_transport_conn_send(mk_transport_conn *conn, const void *data, size_t len);
 /* Close (graceful TLS close_notify). A kept connection is forgotten. */
-void mk_transport_conn_close(mk_transport_conn *conn, const char *reason);
+MK_EXTERN void mk_transport_conn_close(mk_transport_conn *conn, const char *reason);
 
-void mk_transport_conn_peer(const mk_transport_conn *conn, mk_id *out);
-const char *mk_transport_conn_protocol(const mk_transport_conn *conn);
-bool mk_transport_conn_inbound(const mk_transport_conn *conn);
-bool mk_transport_conn_is_open(const mk_transport_conn *conn);
+MK_EXTERN void mk_transport_conn_peer(const mk_transport_conn *conn, mk_id *out);
+MK_EXTERN const char *mk_transport_conn_protocol(const mk_transport_conn *conn);
+MK_EXTERN bool mk_transport_conn_inbound(const mk_transport_conn *conn);
+MK_EXTERN bool mk_transport_conn_is_open(const mk_transport_conn *conn);
 /* Remote "ip:port". */
-const char *mk_transport_conn_remote_addr(const mk_transport_conn *conn);
-mk_transport *mk_transport_conn_transport(const mk_transport_conn *conn);
+MK_EXTERN const char *mk_transport_conn_remote_addr(const mk_transport_conn *conn);
+MK_EXTERN mk_transport *mk_transport_conn_transport(const mk_transport_conn *conn);
 /* Bytes currently queued for sending. */
-size_t mk_transport_conn_queued(const mk_transport_conn *conn);
+MK_EXTERN size_t mk_transport_conn_queued(const mk_transport_conn *conn);
 /* An opaque pointer for the protocol handler. */
-void mk_transport_conn_set_user(mk_transport_conn *conn, void *user);
-void *mk_transport_conn_get_user(const mk_transport_conn *conn);
+MK_EXTERN void mk_transport_conn_set_user(mk_transport_conn *conn, void *user);
+MK_EXTERN void *mk_transport_conn_get_user(const mk_transport_conn *conn);
 
 /* TLS exporter (RFC 8446 §7.5) for channel binding: label becomes
  * "EXPORTER-mosaik-<label>"; both ends of one connection get equal bytes,
  * other connections different ones. context may be NULL. len <= 1024. */
-int mk_transport_conn_export(mk_transport_conn *conn, const char *label, const void *context,
-                             size_t context_len, uint8_t *out, size_t len, mk_error *err);
+MK_EXTERN int mk_transport_conn_export(mk_transport_conn *conn, const char *label,
+                                       const void *context, size_t context_len, uint8_t *out,
+                                       size_t len, mk_error *err);
 
 /* ----- running code on the I/O thread --------------------------------- */
 
 /* fn(net, ctx, status) runs once on the I/O thread: status 0 normally,
  * MK_ESTATE when the network stopped first (to let it free ctx). */
 typedef void (*mk_transport_fn)(mk_transport *net, void *ctx, int status);
-int mk_transport_post(mk_transport *net, mk_transport_fn fn, void *ctx);
+MK_EXTERN int mk_transport_post(mk_transport *net, mk_transport_fn fn, void *ctx);
 
 /* Run fn(net, ctx) on the I/O thread and wait until it returned: the way a
  * layer built on the network touches its loop-owned state from a user
@@ -252,18 +254,19 @@ int mk_transport_post(mk_transport *net, mk_transport_fn fn, void *ctx);
  * also while the network closes. Do not call it while holding a lock that
  * callbacks on the I/O thread take (the loop could wait for it). */
 typedef void (*mk_transport_call_fn)(mk_transport *net, void *ctx);
-int mk_transport_call(mk_transport *net, mk_transport_call_fn fn, void *ctx);
+MK_EXTERN int mk_transport_call(mk_transport *net, mk_transport_call_fn fn, void *ctx);
 
 /* Timers on the I/O thread. Operations from another thread wait until the
  * I/O thread performed them, so after mk_transport_timer_stop/free returns the
  * callback does not run again. */
 typedef void (*mk_transport_timer_cb)(mk_transport_timer *t, void *ctx);
-int mk_transport_timer_new(mk_transport *net, mk_transport_timer_cb cb, void *ctx,
-                           mk_transport_timer **out);
+MK_EXTERN int mk_transport_timer_new(mk_transport *net, mk_transport_timer_cb cb, void *ctx,
+                                     mk_transport_timer **out);
 /* (Re)arm: first after delay_ms, then every repeat_ms (0 = once). */
-int mk_transport_timer_start(mk_transport_timer *t, uint64_t delay_ms, uint64_t repeat_ms);
-int mk_transport_timer_stop(mk_transport_timer *t);
-void mk_transport_timer_free(mk_transport_timer *t);
+MK_EXTERN int mk_transport_timer_start(mk_transport_timer *t, uint64_t delay_ms,
+                                       uint64_t repeat_ms);
+MK_EXTERN int mk_transport_timer_stop(mk_transport_timer *t);
+MK_EXTERN void mk_transport_timer_free(mk_transport_timer *t);
 
 /* ----- metrics -------------------------------------------------------- */
 
@@ -294,7 +297,7 @@ typedef struct mk_transport_metrics {
     uint64_t partial_bytes; /* gauge: bytes held by partial frames now */
 } mk_transport_metrics;
 
-void mk_transport_metrics_get(const mk_transport *net, mk_transport_metrics *out);
+MK_EXTERN void mk_transport_metrics_get(const mk_transport *net, mk_transport_metrics *out);
 
 /* ----- identity files -------------------------------------------------- */
 
@@ -302,10 +305,10 @@ void mk_transport_metrics_get(const mk_transport *net, mk_transport_metrics *out
  * a newline, mode 0600. Loading refuses files readable or writable by group
  * or others (MK_EPOLICY), non-regular files, and anything but 64 hex digits
  * with optional trailing whitespace (MK_EMALFORMED). */
-int mk_transport_key_save(const char *path, const mk_ed25519_key *key, mk_error *err);
-int mk_transport_key_load(const char *path, mk_ed25519_key *key, mk_error *err);
+MK_EXTERN int mk_transport_key_save(const char *path, const mk_ed25519_key *key, mk_error *err);
+MK_EXTERN int mk_transport_key_load(const char *path, mk_ed25519_key *key, mk_error *err);
 /* Load, or generate and save if the file does not exist. */
-int mk_transport_key_load_or_create(const char *path, mk_ed25519_key *key, mk_error *err);
+MK_EXTERN int mk_transport_key_load_or_create(const char *path, mk_ed25519_key *key, mk_error *err);
 
 #ifdef __cplusplus
 }

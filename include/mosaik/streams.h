@@ -42,6 +42,7 @@
 #include "mosaik/bytes.h"
 #include "mosaik/discovery.h"
 #include "mosaik/error.h"
+#include "mosaik/export.h"
 #include "mosaik/id.h"
 #include "mosaik/ticket.h"
 
@@ -87,7 +88,7 @@ typedef enum mk_stream_reason {
 } mk_stream_reason;
 
 /* A stable short name ("ticket", "expired", …); "unknown" beyond the enum. */
-const char *mk_stream_reason_name(unsigned reason);
+MK_EXTERN const char *mk_stream_reason_name(unsigned reason);
 
 /* ------------------------------------------------------------------ */
 /* Requirements (MK_VALIDATORS is also used by mosaik/collections.h)   */
@@ -176,7 +177,7 @@ typedef enum mk_stream_event_type {
     MK_STREAM_EV_DISCONNECTED = 4, /* an active subscription ended */
 } mk_stream_event_type;
 
-const char *mk_stream_event_name(mk_stream_event_type t);
+MK_EXTERN const char *mk_stream_event_name(mk_stream_event_type t);
 
 typedef struct mk_stream_event {
     mk_stream_event_type type;
@@ -223,36 +224,36 @@ typedef struct mk_stream_producer_config {
 /* Defaults: no name, no requirements, the MK_STREAM_DEFAULT_* limits,
  * MK_STREAM_LAG_DISCONNECT, no observer. A zero field means its default,
  * so a designated initializer ({.name = "prices"}) is a valid config too. */
-void mk_stream_producer_config_init(mk_stream_producer_config *cfg);
+MK_EXTERN void mk_stream_producer_config_init(mk_stream_producer_config *cfg);
 
 typedef struct mk_stream_producer mk_stream_producer;
 
 /* Create a raw producer of stream cfg->name requiring cfg->requirements of
  * its consumers, and serve it (adds the id to the entry). */
-int mk_stream_producer_new(mk_network *nw, const mk_stream_producer_config *cfg,
-                           mk_stream_producer **out, mk_error *err);
+MK_EXTERN int mk_stream_producer_new(mk_network *nw, const mk_stream_producer_config *cfg,
+                                     mk_stream_producer **out, mk_error *err);
 /* From a declaration: name, codec and def->producer requirements come from
  * def; cfg (NULL: defaults) gives the rest and must leave name and
  * requirements unset (else MK_EINVAL). */
-int mk_stream_producer_new_from_def(mk_network *nw, const mk_stream_def *def,
-                                    const mk_stream_producer_config *cfg, mk_stream_producer **out,
-                                    mk_error *err);
+MK_EXTERN int mk_stream_producer_new_from_def(mk_network *nw, const mk_stream_def *def,
+                                              const mk_stream_producer_config *cfg,
+                                              mk_stream_producer **out, mk_error *err);
 /* Add a validator after creation (takes ownership); re-checks nothing that
  * is already admitted until the next entry change. */
-int mk_stream_producer_require(mk_stream_producer *p, mk_validator *v, mk_error *err);
+MK_EXTERN int mk_stream_producer_require(mk_stream_producer *p, mk_validator *v, mk_error *err);
 /* Stop serving, close every subscription (reason "closed"), free. */
-void mk_stream_producer_free(mk_stream_producer *p);
+MK_EXTERN void mk_stream_producer_free(mk_stream_producer *p);
 
 /* Send one datum (copied) to every admitted consumer. Blocks only while
  * the I/O thread is behind (its inbox is full), up to timeout_ms, then
  * MK_EBUSY. MK_ETOOBIG beyond MK_STREAM_MAX_ITEM. */
-int mk_stream_send(mk_stream_producer *p, const void *data, size_t len, uint32_t timeout_ms,
-                   mk_error *err);
+MK_EXTERN int mk_stream_send(mk_stream_producer *p, const void *data, size_t len,
+                             uint32_t timeout_ms, mk_error *err);
 /* Encode with the declaration's codec, then send. */
-int mk_stream_send_value(mk_stream_producer *p, const void *value, uint32_t timeout_ms,
-                         mk_error *err);
+MK_EXTERN int mk_stream_send_value(mk_stream_producer *p, const void *value, uint32_t timeout_ms,
+                                   mk_error *err);
 
-void mk_stream_producer_id(const mk_stream_producer *p, mk_id *out);
+MK_EXTERN void mk_stream_producer_id(const mk_stream_producer *p, mk_id *out);
 
 /* ------------------------------------------------------------------ */
 /* Consumers                                                           */
@@ -272,24 +273,25 @@ typedef struct mk_stream_consumer_config {
 
 /* Defaults: no name, no requirements, the MK_STREAM_DEFAULT_* limits, no
  * observer; as for producers, a zero field means its default. */
-void mk_stream_consumer_config_init(mk_stream_consumer_config *cfg);
+MK_EXTERN void mk_stream_consumer_config_init(mk_stream_consumer_config *cfg);
 
 typedef struct mk_stream_consumer mk_stream_consumer;
 
 /* Create a raw consumer of stream cfg->name requiring cfg->requirements of
  * its producers; it subscribes to every producer discovery finds. */
-int mk_stream_consumer_new(mk_network *nw, const mk_stream_consumer_config *cfg,
-                           mk_stream_consumer **out, mk_error *err);
+MK_EXTERN int mk_stream_consumer_new(mk_network *nw, const mk_stream_consumer_config *cfg,
+                                     mk_stream_consumer **out, mk_error *err);
 /* From a declaration, like mk_stream_producer_new_from_def (def->consumer
  * requirements). */
-int mk_stream_consumer_new_from_def(mk_network *nw, const mk_stream_def *def,
-                                    const mk_stream_consumer_config *cfg, mk_stream_consumer **out,
-                                    mk_error *err);
-int mk_stream_consumer_require(mk_stream_consumer *c, mk_validator *v, mk_error *err);
+MK_EXTERN int mk_stream_consumer_new_from_def(mk_network *nw, const mk_stream_def *def,
+                                              const mk_stream_consumer_config *cfg,
+                                              mk_stream_consumer **out, mk_error *err);
+MK_EXTERN int mk_stream_consumer_require(mk_stream_consumer *c, mk_validator *v, mk_error *err);
 /* Also subscribe to a producer named directly ("PEERID@HOST:PORT"),
  * whether or not discovery knows it. */
-int mk_stream_consumer_connect(mk_stream_consumer *c, const char *peer_addr, mk_error *err);
-void mk_stream_consumer_free(mk_stream_consumer *c);
+MK_EXTERN int mk_stream_consumer_connect(mk_stream_consumer *c, const char *peer_addr,
+                                         mk_error *err);
+MK_EXTERN void mk_stream_consumer_free(mk_stream_consumer *c);
 
 typedef struct mk_stream_item {
     mk_id producer;
@@ -304,10 +306,10 @@ typedef struct mk_stream_item {
  * 0 with *item filled (free with mk_stream_item_free), MK_ETIMEDOUT. With a
  * codec, item->value is decoded; undecodable data are skipped and counted
  * (decode_errors). */
-int mk_stream_recv(mk_stream_consumer *c, uint32_t timeout_ms, mk_stream_item *item);
-void mk_stream_item_free(mk_stream_item *item);
+MK_EXTERN int mk_stream_recv(mk_stream_consumer *c, uint32_t timeout_ms, mk_stream_item *item);
+MK_EXTERN void mk_stream_item_free(mk_stream_item *item);
 /* Readable while items are queued (an eventfd; do not read it). */
-int mk_stream_consumer_fd(const mk_stream_consumer *c);
+MK_EXTERN int mk_stream_consumer_fd(const mk_stream_consumer *c);
 
 /* ------------------------------------------------------------------ */
 /* Conditions                                                          */
@@ -324,13 +326,15 @@ typedef struct mk_stream_when {
     bool offline;
 } mk_stream_when;
 
-mk_stream_when mk_when_subscribed(void);       /* >= 1 */
-mk_stream_when mk_when_minimum_of(unsigned n); /* >= n */
-mk_stream_when mk_when_offline(void);          /* none */
+MK_EXTERN mk_stream_when mk_when_subscribed(void);       /* >= 1 */
+MK_EXTERN mk_stream_when mk_when_minimum_of(unsigned n); /* >= n */
+MK_EXTERN mk_stream_when mk_when_offline(void);          /* none */
 
 /* 0 when the condition holds (now or within timeout_ms), else MK_ETIMEDOUT. */
-int mk_stream_producer_wait(mk_stream_producer *p, const mk_stream_when *w, uint32_t timeout_ms);
-int mk_stream_consumer_wait(mk_stream_consumer *c, const mk_stream_when *w, uint32_t timeout_ms);
+MK_EXTERN int mk_stream_producer_wait(mk_stream_producer *p, const mk_stream_when *w,
+                                      uint32_t timeout_ms);
+MK_EXTERN int mk_stream_consumer_wait(mk_stream_consumer *c, const mk_stream_when *w,
+                                      uint32_t timeout_ms);
 
 /* ------------------------------------------------------------------ */
 /* Statistics                                                          */
@@ -356,11 +360,13 @@ typedef struct mk_stream_stats {
     uint64_t closed_refusals; /* producer: connections closed after max_refusals */
 } mk_stream_stats;
 
-void mk_stream_producer_stats(mk_stream_producer *p, mk_stream_stats *out);
-void mk_stream_consumer_stats(mk_stream_consumer *c, mk_stream_stats *out);
+MK_EXTERN void mk_stream_producer_stats(mk_stream_producer *p, mk_stream_stats *out);
+MK_EXTERN void mk_stream_consumer_stats(mk_stream_consumer *c, mk_stream_stats *out);
 /* Per peer (channels ever seen, active or not): *out is malloc'd (free()). */
-int mk_stream_producer_channels(mk_stream_producer *p, mk_stream_channel_stats **out, size_t *n);
-int mk_stream_consumer_channels(mk_stream_consumer *c, mk_stream_channel_stats **out, size_t *n);
+MK_EXTERN int mk_stream_producer_channels(mk_stream_producer *p, mk_stream_channel_stats **out,
+                                          size_t *n);
+MK_EXTERN int mk_stream_consumer_channels(mk_stream_consumer *c, mk_stream_channel_stats **out,
+                                          size_t *n);
 
 #ifdef __cplusplus
 }

@@ -28,6 +28,7 @@
 
 #include "mosaik/bytes.h"
 #include "mosaik/error.h"
+#include "mosaik/export.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -125,7 +126,7 @@ typedef struct mk_tdx_quote {
 
 /* Parse the structure only (no signatures). SGX quotes are refused as
  * "not a TDX quote". */
-int mk_tdx_quote_parse(const uint8_t *data, size_t len, mk_tdx_quote *q, mk_error *err);
+MK_EXTERN int mk_tdx_quote_parse(const uint8_t *data, size_t len, mk_tdx_quote *q, mk_error *err);
 
 /* ------------------------------------------------------------------ */
 /* PCK certificates                                                    */
@@ -153,8 +154,8 @@ typedef enum mk_tdx_tcb_status {
 } mk_tdx_tcb_status;
 
 /* Intel's names ("UpToDate", ...). */
-const char *mk_tdx_tcb_status_name(mk_tdx_tcb_status s);
-int mk_tdx_tcb_status_parse(const char *name, mk_tdx_tcb_status *out);
+MK_EXTERN const char *mk_tdx_tcb_status_name(mk_tdx_tcb_status s);
+MK_EXTERN int mk_tdx_tcb_status_parse(const char *name, mk_tdx_tcb_status *out);
 #define MK_TDX_TCB_BIT(s) (1u << (unsigned)(s))
 
 /* ------------------------------------------------------------------ */
@@ -168,10 +169,10 @@ typedef struct mk_tdx_collateral mk_tdx_collateral; /* opaque, immutable once bu
 /* The JSON bundle of dcap-qvl / Phala's PCCS: tcb_info, tcb_info_signature,
  * tcb_info_issuer_chain, qe_identity, qe_identity_signature,
  * qe_identity_issuer_chain, pck_crl, root_ca_crl, pck_crl_issuer_chain. */
-int mk_tdx_collateral_from_bundle(const char *json, size_t len, mk_tdx_collateral **out,
-                                  mk_error *err);
+MK_EXTERN int mk_tdx_collateral_from_bundle(const char *json, size_t len, mk_tdx_collateral **out,
+                                            mk_error *err);
 /* Serialise back to the same bundle form (the exact signed texts are kept). */
-int mk_tdx_collateral_to_bundle(const mk_tdx_collateral *c, mk_buf *out);
+MK_EXTERN int mk_tdx_collateral_to_bundle(const mk_tdx_collateral *c, mk_buf *out);
 
 /* Intel PCS v4 responses: bodies exactly as served plus the issuer-chain
  * headers (URL-encoded or plain PEM). CRLs are DER (or PEM). Any pointer
@@ -189,13 +190,13 @@ typedef struct mk_tdx_pcs_responses {
     const uint8_t *root_ca_crl;
     size_t root_ca_crl_len;
 } mk_tdx_pcs_responses;
-int mk_tdx_collateral_from_pcs(const mk_tdx_pcs_responses *r, mk_tdx_collateral **out,
-                               mk_error *err);
-void mk_tdx_collateral_free(mk_tdx_collateral *c);
+MK_EXTERN int mk_tdx_collateral_from_pcs(const mk_tdx_pcs_responses *r, mk_tdx_collateral **out,
+                                         mk_error *err);
+MK_EXTERN void mk_tdx_collateral_free(mk_tdx_collateral *c);
 /* FMSPC the TCB info is for (6 bytes), false if no TCB info. */
-bool mk_tdx_collateral_fmspc(const mk_tdx_collateral *c, uint8_t fmspc[6]);
+MK_EXTERN bool mk_tdx_collateral_fmspc(const mk_tdx_collateral *c, uint8_t fmspc[6]);
 /* The earliest nextUpdate among its documents (when it must be refreshed). */
-int64_t mk_tdx_collateral_next_update(const mk_tdx_collateral *c);
+MK_EXTERN int64_t mk_tdx_collateral_next_update(const mk_tdx_collateral *c);
 
 /* Fetch collateral for an FMSPC and CA from Intel PCS or a PCCS over HTTPS
  * (libcurl), caching it on disk under cache_dir (may be NULL) until its
@@ -209,8 +210,9 @@ typedef struct mk_tdx_fetch_opts {
     long timeout_ms;       /* 0: 10000 */
     bool insecure_http_ok; /* allow http:// (tests against a local server) */
 } mk_tdx_fetch_opts;
-int mk_tdx_collateral_fetch(const mk_tdx_fetch_opts *o, const uint8_t fmspc[6], mk_tdx_pck_ca ca,
-                            int64_t now, mk_tdx_collateral **out, mk_error *err);
+MK_EXTERN int mk_tdx_collateral_fetch(const mk_tdx_fetch_opts *o, const uint8_t fmspc[6],
+                                      mk_tdx_pck_ca ca, int64_t now, mk_tdx_collateral **out,
+                                      mk_error *err);
 
 /* ------------------------------------------------------------------ */
 /* Policy                                                              */
@@ -247,7 +249,7 @@ typedef struct mk_tdx_policy {
 
 /* Defaults: accept UpToDate and SWHardeningNeeded; refuse debug TDs and
  * reserved attribute bits; collateral required. */
-void mk_tdx_policy_default(mk_tdx_policy *p);
+MK_EXTERN void mk_tdx_policy_default(mk_tdx_policy *p);
 
 /* ------------------------------------------------------------------ */
 /* Verification                                                        */
@@ -289,30 +291,32 @@ typedef struct mk_tdx_verifier_config {
 
 /* Defaults: mk_tdx_policy_default, only the pinned Intel SGX Root CA
  * trusted, no fetcher. */
-void mk_tdx_verifier_config_init(mk_tdx_verifier_config *cfg);
+MK_EXTERN void mk_tdx_verifier_config_init(mk_tdx_verifier_config *cfg);
 
 /* A verifier configured by cfg (NULL: the defaults). */
-int mk_tdx_verifier_new(const mk_tdx_verifier_config *cfg, mk_tdx_verifier **out, mk_error *err);
-void mk_tdx_verifier_free(mk_tdx_verifier *v);
+MK_EXTERN int mk_tdx_verifier_new(const mk_tdx_verifier_config *cfg, mk_tdx_verifier **out,
+                                  mk_error *err);
+MK_EXTERN void mk_tdx_verifier_free(mk_tdx_verifier *v);
 
 /* Changing a verifier in use (each takes effect for the next verification):
  * trust one more simulator root (DER; never done by default), replace the
  * policy, replace the fetcher (NULL: none). */
-int mk_tdx_verifier_trust_simulator(mk_tdx_verifier *v, const uint8_t *root_der, size_t len,
-                                    mk_error *err);
-void mk_tdx_verifier_set_policy(mk_tdx_verifier *v, const mk_tdx_policy *p);
-void mk_tdx_verifier_get_policy(const mk_tdx_verifier *v, mk_tdx_policy *p);
-int mk_tdx_verifier_set_fetch(mk_tdx_verifier *v, const mk_tdx_fetch_opts *o);
+MK_EXTERN int mk_tdx_verifier_trust_simulator(mk_tdx_verifier *v, const uint8_t *root_der,
+                                              size_t len, mk_error *err);
+MK_EXTERN void mk_tdx_verifier_set_policy(mk_tdx_verifier *v, const mk_tdx_policy *p);
+MK_EXTERN void mk_tdx_verifier_get_policy(const mk_tdx_verifier *v, mk_tdx_policy *p);
+MK_EXTERN int mk_tdx_verifier_set_fetch(mk_tdx_verifier *v, const mk_tdx_fetch_opts *o);
 
 /* Verify a quote at time `now`. coll may be NULL: then the fetcher (if
  * configured) is used, else only the chain is verified — which the policy
  * must allow (chain_only), or the result is MK_EPOLICY. On refusal, err says
  * which step failed and why; res (if not NULL) holds what was learnt. */
-int mk_tdx_verify(mk_tdx_verifier *v, const uint8_t *quote, size_t len,
-                  const mk_tdx_collateral *coll, int64_t now, mk_tdx_result *res, mk_error *err);
+MK_EXTERN int mk_tdx_verify(mk_tdx_verifier *v, const uint8_t *quote, size_t len,
+                            const mk_tdx_collateral *coll, int64_t now, mk_tdx_result *res,
+                            mk_error *err);
 
 /* The pinned Intel SGX Root CA certificate (DER). */
-const uint8_t *mk_tdx_intel_root_der(size_t *len);
+MK_EXTERN const uint8_t *mk_tdx_intel_root_der(size_t *len);
 
 #ifdef __cplusplus
 }

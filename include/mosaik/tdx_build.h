@@ -23,6 +23,7 @@
 
 #include "mosaik/bytes.h"
 #include "mosaik/error.h"
+#include "mosaik/export.h"
 #include "mosaik/tdx_measure.h"
 
 #ifdef __cplusplus
@@ -82,14 +83,14 @@ typedef struct mk_tdx_build_result {
     mk_tdx_measurement *measurement; /* owned (heap; large) */
 } mk_tdx_build_result;
 
-void mk_tdx_build_result_free(mk_tdx_build_result *r);
+MK_EXTERN void mk_tdx_build_result_free(mk_tdx_build_result *r);
 
 /* The /init script text for opts (appended, NUL-terminated). */
-int mk_tdx_build_init_script(const mk_tdx_build_opts *o, mk_buf *out, mk_error *err);
+MK_EXTERN int mk_tdx_build_init_script(const mk_tdx_build_opts *o, mk_buf *out, mk_error *err);
 
 /* Build everything into o->out_dir. res may be NULL. Nothing is written
  * unless every input was read and validated. */
-int mk_tdx_build(const mk_tdx_build_opts *o, mk_tdx_build_result *res, mk_error *err);
+MK_EXTERN int mk_tdx_build(const mk_tdx_build_opts *o, mk_tdx_build_result *res, mk_error *err);
 
 #ifdef __cplusplus
 }

@@ -30,6 +30,7 @@
 #include "mosaik/bytes.h"
 #include "mosaik/crypto.h"
 #include "mosaik/error.h"
+#include "mosaik/export.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -81,11 +82,11 @@ typedef struct mk_tdx_tdvf {
 } mk_tdx_tdvf;
 
 /* Short name of a section type ("BFV", "CFV", "TD_HOB", …, "?"). */
-const char *mk_tdx_tdvf_section_type_name(uint32_t type);
+MK_EXTERN const char *mk_tdx_tdvf_section_type_name(uint32_t type);
 
 /* Parse the OVMF GUIDed footer table, find the TDX metadata entry and the
  * TDVF descriptor and validate every section against the image. */
-int mk_tdx_tdvf_parse(const uint8_t *image, size_t len, mk_tdx_tdvf *out, mk_error *err);
+MK_EXTERN int mk_tdx_tdvf_parse(const uint8_t *image, size_t len, mk_tdx_tdvf *out, mk_error *err);
 
 typedef enum mk_tdx_page_order {
     /* PAGE.ADD of a page then its 16 MR.EXTENDs (upstream KVM >= 6.16 with
@@ -96,12 +97,12 @@ typedef enum mk_tdx_page_order {
 } mk_tdx_page_order;
 
 /* MRTD of a firmware image (parses it with mk_tdx_tdvf_parse). */
-int mk_tdx_mrtd(const uint8_t *image, size_t len, mk_tdx_page_order order,
-                uint8_t mrtd[MK_TDX_MEASURE_DIGEST_LEN], mk_error *err);
+MK_EXTERN int mk_tdx_mrtd(const uint8_t *image, size_t len, mk_tdx_page_order order,
+                          uint8_t mrtd[MK_TDX_MEASURE_DIGEST_LEN], mk_error *err);
 /* MRTD from already-parsed metadata (image must be the same bytes). */
-int mk_tdx_mrtd_from_tdvf(const mk_tdx_tdvf *tdvf, const uint8_t *image, size_t len,
-                          mk_tdx_page_order order, uint8_t mrtd[MK_TDX_MEASURE_DIGEST_LEN],
-                          mk_error *err);
+MK_EXTERN int mk_tdx_mrtd_from_tdvf(const mk_tdx_tdvf *tdvf, const uint8_t *image, size_t len,
+                                    mk_tdx_page_order order,
+                                    uint8_t mrtd[MK_TDX_MEASURE_DIGEST_LEN], mk_error *err);
 
 /* ------------------------------------------------------------------ */
 /* PE Authenticode and QEMU's setup-header patch (authenticode.c)      */
@@ -110,8 +111,8 @@ int mk_tdx_mrtd_from_tdvf(const mk_tdx_tdvf *tdvf, const uint8_t *image, size_t 
 /* Authenticode digest of a PE/COFF image, exactly as EDK2's measured boot
  * computes it (PE/COFF spec appendix A; no padding of trailing data).
  * out holds mk_hash_len(alg) bytes. */
-int mk_tdx_pe_authenticode(const uint8_t *image, size_t len, mk_hash_alg alg, uint8_t *out,
-                           mk_error *err);
+MK_EXTERN int mk_tdx_pe_authenticode(const uint8_t *image, size_t len, mk_hash_alg alg,
+                                     uint8_t *out, mk_error *err);
 
 /* What QEMU's x86_load_linux() needs to patch a bzImage's setup header
  * (q35 machine). */
@@ -127,8 +128,8 @@ typedef struct mk_tdx_qemu_kernel_load {
  * kernel buffer is modified only on success). Fails on a kernel without a
  * "HdrS" header, with a setup larger than the file, or an initrd QEMU would
  * refuse as too large. */
-int mk_tdx_qemu_patch_kernel(uint8_t *kernel, size_t len, const mk_tdx_qemu_kernel_load *load,
-                             mk_error *err);
+MK_EXTERN int mk_tdx_qemu_patch_kernel(uint8_t *kernel, size_t len,
+                                       const mk_tdx_qemu_kernel_load *load, mk_error *err);
 
 /* ------------------------------------------------------------------ */
 /* Profiles, events and registers (rtmr.c)                             */
@@ -157,10 +158,10 @@ typedef struct mk_tdx_profile {
 
 #define MK_TDX_DEFAULT_PROFILE "qemu-10.1-ovmf-2025.05"
 
-size_t mk_tdx_profile_count(void);
-const mk_tdx_profile *mk_tdx_profile_at(size_t i);
+MK_EXTERN size_t mk_tdx_profile_count(void);
+MK_EXTERN const mk_tdx_profile *mk_tdx_profile_at(size_t i);
 /* NULL if unknown. */
-const mk_tdx_profile *mk_tdx_profile_find(const char *name);
+MK_EXTERN const mk_tdx_profile *mk_tdx_profile_find(const char *name);
 
 /* Event types (TCG PC Client / UEFI). */
 #define MK_TDX_EV_SEPARATOR 0x4u
@@ -210,34 +211,35 @@ typedef struct mk_tdx_measurement {
 } mk_tdx_measurement;
 
 /* RTMR extend: reg = SHA-384(reg || digest). */
-void mk_tdx_rtmr_extend(uint8_t reg[MK_TDX_MEASURE_DIGEST_LEN],
-                        const uint8_t digest[MK_TDX_MEASURE_DIGEST_LEN]);
+MK_EXTERN void mk_tdx_rtmr_extend(uint8_t reg[MK_TDX_MEASURE_DIGEST_LEN],
+                                  const uint8_t digest[MK_TDX_MEASURE_DIGEST_LEN]);
 
 /* The LoadOptions string OVMF builds from -append and -initrd
  * (load_options = "" when there is neither). */
-int mk_tdx_load_options(const char *cmdline, bool have_initrd, mk_tdx_initrd_arg arg, mk_buf *out,
-                        mk_error *err);
+MK_EXTERN int mk_tdx_load_options(const char *cmdline, bool have_initrd, mk_tdx_initrd_arg arg,
+                                  mk_buf *out, mk_error *err);
 /* SHA-384 of the UTF-16LE LoadOptions buffer: each byte widened to a CHAR16,
  * plus the terminating NUL CHAR16. */
-int mk_tdx_load_options_digest(const char *load_options, uint8_t out[MK_TDX_MEASURE_DIGEST_LEN],
-                               mk_error *err);
+MK_EXTERN int mk_tdx_load_options_digest(const char *load_options,
+                                         uint8_t out[MK_TDX_MEASURE_DIGEST_LEN], mk_error *err);
 
 /* Compute everything the inputs allow under a profile. The measurement
  * struct is large (> 64 KiB): allocate it on the heap. */
-int mk_tdx_measure(const mk_tdx_measure_input *in, const mk_tdx_profile *profile,
-                   mk_tdx_measurement *out, mk_error *err);
+MK_EXTERN int mk_tdx_measure(const mk_tdx_measure_input *in, const mk_tdx_profile *profile,
+                             mk_tdx_measurement *out, mk_error *err);
 
 /* Same from files (initrd hashed streaming; any path may be NULL). */
-int mk_tdx_measure_files(const char *firmware_path, const char *kernel_path,
-                         const char *initrd_path, const char *cmdline, uint64_t memory_mib,
-                         const mk_tdx_profile *profile, mk_tdx_measurement *out, mk_error *err);
+MK_EXTERN int mk_tdx_measure_files(const char *firmware_path, const char *kernel_path,
+                                   const char *initrd_path, const char *cmdline,
+                                   uint64_t memory_mib, const mk_tdx_profile *profile,
+                                   mk_tdx_measurement *out, mk_error *err);
 
 /* Render as text (event log + registers) or JSON (jansson); appends a
  * NUL-terminated string to out. */
-int mk_tdx_measurement_text(const mk_tdx_measurement *m, const mk_tdx_profile *profile,
-                            mk_buf *out);
-int mk_tdx_measurement_json(const mk_tdx_measurement *m, const mk_tdx_profile *profile,
-                            mk_buf *out);
+MK_EXTERN int mk_tdx_measurement_text(const mk_tdx_measurement *m, const mk_tdx_profile *profile,
+                                      mk_buf *out);
+MK_EXTERN int mk_tdx_measurement_json(const mk_tdx_measurement *m, const mk_tdx_profile *profile,
+                                      mk_buf *out);
 
 #ifdef __cplusplus
 }

@@ -36,6 +36,7 @@
 
 #include "mosaik/bytes.h"
 #include "mosaik/error.h"
+#include "mosaik/export.h"
 #include "mosaik/tdx.h"
 
 #ifdef __cplusplus
@@ -58,12 +59,12 @@ typedef struct mk_tdx_provider mk_tdx_provider;
 
 /* A short human-readable name: "configfs-tsm", "tdx_guest",
  * "simulator (NOT real TDX)". Never NULL for a non-NULL p. */
-const char *mk_tdx_provider_name(const mk_tdx_provider *p);
+MK_EXTERN const char *mk_tdx_provider_name(const mk_tdx_provider *p);
 
 /* Whether the provider can produce quotes/reports on this machine right
  * now (the kernel interface exists and is usable). When false, err (may be
  * NULL) gets MK_EUNAVAILABLE and a reason naming the missing path. */
-bool mk_tdx_provider_available(const mk_tdx_provider *p, mk_error *err);
+MK_EXTERN bool mk_tdx_provider_available(const mk_tdx_provider *p, mk_error *err);
 
 /* Obtain a DCAP quote whose report_data is exactly `report_data`. The quote
  * replaces the contents of `quote` (at most MK_TDX_QUOTE_MAX bytes; the
@@ -71,31 +72,33 @@ bool mk_tdx_provider_available(const mk_tdx_provider *p, mk_error *err);
  * interface), MK_EIO, MK_EBUSY (concurrent writers persisted through the
  * bounded retries), MK_ETIMEDOUT, MK_ETOOBIG, MK_EMISMATCH (the kernel's
  * "provider" is not tdx_guest). */
-int mk_tdx_provider_quote(mk_tdx_provider *p, const uint8_t report_data[MK_TDX_REPORT_DATA_LEN],
-                          mk_buf *quote, mk_error *err);
+MK_EXTERN int mk_tdx_provider_quote(mk_tdx_provider *p,
+                                    const uint8_t report_data[MK_TDX_REPORT_DATA_LEN],
+                                    mk_buf *quote, mk_error *err);
 
 /* The local TD's measurements and TCB fields (a TD report with the given
  * report_data; nothing is signed: this is local information only, not
  * evidence for a remote party). */
-int mk_tdx_provider_report(mk_tdx_provider *p, const uint8_t report_data[MK_TDX_REPORT_DATA_LEN],
-                           mk_tdx_td_report *out, mk_error *err);
+MK_EXTERN int mk_tdx_provider_report(mk_tdx_provider *p,
+                                     const uint8_t report_data[MK_TDX_REPORT_DATA_LEN],
+                                     mk_tdx_td_report *out, mk_error *err);
 
 /* Extend RTMR `index` (2 or 3; 0 and 1 belong to firmware and kernel and
  * are refused with MK_EINVAL) with a 48-byte digest:
  * RTMR := SHA-384(RTMR || digest). MK_EUNAVAILABLE where the kernel offers
  * no extension interface. */
-int mk_tdx_provider_extend_rtmr(mk_tdx_provider *p, int index, const uint8_t digest[MK_TDX_MR_LEN],
-                                mk_error *err);
+MK_EXTERN int mk_tdx_provider_extend_rtmr(mk_tdx_provider *p, int index,
+                                          const uint8_t digest[MK_TDX_MR_LEN], mk_error *err);
 
 /* True for the simulator (its quotes are not hardware evidence). */
-bool mk_tdx_provider_is_simulated(const mk_tdx_provider *p);
+MK_EXTERN bool mk_tdx_provider_is_simulated(const mk_tdx_provider *p);
 
 /* Bound the time one quote request may wait for the kernel/host (default
  * 30000 ms for configfs-tsm). ms == 0 restores the default. */
-void mk_tdx_provider_set_timeout_ms(mk_tdx_provider *p, uint32_t ms);
+MK_EXTERN void mk_tdx_provider_set_timeout_ms(mk_tdx_provider *p, uint32_t ms);
 
 /* Free (NULL is a no-op). */
-void mk_tdx_provider_free(mk_tdx_provider *p);
+MK_EXTERN void mk_tdx_provider_free(mk_tdx_provider *p);
 
 /* ------------------------------------------------------------------ */
 /* Real providers                                                      */
@@ -112,27 +115,28 @@ void mk_tdx_provider_free(mk_tdx_provider *p);
  * advanced by exactly one (else another writer touched the entry: retry);
  * EBUSY/EAGAIN are retried with exponential backoff; a bounded number of
  * attempts (5); the entry is removed at the end. */
-int mk_tdx_provider_configfs_new(const char *tsm_report_dir, mk_tdx_provider **out, mk_error *err);
+MK_EXTERN int mk_tdx_provider_configfs_new(const char *tsm_report_dir, mk_tdx_provider **out,
+                                           mk_error *err);
 
 /* /dev/tdx_guest. dev NULL = MK_TDX_GUEST_DEV. Fails only when out of memory.
  * report() uses the TDX_CMD_GET_REPORT0 ioctl; quote() is delegated to
  * configfs-tsm at its default path (MK_EUNAVAILABLE if that is absent). */
-int mk_tdx_provider_devtdx_new(const char *dev, mk_tdx_provider **out, mk_error *err);
+MK_EXTERN int mk_tdx_provider_devtdx_new(const char *dev, mk_tdx_provider **out, mk_error *err);
 
 /* Where RTMRs are read and extended (default MK_TDX_MEASUREMENTS_DIR; tests
  * point it at a temporary tree). Applies to the configfs and tdx_guest
  * providers; ignored by the simulator. dir is copied. */
-int mk_tdx_provider_set_measurements_dir(mk_tdx_provider *p, const char *dir);
+MK_EXTERN int mk_tdx_provider_set_measurements_dir(mk_tdx_provider *p, const char *dir);
 
 /* Read RTMR `index` (0..3) from the measurements dir (file "rtmrN:sha384":
  * 48 raw bytes, or 96 hex characters). MK_EUNAVAILABLE when absent. */
-int mk_tdx_provider_read_rtmr(mk_tdx_provider *p, int index, uint8_t out[MK_TDX_MR_LEN],
-                              mk_error *err);
+MK_EXTERN int mk_tdx_provider_read_rtmr(mk_tdx_provider *p, int index, uint8_t out[MK_TDX_MR_LEN],
+                                        mk_error *err);
 
 /* The first available real provider: configfs-tsm, then /dev/tdx_guest.
  * MK_EUNAVAILABLE (*out NULL) with a reason naming every path tried when
  * none is (as on any machine without TDX). Never chooses the simulator. */
-int mk_tdx_provider_auto_new(mk_tdx_provider **out, mk_error *err);
+MK_EXTERN int mk_tdx_provider_auto_new(mk_tdx_provider **out, mk_error *err);
 
 /* ------------------------------------------------------------------ */
 /* The simulator                                                       */
@@ -157,28 +161,28 @@ typedef struct mk_tdx_sim_config {
     int64_t now;
 } mk_tdx_sim_config;
 
-void mk_tdx_sim_config_init(mk_tdx_sim_config *cfg);
+MK_EXTERN void mk_tdx_sim_config_init(mk_tdx_sim_config *cfg);
 
 /* Generate a fresh simulator PKI (cfg NULL: the defaults). */
-int mk_tdx_sim_new(const mk_tdx_sim_config *cfg, mk_tdx_sim **out, mk_error *err);
+MK_EXTERN int mk_tdx_sim_new(const mk_tdx_sim_config *cfg, mk_tdx_sim **out, mk_error *err);
 /* Persist all keys and certificates (PEM, one file, mode 0600, written
  * atomically) so that several processes share one simulator root. */
-int mk_tdx_sim_save(const mk_tdx_sim *sim, const char *path, mk_error *err);
+MK_EXTERN int mk_tdx_sim_save(const mk_tdx_sim *sim, const char *path, mk_error *err);
 /* Load a file written by mk_tdx_sim_save (checks that the keys match the
  * certificates and the chain links up). */
-int mk_tdx_sim_load(const char *path, mk_tdx_sim **out, mk_error *err);
+MK_EXTERN int mk_tdx_sim_load(const char *path, mk_tdx_sim **out, mk_error *err);
 /* Load `path` if it exists, else create a new simulator from cfg (NULL:
  * the defaults) and save it there (race-free between processes: the first
  * writer wins, others load it). */
-int mk_tdx_sim_load_or_create(const char *path, const mk_tdx_sim_config *cfg, mk_tdx_sim **out,
-                              mk_error *err);
-void mk_tdx_sim_free(mk_tdx_sim *sim);
+MK_EXTERN int mk_tdx_sim_load_or_create(const char *path, const mk_tdx_sim_config *cfg,
+                                        mk_tdx_sim **out, mk_error *err);
+MK_EXTERN void mk_tdx_sim_free(mk_tdx_sim *sim);
 
 /* The simulator root certificate (DER), for mk_tdx_verifier_trust_simulator.
  * *der points into sim (valid while sim lives). */
-void mk_tdx_sim_root_der(const mk_tdx_sim *sim, const uint8_t **der, size_t *len);
+MK_EXTERN void mk_tdx_sim_root_der(const mk_tdx_sim *sim, const uint8_t **der, size_t *len);
 /* The PCK chain as embedded in quotes (PEM: leaf, PCK CA, root), NUL-free. */
-void mk_tdx_sim_pck_chain_pem(const mk_tdx_sim *sim, const char **pem, size_t *len);
+MK_EXTERN void mk_tdx_sim_pck_chain_pem(const mk_tdx_sim *sim, const char **pem, size_t *len);
 
 /* Collateral for the simulated platform in the dcap-qvl bundle format:
  * TCB info v3 (id TDX, FMSPC MK_TDX_SIM_FMSPC) with an UpToDate level for
@@ -187,10 +191,11 @@ void mk_tdx_sim_pck_chain_pem(const mk_tdx_sim *sim, const char **pem, size_t *l
  * QE identity v2 TD_QE, both signed (raw r||s hex) by the TCB signing key
  * over the exact text; empty PCK CRL (by the PCK CA) and root CA CRL (by the
  * root); every window [now - 1 h, now + 30 days]. */
-int mk_tdx_sim_collateral_json(const mk_tdx_sim *sim, int64_t now, mk_buf *out, mk_error *err);
+MK_EXTERN int mk_tdx_sim_collateral_json(const mk_tdx_sim *sim, int64_t now, mk_buf *out,
+                                         mk_error *err);
 /* The same, parsed with mk_tdx_collateral_from_bundle. */
-int mk_tdx_sim_collateral(const mk_tdx_sim *sim, int64_t now, mk_tdx_collateral **out,
-                          mk_error *err);
+MK_EXTERN int mk_tdx_sim_collateral(const mk_tdx_sim *sim, int64_t now, mk_tdx_collateral **out,
+                                    mk_error *err);
 
 /* A simulated TD: the measurements and TCB values its quotes carry. */
 typedef struct mk_tdx_sim_td {
@@ -210,22 +215,24 @@ typedef struct mk_tdx_sim_td {
  * zero, attributes SEPT_VE_DISABLE, xfam 0x602e7, quote v4 with a TD 1.0
  * body, tee_tcb_svn = tee_tcb_svn2 = 06 01 03 00.. (the collateral's
  * UpToDate level, TDX module TDX_01). */
-void mk_tdx_sim_td_default(mk_tdx_sim_td *td);
+MK_EXTERN void mk_tdx_sim_td_default(mk_tdx_sim_td *td);
 
 /* Build a complete, signed quote (v4, or v5 with a TD 1.0/1.5 body) for td
  * with the given report data. Replaces the contents of out. */
-int mk_tdx_sim_quote(const mk_tdx_sim *sim, const mk_tdx_sim_td *td,
-                     const uint8_t report_data[MK_TDX_REPORT_DATA_LEN], mk_buf *out, mk_error *err);
+MK_EXTERN int mk_tdx_sim_quote(const mk_tdx_sim *sim, const mk_tdx_sim_td *td,
+                               const uint8_t report_data[MK_TDX_REPORT_DATA_LEN], mk_buf *out,
+                               mk_error *err);
 
 /* The TD report (body) a quote for td would carry. */
-void mk_tdx_sim_td_report(const mk_tdx_sim_td *td,
-                          const uint8_t report_data[MK_TDX_REPORT_DATA_LEN], mk_tdx_td_report *out);
+MK_EXTERN void mk_tdx_sim_td_report(const mk_tdx_sim_td *td,
+                                    const uint8_t report_data[MK_TDX_REPORT_DATA_LEN],
+                                    mk_tdx_td_report *out);
 
 /* Wrap a simulated TD as a provider (name "simulator (NOT real TDX)",
  * is_simulated true). td is copied (NULL: mk_tdx_sim_td_default); extend_rtmr
  * changes the copy. The provider holds a reference to sim. */
-int mk_tdx_provider_sim_new(mk_tdx_sim *sim, const mk_tdx_sim_td *td, mk_tdx_provider **out,
-                            mk_error *err);
+MK_EXTERN int mk_tdx_provider_sim_new(mk_tdx_sim *sim, const mk_tdx_sim_td *td,
+                                      mk_tdx_provider **out, mk_error *err);
 
 #ifdef __cplusplus
 }

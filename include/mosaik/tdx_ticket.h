@@ -36,6 +36,7 @@
 
 #include "mosaik/bytes.h"
 #include "mosaik/error.h"
+#include "mosaik/export.h"
 #include "mosaik/id.h"
 #include "mosaik/tdx.h"
 #include "mosaik/tdx_provider.h"
@@ -71,7 +72,7 @@ typedef struct mk_tdx_extra_data {
 } mk_tdx_extra_data;
 
 /* The report data binding x: SHA-512 of the preimage above. */
-void mk_tdx_report_data(const mk_tdx_extra_data *x, uint8_t out[64]);
+MK_EXTERN void mk_tdx_report_data(const mk_tdx_extra_data *x, uint8_t out[64]);
 
 typedef struct mk_tdx_ticket {
     mk_tdx_extra_data extra;
@@ -82,27 +83,29 @@ typedef struct mk_tdx_ticket {
 } mk_tdx_ticket;
 
 /* Build a ticket from copies of the quote and the (optional) bundle JSON. */
-int mk_tdx_ticket_init(mk_tdx_ticket *t, const mk_tdx_extra_data *x, const uint8_t *quote,
-                       size_t quote_len, const char *collateral, size_t collateral_len,
-                       mk_error *err);
-void mk_tdx_ticket_free(mk_tdx_ticket *t);
+MK_EXTERN int mk_tdx_ticket_init(mk_tdx_ticket *t, const mk_tdx_extra_data *x, const uint8_t *quote,
+                                 size_t quote_len, const char *collateral, size_t collateral_len,
+                                 mk_error *err);
+MK_EXTERN void mk_tdx_ticket_free(mk_tdx_ticket *t);
 
 /* The wire form (zstd of the canonical CBOR; the same ticket always gives
  * the same bytes), and decoding it: on failure *t is zeroed and nothing is
  * allocated. */
-int mk_tdx_ticket_encode(const mk_tdx_ticket *t, mk_buf *out, mk_error *err);
-int mk_tdx_ticket_decode(const uint8_t *data, size_t len, mk_tdx_ticket *t, mk_error *err);
+MK_EXTERN int mk_tdx_ticket_encode(const mk_tdx_ticket *t, mk_buf *out, mk_error *err);
+MK_EXTERN int mk_tdx_ticket_decode(const uint8_t *data, size_t len, mk_tdx_ticket *t,
+                                   mk_error *err);
 
 /* The ticket class id, and conversions to / from the generic ticket. */
-void mk_tdx_ticket_class(mk_id *out);
-int mk_tdx_ticket_to_generic(const mk_tdx_ticket *t, mk_ticket *out, mk_error *err);
-int mk_tdx_ticket_from_generic(const mk_ticket *in, mk_tdx_ticket *t, mk_error *err);
+MK_EXTERN void mk_tdx_ticket_class(mk_id *out);
+MK_EXTERN int mk_tdx_ticket_to_generic(const mk_tdx_ticket *t, mk_ticket *out, mk_error *err);
+MK_EXTERN int mk_tdx_ticket_from_generic(const mk_ticket *in, mk_tdx_ticket *t, mk_error *err);
 
 /* Parse the embedded collateral (MK_ENOTFOUND when the ticket has none). */
-int mk_tdx_ticket_collateral(const mk_tdx_ticket *t, mk_tdx_collateral **out, mk_error *err);
+MK_EXTERN int mk_tdx_ticket_collateral(const mk_tdx_ticket *t, mk_tdx_collateral **out,
+                                       mk_error *err);
 /* Check that the quote's report data is the hash of the extra data
  * (structure only: no signature is verified here). */
-int mk_tdx_ticket_check_binding(const mk_tdx_ticket *t, mk_error *err);
+MK_EXTERN int mk_tdx_ticket_check_binding(const mk_tdx_ticket *t, mk_error *err);
 
 /* ------------------------------------------------------------------ */
 /* Measurement criteria                                                */
@@ -123,17 +126,19 @@ typedef struct mk_tdx_criteria {
     uint8_t rtmr[4][48];
 } mk_tdx_criteria;
 
-void mk_tdx_criteria_init(mk_tdx_criteria *c);
-void mk_tdx_criteria_require_mrtd(mk_tdx_criteria *c, const uint8_t v[48]);
-void mk_tdx_criteria_require_rtmr(mk_tdx_criteria *c, unsigned idx, const uint8_t v[48]);
+MK_EXTERN void mk_tdx_criteria_init(mk_tdx_criteria *c);
+MK_EXTERN void mk_tdx_criteria_require_mrtd(mk_tdx_criteria *c, const uint8_t v[48]);
+MK_EXTERN void mk_tdx_criteria_require_rtmr(mk_tdx_criteria *c, unsigned idx, const uint8_t v[48]);
 /* 96 hex digits, optional 0x. */
-int mk_tdx_criteria_require_mrtd_hex(mk_tdx_criteria *c, const char *hex, mk_error *err);
-int mk_tdx_criteria_require_rtmr_hex(mk_tdx_criteria *c, unsigned idx, const char *hex,
-                                     mk_error *err);
+MK_EXTERN int mk_tdx_criteria_require_mrtd_hex(mk_tdx_criteria *c, const char *hex, mk_error *err);
+MK_EXTERN int mk_tdx_criteria_require_rtmr_hex(mk_tdx_criteria *c, unsigned idx, const char *hex,
+                                               mk_error *err);
 /* Every register named in `mask` taken from a TD report. */
-void mk_tdx_criteria_from_report(mk_tdx_criteria *c, const mk_tdx_td_report *r, unsigned mask);
+MK_EXTERN void mk_tdx_criteria_from_report(mk_tdx_criteria *c, const mk_tdx_td_report *r,
+                                           unsigned mask);
 /* 0 if r satisfies c; else MK_EMISMATCH with "MRTD mismatch: want ab12…, got cd34…". */
-int mk_tdx_criteria_match(const mk_tdx_criteria *c, const mk_tdx_td_report *r, mk_error *err);
+MK_EXTERN int mk_tdx_criteria_match(const mk_tdx_criteria *c, const mk_tdx_td_report *r,
+                                    mk_error *err);
 
 /* ------------------------------------------------------------------ */
 /* The validator                                                       */
@@ -142,46 +147,48 @@ int mk_tdx_criteria_match(const mk_tdx_criteria *c, const mk_tdx_td_report *r, m
 /* Validator configuration (a builder; the validator copies it). */
 typedef struct mk_tdx_validator_opts mk_tdx_validator_opts;
 
-mk_tdx_validator_opts *mk_tdx_validator_opts_new(void);
-void mk_tdx_validator_opts_free(mk_tdx_validator_opts *o);
+MK_EXTERN mk_tdx_validator_opts *mk_tdx_validator_opts_new(void);
+MK_EXTERN void mk_tdx_validator_opts_free(mk_tdx_validator_opts *o);
 /* The baseline every ticket must satisfy (mutable; initially empty). */
-mk_tdx_criteria *mk_tdx_validator_opts_baseline(mk_tdx_validator_opts *o);
+MK_EXTERN mk_tdx_criteria *mk_tdx_validator_opts_baseline(mk_tdx_validator_opts *o);
 /* Add a variant: when any are configured, at least one must match. A
  * variant must pin at least one register (else MK_EINVAL: it would match
  * every TD). */
-int mk_tdx_validator_opts_add_variant(mk_tdx_validator_opts *o, const mk_tdx_criteria *c);
+MK_EXTERN int mk_tdx_validator_opts_add_variant(mk_tdx_validator_opts *o, const mk_tdx_criteria *c);
 /* Require the registers in `mask` to equal the local TD's (read through
  * provider's report): require_own_mrtd is mask MK_TDX_REQ_MRTD, etc.
  * from_local is mask MK_TDX_REQ_ALL. Added to the baseline. */
-int mk_tdx_validator_opts_require_own(mk_tdx_validator_opts *o, mk_tdx_provider *p, unsigned mask,
-                                      mk_error *err);
-int mk_tdx_validator_opts_from_local(mk_tdx_validator_opts *o, mk_tdx_provider *p, mk_error *err);
-int mk_tdx_validator_opts_require_own_mrtd(mk_tdx_validator_opts *o, mk_tdx_provider *p,
-                                           mk_error *err);
-int mk_tdx_validator_opts_require_own_rtmr(mk_tdx_validator_opts *o, mk_tdx_provider *p,
-                                           unsigned idx, mk_error *err);
+MK_EXTERN int mk_tdx_validator_opts_require_own(mk_tdx_validator_opts *o, mk_tdx_provider *p,
+                                                unsigned mask, mk_error *err);
+MK_EXTERN int mk_tdx_validator_opts_from_local(mk_tdx_validator_opts *o, mk_tdx_provider *p,
+                                               mk_error *err);
+MK_EXTERN int mk_tdx_validator_opts_require_own_mrtd(mk_tdx_validator_opts *o, mk_tdx_provider *p,
+                                                     mk_error *err);
+MK_EXTERN int mk_tdx_validator_opts_require_own_rtmr(mk_tdx_validator_opts *o, mk_tdx_provider *p,
+                                                     unsigned idx, mk_error *err);
 /* Freshness: refuse tickets with now - quoted_at > max_age, quoted_at <
  * not_before, or expiration - quoted_at > max_lifetime (so a never-expiring
  * ticket is refused when max_lifetime is set). 0 / INT64_MIN disable. */
-void mk_tdx_validator_opts_max_age(mk_tdx_validator_opts *o, int64_t seconds);
-void mk_tdx_validator_opts_not_before(mk_tdx_validator_opts *o, int64_t t);
-void mk_tdx_validator_opts_max_lifetime(mk_tdx_validator_opts *o, int64_t seconds);
+MK_EXTERN void mk_tdx_validator_opts_max_age(mk_tdx_validator_opts *o, int64_t seconds);
+MK_EXTERN void mk_tdx_validator_opts_not_before(mk_tdx_validator_opts *o, int64_t t);
+MK_EXTERN void mk_tdx_validator_opts_max_lifetime(mk_tdx_validator_opts *o, int64_t seconds);
 /* The quote policy (default: mk_tdx_policy_default). */
-void mk_tdx_validator_opts_policy(mk_tdx_validator_opts *o, const mk_tdx_policy *p);
+MK_EXTERN void mk_tdx_validator_opts_policy(mk_tdx_validator_opts *o, const mk_tdx_policy *p);
 /* Trust a simulator root (DER). Never done by default. */
-int mk_tdx_validator_opts_trust_simulator(mk_tdx_validator_opts *o, const uint8_t *root_der,
-                                          size_t len, mk_error *err);
+MK_EXTERN int mk_tdx_validator_opts_trust_simulator(mk_tdx_validator_opts *o,
+                                                    const uint8_t *root_der, size_t len,
+                                                    mk_error *err);
 /* Collateral sources. The operator's come first: a static bundle if set,
  * else a fetcher (PCS/PCCS) if set; the ticket's own bundle (default
  * allowed) only when neither is configured, so a peer can never replace the
  * operator's fresher collateral with an older bundle. With none available
  * the policy must allow chain_only. opts_fetch refuses a NULL base_url
  * (MK_EINVAL). A failing setter leaves the previous setting in place. */
-void mk_tdx_validator_opts_collateral_from_ticket(mk_tdx_validator_opts *o, bool allow);
-int mk_tdx_validator_opts_static_collateral(mk_tdx_validator_opts *o, const mk_tdx_collateral *c,
-                                            mk_error *err);
-int mk_tdx_validator_opts_fetch(mk_tdx_validator_opts *o, const mk_tdx_fetch_opts *f,
-                                mk_error *err);
+MK_EXTERN void mk_tdx_validator_opts_collateral_from_ticket(mk_tdx_validator_opts *o, bool allow);
+MK_EXTERN int mk_tdx_validator_opts_static_collateral(mk_tdx_validator_opts *o,
+                                                      const mk_tdx_collateral *c, mk_error *err);
+MK_EXTERN int mk_tdx_validator_opts_fetch(mk_tdx_validator_opts *o, const mk_tdx_fetch_opts *f,
+                                          mk_error *err);
 
 /* A validator of class MK_TDX_TICKET_CLASS_NAME. Its signature is
  * mk_id_derive(mk_id_from_name("mosaik.validator.tdx.v1"), canonical
@@ -190,13 +197,14 @@ int mk_tdx_validator_opts_fetch(mk_tdx_validator_opts *o, const mk_tdx_fetch_opt
  * when set), the SHA-256 of the trusted simulator root. The collateral
  * source is deliberately not part of it (see docs/tdx-tickets.md,
  * "signature()"). */
-mk_validator *mk_tdx_validator_new(const mk_tdx_validator_opts *o, mk_error *err);
+MK_EXTERN mk_validator *mk_tdx_validator_new(const mk_tdx_validator_opts *o, mk_error *err);
 
 /* Validate and also return the decoded ticket's verification result
  * (the CLI and tests use it; res may be NULL). */
-int mk_tdx_validator_validate_ex(const mk_validator *v, const uint8_t *data, size_t len,
-                                 const mk_peer_view *peer, int64_t now, mk_expiration *expires,
-                                 mk_tdx_result *res, mk_error *err);
+MK_EXTERN int mk_tdx_validator_validate_ex(const mk_validator *v, const uint8_t *data, size_t len,
+                                           const mk_peer_view *peer, int64_t now,
+                                           mk_expiration *expires, mk_tdx_result *res,
+                                           mk_error *err);
 
 /* ------------------------------------------------------------------ */
 /* The attester (node-facing)                                          */
@@ -216,49 +224,54 @@ typedef struct mk_tdx_attester_config {
     int64_t lifetime;
 } mk_tdx_attester_config;
 
-void mk_tdx_attester_config_init(mk_tdx_attester_config *cfg);
+MK_EXTERN void mk_tdx_attester_config_init(mk_tdx_attester_config *cfg);
 
 /* An attester making tickets for the local TD through cfg->provider. */
-int mk_tdx_attester_new(const mk_tdx_attester_config *cfg, mk_tdx_attester **out, mk_error *err);
-void mk_tdx_attester_free(mk_tdx_attester *a);
+MK_EXTERN int mk_tdx_attester_new(const mk_tdx_attester_config *cfg, mk_tdx_attester **out,
+                                  mk_error *err);
+MK_EXTERN void mk_tdx_attester_free(mk_tdx_attester *a);
 /* Changing an attester in use: the lifetime of the next tickets (<= 0: the
  * default), the embedded collateral (NULL: embed none). */
-void mk_tdx_attester_set_lifetime(mk_tdx_attester *a, int64_t seconds);
-int mk_tdx_attester_set_collateral(mk_tdx_attester *a, const mk_tdx_collateral *embed,
-                                   mk_error *err);
+MK_EXTERN void mk_tdx_attester_set_lifetime(mk_tdx_attester *a, int64_t seconds);
+MK_EXTERN int mk_tdx_attester_set_collateral(mk_tdx_attester *a, const mk_tdx_collateral *embed,
+                                             mk_error *err);
 
 /* A fresh ticket (quoted now, i.e. mk_now()) binding peer and network,
  * expiring after the lifetime / at `expiration` (MK_EXPIRES_NEVER allowed,
  * but validators with max_lifetime refuse it). */
-int mk_tdx_attester_ticket(mk_tdx_attester *a, const mk_id *peer_id, const mk_id *network_id,
-                           int64_t started_at, mk_ticket *out, mk_error *err);
-int mk_tdx_attester_ticket_with_expiration(mk_tdx_attester *a, const mk_id *peer_id,
-                                           const mk_id *network_id, int64_t started_at,
-                                           mk_expiration expiration, mk_ticket *out, mk_error *err);
+MK_EXTERN int mk_tdx_attester_ticket(mk_tdx_attester *a, const mk_id *peer_id,
+                                     const mk_id *network_id, int64_t started_at, mk_ticket *out,
+                                     mk_error *err);
+MK_EXTERN int mk_tdx_attester_ticket_with_expiration(mk_tdx_attester *a, const mk_id *peer_id,
+                                                     const mk_id *network_id, int64_t started_at,
+                                                     mk_expiration expiration, mk_ticket *out,
+                                                     mk_error *err);
 
 /* The local TD's measurements (via the provider's report; local knowledge,
  * not evidence). */
-int mk_tdx_attester_measurements(mk_tdx_attester *a, mk_tdx_td_report *out, mk_error *err);
-int mk_tdx_attester_mrtd(mk_tdx_attester *a, uint8_t out[48], mk_error *err);
-int mk_tdx_attester_rtmr(mk_tdx_attester *a, unsigned idx, uint8_t out[48], mk_error *err);
-int mk_tdx_attester_rtmr0(mk_tdx_attester *a, uint8_t out[48], mk_error *err);
-int mk_tdx_attester_rtmr1(mk_tdx_attester *a, uint8_t out[48], mk_error *err);
-int mk_tdx_attester_rtmr2(mk_tdx_attester *a, uint8_t out[48], mk_error *err);
-int mk_tdx_attester_rtmr3(mk_tdx_attester *a, uint8_t out[48], mk_error *err);
+MK_EXTERN int mk_tdx_attester_measurements(mk_tdx_attester *a, mk_tdx_td_report *out,
+                                           mk_error *err);
+MK_EXTERN int mk_tdx_attester_mrtd(mk_tdx_attester *a, uint8_t out[48], mk_error *err);
+MK_EXTERN int mk_tdx_attester_rtmr(mk_tdx_attester *a, unsigned idx, uint8_t out[48],
+                                   mk_error *err);
+MK_EXTERN int mk_tdx_attester_rtmr0(mk_tdx_attester *a, uint8_t out[48], mk_error *err);
+MK_EXTERN int mk_tdx_attester_rtmr1(mk_tdx_attester *a, uint8_t out[48], mk_error *err);
+MK_EXTERN int mk_tdx_attester_rtmr2(mk_tdx_attester *a, uint8_t out[48], mk_error *err);
+MK_EXTERN int mk_tdx_attester_rtmr3(mk_tdx_attester *a, uint8_t out[48], mk_error *err);
 
 /* Make a fresh ticket (default lifetime) and hand it to the sink. The
  * network layer calls it at start and again before the ticket expires;
  * *expires (may be NULL) receives the ticket's expiration. */
-int mk_tdx_attester_install_own_ticket(mk_tdx_attester *a, const mk_id *peer_id,
-                                       const mk_id *network_id, int64_t started_at,
-                                       const mk_ticket_sink *sink, mk_expiration *expires,
-                                       mk_error *err);
+MK_EXTERN int mk_tdx_attester_install_own_ticket(mk_tdx_attester *a, const mk_id *peer_id,
+                                                 const mk_id *network_id, int64_t started_at,
+                                                 const mk_ticket_sink *sink, mk_expiration *expires,
+                                                 mk_error *err);
 
 /* The TDX validator factory for declarations (mosaik/ticket.h):
  * arg is a `mk_tdx_validator_opts *const *` (a pointer to the opts
  * pointer, so a static declaration can name a variable filled at run
  * time). */
-mk_validator *mk_validator_factory_tdx(const void *arg, mk_error *err);
+MK_EXTERN mk_validator *mk_validator_factory_tdx(const void *arg, mk_error *err);
 
 #ifdef __cplusplus
 }

@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "mosaik/error.h"
+#include "mosaik/export.h"
 #include "mosaik/id.h"
 
 #ifdef __cplusplus
@@ -37,9 +38,9 @@ typedef struct mk_ticket {
 } mk_ticket;
 
 /* Copy data into a new ticket. */
-int mk_ticket_init(mk_ticket *t, const mk_id *class_id, const void *data, size_t len);
-int mk_ticket_copy(mk_ticket *dst, const mk_ticket *src);
-void mk_ticket_free(mk_ticket *t);
+MK_EXTERN int mk_ticket_init(mk_ticket *t, const mk_id *class_id, const void *data, size_t len);
+MK_EXTERN int mk_ticket_copy(mk_ticket *dst, const mk_ticket *src);
+MK_EXTERN void mk_ticket_free(mk_ticket *t);
 
 typedef struct mk_peer_view {
     mk_id peer_id;
@@ -74,17 +75,17 @@ struct mk_validator {
 /* Construct a user-defined validator (free with mk_validator_free): 0, or
  * MK_EINVAL for incomplete ops (class_id, signature and validate are
  * required), MK_ENOMEM; *out is NULL on failure. */
-int mk_validator_new(const mk_validator_ops *ops, void *state, mk_validator **out);
-void mk_validator_free(mk_validator *v);
-void mk_validator_class(const mk_validator *v, mk_id *out);
-void mk_validator_signature(const mk_validator *v, mk_id *out);
+MK_EXTERN int mk_validator_new(const mk_validator_ops *ops, void *state, mk_validator **out);
+MK_EXTERN void mk_validator_free(mk_validator *v);
+MK_EXTERN void mk_validator_class(const mk_validator *v, mk_id *out);
+MK_EXTERN void mk_validator_signature(const mk_validator *v, mk_id *out);
 
 /* Judge a peer with one validator: every ticket of its class is tried and
  * the valid one that expires latest counts. A ticket already expired at
  * `now` does not count. If none is valid, the reason names the last failure
  * (or that the peer has no ticket of the class). */
-int mk_validator_check(const mk_validator *v, const mk_peer_view *peer, int64_t now,
-                       mk_expiration *expires, mk_error *err);
+MK_EXTERN int mk_validator_check(const mk_validator *v, const mk_peer_view *peer, int64_t now,
+                                 mk_expiration *expires, mk_error *err);
 
 /* A set of validators, all required; the earliest expiration wins. An
  * empty set admits every peer, never expiring. */
@@ -94,14 +95,14 @@ typedef struct mk_validator_set {
     size_t cap;
 } mk_validator_set;
 
-void mk_validator_set_init(mk_validator_set *s);
+MK_EXTERN void mk_validator_set_init(mk_validator_set *s);
 /* Takes ownership of v on success; on failure the caller keeps it. */
-int mk_validator_set_add(mk_validator_set *s, mk_validator *v);
-void mk_validator_set_free(mk_validator_set *s);
-int mk_validator_set_check(const mk_validator_set *s, const mk_peer_view *peer, int64_t now,
-                           mk_expiration *expires, mk_error *err);
+MK_EXTERN int mk_validator_set_add(mk_validator_set *s, mk_validator *v);
+MK_EXTERN void mk_validator_set_free(mk_validator_set *s);
+MK_EXTERN int mk_validator_set_check(const mk_validator_set *s, const mk_peer_view *peer,
+                                     int64_t now, mk_expiration *expires, mk_error *err);
 /* The set's combined signature (order-independent). */
-void mk_validator_set_signature(const mk_validator_set *s, mk_id *out);
+MK_EXTERN void mk_validator_set_signature(const mk_validator_set *s, mk_id *out);
 
 /* A validator factory: makes a fresh validator from a static argument. The
  * declarative forms (MK_STREAM_DEF, MK_COLLECTION_DEF) store factories, not
