@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `make install` delivers a usable library: install into a temporary prefix,
-# then build a small program against it with pkg-config and with CMake's
-# find_package(mosaik), and run both.
+# then build a small program against it with pkg-config (the shared
+# library, whose exports are the public API) and with CMake's
+# find_package(mosaik) (the static one), and run both.
 set -euo pipefail
 if [ -n "${MOSAIK_SANITIZED:-}" ]; then
   echo "skip: a sanitizer build's library needs the sanitizer runtime to link against"; exit 77
@@ -19,8 +20,9 @@ int main(void) {
     mk_id_from_name(&id, "prices");
     char hex[MK_ID_HEX_LEN];
     mk_id_to_hex(&id, hex);
-    printf("%s %s\n", MOSAIK_VERSION, hex);
-    return strcmp(hex, "c7e86fc9762ee6591d102f80996acc5fde96ca18e42de32014812babd16a62f8") != 0;
+    printf("%s %s\n", mk_version(), hex);
+    return strcmp(hex, "c7e86fc9762ee6591d102f80996acc5fde96ca18e42de32014812babd16a62f8") != 0 ||
+           strcmp(mk_version(), MOSAIK_VERSION) != 0;
 }
 C
 pc="$tmp/prefix/lib/pkgconfig"

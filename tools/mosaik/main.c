@@ -31,14 +31,16 @@ static void usage(FILE *f) {
             "\n"
             "Run 'mosaik <command> --help' for a command's options.\n"
             "Environment: MOSAIK_LOG=error|warn|info|debug|trace\n",
-            MOSAIK_VERSION);
+            mk_version());
 }
 
+/* The library's own version and features (mk_version, mk_features). */
 static int cmd_version(int argc, char **argv) {
     (void)argc, (void)argv;
-    printf("mosaik %s (tee=%s tdx=%s tdx-builder=%s)\n", MOSAIK_VERSION,
-           MOSAIK_HAVE_TEE ? "on" : "off", MOSAIK_HAVE_TDX ? "on" : "off",
-           MOSAIK_HAVE_TDX_BUILDER ? "on" : "off");
+    unsigned f = mk_features();
+    printf("mosaik %s (tee=%s tdx=%s tdx-builder=%s)\n", mk_version(),
+           f & MK_FEATURE_TEE ? "on" : "off", f & MK_FEATURE_TDX ? "on" : "off",
+           f & MK_FEATURE_TDX_BUILDER ? "on" : "off");
     return CLI_OK;
 }
 
