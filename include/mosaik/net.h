@@ -1,10 +1,12 @@
 /*
  * mosaik/net.h — the authenticated transport: TCP + TLS 1.3, framed.
  *
- * An mk_transport owns one I/O thread running a libuv loop. Every function here is
- * safe to call from any thread; work is queued to the I/O thread. Callbacks
- * (protocol handlers, dial completions, posted functions, timers) run on the
- * I/O thread and must not block.
+ * The layer is "net"; its objects are named mk_transport* so that they are
+ * not confused with mk_network, the node of mosaik/discovery.h (which owns
+ * one transport). An mk_transport owns one I/O thread running a libuv loop.
+ * Every function here is safe to call from any thread; work is queued to
+ * the I/O thread. Callbacks (protocol handlers, dial completions, posted
+ * functions, timers) run on the I/O thread and must not block.
  *
  * Identity: the node's Ed25519 key; its public key is the peer id. Each
  * connection is mutually authenticated with self-signed Ed25519 certificates
@@ -25,9 +27,9 @@
  * mk_transport_free.
  *
  * Layers (discovery, streams, groups) attach to a network by registering a
- * protocol and hopping onto the I/O thread with mk_transport_call; they detach
- * with mk_transport_protocol_unregister, after which none of their callbacks
- * runs. docs/net.md, "Attaching a layer".
+ * protocol and hopping onto the I/O thread with mk_transport_call; they
+ * detach with mk_transport_protocol_unregister, after which none of their
+ * callbacks runs. docs/net.md, "Attaching a layer".
  */
 #ifndef MOSAIK_NET_H
 #define MOSAIK_NET_H
@@ -148,7 +150,7 @@ typedef struct mk_transport_protocol {
  * bad name or limit, MK_EBUSY if the name is taken or the table full. */
 MK_EXTERN int mk_transport_protocol_register(mk_transport *net, const mk_transport_protocol *proto,
                                              mk_error *err);
-/* The same (the older name, kept for existing callers). */
+/* The same under its older name, kept only while src/groups/host.c uses it. */
 MK_EXTERN int mk_transport_register_protocol(mk_transport *net, const mk_transport_protocol *proto,
                                              mk_error *err);
 

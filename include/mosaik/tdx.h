@@ -9,8 +9,9 @@
  *   3. the QE report verifies under the PCK leaf key, and its report data is
  *      SHA-256(attestation key || QE auth data) followed by 32 zero bytes;
  *   4. the PCK chain (leaf, Platform/Processor CA, root) ends in a trusted
- *      root: the pinned Intel SGX Root CA, or — only after an explicit
- *      mk_tdx_verifier_trust_simulator() — the simulator's test root;
+ *      root: the pinned Intel SGX Root CA, or — only when explicitly
+ *      given (mk_tdx_verifier_config.simulator_root_der,
+ *      mk_tdx_verifier_trust_simulator) — the simulator's test root;
  *   5. with collateral (TCB info, QE identity, CRLs; each signed over the exact
  *      bytes served, chained to the same root, within its window): nothing is
  *      revoked, the QE identity matches, and the platform's TCB status is one

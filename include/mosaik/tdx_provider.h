@@ -18,7 +18,8 @@
  *                  its name contains "simulator", mk_tdx_provider_is_simulated
  *                  is true, its certificates' CNs contain "simulated", and no
  *                  verifier accepts its quotes unless told to trust its root
- *                  (mk_tdx_verifier_trust_simulator). See docs/tdx-simulator.md.
+ *                  (mk_tdx_verifier_config.simulator_root_der). See
+ *                  docs/tdx-simulator.md.
  *
  * RTMR extension (RTMR 2 and 3, the ones left to the TD's software) uses
  * /sys/devices/virtual/misc/tdx_guest/measurements/rtmrN:sha384 (Linux >=
@@ -178,8 +179,9 @@ MK_EXTERN int mk_tdx_sim_load_or_create(const char *path, const mk_tdx_sim_confi
                                         mk_tdx_sim **out, mk_error *err);
 MK_EXTERN void mk_tdx_sim_free(mk_tdx_sim *sim);
 
-/* The simulator root certificate (DER), for mk_tdx_verifier_trust_simulator.
- * *der points into sim (valid while sim lives). */
+/* The simulator root certificate (DER), for a verifier's
+ * simulator_root_der (or mk_tdx_verifier_trust_simulator). *der points into
+ * sim (valid while sim lives). */
 MK_EXTERN void mk_tdx_sim_root_der(const mk_tdx_sim *sim, const uint8_t **der, size_t *len);
 /* The PCK chain as embedded in quotes (PEM: leaf, PCK CA, root), NUL-free. */
 MK_EXTERN void mk_tdx_sim_pck_chain_pem(const mk_tdx_sim *sim, const char **pem, size_t *len);
