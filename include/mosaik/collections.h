@@ -109,7 +109,7 @@ typedef struct mk_collection_def {
 #define MK_REQUIRE_TICKET(...) .require_ticket = true, MK_VALIDATORS(__VA_ARGS__)
 #define MK_NO_TICKET .require_ticket = false, MK_NO_VALIDATORS
 
-/* Open from a declaration: name, kind, capacity, require_ticket and the
+/* Make from a declaration: name, kind, capacity, require_ticket and the
  * validators come from def (the validators are made by their factories and
  * owned by the collection); cfg gives the per-node rest (data_dir,
  * bootstrap, role, writer_validators, timings, snapshots) and must leave
