@@ -327,6 +327,7 @@ struct mk_group {
     mk_group_status st;
     mk_graft_stats rstats; /* the gate's counters */
     uint64_t rlog_at;      /* when the gate logged last */
+    bool rhold;            /* test hook: drop AppendEntries with entries, snapshots */
 };
 
 /* ----- frame.c ------------------------------------------------------------ */
@@ -493,6 +494,10 @@ int mk_group_apply_unchecked(mk_group *g, const void *cmd, size_t len, mk_buf *r
 void mk_group_partition(mk_group *g, const mk_id *peer, bool cut);
 /* raftgate.c: the gate's counters and latest reason. */
 void mk_group_raft_stats(mk_group *g, mk_graft_stats *out);
+/* raftgate.c: drop AppendEntries carrying entries, and InstallSnapshot,
+ * arriving here (heartbeats still pass) to hold a member behind; false
+ * lets them through again. */
+void mk_group_raft_hold(mk_group *g, bool hold);
 /* admit.c: cap the validation cache (default MK_GVCACHE_MAX entries; least
  * recently used entries are replaced when it is full). */
 void mk_group_vcache_limit(mk_group *g, size_t cap);

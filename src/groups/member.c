@@ -72,7 +72,7 @@ typedef struct bsnap {
     uint8_t role;
 } bsnap;
 
-/* Add or re-role one bonded member; whether a change was attempted. */
+/* Add or re-role one bonded member; whether a change is now in flight. */
 static bool reconcile_bonds(mk_group *g) {
     bsnap bs[MK_GROUP_MAX_MEMBERS];
     size_t nb = 0;
@@ -85,10 +85,10 @@ static bool reconcile_bonds(mk_group *g) {
     for (size_t i = 0; i < nb; i++) {
         const struct raft_server *s = cfg_find(g, bs[i].rid);
         int want = bs[i].role == MK_GROUP_READER ? RAFT_STANDBY : RAFT_VOTER;
-        int rc = 0;
+        int rc = 0, compat = mk_ggate_compat(g, &bs[i].peer);
+        if (compat == MK_GCOMPAT_FOREIGN) continue; /* removed below, never promoted */
         if (!s) {
             if (g->raft.configuration.n >= MK_GROUP_MAX_MEMBERS) continue;
-            int compat = mk_ggate_compat(g, &bs[i].peer);
             if (compat == MK_GCOMPAT_UNKNOWN) mk_gbridge_probe(g, &bs[i].peer);
             if (compat != MK_GCOMPAT_OK) continue;
             char addr[MK_ID_HEX_LEN];
@@ -101,8 +101,8 @@ static bool reconcile_bonds(mk_group *g) {
         } else {
             continue;
         }
-        if (rc != 0) g->changing = false;
-        return true;
+        if (rc == 0) return true;
+        g->changing = false; /* refused at once: no change is in flight */
     }
     return false;
 }

@@ -177,7 +177,7 @@ void mk_ggate_count(mk_group *g, int which, const mk_id *peer, const char *why) 
                                             : &s->evicted;
     (*c)++;
     snprintf(s->last, sizeof s->last, "%s: %s", sh, why ? why : "refused");
-    log = which == MK_GC_CONFLICT || now - g->rlog_at >= LOG_EVERY_MS;
+    log = now - g->rlog_at >= LOG_EVERY_MS;
     if (log) g->rlog_at = now;
     pthread_mutex_unlock(&g->smu);
     if (log)
@@ -225,6 +225,20 @@ static void adopt(mk_group *g, const mk_gcluster *c) {
 
 /* ----- messages ---------------------------------------------------------------- */
 
+/* The test hook: entries held back (heartbeats still pass). */
+static bool held(mk_group *g) {
+    pthread_mutex_lock(&g->smu);
+    bool h = g->rhold;
+    pthread_mutex_unlock(&g->smu);
+    return h;
+}
+
+void mk_group_raft_hold(mk_group *g, bool hold) {
+    pthread_mutex_lock(&g->smu);
+    g->rhold = hold;
+    pthread_mutex_unlock(&g->smu);
+}
+
 int mk_ggate_judge_in(mk_group *g, const mk_id *peer, uint8_t role, const mk_gcluster *cl,
                       const mk_graft_msg *m, const char **why) {
     mk_gpeer *p = peer_get(g, peer, true);
@@ -240,6 +254,7 @@ int mk_ggate_judge_in(mk_group *g, const mk_id *peer, uint8_t role, const mk_gcl
         mk_ggate_count(g, MK_GC_CONFLICT, peer, *why);
         return MK_GRAFT_REFUSE;
     }
+    if (lead && held(g) && (m->type == MK_GRAFT_IS || m->n_entries > 0)) return MK_GRAFT_DROP;
     mk_graft_view v = {.role = role,
                        .sender = p->rid,
                        .term = g->raft.current_term,

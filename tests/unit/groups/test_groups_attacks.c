@@ -382,5 +382,5 @@ int main(void) {
         cmocka_unit_test_teardown(test_vote_for_another, tg_teardown),
         cmocka_unit_test_teardown(test_channel_cap, tg_teardown),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return TG_RUN(tests);
 }

@@ -41,6 +41,11 @@ static inline uint64_t tg_now_ms(void) {
 
 #define TG_WAIT(pred, timeout_ms, what) ((void)TU_WAIT_UNTIL(pred, timeout_ms, what))
 
+/* Run a suite; TG_FILTER=<pattern> runs only the matching tests. */
+#define TG_RUN(tests)                                                                              \
+    (getenv("TG_FILTER") ? cmocka_set_test_filter(getenv("TG_FILTER")) : (void)0,                  \
+     cmocka_run_group_tests(tests, NULL, NULL))
+
 /* ----- what a test started --------------------------------------------------- */
 
 #define TG_LIVE 64
