@@ -366,10 +366,12 @@ void mk_group_id_with_writers(const mk_id *id, const mk_validator_set *wvs, mk_i
 
 /* ----- host.c (network I/O thread, except join/leave/dial/send) ----------- */
 
-/* Enter g into its network's host (made on first use): MK_EBUSY when the
- * group is joined already or the host is full. */
+/* Enter g into its network's host (made and attached on first use):
+ * MK_EBUSY when the group is joined already or the host is full, or the
+ * error of attaching (e.g. "groups" registered by someone else). */
 int mk_ghost_join(mk_group *g, mk_error *err);
-/* Take g out of the host's table; no callback reaches it afterwards. */
+/* Take g out of the host's table; no callback reaches it afterwards. The
+ * last group detaches the host (waits for the I/O thread: not from it). */
 void mk_ghost_leave(mk_group *g);
 /* Dial peer at addr for protocol "groups"; the bond forms on connect. */
 void mk_ghost_dial(mk_group *g, const mk_id *peer, const char *addr);
@@ -492,6 +494,12 @@ int mk_group_apply_unchecked(mk_group *g, const void *cmd, size_t len, mk_buf *r
 /* bond.c: stop exchanging raft traffic with peer (both directions of its
  * bond channels are dropped) to simulate a partition; false heals. */
 void mk_group_partition(mk_group *g, const mk_id *peer, bool cut);
+/* host.c: is a groups host attached to nw? */
+bool mk_ghost_attached(mk_network *nw);
+/* host.c: when set, called before every frame leaves (also from the
+ * outbox); < 0 fails the send (a test closes the connection there, as a
+ * failed TLS write does on the I/O thread). */
+extern int (*mk_ghost_send_hook)(mk_net_conn *conn);
 /* raftgate.c: the gate's counters and latest reason. */
 void mk_group_raft_stats(mk_group *g, mk_graft_stats *out);
 /* raftgate.c: drop AppendEntries carrying entries, and InstallSnapshot,
