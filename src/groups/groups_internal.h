@@ -502,9 +502,10 @@ bool mk_ghost_attached(mk_network *nw);
 extern int (*mk_ghost_send_hook)(mk_net_conn *conn);
 /* raftgate.c: the gate's counters and latest reason. */
 void mk_group_raft_stats(mk_group *g, mk_graft_stats *out);
-/* raftgate.c: drop AppendEntries carrying entries, and InstallSnapshot,
- * arriving here (heartbeats still pass) to hold a member behind; false
- * lets them through again. */
+/* raftgate.c: lose AppendEntries carrying entries, and InstallSnapshot,
+ * arriving here after the gate saw them (so the leader's commit index is
+ * known; heartbeats pass) to hold a member behind; false lets them
+ * through again. */
 void mk_group_raft_hold(mk_group *g, bool hold);
 /* admit.c: cap the validation cache (default MK_GVCACHE_MAX entries; least
  * recently used entries are replaced when it is full). */
