@@ -207,7 +207,7 @@ static void chan_cap(mk_group *g, const mk_id *peer, bool mine) {
                 if (!oldest || c->seq < oldest->seq) oldest = c;
             }
         if (n < MK_GF_MAX_CHANS) return;
-        mk_ggate_count(g, MK_GC_EVICTED, peer, "a newer raft channel of the peer");
+        mk_ggate_count(g, MK_GC_EVICTED, peer, "a newer raft channel with the peer");
         chan_close(oldest, true);
     }
 }
