@@ -12,24 +12,39 @@
  *
  * connect(id, address): address is the peer id in hex; there must be an
  * established bond whose peer maps to that raft id, else RAFT_NOCONNECTION
- * (raft retries). We send OPEN(chan) and hand raft its stream on the next
- * loop iteration (a deferred callback, never from inside connect()).
- * The remote side answers OPEN by making its own socketpair and calling
- * raft's accept callback with the raft id *derived from the bonded peer id*
- * (never from anything the peer says).
+ * (raft retries). We send OPEN(chan) and our hello (raftwire.c: magic and
+ * cluster identity) and hand raft its stream on the next loop iteration (a
+ * deferred callback, never from inside connect()). The pump reads raft's
+ * bytes through a parser in OUT mode, only to see which requests go to the
+ * peer (raftgate.c gives it credit for one answer each).
+ *
+ * The remote side records the channel on OPEN and answers the opener's
+ * hello with its own on the reverse direction. Everything after the hello
+ * goes through the parser (raftwire.c: bounded, caps, exact layouts) and
+ * the gate (raftgate.c: the role rules); only what they pass reaches raft.
+ * The socketpair and raft's accept callback come with the first byte
+ * passed, and raft is told the raft id *derived from the bonded peer id*
+ * (never anything the peer says). Malformed input, a refused message or a
+ * conflicting hello closes that channel only, and is counted. Raft never
+ * writes back on a stream it accepted, nor reads one it opened, so the
+ * reverse direction carries the reply hello and nothing else.
  *
  * Channel numbers are chosen by the opener; frames carry dir = 0 when the
  * channel was opened by the frame's sender, 1 when by its receiver, so both
- * sides' numbering can coexist. EOF or an error on the pump (raft closed
- * its end) sends CLOSE; CLOSE, the end of the bond or a partition closes
- * the pump, which raft sees as EOF. Back-pressure: when the connection's
- * send queue is full the pump stops reading (raft's writes then queue in
- * the socket and in libuv) and a stashed chunk is retried by the fast tick.
- * Bytes queued toward raft are capped (MK_GF_MAX_PUMP_QUEUE): beyond it the
- * channel closes.
+ * sides' numbering can coexist. At most MK_GF_MAX_CHANS channels per peer
+ * and direction (raft keeps one connection per peer, two while it
+ * reconnects): a newer one closes the oldest. EOF or an error on the pump
+ * (raft closed its end) sends CLOSE; CLOSE, the end of the bond or a
+ * partition closes the pump, which raft sees as EOF. Back-pressure: when
+ * the connection's send queue is full the pump stops reading (raft's
+ * writes then queue in the socket and in libuv) and a stashed chunk is
+ * retried by the fast tick. Bytes queued toward raft are capped
+ * (MK_GF_MAX_PUMP_QUEUE): beyond it the channel closes. A probe
+ * (mk_gbridge_probe) is a channel with our hello and no raft stream: the
+ * reply tells the leader a peer's cluster before it adds the peer.
  *
- * Invariants: every channel is in g->chans until its pump starts closing;
- * a channel holds a reference to the connection it sends on; all of this
+ * Invariants: every channel is in g->chans until it starts closing; a
+ * channel holds a reference to the connection it sends on; all of this
  * runs on the group's loop thread only.
  */
 #include <errno.h>
@@ -39,19 +54,29 @@
 #include <unistd.h>
 
 #include "groups/groups_internal.h"
+#include "mosaik/clock.h"
 #include "mosaik/log.h"
+
+#define PROBE_EVERY_MS 500
 
 struct mk_gchan {
     mk_gchan *next;
     mk_group *g;
     mk_id peer;
     mk_net_conn *conn;
-    bool mine;
+    bool mine, probe; /* opened by us; a probe has no raft stream */
     uint32_t id;
+    uint64_t seq; /* opening order */
+    bool has_pump, closing;
     uv_pipe_t pump;
-    bool closing;
     uint8_t *stash;
     size_t stash_len;
+    uint8_t role;        /* the peer's bond role, from its latest frame */
+    bool hello;          /* the peer's hello arrived */
+    mk_gcluster cluster; /* the peer's hello */
+    mk_graft_parser rx;  /* the peer's bytes: IN, or REPLY on a channel we opened */
+    mk_graft_parser tx;  /* our raft's bytes on a channel we opened (OUT) */
+    uint64_t opened_ms;
 };
 
 typedef struct pconn {
@@ -71,11 +96,16 @@ static void free_raft_stream(uv_handle_t *h) {
     raft_free(h);
 }
 
-static void chan_closed_cb(uv_handle_t *h) {
-    mk_gchan *c = h->data;
+static void chan_free(mk_gchan *c) {
     if (c->conn) mk_net_conn_unref(c->conn);
+    mk_graft_parser_free(&c->rx);
+    mk_graft_parser_free(&c->tx);
     free(c->stash);
     free(c);
+}
+
+static void chan_closed_cb(uv_handle_t *h) {
+    chan_free(h->data);
 }
 
 static void chan_close(mk_gchan *c, bool tell_peer) {
@@ -92,14 +122,10 @@ static void chan_close(mk_gchan *c, bool tell_peer) {
             .type = MK_GF_CLOSE, .group = g->id, .dir = c->mine ? 0 : 1, .chan = c->id};
         (void)mk_group_send_frame(c->conn, &f);
     }
-    uv_close((uv_handle_t *)&c->pump, chan_closed_cb);
-}
-
-static void pump_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
-    (void)h;
-    (void)suggested;
-    buf->base = malloc(MK_GF_CHUNK);
-    buf->len = buf->base ? MK_GF_CHUNK : 0;
+    if (c->has_pump)
+        uv_close((uv_handle_t *)&c->pump, chan_closed_cb);
+    else
+        chan_free(c);
 }
 
 /* Send one DATA frame; 0, MK_EBUSY (stash it) or another error. */
@@ -113,9 +139,45 @@ static int chan_send(mk_gchan *c, const uint8_t *data, size_t len) {
     return mk_group_send_frame(c->conn, &f);
 }
 
+static int send_hello(mk_gchan *c) {
+    uint8_t h[MK_GRAFT_HELLO_LEN];
+    mk_graft_hello_write(h, &c->g->cluster);
+    return chan_send(c, h, sizeof h);
+}
+
+/* Close c for a stream failure, counting it by its kind. */
+static void chan_fail(mk_gchan *c, int rc, const char *why) {
+    if (rc == MK_EMALFORMED || rc == MK_ETOOBIG)
+        mk_ggate_count(c->g, MK_GC_MALFORMED, &c->peer, why);
+    chan_close(c, true);
+}
+
+/* ----- our raft's bytes (the pump's read side) ------------------------------ */
+
+static int observe_msg(void *ctx, const mk_graft_msg *m, const char **why) {
+    (void)why;
+    mk_gchan *c = ctx;
+    mk_ggate_observe(c->g, &c->peer, m);
+    return MK_GRAFT_FORWARD;
+}
+
+static void pump_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
+    (void)h;
+    (void)suggested;
+    buf->base = malloc(MK_GF_CHUNK);
+    buf->len = buf->base ? MK_GF_CHUNK : 0;
+}
+
 static void pump_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
     mk_gchan *c = s->data;
-    if (nread > 0 && !c->closing) {
+    if (nread > 0 && !c->closing && c->mine) {
+        mk_graft_ops ops = {.on_msg = observe_msg, .ctx = c};
+        if (mk_graft_feed(&c->tx, (const uint8_t *)buf->base, (size_t)nread, &ops) < 0) {
+            mk_log(MK_LOG_WARN, "groups", "our raft stream: %s", c->tx.why);
+            chan_close(c, true);
+            free(buf->base);
+            return;
+        }
         int rc = chan_send(c, (const uint8_t *)buf->base, (size_t)nread);
         if (rc == MK_EBUSY) {
             c->stash = (uint8_t *)buf->base; /* keep the chunk */
@@ -127,47 +189,74 @@ static void pump_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
     } else if (nread < 0) {
         chan_close(c, true);
     }
+    /* Raft never writes on a stream it accepted: such bytes are dropped. */
     free(buf->base);
 }
 
-/* Make a socketpair: raft's end wrapped in a raft_malloc'ed uv_pipe_t, the
- * pump's end in c->pump (reading). */
-static int chan_make(mk_group *g, const mk_id *peer, mk_net_conn *conn, bool mine, uint32_t id,
-                     uv_pipe_t **raft_end, mk_gchan **out) {
-    int fds[2];
-    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds) != 0)
-        return RAFT_IOERR;
-    mk_gchan *c = calloc(1, sizeof *c);
-    uv_pipe_t *r = raft_malloc(sizeof *r);
-    if (!c || !r) {
-        free(c);
-        raft_free(r);
-        close(fds[0]);
-        close(fds[1]);
-        return RAFT_NOMEM;
+/* ----- channels ------------------------------------------------------------ */
+
+/* Keep at most MK_GF_MAX_CHANS - 1 channels of (peer, direction) before a
+ * new one: the oldest go. Probes are not counted. */
+static void chan_cap(mk_group *g, const mk_id *peer, bool mine) {
+    for (;;) {
+        mk_gchan *oldest = NULL;
+        unsigned n = 0;
+        for (mk_gchan *c = g->chans; c; c = c->next)
+            if (c->mine == mine && !c->probe && mk_id_eq(&c->peer, peer)) {
+                n++;
+                if (!oldest || c->seq < oldest->seq) oldest = c;
+            }
+        if (n < MK_GF_MAX_CHANS) return;
+        mk_ggate_count(g, MK_GC_EVICTED, peer, "a newer raft channel with the peer");
+        chan_close(oldest, true);
     }
+}
+
+static mk_gchan *chan_new(mk_group *g, const mk_id *peer, mk_net_conn *conn, bool mine, bool probe,
+                          uint32_t id) {
+    if (!probe) chan_cap(g, peer, mine);
+    mk_gchan *c = calloc(1, sizeof *c);
+    if (!c) return NULL;
     c->g = g;
     c->peer = *peer;
     c->conn = mk_net_conn_ref(conn);
     c->mine = mine;
+    c->probe = probe;
     c->id = id;
+    c->seq = ++g->chan_seq;
+    c->opened_ms = mk_mono_ms();
+    mk_graft_parser_init(&c->rx, mine ? MK_GRAFT_REPLY : MK_GRAFT_IN, &g->rlim);
+    mk_graft_parser_init(&c->tx, MK_GRAFT_OUT, &g->tlim);
+    c->next = g->chans;
+    g->chans = c;
+    return c;
+}
+
+/* Give c its socketpair: raft's end wrapped in a raft_malloc'ed uv_pipe_t,
+ * the pump's end in c->pump (reading). */
+static int chan_pump(mk_gchan *c, uv_pipe_t **raft_end) {
+    mk_group *g = c->g;
+    int fds[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds) != 0)
+        return RAFT_IOERR;
+    uv_pipe_t *r = raft_malloc(sizeof *r);
+    if (!r) {
+        close(fds[0]);
+        close(fds[1]);
+        return RAFT_NOMEM;
+    }
     uv_pipe_init(&g->loop, &c->pump, 0);
     uv_pipe_init(&g->loop, r, 0);
     c->pump.data = c;
+    c->has_pump = true;
     if (uv_pipe_open(&c->pump, fds[1]) != 0 || uv_pipe_open(r, fds[0]) != 0) {
-        /* Handles own nothing yet beyond the fds we close here. */
         close(fds[0]);
         close(fds[1]);
-        c->closing = true;
-        uv_close((uv_handle_t *)&c->pump, chan_closed_cb);
         uv_close((uv_handle_t *)r, free_raft_stream);
         return RAFT_IOERR;
     }
     uv_read_start((uv_stream_t *)&c->pump, pump_alloc, pump_read);
-    c->next = g->chans;
-    g->chans = c;
     *raft_end = r;
-    *out = c;
     return 0;
 }
 
@@ -192,6 +281,25 @@ static int tr_listen(struct raft_uv_transport *t, raft_uv_accept_cb cb) {
     return 0;
 }
 
+/* Open channel chan to peer on conn: OPEN and our hello. */
+static mk_gchan *open_chan(mk_group *g, const mk_id *peer, mk_net_conn *conn, bool probe,
+                           uv_pipe_t **raft_end) {
+    uint32_t chan = ++g->next_chan;
+    mk_gchan *c = chan_new(g, peer, conn, true, probe, chan);
+    if (!c) return NULL;
+    if (raft_end && chan_pump(c, raft_end) != 0) {
+        chan_close(c, false);
+        return NULL;
+    }
+    mk_group_frame f = {.type = MK_GF_OPEN, .group = g->id, .chan = chan};
+    if (mk_group_send_frame(conn, &f) < 0 || send_hello(c) < 0) {
+        if (raft_end) uv_close((uv_handle_t *)*raft_end, free_raft_stream);
+        chan_close(c, false);
+        return NULL;
+    }
+    return c;
+}
+
 static int tr_connect(struct raft_uv_transport *t, struct raft_uv_connect *req, raft_id id,
                       const char *address, raft_uv_connect_cb cb) {
     mk_group *g = t->impl;
@@ -207,27 +315,13 @@ static int tr_connect(struct raft_uv_transport *t, struct raft_uv_connect *req, 
         return RAFT_NOCONNECTION;
     }
     pconn *p = calloc(1, sizeof *p);
-    if (!p) {
-        mk_net_conn_unref(conn);
-        return RAFT_NOMEM;
-    }
-    uint32_t chan = ++g->next_chan;
-    mk_gchan *c;
-    int rc = chan_make(g, &peer, conn, true, chan, &p->stream, &c);
-    if (rc == 0) {
-        mk_group_frame f = {.type = MK_GF_OPEN, .group = g->id, .chan = chan};
-        if (mk_group_send_frame(conn, &f) < 0) {
-            chan_close(c, false);
-            uv_close((uv_handle_t *)p->stream, free_raft_stream);
-            rc = RAFT_NOCONNECTION;
-        }
-    }
+    mk_gchan *c = p ? open_chan(g, &peer, conn, false, &p->stream) : NULL;
     mk_net_conn_unref(conn);
-    if (rc != 0) {
+    if (!c) {
         free(p);
-        return rc;
+        return RAFT_NOCONNECTION;
     }
-    mk_log(MK_LOG_DEBUG, "groups", "raft connect to %.8s: chan %u", address, chan);
+    mk_log(MK_LOG_DEBUG, "groups", "raft connect to %.8s: chan %u", address, c->id);
     p->req = req;
     p->cb = cb;
     p->next = g->pconns;
@@ -272,6 +366,7 @@ static void tr_close(struct raft_uv_transport *t, raft_uv_transport_close_cb cb)
     g->accept_cb = NULL;
     fire_pconns(g, RAFT_CANCELED);
     mk_gbridge_close_all(g);
+    mk_ggate_free_all(g);
     if (cb) cb(t);
 }
 
@@ -282,6 +377,89 @@ void mk_gbridge_setup(mk_group *g) {
     g->trans.listen = tr_listen;
     g->trans.connect = tr_connect;
     g->trans.close = tr_close;
+}
+
+/* ----- the peer's bytes ---------------------------------------------------- */
+
+static int in_hello(void *ctx, const mk_gcluster *cl, const char **why) {
+    mk_gchan *c = ctx;
+    c->cluster = *cl;
+    c->hello = true;
+    int rc = mk_ggate_hello(c->g, &c->peer, cl, why);
+    /* Answered even when refused, so the opener learns why. */
+    if (send_hello(c) < 0 && rc == 0) {
+        *why = "cannot answer the hello";
+        rc = MK_ENETWORK;
+    }
+    return rc;
+}
+
+static int in_msg(void *ctx, const mk_graft_msg *m, const char **why) {
+    mk_gchan *c = ctx;
+    return mk_ggate_judge_in(c->g, &c->peer, c->role, &c->cluster, m, why);
+}
+
+static void write_done(uv_write_t *req, int status) {
+    (void)status;
+    free(req->data);
+}
+
+/* Pass bytes to raft; its stream (and accept) comes with the first ones. */
+static int in_out(void *ctx, const uint8_t *d, size_t n) {
+    mk_gchan *c = ctx;
+    mk_group *g = c->g;
+    if (!c->has_pump) {
+        uv_pipe_t *r;
+        if (!g->accept_cb || g->trans_closed || chan_pump(c, &r) != 0) return MK_ESTATE;
+        char addr[MK_ID_HEX_LEN];
+        mk_id_to_hex(&c->peer, addr);
+        mk_log(MK_LOG_DEBUG, "groups", "raft accept from %.8s: chan %u", addr, c->id);
+        g->accept_cb(&g->trans, mk_group_rid_of(&c->peer), addr, (struct uv_stream_s *)r);
+    }
+    if (uv_stream_get_write_queue_size((uv_stream_t *)&c->pump) > MK_GF_MAX_PUMP_QUEUE) {
+        mk_log(MK_LOG_WARN, "groups", "raft channel backlog over cap: closing");
+        return MK_ETOOBIG;
+    }
+    wreq *w = malloc(sizeof *w + n);
+    if (!w) return MK_ENOMEM;
+    memcpy(w->data, d, n);
+    w->buf = uv_buf_init((char *)w->data, (unsigned)n);
+    w->req.data = w;
+    if (uv_write(&w->req, (uv_stream_t *)&c->pump, &w->buf, 1, write_done) != 0) {
+        free(w);
+        return MK_ENETWORK;
+    }
+    return 0;
+}
+
+static int reply_hello(void *ctx, const mk_gcluster *cl, const char **why) {
+    mk_gchan *c = ctx;
+    c->cluster = *cl;
+    c->hello = true;
+    return mk_ggate_hello(c->g, &c->peer, cl, why);
+}
+
+void mk_gbridge_on_data(mk_group *g, const mk_id *peer, uint8_t role, uint8_t dir, uint32_t chan,
+                        const uint8_t *data, size_t len) {
+    /* dir 0: opened by the sender, i.e. not by us. */
+    mk_gchan *c = chan_find(g, peer, dir == 1, chan);
+    if (!c || c->closing || len == 0) return;
+    c->role = role;
+    mk_graft_ops ops = {.ctx = c};
+    if (c->mine) {
+        ops.on_hello = reply_hello;
+    } else {
+        ops.on_hello = in_hello;
+        ops.on_msg = in_msg;
+        ops.out = in_out;
+    }
+    int rc = mk_graft_feed(&c->rx, data, len, &ops);
+    if (rc < 0) {
+        mk_log(MK_LOG_DEBUG, "groups", "raft channel %u closed: %s", chan, c->rx.why);
+        chan_fail(c, rc, c->rx.why);
+    } else if (c->probe && c->hello) {
+        chan_close(c, true); /* the reply came: the probe is done */
+    }
 }
 
 /* ----- events from the bond -------------------------------------------- */
@@ -298,45 +476,7 @@ void mk_gbridge_on_open(mk_group *g, const mk_id *peer, mk_net_conn *conn, uint3
         return;
     }
     mk_net_conn_unref(bc);
-    uv_pipe_t *r;
-    mk_gchan *c;
-    if (chan_make(g, peer, conn, false, chan, &r, &c) != 0) {
-        (void)mk_group_send_frame(conn, &refuse);
-        return;
-    }
-    char addr[MK_ID_HEX_LEN];
-    mk_id_to_hex(peer, addr);
-    mk_log(MK_LOG_DEBUG, "groups", "raft accept from %.8s: chan %u", addr, chan);
-    g->accept_cb(&g->trans, mk_group_rid_of(peer), addr, (struct uv_stream_s *)r);
-}
-
-static void write_done(uv_write_t *req, int status) {
-    (void)status;
-    free(req->data);
-}
-
-void mk_gbridge_on_data(mk_group *g, const mk_id *peer, uint8_t dir, uint32_t chan,
-                        const uint8_t *data, size_t len) {
-    /* dir 0: opened by the sender, i.e. not by us. */
-    mk_gchan *c = chan_find(g, peer, dir == 1, chan);
-    if (!c || c->closing || len == 0) return;
-    if (uv_stream_get_write_queue_size((uv_stream_t *)&c->pump) > MK_GF_MAX_PUMP_QUEUE) {
-        mk_log(MK_LOG_WARN, "groups", "raft channel backlog over cap: closing");
-        chan_close(c, true);
-        return;
-    }
-    wreq *w = malloc(sizeof *w + len);
-    if (!w) {
-        chan_close(c, true);
-        return;
-    }
-    memcpy(w->data, data, len);
-    w->buf = uv_buf_init((char *)w->data, (unsigned)len);
-    w->req.data = w;
-    if (uv_write(&w->req, (uv_stream_t *)&c->pump, &w->buf, 1, write_done) != 0) {
-        free(w);
-        chan_close(c, false);
-    }
+    if (!chan_new(g, peer, conn, false, false, chan)) (void)mk_group_send_frame(conn, &refuse);
 }
 
 void mk_gbridge_on_close(mk_group *g, const mk_id *peer, uint8_t dir, uint32_t chan) {
@@ -349,6 +489,21 @@ void mk_gbridge_peer_down(mk_group *g, const mk_id *peer) {
         n = c->next;
         if (mk_id_eq(&c->peer, peer)) chan_close(c, true);
     }
+    mk_ggate_peer_down(g, peer);
+}
+
+void mk_gbridge_probe(mk_group *g, const mk_id *peer) {
+    for (mk_gchan *c = g->chans; c; c = c->next)
+        if (c->probe && mk_id_eq(&c->peer, peer)) {
+            if (mk_mono_ms() - c->opened_ms < 4 * PROBE_EVERY_MS) return;
+            chan_close(c, true); /* unanswered: try again */
+            break;
+        }
+    if (g->trans_closed || !mk_ggate_probe_due(g, peer, PROBE_EVERY_MS)) return;
+    mk_net_conn *conn = mk_group_bond_conn(g, peer);
+    if (!conn) return;
+    (void)open_chan(g, peer, conn, true, NULL);
+    mk_net_conn_unref(conn);
 }
 
 void mk_gbridge_flush(mk_group *g) {

@@ -22,13 +22,17 @@
  * The data directory stays.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "core/timeutil.h"
 #include "groups/groups_internal.h"
 #include "mosaik/crypto.h"
+#include "mosaik/encoding.h"
 #include "mosaik/log.h"
 
 void mk_group_config_init(mk_group_config *cfg) {
@@ -112,6 +116,9 @@ static void group_init(mk_group *g, mk_network *nw, const mk_group_config *cfg) 
         mk_group_id_with_writers(&g->id, g->wvs, &id2);
         g->id = id2;
     }
+    mk_graft_limits_init(&g->rlim, cfg->snapshot_threshold, cfg->snapshot_trailing,
+                         cfg->sm->snapshot != NULL);
+    mk_graft_limits_trusted(&g->tlim);
     (void)mk_random_bytes(&g->next_seq, sizeof g->next_seq);
     g->next_seq >>= 1;
     pthread_mutex_init(&g->qmu, NULL);
@@ -137,14 +144,88 @@ static void discard_started(mk_group *g) {
     group_destroy(g);
 }
 
-static void bootstrap(mk_group *g) {
+/* ----- the cluster identity ------------------------------------------------ */
+
+/* File "mosaik-cluster" in the data directory: "v1 " and 48 hex digits (the
+ * bootstrapper's raft id u64 big-endian, a 16-byte nonce), a newline. */
+#define CLUSTER_FILE "mosaik-cluster"
+#define CLUSTER_TEXT 52
+
+/* Read it: 0 (missing: not known yet) or an error. */
+static int cluster_load(mk_group *g, mk_error *err) {
+    char path[4200], text[CLUSTER_TEXT + 2];
+    snprintf(path, sizeof path, "%s/" CLUSTER_FILE, g->data_dir);
+    FILE *f = fopen(path, "re");
+    if (!f) return errno == ENOENT ? 0 : mk_error_set(err, MK_EIO, "%s: %s", path, strerror(errno));
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    fclose(f);
+    text[n] = 0;
+    uint8_t raw[24];
+    mk_reader r;
+    mk_reader_init(&r, raw, sizeof raw);
+    if (n == CLUSTER_TEXT && memcmp(text, "v1 ", 3) == 0 && text[n - 1] == '\n') {
+        text[n - 1] = 0;
+        if (mk_hex_decode_exact(text + 3, raw, sizeof raw, NULL) == 0 &&
+            mk_read_u64be(&r, &g->cluster.rid) == 0 &&
+            mk_read_bytes(&r, g->cluster.nonce, sizeof g->cluster.nonce) == 0 && g->cluster.rid)
+            return 0;
+    }
+    memset(&g->cluster, 0, sizeof g->cluster);
+    return mk_error_set(err, MK_EMALFORMED, "%s: not a cluster identity", path);
+}
+
+int mk_group_cluster_save(mk_group *g) {
+    uint8_t raw[24];
+    char hex[2 * sizeof raw + 1], text[CLUSTER_TEXT + 1], path[4200], tmp[4210];
+    mk_writer w;
+    mk_writer_init(&w, raw, sizeof raw);
+    mk_write_u64be(&w, g->cluster.rid);
+    mk_write_bytes(&w, g->cluster.nonce, sizeof g->cluster.nonce);
+    mk_hex_encode(raw, sizeof raw, hex);
+    snprintf(text, sizeof text, "v1 %s\n", hex);
+    snprintf(path, sizeof path, "%s/" CLUSTER_FILE, g->data_dir);
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    bool ok = fd >= 0 && write(fd, text, CLUSTER_TEXT) == CLUSTER_TEXT && fsync(fd) == 0;
+    if (fd >= 0 && close(fd) != 0) ok = false;
+    if (ok && rename(tmp, path) != 0) ok = false;
+    if (ok) return 0;
+    mk_log(MK_LOG_WARN, "groups", "cannot save %s: %s", path, strerror(errno));
+    (void)unlink(tmp);
+    return MK_EIO;
+}
+
+/* A pristine data directory gets a one-member configuration of this node
+ * and a new cluster identity; another one keeps what it has. */
+static int bootstrap(mk_group *g, mk_error *err) {
     struct raft_configuration conf;
     raft_configuration_init(&conf);
     int rc = raft_configuration_add(&conf, g->self_rid, g->self_addr, RAFT_VOTER);
     if (rc == 0) rc = raft_bootstrap(&g->raft, &conf);
     raft_configuration_close(&conf);
-    if (rc != 0 && rc != RAFT_CANTBOOTSTRAP)
+    if (rc == RAFT_CANTBOOTSTRAP) return 0;
+    if (rc != 0) {
         mk_log(MK_LOG_WARN, "groups", "bootstrap: %s", raft_strerror(rc));
+        return 0;
+    }
+    g->cluster.rid = g->self_rid;
+    (void)mk_random_bytes(g->cluster.nonce, sizeof g->cluster.nonce);
+    if (mk_group_cluster_save(g) < 0)
+        return mk_error_set(err, MK_EIO, "cannot save the cluster identity in %s", g->data_dir);
+    return 0;
+}
+
+/* Raft's timeouts. A snapshot dropped by a busy follower gets no answer:
+ * the leader retries after the install-snapshot timeout (libraft: 30 s),
+ * here five election timeouts, at least 2 s. */
+static void raft_timeouts(mk_group *g, const mk_group_config *cfg) {
+    uint32_t snap_ms = 5 * g->cfg.election_ms;
+    raft_set_election_timeout(&g->raft, g->cfg.election_ms);
+    raft_set_heartbeat_timeout(&g->raft, g->cfg.heartbeat_ms);
+    raft_set_install_snapshot_timeout(&g->raft, snap_ms < 2000 ? 2000 : snap_ms);
+    raft_set_pre_vote(&g->raft, true);
+    if (cfg->snapshot_threshold) raft_set_snapshot_threshold(&g->raft, cfg->snapshot_threshold);
+    if (cfg->snapshot_trailing) raft_set_snapshot_trailing(&g->raft, cfg->snapshot_trailing);
 }
 
 /* Step 3; on failure g is freed. */
@@ -165,12 +246,13 @@ static int raft_setup(mk_group *g, const mk_group_config *cfg, mk_error *err) {
         discard_unstarted(g);
         return MK_EIO;
     }
-    raft_set_election_timeout(&g->raft, g->cfg.election_ms);
-    raft_set_heartbeat_timeout(&g->raft, g->cfg.heartbeat_ms);
-    raft_set_pre_vote(&g->raft, true);
-    if (cfg->snapshot_threshold) raft_set_snapshot_threshold(&g->raft, cfg->snapshot_threshold);
-    if (cfg->snapshot_trailing) raft_set_snapshot_trailing(&g->raft, cfg->snapshot_trailing);
-    if (cfg->bootstrap) bootstrap(g);
+    raft_timeouts(g, cfg);
+    rc = cluster_load(g, err);
+    if (rc == 0 && cfg->bootstrap) rc = bootstrap(g, err);
+    if (rc < 0) {
+        discard_started(g);
+        return rc;
+    }
     rc = raft_start(&g->raft);
     if (rc != 0) {
         mk_error_set(err, MK_EIO, "raft_start: %s", raft_errmsg(&g->raft));

@@ -54,6 +54,7 @@ enum {
 #define MK_GF_CHUNK ((size_t)64 << 10)
 #define MK_GF_MAX_FRAME (MK_GROUP_MAX_COMMAND + 256)
 #define MK_GF_MAX_PUMP_QUEUE ((size_t)64 << 20)
+#define MK_GF_MAX_CHANS 2 /* raft channels per peer and direction */
 
 /* Forward kinds. MK_FWD_ONCE is a command with its exactly-once tag in
  * front of it: [client id u64][seq u64][floor u64][command] (call.c);
@@ -123,6 +124,141 @@ enum {
     MK_GJ_TRANSFER,  /* hand leadership to peer (zero: any voter) */
 };
 
+/* ----- raftwire.c: the raft wire on a channel (pure) ---------------------- */
+
+/* The channel hello: magic "mkraft\0\1", then the cluster identity. */
+#define MK_GRAFT_HELLO_LEN 32
+/* Caps that do not depend on settings (see mk_graft_limits_init). */
+#define MK_GRAFT_MAX_ADDR 255 /* bytes of a raft address (ours: 64 hex digits) */
+#define MK_GRAFT_MAX_CONF                                                                          \
+    ((1 + 8 + MK_GROUP_MAX_MEMBERS * (8 + MK_GRAFT_MAX_ADDR + 1 + 1) + 7) & ~(size_t)7)
+/* One entry's data: a command (MK_GROUP_MAX_COMMAND) and fsm.c's header,
+ * with room for that header to grow. */
+#define MK_GRAFT_MAX_ENTRY (MK_GROUP_MAX_COMMAND + 4096)
+
+/* libraft's message and entry types. */
+enum {
+    MK_GRAFT_AE = 1,  /* AppendEntries (and heartbeats) */
+    MK_GRAFT_AER = 2, /* AppendEntriesResult */
+    MK_GRAFT_RV = 3,  /* RequestVote */
+    MK_GRAFT_RVR = 4, /* RequestVoteResult */
+    MK_GRAFT_IS = 5,  /* InstallSnapshot */
+    MK_GRAFT_TN = 6,  /* TimeoutNow */
+};
+enum { MK_GRAFT_COMMAND = 1, MK_GRAFT_BARRIER = 2, MK_GRAFT_CHANGE = 3 };
+
+/* The identity of a raft cluster: who bootstrapped it and a random nonce
+ * (rid 0: not known yet). */
+typedef struct mk_gcluster {
+    uint64_t rid;
+    uint8_t nonce[16];
+} mk_gcluster;
+bool mk_gcluster_known(const mk_gcluster *c);
+bool mk_gcluster_eq(const mk_gcluster *a, const mk_gcluster *b);
+void mk_graft_hello_write(uint8_t out[MK_GRAFT_HELLO_LEN], const mk_gcluster *c);
+
+typedef struct mk_graft_limits {
+    bool trusted; /* our own raft's stream: framing only */
+    uint64_t max_entries, max_entry, max_payload, max_snapshot, max_header;
+} mk_graft_limits;
+/* Caps for a group with these snapshot settings (0: libraft's defaults)
+ * and whether its state machine takes snapshots. */
+void mk_graft_limits_init(mk_graft_limits *l, unsigned threshold, unsigned trailing,
+                          bool snapshots);
+void mk_graft_limits_trusted(mk_graft_limits *l);
+bool mk_graft_conf_valid(const uint8_t *b, size_t len);
+
+/* A decoded header (fields by type; payload: bytes after the header). */
+typedef struct mk_graft_msg {
+    uint64_t type, hlen, term;
+    uint64_t prev_index, prev_term, commit, n_entries; /* AE */
+    uint64_t last_index, last_term, conf_index;        /* IS, RV, TN; AER: last index */
+    uint64_t candidate, flags, granted, rejected;      /* RV, RVR, AER */
+    uint64_t payload;
+} mk_graft_msg;
+
+enum { MK_GRAFT_FORWARD = 0, MK_GRAFT_DROP = 1, MK_GRAFT_REFUSE = 2 };
+typedef struct mk_graft_ops {
+    /* The peer's hello: < 0 refuses it (*why: the reason). */
+    int (*on_hello)(void *ctx, const mk_gcluster *c, const char **why);
+    /* A verdict on one message (*why: the reason of a refusal). */
+    int (*on_msg)(void *ctx, const mk_graft_msg *m, const char **why);
+    /* Bytes to pass on (NULL: observe only); < 0 fails the stream. */
+    int (*out)(void *ctx, const uint8_t *p, size_t n);
+    void *ctx;
+} mk_graft_ops;
+
+/* Modes: a peer's channel (hello, then messages), our raft's outgoing
+ * stream (messages), the reverse direction of a channel we opened (one
+ * hello, nothing after). */
+enum { MK_GRAFT_IN = 0, MK_GRAFT_OUT = 1, MK_GRAFT_REPLY = 2 };
+typedef struct mk_graft_parser {
+    uint8_t mode, state, etype;
+    int verdict, rc;
+    const mk_graft_limits *lim; /* borrowed */
+    uint8_t head[MK_GRAFT_HELLO_LEN];
+    size_t have;
+    uint8_t *buf; /* preamble + header of the current message */
+    size_t blen, bhave;
+    mk_graft_msg m;
+    uint64_t left, entry, eleft;
+    uint8_t *cbuf; /* a configuration entry being collected */
+    size_t chave;
+    const char *why; /* why the stream failed */
+} mk_graft_parser;
+void mk_graft_parser_init(mk_graft_parser *p, int mode, const mk_graft_limits *lim);
+void mk_graft_parser_free(mk_graft_parser *p);
+bool mk_graft_parser_failed(const mk_graft_parser *p);
+/* Feed bytes: 0, or the failure (MK_EMALFORMED, MK_ETOOBIG, MK_EPOLICY,
+ * an error of out; p->why says why), which is final. */
+int mk_graft_feed(mk_graft_parser *p, const uint8_t *d, size_t n, const mk_graft_ops *ops);
+
+/* ----- raftgate.c: who may send which raft message (loop thread) ---------- */
+
+typedef struct mk_graft_view {
+    uint8_t role;                  /* the sender's bond role */
+    uint64_t sender;               /* its raft id */
+    uint64_t term;                 /* our raft term */
+    bool leader;                   /* we lead */
+    uint64_t lt_term, lt_rid;      /* the leader accepted last, and its term */
+    uint32_t ae_credit, rv_credit; /* requests we sent it and it did not answer */
+} mk_graft_view;
+/* The role rules (pure): MK_GRAFT_FORWARD, _DROP or _REFUSE (*why set). */
+int mk_graft_judge(const mk_graft_msg *m, const mk_graft_view *v, const char **why);
+
+/* What we know of a peer's cluster. */
+enum { MK_GCOMPAT_UNKNOWN = 0, MK_GCOMPAT_OK = 1, MK_GCOMPAT_FOREIGN = 2 };
+/* Counters of mk_graft_stats. */
+enum { MK_GC_MALFORMED, MK_GC_REFUSED, MK_GC_DROPPED, MK_GC_CONFLICT, MK_GC_EVICTED };
+typedef struct mk_graft_stats {
+    uint64_t malformed; /* channels closed: malformed raft stream or over a cap */
+    uint64_t refused;   /* channels closed: a message the sender's role may not send */
+    uint64_t dropped;   /* messages dropped: unsolicited results, a second leader */
+    uint64_t conflicts; /* channels refused: a conflicting bootstrap */
+    uint64_t evicted;   /* channels closed by the per-peer cap */
+    char last[192];     /* "peer: reason" of the latest one */
+} mk_graft_stats;
+
+/* A peer's hello: 0, or MK_EPOLICY when its cluster conflicts with ours. */
+int mk_ggate_hello(mk_group *g, const mk_id *peer, const mk_gcluster *theirs, const char **why);
+/* A message from peer (bond role, the cluster its channel announced). */
+int mk_ggate_judge_in(mk_group *g, const mk_id *peer, uint8_t role, const mk_gcluster *cl,
+                      const mk_graft_msg *m, const char **why);
+/* A message our raft sends peer (gives it credit for a result). */
+void mk_ggate_observe(mk_group *g, const mk_id *peer, const mk_graft_msg *m);
+void mk_ggate_count(mk_group *g, int which, const mk_id *peer, const char *why);
+int mk_ggate_compat(mk_group *g, const mk_id *peer); /* MK_GCOMPAT_* */
+/* Whether a probe of peer is due (at most one per every_ms); marks it. */
+bool mk_ggate_probe_due(mk_group *g, const mk_id *peer, uint64_t every_ms);
+/* The commit index of the leader we follow in the current term (0: none). */
+uint64_t mk_ggate_leader_commit(mk_group *g);
+void mk_ggate_peer_down(mk_group *g, const mk_id *peer);
+void mk_ggate_free_all(mk_group *g);
+
+typedef struct mk_gpeer mk_gpeer;
+typedef struct mk_gabsent {
+    uint64_t rid, since; /* a member whose entry left the group, since (mono ms) */
+} mk_gabsent;
 typedef struct mk_gchan mk_gchan;
 typedef struct mk_gpending mk_gpending;
 typedef struct mk_gfwd mk_gfwd;
@@ -160,14 +296,23 @@ struct mk_group {
     struct raft_uv_transport trans;
     raft_uv_accept_cb accept_cb;
     bool trans_closed;
+    /* bridge and gate (loop thread) */
     mk_gchan *chans;
     void *pconns; /* bridge: raft connects awaiting their deferred callback */
     uint32_t next_chan;
+    uint64_t chan_seq;           /* opening order of channels */
+    mk_gpeer *gpeers;            /* per-peer credits, clusters, probes */
+    mk_graft_limits rlim, tlim;  /* caps on peers' streams; our own (trusted) */
+    mk_gcluster cluster;         /* this node's cluster (rid 0: not known yet) */
+    uint64_t lt_term, lt_rid;    /* the leader accepted last, and its term */
+    uint64_t lc_term, lc_commit; /* that leader's commit index as it said */
     mk_gpending *pending;
     mk_gfwd *fwds;
     uint64_t next_seq;
     bool changing; /* a configuration change is in flight */
     struct raft_change change;
+    mk_gabsent absent[MK_GROUP_MAX_MEMBERS]; /* member.c: absences and since when */
+    size_t n_absent;
     bool raft_closed;
     bool loop_stopping;
 
@@ -199,6 +344,10 @@ struct mk_group {
     uint32_t once_counter;  /* calls numbered in this epoch */
     mk_gcall *calls;        /* logical calls in flight */
     mk_gsessions *sessions; /* the FSM's session table (made on first use) */
+
+    mk_graft_stats rstats; /* the gate's counters */
+    uint64_t rlog_at;      /* when the gate logged last */
+    bool rhold;            /* test hook: drop AppendEntries with entries, snapshots */
 };
 
 /* ----- frame.c ------------------------------------------------------------ */
@@ -237,10 +386,12 @@ void mk_group_id_with_writers(const mk_id *id, const mk_validator_set *wvs, mk_i
 
 /* ----- host.c (network I/O thread, except join/leave/dial/send) ----------- */
 
-/* Enter g into its network's host (made on first use): MK_EBUSY when the
- * group is joined already or the host is full. */
+/* Enter g into its network's host (made and attached on first use):
+ * MK_EBUSY when the group is joined already or the host is full, or the
+ * error of attaching (e.g. "groups" registered by someone else). */
 int mk_ghost_join(mk_group *g, mk_error *err);
-/* Take g out of the host's table; no callback reaches it afterwards. */
+/* Take g out of the host's table; no callback reaches it afterwards. The
+ * last group detaches the host (waits for the I/O thread: not from it). */
 void mk_ghost_leave(mk_group *g);
 /* Dial peer at addr for protocol "groups"; the bond forms on connect. */
 void mk_ghost_dial(mk_group *g, const mk_id *peer, const char *addr);
@@ -347,13 +498,21 @@ void mk_gmember_gone_locked(mk_group *g, const mk_id *peer, bool gone);
 
 void mk_gbridge_setup(mk_group *g);
 void mk_gbridge_on_open(mk_group *g, const mk_id *peer, mk_net_conn *conn, uint32_t chan);
-void mk_gbridge_on_data(mk_group *g, const mk_id *peer, uint8_t dir, uint32_t chan,
+void mk_gbridge_on_data(mk_group *g, const mk_id *peer, uint8_t role, uint8_t dir, uint32_t chan,
                         const uint8_t *data, size_t len);
 void mk_gbridge_on_close(mk_group *g, const mk_id *peer, uint8_t dir, uint32_t chan);
 void mk_gbridge_peer_down(mk_group *g, const mk_id *peer);
 void mk_gbridge_connected(mk_group *g, void *req_ptr);
 void mk_gbridge_flush(mk_group *g);
 void mk_gbridge_close_all(mk_group *g);
+/* Ask peer's bridge for its cluster (a channel with a hello and no raft
+ * stream); the answer shows in mk_ggate_compat. */
+void mk_gbridge_probe(mk_group *g, const mk_id *peer);
+
+/* ----- group.c -------------------------------------------------------------- */
+
+/* Save g->cluster beside the data (atomically): 0 or MK_EIO. */
+int mk_group_cluster_save(mk_group *g);
 
 /* ----- loop.c ------------------------------------------------------------- */
 
@@ -394,6 +553,19 @@ int mk_group_apply_unchecked(mk_group *g, const void *cmd, size_t len, mk_buf *r
 /* bond.c: stop exchanging raft traffic with peer (both directions of its
  * bond channels are dropped) to simulate a partition; false heals. */
 void mk_group_partition(mk_group *g, const mk_id *peer, bool cut);
+/* host.c: is a groups host attached to nw? */
+bool mk_ghost_attached(mk_network *nw);
+/* host.c: when set, called before every frame leaves (also from the
+ * outbox); < 0 fails the send (a test closes the connection there, as a
+ * failed TLS write does on the I/O thread). */
+extern int (*mk_ghost_send_hook)(mk_net_conn *conn);
+/* raftgate.c: the gate's counters and latest reason. */
+void mk_group_raft_stats(mk_group *g, mk_graft_stats *out);
+/* raftgate.c: lose AppendEntries carrying entries, and InstallSnapshot,
+ * arriving here after the gate saw them (so the leader's commit index is
+ * known; heartbeats pass) to hold a member behind; false lets them
+ * through again. */
+void mk_group_raft_hold(mk_group *g, bool hold);
 /* admit.c: cap the validation cache (default MK_GVCACHE_MAX entries; least
  * recently used entries are replaced when it is full). */
 void mk_group_vcache_limit(mk_group *g, size_t cap);

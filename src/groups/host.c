@@ -1,17 +1,22 @@
 /*
  * host.c — the groups host of one network: the only file that attaches to
- * net and discovery.
+ * net and discovery (docs/net.md, "Attaching a layer").
  *
- * Algorithm. The first mk_group_join on an mk_network makes a host record,
- * attaches it to the network (mk_network_attach: it is freed by
- * mk_network_free after the I/O thread stopped) and registers, with the
- * host as their context, net protocol "groups" and one discovery hook. The
- * host keeps the table of the groups joined on that network. Every callback
- * runs on the network's I/O thread: it takes host->mu and hands the
- * connection, the frame or the entry event to the groups of the table
- * (bond.c does the per-group work); a frame goes only to the group its
- * header names, a malformed frame closes the connection. The groups' dials
- * (mk_ghost_dial) complete here as a connect.
+ * Algorithm. The first mk_group_join on an mk_network makes a host record:
+ * it registers net protocol "groups" and one discovery hook, both with the
+ * host as their context, and only then puts the host in the network's
+ * typed slot (so a failed registration undoes itself and leaves no host
+ * behind). The host keeps the table of the groups joined on that network.
+ * When the last group leaves, the host detaches: the protocol is
+ * unregistered (its connections close, no callback of it runs after), the
+ * hook removed, the slot emptied, the record freed; the next join makes a
+ * new one. Every callback runs on the network's I/O thread: it takes
+ * host->mu and hands the connection, the frame or the entry event to the
+ * groups of the table (bond.c does the per-group work); a frame goes only
+ * to the group its header names, a malformed frame closes the connection.
+ * The groups' dials (mk_ghost_dial) complete here as a connect; their
+ * context is the network, and the completion finds the host in the slot,
+ * so a dial that outlives a host never reaches a freed one.
  *
  * Sending. On the I/O thread a send may write synchronously and, when the
  * write fails, close the connection and run h_on_close at once, which takes
@@ -22,13 +27,13 @@
  * mk_writer; frame.c encodes the bodies.
  *
  * Invariants:
- *   - the protocol and the hook stay registered as long as the network
- *     (neither net nor discovery can unregister); groups only enter and
- *     leave the table (mk_ghost_join, mk_ghost_leave), and once a group
- *     left it, which takes host->mu, no callback reaches the group;
+ *   - a host is in its network's slot exactly while its protocol and hook
+ *     are registered and its table is not empty (reg_mu orders joins and
+ *     leaves; detaching waits for the I/O thread, whose callbacks never
+ *     take reg_mu); once a group left the table, which takes host->mu, no
+ *     callback reaches the group;
  *   - at most HOST_MAX_GROUPS groups per network, each group id once;
  *   - nothing is sent with host->mu held (the outbox).
- * The later attachment mechanism (detaching a host) changes this file only.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +43,7 @@
 #define HOST_MAX_GROUPS 64
 
 struct mk_groups_host {
+    mk_network *nw;
     mk_net *net;
     pthread_mutex_t mu;
     mk_group *groups[HOST_MAX_GROUPS];
@@ -67,13 +73,21 @@ static void outbox_begin(outbox *o) {
     tl_outbox = o;
 }
 
+int (*mk_ghost_send_hook)(mk_net_conn *conn);
+
+/* The one place frames leave (the test hook may fail them first). */
+static int host_send(mk_net_conn *conn, const uint8_t *data, size_t n) {
+    if (mk_ghost_send_hook && mk_ghost_send_hook(conn) < 0) return MK_ENETWORK;
+    return mk_net_conn_send(conn, data, n);
+}
+
 /* Call with no lock held. */
 static void outbox_flush(outbox *o) {
     tl_outbox = o->prev;
     while (o->head) {
         gout *m = o->head;
         o->head = m->next;
-        (void)mk_net_conn_send(m->conn, m->data, m->n);
+        (void)host_send(m->conn, m->data, m->n);
         mk_net_conn_unref(m->conn);
         free(m);
     }
@@ -109,7 +123,7 @@ int mk_group_send(mk_net_conn *conn, const mk_id *group, uint8_t type, const voi
     uint8_t *f = n <= sizeof stackbuf ? stackbuf : malloc(n);
     if (!f) return MK_ENOMEM;
     frame_put(f, n, group, type, body, blen, tail, tlen);
-    int rc = mk_net_conn_send(conn, f, n);
+    int rc = host_send(conn, f, n);
     if (f != stackbuf) free(f);
     return rc;
 }
@@ -153,9 +167,14 @@ static void h_on_connect(mk_net_conn *conn, bool inbound, void *ctx) {
     dispatch_end(h, &o);
 }
 
+static const mk_network_slot_type host_slot;
+
+/* ctx is the network: the host that holds the slot now, if any. */
 static void dial_cb(mk_net_conn *conn, int status, const mk_error *err, void *ctx) {
     (void)err;
-    if (status == 0 && conn) h_on_connect(conn, false, ctx);
+    if (status != 0 || !conn) return;
+    mk_groups_host *h = mk_network_slot_get(ctx, &host_slot);
+    if (h) h_on_connect(conn, false, h);
 }
 
 static void h_on_close(mk_net_conn *conn, int code, const char *reason, void *ctx) {
@@ -196,7 +215,7 @@ static void h_hook(mk_network *nw, const mk_network_event *ev, void *ctx) {
     dispatch_end(h, &o);
 }
 
-/* ----- the host's table ---------------------------------------------------- */
+/* ----- attaching and detaching -------------------------------------------- */
 
 static void host_destroy(void *ptr) {
     mk_groups_host *h = ptr;
@@ -204,75 +223,93 @@ static void host_destroy(void *ptr) {
     free(h);
 }
 
-/* The host (protocol and hook context) is attached to the network and freed
- * with it, after its I/O thread stopped (mk_network_attach). */
-static mk_groups_host *host_get(mk_network *nw, mk_error *err) {
-    static const char host_key = 0;
-    pthread_mutex_lock(&reg_mu);
-    mk_groups_host *h = mk_network_attached(nw, &host_key);
-    if (h) {
-        pthread_mutex_unlock(&reg_mu);
-        return h;
-    }
-    h = calloc(1, sizeof *h);
+/* Destroyed by mk_network_free only if groups were not freed first. */
+static const mk_network_slot_type host_slot = {.name = "groups", .destroy = host_destroy};
+
+/* A new host: protocol and hook registered, then the slot taken; any
+ * failure undoes the steps before it. reg_mu held. */
+static mk_groups_host *host_attach(mk_network *nw, mk_error *err, int *rc) {
+    mk_groups_host *h = calloc(1, sizeof *h);
     if (!h) {
-        pthread_mutex_unlock(&reg_mu);
-        mk_error_set(err, MK_ENOMEM, "out of memory");
+        *rc = mk_error_set(err, MK_ENOMEM, "out of memory");
         return NULL;
     }
+    h->nw = nw;
     h->net = mk_network_net(nw);
     pthread_mutex_init(&h->mu, NULL);
-    if (mk_network_attach(nw, &host_key, h, host_destroy, err) < 0) {
-        host_destroy(h);
-        pthread_mutex_unlock(&reg_mu);
-        return NULL;
-    }
     mk_net_protocol p = {.name = MK_GROUPS_PROTOCOL,
                          .max_frame = MK_GF_MAX_FRAME,
                          .on_connect = h_on_connect,
                          .on_frame = h_on_frame,
                          .on_close = h_on_close,
                          .ctx = h};
-    if (mk_net_register_protocol(h->net, &p, err) < 0 ||
-        mk_network_add_hook(nw, h_hook, h, err) < 0) {
-        /* h stays attached (the protocol may hold it) and is freed with the
-         * network; it has no groups. */
-        pthread_mutex_unlock(&reg_mu);
-        return NULL;
+    *rc = mk_net_protocol_register(h->net, &p, err);
+    if (*rc == 0) {
+        *rc = mk_network_add_hook(nw, h_hook, h, err);
+        if (*rc == 0) {
+            *rc = mk_network_slot_attach(nw, &host_slot, h, err);
+            if (*rc == 0) return h;
+            (void)mk_network_remove_hook(nw, h_hook, h);
+        }
+        (void)mk_net_protocol_unregister(h->net, MK_GROUPS_PROTOCOL, NULL);
     }
-    pthread_mutex_unlock(&reg_mu);
-    return h;
+    host_destroy(h);
+    return NULL;
 }
 
+/* Unregister, remove the hook, empty the slot, free. reg_mu held; not on
+ * the I/O thread; h->mu not held (the callbacks take it). */
+static void host_detach(mk_groups_host *h) {
+    (void)mk_net_protocol_unregister(h->net, MK_GROUPS_PROTOCOL, NULL);
+    (void)mk_network_remove_hook(h->nw, h_hook, h);
+    (void)mk_network_slot_detach(h->nw, &host_slot);
+    host_destroy(h);
+}
+
+/* ----- the host's table ---------------------------------------------------- */
+
 int mk_ghost_join(mk_group *g, mk_error *err) {
-    mk_groups_host *h = host_get(g->nw, err);
-    if (!h) return err ? err->code : MK_ESTATE;
     int rc = 0;
-    pthread_mutex_lock(&h->mu);
-    if (host_find(h, &g->id)) {
-        rc = mk_error_set(err, MK_EBUSY, "this node already joined that group");
-    } else if (h->n == HOST_MAX_GROUPS) {
-        rc = mk_error_set(err, MK_EBUSY, "too many groups on one network");
-    } else {
-        g->host = h;
-        h->groups[h->n++] = g;
+    pthread_mutex_lock(&reg_mu);
+    mk_groups_host *h = mk_network_slot_get(g->nw, &host_slot);
+    if (!h) h = host_attach(g->nw, err, &rc);
+    if (h) {
+        pthread_mutex_lock(&h->mu);
+        if (host_find(h, &g->id)) {
+            rc = mk_error_set(err, MK_EBUSY, "this node already joined that group");
+        } else if (h->n == HOST_MAX_GROUPS) {
+            rc = mk_error_set(err, MK_EBUSY, "too many groups on one network");
+        } else {
+            g->host = h;
+            h->groups[h->n++] = g;
+        }
+        pthread_mutex_unlock(&h->mu);
     }
-    pthread_mutex_unlock(&h->mu);
+    pthread_mutex_unlock(&reg_mu);
     return rc;
 }
 
 void mk_ghost_leave(mk_group *g) {
     mk_groups_host *h = g->host;
     if (!h) return;
+    pthread_mutex_lock(&reg_mu);
     pthread_mutex_lock(&h->mu);
     for (size_t i = 0; i < h->n; i++)
         if (h->groups[i] == g) {
             h->groups[i] = h->groups[--h->n];
             break;
         }
+    bool last = h->n == 0;
     pthread_mutex_unlock(&h->mu);
+    g->host = NULL;
+    if (last) host_detach(h);
+    pthread_mutex_unlock(&reg_mu);
 }
 
 void mk_ghost_dial(mk_group *g, const mk_id *peer, const char *addr) {
-    (void)mk_net_dial(g->net, peer, addr, MK_GROUPS_PROTOCOL, NULL, dial_cb, g->host, NULL);
+    (void)mk_net_dial(g->net, peer, addr, MK_GROUPS_PROTOCOL, NULL, dial_cb, g->nw, NULL);
+}
+
+bool mk_ghost_attached(mk_network *nw) {
+    return mk_network_slot_get(nw, &host_slot) != NULL;
 }

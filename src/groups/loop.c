@@ -96,7 +96,12 @@ void mk_gloop_update_status(mk_group *g) {
     s->leader_known = mk_gprop_leader_peer(g, &s->leader);
     s->term = g->raft.current_term;
     if (raft_last_applied(&g->raft) > s->applied) s->applied = raft_last_applied(&g->raft);
+    /* Online means caught up with the leader: a follower's own commit index
+     * stops at what it stored, so the leader's (from its AppendEntries in
+     * this term, raftgate.c) counts. */
     s->commit = g->raft.commit_index;
+    if (!s->is_leader && mk_ggate_leader_commit(g) > s->commit)
+        s->commit = mk_ggate_leader_commit(g);
     s->members = g->raft.configuration.n;
     s->voters = 0;
     s->in_config = false;
@@ -153,7 +158,7 @@ static void run_job(mk_group *g, mk_gjob *j) {
         mk_gbridge_on_open(g, &j->peer, j->conn, j->chan);
         break;
     case MK_GJ_DATA:
-        mk_gbridge_on_data(g, &j->peer, j->dir, j->chan, j->data.data, j->data.len);
+        mk_gbridge_on_data(g, &j->peer, j->role, j->dir, j->chan, j->data.data, j->data.len);
         break;
     case MK_GJ_CLOSE:
         mk_gbridge_on_close(g, &j->peer, j->dir, j->chan);

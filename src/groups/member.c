@@ -7,10 +7,17 @@
  *   1. a bonded member missing from the configuration is added
  *      (raft_add), then assigned its role (raft_assign: RAFT_VOTER for a
  *      writer bond, RAFT_STANDBY for a reader bond; a role that changed is
- *      reassigned the same way);
- *   2. otherwise a member whose admission lapsed — its signed entry no
- *      longer lists the group or fails a validator (admit.c), or it
- *      signed a departure — is removed (raft_remove).
+ *      reassigned the same way). A peer is added only once its bridge told
+ *      us its cluster (a probe, bridge.c) and that cluster is ours or not
+ *      known yet: a node bootstrapped apart is never added;
+ *   2. otherwise one member is removed (raft_remove) when
+ *      - its signed entry fails a validator of the group (at once), or
+ *      - it was bootstrapped apart (foreign, raftgate.c; at once), or
+ *      - it is absent — its signed entry no longer lists the group, or it
+ *        signed a departure — and the absence has lasted ABSENT_GRACE
+ *        (max(10 s, 10 election timeouts)). A restarted node gossips an
+ *        entry without its groups before it joins them again; removing it
+ *        then would cost the group a voter until it is promoted again.
  * Members that are only unreachable stay: that is what raft tolerates.
  * The configuration never grows beyond MK_GROUP_MAX_MEMBERS.
  *
@@ -20,7 +27,8 @@
  * holds their entry; a newer entry of the peer, or a purge, forgets it.
  *
  * Invariants: the departed list changes only under g->bmu; the bond
- * snapshot is taken under g->bmu and raft is called without it.
+ * snapshot is taken under g->bmu and raft is called without it; the
+ * absence table (loop thread) holds only members of the configuration.
  */
 #include "groups/groups_internal.h"
 #include "mosaik/clock.h"
@@ -64,7 +72,7 @@ typedef struct bsnap {
     uint8_t role;
 } bsnap;
 
-/* Add or re-role one bonded member; whether a change was attempted. */
+/* Add or re-role one bonded member; whether a change is now in flight. */
 static bool reconcile_bonds(mk_group *g) {
     bsnap bs[MK_GROUP_MAX_MEMBERS];
     size_t nb = 0;
@@ -77,9 +85,12 @@ static bool reconcile_bonds(mk_group *g) {
     for (size_t i = 0; i < nb; i++) {
         const struct raft_server *s = cfg_find(g, bs[i].rid);
         int want = bs[i].role == MK_GROUP_READER ? RAFT_STANDBY : RAFT_VOTER;
-        int rc = 0;
+        int rc = 0, compat = mk_ggate_compat(g, &bs[i].peer);
+        if (compat == MK_GCOMPAT_FOREIGN) continue; /* removed below, never promoted */
         if (!s) {
             if (g->raft.configuration.n >= MK_GROUP_MAX_MEMBERS) continue;
+            if (compat == MK_GCOMPAT_UNKNOWN) mk_gbridge_probe(g, &bs[i].peer);
+            if (compat != MK_GCOMPAT_OK) continue;
             char addr[MK_ID_HEX_LEN];
             mk_id_to_hex(&bs[i].peer, addr);
             g->changing = true;
@@ -90,35 +101,76 @@ static bool reconcile_bonds(mk_group *g) {
         } else {
             continue;
         }
-        if (rc != 0) g->changing = false;
-        return true;
+        if (rc == 0) return true;
+        g->changing = false; /* refused at once: no change is in flight */
     }
     return false;
 }
 
-/* Remove one member whose admission lapsed (signed entry no longer lists
- * the group or fails a validator) or who signed a departure. */
+static uint64_t absent_grace(const mk_group *g) {
+    uint64_t ms = 10 * (uint64_t)g->cfg.election_ms;
+    return ms < 10000 ? 10000 : ms;
+}
+
+/* Forget absences of servers no longer in the configuration. */
+static void absent_prune(mk_group *g) {
+    for (size_t i = 0; i < g->n_absent;)
+        if (cfg_find(g, g->absent[i].rid))
+            i++;
+        else
+            g->absent[i] = g->absent[--g->n_absent];
+}
+
+/* Record whether rid is absent now; whether its absence lasted the grace. */
+static bool absence_lasts(mk_group *g, uint64_t rid, bool absent) {
+    uint64_t now = mk_mono_ms();
+    for (size_t i = 0; i < g->n_absent; i++) {
+        if (g->absent[i].rid != rid) continue;
+        if (!absent) {
+            g->absent[i] = g->absent[--g->n_absent];
+            return false;
+        }
+        return now - g->absent[i].since >= absent_grace(g);
+    }
+    if (absent && g->n_absent < MK_GROUP_MAX_MEMBERS)
+        g->absent[g->n_absent++] = (mk_gabsent){rid, now};
+    return false;
+}
+
+/* Why peer should leave the configuration now (NULL: it stays). */
+static const char *lapse_of(mk_group *g, const struct raft_server *s, const mk_id *peer) {
+    if (mk_ggate_compat(g, peer) == MK_GCOMPAT_FOREIGN) return "bootstrapped apart";
+    bool absent = false, failed = false;
+    mk_peer_entry e;
+    pthread_mutex_lock(&g->bmu);
+    if (is_gone(g, peer)) {
+        absent = true;
+    } else if (mk_network_get(g->nw, peer, &e) == 0) {
+        mk_expiration exp;
+        if (e.departed || !mk_peer_entry_serves(&e, MK_SERVED_GROUP, &g->id))
+            absent = true;
+        else
+            failed = mk_gadmit_judge_locked(g, &e, &exp, NULL, NULL) < 0;
+        mk_peer_entry_free(&e);
+    }
+    pthread_mutex_unlock(&g->bmu);
+    if (failed) return "its signed entry fails a validator";
+    return absence_lasts(g, s->id, absent) ? "it left the group" : NULL;
+}
+
+/* Remove one member whose admission lapsed (see the top). */
 static void reconcile_lapsed(mk_group *g) {
+    absent_prune(g);
     for (unsigned i = 0; i < g->raft.configuration.n; i++) {
         const struct raft_server *s = &g->raft.configuration.servers[i];
         if (s->id == g->self_rid) continue;
         mk_id peer;
         if (mk_id_from_hex(&peer, s->address, NULL) < 0) continue;
-        bool lapsed = false;
-        mk_peer_entry e;
-        pthread_mutex_lock(&g->bmu);
-        if (is_gone(g, &peer)) {
-            lapsed = true;
-        } else if (mk_network_get(g->nw, &peer, &e) == 0) {
-            mk_expiration exp;
-            lapsed = mk_gadmit_judge_locked(g, &e, &exp, NULL, NULL) < 0;
-            mk_peer_entry_free(&e);
-        }
-        pthread_mutex_unlock(&g->bmu);
-        if (!lapsed) continue;
+        const char *why = lapse_of(g, s, &peer);
+        if (!why) continue;
         char sh[9];
         mk_id_short(&peer, sh);
-        mk_log(MK_LOG_INFO, "groups", "removing lapsed member %s", sh);
+        mk_log(MK_LOG_INFO, "groups", "removing member %s: %s", sh, why);
         g->changing = true;
         if (raft_remove(&g->raft, &g->change, s->id, change_cb) != 0) g->changing = false;
         return;

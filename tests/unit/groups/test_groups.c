@@ -146,7 +146,7 @@ static void node_join(node *n, const mk_id *key, bool boot, mk_group_role role,
     cfg.snapshot_trailing = snap_threshold ? 2 : 0;
     mk_error err;
     mk_error_clear(&err);
-    TU_ASSERT_RC(mk_group_join(n->nw, &cfg, &n->g, &err), 0, &err);
+    TU_ASSERT_RC(tg_join(n->nw, &cfg, &n->g, &err), 0, &err);
 }
 
 static void node_new(node *n, const char *tag, mk_network *boot) {
@@ -157,16 +157,15 @@ static void node_new(node *n, const char *tag, mk_network *boot) {
 }
 
 static void node_stop(node *n) {
-    mk_group_free(n->g);
+    tg_group_free(n->g);
     n->g = NULL;
-    mk_network_free(n->nw);
+    tg_net_free(n->nw);
     n->nw = NULL;
 }
 
 static void node_free(node *n) {
     if (n->g || n->nw) node_stop(n);
-    tg_rmrf(n->dir);
-    free(n->dir);
+    tg_dir_free(n->dir);
 }
 
 static int leader_of(node *ns, size_t k) {
@@ -188,7 +187,7 @@ static void test_three_nodes(void **state) {
     (void)state;
     mk_id key;
     mk_id_from_name(&key, "three-node-key");
-    node ns[4];
+    static node ns[4]; /* outlives a failed assertion (the teardown) */
     node_new(&ns[0], "a", NULL);
     node_new(&ns[1], "b", ns[0].nw);
     node_new(&ns[2], "c", ns[0].nw);
@@ -311,7 +310,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_group_id),
         cmocka_unit_test(test_bond_mac),
-        cmocka_unit_test(test_three_nodes),
+        cmocka_unit_test_teardown(test_three_nodes, tg_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

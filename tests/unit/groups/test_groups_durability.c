@@ -171,6 +171,7 @@ static void spawn(child *c, int i) {
     }
     close(p2c[0]);
     close(c2p[1]);
+    tg_keep_pid(pid); /* killed by the teardown if the test fails */
     c->pid = pid;
     c->to = fdopen(p2c[1], "w");
     c->from = fdopen(c2p[0], "r");
@@ -185,6 +186,7 @@ static void expect_ready(child *c) {
 static void kill9(child *c) {
     kill(c->pid, SIGKILL);
     waitpid(c->pid, NULL, 0);
+    tg_forget_pid(c->pid);
     fclose(c->to);
     fclose(c->from);
     c->pid = 0;
@@ -309,17 +311,17 @@ static void test_kill9(void **state) {
         send_cmd(&cs[i], "q\n");
         int st;
         waitpid(cs[i].pid, &st, 0);
+        tg_forget_pid(cs[i].pid);
         fclose(cs[i].to);
         fclose(cs[i].from);
-        tg_rmrf(dirs[i]);
-        free(dirs[i]);
+        tg_dir_free(dirs[i]);
     }
 }
 
 int main(void) {
     if (getenv("TG_DEBUG")) mk_log_set_level(MK_LOG_DEBUG);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_kill9),
+        cmocka_unit_test_teardown(test_kill9, tg_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -46,14 +46,13 @@ static void sn_join(snode *n, const mk_validator_set *wvs, mk_group_role role, b
     cfg.tick_ms = 50;
     mk_error err;
     mk_error_clear(&err);
-    TU_ASSERT_RC(mk_group_join(n->nw, &cfg, &n->g, &err), 0, &err);
+    TU_ASSERT_RC(tg_join(n->nw, &cfg, &n->g, &err), 0, &err);
 }
 
 static void sn_free(snode *n) {
-    mk_group_free(n->g);
-    mk_network_free(n->nw);
-    tg_rmrf(n->dir);
-    free(n->dir);
+    tg_group_free(n->g);
+    tg_net_free(n->nw);
+    tg_dir_free(n->dir);
 }
 
 static mk_group_status st(snode *n) {
@@ -106,7 +105,7 @@ static void test_writer_claim_refused(void **state) {
     mk_validator_set_init(&wvs);
     assert_int_equal(mk_validator_set_add(&wvs, jwt_validator(k, "writers")), 0);
 
-    snode a, b, c;
+    static snode a, b, c; /* outlive a failed assertion (the teardown) */
     sn_start(&a, "wa", NULL);
     give_ticket(&a, k, "writers");
     sn_join(&a, &wvs, MK_GROUP_WRITER, true, 300);
@@ -156,7 +155,7 @@ static mk_collection *coll_open(snode *n, const mk_validator_set *wvs, bool boot
     mk_collection *c = NULL;
     mk_error err;
     mk_error_clear(&err);
-    TU_ASSERT_RC(mk_collection_open(n->nw, &cfg, &c, &err), 0, &err);
+    TU_ASSERT_RC(tg_coll_open(n->nw, &cfg, &c, &err), 0, &err);
     return c;
 }
 
@@ -170,7 +169,7 @@ static void test_collection_writer_claim_refused(void **state) {
     mk_validator_set wvs;
     mk_validator_set_init(&wvs);
     assert_int_equal(mk_validator_set_add(&wvs, jwt_validator(k, "writers")), 0);
-    snode a, b;
+    static snode a, b;
     sn_start(&a, "ca", NULL);
     give_ticket(&a, k, "writers");
     mk_collection *ca = coll_open(&a, &wvs, true);
@@ -189,8 +188,8 @@ static void test_collection_writer_claim_refused(void **state) {
     uint64_t v = 0;
     TU_ASSERT_RC(mk_collection_clear(ca, &v, 5000, &err), 0, &err);
     assert_true(v >= 1);
-    mk_collection_close(cb);
-    mk_collection_close(ca);
+    tg_coll_close(cb);
+    tg_coll_close(ca);
     a.g = b.g = NULL;
     sn_free(&b);
     sn_free(&a);
@@ -219,7 +218,7 @@ static void *strong_query(void *p) {
 
 static void test_fwd_res_from_third_member(void **state) {
     (void)state;
-    snode a, b, c;
+    static snode a, b, c;
     sn_start(&a, "fa", NULL);
     sn_join(&a, NULL, MK_GROUP_WRITER, true, 1500);
     assert_int_equal(mk_group_wait(a.g, MK_GROUP_IS_LEADER, 0, 10000), 0);
@@ -236,7 +235,7 @@ static void test_fwd_res_from_third_member(void **state) {
     mk_group_partition(a.g, &b.id, true);
     qarg q = {b.g, 0, 0};
     pthread_t th;
-    assert_int_equal(pthread_create(&th, NULL, strong_query, &q), 0);
+    tg_thread(&th, strong_query, &q);
     tg_sleep_ms(200);
     /* c, a bonded member but not the leader b forwarded to, answers every
      * recent seq of b's with a forged value. */
@@ -254,7 +253,7 @@ static void test_fwd_res_from_third_member(void **state) {
         assert_int_equal(mk_group_send(conn, &gid, MK_GF_FWD_RES, hdr, 12, val, 8), 0);
     }
     mk_net_conn_unref(conn);
-    pthread_join(th, NULL);
+    tg_thread_join(th);
     assert_int_not_equal(q.value, 777);
     assert_int_not_equal(q.rc, 0);
 
@@ -277,7 +276,7 @@ static bool in_vcache(mk_group *g, const mk_id *peer) {
 
 static void test_vcache_lru(void **state) {
     (void)state;
-    snode a, p[3];
+    static snode a, p[3];
     sn_start(&a, "va", NULL);
     sn_join(&a, NULL, MK_GROUP_WRITER, true, 300);
     mk_group_vcache_limit(a.g, 2);
@@ -314,7 +313,7 @@ static void test_sigpipe_untouched(void **state) {
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = SIG_DFL;
     sigaction(SIGPIPE, &sa, &old);
-    snode a;
+    static snode a;
     sn_start(&a, "sa", NULL);
     sn_join(&a, NULL, MK_GROUP_WRITER, true, 300);
     struct sigaction now;
@@ -327,11 +326,11 @@ static void test_sigpipe_untouched(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_sigpipe_untouched),
-        cmocka_unit_test(test_writer_claim_refused),
-        cmocka_unit_test(test_collection_writer_claim_refused),
-        cmocka_unit_test(test_fwd_res_from_third_member),
-        cmocka_unit_test(test_vcache_lru),
+        cmocka_unit_test_teardown(test_sigpipe_untouched, tg_teardown),
+        cmocka_unit_test_teardown(test_writer_claim_refused, tg_teardown),
+        cmocka_unit_test_teardown(test_collection_writer_claim_refused, tg_teardown),
+        cmocka_unit_test_teardown(test_fwd_res_from_third_member, tg_teardown),
+        cmocka_unit_test_teardown(test_vcache_lru, tg_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -38,14 +38,13 @@ static void tn_join(tnode *n, const mk_validator_set *vs, bool boot) {
     cfg.tick_ms = 50;
     mk_error err;
     mk_error_clear(&err);
-    TU_ASSERT_RC(mk_group_join(n->nw, &cfg, &n->g, &err), 0, &err);
+    TU_ASSERT_RC(tg_join(n->nw, &cfg, &n->g, &err), 0, &err);
 }
 
 static void tn_free(tnode *n) {
-    mk_group_free(n->g);
-    mk_network_free(n->nw);
-    tg_rmrf(n->dir);
-    free(n->dir);
+    tg_group_free(n->g);
+    tg_net_free(n->nw);
+    tg_dir_free(n->dir);
 }
 
 /* A follower forwards commands only to a leader it knows and is bonded
@@ -118,7 +117,7 @@ static void test_jwt_group(void **state) {
     assert_int_equal(mk_validator_set_add(&vs, jwt_validator(k2, "issuer-two")), 0);
 
     int64_t now = mk_now(), hour = now + 3600;
-    tnode n[4];
+    static tnode n[4]; /* outlives a failed assertion (the teardown) */
     tn_start(&n[0], "ja", NULL);
     for (int i = 1; i < 4; i++)
         tn_start(&n[i], "jx", n[0].nw);
@@ -232,7 +231,7 @@ static void test_tdx_group(void **state) {
     mk_validator_set_init(&vs);
     assert_int_equal(mk_validator_set_add(&vs, v), 0);
 
-    tnode n[4];
+    static tnode n[4];
     tn_start(&n[0], "ta", NULL);
     for (int i = 1; i < 4; i++)
         tn_start(&n[i], "tx", n[0].nw);
@@ -272,9 +271,9 @@ static void test_tdx_group(void **state) {
 int main(void) {
     if (getenv("TG_DEBUG")) mk_log_set_level(MK_LOG_DEBUG);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_jwt_group),
+        cmocka_unit_test_teardown(test_jwt_group, tg_teardown),
 #if MOSAIK_HAVE_TDX
-        cmocka_unit_test(test_tdx_group),
+        cmocka_unit_test_teardown(test_tdx_group, tg_teardown),
 #endif
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

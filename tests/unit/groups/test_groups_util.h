@@ -1,6 +1,15 @@
 /*
  * Shared helpers of the group tests: in-process networks on loopback with
  * short discovery intervals, a counter state machine, temp data dirs.
+ *
+ * Teardown. A failing cmocka assertion jumps out of the test; what the
+ * test started would keep running (loop threads applying to freed state,
+ * networks holding ports) and crash later tests. So everything made with
+ * the tg_ helpers — networks, groups, collections, threads, child
+ * processes, temp dirs — is recorded, the matching tg_ free forgets it,
+ * and tg_teardown (every networked test's teardown) stops what is left:
+ * threads joined, children killed, collections and groups freed, then
+ * networks, then dirs removed.
  */
 #ifndef TEST_GROUPS_UTIL_H
 #define TEST_GROUPS_UTIL_H
@@ -17,6 +26,10 @@
 
 #include "netutil.h"
 
+#include <signal.h>
+#include <sys/wait.h>
+
+#include "mosaik/collections.h"
 #include "mosaik/discovery.h"
 #include "mosaik/groups.h"
 
@@ -28,6 +41,50 @@ static inline uint64_t tg_now_ms(void) {
 
 #define TG_WAIT(pred, timeout_ms, what) ((void)TU_WAIT_UNTIL(pred, timeout_ms, what))
 
+/* Run a suite; TG_FILTER=<pattern> runs only the matching tests. */
+#define TG_RUN(tests)                                                                              \
+    (getenv("TG_FILTER") ? cmocka_set_test_filter(getenv("TG_FILTER")) : (void)0,                  \
+     cmocka_run_group_tests(tests, NULL, NULL))
+
+/* ----- what a test started --------------------------------------------------- */
+
+#define TG_LIVE 64
+static struct {
+    mk_network *nets[TG_LIVE];
+    mk_group *groups[TG_LIVE];
+    mk_collection *colls[TG_LIVE];
+    char *dirs[TG_LIVE];
+    pthread_t threads[TG_LIVE];
+    bool thread_on[TG_LIVE];
+    pid_t pids[TG_LIVE];
+} tg_live;
+
+static inline void tg_keep(void **set, void *p) {
+    for (int i = 0; i < TG_LIVE; i++)
+        if (!set[i]) {
+            set[i] = p;
+            return;
+        }
+    fail_msg("tg_live: more than %d at once", TG_LIVE);
+}
+
+static inline void tg_forget(void **set, const void *p) {
+    for (int i = 0; p && i < TG_LIVE; i++)
+        if (set[i] == p) set[i] = NULL;
+}
+
+static inline void tg_net_free(mk_network *nw) {
+    tg_forget((void **)tg_live.nets, nw);
+    mk_network_free(nw);
+}
+
+/* A network the test's teardown frees if the test fails (tu_network_new). */
+static inline mk_network *tg_net_cfg(mk_network_config *cfg, mk_network *boot) {
+    mk_network *nw = tu_network_new(cfg, boot);
+    tg_keep((void **)tg_live.nets, nw);
+    return nw;
+}
+
 static inline mk_network *tg_net(const char *network, mk_network *boot) {
     mk_network_config cfg;
     mk_network_config_init(&cfg);
@@ -35,7 +92,70 @@ static inline mk_network *tg_net(const char *network, mk_network *boot) {
     cfg.announce_ms = 300;
     cfg.sync_ms = 300;
     cfg.purge_after_ms = 20000;
-    return tu_network_new(&cfg, boot);
+    return tg_net_cfg(&cfg, boot);
+}
+
+static inline int tg_join(mk_network *nw, const mk_group_config *cfg, mk_group **out,
+                          mk_error *err) {
+    int rc = mk_group_join(nw, cfg, out, err);
+    if (rc == 0) tg_keep((void **)tg_live.groups, *out);
+    return rc;
+}
+
+static inline void tg_group_free(mk_group *g) {
+    tg_forget((void **)tg_live.groups, g);
+    mk_group_free(g);
+}
+
+static inline int tg_coll_open(mk_network *nw, const mk_collection_config *cfg, mk_collection **out,
+                               mk_error *err) {
+    int rc = mk_collection_open(nw, cfg, out, err);
+    if (rc == 0) tg_keep((void **)tg_live.colls, *out);
+    return rc;
+}
+
+static inline int tg_coll_open_def(mk_network *nw, const mk_collection_def *def,
+                                   const mk_collection_opts *o, mk_collection **out,
+                                   mk_error *err) {
+    int rc = mk_collection_open_def(nw, def, o, out, err);
+    if (rc == 0) tg_keep((void **)tg_live.colls, *out);
+    return rc;
+}
+
+static inline void tg_coll_close(mk_collection *c) {
+    tg_forget((void **)tg_live.colls, c);
+    mk_collection_close(c);
+}
+
+static inline void tg_thread(pthread_t *th, void *(*fn)(void *), void *arg) {
+    for (int i = 0; i < TG_LIVE; i++)
+        if (!tg_live.thread_on[i]) {
+            assert_int_equal(pthread_create(th, NULL, fn, arg), 0);
+            tg_live.threads[i] = *th;
+            tg_live.thread_on[i] = true;
+            return;
+        }
+    fail_msg("tg_live: too many threads");
+}
+
+static inline void tg_thread_join(pthread_t th) {
+    for (int i = 0; i < TG_LIVE; i++)
+        if (tg_live.thread_on[i] && pthread_equal(tg_live.threads[i], th))
+            tg_live.thread_on[i] = false;
+    pthread_join(th, NULL);
+}
+
+static inline void tg_keep_pid(pid_t pid) {
+    for (int i = 0; i < TG_LIVE; i++)
+        if (!tg_live.pids[i]) {
+            tg_live.pids[i] = pid;
+            return;
+        }
+}
+
+static inline void tg_forget_pid(pid_t pid) {
+    for (int i = 0; i < TG_LIVE; i++)
+        if (tg_live.pids[i] == pid) tg_live.pids[i] = 0;
 }
 
 /* A counter: command = i64 big-endian delta; result and query = the value. */
@@ -107,13 +227,60 @@ static inline void tg_rmrf(const char *dir) {
     nftw(dir, tg_rm_cb, 16, FTW_DEPTH | FTW_PHYS);
 }
 
-/* A fresh temp dir; caller frees the string. */
+/* A fresh temp dir; tg_dir_free removes it and frees the string. */
 static inline char *tg_tmpdir(const char *tag) {
     char tmpl[256];
     snprintf(tmpl, sizeof tmpl, "/tmp/mk-groups-%s-XXXXXX", tag);
     char *d = mkdtemp(tmpl);
     assert_non_null(d);
-    return strdup(d);
+    d = strdup(d);
+    tg_keep((void **)tg_live.dirs, d);
+    return d;
+}
+
+static inline void tg_dir_free(char *dir) {
+    if (!dir) return;
+    tg_forget((void **)tg_live.dirs, dir);
+    tg_rmrf(dir);
+    free(dir);
+}
+
+/* The teardown of every networked test: stop what the test left running. */
+static inline int tg_teardown(void **state) {
+    (void)state;
+    for (int i = 0; i < TG_LIVE; i++)
+        if (tg_live.thread_on[i]) {
+            pthread_join(tg_live.threads[i], NULL);
+            tg_live.thread_on[i] = false;
+        }
+    for (int i = 0; i < TG_LIVE; i++)
+        if (tg_live.pids[i]) {
+            kill(tg_live.pids[i], SIGKILL);
+            waitpid(tg_live.pids[i], NULL, 0);
+            tg_live.pids[i] = 0;
+        }
+    for (int i = 0; i < TG_LIVE; i++)
+        if (tg_live.colls[i]) mk_collection_close(tg_live.colls[i]), tg_live.colls[i] = NULL;
+    for (int i = 0; i < TG_LIVE; i++)
+        if (tg_live.groups[i]) mk_group_free(tg_live.groups[i]), tg_live.groups[i] = NULL;
+    for (int i = 0; i < TG_LIVE; i++)
+        if (tg_live.nets[i]) mk_network_free(tg_live.nets[i]), tg_live.nets[i] = NULL;
+    for (int i = 0; i < TG_LIVE; i++)
+        if (tg_live.dirs[i]) {
+            tg_rmrf(tg_live.dirs[i]);
+            free(tg_live.dirs[i]);
+            tg_live.dirs[i] = NULL;
+        }
+    return 0;
+}
+
+/* How many things a test left behind (0 after a clean run). */
+static inline int tg_left(void) {
+    int n = 0;
+    for (int i = 0; i < TG_LIVE; i++)
+        n += !!tg_live.nets[i] + !!tg_live.groups[i] + !!tg_live.colls[i] + !!tg_live.dirs[i] +
+             tg_live.thread_on[i] + !!tg_live.pids[i];
+    return n;
 }
 
 static inline int64_t tg_add(mk_group *g, int64_t delta, uint32_t timeout_ms) {
