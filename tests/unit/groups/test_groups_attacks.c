@@ -324,7 +324,7 @@ static void test_reader_forges_append_entries(void **state) {
     uint64_t term = sb.term, last = sb.commit;
     uint64_t refused = rst(&B).refused;
     uint8_t cmd[32];
-    forged_entry(cmd, mk_group_raft_id(&A.id));
+    forged_entry(cmd, mk_group_rid_of(&A.id));
     tr_entry e = {term, MK_GRAFT_COMMAND, cmd, 32};
     mk_buf m = MK_BUF_INIT;
     /* The next entry of the leader's term, as if the leader sent it ... */
@@ -390,7 +390,7 @@ static void test_vote_for_another(void **state) {
     uint64_t refused = rst(&B).refused;
     mk_buf m = MK_BUF_INIT;
     /* C asks B to vote for A, with the leadership-transfer flag. */
-    tr_rv(&m, sb.term + 1, mk_group_raft_id(&A.id), sb.commit, sb.term, 1);
+    tr_rv(&m, sb.term + 1, mk_group_rid_of(&A.id), sb.commit, sb.term, 1);
     inject_msg(&C, &B, 0x7c000001, &m);
     TG_WAIT(rst(&B).refused > refused, 10000, "the vote request to be refused");
     assert_int_equal(st(&B).term, sb.term);
