@@ -20,6 +20,7 @@ static void tdx_usage(FILE *f) {
 #if MOSAIK_HAVE_TDX_BUILDER
                "  measure              pre-compute MRTD / RTMRs of a TD image\n"
                "  build                build a TD image\n"
+               "  kernel fetch         get a TDX guest kernel from Debian (apt)\n"
 #endif
                "\n"
                "Run 'mosaik tdx <command> --help' for a command's options.\n");
@@ -34,6 +35,7 @@ static const cli_command TDX_COMMANDS[] = {
 #if MOSAIK_HAVE_TDX_BUILDER
     {"measure", cli_tdx_measure},
     {"build", cli_tdx_build},
+    {"kernel", cli_tdx_kernel},
 #endif
     {NULL, NULL},
 };

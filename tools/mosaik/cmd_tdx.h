@@ -3,7 +3,7 @@
  *
  * cmd_tdx.c dispatches `mosaik tdx <command>` to one file per command
  * (cmd_tdx_verify.c, cmd_tdx_inspect.c, cmd_tdx_ticket.c,
- * cmd_tdx_collateral.c, cmd_tdx_sim.c, cmd_tdx_measure.c, cmd_tdx_build.c).
+ * cmd_tdx_collateral.c, cmd_tdx_sim.c, cmd_tdx_measure.c, cmd_tdx_build.c, cmd_tdx_kernel.c).
  * The commands share two things, each in its own file:
  *
  *   cmd_tdx_common.c    reading inputs: a quote or ticket file (binary, or
@@ -39,6 +39,7 @@ int cli_tdx_sim_init(int argc, char **argv);
 #if MOSAIK_HAVE_TDX_BUILDER
 int cli_tdx_measure(int argc, char **argv);
 int cli_tdx_build(int argc, char **argv);
+int cli_tdx_kernel(int argc, char **argv); /* cmd_tdx_kernel.c */
 #endif
 
 /* ----- inputs (cmd_tdx_common.c) --------------------------------------- */

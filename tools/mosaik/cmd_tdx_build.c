@@ -1,12 +1,15 @@
 /*
- * tools/mosaik/cmd_tdx_build.c — `mosaik tdx build`: package a statically
- * linked program with busybox into a deterministic initramfs and write the
- * launch script and the expected measurements (mosaik/tdx_build.h,
+ * tools/mosaik/cmd_tdx_build.c — `mosaik tdx build`: package a program
+ * (static, or dynamic with --bundle-libs) with busybox, optionally on a
+ * Debian userland, into a deterministic initramfs and write the launch
+ * script and the expected measurements (mosaik/tdx_build.h,
  * docs/tdx-builder.md).
  *
- * Nothing is downloaded: kernel, firmware and busybox are files the user
- * names. Options are collected into an mk_tdx_build_opts; repeatable
- * options (--extra, --module) are capped at the library's limits.
+ * Kernel, firmware and busybox are files the user names (or a kernel
+ * directory from `mosaik tdx kernel fetch`); only --rootfs debian downloads
+ * (Debian packages, through mmdebstrap and apt). Options are collected into
+ * an mk_tdx_build_opts; repeatable options (--extra, --module, --arg,
+ * --env, --package, --rootfs-source) are capped at the library's limits.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,17 +21,29 @@
 
 static void usage(FILE *f) {
     fprintf(f,
-            "usage: mosaik tdx build --program FILE --kernel FILE --ovmf FILE -o DIR\n"
+            "usage: mosaik tdx build --program FILE (--kernel FILE | --kernel-dir DIR)\n"
+            "                        --ovmf FILE -o DIR\n"
+            "                        [--arg ARG]... [--env NAME=VALUE]... [--bundle-libs]\n"
             "                        [--busybox FILE] [--extra SRC:DEST]... [--module FILE]...\n"
             "                        [--ssh-key FILE] [--cpus N] [--memory MiB]\n"
             "                        [--cmdline STR] [--profile NAME] [--allow-dynamic]\n"
+            "                        [--rootfs busybox|debian] [--package NAME]...\n"
+            "                        [--rootfs-suite S] [--rootfs-source FILE]...\n"
+            "                        [--rootfs-cache DIR]\n"
+            "                        [--qgs-cid N] [--qgs-port N] [--guest-cid N]\n"
             "\n"
             "Build a bootable TDX guest image: a deterministic gzip'd newc initramfs with\n"
-            "busybox, a generated /init and the (statically linked) program, plus a QEMU\n"
-            "launch script and the expected MRTD/RTMR1/RTMR2. Same inputs, same bytes.\n"
+            "busybox, a generated /init and the program, plus a QEMU launch script and\n"
+            "the expected MRTD/RTMR1/RTMR2. Same inputs, same bytes.\n"
             "\n"
-            "  --program FILE    the program to run (static ELF; /usr/bin/<name> in the guest)\n"
+            "  --program FILE    the program to run (/usr/bin/<name> in the guest)\n"
+            "  --arg ARG         an argument of the program (repeatable, in order)\n"
+            "  --env NAME=VALUE  its environment (repeatable); arguments and environment\n"
+            "                    are written into /init, so they are measured (RTMR2)\n"
+            "  --bundle-libs     copy a dynamic program's loader and shared libraries\n"
             "  --kernel FILE     bzImage with EFI stub (copied to DIR/vmlinuz)\n"
+            "  --kernel-dir DIR  from `mosaik tdx kernel fetch`: its vmlinuz and TD modules;\n"
+            "                    package, version and SHA-256 go into measurements.json\n"
             "  --ovmf FILE       TDX-capable OVMF (copied to DIR/OVMF.fd)\n"
             "  --busybox FILE    static busybox (default %s, Debian busybox-static)\n"
             "  --extra SRC:DEST  add host file SRC as absolute guest path DEST (repeatable)\n"
@@ -40,11 +55,22 @@ static void usage(FILE *f) {
             "  --cmdline STR     kernel command line (-append), default \"%s\"\n"
             "  --profile NAME    host stack the measurements are for (default %s)\n"
             "  --allow-dynamic   accept a program or busybox with an ELF interpreter\n"
+            "  --rootfs KIND     busybox (default) or debian: a Debian userland made with\n"
+            "                    mmdebstrap from the apt sources (Essential set + --package)\n"
+            "  --package NAME    a Debian package to include (repeatable)\n"
+            "  --rootfs-suite S  Debian suite (default: the host's VERSION_CODENAME)\n"
+            "  --rootfs-source FILE  apt source file for mmdebstrap (repeatable; default:\n"
+            "                    the host's /etc/apt/sources.list{,.d/*})\n"
+            "  --rootfs-cache DIR  keep downloaded .debs here between builds\n"
+            "  --qgs-cid N, --qgs-port N  the host's quote generation service on vsock\n"
+            "                    (defaults %d, %d; the launch script's MOSAIK_QGS_CID/_PORT)\n"
+            "  --guest-cid N     the guest's vsock CID (default %d; MOSAIK_GUEST_CID)\n"
             "  -o, --output DIR  output directory (created if missing)\n"
             "\n"
             "Profiles:\n",
             MK_TDX_BUILD_DEFAULT_BUSYBOX, MK_TDX_BUILD_DEFAULT_CPUS, MK_TDX_BUILD_DEFAULT_MEMORY,
-            MK_TDX_BUILD_DEFAULT_CMDLINE, MK_TDX_DEFAULT_PROFILE);
+            MK_TDX_BUILD_DEFAULT_CMDLINE, MK_TDX_DEFAULT_PROFILE, MK_TDX_BUILD_DEFAULT_QGS_CID,
+            MK_TDX_BUILD_DEFAULT_QGS_PORT, MK_TDX_BUILD_DEFAULT_GUEST_CID);
     for (size_t i = 0; i < mk_tdx_profile_count(); i++) {
         const mk_tdx_profile *p = mk_tdx_profile_at(i);
         fprintf(f, "  %-24s %s\n", p->name, p->description);
@@ -81,12 +107,35 @@ enum {
     OPT_CMDLINE,
     OPT_PROFILE,
     OPT_ALLOW_DYNAMIC,
+    OPT_ARG,
+    OPT_ENV,
+    OPT_BUNDLE,
+    OPT_KERNEL_DIR,
+    OPT_ROOTFS,
+    OPT_PACKAGE,
+    OPT_SUITE,
+    OPT_SOURCE,
+    OPT_ROOTFS_CACHE,
+    OPT_QGS_CID,
+    OPT_QGS_PORT,
+    OPT_GUEST_CID,
 };
 
 /* The repeatable options' storage (the library's caps; static, not on the
  * stack). */
 static mk_tdx_build_extra extras[MK_TDX_BUILD_MAX_EXTRAS];
 static const char *modules[MK_TDX_BUILD_MAX_MODULES];
+static const char *args[MK_TDX_BUILD_MAX_ARGS];
+static const char *envs[MK_TDX_BUILD_MAX_ENV];
+static const char *packages[MK_TDX_BUILD_MAX_PACKAGES];
+static const char *sources[16];
+
+/* A repeatable option's value appended to list (cap entries). */
+static int add_item(const char **list, size_t *n, size_t cap, const char *v, const char *opt) {
+    if (*n >= cap) return cli_usage_error("tdx build: more than %zu %s", cap, opt);
+    list[(*n)++] = v;
+    return CLI_CONTINUE;
+}
 
 /* --extra SRC:DEST, split in place at the colon. */
 static int add_extra(mk_tdx_build_opts *o, char *arg) {
@@ -113,6 +162,22 @@ static int build_option(int c, char *arg, mk_tdx_build_opts *o, char **argv) {
             return cli_usage_error("tdx build: more than %d --module", MK_TDX_BUILD_MAX_MODULES);
         modules[o->nmodules++] = arg;
         break;
+    case OPT_ARG:
+        return add_item(args, &o->nargs, MK_TDX_BUILD_MAX_ARGS, arg, "--arg");
+    case OPT_ENV:
+        return add_item(envs, &o->nenv, MK_TDX_BUILD_MAX_ENV, arg, "--env");
+    case OPT_PACKAGE:
+        return add_item(packages, &o->npackages, MK_TDX_BUILD_MAX_PACKAGES, arg, "--package");
+    case OPT_SOURCE:
+        return add_item(sources, &o->nrootfs_sources, 16, arg, "--rootfs-source");
+    case OPT_QGS_CID:
+        return parse_uint("--qgs-cid", arg, 1, 0xffffffffu, &o->qgs_cid) ? CLI_USAGE : CLI_CONTINUE;
+    case OPT_QGS_PORT:
+        return parse_uint("--qgs-port", arg, 1, 0xffffffffu, &o->qgs_port) ? CLI_USAGE
+                                                                           : CLI_CONTINUE;
+    case OPT_GUEST_CID:
+        return parse_uint("--guest-cid", arg, 3, 0xfffffffeu, &o->guest_cid) ? CLI_USAGE
+                                                                             : CLI_CONTINUE;
     case OPT_CPUS:
         if (parse_uint("--cpus", arg, 1, 1024, &o->cpus) != 0) return CLI_USAGE;
         break;
@@ -137,6 +202,10 @@ static int build_parse(int argc, char **argv, mk_tdx_build_opts *o) {
     o->mtime = -1;
     o->extras = extras;
     o->modules = modules;
+    o->args = args;
+    o->env = envs;
+    o->packages = packages;
+    o->rootfs_sources = sources;
     const char *profile_name = MK_TDX_DEFAULT_PROFILE;
     const cli_opt opts[] = {
         {"program", required_argument, OPT_PROGRAM, &o->program, NULL},
@@ -151,6 +220,18 @@ static int build_parse(int argc, char **argv, mk_tdx_build_opts *o) {
         {"cmdline", required_argument, OPT_CMDLINE, &o->cmdline, NULL},
         {"profile", required_argument, OPT_PROFILE, &profile_name, NULL},
         {"allow-dynamic", no_argument, OPT_ALLOW_DYNAMIC, NULL, &o->allow_dynamic},
+        {"arg", required_argument, OPT_ARG, NULL, NULL},
+        {"env", required_argument, OPT_ENV, NULL, NULL},
+        {"bundle-libs", no_argument, OPT_BUNDLE, NULL, &o->bundle_libs},
+        {"kernel-dir", required_argument, OPT_KERNEL_DIR, &o->kernel_dir, NULL},
+        {"rootfs", required_argument, OPT_ROOTFS, &o->rootfs, NULL},
+        {"package", required_argument, OPT_PACKAGE, NULL, NULL},
+        {"rootfs-suite", required_argument, OPT_SUITE, &o->rootfs_suite, NULL},
+        {"rootfs-source", required_argument, OPT_SOURCE, NULL, NULL},
+        {"rootfs-cache", required_argument, OPT_ROOTFS_CACHE, &o->rootfs_cache, NULL},
+        {"qgs-cid", required_argument, OPT_QGS_CID, NULL, NULL},
+        {"qgs-port", required_argument, OPT_QGS_PORT, NULL, NULL},
+        {"guest-cid", required_argument, OPT_GUEST_CID, NULL, NULL},
         {"output", required_argument, 'o', &o->out_dir, NULL},
         {"help", no_argument, 'h', NULL, NULL},
         {NULL, 0, 0, NULL, NULL},
@@ -162,7 +243,8 @@ static int build_parse(int argc, char **argv, mk_tdx_build_opts *o) {
         if ((rc = build_option(c, optarg, o, argv)) != CLI_CONTINUE) return rc;
     if (optind < argc) return cli_usage_error("tdx build: unexpected argument '%s'", argv[optind]);
     if (!o->program) return cli_usage_error("tdx build: --program FILE is required");
-    if (!o->kernel) return cli_usage_error("tdx build: --kernel FILE is required");
+    if (!o->kernel && !o->kernel_dir)
+        return cli_usage_error("tdx build: --kernel FILE or --kernel-dir DIR is required");
     if (!o->ovmf) return cli_usage_error("tdx build: --ovmf FILE is required");
     if (!o->out_dir) return cli_usage_error("tdx build: -o DIR is required");
     o->profile = mk_tdx_profile_find(profile_name);
@@ -189,7 +271,7 @@ static void build_print(const mk_tdx_build_opts *o, const mk_tdx_build_result *r
         mk_hex_encode(res->measurement->rtmr2, 48, hx);
         printf("RTMR2:   %s\n", hx);
     }
-    printf("launch:  %s/%s (TDX host: QEMU >= 10.1, Linux >= 6.16)\n", o->out_dir,
+    printf("launch:  %s/%s (TDX host: QEMU >= 10.1, Linux >= 6.16; QGS on vsock)\n", o->out_dir,
            MK_TDX_BUILD_LAUNCH);
 }
 

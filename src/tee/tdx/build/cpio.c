@@ -12,15 +12,20 @@
  * Determinism rules (docs/tdx-builder.md): entries are sorted bytewise by
  * path — a prefix sorts before its extensions, so every directory comes
  * before its contents — and numbered ino = 1..n in that order; uid = gid =
- * 0; nlink = 2 for directories, 1 otherwise (the kernel treats a regular
- * file with nlink >= 2 as a hard-link candidate); every mtime is the one
- * given; devmajor/devminor/check are 0. No trailing block padding.
+ * 0 unless an owner was set for the entry (a Debian root filesystem keeps
+ * its package owners); nlink = 2 for directories, 1 otherwise (the kernel
+ * treats a regular file with nlink >= 2 as a hard-link candidate); every
+ * mtime is the one given; devmajor/devminor/check are 0. No trailing block
+ * padding.
  *
  * Invariants: paths are validated on insertion (relative, no empty/./..
  * components, printable ASCII, length caps), a path is present at most once,
  * at most MK_CPIO_MAX_ENTRIES entries, every file < 4 GiB and the archive
  * at most MK_CPIO_MAX_ARCHIVE bytes. A failed call leaves the archive as it
  * was. mk_cpio_write refuses an entry whose parent directory is missing.
+ * Paths are found through an open-addressing hash index (FNV-1a, linear
+ * probing, at most half full) so that archives of tens of thousands of
+ * entries (a Debian userland) are assembled in linear time.
  *
  * gzip (RFC 1952): a fixed 10-byte header (1f 8b, CM 8, FLG 0, MTIME 0,
  * XFL 2, OS 3), a raw deflate stream from zlib (level 9, window 15,
@@ -43,6 +48,7 @@ typedef struct cpio_entry {
     mk_cpio_kind kind;
     unsigned perm;
     unsigned rmajor, rminor;
+    uint32_t uid, gid;
     uint8_t *data; /* file contents or symlink target; may be NULL when len 0 */
     size_t len;
 } cpio_entry;
@@ -50,6 +56,8 @@ typedef struct cpio_entry {
 struct mk_cpio {
     cpio_entry *e;
     size_t n, cap;
+    size_t *slot; /* hash index: entry index + 1, 0 = empty */
+    size_t nslot; /* power of two, > 2 * n */
 };
 
 mk_cpio *mk_cpio_new(void) {
@@ -63,6 +71,7 @@ void mk_cpio_free(mk_cpio *c) {
         free(c->e[i].data);
     }
     free(c->e);
+    free(c->slot);
     free(c);
 }
 
@@ -108,10 +117,43 @@ static int check_path(const char *path, mk_error *err) {
     return 0;
 }
 
-static const cpio_entry *find(const mk_cpio *c, const char *path) {
+static size_t path_hash(const char *s) {
+    uint64_t h = 1469598103934665603ull;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    return (size_t)h;
+}
+
+/* The slot holding path, or the empty slot where it would go. */
+static size_t *slot_of(const mk_cpio *c, const char *path) {
+    size_t mask = c->nslot - 1;
+    for (size_t i = path_hash(path) & mask;; i = (i + 1) & mask)
+        if (!c->slot[i] || strcmp(c->e[c->slot[i] - 1].path, path) == 0) return &c->slot[i];
+}
+
+static cpio_entry *find(const mk_cpio *c, const char *path) {
+    if (!c->nslot) return NULL;
+    size_t *s = slot_of(c, path);
+    return *s ? &c->e[*s - 1] : NULL;
+}
+
+/* Keep the index at most half full (rebuilt on growth). */
+static int index_reserve(mk_cpio *c, size_t n) {
+    if (c->nslot > 2 * n) return 0;
+    size_t ns = c->nslot ? c->nslot : 64;
+    while (ns <= 2 * n)
+        ns *= 2;
+    size_t *old = c->slot;
+    c->slot = calloc(ns, sizeof *c->slot);
+    if (!c->slot) {
+        c->slot = old;
+        return MK_ENOMEM;
+    }
+    free(old);
+    c->nslot = ns;
     for (size_t i = 0; i < c->n; i++)
-        if (strcmp(c->e[i].path, path) == 0) return &c->e[i];
-    return NULL;
+        *slot_of(c, c->e[i].path) = i + 1;
+    return 0;
 }
 
 static int add_entry(mk_cpio *c, const char *path, mk_cpio_kind kind, unsigned perm,
@@ -128,6 +170,7 @@ static int add_entry(mk_cpio *c, const char *path, mk_cpio_kind kind, unsigned p
     if (find(c, path)) return mk_error_set(err, MK_EINVAL, "cpio: duplicate path '%s'", path);
     if (c->n >= MK_CPIO_MAX_ENTRIES)
         return mk_error_set(err, MK_ETOOBIG, "cpio: more than %d entries", MK_CPIO_MAX_ENTRIES);
+    if (index_reserve(c, c->n + 1) < 0) return mk_error_set(err, MK_ENOMEM, "cpio: out of memory");
     if (c->n == c->cap) {
         size_t ncap = c->cap ? c->cap * 2 : 32;
         cpio_entry *ne = realloc(c->e, ncap * sizeof *ne);
@@ -152,6 +195,37 @@ static int add_entry(mk_cpio *c, const char *path, mk_cpio_kind kind, unsigned p
     en.rminor = rminor;
     en.len = len;
     c->e[c->n++] = en;
+    *slot_of(c, path) = c->n;
+    return 0;
+}
+
+bool mk_cpio_has(const mk_cpio *c, const char *path, mk_cpio_kind *kind) {
+    const cpio_entry *e = c && path ? find(c, path) : NULL;
+    if (e && kind) *kind = e->kind;
+    return e != NULL;
+}
+
+int mk_cpio_file_data(const mk_cpio *c, const char *path, const uint8_t **data, size_t *len) {
+    const cpio_entry *e = c && path ? find(c, path) : NULL;
+    if (!e || e->kind != MK_CPIO_FILE) return MK_ENOTFOUND;
+    *data = e->data;
+    *len = e->len;
+    return 0;
+}
+
+int mk_cpio_link_target(const mk_cpio *c, const char *path, const uint8_t **target, size_t *len) {
+    const cpio_entry *e = c && path ? find(c, path) : NULL;
+    if (!e || e->kind != MK_CPIO_SYMLINK) return MK_ENOTFOUND;
+    *target = e->data;
+    *len = e->len;
+    return 0;
+}
+
+int mk_cpio_set_owner(mk_cpio *c, const char *path, uint32_t uid, uint32_t gid, mk_error *err) {
+    cpio_entry *e = c && path ? find(c, path) : NULL;
+    if (!e) return mk_error_set(err, MK_ENOTFOUND, "cpio: no entry '%s'", path ? path : "");
+    e->uid = uid;
+    e->gid = gid;
     return 0;
 }
 
@@ -227,14 +301,14 @@ static uint32_t kind_bits(mk_cpio_kind k) {
     }
 }
 
-static int put_entry(mk_buf *out, uint32_t ino, uint32_t mode, uint32_t nlink, uint32_t mtime,
-                     uint32_t rmajor, uint32_t rminor, const char *name, const uint8_t *data,
-                     size_t len) {
+static int put_entry(mk_buf *out, uint32_t ino, uint32_t mode, const uint32_t owner[2],
+                     uint32_t nlink, uint32_t mtime, uint32_t rmajor, uint32_t rminor,
+                     const char *name, const uint8_t *data, size_t len) {
     size_t nlen = strlen(name) + 1;
     static const uint8_t zeros[4] = {0};
     MK_TRY(mk_buf_printf(out, "070701%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X", ino,
-                         mode, 0u, 0u, nlink, mtime, (uint32_t)len, 0u, 0u, rmajor, rminor,
-                         (uint32_t)nlen, 0u));
+                         mode, owner[0], owner[1], nlink, mtime, (uint32_t)len, 0u, 0u, rmajor,
+                         rminor, (uint32_t)nlen, 0u));
     MK_TRY(mk_buf_append(out, name, nlen));
     size_t hn = 110 + nlen;
     MK_TRY(mk_buf_append(out, zeros, (4 - hn % 4) % 4));
@@ -283,11 +357,13 @@ int mk_cpio_write(const mk_cpio *c, uint32_t mtime, mk_buf *out, mk_error *err) 
     rc = mk_buf_reserve(out, total);
     for (size_t i = 0; rc == 0 && i < c->n; i++) {
         const cpio_entry *e = sorted[i];
-        rc = put_entry(out, (uint32_t)(i + 1), kind_bits(e->kind) | e->perm,
+        const uint32_t owner[2] = {e->uid, e->gid};
+        rc = put_entry(out, (uint32_t)(i + 1), kind_bits(e->kind) | e->perm, owner,
                        e->kind == MK_CPIO_DIR ? 2 : 1, mtime, e->rmajor, e->rminor, e->path,
                        e->data, e->len);
     }
-    if (rc == 0) rc = put_entry(out, 0, 0, 1, 0, 0, 0, "TRAILER!!!", NULL, 0);
+    static const uint32_t root[2] = {0, 0};
+    if (rc == 0) rc = put_entry(out, 0, 0, root, 1, 0, 0, 0, "TRAILER!!!", NULL, 0);
     if (rc < 0) {
         out->len = start;
         mk_error_set(err, rc, "cpio: cannot grow the output buffer");

@@ -9,6 +9,7 @@
 #ifndef MOSAIK_TDX_BUILD_CPIO_H
 #define MOSAIK_TDX_BUILD_CPIO_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -17,7 +18,7 @@
 
 #define MK_CPIO_PATH_MAX 1023                 /* bytes of an archive path */
 #define MK_CPIO_COMPONENT_MAX 255             /* bytes of one path component */
-#define MK_CPIO_MAX_ENTRIES 4096              /* entries in one archive */
+#define MK_CPIO_MAX_ENTRIES 32768             /* entries in one archive */
 #define MK_CPIO_MAX_ARCHIVE ((size_t)1 << 30) /* bytes of the whole archive */
 
 typedef enum mk_cpio_kind {
@@ -45,12 +46,20 @@ int mk_cpio_add_file(mk_cpio *c, const char *path, unsigned perm, const void *da
 int mk_cpio_add_symlink(mk_cpio *c, const char *path, const char *target, mk_error *err);
 int mk_cpio_add_chardev(mk_cpio *c, const char *path, unsigned perm, unsigned major, unsigned minor,
                         mk_error *err);
+/* Whether path is an entry (and its kind, when kind is not NULL). */
+bool mk_cpio_has(const mk_cpio *c, const char *path, mk_cpio_kind *kind);
+/* A regular file's contents (borrowed); MK_ENOTFOUND when path is not one. */
+int mk_cpio_file_data(const mk_cpio *c, const char *path, const uint8_t **data, size_t *len);
+/* A symlink's target (borrowed, not NUL-terminated); MK_ENOTFOUND. */
+int mk_cpio_link_target(const mk_cpio *c, const char *path, const uint8_t **target, size_t *len);
+/* Numeric owner of an existing entry (default 0:0). */
+int mk_cpio_set_owner(mk_cpio *c, const char *path, uint32_t uid, uint32_t gid, mk_error *err);
 /* Add every missing ancestor directory of path with mode perm. */
 int mk_cpio_add_parents(mk_cpio *c, const char *path, unsigned perm, mk_error *err);
 
 /* Append the archive to out: entries sorted bytewise by path (so every
- * directory precedes its contents), inodes 1..n in that order, uid = gid =
- * 0, nlink 2 for directories and 1 otherwise, every mtime = mtime, then
+ * directory precedes its contents), inodes 1..n in that order, uid:gid as
+ * set (default 0:0), nlink 2 for directories and 1 otherwise, every mtime = mtime, then
  * the "TRAILER!!!" entry. Fails (MK_EINVAL) when an entry's parent
  * directory is not itself an entry. */
 int mk_cpio_write(const mk_cpio *c, uint32_t mtime, mk_buf *out, mk_error *err);
