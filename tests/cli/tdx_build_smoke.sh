@@ -91,7 +91,8 @@ echo "reproducible: two builds are byte-identical"
 grep -q -- "-object tdx-guest,id=tdx0" "$work/img/launch-tdx.sh" || fail "launch script lacks tdx-guest"
 grep -q -- "confidential-guest-support=tdx0" "$work/img/launch-tdx.sh" || fail "launch script lacks CGS"
 
-# QEMU wrapper: TDX arguments -> TCG, everything else as the launch script gives it.
+# QEMU wrapper: TDX arguments -> TCG (and no vhost-vsock: the test host need not
+# have /dev/vhost-vsock), everything else as the launch script gives it.
 cat > "$work/qemu-tcg" <<'EOF'
 #!/usr/bin/env bash
 printf '%s\n' "$@" > "$(dirname "$0")/qemu-args.txt"
@@ -99,6 +100,7 @@ args=()
 while [ $# -gt 0 ]; do
   case "$1" in
     -object) case "$2" in tdx-guest*) shift 2; continue ;; esac ;;
+    -device) case "$2" in vhost-vsock-pci*) shift 2; continue ;; esac ;;
     -machine) args+=(-machine q35); shift 2; continue ;;
     -accel) args+=(-accel tcg); shift 2; continue ;;
     -cpu) shift 2; continue ;;
@@ -126,7 +128,9 @@ grep -q "MOSAIK-SMOKE-OK argc=1 argv0=/usr/bin/hello" "$work/console1.log" \
 grep -q "program exited with status 0; powering off" "$work/console1.log" || fail "no power-off message"
 grep -q "^-append$" "$work/qemu-args.txt" && grep -qx -- "$cmdline" "$work/qemu-args.txt" \
   || fail "launch script did not pass the command line as one argument"
-grep -qx -- "tdx-guest,id=tdx0" "$work/qemu-args.txt" || fail "launch script args lack tdx-guest"
+grep -q -- "^tdx-guest,id=tdx0,sept-ve-disable=on,quote-generation-socket.type=vsock,quote-generation-socket.cid=2,quote-generation-socket.port=4050$" "$work/qemu-args.txt" \
+  || fail "launch script args lack tdx-guest with the QGS"
+grep -qx -- "vhost-vsock-pci,guest-cid=3" "$work/qemu-args.txt" || fail "launch script args lack the vsock device"
 for m in ${modnames[@]+"${modnames[@]}"}; do
   grep -q "loaded module [0-9][0-9]-$m" "$work/console1.log" \
     || { grep mosaik-init "$work/console1.log" >&2; fail "/init did not load $m"; }

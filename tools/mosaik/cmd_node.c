@@ -17,7 +17,12 @@
  * the ticket embeds the simulator's collateral and is renewed before it
  * expires. --require-tdx-mrtd MRTD with --trust-sim-root FILE validates each
  * discovered/updated peer's TDX ticket and prints the verdict with its
- * reason.
+ * reason. --tdx-sim-measurements / --require-tdx-measurements take MRTD,
+ * RTMR1 and RTMR2 from a `mosaik tdx build` measurements.json instead (the
+ * simulated TD then reports an image's pre-computed values; it is labelled
+ * SIMULATED in the output and by the tag "mosaik.tdx.simulated" in its
+ * entry). --produce / --consume NAME add a stream (cmd_node_stream.c); a
+ * producer requires the TDX validator of its consumers.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -35,6 +40,7 @@
 #include <jansson.h>
 
 #include "cli.h"
+#include "cmd_node_stream.h"
 
 #define MAX_LIST 64
 
@@ -66,7 +72,13 @@ static void usage(FILE *f) {
             "  --tdx-sim-state FILE    simulator state shared by all nodes (created if missing)\n"
             "  --require-tdx-mrtd HEX  validate peers' TDX tickets against this MRTD\n"
             "  --trust-sim-root FILE   trust this simulator (its state file or root DER)\n"
+            "  --tdx-sim-measurements FILE  SIMULATED TDX ticket reporting MRTD/RTMR1/RTMR2\n"
+            "                          of a `mosaik tdx build` measurements.json\n"
+            "  --require-tdx-measurements FILE  validate peers against those registers\n"
 #endif
+            "  --produce NAME          produce stream NAME (requires the TDX validator)\n"
+            "  --consume NAME          consume stream NAME, printing what arrives\n"
+            "  --exit-after-items N    with --consume: leave after N items\n"
             "  --metrics ADDR          serve Prometheus metrics over HTTP on ip:port\n"
             "  --json                  one JSON object per line\n"
             "  --run-for SECONDS       exit (with a departure) after this long\n"
@@ -261,8 +273,22 @@ static int tdx_install(tdx_state *t, mk_network *nw, mk_error *err) {
     return rc;
 }
 
-static int tdx_setup(tdx_state *t, const char *mrtd_hex, const char *state, mk_network *nw,
-                     mk_error *err) {
+/* The simulated TD reports the registers of a build's measurements.json. */
+static int tdx_sim_measurements(mk_tdx_sim_td *td, const char *path, mk_error *err) {
+    char hx[3][97];
+    MK_TRY(node_measurements_read(path, hx[0], hx[1], hx[2], err));
+    MK_TRY(mk_hex_decode_exact(hx[0], td->mr_td, 48, err));
+    MK_TRY(mk_hex_decode_exact(hx[1], td->rtmr[1], 48, err));
+    MK_TRY(mk_hex_decode_exact(hx[2], td->rtmr[2], 48, err));
+    printf("tdx: SIMULATED quote provider (not real TDX), reporting the registers of %s\n"
+           "tdx:   MRTD  %s\ntdx:   RTMR1 %s\ntdx:   RTMR2 %s\n",
+           path, hx[0], hx[1], hx[2]);
+    fflush(stdout);
+    return 0;
+}
+
+static int tdx_setup(tdx_state *t, const char *mrtd_hex, const char *meas, const char *state,
+                     mk_network *nw, mk_error *err) {
     int64_t now = mk_now();
     if (state)
         MK_TRY(mk_tdx_sim_load_or_create(state, now, &t->sim, err));
@@ -270,8 +296,9 @@ static int tdx_setup(tdx_state *t, const char *mrtd_hex, const char *state, mk_n
         MK_TRY(mk_tdx_sim_new(now, &t->sim, err));
     mk_tdx_sim_td td;
     mk_tdx_sim_td_default(&td);
-    int rc = mk_hex_decode_exact(mrtd_hex, td.mr_td, 48, err);
-    if (rc < 0) return mk_error_prefix(err, rc, "--tdx-sim: MRTD (96 hex digits)");
+    int rc = meas ? tdx_sim_measurements(&td, meas, err)
+                  : mk_hex_decode_exact(mrtd_hex, td.mr_td, 48, err);
+    if (rc < 0) return mk_error_prefix(err, rc, meas ? "--tdx-sim-measurements" : "--tdx-sim: MRTD (96 hex digits)");
     t->prov = mk_tdx_provider_sim_new(t->sim, &td);
     if (!t->prov) return mk_error_set(err, MK_ENOMEM, "out of memory");
     MK_TRY(mk_tdx_sim_collateral(t->sim, now, &t->coll, err));
@@ -286,7 +313,8 @@ static void tdx_free(tdx_state *t) {
     mk_tdx_sim_free(t->sim);
 }
 
-static mk_validator *tdx_validator(const char *mrtd_hex, const char *root_path, mk_error *err) {
+static mk_validator *tdx_validator(const char *mrtd_hex, const char *meas, const char *root_path,
+                                   mk_error *err) {
     mk_buf root = MK_BUF_INIT;
     mk_validator *v = NULL;
     mk_tdx_validator_opts *o = mk_tdx_validator_opts_new();
@@ -294,8 +322,14 @@ static mk_validator *tdx_validator(const char *mrtd_hex, const char *root_path, 
     if (root_path && cli_tdx_load_sim_root(root_path, &root, err) < 0) goto out;
     if (root.len && mk_tdx_validator_opts_trust_simulator(o, root.data, root.len, err) < 0)
         goto out;
-    if (mk_tdx_criteria_require_mrtd_hex(mk_tdx_validator_opts_baseline(o), mrtd_hex, err) < 0)
+    mk_tdx_criteria *c = mk_tdx_validator_opts_baseline(o);
+    char hx[3][97];
+    if (meas && (node_measurements_read(meas, hx[0], hx[1], hx[2], err) < 0 ||
+                 mk_tdx_criteria_require_mrtd_hex(c, hx[0], err) < 0 ||
+                 mk_tdx_criteria_require_rtmr_hex(c, 1, hx[1], err) < 0 ||
+                 mk_tdx_criteria_require_rtmr_hex(c, 2, hx[2], err) < 0))
         goto out;
+    if (!meas && mk_tdx_criteria_require_mrtd_hex(c, mrtd_hex, err) < 0) goto out;
     v = mk_tdx_validator_new(o, err);
 out:
     mk_tdx_validator_opts_free(o);
@@ -318,6 +352,11 @@ enum {
     OPT_TDX_STATE,
     OPT_REQ_MRTD,
     OPT_TRUST_ROOT,
+    OPT_SIM_MEAS,
+    OPT_REQ_MEAS,
+    OPT_PRODUCE,
+    OPT_CONSUME,
+    OPT_EXIT_AFTER,
     OPT_METRICS,
     OPT_JSON,
     OPT_RUN_FOR,
@@ -334,6 +373,8 @@ typedef struct node_opts {
     const char *boot[MAX_LIST], *tags[MAX_LIST], *adv[MAX_LIST];
     size_t nboot, ntags, nadv;
     const char *jwt_path, *metrics_addr, *tdx_mrtd, *tdx_state_path, *req_mrtd, *trust_root;
+    const char *sim_meas, *req_meas, *produce, *consume;
+    uint64_t exit_after;
     double run_for;
     bool no_depart, json;
 } node_opts;
@@ -371,6 +412,12 @@ static int node_option(int ch, const char *arg, node_opts *o) {
         if (*end || o->run_for <= 0) return cli_usage_error("node: --run-for wants seconds > 0");
         break;
     }
+    case OPT_EXIT_AFTER: {
+        char *end;
+        o->exit_after = strtoull(arg, &end, 10);
+        if (*end || !o->exit_after) return cli_usage_error("node: --exit-after-items wants N > 0");
+        break;
+    }
     case OPT_ANNOUNCE:
         if (parse_u32(arg, "--announce-ms", &o->cfg.announce_ms) < 0) return CLI_USAGE;
         break;
@@ -403,6 +450,11 @@ static int node_parse(int argc, char **argv, node_opts *o) {
         {"tdx-sim-state", required_argument, OPT_TDX_STATE, &o->tdx_state_path, NULL},
         {"require-tdx-mrtd", required_argument, OPT_REQ_MRTD, &o->req_mrtd, NULL},
         {"trust-sim-root", required_argument, OPT_TRUST_ROOT, &o->trust_root, NULL},
+        {"tdx-sim-measurements", required_argument, OPT_SIM_MEAS, &o->sim_meas, NULL},
+        {"require-tdx-measurements", required_argument, OPT_REQ_MEAS, &o->req_meas, NULL},
+        {"produce", required_argument, OPT_PRODUCE, &o->produce, NULL},
+        {"consume", required_argument, OPT_CONSUME, &o->consume, NULL},
+        {"exit-after-items", required_argument, OPT_EXIT_AFTER, NULL, NULL},
         {"metrics", required_argument, OPT_METRICS, &o->metrics_addr, NULL},
         {"json", no_argument, OPT_JSON, NULL, &o->json},
         {"run-for", required_argument, OPT_RUN_FOR, NULL, NULL},
@@ -418,10 +470,19 @@ static int node_parse(int argc, char **argv, node_opts *o) {
         if ((rc = node_option(ch, optarg, o)) != CLI_CONTINUE) return rc;
     if (optind < argc) return cli_usage_error("node: unexpected argument '%s'", argv[optind]);
     if (!o->cfg.network) return cli_usage_error("node: --network is required");
+    if (o->produce && o->consume) return cli_usage_error("node: --produce or --consume, not both");
 #if !MOSAIK_HAVE_TDX
-    if (o->tdx_mrtd || o->req_mrtd) return cli_usage_error("node: built without TDX support");
+    if (o->tdx_mrtd || o->req_mrtd || o->sim_meas || o->req_meas)
+        return cli_usage_error("node: built without TDX support");
 #else
-    if (o->req_mrtd && !o->trust_root)
+    if (o->sim_meas) {
+        /* the simulated TD is labelled in the entry too */
+        if (add_to(o->tags, &o->ntags, "mosaik.tdx.simulated", "--tag") != CLI_CONTINUE)
+            return CLI_USAGE;
+        if (!o->tdx_mrtd) o->tdx_mrtd = "";
+    }
+    if (o->req_meas) o->req_mrtd = "";
+    if ((o->req_mrtd || o->req_meas) && !o->trust_root)
         fprintf(stderr, "mosaik: note: without --trust-sim-root only real Intel TDX tickets can "
                         "pass --require-tdx-mrtd\n");
 #endif
@@ -441,6 +502,7 @@ typedef struct node_run {
     node_cli c;
     int mfd; /* the metrics socket, or -1 */
     mk_error err;
+    node_stream stream;
 #if MOSAIK_HAVE_TDX
     tdx_state tdx;
 #endif
@@ -479,6 +541,26 @@ static int install_jwt(mk_network *nw, const char *path, mk_error *err) {
     return rc;
 }
 
+/* --produce / --consume: a producer requires the TDX validator (a second
+ * instance, owned by the stream). */
+static int node_start_stream(node_run *r, const node_opts *o) {
+    if (!o->produce && !o->consume) return CLI_CONTINUE;
+    mk_validator *v = NULL;
+#if MOSAIK_HAVE_TDX
+    if (o->produce && (o->req_meas || o->req_mrtd) &&
+        !(v = tdx_validator(o->req_mrtd, o->req_meas, o->trust_root, &r->err))) {
+        fprintf(stderr, "mosaik: node: TDX validator: %s\n", r->err.msg);
+        return CLI_FAIL;
+    }
+#endif
+    r->stream.exit_after = o->exit_after;
+    if (node_stream_start(&r->stream, r->c.nw, o->produce, o->consume, v, o->json, &r->err) < 0) {
+        fprintf(stderr, "mosaik: node: %s\n", r->err.msg);
+        return CLI_FAIL;
+    }
+    return CLI_CONTINUE;
+}
+
 /* The metrics socket, the network and the node's tickets. */
 static int node_start(node_run *r, const node_opts *o) {
     if (o->metrics_addr && (r->mfd = listen_tcp(o->metrics_addr, &r->err)) < 0) {
@@ -497,13 +579,14 @@ static int node_start(node_run *r, const node_opts *o) {
     if (o->tdx_mrtd) {
         if (!o->tdx_state_path)
             fprintf(stderr, "mosaik: note: no --tdx-sim-state: a private simulator root\n");
-        if (tdx_setup(&r->tdx, o->tdx_mrtd, o->tdx_state_path, r->c.nw, &r->err) < 0) {
+        if (tdx_setup(&r->tdx, o->tdx_mrtd, o->sim_meas, o->tdx_state_path, r->c.nw, &r->err) <
+            0) {
             fprintf(stderr, "mosaik: node: --tdx-sim: %s\n", r->err.msg);
             return CLI_FAIL;
         }
     }
 #endif
-    return CLI_CONTINUE;
+    return node_start_stream(r, o);
 }
 
 /* The bound address of a listening socket as "ip:port" ("[ip]:port" for
@@ -564,6 +647,7 @@ static void node_loop(node_run *r, double run_for) {
         uint64_t now = mk_mono_ms();
         if (now >= end) break;
         int timeout = end == UINT64_MAX ? 1000 : (int)(end - now < 1000 ? end - now : 1000);
+        if ((r->stream.p || r->stream.c) && timeout > 100) timeout = 100;
         struct pollfd p[3] = {{mk_network_event_fd(r->c.nw), POLLIN, 0},
                               {sig_pipe[0], POLLIN, 0},
                               {r->mfd, POLLIN, 0}};
@@ -576,6 +660,7 @@ static void node_loop(node_run *r, double run_for) {
             mk_network_event_free(&ev);
         }
         if (r->mfd >= 0 && (p[2].revents & POLLIN)) serve_metrics(&r->c, r->mfd);
+        if (node_stream_step(&r->stream, mk_mono_ms())) stop = true;
 #if MOSAIK_HAVE_TDX
         /* Renew the TDX ticket a minute before it expires. */
         tdx_state *t = &r->tdx;
@@ -588,6 +673,7 @@ static void node_loop(node_run *r, double run_for) {
 
 /* Leave (with a departure unless --no-depart) and say so. */
 static void node_leave(node_run *r, bool no_depart) {
+    node_stream_free(&r->stream); /* before the network it uses */
     if (no_depart)
         mk_network_abort(r->c.nw);
     else
@@ -599,6 +685,7 @@ static void node_leave(node_run *r, bool no_depart) {
 }
 
 static void node_run_free(node_run *r) {
+    node_stream_free(&r->stream);
     mk_network_free(r->c.nw);
     if (r->mfd >= 0) close(r->mfd);
 #if MOSAIK_HAVE_TDX
@@ -620,7 +707,7 @@ int cli_cmd_node(int argc, char **argv) {
     mk_error_clear(&r.err);
 #if MOSAIK_HAVE_TDX
     if (o.req_mrtd) {
-        r.c.tdx_validator = tdx_validator(o.req_mrtd, o.trust_root, &r.err);
+        r.c.tdx_validator = tdx_validator(o.req_mrtd, o.req_meas, o.trust_root, &r.err);
         if (!r.c.tdx_validator) {
             fprintf(stderr, "mosaik: node: TDX validator: %s\n", r.err.msg);
             return CLI_FAIL;

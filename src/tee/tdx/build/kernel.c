@@ -10,8 +10,8 @@
  * Kernel directory (one per package version under the cache):
  *   vmlinuz              the kernel (bzImage with EFI stub)
  *   config               its configuration
- *   modules/NN-NAME.ko   the modules to load, decompressed, NN = load order
- *                        (dependencies first)
+ *   modules/NAME.ko      the modules to load, decompressed; their load order
+ *                        (dependencies first) is the order in kernel.json
  *   kernel.json          package, version, SHA-256 of the .deb, release,
  *                        the checked options, the modules with their
  *                        SHA-256, and the module names that were asked for

@@ -31,11 +31,15 @@
  *   5. write CACHE/kernels/<package>_<version>/ (kernel.c describes it) in
  *      a temporary directory and rename it into place. An existing
  *      directory whose kernel.json asked for the same modules is reused.
+ * Concurrent fetches into one cache are serialised by flock(2) on
+ * CACHE/.lock (held for the whole call).
  */
 #include <dirent.h>
 #include <stdarg.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <ftw.h>
+#include <sys/file.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -409,7 +413,7 @@ static int write_meta(fetch *f, const char *tmp, const char *release, const mk_b
         char hx[65], file[128];
         mk_sha256(p->data[i].data, p->data[i].len, d);
         mk_hex_encode(d, 32, hx);
-        pathf(file, sizeof file, "modules/%02zu-%s.ko", i + 1, p->name[i]);
+        pathf(file, sizeof file, "modules/%s.ko", p->name[i]);
         json_array_append_new(
             mods, json_pack("{s:s, s:s, s:s}", "name", p->name[i], "file", file, "sha256", hx));
     }
@@ -460,7 +464,7 @@ static int make_kernel_dir(fetch *f, const char *x, const char *tmp, mk_tdx_kern
         rc = mkdirs(path, err);
     }
     for (size_t i = 0; rc == 0 && i < p->n; i++) {
-        pathf(path, sizeof path, "%s/modules/%02zu-%s.ko", tmp, i + 1, p->name[i]);
+        pathf(path, sizeof path, "%s/modules/%s.ko", tmp, p->name[i]);
         rc = mk_file_write(path, p->data[i].data, p->data[i].len, 0644, err);
     }
     if (rc == 0) {
@@ -560,7 +564,13 @@ int mk_tdx_kernel_fetch(const mk_tdx_kernel_opts *o, mk_tdx_kernel_result *res, 
     f->o = o;
     pathf(f->cache, sizeof f->cache, "%s", o->cache_dir);
     char deb[1700];
-    int rc = mkdirs(f->cache, err);
+    int rc = mkdirs(f->cache, err), lock = -1;
+    if (rc == 0) {
+        pathf(deb, sizeof deb, "%s/.lock", f->cache);
+        lock = open(deb, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+        if (lock < 0 || flock(lock, LOCK_EX) < 0)
+            rc = mk_error_set(err, MK_EIO, "kernel: cannot lock %s: %s", deb, strerror(errno));
+    }
     if (rc == 0) {
         pathf(deb, sizeof deb, "%s/kernels", f->cache);
         rc = mkdirs(deb, err);
@@ -584,6 +594,7 @@ int mk_tdx_kernel_fetch(const mk_tdx_kernel_opts *o, mk_tdx_kernel_result *res, 
         pathf(res->version, sizeof res->version, "%s", f->ver);
         pathf(res->sha256, sizeof res->sha256, "%s", f->sha256);
     }
+    if (lock >= 0) close(lock);
     free(f);
     return rc;
 }

@@ -1,0 +1,145 @@
+/*
+ * tools/mosaik/cmd_node_stream.c — the stream and image parts of `mosaik
+ * node` (cmd_node.c): `--produce NAME` / `--consume NAME`, and reading the
+ * registers of a `mosaik tdx build` measurements.json for the simulator
+ * (`--tdx-sim-measurements`) or a validator (`--require-tdx-measurements`).
+ *
+ * A producer sends "item N" every 250 ms to every admitted consumer and
+ * requires of consumers the validator it is given (the node's TDX
+ * validator: a refused consumer is reported with the validator's reason). A
+ * consumer prints every datum it receives and, with --exit-after-items N,
+ * makes the node leave after N. Stream events (admitted, refused, rejected,
+ * disconnected) come from the I/O thread; they and the main thread's lines
+ * are printed under one mutex so lines never interleave.
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "cli.h"
+#include "cmd_node_stream.h"
+
+static pthread_mutex_t g_out = PTHREAD_MUTEX_INITIALIZER;
+
+static void out_line(bool json, json_t *o, const char *text) {
+    pthread_mutex_lock(&g_out);
+    if (json) {
+        char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        if (s) printf("%s\n", s);
+        free(s);
+    } else {
+        fputs(text, stdout);
+    }
+    fflush(stdout);
+    pthread_mutex_unlock(&g_out);
+}
+
+static void on_event(const mk_stream_event *ev, void *ctx) {
+    const node_stream *s = ctx;
+    char peer[MK_ID_HEX_LEN];
+    mk_id_to_hex(&ev->peer, peer);
+    json_t *o = json_object();
+    json_object_set_new(o, "event", json_string("stream"));
+    json_object_set_new(o, "stream", json_string(s->name));
+    json_object_set_new(o, "what", json_string(mk_stream_event_name(ev->type)));
+    json_object_set_new(o, "peer", json_string(peer));
+    json_object_set_new(o, "side", json_string(ev->producer_side ? "producer" : "consumer"));
+    if (ev->type != MK_STREAM_EV_ADMITTED) {
+        json_object_set_new(o, "reason", json_string(mk_stream_reason_name(ev->reason)));
+        json_object_set_new(o, "text", json_string(ev->text ? ev->text : ""));
+    }
+    char text[MK_STREAM_MAX_REASON + 256];
+    snprintf(text, sizeof text, "stream %s: %s %s%s%s%s\n", s->name,
+             mk_stream_event_name(ev->type), peer,
+             ev->type != MK_STREAM_EV_ADMITTED ? " (" : "",
+             ev->type != MK_STREAM_EV_ADMITTED ? (ev->text && *ev->text ? ev->text : "-") : "",
+             ev->type != MK_STREAM_EV_ADMITTED ? ")" : "");
+    out_line(s->json, o, text);
+    json_decref(o);
+}
+
+int node_stream_start(node_stream *s, mk_network *nw, const char *produce, const char *consume,
+                      mk_validator *require, bool json, mk_error *err) {
+    s->json = json;
+    s->name = produce ? produce : consume;
+    if (produce) {
+        mk_stream_producer_opts po;
+        mk_stream_producer_opts_init(&po);
+        po.on_event = on_event;
+        po.event_ctx = s;
+        po.lag_policy = MK_STREAM_LAG_DROP_OLDEST;
+        if (mk_stream_producer_new(nw, produce, NULL, &po, &s->p, err) < 0) {
+            mk_validator_free(require);
+            return mk_error_prefix(err, err->code, "--produce %s", produce);
+        }
+        if (require) return mk_stream_producer_require(s->p, require, err);
+        return 0;
+    }
+    mk_validator_free(require);
+    mk_stream_consumer_opts co;
+    mk_stream_consumer_opts_init(&co);
+    co.on_event = on_event;
+    co.event_ctx = s;
+    co.retry_min_ms = 500;
+    co.retry_max_ms = 2000;
+    if (mk_stream_consumer_new(nw, consume, NULL, &co, &s->c, err) < 0)
+        return mk_error_prefix(err, err->code, "--consume %s", consume);
+    return 0;
+}
+
+bool node_stream_step(node_stream *s, uint64_t now_ms) {
+    if (s->p && now_ms >= s->next_send_ms) {
+        char msg[64];
+        int n = snprintf(msg, sizeof msg, "item %llu", (unsigned long long)s->sent);
+        if (mk_stream_send(s->p, msg, (size_t)n, 100, NULL) == 0) s->sent++;
+        s->next_send_ms = now_ms + 250;
+    }
+    mk_stream_item it;
+    while (s->c && mk_stream_recv(s->c, 0, &it) == 0) {
+        char text[160];
+        int len = it.len > 64 ? 64 : (int)it.len;
+        snprintf(text, sizeof text, "stream %s: received #%llu \"%.*s\"\n", s->name,
+                 (unsigned long long)it.seq, len, (const char *)it.data);
+        json_t *o = json_pack("{s:s, s:s, s:I, s:s#}", "event", "received", "stream", s->name,
+                              "seq", (json_int_t)it.seq, "data", (const char *)it.data,
+                              (size_t)len);
+        out_line(s->json, o, text);
+        json_decref(o);
+        mk_stream_item_free(&it);
+        s->received++;
+    }
+    return s->exit_after && s->received >= s->exit_after;
+}
+
+void node_stream_free(node_stream *s) {
+    mk_stream_producer_free(s->p);
+    mk_stream_consumer_free(s->c);
+    s->p = NULL;
+    s->c = NULL;
+}
+
+int node_measurements_read(const char *path, char mrtd[97], char rtmr1[97], char rtmr2[97],
+                           mk_error *err) {
+    mk_buf b = MK_BUF_INIT;
+    mk_buf_init(&b, 4 << 20);
+    int rc = mk_file_read(path, 4 << 20, &b, err);
+    json_t *root = rc == 0 ? json_loadb((const char *)b.data, b.len, 0, NULL) : NULL;
+    mk_buf_free(&b);
+    if (rc < 0) return rc;
+    const char *k[3] = {"mrtd", "rtmr1", "rtmr2"};
+    char *out[3] = {mrtd, rtmr1, rtmr2};
+    for (int i = 0; i < 3; i++) {
+        const char *v = json_string_value(json_object_get(root, k[i]));
+        if (!v || strlen(v) != 96) {
+            json_decref(root);
+            return mk_error_set(err, MK_EMALFORMED, "%s: no %s (want a measurements.json)", path,
+                                k[i]);
+        }
+        memcpy(out[i], v, 97);
+    }
+    json_decref(root);
+    return 0;
+}
