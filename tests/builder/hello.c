@@ -5,10 +5,12 @@
  * test looks for on the serial console, and exits (the image's /init then
  * powers the guest off). It also echoes its arguments and MOSAIK_HELLO from
  * the environment, so tests/cli/tdx_kernel_smoke.sh can check what --arg
- * and --env baked into /init.
+ * and --env baked into /init, and the PRETTY_NAME of /etc/os-release when
+ * the image has one (a Debian root filesystem).
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/utsname.h>
 
 int main(int argc, char **argv) {
@@ -19,6 +21,12 @@ int main(int argc, char **argv) {
         printf("hello: arg %d [%s]\n", i, argv[i]);
     const char *e = getenv("MOSAIK_HELLO");
     if (e) printf("hello: MOSAIK_HELLO [%s]\n", e);
+    /* a Debian root filesystem (tests/cli/tdx_rootfs_smoke.sh) shows here */
+    FILE *f = fopen("/etc/os-release", "r");
+    char line[256];
+    while (f && fgets(line, sizeof line, f))
+        if (!strncmp(line, "PRETTY_NAME=", 12)) printf("hello: os-release %s", line);
+    if (f) fclose(f);
     fflush(stdout);
     return 0;
 }

@@ -88,7 +88,7 @@ for f in initrd.cpio.gz vmlinuz OVMF.fd launch-tdx.sh measurements.json mosaik_m
 done
 echo "reproducible: two builds are byte-identical"
 # the launch script carries the TDX arguments
-grep -q -- "-object tdx-guest,id=tdx0" "$work/img/launch-tdx.sh" || fail "launch script lacks tdx-guest"
+grep -q -- "-object \"tdx-guest,id=tdx0," "$work/img/launch-tdx.sh" || fail "launch script lacks tdx-guest"
 grep -q -- "confidential-guest-support=tdx0" "$work/img/launch-tdx.sh" || fail "launch script lacks CGS"
 
 # QEMU wrapper: TDX arguments -> TCG (and no vhost-vsock: the test host need not

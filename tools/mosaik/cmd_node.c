@@ -298,7 +298,9 @@ static int tdx_setup(tdx_state *t, const char *mrtd_hex, const char *meas, const
     mk_tdx_sim_td_default(&td);
     int rc = meas ? tdx_sim_measurements(&td, meas, err)
                   : mk_hex_decode_exact(mrtd_hex, td.mr_td, 48, err);
-    if (rc < 0) return mk_error_prefix(err, rc, meas ? "--tdx-sim-measurements" : "--tdx-sim: MRTD (96 hex digits)");
+    if (rc < 0)
+        return mk_error_prefix(err, rc,
+                               meas ? "--tdx-sim-measurements" : "--tdx-sim: MRTD (96 hex digits)");
     t->prov = mk_tdx_provider_sim_new(t->sim, &td);
     if (!t->prov) return mk_error_set(err, MK_ENOMEM, "out of memory");
     MK_TRY(mk_tdx_sim_collateral(t->sim, now, &t->coll, err));
@@ -579,8 +581,7 @@ static int node_start(node_run *r, const node_opts *o) {
     if (o->tdx_mrtd) {
         if (!o->tdx_state_path)
             fprintf(stderr, "mosaik: note: no --tdx-sim-state: a private simulator root\n");
-        if (tdx_setup(&r->tdx, o->tdx_mrtd, o->sim_meas, o->tdx_state_path, r->c.nw, &r->err) <
-            0) {
+        if (tdx_setup(&r->tdx, o->tdx_mrtd, o->sim_meas, o->tdx_state_path, r->c.nw, &r->err) < 0) {
             fprintf(stderr, "mosaik: node: --tdx-sim: %s\n", r->err.msg);
             return CLI_FAIL;
         }

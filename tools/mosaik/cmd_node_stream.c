@@ -52,9 +52,8 @@ static void on_event(const mk_stream_event *ev, void *ctx) {
         json_object_set_new(o, "text", json_string(ev->text ? ev->text : ""));
     }
     char text[MK_STREAM_MAX_REASON + 256];
-    snprintf(text, sizeof text, "stream %s: %s %s%s%s%s\n", s->name,
-             mk_stream_event_name(ev->type), peer,
-             ev->type != MK_STREAM_EV_ADMITTED ? " (" : "",
+    snprintf(text, sizeof text, "stream %s: %s %s%s%s%s\n", s->name, mk_stream_event_name(ev->type),
+             peer, ev->type != MK_STREAM_EV_ADMITTED ? " (" : "",
              ev->type != MK_STREAM_EV_ADMITTED ? (ev->text && *ev->text ? ev->text : "-") : "",
              ev->type != MK_STREAM_EV_ADMITTED ? ")" : "");
     out_line(s->json, o, text);
@@ -103,9 +102,9 @@ bool node_stream_step(node_stream *s, uint64_t now_ms) {
         int len = it.len > 64 ? 64 : (int)it.len;
         snprintf(text, sizeof text, "stream %s: received #%llu \"%.*s\"\n", s->name,
                  (unsigned long long)it.seq, len, (const char *)it.data);
-        json_t *o = json_pack("{s:s, s:s, s:I, s:s#}", "event", "received", "stream", s->name,
-                              "seq", (json_int_t)it.seq, "data", (const char *)it.data,
-                              (size_t)len);
+        json_t *o =
+            json_pack("{s:s, s:s, s:I, s:s#}", "event", "received", "stream", s->name, "seq",
+                      (json_int_t)it.seq, "data", (const char *)it.data, (size_t)len);
         out_line(s->json, o, text);
         json_decref(o);
         mk_stream_item_free(&it);

@@ -124,10 +124,11 @@ bool mk_tdx_have_program(const char *name);
  * (devtmpfs is mounted there). */
 int mk_tdx_tar_import(mk_cpio *c, const uint8_t *tar, size_t len, mk_error *err);
 
-/* Make the Debian userland with mmdebstrap into a tar in tmp_dir and import
- * it; *status receives var/lib/dpkg/status (the package manifest). */
+/* Make the Debian userland with mmdebstrap into a tar in the output
+ * directory and import it; *status receives var/lib/dpkg/status (the
+ * package manifest), suite the suite used. */
 int mk_tdx_rootfs_debian(const mk_tdx_build_opts *o, const mk_tdx_resolved *r, mk_cpio *c,
-                         mk_buf *status, mk_error *err);
+                         mk_buf *status, char suite[64], mk_error *err);
 /* "Package Version Architecture" of every installed package of a dpkg
  * status file, as a JSON array text appended to out. */
 int mk_tdx_dpkg_manifest(const uint8_t *status, size_t len, mk_buf *out, mk_error *err);

@@ -178,8 +178,8 @@ static int read_dynamic(const char *what, const char *path, const uint8_t *d, si
     return 0;
 }
 
-static int inspect_header(const char *what, const char *path, const uint8_t *d, size_t n,
-                          ehdr *h, mk_error *err) {
+static int inspect_header(const char *what, const char *path, const uint8_t *d, size_t n, ehdr *h,
+                          mk_error *err) {
     MK_TRY(read_ehdr(what, path, d, n, h, err));
     if (h->type != 2 && h->type != 3) /* ET_EXEC, ET_DYN (PIE, static-pie, library) */
         return mk_error_set(err, MK_EINVAL, "%s %s: ELF type %u is not an executable", what, path,

@@ -225,6 +225,7 @@ typedef struct archive_extra {
     mk_tdx_lib *libs;
     size_t nlibs;
     mk_buf status; /* dpkg status of a Debian rootfs */
+    char suite[64];
 } archive_extra;
 
 static int add_layout(mk_cpio *c, const mk_tdx_resolved *r, mk_error *err) {
@@ -371,7 +372,7 @@ static int build_archive(const mk_tdx_build_opts *o, const mk_tdx_resolved *r, m
     mk_cpio *c = mk_cpio_new();
     mk_buf b = MK_BUF_INIT;
     int rc = c ? 0 : mk_error_set(err, MK_ENOMEM, "build: out of memory");
-    if (rc == 0 && r->debian) rc = mk_tdx_rootfs_debian(o, r, c, &x->status, err);
+    if (rc == 0 && r->debian) rc = mk_tdx_rootfs_debian(o, r, c, &x->status, x->suite, err);
     if (rc == 0) rc = add_layout(c, r, err);
     if (rc == 0) rc = add_programs(o, r, c, x, err);
     mk_buf_init(&b, 0);
@@ -565,7 +566,7 @@ int mk_tdx_build(const mk_tdx_build_opts *o, mk_tdx_build_result *res, mk_error 
             .kernel_meta = meta.len ? (const char *)meta.data : NULL,
             .kernel_meta_len = meta.len,
             .dpkg_status = r.debian ? &x.status : NULL,
-            .suite = o->rootfs_suite,
+            .suite = x.suite,
             .libs = x.libs,
             .nlibs = x.nlibs,
             .args = o->args,

@@ -9,7 +9,8 @@
  * then makes the same bytes from the same packages: timestamps, shadow
  * dates and machine-id are fixed by it), and dpkg path filters that drop
  * documentation, manual pages and translations but keep
- * /usr/share/doc/<package>/copyright. Its mirrors are the given apt source
+ * /usr/share/doc/<package>/copyright, and with mmdebstrap's merged-usr hook
+ * (the /usr merge without the usrmerge package and its perl). Its mirrors are the given apt source
  * files (mmdebstrap pastes a MIRROR that is a file into the chroot's
  * sources), by default the host's: /etc/apt/sources.list and
  * /etc/apt/sources.list.d/{*.list,*.sources}, in name order. The suite is
@@ -35,6 +36,7 @@
 
 #define MAX_ROOTFS ((size_t)1 << 30)
 #define MAX_SOURCES 32
+#define MERGED_USR_HOOKS "/usr/share/mmdebstrap/hooks/merged-usr"
 
 static int host_suite(char *out, size_t cap, mk_error *err) {
     mk_buf b = MK_BUF_INIT;
@@ -102,7 +104,7 @@ static size_t host_sources(char list[MAX_SOURCES][512]) {
 typedef struct cmd {
     const char *argv[64 + MAX_SOURCES];
     size_t n;
-    char include[4096], inc[4200], hooks[3][1400], tar[1200], suite[64], env[64];
+    char include[4096], inc[4200], hooks[4][1400], tar[1200], suite[64], env[64];
     char sources[MAX_SOURCES][512];
 } cmd;
 
@@ -143,21 +145,29 @@ static int make_cmd(const mk_tdx_build_opts *o, const mk_tdx_resolved *r, cmd *c
     a[n++] = "--dpkgopt=path-exclude=/usr/share/man/*";
     a[n++] = "--dpkgopt=path-exclude=/usr/share/locale/*";
     a[n++] = "--dpkgopt=path-exclude=/usr/share/info/*";
+    /* merged /usr by mmdebstrap's hook, not by the usrmerge package (which
+     * would pull in perl) */
+    if (access(MERGED_USR_HOOKS, R_OK) == 0) a[n++] = "--hook-dir=" MERGED_USR_HOOKS;
     if (il) {
         snprintf(c->inc, sizeof c->inc, "--include=%s", c->include);
         a[n++] = c->inc;
     }
     if (o->rootfs_cache) {
         /* sync-in/sync-out are special hooks (mmdebstrap copies the files) */
-        snprintf(c->hooks[0], sizeof c->hooks[0],
+        snprintf(c->hooks[0], sizeof c->hooks[0], "%s",
+                 "--setup-hook=mkdir -p \"$1\"/var/cache/apt/archives");
+        snprintf(c->hooks[3], sizeof c->hooks[3],
                  "--setup-hook=sync-in %s /var/cache/apt/archives/", o->rootfs_cache);
         snprintf(c->hooks[1], sizeof c->hooks[1],
                  "--customize-hook=sync-out /var/cache/apt/archives %s", o->rootfs_cache);
         snprintf(c->hooks[2], sizeof c->hooks[2], "%s",
                  "--customize-hook=rm -f \"$1\"/var/cache/apt/archives/*.deb");
         a[n++] = "--skip=download/empty";
-        for (int i = 0; i < 3; i++)
-            a[n++] = c->hooks[i];
+        a[n++] = "--skip=essential/unlink"; /* keep the Essential set's .debs for sync-out */
+        a[n++] = c->hooks[0];
+        a[n++] = c->hooks[3];
+        a[n++] = c->hooks[1];
+        a[n++] = c->hooks[2];
     }
     a[n++] = c->suite;
     a[n++] = c->tar;
@@ -169,7 +179,7 @@ static int make_cmd(const mk_tdx_build_opts *o, const mk_tdx_resolved *r, cmd *c
 }
 
 int mk_tdx_rootfs_debian(const mk_tdx_build_opts *o, const mk_tdx_resolved *r, mk_cpio *c,
-                         mk_buf *status, mk_error *err) {
+                         mk_buf *status, char suite[64], mk_error *err) {
     if (!mk_tdx_have_program("mmdebstrap"))
         return mk_error_set(err, MK_EUNAVAILABLE,
                             "--rootfs debian: mmdebstrap not found (apt-get install mmdebstrap)");
@@ -178,6 +188,7 @@ int mk_tdx_rootfs_debian(const mk_tdx_build_opts *o, const mk_tdx_resolved *r, m
     cmd *k = calloc(1, sizeof *k);
     if (!k) return mk_error_set(err, MK_ENOMEM, "out of memory");
     int rc = make_cmd(o, r, k, err);
+    if (rc == 0) snprintf(suite, 64, "%s", k->suite);
     if (rc == 0 && o->rootfs_cache) {
         const char *mk[] = {"mkdir", "-p", o->rootfs_cache, NULL};
         rc = mk_tdx_run(mk, NULL, NULL, 0, err);
