@@ -10,10 +10,16 @@ set -euo pipefail
 build_pkgs=(libssl-dev libuv1-dev libraft-dev libjansson-dev libcbor-dev libzstd-dev
             libcurl4-openssl-dev libcmocka-dev zlib1g-dev pkg-config cmake clang libclang-rt-14-dev
             python3 openssl curl)
-# The TDX image builder's smoke test: QEMU (TCG), Debian's OVMF and kernel,
-# musl for the static program, busybox, swtpm for the independent event log, cpio/gzip.
-builder_pkgs=(qemu-system-x86 ovmf musl-tools busybox-static swtpm swtpm-tools cpio gzip
-              linux-image-amd64)
+# The TDX image builder's tests: QEMU (TCG), Debian's OVMF and kernel, musl for
+# the static program, busybox, swtpm for the independent event log, cpio/gzip;
+# `mosaik tdx kernel fetch` (apt with Debian's keyring: gpgv verifies the
+# InRelease; dpkg-deb unpacks, xz decompresses the modules) and
+# `--rootfs debian` (mmdebstrap). Packages named as command:package are
+# detected by the command (found in PATH), the others through dpkg.
+builder_pkgs=(qemu-system-x86_64:qemu-system-x86 ovmf musl-gcc:musl-tools busybox-static
+              swtpm:swtpm swtpm_setup:swtpm-tools cpio:cpio gzip:gzip linux-image-amd64
+              mmdebstrap:mmdebstrap gpgv:gpgv xz:xz-utils dpkg-deb:dpkg flock:util-linux
+              debian-archive-keyring)
 bench_pkgs=(libzmq3-dev nodejs npm)
 
 groups=("$@")
@@ -30,9 +36,10 @@ done
 
 missing=()
 for p in "${want[@]}"; do
-  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
-    missing+=("$p")
-  fi
+  case "$p" in
+    *:*) command -v "${p%%:*}" >/dev/null 2>&1 || missing+=("${p#*:}") ;;
+    *) dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p") ;;
+  esac
 done
 [ ${#missing[@]} -eq 0 ] && exit 0
 

@@ -52,6 +52,8 @@ cache=${MOSAIK_TDX_CACHE:-$(dirname "$cli")/tdx-cache}
 work=$(mktemp -d /tmp/mosaik-peer.XXXXXX)
 pids=()
 cleanup() {
+  set +e
+  for c in a b; do [ -e "$work/$c.console.pid" ] && tcg_stop "$work/$c.console"; done
   for p in ${pids[@]+"${pids[@]}"}; do kill "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
   rm -rf "$work"
@@ -105,33 +107,19 @@ echo "image B (one measured input changed: the kernel command line):"; regs "$wo
 pids+=($!)
 
 # 5. both guests; fw_cfg hands each simulator its image's registers
-cat > "$work/qemu-tcg" <<'EOF'
-#!/usr/bin/env bash
-args=()
-while [ $# -gt 0 ]; do
-  case "$1" in
-    -object) case "$2" in tdx-guest*) shift 2; continue ;; esac ;;
-    -device) case "$2" in vhost-vsock-pci*) shift 2; continue ;; esac ;;
-    -machine) args+=(-machine q35); shift 2; continue ;;
-    -accel) args+=(-accel tcg); shift 2; continue ;;
-    -cpu) shift 2; continue ;;
-  esac
-  args+=("$1"); shift
-done
-exec qemu-system-x86_64 "${args[@]}"
-EOF
-chmod +x "$work/qemu-tcg"
+. "$here/../builder/tcg.sh"
+tcg_wrapper "$work/qemu-tcg"
 boot() { # IMAGE
-  QEMU="$work/qemu-tcg" timeout "$timeout_s" "$work/$1/launch-tdx.sh" \
+  QEMU="$work/qemu-tcg" tcg_boot "$work/$1.console" "$timeout_s" "$work/$1/launch-tdx.sh" \
     -netdev user,id=n0 -device virtio-net-pci,netdev=n0 \
     -fw_cfg "name=opt/mosaik/measurements.json,file=$work/$1/measurements.json" \
-    -fw_cfg "name=opt/mosaik/sim.pem,file=$work/sim.pem" </dev/null >"$work/$1.console" 2>&1
+    -fw_cfg "name=opt/mosaik/sim.pem,file=$work/sim.pem"
 }
 t0=$(date +%s)
 boot a & pa=$!
 boot b & pb=$!
 pids+=("$pa" "$pb")
-guest_id() { sed -n 's/^node \([0-9a-f]\{64\}\).*/\1/p' "$work/$1.console" | head -n 1; }
+guest_id() { sed -n 's/^node \([0-9a-f]\{64\}\).*/\1/p' "$work/$1.console" 2>/dev/null | head -n 1 || true; }
 verdict() { # PEER -> the host's stream event for it (JSON), if any
   python3 - "$work/host.log" "$1" <<'EOF'
 import json, sys
@@ -148,7 +136,7 @@ while [ "$(date +%s)" -lt "$deadline" ]; do
   ida=$(guest_id a) idb=$(guest_id b)
   [ -n "$ida" ] && [ -z "$va" ] && va=$(verdict "$ida")
   [ -n "$idb" ] && [ -z "$vb" ] && vb=$(verdict "$idb")
-  if [ -n "$vb" ]; then kill "$pb" 2>/dev/null || true; fi
+  if [ -n "$vb" ]; then tcg_stop "$work/b.console"; fi
   if [ -n "$va" ] && [ -n "$vb" ] && ! kill -0 "$pa" 2>/dev/null; then break; fi
   sleep 1
 done

@@ -86,24 +86,10 @@ grep -q " usr/lib/mosaik/busybox$" "$work/a/initrd.manifest" || fail "busybox is
 grep -q " etc/debian_version$" "$work/a/initrd.manifest" || fail "no etc/debian_version in the image"
 
 # 3. boot
-cat > "$work/qemu-tcg" <<'EOF'
-#!/usr/bin/env bash
-args=()
-while [ $# -gt 0 ]; do
-  case "$1" in
-    -object) case "$2" in tdx-guest*) shift 2; continue ;; esac ;;
-    -device) case "$2" in vhost-vsock-pci*) shift 2; continue ;; esac ;;
-    -machine) args+=(-machine q35); shift 2; continue ;;
-    -accel) args+=(-accel tcg); shift 2; continue ;;
-    -cpu) shift 2; continue ;;
-  esac
-  args+=("$1"); shift
-done
-exec qemu-system-x86_64 "${args[@]}"
-EOF
-chmod +x "$work/qemu-tcg"
+. "$src/tests/builder/tcg.sh"
+tcg_wrapper "$work/qemu-tcg"
 t0=$(date +%s) rc=0
-QEMU="$work/qemu-tcg" timeout "$timeout_s" "$work/a/launch-tdx.sh" </dev/null >"$work/console.log" 2>&1 || rc=$?
+QEMU="$work/qemu-tcg" tcg_boot "$work/console.log" "$timeout_s" "$work/a/launch-tdx.sh" || rc=$?
 echo "boot took $(( $(date +%s) - t0 )) s (QEMU exit $rc)"
 [ "$rc" = 0 ] || { tail -n 30 "$work/console.log" >&2; fail "QEMU exited with $rc"; }
 grep -q 'hello: os-release PRETTY_NAME="Debian GNU/Linux' "$work/console.log" \
