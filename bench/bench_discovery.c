@@ -41,7 +41,7 @@ static mk_network *node_new(mk_network *boot) {
     if (boot) {
         mk_id id;
         mk_network_peer_id(boot, &id);
-        char hex[MK_ID_HEX_LEN], addr[MK_NET_ADDR_MAX + 1];
+        char hex[MK_ID_HEX_LEN], addr[MK_TRANSPORT_ADDR_MAX + 1];
         mk_id_to_hex(&id, hex);
         mk_network_listen_addr(boot, addr, sizeof addr);
         snprintf(bs, sizeof bs, "%s@%s", hex, addr);
@@ -59,14 +59,16 @@ static mk_network *node_new(mk_network *boot) {
 
 static void drain(mk_network *nw) {
     mk_network_event ev;
-    while (mk_network_next_event(nw, 0, &ev) == 0) mk_network_event_free(&ev);
+    while (mk_network_next_event(nw, 0, &ev) == 0)
+        mk_network_event_free(&ev);
 }
 
 static void convergence(int n) {
     mk_network **nodes = calloc((size_t)n, sizeof *nodes);
     nodes[0] = node_new(NULL);
     uint64_t t0 = mk_mono_ms();
-    for (int i = 1; i < n; i++) nodes[i] = node_new(nodes[i % 4 == 0 ? 0 : i - 1]);
+    for (int i = 1; i < n; i++)
+        nodes[i] = node_new(nodes[i % 4 == 0 ? 0 : i - 1]);
     bool done = false;
     while (!done && mk_mono_ms() - t0 < 120000) {
         done = true;
@@ -75,7 +77,8 @@ static void convergence(int n) {
         if (!done) sleep_ms(5);
     }
     uint64_t conv = mk_mono_ms() - t0;
-    for (int i = 0; i < n; i++) drain(nodes[i]);
+    for (int i = 0; i < n; i++)
+        drain(nodes[i]);
 
     mk_id tag, src;
     mk_id_from_name(&tag, "bench-changed");
@@ -112,7 +115,8 @@ static void convergence(int n) {
                remaining);
     }
     free(got);
-    for (int i = 0; i < n; i++) mk_network_free(nodes[i]);
+    for (int i = 0; i < n; i++)
+        mk_network_free(nodes[i]);
     free(nodes);
 }
 
@@ -177,7 +181,8 @@ static void apply_rate(void) {
     for (int i = 0; i < N; i++)
         if (mk_ed25519_verify(pk[i], body[i].data, body[i].len, sig[i]) == 0) vok++;
     double t_sig = now_s() - t0;
-    if (ok != N || vok != N) printf("discovery_apply: only %d/%d accepted, %d verified\n", ok, N, vok);
+    if (ok != N || vok != N)
+        printf("discovery_apply: only %d/%d accepted, %d verified\n", ok, N, vok);
     printf("discovery_entries_applied: %.0f entries/s\n", N / t_cat);
     printf("ed25519_verify_floor: %.0f verifications/s\n", N / t_sig);
     printf("apply_over_floor: %.2f x\n", t_cat / t_sig);
@@ -195,6 +200,7 @@ static void apply_rate(void) {
 int main(int argc, char **argv) {
     int max = argc > 1 ? atoi(argv[1]) : 64;
     apply_rate();
-    for (int n = 8; n <= max; n *= 2) convergence(n);
+    for (int n = 8; n <= max; n *= 2)
+        convergence(n);
     return 0;
 }

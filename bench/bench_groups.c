@@ -309,7 +309,7 @@ static int bench_groups(unsigned n, tdx_ctx *tdx) {
         c.sync_ms = 300;
         if (i > 0) {
             mk_id id;
-            char hex[MK_ID_HEX_LEN], addr[MK_NET_ADDR_MAX + 1];
+            char hex[MK_ID_HEX_LEN], addr[MK_TRANSPORT_ADDR_MAX + 1];
             mk_network_peer_id(nw[0], &id);
             mk_id_to_hex(&id, hex);
             mk_network_listen_addr(nw[0], addr, sizeof addr);
@@ -349,7 +349,7 @@ static int bench_groups(unsigned n, tdx_ctx *tdx) {
         gc.election_ms = 300;
         gc.heartbeat_ms = 50;
         gc.tick_ms = 50;
-        rc = mk_group_join(nw[i], &gc, &g[i], &err);
+        rc = mk_group_new(nw[i], &gc, &g[i], &err);
     }
     if (rc == 0 && mk_group_wait(g[0], MK_GROUP_MEMBERS, n, 30000) < 0) rc = -1;
     mk_group_status s;

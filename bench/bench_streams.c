@@ -48,7 +48,7 @@ static mk_network *net(const char *name, mk_network *boot) {
     if (boot) {
         mk_id id;
         mk_network_peer_id(boot, &id);
-        char hex[MK_ID_HEX_LEN], addr[MK_NET_ADDR_MAX + 1];
+        char hex[MK_ID_HEX_LEN], addr[MK_TRANSPORT_ADDR_MAX + 1];
         mk_id_to_hex(&id, hex);
         mk_network_listen_addr(boot, addr, sizeof addr);
         snprintf(bs, sizeof bs, "%s@%s", hex, addr);
@@ -102,12 +102,12 @@ static void bench_mosaik(size_t size, double seconds, int paced_n, bench_result 
     memset(out, 0, sizeof *out);
     mk_network *a = net("bench-streams", NULL);
     mk_network *b = net("bench-streams", a);
-    mk_stream_producer_opts po;
-    mk_stream_producer_opts_init(&po);
+    mk_stream_producer_config po;
+    mk_stream_producer_config_init(&po);
     po.lag_policy = MK_STREAM_LAG_DROP_NEWEST;
     po.max_lag = 8192;
-    mk_stream_consumer_opts co;
-    mk_stream_consumer_opts_init(&co);
+    mk_stream_consumer_config co;
+    mk_stream_consumer_config_init(&co);
     co.window = size >= 65536 ? 256 : 4096;
     mk_stream_producer *p = NULL;
     mk_stream_consumer *c = NULL;
@@ -205,12 +205,12 @@ static void bench_expiry(long long *prod_ms, long long *cons_ms) {
     mk_jwt_factory_arg ja = {.keys = keys, .n_keys = 1};
     mk_validator_spec spec = {mk_validator_factory_jwt, &ja};
     mk_requirements req = {.validators = &spec, .n_validators = 1};
-    mk_stream_producer_opts pop;
-    mk_stream_producer_opts_init(&pop);
+    mk_stream_producer_config pop;
+    mk_stream_producer_config_init(&pop);
     pop.on_event = on_ev;
     pop.event_ctx = &po;
-    mk_stream_consumer_opts cop;
-    mk_stream_consumer_opts_init(&cop);
+    mk_stream_consumer_config cop;
+    mk_stream_consumer_config_init(&cop);
     cop.on_event = on_ev;
     cop.event_ctx = &co;
     mk_stream_producer *p = NULL;

@@ -68,7 +68,7 @@ int main(int argc, char **argv) {
             die("collateral parse", &err);
         mk_tdx_result res;
         if (mk_tdx_verify(v, quote.data, quote.len, c, at, &res, &err) < 0) die("verify", &err);
-        if (res.tcb_status != MK_TCB_UP_TO_DATE) die("unexpected TCB status", NULL);
+        if (res.tcb_status != MK_TDX_TCB_UP_TO_DATE) die("unexpected TCB status", NULL);
         mk_tdx_collateral_free(c);
         mk_tdx_verifier_free(v);
     }
@@ -103,8 +103,8 @@ int main(int argc, char **argv) {
     for (int i = 0; i < iters; i++) {
         mk_pubkey *ak = NULL;
         if (mk_pubkey_from_ec(MK_P256, q.attestation_key, 64, &ak, &err) < 0) die("ak", &err);
-        if (mk_ecdsa_verify_raw(ak, MK_SHA256, q.signed_data, q.signed_len, q.signature, 64,
-                                &err) < 0)
+        if (mk_ecdsa_verify_raw(ak, MK_SHA256, q.signed_data, q.signed_len, q.signature, 64, &err) <
+            0)
             die("quote signature", &err);
         if (mk_ecdsa_verify_raw(pckk, MK_SHA256, q.qe_report_raw, 384, q.qe_report_signature, 64,
                                 &err) < 0)

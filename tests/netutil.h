@@ -32,7 +32,7 @@ static inline void tu_sleep_ms(unsigned ms) {
 static inline void tu_boot_string(mk_network *b, char *out, size_t n) {
     mk_id id;
     mk_network_peer_id(b, &id);
-    char hex[MK_ID_HEX_LEN], addr[MK_NET_ADDR_MAX + 1];
+    char hex[MK_ID_HEX_LEN], addr[MK_TRANSPORT_ADDR_MAX + 1];
     mk_id_to_hex(&id, hex);
     assert_int_equal(mk_network_listen_addr(b, addr, sizeof addr), 0);
     snprintf(out, n, "%s@%s", hex, addr);

@@ -81,9 +81,9 @@ void mk_collection_config_init(mk_collection_config *cfg);
 
 typedef struct mk_collection mk_collection;
 
-int mk_collection_open(mk_network *nw, const mk_collection_config *cfg, mk_collection **out,
-                       mk_error *err);
-void mk_collection_close(mk_collection *c);
+int mk_collection_new(mk_network *nw, const mk_collection_config *cfg, mk_collection **out,
+                      mk_error *err);
+void mk_collection_free(mk_collection *c);
 
 /* ----- declarations (in the style of MK_STREAM_DEF) -------------------- */
 
@@ -100,7 +100,7 @@ typedef struct mk_collection_def {
  *       MK_REQUIRE_TICKET({mk_validator_factory_jwt, &g_jwt}));
  *   MK_COLLECTION_DEF(SCORES, "scores", MK_COLL_PQ, 100, MK_NO_TICKET);
  *   ...
- *   mk_collection_open_def(nw, &PRICES, &opts, &c, &err);
+ *   mk_collection_new_from_def(nw, &PRICES, &opts, &c, &err);
  */
 #define MK_COLLECTION_DEF(ident, NAME, KIND, CAPACITY, TICKET)                                     \
     static const mk_collection_def ident = {                                                       \
@@ -118,8 +118,8 @@ typedef struct mk_collection_opts {
 
 /* Open from a declaration: the validators are made by their factories and
  * owned by the collection. */
-int mk_collection_open_def(mk_network *nw, const mk_collection_def *def,
-                           const mk_collection_opts *opts, mk_collection **out, mk_error *err);
+int mk_collection_new_from_def(mk_network *nw, const mk_collection_def *def,
+                               const mk_collection_opts *opts, mk_collection **out, mk_error *err);
 
 /* ----- common ------------------------------------------------------------ */
 

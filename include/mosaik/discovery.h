@@ -3,7 +3,7 @@
  * announce and catalog sync on top of the transport (mosaik/net.h).
  *
  * An mk_network is what a user creates to join a mosaik network: it owns one
- * mk_net (one I/O thread), the node's signed *peer entry* and a *catalog* of
+ * mk_transport (one I/O thread), the node's signed *peer entry* and a *catalog* of
  * the other peers' entries. Nodes learn about each other by epidemic gossip
  * (a changed entry is pushed to a few random peers, who forward what is new
  * to them) and by periodic anti-entropy (two nodes exchange digests of their
@@ -44,7 +44,7 @@ extern "C" {
 #define MK_ENTRY_MAX_ADDRS 8
 #define MK_ENTRY_MAX_TAGS 32
 #define MK_ENTRY_MAX_SERVED 64 /* per list: streams, groups, collections */
-#define MK_ENTRY_ADDR_MAX MK_NET_ADDR_MAX
+#define MK_ENTRY_ADDR_MAX MK_TRANSPORT_ADDR_MAX
 #define MK_ENTRY_FORMAT 1
 #define MK_ENTRY_SIG_DOMAIN "mosaik.discovery.entry.v1"
 
@@ -138,7 +138,7 @@ typedef struct mk_network mk_network;
 typedef struct mk_network_config {
     /* A name (hashed with mk_id_from_name) or 64 hex digits (mk_id_parse). */
     const char *network;
-    /* NULL: MK_NET_DEFAULT_LISTEN ("127.0.0.1:0"). */
+    /* NULL: MK_TRANSPORT_DEFAULT_LISTEN ("127.0.0.1:0"). */
     const char *listen_addr;
     /* Addresses put in the entry; none: the bound listen address. */
     const char *const *advertise;
@@ -186,7 +186,7 @@ void mk_network_peer_id(const mk_network *nw, mk_id *out);
 void mk_network_id(const mk_network *nw, mk_id *out);
 int mk_network_listen_addr(const mk_network *nw, char *out, size_t n);
 /* The underlying transport (for protocols of later layers). */
-mk_net *mk_network_net(mk_network *nw);
+mk_transport *mk_network_transport(mk_network *nw);
 
 /* ----- the local entry: each change bumps the version and announces --- */
 
@@ -242,7 +242,7 @@ typedef struct mk_network_event {
     mk_peer_entry entry; /* copy of the new entry (the last one for purged) */
 } mk_network_event;
 
-/* Wait up to timeout_ms (0: poll, MK_NET_NO_TIMEOUT: forever) for an event.
+/* Wait up to timeout_ms (0: poll, MK_NO_TIMEOUT: forever) for an event.
  * 0 with *ev filled (free with mk_network_event_free), MK_ETIMEDOUT, or
  * MK_ESTATE once the network is closed and the queue drained. */
 int mk_network_next_event(mk_network *nw, uint32_t timeout_ms, mk_network_event *ev);
@@ -254,10 +254,10 @@ int mk_network_event_fd(const mk_network *nw);
 
 /* A layer built on discovery attaches to a network in one way (docs/net.md,
  * "Attaching a layer"): its per-network state lives in a typed slot
- * (below), it registers its protocol on mk_network_net(nw) with
- * mk_net_protocol_register and adds a hook here, both with that state as
- * ctx, and it reaches the I/O thread with mk_net_call. To detach while the
- * network runs it calls mk_net_protocol_unregister, mk_network_remove_hook
+ * (below), it registers its protocol on mk_network_transport(nw) with
+ * mk_transport_protocol_register and adds a hook here, both with that state as
+ * ctx, and it reaches the I/O thread with mk_transport_call. To detach while the
+ * network runs it calls mk_transport_protocol_unregister, mk_network_remove_hook
  * and mk_network_slot_detach, after which none of its callbacks runs and
  * it may free its state; or it stays until mk_network_free destroys the
  * slot. */
@@ -338,7 +338,7 @@ typedef struct mk_network_metrics {
     uint64_t dials_dropped;  /* over max_dials */
     uint64_t events_dropped; /* queue overflow */
     uint64_t refused[MK_REFUSE_COUNT];
-    mk_net_metrics net;
+    mk_transport_metrics net;
 } mk_network_metrics;
 
 void mk_network_metrics_get(mk_network *nw, mk_network_metrics *out);
@@ -348,7 +348,8 @@ int mk_network_metrics_prometheus(mk_network *nw, mk_buf *out);
 /* ----- helpers ------------------------------------------------------- */
 
 /* Parse "PEERID@HOST:PORT" (PEERID 64 hex digits; the address numeric). */
-int mk_parse_peer_addr(const char *s, mk_id *peer, char addr[MK_NET_ADDR_MAX + 1], mk_error *err);
+int mk_parse_peer_addr(const char *s, mk_id *peer, char addr[MK_TRANSPORT_ADDR_MAX + 1],
+                       mk_error *err);
 
 #ifdef __cplusplus
 }

@@ -126,7 +126,7 @@ typedef struct mk_group mk_group;
 
 /* Join: advertise the group in the local entry, start raft on a loop
  * thread, bond with validated members. */
-int mk_group_join(mk_network *nw, const mk_group_config *cfg, mk_group **out, mk_error *err);
+int mk_group_new(mk_network *nw, const mk_group_config *cfg, mk_group **out, mk_error *err);
 /* Stop raft (the data directory stays), close bonds, withdraw the group
  * from the entry, free. NULL is fine. Call before mk_network_free. */
 void mk_group_free(mk_group *g);

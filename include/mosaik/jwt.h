@@ -26,7 +26,7 @@
  *   6. only then is the payload parsed: a JSON object whose registered
  *      claims have the right types (exp/nbf/iat numbers, iss/sub/jti
  *      strings, aud a string or an array of strings).
- * The validator then applies its policy (see mk_jwt_validator_opts), in
+ * The validator then applies its policy (see mk_jwt_validator_config), in
  * this order: exp, nbf, iat, max_age, max_lifetime, iss, aud, sub, required
  * claims. Every refusal carries a reason naming the failed check.
  */
@@ -172,7 +172,7 @@ typedef struct mk_jwt_claim {
     const char *json;
 } mk_jwt_claim;
 
-typedef struct mk_jwt_validator_opts {
+typedef struct mk_jwt_validator_config {
     /* Accepted issuers: `iss` must equal one of them. None: not checked. */
     const char *const *issuers;
     size_t n_issuers;
@@ -200,11 +200,11 @@ typedef struct mk_jwt_validator_opts {
     /* Tolerated clock difference, seconds (0..86400): exp, nbf, iat and
      * max_age are compared with this leeway. */
     int64_t clock_skew;
-} mk_jwt_validator_opts;
+} mk_jwt_validator_config;
 
 /* Defaults: no issuer/audience lists, subject = the peer, no required
  * claims, non-expiring refused, no lifetime/age limit, skew 60 s. */
-void mk_jwt_validator_opts_init(mk_jwt_validator_opts *opts);
+void mk_jwt_validator_config_init(mk_jwt_validator_config *opts);
 
 /* A validator of JWT tickets accepting tokens signed by any of `keys` (at
  * least one; the keys are copied, the caller keeps its own). opts NULL
@@ -218,8 +218,8 @@ void mk_jwt_validator_opts_init(mk_jwt_validator_opts *opts);
  * sorted and de-duplicated, claims sorted by name with their values
  * re-serialised compactly with sorted object keys). Identical configurations
  * give identical signatures; any difference changes it. */
-mk_validator *mk_jwt_validator_new(const mk_jwt_validator_opts *opts, const mk_jwt_key *const *keys,
-                                   size_t nkeys, mk_error *err);
+mk_validator *mk_jwt_validator_new(const mk_jwt_validator_config *opts,
+                                   const mk_jwt_key *const *keys, size_t nkeys, mk_error *err);
 
 /* ---- issuing -------------------------------------------------------------- */
 
@@ -259,7 +259,7 @@ int mk_jwt_builder_ticket(const mk_jwt_builder *b, const mk_jwt_key *key, int64_
 /* The JWT validator factory for declarations (mosaik/ticket.h): arg is a
  * `const mk_jwt_factory_arg *`. */
 typedef struct mk_jwt_factory_arg {
-    const mk_jwt_validator_opts *opts; /* NULL: defaults */
+    const mk_jwt_validator_config *opts; /* NULL: defaults */
     const mk_jwt_key *const *keys;
     size_t n_keys;
 } mk_jwt_factory_arg;

@@ -145,7 +145,7 @@ typedef struct mk_stream_def {
  *       MK_REQUIRE(MK_VALIDATORS({mk_validator_factory_tdx, &g_tdx}), MK_NO_TAGS),
  *       MK_REQUIRE_NOTHING);
  *   ...
- *   mk_stream_producer_from_def(nw, &PRICES, NULL, &p, &err);
+ *   mk_stream_producer_new_from_def(nw, &PRICES, NULL, &p, &err);
  */
 #define MK_STREAM_DEF(ident, NAME, CODEC, PRODUCER_REQ, CONSUMER_REQ)                              \
     static const mk_stream_def ident = {                                                           \
@@ -200,28 +200,28 @@ typedef enum mk_stream_lag_policy {
     MK_STREAM_LAG_DROP_OLDEST = 2, /* drop the oldest queued item, count it */
 } mk_stream_lag_policy;
 
-typedef struct mk_stream_producer_opts {
+typedef struct mk_stream_producer_config {
     uint32_t max_consumers; /* 0: default */
     uint32_t max_lag;       /* items queued per consumer beyond its credits; 0: default */
     mk_stream_lag_policy lag_policy;
     uint32_t inbox; /* items handed to the I/O thread at once; 0: 4096 */
     mk_stream_observer on_event;
     void *event_ctx;
-} mk_stream_producer_opts;
+} mk_stream_producer_config;
 
-void mk_stream_producer_opts_init(mk_stream_producer_opts *o);
+void mk_stream_producer_config_init(mk_stream_producer_config *o);
 
 typedef struct mk_stream_producer mk_stream_producer;
 
 /* Create a raw producer of stream `name` requiring `req` of its consumers
  * (NULL: nothing), and serve it (adds the id to the entry). */
 int mk_stream_producer_new(mk_network *nw, const char *name, const mk_requirements *req,
-                           const mk_stream_producer_opts *opts, mk_stream_producer **out,
+                           const mk_stream_producer_config *opts, mk_stream_producer **out,
                            mk_error *err);
 /* From a declaration: name, codec and def->producer requirements. */
-int mk_stream_producer_from_def(mk_network *nw, const mk_stream_def *def,
-                                const mk_stream_producer_opts *opts, mk_stream_producer **out,
-                                mk_error *err);
+int mk_stream_producer_new_from_def(mk_network *nw, const mk_stream_def *def,
+                                    const mk_stream_producer_config *opts, mk_stream_producer **out,
+                                    mk_error *err);
 /* Add a validator after creation (takes ownership); re-checks nothing that
  * is already admitted until the next entry change. */
 int mk_stream_producer_require(mk_stream_producer *p, mk_validator *v, mk_error *err);
@@ -243,25 +243,25 @@ void mk_stream_producer_id(const mk_stream_producer *p, mk_id *out);
 /* Consumers                                                           */
 /* ------------------------------------------------------------------ */
 
-typedef struct mk_stream_consumer_opts {
+typedef struct mk_stream_consumer_config {
     uint32_t window;        /* credits granted per producer (queue bound); 0: default */
     uint32_t max_producers; /* 0: default */
     uint32_t retry_min_ms;  /* backoff after a refusal/disconnect; 0: default */
     uint32_t retry_max_ms;
     mk_stream_observer on_event;
     void *event_ctx;
-} mk_stream_consumer_opts;
+} mk_stream_consumer_config;
 
-void mk_stream_consumer_opts_init(mk_stream_consumer_opts *o);
+void mk_stream_consumer_config_init(mk_stream_consumer_config *o);
 
 typedef struct mk_stream_consumer mk_stream_consumer;
 
 int mk_stream_consumer_new(mk_network *nw, const char *name, const mk_requirements *req,
-                           const mk_stream_consumer_opts *opts, mk_stream_consumer **out,
+                           const mk_stream_consumer_config *opts, mk_stream_consumer **out,
                            mk_error *err);
-int mk_stream_consumer_from_def(mk_network *nw, const mk_stream_def *def,
-                                const mk_stream_consumer_opts *opts, mk_stream_consumer **out,
-                                mk_error *err);
+int mk_stream_consumer_new_from_def(mk_network *nw, const mk_stream_def *def,
+                                    const mk_stream_consumer_config *opts, mk_stream_consumer **out,
+                                    mk_error *err);
 int mk_stream_consumer_require(mk_stream_consumer *c, mk_validator *v, mk_error *err);
 /* Also subscribe to a producer named directly ("PEERID@HOST:PORT"),
  * whether or not discovery knows it. */
@@ -277,7 +277,7 @@ typedef struct mk_stream_item {
     const mk_datum_codec *codec;
 } mk_stream_item;
 
-/* Wait up to timeout_ms (0: poll; MK_NET_NO_TIMEOUT: forever) for a datum:
+/* Wait up to timeout_ms (0: poll; MK_NO_TIMEOUT: forever) for a datum:
  * 0 with *item filled (free with mk_stream_item_free), MK_ETIMEDOUT. With a
  * codec, item->value is decoded; undecodable data are skipped and counted
  * (decode_errors). */

@@ -87,7 +87,7 @@ typedef struct mk_tdx_td_report {
 } mk_tdx_td_report;
 
 /* An SGX report body (the QE report). */
-typedef struct mk_sgx_report {
+typedef struct mk_tdx_sgx_report {
     uint8_t cpusvn[16];
     uint32_t miscselect;
     uint8_t attributes[16];
@@ -96,7 +96,7 @@ typedef struct mk_sgx_report {
     uint16_t isv_prod_id;
     uint16_t isv_svn;
     uint8_t report_data[64];
-} mk_sgx_report;
+} mk_tdx_sgx_report;
 
 /* A parsed quote. Pointers are views into the caller's buffer, valid as
  * long as it is. */
@@ -110,10 +110,10 @@ typedef struct mk_tdx_quote {
     mk_tdx_td_report body;
     const uint8_t *signed_data; /* header .. end of body: what the attestation key signs */
     size_t signed_len;
-    uint8_t signature[64];       /* r||s */
-    uint8_t attestation_key[64]; /* x||y */
+    uint8_t signature[64];        /* r||s */
+    uint8_t attestation_key[64];  /* x||y */
     const uint8_t *qe_report_raw; /* 384 bytes, what the PCK key signs */
-    mk_sgx_report qe_report;
+    mk_tdx_sgx_report qe_report;
     uint8_t qe_report_signature[64];
     const uint8_t *qe_auth_data;
     size_t qe_auth_len;
@@ -153,24 +153,24 @@ int mk_tdx_pck_ext_parse(const uint8_t *der, size_t len, mk_tdx_pck_ext *out, mk
 /* TCB status                                                          */
 /* ------------------------------------------------------------------ */
 
-typedef enum mk_tcb_status {
-    MK_TCB_UP_TO_DATE = 0,
-    MK_TCB_SW_HARDENING_NEEDED,
-    MK_TCB_CONFIGURATION_NEEDED,
-    MK_TCB_CONFIGURATION_AND_SW_HARDENING_NEEDED,
-    MK_TCB_OUT_OF_DATE,
-    MK_TCB_OUT_OF_DATE_CONFIGURATION_NEEDED,
-    MK_TCB_TD_RELAUNCH_ADVISED,
-    MK_TCB_TD_RELAUNCH_ADVISED_CONFIGURATION_NEEDED,
-    MK_TCB_REVOKED,
-    MK_TCB_STATUS_COUNT,
-    MK_TCB_UNKNOWN = -1, /* not evaluated (no collateral) */
-} mk_tcb_status;
+typedef enum mk_tdx_tcb_status {
+    MK_TDX_TCB_UP_TO_DATE = 0,
+    MK_TDX_TCB_SW_HARDENING_NEEDED,
+    MK_TDX_TCB_CONFIGURATION_NEEDED,
+    MK_TDX_TCB_CONFIGURATION_AND_SW_HARDENING_NEEDED,
+    MK_TDX_TCB_OUT_OF_DATE,
+    MK_TDX_TCB_OUT_OF_DATE_CONFIGURATION_NEEDED,
+    MK_TDX_TCB_TD_RELAUNCH_ADVISED,
+    MK_TDX_TCB_TD_RELAUNCH_ADVISED_CONFIGURATION_NEEDED,
+    MK_TDX_TCB_REVOKED,
+    MK_TDX_TCB_STATUS_COUNT,
+    MK_TDX_TCB_UNKNOWN = -1, /* not evaluated (no collateral) */
+} mk_tdx_tcb_status;
 
 /* Intel's names ("UpToDate", ...). */
-const char *mk_tcb_status_name(mk_tcb_status s);
-int mk_tcb_status_parse(const char *name, mk_tcb_status *out);
-#define MK_TCB_BIT(s) (1u << (unsigned)(s))
+const char *mk_tdx_tcb_status_name(mk_tdx_tcb_status s);
+int mk_tdx_tcb_status_parse(const char *name, mk_tdx_tcb_status *out);
+#define MK_TDX_TCB_BIT(s) (1u << (unsigned)(s))
 
 /* ------------------------------------------------------------------ */
 /* Collateral                                                          */
@@ -221,7 +221,7 @@ typedef struct mk_tdx_fetch_opts {
     const char *base_url;
     const char *root_ca_crl_url; /* NULL: <base_url>/sgx/certification/v4/rootcacrl */
     const char *cache_dir;
-    long timeout_ms; /* 0: 10000 */
+    long timeout_ms;       /* 0: 10000 */
     bool insecure_http_ok; /* allow http:// (tests against a local server) */
 } mk_tdx_fetch_opts;
 int mk_tdx_collateral_fetch(const mk_tdx_fetch_opts *o, const uint8_t fmspc[6], mk_tdx_pck_ca ca,
@@ -232,7 +232,7 @@ int mk_tdx_collateral_fetch(const mk_tdx_fetch_opts *o, const uint8_t fmspc[6], 
 /* ------------------------------------------------------------------ */
 
 typedef struct mk_tdx_policy {
-    uint32_t accepted_statuses; /* MK_TCB_BIT(...) mask */
+    uint32_t accepted_statuses; /* MK_TDX_TCB_BIT(...) mask */
     bool allow_debug;
     bool allow_reserved_attributes;
     bool require_sept_ve_disable;
@@ -274,19 +274,19 @@ typedef struct mk_tdx_result {
     uint16_t quote_version;
     mk_tdx_body_type body_type;
     mk_tdx_td_report report;
-    mk_sgx_report qe_report;
+    mk_tdx_sgx_report qe_report;
     uint8_t fmspc[6];
     mk_tdx_pck_ca pck_ca;
     bool collateral_checked;
-    mk_tcb_status tcb_status;     /* MK_TCB_UNKNOWN without collateral */
-    mk_tcb_status platform_status; /* SGX+TDX components level status */
-    mk_tcb_status qe_status;
+    mk_tdx_tcb_status tcb_status;      /* MK_TDX_TCB_UNKNOWN without collateral */
+    mk_tdx_tcb_status platform_status; /* SGX+TDX components level status */
+    mk_tdx_tcb_status qe_status;
     size_t n_advisories;
     char advisory_ids[MK_TDX_MAX_ADVISORIES][32];
-    bool simulated;       /* chain ends in the simulator's test root */
-    bool debug;           /* any td_attributes TUD bit (0..7; DEBUG, profiling) */
+    bool simulated; /* chain ends in the simulator's test root */
+    bool debug;     /* any td_attributes TUD bit (0..7; DEBUG, profiling) */
     size_t trailing_bytes;
-    int64_t valid_until;  /* earliest certificate notAfter / collateral nextUpdate */
+    int64_t valid_until; /* earliest certificate notAfter / collateral nextUpdate */
 } mk_tdx_result;
 
 typedef struct mk_tdx_verifier mk_tdx_verifier; /* thread-safe; caches warm state */

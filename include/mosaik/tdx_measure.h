@@ -38,54 +38,54 @@ extern "C" {
 #define MK_TDX_MEASURE_DIGEST_LEN 48 /* SHA-384 */
 
 /* Hard caps on inputs. */
-#define MK_TDVF_MAX_IMAGE ((size_t)64 << 20)   /* firmware image */
-#define MK_TDVF_MAX_SECTIONS 32                /* TDVF sections */
-#define MK_TDVF_MAX_MEMORY ((uint64_t)1 << 30) /* sum of section MemoryDataSize */
-#define MK_PE_MAX_IMAGE ((size_t)256 << 20)    /* kernel / PE image */
-#define MK_PE_MAX_SECTIONS 96                  /* PE/COFF NumberOfSections */
-#define MK_INITRD_MAX ((uint64_t)4 << 30)      /* initrd file (hashed streaming) */
-#define MK_CMDLINE_MAX 65536                   /* kernel command line bytes */
+#define MK_TDX_TDVF_MAX_IMAGE ((size_t)64 << 20)   /* firmware image */
+#define MK_TDX_TDVF_MAX_SECTIONS 32                /* TDVF sections */
+#define MK_TDX_TDVF_MAX_MEMORY ((uint64_t)1 << 30) /* sum of section MemoryDataSize */
+#define MK_TDX_PE_MAX_IMAGE ((size_t)256 << 20)    /* kernel / PE image */
+#define MK_TDX_PE_MAX_SECTIONS 96                  /* PE/COFF NumberOfSections */
+#define MK_TDX_INITRD_MAX ((uint64_t)4 << 30)      /* initrd file (hashed streaming) */
+#define MK_TDX_CMDLINE_MAX 65536                   /* kernel command line bytes */
 
 /* ------------------------------------------------------------------ */
 /* TDVF metadata and MRTD (src/tee/tdx/measure/tdvf.c)                 */
 /* ------------------------------------------------------------------ */
 
-typedef enum mk_tdvf_section_type {
-    MK_TDVF_BFV = 0,
-    MK_TDVF_CFV = 1,
-    MK_TDVF_TD_HOB = 2,
-    MK_TDVF_TEMP_MEM = 3,
-    MK_TDVF_PERM_MEM = 4,
-    MK_TDVF_PAYLOAD = 5,
-    MK_TDVF_PAYLOAD_PARAM = 6,
-    MK_TDVF_TD_INFO = 7,
-} mk_tdvf_section_type;
+typedef enum mk_tdx_tdvf_section_type {
+    MK_TDX_TDVF_BFV = 0,
+    MK_TDX_TDVF_CFV = 1,
+    MK_TDX_TDVF_TD_HOB = 2,
+    MK_TDX_TDVF_TEMP_MEM = 3,
+    MK_TDX_TDVF_PERM_MEM = 4,
+    MK_TDX_TDVF_PAYLOAD = 5,
+    MK_TDX_TDVF_PAYLOAD_PARAM = 6,
+    MK_TDX_TDVF_TD_INFO = 7,
+} mk_tdx_tdvf_section_type;
 
-#define MK_TDVF_ATTR_MR_EXTEND 0x1u /* contents are TDH.MR.EXTENDed */
-#define MK_TDVF_ATTR_PAGE_AUG 0x2u  /* added with PAGE.AUG: not measured */
+#define MK_TDX_TDVF_ATTR_MR_EXTEND 0x1u /* contents are TDH.MR.EXTENDed */
+#define MK_TDX_TDVF_ATTR_PAGE_AUG 0x2u  /* added with PAGE.AUG: not measured */
 
-typedef struct mk_tdvf_section {
+typedef struct mk_tdx_tdvf_section {
     uint32_t data_offset;      /* offset in the image file */
     uint32_t raw_data_size;    /* bytes in the file */
     uint64_t memory_address;   /* GPA, 4 KiB aligned */
     uint64_t memory_data_size; /* bytes in memory, 4 KiB aligned */
-    uint32_t type;             /* mk_tdvf_section_type */
-    uint32_t attributes;       /* MK_TDVF_ATTR_* */
-} mk_tdvf_section;
+    uint32_t type;             /* mk_tdx_tdvf_section_type */
+    uint32_t attributes;       /* MK_TDX_TDVF_ATTR_* */
+} mk_tdx_tdvf_section;
 
-typedef struct mk_tdvf {
+typedef struct mk_tdx_tdvf {
     uint32_t descriptor_offset; /* file offset of the "TDVF" descriptor */
     uint32_t version;           /* descriptor version (1) */
     size_t nsections;
-    mk_tdvf_section sections[MK_TDVF_MAX_SECTIONS];
-} mk_tdvf;
+    mk_tdx_tdvf_section sections[MK_TDX_TDVF_MAX_SECTIONS];
+} mk_tdx_tdvf;
 
 /* Short name of a section type ("BFV", "CFV", "TD_HOB", …, "?"). */
-const char *mk_tdvf_section_type_name(uint32_t type);
+const char *mk_tdx_tdvf_section_type_name(uint32_t type);
 
 /* Parse the OVMF GUIDed footer table, find the TDX metadata entry and the
  * TDVF descriptor and validate every section against the image. */
-int mk_tdvf_parse(const uint8_t *image, size_t len, mk_tdvf *out, mk_error *err);
+int mk_tdx_tdvf_parse(const uint8_t *image, size_t len, mk_tdx_tdvf *out, mk_error *err);
 
 typedef enum mk_tdx_page_order {
     /* PAGE.ADD of a page then its 16 MR.EXTENDs (upstream KVM >= 6.16 with
@@ -95,11 +95,11 @@ typedef enum mk_tdx_page_order {
     MK_TDX_PAGE_ORDER_TWO_PASS = 1,
 } mk_tdx_page_order;
 
-/* MRTD of a firmware image (parses it with mk_tdvf_parse). */
+/* MRTD of a firmware image (parses it with mk_tdx_tdvf_parse). */
 int mk_tdx_mrtd(const uint8_t *image, size_t len, mk_tdx_page_order order,
                 uint8_t mrtd[MK_TDX_MEASURE_DIGEST_LEN], mk_error *err);
 /* MRTD from already-parsed metadata (image must be the same bytes). */
-int mk_tdx_mrtd_from_tdvf(const mk_tdvf *tdvf, const uint8_t *image, size_t len,
+int mk_tdx_mrtd_from_tdvf(const mk_tdx_tdvf *tdvf, const uint8_t *image, size_t len,
                           mk_tdx_page_order order, uint8_t mrtd[MK_TDX_MEASURE_DIGEST_LEN],
                           mk_error *err);
 
@@ -110,25 +110,25 @@ int mk_tdx_mrtd_from_tdvf(const mk_tdvf *tdvf, const uint8_t *image, size_t len,
 /* Authenticode digest of a PE/COFF image, exactly as EDK2's measured boot
  * computes it (PE/COFF spec appendix A; no padding of trailing data).
  * out holds mk_hash_len(alg) bytes. */
-int mk_pe_authenticode(const uint8_t *image, size_t len, mk_hash_alg alg, uint8_t *out,
-                       mk_error *err);
+int mk_tdx_pe_authenticode(const uint8_t *image, size_t len, mk_hash_alg alg, uint8_t *out,
+                           mk_error *err);
 
 /* What QEMU's x86_load_linux() needs to patch a bzImage's setup header
  * (q35 machine). */
-typedef struct mk_qemu_kernel_load {
+typedef struct mk_tdx_qemu_kernel_load {
     uint64_t memory_bytes;   /* guest RAM (-m), e.g. 2048 MiB */
     bool have_initrd;        /* -initrd given */
     uint64_t initrd_size;    /* its size in bytes */
     const char *cmdline;     /* -append (NULL = empty); matters for vga= */
     uint32_t acpi_data_size; /* 0 = q35 default 0x28000 */
-} mk_qemu_kernel_load;
+} mk_tdx_qemu_kernel_load;
 
 /* Apply QEMU's setup-header patch to a copy of a bzImage in place (the
  * kernel buffer is modified only on success). Fails on a kernel without a
  * "HdrS" header, with a setup larger than the file, or an initrd QEMU would
  * refuse as too large. */
-int mk_qemu_patch_kernel(uint8_t *kernel, size_t len, const mk_qemu_kernel_load *load,
-                         mk_error *err);
+int mk_tdx_qemu_patch_kernel(uint8_t *kernel, size_t len, const mk_tdx_qemu_kernel_load *load,
+                             mk_error *err);
 
 /* ------------------------------------------------------------------ */
 /* Profiles, events and registers (rtmr.c)                             */
@@ -163,16 +163,16 @@ const mk_tdx_profile *mk_tdx_profile_at(size_t i);
 const mk_tdx_profile *mk_tdx_profile_find(const char *name);
 
 /* Event types (TCG PC Client / UEFI). */
-#define MK_EV_SEPARATOR 0x4u
-#define MK_EV_EVENT_TAG 0x6u
-#define MK_EV_EFI_BOOT_SERVICES_APPLICATION 0x80000003u
-#define MK_EV_EFI_ACTION 0x80000007u
+#define MK_TDX_EV_SEPARATOR 0x4u
+#define MK_TDX_EV_EVENT_TAG 0x6u
+#define MK_TDX_EV_EFI_BOOT_SERVICES_APPLICATION 0x80000003u
+#define MK_TDX_EV_EFI_ACTION 0x80000007u
 
 #define MK_TDX_MAX_EVENTS 16
 
 typedef struct mk_tdx_event {
     unsigned rtmr;       /* 1 or 2 (CC event log MrIndex = rtmr + 1) */
-    uint32_t event_type; /* MK_EV_* */
+    uint32_t event_type; /* MK_TDX_EV_* */
     char description[96];
     uint8_t digest[MK_TDX_MEASURE_DIGEST_LEN];
 } mk_tdx_event;
@@ -198,13 +198,13 @@ typedef struct mk_tdx_measurement {
     uint64_t initrd_len;
     uint8_t initrd_sha384[MK_TDX_MEASURE_DIGEST_LEN];
     bool have_mrtd;
-    mk_tdvf tdvf;
+    mk_tdx_tdvf tdvf;
     uint8_t mrtd[MK_TDX_MEASURE_DIGEST_LEN];
     bool have_rtmr; /* RTMR1/RTMR2 computed (a kernel was given) */
     uint8_t rtmr1[MK_TDX_MEASURE_DIGEST_LEN];
     uint8_t rtmr2[MK_TDX_MEASURE_DIGEST_LEN];
     /* The exact LoadOptions string the firmware passes (before UTF-16). */
-    char load_options[MK_CMDLINE_MAX + 32];
+    char load_options[MK_TDX_CMDLINE_MAX + 32];
     size_t nevents;
     mk_tdx_event events[MK_TDX_MAX_EVENTS];
 } mk_tdx_measurement;

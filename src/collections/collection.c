@@ -81,7 +81,7 @@ static int open_into(mk_collection *c, mk_network *nw, const mk_collection_confi
     g.tick_ms = cfg->tick_ms;
     g.snapshot_threshold = cfg->snapshot_threshold;
     g.snapshot_trailing = cfg->snapshot_trailing;
-    int rc = mk_group_join(nw, &g, &c->group, err);
+    int rc = mk_group_new(nw, &g, &c->group, err);
     if (rc < 0) {
         mk_coll_state_free(c->state);
         c->state = NULL;
@@ -89,8 +89,8 @@ static int open_into(mk_collection *c, mk_network *nw, const mk_collection_confi
     return rc;
 }
 
-int mk_collection_open(mk_network *nw, const mk_collection_config *cfg, mk_collection **out,
-                       mk_error *err) {
+int mk_collection_new(mk_network *nw, const mk_collection_config *cfg, mk_collection **out,
+                      mk_error *err) {
     *out = NULL;
     mk_collection *c = calloc(1, sizeof *c);
     if (!c) return mk_error_set(err, MK_ENOMEM, "out of memory");
@@ -103,8 +103,8 @@ int mk_collection_open(mk_network *nw, const mk_collection_config *cfg, mk_colle
     return 0;
 }
 
-int mk_collection_open_def(mk_network *nw, const mk_collection_def *def,
-                           const mk_collection_opts *opts, mk_collection **out, mk_error *err) {
+int mk_collection_new_from_def(mk_network *nw, const mk_collection_def *def,
+                               const mk_collection_opts *opts, mk_collection **out, mk_error *err) {
     *out = NULL;
     if (!def || !opts) return mk_error_set(err, MK_EINVAL, "no definition or options");
     mk_collection *c = calloc(1, sizeof *c);
@@ -148,7 +148,7 @@ int mk_collection_open_def(mk_network *nw, const mk_collection_def *def,
     return 0;
 }
 
-void mk_collection_close(mk_collection *c) {
+void mk_collection_free(mk_collection *c) {
     if (!c) return;
     mk_group_free(c->group);
     mk_coll_state_free(c->state);

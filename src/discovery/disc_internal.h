@@ -7,7 +7,7 @@
  *   network.c    the mk_network's lifecycle: new (in named steps), close
  *                with the departure, abort, free, accessors
  *   local.c      changes of the local entry (version, sign, commit, announce)
- *   transport.c  discovery on the mk_net: protocol callbacks, the connection
+ *   transport.c  discovery on the mk_transport: protocol callbacks, the connection
  *                table, outgoing messages riding on dials
  *   gossip.c     announce and forward (epidemic push), heartbeat, first
  *                contact, receiving entries
@@ -20,7 +20,7 @@
  * The CBOR pull reader and canonical head writers the formats use are in
  * core/cbor.h (included here for all of them).
  *
- * Threads and locks (the rules every file follows). The mk_net's I/O thread
+ * Threads and locks (the rules every file follows). The mk_transport's I/O thread
  * ("the loop") runs every protocol callback, timer and dial completion;
  * user threads call the public API. Shared state (the catalog, the local
  * entry and its wire form, the event queue, hooks, slots, counters, the
@@ -151,7 +151,7 @@ enum { MK_DISC_RUNNING = 1, MK_DISC_CLOSING, MK_DISC_CLOSED };
 
 typedef struct mk_disc_boot {
     mk_id peer;
-    char addr[MK_NET_ADDR_MAX + 1];
+    char addr[MK_TRANSPORT_ADDR_MAX + 1];
 } mk_disc_boot;
 
 typedef struct mk_disc_rate_slot {
@@ -162,7 +162,7 @@ typedef struct mk_disc_rate_slot {
 
 typedef struct mk_disc_conn {
     mk_id peer;
-    mk_net_conn *conn;
+    mk_transport_conn *conn;
 } mk_disc_conn;
 
 /* Per-network state of a later layer (attach.c): key is the slot type (or
@@ -181,14 +181,14 @@ typedef struct mk_disc_hook {
 typedef struct mk_disc_out mk_disc_out;
 
 struct mk_network {
-    mk_net *net;
+    mk_transport *net;
     mk_ed25519_key key;
     mk_id self, network_id;
     unsigned fanout, max_hops;
     uint32_t announce_ms, sync_ms, purge_ms, min_sync_gap_ms, max_dials, event_cap;
     mk_disc_boot boot[MK_NETWORK_MAX_BOOTSTRAP];
     size_t n_boot;
-    mk_net_timer *t_announce, *t_sync, *t_purge, *t_kick;
+    mk_transport_timer *t_announce, *t_sync, *t_purge, *t_kick;
 
     pthread_mutex_t mu;
     pthread_cond_t cond; /* events queued, departure progress, state (monotonic) */
@@ -239,14 +239,14 @@ struct mk_disc_out {
 };
 
 /* The protocol record discovery registers ("discovery", ctx = nw). */
-void mk_disc_protocol_init(mk_network *nw, mk_net_protocol *p);
+void mk_disc_protocol_init(mk_network *nw, mk_transport_protocol *p);
 mk_disc_out *mk_disc_out_new(mk_network *nw);
 void mk_disc_out_free(mk_disc_out *om);
 /* Append one frame (length-prefixed) to a frame list. */
 int mk_disc_frames_add(mk_buf *frames, const mk_buf *frame);
 int mk_disc_out_add(mk_disc_out *om, const mk_buf *frame);
 /* Send each frame on conn; stops at the first refusal. Returns how many. */
-size_t mk_disc_out_send(const mk_buf *frames, mk_net_conn *conn);
+size_t mk_disc_out_send(const mk_buf *frames, mk_transport_conn *conn);
 /* Loop only. Takes ownership of om: an open connection is used directly,
  * frames for a peer being dialed ride along with that dial, otherwise a new
  * dial, unless max_dials are outstanding (then dropped and counted). */
@@ -258,7 +258,7 @@ void mk_disc_depart_done(mk_network *nw, int n);
 
 typedef struct mk_disc_target {
     mk_id peer;
-    char addr[MK_NET_ADDR_MAX + 1];
+    char addr[MK_TRANSPORT_ADDR_MAX + 1];
 } mk_disc_target;
 
 /* Under mu: up to k random live peers with an address, excluding ex1/ex2;
@@ -271,19 +271,19 @@ void mk_disc_push_entry(mk_network *nw, const uint8_t *wire, size_t len, unsigne
 /* Loop only: an announce frame arrived (hops 0: by sync). */
 void mk_disc_handle_entry(mk_network *nw, const mk_id *from, const uint8_t *wire, size_t len,
                           unsigned hops);
-void mk_disc_on_announce_timer(mk_net_timer *t, void *ctx);
-void mk_disc_on_kick_timer(mk_net_timer *t, void *ctx);
-/* mk_net_post function: announce the local entry. */
-void mk_disc_post_announce(mk_net *net, void *ctx, int status);
+void mk_disc_on_announce_timer(mk_transport_timer *t, void *ctx);
+void mk_disc_on_kick_timer(mk_transport_timer *t, void *ctx);
+/* mk_transport_post function: announce the local entry. */
+void mk_disc_post_announce(mk_transport *net, void *ctx, int status);
 
 /* ----- sync (sync.c) ----------------------------------------------------- */
 
 /* Loop only: a digest arrived on conn. */
-void mk_disc_handle_digest(mk_network *nw, mk_net_conn *conn, const mk_id *from,
+void mk_disc_handle_digest(mk_network *nw, mk_transport_conn *conn, const mk_id *from,
                            const mk_disc_msg *m);
-void mk_disc_on_sync_timer(mk_net_timer *t, void *ctx);
-/* mk_net_post function: sync with every bootstrap peer. */
-void mk_disc_post_bootstrap(mk_net *net, void *ctx, int status);
+void mk_disc_on_sync_timer(mk_transport_timer *t, void *ctx);
+/* mk_transport_post function: sync with every bootstrap peer. */
+void mk_disc_post_bootstrap(mk_transport *net, void *ctx, int status);
 
 /* ----- events and hooks (events.c) -------------------------------------- */
 
@@ -302,7 +302,7 @@ void mk_disc_slots_destroy(mk_network *nw);
 
 /* ----- peers (peers.c) ---------------------------------------------------- */
 
-void mk_disc_on_purge_timer(mk_net_timer *t, void *ctx);
+void mk_disc_on_purge_timer(mk_transport_timer *t, void *ctx);
 
 /* ----- metrics (metrics.c) -------------------------------------------- */
 

@@ -17,7 +17,7 @@
  * each hook is checked again under mu just before its call, so a hook
  * removed by an earlier hook of the same event is not called.
  * mk_network_remove_hook, from another thread, then waits for the loop
- * (mk_net_call with an empty function): a run of the hooks in progress has
+ * (mk_transport_call with an empty function): a run of the hooks in progress has
  * finished when it returns, so the removed hook runs no more.
  */
 #include <errno.h>
@@ -97,7 +97,7 @@ static void ev_pop_locked(mk_network *nw, mk_network_event *ev) {
 int mk_network_next_event(mk_network *nw, uint32_t timeout_ms, mk_network_event *ev) {
     memset(ev, 0, sizeof *ev);
     struct timespec deadline;
-    mk_deadline_after(&deadline, timeout_ms == MK_NET_NO_TIMEOUT ? 0 : timeout_ms);
+    mk_deadline_after(&deadline, timeout_ms == MK_NO_TIMEOUT ? 0 : timeout_ms);
     pthread_mutex_lock(&nw->mu);
     int rc = 0;
     while (nw->ev_n == 0) {
@@ -109,7 +109,7 @@ int mk_network_next_event(mk_network *nw, uint32_t timeout_ms, mk_network_event 
             rc = MK_ETIMEDOUT;
             break;
         }
-        if (timeout_ms == MK_NET_NO_TIMEOUT) {
+        if (timeout_ms == MK_NO_TIMEOUT) {
             pthread_cond_wait(&nw->cond, &nw->mu);
         } else if (pthread_cond_timedwait(&nw->cond, &nw->mu, &deadline) == ETIMEDOUT &&
                    nw->ev_n == 0) {
@@ -156,7 +156,7 @@ int mk_network_add_hook(mk_network *nw, mk_network_hook fn, void *ctx, mk_error 
     return rc;
 }
 
-static void hooks_barrier(mk_net *net, void *ctx) {
+static void hooks_barrier(mk_transport *net, void *ctx) {
     (void)net, (void)ctx;
 }
 
@@ -172,8 +172,8 @@ int mk_network_remove_hook(mk_network *nw, mk_network_hook fn, void *ctx) {
     }
     pthread_mutex_unlock(&nw->mu);
     /* From another thread: let a run of the hooks in progress finish (when
-     * the network is closing, mk_net_call returns once its I/O thread is
+     * the network is closing, mk_transport_call returns once its I/O thread is
      * gone, which serves as well). */
-    if (rc == 0 && !mk_net_on_loop(nw->net)) mk_net_call(nw->net, hooks_barrier, NULL);
+    if (rc == 0 && !mk_transport_on_loop(nw->net)) mk_transport_call(nw->net, hooks_barrier, NULL);
     return rc;
 }

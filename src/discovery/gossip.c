@@ -115,12 +115,12 @@ static void announce_local(mk_network *nw) {
     mk_buf_free(&w);
 }
 
-void mk_disc_post_announce(mk_net *net, void *ctx, int status) {
+void mk_disc_post_announce(mk_transport *net, void *ctx, int status) {
     (void)net;
     if (status == 0) announce_local(ctx);
 }
 
-void mk_disc_on_announce_timer(mk_net_timer *t, void *ctx) {
+void mk_disc_on_announce_timer(mk_transport_timer *t, void *ctx) {
     mk_network *nw = ctx;
     pthread_mutex_lock(&nw->mu);
     mk_peer_entry next;
@@ -131,10 +131,10 @@ void mk_disc_on_announce_timer(mk_net_timer *t, void *ctx) {
     }
     pthread_mutex_unlock(&nw->mu);
     if (rc == 0) announce_local(nw);
-    mk_net_timer_start(t, mk_disc_jitter(nw->announce_ms), 0);
+    mk_transport_timer_start(t, mk_disc_jitter(nw->announce_ms), 0);
 }
 
-void mk_disc_on_kick_timer(mk_net_timer *t, void *ctx) {
+void mk_disc_on_kick_timer(mk_transport_timer *t, void *ctx) {
     (void)t;
     announce_local(ctx);
 }
@@ -186,7 +186,7 @@ void mk_disc_handle_entry(mk_network *nw, const mk_id *from, const uint8_t *wire
         mk_disc_push_entry(nw, wire, len, hops + 1, nw->fanout, from, &subject, false);
     if (first && !nw->kicked) {
         nw->kicked = true;
-        mk_net_timer_start(nw->t_kick, KICK_MS, 0);
+        mk_transport_timer_start(nw->t_kick, KICK_MS, 0);
     }
     if (res != MK_OFFER_REFRESHED) {
         char pid[9];

@@ -51,7 +51,7 @@ static int change(mk_network *nw, change_fn fn, const void *a, const void *b, mk
     if (rc == 0) rc = mk_disc_commit_locked(nw, &next, err);
     mk_peer_entry_free(&next);
     pthread_mutex_unlock(&nw->mu);
-    if (rc == 0) mk_net_post(nw->net, mk_disc_post_announce, nw);
+    if (rc == 0) mk_transport_post(nw->net, mk_disc_post_announce, nw);
     return rc;
 }
 

@@ -78,7 +78,7 @@ void mk_network_metrics_get(mk_network *nw, mk_network_metrics *out) {
     out->catalog_bytes = nw->cat.bytes;
     out->local_version = nw->local.version;
     pthread_mutex_unlock(&nw->mu);
-    mk_net_metrics_get(nw->net, &out->net);
+    mk_transport_metrics_get(nw->net, &out->net);
 }
 
 int mk_network_metrics_prometheus(mk_network *nw, mk_buf *out) {
@@ -99,7 +99,7 @@ typedef struct fam {
 #define F(field, name, type, help)                                                                 \
     { name, type, help, offsetof(mk_network_metrics, field) }
 #define N(field, name, type, help)                                                                 \
-    { name, type, help, offsetof(mk_network_metrics, net) + offsetof(mk_net_metrics, field) }
+    { name, type, help, offsetof(mk_network_metrics, net) + offsetof(mk_transport_metrics, field) }
 
 static const fam fams[] = {
     F(catalog_size, "mosaik_discovery_catalog_peers", "gauge", "Live peers in the catalog"),

@@ -15,7 +15,7 @@
  *                       or random; the peer id is its public key;
  *   4. parse_bootstrap  "PEERID@ADDR" strings, ourselves skipped;
  *   5. init_catalog     limits (max_peers kept below what a digest holds);
- *   6. open_transport   an mk_net on the same key and network id, with the
+ *   6. open_transport   an mk_transport on the same key and network id, with the
  *                       "discovery" protocol (transport.c);
  *   7. first_entry      tags and addresses (the bound listen address when
  *                       none is advertised: known only once the transport
@@ -65,7 +65,8 @@ void mk_network_config_init(mk_network_config *cfg) {
     cfg->event_queue = MK_NETWORK_DEFAULT_EVENT_QUEUE;
 }
 
-int mk_parse_peer_addr(const char *s, mk_id *peer, char addr[MK_NET_ADDR_MAX + 1], mk_error *err) {
+int mk_parse_peer_addr(const char *s, mk_id *peer, char addr[MK_TRANSPORT_ADDR_MAX + 1],
+                       mk_error *err) {
     const char *at = s ? strchr(s, '@') : NULL;
     if (!at) return mk_error_set(err, MK_EINVAL, "'%s': want PEERID@HOST:PORT", s ? s : "");
     char hex[65];
@@ -75,7 +76,7 @@ int mk_parse_peer_addr(const char *s, mk_id *peer, char addr[MK_NET_ADDR_MAX + 1
     hex[64] = 0;
     MK_TRY(mk_id_from_hex(peer, hex, err));
     size_t al = strlen(at + 1);
-    if (al == 0 || al > MK_NET_ADDR_MAX || !strchr(at + 1, ':'))
+    if (al == 0 || al > MK_TRANSPORT_ADDR_MAX || !strchr(at + 1, ':'))
         return mk_error_set(err, MK_EINVAL, "'%s': want HOST:PORT after '@'", s);
     memcpy(addr, at + 1, al + 1);
     return 0;
@@ -87,14 +88,14 @@ static void network_destroy(mk_network *nw) {
     /* Later layers' state first (newest first): the I/O thread has stopped,
      * so none of their callbacks can run any more. */
     mk_disc_slots_destroy(nw);
-    mk_net_timer_free(nw->t_announce);
-    mk_net_timer_free(nw->t_sync);
-    mk_net_timer_free(nw->t_purge);
-    mk_net_timer_free(nw->t_kick);
+    mk_transport_timer_free(nw->t_announce);
+    mk_transport_timer_free(nw->t_sync);
+    mk_transport_timer_free(nw->t_purge);
+    mk_transport_timer_free(nw->t_kick);
     for (size_t i = 0; i < nw->n_conns; i++)
-        mk_net_conn_unref(nw->conns[i].conn);
+        mk_transport_conn_unref(nw->conns[i].conn);
     nw->n_conns = 0;
-    mk_net_free(nw->net);
+    mk_transport_free(nw->net);
     free(nw->conns);
     mk_catalog_free(&nw->cat);
     mk_peer_entry_free(&nw->local);
@@ -151,7 +152,7 @@ static int load_identity(mk_network *nw, const mk_network_config *cfg, mk_error 
     if (cfg->key) {
         nw->key = *cfg->key;
     } else if (cfg->key_file) {
-        int rc = mk_net_key_load_or_create(cfg->key_file, &nw->key, err);
+        int rc = mk_transport_key_load_or_create(cfg->key_file, &nw->key, err);
         if (rc < 0) return mk_error_prefix(err, rc, "network: key file %s", cfg->key_file);
     } else if (mk_ed25519_generate(&nw->key) < 0) {
         return mk_error_set(err, MK_ECRYPTO, "network: cannot generate a key");
@@ -188,16 +189,16 @@ static void init_catalog(mk_network *nw, const mk_network_config *cfg) {
 }
 
 static int open_transport(mk_network *nw, const mk_network_config *cfg, mk_error *err) {
-    mk_net_config nc;
-    mk_net_config_init(&nc);
+    mk_transport_config nc;
+    mk_transport_config_init(&nc);
     if (cfg->listen_addr) nc.listen_addr = cfg->listen_addr;
     nc.network_id = nw->network_id;
     nc.key = &nw->key;
     if (cfg->idle_timeout_ms) nc.idle_timeout_ms = cfg->idle_timeout_ms;
-    MK_TRY(mk_net_new(&nc, &nw->net, err));
-    mk_net_protocol proto;
+    MK_TRY(mk_transport_new(&nc, &nw->net, err));
+    mk_transport_protocol proto;
     mk_disc_protocol_init(nw, &proto);
-    return mk_net_protocol_register(nw->net, &proto, err);
+    return mk_transport_protocol_register(nw->net, &proto, err);
 }
 
 /* The first entry; starts the transport (the listen address is known after
@@ -216,11 +217,11 @@ static int first_entry(mk_network *nw, const mk_network_config *cfg, mk_error *e
     }
     for (size_t i = 0; i < cfg->n_advertise && rc == 0; i++)
         rc = mk_peer_entry_add_addr(&e, cfg->advertise[i], err);
-    /* mk_net_start's I/O thread blocks SIGPIPE itself. */
-    if (rc == 0) rc = mk_net_start(nw->net, err);
+    /* mk_transport_start's I/O thread blocks SIGPIPE itself. */
+    if (rc == 0) rc = mk_transport_start(nw->net, err);
     if (rc == 0 && !cfg->n_advertise) {
-        char addr[MK_NET_ADDR_MAX + 1];
-        rc = mk_net_listen_addr(nw->net, addr, sizeof addr);
+        char addr[MK_TRANSPORT_ADDR_MAX + 1];
+        rc = mk_transport_listen_addr(nw->net, addr, sizeof addr);
         if (rc == 0) rc = mk_peer_entry_add_addr(&e, addr, err);
     }
     pthread_mutex_lock(&nw->mu);
@@ -233,15 +234,16 @@ static int first_entry(mk_network *nw, const mk_network_config *cfg, mk_error *e
 
 static int start_timers(mk_network *nw, mk_error *err) {
     int rc;
-    if ((rc = mk_net_timer_new(nw->net, mk_disc_on_announce_timer, nw, &nw->t_announce)) < 0 ||
-        (rc = mk_net_timer_new(nw->net, mk_disc_on_sync_timer, nw, &nw->t_sync)) < 0 ||
-        (rc = mk_net_timer_new(nw->net, mk_disc_on_purge_timer, nw, &nw->t_purge)) < 0 ||
-        (rc = mk_net_timer_new(nw->net, mk_disc_on_kick_timer, nw, &nw->t_kick)) < 0)
+    if ((rc = mk_transport_timer_new(nw->net, mk_disc_on_announce_timer, nw, &nw->t_announce)) <
+            0 ||
+        (rc = mk_transport_timer_new(nw->net, mk_disc_on_sync_timer, nw, &nw->t_sync)) < 0 ||
+        (rc = mk_transport_timer_new(nw->net, mk_disc_on_purge_timer, nw, &nw->t_purge)) < 0 ||
+        (rc = mk_transport_timer_new(nw->net, mk_disc_on_kick_timer, nw, &nw->t_kick)) < 0)
         return mk_error_set(err, rc, "network: cannot create timers");
     uint64_t purge_tick = nw->purge_ms / 8 ? nw->purge_ms / 8 : 1;
-    mk_net_timer_start(nw->t_announce, mk_disc_jitter(nw->announce_ms), 0);
-    mk_net_timer_start(nw->t_sync, mk_disc_jitter(nw->sync_ms), 0);
-    mk_net_timer_start(nw->t_purge, purge_tick, purge_tick);
+    mk_transport_timer_start(nw->t_announce, mk_disc_jitter(nw->announce_ms), 0);
+    mk_transport_timer_start(nw->t_sync, mk_disc_jitter(nw->sync_ms), 0);
+    mk_transport_timer_start(nw->t_purge, purge_tick, purge_tick);
     return 0;
 }
 
@@ -257,11 +259,11 @@ int mk_network_new(const mk_network_config *cfg, mk_network **out, mk_error *err
     if (rc == 0) rc = first_entry(nw, cfg, err);
     if (rc == 0) rc = start_timers(nw, err);
     if (rc < 0) {
-        if (nw && nw->net) mk_net_stop(nw->net);
+        if (nw && nw->net) mk_transport_stop(nw->net);
         if (nw) network_destroy(nw);
         return rc;
     }
-    mk_net_post(nw->net, mk_disc_post_bootstrap, nw);
+    mk_transport_post(nw->net, mk_disc_post_bootstrap, nw);
     char pid[9];
     mk_id_short(&nw->self, pid);
     mk_log(MK_LOG_INFO, MK_DISC_LOG, "node %s up at %s", pid,
@@ -272,7 +274,7 @@ int mk_network_new(const mk_network_config *cfg, mk_network **out, mk_error *err
 
 /* ----- departure and shutdown ---------------------------------------------------- */
 
-static void post_depart(mk_net *net, void *ctx, int status) {
+static void post_depart(mk_transport *net, void *ctx, int status) {
     (void)net;
     mk_network *nw = ctx;
     if (status == 0) {
@@ -304,7 +306,7 @@ static bool sign_departure_locked(mk_network *nw) {
 
 /* Push the departure and wait up to DEPART_WAIT_MS for its sends. */
 static void send_departure(mk_network *nw) {
-    if (mk_net_post(nw->net, post_depart, nw) < 0) return;
+    if (mk_transport_post(nw->net, post_depart, nw) < 0) return;
     struct timespec deadline;
     mk_deadline_after(&deadline, DEPART_WAIT_MS);
     pthread_mutex_lock(&nw->mu);
@@ -323,7 +325,7 @@ static int shutdown_net(mk_network *nw, bool depart) {
     bool signed_departure = depart && sign_departure_locked(nw);
     pthread_mutex_unlock(&nw->mu);
     if (signed_departure) send_departure(nw);
-    mk_net_stop(nw->net);
+    mk_transport_stop(nw->net);
     pthread_mutex_lock(&nw->mu);
     nw->state = MK_DISC_CLOSED;
     pthread_cond_broadcast(&nw->cond);
@@ -356,9 +358,9 @@ void mk_network_id(const mk_network *nw, mk_id *out) {
 }
 
 int mk_network_listen_addr(const mk_network *nw, char *out, size_t n) {
-    return mk_net_listen_addr(nw->net, out, n);
+    return mk_transport_listen_addr(nw->net, out, n);
 }
 
-mk_net *mk_network_net(mk_network *nw) {
+mk_transport *mk_network_transport(mk_network *nw) {
     return nw->net;
 }

@@ -92,7 +92,7 @@ static void purge_cb(const mk_catalog_rec *rec, void *ctx) {
     pc->n++;
 }
 
-void mk_disc_on_purge_timer(mk_net_timer *t, void *ctx) {
+void mk_disc_on_purge_timer(mk_transport_timer *t, void *ctx) {
     (void)t;
     mk_network *nw = ctx;
     purge_ctx pc = {0};

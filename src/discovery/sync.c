@@ -138,7 +138,7 @@ static void sync_with(mk_network *nw, const mk_id *peer, const char *addr) {
     mk_disc_send_to(nw, peer, addr, om);
 }
 
-void mk_disc_on_sync_timer(mk_net_timer *t, void *ctx) {
+void mk_disc_on_sync_timer(mk_transport_timer *t, void *ctx) {
     mk_network *nw = ctx;
     mk_disc_target *tg;
     pthread_mutex_lock(&nw->mu);
@@ -151,10 +151,10 @@ void mk_disc_on_sync_timer(mk_net_timer *t, void *ctx) {
         const mk_disc_boot *b = &nw->boot[mk_random_below(nw->n_boot)];
         sync_with(nw, &b->peer, b->addr);
     }
-    mk_net_timer_start(t, mk_disc_jitter(nw->sync_ms), 0);
+    mk_transport_timer_start(t, mk_disc_jitter(nw->sync_ms), 0);
 }
 
-void mk_disc_post_bootstrap(mk_net *net, void *ctx, int status) {
+void mk_disc_post_bootstrap(mk_transport *net, void *ctx, int status) {
     (void)net;
     mk_network *nw = ctx;
     if (status < 0) return;
@@ -194,7 +194,7 @@ static void answer_locked(mk_network *nw, const mk_id *from, const mk_disc_msg *
     mk_buf_free(&f);
 }
 
-void mk_disc_handle_digest(mk_network *nw, mk_net_conn *conn, const mk_id *from,
+void mk_disc_handle_digest(mk_network *nw, mk_transport_conn *conn, const mk_id *from,
                            const mk_disc_msg *m) {
     if (!rate_admit(nw, from, m->want_reply)) return;
     /* Frames for what the peer lacks, collected under mu, sent after: our

@@ -1,5 +1,5 @@
 /*
- * discovery/transport.c — discovery on the mk_net: the protocol callbacks,
+ * discovery/transport.c — discovery on the mk_transport: the protocol callbacks,
  * the table of open connections, and outgoing messages.
  *
  * Protocol "discovery" (frames of at most MK_DISC_MAX_FRAME, ctx = the
@@ -13,7 +13,7 @@
  * (each length-prefixed, our own data) and handed to mk_disc_send_to on
  * the loop, which sends them on the open connection if there is one; else,
  * if a dial to that peer is in progress, appends them to it (up to 4 MiB);
- * else dials (mk_net_dial, which reuses an open connection; no keep: idle
+ * else dials (mk_transport_dial, which reuses an open connection; no keep: idle
  * connections time out in the transport), unless max_dials are outstanding:
  * then they are dropped and counted, gossip being best effort and sync
  * repairing. The dial's completion sends what accumulated, or counts a
@@ -52,14 +52,14 @@ int mk_disc_out_add(mk_disc_out *om, const mk_buf *frame) {
     return mk_disc_frames_add(&om->frames, frame);
 }
 
-size_t mk_disc_out_send(const mk_buf *frames, mk_net_conn *conn) {
+size_t mk_disc_out_send(const mk_buf *frames, mk_transport_conn *conn) {
     mk_reader r;
     mk_reader_init(&r, frames->data, frames->len);
     size_t sent = 0;
     uint32_t len;
     const uint8_t *p;
     while (mk_read_u32be(&r, &len) == 0 && mk_read_view(&r, len, &p) == 0) {
-        if (mk_net_conn_send(conn, p, len) < 0) break;
+        if (mk_transport_conn_send(conn, p, len) < 0) break;
         sent++;
     }
     return sent;
@@ -81,9 +81,9 @@ static void out_done(mk_disc_out *om) {
 
 /* Loop only: an open connection to peer, or NULL. The table holds one
  * reference per connection between on_connect and on_close. */
-static mk_net_conn *conn_find(mk_network *nw, const mk_id *peer) {
+static mk_transport_conn *conn_find(mk_network *nw, const mk_id *peer) {
     for (size_t i = 0; i < nw->n_conns; i++)
-        if (mk_id_eq(&nw->conns[i].peer, peer) && mk_net_conn_is_open(nw->conns[i].conn))
+        if (mk_id_eq(&nw->conns[i].peer, peer) && mk_transport_conn_is_open(nw->conns[i].conn))
             return nw->conns[i].conn;
     return NULL;
 }
@@ -104,7 +104,7 @@ static void count_locked_add(mk_network *nw, uint64_t *counter) {
     pthread_mutex_unlock(&nw->mu);
 }
 
-static void dial_cb(mk_net_conn *conn, int status, const mk_error *err, void *ctx) {
+static void dial_cb(mk_transport_conn *conn, int status, const mk_error *err, void *ctx) {
     mk_disc_out *om = ctx;
     mk_network *nw = om->nw;
     nw->dials_out--;
@@ -136,7 +136,7 @@ static bool ride_pending(mk_network *nw, const mk_id *peer, mk_disc_out *om) {
 
 void mk_disc_send_to(mk_network *nw, const mk_id *peer, const char *addr, mk_disc_out *om) {
     om->peer = *peer;
-    mk_net_conn *c = conn_find(nw, peer);
+    mk_transport_conn *c = conn_find(nw, peer);
     if (c) {
         mk_disc_out_send(&om->frames, c);
         out_done(om);
@@ -153,7 +153,7 @@ void mk_disc_send_to(mk_network *nw, const mk_id *peer, const char *addr, mk_dis
     nw->pending = om;
     mk_error err;
     mk_error_clear(&err);
-    if (mk_net_dial(nw->net, peer, addr, MK_NETWORK_PROTOCOL, NULL, dial_cb, om, &err) < 0) {
+    if (mk_transport_dial(nw->net, peer, addr, MK_NETWORK_PROTOCOL, NULL, dial_cb, om, &err) < 0) {
         nw->dials_out--;
         pending_unlink(nw, om);
         count_locked_add(nw, &nw->met.dials_failed);
@@ -164,7 +164,7 @@ void mk_disc_send_to(mk_network *nw, const mk_id *peer, const char *addr, mk_dis
 
 /* ----- protocol callbacks ------------------------------------------------------ */
 
-static void on_connect(mk_net_conn *conn, bool inbound, void *ctx) {
+static void on_connect(mk_transport_conn *conn, bool inbound, void *ctx) {
     (void)inbound;
     mk_network *nw = ctx;
     if (nw->n_conns == nw->cap_conns) {
@@ -174,33 +174,33 @@ static void on_connect(mk_net_conn *conn, bool inbound, void *ctx) {
         nw->conns = p;
         nw->cap_conns = ncap;
     }
-    mk_net_conn_peer(conn, &nw->conns[nw->n_conns].peer);
-    nw->conns[nw->n_conns++].conn = mk_net_conn_ref(conn);
+    mk_transport_conn_peer(conn, &nw->conns[nw->n_conns].peer);
+    nw->conns[nw->n_conns++].conn = mk_transport_conn_ref(conn);
 }
 
-static void on_close(mk_net_conn *conn, int code, const char *reason, void *ctx) {
+static void on_close(mk_transport_conn *conn, int code, const char *reason, void *ctx) {
     (void)code, (void)reason;
     mk_network *nw = ctx;
     for (size_t i = 0; i < nw->n_conns; i++) {
         if (nw->conns[i].conn == conn) {
-            mk_net_conn_unref(conn);
+            mk_transport_conn_unref(conn);
             nw->conns[i] = nw->conns[--nw->n_conns];
             return;
         }
     }
 }
 
-static void on_frame(mk_net_conn *conn, const uint8_t *data, size_t len, void *ctx) {
+static void on_frame(mk_transport_conn *conn, const uint8_t *data, size_t len, void *ctx) {
     mk_network *nw = ctx;
     mk_id from;
-    mk_net_conn_peer(conn, &from);
+    mk_transport_conn_peer(conn, &from);
     mk_disc_msg m;
     mk_refusal why;
     mk_error err;
     mk_error_clear(&err);
     if (mk_disc_decode(data, len, &m, &why, &err) < 0) {
         mk_disc_refusal(nw, why, &from, err.msg);
-        mk_net_conn_close(conn, "malformed discovery message");
+        mk_transport_conn_close(conn, "malformed discovery message");
         return;
     }
     if (m.type == MK_MSG_ANNOUNCE)
@@ -210,11 +210,11 @@ static void on_frame(mk_net_conn *conn, const uint8_t *data, size_t len, void *c
     mk_disc_msg_free(&m);
 }
 
-void mk_disc_protocol_init(mk_network *nw, mk_net_protocol *p) {
-    *p = (mk_net_protocol){.name = MK_NETWORK_PROTOCOL,
-                           .max_frame = MK_DISC_MAX_FRAME,
-                           .on_connect = on_connect,
-                           .on_frame = on_frame,
-                           .on_close = on_close,
-                           .ctx = nw};
+void mk_disc_protocol_init(mk_network *nw, mk_transport_protocol *p) {
+    *p = (mk_transport_protocol){.name = MK_NETWORK_PROTOCOL,
+                                 .max_frame = MK_DISC_MAX_FRAME,
+                                 .on_connect = on_connect,
+                                 .on_frame = on_frame,
+                                 .on_close = on_close,
+                                 .ctx = nw};
 }

@@ -57,7 +57,7 @@ mk_gbond *mk_gbond_find(mk_group *g, const mk_id *peer) {
 }
 
 bool mk_gbond_ok(const mk_gbond *b, int64_t now) {
-    return b->sent_hello && b->got_hello && now < b->expires && mk_net_conn_is_open(b->conn);
+    return b->sent_hello && b->got_hello && now < b->expires && mk_transport_conn_is_open(b->conn);
 }
 
 bool mk_group_is_cut(mk_group *g, const mk_id *peer) {
@@ -76,7 +76,7 @@ bool mk_gbond_drop_locked(mk_group *g, const mk_id *peer, bool say_bye) {
             mk_group_frame f = {.type = MK_GF_BYE, .group = g->id};
             (void)mk_group_send_frame(b->conn, &f);
         }
-        mk_net_conn_unref(b->conn);
+        mk_transport_conn_unref(b->conn);
         free(b);
         return true;
     }
@@ -90,21 +90,22 @@ static void peer_down(mk_group *g, const mk_id *peer) {
     (void)mk_gjob_push(g, j);
 }
 
-mk_net_conn *mk_group_bond_conn(mk_group *g, const mk_id *peer) {
-    mk_net_conn *c = NULL;
+mk_transport_conn *mk_group_bond_conn(mk_group *g, const mk_id *peer) {
+    mk_transport_conn *c = NULL;
     pthread_mutex_lock(&g->bmu);
     mk_gbond *b = mk_gbond_find(g, peer);
-    if (b && mk_gbond_ok(b, mk_now()) && !mk_group_is_cut(g, peer)) c = mk_net_conn_ref(b->conn);
+    if (b && mk_gbond_ok(b, mk_now()) && !mk_group_is_cut(g, peer))
+        c = mk_transport_conn_ref(b->conn);
     pthread_mutex_unlock(&g->bmu);
     return c;
 }
 
 /* Bond record for (peer, conn), rebinding it if conn changed. bmu held. */
-static mk_gbond *bond_for_conn(mk_group *g, const mk_id *peer, mk_net_conn *conn) {
+static mk_gbond *bond_for_conn(mk_group *g, const mk_id *peer, mk_transport_conn *conn) {
     mk_gbond *b = mk_gbond_find(g, peer);
     if (b && b->conn != conn) {
-        mk_net_conn_unref(b->conn);
-        b->conn = mk_net_conn_ref(conn);
+        mk_transport_conn_unref(b->conn);
+        b->conn = mk_transport_conn_ref(conn);
         b->sent_hello = b->got_hello = false;
     }
     if (!b) {
@@ -112,7 +113,7 @@ static mk_gbond *bond_for_conn(mk_group *g, const mk_id *peer, mk_net_conn *conn
         if (!b) return NULL;
         b->peer = *peer;
         b->rid = mk_group_rid_of(peer);
-        b->conn = mk_net_conn_ref(conn);
+        b->conn = mk_transport_conn_ref(conn);
         b->next = g->bonds;
         g->bonds = b;
     }
@@ -121,11 +122,11 @@ static mk_gbond *bond_for_conn(mk_group *g, const mk_id *peer, mk_net_conn *conn
 
 /* ----- the handshake ------------------------------------------------------- */
 
-static int send_hello(mk_group *g, mk_net_conn *conn, bool reply) {
+static int send_hello(mk_group *g, mk_transport_conn *conn, bool reply) {
     uint8_t exp[MK_GROUP_EXPORTER_LEN], mac[32];
-    int rc = mk_net_conn_export(conn, "groups", g->id.b, MK_ID_LEN, exp, sizeof exp, NULL);
+    int rc = mk_transport_conn_export(conn, "groups", g->id.b, MK_ID_LEN, exp, sizeof exp, NULL);
     if (rc < 0) return rc;
-    uint8_t side = mk_net_conn_inbound(conn) ? 1 : 0;
+    uint8_t side = mk_transport_conn_inbound(conn) ? 1 : 0;
     mk_group_frame f = {.type = MK_GF_HELLO,
                         .group = g->id,
                         .role = (uint8_t)g->cfg.role,
@@ -138,9 +139,9 @@ static int send_hello(mk_group *g, mk_net_conn *conn, bool reply) {
 }
 
 /* Offer a bond on conn if the peer is a validated candidate (net thread). */
-void mk_gbond_greet(mk_group *g, mk_net_conn *conn) {
+void mk_gbond_greet(mk_group *g, mk_transport_conn *conn) {
     mk_id peer;
-    mk_net_conn_peer(conn, &peer);
+    mk_transport_conn_peer(conn, &peer);
     pthread_mutex_lock(&g->bmu);
     mk_expiration exp;
     if (!mk_group_is_cut(g, &peer) &&
@@ -166,12 +167,14 @@ static uint8_t effective_role(mk_group *g, uint8_t role, int wrc, const char *sh
     return eff;
 }
 
-static void on_hello(mk_group *g, mk_net_conn *conn, const mk_id *peer, const mk_group_frame *f) {
+static void on_hello(mk_group *g, mk_transport_conn *conn, const mk_id *peer,
+                     const mk_group_frame *f) {
     uint8_t role = f->role, reply = f->reply;
     uint8_t exp[MK_GROUP_EXPORTER_LEN], want[32];
-    if (mk_net_conn_export(conn, "groups", g->id.b, MK_ID_LEN, exp, sizeof exp, NULL) < 0) return;
+    if (mk_transport_conn_export(conn, "groups", g->id.b, MK_ID_LEN, exp, sizeof exp, NULL) < 0)
+        return;
     /* The sender's side: it dialed iff we are inbound. */
-    uint8_t side = mk_net_conn_inbound(conn) ? 0 : 1;
+    uint8_t side = mk_transport_conn_inbound(conn) ? 0 : 1;
     int rc = mk_group_bond_mac(&g->key, &g->id, side, role, exp, want);
     mk_wipe(exp, sizeof exp);
     char sh[9];
@@ -207,7 +210,7 @@ static void on_hello(mk_group *g, mk_net_conn *conn, const mk_id *peer, const mk
 /* ----- from the host (I/O thread, host->mu held) -------------------------- */
 
 /* The connection closed or the peer said BYE on it: end the bond on it. */
-void mk_gbond_on_conn_close(mk_group *g, mk_net_conn *conn, const mk_id *peer) {
+void mk_gbond_on_conn_close(mk_group *g, mk_transport_conn *conn, const mk_id *peer) {
     pthread_mutex_lock(&g->bmu);
     mk_gbond *b = mk_gbond_find(g, peer);
     bool hit = b && b->conn == conn && mk_gbond_drop_locked(g, peer, false);
@@ -216,7 +219,7 @@ void mk_gbond_on_conn_close(mk_group *g, mk_net_conn *conn, const mk_id *peer) {
 }
 
 /* Is there an established bond over this very connection? bmu not held. */
-static bool bonded_on(mk_group *g, const mk_id *peer, mk_net_conn *conn, uint8_t *role) {
+static bool bonded_on(mk_group *g, const mk_id *peer, mk_transport_conn *conn, uint8_t *role) {
     pthread_mutex_lock(&g->bmu);
     mk_gbond *b = mk_gbond_find(g, peer);
     bool ok = b && b->conn == conn && mk_gbond_ok(b, mk_now()) && !mk_group_is_cut(g, peer);
@@ -225,7 +228,8 @@ static bool bonded_on(mk_group *g, const mk_id *peer, mk_net_conn *conn, uint8_t
     return ok;
 }
 
-void mk_gbond_on_frame(mk_group *g, mk_net_conn *conn, const mk_id *peer, const mk_group_frame *f) {
+void mk_gbond_on_frame(mk_group *g, mk_transport_conn *conn, const mk_id *peer,
+                       const mk_group_frame *f) {
     uint8_t role = 0;
     if (f->type == MK_GF_HELLO) {
         on_hello(g, conn, peer, f);
@@ -262,7 +266,7 @@ void mk_gbond_on_frame(mk_group *g, mk_net_conn *conn, const mk_id *peer, const 
         return;
     }
     j->peer = *peer;
-    j->conn = mk_net_conn_ref(conn);
+    j->conn = mk_transport_conn_ref(conn);
     (void)mk_gjob_push(g, j);
 }
 
@@ -316,17 +320,17 @@ void mk_gbond_seek(mk_group *g) {
         mk_peer_entry *e = &es[i];
         if (!mk_peer_entry_serves(e, MK_SERVED_GROUP, &g->id) || e->n_addrs == 0) continue;
         bool dial = false;
-        mk_net_conn *resend = NULL;
+        mk_transport_conn *resend = NULL;
         pthread_mutex_lock(&g->bmu);
         mk_expiration exp;
         if (!mk_group_is_cut(g, &e->peer_id) &&
             mk_gadmit_judge_locked(g, e, &exp, NULL, NULL) == 0) {
             mk_gbond *b = mk_gbond_find(g, &e->peer_id);
-            if (!b || !mk_net_conn_is_open(b->conn)) {
+            if (!b || !mk_transport_conn_is_open(b->conn)) {
                 dial = mk_id_cmp(&g->self, &e->peer_id) < 0;
             } else if (!mk_gbond_ok(b, now) && mk_sys_mono_ms() - b->hello_at >= HELLO_RETRY_MS) {
                 b->hello_at = mk_sys_mono_ms();
-                resend = mk_net_conn_ref(b->conn);
+                resend = mk_transport_conn_ref(b->conn);
                 b->sent_hello = true;
                 b->expires = exp;
             }
@@ -334,7 +338,7 @@ void mk_gbond_seek(mk_group *g) {
         pthread_mutex_unlock(&g->bmu);
         if (resend) {
             (void)send_hello(g, resend, false);
-            mk_net_conn_unref(resend);
+            mk_transport_conn_unref(resend);
         }
         if (dial) mk_ghost_dial(g, &e->peer_id, e->addrs[0]);
     }

@@ -45,7 +45,7 @@ struct mk_gchan {
     mk_gchan *next;
     mk_group *g;
     mk_id peer;
-    mk_net_conn *conn;
+    mk_transport_conn *conn;
     bool mine;
     uint32_t id;
     uv_pipe_t pump;
@@ -73,7 +73,7 @@ static void free_raft_stream(uv_handle_t *h) {
 
 static void chan_closed_cb(uv_handle_t *h) {
     mk_gchan *c = h->data;
-    if (c->conn) mk_net_conn_unref(c->conn);
+    if (c->conn) mk_transport_conn_unref(c->conn);
     free(c->stash);
     free(c);
 }
@@ -132,8 +132,8 @@ static void pump_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
 
 /* Make a socketpair: raft's end wrapped in a raft_malloc'ed uv_pipe_t, the
  * pump's end in c->pump (reading). */
-static int chan_make(mk_group *g, const mk_id *peer, mk_net_conn *conn, bool mine, uint32_t id,
-                     uv_pipe_t **raft_end, mk_gchan **out) {
+static int chan_make(mk_group *g, const mk_id *peer, mk_transport_conn *conn, bool mine,
+                     uint32_t id, uv_pipe_t **raft_end, mk_gchan **out) {
     int fds[2];
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds) != 0)
         return RAFT_IOERR;
@@ -148,7 +148,7 @@ static int chan_make(mk_group *g, const mk_id *peer, mk_net_conn *conn, bool min
     }
     c->g = g;
     c->peer = *peer;
-    c->conn = mk_net_conn_ref(conn);
+    c->conn = mk_transport_conn_ref(conn);
     c->mine = mine;
     c->id = id;
     uv_pipe_init(&g->loop, &c->pump, 0);
@@ -201,14 +201,14 @@ static int tr_connect(struct raft_uv_transport *t, struct raft_uv_connect *req, 
         snprintf(t->errmsg, sizeof t->errmsg, "bad raft address");
         return RAFT_NOCONNECTION;
     }
-    mk_net_conn *conn = mk_group_bond_conn(g, &peer);
+    mk_transport_conn *conn = mk_group_bond_conn(g, &peer);
     if (!conn) {
         snprintf(t->errmsg, sizeof t->errmsg, "no bond with that peer");
         return RAFT_NOCONNECTION;
     }
     pconn *p = calloc(1, sizeof *p);
     if (!p) {
-        mk_net_conn_unref(conn);
+        mk_transport_conn_unref(conn);
         return RAFT_NOMEM;
     }
     uint32_t chan = ++g->next_chan;
@@ -222,7 +222,7 @@ static int tr_connect(struct raft_uv_transport *t, struct raft_uv_connect *req, 
             rc = RAFT_NOCONNECTION;
         }
     }
-    mk_net_conn_unref(conn);
+    mk_transport_conn_unref(conn);
     if (rc != 0) {
         free(p);
         return rc;
@@ -286,18 +286,18 @@ void mk_gbridge_setup(mk_group *g) {
 
 /* ----- events from the bond -------------------------------------------- */
 
-void mk_gbridge_on_open(mk_group *g, const mk_id *peer, mk_net_conn *conn, uint32_t chan) {
+void mk_gbridge_on_open(mk_group *g, const mk_id *peer, mk_transport_conn *conn, uint32_t chan) {
     /* The refusal: CLOSE of the channel the sender numbered (dir 1). */
     mk_group_frame refuse = {.type = MK_GF_CLOSE, .group = g->id, .dir = 1, .chan = chan};
-    mk_net_conn *bc = mk_group_bond_conn(g, peer);
+    mk_transport_conn *bc = mk_group_bond_conn(g, peer);
     if (!bc || bc != conn || !g->accept_cb || g->trans_closed || chan_find(g, peer, false, chan)) {
         mk_log(MK_LOG_DEBUG, "groups", "refusing raft channel %u (bond %d same %d accept %d)", chan,
                bc != NULL, bc == conn, g->accept_cb != NULL);
-        if (bc) mk_net_conn_unref(bc);
+        if (bc) mk_transport_conn_unref(bc);
         (void)mk_group_send_frame(conn, &refuse);
         return;
     }
-    mk_net_conn_unref(bc);
+    mk_transport_conn_unref(bc);
     uv_pipe_t *r;
     mk_gchan *c;
     if (chan_make(g, peer, conn, false, chan, &r, &c) != 0) {

@@ -170,8 +170,8 @@ void mk_group_status_get(mk_group *g, mk_group_status *out) {
 }
 
 bool mk_group_bonded(mk_group *g, const mk_id *peer) {
-    mk_net_conn *c = mk_group_bond_conn(g, peer);
-    if (c) mk_net_conn_unref(c);
+    mk_transport_conn *c = mk_group_bond_conn(g, peer);
+    if (c) mk_transport_conn_unref(c);
     return c != NULL;
 }
 

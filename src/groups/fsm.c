@@ -51,7 +51,7 @@ struct mk_gpending {
     mk_buf result;
     mk_buf query;
     mk_gwaiter *w;
-    mk_net_conn *reply_conn;
+    mk_transport_conn *reply_conn;
     uint64_t reply_seq;
 };
 
@@ -64,8 +64,8 @@ struct mk_gfwd {
 };
 
 /* Complete a target: a local waiter, or a forwarder waiting for FWD_RES. */
-void mk_gtarget_complete(mk_group *g, mk_gwaiter *w, mk_net_conn *conn, uint64_t seq, int status,
-                         const uint8_t *data, size_t len, const char *msg) {
+void mk_gtarget_complete(mk_group *g, mk_gwaiter *w, mk_transport_conn *conn, uint64_t seq,
+                         int status, const uint8_t *data, size_t len, const char *msg) {
     if (w) mk_gwaiter_complete(g, w, status, data, len, msg);
     if (conn) {
         mk_group_frame f = {.type = MK_GF_FWD_RES, .group = g->id, .seq = seq, .status = status};
@@ -74,7 +74,7 @@ void mk_gtarget_complete(mk_group *g, mk_gwaiter *w, mk_net_conn *conn, uint64_t
             f.plen = len;
         }
         (void)mk_group_send_frame(conn, &f);
-        mk_net_conn_unref(conn);
+        mk_transport_conn_unref(conn);
     }
 }
 
@@ -214,7 +214,7 @@ static void barrier_cb(struct raft_barrier *req, int status) {
 
 /* Propose on the leader; the target is a local waiter or a forwarder. */
 static void lead_propose(mk_group *g, int kind, const mk_buf *payload, mk_gwaiter *w,
-                         mk_net_conn *reply_conn, uint64_t reply_seq) {
+                         mk_transport_conn *reply_conn, uint64_t reply_seq) {
     mk_gpending *p = calloc(1, sizeof *p);
     if (!p) {
         mk_gtarget_complete(g, w, reply_conn, reply_seq, MK_ENOMEM, NULL, 0, "out of memory");
@@ -277,7 +277,7 @@ void mk_gprop_propose(mk_group *g, mk_gjob *j) {
         return;
     }
     mk_id leader;
-    mk_net_conn *conn = NULL;
+    mk_transport_conn *conn = NULL;
     if (mk_gprop_leader_peer(g, &leader) && !mk_id_eq(&leader, &g->self))
         conn = mk_group_bond_conn(g, &leader);
     if (!conn) {
@@ -286,7 +286,7 @@ void mk_gprop_propose(mk_group *g, mk_gjob *j) {
     }
     mk_gfwd *f = calloc(1, sizeof *f);
     if (!f) {
-        mk_net_conn_unref(conn);
+        mk_transport_conn_unref(conn);
         mk_gwaiter_complete(g, w, MK_ENOMEM, NULL, 0, "out of memory");
         return;
     }
@@ -301,7 +301,7 @@ void mk_gprop_propose(mk_group *g, mk_gjob *j) {
                          .payload = j->data.data,
                          .plen = j->data.len};
     int rc = mk_group_send_frame(conn, &fr);
-    mk_net_conn_unref(conn);
+    mk_transport_conn_unref(conn);
     if (rc < 0) {
         free(f);
         mk_gwaiter_complete(g, w, MK_EUNAVAILABLE, NULL, 0, "could not forward to the leader");
@@ -312,7 +312,7 @@ void mk_gprop_propose(mk_group *g, mk_gjob *j) {
 }
 
 void mk_gprop_fwd_in(mk_group *g, mk_gjob *j) {
-    mk_net_conn *conn = j->conn;
+    mk_transport_conn *conn = j->conn;
     j->conn = NULL;
     if (j->kind == MK_FWD_CMD && j->role == MK_GROUP_READER) {
         pthread_mutex_lock(&g->smu);

@@ -90,7 +90,7 @@ static int check_config(mk_network *nw, const mk_group_config *cfg, mk_error *er
  * of memory). */
 static void group_init(mk_group *g, mk_network *nw, const mk_group_config *cfg) {
     g->nw = nw;
-    g->net = mk_network_net(nw);
+    g->net = mk_network_transport(nw);
     g->cfg = *cfg;
     g->sm = *cfg->sm;
     g->vs = cfg->validators;
@@ -198,7 +198,7 @@ static int attach(mk_group *g, mk_error *err) {
     return 0;
 }
 
-int mk_group_join(mk_network *nw, const mk_group_config *cfg, mk_group **out, mk_error *err) {
+int mk_group_new(mk_network *nw, const mk_group_config *cfg, mk_group **out, mk_error *err) {
     *out = NULL;
     int rc = check_config(nw, cfg, err);
     if (rc < 0) return rc;

@@ -67,7 +67,7 @@ typedef struct mk_gbond {
     struct mk_gbond *next;
     mk_id peer;
     uint64_t rid;
-    mk_net_conn *conn; /* referenced */
+    mk_transport_conn *conn; /* referenced */
     bool sent_hello, got_hello;
     uint8_t claimed; /* the role the remote's HELLO claims */
     uint8_t role;    /* its effective role: a writer claim refused by the
@@ -101,7 +101,7 @@ struct mk_gjob {
     mk_gjob *next;
     int type;
     mk_id peer;
-    mk_net_conn *conn; /* referenced, may be NULL */
+    mk_transport_conn *conn; /* referenced, may be NULL */
     uint8_t dir, kind, role;
     uint32_t chan;
     uint64_t seq;
@@ -127,7 +127,7 @@ typedef struct mk_gfwd mk_gfwd;
 struct mk_group {
     mk_groups_host *host;
     mk_network *nw;
-    mk_net *net;
+    mk_transport *net;
     mk_id id, key, self;
     uint64_t self_rid;
     char self_addr[MK_ID_HEX_LEN];
@@ -227,10 +227,10 @@ void mk_ghost_leave(mk_group *g);
 void mk_ghost_dial(mk_group *g, const mk_id *peer, const char *addr);
 /* Send [type][group][body][tail] on conn; during a host dispatch queued
  * until the host unlocks. */
-int mk_group_send(mk_net_conn *conn, const mk_id *group, uint8_t type, const void *body,
+int mk_group_send(mk_transport_conn *conn, const mk_id *group, uint8_t type, const void *body,
                   size_t blen, const void *tail, size_t tlen);
 /* Send the frame f describes (f->group, f->type, its fields and payload). */
-int mk_group_send_frame(mk_net_conn *conn, const mk_group_frame *f);
+int mk_group_send_frame(mk_transport_conn *conn, const mk_group_frame *f);
 
 /* ----- admit.c (bmu held) ------------------------------------------------- */
 
@@ -253,12 +253,13 @@ bool mk_gbond_ok(const mk_gbond *b, int64_t now);        /* established, unexpir
 bool mk_gbond_drop_locked(mk_group *g, const mk_id *peer, bool say_bye); /* bmu held */
 /* The referenced connection of an established, unexpired, uncut bond with
  * peer (NULL if none); the caller unrefs. */
-mk_net_conn *mk_group_bond_conn(mk_group *g, const mk_id *peer);
+mk_transport_conn *mk_group_bond_conn(mk_group *g, const mk_id *peer);
 bool mk_group_is_cut(mk_group *g, const mk_id *peer); /* bmu held */
 /* From the host, on the I/O thread, with host->mu held. */
-void mk_gbond_greet(mk_group *g, mk_net_conn *conn);
-void mk_gbond_on_conn_close(mk_group *g, mk_net_conn *conn, const mk_id *peer);
-void mk_gbond_on_frame(mk_group *g, mk_net_conn *conn, const mk_id *peer, const mk_group_frame *f);
+void mk_gbond_greet(mk_group *g, mk_transport_conn *conn);
+void mk_gbond_on_conn_close(mk_group *g, mk_transport_conn *conn, const mk_id *peer);
+void mk_gbond_on_frame(mk_group *g, mk_transport_conn *conn, const mk_id *peer,
+                       const mk_group_frame *f);
 void mk_gbond_on_event(mk_group *g, const mk_network_event *ev);
 /* From the tick (loop thread). */
 void mk_gbond_seek(mk_group *g);
@@ -280,8 +281,8 @@ void mk_gprop_stop(mk_group *g);
 bool mk_gprop_leader_peer(mk_group *g, mk_id *out);
 /* Complete a local waiter and/or answer a forwarder (FWD_RES on conn,
  * whose reference this consumes). */
-void mk_gtarget_complete(mk_group *g, mk_gwaiter *w, mk_net_conn *conn, uint64_t seq, int status,
-                         const uint8_t *data, size_t len, const char *msg);
+void mk_gtarget_complete(mk_group *g, mk_gwaiter *w, mk_transport_conn *conn, uint64_t seq,
+                         int status, const uint8_t *data, size_t len, const char *msg);
 
 /* ----- member.c ----------------------------------------------------------- */
 
@@ -292,7 +293,7 @@ void mk_gmember_gone_locked(mk_group *g, const mk_id *peer, bool gone);
 /* ----- bridge.c: the raft_uv_transport over bonds (loop thread) ----------- */
 
 void mk_gbridge_setup(mk_group *g);
-void mk_gbridge_on_open(mk_group *g, const mk_id *peer, mk_net_conn *conn, uint32_t chan);
+void mk_gbridge_on_open(mk_group *g, const mk_id *peer, mk_transport_conn *conn, uint32_t chan);
 void mk_gbridge_on_data(mk_group *g, const mk_id *peer, uint8_t dir, uint32_t chan,
                         const uint8_t *data, size_t len);
 void mk_gbridge_on_close(mk_group *g, const mk_id *peer, uint8_t dir, uint32_t chan);

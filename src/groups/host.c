@@ -2,7 +2,7 @@
  * host.c — the groups host of one network: the only file that attaches to
  * net and discovery.
  *
- * Algorithm. The first mk_group_join on an mk_network makes a host record,
+ * Algorithm. The first mk_group_new on an mk_network makes a host record,
  * attaches it to the network (mk_network_attach: it is freed by
  * mk_network_free after the I/O thread stopped) and registers, with the
  * host as their context, net protocol "groups" and one discovery hook. The
@@ -38,7 +38,7 @@
 #define HOST_MAX_GROUPS 64
 
 struct mk_groups_host {
-    mk_net *net;
+    mk_transport *net;
     pthread_mutex_t mu;
     mk_group *groups[HOST_MAX_GROUPS];
     size_t n;
@@ -50,7 +50,7 @@ static pthread_mutex_t reg_mu = PTHREAD_MUTEX_INITIALIZER;
 
 typedef struct gout {
     struct gout *next;
-    mk_net_conn *conn; /* referenced */
+    mk_transport_conn *conn; /* referenced */
     size_t n;
     uint8_t data[];
 } gout;
@@ -73,8 +73,8 @@ static void outbox_flush(outbox *o) {
     while (o->head) {
         gout *m = o->head;
         o->head = m->next;
-        (void)mk_net_conn_send(m->conn, m->data, m->n);
-        mk_net_conn_unref(m->conn);
+        (void)mk_transport_conn_send(m->conn, m->data, m->n);
+        mk_transport_conn_unref(m->conn);
         free(m);
     }
 }
@@ -90,7 +90,7 @@ static void frame_put(uint8_t *out, size_t n, const mk_id *group, uint8_t type, 
     mk_write_bytes(&w, tail, tlen);
 }
 
-int mk_group_send(mk_net_conn *conn, const mk_id *group, uint8_t type, const void *body,
+int mk_group_send(mk_transport_conn *conn, const mk_id *group, uint8_t type, const void *body,
                   size_t blen, const void *tail, size_t tlen) {
     size_t n = MK_GF_HDR + blen + tlen;
     if (n > MK_GF_MAX_FRAME) return MK_ETOOBIG;
@@ -98,7 +98,7 @@ int mk_group_send(mk_net_conn *conn, const mk_id *group, uint8_t type, const voi
         gout *m = malloc(sizeof *m + n);
         if (!m) return MK_ENOMEM;
         m->next = NULL;
-        m->conn = mk_net_conn_ref(conn);
+        m->conn = mk_transport_conn_ref(conn);
         m->n = n;
         frame_put(m->data, n, group, type, body, blen, tail, tlen);
         *tl_outbox->tail = m;
@@ -109,12 +109,12 @@ int mk_group_send(mk_net_conn *conn, const mk_id *group, uint8_t type, const voi
     uint8_t *f = n <= sizeof stackbuf ? stackbuf : malloc(n);
     if (!f) return MK_ENOMEM;
     frame_put(f, n, group, type, body, blen, tail, tlen);
-    int rc = mk_net_conn_send(conn, f, n);
+    int rc = mk_transport_conn_send(conn, f, n);
     if (f != stackbuf) free(f);
     return rc;
 }
 
-int mk_group_send_frame(mk_net_conn *conn, const mk_group_frame *f) {
+int mk_group_send_frame(mk_transport_conn *conn, const mk_group_frame *f) {
     uint8_t body[MK_GF_MAX_BODY];
     mk_writer w;
     mk_writer_init(&w, body, sizeof body);
@@ -143,7 +143,7 @@ static mk_group *host_find(mk_groups_host *h, const mk_id *gid) {
     return NULL;
 }
 
-static void h_on_connect(mk_net_conn *conn, bool inbound, void *ctx) {
+static void h_on_connect(mk_transport_conn *conn, bool inbound, void *ctx) {
     (void)inbound;
     mk_groups_host *h = ctx;
     outbox o;
@@ -153,32 +153,32 @@ static void h_on_connect(mk_net_conn *conn, bool inbound, void *ctx) {
     dispatch_end(h, &o);
 }
 
-static void dial_cb(mk_net_conn *conn, int status, const mk_error *err, void *ctx) {
+static void dial_cb(mk_transport_conn *conn, int status, const mk_error *err, void *ctx) {
     (void)err;
     if (status == 0 && conn) h_on_connect(conn, false, ctx);
 }
 
-static void h_on_close(mk_net_conn *conn, int code, const char *reason, void *ctx) {
+static void h_on_close(mk_transport_conn *conn, int code, const char *reason, void *ctx) {
     (void)code;
     (void)reason;
     mk_groups_host *h = ctx;
     mk_id peer;
-    mk_net_conn_peer(conn, &peer);
+    mk_transport_conn_peer(conn, &peer);
     pthread_mutex_lock(&h->mu);
     for (size_t i = 0; i < h->n; i++)
         mk_gbond_on_conn_close(h->groups[i], conn, &peer);
     pthread_mutex_unlock(&h->mu);
 }
 
-static void h_on_frame(mk_net_conn *conn, const uint8_t *data, size_t len, void *ctx) {
+static void h_on_frame(mk_transport_conn *conn, const uint8_t *data, size_t len, void *ctx) {
     mk_groups_host *h = ctx;
     mk_group_frame f;
     mk_id peer;
     if (mk_group_frame_parse(data, len, &f, NULL) < 0) {
-        mk_net_conn_close(conn, "groups: malformed frame");
+        mk_transport_conn_close(conn, "groups: malformed frame");
         return;
     }
-    mk_net_conn_peer(conn, &peer);
+    mk_transport_conn_peer(conn, &peer);
     outbox o;
     dispatch_begin(h, &o);
     mk_group *g = host_find(h, &f.group);
@@ -220,20 +220,20 @@ static mk_groups_host *host_get(mk_network *nw, mk_error *err) {
         mk_error_set(err, MK_ENOMEM, "out of memory");
         return NULL;
     }
-    h->net = mk_network_net(nw);
+    h->net = mk_network_transport(nw);
     pthread_mutex_init(&h->mu, NULL);
     if (mk_network_attach(nw, &host_key, h, host_destroy, err) < 0) {
         host_destroy(h);
         pthread_mutex_unlock(&reg_mu);
         return NULL;
     }
-    mk_net_protocol p = {.name = MK_GROUPS_PROTOCOL,
-                         .max_frame = MK_GF_MAX_FRAME,
-                         .on_connect = h_on_connect,
-                         .on_frame = h_on_frame,
-                         .on_close = h_on_close,
-                         .ctx = h};
-    if (mk_net_register_protocol(h->net, &p, err) < 0 ||
+    mk_transport_protocol p = {.name = MK_GROUPS_PROTOCOL,
+                               .max_frame = MK_GF_MAX_FRAME,
+                               .on_connect = h_on_connect,
+                               .on_frame = h_on_frame,
+                               .on_close = h_on_close,
+                               .ctx = h};
+    if (mk_transport_register_protocol(h->net, &p, err) < 0 ||
         mk_network_add_hook(nw, h_hook, h, err) < 0) {
         /* h stays attached (the protocol may hold it) and is freed with the
          * network; it has no groups. */
@@ -274,5 +274,5 @@ void mk_ghost_leave(mk_group *g) {
 }
 
 void mk_ghost_dial(mk_group *g, const mk_id *peer, const char *addr) {
-    (void)mk_net_dial(g->net, peer, addr, MK_GROUPS_PROTOCOL, NULL, dial_cb, g->host, NULL);
+    (void)mk_transport_dial(g->net, peer, addr, MK_GROUPS_PROTOCOL, NULL, dial_cb, g->host, NULL);
 }

@@ -7,7 +7,7 @@
  * signature is order-independent and covers every validator, so two groups
  * that differ in any validator's configuration, in the state machine or in
  * the key get different ids (and do not meet).
- * With writer validators (mk_group_join), the id is further derived with
+ * With writer validators (mk_group_new), the id is further derived with
  * "mosaik.groups.writers.v1" | writer-set signature
  * (mk_group_id_with_writers), so members agree on who may write.
  *

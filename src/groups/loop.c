@@ -38,8 +38,9 @@ void mk_gjob_free(mk_group *g, mk_gjob *j, int status) {
     if (j->w) mk_gwaiter_complete(g, j->w, status, NULL, 0, "group stopped");
     if (j->conn) {
         if (j->type == MK_GJ_FWD_IN && status < 0)
-            mk_gtarget_complete(g, NULL, mk_net_conn_ref(j->conn), j->seq, status, NULL, 0, NULL);
-        mk_net_conn_unref(j->conn);
+            mk_gtarget_complete(g, NULL, mk_transport_conn_ref(j->conn), j->seq, status, NULL, 0,
+                                NULL);
+        mk_transport_conn_unref(j->conn);
     }
     mk_buf_free(&j->data);
     free(j);

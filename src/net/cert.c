@@ -7,7 +7,7 @@
  * only a container for the public key in TLS: identity is the key, and
  * possession of it is proven by the TLS 1.3 CertificateVerify signature.
  *
- * Checking a peer's certificate (mk_net_cert_peer_id): the key must be
+ * Checking a peer's certificate (mk_transport_cert_peer_id): the key must be
  * Ed25519 and the certificate's self-signature must verify with it; the
  * 32-byte raw public key is the peer id. Validity dates are deliberately not
  * checked (clocks of peers differ; the dates carry no authority here).
@@ -23,8 +23,8 @@
 #define CERT_VALID_SECS (30L * 24 * 3600)
 #define CERT_BACKDATE_SECS 3600L
 
-int mk_net_cert_make(const mk_ed25519_key *key, EVP_PKEY **pkey_out, X509 **cert_out,
-                     mk_error *err) {
+int mk_transport_cert_make(const mk_ed25519_key *key, EVP_PKEY **pkey_out, X509 **cert_out,
+                           mk_error *err) {
     int rc = MK_ECRYPTO;
     X509 *x = NULL;
     BIGNUM *bn = NULL;
@@ -64,7 +64,7 @@ fail:
     return rc;
 }
 
-int mk_net_cert_peer_id(X509 *cert, mk_id *out, mk_error *err) {
+int mk_transport_cert_peer_id(X509 *cert, mk_id *out, mk_error *err) {
     if (!cert) return mk_error_set(err, MK_EUNTRUSTED, "peer sent no certificate");
     EVP_PKEY *pk = X509_get0_pubkey(cert);
     if (!pk) return mk_error_set(err, MK_EMALFORMED, "peer certificate: unreadable public key");

@@ -12,7 +12,7 @@
  *
  * Only a connection that reached OPEN and was *activated* (on_connect
  * delivered) is open for the user: on_close runs exactly once for each
- * on_connect, from mk_net_conn_close_internal, which is the one way out of
+ * on_connect, from mk_transport_conn_close_internal, which is the one way out of
  * every state. It counts the close by reason, completes waiting dials
  * (with another open connection to the same (peer, protocol) if there is
  * one, else with the error), schedules the redial of a kept peer unless
@@ -48,29 +48,29 @@ static const char *short_id(const mk_id *id, char buf[9]) {
 
 /* ----- reference counting ------------------------------------------------- */
 
-mk_net_conn *mk_net_conn_ref(mk_net_conn *c) {
+mk_transport_conn *mk_transport_conn_ref(mk_transport_conn *c) {
     if (c) atomic_fetch_add_explicit(&c->refs, 1, memory_order_relaxed);
     return c;
 }
 
-void mk_net_conn_unref(mk_net_conn *c) {
+void mk_transport_conn_unref(mk_transport_conn *c) {
     if (!c) return;
     if (atomic_fetch_sub_explicit(&c->refs, 1, memory_order_acq_rel) != 1) return;
     if (c->ssl) SSL_free(c->ssl);
     mk_frame_decoder_free(&c->dec);
     while (c->waiters) {
-        mk_net_waiter *w = c->waiters;
+        mk_transport_waiter *w = c->waiters;
         c->waiters = w->next;
         free(w);
     }
-    mk_net_proto_unref(c->proto);
+    mk_transport_proto_unref(c->proto);
     free(c);
 }
 
 /* ----- creation ----------------------------------------------------------- */
 
-mk_net_conn *mk_net_conn_new(mk_net *net, bool inbound) {
-    mk_net_conn *c = calloc(1, sizeof *c);
+mk_transport_conn *mk_transport_conn_new(mk_transport *net, bool inbound) {
+    mk_transport_conn *c = calloc(1, sizeof *c);
     if (!c) return NULL;
     atomic_init(&c->refs, 1);
     atomic_init(&c->state, inbound ? CONN_HANDSHAKE : CONN_CONNECTING);
@@ -85,7 +85,7 @@ mk_net_conn *mk_net_conn_new(mk_net *net, bool inbound) {
     c->connect_req.data = c;
     c->shutdown_req.data = c;
     c->handles_open = 2;
-    c->last_rx_ms = c->last_tx_ms = mk_net_now_ms(net);
+    c->last_rx_ms = c->last_tx_ms = mk_transport_now_ms(net);
     c->next = net->conns;
     if (net->conns) net->conns->prev = c;
     net->conns = c;
@@ -94,34 +94,34 @@ mk_net_conn *mk_net_conn_new(mk_net *net, bool inbound) {
     return c;
 }
 
-void mk_net_conn_set_max_frame(mk_net_conn *c) {
+void mk_transport_conn_set_max_frame(mk_transport_conn *c) {
     c->dec.max = c->proto->max_frame;
     c->dec.body.max = c->proto->max_frame;
 }
 
-void mk_net_conn_set_proto(mk_net_conn *c, mk_net_proto *proto) {
-    mk_net_proto *old = c->proto;
-    c->proto = mk_net_proto_ref(proto);
-    mk_net_proto_unref(old);
-    mk_net_conn_set_max_frame(c);
+void mk_transport_conn_set_proto(mk_transport_conn *c, mk_transport_proto *proto) {
+    mk_transport_proto *old = c->proto;
+    c->proto = mk_transport_proto_ref(proto);
+    mk_transport_proto_unref(old);
+    mk_transport_conn_set_max_frame(c);
 }
 
 static void on_handle_closed(uv_handle_t *h) {
-    mk_net_conn *c = h->data;
+    mk_transport_conn *c = h->data;
     if (--c->handles_open > 0) return;
-    mk_net_conn_set_state(c, CONN_CLOSED);
-    mk_net_conn_list_remove(c->net, c);
-    mk_net_conn_unref(c);
+    mk_transport_conn_set_state(c, CONN_CLOSED);
+    mk_transport_conn_list_remove(c->net, c);
+    mk_transport_conn_unref(c);
 }
 
-void mk_net_conn_close_handles(mk_net_conn *c) {
+void mk_transport_conn_close_handles(mk_transport_conn *c) {
     if (c->handles_closing) return;
     c->handles_closing = true;
     uv_close((uv_handle_t *)&c->tcp, on_handle_closed);
     uv_close((uv_handle_t *)&c->timer, on_handle_closed);
 }
 
-void mk_net_conn_list_remove(mk_net *net, mk_net_conn *c) {
+void mk_transport_conn_list_remove(mk_transport *net, mk_transport_conn *c) {
     if (c->prev)
         c->prev->next = c->next;
     else
@@ -133,17 +133,19 @@ void mk_net_conn_list_remove(mk_net *net, mk_net_conn *c) {
 
 /* ----- lookups ------------------------------------------------------------ */
 
-mk_net_conn *mk_net_conn_find_open(mk_net *net, const mk_id *peer, const mk_net_proto *proto) {
-    for (mk_net_conn *c = net->conns; c; c = c->next)
-        if (c->activated && mk_net_conn_state(c) == CONN_OPEN && c->proto == proto &&
+mk_transport_conn *mk_transport_conn_find_open(mk_transport *net, const mk_id *peer,
+                                               const mk_transport_proto *proto) {
+    for (mk_transport_conn *c = net->conns; c; c = c->next)
+        if (c->activated && mk_transport_conn_state(c) == CONN_OPEN && c->proto == proto &&
             mk_id_eq(&c->peer, peer))
             return c;
     return NULL;
 }
 
-mk_net_conn *mk_net_conn_find_dialing(mk_net *net, const mk_id *peer, const mk_net_proto *proto) {
-    for (mk_net_conn *c = net->conns; c; c = c->next)
-        if (!c->inbound && !c->activated && mk_net_conn_state(c) < CONN_CLOSING &&
+mk_transport_conn *mk_transport_conn_find_dialing(mk_transport *net, const mk_id *peer,
+                                                  const mk_transport_proto *proto) {
+    for (mk_transport_conn *c = net->conns; c; c = c->next)
+        if (!c->inbound && !c->activated && mk_transport_conn_state(c) < CONN_CLOSING &&
             c->proto == proto && mk_id_eq(&c->peer, peer))
             return c;
     return NULL;
@@ -151,13 +153,13 @@ mk_net_conn *mk_net_conn_find_dialing(mk_net *net, const mk_id *peer, const mk_n
 
 /* ----- closing ------------------------------------------------------------- */
 
-static void complete_waiters(mk_net_conn *c, int code, const char *reason) {
-    mk_net *net = c->net;
+static void complete_waiters(mk_transport_conn *c, int code, const char *reason) {
+    mk_transport *net = c->net;
     bool live = !net->stopping && c->proto && !atomic_load(&c->proto->dead);
     while (c->waiters) {
-        mk_net_waiter *w = c->waiters;
+        mk_transport_waiter *w = c->waiters;
         c->waiters = w->next;
-        mk_net_conn *alt = live ? mk_net_conn_find_open(net, &c->peer, c->proto) : NULL;
+        mk_transport_conn *alt = live ? mk_transport_conn_find_open(net, &c->peer, c->proto) : NULL;
         if (alt) {
             w->cb(alt, 0, NULL, w->ctx);
         } else {
@@ -169,8 +171,8 @@ static void complete_waiters(mk_net_conn *c, int code, const char *reason) {
     }
 }
 
-static void count_close(mk_net_conn *c, int code, bool was_open) {
-    mk_net *net = c->net;
+static void count_close(mk_transport_conn *c, int code, bool was_open) {
+    mk_transport *net = c->net;
     if (was_open)
         MK_MET_SUB(net, conns_open, 1);
     else
@@ -195,14 +197,14 @@ static void count_close(mk_net_conn *c, int code, bool was_open) {
 
 static void on_shutdown(uv_shutdown_t *req, int status) {
     (void)status;
-    mk_net_conn_close_handles(req->data);
+    mk_transport_conn_close_handles(req->data);
 }
 
 /* The transport side of a close: flush, half-close, grace period. */
-static void close_transport(mk_net_conn *c, int st, bool graceful) {
+static void close_transport(mk_transport_conn *c, int st, bool graceful) {
     if (c->handles_closing) return;
     if (st == CONN_CONNECTING || c->net->stopping) {
-        mk_net_conn_close_handles(c);
+        mk_transport_conn_close_handles(c);
         return;
     }
     if (graceful && c->ssl && SSL_is_init_finished(c->ssl)) {
@@ -210,21 +212,22 @@ static void close_transport(mk_net_conn *c, int st, bool graceful) {
         SSL_shutdown(c->ssl);
     }
     /* Flush what TLS still holds (close_notify, a handshake alert). */
-    mk_net_conn_flush(c, 0);
+    mk_transport_conn_flush(c, 0);
     if (c->handles_closing) return;
     uv_read_stop((uv_stream_t *)&c->tcp);
     if (uv_shutdown(&c->shutdown_req, (uv_stream_t *)&c->tcp, on_shutdown) != 0) {
-        mk_net_conn_close_handles(c);
+        mk_transport_conn_close_handles(c);
         return;
     }
-    mk_net_conn_start_grace(c);
+    mk_transport_conn_start_grace(c);
 }
 
-void mk_net_conn_close_internal(mk_net_conn *c, int code, const char *reason, bool graceful) {
-    mk_net *net = c->net;
-    int st = mk_net_conn_state(c);
+void mk_transport_conn_close_internal(mk_transport_conn *c, int code, const char *reason,
+                                      bool graceful) {
+    mk_transport *net = c->net;
+    int st = mk_transport_conn_state(c);
     if (st >= CONN_CLOSING) return;
-    mk_net_conn_set_state(c, CONN_CLOSING);
+    mk_transport_conn_set_state(c, CONN_CLOSING);
     bool was_open = c->activated;
     count_close(c, code, was_open);
 
@@ -234,7 +237,7 @@ void mk_net_conn_close_internal(mk_net_conn *c, int code, const char *reason, bo
            c->peer_known || !c->inbound ? short_id(&c->peer, pid) : "?",
            c->proto ? c->proto->name : "?", reason, mk_strerror(code));
 
-    mk_net_keep *k = c->keep;
+    mk_transport_keep *k = c->keep;
     c->keep = NULL;
     if (k && k->conn == c) k->conn = NULL;
     if (was_open && c->proto->ops.on_close)
@@ -242,33 +245,34 @@ void mk_net_conn_close_internal(mk_net_conn *c, int code, const char *reason, bo
     complete_waiters(c, code, reason);
     /* Reconnect a kept peer unless the close was ours (the record was then
      * removed before) or the network stops. */
-    if (k && !k->conn && !net->stopping && code != MK_ESTATE) mk_net_keep_schedule(k);
+    if (k && !k->conn && !net->stopping && code != MK_ESTATE) mk_transport_keep_schedule(k);
     close_transport(c, st, graceful);
 }
 
-void mk_net_conn_close_all(mk_net *net) {
-    for (mk_net_conn *c = net->conns; c; c = c->next) {
-        mk_net_conn_close_internal(c, MK_ESTATE, "network stopping", false);
-        mk_net_conn_close_handles(c);
+void mk_transport_conn_close_all(mk_transport *net) {
+    for (mk_transport_conn *c = net->conns; c; c = c->next) {
+        mk_transport_conn_close_internal(c, MK_ESTATE, "network stopping", false);
+        mk_transport_conn_close_handles(c);
     }
 }
 
-void mk_net_conn_close_proto(mk_net *net, mk_net_proto *proto) {
-    for (mk_net_keep *k = net->keeps, *next; k; k = next) {
+void mk_transport_conn_close_proto(mk_transport *net, mk_transport_proto *proto) {
+    for (mk_transport_keep *k = net->keeps, *next; k; k = next) {
         next = k->next;
-        if (k->proto == proto) mk_net_keep_remove(net, k);
+        if (k->proto == proto) mk_transport_keep_remove(net, k);
     }
     /* Closing runs user callbacks, which may close other connections but
      * never free list nodes (that waits for the handle callbacks). */
-    for (mk_net_conn *c = net->conns; c; c = c->next)
-        if (c->proto == proto && mk_net_conn_state(c) < CONN_CLOSING)
-            mk_net_conn_close_internal(c, MK_ESTATE, "protocol unregistered", true);
+    for (mk_transport_conn *c = net->conns; c; c = c->next)
+        if (c->proto == proto && mk_transport_conn_state(c) < CONN_CLOSING)
+            mk_transport_conn_close_internal(c, MK_ESTATE, "protocol unregistered", true);
 }
 
 /* ----- activation and duplicates -------------------------------------------- */
 
 /* Does `fresh` win against `old` (same peer and protocol)? */
-static bool fresh_wins(mk_net *net, const mk_net_conn *old, const mk_net_conn *fresh) {
+static bool fresh_wins(mk_transport *net, const mk_transport_conn *old,
+                       const mk_transport_conn *fresh) {
     const mk_id *d_old = old->inbound ? &old->peer : &net->self;
     const mk_id *d_new = fresh->inbound ? &fresh->peer : &net->self;
     if (!mk_id_eq(d_old, d_new)) return mk_id_cmp(d_new, d_old) < 0;
@@ -276,14 +280,14 @@ static bool fresh_wins(mk_net *net, const mk_net_conn *old, const mk_net_conn *f
 }
 
 /* Resolve a duplicate of c; false when c lost (and is closing). */
-static bool settle_duplicate(mk_net_conn *c) {
-    mk_net *net = c->net;
-    mk_net_conn *old = mk_net_conn_find_open(net, &c->peer, c->proto);
+static bool settle_duplicate(mk_transport_conn *c) {
+    mk_transport *net = c->net;
+    mk_transport_conn *old = mk_transport_conn_find_open(net, &c->peer, c->proto);
     if (!old) return true;
     if (!fresh_wins(net, old, c)) {
         /* Hand waiters and the keep record to the survivor. */
         while (c->waiters) {
-            mk_net_waiter *w = c->waiters;
+            mk_transport_waiter *w = c->waiters;
             c->waiters = w->next;
             w->cb(old, 0, NULL, w->ctx);
             free(w);
@@ -293,8 +297,8 @@ static bool settle_duplicate(mk_net_conn *c) {
             old->keep->conn = old;
             c->keep = NULL;
         }
-        mk_net_conn_close_internal(c, MK_EBUSY,
-                                   "duplicate connection to the same peer and protocol", true);
+        mk_transport_conn_close_internal(
+            c, MK_EBUSY, "duplicate connection to the same peer and protocol", true);
         return false;
     }
     if (old->keep && !c->keep) {
@@ -302,13 +306,13 @@ static bool settle_duplicate(mk_net_conn *c) {
         c->keep->conn = c;
         old->keep = NULL;
     }
-    mk_net_conn_close_internal(
+    mk_transport_conn_close_internal(
         old, MK_EBUSY, "replaced by another connection to the same peer and protocol", true);
     return true;
 }
 
-void mk_net_conn_activate(mk_net_conn *c) {
-    mk_net *net = c->net;
+void mk_transport_conn_activate(mk_transport_conn *c) {
+    mk_transport *net = c->net;
     if (!settle_duplicate(c)) return;
     c->activated = true;
     MK_MET_SUB(net, conns_pending, 1);
@@ -318,14 +322,14 @@ void mk_net_conn_activate(mk_net_conn *c) {
     else
         MK_MET_ADD(net, conns_outbound, 1);
     if (c->keep) c->keep->backoff_ms = net->cfg.reconnect_min_ms;
-    c->last_rx_ms = c->last_tx_ms = mk_net_now_ms(net);
-    mk_net_conn_start_ticks(c);
+    c->last_rx_ms = c->last_tx_ms = mk_transport_now_ms(net);
+    mk_transport_conn_start_ticks(c);
     char pid[9];
     mk_log(MK_LOG_DEBUG, "net", "open %s %s peer %s proto %s", c->inbound ? "inbound" : "outbound",
            c->remote, short_id(&c->peer, pid), c->proto->name);
     if (c->proto->ops.on_connect) c->proto->ops.on_connect(c, c->inbound, c->proto->ops.ctx);
-    while (c->waiters && mk_net_conn_state(c) == CONN_OPEN) {
-        mk_net_waiter *w = c->waiters;
+    while (c->waiters && mk_transport_conn_state(c) == CONN_OPEN) {
+        mk_transport_waiter *w = c->waiters;
         c->waiters = w->next;
         w->cb(c, 0, NULL, w->ctx);
         free(w);
@@ -335,77 +339,77 @@ void mk_net_conn_activate(mk_net_conn *c) {
 /* ----- public connection functions ------------------------------------------------ */
 
 typedef struct close_job {
-    mk_net_conn *c;
+    mk_transport_conn *c;
     char reason[128];
 } close_job;
 
-static void close_local(mk_net_conn *c, const char *reason) {
-    if (c->keep) mk_net_keep_remove(c->net, c->keep);
-    mk_net_conn_close_internal(c, MK_ESTATE, reason, true);
+static void close_local(mk_transport_conn *c, const char *reason) {
+    if (c->keep) mk_transport_keep_remove(c->net, c->keep);
+    mk_transport_conn_close_internal(c, MK_ESTATE, reason, true);
 }
 
-static void close_job_run(mk_net *net, void *ctx, int status) {
+static void close_job_run(mk_transport *net, void *ctx, int status) {
     (void)net;
     close_job *j = ctx;
     if (status == 0) close_local(j->c, j->reason);
-    mk_net_conn_unref(j->c);
+    mk_transport_conn_unref(j->c);
     free(j);
 }
 
-void mk_net_conn_close(mk_net_conn *c, const char *reason) {
+void mk_transport_conn_close(mk_transport_conn *c, const char *reason) {
     if (!c) return;
     if (!reason) reason = "closed locally";
-    if (mk_net_on_loop(c->net)) {
+    if (mk_transport_on_loop(c->net)) {
         close_local(c, reason);
         return;
     }
     close_job *j = calloc(1, sizeof *j);
     if (!j) return;
-    j->c = mk_net_conn_ref(c);
+    j->c = mk_transport_conn_ref(c);
     snprintf(j->reason, sizeof j->reason, "%s", reason);
-    if (mk_net_post_internal(c->net, close_job_run, j) < 0) {
-        mk_net_conn_unref(c);
+    if (mk_transport_post_internal(c->net, close_job_run, j) < 0) {
+        mk_transport_conn_unref(c);
         free(j);
     }
 }
 
-void mk_net_conn_peer(const mk_net_conn *c, mk_id *out) {
+void mk_transport_conn_peer(const mk_transport_conn *c, mk_id *out) {
     *out = c->peer;
 }
 
-const char *mk_net_conn_protocol(const mk_net_conn *c) {
+const char *mk_transport_conn_protocol(const mk_transport_conn *c) {
     return c->proto ? c->proto->name : "";
 }
 
-bool mk_net_conn_inbound(const mk_net_conn *c) {
+bool mk_transport_conn_inbound(const mk_transport_conn *c) {
     return c->inbound;
 }
 
-bool mk_net_conn_is_open(const mk_net_conn *c) {
-    return mk_net_conn_state(c) == CONN_OPEN;
+bool mk_transport_conn_is_open(const mk_transport_conn *c) {
+    return mk_transport_conn_state(c) == CONN_OPEN;
 }
 
-const char *mk_net_conn_remote_addr(const mk_net_conn *c) {
+const char *mk_transport_conn_remote_addr(const mk_transport_conn *c) {
     return c->remote;
 }
 
-mk_net *mk_net_conn_net(const mk_net_conn *c) {
+mk_transport *mk_transport_conn_transport(const mk_transport_conn *c) {
     return c->net;
 }
 
-size_t mk_net_conn_queued(const mk_net_conn *c) {
-    mk_net *net = c->net;
+size_t mk_transport_conn_queued(const mk_transport_conn *c) {
+    mk_transport *net = c->net;
     uv_mutex_lock(&net->mu);
     size_t n = c->out_bytes;
     uv_mutex_unlock(&net->mu);
     return n;
 }
 
-void mk_net_conn_set_user(mk_net_conn *c, void *user) {
+void mk_transport_conn_set_user(mk_transport_conn *c, void *user) {
     c->user = user;
 }
 
-void *mk_net_conn_get_user(const mk_net_conn *c) {
+void *mk_transport_conn_get_user(const mk_transport_conn *c) {
     return c->user;
 }
 
@@ -415,7 +419,7 @@ void *mk_net_conn_get_user(const mk_net_conn *c) {
 #define EXPORT_LABEL_MAX 64
 
 typedef struct export_job {
-    mk_net_conn *c;
+    mk_transport_conn *c;
     char label[EXPORT_LABEL_MAX + 32];
     const void *context;
     size_t context_len;
@@ -424,10 +428,10 @@ typedef struct export_job {
     int rc;
 } export_job;
 
-static void export_run(mk_net *net, void *ctx) {
+static void export_run(mk_transport *net, void *ctx) {
     (void)net;
     export_job *j = ctx;
-    mk_net_conn *c = j->c;
+    mk_transport_conn *c = j->c;
     if (!c->ssl || !SSL_is_init_finished(c->ssl) || !c->activated) {
         j->rc = MK_ESTATE;
         return;
@@ -439,8 +443,8 @@ static void export_run(mk_net *net, void *ctx) {
     ERR_clear_error();
 }
 
-int mk_net_conn_export(mk_net_conn *c, const char *label, const void *context, size_t context_len,
-                       uint8_t *out, size_t len, mk_error *err) {
+int mk_transport_conn_export(mk_transport_conn *c, const char *label, const void *context,
+                             size_t context_len, uint8_t *out, size_t len, mk_error *err) {
     if (!c || !label || !out || len == 0 || len > EXPORT_MAX)
         return mk_error_set(err, MK_EINVAL, "exporter: bad arguments (len 1..%d)", EXPORT_MAX);
     if (strlen(label) > EXPORT_LABEL_MAX)
@@ -448,7 +452,7 @@ int mk_net_conn_export(mk_net_conn *c, const char *label, const void *context, s
     export_job j = {
         .c = c, .context = context, .context_len = context_len, .out = out, .len = len, .rc = 0};
     snprintf(j.label, sizeof j.label, "EXPORTER-mosaik-%s", label);
-    int rc = mk_net_call(c->net, export_run, &j);
+    int rc = mk_transport_call(c->net, export_run, &j);
     if (rc == 0) rc = j.rc;
     if (rc == MK_ESTATE) return mk_error_set(err, rc, "exporter: connection not open");
     if (rc < 0) return mk_error_set(err, rc, "exporter failed");

@@ -1,6 +1,6 @@
 /*
  * net/conn_frame.c — framing on a connection: what a frame means once the
- * decoder (frame.c) delivered it, and the sending side, mk_net_conn_send.
+ * decoder (frame.c) delivered it, and the sending side, mk_transport_conn_send.
  *
  * Receiving. The listener sends an empty frame (length 0) as soon as its
  * side of the handshake completed, i.e. after it verified the dialer's
@@ -12,7 +12,7 @@
  * frames go to the protocol's on_frame; the decoder is told to stop as soon
  * as the connection is no longer open (a callback may close it).
  *
- * Sending. mk_net_conn_send checks the frame against the protocol's
+ * Sending. mk_transport_conn_send checks the frame against the protocol's
  * maximum, reserves its bytes in the send queue (header included, under
  * net->mu; MK_EBUSY beyond max_send_queue unless the queue is empty), and
  * encodes header and body through an mk_writer into one buffer. On the I/O
@@ -27,78 +27,78 @@
 
 /* ----- receiving ----------------------------------------------------------- */
 
-int mk_net_conn_on_frame(void *ctx, const uint8_t *data, size_t len) {
-    mk_net_conn *c = ctx;
-    c->last_rx_ms = mk_net_now_ms(c->net);
-    int st = mk_net_conn_state(c);
+int mk_transport_conn_on_frame(void *ctx, const uint8_t *data, size_t len) {
+    mk_transport_conn *c = ctx;
+    c->last_rx_ms = mk_transport_now_ms(c->net);
+    int st = mk_transport_conn_state(c);
     if (st == CONN_AWAIT_ACCEPT) {
         if (len != 0) {
-            mk_net_conn_close_internal(c, MK_EMALFORMED,
-                                       "protocol violation: expected the acceptance frame", false);
+            mk_transport_conn_close_internal(
+                c, MK_EMALFORMED, "protocol violation: expected the acceptance frame", false);
             return 1;
         }
-        mk_net_conn_set_state(c, CONN_OPEN);
-        mk_net_conn_activate(c);
-        return mk_net_conn_state(c) == CONN_OPEN ? 0 : 1;
+        mk_transport_conn_set_state(c, CONN_OPEN);
+        mk_transport_conn_activate(c);
+        return mk_transport_conn_state(c) == CONN_OPEN ? 0 : 1;
     }
     if (st != CONN_OPEN) return 1;
     if (len == 0) return 0; /* keepalive */
     MK_MET_ADD(c->net, frames_in, 1);
     if (c->proto->ops.on_frame) c->proto->ops.on_frame(c, data, len, c->proto->ops.ctx);
-    return mk_net_conn_state(c) == CONN_OPEN ? 0 : 1;
+    return mk_transport_conn_state(c) == CONN_OPEN ? 0 : 1;
 }
 
 /* ----- sending on the loop ------------------------------------------------- */
 
-void mk_net_conn_send_framed(mk_net_conn *c, uint8_t *buf, size_t len, size_t plain) {
-    if (mk_net_conn_state(c) != CONN_OPEN) {
+void mk_transport_conn_send_framed(mk_transport_conn *c, uint8_t *buf, size_t len, size_t plain) {
+    if (mk_transport_conn_state(c) != CONN_OPEN) {
         free(buf);
-        mk_net_conn_account_done(c, plain);
+        mk_transport_conn_account_done(c, plain);
         return;
     }
-    int rc = mk_net_conn_tls_write(c, buf, len, plain);
+    int rc = mk_transport_conn_tls_write(c, buf, len, plain);
     free(buf);
     if (rc == 0) MK_MET_ADD(c->net, frames_out, 1);
 }
 
-int mk_net_conn_send_raw(mk_net_conn *c, const void *data, size_t len) {
-    if (mk_net_conn_state(c) != CONN_OPEN) return MK_ESTATE;
-    return mk_net_conn_tls_write(c, data, len, 0);
+int mk_transport_conn_send_raw(mk_transport_conn *c, const void *data, size_t len) {
+    if (mk_transport_conn_state(c) != CONN_OPEN) return MK_ESTATE;
+    return mk_transport_conn_tls_write(c, data, len, 0);
 }
 
-void mk_net_conn_send_empty_frame(mk_net_conn *c) {
+void mk_transport_conn_send_empty_frame(mk_transport_conn *c) {
     uint8_t hdr[MK_FRAME_HDR];
     mk_writer w;
     mk_writer_init(&w, hdr, sizeof hdr);
-    if (mk_frame_write(&w, NULL, 0) == 0) mk_net_conn_tls_write(c, hdr, mk_writer_len(&w), 0);
+    if (mk_frame_write(&w, NULL, 0) == 0) mk_transport_conn_tls_write(c, hdr, mk_writer_len(&w), 0);
 }
 
-/* ----- mk_net_conn_send ------------------------------------------------------ */
+/* ----- mk_transport_conn_send ------------------------------------------------------ */
 
 typedef struct send_job {
-    mk_net_conn *c;
+    mk_transport_conn *c;
     uint8_t *buf;
     size_t len;
 } send_job;
 
-static void send_job_run(mk_net *net, void *ctx, int status) {
+static void send_job_run(mk_transport *net, void *ctx, int status) {
     (void)net;
     send_job *j = ctx;
     if (status == 0) {
-        mk_net_conn_send_framed(j->c, j->buf, j->len, j->len);
+        mk_transport_conn_send_framed(j->c, j->buf, j->len, j->len);
     } else {
         free(j->buf);
-        mk_net_conn_account_done(j->c, j->len);
+        mk_transport_conn_account_done(j->c, j->len);
     }
-    mk_net_conn_unref(j->c);
+    mk_transport_conn_unref(j->c);
     free(j);
 }
 
 /* Reserve `plain` bytes of c's send queue. */
-static int queue_reserve(mk_net_conn *c, size_t plain) {
-    mk_net *net = c->net;
+static int queue_reserve(mk_transport_conn *c, size_t plain) {
+    mk_transport *net = c->net;
     uv_mutex_lock(&net->mu);
-    if (mk_net_conn_state(c) != CONN_OPEN || atomic_load(&net->state) != NET_RUNNING) {
+    if (mk_transport_conn_state(c) != CONN_OPEN || atomic_load(&net->state) != NET_RUNNING) {
         uv_mutex_unlock(&net->mu);
         return MK_ESTATE;
     }
@@ -113,13 +113,13 @@ static int queue_reserve(mk_net_conn *c, size_t plain) {
     return 0;
 }
 
-int mk_net_conn_send(mk_net_conn *c, const void *data, size_t len) {
+int mk_transport_conn_send(mk_transport_conn *c, const void *data, size_t len) {
     if (!c || !data || len == 0) return MK_EINVAL;
     if (len > c->proto->max_frame) return MK_ETOOBIG;
-    mk_net *net = c->net;
+    mk_transport *net = c->net;
     size_t plain = len + MK_FRAME_HDR;
     MK_TRY(queue_reserve(c, plain));
-    bool on_loop = mk_net_on_loop(net);
+    bool on_loop = mk_transport_on_loop(net);
     uint8_t *buf = malloc(plain);
     send_job *j = on_loop ? NULL : malloc(sizeof *j);
     mk_writer w;
@@ -128,22 +128,22 @@ int mk_net_conn_send(mk_net_conn *c, const void *data, size_t len) {
     if (rc < 0) {
         free(buf);
         free(j);
-        mk_net_conn_account_done(c, plain);
+        mk_transport_conn_account_done(c, plain);
         return rc;
     }
     if (!j) {
-        mk_net_conn_send_framed(c, buf, plain, plain);
+        mk_transport_conn_send_framed(c, buf, plain, plain);
         return 0;
     }
-    j->c = mk_net_conn_ref(c);
+    j->c = mk_transport_conn_ref(c);
     j->buf = buf;
     j->len = plain;
-    rc = mk_net_post_internal(net, send_job_run, j);
+    rc = mk_transport_post_internal(net, send_job_run, j);
     if (rc < 0) {
         free(buf);
-        mk_net_conn_unref(c);
+        mk_transport_conn_unref(c);
         free(j);
-        mk_net_conn_account_done(c, plain);
+        mk_transport_conn_account_done(c, plain);
     }
     return rc;
 }

@@ -8,7 +8,7 @@
  *      a connection with no frame received or sent for idle_timeout_ms is
  *      closed with MK_ETIMEDOUT; a kept connection on the dialer's side
  *      sends a keepalive (an empty frame) after idle/3 without sending
- *      instead, so the listener keeps it too; MK_NET_NO_TIMEOUT disables
+ *      instead, so the listener keeps it too; MK_NO_TIMEOUT disables
  *      the ticks;
  *   3. after a graceful close, the grace period (1 s) for the queue to
  *      flush after TLS close_notify and the TCP half-close, at whose end the
@@ -21,53 +21,53 @@
 
 #define CLOSE_GRACE_MS 1000
 
-void mk_net_conn_start_ticks(mk_net_conn *c) {
+void mk_transport_conn_start_ticks(mk_transport_conn *c) {
     uint32_t idle = c->net->cfg.idle_timeout_ms;
     uv_timer_stop(&c->timer);
-    if (idle == MK_NET_NO_TIMEOUT) return;
+    if (idle == MK_NO_TIMEOUT) return;
     uint64_t tick = idle / 4;
     if (tick < 5) tick = 5;
     if (tick > 5000) tick = 5000;
-    uv_timer_start(&c->timer, mk_net_conn_on_timer, tick, tick);
+    uv_timer_start(&c->timer, mk_transport_conn_on_timer, tick, tick);
 }
 
-void mk_net_conn_start_grace(mk_net_conn *c) {
+void mk_transport_conn_start_grace(mk_transport_conn *c) {
     uv_timer_stop(&c->timer);
-    uv_timer_start(&c->timer, mk_net_conn_on_timer, CLOSE_GRACE_MS, 0);
+    uv_timer_start(&c->timer, mk_transport_conn_on_timer, CLOSE_GRACE_MS, 0);
 }
 
-static void idle_tick(mk_net_conn *c) {
-    mk_net *net = c->net;
+static void idle_tick(mk_transport_conn *c) {
+    mk_transport *net = c->net;
     uint32_t idle = net->cfg.idle_timeout_ms;
-    uint64_t now = mk_net_now_ms(net);
+    uint64_t now = mk_transport_now_ms(net);
     if (c->keep && !c->inbound) {
-        if (now - c->last_tx_ms >= idle / 3) mk_net_conn_send_empty_frame(c);
+        if (now - c->last_tx_ms >= idle / 3) mk_transport_conn_send_empty_frame(c);
         return;
     }
     uint64_t last = c->last_rx_ms > c->last_tx_ms ? c->last_rx_ms : c->last_tx_ms;
     if (now - last >= idle) {
         char why[128];
         snprintf(why, sizeof why, "idle for %u ms", idle);
-        mk_net_conn_close_internal(c, MK_ETIMEDOUT, why, true);
+        mk_transport_conn_close_internal(c, MK_ETIMEDOUT, why, true);
     }
 }
 
-void mk_net_conn_on_timer(uv_timer_t *t) {
-    mk_net_conn *c = t->data;
+void mk_transport_conn_on_timer(uv_timer_t *t) {
+    mk_transport_conn *c = t->data;
     char why[128];
-    switch (mk_net_conn_state(c)) {
+    switch (mk_transport_conn_state(c)) {
     case CONN_CONNECTING:
     case CONN_HANDSHAKE:
     case CONN_AWAIT_ACCEPT:
         snprintf(why, sizeof why, "handshake timed out after %u ms",
                  c->net->cfg.handshake_timeout_ms);
-        mk_net_conn_close_internal(c, MK_ETIMEDOUT, why, false);
+        mk_transport_conn_close_internal(c, MK_ETIMEDOUT, why, false);
         return;
     case CONN_OPEN:
         idle_tick(c);
         return;
     default:
-        mk_net_conn_close_handles(c); /* grace period of a graceful close is over */
+        mk_transport_conn_close_handles(c); /* grace period of a graceful close is over */
         return;
     }
 }

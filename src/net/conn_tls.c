@@ -11,8 +11,8 @@
  *
  * Bytes out: everything TLS writes lands in the write BIO and is flushed
  * into one uv_write per flush. Each queued user frame is accounted in
- * out_bytes (under net->mu) from mk_net_conn_send until its uv_write
- * completes (or it is dropped); mk_net_conn_send refuses with MK_EBUSY
+ * out_bytes (under net->mu) from mk_transport_conn_send until its uv_write
+ * completes (or it is dropped); mk_transport_conn_send refuses with MK_EBUSY
  * beyond max_send_queue and on_drain fires once the queue falls below half.
  *
  * Handshake outcome: when TLS completes, the certificate callback (tls.c)
@@ -22,7 +22,7 @@
  * by the reason the TLS callbacks stored on the connection, by the alert
  * (no matching ALPN), or by OpenSSL's error queue.
  *
- * Invariant: every failure path ends in mk_net_conn_close_internal, after
+ * Invariant: every failure path ends in mk_transport_conn_close_internal, after
  * which nothing here touches the connection but the accounting of writes
  * still in flight.
  */
@@ -39,15 +39,15 @@
 
 typedef struct wreq {
     uv_write_t req;
-    mk_net_conn *c;
+    mk_transport_conn *c;
     size_t plain;
     size_t len;
     uint8_t data[];
 } wreq;
 
-void mk_net_conn_account_done(mk_net_conn *c, size_t plain) {
+void mk_transport_conn_account_done(mk_transport_conn *c, size_t plain) {
     if (!plain) return;
-    mk_net *net = c->net;
+    mk_transport *net = c->net;
     bool drain = false;
     uv_mutex_lock(&net->mu);
     c->out_bytes -= plain < c->out_bytes ? plain : c->out_bytes;
@@ -56,27 +56,27 @@ void mk_net_conn_account_done(mk_net_conn *c, size_t plain) {
         drain = true;
     }
     uv_mutex_unlock(&net->mu);
-    if (drain && mk_net_conn_state(c) == CONN_OPEN && c->proto->ops.on_drain)
+    if (drain && mk_transport_conn_state(c) == CONN_OPEN && c->proto->ops.on_drain)
         c->proto->ops.on_drain(c, c->proto->ops.ctx);
 }
 
-static void close_write_failed(mk_net_conn *c, int uv_status) {
+static void close_write_failed(mk_transport_conn *c, int uv_status) {
     char why[128];
     snprintf(why, sizeof why, "write failed: %s", uv_strerror(uv_status));
-    mk_net_conn_close_internal(c, MK_ENETWORK, why, false);
+    mk_transport_conn_close_internal(c, MK_ENETWORK, why, false);
 }
 
 static void on_write(uv_write_t *req, int status) {
     wreq *w = (wreq *)req;
-    mk_net_conn *c = w->c;
+    mk_transport_conn *c = w->c;
     size_t plain = w->plain, len = w->len;
     free(w);
     if (status == 0) MK_MET_ADD(c->net, bytes_out, len);
-    mk_net_conn_account_done(c, plain);
+    mk_transport_conn_account_done(c, plain);
     if (status < 0 && status != UV_ECANCELED) close_write_failed(c, status);
 }
 
-int mk_net_conn_flush(mk_net_conn *c, size_t plain) {
+int mk_transport_conn_flush(mk_transport_conn *c, size_t plain) {
     BIO *wb = c->ssl ? SSL_get_wbio(c->ssl) : NULL;
     size_t pending = wb ? BIO_ctrl_pending(wb) : 0;
     if (pending == 0 || c->handles_closing) {
@@ -86,13 +86,13 @@ int mk_net_conn_flush(mk_net_conn *c, size_t plain) {
             while (BIO_read(wb, sink, sizeof sink) > 0) {
             }
         }
-        mk_net_conn_account_done(c, plain);
+        mk_transport_conn_account_done(c, plain);
         return 0;
     }
     wreq *w = malloc(sizeof *w + pending);
     if (!w) {
-        mk_net_conn_account_done(c, plain);
-        mk_net_conn_close_internal(c, MK_ENOMEM, "out of memory", false);
+        mk_transport_conn_account_done(c, plain);
+        mk_transport_conn_close_internal(c, MK_ENOMEM, "out of memory", false);
         return MK_ENOMEM;
     }
     int n = BIO_read(wb, w->data, (int)pending);
@@ -103,33 +103,33 @@ int mk_net_conn_flush(mk_net_conn *c, size_t plain) {
     int rc = uv_write(&w->req, (uv_stream_t *)&c->tcp, &b, 1, on_write);
     if (rc < 0) {
         free(w);
-        mk_net_conn_account_done(c, plain);
+        mk_transport_conn_account_done(c, plain);
         close_write_failed(c, rc);
         return MK_ENETWORK;
     }
     return 0;
 }
 
-int mk_net_conn_tls_write(mk_net_conn *c, const void *data, size_t len, size_t plain) {
+int mk_transport_conn_tls_write(mk_transport_conn *c, const void *data, size_t len, size_t plain) {
     ERR_clear_error();
     int r = SSL_write(c->ssl, data, (int)len);
     if (r <= 0 || (size_t)r != len) {
         char buf[300], why[400];
-        mk_net_tls_errors(buf, sizeof buf);
+        mk_transport_tls_errors(buf, sizeof buf);
         snprintf(why, sizeof why, "TLS write failed: %s", buf);
-        mk_net_conn_account_done(c, plain);
-        mk_net_conn_close_internal(c, MK_ENETWORK, why, false);
+        mk_transport_conn_account_done(c, plain);
+        mk_transport_conn_close_internal(c, MK_ENETWORK, why, false);
         return MK_ENETWORK;
     }
-    c->last_tx_ms = mk_net_now_ms(c->net);
-    return mk_net_conn_flush(c, plain);
+    c->last_tx_ms = mk_transport_now_ms(c->net);
+    return mk_transport_conn_flush(c, plain);
 }
 
 /* ----- the handshake -------------------------------------------------------- */
 
-static void handshake_failed(mk_net_conn *c) {
+static void handshake_failed(mk_transport_conn *c) {
     char tls[300], why[600];
-    int reason = mk_net_tls_errors(tls, sizeof tls);
+    int reason = mk_transport_tls_errors(tls, sizeof tls);
     int code;
     if (c->fail_code) {
         code = c->fail_code;
@@ -144,54 +144,55 @@ static void handshake_failed(mk_net_conn *c) {
         snprintf(why, sizeof why, "TLS handshake failed: %s", tls[0] ? tls : "unknown error");
     }
     /* The alert TLS queued is flushed by the close. */
-    mk_net_conn_close_internal(c, code, why, false);
+    mk_transport_conn_close_internal(c, code, why, false);
 }
 
-static int handshake_done(mk_net_conn *c) {
-    mk_net *net = c->net;
+static int handshake_done(mk_transport_conn *c) {
+    mk_transport *net = c->net;
     mk_error e;
     mk_error_clear(&e);
     mk_id id;
     X509 *cert = SSL_get0_peer_certificate(c->ssl);
-    if (!c->peer_known || mk_net_cert_peer_id(cert, &id, &e) < 0 || !mk_id_eq(&id, &c->peer)) {
-        mk_net_conn_close_internal(c, MK_EUNTRUSTED, "peer identity not established", false);
+    if (!c->peer_known || mk_transport_cert_peer_id(cert, &id, &e) < 0 ||
+        !mk_id_eq(&id, &c->peer)) {
+        mk_transport_conn_close_internal(c, MK_EUNTRUSTED, "peer identity not established", false);
         return -1;
     }
     const unsigned char *sel = NULL;
     unsigned sl = 0;
     SSL_get0_alpn_selected(c->ssl, &sel, &sl);
     if (!c->proto || sl + 1 != c->proto->alpn_len || memcmp(sel, c->proto->alpn + 1, sl) != 0) {
-        mk_net_conn_close_internal(c, MK_EMISMATCH, "ALPN was not negotiated", false);
+        mk_transport_conn_close_internal(c, MK_EMISMATCH, "ALPN was not negotiated", false);
         return -1;
     }
-    mk_net_conn_set_max_frame(c);
+    mk_transport_conn_set_max_frame(c);
     if (c->inbound) {
         if (c->counted_pending_in) {
             c->counted_pending_in = false;
             net->n_pending_in--;
         }
-        mk_net_conn_set_state(c, CONN_OPEN);
-        mk_net_conn_send_empty_frame(c); /* acceptance */
-        if (mk_net_conn_state(c) != CONN_OPEN) return -1;
-        mk_net_conn_activate(c);
+        mk_transport_conn_set_state(c, CONN_OPEN);
+        mk_transport_conn_send_empty_frame(c); /* acceptance */
+        if (mk_transport_conn_state(c) != CONN_OPEN) return -1;
+        mk_transport_conn_activate(c);
     } else {
-        mk_net_conn_set_state(c, CONN_AWAIT_ACCEPT);
+        mk_transport_conn_set_state(c, CONN_AWAIT_ACCEPT);
     }
-    return mk_net_conn_state(c) >= CONN_CLOSING ? -1 : 0;
+    return mk_transport_conn_state(c) >= CONN_CLOSING ? -1 : 0;
 }
 
 /* Advance the handshake; 0 when it completed and data may be read. */
-static int drive_handshake(mk_net_conn *c) {
+static int drive_handshake(mk_transport_conn *c) {
     int r = SSL_do_handshake(c->ssl);
     if (r != 1) {
         int e = SSL_get_error(c->ssl, r);
         if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
-            mk_net_conn_flush(c, 0);
+            mk_transport_conn_flush(c, 0);
         else
             handshake_failed(c);
         return -1;
     }
-    if (mk_net_conn_flush(c, 0) < 0) return -1;
+    if (mk_transport_conn_flush(c, 0) < 0) return -1;
     return handshake_done(c);
 }
 
@@ -199,42 +200,43 @@ static int drive_handshake(mk_net_conn *c) {
 
 /* SSL_read failed with SSL error e (not WANT_READ): the peer closed, or a
  * TLS error. */
-static void read_ended(mk_net_conn *c, int e) {
+static void read_ended(mk_transport_conn *c, int e) {
     if (e == SSL_ERROR_ZERO_RETURN) {
         if (!mk_frame_decoder_at_boundary(&c->dec)) {
             char why[128];
             snprintf(why, sizeof why, "peer closed mid-frame (%zu bytes of a frame pending)",
                      mk_frame_decoder_partial(&c->dec));
-            mk_net_conn_close_internal(c, MK_EMALFORMED, why, true);
+            mk_transport_conn_close_internal(c, MK_EMALFORMED, why, true);
         } else {
-            mk_net_conn_close_internal(c, MK_ENETWORK, "peer closed the connection", true);
+            mk_transport_conn_close_internal(c, MK_ENETWORK, "peer closed the connection", true);
         }
         return;
     }
     char tls[300], why[400];
-    mk_net_tls_errors(tls, sizeof tls);
+    mk_transport_tls_errors(tls, sizeof tls);
     snprintf(why, sizeof why, "TLS error: %s", tls[0] ? tls : "unknown");
-    mk_net_conn_close_internal(c, MK_ENETWORK, why, false);
+    mk_transport_conn_close_internal(c, MK_ENETWORK, why, false);
 }
 
-void mk_net_conn_drive(mk_net_conn *c) {
+void mk_transport_conn_drive(mk_transport_conn *c) {
     ERR_clear_error();
-    if (mk_net_conn_state(c) == CONN_HANDSHAKE && drive_handshake(c) < 0) return;
+    if (mk_transport_conn_state(c) == CONN_HANDSHAKE && drive_handshake(c) < 0) return;
     uint8_t buf[16384];
     for (;;) {
-        int st = mk_net_conn_state(c);
+        int st = mk_transport_conn_state(c);
         if (st != CONN_OPEN && st != CONN_AWAIT_ACCEPT) return;
         ERR_clear_error();
         int n = SSL_read(c->ssl, buf, sizeof buf);
         if (n > 0) {
             mk_error e;
             mk_error_clear(&e);
-            int rc = mk_frame_decoder_feed(&c->dec, buf, (size_t)n, mk_net_conn_on_frame, c, &e);
+            int rc =
+                mk_frame_decoder_feed(&c->dec, buf, (size_t)n, mk_transport_conn_on_frame, c, &e);
             if (rc < 0) {
                 char pid[9];
                 mk_id_short(&c->peer, pid);
                 mk_log(MK_LOG_WARN, "net", "peer %s proto %s: %s", pid, c->proto->name, e.msg);
-                mk_net_conn_close_internal(c, rc, e.msg, false);
+                mk_transport_conn_close_internal(c, rc, e.msg, false);
                 return;
             }
             continue;
@@ -244,18 +246,18 @@ void mk_net_conn_drive(mk_net_conn *c) {
         read_ended(c, e);
         return;
     }
-    if (mk_net_conn_state(c) < CONN_CLOSING) mk_net_conn_flush(c, 0);
+    if (mk_transport_conn_state(c) < CONN_CLOSING) mk_transport_conn_flush(c, 0);
 }
 
 static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *b) {
     (void)suggested;
-    mk_net_conn *c = h->data;
+    mk_transport_conn *c = h->data;
     b->base = (char *)c->net->rbuf;
     b->len = sizeof c->net->rbuf;
 }
 
 /* The socket failed or reached EOF (nread < 0). */
-static void read_failed(mk_net_conn *c, int st, ssize_t nread) {
+static void read_failed(mk_transport_conn *c, int st, ssize_t nread) {
     char why[160];
     if (st == CONN_HANDSHAKE) {
         if (c->fail_code) {
@@ -264,21 +266,21 @@ static void read_failed(mk_net_conn *c, int st, ssize_t nread) {
         }
         snprintf(why, sizeof why, "connection lost during the handshake: %s",
                  uv_strerror((int)nread));
-        mk_net_conn_close_internal(c, MK_ENETWORK, why, false);
+        mk_transport_conn_close_internal(c, MK_ENETWORK, why, false);
     } else if (!mk_frame_decoder_at_boundary(&c->dec)) {
         snprintf(why, sizeof why, "connection lost mid-frame (%zu bytes of a frame pending)",
                  mk_frame_decoder_partial(&c->dec));
-        mk_net_conn_close_internal(c, MK_EMALFORMED, why, false);
+        mk_transport_conn_close_internal(c, MK_EMALFORMED, why, false);
     } else {
         snprintf(why, sizeof why, "peer closed the connection (%s)", uv_strerror((int)nread));
-        mk_net_conn_close_internal(c, MK_ENETWORK, why, false);
+        mk_transport_conn_close_internal(c, MK_ENETWORK, why, false);
     }
 }
 
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b) {
-    mk_net_conn *c = s->data;
+    mk_transport_conn *c = s->data;
     if (nread == 0) return;
-    int st = mk_net_conn_state(c);
+    int st = mk_transport_conn_state(c);
     if (st >= CONN_CLOSING) return;
     if (nread < 0) {
         read_failed(c, st, nread);
@@ -287,12 +289,12 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b) {
     MK_MET_ADD(c->net, bytes_in, nread);
     BIO *rb = SSL_get_rbio(c->ssl);
     if (BIO_write(rb, b->base, (int)nread) != (int)nread) {
-        mk_net_conn_close_internal(c, MK_ENOMEM, "TLS input buffer", false);
+        mk_transport_conn_close_internal(c, MK_ENOMEM, "TLS input buffer", false);
         return;
     }
-    mk_net_conn_drive(c);
+    mk_transport_conn_drive(c);
 }
 
-void mk_net_conn_read_start(mk_net_conn *c) {
+void mk_transport_conn_read_start(mk_transport_conn *c) {
     uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, on_read);
 }

@@ -19,7 +19,7 @@
  *
  * Encoding: mk_frame_write is the one place the header is written (through
  * an mk_writer, header and body or nothing); mk_frame_encode appends a
- * frame to an mk_buf with it, and mk_net_conn_send writes its buffer with it.
+ * frame to an mk_buf with it, and mk_transport_conn_send writes its buffer with it.
  */
 #include <string.h>
 

@@ -19,7 +19,7 @@
 
 #define KEYFILE_MAX 256
 
-int mk_net_key_save(const char *path, const mk_ed25519_key *key, mk_error *err) {
+int mk_transport_key_save(const char *path, const mk_ed25519_key *key, mk_error *err) {
     if (!path || !key) return mk_error_set(err, MK_EINVAL, "key file: missing argument");
     char text[2 * 32 + 2];
     mk_hex_encode(key->secret, 32, text);
@@ -31,7 +31,7 @@ int mk_net_key_save(const char *path, const mk_ed25519_key *key, mk_error *err) 
     return 0;
 }
 
-int mk_net_key_load(const char *path, mk_ed25519_key *key, mk_error *err) {
+int mk_transport_key_load(const char *path, mk_ed25519_key *key, mk_error *err) {
     if (!path || !key) return mk_error_set(err, MK_EINVAL, "key file: missing argument");
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
     if (fd < 0) {
@@ -111,10 +111,10 @@ out:
     return rc;
 }
 
-int mk_net_key_load_or_create(const char *path, mk_ed25519_key *key, mk_error *err) {
-    int rc = mk_net_key_load(path, key, err);
+int mk_transport_key_load_or_create(const char *path, mk_ed25519_key *key, mk_error *err) {
+    int rc = mk_transport_key_load(path, key, err);
     if (rc != MK_ENOTFOUND) return rc;
     rc = mk_ed25519_generate(key);
     if (rc < 0) return mk_error_set(err, rc, "key generation failed");
-    return mk_net_key_save(path, key, err);
+    return mk_transport_key_save(path, key, err);
 }

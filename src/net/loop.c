@@ -4,23 +4,23 @@
  * Protocols are in proto.c, dialing and accepting in dial.c, connections
  * in conn*.c.
  *
- * Threading: each mk_net has one libuv loop, run by one thread created in
- * mk_net_start. Other threads never touch libuv handles; they append a
+ * Threading: each mk_transport has one libuv loop, run by one thread created in
+ * mk_transport_start. Other threads never touch libuv handles; they append a
  * request to net->req_head under net->mu and wake the loop with
  * uv_async_send (coalescing is fine: the async callback drains the whole
  * queue, in order). A request is either a posted function (run once, with
  * status 0, or MK_ESTATE if the network stopped first so it can free its
- * context) or a synchronous call (mk_net_call) whose issuer waits on
+ * context) or a synchronous call (mk_transport_call) whose issuer waits on
  * net->cond until the loop ran it. Code already on the loop thread
  * (detected by a thread-local pointer set by the thread that runs the
  * loop) calls directly.
  *
- * mk_net_call while the network closes: a call refused (STOPPING or
+ * mk_transport_call while the network closes: a call refused (STOPPING or
  * STOPPED) or cancelled by the shutdown returns MK_ESTATE only once the I/O
  * thread has been joined, so the caller may then do on its own thread what
  * the call would have done: nothing of the network runs any more, and
  * everything the I/O thread did is ordered before (net->mu, the state
- * change after the join). Only the thread running mk_net_stop waits for
+ * change after the join). Only the thread running mk_transport_stop waits for
  * the join; a never-started network shuts down on the stopping thread,
  * which counts as the loop thread meanwhile.
  *
@@ -47,25 +47,25 @@
 #include "mosaik/log.h"
 #include "net/net_internal.h"
 
-static _Thread_local mk_net *tls_loop_net;
+static _Thread_local mk_transport *tls_loop_net;
 
 enum { REQ_POST = 1, REQ_CALL = 2 };
 
-struct mk_net_req {
-    mk_net_req *next;
+struct mk_transport_req {
+    mk_transport_req *next;
     int kind;
-    mk_net_fn fn;                        /* POST */
-    void (*cfn)(mk_net *net, void *ctx); /* CALL */
+    mk_transport_fn fn;                        /* POST */
+    void (*cfn)(mk_transport *net, void *ctx); /* CALL */
     void *ctx;
     bool done; /* CALL: set under mu */
     int status;
 };
 
-struct mk_net_timer {
-    mk_net *net;
-    mk_net_timer *prev, *next; /* net->timers, loop */
+struct mk_transport_timer {
+    mk_transport *net;
+    mk_transport_timer *prev, *next; /* net->timers, loop */
     uv_timer_t h;
-    mk_net_timer_cb cb;
+    mk_transport_timer_cb cb;
     void *ctx;
     bool closed; /* handle closed by shutdown */
     uint64_t delay, repeat;
@@ -73,7 +73,7 @@ struct mk_net_timer {
 
 /* ----- addresses ------------------------------------------------------------ */
 
-void mk_net_addr_format(const struct sockaddr *sa, char *out, size_t n) {
+void mk_transport_addr_format(const struct sockaddr *sa, char *out, size_t n) {
     char ip[64] = "?";
     int port = 0;
     if (sa->sa_family == AF_INET) {
@@ -91,13 +91,14 @@ void mk_net_addr_format(const struct sockaddr *sa, char *out, size_t n) {
     }
 }
 
-int mk_net_addr_parse(const char *s, struct sockaddr_storage *out, bool allow_port0,
-                      mk_error *err) {
+int mk_transport_addr_parse(const char *s, struct sockaddr_storage *out, bool allow_port0,
+                            mk_error *err) {
     if (!s) return mk_error_set(err, MK_EINVAL, "address missing");
-    size_t len = strnlen(s, MK_NET_ADDR_MAX + 1);
-    if (len == 0 || len > MK_NET_ADDR_MAX)
-        return mk_error_set(err, MK_EINVAL, "address: empty or longer than %d", MK_NET_ADDR_MAX);
-    char host[MK_NET_ADDR_MAX + 1];
+    size_t len = strnlen(s, MK_TRANSPORT_ADDR_MAX + 1);
+    if (len == 0 || len > MK_TRANSPORT_ADDR_MAX)
+        return mk_error_set(err, MK_EINVAL, "address: empty or longer than %d",
+                            MK_TRANSPORT_ADDR_MAX);
+    char host[MK_TRANSPORT_ADDR_MAX + 1];
     const char *port_s;
     bool v6 = false;
     if (s[0] == '[') {
@@ -131,12 +132,12 @@ int mk_net_addr_parse(const char *s, struct sockaddr_storage *out, bool allow_po
 
 /* ----- request queue --------------------------------------------------------- */
 
-bool mk_net_on_loop(const mk_net *net) {
+bool mk_transport_on_loop(const mk_transport *net) {
     return net && tls_loop_net == net;
 }
 
 /* Under mu, the state checked by the caller. */
-static void enqueue_locked(mk_net *net, mk_net_req *r) {
+static void enqueue_locked(mk_transport *net, mk_transport_req *r) {
     r->next = NULL;
     if (net->req_tail)
         net->req_tail->next = r;
@@ -146,10 +147,10 @@ static void enqueue_locked(mk_net *net, mk_net_req *r) {
     uv_async_send(&net->async);
 }
 
-int mk_net_post_locked(mk_net *net, mk_net_fn fn, void *ctx) {
+int mk_transport_post_locked(mk_transport *net, mk_transport_fn fn, void *ctx) {
     int st = atomic_load(&net->state);
     if (st != NET_NEW && st != NET_RUNNING) return MK_ESTATE;
-    mk_net_req *r = calloc(1, sizeof *r);
+    mk_transport_req *r = calloc(1, sizeof *r);
     if (!r) return MK_ENOMEM;
     r->kind = REQ_POST;
     r->fn = fn;
@@ -158,21 +159,21 @@ int mk_net_post_locked(mk_net *net, mk_net_fn fn, void *ctx) {
     return 0;
 }
 
-int mk_net_post_internal(mk_net *net, mk_net_fn fn, void *ctx) {
+int mk_transport_post_internal(mk_transport *net, mk_transport_fn fn, void *ctx) {
     uv_mutex_lock(&net->mu);
-    int rc = mk_net_post_locked(net, fn, ctx);
+    int rc = mk_transport_post_locked(net, fn, ctx);
     uv_mutex_unlock(&net->mu);
     return rc;
 }
 
-int mk_net_post(mk_net *net, mk_net_fn fn, void *ctx) {
+int mk_transport_post(mk_transport *net, mk_transport_fn fn, void *ctx) {
     if (!net || !fn) return MK_EINVAL;
-    return mk_net_post_internal(net, fn, ctx);
+    return mk_transport_post_internal(net, fn, ctx);
 }
 
-int mk_net_call_unlock(mk_net *net, mk_net_call_fn fn, void *ctx) {
+int mk_transport_call_unlock(mk_transport *net, mk_transport_call_fn fn, void *ctx) {
     int st = atomic_load(&net->state);
-    if (mk_net_on_loop(net) || st == NET_NEW) {
+    if (mk_transport_on_loop(net) || st == NET_NEW) {
         /* On the loop, or no loop thread yet: the caller owns the loop. */
         uv_mutex_unlock(&net->mu);
         fn(net, ctx);
@@ -180,10 +181,10 @@ int mk_net_call_unlock(mk_net *net, mk_net_call_fn fn, void *ctx) {
     }
     if (st != NET_RUNNING) {
         uv_mutex_unlock(&net->mu);
-        mk_net_wait_stopped(net);
+        mk_transport_wait_stopped(net);
         return MK_ESTATE;
     }
-    mk_net_req r;
+    mk_transport_req r;
     memset(&r, 0, sizeof r);
     r.kind = REQ_CALL;
     r.cfn = fn;
@@ -193,17 +194,17 @@ int mk_net_call_unlock(mk_net *net, mk_net_call_fn fn, void *ctx) {
         uv_cond_wait(&net->cond, &net->mu);
     uv_mutex_unlock(&net->mu);
     /* Cancelled by the shutdown: wait until the I/O thread is gone. */
-    if (r.status < 0) mk_net_wait_stopped(net);
+    if (r.status < 0) mk_transport_wait_stopped(net);
     return r.status;
 }
 
-int mk_net_call(mk_net *net, mk_net_call_fn fn, void *ctx) {
+int mk_transport_call(mk_transport *net, mk_transport_call_fn fn, void *ctx) {
     if (!net || !fn) return MK_EINVAL;
     uv_mutex_lock(&net->mu);
-    return mk_net_call_unlock(net, fn, ctx);
+    return mk_transport_call_unlock(net, fn, ctx);
 }
 
-static void run_req(mk_net *net, mk_net_req *r, int status) {
+static void run_req(mk_transport *net, mk_transport_req *r, int status) {
     if (r->kind == REQ_POST) {
         r->fn(net, r->ctx, status);
         free(r);
@@ -217,20 +218,20 @@ static void run_req(mk_net *net, mk_net_req *r, int status) {
     uv_mutex_unlock(&net->mu);
 }
 
-static void shutdown_loop(mk_net *net);
+static void shutdown_loop(mk_transport *net);
 
 static void on_async(uv_async_t *a) {
-    mk_net *net = a->data;
+    mk_transport *net = a->data;
     for (;;) {
         uv_mutex_lock(&net->mu);
-        mk_net_req *r = net->req_head;
+        mk_transport_req *r = net->req_head;
         net->req_head = net->req_tail = NULL;
         bool stop = atomic_load(&net->state) == NET_STOPPING && !net->stopping;
         uv_mutex_unlock(&net->mu);
         if (!r && !stop) break;
         if (stop) shutdown_loop(net);
         while (r) {
-            mk_net_req *next = r->next;
+            mk_transport_req *next = r->next;
             run_req(net, r, net->stopping ? MK_ESTATE : 0);
             r = next;
         }
@@ -240,12 +241,12 @@ static void on_async(uv_async_t *a) {
 /* ----- timers ------------------------------------------------------------------------ */
 
 static void timer_fire(uv_timer_t *h) {
-    mk_net_timer *t = h->data;
+    mk_transport_timer *t = h->data;
     t->cb(t, t->ctx);
 }
 
-static void timer_init_run(mk_net *net, void *ctx) {
-    mk_net_timer *t = ctx;
+static void timer_init_run(mk_transport *net, void *ctx) {
+    mk_transport_timer *t = ctx;
     uv_timer_init(&net->loop, &t->h);
     t->h.data = t;
     t->next = net->timers;
@@ -253,14 +254,15 @@ static void timer_init_run(mk_net *net, void *ctx) {
     net->timers = t;
 }
 
-int mk_net_timer_new(mk_net *net, mk_net_timer_cb cb, void *ctx, mk_net_timer **out) {
+int mk_transport_timer_new(mk_transport *net, mk_transport_timer_cb cb, void *ctx,
+                           mk_transport_timer **out) {
     if (!net || !cb || !out) return MK_EINVAL;
-    mk_net_timer *t = calloc(1, sizeof *t);
+    mk_transport_timer *t = calloc(1, sizeof *t);
     if (!t) return MK_ENOMEM;
     t->net = net;
     t->cb = cb;
     t->ctx = ctx;
-    int rc = mk_net_call(net, timer_init_run, t);
+    int rc = mk_transport_call(net, timer_init_run, t);
     if (rc < 0) {
         free(t);
         return rc;
@@ -269,13 +271,13 @@ int mk_net_timer_new(mk_net *net, mk_net_timer_cb cb, void *ctx, mk_net_timer **
     return 0;
 }
 
-static void timer_start_run(mk_net *net, void *ctx) {
+static void timer_start_run(mk_transport *net, void *ctx) {
     (void)net;
-    mk_net_timer *t = ctx;
+    mk_transport_timer *t = ctx;
     if (!t->closed) uv_timer_start(&t->h, timer_fire, t->delay, t->repeat);
 }
 
-int mk_net_timer_start(mk_net_timer *t, uint64_t delay_ms, uint64_t repeat_ms) {
+int mk_transport_timer_start(mk_transport_timer *t, uint64_t delay_ms, uint64_t repeat_ms) {
     if (!t) return MK_EINVAL;
     /* delay/repeat are read by the loop within the call (the call
      * serialises with it). */
@@ -283,25 +285,25 @@ int mk_net_timer_start(mk_net_timer *t, uint64_t delay_ms, uint64_t repeat_ms) {
     t->delay = delay_ms;
     t->repeat = repeat_ms;
     uv_mutex_unlock(&t->net->mu);
-    return mk_net_call(t->net, timer_start_run, t);
+    return mk_transport_call(t->net, timer_start_run, t);
 }
 
-static void timer_stop_run(mk_net *net, void *ctx) {
+static void timer_stop_run(mk_transport *net, void *ctx) {
     (void)net;
-    mk_net_timer *t = ctx;
+    mk_transport_timer *t = ctx;
     if (!t->closed) uv_timer_stop(&t->h);
 }
 
-int mk_net_timer_stop(mk_net_timer *t) {
+int mk_transport_timer_stop(mk_transport_timer *t) {
     if (!t) return MK_EINVAL;
-    return mk_net_call(t->net, timer_stop_run, t);
+    return mk_transport_call(t->net, timer_stop_run, t);
 }
 
 static void timer_free_cb(uv_handle_t *h) {
     free(h->data);
 }
 
-static void timer_unlink(mk_net *net, mk_net_timer *t) {
+static void timer_unlink(mk_transport *net, mk_transport_timer *t) {
     if (t->prev)
         t->prev->next = t->next;
     else
@@ -310,8 +312,8 @@ static void timer_unlink(mk_net *net, mk_net_timer *t) {
     t->prev = t->next = NULL;
 }
 
-static void timer_free_run(mk_net *net, void *ctx) {
-    mk_net_timer *t = ctx;
+static void timer_free_run(mk_transport *net, void *ctx) {
+    mk_transport_timer *t = ctx;
     timer_unlink(net, t);
     if (t->closed)
         free(t);
@@ -319,10 +321,10 @@ static void timer_free_run(mk_net *net, void *ctx) {
         uv_close((uv_handle_t *)&t->h, timer_free_cb);
 }
 
-void mk_net_timer_free(mk_net_timer *t) {
+void mk_transport_timer_free(mk_transport_timer *t) {
     if (!t) return;
-    mk_net *net = t->net;
-    if (mk_net_call(net, timer_free_run, t) < 0) {
+    mk_transport *net = t->net;
+    if (mk_transport_call(net, timer_free_run, t) < 0) {
         /* Stopped: the loop closed the handle already and is gone. */
         timer_unlink(net, t);
         free(t);
@@ -331,44 +333,44 @@ void mk_net_timer_free(mk_net_timer *t) {
 
 /* ----- lifecycle ------------------------------------------------------------------------ */
 
-void mk_net_config_init(mk_net_config *cfg) {
+void mk_transport_config_init(mk_transport_config *cfg) {
     memset(cfg, 0, sizeof *cfg);
-    cfg->listen_addr = MK_NET_DEFAULT_LISTEN;
-    cfg->idle_timeout_ms = MK_NET_DEFAULT_IDLE_MS;
-    cfg->handshake_timeout_ms = MK_NET_DEFAULT_HANDSHAKE_MS;
-    cfg->max_frame = MK_NET_DEFAULT_MAX_FRAME;
-    cfg->max_send_queue = MK_NET_DEFAULT_SEND_QUEUE;
-    cfg->max_conns = MK_NET_DEFAULT_MAX_CONNS;
-    cfg->max_pending = MK_NET_DEFAULT_MAX_PENDING;
-    cfg->reconnect_min_ms = MK_NET_DEFAULT_RECONNECT_MIN_MS;
-    cfg->reconnect_max_ms = MK_NET_DEFAULT_RECONNECT_MAX_MS;
+    cfg->listen_addr = MK_TRANSPORT_DEFAULT_LISTEN;
+    cfg->idle_timeout_ms = MK_TRANSPORT_DEFAULT_IDLE_MS;
+    cfg->handshake_timeout_ms = MK_TRANSPORT_DEFAULT_HANDSHAKE_MS;
+    cfg->max_frame = MK_TRANSPORT_DEFAULT_MAX_FRAME;
+    cfg->max_send_queue = MK_TRANSPORT_DEFAULT_SEND_QUEUE;
+    cfg->max_conns = MK_TRANSPORT_DEFAULT_MAX_CONNS;
+    cfg->max_pending = MK_TRANSPORT_DEFAULT_MAX_PENDING;
+    cfg->reconnect_min_ms = MK_TRANSPORT_DEFAULT_RECONNECT_MIN_MS;
+    cfg->reconnect_max_ms = MK_TRANSPORT_DEFAULT_RECONNECT_MAX_MS;
 }
 
-int mk_net_new(const mk_net_config *cfg_in, mk_net **out, mk_error *err) {
+int mk_transport_new(const mk_transport_config *cfg_in, mk_transport **out, mk_error *err) {
     if (!out) return mk_error_set(err, MK_EINVAL, "net: missing output");
-    mk_net_config cfg;
+    mk_transport_config cfg;
     if (cfg_in)
         cfg = *cfg_in;
     else
-        mk_net_config_init(&cfg);
-    if (!cfg.listen_addr) cfg.listen_addr = MK_NET_DEFAULT_LISTEN;
-    if (!cfg.idle_timeout_ms) cfg.idle_timeout_ms = MK_NET_DEFAULT_IDLE_MS;
-    if (!cfg.handshake_timeout_ms) cfg.handshake_timeout_ms = MK_NET_DEFAULT_HANDSHAKE_MS;
-    if (!cfg.max_frame) cfg.max_frame = MK_NET_DEFAULT_MAX_FRAME;
-    if (!cfg.max_send_queue) cfg.max_send_queue = MK_NET_DEFAULT_SEND_QUEUE;
-    if (!cfg.max_conns) cfg.max_conns = MK_NET_DEFAULT_MAX_CONNS;
-    if (!cfg.max_pending) cfg.max_pending = MK_NET_DEFAULT_MAX_PENDING;
-    if (!cfg.reconnect_min_ms) cfg.reconnect_min_ms = MK_NET_DEFAULT_RECONNECT_MIN_MS;
-    if (!cfg.reconnect_max_ms) cfg.reconnect_max_ms = MK_NET_DEFAULT_RECONNECT_MAX_MS;
+        mk_transport_config_init(&cfg);
+    if (!cfg.listen_addr) cfg.listen_addr = MK_TRANSPORT_DEFAULT_LISTEN;
+    if (!cfg.idle_timeout_ms) cfg.idle_timeout_ms = MK_TRANSPORT_DEFAULT_IDLE_MS;
+    if (!cfg.handshake_timeout_ms) cfg.handshake_timeout_ms = MK_TRANSPORT_DEFAULT_HANDSHAKE_MS;
+    if (!cfg.max_frame) cfg.max_frame = MK_TRANSPORT_DEFAULT_MAX_FRAME;
+    if (!cfg.max_send_queue) cfg.max_send_queue = MK_TRANSPORT_DEFAULT_SEND_QUEUE;
+    if (!cfg.max_conns) cfg.max_conns = MK_TRANSPORT_DEFAULT_MAX_CONNS;
+    if (!cfg.max_pending) cfg.max_pending = MK_TRANSPORT_DEFAULT_MAX_PENDING;
+    if (!cfg.reconnect_min_ms) cfg.reconnect_min_ms = MK_TRANSPORT_DEFAULT_RECONNECT_MIN_MS;
+    if (!cfg.reconnect_max_ms) cfg.reconnect_max_ms = MK_TRANSPORT_DEFAULT_RECONNECT_MAX_MS;
     if (cfg.reconnect_max_ms < cfg.reconnect_min_ms) cfg.reconnect_max_ms = cfg.reconnect_min_ms;
-    if (cfg.max_frame > MK_NET_MAX_FRAME_CAP)
+    if (cfg.max_frame > MK_TRANSPORT_MAX_FRAME_CAP)
         return mk_error_set(err, MK_EINVAL, "net: max_frame %zu exceeds %zu", cfg.max_frame,
-                            (size_t)MK_NET_MAX_FRAME_CAP);
-    mk_net *net = calloc(1, sizeof *net);
+                            (size_t)MK_TRANSPORT_MAX_FRAME_CAP);
+    mk_transport *net = calloc(1, sizeof *net);
     if (!net) return mk_error_set(err, MK_ENOMEM, "out of memory");
     int rc = 0;
     if (!cfg.no_listen) {
-        rc = mk_net_addr_parse(cfg.listen_addr, &net->bound, true, err);
+        rc = mk_transport_addr_parse(cfg.listen_addr, &net->bound, true, err);
         if (rc < 0) {
             free(net);
             return mk_error_prefix(err, rc, "net: listen");
@@ -387,9 +389,9 @@ int mk_net_new(const mk_net_config *cfg_in, mk_net **out, mk_error *err) {
     memcpy(net->self.b, net->key.public_key, MK_ID_LEN);
     mk_id_to_hex(&cfg.network_id, net->net_hex);
     atomic_init(&net->state, NET_NEW);
-    for (size_t i = 0; i < MK_NET_NMETRICS; i++)
+    for (size_t i = 0; i < MK_TRANSPORT_NMETRICS; i++)
         atomic_init(&net->met[i], 0);
-    rc = mk_net_tls_ctx_new(net, err);
+    rc = mk_transport_tls_ctx_new(net, err);
     if (rc < 0) {
         mk_ed25519_wipe(&net->key);
         free(net);
@@ -406,13 +408,13 @@ int mk_net_new(const mk_net_config *cfg_in, mk_net **out, mk_error *err) {
 }
 
 static void on_connection(uv_stream_t *s, int status) {
-    mk_net *net = s->data;
+    mk_transport *net = s->data;
     if (status < 0 || net->stopping) return;
-    mk_net_conn_accept(net);
+    mk_transport_conn_accept(net);
 }
 
 static void thread_main(void *arg) {
-    mk_net *net = arg;
+    mk_transport *net = arg;
     /* Every socket write happens on this thread (libuv uses write(2)): with
      * SIGPIPE blocked here, a write to a reset connection fails with EPIPE
      * instead of killing the process. */
@@ -426,7 +428,7 @@ static void thread_main(void *arg) {
     OPENSSL_thread_stop();
 }
 
-int mk_net_start(mk_net *net, mk_error *err) {
+int mk_transport_start(mk_transport *net, mk_error *err) {
     if (!net) return mk_error_set(err, MK_EINVAL, "net: NULL");
     if (atomic_load(&net->state) != NET_NEW)
         return mk_error_set(err, MK_ESTATE, "net: already started or stopped");
@@ -444,8 +446,8 @@ int mk_net_start(mk_net *net, mk_error *err) {
         }
         int len = sizeof net->bound;
         uv_tcp_getsockname(&net->listener, (struct sockaddr *)&net->bound, &len);
-        mk_net_addr_format((const struct sockaddr *)&net->bound, net->bound_str,
-                           sizeof net->bound_str);
+        mk_transport_addr_format((const struct sockaddr *)&net->bound, net->bound_str,
+                                 sizeof net->bound_str);
     }
     uv_mutex_lock(&net->mu);
     atomic_store(&net->state, NET_RUNNING);
@@ -465,12 +467,12 @@ int mk_net_start(mk_net *net, mk_error *err) {
 }
 
 /* On the loop thread (or the freeing thread of a never-started net). */
-static void shutdown_loop(mk_net *net) {
+static void shutdown_loop(mk_transport *net) {
     net->stopping = true;
     while (net->keeps)
-        mk_net_keep_remove(net, net->keeps);
-    mk_net_conn_close_all(net);
-    for (mk_net_timer *t = net->timers; t; t = t->next) {
+        mk_transport_keep_remove(net, net->keeps);
+    mk_transport_conn_close_all(net);
+    for (mk_transport_timer *t = net->timers; t; t = t->next) {
         if (!t->closed) {
             uv_close((uv_handle_t *)&t->h, NULL);
             t->closed = true;
@@ -483,9 +485,9 @@ static void shutdown_loop(mk_net *net) {
     uv_close((uv_handle_t *)&net->async, NULL);
 }
 
-int mk_net_stop(mk_net *net) {
+int mk_transport_stop(mk_transport *net) {
     if (!net) return MK_EINVAL;
-    if (mk_net_on_loop(net)) return MK_ESTATE;
+    if (mk_transport_on_loop(net)) return MK_ESTATE;
     uv_mutex_lock(&net->mu);
     int st = atomic_load(&net->state);
     if (st == NET_RUNNING || st == NET_NEW) atomic_store(&net->state, NET_STOPPING);
@@ -497,7 +499,7 @@ int mk_net_stop(mk_net *net) {
         /* Never started: shut down on this thread, which owns the loop
          * meanwhile (callbacks calling back in run directly), cancelling
          * queued work. */
-        mk_net *outer = tls_loop_net;
+        mk_transport *outer = tls_loop_net;
         tls_loop_net = net;
         on_async(&net->async);
         if (!net->stopping) shutdown_loop(net);
@@ -506,33 +508,33 @@ int mk_net_stop(mk_net *net) {
     }
     uv_mutex_lock(&net->mu);
     atomic_store(&net->state, NET_STOPPED);
-    uv_cond_broadcast(&net->cond); /* mk_net_wait_stopped */
+    uv_cond_broadcast(&net->cond); /* mk_transport_wait_stopped */
     uv_mutex_unlock(&net->mu);
     return 0;
 }
 
-void mk_net_wait_stopped(mk_net *net) {
-    if (!net || mk_net_on_loop(net)) return;
+void mk_transport_wait_stopped(mk_transport *net) {
+    if (!net || mk_transport_on_loop(net)) return;
     uv_mutex_lock(&net->mu);
     while (atomic_load(&net->state) == NET_STOPPING)
         uv_cond_wait(&net->cond, &net->mu);
     uv_mutex_unlock(&net->mu);
 }
 
-void mk_net_free(mk_net *net) {
+void mk_transport_free(mk_transport *net) {
     if (!net) return;
-    mk_net_stop(net);
+    mk_transport_stop(net);
     if (net->loop_inited) {
         if (uv_loop_close(&net->loop) != 0)
             mk_log(MK_LOG_ERROR, "net", "libuv loop still has handles at free (bug)");
     }
     while (net->timers) {
-        mk_net_timer *t = net->timers;
+        mk_transport_timer *t = net->timers;
         timer_unlink(net, t);
         free(t);
     }
-    mk_net_protos_release(net);
-    mk_net_tls_ctx_free(net);
+    mk_transport_protos_release(net);
+    mk_transport_tls_ctx_free(net);
     uv_cond_destroy(&net->cond);
     uv_mutex_destroy(&net->mu);
     mk_ed25519_wipe(&net->key);
@@ -541,22 +543,22 @@ void mk_net_free(mk_net *net) {
 
 /* ----- accessors ---------------------------------------------------------------------------- */
 
-void mk_net_peer_id(const mk_net *net, mk_id *out) {
+void mk_transport_peer_id(const mk_transport *net, mk_id *out) {
     *out = net->self;
 }
 
-const mk_id *mk_net_network_id(const mk_net *net) {
+const mk_id *mk_transport_network_id(const mk_transport *net) {
     return &net->cfg.network_id;
 }
 
-int mk_net_listen_addr(const mk_net *net, char *out, size_t n) {
+int mk_transport_listen_addr(const mk_transport *net, char *out, size_t n) {
     if (!net || !out || n == 0) return MK_EINVAL;
     if (!net->bound_str[0]) return MK_ESTATE;
     if ((size_t)snprintf(out, n, "%s", net->bound_str) >= n) return MK_ETOOBIG;
     return 0;
 }
 
-uint16_t mk_net_listen_port(const mk_net *net) {
+uint16_t mk_transport_listen_port(const mk_transport *net) {
     if (!net || !net->bound_str[0]) return 0;
     const struct sockaddr *sa = (const struct sockaddr *)&net->bound;
     if (sa->sa_family == AF_INET) return ntohs(((const struct sockaddr_in *)sa)->sin_port);
@@ -564,9 +566,9 @@ uint16_t mk_net_listen_port(const mk_net *net) {
     return 0;
 }
 
-void mk_net_metrics_get(const mk_net *net, mk_net_metrics *out) {
-    uint64_t v[MK_NET_NMETRICS];
-    for (size_t i = 0; i < MK_NET_NMETRICS; i++)
-        v[i] = atomic_load_explicit(&((mk_net *)net)->met[i], memory_order_relaxed);
+void mk_transport_metrics_get(const mk_transport *net, mk_transport_metrics *out) {
+    uint64_t v[MK_TRANSPORT_NMETRICS];
+    for (size_t i = 0; i < MK_TRANSPORT_NMETRICS; i++)
+        v[i] = atomic_load_explicit(&((mk_transport *)net)->met[i], memory_order_relaxed);
     memcpy(out, v, sizeof *out);
 }

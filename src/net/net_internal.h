@@ -1,7 +1,7 @@
 /*
  * net/net_internal.h — structures shared by the files of src/net/.
  *
- *   loop.c        the mk_net object: I/O thread, request queue (post, call),
+ *   loop.c        the mk_transport object: I/O thread, request queue (post, call),
  *                 timers, start/stop/free, accessors, metrics, addresses
  *   proto.c       the protocol table: register, unregister, lookup, refs
  *   dial.c        dialing, accepting, the pending-handshake limit, keep
@@ -12,13 +12,13 @@
  *   conn_tls.c    TLS I/O of a connection: reads, the handshake, writes and
  *                 send-queue accounting
  *   conn_frame.c  framing on a connection: the acceptance and keepalive
- *                 frames, delivery, mk_net_conn_send
+ *                 frames, delivery, mk_transport_conn_send
  *   conn_timer.c  the per-connection timer: handshake deadline, idle ticks,
  *                 keepalives, the grace period of a graceful close
  *   tls.c, cert.c, frame.c, keyfile.c  the TLS context, certificates, the
  *                 frame codec, key files
  *
- * Ownership: the mk_net owns its loop, listener, connections (one reference
+ * Ownership: the mk_transport owns its loop, listener, connections (one reference
  * each, dropped when the connection's handles have closed), keep records,
  * timers and the request queue. Protocol records are reference counted:
  * the table holds one reference while registered, and every connection,
@@ -78,41 +78,41 @@ int mk_frame_write(mk_writer *w, const void *data, size_t len);
 /* ----- certificates (cert.c) ------------------------------------------ */
 
 /* A self-signed Ed25519 certificate for key (EVP_PKEY and X509 returned). */
-int mk_net_cert_make(const mk_ed25519_key *key, EVP_PKEY **pkey_out, X509 **cert_out,
-                     mk_error *err);
+int mk_transport_cert_make(const mk_ed25519_key *key, EVP_PKEY **pkey_out, X509 **cert_out,
+                           mk_error *err);
 /* Check a peer certificate (Ed25519 key, valid self-signature) and return
  * its public key as the peer id. */
-int mk_net_cert_peer_id(X509 *cert, mk_id *out, mk_error *err);
+int mk_transport_cert_peer_id(X509 *cert, mk_id *out, mk_error *err);
 
 /* ----- the network object (loop.c) -------------------------------------- */
 
-typedef struct mk_net_proto {
+typedef struct mk_transport_proto {
     atomic_int refs;  /* the table's while registered, plus every user */
     atomic_bool dead; /* unregistered: no new connections or dials */
-    char name[MK_NET_PROTOCOL_NAME_MAX + 1];
-    mk_net_protocol ops;
+    char name[MK_TRANSPORT_PROTOCOL_NAME_MAX + 1];
+    mk_transport_protocol ops;
     size_t max_frame;
     /* ALPN wire form: one length byte + "mk1/<name>/<hex network id>". */
     uint8_t alpn[256];
     size_t alpn_len;
-} mk_net_proto;
+} mk_transport_proto;
 
 enum { NET_NEW = 0, NET_RUNNING, NET_STOPPING, NET_STOPPED };
 
 /* Metric helpers over the public struct's layout. */
-#define MK_NET_NMETRICS (sizeof(mk_net_metrics) / sizeof(uint64_t))
-#define MK_MET_IDX(field) (offsetof(mk_net_metrics, field) / sizeof(uint64_t))
+#define MK_TRANSPORT_NMETRICS (sizeof(mk_transport_metrics) / sizeof(uint64_t))
+#define MK_MET_IDX(field) (offsetof(mk_transport_metrics, field) / sizeof(uint64_t))
 #define MK_MET_ADD(net, field, n)                                                                  \
     atomic_fetch_add_explicit(&(net)->met[MK_MET_IDX(field)], (uint64_t)(n), memory_order_relaxed)
 #define MK_MET_SUB(net, field, n)                                                                  \
     atomic_fetch_sub_explicit(&(net)->met[MK_MET_IDX(field)], (uint64_t)(n), memory_order_relaxed)
 
-typedef struct mk_net_req mk_net_req;
-typedef struct mk_net_keep mk_net_keep;
+typedef struct mk_transport_req mk_transport_req;
+typedef struct mk_transport_keep mk_transport_keep;
 
-struct mk_net {
-    mk_net_config cfg;
-    char listen_str[MK_NET_ADDR_MAX];
+struct mk_transport {
+    mk_transport_config cfg;
+    char listen_str[MK_TRANSPORT_ADDR_MAX];
     mk_ed25519_key key;
     mk_id self;
     char net_hex[MK_ID_HEX_LEN];
@@ -124,75 +124,76 @@ struct mk_net {
     uv_tcp_t listener;
     bool listening;
     struct sockaddr_storage bound;
-    char bound_str[MK_NET_ADDR_MAX];
+    char bound_str[MK_TRANSPORT_ADDR_MAX];
     uv_thread_t thread;
     bool thread_started;
     atomic_int state; /* NET_* ; changed under mu */
 
     uv_mutex_t mu;
     uv_cond_t cond;
-    mk_net_req *req_head, *req_tail;            /* mu */
-    mk_net_proto *protos[MK_NET_MAX_PROTOCOLS]; /* mu; one reference each */
-    size_t n_protos;                            /* mu */
+    mk_transport_req *req_head, *req_tail;                  /* mu */
+    mk_transport_proto *protos[MK_TRANSPORT_MAX_PROTOCOLS]; /* mu; one reference each */
+    size_t n_protos;                                        /* mu */
 
     /* loop */
-    mk_net_conn *conns; /* every connection whose handles are not closed */
-    mk_net_keep *keeps;
-    mk_net_timer *timers;
+    mk_transport_conn *conns; /* every connection whose handles are not closed */
+    mk_transport_keep *keeps;
+    mk_transport_timer *timers;
     uint32_t n_conns;      /* in the list */
     uint32_t n_pending_in; /* inbound, handshaking */
     uint64_t next_serial;
     uint8_t rbuf[65536]; /* read buffer (one read at a time) */
     bool stopping;
 
-    _Atomic uint64_t met[MK_NET_NMETRICS];
+    _Atomic uint64_t met[MK_TRANSPORT_NMETRICS];
 };
 
 /* ----- protocols (proto.c) ------------------------------------------------ */
 
 /* Look up a registered protocol by name and take a reference (locks mu /
  * with mu held). NULL when no such protocol is registered. */
-mk_net_proto *mk_net_proto_find(mk_net *net, const char *name, size_t len);
-mk_net_proto *mk_net_proto_find_locked(mk_net *net, const char *name, size_t len);
-mk_net_proto *mk_net_proto_ref(mk_net_proto *p);
+mk_transport_proto *mk_transport_proto_find(mk_transport *net, const char *name, size_t len);
+mk_transport_proto *mk_transport_proto_find_locked(mk_transport *net, const char *name, size_t len);
+mk_transport_proto *mk_transport_proto_ref(mk_transport_proto *p);
 /* Drop a reference (any thread); the record is freed with the last one. */
-void mk_net_proto_unref(mk_net_proto *p);
-/* Drop the table's references (mk_net_free). */
-void mk_net_protos_release(mk_net *net);
+void mk_transport_proto_unref(mk_transport_proto *p);
+/* Drop the table's references (mk_transport_free). */
+void mk_transport_protos_release(mk_transport *net);
 
 /* ----- the request queue (loop.c) ------------------------------------------ */
 
-/* Queue a function for the I/O thread (internal form of mk_net_post). */
-int mk_net_post_internal(mk_net *net, mk_net_fn fn, void *ctx);
+/* Queue a function for the I/O thread (internal form of mk_transport_post). */
+int mk_transport_post_internal(mk_transport *net, mk_transport_fn fn, void *ctx);
 /* The same with net->mu already held (it stays held). */
-int mk_net_post_locked(mk_net *net, mk_net_fn fn, void *ctx);
-/* mk_net_call entered with net->mu held; returns with it released. Lets a
+int mk_transport_post_locked(mk_transport *net, mk_transport_fn fn, void *ctx);
+/* mk_transport_call entered with net->mu held; returns with it released. Lets a
  * caller change state under mu and queue the call in one critical section,
  * so everything queued before it runs first and nothing queued after can
  * have seen the state before the change. */
-int mk_net_call_unlock(mk_net *net, mk_net_call_fn fn, void *ctx);
+int mk_transport_call_unlock(mk_transport *net, mk_transport_call_fn fn, void *ctx);
 /* Wait (not on the loop) while the network is stopping, i.e. until the I/O
  * thread has been joined. After a failed post, a caller that must touch
  * loop-owned state calls this first: the state check (enqueue refuses once
  * NET_STOPPING is set) and the caller's direct access are then ordered after
  * everything the I/O thread did during shutdown. */
-void mk_net_wait_stopped(mk_net *net);
+void mk_transport_wait_stopped(mk_transport *net);
 /* "ip:port" / "[ip6]:port" of a socket address. */
-void mk_net_addr_format(const struct sockaddr *sa, char *out, size_t n);
+void mk_transport_addr_format(const struct sockaddr *sa, char *out, size_t n);
 /* Parse a numeric "ip:port" / "[ip6]:port". */
-int mk_net_addr_parse(const char *s, struct sockaddr_storage *out, bool allow_port0, mk_error *err);
+int mk_transport_addr_parse(const char *s, struct sockaddr_storage *out, bool allow_port0,
+                            mk_error *err);
 /* Called by conn.c when a connection's handles have all closed. */
-void mk_net_conn_list_remove(mk_net *net, mk_net_conn *c);
+void mk_transport_conn_list_remove(mk_transport *net, mk_transport_conn *c);
 
 /* ----- TLS (tls.c) -------------------------------------------------------- */
 
-int mk_net_tls_ctx_new(mk_net *net, mk_error *err);
-void mk_net_tls_ctx_free(mk_net *net);
+int mk_transport_tls_ctx_new(mk_transport *net, mk_error *err);
+void mk_transport_tls_ctx_free(mk_transport *net);
 /* A new SSL in client or server role with memory BIOs; app data = conn. */
-int mk_net_tls_new(mk_net *net, mk_net_conn *c, bool client, mk_error *err);
+int mk_transport_tls_new(mk_transport *net, mk_transport_conn *c, bool client, mk_error *err);
 /* Format the thread's OpenSSL error queue (cleared) into buf. Returns the
  * first error's reason code (0 if none). */
-int mk_net_tls_errors(char *buf, size_t n);
+int mk_transport_tls_errors(char *buf, size_t n);
 
 /* ----- connections (conn.c) ------------------------------------------------ */
 
@@ -205,31 +206,31 @@ enum {
     CONN_CLOSED          /* handles closed */
 };
 
-typedef struct mk_net_waiter {
-    struct mk_net_waiter *next;
-    mk_net_dial_cb cb;
+typedef struct mk_transport_waiter {
+    struct mk_transport_waiter *next;
+    mk_transport_dial_cb cb;
     void *ctx;
-} mk_net_waiter;
+} mk_transport_waiter;
 
-struct mk_net_keep {
-    mk_net_keep *next;
-    mk_net *net;
+struct mk_transport_keep {
+    mk_transport_keep *next;
+    mk_transport *net;
     mk_id peer;
-    mk_net_proto *proto;
+    mk_transport_proto *proto;
     struct sockaddr_storage addr;
-    char addr_str[MK_NET_ADDR_MAX];
+    char addr_str[MK_TRANSPORT_ADDR_MAX];
     uint32_t backoff_ms;
     uv_timer_t timer;
-    mk_net_conn *conn; /* current connection (borrowed) or NULL */
+    mk_transport_conn *conn; /* current connection (borrowed) or NULL */
 };
 
-struct mk_net_conn {
+struct mk_transport_conn {
     atomic_int refs;
-    mk_net *net;
-    mk_net_conn *prev, *next; /* loop: net->conns */
+    mk_transport *net;
+    mk_transport_conn *prev, *next; /* loop: net->conns */
     uint64_t serial;
-    mk_net_proto *proto; /* set at dial, or by ALPN for inbound */
-    mk_id peer;          /* expected (outbound) / learned (after verify) */
+    mk_transport_proto *proto; /* set at dial, or by ALPN for inbound */
+    mk_id peer;                /* expected (outbound) / learned (after verify) */
     bool peer_known;
     bool inbound;
     atomic_int state;
@@ -247,15 +248,15 @@ struct mk_net_conn {
     mk_frame_decoder dec;
     uint64_t last_rx_ms, last_tx_ms;
     bool activated; /* on_connect delivered */
-    mk_net_waiter *waiters;
-    mk_net_keep *keep;
+    mk_transport_waiter *waiters;
+    mk_transport_keep *keep;
 
     /* mu */
     size_t out_bytes;
     bool want_drain;
 
     void *user;
-    char remote[MK_NET_ADDR_MAX];
+    char remote[MK_TRANSPORT_ADDR_MAX];
     /* Set by TLS callbacks to explain a failed handshake. */
     int fail_code;
     char fail_reason[MK_ERROR_MSG_MAX];
@@ -263,88 +264,93 @@ struct mk_net_conn {
 
 /* ----- connection internals shared by conn*.c and dial.c (loop) ------------ */
 
-static inline int mk_net_conn_state(const mk_net_conn *c) {
-    return atomic_load_explicit(&((mk_net_conn *)c)->state, memory_order_acquire);
+static inline int mk_transport_conn_state(const mk_transport_conn *c) {
+    return atomic_load_explicit(&((mk_transport_conn *)c)->state, memory_order_acquire);
 }
-static inline void mk_net_conn_set_state(mk_net_conn *c, int s) {
+static inline void mk_transport_conn_set_state(mk_transport_conn *c, int s) {
     atomic_store_explicit(&c->state, s, memory_order_release);
 }
-static inline uint64_t mk_net_now_ms(mk_net *net) {
+static inline uint64_t mk_transport_now_ms(mk_transport *net) {
     return uv_now(&net->loop);
 }
 
 /* conn.c */
 /* A new connection in the list (CONNECTING, or HANDSHAKE for inbound),
  * its TCP and timer handles initialised; the list holds the reference. */
-mk_net_conn *mk_net_conn_new(mk_net *net, bool inbound);
+mk_transport_conn *mk_transport_conn_new(mk_transport *net, bool inbound);
 /* Set c->proto (taking a reference) and its frame limit. */
-void mk_net_conn_set_proto(mk_net_conn *c, mk_net_proto *proto);
+void mk_transport_conn_set_proto(mk_transport_conn *c, mk_transport_proto *proto);
 /* Size the frame decoder to c->proto's limit. */
-void mk_net_conn_set_max_frame(mk_net_conn *c);
+void mk_transport_conn_set_max_frame(mk_transport_conn *c);
 /* Close both handles (once); the last close callback drops the list's
  * reference. */
-void mk_net_conn_close_handles(mk_net_conn *c);
+void mk_transport_conn_close_handles(mk_transport_conn *c);
 /* The connection is open (handshake and acceptance done): resolve a
  * duplicate, deliver on_connect and the dial waiters. */
-void mk_net_conn_activate(mk_net_conn *c);
+void mk_transport_conn_activate(mk_transport_conn *c);
 
 /* conn_tls.c */
 /* Start reading the socket into the TLS engine. */
-void mk_net_conn_read_start(mk_net_conn *c);
+void mk_transport_conn_read_start(mk_transport_conn *c);
 /* Advance the handshake, then read and dispatch what TLS decrypted. */
-void mk_net_conn_drive(mk_net_conn *c);
+void mk_transport_conn_drive(mk_transport_conn *c);
 /* Move what TLS produced to the socket; `plain` queued bytes are accounted
  * done when that write completes. 0 or a negative code (conn closed). */
-int mk_net_conn_flush(mk_net_conn *c, size_t plain);
+int mk_transport_conn_flush(mk_transport_conn *c, size_t plain);
 /* SSL_write then flush; on failure the connection is closed. */
-int mk_net_conn_tls_write(mk_net_conn *c, const void *data, size_t len, size_t plain);
+int mk_transport_conn_tls_write(mk_transport_conn *c, const void *data, size_t len, size_t plain);
 /* `plain` bytes of the send queue are done (written or dropped); runs
  * on_drain once the queue fell below half after an MK_EBUSY. */
-void mk_net_conn_account_done(mk_net_conn *c, size_t plain);
+void mk_transport_conn_account_done(mk_transport_conn *c, size_t plain);
 
 /* conn_frame.c */
 /* The frame decoder's callback: acceptance, keepalives, delivery. */
-int mk_net_conn_on_frame(void *ctx, const uint8_t *data, size_t len);
+int mk_transport_conn_on_frame(void *ctx, const uint8_t *data, size_t len);
 /* The empty frame: acceptance (listener) or keepalive (kept dialer). */
-void mk_net_conn_send_empty_frame(mk_net_conn *c);
+void mk_transport_conn_send_empty_frame(mk_transport_conn *c);
 
 /* conn_timer.c */
-void mk_net_conn_on_timer(uv_timer_t *t);
+void mk_transport_conn_on_timer(uv_timer_t *t);
 /* Switch the timer from the handshake deadline to idle ticks. */
-void mk_net_conn_start_ticks(mk_net_conn *c);
+void mk_transport_conn_start_ticks(mk_transport_conn *c);
 /* Arm the grace period of a graceful close. */
-void mk_net_conn_start_grace(mk_net_conn *c);
+void mk_transport_conn_start_grace(mk_transport_conn *c);
 
 /* dial.c */
 /* Schedule the redial of a kept (peer, protocol) after its backoff. */
-void mk_net_keep_schedule(mk_net_keep *k);
+void mk_transport_keep_schedule(mk_transport_keep *k);
 
 /* Create an outbound connection and start connecting (loop). */
-int mk_net_conn_dial_start(mk_net *net, const mk_id *peer, mk_net_proto *proto,
-                           const struct sockaddr *addr, const char *addr_str, mk_net_keep *keep,
-                           mk_net_waiter *waiter);
+int mk_transport_conn_dial_start(mk_transport *net, const mk_id *peer, mk_transport_proto *proto,
+                                 const struct sockaddr *addr, const char *addr_str,
+                                 mk_transport_keep *keep, mk_transport_waiter *waiter);
 /* Accept an inbound connection on the listener (loop). */
-void mk_net_conn_accept(mk_net *net);
+void mk_transport_conn_accept(mk_transport *net);
 /* Close with a code and reason (loop). graceful sends close_notify first. */
-void mk_net_conn_close_internal(mk_net_conn *c, int code, const char *reason, bool graceful);
+void mk_transport_conn_close_internal(mk_transport_conn *c, int code, const char *reason,
+                                      bool graceful);
 /* Send an already-framed buffer (loop; takes ownership of buf). plain is the
  * number of bytes accounted in out_bytes. */
-void mk_net_conn_send_framed(mk_net_conn *c, uint8_t *buf, size_t len, size_t plain);
+void mk_transport_conn_send_framed(mk_transport_conn *c, uint8_t *buf, size_t len, size_t plain);
 /* Find an open connection for (peer, proto) (loop). */
-mk_net_conn *mk_net_conn_find_open(mk_net *net, const mk_id *peer, const mk_net_proto *proto);
+mk_transport_conn *mk_transport_conn_find_open(mk_transport *net, const mk_id *peer,
+                                               const mk_transport_proto *proto);
 /* Find a connection being dialed for (peer, proto) (loop). */
-mk_net_conn *mk_net_conn_find_dialing(mk_net *net, const mk_id *peer, const mk_net_proto *proto);
+mk_transport_conn *mk_transport_conn_find_dialing(mk_transport *net, const mk_id *peer,
+                                                  const mk_transport_proto *proto);
 /* Keep records (loop). */
-mk_net_keep *mk_net_keep_find(mk_net *net, const mk_id *peer, const mk_net_proto *proto);
+mk_transport_keep *mk_transport_keep_find(mk_transport *net, const mk_id *peer,
+                                          const mk_transport_proto *proto);
 /* Find or create the keep record of (peer, proto), updating its address. */
-mk_net_keep *mk_net_keep_get(mk_net *net, const mk_id *peer, mk_net_proto *proto,
-                             const struct sockaddr *addr, const char *addr_str);
-void mk_net_keep_remove(mk_net *net, mk_net_keep *k);
+mk_transport_keep *mk_transport_keep_get(mk_transport *net, const mk_id *peer,
+                                         mk_transport_proto *proto, const struct sockaddr *addr,
+                                         const char *addr_str);
+void mk_transport_keep_remove(mk_transport *net, mk_transport_keep *k);
 /* Close everything for shutdown (loop). */
-void mk_net_conn_close_all(mk_net *net);
+void mk_transport_conn_close_all(mk_transport *net);
 /* Close every connection and keep record of proto, which is dead (loop). */
-void mk_net_conn_close_proto(mk_net *net, mk_net_proto *proto);
+void mk_transport_conn_close_proto(mk_transport *net, mk_transport_proto *proto);
 /* Test hook: write raw bytes (not framed) into the TLS stream (loop). */
-int mk_net_conn_send_raw(mk_net_conn *c, const void *data, size_t len);
+int mk_transport_conn_send_raw(mk_transport_conn *c, const void *data, size_t len);
 
 #endif

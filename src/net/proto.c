@@ -2,11 +2,11 @@
  * net/proto.c — the protocol table: registration, unregistration, lookup.
  *
  * A protocol is a name ([a-z0-9._-]{1,32}), a frame limit and the
- * callbacks of mk_net_protocol. Its record carries the ALPN wire form the
+ * callbacks of mk_transport_protocol. Its record carries the ALPN wire form the
  * dialer offers, one length byte then "mk1/<name>/<hex network id>",
  * written through an mk_writer. The table (net->protos, at most
- * MK_NET_MAX_PROTOCOLS, under net->mu) holds one reference on each
- * registered record; lookups (ALPN selection, mk_net_dial, mk_net_forget)
+ * MK_TRANSPORT_MAX_PROTOCOLS, under net->mu) holds one reference on each
+ * registered record; lookups (ALPN selection, mk_transport_dial, mk_transport_forget)
  * take their own, as does every connection, keep record and queued job
  * naming the protocol, so a record lives until the last of them is gone.
  *
@@ -15,7 +15,7 @@
  *   1. under net->mu, in one critical section: the record leaves the table
  *      (new lookups fail: ALPN refuses the protocol, dials get
  *      MK_ENOTFOUND), is marked dead, and the closing work is queued for
- *      the I/O thread behind everything queued before (mk_net_call_unlock);
+ *      the I/O thread behind everything queued before (mk_transport_call_unlock);
  *   2. on the I/O thread: every keep record of the protocol is removed and
  *      every connection of it closed (on_close with MK_ESTATE for those the
  *      user saw open; dials waiting on them complete with MK_ESTATE); dials
@@ -27,8 +27,8 @@
  * deliver nothing, no new connection can pick the record (it is not in the
  * table and dead), and every dial that held it has completed. When the
  * network is stopping or stopped, its stop closed everything and
- * mk_net_call_unlock returns only once the I/O thread is gone. Before
- * mk_net_start step 2 runs on the caller's thread and finds nothing; dials
+ * mk_transport_call_unlock returns only once the I/O thread is gone. Before
+ * mk_transport_start step 2 runs on the caller's thread and finds nothing; dials
  * queued meanwhile find the record dead when the loop starts. The name
  * can be registered again at once, with a new record.
  */
@@ -38,8 +38,8 @@
 #include "net/net_internal.h"
 
 static bool proto_name_ok(const char *s) {
-    size_t n = strnlen(s, MK_NET_PROTOCOL_NAME_MAX + 1);
-    if (n == 0 || n > MK_NET_PROTOCOL_NAME_MAX) return false;
+    size_t n = strnlen(s, MK_TRANSPORT_PROTOCOL_NAME_MAX + 1);
+    if (n == 0 || n > MK_TRANSPORT_PROTOCOL_NAME_MAX) return false;
     for (size_t i = 0; i < n; i++) {
         char c = s[i];
         if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-'))
@@ -48,17 +48,17 @@ static bool proto_name_ok(const char *s) {
     return true;
 }
 
-mk_net_proto *mk_net_proto_ref(mk_net_proto *p) {
+mk_transport_proto *mk_transport_proto_ref(mk_transport_proto *p) {
     if (p) atomic_fetch_add_explicit(&p->refs, 1, memory_order_relaxed);
     return p;
 }
 
-void mk_net_proto_unref(mk_net_proto *p) {
+void mk_transport_proto_unref(mk_transport_proto *p) {
     if (p && atomic_fetch_sub_explicit(&p->refs, 1, memory_order_acq_rel) == 1) free(p);
 }
 
 /* The ALPN wire form of pr: one length byte, then the string. */
-static int proto_alpn(mk_net *net, mk_net_proto *pr) {
+static int proto_alpn(mk_transport *net, mk_transport_proto *pr) {
     char alpn[sizeof pr->alpn];
     int n = snprintf(alpn, sizeof alpn, "mk1/%s/%s", pr->name, net->net_hex);
     if (n <= 0 || n > UINT8_MAX) return MK_ETOOBIG;
@@ -71,15 +71,16 @@ static int proto_alpn(mk_net *net, mk_net_proto *pr) {
 }
 
 /* A new record (one reference) for p in *out. */
-static int proto_new(mk_net *net, const mk_net_protocol *p, mk_net_proto **out, mk_error *err) {
+static int proto_new(mk_transport *net, const mk_transport_protocol *p, mk_transport_proto **out,
+                     mk_error *err) {
     if (!net || !p || !p->name || !proto_name_ok(p->name))
         return mk_error_set(err, MK_EINVAL, "protocol name must match [a-z0-9._-]{1,%d}",
-                            MK_NET_PROTOCOL_NAME_MAX);
+                            MK_TRANSPORT_PROTOCOL_NAME_MAX);
     size_t max = p->max_frame ? p->max_frame : net->cfg.max_frame;
-    if (max > MK_NET_MAX_FRAME_CAP)
+    if (max > MK_TRANSPORT_MAX_FRAME_CAP)
         return mk_error_set(err, MK_EINVAL, "protocol %s: max_frame %zu exceeds %zu", p->name, max,
-                            (size_t)MK_NET_MAX_FRAME_CAP);
-    mk_net_proto *pr = calloc(1, sizeof *pr);
+                            (size_t)MK_TRANSPORT_MAX_FRAME_CAP);
+    mk_transport_proto *pr = calloc(1, sizeof *pr);
     if (!pr) return mk_error_set(err, MK_ENOMEM, "out of memory");
     atomic_init(&pr->refs, 1);
     atomic_init(&pr->dead, false);
@@ -96,37 +97,39 @@ static int proto_new(mk_net *net, const mk_net_protocol *p, mk_net_proto **out, 
     return 0;
 }
 
-int mk_net_protocol_register(mk_net *net, const mk_net_protocol *p, mk_error *err) {
-    mk_net_proto *pr = NULL;
+int mk_transport_protocol_register(mk_transport *net, const mk_transport_protocol *p,
+                                   mk_error *err) {
+    mk_transport_proto *pr = NULL;
     MK_TRY(proto_new(net, p, &pr, err));
     uv_mutex_lock(&net->mu);
     int rc = 0;
     for (size_t i = 0; i < net->n_protos; i++)
         if (strcmp(net->protos[i]->name, pr->name) == 0) rc = MK_EBUSY;
-    if (rc == 0 && net->n_protos >= MK_NET_MAX_PROTOCOLS) rc = MK_EBUSY;
+    if (rc == 0 && net->n_protos >= MK_TRANSPORT_MAX_PROTOCOLS) rc = MK_EBUSY;
     if (rc == 0) net->protos[net->n_protos++] = pr;
     uv_mutex_unlock(&net->mu);
     if (rc < 0) {
-        mk_net_proto_unref(pr);
+        mk_transport_proto_unref(pr);
         return mk_error_set(err, rc, "protocol %s: already registered or table full", p->name);
     }
     return 0;
 }
 
-int mk_net_register_protocol(mk_net *net, const mk_net_protocol *p, mk_error *err) {
-    return mk_net_protocol_register(net, p, err);
+int mk_transport_register_protocol(mk_transport *net, const mk_transport_protocol *p,
+                                   mk_error *err) {
+    return mk_transport_protocol_register(net, p, err);
 }
 
-static void unregister_run(mk_net *net, void *ctx) {
-    mk_net_conn_close_proto(net, ctx);
+static void unregister_run(mk_transport *net, void *ctx) {
+    mk_transport_conn_close_proto(net, ctx);
 }
 
-int mk_net_protocol_unregister(mk_net *net, const char *name, mk_error *err) {
+int mk_transport_protocol_unregister(mk_transport *net, const char *name, mk_error *err) {
     if (!net || !name) return mk_error_set(err, MK_EINVAL, "unregister: missing argument");
-    if (mk_net_on_loop(net))
+    if (mk_transport_on_loop(net))
         return mk_error_set(err, MK_ESTATE, "unregister %s: not from the I/O thread", name);
     uv_mutex_lock(&net->mu);
-    mk_net_proto *pr = NULL;
+    mk_transport_proto *pr = NULL;
     for (size_t i = 0; i < net->n_protos && !pr; i++) {
         if (strcmp(net->protos[i]->name, name) != 0) continue;
         pr = net->protos[i];
@@ -141,27 +144,28 @@ int mk_net_protocol_unregister(mk_net *net, const char *name, mk_error *err) {
     }
     atomic_store(&pr->dead, true);
     /* MK_ESTATE: the network stopped, which closed everything already. */
-    mk_net_call_unlock(net, unregister_run, pr);
-    mk_net_proto_unref(pr);
+    mk_transport_call_unlock(net, unregister_run, pr);
+    mk_transport_proto_unref(pr);
     return 0;
 }
 
-mk_net_proto *mk_net_proto_find_locked(mk_net *net, const char *name, size_t len) {
+mk_transport_proto *mk_transport_proto_find_locked(mk_transport *net, const char *name,
+                                                   size_t len) {
     for (size_t i = 0; i < net->n_protos; i++)
         if (strlen(net->protos[i]->name) == len && memcmp(net->protos[i]->name, name, len) == 0)
-            return mk_net_proto_ref(net->protos[i]);
+            return mk_transport_proto_ref(net->protos[i]);
     return NULL;
 }
 
-mk_net_proto *mk_net_proto_find(mk_net *net, const char *name, size_t len) {
+mk_transport_proto *mk_transport_proto_find(mk_transport *net, const char *name, size_t len) {
     uv_mutex_lock(&net->mu);
-    mk_net_proto *found = mk_net_proto_find_locked(net, name, len);
+    mk_transport_proto *found = mk_transport_proto_find_locked(net, name, len);
     uv_mutex_unlock(&net->mu);
     return found;
 }
 
-void mk_net_protos_release(mk_net *net) {
+void mk_transport_protos_release(mk_transport *net) {
     for (size_t i = 0; i < net->n_protos; i++)
-        mk_net_proto_unref(net->protos[i]);
+        mk_transport_proto_unref(net->protos[i]);
     net->n_protos = 0;
 }

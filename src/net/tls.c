@@ -1,7 +1,7 @@
 /*
  * net/tls.c — the TLS 1.3 context: certificates, peer verification, ALPN.
  *
- * One SSL_CTX per mk_net serves both roles. It allows TLS 1.3 only, carries
+ * One SSL_CTX per mk_transport serves both roles. It allows TLS 1.3 only, carries
  * the node's self-signed Ed25519 certificate, requires a certificate from
  * the peer in both directions (SSL_VERIFY_PEER | FAIL_IF_NO_PEER_CERT), and
  * disables session tickets and the session cache (no resumption: every
@@ -33,14 +33,14 @@
 #include "net/net_internal.h"
 
 static int verify_cb(X509_STORE_CTX *xs, void *arg) {
-    mk_net *net = arg;
+    mk_transport *net = arg;
     SSL *ssl = X509_STORE_CTX_get_ex_data(xs, SSL_get_ex_data_X509_STORE_CTX_idx());
-    mk_net_conn *c = ssl ? SSL_get_app_data(ssl) : NULL;
+    mk_transport_conn *c = ssl ? SSL_get_app_data(ssl) : NULL;
     if (!c) return 0;
     mk_error e;
     mk_error_clear(&e);
     mk_id id;
-    int rc = mk_net_cert_peer_id(X509_STORE_CTX_get0_cert(xs), &id, &e);
+    int rc = mk_transport_cert_peer_id(X509_STORE_CTX_get0_cert(xs), &id, &e);
     if (rc < 0) {
         c->fail_code = MK_EUNTRUSTED;
         snprintf(c->fail_reason, sizeof c->fail_reason, "%s", e.msg);
@@ -96,13 +96,13 @@ static int parse_alpn(const uint8_t *s, size_t n, const uint8_t **proto, size_t 
 
 static int alpn_select_cb(SSL *ssl, const unsigned char **out, unsigned char *outlen,
                           const unsigned char *in, unsigned int inlen, void *arg) {
-    mk_net *net = arg;
-    mk_net_conn *c = SSL_get_app_data(ssl);
+    mk_transport *net = arg;
+    mk_transport_conn *c = SSL_get_app_data(ssl);
     if (!c) return SSL_TLSEXT_ERR_ALERT_FATAL;
     mk_reader r;
     mk_reader_init(&r, in, inlen);
     bool other_net = false, unknown_proto = false;
-    char seen_proto[MK_NET_PROTOCOL_NAME_MAX + 1] = "";
+    char seen_proto[MK_TRANSPORT_PROTOCOL_NAME_MAX + 1] = "";
     while (!mk_reader_done(&r)) {
         uint8_t len;
         const uint8_t *s;
@@ -114,16 +114,16 @@ static int alpn_select_cb(SSL *ssl, const unsigned char **out, unsigned char *ou
             other_net = true;
             continue;
         }
-        mk_net_proto *proto = mk_net_proto_find(net, (const char *)p, plen);
+        mk_transport_proto *proto = mk_transport_proto_find(net, (const char *)p, plen);
         if (!proto) {
             unknown_proto = true;
-            if (plen <= MK_NET_PROTOCOL_NAME_MAX) {
+            if (plen <= MK_TRANSPORT_PROTOCOL_NAME_MAX) {
                 memcpy(seen_proto, p, plen);
                 seen_proto[plen] = 0;
             }
             continue;
         }
-        mk_net_proto_unref(c->proto);
+        mk_transport_proto_unref(c->proto);
         c->proto = proto; /* the lookup's reference */
         *out = s;
         *outlen = len;
@@ -147,10 +147,10 @@ static int alpn_select_cb(SSL *ssl, const unsigned char **out, unsigned char *ou
     return SSL_TLSEXT_ERR_ALERT_FATAL;
 }
 
-int mk_net_tls_ctx_new(mk_net *net, mk_error *err) {
+int mk_transport_tls_ctx_new(mk_transport *net, mk_error *err) {
     EVP_PKEY *pk = NULL;
     X509 *cert = NULL;
-    MK_TRY(mk_net_cert_make(&net->key, &pk, &cert, err));
+    MK_TRY(mk_transport_cert_make(&net->key, &pk, &cert, err));
     SSL_CTX *ctx = SSL_CTX_new(TLS_method());
     if (!ctx) goto fail;
     if (!SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION)) goto fail;
@@ -176,12 +176,12 @@ fail:
     return MK_ECRYPTO;
 }
 
-void mk_net_tls_ctx_free(mk_net *net) {
+void mk_transport_tls_ctx_free(mk_transport *net) {
     SSL_CTX_free(net->ssl_ctx);
     net->ssl_ctx = NULL;
 }
 
-int mk_net_tls_new(mk_net *net, mk_net_conn *c, bool client, mk_error *err) {
+int mk_transport_tls_new(mk_transport *net, mk_transport_conn *c, bool client, mk_error *err) {
     SSL *ssl = SSL_new(net->ssl_ctx);
     if (!ssl) return mk_error_openssl(err, MK_ENOMEM, "TLS session");
     BIO *rbio = BIO_new(BIO_s_mem());
@@ -210,7 +210,7 @@ int mk_net_tls_new(mk_net *net, mk_net_conn *c, bool client, mk_error *err) {
     return 0;
 }
 
-int mk_net_tls_errors(char *buf, size_t n) {
+int mk_transport_tls_errors(char *buf, size_t n) {
     unsigned long first = ERR_peek_error();
     int reason = first ? ERR_GET_REASON(first) : 0;
     size_t off = 0;

@@ -13,7 +13,7 @@
  * Re-checked: on every discovery event about the peer (its entry changed: a
  * ticket removed or replaced; producer.c and consumer.c call
  * mk_st_revalidate) and by the expiry timer. The timer is one one-shot
- * mk_net_timer per network ctx, armed at the earliest admission expiry of
+ * mk_transport_timer per network ctx, armed at the earliest admission expiry of
  * all active channels of both sides, plus 2 ms so that the clock reads past
  * the expiry second when it fires. It re-judges every channel whose
  * admission has expired — a fresh ticket that arrived by gossip keeps it —
@@ -114,13 +114,13 @@ void mk_st_arm_expiry(st_ctx *ctx) {
     mk_expiration min = earliest(ctx->consumers, earliest(ctx->producers, MK_EXPIRES_NEVER));
     if (!ctx->t_expiry) return;
     if (min == MK_EXPIRES_NEVER) {
-        mk_net_timer_stop(ctx->t_expiry);
+        mk_transport_timer_stop(ctx->t_expiry);
         return;
     }
     int64_t at = st_exp_to_ms(min);
     if (at < INT64_MAX - 2) at += 2;
     int64_t now = (int64_t)mk_wall_ms();
-    mk_net_timer_start(ctx->t_expiry, at > now ? (uint64_t)(at - now) : 0, 0);
+    mk_transport_timer_start(ctx->t_expiry, at > now ? (uint64_t)(at - now) : 0, 0);
 }
 
 /* Re-judge the expired active channels of list (a channel may be freed). */

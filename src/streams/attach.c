@@ -28,7 +28,7 @@
  * adding a validator, connect) run on the loop through mk_st_run_on_loop,
  * which posts the function and waits for it — or runs it directly when
  * already on the loop. Freeing a producer/consumer while the network is
- * closing is safe: mk_net_call then returns MK_ESTATE only once the I/O
+ * closing is safe: mk_transport_call then returns MK_ESTATE only once the I/O
  * thread has been joined, and run-on-loop runs the function on the user
  * thread, alone. (Handles must still be freed before the
  * network itself is freed.)
@@ -45,7 +45,7 @@
 /* Running on the loop                                                 */
 /* ------------------------------------------------------------------ */
 
-/* mk_net_call runs fn on the I/O thread and waits; MK_ESTATE means the
+/* mk_transport_call runs fn on the I/O thread and waits; MK_ESTATE means the
  * network's I/O thread has stopped and been joined, so fn may run here,
  * alone (no callback of the network can run any more). */
 typedef struct st_call {
@@ -53,7 +53,7 @@ typedef struct st_call {
     void *arg;
 } st_call;
 
-static void call_cb(mk_net *net, void *ctx) {
+static void call_cb(mk_transport *net, void *ctx) {
     (void)net;
     st_call *c = ctx;
     c->fn(c->arg);
@@ -61,18 +61,19 @@ static void call_cb(mk_net *net, void *ctx) {
 
 void mk_st_run_on_loop(mk_network *nw, void (*fn)(void *), void *arg) {
     st_call c = {.fn = fn, .arg = arg};
-    if (mk_net_call(mk_network_net(nw), call_cb, &c) == MK_ESTATE) fn(arg);
+    if (mk_transport_call(mk_network_transport(nw), call_cb, &c) == MK_ESTATE) fn(arg);
 }
 
 /* ------------------------------------------------------------------ */
 /* Protocol callbacks (loop)                                           */
 /* ------------------------------------------------------------------ */
 
-static void on_connect(mk_net_conn *conn, bool inbound, void *arg) {
+static void on_connect(mk_transport_conn *conn, bool inbound, void *arg) {
     (void)conn, (void)inbound, (void)arg;
 }
 
-static void dispatch(st_ctx *ctx, mk_net_conn *conn, const mk_id *peer, const mk_stream_msg *m) {
+static void dispatch(st_ctx *ctx, mk_transport_conn *conn, const mk_id *peer,
+                     const mk_stream_msg *m) {
     st_chan *ch;
     switch (m->type) {
     case MK_SMSG_SUBSCRIBE:
@@ -101,10 +102,10 @@ static void dispatch(st_ctx *ctx, mk_net_conn *conn, const mk_id *peer, const mk
     }
 }
 
-static void on_frame(mk_net_conn *conn, const uint8_t *data, size_t len, void *arg) {
+static void on_frame(mk_transport_conn *conn, const uint8_t *data, size_t len, void *arg) {
     st_ctx *ctx = ((st_shim *)arg)->ctx;
     mk_id peer;
-    mk_net_conn_peer(conn, &peer);
+    mk_transport_conn_peer(conn, &peer);
     mk_stream_msg m;
     mk_error err;
     mk_error_clear(&err);
@@ -112,7 +113,7 @@ static void on_frame(mk_net_conn *conn, const uint8_t *data, size_t len, void *a
         char pid[9];
         mk_id_short(&peer, pid);
         mk_log(MK_LOG_WARN, ST_LOG, "malformed message from %s: %s", pid, err.msg);
-        mk_net_conn_close(conn, "malformed stream message");
+        mk_transport_conn_close(conn, "malformed stream message");
         return;
     }
     if (ctx) {
@@ -123,7 +124,7 @@ static void on_frame(mk_net_conn *conn, const uint8_t *data, size_t len, void *a
     }
 }
 
-static void on_close(mk_net_conn *conn, int code, const char *reason, void *arg) {
+static void on_close(mk_transport_conn *conn, int code, const char *reason, void *arg) {
     (void)code;
     st_ctx *ctx = ((st_shim *)arg)->ctx;
     if (!ctx) return;
@@ -146,7 +147,7 @@ static void on_close(mk_net_conn *conn, int code, const char *reason, void *arg)
     mk_st_arm_expiry(ctx);
 }
 
-static void on_drain(mk_net_conn *conn, void *arg) {
+static void on_drain(mk_transport_conn *conn, void *arg) {
     st_ctx *ctx = ((st_shim *)arg)->ctx;
     if (ctx) mk_st_prod_on_drain(ctx, conn);
 }
@@ -159,13 +160,13 @@ static void on_hook(mk_network *nw, const mk_network_event *ev, void *arg) {
     mk_st_cons_on_entry(ctx, ev); /* consumers: new producers, changed producers */
 }
 
-static void on_expiry(mk_net_timer *t, void *arg) {
+static void on_expiry(mk_transport_timer *t, void *arg) {
     (void)t;
     st_ctx *ctx = ((st_shim *)arg)->ctx;
     if (ctx) mk_st_expire(ctx);
 }
 
-static void on_tick(mk_net_timer *t, void *arg) {
+static void on_tick(mk_transport_timer *t, void *arg) {
     (void)t;
     st_ctx *ctx = ((st_shim *)arg)->ctx;
     if (!ctx) return;
@@ -199,8 +200,8 @@ static st_shim *shim_for(mk_network *nw) {
 
 static void ctx_maybe_free(st_ctx *ctx) {
     if (ctx->producers || ctx->consumers) return;
-    mk_net_timer_free(ctx->t_expiry);
-    mk_net_timer_free(ctx->t_tick);
+    mk_transport_timer_free(ctx->t_expiry);
+    mk_transport_timer_free(ctx->t_tick);
     ctx->shim->ctx = NULL;
     free(ctx);
 }
@@ -208,16 +209,16 @@ static void ctx_maybe_free(st_ctx *ctx) {
 /* Register the protocol (once per network: MK_EBUSY means an earlier ctx
  * did, with its hook) and the hook, make the timers. */
 static int ctx_start(st_ctx *ctx, mk_error *err) {
-    mk_net_protocol proto = {.name = MK_STREAMS_PROTOCOL,
-                             .max_frame = MK_STREAM_MAX_ITEM + 64,
-                             .on_connect = on_connect,
-                             .on_frame = on_frame,
-                             .on_close = on_close,
-                             .on_drain = on_drain,
-                             .ctx = ctx->shim};
+    mk_transport_protocol proto = {.name = MK_STREAMS_PROTOCOL,
+                                   .max_frame = MK_STREAM_MAX_ITEM + 64,
+                                   .on_connect = on_connect,
+                                   .on_frame = on_frame,
+                                   .on_close = on_close,
+                                   .on_drain = on_drain,
+                                   .ctx = ctx->shim};
     mk_error e;
     mk_error_clear(&e);
-    int rc = mk_net_protocol_register(ctx->net, &proto, &e);
+    int rc = mk_transport_protocol_register(ctx->net, &proto, &e);
     if (rc == 0) {
         rc = mk_network_add_hook(ctx->nw, on_hook, ctx->shim, err);
     } else if (rc == MK_EBUSY) {
@@ -225,9 +226,9 @@ static int ctx_start(st_ctx *ctx, mk_error *err) {
     } else if (err) {
         *err = e;
     }
-    if (rc == 0) rc = mk_net_timer_new(ctx->net, on_expiry, ctx->shim, &ctx->t_expiry);
-    if (rc == 0) rc = mk_net_timer_new(ctx->net, on_tick, ctx->shim, &ctx->t_tick);
-    if (rc == 0) rc = mk_net_timer_start(ctx->t_tick, ST_TICK_MS, ST_TICK_MS);
+    if (rc == 0) rc = mk_transport_timer_new(ctx->net, on_expiry, ctx->shim, &ctx->t_expiry);
+    if (rc == 0) rc = mk_transport_timer_new(ctx->net, on_tick, ctx->shim, &ctx->t_tick);
+    if (rc == 0) rc = mk_transport_timer_start(ctx->t_tick, ST_TICK_MS, ST_TICK_MS);
     return rc;
 }
 
@@ -241,12 +242,12 @@ static st_ctx *ctx_get(st_shim *shim, int *rc, mk_error *err) {
     }
     ctx->shim = shim;
     ctx->nw = shim->nw;
-    ctx->net = mk_network_net(shim->nw);
+    ctx->net = mk_network_transport(shim->nw);
     mk_network_id(shim->nw, &ctx->network_id);
     int r = ctx_start(ctx, err);
     if (r < 0) {
-        mk_net_timer_free(ctx->t_expiry);
-        mk_net_timer_free(ctx->t_tick);
+        mk_transport_timer_free(ctx->t_expiry);
+        mk_transport_timer_free(ctx->t_tick);
         free(ctx);
         if (!err || !err->code) mk_error_set(err, r, "streams: cannot attach");
         *rc = r;

@@ -65,7 +65,7 @@ void mk_st_chan_set_active(st_chan *ch, bool active) {
 
 void mk_st_chan_drop_conn(st_chan *ch) {
     if (ch->conn) {
-        mk_net_conn_unref(ch->conn);
+        mk_transport_conn_unref(ch->conn);
         ch->conn = NULL;
     }
 }
@@ -114,7 +114,7 @@ st_chan *mk_st_chan_new(st_ctx *ctx, st_owner *o, const mk_id *peer) {
     return ch;
 }
 
-st_chan *mk_st_chan_find(st_owner *list, mk_net_conn *conn, uint32_t no, int min_state) {
+st_chan *mk_st_chan_find(st_owner *list, mk_transport_conn *conn, uint32_t no, int min_state) {
     for (st_owner *o = list; o; o = o->next)
         for (st_chan *ch = o->chans; ch; ch = ch->next)
             if (ch->conn == conn && ch->no == no && ch->state >= min_state) return ch;
@@ -169,18 +169,18 @@ bool mk_st_queue_push(st_chan *ch, st_item *it) {
 
 /* ----- control messages -------------------------------------------------- */
 
-int mk_st_send_msg(mk_net_conn *conn, const mk_stream_msg *m) {
+int mk_st_send_msg(mk_transport_conn *conn, const mk_stream_msg *m) {
     if (!conn) return MK_ESTATE;
     mk_buf b;
     mk_buf_init(&b, MK_STREAM_MAX_ITEM + 64);
     int rc = mk_stream_msg_encode(m, &b, NULL);
-    if (rc == 0) rc = mk_net_conn_send(conn, b.data, b.len);
+    if (rc == 0) rc = mk_transport_conn_send(conn, b.data, b.len);
     mk_buf_free(&b);
     return rc;
 }
 
-void mk_st_send_end_on(mk_net_conn *conn, uint32_t no, mk_stream_msg_type type, unsigned reason,
-                       const char *text, mk_expiration expired) {
+void mk_st_send_end_on(mk_transport_conn *conn, uint32_t no, mk_stream_msg_type type,
+                       unsigned reason, const char *text, mk_expiration expired) {
     mk_stream_msg m;
     mk_st_msg_init(&m, type, no);
     m.reason = (uint16_t)reason;

@@ -17,7 +17,7 @@
  * producer out.
  *
  * Subscribing. IDLE → (pre-check of the catalog entry, when known) →
- * DIALING (mk_net_dial; the dial callback finds the channel again by its
+ * DIALING (mk_transport_dial; the dial callback finds the channel again by its
  * serial, since the channel may be gone by then) → SUBSCRIBING (SUBSCRIBE
  * sent with our entry and the window) → ACTIVE on an ACCEPT whose entry
  * passes our requirements (admit.c). A refusal, a CLOSE, a failed dial or
@@ -109,7 +109,7 @@ static void send_subscribe(st_chan *ch) {
     ch->last_tx = mk_mono_ms();
 }
 
-static void dial_done(mk_net_conn *conn, int status, const mk_error *err, void *arg) {
+static void dial_done(mk_transport_conn *conn, int status, const mk_error *err, void *arg) {
     dial_ctx *d = arg;
     st_ctx *ctx = d->shim->ctx;
     st_chan *ch = ctx ? find_serial(ctx, d->serial) : NULL;
@@ -122,7 +122,7 @@ static void dial_done(mk_net_conn *conn, int status, const mk_error *err, void *
         mk_st_cons_reset(ch, false, MK_STREAM_EV_REJECTED, true, MK_STREAM_R_NETWORK, t, 0);
         return;
     }
-    ch->conn = mk_net_conn_ref(conn);
+    ch->conn = mk_transport_conn_ref(conn);
     send_subscribe(ch);
 }
 
@@ -167,8 +167,8 @@ static void try_subscribe(st_chan *ch) {
     ch->state = CS_DIALING;
     mk_error err;
     mk_error_clear(&err);
-    int rc =
-        mk_net_dial(ctx->net, &ch->peer, ch->addr, MK_STREAMS_PROTOCOL, NULL, dial_done, d, &err);
+    int rc = mk_transport_dial(ctx->net, &ch->peer, ch->addr, MK_STREAMS_PROTOCOL, NULL, dial_done,
+                               d, &err);
     if (rc < 0) {
         free(d);
         ch->state = CS_IDLE;
@@ -345,11 +345,11 @@ void mk_st_cons_on_entry(st_ctx *ctx, const mk_network_event *ev) {
 /* The handle (user threads)                                           */
 /* ------------------------------------------------------------------ */
 
-void mk_stream_consumer_opts_init(mk_stream_consumer_opts *o) {
-    *o = (mk_stream_consumer_opts){.window = MK_STREAM_DEFAULT_WINDOW,
-                                   .max_producers = MK_STREAM_DEFAULT_MAX_PRODUCERS,
-                                   .retry_min_ms = MK_STREAM_DEFAULT_RETRY_MIN_MS,
-                                   .retry_max_ms = MK_STREAM_DEFAULT_RETRY_MAX_MS};
+void mk_stream_consumer_config_init(mk_stream_consumer_config *o) {
+    *o = (mk_stream_consumer_config){.window = MK_STREAM_DEFAULT_WINDOW,
+                                     .max_producers = MK_STREAM_DEFAULT_MAX_PRODUCERS,
+                                     .retry_min_ms = MK_STREAM_DEFAULT_RETRY_MIN_MS,
+                                     .retry_max_ms = MK_STREAM_DEFAULT_RETRY_MAX_MS};
 }
 
 static void consumer_destroy(mk_stream_consumer *c) {
@@ -360,12 +360,12 @@ static void consumer_destroy(mk_stream_consumer *c) {
 }
 
 static int consumer_create(mk_network *nw, const char *name, const mk_datum_codec *codec,
-                           const mk_requirements *req, const mk_stream_consumer_opts *opts,
+                           const mk_requirements *req, const mk_stream_consumer_config *opts,
                            mk_stream_consumer **out, mk_error *err) {
     *out = NULL;
     MK_TRY(mk_st_owner_check(nw, name, err));
-    mk_stream_consumer_opts d;
-    mk_stream_consumer_opts_init(&d);
+    mk_stream_consumer_config d;
+    mk_stream_consumer_config_init(&d);
     if (!opts) opts = &d;
     mk_stream_consumer *c = calloc(1, sizeof *c);
     if (!c) return mk_error_set(err, MK_ENOMEM, "out of memory");
@@ -390,14 +390,14 @@ static int consumer_create(mk_network *nw, const char *name, const mk_datum_code
 }
 
 int mk_stream_consumer_new(mk_network *nw, const char *name, const mk_requirements *req,
-                           const mk_stream_consumer_opts *opts, mk_stream_consumer **out,
+                           const mk_stream_consumer_config *opts, mk_stream_consumer **out,
                            mk_error *err) {
     return consumer_create(nw, name, NULL, req, opts, out, err);
 }
 
-int mk_stream_consumer_from_def(mk_network *nw, const mk_stream_def *def,
-                                const mk_stream_consumer_opts *opts, mk_stream_consumer **out,
-                                mk_error *err) {
+int mk_stream_consumer_new_from_def(mk_network *nw, const mk_stream_def *def,
+                                    const mk_stream_consumer_config *opts, mk_stream_consumer **out,
+                                    mk_error *err) {
     if (!def) return mk_error_set(err, MK_EINVAL, "no stream declaration");
     return consumer_create(nw, def->name, def->codec, &def->consumer, opts, out, err);
 }
@@ -405,7 +405,7 @@ int mk_stream_consumer_from_def(mk_network *nw, const mk_stream_def *def,
 typedef struct connect_req {
     mk_stream_consumer *c;
     mk_id peer;
-    char addr[MK_NET_ADDR_MAX + 1];
+    char addr[MK_TRANSPORT_ADDR_MAX + 1];
     int rc;
 } connect_req;
 

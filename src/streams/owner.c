@@ -18,7 +18,7 @@
  * (mk_cond_init_mono) so wall-clock steps neither cut a wait short nor
  * stretch it. Every blocking call (mk_stream_*_wait, mk_stream_send,
  * mk_stream_recv) waits in steps of mk_st_wait_step under one convention:
- * timeout 0 polls, MK_NET_NO_TIMEOUT waits forever, anything else up to an
+ * timeout 0 polls, MK_NO_TIMEOUT waits forever, anything else up to an
  * absolute monotonic deadline taken once at the start.
  *
  * Events are counted and logged, then handed to the observer on the loop
@@ -157,12 +157,12 @@ mk_stream_when mk_when_offline(void) {
 }
 
 void mk_st_deadline(struct timespec *dl, uint32_t timeout_ms) {
-    mk_deadline_after(dl, timeout_ms == MK_NET_NO_TIMEOUT ? 0 : timeout_ms);
+    mk_deadline_after(dl, timeout_ms == MK_NO_TIMEOUT ? 0 : timeout_ms);
 }
 
 int mk_st_wait_step(st_owner *o, uint32_t timeout_ms, const struct timespec *dl) {
     if (timeout_ms == 0) return ETIMEDOUT;
-    if (timeout_ms == MK_NET_NO_TIMEOUT) {
+    if (timeout_ms == MK_NO_TIMEOUT) {
         pthread_cond_wait(&o->cond, &o->mu);
         return 0;
     }

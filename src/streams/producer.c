@@ -52,7 +52,7 @@ void mk_st_prod_end(st_chan *ch, bool notify, bool by_peer, unsigned reason, con
  * channel pauses until on_drain), other negative: the connection closes. */
 static int send_item(st_chan *ch, st_item *it) {
     mk_st_data_header(it->buf, ch->no, it->seq);
-    int rc = mk_net_conn_send(ch->conn, it->buf, ST_DATA_HDR + it->len);
+    int rc = mk_transport_conn_send(ch->conn, it->buf, ST_DATA_HDR + it->len);
     if (rc == MK_EBUSY) ch->busy = true;
     if (rc == 0) {
         ch->credits--;
@@ -112,7 +112,7 @@ static st_item **inbox_take(mk_stream_producer *p, uint32_t *n_out) {
     return items;
 }
 
-static void flush_cb(mk_net *net, void *arg, int status) {
+static void flush_cb(mk_transport *net, void *arg, int status) {
     (void)net;
     mk_stream_producer *p = arg;
     uint32_t n;
@@ -142,7 +142,7 @@ void mk_st_prod_on_credit(st_chan *ch, uint32_t more) {
     pump(ch);
 }
 
-void mk_st_prod_on_drain(st_ctx *ctx, mk_net_conn *conn) {
+void mk_st_prod_on_drain(st_ctx *ctx, mk_transport_conn *conn) {
     for (st_owner *o = ctx->producers; o; o = o->next)
         for (st_chan *ch = o->chans; ch; ch = ch->next)
             if (ch->conn == conn) {
@@ -168,7 +168,7 @@ static int admit(st_chan *ch, mk_stream_producer *p, const mk_stream_msg *m, mk_
     return mk_st_judge(ch, mk_now(), exp, reason, err);
 }
 
-static void send_accept(st_chan *ch, mk_net_conn *conn, mk_expiration exp) {
+static void send_accept(st_chan *ch, mk_transport_conn *conn, mk_expiration exp) {
     mk_buf w;
     mk_buf_init(&w, MK_ENTRY_MAX_BYTES);
     mk_stream_msg a;
@@ -182,7 +182,7 @@ static void send_accept(st_chan *ch, mk_net_conn *conn, mk_expiration exp) {
     mk_buf_free(&w);
 }
 
-void mk_st_prod_on_subscribe(st_ctx *ctx, mk_net_conn *conn, const mk_id *peer,
+void mk_st_prod_on_subscribe(st_ctx *ctx, mk_transport_conn *conn, const mk_id *peer,
                              const mk_stream_msg *m) {
     st_owner *o = mk_st_owner_find(ctx->producers, &m->stream_id);
     if (!o) {
@@ -205,7 +205,7 @@ void mk_st_prod_on_subscribe(st_ctx *ctx, mk_net_conn *conn, const mk_id *peer,
         return;
     }
     ch->no = m->channel;
-    ch->conn = mk_net_conn_ref(conn);
+    ch->conn = mk_transport_conn_ref(conn);
     mk_error err;
     mk_error_clear(&err);
     unsigned reason;
@@ -255,11 +255,11 @@ void mk_st_prod_on_entry(st_ctx *ctx, const mk_network_event *ev) {
 /* The handle (user threads)                                           */
 /* ------------------------------------------------------------------ */
 
-void mk_stream_producer_opts_init(mk_stream_producer_opts *o) {
-    *o = (mk_stream_producer_opts){.max_consumers = MK_STREAM_DEFAULT_MAX_CONSUMERS,
-                                   .max_lag = MK_STREAM_DEFAULT_MAX_LAG,
-                                   .lag_policy = MK_STREAM_LAG_DISCONNECT,
-                                   .inbox = ST_DEFAULT_INBOX};
+void mk_stream_producer_config_init(mk_stream_producer_config *o) {
+    *o = (mk_stream_producer_config){.max_consumers = MK_STREAM_DEFAULT_MAX_CONSUMERS,
+                                     .max_lag = MK_STREAM_DEFAULT_MAX_LAG,
+                                     .lag_policy = MK_STREAM_LAG_DISCONNECT,
+                                     .inbox = ST_DEFAULT_INBOX};
 }
 
 static void producer_destroy(mk_stream_producer *p) {
@@ -271,12 +271,12 @@ static void producer_destroy(mk_stream_producer *p) {
 }
 
 static int producer_create(mk_network *nw, const char *name, const mk_datum_codec *codec,
-                           const mk_requirements *req, const mk_stream_producer_opts *opts,
+                           const mk_requirements *req, const mk_stream_producer_config *opts,
                            mk_stream_producer **out, mk_error *err) {
     *out = NULL;
     MK_TRY(mk_st_owner_check(nw, name, err));
-    mk_stream_producer_opts d;
-    mk_stream_producer_opts_init(&d);
+    mk_stream_producer_config d;
+    mk_stream_producer_config_init(&d);
     if (!opts) opts = &d;
     mk_stream_producer *p = calloc(1, sizeof *p);
     if (!p) return mk_error_set(err, MK_ENOMEM, "out of memory");
@@ -305,14 +305,14 @@ static int producer_create(mk_network *nw, const char *name, const mk_datum_code
 }
 
 int mk_stream_producer_new(mk_network *nw, const char *name, const mk_requirements *req,
-                           const mk_stream_producer_opts *opts, mk_stream_producer **out,
+                           const mk_stream_producer_config *opts, mk_stream_producer **out,
                            mk_error *err) {
     return producer_create(nw, name, NULL, req, opts, out, err);
 }
 
-int mk_stream_producer_from_def(mk_network *nw, const mk_stream_def *def,
-                                const mk_stream_producer_opts *opts, mk_stream_producer **out,
-                                mk_error *err) {
+int mk_stream_producer_new_from_def(mk_network *nw, const mk_stream_def *def,
+                                    const mk_stream_producer_config *opts, mk_stream_producer **out,
+                                    mk_error *err) {
     if (!def) return mk_error_set(err, MK_EINVAL, "no stream declaration");
     return producer_create(nw, def->name, def->codec, &def->producer, opts, out, err);
 }
@@ -383,7 +383,7 @@ int mk_stream_send(mk_stream_producer *p, const void *data, size_t len, uint32_t
         free(it);
         return rc;
     }
-    if (post && mk_net_post(mk_network_net(p->o.nw), flush_cb, p) < 0) {
+    if (post && mk_transport_post(mk_network_transport(p->o.nw), flush_cb, p) < 0) {
         pthread_mutex_lock(&p->o.mu);
         p->flush_posted = false;
         pthread_mutex_unlock(&p->o.mu);

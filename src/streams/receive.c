@@ -129,7 +129,7 @@ void mk_st_send_credits(mk_stream_consumer *c, bool keepalive) {
     }
 }
 
-static void credit_cb(mk_net *net, void *arg, int status) {
+static void credit_cb(mk_transport *net, void *arg, int status) {
     (void)net;
     mk_stream_consumer *c = arg;
     pthread_mutex_lock(&c->o.mu);
@@ -180,7 +180,7 @@ int mk_stream_recv(mk_stream_consumer *c, uint32_t timeout_ms, mk_stream_item *i
         st_ritem r;
         bool post;
         MK_TRY(rq_take(c, timeout_ms, &dl, &r, &post));
-        if (post && mk_net_post(mk_network_net(c->o.nw), credit_cb, c) < 0) {
+        if (post && mk_transport_post(mk_network_transport(c->o.nw), credit_cb, c) < 0) {
             pthread_mutex_lock(&c->o.mu);
             c->credit_posted = false;
             pthread_mutex_unlock(&c->o.mu);

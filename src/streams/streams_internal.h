@@ -137,8 +137,8 @@ struct st_chan {
     mk_stream_consumer *c;
     uint64_t serial;
     mk_id peer;
-    char addr[MK_NET_ADDR_MAX + 1];
-    mk_net_conn *conn; /* referenced while DIALING done .. closed */
+    char addr[MK_TRANSPORT_ADDR_MAX + 1];
+    mk_transport_conn *conn; /* referenced while DIALING done .. closed */
     uint32_t no;
     int state;
     mk_peer_entry entry; /* the peer's entry of the last check */
@@ -163,12 +163,12 @@ struct st_chan {
 struct st_ctx {
     st_shim *shim;
     mk_network *nw;
-    mk_net *net;
+    mk_transport *net;
     mk_id network_id;
     st_owner *producers, *consumers;
     uint32_t next_no;
     uint64_t next_serial;
-    mk_net_timer *t_expiry, *t_tick;
+    mk_transport_timer *t_expiry, *t_tick;
 };
 
 /* What a producer and a consumer share (owner.c). Each handle embeds one
@@ -263,7 +263,7 @@ void mk_st_owner_fini(st_owner *o);
 int mk_st_owner_require(st_owner *o, mk_validator *v, mk_error *err);
 /* Find or make the record of a peer (mu held). NULL when full. */
 st_pstat *mk_st_pstat_get(st_owner *o, const mk_id *peer);
-/* The absolute deadline of a wait of timeout_ms (MK_NET_NO_TIMEOUT: none). */
+/* The absolute deadline of a wait of timeout_ms (MK_NO_TIMEOUT: none). */
 void mk_st_deadline(struct timespec *dl, uint32_t timeout_ms);
 /* One wait on o->cond (mu held) under the timeout convention: 0 after a
  * wake-up, ETIMEDOUT at once for a poll (timeout 0) or past the deadline. */
@@ -286,7 +286,7 @@ void mk_st_chan_set_active(st_chan *ch, bool active);
 void mk_st_chan_drop_conn(st_chan *ch);
 /* The channel numbered `no` on conn among the owners of list, in state
  * min_state or later. */
-st_chan *mk_st_chan_find(st_owner *list, mk_net_conn *conn, uint32_t no, int min_state);
+st_chan *mk_st_chan_find(st_owner *list, mk_transport_conn *conn, uint32_t no, int min_state);
 /* The first owner of list for stream sid that is not closing. */
 st_owner *mk_st_owner_find(st_owner *list, const mk_id *sid);
 
@@ -299,10 +299,10 @@ st_item *mk_st_queue_front(const st_chan *ch);
 void mk_st_queue_pop(st_chan *ch);
 
 /* Encode and send one message; MK_ESTATE without a connection. */
-int mk_st_send_msg(mk_net_conn *conn, const mk_stream_msg *m);
+int mk_st_send_msg(mk_transport_conn *conn, const mk_stream_msg *m);
 /* CLOSE or UNSUBSCRIBE of channel `no` on conn with a reason. */
-void mk_st_send_end_on(mk_net_conn *conn, uint32_t no, mk_stream_msg_type type, unsigned reason,
-                       const char *text, mk_expiration expired);
+void mk_st_send_end_on(mk_transport_conn *conn, uint32_t no, mk_stream_msg_type type,
+                       unsigned reason, const char *text, mk_expiration expired);
 /* The same on the channel's own connection. */
 void mk_st_send_end(st_chan *ch, mk_stream_msg_type type, unsigned reason, const char *text,
                     mk_expiration expired);
@@ -333,10 +333,10 @@ void mk_st_expire(st_ctx *ctx);
 /* End a subscription (sends CLOSE when notify) and free the channel. */
 void mk_st_prod_end(st_chan *ch, bool notify, bool by_peer, unsigned reason, const char *text,
                     mk_expiration expired);
-void mk_st_prod_on_subscribe(st_ctx *ctx, mk_net_conn *conn, const mk_id *peer,
+void mk_st_prod_on_subscribe(st_ctx *ctx, mk_transport_conn *conn, const mk_id *peer,
                              const mk_stream_msg *m);
 void mk_st_prod_on_credit(st_chan *ch, uint32_t more);
-void mk_st_prod_on_drain(st_ctx *ctx, mk_net_conn *conn);
+void mk_st_prod_on_drain(st_ctx *ctx, mk_transport_conn *conn);
 /* A discovery event: re-judge the consumers that peer, end departed ones. */
 void mk_st_prod_on_entry(st_ctx *ctx, const mk_network_event *ev);
 

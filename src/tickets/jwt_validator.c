@@ -58,7 +58,7 @@ typedef struct jwt_validator {
     mk_id signature;
 } jwt_validator;
 
-void mk_jwt_validator_opts_init(mk_jwt_validator_opts *o) {
+void mk_jwt_validator_config_init(mk_jwt_validator_config *o) {
     memset(o, 0, sizeof *o);
     o->subject_mode = MK_JWT_SUB_PEER;
     o->clock_skew = MK_JWT_DEFAULT_SKEW;
@@ -458,7 +458,7 @@ static int compute_signature(jwt_validator *s) {
     return rc;
 }
 
-static int build_state(jwt_validator *s, const mk_jwt_validator_opts *o,
+static int build_state(jwt_validator *s, const mk_jwt_validator_config *o,
                        const mk_jwt_key *const *keys, size_t nkeys, mk_error *err) {
     if (!keys || !nkeys) return mk_error_set(err, MK_EINVAL, "JWT validator: no key configured");
     if (o->clock_skew < 0 || o->clock_skew > MAX_SKEW)
@@ -530,11 +530,11 @@ static int build_state(jwt_validator *s, const mk_jwt_validator_opts *o,
     return 0;
 }
 
-mk_validator *mk_jwt_validator_new(const mk_jwt_validator_opts *opts, const mk_jwt_key *const *keys,
-                                   size_t nkeys, mk_error *err) {
-    mk_jwt_validator_opts defaults;
+mk_validator *mk_jwt_validator_new(const mk_jwt_validator_config *opts,
+                                   const mk_jwt_key *const *keys, size_t nkeys, mk_error *err) {
+    mk_jwt_validator_config defaults;
     if (!opts) {
-        mk_jwt_validator_opts_init(&defaults);
+        mk_jwt_validator_config_init(&defaults);
         opts = &defaults;
     }
     jwt_validator *s = calloc(1, sizeof *s);

@@ -38,8 +38,8 @@ static void init(void) {
     static const char *const iss[] = {"joe", "issuer"};
     static const char *const aud[] = {"net", "other"};
     static const mk_jwt_claim claims[] = {{"role", "\"admin\""}, {"n", "[1,{\"a\":null}]"}};
-    mk_jwt_validator_opts o;
-    mk_jwt_validator_opts_init(&o);
+    mk_jwt_validator_config o;
+    mk_jwt_validator_config_init(&o);
     o.issuers = iss;
     o.n_issuers = 2;
     o.audiences = aud;
@@ -49,7 +49,7 @@ static void init(void) {
     o.max_age = 3600;
     o.max_lifetime = 86400;
     strict = mk_jwt_validator_new(&o, (const mk_jwt_key *const *)keys, 3, NULL);
-    mk_jwt_validator_opts_init(&o);
+    mk_jwt_validator_config_init(&o);
     o.subject_mode = MK_JWT_SUB_ANY;
     o.allow_non_expiring = true;
     lax = mk_jwt_validator_new(&o, (const mk_jwt_key *const *)keys, 3, NULL);

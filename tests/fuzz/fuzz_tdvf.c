@@ -12,9 +12,9 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-    mk_tdvf t;
+    mk_tdx_tdvf t;
     mk_error err;
-    if (mk_tdvf_parse(data, size, &t, &err) != 0) return 0;
+    if (mk_tdx_tdvf_parse(data, size, &t, &err) != 0) return 0;
     /* Bound the work per input: MRTD hashes 128 bytes per page. */
     uint64_t total = 0;
     for (size_t i = 0; i < t.nsections; i++)

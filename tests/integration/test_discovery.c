@@ -236,8 +236,8 @@ static void test_other_network(void **state) {
 /* ----- a raw transport client for hostile input -------------------- */
 
 typedef struct raw {
-    mk_net *net;
-    mk_net_conn *conn;
+    mk_transport *net;
+    mk_transport_conn *conn;
     pthread_mutex_t mu;
     pthread_cond_t cv;
     bool done;
@@ -245,22 +245,22 @@ typedef struct raw {
     int closes;
 } raw;
 
-static void raw_dial_cb(mk_net_conn *conn, int status, const mk_error *err, void *ctx) {
+static void raw_dial_cb(mk_transport_conn *conn, int status, const mk_error *err, void *ctx) {
     (void)err;
     raw *r = ctx;
     pthread_mutex_lock(&r->mu);
     r->status = status;
-    if (status == 0) r->conn = mk_net_conn_ref(conn);
+    if (status == 0) r->conn = mk_transport_conn_ref(conn);
     r->done = true;
     pthread_cond_broadcast(&r->cv);
     pthread_mutex_unlock(&r->mu);
 }
 
-static void raw_on_frame(mk_net_conn *c, const uint8_t *d, size_t l, void *ctx) {
+static void raw_on_frame(mk_transport_conn *c, const uint8_t *d, size_t l, void *ctx) {
     (void)c, (void)d, (void)l, (void)ctx;
 }
 
-static void raw_on_close(mk_net_conn *c, int code, const char *reason, void *ctx) {
+static void raw_on_close(mk_transport_conn *c, int code, const char *reason, void *ctx) {
     (void)c, (void)code, (void)reason;
     raw *r = ctx;
     pthread_mutex_lock(&r->mu);
@@ -272,16 +272,17 @@ static void raw_connect(raw *r, mk_network *target) {
     mk_id nid, pid;
     mk_network_id(target, &nid);
     mk_network_peer_id(target, &pid);
-    char addr[MK_NET_ADDR_MAX + 1];
+    char addr[MK_TRANSPORT_ADDR_MAX + 1];
     mk_network_listen_addr(target, addr, sizeof addr);
     pthread_mutex_lock(&r->mu);
     r->done = false;
-    if (r->conn) mk_net_conn_unref(r->conn);
+    if (r->conn) mk_transport_conn_unref(r->conn);
     r->conn = NULL;
     pthread_mutex_unlock(&r->mu);
     mk_error err;
-    TU_ASSERT_RC(mk_net_dial(r->net, &pid, addr, MK_NETWORK_PROTOCOL, NULL, raw_dial_cb, r, &err),
-                 0, &err);
+    TU_ASSERT_RC(
+        mk_transport_dial(r->net, &pid, addr, MK_NETWORK_PROTOCOL, NULL, raw_dial_cb, r, &err), 0,
+        &err);
     pthread_mutex_lock(&r->mu);
     while (!r->done)
         pthread_cond_wait(&r->cv, &r->mu);
@@ -294,30 +295,30 @@ static void raw_open(raw *r, mk_network *target) {
     memset(r, 0, sizeof *r);
     pthread_mutex_init(&r->mu, NULL);
     pthread_cond_init(&r->cv, NULL);
-    mk_net_config nc;
-    mk_net_config_init(&nc);
+    mk_transport_config nc;
+    mk_transport_config_init(&nc);
     mk_network_id(target, &nc.network_id);
     nc.no_listen = true;
     mk_error err;
-    TU_ASSERT_RC(mk_net_new(&nc, &r->net, &err), 0, &err);
-    mk_net_protocol p = {.name = MK_NETWORK_PROTOCOL,
-                         .max_frame = 4 << 20,
-                         .on_frame = raw_on_frame,
-                         .on_close = raw_on_close,
-                         .ctx = r};
-    TU_ASSERT_RC(mk_net_register_protocol(r->net, &p, &err), 0, &err);
-    TU_ASSERT_RC(mk_net_start(r->net, &err), 0, &err);
+    TU_ASSERT_RC(mk_transport_new(&nc, &r->net, &err), 0, &err);
+    mk_transport_protocol p = {.name = MK_NETWORK_PROTOCOL,
+                               .max_frame = 4 << 20,
+                               .on_frame = raw_on_frame,
+                               .on_close = raw_on_close,
+                               .ctx = r};
+    TU_ASSERT_RC(mk_transport_register_protocol(r->net, &p, &err), 0, &err);
+    TU_ASSERT_RC(mk_transport_start(r->net, &err), 0, &err);
     raw_connect(r, target);
 }
 
 static void raw_send(raw *r, const mk_buf *frame) {
-    assert_int_equal(mk_net_conn_send(r->conn, frame->data, frame->len), 0);
+    assert_int_equal(mk_transport_conn_send(r->conn, frame->data, frame->len), 0);
 }
 
 static void raw_free(raw *r) {
-    mk_net_stop(r->net);
-    if (r->conn) mk_net_conn_unref(r->conn);
-    mk_net_free(r->net);
+    mk_transport_stop(r->net);
+    if (r->conn) mk_transport_conn_unref(r->conn);
+    mk_transport_free(r->net);
     pthread_mutex_destroy(&r->mu);
     pthread_cond_destroy(&r->cv);
 }

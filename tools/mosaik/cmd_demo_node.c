@@ -140,18 +140,18 @@ static int node_stream(const cli_demo_node_args *a, mk_network *nw, mk_tdx_sim *
     };
     int rc;
     if (a->producer) {
-        mk_stream_producer_opts po;
-        mk_stream_producer_opts_init(&po);
+        mk_stream_producer_config po;
+        mk_stream_producer_config_init(&po);
         po.on_event = on_stream_event;
         po.lag_policy = MK_STREAM_LAG_DROP_OLDEST;
-        rc = mk_stream_producer_from_def(nw, &def, &po, pp, &err);
+        rc = mk_stream_producer_new_from_def(nw, &def, &po, pp, &err);
     } else {
-        mk_stream_consumer_opts co;
-        mk_stream_consumer_opts_init(&co);
+        mk_stream_consumer_config co;
+        mk_stream_consumer_config_init(&co);
         co.on_event = on_stream_event;
         co.retry_min_ms = 1000;
         co.retry_max_ms = 3000;
-        rc = mk_stream_consumer_from_def(nw, &def, &co, cp, &err);
+        rc = mk_stream_consumer_new_from_def(nw, &def, &co, cp, &err);
     }
     return rc < 0 ? node_fail("stream", &err) : CLI_OK;
 }
@@ -164,7 +164,7 @@ static int node_ready(const cli_demo_node_args *a, mk_network *nw, bool has_tick
     mk_error_clear(&err);
     mk_id peer;
     mk_network_peer_id(nw, &peer);
-    char hex[MK_ID_HEX_LEN], addr[MK_NET_ADDR_MAX + 1], sp[9];
+    char hex[MK_ID_HEX_LEN], addr[MK_TRANSPORT_ADDR_MAX + 1], sp[9];
     mk_id_to_hex(&peer, hex);
     mk_network_listen_addr(nw, addr, sizeof addr);
     short_hex(&peer, sp);

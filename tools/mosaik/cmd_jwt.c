@@ -428,8 +428,8 @@ static int cmd_verify(int argc, char **argv) {
         mk_buf_free(&tok);
         return rc;
     }
-    mk_jwt_validator_opts o;
-    mk_jwt_validator_opts_init(&o);
+    mk_jwt_validator_config o;
+    mk_jwt_validator_config_init(&o);
     o.issuers = a.iss;
     o.n_issuers = a.n_iss;
     o.audiences = a.aud;

@@ -175,7 +175,7 @@ static void print_event(node_cli *c, const mk_network_event *ev) {
 /* ----- metrics responder ---------------------------------------------- */
 
 static int listen_tcp(const char *addr, mk_error *err) {
-    char host[MK_NET_ADDR_MAX + 1];
+    char host[MK_TRANSPORT_ADDR_MAX + 1];
     const char *colon = strrchr(addr, ':');
     if (!colon || (size_t)(colon - addr) >= sizeof host)
         return mk_error_set(err, MK_EINVAL, "--metrics: want ip:port");
@@ -614,7 +614,7 @@ static void node_print_started(node_run *r) {
     mk_id pid, nid;
     mk_network_peer_id(r->c.nw, &pid);
     mk_network_id(r->c.nw, &nid);
-    char ph[MK_ID_HEX_LEN], nh[MK_ID_HEX_LEN], addr[MK_NET_ADDR_MAX + 1] = "";
+    char ph[MK_ID_HEX_LEN], nh[MK_ID_HEX_LEN], addr[MK_TRANSPORT_ADDR_MAX + 1] = "";
     hexid(&pid, ph);
     hexid(&nid, nh);
     mk_network_listen_addr(r->c.nw, addr, sizeof addr);
@@ -622,11 +622,11 @@ static void node_print_started(node_run *r) {
     json_object_set_new(o, "event", json_string("started"));
     json_object_set_new(o, "peer", json_string(ph));
     json_object_set_new(o, "addr", json_string(addr));
-    char bs[MK_ID_HEX_LEN + MK_NET_ADDR_MAX + 2];
+    char bs[MK_ID_HEX_LEN + MK_TRANSPORT_ADDR_MAX + 2];
     snprintf(bs, sizeof bs, "%s@%s", ph, addr);
     json_object_set_new(o, "bootstrap", json_string(bs));
     json_object_set_new(o, "network", json_string(nh));
-    char maddr[MK_NET_ADDR_MAX + 8] = "";
+    char maddr[MK_TRANSPORT_ADDR_MAX + 8] = "";
     if (r->mfd >= 0) {
         sock_addr_text(r->mfd, maddr, sizeof maddr);
         json_object_set_new(o, "metrics", json_string(maddr));

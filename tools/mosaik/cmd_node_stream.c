@@ -65,8 +65,8 @@ int node_stream_start(node_stream *s, mk_network *nw, const char *produce, const
     s->json = json;
     s->name = produce ? produce : consume;
     if (produce) {
-        mk_stream_producer_opts po;
-        mk_stream_producer_opts_init(&po);
+        mk_stream_producer_config po;
+        mk_stream_producer_config_init(&po);
         po.on_event = on_event;
         po.event_ctx = s;
         po.lag_policy = MK_STREAM_LAG_DROP_OLDEST;
@@ -78,8 +78,8 @@ int node_stream_start(node_stream *s, mk_network *nw, const char *produce, const
         return 0;
     }
     mk_validator_free(require);
-    mk_stream_consumer_opts co;
-    mk_stream_consumer_opts_init(&co);
+    mk_stream_consumer_config co;
+    mk_stream_consumer_config_init(&co);
     co.on_event = on_event;
     co.event_ctx = s;
     co.retry_min_ms = 500;

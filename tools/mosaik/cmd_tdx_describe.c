@@ -66,8 +66,8 @@ void cli_tdx_null_quote_fields(json_t *o) {
 }
 
 void cli_tdx_describe_result(json_t *o, const mk_tdx_result *res, bool have) {
-    if (have && res->collateral_checked && res->tcb_status != MK_TCB_UNKNOWN) {
-        json_object_set_new(o, "tcb_status", json_string(mk_tcb_status_name(res->tcb_status)));
+    if (have && res->collateral_checked && res->tcb_status != MK_TDX_TCB_UNKNOWN) {
+        json_object_set_new(o, "tcb_status", json_string(mk_tdx_tcb_status_name(res->tcb_status)));
         json_t *a = json_array();
         for (size_t i = 0; i < res->n_advisories && i < MK_TDX_MAX_ADVISORIES; i++)
             json_array_append_new(a, json_string(res->advisory_ids[i]));

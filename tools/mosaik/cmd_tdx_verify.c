@@ -22,8 +22,8 @@
 static int parse_accept(const char *s, uint32_t *mask) {
     if (!strcmp(s, "any")) {
         *mask = 0;
-        for (int i = 0; i < MK_TCB_STATUS_COUNT; i++)
-            if (i != MK_TCB_REVOKED) *mask |= MK_TCB_BIT(i);
+        for (int i = 0; i < MK_TDX_TCB_STATUS_COUNT; i++)
+            if (i != MK_TDX_TCB_REVOKED) *mask |= MK_TDX_TCB_BIT(i);
         return 0;
     }
     *mask = 0;
@@ -32,14 +32,14 @@ static int parse_accept(const char *s, uint32_t *mask) {
     int rc = 0;
     char *save = NULL;
     for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-        mk_tcb_status st;
-        if (mk_tcb_status_parse(tok, &st) < 0) {
+        mk_tdx_tcb_status st;
+        if (mk_tdx_tcb_status_parse(tok, &st) < 0) {
             rc = cli_usage_error("tdx verify: unknown TCB status '%s' (use Intel's names, e.g. "
                                  "UpToDate,SWHardeningNeeded, or 'any')",
                                  tok);
             break;
         }
-        *mask |= MK_TCB_BIT(st);
+        *mask |= MK_TDX_TCB_BIT(st);
     }
     free(copy);
     if (rc == 0 && *mask == 0) rc = cli_usage_error("tdx verify: --accept lists no status");

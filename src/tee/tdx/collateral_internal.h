@@ -28,7 +28,7 @@ typedef char mk_tdx_advisory[MK_TDX_ADVISORY_LEN];
 /* A level graded by one ISVSVN (TDX module identity levels, QE levels). */
 typedef struct mk_tdx_isv_level {
     uint16_t isvsvn;
-    mk_tcb_status status;
+    mk_tdx_tcb_status status;
     int64_t tcb_date;
     size_t n_adv;
     mk_tdx_advisory *adv;
@@ -49,7 +49,7 @@ typedef struct mk_tdx_tcb_level {
     uint8_t sgx[16];
     uint16_t pcesvn;
     uint8_t tdx[16];
-    mk_tcb_status status;
+    mk_tdx_tcb_status status;
     int64_t tcb_date;
     size_t n_adv;
     mk_tdx_advisory *adv;
@@ -95,9 +95,9 @@ typedef enum mk_tdx_doc { MK_TDX_DOC_TCB_INFO = 1, MK_TDX_DOC_QE_IDENTITY = 2 } 
 int mk_tdx_collateral_verify_doc(const mk_tdx_collateral *c, mk_tdx_trust *t, mk_tdx_doc which,
                                  int64_t now, mk_error *err);
 
-/* Intel's status names: the same as the public mk_tcb_status_name (which
+/* Intel's status names: the same as the public mk_tdx_tcb_status_name (which
  * verify.c owns and this calls). Returns "Unknown" for values outside the
  * enum. */
-const char *mk_tdx_status_str(mk_tcb_status s);
+const char *mk_tdx_status_str(mk_tdx_tcb_status s);
 
 #endif

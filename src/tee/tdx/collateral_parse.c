@@ -31,21 +31,24 @@
 /* Status names                                                        */
 /* ------------------------------------------------------------------ */
 
-/* verify.c owns the name table (mk_tcb_status_name). */
-const char *mk_tdx_status_str(mk_tcb_status s) {
-    return mk_tcb_status_name(s);
+/* verify.c owns the name table (mk_tdx_tcb_status_name). */
+const char *mk_tdx_status_str(mk_tdx_tcb_status s) {
+    return mk_tdx_tcb_status_name(s);
 }
 
 /* Status sets a document may use (Intel's VALID_TCB_INFO_STATUSES etc.). */
 #define BIT(s) (1u << (unsigned)(s))
 #define PLATFORM_STATUSES                                                                          \
-    (BIT(MK_TCB_UP_TO_DATE) | BIT(MK_TCB_OUT_OF_DATE) | BIT(MK_TCB_CONFIGURATION_NEEDED) |         \
-     BIT(MK_TCB_REVOKED) | BIT(MK_TCB_OUT_OF_DATE_CONFIGURATION_NEEDED) |                          \
-     BIT(MK_TCB_SW_HARDENING_NEEDED) | BIT(MK_TCB_CONFIGURATION_AND_SW_HARDENING_NEEDED))
-#define MODULE_STATUSES (BIT(MK_TCB_UP_TO_DATE) | BIT(MK_TCB_OUT_OF_DATE) | BIT(MK_TCB_REVOKED))
+    (BIT(MK_TDX_TCB_UP_TO_DATE) | BIT(MK_TDX_TCB_OUT_OF_DATE) |                                    \
+     BIT(MK_TDX_TCB_CONFIGURATION_NEEDED) | BIT(MK_TDX_TCB_REVOKED) |                              \
+     BIT(MK_TDX_TCB_OUT_OF_DATE_CONFIGURATION_NEEDED) | BIT(MK_TDX_TCB_SW_HARDENING_NEEDED) |      \
+     BIT(MK_TDX_TCB_CONFIGURATION_AND_SW_HARDENING_NEEDED))
+#define MODULE_STATUSES                                                                            \
+    (BIT(MK_TDX_TCB_UP_TO_DATE) | BIT(MK_TDX_TCB_OUT_OF_DATE) | BIT(MK_TDX_TCB_REVOKED))
 #define QE_STATUSES                                                                                \
-    (BIT(MK_TCB_UP_TO_DATE) | BIT(MK_TCB_OUT_OF_DATE) | BIT(MK_TCB_CONFIGURATION_NEEDED) |         \
-     BIT(MK_TCB_REVOKED) | BIT(MK_TCB_OUT_OF_DATE_CONFIGURATION_NEEDED))
+    (BIT(MK_TDX_TCB_UP_TO_DATE) | BIT(MK_TDX_TCB_OUT_OF_DATE) |                                    \
+     BIT(MK_TDX_TCB_CONFIGURATION_NEEDED) | BIT(MK_TDX_TCB_REVOKED) |                              \
+     BIT(MK_TDX_TCB_OUT_OF_DATE_CONFIGURATION_NEEDED))
 
 /* ------------------------------------------------------------------ */
 /* Field helpers                                                       */
@@ -107,12 +110,12 @@ static int f_array(json_t *o, const char *key, size_t min, size_t max, json_t **
     return 0;
 }
 
-static int f_status(json_t *o, unsigned allowed, mk_tcb_status *out, mk_error *err) {
+static int f_status(json_t *o, unsigned allowed, mk_tdx_tcb_status *out, mk_error *err) {
     const char *s;
     MK_TRY(f_str(o, "tcbStatus", &s, NULL, err));
-    for (int i = 0; i < MK_TCB_STATUS_COUNT; i++) {
-        if (strcmp(s, mk_tcb_status_name((mk_tcb_status)i)) == 0 && (allowed & BIT(i))) {
-            *out = (mk_tcb_status)i;
+    for (int i = 0; i < MK_TDX_TCB_STATUS_COUNT; i++) {
+        if (strcmp(s, mk_tdx_tcb_status_name((mk_tdx_tcb_status)i)) == 0 && (allowed & BIT(i))) {
+            *out = (mk_tdx_tcb_status)i;
             return 0;
         }
     }

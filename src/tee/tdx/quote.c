@@ -84,7 +84,7 @@ static int parse_td_body(mk_reader *r, mk_tdx_body_type type, mk_tdx_td_report *
     return 0;
 }
 
-static int parse_qe_report(mk_reader *r, mk_sgx_report *q, mk_error *err) {
+static int parse_qe_report(mk_reader *r, mk_tdx_sgx_report *q, mk_error *err) {
     READ(mk_read_bytes(r, q->cpusvn, 16), r, "QE report");
     READ(mk_read_u32le(r, &q->miscselect), r, "QE report");
     READ(mk_read_skip(r, 28), r, "QE report");

@@ -56,20 +56,23 @@ static void adv_add(adv_acc *a, const mk_tdx_advisory *adv, size_t n) {
     }
 }
 
-static bool is_config(mk_tcb_status s) {
-    return s == MK_TCB_CONFIGURATION_NEEDED || s == MK_TCB_OUT_OF_DATE_CONFIGURATION_NEEDED ||
-           s == MK_TCB_CONFIGURATION_AND_SW_HARDENING_NEEDED ||
-           s == MK_TCB_TD_RELAUNCH_ADVISED_CONFIGURATION_NEEDED;
+static bool is_config(mk_tdx_tcb_status s) {
+    return s == MK_TDX_TCB_CONFIGURATION_NEEDED ||
+           s == MK_TDX_TCB_OUT_OF_DATE_CONFIGURATION_NEEDED ||
+           s == MK_TDX_TCB_CONFIGURATION_AND_SW_HARDENING_NEEDED ||
+           s == MK_TDX_TCB_TD_RELAUNCH_ADVISED_CONFIGURATION_NEEDED;
 }
 
 /* Intel's convergeTcbStatusWith{TdxModule,Qe}TcbStatus: `other` is the
  * module or QE level status (UpToDate / OutOfDate-like / Revoked). */
-static mk_tcb_status converge(mk_tcb_status s, mk_tcb_status other) {
-    if (other == MK_TCB_REVOKED) return MK_TCB_REVOKED;
-    if (other != MK_TCB_UP_TO_DATE) {
-        if (s == MK_TCB_UP_TO_DATE || s == MK_TCB_SW_HARDENING_NEEDED) return MK_TCB_OUT_OF_DATE;
-        if (s == MK_TCB_CONFIGURATION_NEEDED || s == MK_TCB_CONFIGURATION_AND_SW_HARDENING_NEEDED)
-            return MK_TCB_OUT_OF_DATE_CONFIGURATION_NEEDED;
+static mk_tdx_tcb_status converge(mk_tdx_tcb_status s, mk_tdx_tcb_status other) {
+    if (other == MK_TDX_TCB_REVOKED) return MK_TDX_TCB_REVOKED;
+    if (other != MK_TDX_TCB_UP_TO_DATE) {
+        if (s == MK_TDX_TCB_UP_TO_DATE || s == MK_TDX_TCB_SW_HARDENING_NEEDED)
+            return MK_TDX_TCB_OUT_OF_DATE;
+        if (s == MK_TDX_TCB_CONFIGURATION_NEEDED ||
+            s == MK_TDX_TCB_CONFIGURATION_AND_SW_HARDENING_NEEDED)
+            return MK_TDX_TCB_OUT_OF_DATE_CONFIGURATION_NEEDED;
     }
     return s;
 }
@@ -116,7 +119,7 @@ static int check_module(const mk_tdx_tcb_info *t, const mk_tdx_quote *q,
     return 0;
 }
 
-static int check_qe(const mk_tdx_qe_identity *qi, const mk_sgx_report *r,
+static int check_qe(const mk_tdx_qe_identity *qi, const mk_tdx_sgx_report *r,
                     const mk_tdx_isv_level **lvl, mk_error *err) {
     if (strcmp(qi->id, "TD_QE") != 0)
         return mk_error_set(err, MK_EMISMATCH, "QE identity is for \"%s\", not TD_QE", qi->id);
@@ -157,18 +160,19 @@ static bool tdx_ok(const mk_tdx_tcb_level *l, const uint8_t svn[16], int start) 
 
 /* The TD 1.5 relaunch check (TDRelaunchCheck.cpp); returns the new
  * status, or MK_EMISMATCH. */
-static int relaunch(const mk_tdx_tcb_info *t, const mk_tdx_quote *q, mk_tcb_status sgx,
-                    mk_tcb_status tdx, mk_tcb_status module, const mk_tdx_isv_level *qe,
-                    mk_tcb_status *out, mk_error *err) {
+static int relaunch(const mk_tdx_tcb_info *t, const mk_tdx_quote *q, mk_tdx_tcb_status sgx,
+                    mk_tdx_tcb_status tdx, mk_tdx_tcb_status module, const mk_tdx_isv_level *qe,
+                    mk_tdx_tcb_status *out, mk_error *err) {
     *out = tdx;
     if (q->body_type != MK_TDX_BODY_TD15) return 0;
-    if (qe && qe->status != MK_TCB_UP_TO_DATE) return 0;
-    if (!(sgx == MK_TCB_UP_TO_DATE || sgx == MK_TCB_SW_HARDENING_NEEDED ||
-          sgx == MK_TCB_CONFIGURATION_NEEDED ||
-          sgx == MK_TCB_CONFIGURATION_AND_SW_HARDENING_NEEDED))
+    if (qe && qe->status != MK_TDX_TCB_UP_TO_DATE) return 0;
+    if (!(sgx == MK_TDX_TCB_UP_TO_DATE || sgx == MK_TDX_TCB_SW_HARDENING_NEEDED ||
+          sgx == MK_TDX_TCB_CONFIGURATION_NEEDED ||
+          sgx == MK_TDX_TCB_CONFIGURATION_AND_SW_HARDENING_NEEDED))
         return 0;
-    if (tdx != MK_TCB_OUT_OF_DATE && tdx != MK_TCB_OUT_OF_DATE_CONFIGURATION_NEEDED) return 0;
-    if (module != MK_TCB_OUT_OF_DATE) return 0;
+    if (tdx != MK_TDX_TCB_OUT_OF_DATE && tdx != MK_TDX_TCB_OUT_OF_DATE_CONFIGURATION_NEEDED)
+        return 0;
+    if (module != MK_TDX_TCB_OUT_OF_DATE) return 0;
     const mk_tdx_tcb_level *latest = &t->levels[0];
     const uint8_t *svn2 = q->body.tee_tcb_svn2;
     bool ok;
@@ -183,8 +187,9 @@ static int relaunch(const mk_tdx_tcb_info *t, const mk_tdx_quote *q, mk_tcb_stat
         ok = svn2[0] >= m2->levels[0].isvsvn && svn2[2] >= latest->tdx[2];
     }
     if (ok)
-        *out = (is_config(sgx) || is_config(tdx)) ? MK_TCB_TD_RELAUNCH_ADVISED_CONFIGURATION_NEEDED
-                                                  : MK_TCB_TD_RELAUNCH_ADVISED;
+        *out = (is_config(sgx) || is_config(tdx))
+                   ? MK_TDX_TCB_TD_RELAUNCH_ADVISED_CONFIGURATION_NEEDED
+                   : MK_TDX_TCB_TD_RELAUNCH_ADVISED;
     return 0;
 }
 
@@ -249,7 +254,7 @@ int mk_tdx_tcb_evaluate(const mk_tdx_collateral *c, const mk_tdx_quote *q,
 
     /* 6. Module level. */
     const mk_tdx_isv_level *mod_lvl = NULL;
-    mk_tcb_status module = MK_TCB_UP_TO_DATE;
+    mk_tdx_tcb_status module = MK_TDX_TCB_UP_TO_DATE;
     if (mod) {
         for (size_t i = 0; i < mod->n_levels && !mod_lvl; i++)
             if (svn[0] >= mod->levels[i].isvsvn) mod_lvl = &mod->levels[i];
@@ -262,10 +267,11 @@ int mk_tdx_tcb_evaluate(const mk_tdx_collateral *c, const mk_tdx_quote *q,
     }
 
     /* Merge. */
-    mk_tcb_status platform = tdx_lvl->status;
-    mk_tcb_status st = converge(platform, module);
-    if (st != MK_TCB_REVOKED) MK_TRY(relaunch(t, q, sgx_lvl->status, st, module, qe_lvl, &st, err));
-    if (st != MK_TCB_REVOKED && qe_lvl) st = converge(st, qe_lvl->status);
+    mk_tdx_tcb_status platform = tdx_lvl->status;
+    mk_tdx_tcb_status st = converge(platform, module);
+    if (st != MK_TDX_TCB_REVOKED)
+        MK_TRY(relaunch(t, q, sgx_lvl->status, st, module, qe_lvl, &st, err));
+    if (st != MK_TDX_TCB_REVOKED && qe_lvl) st = converge(st, qe_lvl->status);
 
     adv_acc acc;
     acc.n = 0;
@@ -275,7 +281,7 @@ int mk_tdx_tcb_evaluate(const mk_tdx_collateral *c, const mk_tdx_quote *q,
 
     res->tcb_status = st;
     res->platform_status = platform;
-    res->qe_status = qe_lvl ? qe_lvl->status : MK_TCB_UNKNOWN;
+    res->qe_status = qe_lvl ? qe_lvl->status : MK_TDX_TCB_UNKNOWN;
     res->n_advisories = acc.n;
     memcpy(res->advisory_ids, acc.ids, sizeof acc.ids);
     return 0;

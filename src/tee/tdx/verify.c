@@ -114,28 +114,28 @@ struct mk_tdx_verifier {
 /* TCB status names and the default policy                              */
 /* ------------------------------------------------------------------ */
 
-static const char *const status_names[MK_TCB_STATUS_COUNT] = {
-    [MK_TCB_UP_TO_DATE] = "UpToDate",
-    [MK_TCB_SW_HARDENING_NEEDED] = "SWHardeningNeeded",
-    [MK_TCB_CONFIGURATION_NEEDED] = "ConfigurationNeeded",
-    [MK_TCB_CONFIGURATION_AND_SW_HARDENING_NEEDED] = "ConfigurationAndSWHardeningNeeded",
-    [MK_TCB_OUT_OF_DATE] = "OutOfDate",
-    [MK_TCB_OUT_OF_DATE_CONFIGURATION_NEEDED] = "OutOfDateConfigurationNeeded",
-    [MK_TCB_TD_RELAUNCH_ADVISED] = "TDRelaunchAdvised",
-    [MK_TCB_TD_RELAUNCH_ADVISED_CONFIGURATION_NEEDED] = "TDRelaunchAdvisedConfigurationNeeded",
-    [MK_TCB_REVOKED] = "Revoked",
+static const char *const status_names[MK_TDX_TCB_STATUS_COUNT] = {
+    [MK_TDX_TCB_UP_TO_DATE] = "UpToDate",
+    [MK_TDX_TCB_SW_HARDENING_NEEDED] = "SWHardeningNeeded",
+    [MK_TDX_TCB_CONFIGURATION_NEEDED] = "ConfigurationNeeded",
+    [MK_TDX_TCB_CONFIGURATION_AND_SW_HARDENING_NEEDED] = "ConfigurationAndSWHardeningNeeded",
+    [MK_TDX_TCB_OUT_OF_DATE] = "OutOfDate",
+    [MK_TDX_TCB_OUT_OF_DATE_CONFIGURATION_NEEDED] = "OutOfDateConfigurationNeeded",
+    [MK_TDX_TCB_TD_RELAUNCH_ADVISED] = "TDRelaunchAdvised",
+    [MK_TDX_TCB_TD_RELAUNCH_ADVISED_CONFIGURATION_NEEDED] = "TDRelaunchAdvisedConfigurationNeeded",
+    [MK_TDX_TCB_REVOKED] = "Revoked",
 };
 
-const char *mk_tcb_status_name(mk_tcb_status s) {
-    if ((int)s < 0 || s >= MK_TCB_STATUS_COUNT) return "Unknown";
+const char *mk_tdx_tcb_status_name(mk_tdx_tcb_status s) {
+    if ((int)s < 0 || s >= MK_TDX_TCB_STATUS_COUNT) return "Unknown";
     return status_names[s];
 }
 
-int mk_tcb_status_parse(const char *name, mk_tcb_status *out) {
+int mk_tdx_tcb_status_parse(const char *name, mk_tdx_tcb_status *out) {
     if (!name || !out) return MK_EINVAL;
-    for (int i = 0; i < MK_TCB_STATUS_COUNT; i++) {
+    for (int i = 0; i < MK_TDX_TCB_STATUS_COUNT; i++) {
         if (strcasecmp(name, status_names[i]) == 0) {
-            *out = (mk_tcb_status)i;
+            *out = (mk_tdx_tcb_status)i;
             return 0;
         }
     }
@@ -145,7 +145,8 @@ int mk_tcb_status_parse(const char *name, mk_tcb_status *out) {
 void mk_tdx_policy_default(mk_tdx_policy *p) {
     if (!p) return;
     memset(p, 0, sizeof *p);
-    p->accepted_statuses = MK_TCB_BIT(MK_TCB_UP_TO_DATE) | MK_TCB_BIT(MK_TCB_SW_HARDENING_NEEDED);
+    p->accepted_statuses =
+        MK_TDX_TCB_BIT(MK_TDX_TCB_UP_TO_DATE) | MK_TDX_TCB_BIT(MK_TDX_TCB_SW_HARDENING_NEEDED);
 }
 
 /* ------------------------------------------------------------------ */
@@ -633,12 +634,12 @@ static int check_collateral(mk_tdx_verifier *v, const mk_tdx_collateral *coll,
     res->collateral_checked = true;
     if ((rc = mk_tdx_tcb_evaluate(coll, q, ext, res, err)) < 0)
         return mk_error_prefix(err, rc, "TCB");
-    if ((int)res->tcb_status < 0 || res->tcb_status >= MK_TCB_STATUS_COUNT ||
-        !(pol->accepted_statuses & MK_TCB_BIT(res->tcb_status))) {
+    if ((int)res->tcb_status < 0 || res->tcb_status >= MK_TDX_TCB_STATUS_COUNT ||
+        !(pol->accepted_statuses & MK_TDX_TCB_BIT(res->tcb_status))) {
         char adv[256];
         format_advisories(res, adv, sizeof adv);
         return mk_error_set(err, MK_EPOLICY, "policy: TCB status %s is not accepted%s%s%s",
-                            mk_tcb_status_name(res->tcb_status), adv[0] ? " (advisories: " : "",
+                            mk_tdx_tcb_status_name(res->tcb_status), adv[0] ? " (advisories: " : "",
                             adv, adv[0] ? ")" : "");
     }
     return 0;
@@ -716,7 +717,7 @@ int mk_tdx_verify(mk_tdx_verifier *v, const uint8_t *quote, size_t len,
     mk_tdx_result local;
     if (!res) res = &local;
     memset(res, 0, sizeof *res);
-    res->tcb_status = res->platform_status = res->qe_status = MK_TCB_UNKNOWN;
+    res->tcb_status = res->platform_status = res->qe_status = MK_TDX_TCB_UNKNOWN;
     res->valid_until = 0; /* unknown until the chain is verified */
     if (!v) return mk_error_set(err, MK_EINVAL, "no verifier");
 

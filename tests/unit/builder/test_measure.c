@@ -205,19 +205,19 @@ static void test_authenticode_pe64(void **state) {
                                   {0x200, 0x400}, {0x400, 0x600}, {0x600, 0x680}};
     mk_error err;
     expect_ranges(pe, EVP_sha256(), r, 6, want);
-    TU_ASSERT_RC(mk_pe_authenticode(pe, PE_LEN, MK_SHA256, got, &err), 0, &err);
+    TU_ASSERT_RC(mk_tdx_pe_authenticode(pe, PE_LEN, MK_SHA256, got, &err), 0, &err);
     assert_memory_equal(got, want, 32);
     expect_ranges(pe, EVP_sha384(), r, 6, want);
-    TU_ASSERT_RC(mk_pe_authenticode(pe, PE_LEN, MK_SHA384, got, &err), 0, &err);
+    TU_ASSERT_RC(mk_tdx_pe_authenticode(pe, PE_LEN, MK_SHA384, got, &err), 0, &err);
     assert_memory_equal(got, want, 48);
     /* The excluded fields do not matter; any other byte does. */
     pe[0xD8] ^= 0xFF;
     pe[0x128] ^= 0xFF;
     pe[0x6FF] ^= 0xFF;
-    TU_ASSERT_RC(mk_pe_authenticode(pe, PE_LEN, MK_SHA384, got, &err), 0, &err);
+    TU_ASSERT_RC(mk_tdx_pe_authenticode(pe, PE_LEN, MK_SHA384, got, &err), 0, &err);
     assert_memory_equal(got, want, 48);
     pe[0x5FF] ^= 0xFF;
-    TU_ASSERT_RC(mk_pe_authenticode(pe, PE_LEN, MK_SHA384, got, &err), 0, &err);
+    TU_ASSERT_RC(mk_tdx_pe_authenticode(pe, PE_LEN, MK_SHA384, got, &err), 0, &err);
     assert_memory_not_equal(got, want, 48);
     /* Without the cert and trailing data the file ends at the sections. */
     build_pe64(pe);
@@ -225,7 +225,7 @@ static void test_authenticode_pe64(void **state) {
     static const size_t r2[][2] = {
         {0, 0xD8}, {0xDC, 0x128}, {0x130, 0x200}, {0x200, 0x400}, {0x400, 0x600}};
     expect_ranges(pe, EVP_sha384(), r2, 5, want);
-    TU_ASSERT_RC(mk_pe_authenticode(pe, 0x600, MK_SHA384, got, &err), 0, &err);
+    TU_ASSERT_RC(mk_tdx_pe_authenticode(pe, 0x600, MK_SHA384, got, &err), 0, &err);
     assert_memory_equal(got, want, 48);
 }
 
@@ -236,7 +236,7 @@ static void test_authenticode_pe32(void **state) {
     static const size_t r[][2] = {{0, 0x58}, {0x5C, 0x100}, {0x100, 0x200}, {0x200, 0x250}};
     mk_error err;
     expect_ranges(pe, EVP_sha256(), r, 4, want);
-    TU_ASSERT_RC(mk_pe_authenticode(pe, PE32_LEN, MK_SHA256, got, &err), 0, &err);
+    TU_ASSERT_RC(mk_tdx_pe_authenticode(pe, PE32_LEN, MK_SHA256, got, &err), 0, &err);
     assert_memory_equal(got, want, 32);
 }
 
@@ -244,7 +244,7 @@ static void expect_pe_refused(uint8_t *pe, size_t len, const char *reason) {
     uint8_t got[48];
     mk_error err;
     mk_error_clear(&err);
-    int rc = mk_pe_authenticode(pe, len, MK_SHA384, got, &err);
+    int rc = mk_tdx_pe_authenticode(pe, len, MK_SHA384, got, &err);
     if (rc >= 0) fail_msg("malformed PE accepted (want \"%s\")", reason);
     TU_ASSERT_REASON(&err, reason);
 }
@@ -381,13 +381,13 @@ static void test_mrtd_synthetic(void **state) {
     assert_non_null(fw);
     build_fw(fw);
     mk_error err;
-    mk_tdvf t;
-    TU_ASSERT_RC(mk_tdvf_parse(fw, FW_LEN, &t, &err), 0, &err);
+    mk_tdx_tdvf t;
+    TU_ASSERT_RC(mk_tdx_tdvf_parse(fw, FW_LEN, &t, &err), 0, &err);
     assert_int_equal(t.nsections, FW_NSEC);
     assert_int_equal(t.descriptor_offset, FW_DESC);
     assert_int_equal(t.sections[0].memory_address, 0xFFC00000);
-    assert_int_equal(t.sections[3].attributes, MK_TDVF_ATTR_PAGE_AUG);
-    assert_int_equal(t.sections[4].type, MK_TDVF_TEMP_MEM);
+    assert_int_equal(t.sections[3].attributes, MK_TDX_TDVF_ATTR_PAGE_AUG);
+    assert_int_equal(t.sections[4].type, MK_TDX_TDVF_TEMP_MEM);
 
     uint8_t want[48], got[48];
     th h;
@@ -431,11 +431,11 @@ static void test_mrtd_synthetic(void **state) {
 }
 
 static void expect_fw_refused(const uint8_t *fw, size_t len, int code, const char *reason) {
-    mk_tdvf t;
+    mk_tdx_tdvf t;
     memset(&t, 0xAB, sizeof t);
     mk_error err;
     mk_error_clear(&err);
-    int rc = mk_tdvf_parse(fw, len, &t, &err);
+    int rc = mk_tdx_tdvf_parse(fw, len, &t, &err);
     if (rc >= 0) fail_msg("malformed firmware accepted (want \"%s\")", reason);
     if (code) TU_ASSERT_RC(rc, code, &err);
     TU_ASSERT_REASON(&err, reason);
@@ -534,9 +534,9 @@ static void test_firmware_malformed(void **state) {
     free(fw);
 
     /* Size cap. */
-    uint8_t *big = calloc(1, MK_TDVF_MAX_IMAGE + 1);
+    uint8_t *big = calloc(1, MK_TDX_TDVF_MAX_IMAGE + 1);
     assert_non_null(big);
-    expect_fw_refused(big, MK_TDVF_MAX_IMAGE + 1, MK_ETOOBIG, "exceeds");
+    expect_fw_refused(big, MK_TDX_TDVF_MAX_IMAGE + 1, MK_ETOOBIG, "exceeds");
     free(big);
 }
 
@@ -549,7 +549,7 @@ static void test_mrtd_debian_ovmf(void **state) {
     }
     mk_buf fw = MK_BUF_INIT;
     mk_error err;
-    TU_ASSERT_RC(mk_file_read(path, MK_TDVF_MAX_IMAGE, &fw, &err), 0, &err);
+    TU_ASSERT_RC(mk_file_read(path, MK_TDX_TDVF_MAX_IMAGE, &fw, &err), 0, &err);
     /* The notes' values are for ovmf 2022.11-6+deb12u2 (2 MiB image). */
     uint8_t digest[32];
     char hx[65];
@@ -560,14 +560,14 @@ static void test_mrtd_debian_ovmf(void **state) {
         mk_buf_free(&fw);
         skip();
     }
-    mk_tdvf t;
-    TU_ASSERT_RC(mk_tdvf_parse(fw.data, fw.len, &t, &err), 0, &err);
+    mk_tdx_tdvf t;
+    TU_ASSERT_RC(mk_tdx_tdvf_parse(fw.data, fw.len, &t, &err), 0, &err);
     assert_int_equal(t.descriptor_offset, 0x1ff7c0);
     assert_int_equal(t.nsections, 6);
     assert_int_equal(t.sections[0].data_offset, 0x20000);
     assert_int_equal(t.sections[0].memory_address, 0xffe20000);
     assert_int_equal(t.sections[0].attributes, 1);
-    assert_int_equal(t.sections[4].type, MK_TDVF_TD_HOB);
+    assert_int_equal(t.sections[4].type, MK_TDX_TDVF_TD_HOB);
     assert_int_equal(t.sections[4].memory_address, 0x809000);
     uint8_t m[48];
     /* Values from the research notes' independent reference script. */
@@ -689,10 +689,10 @@ static void test_measure_swtpm_rtmr2(void **state) {
                                   {0x200, 0x400}, {0x400, 0x600}, {0x600, 0x680}};
     expect_ranges(pe, EVP_sha384(), r, 6, kdig);
     assert_memory_equal(find_event(m, 1, 0)->digest, kdig, 48);
-    assert_int_equal(find_event(m, 1, 0)->event_type, MK_EV_EFI_BOOT_SERVICES_APPLICATION);
+    assert_int_equal(find_event(m, 1, 0)->event_type, MK_TDX_EV_EFI_BOOT_SERVICES_APPLICATION);
     assert_hex(find_event(m, 1, 1)->digest, EV_CALLING, 48);
     assert_hex(find_event(m, 1, 2)->digest, EV_SEPARATOR, 48);
-    assert_int_equal(find_event(m, 1, 2)->event_type, MK_EV_SEPARATOR);
+    assert_int_equal(find_event(m, 1, 2)->event_type, MK_TDX_EV_SEPARATOR);
     assert_hex(find_event(m, 1, 3)->digest, EV_EBS_INV, 48);
     assert_hex(find_event(m, 1, 4)->digest, EV_EBS_OK, 48);
     assert_null(find_event(m, 1, 5));
@@ -771,8 +771,8 @@ static void test_qemu_patch(void **state) {
      * initrd_max = 0x80000000 - 0x28000 - 1, address rounded down to 4 KiB. */
     build_bzimage(k, K, 0x20F, 0x01, 0x7F, 0x7FFFFFFF);
     memcpy(orig, k, K);
-    mk_qemu_kernel_load ld = {2048ull << 20, true, 1984000, "console=ttyS0 quiet", 0};
-    TU_ASSERT_RC(mk_qemu_patch_kernel(k, K, &ld, &err), 0, &err);
+    mk_tdx_qemu_kernel_load ld = {2048ull << 20, true, 1984000, "console=ttyS0 quiet", 0};
+    TU_ASSERT_RC(mk_tdx_qemu_patch_kernel(k, K, &ld, &err), 0, &err);
     uint8_t want[K];
     memcpy(want, orig, K);
     put32(want + 0x228, 0x20000);    /* cmd_line_ptr */
@@ -786,7 +786,7 @@ static void test_qemu_patch(void **state) {
     /* 1536 MiB: below_4g = RAM. */
     memcpy(k, orig, K);
     ld.memory_bytes = 1536ull << 20;
-    TU_ASSERT_RC(mk_qemu_patch_kernel(k, K, &ld, &err), 0, &err);
+    TU_ASSERT_RC(mk_tdx_qemu_patch_kernel(k, K, &ld, &err), 0, &err);
     put32(want + 0x218, 0x5fdf3000);
     assert_memory_equal(k, want, K);
 
@@ -794,8 +794,8 @@ static void test_qemu_patch(void **state) {
      * vga=ext, no initrd fields when there is no initrd. */
     build_bzimage(k, K, 0x20A, 0x01, 0x00, 0x37FFFFFF);
     memcpy(want, k, K);
-    mk_qemu_kernel_load ld2 = {3072ull << 20, true, 100000, "vga=ext quiet", 0};
-    TU_ASSERT_RC(mk_qemu_patch_kernel(k, K, &ld2, &err), 0, &err);
+    mk_tdx_qemu_kernel_load ld2 = {3072ull << 20, true, 100000, "vga=ext quiet", 0};
+    TU_ASSERT_RC(mk_tdx_qemu_patch_kernel(k, K, &ld2, &err), 0, &err);
     put32(want + 0x228, 0x20000);
     put16(want + 0x1FA, 0xFFFE);
     want[0x210] = 0xB0;
@@ -808,8 +808,8 @@ static void test_qemu_patch(void **state) {
     /* Low kernel (protocol 0x201): old cmdline protocol at 0x20. */
     build_bzimage(k, K, 0x201, 0x00, 0x00, 0);
     memcpy(want, k, K);
-    mk_qemu_kernel_load ld3 = {1024ull << 20, false, 0, "vga=0x317", 0};
-    TU_ASSERT_RC(mk_qemu_patch_kernel(k, K, &ld3, &err), 0, &err);
+    mk_tdx_qemu_kernel_load ld3 = {1024ull << 20, false, 0, "vga=0x317", 0};
+    TU_ASSERT_RC(mk_tdx_qemu_patch_kernel(k, K, &ld3, &err), 0, &err);
     /* cmdline_size = (9 + 16) & ~15 = 16; cmdline_addr = 0x9A000 - 16. */
     put16(want + 0x20, 0xA33F);
     put16(want + 0x22, 0x9A000 - 16 - 0x90000);
@@ -822,18 +822,18 @@ static void test_qemu_patch(void **state) {
     /* Refusals leave the buffer alone. */
     build_bzimage(k, K, 0x20F, 0x01, 0x7F, 0x7FFFFFFF);
     memcpy(orig, k, K);
-    mk_qemu_kernel_load big = {2048ull << 20, true, 0x7FFD7FFF, NULL, 0};
-    assert_int_equal(mk_qemu_patch_kernel(k, K, &big, &err), MK_ETOOBIG);
+    mk_tdx_qemu_kernel_load big = {2048ull << 20, true, 0x7FFD7FFF, NULL, 0};
+    assert_int_equal(mk_tdx_qemu_patch_kernel(k, K, &big, &err), MK_ETOOBIG);
     TU_ASSERT_REASON(&err, "initrd");
     assert_memory_equal(k, orig, K);
     k[0x202] = 'X';
-    assert_int_equal(mk_qemu_patch_kernel(k, K, &ld, &err), MK_EMALFORMED);
+    assert_int_equal(mk_tdx_qemu_patch_kernel(k, K, &ld, &err), MK_EMALFORMED);
     TU_ASSERT_REASON(&err, "HdrS");
     build_bzimage(k, K, 0x20F, 0x01, 0x7F, 0x7FFFFFFF);
     k[0x1F1] = 200; /* setup larger than the file */
-    assert_int_equal(mk_qemu_patch_kernel(k, K, &ld, &err), MK_EMALFORMED);
+    assert_int_equal(mk_tdx_qemu_patch_kernel(k, K, &ld, &err), MK_EMALFORMED);
     TU_ASSERT_REASON(&err, "setup");
-    assert_int_equal(mk_qemu_patch_kernel(k, 0x100, &ld, &err), MK_EMALFORMED);
+    assert_int_equal(mk_tdx_qemu_patch_kernel(k, 0x100, &ld, &err), MK_EMALFORMED);
 }
 
 static void test_measure_errors(void **state) {

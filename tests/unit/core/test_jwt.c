@@ -91,7 +91,7 @@ static int validate(const mk_validator *v, const char *tok, const mk_id *peer, i
 }
 
 /* A validator over one key with the given options. */
-static mk_validator *validator1(const mk_jwt_validator_opts *o, const mk_jwt_key *k) {
+static mk_validator *validator1(const mk_jwt_validator_config *o, const mk_jwt_key *k) {
     mk_error err;
     mk_error_clear(&err);
     mk_validator *v = mk_jwt_validator_new(o, &k, 1, &err);
@@ -117,10 +117,10 @@ static char *std_token(const mk_jwt_key *k, void (*tweak)(mk_jwt_builder *)) {
     return tok;
 }
 
-static void std_opts(mk_jwt_validator_opts *o) {
+static void std_opts(mk_jwt_validator_config *o) {
     static const char *const iss[] = {"https://issuer.example"};
     static const char *const aud[] = {"mosaik-net"};
-    mk_jwt_validator_opts_init(o);
+    mk_jwt_validator_config_init(o);
     o->issuers = iss;
     o->n_issuers = 1;
     o->audiences = aud;
@@ -169,8 +169,8 @@ static void rfc7515_a1_hs256(void **state) {
 
     /* As a ticket: valid before exp, with issuer joe and no subject binding. */
     static const char *const iss[] = {"joe"};
-    mk_jwt_validator_opts o;
-    mk_jwt_validator_opts_init(&o);
+    mk_jwt_validator_config o;
+    mk_jwt_validator_config_init(&o);
     o.issuers = iss;
     o.n_issuers = 1;
     o.subject_mode = MK_JWT_SUB_ANY;
@@ -341,7 +341,7 @@ static void roundtrip_all_algorithms(void **state) {
         assert_true(mk_id_eq(&t.class_id, &cls));
 
         static const mk_jwt_claim role[] = {{"role", "\"admin\""}};
-        mk_jwt_validator_opts o;
+        mk_jwt_validator_config o;
         std_opts(&o);
         o.claims = role;
         o.n_claims = 1;
@@ -488,7 +488,7 @@ static void refuse_signature_and_alg(void **state) {
     mk_jwt_key *k = hs_key(MK_JWT_HS256, 0x11);
     mk_jwt_key *other = hs_key(MK_JWT_HS256, 0x22);
     mk_jwt_key *k384 = hs_key(MK_JWT_HS384, 0x11);
-    mk_jwt_validator_opts o;
+    mk_jwt_validator_config o;
     std_opts(&o);
     mk_validator *v = validator1(&o, k);
     mk_id pa = peer_a();
@@ -565,7 +565,7 @@ static void refuse_algorithm_confusion(void **state) {
     assert_int_equal(mk_jwt_key_public_bytes(es, raw, sizeof raw, &n), 0);
     mk_jwt_key *forged_key;
     TU_ASSERT_RC(mk_jwt_key_hs(MK_JWT_HS256, raw, n, &forged_key, &err), 0, &err);
-    mk_jwt_validator_opts o;
+    mk_jwt_validator_config o;
     std_opts(&o);
     mk_validator *v = validator1(&o, es);
     mk_id pa = peer_a();
@@ -594,7 +594,7 @@ static void refuse_malformed(void **state) {
     (void)state;
     mk_error err;
     mk_jwt_key *k = hs_key(MK_JWT_HS256, 0x11);
-    mk_jwt_validator_opts o;
+    mk_jwt_validator_config o;
     std_opts(&o);
     mk_validator *v = validator1(&o, k);
     mk_id pa = peer_a();
@@ -703,7 +703,7 @@ static void refuse_times(void **state) {
     (void)state;
     mk_error err;
     mk_jwt_key *k = hs_key(MK_JWT_HS256, 0x11);
-    mk_jwt_validator_opts o;
+    mk_jwt_validator_config o;
     std_opts(&o);
     mk_validator *v = validator1(&o, k);
     mk_id pa = peer_a();
@@ -749,7 +749,7 @@ static void refuse_times(void **state) {
     tok = craft(hdr, pl, k);
     assert_int_equal(validate(v, tok, &pa, T0, &e, &err), MK_EPOLICY);
     TU_ASSERT_REASON(&err, "no \"exp\" and non-expiring tokens are not allowed");
-    mk_jwt_validator_opts o2 = o;
+    mk_jwt_validator_config o2 = o;
     o2.allow_non_expiring = true;
     mk_validator *vn = validator1(&o2, k);
     TU_ASSERT_RC(validate(vn, tok, &pa, T0, &e, &err), 0, &err);
@@ -832,7 +832,7 @@ static void refuse_identity(void **state) {
     (void)state;
     mk_error err;
     mk_jwt_key *k = hs_key(MK_JWT_HS256, 0x11);
-    mk_jwt_validator_opts o;
+    mk_jwt_validator_config o;
     std_opts(&o);
     mk_validator *v = validator1(&o, k);
     mk_id pa = peer_a(), pb = peer_b();
@@ -845,7 +845,7 @@ static void refuse_identity(void **state) {
     TU_ASSERT_REASON(&err, "is not this peer");
     TU_ASSERT_REASON(&err, "another peer's token");
     /* Not checked with MK_JWT_SUB_ANY; a fixed subject must match. */
-    mk_jwt_validator_opts o2 = o;
+    mk_jwt_validator_config o2 = o;
     o2.subject_mode = MK_JWT_SUB_ANY;
     mk_validator *v2 = validator1(&o2, k);
     TU_ASSERT_RC(validate(v2, tok, &pb, T0, &e, &err), 0, &err);
@@ -953,8 +953,8 @@ static void validator_signature(void **state) {
     static const mk_jwt_claim c_12[] = {{"c1", "{\"a\":1,\"b\":2}"}, {"c2", "true"}};
     static const mk_jwt_claim c_21[] = {{"c2", "true"}, {"c1", "{ \"b\" : 2, \"a\" : 1 }"}};
 
-    mk_jwt_validator_opts a, b;
-    mk_jwt_validator_opts_init(&a);
+    mk_jwt_validator_config a, b;
+    mk_jwt_validator_config_init(&a);
     a.issuers = iss_ab;
     a.n_issuers = 2;
     a.audiences = aud_xy;
@@ -987,7 +987,7 @@ static void validator_signature(void **state) {
     size_t nseen = 0;
     seen[nseen++] = sa;
     for (int variant = 0; variant < 12; variant++) {
-        mk_jwt_validator_opts c = a;
+        mk_jwt_validator_config c = a;
         const mk_jwt_key *kc[] = {k1, e1};
         size_t nk = 2;
         static const char *const iss_a[] = {"a"};

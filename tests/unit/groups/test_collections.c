@@ -132,7 +132,7 @@ static mk_collection *open_coll(cnodes *cn, int i, int slot, const char *name,
     mk_collection *c = NULL;
     mk_error err;
     mk_error_clear(&err);
-    TU_ASSERT_RC(mk_collection_open(cn->nw[i], &cfg, &c, &err), 0, &err);
+    TU_ASSERT_RC(mk_collection_new(cn->nw[i], &cfg, &c, &err), 0, &err);
     return c;
 }
 
@@ -295,12 +295,12 @@ static void test_replicated(void **state) {
 
     mk_buf_free(&b);
     for (int i = NN - 1; i >= 0; i--) {
-        mk_collection_close(map[i]);
-        mk_collection_close(vec[i]);
-        mk_collection_close(set[i]);
-        mk_collection_close(cell[i]);
-        mk_collection_close(once[i]);
-        mk_collection_close(pq[i]);
+        mk_collection_free(map[i]);
+        mk_collection_free(vec[i]);
+        mk_collection_free(set[i]);
+        mk_collection_free(cell[i]);
+        mk_collection_free(once[i]);
+        mk_collection_free(pq[i]);
         mk_network_free(cn.nw[i]);
         for (int j = 0; j < 6; j++) {
             tg_rmrf(cn.dir[i][j]);
@@ -344,7 +344,7 @@ static void test_defs_and_tickets(void **state) {
     cfg.data_dir = d1;
     cfg.require_ticket = true;
     mk_collection *c = NULL;
-    assert_int_equal(mk_collection_open(a, &cfg, &c, &err), MK_EINVAL);
+    assert_int_equal(mk_collection_new(a, &cfg, &c, &err), MK_EINVAL);
     TU_ASSERT_REASON(&err, "require_ticket");
 
     /* Declared collections: one open, one ticket-gated. A has a ticket,
@@ -364,14 +364,14 @@ static void test_defs_and_tickets(void **state) {
     mk_collection_opts o = {
         .data_dir = d2, .bootstrap = true, .election_ms = 300, .heartbeat_ms = 50, .tick_ms = 50};
     mk_collection *sa = NULL, *va = NULL, *sb = NULL, *vb = NULL;
-    TU_ASSERT_RC(mk_collection_open_def(a, &SCORES, &o, &sa, &err), 0, &err);
+    TU_ASSERT_RC(mk_collection_new_from_def(a, &SCORES, &o, &sa, &err), 0, &err);
     o.data_dir = d3;
-    TU_ASSERT_RC(mk_collection_open_def(a, &VAULT, &o, &va, &err), 0, &err);
+    TU_ASSERT_RC(mk_collection_new_from_def(a, &VAULT, &o, &va, &err), 0, &err);
     char *d4 = tg_tmpdir("def"), *d5 = tg_tmpdir("def");
     mk_collection_opts ob = {.data_dir = d4, .election_ms = 300, .heartbeat_ms = 50, .tick_ms = 50};
-    TU_ASSERT_RC(mk_collection_open_def(b, &SCORES, &ob, &sb, &err), 0, &err);
+    TU_ASSERT_RC(mk_collection_new_from_def(b, &SCORES, &ob, &sb, &err), 0, &err);
     ob.data_dir = d5;
-    TU_ASSERT_RC(mk_collection_open_def(b, &VAULT, &ob, &vb, &err), 0, &err);
+    TU_ASSERT_RC(mk_collection_new_from_def(b, &VAULT, &ob, &vb, &err), 0, &err);
     mk_id idb;
     mk_network_peer_id(b, &idb);
     TG_WAIT(mk_group_bonded(mk_collection_group(sa), &idb), 10000, "the open collection to bond");
@@ -384,10 +384,10 @@ static void test_defs_and_tickets(void **state) {
     assert_false(mk_group_bonded(mk_collection_group(vb), &ida));
     assert_int_equal(mk_map_put(vb, "k", 1, "w", 1, NULL, 800, &err) < 0, 1);
 
-    mk_collection_close(vb);
-    mk_collection_close(sb);
-    mk_collection_close(va);
-    mk_collection_close(sa);
+    mk_collection_free(vb);
+    mk_collection_free(sb);
+    mk_collection_free(va);
+    mk_collection_free(sa);
     mk_network_free(b);
     mk_network_free(a);
     char *ds[5] = {d1, d2, d3, d4, d5};

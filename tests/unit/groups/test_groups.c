@@ -18,8 +18,8 @@ static mk_validator *hs_validator(const char *secret, const char *issuer) {
     char sec[33];
     snprintf(sec, sizeof sec, "%-32s", secret); /* HS256 wants >= 32 bytes */
     TU_ASSERT_RC(mk_jwt_key_hs(MK_JWT_HS256, sec, 32, &k, &err), 0, &err);
-    mk_jwt_validator_opts o;
-    mk_jwt_validator_opts_init(&o);
+    mk_jwt_validator_config o;
+    mk_jwt_validator_config_init(&o);
     const char *iss[1] = {issuer};
     o.issuers = iss;
     o.n_issuers = 1;
@@ -146,7 +146,7 @@ static void node_join(node *n, const mk_id *key, bool boot, mk_group_role role,
     cfg.snapshot_trailing = snap_threshold ? 2 : 0;
     mk_error err;
     mk_error_clear(&err);
-    TU_ASSERT_RC(mk_group_join(n->nw, &cfg, &n->g, &err), 0, &err);
+    TU_ASSERT_RC(mk_group_new(n->nw, &cfg, &n->g, &err), 0, &err);
 }
 
 static void node_new(node *n, const char *tag, mk_network *boot) {

@@ -84,7 +84,7 @@ static void child_main(int i, FILE *in, FILE *out) {
     cfg.snapshot_threshold = 32; /* exercise snapshots on disk too */
     cfg.snapshot_trailing = 8;
     mk_collection *c = NULL;
-    if (mk_collection_open(nw, &cfg, &c, &err) < 0) {
+    if (mk_collection_new(nw, &cfg, &c, &err) < 0) {
         fprintf(out, "fail %s\n", err.msg);
         fflush(out);
         _exit(1);
@@ -149,7 +149,7 @@ static void child_main(int i, FILE *in, FILE *out) {
         }
         fflush(out);
     }
-    mk_collection_close(c);
+    mk_collection_free(c);
     mk_network_free(nw);
     _exit(0);
 }

@@ -46,7 +46,7 @@ static void sn_join(snode *n, const mk_validator_set *wvs, mk_group_role role, b
     cfg.tick_ms = 50;
     mk_error err;
     mk_error_clear(&err);
-    TU_ASSERT_RC(mk_group_join(n->nw, &cfg, &n->g, &err), 0, &err);
+    TU_ASSERT_RC(mk_group_new(n->nw, &cfg, &n->g, &err), 0, &err);
 }
 
 static void sn_free(snode *n) {
@@ -70,8 +70,8 @@ static void online(snode *n, const char *what) {
 /* ----- H1: writer authorization ------------------------------------------- */
 
 static mk_validator *jwt_validator(const mk_jwt_key *k, const char *iss) {
-    mk_jwt_validator_opts o;
-    mk_jwt_validator_opts_init(&o);
+    mk_jwt_validator_config o;
+    mk_jwt_validator_config_init(&o);
     const char *is[1] = {iss};
     o.issuers = is;
     o.n_issuers = 1;
@@ -156,7 +156,7 @@ static mk_collection *coll_open(snode *n, const mk_validator_set *wvs, bool boot
     mk_collection *c = NULL;
     mk_error err;
     mk_error_clear(&err);
-    TU_ASSERT_RC(mk_collection_open(n->nw, &cfg, &c, &err), 0, &err);
+    TU_ASSERT_RC(mk_collection_new(n->nw, &cfg, &c, &err), 0, &err);
     return c;
 }
 
@@ -189,8 +189,8 @@ static void test_collection_writer_claim_refused(void **state) {
     uint64_t v = 0;
     TU_ASSERT_RC(mk_collection_clear(ca, &v, 5000, &err), 0, &err);
     assert_true(v >= 1);
-    mk_collection_close(cb);
-    mk_collection_close(ca);
+    mk_collection_free(cb);
+    mk_collection_free(ca);
     a.g = b.g = NULL;
     sn_free(&b);
     sn_free(&a);
@@ -240,7 +240,7 @@ static void test_fwd_res_from_third_member(void **state) {
     tg_sleep_ms(200);
     /* c, a bonded member but not the leader b forwarded to, answers every
      * recent seq of b's with a forged value. */
-    mk_net_conn *conn = mk_group_bond_conn(c.g, &b.id);
+    mk_transport_conn *conn = mk_group_bond_conn(c.g, &b.id);
     assert_non_null(conn);
     pthread_mutex_lock(&b.g->qmu); /* any lock: only to read a recent seq */
     uint64_t s = b.g->next_seq;
@@ -253,7 +253,7 @@ static void test_fwd_res_from_third_member(void **state) {
         tg_put64(val, 777);
         assert_int_equal(mk_group_send(conn, &gid, MK_GF_FWD_RES, hdr, 12, val, 8), 0);
     }
-    mk_net_conn_unref(conn);
+    mk_transport_conn_unref(conn);
     pthread_join(th, NULL);
     assert_int_not_equal(q.value, 777);
     assert_int_not_equal(q.rc, 0);

@@ -38,7 +38,7 @@ static void tn_join(tnode *n, const mk_validator_set *vs, bool boot) {
     cfg.tick_ms = 50;
     mk_error err;
     mk_error_clear(&err);
-    TU_ASSERT_RC(mk_group_join(n->nw, &cfg, &n->g, &err), 0, &err);
+    TU_ASSERT_RC(mk_group_new(n->nw, &cfg, &n->g, &err), 0, &err);
 }
 
 static void tn_free(tnode *n) {
@@ -74,8 +74,8 @@ static mk_jwt_key *hs_key(uint8_t fill) {
 }
 
 static mk_validator *jwt_validator(const mk_jwt_key *k, const char *iss) {
-    mk_jwt_validator_opts o;
-    mk_jwt_validator_opts_init(&o);
+    mk_jwt_validator_config o;
+    mk_jwt_validator_config_init(&o);
     const char *is[1] = {iss};
     o.issuers = is;
     o.n_issuers = 1;

@@ -425,7 +425,7 @@ static void test_messages(void **state) {
 static void test_parse_peer_addr(void **state) {
     (void)state;
     mk_id p;
-    char addr[MK_NET_ADDR_MAX + 1];
+    char addr[MK_TRANSPORT_ADDR_MAX + 1];
     mk_error err;
     char s[200];
     char hex[MK_ID_HEX_LEN];

@@ -111,54 +111,54 @@ static void keyfile_roundtrip(void **state) {
     mk_error err;
     mk_error_clear(&err);
     assert_int_equal(mk_ed25519_generate(&k), 0);
-    TU_ASSERT_RC(mk_net_key_save(path, &k, &err), 0, &err);
+    TU_ASSERT_RC(mk_transport_key_save(path, &k, &err), 0, &err);
     struct stat st;
     assert_int_equal(stat(path, &st), 0);
     assert_int_equal(st.st_mode & 0777, 0600);
     assert_int_equal(st.st_size, 65);
-    TU_ASSERT_RC(mk_net_key_load(path, &k2, &err), 0, &err);
+    TU_ASSERT_RC(mk_transport_key_load(path, &k2, &err), 0, &err);
     assert_memory_equal(k.secret, k2.secret, 32);
     assert_memory_equal(k.public_key, k2.public_key, 32);
 
     /* Group/world-readable: refused. */
     assert_int_equal(chmod(path, 0644), 0);
     mk_error_clear(&err);
-    TU_ASSERT_RC(mk_net_key_load(path, &k2, &err), MK_EPOLICY, &err);
+    TU_ASSERT_RC(mk_transport_key_load(path, &k2, &err), MK_EPOLICY, &err);
     TU_ASSERT_REASON(&err, "0644");
     assert_int_equal(chmod(path, 0640), 0);
-    TU_ASSERT_RC(mk_net_key_load(path, &k2, &err), MK_EPOLICY, &err);
+    TU_ASSERT_RC(mk_transport_key_load(path, &k2, &err), MK_EPOLICY, &err);
     unlink(path);
 
     /* Without an error object the real status still comes back (the
      * prefixing on the way up used to turn it into MK_EINVAL). */
-    assert_int_equal(mk_net_key_save("/nonexistent-dir/mosaik/key", &k, NULL), MK_EIO);
-    assert_int_equal(mk_net_key_load("/nonexistent-dir/mosaik/key", &k2, NULL), MK_ENOTFOUND);
+    assert_int_equal(mk_transport_key_save("/nonexistent-dir/mosaik/key", &k, NULL), MK_EIO);
+    assert_int_equal(mk_transport_key_load("/nonexistent-dir/mosaik/key", &k2, NULL), MK_ENOTFOUND);
 
     /* Wrong sizes and contents. */
     const char *bad[] = {"abcd\n", "", "zz" /* not hex */};
     for (size_t i = 0; i < 3; i++) {
         mk_error_clear(&err);
         assert_int_equal(mk_file_write(path, bad[i], strlen(bad[i]), 0600, NULL), 0);
-        TU_ASSERT_RC(mk_net_key_load(path, &k2, &err), MK_EMALFORMED, &err);
+        TU_ASSERT_RC(mk_transport_key_load(path, &k2, &err), MK_EMALFORMED, &err);
     }
     char text[200];
     memset(text, 'a', 64);
     strcpy(text + 64, "aa\n"); /* 66 hex digits */
     assert_int_equal(mk_file_write(path, text, strlen(text), 0600, NULL), 0);
     mk_error_clear(&err);
-    TU_ASSERT_RC(mk_net_key_load(path, &k2, &err), MK_EMALFORMED, &err);
+    TU_ASSERT_RC(mk_transport_key_load(path, &k2, &err), MK_EMALFORMED, &err);
     TU_ASSERT_REASON(&err, "after 64 hex digits");
     memset(text, 'g', 64); /* right size, not hex */
     text[64] = '\n';
     assert_int_equal(mk_file_write(path, text, 65, 0600, NULL), 0);
-    TU_ASSERT_RC(mk_net_key_load(path, &k2, &err), MK_EMALFORMED, &err);
+    TU_ASSERT_RC(mk_transport_key_load(path, &k2, &err), MK_EMALFORMED, &err);
     unlink(path);
 
     /* Missing: not found; load_or_create makes one, then loads the same. */
-    TU_ASSERT_RC(mk_net_key_load(path, &k2, &err), MK_ENOTFOUND, &err);
+    TU_ASSERT_RC(mk_transport_key_load(path, &k2, &err), MK_ENOTFOUND, &err);
     mk_error_clear(&err);
-    TU_ASSERT_RC(mk_net_key_load_or_create(path, &k, &err), 0, &err);
-    TU_ASSERT_RC(mk_net_key_load_or_create(path, &k2, &err), 0, &err);
+    TU_ASSERT_RC(mk_transport_key_load_or_create(path, &k, &err), 0, &err);
+    TU_ASSERT_RC(mk_transport_key_load_or_create(path, &k2, &err), 0, &err);
     assert_memory_equal(k.public_key, k2.public_key, 32);
     assert_int_equal(stat(path, &st), 0);
     assert_int_equal(st.st_mode & 0777, 0600);
@@ -170,18 +170,18 @@ static void addr_parse(void **state) {
     struct sockaddr_storage ss;
     char out[64];
     mk_error err;
-    assert_int_equal(mk_net_addr_parse("127.0.0.1:80", &ss, false, NULL), 0);
-    mk_net_addr_format((struct sockaddr *)&ss, out, sizeof out);
+    assert_int_equal(mk_transport_addr_parse("127.0.0.1:80", &ss, false, NULL), 0);
+    mk_transport_addr_format((struct sockaddr *)&ss, out, sizeof out);
     assert_string_equal(out, "127.0.0.1:80");
-    assert_int_equal(mk_net_addr_parse("[::1]:443", &ss, false, NULL), 0);
-    mk_net_addr_format((struct sockaddr *)&ss, out, sizeof out);
+    assert_int_equal(mk_transport_addr_parse("[::1]:443", &ss, false, NULL), 0);
+    mk_transport_addr_format((struct sockaddr *)&ss, out, sizeof out);
     assert_string_equal(out, "[::1]:443");
-    assert_int_equal(mk_net_addr_parse("127.0.0.1:0", &ss, true, NULL), 0);
+    assert_int_equal(mk_transport_addr_parse("127.0.0.1:0", &ss, true, NULL), 0);
     const char *bad[] = {"127.0.0.1:0", "127.0.0.1", "localhost:80", "1.2.3.4:65536",
                          "1.2.3.4:-1",  "[::1]80",   "1.2.3.4:8x",   ""};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         mk_error_clear(&err);
-        TU_ASSERT_RC(mk_net_addr_parse(bad[i], &ss, false, &err), MK_EINVAL, &err);
+        TU_ASSERT_RC(mk_transport_addr_parse(bad[i], &ss, false, &err), MK_EINVAL, &err);
     }
 }
 

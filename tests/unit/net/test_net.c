@@ -14,12 +14,12 @@
 #define MAXC 128
 
 typedef struct node {
-    mk_net *net;
+    mk_transport *net;
     mk_id id;
     char addr[64];
     pthread_mutex_t mu;
     int connects, closes, frames, drains;
-    mk_net_conn *open[MAXC]; /* referenced while open */
+    mk_transport_conn *open[MAXC]; /* referenced while open */
     int n_open;
     mk_id last_peer;
     bool last_inbound;
@@ -37,17 +37,17 @@ static void unlock(node *n) {
     pthread_mutex_unlock(&n->mu);
 }
 
-static void on_connect(mk_net_conn *c, bool inbound, void *ctx) {
+static void on_connect(mk_transport_conn *c, bool inbound, void *ctx) {
     node *n = ctx;
     lock(n);
     n->connects++;
-    mk_net_conn_peer(c, &n->last_peer);
+    mk_transport_conn_peer(c, &n->last_peer);
     n->last_inbound = inbound;
-    if (n->n_open < MAXC) n->open[n->n_open++] = mk_net_conn_ref(c);
+    if (n->n_open < MAXC) n->open[n->n_open++] = mk_transport_conn_ref(c);
     unlock(n);
 }
 
-static void on_frame(mk_net_conn *c, const uint8_t *data, size_t len, void *ctx) {
+static void on_frame(mk_transport_conn *c, const uint8_t *data, size_t len, void *ctx) {
     node *n = ctx;
     lock(n);
     n->frames++;
@@ -59,11 +59,11 @@ static void on_frame(mk_net_conn *c, const uint8_t *data, size_t len, void *ctx)
         uint8_t buf[256];
         memcpy(buf, "re:", 3);
         memcpy(buf + 3, data, len);
-        assert_int_equal(mk_net_conn_send(c, buf, len + 3), 0);
+        assert_int_equal(mk_transport_conn_send(c, buf, len + 3), 0);
     }
 }
 
-static void on_close(mk_net_conn *c, int code, const char *reason, void *ctx) {
+static void on_close(mk_transport_conn *c, int code, const char *reason, void *ctx) {
     node *n = ctx;
     lock(n);
     n->closes++;
@@ -71,7 +71,7 @@ static void on_close(mk_net_conn *c, int code, const char *reason, void *ctx) {
     snprintf(n->last_close_reason, sizeof n->last_close_reason, "%s", reason);
     for (int i = 0; i < n->n_open; i++) {
         if (n->open[i] == c) {
-            mk_net_conn_unref(c);
+            mk_transport_conn_unref(c);
             n->open[i] = n->open[--n->n_open];
             break;
         }
@@ -79,7 +79,7 @@ static void on_close(mk_net_conn *c, int code, const char *reason, void *ctx) {
     unlock(n);
 }
 
-static void on_drain(mk_net_conn *c, void *ctx) {
+static void on_drain(mk_transport_conn *c, void *ctx) {
     node *n = ctx;
     (void)c;
     lock(n);
@@ -87,14 +87,14 @@ static void on_drain(mk_net_conn *c, void *ctx) {
     unlock(n);
 }
 
-static mk_net_protocol proto_for(node *n, const char *name, size_t max_frame) {
-    mk_net_protocol p = {.name = name,
-                         .max_frame = max_frame,
-                         .on_connect = on_connect,
-                         .on_frame = on_frame,
-                         .on_close = on_close,
-                         .on_drain = on_drain,
-                         .ctx = n};
+static mk_transport_protocol proto_for(node *n, const char *name, size_t max_frame) {
+    mk_transport_protocol p = {.name = name,
+                               .max_frame = max_frame,
+                               .on_connect = on_connect,
+                               .on_frame = on_frame,
+                               .on_close = on_close,
+                               .on_drain = on_drain,
+                               .ctx = n};
     return p;
 }
 
@@ -112,8 +112,8 @@ typedef struct node_opts {
 static void node_start(node *n, const node_opts *o) {
     memset(n, 0, sizeof *n);
     pthread_mutex_init(&n->mu, NULL);
-    mk_net_config cfg;
-    mk_net_config_init(&cfg);
+    mk_transport_config cfg;
+    mk_transport_config_init(&cfg);
     mk_id_from_name(&cfg.network_id, o && o->network ? o->network : "test-net");
     if (o && o->listen) cfg.listen_addr = o->listen;
     if (o && o->idle_ms) cfg.idle_timeout_ms = o->idle_ms;
@@ -125,23 +125,23 @@ static void node_start(node *n, const node_opts *o) {
     cfg.reconnect_max_ms = 200;
     mk_error err;
     mk_error_clear(&err);
-    TU_ASSERT_RC(mk_net_new(&cfg, &n->net, &err), 0, &err);
-    mk_net_protocol p = proto_for(n, "test", o ? o->max_frame : 0);
-    TU_ASSERT_RC(mk_net_register_protocol(n->net, &p, &err), 0, &err);
-    TU_ASSERT_RC(mk_net_start(n->net, &err), 0, &err);
-    mk_net_peer_id(n->net, &n->id);
-    assert_int_equal(mk_net_listen_addr(n->net, n->addr, sizeof n->addr), 0);
-    assert_true(mk_net_listen_port(n->net) > 0);
+    TU_ASSERT_RC(mk_transport_new(&cfg, &n->net, &err), 0, &err);
+    mk_transport_protocol p = proto_for(n, "test", o ? o->max_frame : 0);
+    TU_ASSERT_RC(mk_transport_register_protocol(n->net, &p, &err), 0, &err);
+    TU_ASSERT_RC(mk_transport_start(n->net, &err), 0, &err);
+    mk_transport_peer_id(n->net, &n->id);
+    assert_int_equal(mk_transport_listen_addr(n->net, n->addr, sizeof n->addr), 0);
+    assert_true(mk_transport_listen_port(n->net) > 0);
 }
 
 static void node_stop(node *n) {
     if (!n->net) return;
-    mk_net_stop(n->net);
+    mk_transport_stop(n->net);
     /* on_close ran for every open connection during stop. */
     lock(n);
     assert_int_equal(n->n_open, 0);
     unlock(n);
-    mk_net_free(n->net);
+    mk_transport_free(n->net);
     n->net = NULL;
     pthread_mutex_destroy(&n->mu);
 }
@@ -183,14 +183,14 @@ static void sleep_ms(int ms) {
 typedef struct dial_res {
     atomic_int done;
     int status;
-    mk_net_conn *conn;
+    mk_transport_conn *conn;
     char msg[512];
 } dial_res;
 
-static void on_dial(mk_net_conn *c, int status, const mk_error *err, void *ctx) {
+static void on_dial(mk_transport_conn *c, int status, const mk_error *err, void *ctx) {
     dial_res *r = ctx;
     r->status = status;
-    r->conn = c ? mk_net_conn_ref(c) : NULL;
+    r->conn = c ? mk_transport_conn_ref(c) : NULL;
     if (err) snprintf(r->msg, sizeof r->msg, "%s", err->msg);
     atomic_store(&r->done, 1);
 }
@@ -200,16 +200,16 @@ static void dial_wait(node *from, node *to, const mk_id *expect, const char *pro
     memset(r, 0, sizeof *r);
     mk_error err;
     mk_error_clear(&err);
-    mk_net_dial_opts o = {.keep = keep};
-    TU_ASSERT_RC(mk_net_dial(from->net, expect ? expect : &to->id, to->addr, proto ? proto : "test",
-                             &o, on_dial, r, &err),
+    mk_transport_dial_opts o = {.keep = keep};
+    TU_ASSERT_RC(mk_transport_dial(from->net, expect ? expect : &to->id, to->addr,
+                                   proto ? proto : "test", &o, on_dial, r, &err),
                  0, &err);
     WAIT_COND(atomic_load(&r->done), 8000);
 }
 
-static mk_net_metrics metrics(node *n) {
-    mk_net_metrics m;
-    mk_net_metrics_get(n->net, &m);
+static mk_transport_metrics metrics(node *n) {
+    mk_transport_metrics m;
+    mk_transport_metrics_get(n->net, &m);
     return m;
 }
 
@@ -226,10 +226,10 @@ static void exchange(void **state) {
     if (r.status) fail_msg("dial failed: %s", r.msg);
     assert_non_null(r.conn);
     mk_id p;
-    mk_net_conn_peer(r.conn, &p);
+    mk_transport_conn_peer(r.conn, &p);
     assert_true(mk_id_eq(&p, &b.id));
-    assert_false(mk_net_conn_inbound(r.conn));
-    assert_string_equal(mk_net_conn_protocol(r.conn), "test");
+    assert_false(mk_transport_conn_inbound(r.conn));
+    assert_string_equal(mk_transport_conn_protocol(r.conn), "test");
     /* The listener learned who dialed. */
     WAIT_UNTIL(&b, b.connects == 1, 3000);
     lock(&b);
@@ -241,7 +241,7 @@ static void exchange(void **state) {
     assert_false(a.last_inbound);
     unlock(&a);
     /* Frames both ways (b echoes). */
-    assert_int_equal(mk_net_conn_send(r.conn, "hello", 5), 0);
+    assert_int_equal(mk_transport_conn_send(r.conn, "hello", 5), 0);
     WAIT_UNTIL(&a, a.frames == 1, 3000);
     lock(&b);
     assert_int_equal(b.last_frame_len, 5);
@@ -252,32 +252,32 @@ static void exchange(void **state) {
     assert_memory_equal(a.last_frame, "re:hello", 8);
     unlock(&a);
     /* Invalid sends. */
-    assert_int_equal(mk_net_conn_send(r.conn, "x", 0), MK_EINVAL);
-    static uint8_t big[MK_NET_DEFAULT_MAX_FRAME + 1];
-    assert_int_equal(mk_net_conn_send(r.conn, big, sizeof big), MK_ETOOBIG);
+    assert_int_equal(mk_transport_conn_send(r.conn, "x", 0), MK_EINVAL);
+    static uint8_t big[MK_TRANSPORT_DEFAULT_MAX_FRAME + 1];
+    assert_int_equal(mk_transport_conn_send(r.conn, big, sizeof big), MK_ETOOBIG);
     /* A maximal frame goes through. */
-    assert_int_equal(mk_net_conn_send(r.conn, big, MK_NET_DEFAULT_MAX_FRAME), 0);
+    assert_int_equal(mk_transport_conn_send(r.conn, big, MK_TRANSPORT_DEFAULT_MAX_FRAME), 0);
     WAIT_UNTIL(&b, b.frames == 2, 5000);
     lock(&b);
-    assert_int_equal(b.last_frame_len, MK_NET_DEFAULT_MAX_FRAME);
+    assert_int_equal(b.last_frame_len, MK_TRANSPORT_DEFAULT_MAX_FRAME);
     unlock(&b);
-    mk_net_metrics ma = metrics(&a), mb = metrics(&b);
+    mk_transport_metrics ma = metrics(&a), mb = metrics(&b);
     assert_int_equal(ma.conns_open, 1);
     assert_int_equal(mb.conns_open, 1);
     assert_int_equal(ma.conns_outbound, 1);
     assert_int_equal(mb.conns_inbound, 1);
     assert_int_equal(ma.frames_out, 2);
     assert_int_equal(mb.frames_in, 2);
-    assert_true(mb.bytes_in > MK_NET_DEFAULT_MAX_FRAME);
+    assert_true(mb.bytes_in > MK_TRANSPORT_DEFAULT_MAX_FRAME);
     /* Closing: both sides see on_close; sending after close is refused. */
-    mk_net_conn_close(r.conn, "test done");
+    mk_transport_conn_close(r.conn, "test done");
     WAIT_UNTIL(&b, b.closes == 1, 3000);
     WAIT_UNTIL(&a, a.closes == 1, 3000);
     lock(&a);
     assert_int_equal(a.last_close_code, MK_ESTATE);
     unlock(&a);
-    assert_int_equal(mk_net_conn_send(r.conn, "x", 1), MK_ESTATE);
-    mk_net_conn_unref(r.conn);
+    assert_int_equal(mk_transport_conn_send(r.conn, "x", 1), MK_ESTATE);
+    mk_transport_conn_unref(r.conn);
     node_stop(&a);
     node_stop(&b);
 }
@@ -308,11 +308,11 @@ static void wrong_peer_id(void **state) {
     /* Dialing ourselves or an unknown protocol fails at once. */
     mk_error err;
     mk_error_clear(&err);
-    TU_ASSERT_RC(mk_net_dial(a.net, &a.id, b.addr, "test", NULL, NULL, NULL, &err), MK_EINVAL,
+    TU_ASSERT_RC(mk_transport_dial(a.net, &a.id, b.addr, "test", NULL, NULL, NULL, &err), MK_EINVAL,
                  &err);
-    TU_ASSERT_RC(mk_net_dial(a.net, &b.id, b.addr, "nope", NULL, NULL, NULL, &err), MK_ENOTFOUND,
-                 &err);
-    TU_ASSERT_RC(mk_net_dial(a.net, &b.id, "localhost:1", "test", NULL, NULL, NULL, &err),
+    TU_ASSERT_RC(mk_transport_dial(a.net, &b.id, b.addr, "nope", NULL, NULL, NULL, &err),
+                 MK_ENOTFOUND, &err);
+    TU_ASSERT_RC(mk_transport_dial(a.net, &b.id, "localhost:1", "test", NULL, NULL, NULL, &err),
                  MK_EINVAL, &err);
     node_stop(&a);
     node_stop(&b);
@@ -347,12 +347,12 @@ static void unknown_protocol(void **state) {
     node a, b;
     node_start(&a, NULL);
     node_start(&b, NULL);
-    mk_net_protocol p = proto_for(&a, "only-a", 0);
-    assert_int_equal(mk_net_register_protocol(a.net, &p, NULL), 0);
+    mk_transport_protocol p = proto_for(&a, "only-a", 0);
+    assert_int_equal(mk_transport_register_protocol(a.net, &p, NULL), 0);
     /* Names are validated and unique. */
-    mk_net_protocol bad = proto_for(&a, "Bad Name", 0);
-    assert_int_equal(mk_net_register_protocol(a.net, &bad, NULL), MK_EINVAL);
-    assert_int_equal(mk_net_register_protocol(a.net, &p, NULL), MK_EBUSY);
+    mk_transport_protocol bad = proto_for(&a, "Bad Name", 0);
+    assert_int_equal(mk_transport_register_protocol(a.net, &bad, NULL), MK_EINVAL);
+    assert_int_equal(mk_transport_register_protocol(a.net, &p, NULL), MK_EBUSY);
     dial_res r;
     dial_wait(&a, &b, NULL, "only-a", false, &r);
     assert_int_equal(r.status, MK_EMISMATCH);
@@ -376,7 +376,7 @@ static void oversized_frame(void **state) {
     WAIT_UNTIL(&b, b.connects == 2, 3000);
     /* a's limit allows 2000 bytes, b's does not: b closes a's connection. */
     static uint8_t big[2000];
-    assert_int_equal(mk_net_conn_send(ra.conn, big, sizeof big), 0);
+    assert_int_equal(mk_transport_conn_send(ra.conn, big, sizeof big), 0);
     WAIT_UNTIL(&b, b.closes == 1, 3000);
     lock(&b);
     assert_int_equal(b.last_close_code, MK_ETOOBIG);
@@ -387,31 +387,31 @@ static void oversized_frame(void **state) {
     WAIT_UNTIL(&a, a.closes == 1, 3000);
     assert_int_equal(metrics(&b).closed_oversize, 1);
     /* c's connection to b still works. */
-    assert_int_equal(mk_net_conn_send(rc.conn, "still here", 10), 0);
+    assert_int_equal(mk_transport_conn_send(rc.conn, "still here", 10), 0);
     WAIT_UNTIL(&b, b.frames == 1, 3000);
     lock(&b);
     assert_memory_equal(b.last_frame, "still here", 10);
     assert_int_equal(b.n_open, 1);
     unlock(&b);
-    mk_net_conn_unref(ra.conn);
-    mk_net_conn_unref(rc.conn);
+    mk_transport_conn_unref(ra.conn);
+    mk_transport_conn_unref(rc.conn);
     node_stop(&a);
     node_stop(&b);
     node_stop(&c);
 }
 
 typedef struct raw_job {
-    mk_net_conn *c;
+    mk_transport_conn *c;
     const uint8_t *data;
     size_t len;
     bool close_after;
 } raw_job;
 
-static void raw_run(mk_net *net, void *ctx) {
+static void raw_run(mk_transport *net, void *ctx) {
     (void)net;
     raw_job *j = ctx;
-    mk_net_conn_send_raw(j->c, j->data, j->len);
-    if (j->close_after) mk_net_conn_close(j->c, "raw test");
+    mk_transport_conn_send_raw(j->c, j->data, j->len);
+    if (j->close_after) mk_transport_conn_close(j->c, "raw test");
 }
 
 static void malformed_prefix(void **state) {
@@ -425,28 +425,28 @@ static void malformed_prefix(void **state) {
     assert_int_equal(r.status, 0);
     static const uint8_t huge[] = {0xff, 0xff, 0xff, 0xff, 1, 2, 3};
     raw_job j = {r.conn, huge, sizeof huge, false};
-    assert_int_equal(mk_net_call(a.net, raw_run, &j), 0);
+    assert_int_equal(mk_transport_call(a.net, raw_run, &j), 0);
     WAIT_UNTIL(&b, b.closes == 1, 3000);
     lock(&b);
     assert_int_equal(b.last_close_code, MK_ETOOBIG);
     if (!strstr(b.last_close_reason, "4294967295")) fail_msg("reason: %s", b.last_close_reason);
     unlock(&b);
     WAIT_UNTIL(&a, a.closes == 1, 3000);
-    mk_net_conn_unref(r.conn);
+    mk_transport_conn_unref(r.conn);
     /* A truncated frame: 3 header bytes, then close_notify. */
     dial_wait(&a, &b, NULL, NULL, false, &r);
     assert_int_equal(r.status, 0);
     WAIT_UNTIL(&b, b.connects == 2, 3000);
     static const uint8_t part[] = {0, 0, 1};
     raw_job j2 = {r.conn, part, sizeof part, true};
-    assert_int_equal(mk_net_call(a.net, raw_run, &j2), 0);
+    assert_int_equal(mk_transport_call(a.net, raw_run, &j2), 0);
     WAIT_UNTIL(&b, b.closes == 2, 3000);
     lock(&b);
     assert_int_equal(b.last_close_code, MK_EMALFORMED);
     if (!strstr(b.last_close_reason, "mid-frame")) fail_msg("reason: %s", b.last_close_reason);
     unlock(&b);
     assert_int_equal(metrics(&b).closed_malformed, 1);
-    mk_net_conn_unref(r.conn);
+    mk_transport_conn_unref(r.conn);
     node_stop(&a);
     node_stop(&b);
 }
@@ -460,8 +460,8 @@ static void reuse(void **state) {
     dial_res r1, r2, r3;
     memset(&r1, 0, sizeof r1);
     memset(&r2, 0, sizeof r2);
-    assert_int_equal(mk_net_dial(a.net, &b.id, b.addr, "test", NULL, on_dial, &r1, NULL), 0);
-    assert_int_equal(mk_net_dial(a.net, &b.id, b.addr, "test", NULL, on_dial, &r2, NULL), 0);
+    assert_int_equal(mk_transport_dial(a.net, &b.id, b.addr, "test", NULL, on_dial, &r1, NULL), 0);
+    assert_int_equal(mk_transport_dial(a.net, &b.id, b.addr, "test", NULL, on_dial, &r2, NULL), 0);
     WAIT_COND(atomic_load(&r1.done) && atomic_load(&r2.done), 5000);
     dial_wait(&a, &b, NULL, NULL, false, &r3);
     assert_int_equal(r1.status, 0);
@@ -478,20 +478,20 @@ static void reuse(void **state) {
     dial_res r4;
     dial_wait(&b, &a, NULL, NULL, false, &r4);
     assert_int_equal(r4.status, 0);
-    assert_true(mk_net_conn_inbound(r4.conn));
+    assert_true(mk_transport_conn_inbound(r4.conn));
     assert_int_equal(metrics(&b).conns_outbound, 0);
-    mk_net_conn_unref(r1.conn);
-    mk_net_conn_unref(r2.conn);
-    mk_net_conn_unref(r3.conn);
-    mk_net_conn_unref(r4.conn);
+    mk_transport_conn_unref(r1.conn);
+    mk_transport_conn_unref(r2.conn);
+    mk_transport_conn_unref(r3.conn);
+    mk_transport_conn_unref(r4.conn);
     node_stop(&a);
     node_stop(&b);
 }
 
-static void export_of(node *n, mk_net_conn *c, const char *label, uint8_t out[32]) {
+static void export_of(node *n, mk_transport_conn *c, const char *label, uint8_t out[32]) {
     mk_error err;
     mk_error_clear(&err);
-    TU_ASSERT_RC(mk_net_conn_export(c, label, "ctx", 3, out, 32, &err), 0, &err);
+    TU_ASSERT_RC(mk_transport_conn_export(c, label, "ctx", 3, out, 32, &err), 0, &err);
     (void)n;
 }
 
@@ -504,8 +504,10 @@ static void simultaneous_dial(void **state) {
         dial_res ra, rb;
         memset(&ra, 0, sizeof ra);
         memset(&rb, 0, sizeof rb);
-        assert_int_equal(mk_net_dial(a.net, &b.id, b.addr, "test", NULL, on_dial, &ra, NULL), 0);
-        assert_int_equal(mk_net_dial(b.net, &a.id, a.addr, "test", NULL, on_dial, &rb, NULL), 0);
+        assert_int_equal(mk_transport_dial(a.net, &b.id, b.addr, "test", NULL, on_dial, &ra, NULL),
+                         0);
+        assert_int_equal(mk_transport_dial(b.net, &a.id, a.addr, "test", NULL, on_dial, &rb, NULL),
+                         0);
         WAIT_COND(atomic_load(&ra.done) && atomic_load(&rb.done), 5000);
         assert_int_equal(ra.status, 0);
         assert_int_equal(rb.status, 0);
@@ -520,7 +522,8 @@ static void simultaneous_dial(void **state) {
         lock(&b);
         assert_int_equal(a.n_open, 1);
         assert_int_equal(b.n_open, 1);
-        mk_net_conn *ca = mk_net_conn_ref(a.open[0]), *cb = mk_net_conn_ref(b.open[0]);
+        mk_transport_conn *ca = mk_transport_conn_ref(a.open[0]),
+                          *cb = mk_transport_conn_ref(b.open[0]);
         unlock(&b);
         unlock(&a);
         /* The same TLS connection on both ends: equal exporter values. */
@@ -530,15 +533,15 @@ static void simultaneous_dial(void **state) {
         assert_memory_equal(ea, eb, 32);
         /* It is the one dialed by the lower peer id. */
         bool a_lower = mk_id_cmp(&a.id, &b.id) < 0;
-        assert_int_equal(mk_net_conn_inbound(ca), !a_lower);
-        assert_int_equal(mk_net_conn_inbound(cb), a_lower);
+        assert_int_equal(mk_transport_conn_inbound(ca), !a_lower);
+        assert_int_equal(mk_transport_conn_inbound(cb), a_lower);
         /* And it carries frames. */
-        assert_int_equal(mk_net_conn_send(ca, "ping", 4), 0);
+        assert_int_equal(mk_transport_conn_send(ca, "ping", 4), 0);
         WAIT_UNTIL(&b, b.frames == 1, 3000);
-        mk_net_conn_unref(ca);
-        mk_net_conn_unref(cb);
-        if (ra.conn) mk_net_conn_unref(ra.conn);
-        if (rb.conn) mk_net_conn_unref(rb.conn);
+        mk_transport_conn_unref(ca);
+        mk_transport_conn_unref(cb);
+        if (ra.conn) mk_transport_conn_unref(ra.conn);
+        if (rb.conn) mk_transport_conn_unref(rb.conn);
         node_stop(&a);
         node_stop(&b);
     }
@@ -557,7 +560,7 @@ static void idle_timeout(void **state) {
     /* Traffic keeps it open a while... */
     for (int i = 0; i < 4; i++) {
         sleep_ms(60);
-        assert_int_equal(mk_net_conn_send(r.conn, "k", 1), 0);
+        assert_int_equal(mk_transport_conn_send(r.conn, "k", 1), 0);
     }
     lock(&a);
     assert_int_equal(a.closes, 0);
@@ -573,7 +576,7 @@ static void idle_timeout(void **state) {
     assert_int_equal(b.last_close_code, MK_ENETWORK);
     unlock(&b);
     assert_int_equal(metrics(&a).closed_idle, 1);
-    mk_net_conn_unref(r.conn);
+    mk_transport_conn_unref(r.conn);
     node_stop(&a);
     node_stop(&b);
 }
@@ -590,13 +593,13 @@ static void exporter(void **state) {
     assert_int_equal(r1.status, 0);
     assert_int_equal(r2.status, 0);
     WAIT_UNTIL(&b, b.connects == 2, 3000);
-    mk_net_conn *b_for_a = NULL, *b_for_c = NULL;
+    mk_transport_conn *b_for_a = NULL, *b_for_c = NULL;
     lock(&b);
     for (int i = 0; i < b.n_open; i++) {
         mk_id p;
-        mk_net_conn_peer(b.open[i], &p);
-        if (mk_id_eq(&p, &a.id)) b_for_a = mk_net_conn_ref(b.open[i]);
-        if (mk_id_eq(&p, &c.id)) b_for_c = mk_net_conn_ref(b.open[i]);
+        mk_transport_conn_peer(b.open[i], &p);
+        if (mk_id_eq(&p, &a.id)) b_for_a = mk_transport_conn_ref(b.open[i]);
+        if (mk_id_eq(&p, &c.id)) b_for_c = mk_transport_conn_ref(b.open[i]);
     }
     unlock(&b);
     assert_non_null(b_for_a);
@@ -613,11 +616,11 @@ static void exporter(void **state) {
     assert_memory_not_equal(x1, z, 32);
     mk_error err;
     mk_error_clear(&err);
-    assert_int_equal(mk_net_conn_export(r1.conn, "x", NULL, 0, z, 0, &err), MK_EINVAL);
-    mk_net_conn_unref(b_for_a);
-    mk_net_conn_unref(b_for_c);
-    mk_net_conn_unref(r1.conn);
-    mk_net_conn_unref(r2.conn);
+    assert_int_equal(mk_transport_conn_export(r1.conn, "x", NULL, 0, z, 0, &err), MK_EINVAL);
+    mk_transport_conn_unref(b_for_a);
+    mk_transport_conn_unref(b_for_c);
+    mk_transport_conn_unref(r1.conn);
+    mk_transport_conn_unref(r2.conn);
     node_stop(&a);
     node_stop(&b);
     node_stop(&c);
@@ -636,7 +639,7 @@ static void reconnect(void **state) {
     dial_res r;
     dial_wait(&a, &b, NULL, NULL, true, &r);
     assert_int_equal(r.status, 0);
-    mk_net_conn_unref(r.conn);
+    mk_transport_conn_unref(r.conn);
     /* The peer goes away... */
     node_stop(&b);
     WAIT_UNTIL(&a, a.closes == 1, 3000);
@@ -652,10 +655,10 @@ static void reconnect(void **state) {
     unlock(&a);
     /* A local close ends keeping: no further reconnects. */
     lock(&a);
-    mk_net_conn *c = mk_net_conn_ref(a.open[0]);
+    mk_transport_conn *c = mk_transport_conn_ref(a.open[0]);
     unlock(&a);
-    mk_net_conn_close(c, "done");
-    mk_net_conn_unref(c);
+    mk_transport_conn_close(c, "done");
+    mk_transport_conn_unref(c);
     WAIT_UNTIL(&b, b.closes == 1, 3000);
     uint64_t rc = metrics(&a).reconnects;
     sleep_ms(300);
@@ -678,18 +681,18 @@ static void many_connections(void **state) {
     node_start(&srv, &o);
     srv.echo = true;
     for (int p = 0; p < NPROTO; p++) {
-        mk_net_protocol pr = proto_for(&srv, names[p], 0);
-        assert_int_equal(mk_net_register_protocol(srv.net, &pr, NULL), 0);
+        mk_transport_protocol pr = proto_for(&srv, names[p], 0);
+        assert_int_equal(mk_transport_register_protocol(srv.net, &pr, NULL), 0);
     }
     static dial_res res[NCLIENTS][NPROTO];
     for (int i = 0; i < NCLIENTS; i++) {
         node_start(&cl[i], &o);
         for (int p = 0; p < NPROTO; p++) {
-            mk_net_protocol pr = proto_for(&cl[i], names[p], 0);
-            assert_int_equal(mk_net_register_protocol(cl[i].net, &pr, NULL), 0);
+            mk_transport_protocol pr = proto_for(&cl[i], names[p], 0);
+            assert_int_equal(mk_transport_register_protocol(cl[i].net, &pr, NULL), 0);
             memset(&res[i][p], 0, sizeof res[i][p]);
-            assert_int_equal(mk_net_dial(cl[i].net, &srv.id, srv.addr, names[p], NULL, on_dial,
-                                         &res[i][p], NULL),
+            assert_int_equal(mk_transport_dial(cl[i].net, &srv.id, srv.addr, names[p], NULL,
+                                               on_dial, &res[i][p], NULL),
                              0);
         }
     }
@@ -697,7 +700,7 @@ static void many_connections(void **state) {
         for (int p = 0; p < NPROTO; p++) {
             WAIT_COND(atomic_load(&res[i][p].done), 60000);
             if (res[i][p].status) fail_msg("dial %d/%d: %s", i, p, res[i][p].msg);
-            assert_int_equal(mk_net_conn_send(res[i][p].conn, "m", 1), 0);
+            assert_int_equal(mk_transport_conn_send(res[i][p].conn, "m", 1), 0);
         }
     WAIT_UNTIL(&srv, srv.connects == NCLIENTS * NPROTO && srv.frames == NCLIENTS * NPROTO, 30000);
     for (int i = 0; i < NCLIENTS; i++)
@@ -705,7 +708,7 @@ static void many_connections(void **state) {
     assert_int_equal(metrics(&srv).conns_open, NCLIENTS * NPROTO);
     for (int i = 0; i < NCLIENTS; i++)
         for (int p = 0; p < NPROTO; p++)
-            mk_net_conn_unref(res[i][p].conn);
+            mk_transport_conn_unref(res[i][p].conn);
     /* Stop the server first: every client sees its connections close. */
     node_stop(&srv);
     for (int i = 0; i < NCLIENTS; i++) {
@@ -724,7 +727,7 @@ static void pending_limit(void **state) {
     /* Plain TCP connections that never speak TLS occupy handshake slots. */
     int fds[5];
     struct sockaddr_storage ss;
-    assert_int_equal(mk_net_addr_parse(b.addr, &ss, false, NULL), 0);
+    assert_int_equal(mk_transport_addr_parse(b.addr, &ss, false, NULL), 0);
     for (int i = 0; i < 5; i++) {
         fds[i] = socket(AF_INET, SOCK_STREAM, 0);
         assert_true(fds[i] >= 0);
@@ -742,7 +745,7 @@ static void pending_limit(void **state) {
     dial_res r;
     dial_wait(&a, &b, NULL, NULL, false, &r);
     assert_int_equal(r.status, 0);
-    mk_net_conn_unref(r.conn);
+    mk_transport_conn_unref(r.conn);
     node_stop(&a);
     node_stop(&b);
 }
@@ -757,7 +760,7 @@ static void pending_flood(void **state) {
     node_start(&b, &o);
     int fds[NIDLE];
     struct sockaddr_storage ss;
-    assert_int_equal(mk_net_addr_parse(b.addr, &ss, false, NULL), 0);
+    assert_int_equal(mk_transport_addr_parse(b.addr, &ss, false, NULL), 0);
     for (int i = 0; i < NIDLE; i++) {
         fds[i] = socket(AF_INET, SOCK_STREAM, 0);
         assert_true(fds[i] >= 0);
@@ -771,7 +774,7 @@ static void pending_flood(void **state) {
     printf("# after %d idle sockets: dial status %d %s\n", NIDLE, r.status, r.msg);
     assert_int_equal(r.status, 0);
     assert_true(metrics(&b).refused_limit >= NIDLE - 64 + 1);
-    mk_net_conn_unref(r.conn);
+    mk_transport_conn_unref(r.conn);
     for (int i = 0; i < NIDLE; i++)
         close(fds[i]);
     node_stop(&a);
@@ -790,7 +793,7 @@ static void backpressure(void **state) {
     static uint8_t chunk[60000];
     int sent = 0, busy = 0;
     for (int i = 0; i < 2000 && !busy; i++) {
-        int rc = mk_net_conn_send(r.conn, chunk, sizeof chunk);
+        int rc = mk_transport_conn_send(r.conn, chunk, sizeof chunk);
         if (rc == MK_EBUSY)
             busy = 1;
         else if (rc == 0)
@@ -803,31 +806,31 @@ static void backpressure(void **state) {
     /* The queue drains, on_drain fires, and everything accepted arrives. */
     WAIT_UNTIL(&a, a.drains == 1, 5000);
     WAIT_UNTIL(&b, b.frames == sent, 5000);
-    WAIT_COND(mk_net_conn_queued(r.conn) == 0, 3000);
-    assert_int_equal(mk_net_conn_send(r.conn, chunk, sizeof chunk), 0);
+    WAIT_COND(mk_transport_conn_queued(r.conn) == 0, 3000);
+    assert_int_equal(mk_transport_conn_send(r.conn, chunk, sizeof chunk), 0);
     WAIT_UNTIL(&b, b.frames == sent + 1, 5000);
-    mk_net_conn_unref(r.conn);
+    mk_transport_conn_unref(r.conn);
     node_stop(&a);
     node_stop(&b);
 }
 
 typedef struct post_ctx {
-    mk_net *net;
+    mk_transport *net;
     atomic_int ran, status, fired;
-    mk_net_timer *t;
+    mk_transport_timer *t;
 } post_ctx;
 
-static void posted(mk_net *net, void *ctx, int status) {
+static void posted(mk_transport *net, void *ctx, int status) {
     post_ctx *p = ctx;
-    if (status == 0) assert_true(mk_net_on_loop(net));
+    if (status == 0) assert_true(mk_transport_on_loop(net));
     atomic_store(&p->status, status);
     atomic_fetch_add(&p->ran, 1);
 }
 
-static void ticked(mk_net_timer *t, void *ctx) {
+static void ticked(mk_transport_timer *t, void *ctx) {
     post_ctx *p = ctx;
-    assert_true(mk_net_on_loop(p->net));
-    if (atomic_fetch_add(&p->fired, 1) + 1 == 3) mk_net_timer_stop(t);
+    assert_true(mk_transport_on_loop(p->net));
+    if (atomic_fetch_add(&p->fired, 1) + 1 == 3) mk_transport_timer_stop(t);
 }
 
 static void post_and_timers(void **state) {
@@ -835,29 +838,29 @@ static void post_and_timers(void **state) {
     node a;
     node_start(&a, NULL);
     post_ctx p = {.net = a.net};
-    assert_false(mk_net_on_loop(a.net));
-    assert_int_equal(mk_net_post(a.net, posted, &p), 0);
+    assert_false(mk_transport_on_loop(a.net));
+    assert_int_equal(mk_transport_post(a.net, posted, &p), 0);
     WAIT_COND(atomic_load(&p.ran) == 1, 2000);
     assert_int_equal(atomic_load(&p.status), 0);
-    assert_int_equal(mk_net_timer_new(a.net, ticked, &p, &p.t), 0);
-    assert_int_equal(mk_net_timer_start(p.t, 10, 10), 0);
+    assert_int_equal(mk_transport_timer_new(a.net, ticked, &p, &p.t), 0);
+    assert_int_equal(mk_transport_timer_start(p.t, 10, 10), 0);
     WAIT_COND(atomic_load(&p.fired) == 3, 2000);
     sleep_ms(60);
     assert_int_equal(atomic_load(&p.fired), 3);
     /* A timer left running is closed at stop; free after stop is fine. */
-    assert_int_equal(mk_net_timer_start(p.t, 100000, 0), 0);
-    mk_net_stop(a.net);
-    assert_int_equal(mk_net_post(a.net, posted, &p), MK_ESTATE);
-    mk_net_timer_free(p.t);
+    assert_int_equal(mk_transport_timer_start(p.t, 100000, 0), 0);
+    mk_transport_stop(a.net);
+    assert_int_equal(mk_transport_post(a.net, posted, &p), MK_ESTATE);
+    mk_transport_timer_free(p.t);
     node_stop(&a);
     /* A network that never started frees cleanly, cancelling posts. */
-    mk_net *n;
-    assert_int_equal(mk_net_new(NULL, &n, NULL), 0);
+    mk_transport *n;
+    assert_int_equal(mk_transport_new(NULL, &n, NULL), 0);
     post_ctx q = {.net = n};
-    assert_int_equal(mk_net_post(n, posted, &q), 0);
-    mk_net_timer *t;
-    assert_int_equal(mk_net_timer_new(n, ticked, &q, &t), 0);
-    mk_net_free(n);
+    assert_int_equal(mk_transport_post(n, posted, &q), 0);
+    mk_transport_timer *t;
+    assert_int_equal(mk_transport_timer_new(n, ticked, &q, &t), 0);
+    mk_transport_free(n);
     (void)t; /* freed with the network */
     assert_int_equal(atomic_load(&q.ran), 1);
     assert_int_equal(atomic_load(&q.status), MK_ESTATE);

@@ -2,7 +2,7 @@
  * Unit tests of the attachment mechanism (docs/net.md, "Attaching a
  * layer"): registering a protocol, traffic, unregistering it (connections
  * closed, no callback afterwards, the name refused), registering it again;
- * mk_net_call on and off the I/O thread, before start and while the network
+ * mk_transport_call on and off the I/O thread, before start and while the network
  * stops; and, on an mk_network, typed slots with detach and hook removal.
  * Real TLS connections on 127.0.0.1 with ephemeral ports.
  */
@@ -17,7 +17,7 @@ typedef struct endpoint {
     pthread_mutex_t mu;
     int connects, closes, frames;
     int last_close_code;
-    mk_net_conn *open; /* referenced while open */
+    mk_transport_conn *open; /* referenced while open */
     uint8_t last_frame[64];
     size_t last_len;
     atomic_int close_sleep_ms; /* on_close sleeps this long (shutdown timing) */
@@ -40,16 +40,16 @@ static int ep_get(endpoint *e, const int *field) {
     return v;
 }
 
-static void ep_connect(mk_net_conn *c, bool inbound, void *ctx) {
+static void ep_connect(mk_transport_conn *c, bool inbound, void *ctx) {
     (void)inbound;
     endpoint *e = ctx;
     pthread_mutex_lock(&e->mu);
     e->connects++;
-    if (!e->open) e->open = mk_net_conn_ref(c);
+    if (!e->open) e->open = mk_transport_conn_ref(c);
     pthread_mutex_unlock(&e->mu);
 }
 
-static void ep_frame(mk_net_conn *c, const uint8_t *data, size_t len, void *ctx) {
+static void ep_frame(mk_transport_conn *c, const uint8_t *data, size_t len, void *ctx) {
     (void)c;
     endpoint *e = ctx;
     pthread_mutex_lock(&e->mu);
@@ -59,7 +59,7 @@ static void ep_frame(mk_net_conn *c, const uint8_t *data, size_t len, void *ctx)
     pthread_mutex_unlock(&e->mu);
 }
 
-static void ep_close(mk_net_conn *c, int code, const char *reason, void *ctx) {
+static void ep_close(mk_transport_conn *c, int code, const char *reason, void *ctx) {
     (void)reason;
     endpoint *e = ctx;
     int ms = atomic_load(&e->close_sleep_ms);
@@ -68,61 +68,61 @@ static void ep_close(mk_net_conn *c, int code, const char *reason, void *ctx) {
     e->closes++;
     e->last_close_code = code;
     if (e->open == c) {
-        mk_net_conn_unref(c);
+        mk_transport_conn_unref(c);
         e->open = NULL;
     }
     pthread_mutex_unlock(&e->mu);
     atomic_store(&e->close_done, true);
 }
 
-static mk_net_protocol ep_proto(endpoint *e, const char *name) {
-    mk_net_protocol p = {.name = name,
-                         .on_connect = ep_connect,
-                         .on_frame = ep_frame,
-                         .on_close = ep_close,
-                         .ctx = e};
+static mk_transport_protocol ep_proto(endpoint *e, const char *name) {
+    mk_transport_protocol p = {.name = name,
+                               .on_connect = ep_connect,
+                               .on_frame = ep_frame,
+                               .on_close = ep_close,
+                               .ctx = e};
     return p;
 }
 
-static mk_net *net_start(void) {
-    mk_net_config cfg;
-    mk_net_config_init(&cfg);
+static mk_transport *net_start(void) {
+    mk_transport_config cfg;
+    mk_transport_config_init(&cfg);
     mk_id_from_name(&cfg.network_id, "attach-test");
     cfg.reconnect_min_ms = 20;
     cfg.reconnect_max_ms = 100;
-    mk_net *n = NULL;
+    mk_transport *n = NULL;
     mk_error err;
     mk_error_clear(&err);
-    TU_ASSERT_RC(mk_net_new(&cfg, &n, &err), 0, &err);
-    TU_ASSERT_RC(mk_net_start(n, &err), 0, &err);
+    TU_ASSERT_RC(mk_transport_new(&cfg, &n, &err), 0, &err);
+    TU_ASSERT_RC(mk_transport_start(n, &err), 0, &err);
     return n;
 }
 
 typedef struct dial_res {
     atomic_int done;
     int status;
-    mk_net_conn *conn;
+    mk_transport_conn *conn;
 } dial_res;
 
-static void on_dial(mk_net_conn *c, int status, const mk_error *err, void *ctx) {
+static void on_dial(mk_transport_conn *c, int status, const mk_error *err, void *ctx) {
     (void)err;
     dial_res *r = ctx;
     r->status = status;
-    r->conn = c ? mk_net_conn_ref(c) : NULL;
+    r->conn = c ? mk_transport_conn_ref(c) : NULL;
     atomic_store(&r->done, 1);
 }
 
 /* Dial `to` from `from` for protocol and wait for the completion. */
-static int dial(mk_net *from, mk_net *to, const char *proto, bool keep, dial_res *r) {
+static int dial(mk_transport *from, mk_transport *to, const char *proto, bool keep, dial_res *r) {
     memset(r, 0, sizeof *r);
     mk_id peer;
-    mk_net_peer_id(to, &peer);
-    char addr[MK_NET_ADDR_MAX];
-    assert_int_equal(mk_net_listen_addr(to, addr, sizeof addr), 0);
-    mk_net_dial_opts o = {.keep = keep};
+    mk_transport_peer_id(to, &peer);
+    char addr[MK_TRANSPORT_ADDR_MAX];
+    assert_int_equal(mk_transport_listen_addr(to, addr, sizeof addr), 0);
+    mk_transport_dial_opts o = {.keep = keep};
     mk_error err;
     mk_error_clear(&err);
-    TU_ASSERT_RC(mk_net_dial(from, &peer, addr, proto, &o, on_dial, r, &err), 0, &err);
+    TU_ASSERT_RC(mk_transport_dial(from, &peer, addr, proto, &o, on_dial, r, &err), 0, &err);
     TU_WAIT_UNTIL(atomic_load(&r->done), 8000, "the dial");
     return r->status;
 }
@@ -133,9 +133,9 @@ typedef struct unreg_call {
     int rc;
 } unreg_call;
 
-static void unregister_on_loop(mk_net *net, void *ctx) {
+static void unregister_on_loop(mk_transport *net, void *ctx) {
     unreg_call *u = ctx;
-    u->rc = mk_net_protocol_unregister(net, "app", NULL);
+    u->rc = mk_transport_protocol_unregister(net, "app", NULL);
 }
 
 static void protocol_lifecycle(void **state) {
@@ -144,18 +144,18 @@ static void protocol_lifecycle(void **state) {
     ep_init(&ea);
     ep_init(&eb);
     ep_init(&eb2);
-    mk_net *a = net_start(), *b = net_start();
+    mk_transport *a = net_start(), *b = net_start();
     mk_error err;
     mk_error_clear(&err);
-    mk_net_protocol pa = ep_proto(&ea, "app"), pb = ep_proto(&eb, "app");
-    TU_ASSERT_RC(mk_net_protocol_register(a, &pa, &err), 0, &err);
-    TU_ASSERT_RC(mk_net_protocol_register(b, &pb, &err), 0, &err);
-    assert_int_equal(mk_net_protocol_register(b, &pb, NULL), MK_EBUSY);
+    mk_transport_protocol pa = ep_proto(&ea, "app"), pb = ep_proto(&eb, "app");
+    TU_ASSERT_RC(mk_transport_protocol_register(a, &pa, &err), 0, &err);
+    TU_ASSERT_RC(mk_transport_protocol_register(b, &pb, &err), 0, &err);
+    assert_int_equal(mk_transport_protocol_register(b, &pb, NULL), MK_EBUSY);
 
     /* Traffic. */
     dial_res r;
     assert_int_equal(dial(a, b, "app", false, &r), 0);
-    assert_int_equal(mk_net_conn_send(r.conn, "ping", 4), 0);
+    assert_int_equal(mk_transport_conn_send(r.conn, "ping", 4), 0);
     TU_WAIT_UNTIL(ep_get(&eb, &eb.frames) == 1, 3000, "the frame at b");
     pthread_mutex_lock(&eb.mu);
     assert_int_equal(eb.last_len, 4);
@@ -164,24 +164,24 @@ static void protocol_lifecycle(void **state) {
 
     /* Not from the I/O thread. */
     unreg_call u = {0};
-    assert_int_equal(mk_net_call(b, unregister_on_loop, &u), 0);
+    assert_int_equal(mk_transport_call(b, unregister_on_loop, &u), 0);
     assert_int_equal(u.rc, MK_ESTATE);
 
     /* Unregister: b's connection is closed before it returns, with
      * MK_ESTATE; a sees the peer close. */
-    TU_ASSERT_RC(mk_net_protocol_unregister(b, "app", &err), 0, &err);
+    TU_ASSERT_RC(mk_transport_protocol_unregister(b, "app", &err), 0, &err);
     assert_int_equal(ep_get(&eb, &eb.closes), 1);
     assert_int_equal(ep_get(&eb, &eb.last_close_code), MK_ESTATE);
     TU_WAIT_UNTIL(ep_get(&ea, &ea.closes) == 1, 3000, "the close at a");
-    mk_net_conn_unref(r.conn);
+    mk_transport_conn_unref(r.conn);
     /* The name is gone: local dials, forgets and a second unregister fail,
      * and a remote dial is refused in the handshake. */
     mk_id pid;
-    mk_net_peer_id(a, &pid);
-    assert_int_equal(mk_net_dial(b, &pid, "127.0.0.1:1", "app", NULL, NULL, NULL, NULL),
+    mk_transport_peer_id(a, &pid);
+    assert_int_equal(mk_transport_dial(b, &pid, "127.0.0.1:1", "app", NULL, NULL, NULL, NULL),
                      MK_ENOTFOUND);
-    assert_int_equal(mk_net_forget(b, &pid, "app"), MK_ENOTFOUND);
-    assert_int_equal(mk_net_protocol_unregister(b, "app", NULL), MK_ENOTFOUND);
+    assert_int_equal(mk_transport_forget(b, &pid, "app"), MK_ENOTFOUND);
+    assert_int_equal(mk_transport_protocol_unregister(b, "app", NULL), MK_ENOTFOUND);
     assert_int_equal(dial(a, b, "app", false, &r), MK_EMISMATCH);
     /* No callback of the unregistered protocol ran after it returned. */
     tu_sleep_ms(50);
@@ -190,32 +190,32 @@ static void protocol_lifecycle(void **state) {
     assert_int_equal(ep_get(&eb, &eb.frames), 1);
 
     /* Register again, with another context: traffic reaches the new one. */
-    mk_net_protocol pb2 = ep_proto(&eb2, "app");
-    TU_ASSERT_RC(mk_net_protocol_register(b, &pb2, &err), 0, &err);
+    mk_transport_protocol pb2 = ep_proto(&eb2, "app");
+    TU_ASSERT_RC(mk_transport_protocol_register(b, &pb2, &err), 0, &err);
     assert_int_equal(dial(a, b, "app", false, &r), 0);
-    assert_int_equal(mk_net_conn_send(r.conn, "again", 5), 0);
+    assert_int_equal(mk_transport_conn_send(r.conn, "again", 5), 0);
     TU_WAIT_UNTIL(ep_get(&eb2, &eb2.frames) == 1, 3000, "the frame at the new b");
     assert_int_equal(ep_get(&eb, &eb.frames), 1);
     assert_int_equal(ep_get(&eb2, &eb2.connects), 1);
-    mk_net_conn_unref(r.conn);
+    mk_transport_conn_unref(r.conn);
 
     /* A kept connection: unregistering at the dialer forgets the peer (no
      * redials afterwards) and closes it. */
     assert_int_equal(dial(a, b, "app", true, &r), 0);
-    mk_net_conn_unref(r.conn);
+    mk_transport_conn_unref(r.conn);
     int a_closes = ep_get(&ea, &ea.closes);
-    TU_ASSERT_RC(mk_net_protocol_unregister(a, "app", &err), 0, &err);
+    TU_ASSERT_RC(mk_transport_protocol_unregister(a, "app", &err), 0, &err);
     assert_int_equal(ep_get(&ea, &ea.closes), a_closes + 1);
     TU_WAIT_UNTIL(ep_get(&eb2, &eb2.closes) == 1, 3000, "the close at b");
-    mk_net_metrics m1, m2;
-    mk_net_metrics_get(a, &m1);
+    mk_transport_metrics m1, m2;
+    mk_transport_metrics_get(a, &m1);
     tu_sleep_ms(250); /* several backoff periods */
-    mk_net_metrics_get(a, &m2);
+    mk_transport_metrics_get(a, &m2);
     assert_int_equal(m1.reconnects, m2.reconnects);
     assert_int_equal(m2.conns_open, 0);
 
-    mk_net_free(a);
-    mk_net_free(b);
+    mk_transport_free(a);
+    mk_transport_free(b);
     assert_null(ea.open);
     assert_null(eb2.open);
     ep_free(&ea);
@@ -228,74 +228,74 @@ static void unregister_stopped(void **state) {
     (void)state;
     endpoint e;
     ep_init(&e);
-    mk_net *n = NULL;
-    assert_int_equal(mk_net_new(NULL, &n, NULL), 0);
-    mk_net_protocol p = ep_proto(&e, "app");
-    assert_int_equal(mk_net_protocol_register(n, &p, NULL), 0);
-    assert_int_equal(mk_net_protocol_unregister(n, "app", NULL), 0);
-    assert_int_equal(mk_net_protocol_register(n, &p, NULL), 0);
+    mk_transport *n = NULL;
+    assert_int_equal(mk_transport_new(NULL, &n, NULL), 0);
+    mk_transport_protocol p = ep_proto(&e, "app");
+    assert_int_equal(mk_transport_protocol_register(n, &p, NULL), 0);
+    assert_int_equal(mk_transport_protocol_unregister(n, "app", NULL), 0);
+    assert_int_equal(mk_transport_protocol_register(n, &p, NULL), 0);
     mk_error err;
     mk_error_clear(&err);
-    TU_ASSERT_RC(mk_net_start(n, &err), 0, &err);
-    assert_int_equal(mk_net_stop(n), 0);
-    assert_int_equal(mk_net_protocol_unregister(n, "app", NULL), 0);
-    assert_int_equal(mk_net_protocol_unregister(n, "app", NULL), MK_ENOTFOUND);
-    mk_net_free(n);
+    TU_ASSERT_RC(mk_transport_start(n, &err), 0, &err);
+    assert_int_equal(mk_transport_stop(n), 0);
+    assert_int_equal(mk_transport_protocol_unregister(n, "app", NULL), 0);
+    assert_int_equal(mk_transport_protocol_unregister(n, "app", NULL), MK_ENOTFOUND);
+    mk_transport_free(n);
     ep_free(&e);
 }
 
-/* ----- mk_net_call ------------------------------------------------------------ */
+/* ----- mk_transport_call ------------------------------------------------------------ */
 
 typedef struct call_ctx {
     atomic_int runs;
     atomic_bool on_loop;
-    mk_net *net;
+    mk_transport *net;
     atomic_int nested;
 } call_ctx;
 
-static void count_run(mk_net *net, void *ctx) {
+static void count_run(mk_transport *net, void *ctx) {
     call_ctx *c = ctx;
     atomic_fetch_add(&c->runs, 1);
-    atomic_store(&c->on_loop, mk_net_on_loop(net));
+    atomic_store(&c->on_loop, mk_transport_on_loop(net));
 }
 
-static void nested_run(mk_net *net, void *ctx) {
+static void nested_run(mk_transport *net, void *ctx) {
     call_ctx *c = ctx;
     /* From the I/O thread a call runs directly. */
-    atomic_store(&c->nested, mk_net_call(net, count_run, c) == 0 ? 1 : -1);
+    atomic_store(&c->nested, mk_transport_call(net, count_run, c) == 0 ? 1 : -1);
 }
 
 static void call_basics(void **state) {
     (void)state;
     call_ctx c = {0};
-    assert_int_equal(mk_net_call(NULL, count_run, &c), MK_EINVAL);
-    mk_net *n = NULL;
-    assert_int_equal(mk_net_new(NULL, &n, NULL), 0);
-    assert_int_equal(mk_net_call(n, NULL, &c), MK_EINVAL);
+    assert_int_equal(mk_transport_call(NULL, count_run, &c), MK_EINVAL);
+    mk_transport *n = NULL;
+    assert_int_equal(mk_transport_new(NULL, &n, NULL), 0);
+    assert_int_equal(mk_transport_call(n, NULL, &c), MK_EINVAL);
     /* Before start: directly on the caller's thread. */
-    assert_int_equal(mk_net_call(n, count_run, &c), 0);
+    assert_int_equal(mk_transport_call(n, count_run, &c), 0);
     assert_int_equal(atomic_load(&c.runs), 1);
     assert_false(atomic_load(&c.on_loop));
     mk_error err;
     mk_error_clear(&err);
-    TU_ASSERT_RC(mk_net_start(n, &err), 0, &err);
+    TU_ASSERT_RC(mk_transport_start(n, &err), 0, &err);
     /* Running: on the I/O thread, waited for. */
-    assert_int_equal(mk_net_call(n, count_run, &c), 0);
+    assert_int_equal(mk_transport_call(n, count_run, &c), 0);
     assert_int_equal(atomic_load(&c.runs), 2);
     assert_true(atomic_load(&c.on_loop));
-    assert_int_equal(mk_net_call(n, nested_run, &c), 0);
+    assert_int_equal(mk_transport_call(n, nested_run, &c), 0);
     assert_int_equal(atomic_load(&c.nested), 1);
     assert_int_equal(atomic_load(&c.runs), 3);
     /* Stopped: not run; the idiom runs it once on the caller's thread. */
-    assert_int_equal(mk_net_stop(n), 0);
-    if (mk_net_call(n, count_run, &c) == MK_ESTATE) count_run(n, &c);
+    assert_int_equal(mk_transport_stop(n), 0);
+    if (mk_transport_call(n, count_run, &c) == MK_ESTATE) count_run(n, &c);
     assert_int_equal(atomic_load(&c.runs), 4);
     assert_false(atomic_load(&c.on_loop));
-    mk_net_free(n);
+    mk_transport_free(n);
 }
 
 typedef struct caller {
-    mk_net *net;
+    mk_transport *net;
     endpoint *watch;
     call_ctx c;
     atomic_bool go;
@@ -308,7 +308,7 @@ static void *caller_main(void *arg) {
     while (!atomic_load(&k->go)) {
     }
     for (;;) {
-        int rc = mk_net_call(k->net, count_run, &k->c);
+        int rc = mk_transport_call(k->net, count_run, &k->c);
         if (rc == 0) {
             k->ran++;
             continue;
@@ -322,7 +322,7 @@ static void *caller_main(void *arg) {
     }
 }
 
-/* mk_net_call during mk_net_stop: every call either ran on the I/O thread
+/* mk_transport_call during mk_transport_stop: every call either ran on the I/O thread
  * or returned MK_ESTATE after the shutdown finished (the protocol's
  * on_close, run by the stop on the I/O thread, sleeps to widen the
  * window). */
@@ -331,13 +331,13 @@ static void call_during_close(void **state) {
     endpoint ea, eb;
     ep_init(&ea);
     ep_init(&eb);
-    mk_net *a = net_start(), *b = net_start();
-    mk_net_protocol pa = ep_proto(&ea, "app"), pb = ep_proto(&eb, "app");
-    assert_int_equal(mk_net_protocol_register(a, &pa, NULL), 0);
-    assert_int_equal(mk_net_protocol_register(b, &pb, NULL), 0);
+    mk_transport *a = net_start(), *b = net_start();
+    mk_transport_protocol pa = ep_proto(&ea, "app"), pb = ep_proto(&eb, "app");
+    assert_int_equal(mk_transport_protocol_register(a, &pa, NULL), 0);
+    assert_int_equal(mk_transport_protocol_register(b, &pb, NULL), 0);
     dial_res r;
     assert_int_equal(dial(a, b, "app", false, &r), 0);
-    mk_net_conn_unref(r.conn);
+    mk_transport_conn_unref(r.conn);
     atomic_store(&ea.close_sleep_ms, 200);
 
     caller k[2];
@@ -350,7 +350,7 @@ static void call_during_close(void **state) {
         atomic_store(&k[i].go, true);
     }
     tu_sleep_ms(20);
-    assert_int_equal(mk_net_stop(a), 0);
+    assert_int_equal(mk_transport_stop(a), 0);
     for (int i = 0; i < 2; i++) {
         pthread_join(th[i], NULL);
         assert_int_equal(k[i].refused, 1);
@@ -360,8 +360,8 @@ static void call_during_close(void **state) {
     assert_true(atomic_load(&ea.close_done));
     assert_int_equal(ep_get(&ea, &ea.closes), 1);
     assert_int_equal(ep_get(&ea, &ea.last_close_code), MK_ESTATE);
-    mk_net_free(a);
-    mk_net_free(b);
+    mk_transport_free(a);
+    mk_transport_free(b);
     ep_free(&ea);
     ep_free(&eb);
 }

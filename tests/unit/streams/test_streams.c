@@ -36,12 +36,12 @@ static void pair_free(pair *x) {
 }
 
 static mk_stream_producer *mkprod(pair *x, const char *name, mk_validator *v,
-                                  const mk_stream_producer_opts *o0) {
-    mk_stream_producer_opts o;
+                                  const mk_stream_producer_config *o0) {
+    mk_stream_producer_config o;
     if (o0)
         o = *o0;
     else
-        mk_stream_producer_opts_init(&o);
+        mk_stream_producer_config_init(&o);
     o.on_event = st_on_event;
     o.event_ctx = &x->pl;
     mk_stream_producer *p = NULL;
@@ -53,8 +53,8 @@ static mk_stream_producer *mkprod(pair *x, const char *name, mk_validator *v,
 }
 
 static mk_stream_consumer *mkcons(mk_network *nw, const char *name, mk_validator *v, st_log *log) {
-    mk_stream_consumer_opts o;
-    mk_stream_consumer_opts_init(&o);
+    mk_stream_consumer_config o;
+    mk_stream_consumer_config_init(&o);
     o.on_event = st_on_event;
     o.event_ctx = log;
     o.retry_min_ms = 100;
@@ -218,8 +218,8 @@ static void test_tags_and_predicate(void **state) {
     pair_nets(&x, "st-tags");
     static const char *const tags[] = {"trader"};
     mk_requirements req = {.tags = tags, .n_tags = 1};
-    mk_stream_producer_opts o;
-    mk_stream_producer_opts_init(&o);
+    mk_stream_producer_config o;
+    mk_stream_producer_config_init(&o);
     o.on_event = st_on_event;
     o.event_ctx = &x.pl;
     mk_error err;
@@ -328,13 +328,13 @@ static void test_remove_and_readmit(void **state) {
 
 static void lag_setup(pair *x, const char *net, mk_stream_lag_policy pol) {
     pair_nets(x, net);
-    mk_stream_producer_opts o;
-    mk_stream_producer_opts_init(&o);
+    mk_stream_producer_config o;
+    mk_stream_producer_config_init(&o);
     o.max_lag = 16;
     o.lag_policy = pol;
     x->p = mkprod(x, "ticks", NULL, &o);
-    mk_stream_consumer_opts co;
-    mk_stream_consumer_opts_init(&co);
+    mk_stream_consumer_config co;
+    mk_stream_consumer_config_init(&co);
     co.window = 8;
     co.on_event = st_on_event;
     co.event_ctx = &x->cl;
@@ -391,8 +391,8 @@ static void test_max_consumers(void **state) {
     (void)state;
     pair x;
     pair_nets(&x, "st-max");
-    mk_stream_producer_opts o;
-    mk_stream_producer_opts_init(&o);
+    mk_stream_producer_config o;
+    mk_stream_producer_config_init(&o);
     o.max_consumers = 1;
     x.p = mkprod(&x, "prices", NULL, &o);
     x.c = mkcons(x.b, "prices", NULL, &x.cl);
@@ -496,8 +496,8 @@ static void test_declared_stream(void **state) {
     mk_error err;
     mk_error_clear(&err);
     TU_ASSERT_RC(mk_network_add_tag(x.b, &tag, &err), 0, &err);
-    TU_ASSERT_RC(mk_stream_producer_from_def(x.a, &PRICES, NULL, &x.p, &err), 0, &err);
-    TU_ASSERT_RC(mk_stream_consumer_from_def(x.b, &PRICES, NULL, &x.c, &err), 0, &err);
+    TU_ASSERT_RC(mk_stream_producer_new_from_def(x.a, &PRICES, NULL, &x.p, &err), 0, &err);
+    TU_ASSERT_RC(mk_stream_consumer_new_from_def(x.b, &PRICES, NULL, &x.c, &err), 0, &err);
     mk_stream_when w = mk_when_subscribed();
     assert_int_equal(mk_stream_producer_wait(x.p, &w, 10000), 0);
     price p = {.cents = 12345};
@@ -521,9 +521,9 @@ static void test_declared_stream(void **state) {
     assert_int_equal(cs.decode_errors, 1);
     /* A second producer (consumer) of the same stream on one node is refused. */
     mk_stream_producer *dup = NULL;
-    assert_int_equal(mk_stream_producer_from_def(x.a, &PRICES, NULL, &dup, &err), MK_EBUSY);
+    assert_int_equal(mk_stream_producer_new_from_def(x.a, &PRICES, NULL, &dup, &err), MK_EBUSY);
     mk_stream_consumer *dupc = NULL;
-    assert_int_equal(mk_stream_consumer_from_def(x.b, &PRICES, NULL, &dupc, &err), MK_EBUSY);
+    assert_int_equal(mk_stream_consumer_new_from_def(x.b, &PRICES, NULL, &dupc, &err), MK_EBUSY);
     pair_free(&x);
 }
 
@@ -596,8 +596,8 @@ static void test_sybil_candidates(void **state) {
     mk_network *c = st_net("st-sybil", NULL);
     st_log cl;
     st_log_init(&cl);
-    mk_stream_consumer_opts co;
-    mk_stream_consumer_opts_init(&co);
+    mk_stream_consumer_config co;
+    mk_stream_consumer_config_init(&co);
     co.on_event = st_on_event;
     co.event_ctx = &cl;
     co.retry_min_ms = 100;
@@ -617,8 +617,8 @@ static void test_sybil_candidates(void **state) {
     /* Let the consumer learn every Sybil before the real producer appears. */
     ST_WAIT_UNTIL(st_count(&cl, MK_STREAM_EV_REJECTED) >= NSYB, 30000, "sybil candidates");
     mk_network *a = st_net("st-sybil", c);
-    mk_stream_producer_opts po;
-    mk_stream_producer_opts_init(&po);
+    mk_stream_producer_config po;
+    mk_stream_producer_config_init(&po);
     mk_stream_producer *p = NULL;
     mk_error err;
     mk_error_clear(&err);

@@ -82,8 +82,8 @@ static void node_net(node *n, const char *net, mk_network *boot) {
 }
 
 static void node_consume(node *n, const char *stream) {
-    mk_stream_consumer_opts o;
-    mk_stream_consumer_opts_init(&o);
+    mk_stream_consumer_config o;
+    mk_stream_consumer_config_init(&o);
     o.on_event = st_on_event;
     o.event_ctx = &n->log;
     o.retry_min_ms = 100;

@@ -80,7 +80,7 @@ static void phala_parse(void **state) {
     assert_int_equal(ti->eval_number, 17);
     assert_int_equal(ti->n_module_ids, 2);
     assert_true(ti->n_levels >= 2);
-    assert_int_equal(ti->levels[0].status, MK_TCB_UP_TO_DATE);
+    assert_int_equal(ti->levels[0].status, MK_TDX_TCB_UP_TO_DATE);
     assert_int_equal(ti->levels[0].pcesvn, 11);
     assert_int_equal(ti->levels[1].n_adv, 14);
     assert_string_equal(ti->levels[1].adv[13], "INTEL-SA-00837");
@@ -540,7 +540,7 @@ static void simulator(void **state) {
     mk_tdx_result res;
     memset(&res, 0, sizeof res);
     TU_ASSERT_RC(mk_tdx_tcb_evaluate(c, &q, &ext, &res, &err), 0, &err);
-    assert_int_equal(res.tcb_status, MK_TCB_UP_TO_DATE);
+    assert_int_equal(res.tcb_status, MK_TDX_TCB_UP_TO_DATE);
     /* The phala (Intel) CRLs do not cover the simulated chain. */
     mk_tdx_collateral *ph = phala();
     TU_ASSERT_RC(mk_tdx_collateral_check_revocation(ph, &ch, &err), MK_EMISMATCH, &err);

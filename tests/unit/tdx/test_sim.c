@@ -186,7 +186,7 @@ static void check_quote(const mk_tdx_sim_td *td, size_t signed_len) {
     TU_ASSERT_RC(mk_tdx_verify(v, q.data, q.len, coll, T0 + 60, &res, &err), 0, &err);
     assert_true(res.simulated);
     assert_true(res.collateral_checked);
-    assert_int_equal(res.tcb_status, MK_TCB_UP_TO_DATE);
+    assert_int_equal(res.tcb_status, MK_TDX_TCB_UP_TO_DATE);
     assert_int_equal(res.quote_version, td->quote_version);
     assert_memory_equal(res.report.mr_td, td->mr_td, 48);
     assert_memory_equal(res.report.rtmr, td->rtmr, sizeof td->rtmr);
@@ -301,15 +301,15 @@ static void test_out_of_date_module(void **state) {
     mk_tdx_result res;
     int rc = mk_tdx_verify(v, q.data, q.len, coll, T0 + 60, &res, &err);
     TU_ASSERT_RC(rc, MK_EPOLICY, &err);
-    assert_int_equal(res.tcb_status, MK_TCB_OUT_OF_DATE);
+    assert_int_equal(res.tcb_status, MK_TDX_TCB_OUT_OF_DATE);
     assert_true(res.simulated);
     /* Accepting OutOfDate by policy lets it through. */
     mk_tdx_policy pol;
     mk_tdx_policy_default(&pol);
-    pol.accepted_statuses |= MK_TCB_BIT(MK_TCB_OUT_OF_DATE);
+    pol.accepted_statuses |= MK_TDX_TCB_BIT(MK_TDX_TCB_OUT_OF_DATE);
     mk_tdx_verifier_set_policy(v, &pol);
     TU_ASSERT_RC(mk_tdx_verify(v, q.data, q.len, coll, T0 + 60, &res, &err), 0, &err);
-    assert_int_equal(res.tcb_status, MK_TCB_OUT_OF_DATE);
+    assert_int_equal(res.tcb_status, MK_TDX_TCB_OUT_OF_DATE);
     /* Collateral windows: 30 days. */
     rc = mk_tdx_verify(v, q.data, q.len, coll, T0 + 31 * 86400, &res, &err);
     assert_true(rc < 0);

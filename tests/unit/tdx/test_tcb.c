@@ -72,7 +72,7 @@ static mk_tdx_collateral *pcs_coll(const char *tcb_rel, const char *qe_rel) {
 
 static int eval(const mk_tdx_collateral *c, const sample *s, mk_tdx_result *res, mk_error *err) {
     memset(res, 0, sizeof *res);
-    res->tcb_status = MK_TCB_UNKNOWN;
+    res->tcb_status = MK_TDX_TCB_UNKNOWN;
     return mk_tdx_tcb_evaluate(c, &s->q, &s->ext, res, err);
 }
 
@@ -90,9 +90,9 @@ static void phala_uptodate(void **state) {
     mk_error err;
     mk_error_clear(&err);
     TU_ASSERT_RC(eval(c, &s, &res, &err), 0, &err);
-    assert_int_equal(res.tcb_status, MK_TCB_UP_TO_DATE);
-    assert_int_equal(res.platform_status, MK_TCB_UP_TO_DATE);
-    assert_int_equal(res.qe_status, MK_TCB_UP_TO_DATE);
+    assert_int_equal(res.tcb_status, MK_TDX_TCB_UP_TO_DATE);
+    assert_int_equal(res.platform_status, MK_TDX_TCB_UP_TO_DATE);
+    assert_int_equal(res.qe_status, MK_TDX_TCB_UP_TO_DATE);
     assert_int_equal(res.n_advisories, 0);
     assert_string_equal(mk_tdx_status_str(res.tcb_status), "UpToDate");
 
@@ -100,8 +100,8 @@ static void phala_uptodate(void **state) {
     sample v = s;
     v.q.body.tee_tcb_svn[0] = 3;
     TU_ASSERT_RC(eval(c, &v, &res, &err), 0, &err);
-    assert_int_equal(res.tcb_status, MK_TCB_OUT_OF_DATE);
-    assert_int_equal(res.platform_status, MK_TCB_UP_TO_DATE);
+    assert_int_equal(res.tcb_status, MK_TDX_TCB_OUT_OF_DATE);
+    assert_int_equal(res.platform_status, MK_TDX_TCB_UP_TO_DATE);
 
     /* Module minor SVN 1: below every module level. */
     v = s;
@@ -120,8 +120,8 @@ static void phala_uptodate(void **state) {
     v = s;
     v.ext.pcesvn = 7;
     TU_ASSERT_RC(eval(c, &v, &res, &err), 0, &err);
-    assert_int_equal(res.tcb_status, MK_TCB_OUT_OF_DATE);
-    assert_int_equal(res.platform_status, MK_TCB_OUT_OF_DATE);
+    assert_int_equal(res.tcb_status, MK_TDX_TCB_OUT_OF_DATE);
+    assert_int_equal(res.platform_status, MK_TDX_TCB_OUT_OF_DATE);
     assert_int_equal(res.n_advisories, 14);
     assert_string_equal(res.advisory_ids[0], "INTEL-SA-00106");
     assert_string_equal(res.advisory_ids[13], "INTEL-SA-00837");
@@ -129,7 +129,7 @@ static void phala_uptodate(void **state) {
     /* Also module OutOfDate: advisories stay deduplicated, still OutOfDate. */
     v.q.body.tee_tcb_svn[0] = 2;
     TU_ASSERT_RC(eval(c, &v, &res, &err), 0, &err);
-    assert_int_equal(res.tcb_status, MK_TCB_OUT_OF_DATE);
+    assert_int_equal(res.tcb_status, MK_TDX_TCB_OUT_OF_DATE);
     assert_int_equal(res.n_advisories, 14);
 
     /* Wrong FMSPC. */
@@ -165,7 +165,7 @@ static void phala_uptodate(void **state) {
     TU_ASSERT_REASON(&err, "compared from index 0");
     v.q.body.tee_tcb_svn[0] = 6;
     TU_ASSERT_RC(eval(c, &v, &res, &err), 0, &err);
-    assert_int_equal(res.tcb_status, MK_TCB_UP_TO_DATE);
+    assert_int_equal(res.tcb_status, MK_TDX_TCB_UP_TO_DATE);
 
     /* QE identity. */
     v = s;
@@ -224,8 +224,8 @@ static void google_v5_uptodate_and_relaunch(void **state) {
     mk_error err;
     mk_error_clear(&err);
     TU_ASSERT_RC(eval(c, &s, &res, &err), 0, &err);
-    assert_int_equal(res.tcb_status, MK_TCB_UP_TO_DATE);
-    assert_int_equal(res.qe_status, MK_TCB_UP_TO_DATE);
+    assert_int_equal(res.tcb_status, MK_TDX_TCB_UP_TO_DATE);
+    assert_int_equal(res.qe_status, MK_TDX_TCB_UP_TO_DATE);
     assert_int_equal(res.n_advisories, 0);
 
     /* Module SVN 5 at launch (TDX_01: 6 UpToDate, 4 OutOfDate) but the
@@ -233,11 +233,11 @@ static void google_v5_uptodate_and_relaunch(void **state) {
     sample v = s;
     v.q.body.tee_tcb_svn[0] = 5;
     TU_ASSERT_RC(eval(c, &v, &res, &err), 0, &err);
-    assert_int_equal(res.tcb_status, MK_TCB_TD_RELAUNCH_ADVISED);
+    assert_int_equal(res.tcb_status, MK_TDX_TCB_TD_RELAUNCH_ADVISED);
     /* svn2 also old: stays OutOfDate. */
     v.q.body.tee_tcb_svn2[0] = 5;
     TU_ASSERT_RC(eval(c, &v, &res, &err), 0, &err);
-    assert_int_equal(res.tcb_status, MK_TCB_OUT_OF_DATE);
+    assert_int_equal(res.tcb_status, MK_TDX_TCB_OUT_OF_DATE);
     /* svn2 names an unknown module: mismatch. */
     v.q.body.tee_tcb_svn2[0] = 13;
     v.q.body.tee_tcb_svn2[1] = 7;
@@ -248,7 +248,7 @@ static void google_v5_uptodate_and_relaunch(void **state) {
     v.q.body.tee_tcb_svn[0] = 5;
     v.q.body_type = MK_TDX_BODY_TD10;
     TU_ASSERT_RC(eval(c, &v, &res, &err), 0, &err);
-    assert_int_equal(res.tcb_status, MK_TCB_OUT_OF_DATE);
+    assert_int_equal(res.tcb_status, MK_TDX_TCB_OUT_OF_DATE);
     /* QE ISVSVN below every QE identity level. */
     v = s;
     v.q.body.tee_tcb_svn[0] = 5;
@@ -281,7 +281,7 @@ static void google_spr_no_level(void **state) {
     TU_ASSERT_REASON(&err, "no TCB level matches");
     TU_ASSERT_REASON(&err, "PCK SGX components");
     /* res untouched on failure. */
-    assert_int_equal(res.tcb_status, MK_TCB_UNKNOWN);
+    assert_int_equal(res.tcb_status, MK_TDX_TCB_UNKNOWN);
     mk_tdx_collateral_free(c);
     mk_buf_free(&s.raw);
 }
@@ -341,15 +341,15 @@ static void merging_and_order(void **state) {
     const mk_tdx_tcb_info *ti = mk_tdx_collateral_tcb_info(c);
     assert_int_equal(ti->levels[0].sgx[0], 3);
     TU_ASSERT_RC(eval(c, &s, &res, &err), 0, &err);
-    assert_int_equal(res.tcb_status, MK_TCB_CONFIGURATION_NEEDED);
+    assert_int_equal(res.tcb_status, MK_TDX_TCB_CONFIGURATION_NEEDED);
     assert_int_equal(res.n_advisories, 2);
     /* Module OutOfDate + ConfigurationNeeded → OutOfDateConfigurationNeeded;
      * advisories: platform then module, deduplicated. */
     sample v = s;
     v.q.body.tee_tcb_svn[0] = 3;
     TU_ASSERT_RC(eval(c, &v, &res, &err), 0, &err);
-    assert_int_equal(res.tcb_status, MK_TCB_OUT_OF_DATE_CONFIGURATION_NEEDED);
-    assert_int_equal(res.platform_status, MK_TCB_CONFIGURATION_NEEDED);
+    assert_int_equal(res.tcb_status, MK_TDX_TCB_OUT_OF_DATE_CONFIGURATION_NEEDED);
+    assert_int_equal(res.platform_status, MK_TDX_TCB_CONFIGURATION_NEEDED);
     assert_int_equal(res.n_advisories, 3);
     assert_string_equal(res.advisory_ids[0], "INTEL-SA-2");
     assert_string_equal(res.advisory_ids[1], "INTEL-SA-3");
@@ -358,12 +358,12 @@ static void merging_and_order(void **state) {
     v.q.body_type = MK_TDX_BODY_TD15;
     memcpy(v.q.body.tee_tcb_svn2, s.q.body.tee_tcb_svn, 16);
     TU_ASSERT_RC(eval(c, &v, &res, &err), 0, &err);
-    assert_int_equal(res.tcb_status, MK_TCB_TD_RELAUNCH_ADVISED_CONFIGURATION_NEEDED);
+    assert_int_equal(res.tcb_status, MK_TDX_TCB_TD_RELAUNCH_ADVISED_CONFIGURATION_NEEDED);
     /* The lower level matches when sgx[0] drops to 2. */
     v = s;
     v.ext.sgx_tcb_comp[0] = 2;
     TU_ASSERT_RC(eval(c, &v, &res, &err), 0, &err);
-    assert_int_equal(res.tcb_status, MK_TCB_OUT_OF_DATE);
+    assert_int_equal(res.tcb_status, MK_TDX_TCB_OUT_OF_DATE);
     assert_int_equal(res.n_advisories, 1);
     mk_tdx_collateral_free(c);
 
@@ -372,7 +372,7 @@ static void merging_and_order(void **state) {
                   "{\"tcb\":{\"isvsvn\":6},\"tcbDate\":\"2024-01-01T00:00:00Z\","
                   "\"tcbStatus\":\"Revoked\"}");
     TU_ASSERT_RC(eval(c, &s, &res, &err), 0, &err);
-    assert_int_equal(res.tcb_status, MK_TCB_REVOKED);
+    assert_int_equal(res.tcb_status, MK_TDX_TCB_REVOKED);
     mk_tdx_collateral_free(c);
 
     /* SWHardeningNeeded + module OutOfDate → OutOfDate. */
@@ -380,7 +380,7 @@ static void merging_and_order(void **state) {
                   "{\"tcb\":{\"isvsvn\":6},\"tcbDate\":\"2024-01-01T00:00:00Z\","
                   "\"tcbStatus\":\"OutOfDate\"}");
     TU_ASSERT_RC(eval(c, &s, &res, &err), 0, &err);
-    assert_int_equal(res.tcb_status, MK_TCB_OUT_OF_DATE);
+    assert_int_equal(res.tcb_status, MK_TDX_TCB_OUT_OF_DATE);
     mk_tdx_collateral_free(c);
     mk_buf_free(&s.raw);
 }

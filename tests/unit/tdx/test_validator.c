@@ -107,7 +107,7 @@ static void test_admitted_matching_mrtd(void **state) {
     mk_tdx_result res;
     TU_ASSERT_RC(mk_tdx_validator_validate_ex(v, t.data, t.len, &pv, NOW, &e, &res, &err), 0, &err);
     assert_true(res.simulated);
-    assert_int_equal(res.tcb_status, MK_TCB_UP_TO_DATE);
+    assert_int_equal(res.tcb_status, MK_TDX_TCB_UP_TO_DATE);
     /* Warm: the same validator again (cached collateral). */
     TU_ASSERT_RC(mk_tdx_validator_validate_ex(v, t.data, t.len, &pv, NOW + 1, &e, &res, &err), 0,
                  &err);
@@ -378,7 +378,7 @@ static mk_tdx_validator_opts *config(int change) {
     mk_tdx_policy p;
     mk_tdx_policy_default(&p);
     if (change == 9) p.allow_debug = true;
-    if (change == 10) p.accepted_statuses |= MK_TCB_BIT(MK_TCB_OUT_OF_DATE);
+    if (change == 10) p.accepted_statuses |= MK_TDX_TCB_BIT(MK_TDX_TCB_OUT_OF_DATE);
     if (change == 11) p.check_xfam = true, p.xfam = 0x602e7;
     if (change == 12) p.check_mr_config_id = true;
     if (change == 13) p.chain_only = true;
@@ -503,7 +503,6 @@ static void test_collateral_sources(void **state) {
     mk_ticket_free(&full);
 }
 
-
 /* A ticket over arbitrary extra data (times included), quoted by the
  * simulator: what a TD that forwards caller-chosen times would produce. */
 static void make_raw_ticket(int64_t started, int64_t quoted, int64_t expires, bool embed,
@@ -589,8 +588,8 @@ static void test_collateral_precedence(void **state) {
 
     /* A configured fetcher (here unreachable) is used, not the ticket's. */
     o = trusting_opts();
-    mk_tdx_fetch_opts f = {.base_url = "http://127.0.0.1:1", .insecure_http_ok = true,
-                           .timeout_ms = 2000};
+    mk_tdx_fetch_opts f = {
+        .base_url = "http://127.0.0.1:1", .insecure_http_ok = true, .timeout_ms = 2000};
     TU_ASSERT_RC(mk_tdx_validator_opts_fetch(o, &f, &err), 0, &err);
     assert_true(run(o, &full, NOW, NULL, &err) < 0);
     TU_ASSERT_REASON(&err, "collateral: fetch");

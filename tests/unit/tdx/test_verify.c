@@ -66,7 +66,7 @@ static void test_real_chain_only(void **state) {
         assert_memory_equal(r.fmspc, fmspc, 6);
         assert_int_equal(r.pck_ca, MK_TDX_CA_PLATFORM);
         assert_false(r.collateral_checked);
-        assert_int_equal(r.tcb_status, MK_TCB_UNKNOWN);
+        assert_int_equal(r.tcb_status, MK_TDX_TCB_UNKNOWN);
         assert_false(r.simulated);
         assert_false(r.debug);
         assert_int_equal(r.trailing_bytes, 70);
@@ -110,8 +110,8 @@ static void test_collateral_required_by_default(void **state) {
     mk_tdx_verifier_get_policy(v, &p);
     assert_false(p.chain_only);
     assert_false(p.allow_debug);
-    assert_int_equal(p.accepted_statuses,
-                     MK_TCB_BIT(MK_TCB_UP_TO_DATE) | MK_TCB_BIT(MK_TCB_SW_HARDENING_NEEDED));
+    assert_int_equal(p.accepted_statuses, MK_TDX_TCB_BIT(MK_TDX_TCB_UP_TO_DATE) |
+                                              MK_TDX_TCB_BIT(MK_TDX_TCB_SW_HARDENING_NEEDED));
     mk_buf b;
     load("tdx/phala-v4/quote.bin", &b);
     mk_error err;
@@ -383,7 +383,7 @@ static void test_simulator(void **state) {
     mk_tdx_verifier_set_policy(v, &p);
     TU_ASSERT_RC(mk_tdx_verify(v, q.data, q.len, c, sim_now(), &r, &err), 0, &err);
     assert_true(r.collateral_checked);
-    assert_int_equal(r.tcb_status, MK_TCB_UP_TO_DATE);
+    assert_int_equal(r.tcb_status, MK_TDX_TCB_UP_TO_DATE);
     assert_true(r.valid_until <= sim_now() + 30 * 86400);
     assert_true(r.valid_until > sim_now());
     /* Intel collateral does not vouch for a simulated platform. */
@@ -488,10 +488,10 @@ static void test_simulator(void **state) {
     int rc = mk_tdx_verify(v, qd.data, qd.len, c, sim_now(), &r, &err);
     if (rc == MK_EPOLICY) {
         TU_ASSERT_REASON(&err, "policy: TCB status OutOfDate is not accepted");
-        p.accepted_statuses |= MK_TCB_BIT(MK_TCB_OUT_OF_DATE);
+        p.accepted_statuses |= MK_TDX_TCB_BIT(MK_TDX_TCB_OUT_OF_DATE);
         mk_tdx_verifier_set_policy(v, &p);
         TU_ASSERT_RC(mk_tdx_verify(v, qd.data, qd.len, c, sim_now(), &r, &err), 0, &err);
-        assert_int_equal(r.tcb_status, MK_TCB_OUT_OF_DATE);
+        assert_int_equal(r.tcb_status, MK_TDX_TCB_OUT_OF_DATE);
     } else {
         fail_msg("OutOfDate module: got %s: %s", mk_strerror(rc), err.msg);
     }
@@ -525,7 +525,7 @@ static void test_phala_full(void **state) {
     for (int round = 0; round < 2; round++) {
         TU_ASSERT_RC(mk_tdx_verify(v, b.data, b.len, c, T_PHALA, &r, &err), 0, &err);
         assert_true(r.collateral_checked);
-        assert_int_equal(r.tcb_status, MK_TCB_UP_TO_DATE);
+        assert_int_equal(r.tcb_status, MK_TDX_TCB_UP_TO_DATE);
         assert_int_equal(r.n_advisories, 0);
         assert_false(r.simulated);
         assert_int_equal(r.valid_until, T_PHALA + 1); /* the PCK CRL's nextUpdate */
@@ -536,7 +536,7 @@ static void test_phala_full(void **state) {
     TU_ASSERT_REASON(&err, "CRL");
     /* The refusal keeps what was learnt before the collateral step. */
     assert_false(r.collateral_checked);
-    assert_int_equal(r.tcb_status, MK_TCB_UNKNOWN);
+    assert_int_equal(r.tcb_status, MK_TDX_TCB_UNKNOWN);
     assert_int_equal(r.fmspc[0], 0xb0);
     mk_tdx_verifier_free(v);
     mk_tdx_collateral_free(c);
@@ -550,16 +550,18 @@ static void test_phala_full(void **state) {
 
 static void test_status_names(void **state) {
     (void)state;
-    for (int i = 0; i < MK_TCB_STATUS_COUNT; i++) {
-        mk_tcb_status s;
-        assert_int_equal(mk_tcb_status_parse(mk_tcb_status_name((mk_tcb_status)i), &s), 0);
+    for (int i = 0; i < MK_TDX_TCB_STATUS_COUNT; i++) {
+        mk_tdx_tcb_status s;
+        assert_int_equal(mk_tdx_tcb_status_parse(mk_tdx_tcb_status_name((mk_tdx_tcb_status)i), &s),
+                         0);
         assert_int_equal(s, i);
     }
-    assert_string_equal(mk_tcb_status_name(MK_TCB_UP_TO_DATE), "UpToDate");
-    assert_string_equal(mk_tcb_status_name(MK_TCB_TD_RELAUNCH_ADVISED), "TDRelaunchAdvised");
-    assert_string_equal(mk_tcb_status_name(MK_TCB_UNKNOWN), "Unknown");
-    mk_tcb_status s;
-    assert_true(mk_tcb_status_parse("Bogus", &s) < 0);
+    assert_string_equal(mk_tdx_tcb_status_name(MK_TDX_TCB_UP_TO_DATE), "UpToDate");
+    assert_string_equal(mk_tdx_tcb_status_name(MK_TDX_TCB_TD_RELAUNCH_ADVISED),
+                        "TDRelaunchAdvised");
+    assert_string_equal(mk_tdx_tcb_status_name(MK_TDX_TCB_UNKNOWN), "Unknown");
+    mk_tdx_tcb_status s;
+    assert_true(mk_tdx_tcb_status_parse("Bogus", &s) < 0);
 }
 
 static double now_s(void) {
@@ -859,7 +861,7 @@ static void test_fetched_collateral_verified_first(void **state) {
     assert_true(pcs_start(&s, good, dir));
     v = fetching_verifier(&s, cache);
     TU_ASSERT_RC(mk_tdx_verify(v, q.data, q.len, NULL, T_PHALA, &r, &err), 0, &err);
-    assert_int_equal(r.tcb_status, MK_TCB_UP_TO_DATE);
+    assert_int_equal(r.tcb_status, MK_TDX_TCB_UP_TO_DATE);
     assert_true(r.collateral_checked);
     /* Now cached (verified): a second verifier needs no server. */
     mk_tdx_verifier_free(v);

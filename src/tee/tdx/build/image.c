@@ -79,7 +79,7 @@ int mk_tdx_build_resolve(const mk_tdx_build_opts *o, mk_tdx_resolved *r, mk_erro
     if (r->memory_mib < 64 || r->memory_mib > (1u << 24))
         return mk_error_set(err, MK_EINVAL, "build: memory %u MiB outside [64, 16777216]",
                             r->memory_mib);
-    size_t cl = strnlen(r->cmdline, MK_CMDLINE_MAX + 1);
+    size_t cl = strnlen(r->cmdline, MK_TDX_CMDLINE_MAX + 1);
     if (cl > 4096)
         return mk_error_set(err, MK_ETOOBIG, "build: command line longer than 4096 bytes");
     for (size_t i = 0; i < cl; i++) {
@@ -454,10 +454,10 @@ static int read_kernel_fw(const mk_tdx_build_opts *o, mk_buf *kernel, mk_buf *me
             k = kpath;
         }
     }
-    if (rc == 0 && k) rc = read_input("--kernel", k, MK_PE_MAX_IMAGE, kernel, err);
+    if (rc == 0 && k) rc = read_input("--kernel", k, MK_TDX_PE_MAX_IMAGE, kernel, err);
     if (rc == 0 && k && kernel->len == 0)
         rc = mk_error_set(err, MK_EINVAL, "--kernel %s: empty file", k);
-    if (rc == 0 && o->ovmf) rc = read_input("--ovmf", o->ovmf, MK_TDVF_MAX_IMAGE, fw, err);
+    if (rc == 0 && o->ovmf) rc = read_input("--ovmf", o->ovmf, MK_TDX_TDVF_MAX_IMAGE, fw, err);
     if (rc == 0 && o->ovmf && fw->len == 0)
         rc = mk_error_set(err, MK_EINVAL, "--ovmf %s: empty file", o->ovmf);
     return rc;

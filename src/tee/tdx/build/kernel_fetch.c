@@ -469,8 +469,8 @@ static int make_kernel_dir(fetch *f, const char *x, const char *tmp, mk_tdx_kern
     }
     if (rc == 0) {
         pathf(path, sizeof path, "%s/boot/vmlinuz-%s", x, release);
-        mk_buf_init(&k, MK_PE_MAX_IMAGE);
-        rc = mk_file_read(path, MK_PE_MAX_IMAGE, &k, err);
+        mk_buf_init(&k, MK_TDX_PE_MAX_IMAGE);
+        rc = mk_file_read(path, MK_TDX_PE_MAX_IMAGE, &k, err);
     }
     if (rc == 0) {
         pathf(path, sizeof path, "%s/vmlinuz", tmp);

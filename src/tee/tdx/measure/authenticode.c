@@ -33,7 +33,7 @@
  * Invariants: all header fields are read through mk_reader; every range
  * hashed is checked to lie inside the image (no overflow) before any
  * hashing; sections must not overlap one another; counts are capped
- * (MK_PE_MAX_SECTIONS). The patch writes only inside the setup header and
+ * (MK_TDX_PE_MAX_SECTIONS). The patch writes only inside the setup header and
  * only after every check passed.
  */
 #include <stdlib.h>
@@ -53,7 +53,7 @@ typedef struct pe_layout {
     uint32_t cert_size; /* SecDir.Size, 0 without a Security entry */
     size_t size_of_headers;
     size_t nsec; /* sections with SizeOfRawData > 0 */
-    pe_range sec[MK_PE_MAX_SECTIONS];
+    pe_range sec[MK_TDX_PE_MAX_SECTIONS];
 } pe_layout;
 
 static int at(const uint8_t *img, size_t len, size_t off, mk_reader *r) {
@@ -66,9 +66,9 @@ static int pe_parse(const uint8_t *img, size_t len, pe_layout *L, mk_error *err)
     const uint8_t *v;
     size_t pe = 0;
     memset(L, 0, sizeof *L);
-    if (len > MK_PE_MAX_IMAGE)
+    if (len > MK_TDX_PE_MAX_IMAGE)
         return mk_error_set(err, MK_ETOOBIG, "PE image of %zu bytes exceeds %zu bytes", len,
-                            MK_PE_MAX_IMAGE);
+                            MK_TDX_PE_MAX_IMAGE);
     mk_reader_init(&r, img, len);
     if (mk_reader_peek(&r, 2, &v) == 0 && v[0] == 'M' && v[1] == 'Z') {
         uint32_t lfanew;
@@ -87,8 +87,9 @@ static int pe_parse(const uint8_t *img, size_t len, pe_layout *L, mk_error *err)
     if (mk_read_skip(&r, 2) < 0 || mk_read_u16le(&r, &nsec) < 0 || mk_read_skip(&r, 12) < 0 ||
         mk_read_u16le(&r, &ohs) < 0 || mk_read_skip(&r, 2) < 0)
         return mk_error_set(err, MK_EMALFORMED, "PE: COFF header truncated");
-    if (nsec > MK_PE_MAX_SECTIONS)
-        return mk_error_set(err, MK_ETOOBIG, "PE: %u sections (cap %d)", nsec, MK_PE_MAX_SECTIONS);
+    if (nsec > MK_TDX_PE_MAX_SECTIONS)
+        return mk_error_set(err, MK_ETOOBIG, "PE: %u sections (cap %d)", nsec,
+                            MK_TDX_PE_MAX_SECTIONS);
     size_t opt = pe + 24;
     mk_reader o; /* the optional header, exactly SizeOfOptionalHeader bytes */
     if (mk_read_sub(&r, ohs, &o) < 0)
@@ -189,8 +190,8 @@ static int hash_range(mk_hash_ctx *h, const uint8_t *img, size_t len, size_t off
     return mk_hash_update(h, v, n);
 }
 
-int mk_pe_authenticode(const uint8_t *image, size_t len, mk_hash_alg alg, uint8_t *out,
-                       mk_error *err) {
+int mk_tdx_pe_authenticode(const uint8_t *image, size_t len, mk_hash_alg alg, uint8_t *out,
+                           mk_error *err) {
     if (!image || !out) return mk_error_set(err, MK_EINVAL, "authenticode: NULL argument");
     if (mk_hash_len(alg) == 0) return mk_error_set(err, MK_EINVAL, "authenticode: bad hash");
     pe_layout *L = malloc(sizeof *L);
@@ -257,8 +258,8 @@ static bool vga_mode(const char *cmdline, uint16_t *mode) {
     return true;
 }
 
-int mk_qemu_patch_kernel(uint8_t *kernel, size_t len, const mk_qemu_kernel_load *load,
-                         mk_error *err) {
+int mk_tdx_qemu_patch_kernel(uint8_t *kernel, size_t len, const mk_tdx_qemu_kernel_load *load,
+                             mk_error *err) {
     if (!kernel || !load) return mk_error_set(err, MK_EINVAL, "qemu patch: NULL argument");
     mk_reader r;
     uint8_t setup_sects, loadflags;

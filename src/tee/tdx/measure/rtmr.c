@@ -22,8 +22,8 @@
  * Registers start at 48 zero bytes; extend is reg = SHA-384(reg || digest).
  * MRTD comes from tdvf.c. RTMR0 is not computed.
  *
- * Invariants: inputs are capped (command line MK_CMDLINE_MAX, kernel
- * MK_PE_MAX_IMAGE, initrd MK_INITRD_MAX); *out is written only on success;
+ * Invariants: inputs are capped (command line MK_TDX_CMDLINE_MAX, kernel
+ * MK_TDX_PE_MAX_IMAGE, initrd MK_TDX_INITRD_MAX); *out is written only on success;
  * the event array never exceeds MK_TDX_MAX_EVENTS.
  */
 #include <errno.h>
@@ -89,8 +89,9 @@ void mk_tdx_rtmr_extend(uint8_t reg[MK_TDX_MEASURE_DIGEST_LEN],
 int mk_tdx_load_options(const char *cmdline, bool have_initrd, mk_tdx_initrd_arg arg, mk_buf *out,
                         mk_error *err) {
     const char *c = cmdline ? cmdline : "";
-    if (strlen(c) > MK_CMDLINE_MAX)
-        return mk_error_set(err, MK_ETOOBIG, "command line longer than %d bytes", MK_CMDLINE_MAX);
+    if (strlen(c) > MK_TDX_CMDLINE_MAX)
+        return mk_error_set(err, MK_ETOOBIG, "command line longer than %d bytes",
+                            MK_TDX_CMDLINE_MAX);
     int rc;
     if (!have_initrd)
         rc = mk_buf_printf(out, "%s", c);
@@ -108,9 +109,9 @@ int mk_tdx_load_options_digest(const char *load_options, uint8_t out[MK_TDX_MEAS
                                mk_error *err) {
     if (!load_options || !out) return mk_error_set(err, MK_EINVAL, "load options: NULL argument");
     size_t n = strlen(load_options);
-    if (n > MK_CMDLINE_MAX + 32)
+    if (n > MK_TDX_CMDLINE_MAX + 32)
         return mk_error_set(err, MK_ETOOBIG, "load options longer than %d bytes",
-                            MK_CMDLINE_MAX + 32);
+                            MK_TDX_CMDLINE_MAX + 32);
     mk_hash_ctx *h = mk_hash_new(MK_SHA384);
     if (!h) return mk_error_set(err, MK_ENOMEM, "load options: no hash context");
     int rc = 0;
@@ -146,7 +147,7 @@ static mk_tdx_event *add_event(mk_tdx_measurement *m, unsigned rtmr, uint32_t ty
 }
 
 static void action_event(mk_tdx_measurement *m, const char *s) {
-    mk_tdx_event *e = add_event(m, 1, MK_EV_EFI_ACTION, s);
+    mk_tdx_event *e = add_event(m, 1, MK_TDX_EV_EFI_ACTION, s);
     if (e) mk_sha384(s, strlen(s), e->digest);
 }
 
@@ -154,22 +155,24 @@ static int kernel_digest(const mk_tdx_measure_input *in, const mk_tdx_profile *p
                          uint8_t out[MK_TDX_MEASURE_DIGEST_LEN], mk_error *err) {
     int rc;
     if (p->kernel_image == MK_TDX_KERNEL_RAW) {
-        rc = mk_pe_authenticode(in->kernel, in->kernel_len, MK_SHA384, out, err);
+        rc = mk_tdx_pe_authenticode(in->kernel, in->kernel_len, MK_SHA384, out, err);
     } else {
-        if (in->kernel_len > MK_PE_MAX_IMAGE)
+        if (in->kernel_len > MK_TDX_PE_MAX_IMAGE)
             return mk_error_set(err, MK_ETOOBIG, "kernel of %zu bytes exceeds %zu bytes",
-                                in->kernel_len, MK_PE_MAX_IMAGE);
+                                in->kernel_len, MK_TDX_PE_MAX_IMAGE);
         uint8_t *copy = malloc(in->kernel_len ? in->kernel_len : 1);
         if (!copy) return mk_error_set(err, MK_ENOMEM, "kernel: out of memory");
         memcpy(copy, in->kernel, in->kernel_len);
-        mk_qemu_kernel_load load = {mem_mib << 20, in->have_initrd, in->initrd_len, in->cmdline, 0};
-        rc = mk_qemu_patch_kernel(copy, in->kernel_len, &load, err);
-        if (rc == 0) rc = mk_pe_authenticode(copy, in->kernel_len, MK_SHA384, out, err);
+        mk_tdx_qemu_kernel_load load = {mem_mib << 20, in->have_initrd, in->initrd_len, in->cmdline,
+                                        0};
+        rc = mk_tdx_qemu_patch_kernel(copy, in->kernel_len, &load, err);
+        if (rc == 0) rc = mk_tdx_pe_authenticode(copy, in->kernel_len, MK_SHA384, out, err);
         free(copy);
     }
     if (rc < 0)
-        mk_error_prefix(err, rc, "kernel (OVMF boots a kernel without a valid EFI/PE stub with its "
-                             "legacy loader, which measures nothing)");
+        mk_error_prefix(err, rc,
+                        "kernel (OVMF boots a kernel without a valid EFI/PE stub with its "
+                        "legacy loader, which measures nothing)");
     return rc;
 }
 
@@ -178,7 +181,7 @@ static int measure_kernel(const mk_tdx_measure_input *in, const mk_tdx_profile *
     uint8_t d[MK_TDX_MEASURE_DIGEST_LEN];
     int rc = kernel_digest(in, p, m->memory_mib, d, err);
     if (rc < 0) return rc;
-    mk_tdx_event *e = add_event(m, 1, MK_EV_EFI_BOOT_SERVICES_APPLICATION,
+    mk_tdx_event *e = add_event(m, 1, MK_TDX_EV_EFI_BOOT_SERVICES_APPLICATION,
                                 p->kernel_image == MK_TDX_KERNEL_RAW
                                     ? "kernel Authenticode (raw file)"
                                     : "kernel Authenticode (QEMU-patched setup header)");
@@ -186,7 +189,7 @@ static int measure_kernel(const mk_tdx_measure_input *in, const mk_tdx_profile *
     action_event(m, ev_calling);
     if (p->rtmr1_separator) {
         static const uint8_t zero4[4] = {0};
-        e = add_event(m, 1, MK_EV_SEPARATOR, "separator 00000000");
+        e = add_event(m, 1, MK_TDX_EV_SEPARATOR, "separator 00000000");
         mk_sha384(zero4, sizeof zero4, e->digest);
     }
     action_event(m, ev_ebs_inv);
@@ -202,12 +205,12 @@ static int measure_kernel(const mk_tdx_measure_input *in, const mk_tdx_profile *
     mk_buf_free(&lo);
     if (p->stub_measures_rtmr2) {
         if (m->load_options[0]) {
-            e = add_event(m, 2, MK_EV_EVENT_TAG, "LoadOptions (UTF-16LE, NUL-terminated)");
+            e = add_event(m, 2, MK_TDX_EV_EVENT_TAG, "LoadOptions (UTF-16LE, NUL-terminated)");
             rc = mk_tdx_load_options_digest(m->load_options, e->digest, err);
             if (rc < 0) return rc;
         }
         if (in->have_initrd && in->initrd_len > 0) {
-            e = add_event(m, 2, MK_EV_EVENT_TAG, "Linux initrd");
+            e = add_event(m, 2, MK_TDX_EV_EVENT_TAG, "Linux initrd");
             memcpy(e->digest, m->initrd_sha384, MK_TDX_MEASURE_DIGEST_LEN);
         }
     }
@@ -226,9 +229,9 @@ int mk_tdx_measure(const mk_tdx_measure_input *in, const mk_tdx_profile *profile
         return mk_error_set(err, MK_EINVAL, "measure: an initrd or command line needs a kernel");
     if (in->have_initrd && !in->initrd && !in->initrd_sha384 && in->initrd_len > 0)
         return mk_error_set(err, MK_EINVAL, "measure: initrd bytes or digest missing");
-    if (in->have_initrd && in->initrd_len > MK_INITRD_MAX)
+    if (in->have_initrd && in->initrd_len > MK_TDX_INITRD_MAX)
         return mk_error_set(err, MK_ETOOBIG, "initrd larger than %llu bytes",
-                            (unsigned long long)MK_INITRD_MAX);
+                            (unsigned long long)MK_TDX_INITRD_MAX);
     uint64_t mem = in->memory_mib ? in->memory_mib : 2048;
     if (mem < 64 || mem > ((uint64_t)1 << 24))
         return mk_error_set(err, MK_EINVAL, "measure: memory of %llu MiB is out of range",
@@ -239,7 +242,7 @@ int mk_tdx_measure(const mk_tdx_measure_input *in, const mk_tdx_profile *profile
     m->memory_mib = mem;
     int rc = 0;
     if (in->firmware) {
-        rc = mk_tdvf_parse(in->firmware, in->firmware_len, &m->tdvf, err);
+        rc = mk_tdx_tdvf_parse(in->firmware, in->firmware_len, &m->tdvf, err);
         if (rc == 0)
             rc = mk_tdx_mrtd_from_tdvf(&m->tdvf, in->firmware, in->firmware_len,
                                        profile->page_order, m->mrtd, err);
@@ -279,9 +282,9 @@ static int hash_file(const char *path, uint8_t out[MK_TDX_MEASURE_DIGEST_LEN], u
             break;
         }
         total += n;
-        if (total > MK_INITRD_MAX)
+        if (total > MK_TDX_INITRD_MAX)
             rc = mk_error_set(err, MK_ETOOBIG, "%s: larger than %llu bytes", path,
-                              (unsigned long long)MK_INITRD_MAX);
+                              (unsigned long long)MK_TDX_INITRD_MAX);
         else
             rc = mk_hash_update(h, buf, n);
     }
@@ -297,19 +300,19 @@ int mk_tdx_measure_files(const char *firmware_path, const char *kernel_path,
                          const char *initrd_path, const char *cmdline, uint64_t memory_mib,
                          const mk_tdx_profile *profile, mk_tdx_measurement *out, mk_error *err) {
     mk_buf fw, k;
-    mk_buf_init(&fw, MK_TDVF_MAX_IMAGE);
-    mk_buf_init(&k, MK_PE_MAX_IMAGE);
+    mk_buf_init(&fw, MK_TDX_TDVF_MAX_IMAGE);
+    mk_buf_init(&k, MK_TDX_PE_MAX_IMAGE);
     uint8_t initrd_digest[MK_TDX_MEASURE_DIGEST_LEN];
     mk_tdx_measure_input in;
     memset(&in, 0, sizeof in);
     int rc = 0;
     if (firmware_path) {
-        rc = mk_file_read(firmware_path, MK_TDVF_MAX_IMAGE, &fw, err);
+        rc = mk_file_read(firmware_path, MK_TDX_TDVF_MAX_IMAGE, &fw, err);
         in.firmware = fw.data ? fw.data : (const uint8_t *)"";
         in.firmware_len = fw.len;
     }
     if (rc == 0 && kernel_path) {
-        rc = mk_file_read(kernel_path, MK_PE_MAX_IMAGE, &k, err);
+        rc = mk_file_read(kernel_path, MK_TDX_PE_MAX_IMAGE, &k, err);
         in.kernel = k.data ? k.data : (const uint8_t *)"";
         in.kernel_len = k.len;
     }
@@ -330,13 +333,13 @@ int mk_tdx_measure_files(const char *firmware_path, const char *kernel_path,
 
 static const char *event_type_name(uint32_t t) {
     switch (t) {
-    case MK_EV_SEPARATOR:
+    case MK_TDX_EV_SEPARATOR:
         return "EV_SEPARATOR";
-    case MK_EV_EVENT_TAG:
+    case MK_TDX_EV_EVENT_TAG:
         return "EV_EVENT_TAG";
-    case MK_EV_EFI_BOOT_SERVICES_APPLICATION:
+    case MK_TDX_EV_EFI_BOOT_SERVICES_APPLICATION:
         return "EV_EFI_BOOT_SERVICES_APPLICATION";
-    case MK_EV_EFI_ACTION:
+    case MK_TDX_EV_EFI_ACTION:
         return "EV_EFI_ACTION";
     default:
         return "?";
@@ -369,12 +372,12 @@ int mk_tdx_measurement_text(const mk_tdx_measurement *m, const mk_tdx_profile *p
         P("firmware: TDVF descriptor at 0x%x, %zu sections\n", m->tdvf.descriptor_offset,
           m->tdvf.nsections);
         for (size_t i = 0; i < m->tdvf.nsections; i++) {
-            const mk_tdvf_section *s = &m->tdvf.sections[i];
+            const mk_tdx_tdvf_section *s = &m->tdvf.sections[i];
             P("  [%zu] %-8s gpa 0x%09llx size 0x%08llx file 0x%08x+0x%08x attr 0x%x%s%s\n", i,
-              mk_tdvf_section_type_name(s->type), (unsigned long long)s->memory_address,
+              mk_tdx_tdvf_section_type_name(s->type), (unsigned long long)s->memory_address,
               (unsigned long long)s->memory_data_size, s->data_offset, s->raw_data_size,
-              s->attributes, (s->attributes & MK_TDVF_ATTR_MR_EXTEND) ? " MR.EXTEND" : "",
-              (s->attributes & MK_TDVF_ATTR_PAGE_AUG) ? " PAGE.AUG" : "");
+              s->attributes, (s->attributes & MK_TDX_TDVF_ATTR_MR_EXTEND) ? " MR.EXTEND" : "",
+              (s->attributes & MK_TDX_TDVF_ATTR_PAGE_AUG) ? " PAGE.AUG" : "");
         }
     }
     if (m->have_rtmr) {
@@ -428,9 +431,9 @@ int mk_tdx_measurement_json(const mk_tdx_measurement *m, const mk_tdx_profile *p
     if (m->have_mrtd) {
         json_t *secs = json_array();
         for (size_t i = 0; secs && i < m->tdvf.nsections; i++) {
-            const mk_tdvf_section *s = &m->tdvf.sections[i];
+            const mk_tdx_tdvf_section *s = &m->tdvf.sections[i];
             json_array_append_new(secs, json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I}", "type",
-                                                  mk_tdvf_section_type_name(s->type), "type_id",
+                                                  mk_tdx_tdvf_section_type_name(s->type), "type_id",
                                                   (json_int_t)s->type, "data_offset",
                                                   (json_int_t)s->data_offset, "raw_data_size",
                                                   (json_int_t)s->raw_data_size, "memory_address",

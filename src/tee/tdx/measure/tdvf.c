@@ -29,8 +29,8 @@
  * whole MemoryDataSize.
  *
  * Invariants: every field is read through mk_reader; the image is at most
- * MK_TDVF_MAX_IMAGE bytes, there are at most MK_TDVF_MAX_SECTIONS sections,
- * their memory totals at most MK_TDVF_MAX_MEMORY, every measured byte range
+ * MK_TDX_TDVF_MAX_IMAGE bytes, there are at most MK_TDX_TDVF_MAX_SECTIONS sections,
+ * their memory totals at most MK_TDX_TDVF_MAX_MEMORY, every measured byte range
  * lies inside the image (checked without overflow before hashing), and GPA
  * ranges neither wrap nor overlap. A refused image leaves *out untouched.
  */
@@ -53,7 +53,7 @@ static const uint8_t footer_guid[16] = {0xde, 0x82, 0xb5, 0x96, 0xb2, 0x1f, 0xf7
 static const uint8_t tdx_metadata_guid[16] = {0x35, 0x65, 0x7a, 0xe4, 0x4a, 0x98, 0x98, 0x47,
                                               0x86, 0x5e, 0x46, 0x85, 0xa7, 0xbf, 0x8e, 0xc2};
 
-const char *mk_tdvf_section_type_name(uint32_t type) {
+const char *mk_tdx_tdvf_section_type_name(uint32_t type) {
     static const char *names[] = {"BFV",     "CFV",     "TD_HOB",       "TempMem",
                                   "PermMem", "Payload", "PayloadParam", "TD_INFO"};
     return type < sizeof names / sizeof names[0] ? names[type] : "?";
@@ -126,15 +126,15 @@ static int find_descriptor(const uint8_t *image, size_t len, size_t *desc_off, m
     return 0;
 }
 
-static int check_section(const mk_tdvf_section *s, size_t i, size_t len, mk_error *err) {
+static int check_section(const mk_tdx_tdvf_section *s, size_t i, size_t len, mk_error *err) {
     const uint64_t pm = PAGE_SIZE - 1;
-    if (s->attributes & ~(uint32_t)(MK_TDVF_ATTR_MR_EXTEND | MK_TDVF_ATTR_PAGE_AUG))
+    if (s->attributes & ~(uint32_t)(MK_TDX_TDVF_ATTR_MR_EXTEND | MK_TDX_TDVF_ATTR_PAGE_AUG))
         return mk_error_set(err, MK_EMALFORMED, "section %zu: reserved attribute bits 0x%x", i,
                             s->attributes);
-    if ((s->attributes & MK_TDVF_ATTR_MR_EXTEND) && (s->attributes & MK_TDVF_ATTR_PAGE_AUG))
+    if ((s->attributes & MK_TDX_TDVF_ATTR_MR_EXTEND) && (s->attributes & MK_TDX_TDVF_ATTR_PAGE_AUG))
         return mk_error_set(err, MK_EMALFORMED,
                             "section %zu: both MR.EXTEND and PAGE.AUG attributes", i);
-    if (s->type > MK_TDVF_PERM_MEM)
+    if (s->type > MK_TDX_TDVF_PERM_MEM)
         return mk_error_set(err, MK_EUNSUPPORTED, "section %zu: unsupported TDVF section type %u",
                             i, s->type);
     if ((s->memory_address & pm) || (s->memory_data_size & pm))
@@ -145,7 +145,7 @@ static int check_section(const mk_tdvf_section *s, size_t i, size_t len, mk_erro
                             (unsigned long long)s->memory_data_size);
     if (s->memory_data_size == 0)
         return mk_error_set(err, MK_EMALFORMED, "section %zu: MemoryDataSize is zero", i);
-    if (s->memory_data_size > MK_TDVF_MAX_MEMORY)
+    if (s->memory_data_size > MK_TDX_TDVF_MAX_MEMORY)
         return mk_error_set(err, MK_ETOOBIG, "section %zu: MemoryDataSize 0x%llx exceeds the cap",
                             i, (unsigned long long)s->memory_data_size);
     if (s->memory_address > UINT64_MAX - s->memory_data_size)
@@ -154,20 +154,20 @@ static int check_section(const mk_tdvf_section *s, size_t i, size_t len, mk_erro
         return mk_error_set(err, MK_EMALFORMED,
                             "section %zu: RawDataSize 0x%x exceeds MemoryDataSize 0x%llx", i,
                             s->raw_data_size, (unsigned long long)s->memory_data_size);
-    bool fv = s->type == MK_TDVF_BFV || s->type == MK_TDVF_CFV;
+    bool fv = s->type == MK_TDX_TDVF_BFV || s->type == MK_TDX_TDVF_CFV;
     if (fv && s->raw_data_size == 0)
         return mk_error_set(err, MK_EMALFORMED, "section %zu: %s without data", i,
-                            mk_tdvf_section_type_name(s->type));
+                            mk_tdx_tdvf_section_type_name(s->type));
     if (!fv && s->raw_data_size != 0)
         return mk_error_set(err, MK_EMALFORMED, "section %zu: %s must not carry file data", i,
-                            mk_tdvf_section_type_name(s->type));
-    if (!fv && (s->attributes & MK_TDVF_ATTR_MR_EXTEND))
+                            mk_tdx_tdvf_section_type_name(s->type));
+    if (!fv && (s->attributes & MK_TDX_TDVF_ATTR_MR_EXTEND))
         return mk_error_set(err, MK_EMALFORMED, "section %zu: %s cannot be MR.EXTENDed", i,
-                            mk_tdvf_section_type_name(s->type));
+                            mk_tdx_tdvf_section_type_name(s->type));
     /* Bytes taken from the file: RawDataSize, or the whole MemoryDataSize
      * when the section is measured (QEMU extends from the file). */
-    uint64_t need =
-        (s->attributes & MK_TDVF_ATTR_MR_EXTEND) ? s->memory_data_size : (uint64_t)s->raw_data_size;
+    uint64_t need = (s->attributes & MK_TDX_TDVF_ATTR_MR_EXTEND) ? s->memory_data_size
+                                                                 : (uint64_t)s->raw_data_size;
     if (need > 0 &&
         ((uint64_t)s->data_offset > (uint64_t)len || need > (uint64_t)len - s->data_offset))
         return mk_error_set(err, MK_EMALFORMED,
@@ -177,11 +177,11 @@ static int check_section(const mk_tdvf_section *s, size_t i, size_t len, mk_erro
     return 0;
 }
 
-int mk_tdvf_parse(const uint8_t *image, size_t len, mk_tdvf *out, mk_error *err) {
+int mk_tdx_tdvf_parse(const uint8_t *image, size_t len, mk_tdx_tdvf *out, mk_error *err) {
     if (!image || !out) return mk_error_set(err, MK_EINVAL, "tdvf: NULL argument");
-    if (len > MK_TDVF_MAX_IMAGE)
+    if (len > MK_TDX_TDVF_MAX_IMAGE)
         return mk_error_set(err, MK_ETOOBIG, "firmware image of %zu bytes exceeds %zu bytes", len,
-                            MK_TDVF_MAX_IMAGE);
+                            MK_TDX_TDVF_MAX_IMAGE);
     size_t off = 0;
     int rc = find_descriptor(image, len, &off, err);
     if (rc < 0) return rc;
@@ -201,9 +201,9 @@ int mk_tdvf_parse(const uint8_t *image, size_t len, mk_tdvf *out, mk_error *err)
         return mk_error_set(err, MK_EUNSUPPORTED, "TDVF descriptor version %u (want 1)", version);
     if (n < 2)
         return mk_error_set(err, MK_EMALFORMED, "TDVF descriptor has %u sections (need >= 2)", n);
-    if (n > MK_TDVF_MAX_SECTIONS)
+    if (n > MK_TDX_TDVF_MAX_SECTIONS)
         return mk_error_set(err, MK_ETOOBIG, "TDVF descriptor has %u sections (cap %d)", n,
-                            MK_TDVF_MAX_SECTIONS);
+                            MK_TDX_TDVF_MAX_SECTIONS);
     if (dlen != DESC_HDR + SECTION_SIZE * n)
         return mk_error_set(err, MK_EMALFORMED,
                             "TDVF descriptor length %u does not match %u sections", dlen, n);
@@ -211,7 +211,7 @@ int mk_tdvf_parse(const uint8_t *image, size_t len, mk_tdvf *out, mk_error *err)
         return mk_error_set(err, MK_EMALFORMED, "TDVF section table at 0x%zx runs past the image",
                             off + DESC_HDR);
 
-    mk_tdvf t;
+    mk_tdx_tdvf t;
     memset(&t, 0, sizeof t);
     t.descriptor_offset = (uint32_t)off;
     t.version = version;
@@ -219,7 +219,7 @@ int mk_tdvf_parse(const uint8_t *image, size_t len, mk_tdvf *out, mk_error *err)
     uint64_t total = 0;
     size_t hobs = 0;
     for (size_t i = 0; i < n; i++) {
-        mk_tdvf_section *s = &t.sections[i];
+        mk_tdx_tdvf_section *s = &t.sections[i];
         MK_TRY(mk_read_u32le(&r, &s->data_offset));
         MK_TRY(mk_read_u32le(&r, &s->raw_data_size));
         MK_TRY(mk_read_u64le(&r, &s->memory_address));
@@ -228,14 +228,14 @@ int mk_tdvf_parse(const uint8_t *image, size_t len, mk_tdvf *out, mk_error *err)
         MK_TRY(mk_read_u32le(&r, &s->attributes));
         rc = check_section(s, i, len, err);
         if (rc < 0) return rc;
-        if (s->type == MK_TDVF_TD_HOB && ++hobs > 1)
+        if (s->type == MK_TDX_TDVF_TD_HOB && ++hobs > 1)
             return mk_error_set(err, MK_EMALFORMED, "more than one TD_HOB section");
         total += s->memory_data_size; /* each <= 1 GiB, n <= 32: no overflow */
-        if (total > MK_TDVF_MAX_MEMORY)
+        if (total > MK_TDX_TDVF_MAX_MEMORY)
             return mk_error_set(err, MK_ETOOBIG, "TDVF sections total more than %llu bytes",
-                                (unsigned long long)MK_TDVF_MAX_MEMORY);
+                                (unsigned long long)MK_TDX_TDVF_MAX_MEMORY);
         for (size_t j = 0; j < i; j++) {
-            const mk_tdvf_section *o = &t.sections[j];
+            const mk_tdx_tdvf_section *o = &t.sections[j];
             if (s->memory_address < o->memory_address + o->memory_data_size &&
                 o->memory_address < s->memory_address + s->memory_data_size)
                 return mk_error_set(err, MK_EMALFORMED,
@@ -274,11 +274,11 @@ static int page_extend(mk_hash_ctx *h, uint64_t gpa, mk_reader *src) {
     return 0;
 }
 
-static int measure_section(mk_hash_ctx *h, const mk_tdvf_section *s, const uint8_t *image,
+static int measure_section(mk_hash_ctx *h, const mk_tdx_tdvf_section *s, const uint8_t *image,
                            size_t len, mk_tdx_page_order order) {
     uint64_t pages = s->memory_data_size / PAGE_SIZE;
-    bool add = !(s->attributes & MK_TDVF_ATTR_PAGE_AUG);
-    bool ext = (s->attributes & MK_TDVF_ATTR_MR_EXTEND) != 0;
+    bool add = !(s->attributes & MK_TDX_TDVF_ATTR_PAGE_AUG);
+    bool ext = (s->attributes & MK_TDX_TDVF_ATTR_MR_EXTEND) != 0;
     mk_reader src;
     if (ext) MK_TRY(range_reader(image, len, s->data_offset, (size_t)s->memory_data_size, &src));
     if (order == MK_TDX_PAGE_ORDER_TWO_PASS) {
@@ -295,13 +295,13 @@ static int measure_section(mk_hash_ctx *h, const mk_tdvf_section *s, const uint8
     return 0;
 }
 
-int mk_tdx_mrtd_from_tdvf(const mk_tdvf *tdvf, const uint8_t *image, size_t len,
+int mk_tdx_mrtd_from_tdvf(const mk_tdx_tdvf *tdvf, const uint8_t *image, size_t len,
                           mk_tdx_page_order order, uint8_t mrtd[MK_TDX_MEASURE_DIGEST_LEN],
                           mk_error *err) {
     if (!tdvf || !image || !mrtd) return mk_error_set(err, MK_EINVAL, "mrtd: NULL argument");
     if (order != MK_TDX_PAGE_ORDER_INTERLEAVED && order != MK_TDX_PAGE_ORDER_TWO_PASS)
         return mk_error_set(err, MK_EINVAL, "mrtd: unknown page order %d", (int)order);
-    if (tdvf->nsections > MK_TDVF_MAX_SECTIONS)
+    if (tdvf->nsections > MK_TDX_TDVF_MAX_SECTIONS)
         return mk_error_set(err, MK_EINVAL, "mrtd: %zu sections", tdvf->nsections);
     mk_hash_ctx *h = mk_hash_new(MK_SHA384);
     if (!h) return mk_error_set(err, MK_ENOMEM, "mrtd: cannot create a SHA-384 context");
@@ -328,8 +328,8 @@ int mk_tdx_mrtd_from_tdvf(const mk_tdvf *tdvf, const uint8_t *image, size_t len,
 
 int mk_tdx_mrtd(const uint8_t *image, size_t len, mk_tdx_page_order order,
                 uint8_t mrtd[MK_TDX_MEASURE_DIGEST_LEN], mk_error *err) {
-    mk_tdvf t;
-    int rc = mk_tdvf_parse(image, len, &t, err);
+    mk_tdx_tdvf t;
+    int rc = mk_tdx_tdvf_parse(image, len, &t, err);
     if (rc < 0) return rc;
     return mk_tdx_mrtd_from_tdvf(&t, image, len, order, mrtd, err);
 }
