@@ -310,8 +310,8 @@ static void test_launch_script(void **state) {
     TU_ASSERT_RC(mk_buf_append_u8(&a, 0), 0, &err);
     const char *t = (const char *)a.data;
     static const char *want[] = {
-        "[-object]\n[tdx-guest,id=tdx0,sept-ve-disable=on,quote-generation-socket.type=vsock,"
-        "quote-generation-socket.cid=2,quote-generation-socket.port=4050]\n",
+        ("[-object]\n[tdx-guest,id=tdx0,sept-ve-disable=on,quote-generation-socket.type=vsock,"
+         "quote-generation-socket.cid=2,quote-generation-socket.port=4050]\n"),
         "[-device]\n[vhost-vsock-pci,guest-cid=3]\n",
         "[-machine]\n[q35,kernel-irqchip=split,confidential-guest-support=tdx0]\n",
         "/r1/OVMF.fd]\n",
