@@ -352,8 +352,7 @@ static void read_member(int i, int *seen, int64_t *at_index) {
 static void test_resets_no_duplicate(void **state) {
     (void)state;
     if (!ss_kill_works()) {
-        print_message("# needs root and ss -K (INET_DIAG_DESTROY): skipped\n");
-        skip();
+        TU_SKIP("needs root and ss -K (iproute2; the kernel's INET_DIAG_DESTROY)");
     }
     for (int i = 0; i < N; i++)
         spawn(&cs[i], i);
