@@ -152,7 +152,7 @@ has err 'TDX ticket' "truncated ticket"
 
 # --- collateral fetch against a local stand-in for Intel PCS (python3).
 PCS=$(cd "$(dirname "$0")/.." && pwd)/unit/tdx/pcs_server.py
-if command -v python3 >/dev/null && [ -f "$PCS" ]; then
+if command -v python3 >/dev/null; then
     python3 "$PCS" --collateral "$TD/phala-v4/collateral.json" --port-file "$TMP/port" &
     SRV=$!
     for _ in $(seq 50); do [ -s "$TMP/port" ] && break; sleep 0.1; done
@@ -186,6 +186,8 @@ PY
     has out '"tcb_status": "UpToDate"' "verify with a PCS directory"
     kill "$SRV" 2>/dev/null
     wait "$SRV" 2>/dev/null
+else
+    SKIPPED="python3 is not installed: the collateral fetch checks did not run"
 fi
 expect 2 "collateral fetch without --fmspc" -- "$CLI" tdx collateral fetch -o "$TMP/x.json"
 expect 2 "collateral fetch, bad fmspc" -- "$CLI" tdx collateral fetch --fmspc xyz -o "$TMP/x.json"
@@ -194,4 +196,5 @@ if [ "$FAILS" -ne 0 ]; then
     echo "$FAILS check(s) failed" >&2
     exit 1
 fi
+[ -z "${SKIPPED:-}" ] || { echo "SKIP: $SKIPPED (scripts/deps.sh test)"; exit 77; }
 echo "all tdx CLI checks passed"

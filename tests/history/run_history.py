@@ -124,17 +124,25 @@ class Loopback:
     def __init__(self):
         self.nodes = []
         self.ports = []
+        # Each port stays reserved for the whole run (tests/netutil.h,
+        # "Ports"): bound with SO_REUSEADDR, never listening, so the node
+        # (and its restarts) can bind it while no other socket's automatic
+        # port choice takes it in between.
+        self.reserved = []
         for _ in range(N):
             s = socket.socket()
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             s.bind(("127.0.0.1", 0))
             self.ports.append(s.getsockname()[1])
-            s.close()
+            self.reserved.append(s)
 
     def setup(self):
         pass
 
     def teardown(self):
-        pass
+        for s in self.reserved:
+            s.close()
+        self.reserved = []
 
     def addr(self, i):
         return "127.0.0.1:%d" % self.ports[i]

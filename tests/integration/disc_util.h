@@ -35,7 +35,7 @@ static inline mk_network *tn_new(const char *network, mk_network *boot, tweak_fn
 }
 
 static inline uint64_t now_ms(void) {
-    return mk_mono_ms();
+    return tu_mono_ms(); /* the test's clock */
 }
 
 #define sleep_ms tu_sleep_ms
@@ -55,6 +55,23 @@ static inline bool has_peer(mk_network *nw, mk_network *other) {
     int rc = mk_network_get(nw, &id, &e);
     mk_peer_entry_free(&e);
     return rc == 0;
+}
+
+/* The version (a wall-clock ms stamp) of other's entry held by nw; 0 if none. */
+static inline uint64_t held_version(mk_network *nw, mk_network *other) {
+    mk_id id;
+    mk_network_peer_id(other, &id);
+    mk_peer_entry e;
+    uint64_t v = mk_network_get(nw, &id, &e) == 0 ? e.version : 0;
+    mk_peer_entry_free(&e);
+    return v;
+}
+
+/* Syncs nw has started (one per anti-entropy round it runs). */
+static inline uint64_t syncs_started(mk_network *nw) {
+    mk_network_metrics m;
+    mk_network_metrics_get(nw, &m);
+    return m.syncs_started;
 }
 
 static inline uint64_t refused(mk_network *nw, mk_refusal r) {

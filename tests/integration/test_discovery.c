@@ -175,11 +175,16 @@ static void test_other_network(void **state) {
     mk_network *x = tn_new("other-net", a, NULL); /* bootstraps into the wrong network */
     mk_network *ns[2] = {a, b};
     WAIT_UNTIL(all_see(ns, 2, 1), 5000, "a and b");
-    sleep_ms(1200); /* several sync rounds */
+    /* Several sync rounds of a and of b, and x refused, before x's absence
+     * is asserted. */
+    uint64_t sa = syncs_started(a), sb = syncs_started(b);
+    mk_network_metrics m;
+    WAIT_UNTIL((mk_network_metrics_get(a, &m), m.net.refused_network > 0) &&
+                   syncs_started(a) >= sa + 3 && syncs_started(b) >= sb + 3,
+               10000, "three sync rounds of a and b, and x refused");
     assert_false(has_peer(a, x));
     assert_false(has_peer(b, x));
     assert_int_equal(mk_network_peer_count(x), 0);
-    mk_network_metrics m;
     mk_network_metrics_get(a, &m);
     assert_true(m.net.refused_network > 0);
     mk_network_free(x);
@@ -366,7 +371,11 @@ static void test_departure_tombstone(void **state) {
     raw_open(&r, n[0]);
     expect_refusal(n[0], &r, &f, MK_REFUSE_TOMBSTONE);
     assert_false(has_peer(n[0], n[2]));
-    sleep_ms(700); /* sync rounds between 0 and 1 do not bring it back */
+    /* Sync rounds between 0 and 1 do not bring it back: two rounds of each
+     * before the check. */
+    uint64_t s0 = syncs_started(n[0]), s1 = syncs_started(n[1]);
+    WAIT_UNTIL(syncs_started(n[0]) >= s0 + 2 && syncs_started(n[1]) >= s1 + 2, 10000,
+               "two sync rounds of nodes 0 and 1");
     assert_false(has_peer(n[0], n[2]));
     assert_false(has_peer(n[1], n[2]));
     raw_free(&r);
@@ -389,7 +398,13 @@ static void test_purge(void **state) {
     mk_network *b = tn_new("purge", a, short_purge);
     mk_network *ns[2] = {a, b};
     WAIT_UNTIL(all_see(ns, 2, 1), 5000, "a and b");
-    sleep_ms(2000); /* heartbeats keep b alive beyond purge_after */
+    /* Heartbeats keep b alive beyond purge_after: wait until a holds an
+     * entry of b signed more than purge_after (1500 ms) after the first
+     * one it held, which would be stale by then. */
+    uint64_t v0 = held_version(a, b);
+    assert_true(v0 > 0);
+    WAIT_UNTIL(held_version(a, b) > v0 + 1500, 10000, "b's entry at a refreshed past purge_after");
+    assert_true(tu_wall_ms() > v0 + 1500);
     assert_true(has_peer(a, b));
     uint64_t t0 = now_ms();
     mk_network_abort(b); /* dies without a departure */

@@ -15,10 +15,7 @@
 #include <dirent.h>
 #include <signal.h>
 #include <stdatomic.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
-#include <netinet/in.h>
-#include <arpa/inet.h>
 
 #include "unit/groups/test_groups_util.h"
 
@@ -36,21 +33,13 @@ typedef struct child {
 } child;
 
 static uint16_t ports[N];
+/* Reserved for the whole test (tests/netutil.h, "Ports"): members restart
+ * on the same address, and nobody else may take it in between. */
+static tu_port reserved[N];
 static mk_ed25519_key keys[N];
 static char hexes[N][MK_ID_HEX_LEN];
 static char *dirs[N];
 static child cs[N];
-
-static uint16_t free_port(void) {
-    int s = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET};
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    assert_int_equal(bind(s, (struct sockaddr *)&a, sizeof a), 0);
-    socklen_t l = sizeof a;
-    getsockname(s, (struct sockaddr *)&a, &l);
-    close(s);
-    return ntohs(a.sin_port);
-}
 
 /* ----- the child ------------------------------------------------------------ */
 
@@ -60,6 +49,7 @@ typedef struct pusher {
     mk_collection *c;
     int t;
     int n;
+    atomic_int acked; /* acknowledged pushes so far (the parent's "p") */
     struct ack {
         int ok;
         uint64_t index, version;
@@ -77,12 +67,14 @@ static void *push_main(void *arg) {
         mk_error_clear(&err);
         struct ack *a = &p->acks[k];
         a->ok = mk_vec_push(p->c, v, strlen(v), &a->index, &a->version, 20000, &err) == 0;
+        if (a->ok) atomic_fetch_add(&p->acked, 1);
         if (!a->ok) snprintf(a->err, sizeof a->err, "%.90s", err.msg);
     }
     return NULL;
 }
 
-/* Push until the parent says "x", then report every call. */
+/* Push until the parent says "x", then report every call; "p" asks how many
+ * pushes were acknowledged so far. */
 static void child_push(mk_collection *c, FILE *in, FILE *out) {
     pusher *ps = calloc(THREADS, sizeof *ps);
     pthread_t th[THREADS];
@@ -94,8 +86,14 @@ static void child_push(mk_collection *c, FILE *in, FILE *out) {
     fprintf(out, "pushing\n");
     fflush(out);
     char line[16];
-    while (fgets(line, sizeof line, in) && line[0] != 'x')
-        ;
+    while (fgets(line, sizeof line, in) && line[0] != 'x') {
+        if (line[0] != 'p') continue;
+        int acked = 0;
+        for (int t = 0; t < THREADS; t++)
+            acked += atomic_load(&ps[t].acked);
+        fprintf(out, "progress %d\n", acked);
+        fflush(out);
+    }
     atomic_store(&stop_push, true);
     int ok = 0, bad = 0;
     for (int t = 0; t < THREADS; t++) {
@@ -287,6 +285,16 @@ static bool ss_kill_works(void) {
     return geteuid() == 0 && system("ss -K -t -n dst 127.0.0.1:1 >/dev/null 2>&1") == 0;
 }
 
+/* The writer's acknowledged pushes so far (while it pushes). */
+static int writer_acks(int w) {
+    char line[64];
+    int n = -1;
+    send_cmd(&cs[w], "p\n");
+    if (!fgets(line, sizeof line, cs[w].from) || sscanf(line, "progress %d", &n) != 1)
+        fail_msg("the writer did not report its progress: %s", line);
+    return n;
+}
+
 static int leader(void) {
     for (int tries = 0; tries < 200; tries++) {
         for (int i = 0; i < N; i++) {
@@ -311,7 +319,8 @@ static int setup(void **state) {
         mk_id id;
         memcpy(id.b, keys[i].public_key, 32);
         mk_id_to_hex(&id, hexes[i]);
-        ports[i] = free_port();
+        tu_port_reserve(&reserved[i]);
+        ports[i] = reserved[i].port;
         dirs[i] = tg_tmpdir("once-vec");
     }
     return 0;
@@ -330,6 +339,7 @@ static int teardown(void **state) {
         if (dirs[i]) tg_rmrf(dirs[i]);
         free(dirs[i]);
         dirs[i] = NULL;
+        tu_port_release(&reserved[i]);
     }
     return 0;
 }
@@ -352,8 +362,7 @@ static void read_member(int i, int *seen, int64_t *at_index) {
 static void test_resets_no_duplicate(void **state) {
     (void)state;
     if (!ss_kill_works()) {
-        print_message("# needs root and ss -K (INET_DIAG_DESTROY): skipped\n");
-        skip();
+        TU_SKIP("needs root and ss -K (iproute2; the kernel's INET_DIAG_DESTROY)");
     }
     for (int i = 0; i < N; i++)
         spawn(&cs[i], i);
@@ -369,15 +378,21 @@ static void test_resets_no_duplicate(void **state) {
     char line[256];
     assert_non_null(fgets(line, sizeof line, cs[w].from));
     assert_int_equal(strncmp(line, "pushing", 7), 0);
-    tg_sleep_ms(300);
+    /* Each reset follows progress since the one before: 200 more pushes
+     * acknowledged, so the writer has reconnected and calls are in flight
+     * (and the resets are spread over the run). */
     int resets = 0, aborted = 0;
     for (int r = 0; r < RESETS; r++) {
-        tg_sleep_ms(250 + 60 * (r % 4));
+        int before = writer_acks(w);
+        TG_WAIT(writer_acks(w) >= before + 200, 30000, "the writer's progress before a reset");
         int k = reset_conns(cs[w].pid);
         aborted += k;
         resets += k > 0;
     }
-    tg_sleep_ms(1500); /* let the last calls finish after the reconnects */
+    /* Progress after the last reset too, up to the volume asserted below. */
+    int before = writer_acks(w);
+    TG_WAIT(writer_acks(w) >= before + 200 && writer_acks(w) >= MAXV / 2, 60000,
+            "the writer's progress after the resets");
     send_cmd(&cs[w], "x\n");
     /* The writer's report: acknowledged pushes with index and version. */
     static int64_t ack_index[MAXV], ack_version[MAXV];

@@ -440,14 +440,16 @@ static void test_mrtd_wiring(void **state) {
     mk_buf_init(&b, 64 << 20);
     if (mk_file_read(fw, 64 << 20, &b, &err) != 0) {
         mk_buf_free(&b);
-        skip();
+        TU_SKIP("%s: %s (scripts/deps.sh test installs Debian's ovmf)", fw, err.msg);
     }
     uint8_t d[32];
     char hx[65];
     mk_sha256(b.data, b.len, d);
     mk_hex_encode(d, 32, hx);
     mk_buf_free(&b);
-    if (strcmp(hx, "7b456907dd0786d415999e801a1ac4637b8ed4d7cf5378cfc6edbe5e574dd773") != 0) skip();
+    if (strcmp(hx, "7b456907dd0786d415999e801a1ac4637b8ed4d7cf5378cfc6edbe5e574dd773") != 0)
+        TU_SKIP("%s is not ovmf 2022.11-6+deb12u2 (sha256 %s; scripts/deps.sh test installs it)",
+                fw, hx);
     mk_tdx_build_opts o;
     base_opts(&o, "fw");
     o.ovmf = fw;

@@ -544,8 +544,7 @@ static void test_mrtd_debian_ovmf(void **state) {
     (void)state;
     const char *path = "/usr/share/ovmf/OVMF.fd";
     if (access(path, R_OK) != 0) {
-        print_message("skipped: %s not installed (Debian package ovmf)\n", path);
-        skip();
+        TU_SKIP("%s not installed (scripts/deps.sh test installs Debian's ovmf)", path);
     }
     mk_buf fw = MK_BUF_INIT;
     mk_error err;
@@ -556,9 +555,9 @@ static void test_mrtd_debian_ovmf(void **state) {
     mk_sha256(fw.data, fw.len, digest);
     mk_hex_encode(digest, 32, hx);
     if (fw.len != 2 << 20 || strncmp(hx, "7b456907", 8) != 0) {
-        print_message("skipped: %s is not the 2022.11-6+deb12u2 build (sha256 %s)\n", path, hx);
         mk_buf_free(&fw);
-        skip();
+        TU_SKIP("%s is not ovmf 2022.11-6+deb12u2 (sha256 %s; scripts/deps.sh test installs it)",
+                path, hx);
     }
     mk_tdx_tdvf t;
     TU_ASSERT_RC(mk_tdx_tdvf_parse(fw.data, fw.len, &t, &err), 0, &err);

@@ -9,10 +9,7 @@
  * The parent never starts a thread before forking.
  */
 #include <signal.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
-#include <netinet/in.h>
-#include <arpa/inet.h>
 
 #include "test_groups_util.h"
 
@@ -27,20 +24,12 @@ typedef struct child {
 } child;
 
 static uint16_t ports[N];
+/* Reserved for the whole test (tests/netutil.h, "Ports"): members restart
+ * on the same address, and nobody else may take it in between. */
+static tu_port reserved[N];
 static mk_ed25519_key keys[N];
 static char hexes[N][MK_ID_HEX_LEN];
 static char *dirs[N];
-
-static uint16_t free_port(void) {
-    int s = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET};
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    assert_int_equal(bind(s, (struct sockaddr *)&a, sizeof a), 0);
-    socklen_t l = sizeof a;
-    getsockname(s, (struct sockaddr *)&a, &l);
-    close(s);
-    return ntohs(a.sin_port);
-}
 
 /* ----- the child --------------------------------------------------------------- */
 
@@ -254,7 +243,8 @@ static void test_kill9(void **state) {
         mk_id id;
         memcpy(id.b, keys[i].public_key, 32);
         mk_id_to_hex(&id, hexes[i]);
-        ports[i] = free_port();
+        tu_port_reserve(&reserved[i]);
+        ports[i] = reserved[i].port;
         dirs[i] = tg_tmpdir("dur");
     }
     uint64_t t0 = tg_now_ms();
@@ -315,6 +305,7 @@ static void test_kill9(void **state) {
         fclose(cs[i].to);
         fclose(cs[i].from);
         tg_dir_free(dirs[i]);
+        tu_port_release(&reserved[i]);
     }
 }
 

@@ -1,8 +1,8 @@
 /*
  * Membership that survives restarts (issue 11, item 4), in one process:
  *   - a member restarts (crash, a fresh network with its key, and its
- *     groups joined half a second later, so its first new entry lacks the
- *     group): it keeps its vote; the leader is killed 5 s later and the
+ *     groups joined once the leader has its first new entry, which so
+ *     lacks the group): it keeps its vote; the leader is killed 5 s later and the
  *     group stays writable;
  *   - ONLINE means caught up: a member held behind (its AppendEntries
  *     with entries lost after its bridge saw them) is not online while the
@@ -92,6 +92,14 @@ static mk_group_status st(mnode *n) {
     return s;
 }
 
+/* The version of peer's entry nw holds (0: none). */
+static uint64_t entry_version(mk_network *nw, const mk_id *peer) {
+    mk_peer_entry e;
+    uint64_t v = mk_network_get(nw, peer, &e) == 0 ? e.version : 0;
+    mk_peer_entry_free(&e);
+    return v;
+}
+
 static int leader(void) {
     for (int i = 0; i < 3; i++)
         if (N[i].g && st(&N[i]).is_leader) return i;
@@ -121,12 +129,15 @@ static void test_restart_then_leader_killed(void **state) {
     int l = leader();
     assert_true(l >= 0);
     int r = (l + 1) % 3; /* a follower restarts */
+    uint64_t v_old = entry_version(N[l].nw, &N[r].id);
+    assert_true(v_old > 0);
     mn_crash(&N[r]);
     tg_sleep_ms(300); /* down for a moment (not an assertion's wait) */
     mn_net(&N[r], N[l].nw);
-    /* Its groups are joined a little later: its first new entry does not
-     * list the group (the scenario, not a wait for a condition). */
-    tg_sleep_ms(500);
+    /* Its groups are joined a little later: the leader has its first new
+     * entry, which does not list the group, before it joins. */
+    TG_WAIT(entry_version(N[l].nw, &N[r].id) > v_old, 10000,
+            "the leader to hold the restarted member's new entry");
     mn_join(&N[r], false, 400);
     /* For the next five seconds the leader keeps three voters. */
     uint64_t t0 = tg_now_ms();

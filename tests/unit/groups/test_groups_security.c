@@ -133,7 +133,10 @@ static void test_writer_claim_refused(void **state) {
     assert_true(st(&a).refused_readers >= 1);
     /* The authorized writer writes; b's command never committed. */
     assert_int_equal(tg_add(c.g, 7, 5000), 7);
-    tg_sleep_ms(200);
+    /* The leader has applied everything c has (c's write included; b's
+     * refused command, had it been committed, comes before it). */
+    uint64_t applied = st(&c).applied;
+    TG_WAIT(st(&a).applied >= applied, 10000, "the leader to apply c's write");
     assert_int_equal(a.c.value, 7);
 
     sn_free(&c);
@@ -239,7 +242,9 @@ static void test_fwd_res_from_third_member(void **state) {
     qarg q = {b.g, 0, 0};
     pthread_t th;
     tg_thread(&th, strong_query, &q);
-    tg_sleep_ms(200);
+    /* b's forward is sent and on record (b's loop sends it, then adds it to
+     * g->fwds) before the forgeries go out. */
+    TG_WAIT(__atomic_load_n(&b.g->fwds, __ATOMIC_ACQUIRE) != NULL, 5000, "b's forward");
     /* c, a bonded member but not the leader b forwarded to, answers every
      * recent seq of b's with a forged value. */
     mk_transport_conn *conn = mk_group_bond_conn(c.g, &b.id);
@@ -300,8 +305,13 @@ static void test_vcache_lru(void **state) {
     sn_free(&p[2]);
     TG_WAIT(!mk_group_bonded(a.g, &gone), 10000, "the departed peer unbonded");
     TG_WAIT(!in_vcache(a.g, &gone), 10000, "the departed peer's cache entry evicted");
-    /* and it stays out: departed entries are not cached again */
-    tg_sleep_ms(300);
+    /* and it stays out: departed entries are not cached again, through
+     * two more sync rounds of a's discovery (which would bring the
+     * departed entry back to be judged). */
+    mk_network_metrics m0, m1;
+    mk_network_metrics_get(a.nw, &m0);
+    TG_WAIT((mk_network_metrics_get(a.nw, &m1), m1.syncs_started >= m0.syncs_started + 2), 10000,
+            "two sync rounds of a");
     assert_false(in_vcache(a.g, &gone));
     for (int i = 0; i < 2; i++)
         sn_free(&p[i]);

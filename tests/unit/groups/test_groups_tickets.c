@@ -6,6 +6,7 @@
  */
 #include "test_groups_util.h"
 
+#include "groups/groups_internal.h"
 #include "mosaik/jwt.h"
 
 typedef struct tnode {
@@ -53,6 +54,18 @@ static void tn_free(tnode *n) {
 static void online(tnode *n, const char *what) {
     if (mk_group_wait(n->g, MK_GROUP_ONLINE, 0, 15000) != 0)
         fail_msg("timed out waiting for %s to be online", what);
+}
+
+/* Whether g has judged peer's entry and refused it: a verdict in its
+ * validation cache (admit.c), the evidence that a peer which must never
+ * bond had its chance. */
+static bool judged_refused(mk_group *g, const mk_id *peer) {
+    bool refused = false;
+    pthread_mutex_lock(&g->bmu);
+    for (size_t i = 0; i < g->n_vc; i++)
+        if (mk_id_eq(&g->vc[i].peer, peer) && g->vc[i].rc < 0) refused = true;
+    pthread_mutex_unlock(&g->bmu);
+    return refused;
 }
 
 static unsigned members(tnode *n) {
@@ -145,8 +158,10 @@ static void test_jwt_group(void **state) {
         fail_msg("setup took %lld s: C's ticket expires too soon", (long long)(mk_now() - now));
     assert_int_equal(tg_add(n[2].g, 1, 5000), 1);
     assert_int_equal(tg_add(n[1].g, 1, 5000), 2);
-    /* D carries only one ticket of the two required: never bonds. */
-    tg_sleep_ms(500);
+    /* D carries only one ticket of the two required: never bonds. A and B
+     * have judged D's entry (and refused it) before that is checked. */
+    TG_WAIT(judged_refused(n[0].g, &n[3].id) && judged_refused(n[1].g, &n[3].id), 10000,
+            "A and B to judge D's entry");
     assert_false(mk_group_bonded(n[0].g, &n[3].id));
     assert_false(mk_group_bonded(n[1].g, &n[3].id));
     assert_int_equal(members(&n[0]), 3);
@@ -253,7 +268,8 @@ static void test_tdx_group(void **state) {
     TG_WAIT(members(&n[0]) == 3, 15000, "the three good TDs to join");
     online(&n[1], "the second TD");
     assert_int_equal(tg_add(n[1].g, 2, 5000), 2);
-    tg_sleep_ms(300);
+    /* The leader has judged the other TD's entry (and refused it). */
+    TG_WAIT(judged_refused(n[0].g, &n[3].id), 10000, "the leader to judge the other TD");
     assert_false(mk_group_bonded(n[0].g, &n[3].id));
     assert_int_equal(members(&n[0]), 3);
 

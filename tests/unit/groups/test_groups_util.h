@@ -36,7 +36,7 @@
 #define tg_sleep_ms tu_sleep_ms
 
 static inline uint64_t tg_now_ms(void) {
-    return mk_mono_ms();
+    return tu_mono_ms(); /* the test's clock */
 }
 
 #define TG_WAIT(pred, timeout_ms, what) ((void)TU_WAIT_UNTIL(pred, timeout_ms, what))

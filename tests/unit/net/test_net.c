@@ -7,7 +7,7 @@
 #include <pthread.h>
 #include <time.h>
 
-#include "testutil.h"
+#include "netutil.h"
 #include "mosaik/net.h"
 #include "net/net_internal.h"
 
@@ -297,7 +297,14 @@ static void wrong_peer_id(void **state) {
     assert_int_equal(r.status, MK_EMISMATCH);
     assert_null(r.conn);
     if (!strstr(r.msg, "peer id mismatch")) fail_msg("reason: %s", r.msg);
-    sleep_ms(50);
+    /* b is done with the refused connection (its handshake failed, or -
+     * were that a bug - it opened), and both I/O threads ran what that
+     * queued, before the callbacks are counted. */
+    WAIT_COND(metrics(&b).conns_pending == 0 &&
+                  metrics(&b).handshakes_failed + metrics(&b).conns_inbound >= 1,
+              3000);
+    tu_loop_barrier(b.net);
+    tu_loop_barrier(a.net);
     lock(&b);
     assert_int_equal(b.connects, 0);
     unlock(&b);
@@ -330,7 +337,10 @@ static void network_mismatch(void **state) {
     assert_int_equal(r.status, MK_EMISMATCH);
     if (!strstr(r.msg, "ALPN")) fail_msg("reason: %s", r.msg);
     WAIT_COND(metrics(&b).refused_network == 1, 2000);
-    sleep_ms(30);
+    /* Both ends done with the connection, their I/O threads caught up. */
+    WAIT_COND(metrics(&a).conns_pending == 0 && metrics(&b).conns_pending == 0, 2000);
+    tu_loop_barrier(b.net);
+    tu_loop_barrier(a.net);
     lock(&b);
     assert_int_equal(b.connects, 0);
     assert_int_equal(b.frames, 0);
@@ -469,7 +479,9 @@ static void reuse(void **state) {
     assert_int_equal(r3.status, 0);
     assert_ptr_equal(r1.conn, r2.conn);
     assert_ptr_equal(r1.conn, r3.conn);
-    sleep_ms(30);
+    /* b's on_connect, then anything else b's I/O thread had queued. */
+    WAIT_UNTIL(&b, b.connects >= 1, 3000);
+    tu_loop_barrier(b.net);
     lock(&b);
     assert_int_equal(b.connects, 1);
     unlock(&b);
@@ -515,7 +527,9 @@ static void simultaneous_dial(void **state) {
         WAIT_COND(metrics(&a).conns_open == 1 && metrics(&b).conns_open == 1 &&
                       metrics(&a).conns_pending == 0 && metrics(&b).conns_pending == 0,
                   5000);
-        sleep_ms(50);
+        /* Settled on both ends: what their I/O threads had queued has run. */
+        tu_loop_barrier(a.net);
+        tu_loop_barrier(b.net);
         assert_int_equal(metrics(&a).conns_open, 1);
         assert_int_equal(metrics(&b).conns_open, 1);
         lock(&a);
@@ -557,8 +571,9 @@ static void idle_timeout(void **state) {
     uint64_t t0 = ms_now();
     dial_wait(&a, &b, NULL, NULL, false, &r);
     assert_int_equal(r.status, 0);
-    /* Traffic keeps it open a while... */
-    for (int i = 0; i < 4; i++) {
+    /* Traffic every 60 ms keeps it open until, on the test's clock, more
+     * than idle_ms (150) plus 90 ms have passed since the dial began... */
+    while (ms_now() - t0 < 150 + 90) {
         sleep_ms(60);
         assert_int_equal(mk_transport_conn_send(r.conn, "k", 1), 0);
     }
@@ -661,7 +676,9 @@ static void reconnect(void **state) {
     mk_transport_conn_unref(c);
     WAIT_UNTIL(&b, b.closes == 1, 3000);
     uint64_t rc = metrics(&a).reconnects;
-    sleep_ms(300);
+    /* Longer than the longest backoff (reconnect_max_ms 200), and a's
+     * timers due by then have run. */
+    tu_wait_loop_after(a.net, 300);
     assert_int_equal(metrics(&a).reconnects, rc);
     lock(&a);
     assert_int_equal(a.connects, 2);
@@ -732,7 +749,8 @@ static void pending_limit(void **state) {
         fds[i] = socket(AF_INET, SOCK_STREAM, 0);
         assert_true(fds[i] >= 0);
         assert_int_equal(connect(fds[i], (struct sockaddr *)&ss, sizeof(struct sockaddr_in)), 0);
-        sleep_ms(20);
+        /* b has taken it into a slot or refused it before the next one. */
+        WAIT_COND(metrics(&b).conns_pending + metrics(&b).refused_limit == (uint64_t)i + 1, 5000);
     }
     WAIT_COND(metrics(&b).refused_limit == 3, 10000);
     /* The two slots time out and free up. */
@@ -845,7 +863,8 @@ static void post_and_timers(void **state) {
     assert_int_equal(mk_transport_timer_new(a.net, ticked, &p, &p.t), 0);
     assert_int_equal(mk_transport_timer_start(p.t, 10, 10), 0);
     WAIT_COND(atomic_load(&p.fired) == 3, 2000);
-    sleep_ms(60);
+    /* Stopped: six more periods pass and a's due timers run, none fires. */
+    tu_wait_loop_after(a.net, 60);
     assert_int_equal(atomic_load(&p.fired), 3);
     /* A timer left running is closed at stop; free after stop is fine. */
     assert_int_equal(mk_transport_timer_start(p.t, 100000, 0), 0);

@@ -183,8 +183,16 @@ static void protocol_lifecycle(void **state) {
     assert_int_equal(mk_transport_forget(b, &pid, "app"), MK_ENOTFOUND);
     assert_int_equal(mk_transport_protocol_unregister(b, "app", NULL), MK_ENOTFOUND);
     assert_int_equal(dial(a, b, "app", false, &r), MK_EMISMATCH);
-    /* No callback of the unregistered protocol ran after it returned. */
-    tu_sleep_ms(50);
+    /* No callback of the unregistered protocol ran after it returned: the
+     * refused dial is over at b (nothing pending), and b's I/O thread ran
+     * everything queued before the count. */
+    TU_WAIT_UNTIL(({
+                      mk_transport_metrics mb;
+                      mk_transport_metrics_get(b, &mb);
+                      mb.refused_protocol >= 1 && mb.conns_pending == 0;
+                  }),
+                  3000, "b done with the refused dial");
+    tu_loop_barrier(b);
     assert_int_equal(ep_get(&eb, &eb.connects), 1);
     assert_int_equal(ep_get(&eb, &eb.closes), 1);
     assert_int_equal(ep_get(&eb, &eb.frames), 1);
@@ -209,7 +217,9 @@ static void protocol_lifecycle(void **state) {
     TU_WAIT_UNTIL(ep_get(&eb2, &eb2.closes) == 1, 3000, "the close at b");
     mk_transport_metrics m1, m2;
     mk_transport_metrics_get(a, &m1);
-    tu_sleep_ms(250); /* several backoff periods */
+    /* Several backoff periods (reconnect_max_ms 100), and a's timers due by
+     * then have run. */
+    tu_wait_loop_after(a, 250);
     mk_transport_metrics_get(a, &m2);
     assert_int_equal(m1.reconnects, m2.reconnects);
     assert_int_equal(m2.conns_open, 0);
@@ -349,7 +359,9 @@ static void call_during_close(void **state) {
         assert_int_equal(pthread_create(&th[i], NULL, caller_main, &k[i]), 0);
         atomic_store(&k[i].go, true);
     }
-    tu_sleep_ms(20);
+    /* Both callers are calling before the stop begins. */
+    TU_WAIT_UNTIL(atomic_load(&k[0].c.runs) > 0 && atomic_load(&k[1].c.runs) > 0, 5000,
+                  "both callers running");
     assert_int_equal(mk_transport_stop(a), 0);
     for (int i = 0; i < 2; i++) {
         pthread_join(th[i], NULL);

@@ -83,7 +83,8 @@ typedef struct st_log {
     int n[5];
     unsigned last_reason[5];
     char last_text[5][300];
-    int64_t last_late_ms;
+    int64_t last_late_ms;     /* the library's figure (ev->late_ms) */
+    uint64_t last_expired_at; /* tu_wall_ms() when that EXPIRED event arrived */
 } st_log;
 
 static inline void st_log_init(st_log *l) {
@@ -97,7 +98,10 @@ static inline void st_on_event(const mk_stream_event *ev, void *ctx) {
     l->n[ev->type]++;
     l->last_reason[ev->type] = ev->reason;
     snprintf(l->last_text[ev->type], sizeof l->last_text[0], "%s", ev->text);
-    if (ev->reason == MK_STREAM_R_EXPIRED) l->last_late_ms = ev->late_ms;
+    if (ev->reason == MK_STREAM_R_EXPIRED) {
+        l->last_late_ms = ev->late_ms;
+        l->last_expired_at = tu_wall_ms();
+    }
     pthread_mutex_unlock(&l->mu);
 }
 
@@ -106,6 +110,20 @@ static inline int st_count(st_log *l, mk_stream_event_type t) {
     int n = l->n[t];
     pthread_mutex_unlock(&l->mu);
     return n;
+}
+
+/* How late after exp (s since the epoch) the last EXPIRED event of l came,
+ * on the test's clock; asserts that the library's own late_ms, measured
+ * before the event was delivered, lies between 0 and that. */
+static inline int64_t st_expired_late(st_log *l, int64_t exp) {
+    pthread_mutex_lock(&l->mu);
+    int64_t late = (int64_t)l->last_expired_at - exp * 1000;
+    int64_t lib = l->last_late_ms;
+    pthread_mutex_unlock(&l->mu);
+    printf("# EXPIRED event %lld ms after the expiry (the library reports %lld ms)\n",
+           (long long)late, (long long)lib);
+    assert_true(lib >= 0 && lib <= late);
+    return late;
 }
 
 static inline unsigned st_reason(st_log *l, mk_stream_event_type t) {

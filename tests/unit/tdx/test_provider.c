@@ -395,7 +395,8 @@ static void test_auto_unavailable(void **state) {
     struct stat st;
     if (stat(MK_TDX_TSM_REPORT_DIR, &st) == 0 || stat(MK_TDX_GUEST_DEV, &st) == 0) {
         /* Only meaningful on a machine without TDX guest interfaces. */
-        skip();
+        TU_SKIP("this machine has TDX guest interfaces (%s or %s)", MK_TDX_TSM_REPORT_DIR,
+                MK_TDX_GUEST_DEV);
     }
     mk_error err;
     mk_error_clear(&err);
