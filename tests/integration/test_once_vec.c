@@ -412,9 +412,7 @@ static void test_resets_no_duplicate(void **state) {
     print_message("# %d resets (%d connections aborted), %d pushes acknowledged, %d failed\n",
                   resets, aborted, ok, failed);
     assert_int_equal(resets, RESETS);
-    /* Enough pushes to span every reset (a push rate, not a correctness
-     * bound: 4,459 were seen under ASan on two loaded cores, ~16,000 plain). */
-    assert_true(ok >= 1000);
+    assert_true(ok >= MAXV / 2); /* waited for above, on a deadline */
     /* One version per logical write. */
     static int64_t by_version[MAXV * 2 + 16];
     memset(by_version, 0, sizeof by_version);
