@@ -23,7 +23,9 @@
  *     text strings valid UTF-8, nesting at most MK_CODEC_MAX_DEPTH, at
  *     most MK_CODEC_MAX_ITEMS data items; checked by our own bounds-checked
  *     walk before libcbor builds anything, so a hostile length never makes
- *     it allocate;
+ *     it allocate. Tags 6–20 and simple values other than false, true,
+ *     null and undefined are refused (MK_EUNSUPPORTED): libcbor cannot
+ *     read back what it writes for them;
  *   - JSON: one value (any type at the top) and only whitespace after it,
  *     no duplicate object keys, valid UTF-8, the same depth and item caps
  *     (checked by a scan before jansson parses); "\u0000" is allowed
@@ -86,7 +88,7 @@ MK_EXTERN extern const mk_datum_codec mk_codec_json;
 MK_EXTERN int mk_datum_encode(const mk_datum_codec *codec, const void *value, mk_buf *out,
                               mk_error *err);
 /* Decode untrusted bytes into *value (NULL on failure): 0, MK_EMALFORMED,
- * MK_ETOOBIG (a cap), MK_ENOMEM. */
+ * MK_ETOOBIG (a cap), MK_EUNSUPPORTED (CBOR: see above), MK_ENOMEM. */
 MK_EXTERN int mk_datum_decode(const mk_datum_codec *codec, const uint8_t *data, size_t len,
                               void **value, mk_error *err);
 /* Free a value the codec decoded. NULL is fine. */

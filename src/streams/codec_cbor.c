@@ -12,15 +12,20 @@
  * and maps announce a count that must not exceed the bytes left (every
  * item takes at least one), so the walk never trusts a length it has not
  * seen bytes for; tags wrap one item; a two-byte simple value below 32 and
- * a break outside an indefinite container are refused. Nesting is capped
- * at MK_CODEC_MAX_DEPTH (the recursion depth of the walk too) and the data
- * items at MK_CODEC_MAX_ITEMS; after the one item nothing may follow.
+ * a break outside an indefinite container are refused. So is, with
+ * MK_EUNSUPPORTED, what libcbor (0.8) cannot read back: tags 6–20 (it
+ * reads them only in forms longer than the one-byte form it writes) and
+ * simple values other than false, true, null and undefined. Nesting is
+ * capped at MK_CODEC_MAX_DEPTH (the recursion depth of the walk too) and
+ * the data items at MK_CODEC_MAX_ITEMS; after the one item nothing may
+ * follow.
  * Only then does libcbor's cbor_load build the item: it allocates from the
  * counts it reads, which the walk has bounded by the input size.
  *
  * Encoding serialises with cbor_serialize_alloc and runs the same walk over
  * the result, so what this codec encodes it also decodes (a user-built item
- * with invalid UTF-8 or deeper nesting is refused with MK_EINVAL).
+ * with invalid UTF-8, deeper nesting or an unsupported tag is refused
+ * with MK_EINVAL).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -148,6 +153,7 @@ static int item(walk *w, unsigned depth) {
         return members(w, depth, ai == 31, arg, 2, at);
     case 6:
         if (ai == 31) return bad(w, MK_EMALFORMED, "indefinite tag", at);
+        if (arg >= 6 && arg <= 20) return bad(w, MK_EUNSUPPORTED, "tag 6-20 (unsupported)", at);
         if (depth + 1 > MK_CODEC_MAX_DEPTH)
             return mk_error_set(w->err, MK_ETOOBIG, "cbor: nesting deeper than %d at byte %zu",
                                 MK_CODEC_MAX_DEPTH, at);
@@ -156,6 +162,7 @@ static int item(walk *w, unsigned depth) {
         if (ai == 31) return bad(w, MK_EMALFORMED, "break outside an indefinite item", at);
         if (ai == 24 && arg < 32)
             return bad(w, MK_EMALFORMED, "two-byte simple value below 32", at);
+        if (ai < 20 || ai == 24) return bad(w, MK_EUNSUPPORTED, "unassigned simple value", at);
         return 0;
     }
 }
