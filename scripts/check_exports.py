@@ -105,7 +105,9 @@ def exported(nm, lib):
     names = set()
     for line in out.split("\n"):
         f = line.split()
-        if len(f) >= 3:
+        # AddressSanitizer adds an ODR indicator for each exported data
+        # object (__odr_asan.NAME): instrumentation, not API.
+        if len(f) >= 3 and not f[2].startswith("__odr_asan"):
             names.add(f[2].split("@")[0])
     return names
 

@@ -18,10 +18,12 @@
  * declared themselves readers. See docs/groups.md for what a hostile
  * member can still do at the raft level.
  *
- * Versions: every successful mutation increments the collection's version
- * (deterministically, on every member); a mutation returns the version it
- * produced, and any handle can wait until its local copy reached a version
- * (read-your-writes across nodes).
+ * Versions: every successful mutation that changes something increments
+ * the collection's version (deterministically, on every member); a
+ * mutation returns the version it produced, and any handle can wait until
+ * its local copy reached a version (read-your-writes across nodes) or for
+ * the next change (mk_collection_wait_updated). Every mutation is one
+ * command, applied exactly once (mosaik/groups.h, mk_group_apply).
  *
  * require_ticket: when true, the collection's validators (at least one)
  * gate membership exactly as for groups; when false, giving validators is
