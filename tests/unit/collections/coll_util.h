@@ -3,8 +3,8 @@
  * collection tests: a few in-process nodes on loopback (the group tests'
  * helpers, so a failing test's teardown stops what it started), one
  * collection opened on each with its own data directory (node 0
- * bootstraps; with three nodes the last is a reader), and waiting until
- * every handle is online.
+ * bootstraps; with three nodes the last is a reader unless all_writers),
+ * and waiting until every handle is online.
  */
 #ifndef COLL_UTIL_H
 #define COLL_UTIL_H
@@ -18,6 +18,7 @@
 
 typedef struct cu_cluster {
     int n;
+    bool all_writers; /* else, of three, the last is a reader */
     mk_network *nw[CU_MAX];
     char *dirs[CU_MAX * CU_MAX_COLLS];
     int n_dirs;
@@ -37,7 +38,7 @@ static inline void cu_node_cfg(cu_cluster *cu, int i, mk_collection_config *cfg)
     assert_true(cu->n_dirs < CU_MAX * CU_MAX_COLLS);
     cfg->data_dir = cu->dirs[cu->n_dirs++] = tg_tmpdir("coll");
     cfg->bootstrap = i == 0;
-    cfg->role = cu->n == 3 && i == 2 ? MK_GROUP_READER : MK_GROUP_WRITER;
+    cfg->role = cu->n == 3 && i == 2 && !cu->all_writers ? MK_GROUP_READER : MK_GROUP_WRITER;
     cfg->election_ms = 300;
     cfg->heartbeat_ms = 50;
     cfg->tick_ms = 50;
