@@ -13,7 +13,9 @@ visible. This script checks, for one build:
    headers exactly as for a program. Every top-level function declaration
    that comes from a public header must carry MK_EXTERN (after the
    preprocessor: __attribute__((visibility("default")))); one without it
-   is an error, since it would silently not be exported.
+   is an error, since it would silently not be exported. Data objects
+   (`MK_EXTERN extern const mk_datum_codec mk_codec_json;`) count as
+   declarations too.
 3. The library: the names `nm -D --defined-only LIB` lists must equal the
    names of those declarations. A name on either side only is an error:
    an internal function that leaked, or a public one that is missing.
@@ -69,7 +71,7 @@ def public_text(cc, src_inc, build_inc):
 
 
 def declarations(text):
-    """(name, marked) for each top-level function declaration."""
+    """(name, marked) for each top-level function or data object declaration."""
     found, depth, cur = [], 0, []
     for ch in text:
         if ch == "{":
@@ -86,6 +88,11 @@ def declarations(text):
             m = re.match(r"^[^(]*?\b([A-Za-z_]\w*)\s*\(", bare)
             if m and not re.search(r"\(\s*\*", bare.split("(", 1)[0] + "("):
                 found.append((m.group(1), marked))
+            elif "(" not in bare and re.match(r"^\s*extern\b", bare):
+                # a data object (extern const mk_datum_codec mk_codec_json;)
+                d = re.search(r"\b([A-Za-z_]\w*)\s*(\[[^\]]*\])?\s*$", bare)
+                if d:
+                    found.append((d.group(1), marked))
             continue
         if depth == 0:
             cur.append(ch)
@@ -98,7 +105,9 @@ def exported(nm, lib):
     names = set()
     for line in out.split("\n"):
         f = line.split()
-        if len(f) >= 3:
+        # AddressSanitizer adds an ODR indicator for each exported data
+        # object (__odr_asan.NAME): instrumentation, not API.
+        if len(f) >= 3 and not f[2].startswith("__odr_asan"):
             names.add(f[2].split("@")[0])
     return names
 

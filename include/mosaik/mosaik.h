@@ -12,6 +12,7 @@
 
 #include "mosaik/bytes.h"
 #include "mosaik/clock.h"
+#include "mosaik/codec.h"
 #include "mosaik/collections.h"
 #include "mosaik/crypto.h"
 #include "mosaik/discovery.h"

@@ -40,6 +40,7 @@
 #include <stdint.h>
 
 #include "mosaik/bytes.h"
+#include "mosaik/codec.h"
 #include "mosaik/discovery.h"
 #include "mosaik/error.h"
 #include "mosaik/export.h"
@@ -116,16 +117,12 @@ typedef struct mk_requirements {
 /* Datum codecs                                                        */
 /* ------------------------------------------------------------------ */
 
-/* How a datum is encoded on the wire. Raw streams carry bytes as given
- * (codec NULL). A codec's decode runs in the consumer's receiving thread
- * (mk_stream_recv), encode in the producer's sending thread. */
-typedef struct mk_datum_codec {
-    const char *name;
-    int (*encode)(const void *value, mk_buf *out, mk_error *err);
-    /* Must treat data as untrusted (read it through mk_reader). */
-    int (*decode)(const uint8_t *data, size_t len, void **value, mk_error *err);
-    void (*free_value)(void *value);
-} mk_datum_codec;
+/* How a datum is encoded on the wire: mk_datum_codec (mosaik/codec.h),
+ * built in mk_codec_bytes, _string, _cbor, _json, or the program's own.
+ * Raw streams carry bytes as given (codec NULL). A typed stream's producer
+ * sends values (mk_stream_send_value encodes them in the sending thread);
+ * its consumer receives them decoded (mk_stream_recv, item.value), and
+ * skips and counts data its codec refuses (decode_errors). */
 
 /* ------------------------------------------------------------------ */
 /* Declarations                                                        */
@@ -205,6 +202,7 @@ typedef enum mk_stream_lag_policy {
 
 typedef struct mk_stream_producer_config {
     const char *name;             /* the stream's name (required; its id is mk_id_from_name) */
+    const mk_datum_codec *codec;  /* NULL: raw bytes */
     mk_requirements requirements; /* what consumers must satisfy (zero: nothing) */
     uint32_t max_consumers;       /* 0: default */
     uint32_t max_lag;             /* items queued per consumer beyond its credits; 0: default */
@@ -228,12 +226,13 @@ MK_EXTERN void mk_stream_producer_config_init(mk_stream_producer_config *cfg);
 
 typedef struct mk_stream_producer mk_stream_producer;
 
-/* Create a raw producer of stream cfg->name requiring cfg->requirements of
- * its consumers, and serve it (adds the id to the entry). */
+/* Create a producer of stream cfg->name (typed when cfg->codec is set)
+ * requiring cfg->requirements of its consumers, and serve it (adds the id
+ * to the entry). */
 MK_EXTERN int mk_stream_producer_new(mk_network *nw, const mk_stream_producer_config *cfg,
                                      mk_stream_producer **out, mk_error *err);
 /* From a declaration: name, codec and def->producer requirements come from
- * def; cfg (NULL: defaults) gives the rest and must leave name and
+ * def; cfg (NULL: defaults) gives the rest and must leave name, codec and
  * requirements unset (else MK_EINVAL). */
 MK_EXTERN int mk_stream_producer_new_from_def(mk_network *nw, const mk_stream_def *def,
                                               const mk_stream_producer_config *cfg,
@@ -249,7 +248,9 @@ MK_EXTERN void mk_stream_producer_free(mk_stream_producer *p);
  * MK_EBUSY. MK_ETOOBIG beyond MK_STREAM_MAX_ITEM. */
 MK_EXTERN int mk_stream_send(mk_stream_producer *p, const void *data, size_t len,
                              uint32_t timeout_ms, mk_error *err);
-/* Encode with the declaration's codec, then send. */
+/* Encode with the stream's codec (its declaration's or configuration's),
+ * then send: MK_EINVAL for a raw stream, the codec's refusal (e.g. a
+ * string that is not UTF-8). */
 MK_EXTERN int mk_stream_send_value(mk_stream_producer *p, const void *value, uint32_t timeout_ms,
                                    mk_error *err);
 
@@ -261,6 +262,7 @@ MK_EXTERN void mk_stream_producer_id(const mk_stream_producer *p, mk_id *out);
 
 typedef struct mk_stream_consumer_config {
     const char *name;             /* the stream's name (required) */
+    const mk_datum_codec *codec;  /* NULL: raw bytes */
     mk_requirements requirements; /* what producers must satisfy (zero: nothing) */
     uint32_t window;              /* credits granted per producer (queue bound); 0: default */
     uint32_t max_producers;       /* 0: default */
@@ -277,8 +279,9 @@ MK_EXTERN void mk_stream_consumer_config_init(mk_stream_consumer_config *cfg);
 
 typedef struct mk_stream_consumer mk_stream_consumer;
 
-/* Create a raw consumer of stream cfg->name requiring cfg->requirements of
- * its producers; it subscribes to every producer discovery finds. */
+/* Create a consumer of stream cfg->name (typed when cfg->codec is set)
+ * requiring cfg->requirements of its producers; it subscribes to every
+ * producer discovery finds. */
 MK_EXTERN int mk_stream_consumer_new(mk_network *nw, const mk_stream_consumer_config *cfg,
                                      mk_stream_consumer **out, mk_error *err);
 /* From a declaration, like mk_stream_producer_new_from_def (def->consumer
@@ -298,7 +301,7 @@ typedef struct mk_stream_item {
     uint64_t seq; /* the producer's item number (gaps: items not received) */
     uint8_t *data;
     size_t len;
-    void *value; /* decoded datum when the stream has a codec */
+    void *value; /* decoded datum when the stream has a codec (freed with the item) */
     const mk_datum_codec *codec;
 } mk_stream_item;
 

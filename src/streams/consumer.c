@@ -395,7 +395,7 @@ int mk_stream_consumer_new(mk_network *nw, const mk_stream_consumer_config *cfg,
         *out = NULL;
         return mk_error_set(err, MK_EINVAL, "no consumer configuration");
     }
-    return consumer_create(nw, cfg->name, NULL, &cfg->requirements, cfg, out, err);
+    return consumer_create(nw, cfg->name, cfg->codec, &cfg->requirements, cfg, out, err);
 }
 
 int mk_stream_consumer_new_from_def(mk_network *nw, const mk_stream_def *def,
@@ -406,9 +406,10 @@ int mk_stream_consumer_new_from_def(mk_network *nw, const mk_stream_def *def,
     mk_stream_consumer_config d;
     mk_stream_consumer_config_init(&d);
     if (!cfg) cfg = &d;
-    if (cfg->name || !mk_require_empty(&cfg->requirements))
+    if (cfg->name || cfg->codec || !mk_require_empty(&cfg->requirements))
         return mk_error_set(err, MK_EINVAL,
-                            "stream %s: the name and the requirements come from the declaration",
+                            "stream %s: the name, the codec and the requirements come from the "
+                            "declaration",
                             def->name ? def->name : "?");
     return consumer_create(nw, def->name, def->codec, &def->consumer, cfg, out, err);
 }

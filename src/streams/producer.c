@@ -328,7 +328,7 @@ int mk_stream_producer_new(mk_network *nw, const mk_stream_producer_config *cfg,
         *out = NULL;
         return mk_error_set(err, MK_EINVAL, "no producer configuration");
     }
-    return producer_create(nw, cfg->name, NULL, &cfg->requirements, cfg, out, err);
+    return producer_create(nw, cfg->name, cfg->codec, &cfg->requirements, cfg, out, err);
 }
 
 int mk_stream_producer_new_from_def(mk_network *nw, const mk_stream_def *def,
@@ -339,9 +339,10 @@ int mk_stream_producer_new_from_def(mk_network *nw, const mk_stream_def *def,
     mk_stream_producer_config d;
     mk_stream_producer_config_init(&d);
     if (!cfg) cfg = &d;
-    if (cfg->name || !mk_require_empty(&cfg->requirements))
+    if (cfg->name || cfg->codec || !mk_require_empty(&cfg->requirements))
         return mk_error_set(err, MK_EINVAL,
-                            "stream %s: the name and the requirements come from the declaration",
+                            "stream %s: the name, the codec and the requirements come from the "
+                            "declaration",
                             def->name ? def->name : "?");
     return producer_create(nw, def->name, def->codec, &def->producer, cfg, out, err);
 }
@@ -423,15 +424,11 @@ int mk_stream_send(mk_stream_producer *p, const void *data, size_t len, uint32_t
 
 int mk_stream_send_value(mk_stream_producer *p, const void *value, uint32_t timeout_ms,
                          mk_error *err) {
-    if (!p || !p->o.codec || !p->o.codec->encode)
-        return mk_error_set(err, MK_EINVAL, "the stream has no codec");
+    if (!p || !p->o.codec) return mk_error_set(err, MK_EINVAL, "the stream has no codec");
     mk_buf b;
     mk_buf_init(&b, MK_STREAM_MAX_ITEM);
-    int rc = p->o.codec->encode(value, &b, err);
-    if (rc == 0)
-        rc = mk_stream_send(p, b.data, b.len, timeout_ms, err);
-    else
-        mk_error_prefix(err, rc, "encode (%s)", p->o.codec->name ? p->o.codec->name : "codec");
+    int rc = mk_datum_encode(p->o.codec, value, &b, err);
+    if (rc == 0) rc = mk_stream_send(p, b.data, b.len, timeout_ms, err);
     mk_buf_free(&b);
     return rc;
 }

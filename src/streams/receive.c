@@ -190,10 +190,10 @@ int mk_stream_recv(mk_stream_consumer *c, uint32_t timeout_ms, mk_stream_item *i
         item->data = r.data;
         item->len = r.len;
         const mk_datum_codec *codec = c->o.codec;
-        if (!codec || !codec->decode) return 0;
+        if (!codec) return 0;
         mk_error err;
         mk_error_clear(&err);
-        if (codec->decode(r.data, r.len, &item->value, &err) == 0) {
+        if (mk_datum_decode(codec, r.data, r.len, &item->value, &err) == 0) {
             item->codec = codec;
             return 0;
         }
