@@ -449,12 +449,7 @@ def check_py(path, text, findings):
 
 # ----- known findings ---------------------------------------------------------------
 
-KNOWN = {
-    ("tests/unit/groups/test_collections.c", "tg_sleep_ms(500);"):
-        "the collections branch owns this file; replace with a wait for evidence that the vault "
-        "groups had their chance to bond and did not (e.g. a refused verdict on the other node in "
-        "each vault group's validation cache) before asserting they are not bonded",
-}
+KNOWN = {}
 
 
 # ----- the files, and the rule's own examples ------------------------------------

@@ -6,10 +6,9 @@
  * locally and by the leader, declarations (MK_COLLECTION_DEF) and the
  * require_ticket rules.
  */
-#include "test_groups_util.h"
-
 #include "collections/coll_internal.h"
 #include "groups/groups_internal.h"
+#include "test_groups_util.h"
 #include "mosaik/collections.h"
 #include "mosaik/jwt.h"
 
@@ -383,7 +382,9 @@ static void test_defs_and_tickets(void **state) {
     TU_ASSERT_RC(mk_pq_push(sb, 1, "x", 1, &ins, NULL, 5000, &err), 0, &err);
     uint64_t ver;
     TU_ASSERT_RC(mk_map_put(va, "k", 1, "v", 1, &ver, 5000, &err), 0, &err);
-    tg_sleep_ms(500);
+    TG_WAIT(tg_judged_refused(mk_collection_group(va), &idb) &&
+                tg_judged_refused(mk_collection_group(vb), &ida),
+            10000, "each vault group to judge the other node");
     assert_false(mk_group_bonded(mk_collection_group(va), &idb));
     assert_false(mk_group_bonded(mk_collection_group(vb), &ida));
     assert_int_equal(mk_map_put(vb, "k", 1, "w", 1, NULL, 800, &err) < 0, 1);

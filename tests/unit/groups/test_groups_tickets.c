@@ -56,18 +56,6 @@ static void online(tnode *n, const char *what) {
         fail_msg("timed out waiting for %s to be online", what);
 }
 
-/* Whether g has judged peer's entry and refused it: a verdict in its
- * validation cache (admit.c), the evidence that a peer which must never
- * bond had its chance. */
-static bool judged_refused(mk_group *g, const mk_id *peer) {
-    bool refused = false;
-    pthread_mutex_lock(&g->bmu);
-    for (size_t i = 0; i < g->n_vc; i++)
-        if (mk_id_eq(&g->vc[i].peer, peer) && g->vc[i].rc < 0) refused = true;
-    pthread_mutex_unlock(&g->bmu);
-    return refused;
-}
-
 static unsigned members(tnode *n) {
     mk_group_status s;
     mk_group_status_get(n->g, &s);
@@ -160,7 +148,7 @@ static void test_jwt_group(void **state) {
     assert_int_equal(tg_add(n[1].g, 1, 5000), 2);
     /* D carries only one ticket of the two required: never bonds. A and B
      * have judged D's entry (and refused it) before that is checked. */
-    TG_WAIT(judged_refused(n[0].g, &n[3].id) && judged_refused(n[1].g, &n[3].id), 10000,
+    TG_WAIT(tg_judged_refused(n[0].g, &n[3].id) && tg_judged_refused(n[1].g, &n[3].id), 10000,
             "A and B to judge D's entry");
     assert_false(mk_group_bonded(n[0].g, &n[3].id));
     assert_false(mk_group_bonded(n[1].g, &n[3].id));
@@ -269,7 +257,7 @@ static void test_tdx_group(void **state) {
     online(&n[1], "the second TD");
     assert_int_equal(tg_add(n[1].g, 2, 5000), 2);
     /* The leader has judged the other TD's entry (and refused it). */
-    TG_WAIT(judged_refused(n[0].g, &n[3].id), 10000, "the leader to judge the other TD");
+    TG_WAIT(tg_judged_refused(n[0].g, &n[3].id), 10000, "the leader to judge the other TD");
     assert_false(mk_group_bonded(n[0].g, &n[3].id));
     assert_int_equal(members(&n[0]), 3);
 

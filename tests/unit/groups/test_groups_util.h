@@ -32,6 +32,7 @@
 #include "mosaik/collections.h"
 #include "mosaik/discovery.h"
 #include "mosaik/groups.h"
+#include "groups/groups_internal.h"
 
 #define tg_sleep_ms tu_sleep_ms
 
@@ -299,6 +300,18 @@ static inline int64_t tg_add(mk_group *g, int64_t delta, uint32_t timeout_ms) {
     int64_t v = tg_get64(res.data);
     mk_buf_free(&res);
     return v;
+}
+
+/* Whether g has judged peer's entry and refused it: a verdict in its
+ * validation cache (admit.c), the evidence that a peer which must never
+ * bond had its chance. */
+static inline bool tg_judged_refused(mk_group *g, const mk_id *peer) {
+    bool refused = false;
+    pthread_mutex_lock(&g->bmu);
+    for (size_t i = 0; i < g->n_vc; i++)
+        if (mk_id_eq(&g->vc[i].peer, peer) && g->vc[i].rc < 0) refused = true;
+    pthread_mutex_unlock(&g->bmu);
+    return refused;
 }
 
 #endif
