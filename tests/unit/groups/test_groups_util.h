@@ -302,16 +302,19 @@ static inline int64_t tg_add(mk_group *g, int64_t delta, uint32_t timeout_ms) {
     return v;
 }
 
-/* Whether g has judged peer's entry and refused it: a verdict in its
- * validation cache (admit.c), the evidence that a peer which must never
- * bond had its chance. */
-static inline bool tg_judged_refused(mk_group *g, const mk_id *peer) {
-    bool refused = false;
+/* Whether g has judged peer's entry (any verdict), and whether it refused
+ * it: a verdict in its validation cache (admit.c), the evidence that a peer
+ * which must never bond had its chance. */
+static inline bool tg_judged_as(mk_group *g, const mk_id *peer, bool want_refused) {
+    bool found = false;
     pthread_mutex_lock(&g->bmu);
     for (size_t i = 0; i < g->n_vc; i++)
-        if (mk_id_eq(&g->vc[i].peer, peer) && g->vc[i].rc < 0) refused = true;
+        if (mk_id_eq(&g->vc[i].peer, peer) && (!want_refused || g->vc[i].rc < 0)) found = true;
     pthread_mutex_unlock(&g->bmu);
-    return refused;
+    return found;
+}
+static inline bool tg_judged_refused(mk_group *g, const mk_id *peer) {
+    return tg_judged_as(g, peer, true);
 }
 
 #endif
