@@ -177,7 +177,7 @@ static void test_jwt_group(void **state) {
     /* B's ticket is removed: bond and membership end. */
     TU_ASSERT_RC(mk_network_remove_ticket(n[1].nw, &b_one, &err), 0, &err);
     mk_ticket_free(&b_one);
-    TG_WAIT(!mk_group_bonded(n[0].g, &n[1].id) && members(&n[0]) == 2, 8000,
+    TG_WAIT(!mk_group_bonded(n[0].g, &n[1].id) && members(&n[0]) == 2, 15000,
             "B's removed ticket to end its membership");
     assert_int_equal(tg_add(n[2].g, 1, 5000), 5);
 
