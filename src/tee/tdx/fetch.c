@@ -221,7 +221,7 @@ done:
 
 /* Whether c verifies to the pinned Intel root at now. */
 static bool verifies(const mk_tdx_collateral *c, int64_t now, mk_error *e) {
-    mk_tdx_trust *t = mk_tdx_trust_new();
+    mk_tee_trust *t = mk_tdx_trust_new();
     if (!t) {
         mk_error_set(e, MK_ENOMEM, "out of memory");
         return false;
@@ -229,7 +229,7 @@ static bool verifies(const mk_tdx_collateral *c, int64_t now, mk_error *e) {
     int64_t vu = 0;
     bool sim = false;
     int rc = mk_tdx_collateral_verify(c, t, now, &vu, &sim, e);
-    mk_tdx_trust_free(t);
+    mk_tee_trust_free(t);
     return rc == 0 && !sim;
 }
 
