@@ -9,6 +9,8 @@
  *   asn1.c      small DER readers for certificate extensions
  *   trust.c     trust stores: roots pinned by SHA-256, an optional
  *               simulator root, chain verification with a warm cache
+ *   fetch.c     the capped HTTPS client (libcurl), HTTP 429 with backoff
+ *   cache.c     the on-disk cache of fetched documents
  *
  * Not installed; not part of the public API (mosaik/tee.h is).
  */
@@ -22,6 +24,7 @@
 #include <openssl/asn1.h>
 #include <openssl/x509.h>
 
+#include "mosaik/bytes.h"
 #include "mosaik/clock.h"
 #include "mosaik/error.h"
 #include "mosaik/tee.h"
@@ -166,5 +169,73 @@ int mk_tee_chain_verify_certs(mk_tee_trust *t, X509 *const *certs, size_t n, X50
 /* A copy with its own references. */
 void mk_tee_chain_copy(const mk_tee_chain *src, mk_tee_chain *dst);
 void mk_tee_chain_free(mk_tee_chain *c);
+
+/* ------------------------------------------------------------------ */
+/* fetch.c                                                             */
+/* ------------------------------------------------------------------ */
+
+#define MK_TEE_HTTP_BODY_MAX (256 * 1024) /* default cap on a response body */
+#define MK_TEE_HTTP_HEADERS_MAX 4         /* response headers one GET captures */
+
+/* Options of an HTTP client; zero means the default given. */
+typedef struct mk_tee_http_opts {
+    long timeout_ms;        /* per attempt (connect and transfer); 0: 10000 */
+    bool insecure_http_ok;  /* allow http:// (tests against a local server) */
+    size_t body_max;        /* cap on a body; 0: MK_TEE_HTTP_BODY_MAX */
+    size_t header_max;      /* cap on a captured header value; 0: 3 * MK_TEE_CERT_DATA_MAX */
+    const char *user_agent; /* copied; NULL: "mosaik-tee/1" */
+    /* HTTP 429 / 503: attempts in all (<= 1: one, and a 429 is an error),
+     * the first backoff without Retry-After (0: 1000 ms, doubled per
+     * attempt), the cap on one wait and on Retry-After (0: 30000 ms), the
+     * cap on all waits of one request (0: 120000 ms). */
+    int max_attempts;
+    long backoff_ms;
+    long backoff_max_ms;
+    long retry_budget_ms;
+} mk_tee_http_opts;
+
+typedef struct mk_tee_http_response {
+    long status;
+    mk_buf body;                        /* at most body_max bytes */
+    char *hdr[MK_TEE_HTTP_HEADERS_MAX]; /* values of the names asked for (NULL: absent) */
+    int attempts;                       /* requests made (more than 1 after a 429) */
+} mk_tee_http_response;
+
+/* A client reusing one connection pool; not shared between threads. */
+typedef struct mk_tee_http mk_tee_http;
+
+int mk_tee_http_new(const mk_tee_http_opts *o, mk_tee_http **out, mk_error *err);
+void mk_tee_http_free(mk_tee_http *h);
+/* GET url, capturing the response headers named by hdr_names (NULL or
+ * NULL-terminated, at most MK_TEE_HTTP_HEADERS_MAX). 0 only for HTTP 200
+ * (r then owns body and headers: mk_tee_http_response_free); MK_ENOTFOUND
+ * for 404, MK_EBUSY when rate limiting outlasts the options, MK_ETOOBIG,
+ * MK_ETIMEDOUT, MK_EPOLICY (scheme), MK_ENETWORK otherwise. */
+int mk_tee_http_get(mk_tee_http *h, const char *url, const char *const *hdr_names,
+                    mk_tee_http_response *r, mk_error *err);
+void mk_tee_http_response_free(mk_tee_http_response *r);
+/* https://, or http:// too when http_ok. */
+bool mk_tee_url_scheme_ok(const char *url, bool http_ok);
+/* A Retry-After value (delta seconds or an HTTP-date) as seconds to wait
+ * from now (0 for a date in the past); false when unreadable. */
+bool mk_tee_retry_after(const char *value, int64_t now, int64_t *seconds);
+
+/* ------------------------------------------------------------------ */
+/* cache.c                                                             */
+/* ------------------------------------------------------------------ */
+
+/* Cache entries are files dir/name; a name is 1..200 of [A-Za-z0-9._-],
+ * not starting with '.', so it can never leave dir. */
+int mk_tee_cache_path(const char *dir, const char *name, char *out, size_t n, mk_error *err);
+/* Read an entry (a regular file, not followed through a symlink) of at
+ * most max bytes, appended to out; MK_ENOTFOUND when absent. */
+int mk_tee_cache_read(const char *dir, const char *name, size_t max, mk_buf *out, mk_error *err);
+/* Write an entry atomically: dir is created (mode 0700) when missing, the
+ * data go to a fresh temporary file (O_EXCL | O_NOFOLLOW) renamed over the
+ * entry, so readers see the old or the new content, never a mix. */
+int mk_tee_cache_write(const char *dir, const char *name, const void *data, size_t len,
+                       mk_error *err);
+/* Remove an entry (best effort). */
+void mk_tee_cache_remove(const char *dir, const char *name);
 
 #endif
