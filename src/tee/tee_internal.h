@@ -11,6 +11,10 @@
  *               simulator root, chain verification with a warm cache
  *   fetch.c     the capped HTTPS client (libcurl), HTTP 429 with backoff
  *   cache.c     the on-disk cache of fetched documents
+ *   ticket.c    the ticket envelope: report-data preimage, canonical CBOR,
+ *               the wire form, generic tickets
+ *   zstd.c      zstd decompression with a hard cap
+ *   checks.c    peer, network, freshness and expiry checks
  *
  * Not installed; not part of the public API (mosaik/tee.h is).
  */
@@ -237,5 +241,77 @@ int mk_tee_cache_write(const char *dir, const char *name, const void *data, size
                        mk_error *err);
 /* Remove an entry (best effort). */
 void mk_tee_cache_remove(const char *dir, const char *name);
+
+/* ------------------------------------------------------------------ */
+/* ticket.c, zstd.c                                                    */
+/* ------------------------------------------------------------------ */
+
+/* A platform's tickets: one static description per platform, its tag. */
+typedef struct mk_tee_ticket_format {
+    mk_tee_platform platform;
+    const char *label;             /* in reasons: "TDX ticket" */
+    const char *class_name;        /* mk_id_from_name(class_name) is the ticket class */
+    const char *domain;            /* the report-data domain (mk_tee_report_data) */
+    const char *evidence_name;     /* "quote" */
+    const char *endorsements_name; /* "collateral" */
+    uint64_t version;              /* key 0 */
+    size_t evidence_max;           /* cap on key 6 */
+    size_t endorsements_max;       /* cap on key 7 */
+    bool endorsements_text;        /* key 7 is text: no NUL byte, kept NUL-terminated */
+} mk_tee_ticket_format;
+
+/* A decoded (or to-be-encoded) envelope. */
+typedef struct mk_tee_ticket {
+    const mk_tee_ticket_format *format;
+    mk_tee_extra_data extra;
+    uint8_t *evidence; /* owned */
+    size_t evidence_len;
+    uint8_t *endorsements; /* owned; NULL when absent; NUL-terminated if text */
+    size_t endorsements_len;
+} mk_tee_ticket;
+
+/* Copies of evidence and endorsements (endorsements NULL: none), within
+ * the format's caps. */
+int mk_tee_ticket_init(const mk_tee_ticket_format *f, mk_tee_ticket *t, const mk_tee_extra_data *x,
+                       const uint8_t *evidence, size_t evidence_len, const uint8_t *endorsements,
+                       size_t endorsements_len, mk_error *err);
+void mk_tee_ticket_free(mk_tee_ticket *t);
+/* The canonical CBOR, and the wire form (zstd of it, at most
+ * MK_TICKET_MAX_DATA), appended to out; the same ticket always gives the
+ * same bytes. */
+int mk_tee_ticket_encode_cbor(const mk_tee_ticket *t, mk_buf *out, mk_error *err);
+int mk_tee_ticket_encode(const mk_tee_ticket *t, mk_buf *out, mk_error *err);
+/* Decoding; on failure *t is zeroed and nothing is allocated. */
+int mk_tee_ticket_decode_cbor(const mk_tee_ticket_format *f, const uint8_t *data, size_t len,
+                              mk_tee_ticket *t, mk_error *err);
+int mk_tee_ticket_decode(const mk_tee_ticket_format *f, const uint8_t *data, size_t len,
+                         mk_tee_ticket *t, mk_error *err);
+/* The class id, and conversions to / from generic tickets. */
+void mk_tee_ticket_class(const mk_tee_ticket_format *f, mk_id *out);
+int mk_tee_ticket_to_generic(const mk_tee_ticket *t, mk_ticket *out, mk_error *err);
+int mk_tee_ticket_from_generic(const mk_tee_ticket_format *f, const mk_ticket *in, mk_tee_ticket *t,
+                               mk_error *err);
+
+/* The report-data preimage: its length for a domain, and writing it (0 when
+ * cap is too small or the domain too long). */
+size_t mk_tee_extra_data_encoded_len(const char *domain);
+size_t mk_tee_extra_data_encode(const char *domain, const mk_tee_extra_data *x, uint8_t *out,
+                                size_t cap);
+/* report_data equals mk_tee_report_data(domain, x) (constant time). */
+bool mk_tee_binds(const char *domain, const mk_tee_extra_data *x,
+                  const uint8_t report_data[MK_TEE_REPORT_DATA_LEN]);
+
+/* Decompress one zstd frame into out, refusing more than max bytes of
+ * output (without allocating beyond max) and bytes after the frame. */
+int mk_tee_zstd_decompress_capped(const uint8_t *data, size_t len, size_t max, mk_buf *out,
+                                  mk_error *err);
+
+/* ------------------------------------------------------------------ */
+/* checks.c                                                            */
+/* ------------------------------------------------------------------ */
+
+/* The freshness limits as 24 bytes (three i64be) of a validator's
+ * signature. */
+void mk_tee_freshness_encode(const mk_tee_freshness *f, mk_buf *b);
 
 #endif
