@@ -207,7 +207,9 @@ MK_EXTERN int mk_tdx_validator_validate_ex(const mk_validator *v, const uint8_t 
 /* The attester (node-facing)                                          */
 /* ------------------------------------------------------------------ */
 
-typedef struct mk_tdx_attester mk_tdx_attester;
+/* The shared attester (mosaik/tee.h) over a TDX provider, with the
+ * collateral bundle as the endorsements of its tickets. */
+typedef struct mk_tee_attester mk_tdx_attester;
 
 typedef struct mk_tdx_attester_config {
     /* Where quotes and measurements come from (required; borrowed: it must

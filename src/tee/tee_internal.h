@@ -4,6 +4,10 @@
  * docs/tee.md, "How a platform plugs in"):
  *
  *   platform.c  platform names, measurement registers
+ *   provider.c  the provider interface (ops tables, dispatch)
+ *   attr.c      kernel attribute files, sleeping, a monotonic clock
+ *   tsm.c       configfs-tsm: one report request, race-checked, retried
+ *   attester.c  the attester every platform plugs into
  *   x509.c      certificate and CRL helpers: times, names, signature
  *               algorithms, CRL parsing / checking / lookup
  *   asn1.c      small DER readers for certificate extensions
@@ -21,6 +25,7 @@
 #ifndef MOSAIK_TEE_INTERNAL_H
 #define MOSAIK_TEE_INTERNAL_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -313,5 +318,90 @@ int mk_tee_zstd_decompress_capped(const uint8_t *data, size_t len, size_t max, m
 /* The freshness limits as 24 bytes (three i64be) of a validator's
  * signature. */
 void mk_tee_freshness_encode(const mk_tee_freshness *f, mk_buf *b);
+
+/* ------------------------------------------------------------------ */
+/* platform.c, provider.c                                              */
+/* ------------------------------------------------------------------ */
+
+/* Append a register (name shorter than 16, value at most
+ * MK_TEE_REGISTER_MAX bytes): MK_EINVAL, MK_ETOOBIG when full. */
+int mk_tee_measurements_add(mk_tee_measurements *m, const char *name, const uint8_t *value,
+                            size_t len);
+
+#define MK_TEE_PROVIDER_DEFAULT_TIMEOUT_MS 30000u
+
+/* One provider kind. The operations' arguments are already checked
+ * (non-NULL, report data of MK_TEE_REPORT_DATA_LEN bytes). A platform may
+ * embed this table as the first member of a larger one of its own. */
+typedef struct mk_tee_provider_ops {
+    const char *name;                   /* mk_tee_provider_name */
+    mk_tee_platform platform;           /* == ticket->platform */
+    bool is_simulated;                  /* mk_tee_provider_is_simulated */
+    const mk_tee_ticket_format *ticket; /* the tickets its evidence goes into */
+    bool (*available)(const mk_tee_provider *p, mk_error *err);
+    /* Evidence for rd replacing *evidence; aux NULL: not wanted. */
+    int (*evidence)(mk_tee_provider *p, const uint8_t rd[MK_TEE_REPORT_DATA_LEN], mk_buf *evidence,
+                    mk_buf *aux, mk_error *err);
+    int (*measurements)(mk_tee_provider *p, mk_tee_measurements *out, mk_error *err);
+    void (*destroy)(mk_tee_provider *p); /* releases p->state (may be NULL) */
+} mk_tee_provider_ops;
+
+struct mk_tee_provider {
+    const mk_tee_provider_ops *ops;
+    atomic_uint timeout_ms;
+    void *state; /* the kind's */
+};
+
+/* A provider of a kind, holding state (NULL when out of memory or when the
+ * table is incomplete; state is then the caller's to free). */
+mk_tee_provider *mk_tee_provider_alloc(const mk_tee_provider_ops *ops, void *state);
+uint32_t mk_tee_provider_timeout_ms(const mk_tee_provider *p);
+
+/* ------------------------------------------------------------------ */
+/* attr.c                                                              */
+/* ------------------------------------------------------------------ */
+
+#define MK_TEE_ATTR_SMALL_MAX 256 /* cap for provider/generation/register files */
+
+void mk_tee_sleep_ms(unsigned ms);
+uint64_t mk_tee_mono_ms(void);
+/* EBUSY, EAGAIN, EINTR. */
+bool mk_tee_errno_transient(int e);
+/* Read a whole attribute into b (reset first), at most max bytes: 0, or
+ * -errno (-EFBIG over the cap). */
+int mk_tee_attr_read(const char *path, size_t max, mk_buf *b);
+/* Write exactly n bytes in one write(): 0 or -errno. */
+int mk_tee_attr_write(const char *path, const void *data, size_t n);
+/* A small attribute as text, trailing whitespace and NULs stripped. */
+int mk_tee_attr_read_text(const char *path, char *out, size_t outsz);
+
+/* ------------------------------------------------------------------ */
+/* tsm.c                                                               */
+/* ------------------------------------------------------------------ */
+
+#define MK_TEE_TSM_INBLOB_MAX 64
+
+typedef struct mk_tee_tsm_request {
+    const char *dir;      /* the report dir; NULL: MK_TEE_TSM_REPORT_DIR */
+    const char *provider; /* the kernel provider wanted: "tdx_guest", "sev_guest" */
+    const char *guest;    /* in reasons: "not a TDX guest" */
+    const char *what;     /* what outblob holds, in reasons ("quote"); NULL: "report" */
+    const uint8_t *inblob;
+    size_t inblob_len; /* 1..MK_TEE_TSM_INBLOB_MAX (sev_guest wants exactly 64) */
+    int privlevel;     /* < 0: not written; 0..3: written before inblob */
+    size_t outblob_max;
+    size_t auxblob_max;  /* 0: auxblob not read */
+    uint32_t timeout_ms; /* the whole request, retries included */
+} mk_tee_tsm_request;
+
+/* One report: outblob replaces *out, auxblob (when asked for and aux is
+ * not NULL) replaces *aux; both unchanged on failure. MK_EUNAVAILABLE (no
+ * report dir), MK_EMISMATCH (another provider), MK_EBUSY (concurrent
+ * writers persisted through the bounded retries), MK_ETIMEDOUT,
+ * MK_ETOOBIG, MK_EIO, MK_EINVAL (a bad request). */
+int mk_tee_tsm_report(const mk_tee_tsm_request *r, mk_buf *out, mk_buf *aux, mk_error *err);
+/* Whether the report dir (NULL: the default) exists; MK_EUNAVAILABLE
+ * naming it and the guest kind otherwise. */
+bool mk_tee_tsm_available(const char *dir, const char *guest, mk_error *err);
 
 #endif
