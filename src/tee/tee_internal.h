@@ -8,6 +8,7 @@
  *   attr.c      kernel attribute files, sleeping, a monotonic clock
  *   tsm.c       configfs-tsm: one report request, race-checked, retried
  *   attester.c  the attester every platform plugs into
+ *   sim_pki.c   the test PKI simulators are made of
  *   x509.c      certificate and CRL helpers: times, names, signature
  *               algorithms, CRL parsing / checking / lookup
  *   asn1.c      small DER readers for certificate extensions
@@ -35,6 +36,7 @@
 
 #include "mosaik/bytes.h"
 #include "mosaik/clock.h"
+#include "mosaik/crypto.h"
 #include "mosaik/error.h"
 #include "mosaik/tee.h"
 
@@ -403,5 +405,51 @@ int mk_tee_tsm_report(const mk_tee_tsm_request *r, mk_buf *out, mk_buf *aux, mk_
 /* Whether the report dir (NULL: the default) exists; MK_EUNAVAILABLE
  * naming it and the guest kind otherwise. */
 bool mk_tee_tsm_available(const char *dir, const char *guest, mk_error *err);
+
+/* ------------------------------------------------------------------ */
+/* sim_pki.c                                                           */
+/* ------------------------------------------------------------------ */
+
+typedef enum mk_tee_sim_cert_kind {
+    MK_TEE_SIM_ROOT, /* self-signed CA */
+    MK_TEE_SIM_CA,   /* CA */
+    MK_TEE_SIM_LEAF, /* end entity */
+} mk_tee_sim_cert_kind;
+
+/* A private extension: its dotted OID and DER value. */
+typedef struct mk_tee_sim_ext {
+    const char *oid;
+    const uint8_t *der;
+    size_t len;
+} mk_tee_sim_ext;
+
+typedef struct mk_tee_sim_cert_spec {
+    mk_tee_sim_cert_kind kind;
+    const char *cn;  /* subject CN */
+    const char *org; /* subject O: says "simulated" */
+    int pathlen;     /* roots and CAs */
+    int64_t now;     /* valid [now - 1 day, now + years) */
+    int years;       /* <= 0: 10 */
+    const mk_tee_sim_ext *ext;
+    size_t n_ext;
+} mk_tee_sim_cert_spec;
+
+/* A new EC key on curve ("P-256", "P-384"); NULL on failure. */
+EVP_PKEY *mk_tee_sim_keygen(const char *curve);
+/* ECDSA over msg with alg, as raw r||s of n bytes each. */
+int mk_tee_sim_sign(EVP_PKEY *key, mk_hash_alg alg, const void *msg, size_t len, uint8_t *sig,
+                    size_t n, mk_error *err);
+/* An EC key's point as raw x||y of n bytes each. */
+int mk_tee_sim_pub_raw(EVP_PKEY *key, uint8_t *out, size_t n, mk_error *err);
+/* A certificate for key as spec says, issued by issuer / issuer_key (for a
+ * root: issuer NULL, issuer_key its own key); NULL on failure. */
+X509 *mk_tee_sim_cert(const mk_tee_sim_cert_spec *spec, EVP_PKEY *key, X509 *issuer,
+                      EVP_PKEY *issuer_key);
+/* An empty CRL by issuer, valid [now - 1 h, now + 30 days], appended to
+ * der. */
+int mk_tee_sim_crl(X509 *issuer, EVP_PKEY *key, int64_t now, mk_buf *der, mk_error *err);
+/* The PEM of up to three certificates (NULL ones skipped) as one
+ * NUL-terminated string (malloc'd); *len without the NUL when len. */
+char *mk_tee_sim_pem_chain(X509 *a, X509 *b, X509 *c, size_t *len);
 
 #endif
