@@ -19,8 +19,18 @@
  * Expiry: a ticket is admitted until its expiration or the end of its
  * evidence's verified window (certificates, collateral), whichever comes
  * first; at or after its expiration it is refused.
+ *
+ * Variants: a validator's measurement criteria are a baseline every ticket
+ * must meet and, optionally, variants of which at least one must match
+ * (several accepted images). The variants are kept sorted and without
+ * duplicates (so the order they were configured in changes neither the
+ * outcome nor the validator's signature), and a refusal lists why each one
+ * failed: "no variant matches (1: ...; 2: ...)". The criteria themselves
+ * are the platform's (TDX: MRTD, RTMRs; SNP: MEASUREMENT, HOST_DATA, ...).
  */
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "mosaik/clock.h"
 #include "tee/tee_internal.h"
@@ -105,4 +115,38 @@ void mk_tee_freshness_encode(const mk_tee_freshness *f, mk_buf *b) {
     mk_buf_append_u64be(b, (uint64_t)f->max_age);
     mk_buf_append_u64be(b, (uint64_t)f->not_before);
     mk_buf_append_u64be(b, (uint64_t)f->max_lifetime);
+}
+
+size_t mk_tee_variants_normalize(void *variants, size_t n, size_t size,
+                                 int (*cmp)(const void *, const void *)) {
+    if (n == 0) return 0;
+    qsort(variants, n, size, cmp);
+    uint8_t *v = variants;
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (k == 0 || cmp(v + (k - 1) * size, v + i * size) != 0) {
+            if (k != i) memmove(v + k * size, v + i * size, size);
+            k++;
+        }
+    return k;
+}
+
+int mk_tee_check_variants(const void *variants, size_t n, size_t size,
+                          int (*match)(const void *variant, const void *ctx, mk_error *err),
+                          const void *ctx, mk_error *err) {
+    if (n == 0) return 0;
+    char why[MK_ERROR_MSG_MAX] = "";
+    size_t off = 0;
+    const uint8_t *v = variants;
+    for (size_t i = 0; i < n; i++) {
+        mk_error ve;
+        mk_error_clear(&ve);
+        if (match(v + i * size, ctx, &ve) == 0) return 0;
+        if (off < sizeof why) {
+            int w =
+                snprintf(why + off, sizeof why - off, "%s%zu: %s", i ? "; " : "", i + 1, ve.msg);
+            if (w > 0) off += (size_t)w;
+        }
+    }
+    return mk_error_set(err, MK_EMISMATCH, "no variant matches (%s)", why);
 }

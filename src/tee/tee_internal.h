@@ -19,7 +19,7 @@
  *   ticket.c    the ticket envelope: report-data preimage, canonical CBOR,
  *               the wire form, generic tickets
  *   zstd.c      zstd decompression with a hard cap
- *   checks.c    peer, network, freshness and expiry checks
+ *   checks.c    peer, network, freshness, expiry and variant checks
  *
  * Not installed; not part of the public API (mosaik/tee.h is).
  */
@@ -320,6 +320,15 @@ int mk_tee_zstd_decompress_capped(const uint8_t *data, size_t len, size_t max, m
 /* The freshness limits as 24 bytes (three i64be) of a validator's
  * signature. */
 void mk_tee_freshness_encode(const mk_tee_freshness *f, mk_buf *b);
+/* Sort n variants of `size` bytes by cmp and drop duplicates; the new
+ * count. */
+size_t mk_tee_variants_normalize(void *variants, size_t n, size_t size,
+                                 int (*cmp)(const void *, const void *));
+/* At least one of n variants matches (match returns 0), or n is 0; else
+ * MK_EMISMATCH "no variant matches (1: <why>; 2: <why>)". */
+int mk_tee_check_variants(const void *variants, size_t n, size_t size,
+                          int (*match)(const void *variant, const void *ctx, mk_error *err),
+                          const void *ctx, mk_error *err);
 
 /* ------------------------------------------------------------------ */
 /* platform.c, provider.c                                              */

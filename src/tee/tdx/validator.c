@@ -20,8 +20,8 @@
  *   6. peer id and network id against the peer's entry;
  *   7. freshness (quoted in the future, max_age, not_before, max_lifetime);
  *   8. expiry.
- * Steps 6 to 8 are the shared checks of tee/checks.c, as for every
- * platform.
+ * Steps 5 to 8 use the shared checks of tee/checks.c (variants, peer,
+ * network, freshness, expiry), as every platform does.
  * The admission expires at min(ticket expiration, the quote's valid_until).
  *
  * Collateral precedence (pick_collateral): the operator's static bundle,
@@ -506,22 +506,14 @@ static int check_binding(const mk_tdx_ticket *t, const mk_tdx_result *res, mk_er
 }
 
 /* Step 3: the baseline measurements, and one of the variants if any. */
+static int variant_match(const void *variant, const void *report, mk_error *err) {
+    return mk_tdx_criteria_match(variant, report, err);
+}
+
 static int check_measurements(const tdx_state *s, const mk_tdx_td_report *r, mk_error *err) {
     MK_TRY(mk_tdx_criteria_match(&s->baseline, r, err));
-    if (s->n_variants == 0) return 0;
-    char why[MK_ERROR_MSG_MAX] = "";
-    size_t off = 0;
-    for (size_t i = 0; i < s->n_variants; i++) {
-        mk_error ve;
-        mk_error_clear(&ve);
-        if (mk_tdx_criteria_match(&s->variants[i], r, &ve) == 0) return 0;
-        if (off < sizeof why) {
-            int n =
-                snprintf(why + off, sizeof why - off, "%s%zu: %s", i ? "; " : "", i + 1, ve.msg);
-            if (n > 0) off += (size_t)n;
-        }
-    }
-    return mk_error_set(err, MK_EMISMATCH, "no variant matches (%s)", why);
+    return mk_tee_check_variants(s->variants, s->n_variants, sizeof *s->variants, variant_match, r,
+                                 err);
 }
 
 static int validate_impl(tdx_state *s, const uint8_t *data, size_t len, const mk_peer_view *peer,
@@ -611,12 +603,8 @@ mk_validator *mk_tdx_validator_new(const mk_tdx_validator_opts *o, mk_error *err
                 }
             s->variants[i] = c;
         }
-        qsort(s->variants, o->n_variants, sizeof *s->variants, crit_cmp);
-        size_t n = 0;
-        for (size_t i = 0; i < o->n_variants; i++)
-            if (n == 0 || crit_cmp(&s->variants[n - 1], &s->variants[i]) != 0)
-                s->variants[n++] = s->variants[i];
-        s->n_variants = n;
+        s->n_variants =
+            mk_tee_variants_normalize(s->variants, o->n_variants, sizeof *s->variants, crit_cmp);
     }
     s->fresh = (mk_tee_freshness){o->max_age, o->not_before, o->max_lifetime};
     s->policy = o->policy;

@@ -345,11 +345,41 @@ static void test_checks(void **state) {
     mk_buf_free(&b);
 }
 
+static int int_cmp(const void *a, const void *b) {
+    int x = *(const int *)a, y = *(const int *)b;
+    return (x > y) - (x < y);
+}
+
+static int int_match(const void *variant, const void *ctx, mk_error *err) {
+    int v = *(const int *)variant, want = *(const int *)ctx;
+    if (v == want) return 0;
+    return mk_error_set(err, MK_EMISMATCH, "want %d, got %d", v, want);
+}
+
+static void test_variants(void **state) {
+    (void)state;
+    int v[] = {7, 3, 7, 1, 3, 3};
+    size_t n = mk_tee_variants_normalize(v, 6, sizeof v[0], int_cmp);
+    assert_int_equal(n, 3);
+    assert_int_equal(v[0], 1), assert_int_equal(v[1], 3), assert_int_equal(v[2], 7);
+    assert_int_equal(mk_tee_variants_normalize(v, 0, sizeof v[0], int_cmp), 0);
+    mk_error err;
+    mk_error_clear(&err);
+    int got = 3;
+    TU_ASSERT_RC(mk_tee_check_variants(v, n, sizeof v[0], int_match, &got, &err), 0, &err);
+    TU_ASSERT_RC(mk_tee_check_variants(v, 0, sizeof v[0], int_match, &got, &err), 0, &err);
+    got = 5;
+    TU_ASSERT_RC(mk_tee_check_variants(v, n, sizeof v[0], int_match, &got, &err), MK_EMISMATCH,
+                 &err);
+    assert_string_equal(
+        err.msg, "no variant matches (1: want 1, got 5; 2: want 3, got 5; 3: want 7, got 5)");
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_report_data),   cmocka_unit_test(test_round_trip),
         cmocka_unit_test(test_caps_and_text), cmocka_unit_test(test_zstd_capped),
-        cmocka_unit_test(test_checks),
+        cmocka_unit_test(test_checks),        cmocka_unit_test(test_variants),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
