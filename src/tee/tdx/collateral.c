@@ -47,17 +47,6 @@
 /* Building blocks                                                     */
 /* ------------------------------------------------------------------ */
 
-static int64_t asn1_to_unix(const ASN1_TIME *t, bool *ok) {
-    struct tm tm;
-    if (!t || ASN1_TIME_to_tm(t, &tm) != 1) {
-        *ok = false;
-        return 0;
-    }
-    *ok = true;
-    return mk_time_from_civil(tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-                              tm.tm_sec);
-}
-
 static char *dup_text(const char *s, size_t len) {
     char *p = malloc(len + 1);
     if (!p) return NULL;
@@ -154,14 +143,13 @@ static int set_crl(const char *what, const uint8_t *data, size_t len, uint8_t **
         len = hex.len;
     }
     X509_CRL *crl = NULL;
-    int rc = mk_tdx_crl_parse(data, len, &crl, err);
+    int rc = mk_tee_crl_parse(data, len, &crl, err);
     mk_buf_free(&hex);
     if (rc < 0) return mk_error_prefix(err, rc, "%s", what);
     unsigned char *der = NULL;
     int dlen = i2d_X509_CRL(crl, &der);
-    bool ok1, ok2 = false;
-    *this_up = asn1_to_unix(X509_CRL_get0_lastUpdate(crl), &ok1);
-    if (ok1) *next_up = asn1_to_unix(X509_CRL_get0_nextUpdate(crl), &ok2);
+    bool ok1 = mk_tee_asn1_time(X509_CRL_get0_lastUpdate(crl), this_up);
+    bool ok2 = ok1 && mk_tee_asn1_time(X509_CRL_get0_nextUpdate(crl), next_up);
     if (dlen <= 0 || !ok1 || !ok2) {
         OPENSSL_free(der);
         X509_CRL_free(crl);

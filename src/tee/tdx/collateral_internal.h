@@ -92,7 +92,7 @@ const mk_tdx_qe_identity *mk_tdx_collateral_qe_identity(const mk_tdx_collateral 
  * the collateral has a root CA CRL) that the signer is not revoked. For
  * tests and diagnostics; mk_tdx_collateral_verify checks everything. */
 typedef enum mk_tdx_doc { MK_TDX_DOC_TCB_INFO = 1, MK_TDX_DOC_QE_IDENTITY = 2 } mk_tdx_doc;
-int mk_tdx_collateral_verify_doc(const mk_tdx_collateral *c, mk_tdx_trust *t, mk_tdx_doc which,
+int mk_tdx_collateral_verify_doc(const mk_tdx_collateral *c, mk_tee_trust *t, mk_tdx_doc which,
                                  int64_t now, mk_error *err);
 
 /* Intel's status names: the same as the public mk_tdx_tcb_status_name (which

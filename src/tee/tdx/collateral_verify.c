@@ -3,7 +3,7 @@
  * its warm cache, and revocation of a PCK chain against its CRLs.
  *
  * Verification (mk_tdx_collateral_verify): each issuer chain is verified to
- * a root of the trust store with mk_tdx_chain_verify_pem; the TCB info and QE
+ * a root of the trust store with mk_tee_chain_verify_pem; the TCB info and QE
  * identity signing certificates must be issued directly by the root and be
  * "TCB Signing" certificates; the PCK CRL issuer chain's leaf (the Platform
  * or Processor CA) must be issued by the root and must have signed the PCK
@@ -64,13 +64,13 @@ static void cert_cn(X509 *x, char *out, size_t n) {
 }
 
 typedef struct vstate {
-    mk_tdx_trust *t;
+    mk_tee_trust *t;
     int64_t now;
     int64_t until;
     int roots; /* bit 0: Intel root seen, bit 1: simulator root seen */
 } vstate;
 
-static void note_chain(vstate *v, const mk_tdx_chain *ch) {
+static void note_chain(vstate *v, const mk_tee_chain *ch) {
     v->roots |= ch->simulated ? 2 : 1;
     if (ch->not_after < v->until) v->until = ch->not_after;
 }
@@ -81,9 +81,9 @@ static int verify_doc(vstate *v, const mk_tdx_collateral *c, const char *what, c
                       const char *text, size_t len, const uint8_t sig[64], int64_t issue,
                       int64_t next, mk_error *err) {
     if (!chain) return mk_error_set(err, MK_ENOTFOUND, "%s: no issuer chain", what);
-    mk_tdx_chain ch;
+    mk_tee_chain ch;
     memset(&ch, 0, sizeof ch);
-    int rc = mk_tdx_chain_verify_pem(v->t, chain, strlen(chain), v->now, &ch, err);
+    int rc = mk_tee_chain_verify_pem(v->t, chain, strlen(chain), v->now, &ch, err);
     if (rc < 0) return mk_error_prefix(err, rc, "%s issuer chain", what);
     char cn[128];
     cert_cn(ch.leaf, cn, sizeof cn);
@@ -92,7 +92,7 @@ static int verify_doc(vstate *v, const mk_tdx_collateral *c, const char *what, c
         rc = mk_error_set(err, MK_EUNTRUSTED,
                           "%s: signer '%s' is not a TCB signing certificate issued by the root",
                           what, cn);
-    } else if (c->root_crl && (rc = mk_tdx_crl_lookup(c->root_crl, ch.leaf, err)) < 0) {
+    } else if (c->root_crl && (rc = mk_tee_crl_lookup(c->root_crl, ch.leaf, err)) < 0) {
         mk_error_prefix(err, rc, "%s signer '%s'", what, cn);
     } else if ((rc = mk_pubkey_from_evp(ch.leaf_key, &key)) < 0) {
         mk_error_set(err, rc, "%s: cannot use the signer's key", what);
@@ -106,11 +106,11 @@ static int verify_doc(vstate *v, const mk_tdx_collateral *c, const char *what, c
         if (next < v->until) v->until = next;
     }
     mk_pubkey_free(key);
-    mk_tdx_chain_free(&ch);
+    mk_tee_chain_free(&ch);
     return rc;
 }
 
-int mk_tdx_collateral_verify_doc(const mk_tdx_collateral *c, mk_tdx_trust *t, mk_tdx_doc which,
+int mk_tdx_collateral_verify_doc(const mk_tdx_collateral *c, mk_tee_trust *t, mk_tdx_doc which,
                                  int64_t now, mk_error *err) {
     if (!c || !t) return mk_error_set(err, MK_EINVAL, "missing argument");
     vstate v = {.t = t, .now = now, .until = INT64_MAX, .roots = 0};
@@ -135,13 +135,12 @@ static int verify_uncached(const mk_tdx_collateral *c, vstate *v, mk_error *err)
     if (!c->pck_crl_chain) return mk_error_set(err, MK_ENOTFOUND, "no PCK CRL issuer chain");
 
     /* PCK CRL issuer chain: the CA issued by the root. */
-    mk_tdx_chain ch;
+    mk_tee_chain ch;
     memset(&ch, 0, sizeof ch);
     int rc =
-        mk_tdx_chain_verify_pem(v->t, c->pck_crl_chain, strlen(c->pck_crl_chain), v->now, &ch, err);
+        mk_tee_chain_verify_pem(v->t, c->pck_crl_chain, strlen(c->pck_crl_chain), v->now, &ch, err);
     if (rc < 0) return mk_error_prefix(err, rc, "PCK CRL issuer chain");
-    bool sim = ch.simulated;
-    X509 *root = mk_tdx_trust_root(v->t, sim);
+    X509 *root = ch.root;
     char cn[128];
     cert_cn(ch.leaf, cn, sizeof cn);
     if (ch.intermediate || !root) {
@@ -153,19 +152,21 @@ static int verify_uncached(const mk_tdx_collateral *c, vstate *v, mk_error *err)
     } else if (X509_NAME_cmp(X509_CRL_get_issuer(c->root_crl), X509_get_subject_name(root))) {
         rc = mk_error_set(err, MK_EMISMATCH, "root CA CRL is not issued by the trusted root");
     } else if ((rc = window("root CA CRL", c->root_crl_this, c->root_crl_next, v->now, err)) < 0) {
-    } else if ((rc = mk_tdx_crl_check(c->root_crl, root, v->now, err)) < 0) {
+    } else if ((rc = mk_tee_crl_check(c->root_crl, root, mk_tee_trust_sigalgs(v->t), v->now, err)) <
+               0) {
         mk_error_prefix(err, rc, "root CA CRL");
     } else if ((rc = window("PCK CRL", c->pck_crl_this, c->pck_crl_next, v->now, err)) < 0) {
-    } else if ((rc = mk_tdx_crl_check(c->pck_crl, ch.leaf, v->now, err)) < 0) {
+    } else if ((rc = mk_tee_crl_check(c->pck_crl, ch.leaf, mk_tee_trust_sigalgs(v->t), v->now,
+                                      err)) < 0) {
         mk_error_prefix(err, rc, "PCK CRL");
-    } else if ((rc = mk_tdx_crl_lookup(c->root_crl, ch.leaf, err)) < 0) {
+    } else if ((rc = mk_tee_crl_lookup(c->root_crl, ch.leaf, err)) < 0) {
         mk_error_prefix(err, rc, "PCK CRL issuer '%s'", cn);
     } else {
         note_chain(v, &ch);
         if (c->root_crl_next < v->until) v->until = c->root_crl_next;
         if (c->pck_crl_next < v->until) v->until = c->pck_crl_next;
     }
-    mk_tdx_chain_free(&ch);
+    mk_tee_chain_free(&ch);
     if (rc < 0) return rc;
 
     MK_TRY(verify_doc(v, c, "TCB info", c->tcb_chain, c->tcb_text, c->tcb_len, c->tcb_sig,
@@ -178,13 +179,13 @@ static int verify_uncached(const mk_tdx_collateral *c, vstate *v, mk_error *err)
     return 0;
 }
 
-static bool sim_root_digest(mk_tdx_trust *t, uint8_t out[32]) {
-    X509 *root = mk_tdx_trust_root(t, true);
+static bool sim_root_digest(mk_tee_trust *t, uint8_t out[32]) {
+    X509 *root = mk_tee_trust_root(t, -1);
     unsigned int n = 0;
     return root && X509_digest(root, EVP_sha256(), out, &n) == 1 && n == 32;
 }
 
-int mk_tdx_collateral_verify(const mk_tdx_collateral *cc, mk_tdx_trust *t, int64_t now,
+int mk_tdx_collateral_verify(const mk_tdx_collateral *cc, mk_tee_trust *t, int64_t now,
                              int64_t *valid_until, bool *simulated, mk_error *err) {
     if (!cc || !t) return mk_error_set(err, MK_EINVAL, "missing argument");
     mk_tdx_collateral *c = (mk_tdx_collateral *)cc; /* only the cache is written */
@@ -223,7 +224,7 @@ int mk_tdx_collateral_verify(const mk_tdx_collateral *cc, mk_tdx_trust *t, int64
     return 0;
 }
 
-int mk_tdx_collateral_check_revocation(const mk_tdx_collateral *c, const mk_tdx_chain *chain,
+int mk_tdx_collateral_check_revocation(const mk_tdx_collateral *c, const mk_tee_chain *chain,
                                        mk_error *err) {
     if (!c || !chain || !chain->leaf)
         return mk_error_set(err, MK_EINVAL, "revocation: missing argument");
@@ -235,7 +236,7 @@ int mk_tdx_collateral_check_revocation(const mk_tdx_collateral *c, const mk_tdx_
     cert_cn(chain->intermediate, cn, sizeof cn);
     if (X509_NAME_cmp(X509_CRL_get_issuer(c->root_crl), X509_get_issuer_name(chain->intermediate)))
         return mk_error_set(err, MK_EMISMATCH, "root CA CRL is not from the issuer of '%s'", cn);
-    int rc = mk_tdx_crl_lookup(c->root_crl, chain->intermediate, err);
+    int rc = mk_tee_crl_lookup(c->root_crl, chain->intermediate, err);
     if (rc < 0) return mk_error_prefix(err, rc, "PCK chain intermediate '%s'", cn);
     /* The PCK CRL must come from the very CA that issued the leaf. */
     if (X509_NAME_cmp(X509_CRL_get_issuer(c->pck_crl), X509_get_issuer_name(chain->leaf))) {
@@ -248,7 +249,7 @@ int mk_tdx_collateral_check_revocation(const mk_tdx_collateral *c, const mk_tdx_
     if (X509_cmp(c->pck_crl_ca, chain->intermediate) != 0)
         return mk_error_set(err, MK_EMISMATCH,
                             "PCK CRL issuer certificate differs from the PCK chain's '%s'", cn);
-    rc = mk_tdx_crl_lookup(c->pck_crl, chain->leaf, err);
+    rc = mk_tee_crl_lookup(c->pck_crl, chain->leaf, err);
     if (rc < 0) return mk_error_prefix(err, rc, "PCK certificate");
     return 0;
 }

@@ -6,11 +6,22 @@
  * CA, O=Intel Corporation, L=Santa Clara, ST=CA, C=US", valid 2018-05-21 to
  * 2049-12-31). SHA-256 of these bytes:
  *   44a0196b2b99f889b8e149e95b807a350e7424964399e885a7cbb8ccfab674d3
- * (checked by tests/unit/tdx/test_quote.c). x509.c parses them once per trust
- * store; a chain is trusted only if it ends in this certificate (a root copy
+ * (checked by tests/unit/tdx/test_quote.c, and by every mk_tdx_trust_new:
+ * tee/trust.c refuses a pinned root whose bytes do not hash to the pin).
+ * A chain is trusted only if it ends in this certificate (a root copy
  * carried in a quote must equal these bytes exactly).
+ *
+ * mk_tdx_trust_new makes TDX's trust store on the shared code: this root,
+ * ECDSA signatures only (every Intel PCK, TCB signing and CRL signature is
+ * ECDSA P-256), and reasons worded for TDX.
  */
 #include "mosaik/tdx.h"
+#include "tee/tdx/tdx_internal.h"
+
+static const uint8_t intel_sgx_root_ca_sha256[32] = {
+    0x44, 0xa0, 0x19, 0x6b, 0x2b, 0x99, 0xf8, 0x89, 0xb8, 0xe1, 0x49, 0xe9, 0x5b, 0x80, 0x7a, 0x35,
+    0x0e, 0x74, 0x24, 0x96, 0x43, 0x99, 0xe8, 0x85, 0xa7, 0xcb, 0xb8, 0xcc, 0xfa, 0xb6, 0x74, 0xd3,
+};
 
 static const uint8_t intel_sgx_root_ca_der[659] = {
     0x30, 0x82, 0x02, 0x8f, 0x30, 0x82, 0x02, 0x34, 0xa0, 0x03, 0x02, 0x01, 0x02, 0x02, 0x14, 0x22,
@@ -60,4 +71,19 @@ static const uint8_t intel_sgx_root_ca_der[659] = {
 const uint8_t *mk_tdx_intel_root_der(size_t *len) {
     if (len) *len = sizeof intel_sgx_root_ca_der;
     return intel_sgx_root_ca_der;
+}
+
+mk_tee_trust *mk_tdx_trust_new(void) {
+    _Static_assert(MK_TDX_CERT_DATA_MAX == MK_TEE_CERT_DATA_MAX, "one cap on certificate data");
+    static const mk_tee_trust_config cfg = {
+        .anchor = "the Intel SGX Root CA",
+        .pinned = "the pinned Intel root",
+        .sim_hint = "--trust-sim-root / mk_tdx_verifier_trust_simulator",
+        .sigalgs = MK_TEE_SIGALG_ECDSA,
+    };
+    const mk_tee_root root = {intel_sgx_root_ca_der, sizeof intel_sgx_root_ca_der,
+                              intel_sgx_root_ca_sha256};
+    mk_tee_trust *t = NULL;
+    mk_tee_trust_new(&cfg, &root, 1, &t, NULL);
+    return t;
 }

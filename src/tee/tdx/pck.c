@@ -20,6 +20,10 @@
  * unknown OIDs under the SGX arc are ignored (forward compatibility). A
  * missing mandatory field is MK_EMALFORMED naming the field.
  *
+ * The field readers (an OCTET STRING of a fixed size, a ranged INTEGER or
+ * ENUMERATED) and the lookup of the extension in the leaf (refusing it
+ * twice) are tee/asn1.c's.
+ *
  * OIDs are compared by their DER content bytes: the arc prefix
  * 1.2.840.113741.1.13.1 is 2A 86 48 86 F8 4D 01 0D 01, followed by one byte
  * per sub-identifier (all are < 128).
@@ -128,30 +132,6 @@ static int split_entry(const ASN1_TYPE *t, STACK_OF(ASN1_TYPE) * *entry, int sub
     return 0;
 }
 
-static int get_octets(const ASN1_TYPE *v, uint8_t *dst, size_t n, const char *name, mk_error *err) {
-    if (!v || ASN1_TYPE_get(v) != V_ASN1_OCTET_STRING ||
-        (size_t)ASN1_STRING_length(v->value.octet_string) != n)
-        return mk_error_set(err, MK_EMALFORMED, "%s: want an OCTET STRING of %zu bytes", name, n);
-    memcpy(dst, ASN1_STRING_get0_data(v->value.octet_string), n);
-    return 0;
-}
-
-static int get_int(const ASN1_TYPE *v, int type, int64_t max, int64_t *out, const char *name,
-                   mk_error *err) {
-    int64_t x = -1;
-    int ok = 0;
-    if (v && ASN1_TYPE_get(v) == type) {
-        ok = type == V_ASN1_INTEGER ? ASN1_INTEGER_get_int64(&x, v->value.integer)
-                                    : ASN1_ENUMERATED_get_int64(&x, v->value.enumerated);
-    }
-    ERR_clear_error();
-    if (ok != 1 || x < 0 || x > max)
-        return mk_error_set(err, MK_EMALFORMED, "%s: want an %s in 0..%lld", name,
-                            type == V_ASN1_INTEGER ? "INTEGER" : "ENUMERATED", (long long)max);
-    *out = x;
-    return 0;
-}
-
 static int parse_tcb(const ASN1_TYPE *v, mk_tdx_pck_ext *out, mk_error *err) {
     if (!v || ASN1_TYPE_get(v) != V_ASN1_SEQUENCE)
         return mk_error_set(err, MK_EMALFORMED, "TCB: not a SEQUENCE");
@@ -177,13 +157,13 @@ static int parse_tcb(const ASN1_TYPE *v, mk_tdx_pck_ext *out, mk_error *err) {
             if (seen & (1u << f)) {
                 rc = mk_error_set(err, MK_EMALFORMED, "%s: duplicate", name);
             } else if (f <= 16) {
-                rc = get_int(val, V_ASN1_INTEGER, 255, &x, name, err);
+                rc = mk_tee_asn1_uint(val, V_ASN1_INTEGER, 255, &x, name, err);
                 if (rc == 0) out->sgx_tcb_comp[f - 1] = (uint8_t)x;
             } else if (f == 17) {
-                rc = get_int(val, V_ASN1_INTEGER, 65535, &x, name, err);
+                rc = mk_tee_asn1_uint(val, V_ASN1_INTEGER, 65535, &x, name, err);
                 if (rc == 0) out->pcesvn = (uint16_t)x;
             } else {
-                rc = get_octets(val, out->cpusvn, 16, name, err);
+                rc = mk_tee_asn1_octets(val, out->cpusvn, 16, name, err);
             }
             seen |= 1u << f;
         }
@@ -223,23 +203,24 @@ int mk_tdx_pck_ext_parse(const uint8_t *der, size_t len, mk_tdx_pck_ext *out, mk
             } else {
                 switch (f) {
                 case F_PPID:
-                    rc = get_octets(val, x.ppid, 16, "PPID", err);
+                    rc = mk_tee_asn1_octets(val, x.ppid, 16, "PPID", err);
                     break;
                 case F_TCB:
                     rc = parse_tcb(val, &x, err);
                     break;
                 case F_PCEID:
-                    rc = get_octets(val, x.pce_id, 2, "PCE-ID", err);
+                    rc = mk_tee_asn1_octets(val, x.pce_id, 2, "PCE-ID", err);
                     break;
                 case F_FMSPC:
-                    rc = get_octets(val, x.fmspc, 6, "FMSPC", err);
+                    rc = mk_tee_asn1_octets(val, x.fmspc, 6, "FMSPC", err);
                     break;
                 case F_SGXTYPE:
-                    rc = get_int(val, V_ASN1_ENUMERATED, 2, &n, "SGX type", err);
+                    rc = mk_tee_asn1_uint(val, V_ASN1_ENUMERATED, 2, &n, "SGX type", err);
                     x.sgx_type = (int)n;
                     break;
                 case F_PIID:
-                    rc = get_octets(val, x.platform_instance_id, 16, "platform instance id", err);
+                    rc = mk_tee_asn1_octets(val, x.platform_instance_id, 16, "platform instance id",
+                                            err);
                     x.has_platform_instance_id = rc == 0;
                     break;
                 case F_CONFIG:
@@ -298,19 +279,10 @@ static int ca_of(const X509_NAME *nm, mk_tdx_pck_ca *ca, mk_error *err) {
 int mk_tdx_pck_from_cert(X509 *leaf, X509 *issuer, mk_tdx_pck_ext *ext, mk_tdx_pck_ca *ca,
                          mk_error *err) {
     if (!leaf || !ext || !ca) return mk_error_set(err, MK_EINVAL, "no PCK certificate");
-    int found = -1;
-    const STACK_OF(X509_EXTENSION) *exts = X509_get0_extensions(leaf);
-    for (int i = 0; i < sk_X509_EXTENSION_num(exts); i++) {
-        const ASN1_OBJECT *o = X509_EXTENSION_get_object(sk_X509_EXTENSION_value(exts, i));
-        const unsigned char *od = OBJ_get0_data(o);
-        if (od && OBJ_length(o) == SGX_ARC_LEN && memcmp(od, sgx_arc, SGX_ARC_LEN) == 0) {
-            if (found >= 0) return mk_error_set(err, MK_EMALFORMED, "PCK extension: present twice");
-            found = i;
-        }
-    }
-    if (found < 0) return mk_error_set(err, MK_EMALFORMED, "PCK extension: missing in the leaf");
-    const ASN1_OCTET_STRING *v = X509_EXTENSION_get_data(sk_X509_EXTENSION_value(exts, found));
-    MK_TRY(mk_tdx_pck_ext_parse(ASN1_STRING_get0_data(v), (size_t)ASN1_STRING_length(v), ext, err));
+    const uint8_t *v;
+    size_t vl;
+    MK_TRY(mk_tee_x509_ext(leaf, sgx_arc, SGX_ARC_LEN, "PCK extension", &v, &vl, err));
+    MK_TRY(mk_tdx_pck_ext_parse(v, vl, ext, err));
     const X509_NAME *in = issuer ? X509_get_subject_name(issuer) : X509_get_issuer_name(leaf);
     return ca_of(in, ca, err);
 }

@@ -1,7 +1,9 @@
 /*
  * src/tee/tdx/tdx_internal.h — contracts between the TDX source files.
+ * The shared pieces (trust stores, chains, CRLs, the ticket envelope, the
+ * fetcher) are tee/'s: tee/tee_internal.h.
  *
- *   x509.c       trust anchors, certificate chains and CRLs (OpenSSL X509)
+ *   intel_root.c the pinned Intel SGX Root CA and TDX's trust store
  *   quote.c      quote structure
  *   pck.c        PCK certificate SGX extension
  *   collateral*.c collateral documents: forms (collateral.c), JSON
@@ -22,45 +24,15 @@
 
 #include "mosaik/tdx.h"
 #include "mosaik/tdx_ticket.h"
+#include "tee/tee_internal.h"
 
-/* ---- x509.c ---- */
+/* ---- intel_root.c ---- */
 
-/* The set of roots a verifier trusts: the pinned Intel SGX Root CA, plus an
- * optional simulator root. Thread-safe for concurrent verification. */
-typedef struct mk_tdx_trust mk_tdx_trust;
-mk_tdx_trust *mk_tdx_trust_new(void);
-int mk_tdx_trust_add_sim_root(mk_tdx_trust *t, const uint8_t *der, size_t len, mk_error *err);
-void mk_tdx_trust_free(mk_tdx_trust *t);
-
-typedef struct mk_tdx_chain {
-    X509 *leaf;         /* owned reference */
-    X509 *intermediate; /* owned reference; NULL when the leaf is issued by the root */
-    EVP_PKEY *leaf_key; /* owned reference */
-    bool simulated;     /* ends in the simulator root */
-    int64_t not_after;  /* earliest notAfter in the chain */
-} mk_tdx_chain;
-
-/* Verify a PEM chain (leaf first; a trailing root copy is allowed and must
- * equal a trusted root byte for byte) to a trusted root at time `now`,
- * checking signatures, validity windows and CA constraints. Certificate data
- * is capped at MK_TDX_CERT_DATA_MAX. On success fills `out` (free with
- * mk_tdx_chain_free). Reasons name the certificate and the failure, e.g.
- * "certificate 'Intel SGX PCK Certificate' expired at 2025-...". */
-int mk_tdx_chain_verify_pem(mk_tdx_trust *t, const char *pem, size_t len, int64_t now,
-                            mk_tdx_chain *out, mk_error *err);
-void mk_tdx_chain_free(mk_tdx_chain *c);
-
-/* Parse a CRL from DER or PEM (capped); verify its signature by `issuer`
- * and that now is within [thisUpdate, nextUpdate]. */
-int mk_tdx_crl_parse(const uint8_t *data, size_t len, X509_CRL **out, mk_error *err);
-int mk_tdx_crl_check(X509_CRL *crl, X509 *issuer, int64_t now, mk_error *err);
-/* MK_EREVOKED if cert's serial is listed in crl. */
-int mk_tdx_crl_lookup(X509_CRL *crl, X509 *cert, mk_error *err);
-/* The trusted root certificate a chain ended in (for root-CA-CRL checks). */
-X509 *mk_tdx_trust_root(mk_tdx_trust *t, bool simulated);
-/* A certificate's validity window in seconds since the epoch (added by the
- * quote/x509 owner; MK_EMALFORMED if unreadable). */
-int mk_tdx_x509_window(const X509 *x, int64_t *not_before, int64_t *not_after);
+/* TDX's trust store (tee/trust.c): the Intel SGX Root CA pinned by its
+ * SHA-256, ECDSA signatures only, reasons in TDX's words ("chain does not
+ * end in the Intel SGX Root CA", "--trust-sim-root /
+ * mk_tdx_verifier_trust_simulator"). NULL when out of memory. */
+mk_tee_trust *mk_tdx_trust_new(void);
 
 /* ---- pck.c ---- */
 
@@ -120,12 +92,12 @@ int mk_tdx_bundle_write(const mk_tdx_bundle_parts *p, size_t json_flags, mk_buf 
  * Sets *valid_until to the earliest nextUpdate / notAfter, *simulated if the
  * chains end in the simulator root. Results may be cached inside c (warm
  * verification), keyed by `now` staying within the validated window. */
-int mk_tdx_collateral_verify(const mk_tdx_collateral *c, mk_tdx_trust *t, int64_t now,
+int mk_tdx_collateral_verify(const mk_tdx_collateral *c, mk_tee_trust *t, int64_t now,
                              int64_t *valid_until, bool *simulated, mk_error *err);
 
 /* Revocation of the PCK chain: intermediate against the root CA CRL, leaf
  * against the PCK CRL (whose issuer must be the chain's intermediate). */
-int mk_tdx_collateral_check_revocation(const mk_tdx_collateral *c, const mk_tdx_chain *chain,
+int mk_tdx_collateral_check_revocation(const mk_tdx_collateral *c, const mk_tee_chain *chain,
                                        mk_error *err);
 
 /* TCB evaluation (Intel QVL rules): fills res->tcb_status, platform_status,

@@ -9,7 +9,7 @@
  *                           report_data = SHA-256(attestation key || QE auth
  *                           data) || 32 zero bytes;
  *   4. "PCK chain: "        leaf <- Platform/Processor CA <- trusted root at
- *                           `now` (x509.c); "PCK extension: " the leaf's SGX
+ *                           `now` (tee/trust.c); "PCK extension: " the leaf's SGX
  *                           extension (pck.c);
  *   5. with collateral (given, or fetched when a fetcher is configured):
  *      "collateral: "       signatures, chains, windows (collateral_verify.c), same
@@ -70,7 +70,7 @@ typedef struct chain_entry {
     bool used;
     uint8_t *pem; /* the PEM text (the key: compared byte for byte) */
     size_t pem_len;
-    mk_tdx_chain chain; /* owned references */
+    mk_tee_chain chain; /* owned references */
     mk_tdx_pck_ext ext;
     mk_tdx_pck_ca ca;
     int64_t not_before, not_after;
@@ -99,7 +99,7 @@ typedef struct coll_entry {
 } coll_entry;
 
 struct mk_tdx_verifier {
-    mk_tdx_trust *trust;
+    mk_tee_trust *trust;
     pthread_mutex_t mu;
     mk_tdx_policy policy;
     bool have_fetch;
@@ -141,7 +141,7 @@ int mk_tdx_verifier_new(const mk_tdx_verifier_config *cfg, mk_tdx_verifier **out
     if (!v) return mk_error_set(err, MK_ENOMEM, "TDX verifier: out of memory");
     v->trust = mk_tdx_trust_new();
     if (!v->trust || pthread_mutex_init(&v->mu, NULL) != 0) {
-        mk_tdx_trust_free(v->trust);
+        mk_tee_trust_free(v->trust);
         free(v);
         return mk_error_set(err, MK_ENOMEM, "TDX verifier: out of memory");
     }
@@ -168,7 +168,7 @@ static void coll_unref_locked(coll_ref *r) {
 }
 
 static void chain_entry_clear(chain_entry *e) {
-    mk_tdx_chain_free(&e->chain);
+    mk_tee_chain_free(&e->chain);
     EVP_PKEY_free(e->att_key);
     free(e->pem);
     memset(e, 0, sizeof *e);
@@ -180,7 +180,7 @@ void mk_tdx_verifier_free(mk_tdx_verifier *v) {
         if (v->chains[i].used) chain_entry_clear(&v->chains[i]);
     for (size_t i = 0; i < COLL_CACHE_MAX; i++)
         if (v->colls[i].used) coll_unref_locked(v->colls[i].ref);
-    mk_tdx_trust_free(v->trust);
+    mk_tee_trust_free(v->trust);
     free(v->base_url);
     free(v->root_ca_crl_url);
     free(v->cache_dir);
@@ -191,7 +191,7 @@ void mk_tdx_verifier_free(mk_tdx_verifier *v) {
 int mk_tdx_verifier_trust_simulator(mk_tdx_verifier *v, const uint8_t *root_der, size_t len,
                                     mk_error *err) {
     if (!v) return mk_error_set(err, MK_EINVAL, "no verifier");
-    return mk_tdx_trust_add_sim_root(v->trust, root_der, len, err);
+    return mk_tee_trust_add_sim_root(v->trust, root_der, len, err);
 }
 
 void mk_tdx_verifier_set_policy(mk_tdx_verifier *v, const mk_tdx_policy *p) {
@@ -261,13 +261,6 @@ int mk_tdx_verifier_set_fetch(mk_tdx_verifier *v, const mk_tdx_fetch_opts *o) {
 /* Caches                                                               */
 /* ------------------------------------------------------------------ */
 
-static void chain_ref(const mk_tdx_chain *src, mk_tdx_chain *dst) {
-    *dst = *src;
-    if (dst->leaf) X509_up_ref(dst->leaf);
-    if (dst->intermediate) X509_up_ref(dst->intermediate);
-    if (dst->leaf_key) EVP_PKEY_up_ref(dst->leaf_key);
-}
-
 static chain_entry *chain_find_locked(mk_tdx_verifier *v, const uint8_t *pem, size_t len) {
     for (size_t i = 0; i < CHAIN_CACHE_MAX; i++) {
         chain_entry *e = &v->chains[i];
@@ -279,13 +272,13 @@ static chain_entry *chain_find_locked(mk_tdx_verifier *v, const uint8_t *pem, si
 /* A cached chain for this exact PEM text, valid at `now`: copies references
  * out (and the cached attestation key if it is the same key). */
 static bool chain_cache_get(mk_tdx_verifier *v, const mk_tdx_quote *q, int64_t now,
-                            mk_tdx_chain *chain, mk_tdx_pck_ext *ext, mk_tdx_pck_ca *ca,
+                            mk_tee_chain *chain, mk_tdx_pck_ext *ext, mk_tdx_pck_ca *ca,
                             EVP_PKEY **att) {
     bool hit = false;
     pthread_mutex_lock(&v->mu);
     chain_entry *e = chain_find_locked(v, q->pck_chain_pem, q->pck_chain_len);
     if (e && now >= e->not_before && now < e->not_after) {
-        chain_ref(&e->chain, chain);
+        mk_tee_chain_copy(&e->chain, chain);
         *ext = e->ext;
         *ca = e->ca;
         e->last_use = ++v->tick;
@@ -311,14 +304,13 @@ static void chain_cache_set_att(mk_tdx_verifier *v, const mk_tdx_quote *q, EVP_P
     pthread_mutex_unlock(&v->mu);
 }
 
-static void chain_cache_put(mk_tdx_verifier *v, const mk_tdx_quote *q, const mk_tdx_chain *chain,
+static void chain_cache_put(mk_tdx_verifier *v, const mk_tdx_quote *q, const mk_tee_chain *chain,
                             const mk_tdx_pck_ext *ext, mk_tdx_pck_ca ca) {
     int64_t nb = INT64_MIN, na = chain->not_after, b, a;
-    X509 *certs[3] = {chain->leaf, chain->intermediate,
-                      mk_tdx_trust_root(v->trust, chain->simulated)};
+    X509 *certs[3] = {chain->leaf, chain->intermediate, chain->root};
     for (int i = 0; i < 3; i++) {
         if (!certs[i]) continue;
-        if (mk_tdx_x509_window(certs[i], &b, &a) < 0) return;
+        if (mk_tee_x509_window(certs[i], &b, &a) < 0) return;
         if (b > nb) nb = b;
         if (a < na) na = a;
     }
@@ -338,7 +330,7 @@ static void chain_cache_put(mk_tdx_verifier *v, const mk_tdx_quote *q, const mk_
     slot->used = true;
     slot->pem = pem;
     slot->pem_len = q->pck_chain_len;
-    chain_ref(chain, &slot->chain);
+    mk_tee_chain_copy(chain, &slot->chain);
     slot->ext = *ext;
     slot->ca = ca;
     slot->not_before = nb;
@@ -601,7 +593,7 @@ static int check_collateral_freshness(const mk_tdx_collateral *coll, const mk_td
 
 /* Steps 5: collateral, revocation, TCB, TCB policy. */
 static int check_collateral(mk_tdx_verifier *v, const mk_tdx_collateral *coll,
-                            const mk_tdx_quote *q, const mk_tdx_chain *chain,
+                            const mk_tdx_quote *q, const mk_tee_chain *chain,
                             const mk_tdx_pck_ext *ext, const mk_tdx_policy *pol, int64_t now,
                             mk_tdx_result *res, mk_error *err) {
     int64_t vu = INT64_MAX;
@@ -692,9 +684,9 @@ static int check_qe_report(const mk_tdx_quote *q, EVP_PKEY *leaf_key, mk_error *
 /* Step 4 (cold): the PCK chain to a trusted root and the PCK extension;
  * a success is remembered in the chain cache. */
 static int verify_pck_chain(mk_tdx_verifier *v, const mk_tdx_quote *q, int64_t now,
-                            mk_tdx_chain *chain, mk_tdx_pck_ext *ext, mk_tdx_pck_ca *ca,
+                            mk_tee_chain *chain, mk_tdx_pck_ext *ext, mk_tdx_pck_ca *ca,
                             mk_error *err) {
-    int rc = mk_tdx_chain_verify_pem(v->trust, (const char *)q->pck_chain_pem, q->pck_chain_len,
+    int rc = mk_tee_chain_verify_pem(v->trust, (const char *)q->pck_chain_pem, q->pck_chain_len,
                                      now, chain, err);
     if (rc < 0) return mk_error_prefix(err, rc, "PCK chain");
     if (!chain->intermediate)
@@ -725,7 +717,7 @@ int mk_tdx_verify(mk_tdx_verifier *v, const uint8_t *quote, size_t len,
     record_quote(&q, res);
 
     EVP_PKEY *att_key = NULL, *cold_key = NULL;
-    mk_tdx_chain chain;
+    mk_tee_chain chain;
     memset(&chain, 0, sizeof chain);
     mk_tdx_pck_ext ext;
     mk_tdx_pck_ca ca = MK_TDX_CA_PLATFORM;
@@ -777,7 +769,7 @@ int mk_tdx_verify(mk_tdx_verifier *v, const uint8_t *quote, size_t len,
 
 out:
     coll_release(v, fetched);
-    mk_tdx_chain_free(&chain);
+    mk_tee_chain_free(&chain);
     EVP_PKEY_free(cold_key);
     EVP_PKEY_free(att_key);
     return rc;

@@ -58,10 +58,10 @@ static int verify_variant(json_t *j, mk_error *err) {
     int rc = mk_tdx_collateral_from_bundle(s, strlen(s), &c, err);
     free(s);
     if (rc < 0) return rc;
-    mk_tdx_trust *t = mk_tdx_trust_new();
+    mk_tee_trust *t = mk_tdx_trust_new();
     assert_non_null(t);
     rc = mk_tdx_collateral_verify(c, t, PHALA_T, NULL, NULL, err);
-    mk_tdx_trust_free(t);
+    mk_tee_trust_free(t);
     mk_tdx_collateral_free(c);
     return rc;
 }
@@ -98,7 +98,7 @@ static void phala_parse(void **state) {
     mk_buf out = MK_BUF_INIT;
     assert_int_equal(mk_tdx_collateral_to_bundle(c, &out), 0);
     mk_tdx_collateral *c2 = bundle_from_text((const char *)out.data, out.len, 0, NULL);
-    mk_tdx_trust *t = mk_tdx_trust_new();
+    mk_tee_trust *t = mk_tdx_trust_new();
     mk_error err;
     mk_error_clear(&err);
     TU_ASSERT_RC(mk_tdx_collateral_verify(c2, t, PHALA_T, NULL, NULL, &err), 0, &err);
@@ -108,7 +108,7 @@ static void phala_parse(void **state) {
     assert_memory_equal(out.data, out2.data, out.len);
     mk_buf_free(&out);
     mk_buf_free(&out2);
-    mk_tdx_trust_free(t);
+    mk_tee_trust_free(t);
     mk_tdx_collateral_free(c2);
     mk_tdx_collateral_free(c);
 }
@@ -116,7 +116,7 @@ static void phala_parse(void **state) {
 static void phala_verify_window(void **state) {
     (void)state;
     mk_tdx_collateral *c = phala();
-    mk_tdx_trust *t = mk_tdx_trust_new();
+    mk_tee_trust *t = mk_tdx_trust_new();
     mk_error err;
     mk_error_clear(&err);
     int64_t until = 0;
@@ -133,7 +133,7 @@ static void phala_verify_window(void **state) {
     TU_ASSERT_REASON(&err, "TCB info not valid before 2025-06-19T10:16:03Z");
     /* Still fine at the original time after the failures. */
     TU_ASSERT_RC(mk_tdx_collateral_verify(c, t, PHALA_T, NULL, NULL, &err), 0, &err);
-    mk_tdx_trust_free(t);
+    mk_tee_trust_free(t);
     mk_tdx_collateral_free(c);
 }
 
@@ -145,19 +145,19 @@ static double now_sec(void) {
 
 static void warm_cache(void **state) {
     (void)state;
-    mk_tdx_trust *t = mk_tdx_trust_new();
+    mk_tee_trust *t = mk_tdx_trust_new();
     mk_error err;
     mk_error_clear(&err);
     /* Cold: fresh objects each time (the trust store has its own cache). */
     double cold = 0;
     for (int i = 0; i < 3; i++) {
-        mk_tdx_trust *t2 = mk_tdx_trust_new();
+        mk_tee_trust *t2 = mk_tdx_trust_new();
         mk_tdx_collateral *c = phala();
         double a = now_sec();
         TU_ASSERT_RC(mk_tdx_collateral_verify(c, t2, PHALA_T - 3600, NULL, NULL, &err), 0, &err);
         cold += now_sec() - a;
         mk_tdx_collateral_free(c);
-        mk_tdx_trust_free(t2);
+        mk_tee_trust_free(t2);
     }
     cold /= 3;
     mk_tdx_collateral *c = phala();
@@ -174,7 +174,7 @@ static void warm_cache(void **state) {
     /* Earlier than the cached window: verified again (and still fine). */
     TU_ASSERT_RC(mk_tdx_collateral_verify(c, t, PHALA_T - 7200, NULL, NULL, &err), 0, &err);
     mk_tdx_collateral_free(c);
-    mk_tdx_trust_free(t);
+    mk_tee_trust_free(t);
 }
 
 static void tamper_tcb_info(void **state) {
@@ -307,7 +307,7 @@ static mk_tdx_collateral *google_v5(bool with_qe, bool url_encoded) {
 static void google_v5_pcs(void **state) {
     (void)state;
     mk_tdx_collateral *c = google_v5(true, true);
-    mk_tdx_trust *t = mk_tdx_trust_new();
+    mk_tee_trust *t = mk_tdx_trust_new();
     mk_error err;
     mk_error_clear(&err);
     int64_t t0 = mk_time_from_civil(2026, 2, 3, 0, 0, 0);
@@ -343,7 +343,7 @@ static void google_v5_pcs(void **state) {
     mk_tdx_collateral_free(c2);
     mk_buf_free(&b);
     mk_tdx_collateral_free(c);
-    mk_tdx_trust_free(t);
+    mk_tee_trust_free(t);
 }
 
 static void spr_pcs_trailing_newline(void **state) {
@@ -360,7 +360,7 @@ static void spr_pcs_trailing_newline(void **state) {
     mk_error_clear(&err);
     mk_tdx_collateral *c = NULL;
     TU_ASSERT_RC(mk_tdx_collateral_from_pcs(&r, &c, &err), 0, &err);
-    mk_tdx_trust *t = mk_tdx_trust_new();
+    mk_tee_trust *t = mk_tdx_trust_new();
     /* The 2023 document cannot be valid while this signing certificate is
      * (from 2025-05-06): the chain and the signature pass (the window is
      * checked last), then it is refused as expired. */
@@ -386,7 +386,7 @@ static void spr_pcs_trailing_newline(void **state) {
                  &err);
     mk_tdx_collateral_free(c);
     mk_buf_free(&mod);
-    mk_tdx_trust_free(t);
+    mk_tee_trust_free(t);
     json_decref(j);
     mk_buf_free(&tcb);
 }
@@ -424,7 +424,7 @@ static void pck_crl_lookup(void **state) {
 
     /* 44 entries; a certificate with a listed serial from the Platform CA is revoked. */
     X509_CRL *x = NULL;
-    TU_ASSERT_RC(mk_tdx_crl_parse(crl.data, crl.len, &x, &err), 0, &err);
+    TU_ASSERT_RC(mk_tee_crl_parse(crl.data, crl.len, &x, &err), 0, &err);
     STACK_OF(X509_REVOKED) *revs = X509_CRL_get_REVOKED(x);
     assert_int_equal(sk_X509_REVOKED_num(revs), 44);
     const ASN1_INTEGER *serial = X509_REVOKED_get0_serialNumber(sk_X509_REVOKED_value(revs, 7));
@@ -440,7 +440,7 @@ static void pck_crl_lookup(void **state) {
     X509_gmtime_adj(X509_getm_notAfter(leaf), 86400);
     X509_set_pubkey(leaf, k);
     X509_sign(leaf, k, EVP_sha256());
-    mk_tdx_chain ch;
+    mk_tee_chain ch;
     memset(&ch, 0, sizeof ch);
     ch.leaf = leaf;
     ch.intermediate = ca;
@@ -476,16 +476,16 @@ static void phala_quote_not_revoked(void **state) {
     mk_error err;
     mk_error_clear(&err);
     TU_ASSERT_RC(mk_tdx_quote_parse(qb.data, qb.len, &q, &err), 0, &err);
-    mk_tdx_trust *t = mk_tdx_trust_new();
-    mk_tdx_chain ch;
-    TU_ASSERT_RC(mk_tdx_chain_verify_pem(t, (const char *)q.pck_chain_pem, q.pck_chain_len, PHALA_T,
+    mk_tee_trust *t = mk_tdx_trust_new();
+    mk_tee_chain ch;
+    TU_ASSERT_RC(mk_tee_chain_verify_pem(t, (const char *)q.pck_chain_pem, q.pck_chain_len, PHALA_T,
                                          &ch, &err),
                  0, &err);
     mk_tdx_collateral *c = phala();
     TU_ASSERT_RC(mk_tdx_collateral_check_revocation(c, &ch, &err), 0, &err);
-    mk_tdx_chain_free(&ch);
+    mk_tee_chain_free(&ch);
     mk_tdx_collateral_free(c);
-    mk_tdx_trust_free(t);
+    mk_tee_trust_free(t);
     mk_buf_free(&qb);
 }
 
@@ -504,11 +504,11 @@ static void simulator(void **state) {
     TU_ASSERT_RC(mk_tdx_sim_collateral(sim, now, &c, &err), 0, &err);
     const uint8_t *der;
     size_t len;
-    mk_tdx_trust *ts = mk_tdx_trust_new(), *ts2 = mk_tdx_trust_new(), *plain = mk_tdx_trust_new();
+    mk_tee_trust *ts = mk_tdx_trust_new(), *ts2 = mk_tdx_trust_new(), *plain = mk_tdx_trust_new();
     mk_tdx_sim_root_der(sim, &der, &len);
-    TU_ASSERT_RC(mk_tdx_trust_add_sim_root(ts, der, len, &err), 0, &err);
+    TU_ASSERT_RC(mk_tee_trust_add_sim_root(ts, der, len, &err), 0, &err);
     mk_tdx_sim_root_der(sim2, &der, &len);
-    TU_ASSERT_RC(mk_tdx_trust_add_sim_root(ts2, der, len, &err), 0, &err);
+    TU_ASSERT_RC(mk_tee_trust_add_sim_root(ts2, der, len, &err), 0, &err);
 
     bool simulated = false;
     TU_ASSERT_RC(mk_tdx_collateral_verify(c, ts, now, NULL, &simulated, &err), 0, &err);
@@ -529,9 +529,9 @@ static void simulator(void **state) {
     TU_ASSERT_RC(mk_tdx_sim_quote(sim, &td, rd, &qb, &err), 0, &err);
     mk_tdx_quote q;
     TU_ASSERT_RC(mk_tdx_quote_parse(qb.data, qb.len, &q, &err), 0, &err);
-    mk_tdx_chain ch;
+    mk_tee_chain ch;
     TU_ASSERT_RC(
-        mk_tdx_chain_verify_pem(ts, (const char *)q.pck_chain_pem, q.pck_chain_len, now, &ch, &err),
+        mk_tee_chain_verify_pem(ts, (const char *)q.pck_chain_pem, q.pck_chain_len, now, &ch, &err),
         0, &err);
     mk_tdx_pck_ext ext;
     mk_tdx_pck_ca ca;
@@ -545,12 +545,12 @@ static void simulator(void **state) {
     mk_tdx_collateral *ph = phala();
     TU_ASSERT_RC(mk_tdx_collateral_check_revocation(ph, &ch, &err), MK_EMISMATCH, &err);
     mk_tdx_collateral_free(ph);
-    mk_tdx_chain_free(&ch);
+    mk_tee_chain_free(&ch);
     mk_buf_free(&qb);
 
-    mk_tdx_trust_free(ts);
-    mk_tdx_trust_free(ts2);
-    mk_tdx_trust_free(plain);
+    mk_tee_trust_free(ts);
+    mk_tee_trust_free(ts2);
+    mk_tee_trust_free(plain);
     mk_tdx_collateral_free(c);
     mk_tdx_sim_free(sim);
     mk_tdx_sim_free(sim2);

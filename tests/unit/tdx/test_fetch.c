@@ -115,13 +115,13 @@ static int fetch(const server *s, const char *base, const char *cache, long time
 }
 
 static void verify_ok(mk_tdx_collateral *c) {
-    mk_tdx_trust *t = mk_tdx_trust_new();
+    mk_tee_trust *t = mk_tdx_trust_new();
     mk_error err;
     mk_error_clear(&err);
     int64_t until = 0;
     TU_ASSERT_RC(mk_tdx_collateral_verify(c, t, PHALA_T, &until, NULL, &err), 0, &err);
     assert_int_equal(until, PHALA_T + 1);
-    mk_tdx_trust_free(t);
+    mk_tee_trust_free(t);
 }
 
 static server srv;

@@ -28,14 +28,14 @@ static void load_sample(const char *rel, int64_t now, sample *s) {
     memset(s, 0, sizeof *s);
     tu_read_testdata(rel, &s->raw);
     TU_ASSERT_RC(mk_tdx_quote_parse(s->raw.data, s->raw.len, &s->q, &err), 0, &err);
-    mk_tdx_trust *t = mk_tdx_trust_new();
-    mk_tdx_chain ch;
-    TU_ASSERT_RC(mk_tdx_chain_verify_pem(t, (const char *)s->q.pck_chain_pem, s->q.pck_chain_len,
+    mk_tee_trust *t = mk_tdx_trust_new();
+    mk_tee_chain ch;
+    TU_ASSERT_RC(mk_tee_chain_verify_pem(t, (const char *)s->q.pck_chain_pem, s->q.pck_chain_len,
                                          now, &ch, &err),
                  0, &err);
     TU_ASSERT_RC(mk_tdx_pck_from_cert(ch.leaf, ch.intermediate, &s->ext, &s->ca, &err), 0, &err);
-    mk_tdx_chain_free(&ch);
-    mk_tdx_trust_free(t);
+    mk_tee_chain_free(&ch);
+    mk_tee_trust_free(t);
 }
 
 static mk_tdx_collateral *phala_coll(void) {

@@ -585,9 +585,9 @@ static void test_warm_cost(void **state) {
     TU_ASSERT_RC(mk_tdx_quote_parse(b.data, b.len, &q, &err), 0, &err);
     mk_pubkey *att = NULL;
     TU_ASSERT_RC(mk_pubkey_from_ec(MK_P256, q.attestation_key, 64, &att, &err), 0, &err);
-    mk_tdx_trust *t = mk_tdx_trust_new();
-    mk_tdx_chain ch;
-    TU_ASSERT_RC(mk_tdx_chain_verify_pem(t, (const char *)q.pck_chain_pem, q.pck_chain_len, T_PHALA,
+    mk_tee_trust *t = mk_tdx_trust_new();
+    mk_tee_chain ch;
+    TU_ASSERT_RC(mk_tee_chain_verify_pem(t, (const char *)q.pck_chain_pem, q.pck_chain_len, T_PHALA,
                                          &ch, &err),
                  0, &err);
     mk_pubkey *pck = NULL;
@@ -619,8 +619,8 @@ static void test_warm_cost(void **state) {
     mk_tdx_verifier_free(v);
     mk_pubkey_free(pck);
     mk_pubkey_free(att);
-    mk_tdx_chain_free(&ch);
-    mk_tdx_trust_free(t);
+    mk_tee_chain_free(&ch);
+    mk_tee_trust_free(t);
     mk_buf_free(&b);
 }
 
