@@ -217,13 +217,17 @@ MK_EXTERN int mk_snp_cert_info_read(const uint8_t *data, size_t len, mk_snp_cert
 
 #define MK_SNP_KDS_URL "https://kdsintf.amd.com"
 
-/* Options of a KDS client. Zero fields take the defaults. */
+/* Options of a KDS client (the shared TEE fetcher underneath). Zero fields
+ * take the defaults. HTTP 429 / 503 answers are retried: after the
+ * server's Retry-After when it sends one, else after backoff_ms, doubled
+ * per attempt, each wait capped at max_backoff_ms. */
 typedef struct mk_snp_fetch_opts {
     const char *base_url;  /* NULL: MK_SNP_KDS_URL */
     const char *cache_dir; /* NULL: no disk cache */
     long timeout_ms;       /* per request; 0: 10000 */
-    int max_attempts;      /* HTTP 429 / 503 retries included; 0: 4 */
-    long max_backoff_ms;   /* cap on one wait; 0: 30000 (Retry-After honoured up to it) */
+    int max_attempts;      /* in all, retries included; 0: 4 */
+    long backoff_ms;       /* first wait without Retry-After; 0: 1000 */
+    long max_backoff_ms;   /* cap on one wait; 0: 30000 */
     bool fetch_crl;        /* also fetch the product's CRL when verifying */
     bool insecure_http_ok; /* allow http:// (tests against a local server) */
 } mk_snp_fetch_opts;

@@ -14,10 +14,12 @@
  *                        (04 40 … / 04 08 …) is accepted as well
  *   .5    csp_id         IA5String (VLEK only)
  *
- * The values are decoded here with a minimal DER reader over mk_reader:
- * one TLV, short or long (1-2 byte) length, the TLV must fill the value
- * exactly. INTEGERs must be minimally encoded and non-negative, at most
- * 255; strings printable ASCII within their field's size. A repeated
+ * Each value is decoded by OpenSSL's DER decoder (d2i_ASN1_TYPE: one value
+ * that must fill extnValue exactly, at most 4 KiB) and checked with the
+ * shared readers of tee/asn1.c: INTEGERs in 0..255 (OpenSSL refuses
+ * non-minimal encodings; negative values are refused), the hwID OCTET
+ * STRING of exactly 64 or 8 bytes; strings must be IA5String, printable
+ * ASCII within their field's size. A repeated
  * extension is refused (`seen` bit set twice), so a certificate cannot
  * carry two TCB values for one component. What a certificate of each kind
  * needs is checked once all are read (mk_snp_ext_finish): a VCEK has hwID
@@ -27,10 +29,13 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <openssl/asn1.h>
+#include <openssl/err.h>
 #include <openssl/objects.h>
 #include <openssl/x509v3.h>
 
 #include "tee/snp/snp_internal.h"
+#include "tee/tee_internal.h"
 
 #define AMD_ARC "1.3.6.1.4.1.3704.1."
 
@@ -51,74 +56,66 @@ int mk_snp_ext_lookup(const char *oid) {
     return -1;
 }
 
-/* One DER TLV filling v exactly: its tag and a view of its contents. */
-static int der_one(const uint8_t *v, size_t len, uint8_t *tag, const uint8_t **body, size_t *blen) {
-    mk_reader rd;
-    mk_reader_init(&rd, v, len);
-    uint8_t l0;
-    MK_TRY(mk_read_u8(&rd, tag));
-    MK_TRY(mk_read_u8(&rd, &l0));
-    size_t l = l0;
-    if (l0 == 0x81 || l0 == 0x82) {
-        uint8_t b;
-        l = 0;
-        for (int i = 0; i < (l0 & 0x7f); i++) {
-            MK_TRY(mk_read_u8(&rd, &b));
-            l = (l << 8) | b;
+/* One DER value filling v exactly, decoded by OpenSSL (NULL otherwise). */
+static ASN1_TYPE *der_one(const uint8_t *v, size_t len) {
+    if (!v || len == 0 || len > 4096) return NULL;
+    const unsigned char *p = v;
+    ASN1_TYPE *t = d2i_ASN1_TYPE(NULL, &p, (long)len);
+    if (t && p != v + len) {
+        ASN1_TYPE_free(t);
+        t = NULL;
+    }
+    ERR_clear_error();
+    return t;
+}
+
+static int der_uint8(const uint8_t *v, size_t len, const char *name, uint8_t *out, mk_error *err) {
+    ASN1_TYPE *t = der_one(v, len);
+    int64_t x = 0;
+    int rc = mk_tee_asn1_uint(t, V_ASN1_INTEGER, 255, &x, name, err);
+    ASN1_TYPE_free(t);
+    if (rc == 0) *out = (uint8_t)x;
+    return rc;
+}
+
+static int der_ia5(const uint8_t *v, size_t len, const char *name, char *out, size_t cap,
+                   mk_error *err) {
+    ASN1_TYPE *t = der_one(v, len);
+    int rc = 0;
+    if (!t || ASN1_TYPE_get(t) != V_ASN1_IA5STRING) {
+        rc = MK_EMALFORMED;
+    } else {
+        const unsigned char *b = ASN1_STRING_get0_data(t->value.ia5string);
+        size_t n = (size_t)ASN1_STRING_length(t->value.ia5string);
+        if (n == 0 || n >= cap) rc = MK_EMALFORMED;
+        for (size_t i = 0; rc == 0 && i < n; i++)
+            if (b[i] < 0x20 || b[i] > 0x7e) rc = MK_EMALFORMED;
+        if (rc == 0) {
+            memcpy(out, b, n);
+            out[n] = '\0';
         }
-        if (l < 0x80 || (l0 == 0x82 && l < 0x100)) return MK_EMALFORMED; /* not minimal */
-    } else if (l0 & 0x80) {
-        return MK_EMALFORMED;
     }
-    MK_TRY(mk_read_view(&rd, l, body));
-    *blen = l;
-    return mk_reader_done(&rd) ? 0 : MK_EMALFORMED;
-}
-
-static int der_uint8(const uint8_t *v, size_t len, uint8_t *out) {
-    uint8_t tag;
-    const uint8_t *b;
-    size_t n;
-    if (der_one(v, len, &tag, &b, &n) < 0 || tag != 0x02) return MK_EMALFORMED;
-    if (n == 1 && b[0] < 0x80) {
-        *out = b[0];
-        return 0;
-    }
-    if (n == 2 && b[0] == 0 && b[1] >= 0x80) {
-        *out = b[1];
-        return 0;
-    }
-    return MK_EMALFORMED;
-}
-
-static int der_ia5(const uint8_t *v, size_t len, char *out, size_t cap) {
-    uint8_t tag;
-    const uint8_t *b;
-    size_t n;
-    if (der_one(v, len, &tag, &b, &n) < 0 || tag != 0x16 || n == 0 || n >= cap)
-        return MK_EMALFORMED;
-    for (size_t i = 0; i < n; i++)
-        if (b[i] < 0x20 || b[i] > 0x7e) return MK_EMALFORMED;
-    memcpy(out, b, n);
-    out[n] = '\0';
+    ASN1_TYPE_free(t);
+    if (rc < 0)
+        return mk_error_set(err, rc, "%s: want a printable IA5String of 1..%zu characters", name,
+                            cap - 1);
     return 0;
 }
 
-static int hwid_decode(const uint8_t *v, size_t len, mk_snp_cert_info *info) {
+/* hwID: the raw chip id, as AMD's KDS issues it, or the same bytes in an
+ * OCTET STRING. */
+static int hwid_decode(const uint8_t *v, size_t len, mk_snp_cert_info *info, mk_error *err) {
     if (len == MK_SNP_CHIP_ID_LEN || len == MK_SNP_TURIN_HWID_LEN) {
         memcpy(info->hwid, v, len);
         info->hwid_len = len;
         return 0;
     }
-    uint8_t tag;
-    const uint8_t *b;
-    size_t n;
-    if (der_one(v, len, &tag, &b, &n) < 0 || tag != 0x04 ||
-        (n != MK_SNP_CHIP_ID_LEN && n != MK_SNP_TURIN_HWID_LEN))
-        return MK_EMALFORMED;
-    memcpy(info->hwid, b, n);
-    info->hwid_len = n;
-    return 0;
+    ASN1_TYPE *t = der_one(v, len);
+    size_t n = len == MK_SNP_CHIP_ID_LEN + 2 ? MK_SNP_CHIP_ID_LEN : MK_SNP_TURIN_HWID_LEN;
+    int rc = mk_tee_asn1_octets(t, info->hwid, n, "hwID", err);
+    ASN1_TYPE_free(t);
+    if (rc == 0) info->hwid_len = n;
+    return rc;
 }
 
 static uint8_t *spl_slot(mk_snp_ext_id id, mk_snp_cert_info *info) {
@@ -150,32 +147,31 @@ int mk_snp_ext_decode(mk_snp_ext_id id, const uint8_t *v, size_t len, mk_snp_cer
     uint8_t u8 = 0;
     switch (id) {
     case MK_SNP_EXT_STRUCT_VERSION:
-        rc = der_uint8(v, len, &u8);
+        rc = der_uint8(v, len, name, &u8, err);
         info->struct_version = u8;
         break;
     case MK_SNP_EXT_PRODUCT_NAME:
-        rc = der_ia5(v, len, info->product_name, sizeof info->product_name);
+        rc = der_ia5(v, len, name, info->product_name, sizeof info->product_name, err);
         if (rc == 0 && mk_snp_product_parse(info->product_name, &info->product) < 0)
             info->product = MK_SNP_PRODUCT_UNKNOWN;
         break;
     case MK_SNP_EXT_HWID:
-        rc = hwid_decode(v, len, info);
+        rc = hwid_decode(v, len, info, err);
         break;
     case MK_SNP_EXT_CSP_ID:
-        rc = der_ia5(v, len, info->csp_id, sizeof info->csp_id);
+        rc = der_ia5(v, len, name, info->csp_id, sizeof info->csp_id, err);
         break;
     default: {
         uint8_t *slot = spl_slot(id, info);
-        rc = der_uint8(v, len, &u8);
+        rc = der_uint8(v, len, name, &u8, err);
         if (rc == 0 && slot) *slot = u8;
         if (id == MK_SNP_EXT_FMC_SPL) info->has_fmc = rc == 0;
         break;
     }
     }
     if (rc < 0)
-        return mk_error_set(err, MK_EMALFORMED,
-                            "AMD extension %s (%s%s): malformed value (%zu bytes)", name, AMD_ARC,
-                            EXT_SUFFIX[id], len);
+        return mk_error_prefix(err, MK_EMALFORMED, "AMD extension %s%s (%zu bytes)", AMD_ARC,
+                               EXT_SUFFIX[id], len);
     return 0;
 }
 
@@ -219,7 +215,7 @@ int mk_snp_cert_info_from_x509(X509 *x, mk_snp_cert_info *out, mk_error *err) {
                                  (size_t)ASN1_STRING_length(os), out, &seen, err));
     }
     MK_TRY(mk_snp_ext_finish(seen, out, err));
-    if (mk_snp_cert_window(x, &out->not_before, &out->not_after) < 0)
+    if (mk_tee_x509_window(x, &out->not_before, &out->not_after) < 0)
         return mk_error_set(err, MK_EMALFORMED, "certificate validity is unreadable");
     return 0;
 }

@@ -14,7 +14,13 @@
  * tools send them. A VLEK is not public (the cloud provider loads it); it
  * comes from the report's certificate table or a file, never from here.
  *
- * Cache ({cache_dir}/, created 0700 if missing; files written atomically):
+ * Requests go through the shared fetcher (tee/fetch.c: https only, capped
+ * bodies, HTTP 429 / 503 retried after Retry-After or an exponential
+ * backoff — AMD's KDS throttles per client), and the disk cache is the
+ * shared one (tee/cache.c: atomic writes, names that cannot leave the
+ * directory).
+ *
+ * Cache entries ({cache_dir}/):
  *   snp-vcek-{product}-{hwid}-{raw TCB, 16 hex}.der   forever: a VCEK for
  *        one chip at one TCB never changes
  *   snp-{vcek|vlek}-chain-{product}.pem, snp-{vcek|vlek}-crl-{product}.der
@@ -25,18 +31,16 @@
  * fetched again. The checks are not the trust decision: the verifier
  * verifies whatever it uses.
  */
-#include <errno.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "mosaik/encoding.h"
 #include "mosaik/log.h"
 #include "tee/snp/snp_internal.h"
+#include "tee/tee_internal.h"
 
 #define URL_MAX 1024
-#define PATH_MAX_LEN 1024
+#define DEFAULT_ATTEMPTS 4
 
 static const char *base_of(const mk_snp_fetch_opts *o, char *buf, size_t n) {
     const char *b = o && o->base_url && o->base_url[0] ? o->base_url : MK_SNP_KDS_URL;
@@ -67,50 +71,56 @@ int mk_snp_vcek_url(const char *base_url, mk_snp_product p, const uint8_t chip_i
 }
 
 /* ------------------------------------------------------------------ */
-/* Cache                                                               */
+/* Requests and the cache                                              */
 /* ------------------------------------------------------------------ */
-
-/* The cache path of name, or false without a cache. */
-static bool cache_path(const mk_snp_fetch_opts *o, const char *name, char *out, size_t n) {
-    if (!o->cache_dir || !o->cache_dir[0]) return false;
-    int k = snprintf(out, n, "%s/%s", o->cache_dir, name);
-    return k > 0 && (size_t)k < n;
-}
-
-static void cache_write(const mk_snp_fetch_opts *o, const char *path, const mk_buf *b) {
-    mk_error e;
-    mk_error_clear(&e);
-    if (mkdir(o->cache_dir, 0700) < 0 && errno != EEXIST) {
-        mk_log(MK_LOG_WARN, "snp", "KDS cache %s: %s", o->cache_dir, strerror(errno));
-        return;
-    }
-    if (mk_file_write(path, b->data, b->len, 0644, &e) < 0)
-        mk_log(MK_LOG_WARN, "snp", "KDS cache %s: %s", path, e.msg);
-}
 
 /* What a fetched or cached file must pass before it is used or cached. */
 typedef int (*sanity_fn)(const mk_buf *b, const void *arg, mk_error *err);
 
-/* Cached file if it passes, else the KDS (and cache what passes). */
+static int http_get(const mk_snp_fetch_opts *o, const char *url, size_t cap, mk_buf *out,
+                    mk_error *err) {
+    mk_tee_http_opts ho = {
+        .timeout_ms = o->timeout_ms,
+        .insecure_http_ok = o->insecure_http_ok,
+        .body_max = cap,
+        .user_agent = "mosaik-snp-kds/1",
+        .max_attempts = o->max_attempts > 0 ? o->max_attempts : DEFAULT_ATTEMPTS,
+        .backoff_ms = o->backoff_ms,
+        .backoff_max_ms = o->max_backoff_ms,
+    };
+    mk_tee_http *h = NULL;
+    MK_TRY(mk_tee_http_new(&ho, &h, err));
+    mk_tee_http_response r;
+    memset(&r, 0, sizeof r);
+    int rc = mk_tee_http_get(h, url, NULL, &r, err);
+    if (rc == 0) rc = mk_buf_append(out, r.body.data, r.body.len);
+    mk_tee_http_response_free(&r);
+    mk_tee_http_free(h);
+    return rc;
+}
+
+/* The cached entry if it passes, else the KDS (and cache what passes). */
 static int fetch_checked(const mk_snp_fetch_opts *o, const char *url, const char *name, size_t cap,
                          sanity_fn check, const void *arg, mk_buf *out, mk_error *err) {
-    char path[PATH_MAX_LEN];
-    bool cached = cache_path(o, name, path, sizeof path);
+    const char *dir = o->cache_dir && o->cache_dir[0] ? o->cache_dir : NULL;
     mk_buf b;
     mk_buf_init(&b, cap);
-    if (cached && mk_file_read(path, cap, &b, NULL) == 0) {
+    if (dir && mk_tee_cache_read(dir, name, cap, &b, NULL) == 0) {
         if (check(&b, arg, NULL) == 0) goto done;
-        mk_log(MK_LOG_WARN, "snp", "KDS cache %s fails its check; removed", path);
-        unlink(path);
+        mk_log(MK_LOG_WARN, "snp", "KDS cache %s/%s fails its check; removed", dir, name);
+        mk_tee_cache_remove(dir, name);
     }
     mk_buf_reset(&b);
-    int rc = mk_snp_http_get(o, url, cap, &b, err);
+    int rc = http_get(o, url, cap, &b, err);
     if (rc == 0 && (rc = check(&b, arg, err)) < 0) rc = mk_error_prefix(err, rc, "GET %s", url);
     if (rc < 0) {
         mk_buf_free(&b);
         return rc;
     }
-    if (cached) cache_write(o, path, &b);
+    mk_error ce;
+    mk_error_clear(&ce);
+    if (dir && mk_tee_cache_write(dir, name, b.data, b.len, &ce) < 0)
+        mk_log(MK_LOG_WARN, "snp", "KDS cache %s/%s: %s", dir, name, ce.msg);
 done:
     mk_buf_reset(out);
     rc = mk_buf_append(out, b.data, b.len);
@@ -186,7 +196,7 @@ static int chain_sane(const mk_buf *b, const void *arg, mk_error *err) {
     X509 *ark = mk_snp_amd_cert_x509(w->p, MK_SNP_CA_ARK);
     mk_snp_cert_list l = {0};
     int rc = mk_snp_certs_read(b->data, b->len, &l, err);
-    if (rc == 0 && (l.n != 2 || !mk_snp_cert_same(l.cert[1], ark)))
+    if (rc == 0 && (l.n != 2 || !mk_tee_same_der(l.cert[1], ark)))
         rc = mk_error_set(err, MK_EUNTRUSTED, "chain does not end in AMD's pinned ARK-%s",
                           mk_snp_product_name(w->p));
     if (rc == 0 && !mk_snp_cert_signed_by(l.cert[0], ark))

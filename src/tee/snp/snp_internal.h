@@ -4,14 +4,13 @@
  *   report.c     report structure, TCB_VERSION layouts, product names
  *   ext.c        the AMD extensions of VCEK / VLEK certificates
  *   amd_certs.c  the built-in ARK / ASK / ASVK certificates and their pins
- *   chain.c      the X.509 step: certificate files, the path leaf <- ASK or
- *                ASVK <- ARK at an explicit time, AMD's CRLs. The one file
- *                that changes when the shared TEE trust store takes over.
+ *   chain.c      the X.509 step on the shared trust store (tee/trust.c):
+ *                AMD's store, certificate files, the path leaf <- ASK or
+ *                ASVK <- ARK at an explicit time, AMD's CRLs
  *   sig.c        the report's ECDSA P-384 signature
  *   policy.c     policy defaults and checks, measurement criteria
- *   kds.c        KDS URLs, requests and the disk cache
- *   http.c       the capped HTTPS GET with 429 backoff the KDS client uses
- *                (the other file the shared TEE fetcher replaces)
+ *   kds.c        KDS URLs and requests, on the shared fetcher and disk
+ *                cache (tee/fetch.c, tee/cache.c)
  *   verify.c     the verifier: runs the trust model's steps in order
  *
  * Not installed; not part of the public API.
@@ -22,6 +21,7 @@
 #include <openssl/x509.h>
 
 #include "mosaik/snp.h"
+#include "tee/tee_internal.h"
 
 /* ---- ext.c ---- */
 
@@ -70,7 +70,12 @@ X509 *mk_snp_amd_cert_x509(mk_snp_product p, mk_snp_ca which);
 
 /* ---- chain.c ---- */
 
+/* AMD's trust store: the three pinned ARKs (root index = product - 1,
+ * MK_SNP_MILAN first), RSASSA-PSS only. */
+int mk_snp_trust_new(mk_tee_trust **out, mk_error *err);
+
 #define MK_SNP_CHAIN_MAX_CERTS 8 /* certificates read from one input */
+#define MK_SNP_CERTS_MAX (MK_SNP_CERT_MAX * MK_SNP_CHAIN_MAX_CERTS)
 
 /* Certificates read from DER (exactly one) or PEM (at most
  * MK_SNP_CHAIN_MAX_CERTS), owned. */
@@ -79,55 +84,40 @@ typedef struct mk_snp_cert_list {
     size_t n;
 } mk_snp_cert_list;
 
-/* Append the certificates of data (DER or PEM, capped at MK_SNP_CERT_MAX
+/* Append the certificates of data (DER or PEM, at most MK_SNP_CERTS_MAX
  * bytes) to l; MK_ETOOBIG beyond MK_SNP_CHAIN_MAX_CERTS in total. */
 int mk_snp_certs_read(const uint8_t *data, size_t len, mk_snp_cert_list *l, mk_error *err);
 void mk_snp_cert_list_free(mk_snp_cert_list *l);
 
-/* What the trust step is given: the anchor (self-signed root) and the
- * intermediate it vouches for by default (both borrowed), the leaf, and the
- * other certificates offered with it. */
+/* What the chain step is given: AMD's store, the product whose ARK is the
+ * anchor, which intermediate the leaf needs (ASK for a VCEK, ASVK for a
+ * VLEK), the leaf and the other certificates offered with it (may be
+ * NULL). */
 typedef struct mk_snp_chain_in {
-    X509 *root;
-    X509 *intermediate;
-    const char *root_label; /* for reasons: "AMD's pinned ARK-Milan" */
+    mk_tee_trust *trust;
+    mk_snp_product product;
+    mk_snp_ca ca;
     X509 *leaf;
-    const mk_snp_cert_list *offered; /* may be NULL */
+    const mk_snp_cert_list *offered;
 } mk_snp_chain_in;
 
-typedef struct mk_snp_chain_out {
-    X509 *intermediate;            /* borrowed: the one the path went through */
-    int64_t not_before, not_after; /* intersection of the three windows */
-} mk_snp_chain_out;
+/* Verify leaf <- intermediate <- the product's ARK at `now` (chain.c's top
+ * comment: the steps). On success out holds the chain (intermediate = the
+ * one the path went through, not_after = the earliest notAfter); free it
+ * with mk_tee_chain_free. Reasons name the certificate ("certificate
+ * 'SEV-VLEK' expired at 2025-12-10T22:14:21Z (now 2026-06-01T00:00:00Z)"). */
+int mk_snp_chain_verify(const mk_snp_chain_in *in, int64_t now, mk_tee_chain *out, mk_error *err);
 
-/* Verify leaf <- intermediate <- root at `now`: every signature (RSA-PSS),
- * every window, CA constraints. An offered self-issued certificate must be
- * the root byte for byte; an offered certificate with the intermediate's
- * name that is not the built-in one is used only if it verifies under the
- * root. Reasons name the certificate ("certificate 'SEV-VLEK' expired at
- * 2025-12-10T22:14:21Z (now 2026-06-01T00:00:00Z)"). */
-int mk_snp_chain_verify(const mk_snp_chain_in *in, int64_t now, mk_snp_chain_out *out,
-                        mk_error *err);
-
-/* A CRL (DER or PEM, capped at MK_SNP_CRL_MAX) issued by root: issuer name
- * equal to the root's subject, signature by the root's key, thisUpdate <=
- * now < nextUpdate; then MK_EREVOKED if it lists cert. *next_update gets
+/* An AMD CRL (DER or PEM): issued and RSA-PSS-signed by root, thisUpdate
+ * <= now < nextUpdate; then MK_EREVOKED if it lists cert. *next_update gets
  * the CRL's nextUpdate. */
 int mk_snp_crl_check(const uint8_t *crl, size_t len, X509 *root, X509 *cert, int64_t now,
                      int64_t *next_update, mk_error *err);
 
 /* 1 if cert names issuer as its issuer and its signature verifies under
- * issuer's key (no time, no constraints: for sanity checks of what is
+ * issuer's key (no time, no constraints: the sanity check of what is
  * fetched before it is cached), else 0. */
 int mk_snp_cert_signed_by(X509 *cert, X509 *issuer);
-/* Byte-for-byte equality of two certificates. */
-bool mk_snp_cert_same(X509 *a, X509 *b);
-
-/* A certificate's common name for messages (printable). */
-void mk_snp_cert_name(X509 *x, char *out, size_t n);
-void mk_snp_issuer_name(X509 *x, char *out, size_t n);
-/* Validity window in seconds since the epoch. */
-int mk_snp_cert_window(X509 *x, int64_t *not_before, int64_t *not_after);
 
 /* ---- sig.c ---- */
 
@@ -143,21 +133,5 @@ int mk_snp_report_verify_sig(const mk_snp_report *r, EVP_PKEY *key, mk_error *er
  * prefix the verifier adds). */
 int mk_snp_policy_check(const mk_snp_policy *p, const mk_snp_report *r, mk_snp_product prod,
                         mk_error *err);
-
-/* ---- http.c ---- */
-
-typedef struct mk_snp_http_resp {
-    long status;
-    mk_buf body;
-} mk_snp_http_resp;
-
-/* GET url with the options' timeout and scheme rules, the body capped at
- * cap bytes (the transfer stops beyond it: MK_ETOOBIG). HTTP 429 and 503
- * are retried up to o->max_attempts times, waiting Retry-After seconds
- * when the server sends it (capped at max_backoff_ms), else 1 s doubling.
- * Any other status than 200 is MK_ENETWORK (MK_ENOTFOUND for 404) with
- * "GET <url>: HTTP <status>". */
-int mk_snp_http_get(const mk_snp_fetch_opts *o, const char *url, size_t cap, mk_buf *body,
-                    mk_error *err);
 
 #endif

@@ -11,7 +11,8 @@
  *                 productName must name the same known product; a v2 report
  *                 takes the certificate's
  *   chain:        leaf <- built-in ASK (VCEK) or ASVK (VLEK) <- the
- *                 product's pinned ARK at `now` (chain.c)
+ *                 product's pinned ARK at `now` (chain.c, on the shared
+ *                 trust store the verifier owns)
  *   CRL:          when one is given or fetched: signed by that ARK, current,
  *                 not listing the intermediate
  *   TCB:          the certificate's SPLs equal reported_tcb, decoded with the
@@ -25,8 +26,8 @@
  * are zero is a Turin's), the first the KDS knows. The verifier's mutable
  * state (policy, fetch options) is guarded by a mutex and copied at the
  * start of each verification, so a verification sees one consistent
- * configuration; everything else a verification uses is its own or
- * read-only (amd_certs.c).
+ * configuration; everything else a verification uses is its own,
+ * read-only (amd_certs.c) or thread-safe (the trust store).
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -37,6 +38,7 @@
 #include "tee/snp/snp_internal.h"
 
 struct mk_snp_verifier {
+    mk_tee_trust *trust; /* AMD's pinned ARKs; thread-safe, warm intermediates */
     pthread_mutex_t mu;
     mk_snp_policy policy;
     bool have_fetch;
@@ -46,6 +48,7 @@ struct mk_snp_verifier {
 
 /* One verification's working state. */
 typedef struct run {
+    mk_tee_trust *trust;
     mk_snp_policy pol;
     bool have_fetch;
     mk_snp_fetch_opts fetch;
@@ -91,6 +94,11 @@ int mk_snp_verifier_new(const mk_snp_verifier_config *cfg, mk_snp_verifier **out
     if (!v) return mk_error_set(err, MK_ENOMEM, "out of memory");
     pthread_mutex_init(&v->mu, NULL);
     v->policy = cfg->policy;
+    int rc = mk_snp_trust_new(&v->trust, err);
+    if (rc < 0) {
+        mk_snp_verifier_free(v);
+        return mk_error_prefix(err, rc, "verifier: AMD's trust store");
+    }
     if (copy_fetch(v, cfg->fetch) < 0) {
         mk_snp_verifier_free(v);
         return mk_error_set(err, MK_ENOMEM, "out of memory");
@@ -101,6 +109,7 @@ int mk_snp_verifier_new(const mk_snp_verifier_config *cfg, mk_snp_verifier **out
 
 void mk_snp_verifier_free(mk_snp_verifier *v) {
     if (!v) return;
+    mk_tee_trust_free(v->trust);
     pthread_mutex_destroy(&v->mu);
     free(v->base_url);
     free(v->cache_dir);
@@ -136,6 +145,7 @@ static void run_init(mk_snp_verifier *v, run *r) {
     pthread_mutex_unlock(&v->mu);
     r->fetch.base_url = r->base_url[0] ? r->base_url : NULL;
     r->fetch.cache_dir = r->cache_dir[0] ? r->cache_dir : NULL;
+    r->trust = v->trust;
     mk_buf_init(&r->fetched, MK_SNP_CERT_MAX);
     mk_buf_init(&r->crl, MK_SNP_CRL_MAX);
 }
@@ -243,19 +253,11 @@ static int step_product(run *r, const mk_snp_report *rep, mk_error *err) {
     return 0;
 }
 
-static int step_chain_crl(run *r, const mk_snp_certs *c, mk_snp_chain_out *ch, mk_error *err) {
+static int step_chain_crl(run *r, const mk_snp_certs *c, mk_tee_chain *ch, mk_error *err) {
     mk_snp_result *res = r->res;
-    mk_snp_ca ca = res->cert.kind == MK_SNP_KEY_VLEK ? MK_SNP_CA_ASVK : MK_SNP_CA_ASK;
-    X509 *ark = mk_snp_amd_cert_x509(res->product, MK_SNP_CA_ARK);
-    X509 *inter = mk_snp_amd_cert_x509(res->product, ca);
-    if (!ark || !inter)
-        return mk_error_prefix(err,
-                               mk_error_set(err, MK_ECRYPTO, "built-in %s certificates unusable",
-                                            mk_snp_product_name(res->product)),
-                               "chain");
-    char label[64];
-    snprintf(label, sizeof label, "AMD's pinned ARK-%s", mk_snp_product_name(res->product));
-    mk_snp_chain_in in = {ark, inter, label, r->leaf.cert[0], &r->offered};
+    mk_snp_chain_in in = {r->trust, res->product,
+                          res->cert.kind == MK_SNP_KEY_VLEK ? MK_SNP_CA_ASVK : MK_SNP_CA_ASK,
+                          r->leaf.cert[0], &r->offered};
     int rc = mk_snp_chain_verify(&in, r->now, ch, err);
     if (rc < 0) return mk_error_prefix(err, rc, "chain");
     res->chain_verified = true;
@@ -274,7 +276,7 @@ static int step_chain_crl(run *r, const mk_snp_certs *c, mk_snp_chain_out *ch, m
         return 0;
     }
     int64_t nu = 0;
-    rc = mk_snp_crl_check(crl, crl_len, ark, ch->intermediate, r->now, &nu, err);
+    rc = mk_snp_crl_check(crl, crl_len, ch->root, ch->intermediate, r->now, &nu, err);
     if (rc < 0) return mk_error_prefix(err, rc, "CRL");
     res->crl_checked = true;
     if (nu < res->valid_until) res->valid_until = nu;
@@ -328,7 +330,8 @@ int mk_snp_verify(mk_snp_verifier *v, const uint8_t *report, size_t len, const m
     run r = {.res = res, .now = now};
     run_init(v, &r);
     mk_snp_report *rep = &res->report;
-    mk_snp_chain_out ch;
+    mk_tee_chain ch;
+    memset(&ch, 0, sizeof ch);
     int rc;
     MK_GUARD(rc, mk_snp_report_parse(report, len, rep, err), out);
     res->signing_key = rep->signing_key;
@@ -344,7 +347,7 @@ int mk_snp_verify(mk_snp_verifier *v, const uint8_t *report, size_t len, const m
     }
     MK_GUARD(rc, step_chain_crl(&r, certs, &ch, err), out);
     MK_GUARD(rc, step_binding(&r, rep, err), out);
-    if ((rc = mk_snp_report_verify_sig(rep, X509_get0_pubkey(r.leaf.cert[0]), err)) < 0) {
+    if ((rc = mk_snp_report_verify_sig(rep, ch.leaf_key, err)) < 0) {
         rc = mk_error_prefix(err, rc, "signature");
         goto out;
     }
@@ -352,6 +355,7 @@ int mk_snp_verify(mk_snp_verifier *v, const uint8_t *report, size_t len, const m
         rc = mk_error_prefix(err, rc, "policy");
 out:
     if (rc < 0) res->valid_until = 0;
+    mk_tee_chain_free(&ch);
     run_free(&r);
     return rc;
 }
