@@ -25,6 +25,12 @@
  * /sys/devices/virtual/misc/tdx_guest/measurements/rtmrN:sha384 (Linux >=
  * 6.16); where the kernel lacks it the call fails with MK_EUNAVAILABLE.
  *
+ * A TDX provider is an mk_tee_provider (mosaik/tee.h) of platform
+ * MK_TEE_TDX: the generic functions (mk_tee_provider_evidence,
+ * mk_tee_provider_measurements, an mk_tee_attester) take it as well, and
+ * the functions here are the TDX-typed view of it (a quote, a TD report,
+ * RTMRs). They refuse providers of another platform with MK_EINVAL.
+ *
  * Thread safety: a provider may be used from several threads; configfs-tsm
  * requests are serialized process-wide.
  */
@@ -39,16 +45,17 @@
 #include "mosaik/error.h"
 #include "mosaik/export.h"
 #include "mosaik/tdx.h"
+#include "mosaik/tee.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-#define MK_TDX_REPORT_DATA_LEN 64
+#define MK_TDX_REPORT_DATA_LEN MK_TEE_REPORT_DATA_LEN
 #define MK_TDX_TDREPORT_LEN 1024 /* TDREPORT_STRUCT from TDG.MR.REPORT */
 
 /* Default kernel paths. */
-#define MK_TDX_TSM_REPORT_DIR "/sys/kernel/config/tsm/report"
+#define MK_TDX_TSM_REPORT_DIR MK_TEE_TSM_REPORT_DIR
 #define MK_TDX_GUEST_DEV "/dev/tdx_guest"
 #define MK_TDX_MEASUREMENTS_DIR "/sys/devices/virtual/misc/tdx_guest/measurements"
 
@@ -56,7 +63,7 @@ extern "C" {
 /* The provider interface                                              */
 /* ------------------------------------------------------------------ */
 
-typedef struct mk_tdx_provider mk_tdx_provider;
+typedef struct mk_tee_provider mk_tdx_provider;
 
 /* A short human-readable name: "configfs-tsm", "tdx_guest",
  * "simulator (NOT real TDX)". Never NULL for a non-NULL p. */

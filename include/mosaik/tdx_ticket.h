@@ -3,7 +3,8 @@
  * node-facing attester (docs/tdx-tickets.md).
  *
  * A TDX ticket is a quote whose report data binds the ticket's *extra data*
- * {peer id, network id, started_at, quoted_at, expiration}:
+ * {peer id, network id, started_at, quoted_at, expiration} (the shared
+ * envelope of mosaik/tee.h, docs/tee.md):
  *
  *   report_data = SHA-512( u32be(len(D)) || D || peer_id[32] || network_id[32]
  *                          || i64be(started_at) || i64be(quoted_at)
@@ -39,6 +40,7 @@
 #include "mosaik/export.h"
 #include "mosaik/id.h"
 #include "mosaik/tdx.h"
+#include "mosaik/tee.h"
 #include "mosaik/tdx_provider.h"
 #include "mosaik/ticket.h"
 
@@ -55,21 +57,16 @@ extern "C" {
 #define MK_TDX_REPORT_DATA_DOMAIN "mosaik.tdx.ticket.report-data.v1"
 #define MK_TDX_TICKET_VERSION 1
 /* Hard caps: the compressed ticket is an mk_ticket's data (64 KiB), the
- * decompressed CBOR at most 128 KiB. */
+ * decompressed CBOR at most 128 KiB (the shared envelope's caps). */
 #define MK_TDX_TICKET_MAX_COMPRESSED MK_TICKET_MAX_DATA
-#define MK_TDX_TICKET_MAX_DECOMPRESSED (128 * 1024)
+#define MK_TDX_TICKET_MAX_DECOMPRESSED MK_TEE_TICKET_MAX_DECOMPRESSED
 /* Default lifetime of a ticket made by an attester. */
-#define MK_TDX_TICKET_DEFAULT_LIFETIME 3600
+#define MK_TDX_TICKET_DEFAULT_LIFETIME MK_TEE_TICKET_DEFAULT_LIFETIME
 /* Largest ticket time accepted by the decoder: 9999-12-31T23:59:59Z. */
-#define MK_TDX_TIME_MAX INT64_C(253402300799)
+#define MK_TDX_TIME_MAX MK_TEE_TIME_MAX
 
-typedef struct mk_tdx_extra_data {
-    mk_id peer_id;
-    mk_id network_id;
-    int64_t started_at; /* when the node started (UTC seconds) */
-    int64_t quoted_at;  /* when the quote was made */
-    int64_t expiration; /* when the ticket expires; MK_EXPIRES_NEVER = never */
-} mk_tdx_extra_data;
+/* The extra data (the shared layer's). */
+typedef mk_tee_extra_data mk_tdx_extra_data;
 
 /* The report data binding x: SHA-512 of the preimage above. */
 MK_EXTERN void mk_tdx_report_data(const mk_tdx_extra_data *x, uint8_t out[64]);
@@ -210,7 +207,9 @@ MK_EXTERN int mk_tdx_validator_validate_ex(const mk_validator *v, const uint8_t 
 /* The attester (node-facing)                                          */
 /* ------------------------------------------------------------------ */
 
-typedef struct mk_tdx_attester mk_tdx_attester;
+/* The shared attester (mosaik/tee.h) over a TDX provider, with the
+ * collateral bundle as the endorsements of its tickets. */
+typedef struct mk_tee_attester mk_tdx_attester;
 
 typedef struct mk_tdx_attester_config {
     /* Where quotes and measurements come from (required; borrowed: it must

@@ -4,6 +4,11 @@
  * docs/tee.md, "How a platform plugs in"):
  *
  *   platform.c  platform names, measurement registers
+ *   provider.c  the provider interface (ops tables, dispatch)
+ *   attr.c      kernel attribute files, sleeping, a monotonic clock
+ *   tsm.c       configfs-tsm: one report request, race-checked, retried
+ *   attester.c  the attester every platform plugs into
+ *   sim_pki.c   the test PKI simulators are made of
  *   x509.c      certificate and CRL helpers: times, names, signature
  *               algorithms, CRL parsing / checking / lookup
  *   asn1.c      small DER readers for certificate extensions
@@ -11,12 +16,17 @@
  *               simulator root, chain verification with a warm cache
  *   fetch.c     the capped HTTPS client (libcurl), HTTP 429 with backoff
  *   cache.c     the on-disk cache of fetched documents
+ *   ticket.c    the ticket envelope: report-data preimage, canonical CBOR,
+ *               the wire form, generic tickets
+ *   zstd.c      zstd decompression with a hard cap
+ *   checks.c    peer, network, freshness, expiry and variant checks
  *
  * Not installed; not part of the public API (mosaik/tee.h is).
  */
 #ifndef MOSAIK_TEE_INTERNAL_H
 #define MOSAIK_TEE_INTERNAL_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -26,6 +36,7 @@
 
 #include "mosaik/bytes.h"
 #include "mosaik/clock.h"
+#include "mosaik/crypto.h"
 #include "mosaik/error.h"
 #include "mosaik/tee.h"
 
@@ -237,5 +248,217 @@ int mk_tee_cache_write(const char *dir, const char *name, const void *data, size
                        mk_error *err);
 /* Remove an entry (best effort). */
 void mk_tee_cache_remove(const char *dir, const char *name);
+
+/* ------------------------------------------------------------------ */
+/* ticket.c, zstd.c                                                    */
+/* ------------------------------------------------------------------ */
+
+/* A platform's tickets: one static description per platform, its tag. */
+typedef struct mk_tee_ticket_format {
+    mk_tee_platform platform;
+    const char *label;             /* in reasons: "TDX ticket" */
+    const char *class_name;        /* mk_id_from_name(class_name) is the ticket class */
+    const char *domain;            /* the report-data domain (mk_tee_report_data) */
+    const char *evidence_name;     /* "quote" */
+    const char *endorsements_name; /* "collateral" */
+    uint64_t version;              /* key 0 */
+    size_t evidence_max;           /* cap on key 6 */
+    size_t endorsements_max;       /* cap on key 7 */
+    bool endorsements_text;        /* key 7 is text: no NUL byte, kept NUL-terminated */
+} mk_tee_ticket_format;
+
+/* A decoded (or to-be-encoded) envelope. */
+typedef struct mk_tee_ticket {
+    const mk_tee_ticket_format *format;
+    mk_tee_extra_data extra;
+    uint8_t *evidence; /* owned */
+    size_t evidence_len;
+    uint8_t *endorsements; /* owned; NULL when absent; NUL-terminated if text */
+    size_t endorsements_len;
+} mk_tee_ticket;
+
+/* Copies of evidence and endorsements (endorsements NULL: none), within
+ * the format's caps. */
+int mk_tee_ticket_init(const mk_tee_ticket_format *f, mk_tee_ticket *t, const mk_tee_extra_data *x,
+                       const uint8_t *evidence, size_t evidence_len, const uint8_t *endorsements,
+                       size_t endorsements_len, mk_error *err);
+void mk_tee_ticket_free(mk_tee_ticket *t);
+/* The canonical CBOR, and the wire form (zstd of it, at most
+ * MK_TICKET_MAX_DATA), appended to out; the same ticket always gives the
+ * same bytes. */
+int mk_tee_ticket_encode_cbor(const mk_tee_ticket *t, mk_buf *out, mk_error *err);
+int mk_tee_ticket_encode(const mk_tee_ticket *t, mk_buf *out, mk_error *err);
+/* Decoding; on failure *t is zeroed and nothing is allocated. */
+int mk_tee_ticket_decode_cbor(const mk_tee_ticket_format *f, const uint8_t *data, size_t len,
+                              mk_tee_ticket *t, mk_error *err);
+int mk_tee_ticket_decode(const mk_tee_ticket_format *f, const uint8_t *data, size_t len,
+                         mk_tee_ticket *t, mk_error *err);
+/* The class id, and conversions to / from generic tickets. */
+void mk_tee_ticket_class(const mk_tee_ticket_format *f, mk_id *out);
+int mk_tee_ticket_to_generic(const mk_tee_ticket *t, mk_ticket *out, mk_error *err);
+int mk_tee_ticket_from_generic(const mk_tee_ticket_format *f, const mk_ticket *in, mk_tee_ticket *t,
+                               mk_error *err);
+
+/* The report-data preimage: its length for a domain, and writing it (0 when
+ * cap is too small or the domain too long). */
+size_t mk_tee_extra_data_encoded_len(const char *domain);
+size_t mk_tee_extra_data_encode(const char *domain, const mk_tee_extra_data *x, uint8_t *out,
+                                size_t cap);
+/* report_data equals mk_tee_report_data(domain, x) (constant time). */
+bool mk_tee_binds(const char *domain, const mk_tee_extra_data *x,
+                  const uint8_t report_data[MK_TEE_REPORT_DATA_LEN]);
+
+/* Decompress one zstd frame into out, refusing more than max bytes of
+ * output (without allocating beyond max) and bytes after the frame. */
+int mk_tee_zstd_decompress_capped(const uint8_t *data, size_t len, size_t max, mk_buf *out,
+                                  mk_error *err);
+
+/* ------------------------------------------------------------------ */
+/* checks.c                                                            */
+/* ------------------------------------------------------------------ */
+
+/* The freshness limits as 24 bytes (three i64be) of a validator's
+ * signature. */
+void mk_tee_freshness_encode(const mk_tee_freshness *f, mk_buf *b);
+/* Sort n variants of `size` bytes by cmp and drop duplicates; the new
+ * count. */
+size_t mk_tee_variants_normalize(void *variants, size_t n, size_t size,
+                                 int (*cmp)(const void *, const void *));
+/* At least one of n variants matches (match returns 0), or n is 0; else
+ * MK_EMISMATCH "no variant matches (1: <why>; 2: <why>)". */
+int mk_tee_check_variants(const void *variants, size_t n, size_t size,
+                          int (*match)(const void *variant, const void *ctx, mk_error *err),
+                          const void *ctx, mk_error *err);
+
+/* ------------------------------------------------------------------ */
+/* platform.c, provider.c                                              */
+/* ------------------------------------------------------------------ */
+
+/* Append a register (name shorter than 16, value at most
+ * MK_TEE_REGISTER_MAX bytes): MK_EINVAL, MK_ETOOBIG when full. */
+int mk_tee_measurements_add(mk_tee_measurements *m, const char *name, const uint8_t *value,
+                            size_t len);
+
+#define MK_TEE_PROVIDER_DEFAULT_TIMEOUT_MS 30000u
+
+/* One provider kind. The operations' arguments are already checked
+ * (non-NULL, report data of MK_TEE_REPORT_DATA_LEN bytes). A platform may
+ * embed this table as the first member of a larger one of its own. */
+typedef struct mk_tee_provider_ops {
+    const char *name;                   /* mk_tee_provider_name */
+    mk_tee_platform platform;           /* == ticket->platform */
+    bool is_simulated;                  /* mk_tee_provider_is_simulated */
+    const mk_tee_ticket_format *ticket; /* the tickets its evidence goes into */
+    bool (*available)(const mk_tee_provider *p, mk_error *err);
+    /* Evidence for rd replacing *evidence; aux NULL: not wanted. */
+    int (*evidence)(mk_tee_provider *p, const uint8_t rd[MK_TEE_REPORT_DATA_LEN], mk_buf *evidence,
+                    mk_buf *aux, mk_error *err);
+    int (*measurements)(mk_tee_provider *p, mk_tee_measurements *out, mk_error *err);
+    void (*destroy)(mk_tee_provider *p); /* releases p->state (may be NULL) */
+} mk_tee_provider_ops;
+
+struct mk_tee_provider {
+    const mk_tee_provider_ops *ops;
+    atomic_uint timeout_ms;
+    void *state; /* the kind's */
+};
+
+/* A provider of a kind, holding state (NULL when out of memory or when the
+ * table is incomplete; state is then the caller's to free). */
+mk_tee_provider *mk_tee_provider_alloc(const mk_tee_provider_ops *ops, void *state);
+uint32_t mk_tee_provider_timeout_ms(const mk_tee_provider *p);
+
+/* ------------------------------------------------------------------ */
+/* attr.c                                                              */
+/* ------------------------------------------------------------------ */
+
+#define MK_TEE_ATTR_SMALL_MAX 256 /* cap for provider/generation/register files */
+
+void mk_tee_sleep_ms(unsigned ms);
+uint64_t mk_tee_mono_ms(void);
+/* EBUSY, EAGAIN, EINTR. */
+bool mk_tee_errno_transient(int e);
+/* Read a whole attribute into b (reset first), at most max bytes: 0, or
+ * -errno (-EFBIG over the cap). */
+int mk_tee_attr_read(const char *path, size_t max, mk_buf *b);
+/* Write exactly n bytes in one write(): 0 or -errno. */
+int mk_tee_attr_write(const char *path, const void *data, size_t n);
+/* A small attribute as text, trailing whitespace and NULs stripped. */
+int mk_tee_attr_read_text(const char *path, char *out, size_t outsz);
+
+/* ------------------------------------------------------------------ */
+/* tsm.c                                                               */
+/* ------------------------------------------------------------------ */
+
+#define MK_TEE_TSM_INBLOB_MAX 64
+
+typedef struct mk_tee_tsm_request {
+    const char *dir;      /* the report dir; NULL: MK_TEE_TSM_REPORT_DIR */
+    const char *provider; /* the kernel provider wanted: "tdx_guest", "sev_guest" */
+    const char *guest;    /* in reasons: "not a TDX guest" */
+    const char *what;     /* what outblob holds, in reasons ("quote"); NULL: "report" */
+    const uint8_t *inblob;
+    size_t inblob_len; /* 1..MK_TEE_TSM_INBLOB_MAX (sev_guest wants exactly 64) */
+    int privlevel;     /* < 0: not written; 0..3: written before inblob */
+    size_t outblob_max;
+    size_t auxblob_max;  /* 0: auxblob not read */
+    uint32_t timeout_ms; /* the whole request, retries included */
+} mk_tee_tsm_request;
+
+/* One report: outblob replaces *out, auxblob (when asked for and aux is
+ * not NULL) replaces *aux; both unchanged on failure. MK_EUNAVAILABLE (no
+ * report dir), MK_EMISMATCH (another provider), MK_EBUSY (concurrent
+ * writers persisted through the bounded retries), MK_ETIMEDOUT,
+ * MK_ETOOBIG, MK_EIO, MK_EINVAL (a bad request). */
+int mk_tee_tsm_report(const mk_tee_tsm_request *r, mk_buf *out, mk_buf *aux, mk_error *err);
+/* Whether the report dir (NULL: the default) exists; MK_EUNAVAILABLE
+ * naming it and the guest kind otherwise. */
+bool mk_tee_tsm_available(const char *dir, const char *guest, mk_error *err);
+
+/* ------------------------------------------------------------------ */
+/* sim_pki.c                                                           */
+/* ------------------------------------------------------------------ */
+
+typedef enum mk_tee_sim_cert_kind {
+    MK_TEE_SIM_ROOT, /* self-signed CA */
+    MK_TEE_SIM_CA,   /* CA */
+    MK_TEE_SIM_LEAF, /* end entity */
+} mk_tee_sim_cert_kind;
+
+/* A private extension: its dotted OID and DER value. */
+typedef struct mk_tee_sim_ext {
+    const char *oid;
+    const uint8_t *der;
+    size_t len;
+} mk_tee_sim_ext;
+
+typedef struct mk_tee_sim_cert_spec {
+    mk_tee_sim_cert_kind kind;
+    const char *cn;  /* subject CN */
+    const char *org; /* subject O: says "simulated" */
+    int pathlen;     /* roots and CAs */
+    int64_t now;     /* valid [now - 1 day, now + years) */
+    int years;       /* <= 0: 10 */
+    const mk_tee_sim_ext *ext;
+    size_t n_ext;
+} mk_tee_sim_cert_spec;
+
+/* A new EC key on curve ("P-256", "P-384"); NULL on failure. */
+EVP_PKEY *mk_tee_sim_keygen(const char *curve);
+/* ECDSA over msg with alg, as raw r||s of n bytes each. */
+int mk_tee_sim_sign(EVP_PKEY *key, mk_hash_alg alg, const void *msg, size_t len, uint8_t *sig,
+                    size_t n, mk_error *err);
+/* An EC key's point as raw x||y of n bytes each. */
+int mk_tee_sim_pub_raw(EVP_PKEY *key, uint8_t *out, size_t n, mk_error *err);
+/* A certificate for key as spec says, issued by issuer / issuer_key (for a
+ * root: issuer NULL, issuer_key its own key); NULL on failure. */
+X509 *mk_tee_sim_cert(const mk_tee_sim_cert_spec *spec, EVP_PKEY *key, X509 *issuer,
+                      EVP_PKEY *issuer_key);
+/* An empty CRL by issuer, valid [now - 1 h, now + 30 days], appended to
+ * der. */
+int mk_tee_sim_crl(X509 *issuer, EVP_PKEY *key, int64_t now, mk_buf *der, mk_error *err);
+/* The PEM of up to three certificates (NULL ones skipped) as one
+ * NUL-terminated string (malloc'd); *len without the NUL when len. */
+char *mk_tee_sim_pem_chain(X509 *a, X509 *b, X509 *c, size_t *len);
 
 #endif

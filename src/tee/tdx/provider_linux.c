@@ -3,23 +3,11 @@
  * providers: configfs-tsm, /dev/tdx_guest and the sysfs measurement
  * registers (the provider interface is provider.c).
  *
- * configfs-tsm (Documentation/ABI/testing/configfs-tsm-report). One request:
- *   1. mkdir <report dir>/mosaik-<pid>-<counter>-<random>; the kernel fills
- *      it with attribute files (we wait, bounded, for `provider` to appear,
- *      which is immediate on configfs and lets emulated trees work too);
- *   2. `provider` must read "tdx_guest" (else MK_EMISMATCH);
- *   3. g0 = `generation`; write exactly 64 bytes to `inblob`;
- *   4. read `outblob` (cap MK_TDX_QUOTE_MAX). The kernel blocks the read
- *      while the host builds the quote; an empty or absent outblob is
- *      polled with growing sleeps until the timeout;
- *   5. g1 = `generation`; g1 must equal g0 + 1, else someone else wrote to
- *      the entry between our write and read, and the outblob may answer
- *      their inblob: the attempt is discarded and retried;
- *   6. rmdir the entry (on a non-configfs tree, the attribute files are
- *      unlinked first).
- * EBUSY/EAGAIN and generation races are retried with exponential backoff,
- * at most PROVIDER_ATTEMPTS times, each attempt in a fresh entry. All
- * configfs requests of the process are serialized by one mutex. Its local
+ * configfs-tsm: one report request of the shared core (tee/tsm.c: a fresh
+ * entry, the provider attribute must read "tdx_guest", the generation race
+ * check, bounded retries, serialized process-wide) with the 64 bytes of
+ * report data as inblob and the quote as outblob (capped at
+ * MK_TDX_QUOTE_MAX); TDX has no auxblob and no privlevel. Its local
  * measurements come from /dev/tdx_guest when present, else from the body
  * of a fresh quote.
  *
@@ -32,32 +20,25 @@
  *
  * RTMRs: <measurements dir>/rtmrN:sha384 (Linux >= 6.16, tsm-mr): reading
  * gives the register (48 raw bytes, or 96 hex digits), writing 48 bytes at
- * offset 0 extends it.
+ * offset 0 extends it (attribute files: tee/attr.c).
  *
  * Invariants: no provider here ever falls back to the simulator; every size
  * read from the kernel is capped; a failed request leaves no entry behind
  * (best effort) and changes no caller-visible output.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
-#include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "mosaik/crypto.h"
 #include "mosaik/encoding.h"
-#include "mosaik/log.h"
+#include "tee/tdx/tdx_internal.h"
 #include "tee/tdx/tdx_provider_internal.h"
-
-#define PROVIDER_ATTEMPTS 5
-#define ATTR_SMALL_MAX 256 /* cap for provider/generation/rtmr files */
 
 struct tdx_report_req {
     uint8_t reportdata[MK_TDX_REPORT_DATA_LEN];
@@ -67,252 +48,22 @@ struct tdx_report_req {
 _Static_assert(sizeof(struct tdx_report_req) == 1088, "tdx_report_req layout");
 _Static_assert(MK_TDX_CMD_GET_REPORT0 == 0xC4405401u, "TDX_CMD_GET_REPORT0 value");
 
-static pthread_mutex_t configfs_lock = PTHREAD_MUTEX_INITIALIZER;
-static atomic_uint entry_counter;
-
-/* ---------------------------------------------------------------- */
-/* Small file helpers                                                */
-/* ---------------------------------------------------------------- */
-
-static void sleep_ms(unsigned ms) {
-    struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-    }
-}
-
-static bool is_transient(int e) {
-    return e == EBUSY || e == EAGAIN || e == EINTR;
-}
-
-/* Read a whole file into b (reset first), at most max bytes. Returns 0, or
- * -errno (with -EFBIG when over the cap). */
-static int read_file_errno(const char *path, size_t max, mk_buf *b) {
-    mk_buf_reset(b);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return -errno;
-    uint8_t chunk[4096];
-    int rc = 0;
-    for (;;) {
-        ssize_t n = read(fd, chunk, sizeof chunk);
-        if (n < 0) {
-            if (errno == EINTR) continue;
-            rc = -errno;
-            break;
-        }
-        if (n == 0) break;
-        if ((size_t)n > max - b->len) {
-            rc = -EFBIG;
-            break;
-        }
-        if (mk_buf_append(b, chunk, (size_t)n) < 0) {
-            rc = -ENOMEM;
-            break;
-        }
-    }
-    close(fd);
-    return rc;
-}
-
-/* Write exactly n bytes in one write() (attribute semantics). -errno. */
-static int write_attr(const char *path, const void *data, size_t n) {
-    int fd = open(path, O_WRONLY | O_CLOEXEC);
-    if (fd < 0) return -errno;
-    ssize_t w;
-    do {
-        w = write(fd, data, n);
-    } while (w < 0 && errno == EINTR);
-    int rc = w < 0 ? -errno : (size_t)w != n ? -EIO : 0;
-    if (close(fd) != 0 && rc == 0) rc = -errno;
-    return rc;
-}
-
-/* Parse a small attribute as text: trailing whitespace stripped, NUL-terminated
- * into out (size outsz). */
-static int read_text_attr(const char *path, char *out, size_t outsz) {
-    mk_buf b = MK_BUF_INIT;
-    int rc = read_file_errno(path, ATTR_SMALL_MAX, &b);
-    if (rc == 0) {
-        size_t n = b.len;
-        while (n > 0 && (b.data[n - 1] == '\n' || b.data[n - 1] == ' ' || b.data[n - 1] == 0))
-            n--;
-        if (n >= outsz) {
-            rc = -EFBIG;
-        } else {
-            if (n) memcpy(out, b.data, n);
-            out[n] = 0;
-        }
-    }
-    mk_buf_free(&b);
-    return rc;
-}
-
-static int read_generation(const char *path, uint64_t *out, mk_error *err) {
-    char text[32];
-    int rc = read_text_attr(path, text, sizeof text);
-    if (rc < 0)
-        return mk_error_set(err, is_transient(-rc) ? MK_EBUSY : MK_EIO, "%s: %s", path,
-                            strerror(-rc));
-    char *end = NULL;
-    errno = 0;
-    unsigned long long v = strtoull(text, &end, 10);
-    if (errno || end == text || *end)
-        return mk_error_set(err, MK_EMALFORMED, "%s: not a counter: \"%s\"", path, text);
-    *out = (uint64_t)v;
-    return 0;
-}
-
-static uint64_t mono_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-/* ---------------------------------------------------------------- */
-/* configfs-tsm                                                      */
-/* ---------------------------------------------------------------- */
-
-static const char *const entry_attrs[] = {"inblob",          "outblob",      "auxblob",
-                                          "provider",        "generation",   "privlevel",
-                                          "privlevel_floor", "manifestblob", NULL};
-
-static void entry_remove(const char *entry) {
-    if (rmdir(entry) == 0 || errno == ENOENT) return;
-    if (errno == ENOTEMPTY || errno == EEXIST) {
-        /* Not configfs (an emulated tree): remove the files we know. */
-        char path[4200];
-        for (int i = 0; entry_attrs[i]; i++) {
-            snprintf(path, sizeof path, "%s/%s", entry, entry_attrs[i]);
-            unlink(path);
-        }
-        if (rmdir(entry) == 0) return;
-    }
-    mk_log(MK_LOG_WARN, "tdx", "cannot remove configfs-tsm entry %s: %s", entry, strerror(errno));
-}
-
-/* One attempt in a fresh entry. MK_EBUSY means "retry". */
-static int configfs_once(const mk_tdx_provider *p, const uint8_t rd[64], uint64_t deadline,
-                         mk_buf *quote, mk_error *err) {
-    char entry[4096], path[4200];
-    uint8_t rnd[4];
-    char rhex[9];
-    mk_random_bytes(rnd, sizeof rnd);
-    mk_hex_encode(rnd, sizeof rnd, rhex);
-    int n = snprintf(entry, sizeof entry, "%s/mosaik-%d-%u-%s", p->path, (int)getpid(),
-                     atomic_fetch_add(&entry_counter, 1), rhex);
-    if (n < 0 || (size_t)n >= sizeof entry)
-        return mk_error_set(err, MK_EINVAL, "configfs-tsm: report dir path too long");
-    if (mkdir(entry, 0700) != 0) {
-        int e = errno;
-        if (e == ENOENT || e == ENOTDIR)
-            return mk_error_set(err, MK_EUNAVAILABLE,
-                                "configfs-tsm: %s not present (not a TDX guest, or configfs "
-                                "not mounted)",
-                                p->path);
-        if (is_transient(e) || e == EEXIST)
-            return mk_error_set(err, MK_EBUSY, "configfs-tsm: mkdir %s: %s", entry, strerror(e));
-        return mk_error_set(err, MK_EIO, "configfs-tsm: mkdir %s: %s", entry, strerror(e));
-    }
-
-    int rc;
-    char prov[64];
-    unsigned nap = 1;
-    /* 2. the provider attribute */
-    snprintf(path, sizeof path, "%s/provider", entry);
-    for (;;) {
-        rc = read_text_attr(path, prov, sizeof prov);
-        if (rc != -ENOENT) break;
-        if (mono_ms() >= deadline) break;
-        sleep_ms(nap);
-        if (nap < 50) nap *= 2;
-    }
-    if (rc < 0) {
-        rc = mk_error_set(err, rc == -ENOENT ? MK_ETIMEDOUT : MK_EIO, "configfs-tsm: %s: %s", path,
-                          strerror(-rc));
-        goto done;
-    }
-    if (strcmp(prov, "tdx_guest") != 0) {
-        rc = mk_error_set(err, MK_EMISMATCH,
-                          "configfs-tsm: provider is \"%s\", not \"tdx_guest\" (not a TDX guest)",
-                          prov);
-        goto done;
-    }
-    /* 3. generation, inblob */
-    uint64_t g0 = 0, g1 = 0;
-    snprintf(path, sizeof path, "%s/generation", entry);
-    MK_GUARD(rc, read_generation(path, &g0, err), done);
-    snprintf(path, sizeof path, "%s/inblob", entry);
-    rc = write_attr(path, rd, MK_TDX_REPORT_DATA_LEN);
-    if (rc < 0) {
-        rc = mk_error_set(err, is_transient(-rc) ? MK_EBUSY : MK_EIO,
-                          "configfs-tsm: writing %s: %s", path, strerror(-rc));
-        goto done;
-    }
-    /* 4. outblob */
-    snprintf(path, sizeof path, "%s/outblob", entry);
-    mk_buf blob = MK_BUF_INIT;
-    nap = 1;
-    for (;;) {
-        rc = read_file_errno(path, MK_TDX_QUOTE_MAX, &blob);
-        if (rc == 0 && blob.len > 0) break;
-        if (rc < 0 && rc != -ENOENT) break;
-        if (mono_ms() >= deadline) {
-            rc = -ETIMEDOUT;
-            break;
-        }
-        sleep_ms(nap);
-        if (nap < 50) nap *= 2;
-    }
-    if (rc < 0) {
-        int code = rc == -EFBIG        ? MK_ETOOBIG
-                   : rc == -ETIMEDOUT  ? MK_ETIMEDOUT
-                   : is_transient(-rc) ? MK_EBUSY
-                                       : MK_EIO;
-        if (rc == -EFBIG)
-            rc = mk_error_set(err, code, "configfs-tsm: outblob larger than %u bytes",
-                              (unsigned)MK_TDX_QUOTE_MAX);
-        else if (rc == -ETIMEDOUT)
-            rc = mk_error_set(err, code, "configfs-tsm: no quote in %s within %u ms", path,
-                              atomic_load(&p->timeout_ms));
-        else
-            rc = mk_error_set(err, code, "configfs-tsm: reading %s: %s", path, strerror(-rc));
-        mk_buf_free(&blob);
-        goto done;
-    }
-    /* 5. generation again */
-    snprintf(path, sizeof path, "%s/generation", entry);
-    rc = read_generation(path, &g1, err);
-    if (rc == 0 && g1 != g0 + 1)
-        rc = mk_error_set(err, MK_EBUSY,
-                          "configfs-tsm: generation went from %llu to %llu (want +1): a concurrent "
-                          "writer used the entry",
-                          (unsigned long long)g0, (unsigned long long)g1);
-    if (rc == 0) {
-        mk_buf_free(quote);
-        *quote = blob;
-    } else {
-        mk_buf_free(&blob);
-    }
-done:
-    entry_remove(entry);
-    return rc;
-}
-
-static int configfs_quote(const mk_tdx_provider *p, const uint8_t rd[64], mk_buf *quote,
-                          mk_error *err) {
-    uint64_t deadline = mono_ms() + atomic_load(&p->timeout_ms);
-    int rc = MK_EBUSY;
-    pthread_mutex_lock(&configfs_lock);
-    for (int attempt = 0; attempt < PROVIDER_ATTEMPTS; attempt++) {
-        if (attempt > 0) {
-            if (mono_ms() >= deadline) break;
-            sleep_ms(10u << attempt); /* 20, 40, 80, 160 ms */
-        }
-        rc = configfs_once(p, rd, deadline, quote, err);
-        if (rc != MK_EBUSY) break;
-    }
-    pthread_mutex_unlock(&configfs_lock);
-    if (rc == MK_EBUSY) mk_error_prefix(err, rc, "after %d attempts", PROVIDER_ATTEMPTS);
-    return rc;
+/* A quote for rd from the configfs-tsm report dir `dir` (NULL: the
+ * default), replacing *quote. */
+static int configfs_quote(const mk_tdx_provider *p, const char *dir, const uint8_t rd[64],
+                          mk_buf *quote, mk_error *err) {
+    const mk_tee_tsm_request r = {
+        .dir = dir,
+        .provider = "tdx_guest",
+        .guest = "TDX guest",
+        .what = "quote",
+        .inblob = rd,
+        .inblob_len = MK_TDX_REPORT_DATA_LEN,
+        .privlevel = -1,
+        .outblob_max = MK_TDX_QUOTE_MAX,
+        .timeout_ms = mk_tee_provider_timeout_ms(p),
+    };
+    return mk_tee_tsm_report(&r, quote, NULL, err);
 }
 
 /* ---------------------------------------------------------------- */
@@ -394,7 +145,7 @@ static int devtdx_report(const char *dev, const uint8_t rd[64], mk_tdx_td_report
     } while (ir < 0 && errno == EINTR);
     if (ir < 0) {
         int e = errno;
-        rc = mk_error_set(err, is_transient(e) ? MK_EBUSY : MK_EIO,
+        rc = mk_error_set(err, mk_tee_errno_transient(e) ? MK_EBUSY : MK_EIO,
                           "tdx_guest: TDX_CMD_GET_REPORT0 on %s: %s", dev, strerror(e));
     } else {
         mk_tdx_td_report rep;
@@ -415,9 +166,10 @@ static int devtdx_report(const char *dev, const uint8_t rd[64], mk_tdx_td_report
 /* ---------------------------------------------------------------- */
 
 static int rtmr_path(mk_tdx_provider *p, int index, char *out, size_t outsz) {
-    pthread_mutex_lock(&p->lock);
-    int n = snprintf(out, outsz, "%s/rtmr%d:sha384", p->meas_dir, index);
-    pthread_mutex_unlock(&p->lock);
+    mk_tdx_provider_state *s = mk_tdx_state(p);
+    pthread_mutex_lock(&s->lock);
+    int n = snprintf(out, outsz, "%s/rtmr%d:sha384", s->meas_dir, index);
+    pthread_mutex_unlock(&s->lock);
     return (n < 0 || (size_t)n >= outsz) ? MK_EINVAL : 0;
 }
 
@@ -427,7 +179,7 @@ static int sysfs_read_rtmr(mk_tdx_provider *p, int index, uint8_t out[MK_TDX_MR_
     if (rtmr_path(p, index, path, sizeof path) < 0)
         return mk_error_set(err, MK_EINVAL, "RTMR read: path too long");
     mk_buf b = MK_BUF_INIT;
-    int rc = read_file_errno(path, ATTR_SMALL_MAX, &b);
+    int rc = mk_tee_attr_read(path, MK_TEE_ATTR_SMALL_MAX, &b);
     if (rc == -ENOENT) {
         rc = mk_error_set(err, MK_EUNAVAILABLE,
                           "RTMR%d: %s not present (kernel without TDX measurement sysfs, "
@@ -459,14 +211,14 @@ static int sysfs_extend(mk_tdx_provider *p, int index, const uint8_t digest[48],
     char path[4096];
     if (rtmr_path(p, index, path, sizeof path) < 0)
         return mk_error_set(err, MK_EINVAL, "RTMR extend: path too long");
-    int rc = write_attr(path, digest, 48);
+    int rc = mk_tee_attr_write(path, digest, 48);
     if (rc == -ENOENT)
         return mk_error_set(err, MK_EUNAVAILABLE,
                             "RTMR%d: %s not present (kernel without TDX measurement sysfs, "
                             "Linux >= 6.16)",
                             index, path);
     if (rc < 0)
-        return mk_error_set(err, is_transient(-rc) ? MK_EBUSY : MK_EIO,
+        return mk_error_set(err, mk_tee_errno_transient(-rc) ? MK_EBUSY : MK_EIO,
                             "RTMR%d: extending through %s: %s", index, path, strerror(-rc));
     return 0;
 }
@@ -476,36 +228,31 @@ static int sysfs_extend(mk_tdx_provider *p, int index, const uint8_t digest[48],
 /* ---------------------------------------------------------------- */
 
 static bool configfs_available(const mk_tdx_provider *p, mk_error *err) {
-    struct stat st;
-    if (stat(p->path, &st) == 0 && S_ISDIR(st.st_mode)) return true;
-    mk_error_set(err, MK_EUNAVAILABLE,
-                 "configfs-tsm: %s not present (not a TDX guest, or configfs not mounted)",
-                 p->path);
-    return false;
+    return mk_tee_tsm_available(mk_tdx_state(p)->path, "TDX guest", err);
 }
 
 static bool devtdx_available(const mk_tdx_provider *p, mk_error *err) {
-    int fd = devtdx_open(p->path, err);
+    int fd = devtdx_open(mk_tdx_state(p)->path, err);
     if (fd < 0) return false;
     close(fd);
     return true;
 }
 
 static int configfs_provider_quote(mk_tdx_provider *p, const uint8_t rd[MK_TDX_REPORT_DATA_LEN],
-                                   mk_buf *quote, mk_error *err) {
-    return configfs_quote(p, rd, quote, err);
+                                   mk_buf *quote, mk_buf *aux, mk_error *err) {
+    MK_TRY(configfs_quote(p, mk_tdx_state(p)->path, rd, quote, err));
+    if (aux) mk_buf_reset(aux);
+    return 0;
 }
 
-/* Mainline Linux has no quote ioctl: quotes come from configfs-tsm. */
+/* Mainline Linux has no quote ioctl: quotes come from configfs-tsm at its
+ * default path. */
 static int devtdx_quote(mk_tdx_provider *p, const uint8_t rd[MK_TDX_REPORT_DATA_LEN], mk_buf *quote,
-                        mk_error *err) {
-    mk_tdx_provider *c = NULL;
-    MK_TRY(mk_tdx_provider_configfs_new(NULL, &c, err));
-    mk_tdx_provider_set_timeout_ms(c, atomic_load(&p->timeout_ms));
-    int rc = configfs_quote(c, rd, quote, err);
-    mk_tdx_provider_free(c);
-    if (rc < 0) mk_error_prefix(err, rc, "tdx_guest has no quote interface");
-    return rc;
+                        mk_buf *aux, mk_error *err) {
+    int rc = configfs_quote(p, NULL, rd, quote, err);
+    if (rc < 0) return mk_error_prefix(err, rc, "tdx_guest has no quote interface");
+    if (aux) mk_buf_reset(aux);
+    return 0;
 }
 
 /* Prefer the local TDREPORT; on any failure there, take the body of a
@@ -514,7 +261,7 @@ static int configfs_report(mk_tdx_provider *p, const uint8_t rd[MK_TDX_REPORT_DA
                            mk_tdx_td_report *out, mk_error *err) {
     if (devtdx_report(MK_TDX_GUEST_DEV, rd, out, NULL) == 0) return 0;
     mk_buf q = MK_BUF_INIT;
-    int rc = configfs_quote(p, rd, &q, err);
+    int rc = configfs_quote(p, mk_tdx_state(p)->path, rd, &q, err);
     if (rc == 0) {
         mk_tdx_quote parsed;
         rc = mk_tdx_quote_parse(q.data, q.len, &parsed, err);
@@ -532,24 +279,38 @@ static int configfs_report(mk_tdx_provider *p, const uint8_t rd[MK_TDX_REPORT_DA
 
 static int devtdx_provider_report(mk_tdx_provider *p, const uint8_t rd[MK_TDX_REPORT_DATA_LEN],
                                   mk_tdx_td_report *out, mk_error *err) {
-    return devtdx_report(p->path, rd, out, err);
+    return devtdx_report(mk_tdx_state(p)->path, rd, out, err);
 }
 
 const mk_tdx_provider_ops mk_tdx_provider_configfs_ops = {
-    .name = "configfs-tsm",
-    .is_simulated = false,
-    .available = configfs_available,
-    .quote = configfs_provider_quote,
+    .tee =
+        {
+            .name = "configfs-tsm",
+            .platform = MK_TEE_TDX,
+            .is_simulated = false,
+            .ticket = &mk_tdx_ticket_format,
+            .available = configfs_available,
+            .evidence = configfs_provider_quote,
+            .measurements = mk_tdx_provider_measurements,
+            .destroy = mk_tdx_provider_destroy,
+        },
     .report = configfs_report,
     .read_rtmr = sysfs_read_rtmr,
     .extend_rtmr = sysfs_extend,
 };
 
 const mk_tdx_provider_ops mk_tdx_provider_devtdx_ops = {
-    .name = "tdx_guest",
-    .is_simulated = false,
-    .available = devtdx_available,
-    .quote = devtdx_quote,
+    .tee =
+        {
+            .name = "tdx_guest",
+            .platform = MK_TEE_TDX,
+            .is_simulated = false,
+            .ticket = &mk_tdx_ticket_format,
+            .available = devtdx_available,
+            .evidence = devtdx_quote,
+            .measurements = mk_tdx_provider_measurements,
+            .destroy = mk_tdx_provider_destroy,
+        },
     .report = devtdx_provider_report,
     .read_rtmr = sysfs_read_rtmr,
     .extend_rtmr = sysfs_extend,

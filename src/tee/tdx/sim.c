@@ -47,6 +47,7 @@
 #include "mosaik/crypto.h"
 #include "mosaik/encoding.h"
 #include "tee/tdx/sim_internal.h"
+#include "tee/tee_internal.h"
 #include "tee/tdx/tdx_provider_internal.h"
 
 #define SIM_FILE_MAX (64 * 1024)
@@ -139,9 +140,9 @@ static int sim_finish(mk_tdx_sim *s, mk_error *err) {
     int n = i2d_X509(s->root, &s->root_der);
     if (n <= 0) return mk_error_openssl(err, MK_ECRYPTO, "simulator: encoding the root");
     s->root_der_len = (size_t)n;
-    s->pck_chain = mk_tdx_sim_pem_chain(s->pck, s->pck_ca, s->root, &s->pck_chain_len);
-    s->tcb_chain = mk_tdx_sim_pem_chain(s->tcb, s->root, NULL, NULL);
-    s->pck_ca_chain = mk_tdx_sim_pem_chain(s->pck_ca, s->root, NULL, NULL);
+    s->pck_chain = mk_tee_sim_pem_chain(s->pck, s->pck_ca, s->root, &s->pck_chain_len);
+    s->tcb_chain = mk_tee_sim_pem_chain(s->tcb, s->root, NULL, NULL);
+    s->pck_ca_chain = mk_tee_sim_pem_chain(s->pck_ca, s->root, NULL, NULL);
     if (!s->pck_chain || !s->tcb_chain || !s->pck_ca_chain)
         return mk_error_set(err, MK_ENOMEM, "simulator: out of memory");
     MK_TRY(mk_tdx_sim_pub_raw(s->att_key, s->att_pub, err));

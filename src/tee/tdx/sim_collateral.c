@@ -24,6 +24,7 @@
 #include "mosaik/clock.h"
 #include "mosaik/encoding.h"
 #include "tee/tdx/sim_internal.h"
+#include "tee/tee_internal.h"
 #include "tee/tdx/tdx_internal.h"
 
 static void hex_upper(const uint8_t *p, size_t n, char *out) {
@@ -113,8 +114,8 @@ int mk_tdx_sim_collateral_json(const mk_tdx_sim *sim, int64_t now, mk_buf *out, 
     }
     MK_GUARD(rc, mk_tdx_sim_sign(sim->tcb_key, tcb.data, tcb.len, tcb_sig, err), done);
     MK_GUARD(rc, mk_tdx_sim_sign(sim->tcb_key, qe.data, qe.len, qe_sig, err), done);
-    MK_GUARD(rc, mk_tdx_sim_make_crl(sim->pck_ca, sim->pck_ca_key, now, &pck_crl, err), done);
-    MK_GUARD(rc, mk_tdx_sim_make_crl(sim->root, sim->root_key, now, &root_crl, err), done);
+    MK_GUARD(rc, mk_tee_sim_crl(sim->pck_ca, sim->pck_ca_key, now, &pck_crl, err), done);
+    MK_GUARD(rc, mk_tee_sim_crl(sim->root, sim->root_key, now, &root_crl, err), done);
     mk_tdx_bundle_parts p = {
         .pck_crl_issuer_chain = sim->pck_ca_chain,
         .root_ca_crl = root_crl.data,

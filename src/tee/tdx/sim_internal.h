@@ -4,8 +4,8 @@
  *
  *   sim.c             the simulator object: construction, the signed QE
  *                     report, persistence, reference counting;
- *   sim_pki.c         the test PKI: keys, certificates (with the SGX
- *                     extension), CRLs, PEM chains, raw ECDSA signatures;
+ *   sim_pki.c         the test PKI on the shared one (tee/sim_pki.c): the
+ *                     chain's names and shape, the SGX extension;
  *   sim_quote.c       the simulated TD and its quotes;
  *   sim_collateral.c  TCB info and QE identity texts, signed, as a bundle.
  *
@@ -91,10 +91,7 @@ int mk_tdx_sim_pub_raw(EVP_PKEY *key, uint8_t out[64], mk_error *err);
  * with a random positive 128-bit serial. NULL on failure. */
 X509 *mk_tdx_sim_make_cert(mk_tdx_sim_cert_kind kind, const char *cn, EVP_PKEY *key, X509 *issuer,
                            EVP_PKEY *issuer_key, int64_t now);
-/* An empty CRL by `issuer`, valid [now - 1 h, now + 30 days], as DER. */
-int mk_tdx_sim_make_crl(X509 *issuer, EVP_PKEY *key, int64_t now, mk_buf *der, mk_error *err);
-/* The PEM of up to three certificates (NULL ones skipped) as one
- * NUL-terminated string (malloc'd); *len without the NUL when len. */
-char *mk_tdx_sim_pem_chain(X509 *a, X509 *b, X509 *c, size_t *len);
+/* CRLs and PEM chains are the shared simulator PKI's (tee/tee_internal.h:
+ * mk_tee_sim_crl, mk_tee_sim_pem_chain). */
 
 #endif

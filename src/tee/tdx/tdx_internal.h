@@ -12,8 +12,8 @@
  *   tcb.c        TCB evaluation by Intel's QVL rules
  *   fetch.c      PCS/PCCS download and on-disk cache
  *   verify.c     the verifier: runs the trust model's steps in order
- *   ticket.c     the ticket's report-data preimage, canonical CBOR, capped
- *                zstd (the steps behind mk_tdx_ticket_encode/decode)
+ *   ticket.c     TDX's ticket format on the shared envelope, and the TDX
+ *                ticket API over it
  *
  * Not installed; not part of the public API.
  */
@@ -109,6 +109,8 @@ int mk_tdx_tcb_evaluate(const mk_tdx_collateral *c, const mk_tdx_quote *q,
 
 /* ---- ticket.c ---- */
 
+/* TDX's ticket format on the shared envelope (tee/ticket.c). */
+extern const mk_tee_ticket_format mk_tdx_ticket_format;
 /* Length of the report-data preimage (mosaik/tdx_ticket.h). */
 #define MK_TDX_EXTRA_ENCODED_LEN (4 + sizeof(MK_TDX_REPORT_DATA_DOMAIN) - 1 + 32 + 32 + 8 + 8 + 8)
 /* The preimage whose SHA-512 is mk_tdx_report_data. */
@@ -117,9 +119,5 @@ void mk_tdx_extra_data_encode(const mk_tdx_extra_data *x, uint8_t out[MK_TDX_EXT
  * zeroes *t on failure and allocates nothing. */
 int mk_tdx_ticket_encode_cbor(const mk_tdx_ticket *t, mk_buf *out, mk_error *err);
 int mk_tdx_ticket_decode_cbor(const uint8_t *data, size_t len, mk_tdx_ticket *t, mk_error *err);
-/* Decompress one zstd frame into out, refusing more than max bytes of
- * output (without allocating beyond max) and bytes after the frame. */
-int mk_tdx_zstd_decompress_capped(const uint8_t *data, size_t len, size_t max, mk_buf *out,
-                                  mk_error *err);
 
 #endif

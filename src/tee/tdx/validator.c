@@ -20,6 +20,8 @@
  *   6. peer id and network id against the peer's entry;
  *   7. freshness (quoted in the future, max_age, not_before, max_lifetime);
  *   8. expiry.
+ * Steps 5 to 8 use the shared checks of tee/checks.c (variants, peer,
+ * network, freshness, expiry), as every platform does.
  * The admission expires at min(ticket expiration, the quote's valid_until).
  *
  * Collateral precedence (pick_collateral): the operator's static bundle,
@@ -47,11 +49,10 @@
 #include "mosaik/clock.h"
 #include "mosaik/crypto.h"
 #include "mosaik/encoding.h"
+#include "tee/tee_internal.h"
 
 #define SIG_DOMAIN "mosaik.validator.tdx.v1"
 #define MAX_VARIANTS 256
-/* Tickets quoted further in the future than this are refused. */
-#define CLOCK_SKEW 300
 
 /* ------------------------------------------------------------------ */
 /* Criteria                                                            */
@@ -335,7 +336,7 @@ typedef struct tdx_state {
     mk_tdx_criteria baseline;
     mk_tdx_criteria *variants;
     size_t n_variants;
-    int64_t max_age, not_before, max_lifetime;
+    mk_tee_freshness fresh;
     mk_tdx_policy policy;
     bool has_sim_root;
     uint8_t sim_root_hash[32];
@@ -376,9 +377,7 @@ static int compute_signature(tdx_state *s) {
         crit_encode(&s->variants[i], enc);
         mk_buf_append(&b, enc, sizeof enc);
     }
-    put_i64(&b, s->max_age);
-    put_i64(&b, s->not_before);
-    put_i64(&b, s->max_lifetime);
+    mk_tee_freshness_encode(&s->fresh, &b);
     const mk_tdx_policy *p = &s->policy;
     mk_buf_append_u32be(&b, p->accepted_statuses);
     mk_buf_append_u8(&b, p->allow_debug);
@@ -449,13 +448,6 @@ static void hint_simulator(const mk_tdx_ticket *t, mk_error *err) {
                         "trust its root explicitly to accept it)");
 }
 
-static void fmt_time(int64_t t, char out[MK_RFC3339_LEN]) {
-    if (t == MK_EXPIRES_NEVER)
-        snprintf(out, MK_RFC3339_LEN, "never");
-    else
-        mk_time_format_rfc3339(t, out);
-}
-
 /* Collateral precedence: the operator's sources first. Static collateral,
  * then the verifier's fetcher (signalled by *out == NULL); a ticket's own
  * bundle only when the operator configured neither. A peer must never be
@@ -506,9 +498,7 @@ static int verify_quote(tdx_state *s, const mk_tdx_ticket *t, int64_t now, mk_td
 
 /* Step 2: the quote's report data binds this ticket's extra data. */
 static int check_binding(const mk_tdx_ticket *t, const mk_tdx_result *res, mk_error *err) {
-    uint8_t want[64];
-    mk_tdx_report_data(&t->extra, want);
-    if (!mk_ct_equal(want, res->report.report_data, 64))
+    if (!mk_tee_binds(MK_TDX_REPORT_DATA_DOMAIN, &t->extra, res->report.report_data))
         return mk_error_set(err, MK_EMISMATCH,
                             "report data does not bind the ticket's extra data (peer, network, "
                             "times): the quote was made for another ticket");
@@ -516,96 +506,14 @@ static int check_binding(const mk_tdx_ticket *t, const mk_tdx_result *res, mk_er
 }
 
 /* Step 3: the baseline measurements, and one of the variants if any. */
+static int variant_match(const void *variant, const void *report, mk_error *err) {
+    return mk_tdx_criteria_match(variant, report, err);
+}
+
 static int check_measurements(const tdx_state *s, const mk_tdx_td_report *r, mk_error *err) {
     MK_TRY(mk_tdx_criteria_match(&s->baseline, r, err));
-    if (s->n_variants == 0) return 0;
-    char why[MK_ERROR_MSG_MAX] = "";
-    size_t off = 0;
-    for (size_t i = 0; i < s->n_variants; i++) {
-        mk_error ve;
-        mk_error_clear(&ve);
-        if (mk_tdx_criteria_match(&s->variants[i], r, &ve) == 0) return 0;
-        if (off < sizeof why) {
-            int n =
-                snprintf(why + off, sizeof why - off, "%s%zu: %s", i ? "; " : "", i + 1, ve.msg);
-            if (n > 0) off += (size_t)n;
-        }
-    }
-    return mk_error_set(err, MK_EMISMATCH, "no variant matches (%s)", why);
-}
-
-/* Step 4: the ticket is this peer's, on this network. */
-static int check_peer(const mk_tdx_extra_data *x, const mk_peer_view *peer, mk_error *err) {
-    if (!peer) return mk_error_set(err, MK_EINVAL, "no peer to judge the ticket for");
-    char a[MK_ID_HEX_LEN], b[MK_ID_HEX_LEN];
-    if (!mk_id_eq(&x->peer_id, &peer->peer_id)) {
-        mk_id_to_hex(&x->peer_id, a);
-        mk_id_to_hex(&peer->peer_id, b);
-        return mk_error_set(err, MK_EMISMATCH, "ticket binds peer %.16s, entry is peer %.16s", a,
-                            b);
-    }
-    if (!mk_id_eq(&x->network_id, &peer->network_id)) {
-        mk_id_to_hex(&x->network_id, a);
-        mk_id_to_hex(&peer->network_id, b);
-        return mk_error_set(err, MK_EMISMATCH, "ticket binds network %.16s, entry is network %.16s",
-                            a, b);
-    }
-    return 0;
-}
-
-/* Step 5: freshness — quoted not in the future, not older than max_age,
- * not before not_before, a lifetime within max_lifetime. Overflow-free:
- * decoding bounds the ticket's times to [0, year 9999] (or expiration ==
- * never), but `now` is the caller's; every difference is computed with
- * __builtin_sub_overflow and an overflow counts as "too far apart". */
-static int check_freshness(const tdx_state *s, const mk_tdx_extra_data *x, int64_t now,
-                           mk_error *err) {
-    char tq[MK_RFC3339_LEN];
-    fmt_time(x->quoted_at, tq);
-    int64_t age = 0, lifetime = 0;
-    bool age_ovf = __builtin_sub_overflow(now, x->quoted_at, &age);
-    if ((!age_ovf && age < -CLOCK_SKEW) || (age_ovf && now < x->quoted_at))
-        return mk_error_set(err, MK_ENOTYET, "ticket quoted at %s, in the future", tq);
-    if (s->max_age > 0 && (age_ovf || age > s->max_age)) {
-        if (age_ovf)
-            return mk_error_set(err, MK_EEXPIRED,
-                                "ticket quoted at %s is too old, max_age is %lld s", tq,
-                                (long long)s->max_age);
-        return mk_error_set(err, MK_EEXPIRED,
-                            "ticket quoted at %s is %lld s old, max_age is %lld s", tq,
-                            (long long)age, (long long)s->max_age);
-    }
-    if (s->not_before != 0 && x->quoted_at < s->not_before) {
-        char nb[MK_RFC3339_LEN];
-        fmt_time(s->not_before, nb);
-        return mk_error_set(err, MK_EPOLICY, "ticket quoted at %s, before not_before %s", tq, nb);
-    }
-    if (s->max_lifetime > 0) {
-        if (x->expiration == MK_EXPIRES_NEVER)
-            return mk_error_set(err, MK_EPOLICY, "ticket never expires, max_lifetime is %lld s",
-                                (long long)s->max_lifetime);
-        if (__builtin_sub_overflow(x->expiration, x->quoted_at, &lifetime) ||
-            lifetime > s->max_lifetime)
-            return mk_error_set(err, MK_EPOLICY,
-                                "ticket lifetime %lld s exceeds max_lifetime %lld s",
-                                (long long)lifetime, (long long)s->max_lifetime);
-    }
-    return 0;
-}
-
-/* Step 6: not expired; admitted until the ticket's expiration or the end
- * of the quote's verified window, whichever is first. */
-static int check_expiry(const mk_tdx_extra_data *x, const mk_tdx_result *res, int64_t now,
-                        mk_expiration *expires, mk_error *err) {
-    if (x->expiration != MK_EXPIRES_NEVER && now >= x->expiration) {
-        char tx[MK_RFC3339_LEN];
-        fmt_time(x->expiration, tx);
-        return mk_error_set(err, MK_EEXPIRED, "ticket expired at %s", tx);
-    }
-    mk_expiration e = x->expiration;
-    if (res->valid_until > 0 && res->valid_until < e) e = res->valid_until;
-    if (expires) *expires = e;
-    return 0;
+    return mk_tee_check_variants(s->variants, s->n_variants, sizeof *s->variants, variant_match, r,
+                                 err);
 }
 
 static int validate_impl(tdx_state *s, const uint8_t *data, size_t len, const mk_peer_view *peer,
@@ -620,9 +528,10 @@ static int validate_impl(tdx_state *s, const uint8_t *data, size_t len, const mk
     if (res_out) *res_out = res;
     if (rc == 0) rc = check_binding(&t, &res, err);
     if (rc == 0) rc = check_measurements(s, &res.report, err);
-    if (rc == 0) rc = check_peer(&t.extra, peer, err);
-    if (rc == 0) rc = check_freshness(s, &t.extra, now, err);
-    if (rc == 0) rc = check_expiry(&t.extra, &res, now, expires, err);
+    /* Steps 4-6, shared with every platform (tee/checks.c). */
+    if (rc == 0) rc = mk_tee_check_peer(&t.extra, peer, err);
+    if (rc == 0) rc = mk_tee_check_freshness(&s->fresh, &t.extra, now, err);
+    if (rc == 0) rc = mk_tee_check_expiry(&t.extra, res.valid_until, now, expires, err);
     mk_tdx_ticket_free(&t);
     return rc;
 }
@@ -694,16 +603,10 @@ mk_validator *mk_tdx_validator_new(const mk_tdx_validator_opts *o, mk_error *err
                 }
             s->variants[i] = c;
         }
-        qsort(s->variants, o->n_variants, sizeof *s->variants, crit_cmp);
-        size_t n = 0;
-        for (size_t i = 0; i < o->n_variants; i++)
-            if (n == 0 || crit_cmp(&s->variants[n - 1], &s->variants[i]) != 0)
-                s->variants[n++] = s->variants[i];
-        s->n_variants = n;
+        s->n_variants =
+            mk_tee_variants_normalize(s->variants, o->n_variants, sizeof *s->variants, crit_cmp);
     }
-    s->max_age = o->max_age;
-    s->not_before = o->not_before;
-    s->max_lifetime = o->max_lifetime;
+    s->fresh = (mk_tee_freshness){o->max_age, o->not_before, o->max_lifetime};
     s->policy = o->policy;
     s->coll_from_ticket = o->coll_from_ticket;
     mk_tdx_ticket_class(&s->class_id);

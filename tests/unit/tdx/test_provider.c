@@ -12,7 +12,10 @@
  *
  * /dev/tdx_guest and the auto provider are checked for what this machine
  * has (no TDX): unavailable, with a reason. The TDREPORT parser is checked
- * on a synthetic 1024-byte report.
+ * on a synthetic 1024-byte report. A TDX provider seen through the shared
+ * interface (mosaik/tee.h): its platform, measurement registers, the
+ * shared attester's tickets as TDX tickets; and the TDX-typed functions
+ * refusing another platform's provider.
  */
 #include "testutil.h"
 
@@ -23,6 +26,7 @@
 #include <time.h>
 
 #include "mosaik/tdx_provider.h"
+#include "tee/tdx/tdx_internal.h"
 #include "tee/tdx/tdx_provider_internal.h" /* mk_tdx_tdreport_parse */
 
 #define T0 ((int64_t)1752919200)
@@ -462,6 +466,114 @@ static void test_tdreport_parse(void **state) {
     TU_ASSERT_RC(mk_tdx_tdreport_parse(r, sizeof r, &rep, &err), MK_EMALFORMED, &err);
 }
 
+/* ---- the shared interface ---- */
+
+static bool other_available(const mk_tee_provider *p, mk_error *err) {
+    (void)p, (void)err;
+    return true;
+}
+
+static int other_evidence(mk_tee_provider *p, const uint8_t rd[64], mk_buf *ev, mk_buf *aux,
+                          mk_error *err) {
+    (void)p, (void)aux, (void)err;
+    mk_buf_reset(ev);
+    return mk_buf_append(ev, rd, 64);
+}
+
+static int other_measurements(mk_tee_provider *p, mk_tee_measurements *out, mk_error *err) {
+    (void)p, (void)out, (void)err;
+    return 0;
+}
+
+static void test_tee_view(void **state) {
+    (void)state;
+    mk_error err;
+    mk_error_clear(&err);
+    mk_tdx_sim_td td;
+    mk_tdx_sim_td_default(&td);
+    mk_tdx_provider *p = NULL;
+    TU_ASSERT_RC(mk_tdx_provider_sim_new(g_sim, &td, &p, &err), 0, &err);
+    assert_int_equal(mk_tee_provider_platform(p), MK_TEE_TDX);
+    assert_true(mk_tee_provider_is_simulated(p));
+    uint8_t d[48];
+    memset(d, 0x33, sizeof d);
+    TU_ASSERT_RC(mk_tdx_provider_extend_rtmr(p, 3, d, &err), 0, &err);
+    mk_tee_measurements m;
+    TU_ASSERT_RC(mk_tee_provider_measurements(p, &m, &err), 0, &err);
+    assert_int_equal(m.platform, MK_TEE_TDX);
+    assert_int_equal(m.n, 8);
+    const mk_tee_register *mrtd = mk_tee_measurements_find(&m, "MRTD");
+    assert_non_null(mrtd);
+    assert_int_equal(mrtd->len, 48);
+    assert_memory_equal(mrtd->value, td.mr_td, 48);
+    uint8_t r3[48];
+    TU_ASSERT_RC(mk_tdx_provider_read_rtmr(p, 3, r3, &err), 0, &err);
+    assert_memory_equal(mk_tee_measurements_find(&m, "RTMR3")->value, r3, 48);
+    assert_non_null(mk_tee_measurements_find(&m, "MROWNERCONFIG"));
+    /* Evidence through the shared interface is a TDX quote; no aux data. */
+    uint8_t rd[64];
+    memset(rd, 0x44, sizeof rd);
+    mk_buf q = MK_BUF_INIT, aux = MK_BUF_INIT;
+    mk_buf_append(&aux, "x", 1);
+    TU_ASSERT_RC(mk_tee_provider_evidence(p, rd, &q, &aux, &err), 0, &err);
+    assert_int_equal(aux.len, 0);
+    mk_tdx_quote parsed;
+    TU_ASSERT_RC(mk_tdx_quote_parse(q.data, q.len, &parsed, &err), 0, &err);
+    assert_memory_equal(parsed.body.report_data, rd, 64);
+    /* The shared attester over it makes TDX tickets. */
+    mk_tee_attester_config cfg;
+    mk_tee_attester_config_init(&cfg);
+    cfg.provider = p;
+    mk_tee_attester *a = NULL;
+    TU_ASSERT_RC(mk_tee_attester_new(&cfg, &a, &err), 0, &err);
+    mk_id peer, net;
+    mk_id_from_name(&peer, "peer");
+    mk_id_from_name(&net, "net");
+    mk_ticket g;
+    TU_ASSERT_RC(mk_tee_attester_ticket(a, &peer, &net, T0, &g, &err), 0, &err);
+    mk_tdx_ticket t;
+    TU_ASSERT_RC(mk_tdx_ticket_from_generic(&g, &t, &err), 0, &err);
+    TU_ASSERT_RC(mk_tdx_ticket_check_binding(&t, &err), 0, &err);
+    assert_null(t.collateral);
+    mk_tdx_ticket_free(&t);
+    mk_ticket_free(&g);
+    mk_tee_attester_free(a);
+    mk_buf_free(&q), mk_buf_free(&aux);
+
+    /* Another platform's provider is not a TDX provider. */
+    static const mk_tee_ticket_format other_fmt = {.platform = MK_TEE_SNP,
+                                                   .label = "other ticket",
+                                                   .class_name = "other",
+                                                   .domain = "other",
+                                                   .evidence_name = "report",
+                                                   .endorsements_name = "certs",
+                                                   .version = 1,
+                                                   .evidence_max = 100,
+                                                   .endorsements_max = 100};
+    static const mk_tee_provider_ops other = {.name = "other",
+                                              .platform = MK_TEE_SNP,
+                                              .ticket = &other_fmt,
+                                              .available = other_available,
+                                              .evidence = other_evidence,
+                                              .measurements = other_measurements};
+    mk_tee_provider *o = mk_tee_provider_alloc(&other, NULL);
+    assert_non_null(o);
+    mk_tdx_td_report rep;
+    TU_ASSERT_RC(mk_tdx_provider_quote(o, rd, &q, &err), MK_EINVAL, &err);
+    TU_ASSERT_REASON(&err, "TDX quote: other is not a TDX provider");
+    TU_ASSERT_RC(mk_tdx_provider_report(o, rd, &rep, &err), MK_EINVAL, &err);
+    TU_ASSERT_RC(mk_tdx_provider_read_rtmr(o, 0, r3, &err), MK_EINVAL, &err);
+    TU_ASSERT_RC(mk_tdx_provider_extend_rtmr(o, 3, d, &err), MK_EINVAL, &err);
+    assert_int_equal(mk_tdx_provider_set_measurements_dir(o, "/tmp"), MK_EINVAL);
+    mk_tdx_attester *ta = NULL;
+    TU_ASSERT_RC(mk_tdx_attester_new(&(mk_tdx_attester_config){.provider = o}, &ta, &err),
+                 MK_EINVAL, &err);
+    TU_ASSERT_REASON(&err, "attester: other is not a TDX provider");
+    assert_null(ta);
+    mk_tee_provider_free(o);
+    mk_tdx_provider_free(p);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_configfs_quote),
@@ -474,6 +586,7 @@ int main(void) {
         cmocka_unit_test(test_rtmr_sysfs),
         cmocka_unit_test(test_auto_unavailable),
         cmocka_unit_test(test_tdreport_parse),
+        cmocka_unit_test(test_tee_view),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

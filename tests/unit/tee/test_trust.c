@@ -12,7 +12,9 @@
  *   - AMD's real chains (../shared/testdata/snp): a Milan VCEK to the
  *     pinned Milan ARK through its ASK, Genoa and Turin VCEKs to theirs, a
  *     VLEK through the ASVK (valid in 2025, expired in 2026), a Genoa VCEK
- *     refused under the Milan chain, a VCEK whose signature fails.
+ *     refused under the Milan chain, a VCEK whose signature fails;
+ *   - the simulators' test PKI (tee/sim_pki.c): a P-384 chain with a
+ *     private extension, its CRL, raw ECDSA signatures.
  */
 #include "testutil.h"
 
@@ -649,12 +651,88 @@ static void test_asn1_readers(void **state) {
     X509_free(turin);
 }
 
+/* ------------------------------------------------------------------ */
+/* The simulators' test PKI                                            */
+/* ------------------------------------------------------------------ */
+
+static void test_sim_pki(void **state) {
+    (void)state;
+    EVP_PKEY *rk = mk_tee_sim_keygen("P-384"), *ck = mk_tee_sim_keygen("P-384"),
+             *lk = mk_tee_sim_keygen("P-384");
+    assert_non_null(rk), assert_non_null(ck), assert_non_null(lk);
+    mk_tee_sim_cert_spec root = {
+        .kind = MK_TEE_SIM_ROOT, .cn = "sim ARK", .org = "SIMULATED", .pathlen = 1, .now = T_NOW};
+    mk_tee_sim_cert_spec ca = root, leaf = root;
+    ca.kind = MK_TEE_SIM_CA, ca.cn = "sim ASK", ca.pathlen = 0;
+    static const uint8_t spl[] = {0x02, 0x01, 0x08}; /* INTEGER 8 */
+    mk_tee_sim_ext ext = {"1.3.6.1.4.1.3704.1.3.3", spl, sizeof spl};
+    leaf.kind = MK_TEE_SIM_LEAF, leaf.cn = "sim VCEK", leaf.ext = &ext, leaf.n_ext = 1;
+    leaf.years = 7;
+    X509 *r = mk_tee_sim_cert(&root, rk, NULL, rk);
+    X509 *c = mk_tee_sim_cert(&ca, ck, r, rk);
+    X509 *l = mk_tee_sim_cert(&leaf, lk, c, ck);
+    assert_non_null(r), assert_non_null(c), assert_non_null(l);
+    assert_null(mk_tee_sim_cert(&(mk_tee_sim_cert_spec){.kind = MK_TEE_SIM_LEAF}, lk, c, ck));
+    /* ECDSA-SHA384 throughout; the chain verifies, flagged simulated. */
+    const X509_ALGOR *alg;
+    X509_get0_signature(NULL, &alg, l);
+    const ASN1_OBJECT *o;
+    X509_ALGOR_get0(&o, NULL, NULL, alg);
+    assert_int_equal(OBJ_obj2nid(o), NID_ecdsa_with_SHA384);
+    mk_tee_trust *t = store(&CFG, NULL, 0);
+    uint8_t *der = NULL;
+    int dl = i2d_X509(r, &der);
+    mk_error err;
+    TU_ASSERT_RC(mk_tee_trust_add_sim_root(t, der, (size_t)dl, &err), 0, &err);
+    size_t pl = 0;
+    char *pem = mk_tee_sim_pem_chain(l, c, r, &pl);
+    assert_non_null(pem);
+    assert_int_equal(strlen(pem), pl);
+    mk_tee_chain ch;
+    TU_ASSERT_RC(mk_tee_chain_verify_pem(t, pem, pl, T_NOW, &ch, &err), 0, &err);
+    assert_true(ch.simulated);
+    int64_t nb, na;
+    assert_int_equal(mk_tee_x509_window(ch.leaf, &nb, &na), 0);
+    assert_int_equal(nb, T_NOW - 86400);
+    assert_int_equal(na, T_NOW + 7LL * 365 * 86400);
+    const uint8_t *v;
+    size_t vl;
+    static const uint8_t oid[] = {0x2b, 0x06, 0x01, 0x04, 0x01, 0x9c, 0x78, 0x01, 0x03, 0x03};
+    TU_ASSERT_RC(mk_tee_x509_ext(ch.leaf, oid, sizeof oid, "snpSPL", &v, &vl, &err), 0, &err);
+    assert_int_equal(vl, 3);
+    assert_memory_equal(v, spl, 3);
+    mk_tee_chain_free(&ch);
+    /* Its CRL. */
+    mk_buf crl_der = MK_BUF_INIT;
+    TU_ASSERT_RC(mk_tee_sim_crl(r, rk, T_NOW, &crl_der, &err), 0, &err);
+    X509_CRL *crl = NULL;
+    TU_ASSERT_RC(mk_tee_crl_parse(crl_der.data, crl_der.len, &crl, &err), 0, &err);
+    TU_ASSERT_RC(mk_tee_crl_check(crl, r, MK_TEE_SIGALG_ECDSA, T_NOW, &err), 0, &err);
+    TU_ASSERT_RC(mk_tee_crl_lookup(crl, c, &err), 0, &err);
+    /* Raw signatures and points. */
+    uint8_t sig[96], pub[96];
+    TU_ASSERT_RC(mk_tee_sim_sign(lk, MK_SHA384, "report", 6, sig, 48, &err), 0, &err);
+    TU_ASSERT_RC(mk_tee_sim_pub_raw(lk, pub, 48, &err), 0, &err);
+    TU_ASSERT_RC(mk_tee_sim_pub_raw(lk, pub, 32, &err), MK_ECRYPTO, &err);
+    mk_pubkey *pk = NULL;
+    TU_ASSERT_RC(mk_pubkey_from_ec(MK_P384, pub, 96, &pk, &err), 0, &err);
+    TU_ASSERT_RC(mk_ecdsa_verify_raw(pk, MK_SHA384, "report", 6, sig, 96, &err), 0, &err);
+    mk_pubkey_free(pk);
+    X509_CRL_free(crl);
+    mk_buf_free(&crl_der);
+    free(pem);
+    OPENSSL_free(der);
+    mk_tee_trust_free(t);
+    X509_free(r), X509_free(c), X509_free(l);
+    EVP_PKEY_free(rk), EVP_PKEY_free(ck), EVP_PKEY_free(lk);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_pinning),        cmocka_unit_test(test_ecdsa_and_pss_chains),
         cmocka_unit_test(test_pss_parameters), cmocka_unit_test(test_roots_apart),
         cmocka_unit_test(test_crl_pss),        cmocka_unit_test(test_amd_chains),
-        cmocka_unit_test(test_asn1_readers),
+        cmocka_unit_test(test_asn1_readers),   cmocka_unit_test(test_sim_pki),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
