@@ -323,7 +323,7 @@ MK_EXTERN int mk_snp_criteria_match(const mk_snp_criteria *c, const mk_snp_repor
 /* The baseline must match, and when variants are given (n > 0) at least one
  * of them; a variant that pins nothing is MK_EINVAL (it would match every
  * guest). The reason names the baseline field or lists why each variant
- * failed ("no variant matches: [0] measurement mismatch …"). */
+ * failed ("no variant matches (1: measurement mismatch …; 2: …)"). */
 MK_EXTERN int mk_snp_criteria_match_set(const mk_snp_criteria *baseline,
                                         const mk_snp_criteria *variants, size_t n,
                                         const mk_snp_report *r, mk_error *err);

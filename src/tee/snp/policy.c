@@ -18,14 +18,16 @@
  *
  * Criteria: each field in the mask must be equal (guest_svn: at least);
  * a set is a baseline that must match plus variants of which one must
- * match when any are given. A variant pinning nothing would make "one must
- * match" vacuous and is refused (MK_EINVAL).
+ * match when any are given (the shared mk_tee_check_variants, whose
+ * refusal lists every variant's reason). A variant pinning nothing would
+ * make "one must match" vacuous and is refused (MK_EINVAL).
  */
 #include <stdio.h>
 #include <string.h>
 
 #include "mosaik/encoding.h"
 #include "tee/snp/snp_internal.h"
+#include "tee/tee_internal.h"
 
 void mk_snp_policy_default(mk_snp_policy *p) {
     memset(p, 0, sizeof *p);
@@ -172,6 +174,10 @@ int mk_snp_criteria_match(const mk_snp_criteria *c, const mk_snp_report *r, mk_e
     return 0;
 }
 
+static int match_variant(const void *variant, const void *report, mk_error *err) {
+    return mk_snp_criteria_match(variant, report, err);
+}
+
 int mk_snp_criteria_match_set(const mk_snp_criteria *baseline, const mk_snp_criteria *variants,
                               size_t n, const mk_snp_report *r, mk_error *err) {
     if (baseline) MK_TRY(mk_snp_criteria_match(baseline, r, err));
@@ -179,17 +185,6 @@ int mk_snp_criteria_match_set(const mk_snp_criteria *baseline, const mk_snp_crit
     if (!variants) return mk_error_set(err, MK_EINVAL, "criteria: no variants");
     for (size_t i = 0; i < n; i++)
         if (!(variants[i].mask & MK_SNP_REQ_ALL))
-            return mk_error_set(err, MK_EINVAL, "criteria: variant %zu pins nothing", i);
-    char why[MK_ERROR_MSG_MAX] = "no variant matches:";
-    size_t used = strlen(why);
-    for (size_t i = 0; i < n; i++) {
-        mk_error ve;
-        mk_error_clear(&ve);
-        if (mk_snp_criteria_match(&variants[i], r, &ve) == 0) return 0;
-        if (used < sizeof why - 1) {
-            int k = snprintf(why + used, sizeof why - used, " [%zu] %s;", i, ve.msg);
-            used = k < 0 ? sizeof why - 1 : used + (size_t)k;
-        }
-    }
-    return mk_error_set(err, MK_EMISMATCH, "%s", why);
+            return mk_error_set(err, MK_EINVAL, "criteria: variant %zu pins nothing", i + 1);
+    return mk_tee_check_variants(variants, n, sizeof *variants, match_variant, r, err);
 }
