@@ -1,8 +1,8 @@
 /*
  * mosaik/mosaik.h — umbrella header for libmosaik: includes every public
- * header, the TEE and TDX ones when the library was built with them
- * (MOSAIK_HAVE_TEE, MOSAIK_HAVE_TDX, MOSAIK_HAVE_TDX_BUILDER in
- * mosaik/version.h).
+ * header, the TEE, TDX and SNP ones when the library was built with them
+ * (MOSAIK_HAVE_TEE, MOSAIK_HAVE_TDX, MOSAIK_HAVE_TDX_BUILDER,
+ * MOSAIK_HAVE_SNP in mosaik/version.h).
  *
  * The test api_exports checks that this list is complete and that the
  * shared library exports exactly the functions these headers declare
@@ -35,6 +35,9 @@
 #include "mosaik/tdx.h"
 #include "mosaik/tdx_provider.h"
 #include "mosaik/tdx_ticket.h"
+#endif
+#if MOSAIK_HAVE_SNP
+#include "mosaik/snp.h"
 #endif
 #if MOSAIK_HAVE_TDX_BUILDER
 #include "mosaik/tdx_measure.h"

@@ -14,5 +14,6 @@ const char *mk_version(void) {
 
 unsigned mk_features(void) {
     return (MOSAIK_HAVE_TEE ? MK_FEATURE_TEE : 0u) | (MOSAIK_HAVE_TDX ? MK_FEATURE_TDX : 0u) |
-           (MOSAIK_HAVE_TDX_BUILDER ? MK_FEATURE_TDX_BUILDER : 0u);
+           (MOSAIK_HAVE_TDX_BUILDER ? MK_FEATURE_TDX_BUILDER : 0u) |
+           (MOSAIK_HAVE_SNP ? MK_FEATURE_SNP : 0u);
 }

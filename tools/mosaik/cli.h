@@ -27,6 +27,9 @@ int cli_cmd_tdx(int argc, char **argv);
 /* The demo runs simulated-TDX nodes: it needs MOSAIK_TDX. */
 int cli_cmd_demo(int argc, char **argv);
 #endif
+#if MOSAIK_HAVE_SNP
+int cli_cmd_snp(int argc, char **argv); /* cmd_snp.c */
+#endif
 
 /* Print to stderr "mosaik: <msg>" and return CLI_USAGE. */
 int cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -27,6 +27,10 @@ static void usage(FILE *f) {
 #endif
             "                     Intel TDX attestation (run 'mosaik tdx --help')\n"
 #endif
+#if MOSAIK_HAVE_SNP
+            "  snp verify|inspect|fetch\n"
+            "                     AMD SEV-SNP attestation (run 'mosaik snp --help')\n"
+#endif
             "  version            print version and enabled features\n"
             "\n"
             "Run 'mosaik <command> --help' for a command's options.\n"
@@ -53,6 +57,9 @@ static const cli_command COMMANDS[] = {
 #if MOSAIK_HAVE_TDX
     {"tdx", cli_cmd_tdx},
     {"demo", cli_cmd_demo},
+#endif
+#if MOSAIK_HAVE_SNP
+    {"snp", cli_cmd_snp},
 #endif
     {NULL, NULL},
 };

@@ -25,10 +25,13 @@ static void test_features(void **state) {
     assert_int_equal(!!(f & MK_FEATURE_TEE), MOSAIK_HAVE_TEE);
     assert_int_equal(!!(f & MK_FEATURE_TDX), MOSAIK_HAVE_TDX);
     assert_int_equal(!!(f & MK_FEATURE_TDX_BUILDER), MOSAIK_HAVE_TDX_BUILDER);
-    assert_int_equal(f & ~(MK_FEATURE_TEE | MK_FEATURE_TDX | MK_FEATURE_TDX_BUILDER), 0);
+    assert_int_equal(!!(f & MK_FEATURE_SNP), MOSAIK_HAVE_SNP);
+    assert_int_equal(
+        f & ~(MK_FEATURE_TEE | MK_FEATURE_TDX | MK_FEATURE_TDX_BUILDER | MK_FEATURE_SNP), 0);
     /* A feature needs the ones below it. */
     if (f & MK_FEATURE_TDX_BUILDER) assert_true(f & MK_FEATURE_TDX);
     if (f & MK_FEATURE_TDX) assert_true(f & MK_FEATURE_TEE);
+    if (f & MK_FEATURE_SNP) assert_true(f & MK_FEATURE_TEE);
 }
 
 MK_STREAM_DEF(TICKS, "ticks", NULL, MK_REQUIRE_NOTHING, MK_REQUIRE_NOTHING);

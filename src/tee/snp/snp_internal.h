@@ -1,0 +1,137 @@
+/*
+ * src/tee/snp/snp_internal.h — contracts between the SEV-SNP source files.
+ *
+ *   report.c     report structure, TCB_VERSION layouts, product names
+ *   ext.c        the AMD extensions of VCEK / VLEK certificates
+ *   amd_certs.c  the built-in ARK / ASK / ASVK certificates and their pins
+ *   chain.c      the X.509 step on the shared trust store (tee/trust.c):
+ *                AMD's store, certificate files, the path leaf <- ASK or
+ *                ASVK <- ARK at an explicit time, AMD's CRLs
+ *   sig.c        the report's ECDSA P-384 signature
+ *   policy.c     policy defaults and checks, measurement criteria
+ *   kds.c        KDS URLs and requests, on the shared fetcher and disk
+ *                cache (tee/fetch.c, tee/cache.c)
+ *   verify.c     the verifier: runs the trust model's steps in order
+ *
+ * Not installed; not part of the public API.
+ */
+#ifndef MOSAIK_SNP_INTERNAL_H
+#define MOSAIK_SNP_INTERNAL_H
+
+#include <openssl/x509.h>
+
+#include "mosaik/snp.h"
+#include "tee/tee_internal.h"
+
+/* ---- ext.c ---- */
+
+/* The AMD extensions, by the last arcs of their OID under
+ * 1.3.6.1.4.1.3704.1 (e.g. "3.8" is ucodeSPL). */
+typedef enum mk_snp_ext_id {
+    MK_SNP_EXT_STRUCT_VERSION = 0, /* .1 INTEGER */
+    MK_SNP_EXT_PRODUCT_NAME,       /* .2 IA5String */
+    MK_SNP_EXT_BL_SPL,             /* .3.1 INTEGER */
+    MK_SNP_EXT_TEE_SPL,            /* .3.2 */
+    MK_SNP_EXT_SNP_SPL,            /* .3.3 */
+    MK_SNP_EXT_SPL_4,              /* .3.4 reserved */
+    MK_SNP_EXT_SPL_5,              /* .3.5 reserved */
+    MK_SNP_EXT_SPL_6,              /* .3.6 reserved */
+    MK_SNP_EXT_SPL_7,              /* .3.7 reserved */
+    MK_SNP_EXT_UCODE_SPL,          /* .3.8 */
+    MK_SNP_EXT_FMC_SPL,            /* .3.9 (Turin) */
+    MK_SNP_EXT_HWID,               /* .4 raw bytes (or an OCTET STRING) */
+    MK_SNP_EXT_CSP_ID,             /* .5 IA5String (VLEK) */
+    MK_SNP_EXT_COUNT
+} mk_snp_ext_id;
+
+/* The extension an OID in dotted form names; -1 if none of AMD's. */
+int mk_snp_ext_lookup(const char *oid);
+
+/* Decode one extension's value (the extnValue OCTET STRING's contents) into
+ * info, under the extension's size limits. `seen` tracks which extensions
+ * were decoded: a repeated one is MK_EMALFORMED. */
+int mk_snp_ext_decode(mk_snp_ext_id id, const uint8_t *v, size_t len, mk_snp_cert_info *info,
+                      unsigned *seen, mk_error *err);
+
+/* After every extension was decoded: which kind of certificate it is (hwID
+ * ⇒ VCEK, csp_id ⇒ VLEK, never both), and that it has what that kind needs
+ * (productName, the four SPLs; fmcSPL when structVersion >= 1). */
+int mk_snp_ext_finish(unsigned seen, mk_snp_cert_info *info, mk_error *err);
+
+/* Read every AMD extension of a certificate, plus its validity window. */
+int mk_snp_cert_info_from_x509(X509 *x, mk_snp_cert_info *out, mk_error *err);
+
+/* ---- amd_certs.c ---- */
+
+/* The built-in certificate (borrowed; lives as long as the process), or
+ * NULL for an unknown product. Parsed once, and only if its DER hashes to
+ * its pin. */
+X509 *mk_snp_amd_cert_x509(mk_snp_product p, mk_snp_ca which);
+
+/* ---- chain.c ---- */
+
+/* AMD's trust store: the three pinned ARKs (root index = product - 1,
+ * MK_SNP_MILAN first), RSASSA-PSS only. */
+int mk_snp_trust_new(mk_tee_trust **out, mk_error *err);
+
+#define MK_SNP_CHAIN_MAX_CERTS 8 /* certificates read from one input */
+#define MK_SNP_CERTS_MAX (MK_SNP_CERT_MAX * MK_SNP_CHAIN_MAX_CERTS)
+
+/* Certificates read from DER (exactly one) or PEM (at most
+ * MK_SNP_CHAIN_MAX_CERTS), owned. */
+typedef struct mk_snp_cert_list {
+    X509 *cert[MK_SNP_CHAIN_MAX_CERTS];
+    size_t n;
+} mk_snp_cert_list;
+
+/* Append the certificates of data (DER or PEM, at most MK_SNP_CERTS_MAX
+ * bytes) to l; MK_ETOOBIG beyond MK_SNP_CHAIN_MAX_CERTS in total. */
+int mk_snp_certs_read(const uint8_t *data, size_t len, mk_snp_cert_list *l, mk_error *err);
+void mk_snp_cert_list_free(mk_snp_cert_list *l);
+
+/* What the chain step is given: AMD's store, the product whose ARK is the
+ * anchor, which intermediate the leaf needs (ASK for a VCEK, ASVK for a
+ * VLEK), the leaf and the other certificates offered with it (may be
+ * NULL). */
+typedef struct mk_snp_chain_in {
+    mk_tee_trust *trust;
+    mk_snp_product product;
+    mk_snp_ca ca;
+    X509 *leaf;
+    const mk_snp_cert_list *offered;
+} mk_snp_chain_in;
+
+/* Verify leaf <- intermediate <- the product's ARK at `now` (chain.c's top
+ * comment: the steps). On success out holds the chain (intermediate = the
+ * one the path went through, not_after = the earliest notAfter); free it
+ * with mk_tee_chain_free. Reasons name the certificate ("certificate
+ * 'SEV-VLEK' expired at 2025-12-10T22:14:21Z (now 2026-06-01T00:00:00Z)"). */
+int mk_snp_chain_verify(const mk_snp_chain_in *in, int64_t now, mk_tee_chain *out, mk_error *err);
+
+/* An AMD CRL (DER or PEM): issued and RSA-PSS-signed by root, thisUpdate
+ * <= now < nextUpdate; then MK_EREVOKED if it lists cert. *next_update gets
+ * the CRL's nextUpdate. */
+int mk_snp_crl_check(const uint8_t *crl, size_t len, X509 *root, X509 *cert, int64_t now,
+                     int64_t *next_update, mk_error *err);
+
+/* 1 if cert names issuer as its issuer and its signature verifies under
+ * issuer's key (no time, no constraints: the sanity check of what is
+ * fetched before it is cached), else 0. */
+int mk_snp_cert_signed_by(X509 *cert, X509 *issuer);
+
+/* ---- sig.c ---- */
+
+/* The report's signature: r and s (little-endian, 72 bytes each) must be
+ * 48-byte values in [1, n-1] of P-384 (MK_EMALFORMED otherwise); the key
+ * must be an EC P-384 key (MK_EUNSUPPORTED otherwise); ECDSA over SHA-384
+ * of bytes [0, 0x2A0) (MK_EBADSIG if it does not verify). */
+int mk_snp_report_verify_sig(const mk_snp_report *r, EVP_PKEY *key, mk_error *err);
+
+/* ---- policy.c ---- */
+
+/* The policy's checks on a verified report (reasons without the "policy: "
+ * prefix the verifier adds). */
+int mk_snp_policy_check(const mk_snp_policy *p, const mk_snp_report *r, mk_snp_product prod,
+                        mk_error *err);
+
+#endif
