@@ -85,7 +85,8 @@ void cli_node_usage(FILE *f) {
             "  --json                  one JSON object per line\n"
             "  --run-for SECONDS       exit (with a departure) after this long\n"
             "  --no-depart             on exit, leave without announcing a departure\n"
-            "  --announce-ms N, --sync-ms N, --purge-after-ms N   intervals (1..86400000)\n"
+            "  --announce-ms N, --sync-ms N, --purge-after-ms N   intervals in ms, 1..86400000\n"
+            "                          (defaults %u, %u, %u)\n"
             "  --config FILE           read options from FILE: 'name = value' lines, the\n"
             "                          long options without dashes, '#' comments; the\n"
             "                          command line overrides the file (a repeated option's\n"
@@ -95,7 +96,9 @@ void cli_node_usage(FILE *f) {
             "The TDX options need a build with MOSAIK_TDX. Files may be '-' (stdin).\n"
             "SIGINT/SIGTERM: announce a departure and exit.\n"
             "Exit status: 0 ran (or printed), 1 failed, 2 usage or configuration error,\n"
-            "3 a file, a socket or the network failed.\n");
+            "3 a file, a socket or the network failed.\n",
+            MK_NETWORK_DEFAULT_ANNOUNCE_MS, MK_NETWORK_DEFAULT_SYNC_MS,
+            MK_NETWORK_DEFAULT_PURGE_MS);
 }
 
 typedef struct node_cli {
