@@ -184,6 +184,7 @@ int cli_cmd_help(int argc, char **argv) {
     int words = argc - optind;
     if ((commands || man) && (words || (commands && man)))
         return cli_usage_error("help: --commands and --man take nothing else");
+    if (man && json) return cli_usage_error("help: --man prints roff, not JSON");
     if (man) {
         man_page(stdout);
         return CLI_OK;
