@@ -5,7 +5,11 @@
 #   make test       build and run every test: plain, then ASan+UBSan, then fuzzers
 #   make bench      run the benchmarks
 #   make fuzz       build and run each libFuzzer target (FUZZ_SECONDS each)
-#   make install    install library, headers, mosaik.pc, CMake package, CLI (PREFIX)
+#   make install    install library, headers, mosaik.pc, CMake package, the CLI
+#                   with mosaik(1), bash completion, mosaik.service and
+#                   etc/mosaik/node.conf (PREFIX, DESTDIR); builds only these,
+#                   not the tests
+#   make uninstall  remove what `make install` installed (node.conf is kept)
 #   make format     clang-format the tree
 
 PREFIX       ?= /usr/local
@@ -15,16 +19,26 @@ CMAKE_FLAGS  ?=
 BUILD        := build
 ASAN_BUILD   := build-asan
 FUZZ_BUILD   := build-fuzz
+# What `make install` builds, and the manifest it keeps for `make uninstall`
+# (its own copy: a test's `cmake --install` elsewhere rewrites the build
+# tree's install_manifest.txt).
+INSTALL_TARGETS := mosaik mosaik_static mosaik_cli mosaik_man
+INSTALL_MANIFEST := $(BUILD)/make-install-manifest.txt
 
-.PHONY: all deps build demo test test-plain test-asan fuzz bench install format clean
+# Quiet: no "Entering directory" lines from the sub-makes CMake runs.
+MAKEFLAGS += --no-print-directory
+
+.PHONY: all deps build configure demo test test-plain test-asan fuzz bench install uninstall format clean
 
 all: build
 
 deps:
 	@scripts/deps.sh build
 
-build: deps
+configure: deps
 	@cmake -S . -B $(BUILD) -DCMAKE_INSTALL_PREFIX=$(PREFIX) $(CMAKE_FLAGS) >/dev/null
+
+build: configure
 	@cmake --build $(BUILD) -j $(JOBS)
 
 demo: build
@@ -52,8 +66,14 @@ bench: deps
 	@cmake --build $(BUILD) -j $(JOBS)
 	@bench/run.sh $(BUILD)
 
-install: build
+install: configure
+	@cmake --build $(BUILD) -j $(JOBS) --target $(INSTALL_TARGETS)
 	@cmake --install $(BUILD) --prefix $(PREFIX)
+	@cp $(BUILD)/install_manifest.txt $(INSTALL_MANIFEST)
+
+uninstall:
+	@cmake -DMANIFEST=$(INSTALL_MANIFEST) -P cmake/uninstall.cmake
+	@rm -f $(INSTALL_MANIFEST)
 
 format:
 	@clang-format -i $$(git ls-files '*.c' '*.h')

@@ -1,16 +1,50 @@
 #!/usr/bin/env bash
-# `make install` delivers a usable library: install into a temporary prefix,
-# then build a small program against it with pkg-config (the shared
-# library, whose exports are the public API) and with CMake's
-# find_package(mosaik) (the static one), and run both.
+# `make install` delivers a usable library and tool: install into a
+# temporary prefix, check the files a user expects (the CLI, mosaik(1), the
+# bash completion, mosaik.service naming this prefix, etc/mosaik/node.conf,
+# the example configuration), then build a small program against it with
+# pkg-config (the shared library, whose exports are the public API) and
+# with CMake's find_package(mosaik) (the static one), and run both; last,
+# uninstall (cmake/uninstall.cmake, what `make uninstall` runs) and require
+# that only the node's configuration is left. Under a sanitizer the
+# consumer programs are not built (the library needs the sanitizer runtime
+# to link against); the rest is checked.
 set -euo pipefail
-if [ -n "${MOSAIK_SANITIZED:-}" ]; then
-  echo "skip: a sanitizer build's library needs the sanitizer runtime to link against"; exit 77
-fi
 build=$(dirname "$MOSAIK_CLI")
+src=$(cd "$(dirname "$0")/../.." && pwd)
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 cmake --install "$build" --prefix "$tmp/prefix" >/dev/null
+cp "$build/install_manifest.txt" "$tmp/manifest"
+p=$tmp/prefix
+for f in bin/mosaik share/man/man1/mosaik.1 share/bash-completion/completions/mosaik \
+         lib/systemd/system/mosaik.service etc/mosaik/node.conf \
+         share/doc/mosaik/mosaik-node.conf.example include/mosaik/mosaik.h; do
+  [ -s "$p/$f" ] || { echo "FAIL: install lacks $f" >&2; exit 1; }
+done
+grep -qx "ExecStart=$p/bin/mosaik node --config $p/etc/mosaik/node.conf" \
+  "$p/lib/systemd/system/mosaik.service" || { echo "FAIL: mosaik.service does not name $p" >&2; exit 1; }
+grep -q "lib/systemd/system/mosaik.service" "$tmp/manifest" || { echo "FAIL: unit not in the manifest" >&2; exit 1; }
+if grep -q "etc/mosaik/node.conf" "$tmp/manifest"; then
+  echo "FAIL: node.conf is in the manifest (uninstall would remove a user's configuration)" >&2; exit 1
+fi
+"$p/bin/mosaik" node --config "$p/etc/mosaik/node.conf" --print-config >/dev/null
+uninstall() {
+  cmake -DMANIFEST="$tmp/manifest" -P "$src/cmake/uninstall.cmake" >/dev/null
+  left=$(cd "$p" && find . -type f -o -type l | sort)
+  if [ "$left" != "./etc/mosaik/node.conf" ]; then
+    echo "FAIL: after uninstall, left: $left" >&2; exit 1
+  fi
+  for d in include/mosaik lib/cmake/mosaik share/doc/mosaik; do
+    [ ! -e "$p/$d" ] || { echo "FAIL: uninstall left $d" >&2; exit 1; }
+  done
+  echo "install: uninstall removed everything but etc/mosaik/node.conf"
+}
+if [ -n "${MOSAIK_SANITIZED:-}" ]; then
+  echo "install: files ok; consumers not built (a sanitizer build's library needs its runtime)"
+  uninstall
+  exit 0
+fi
 cat > "$tmp/consumer.c" <<'C'
 #include <mosaik/mosaik.h>
 #include <stdio.h>
@@ -43,3 +77,4 @@ cmake -S "$tmp/cm" -B "$tmp/cm/b" -DCMAKE_PREFIX_PATH="$tmp/prefix" >/dev/null
 cmake --build "$tmp/cm/b" >/dev/null
 "$tmp/cm/b/c2"
 echo "install: pkg-config and find_package consumers built and ran"
+uninstall

@@ -4,7 +4,8 @@
 #   2. a process killed with SIGKILL is purged by the others after
 #      --purge-after-ms (no departure was announced);
 #   3. SIGTERM makes a process announce its departure, which the others see;
-#   4. the Prometheus responder answers with discovery and net counters;
+#   4. the Prometheus responder answers with discovery and net counters,
+#      and a producing node's with its stream statistics;
 #   5. (TDX builds) a node with a simulated TDX ticket is validated by a node
 #      trusting the shared simulator root with the right MRTD, and refused,
 #      with the reason, by one requiring another MRTD.
@@ -95,6 +96,30 @@ if [ -n "$MADDR" ] && exec 3<>"/dev/tcp/${MADDR%:*}/${MADDR##*:}"; then
 else
     fail "metrics: cannot connect to '$MADDR'"
 fi
+
+# Stream statistics in the metrics of a producer with a consumer.
+start sp --bootstrap "$BS_a" --produce cli.feed --metrics 127.0.0.1:0
+start sc --bootstrap "$BS_sp" --consume cli.feed
+wait_for sc '"event":"received"' 15 || fail "the consumer received nothing"
+SADDR=$(sed -n 's/.*"metrics":"\([^"]*\)".*/\1/p' "$TMP/sp.out" | head -1)
+if [ -n "$SADDR" ] && exec 3<>"/dev/tcp/${SADDR%:*}/${SADDR##*:}"; then
+    printf 'GET /metrics HTTP/1.0\r\n\r\n' >&3
+    timeout 5 cat <&3 >"$TMP/smetrics.txt"
+    exec 3<&-
+    grep -q '^# TYPE mosaik_stream_items_total counter' "$TMP/smetrics.txt" ||
+        fail "metrics: no stream families"
+    grep -qE '^mosaik_stream_items_total\{peer="[0-9a-f]{8}",stream="cli.feed",side="producer"\} [1-9]' \
+        "$TMP/smetrics.txt" || fail "metrics: no items sent on cli.feed"
+    grep -qE '^mosaik_stream_admitted_total\{[^}]*stream="cli.feed"[^}]*\} 1$' "$TMP/smetrics.txt" ||
+        fail "metrics: the consumer is not counted as admitted"
+    grep -qE '^mosaik_stream_channels_active\{[^}]*\} 1$' "$TMP/smetrics.txt" ||
+        fail "metrics: no active channel"
+    grep -q '^mosaik_discovery_catalog_peers' "$TMP/smetrics.txt" ||
+        fail "metrics: the stream families replaced the library's"
+else
+    fail "stream metrics: cannot connect to '$SADDR'"
+fi
+echo "# stream statistics in the Prometheus output"
 
 # Simulated TDX tickets, validated by peers.
 if [ "${MOSAIK_FEATURE_TDX:-1}" = 1 ]; then

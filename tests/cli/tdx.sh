@@ -1,13 +1,21 @@
 #!/usr/bin/env bash
-# tests/cli/tdx.sh — `mosaik tdx`: verify real quotes (with and without
-# collateral, at explicit times), hex input, usage errors, and simulated
-# tickets refused unless the simulator root is trusted.
+# tests/cli/tdx.sh — `mosaik tdx`: verify real quotes (with collateral, or
+# the chain alone with --chain-only, at explicit times), hex input, usage
+# errors, simulated tickets refused unless the simulator root is trusted,
+# and collateral fetched from a local stand-in for Intel PCS. No test needs
+# the internet: without a collateral source, `tdx verify` fetches from
+# Intel PCS, which the tests make unreachable (https_proxy to a closed port)
+# to check that it then refuses to call anything verified (exit 3, naming
+# --collateral and --chain-only).
 set -u
 CLI=${MOSAIK_CLI:?MOSAIK_CLI not set}
 TD=${MOSAIK_TESTDATA:?MOSAIK_TESTDATA not set}/tdx
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
 FAILS=0
+# Intel PCS, unreachable (no internet needed), and an empty collateral cache.
+OFFLINE=(env https_proxy=http://127.0.0.1:9 HTTPS_PROXY=http://127.0.0.1:9 no_proxy= NO_PROXY=
+         XDG_CACHE_HOME="$TMP/xdg")
 
 fail() { echo "FAIL: $*" >&2; FAILS=$((FAILS + 1)); }
 # expect CODE DESCRIPTION -- command...   (stdout/stderr kept in $TMP/out, $TMP/err)
@@ -48,19 +56,41 @@ has err 'UpToDate' "phala-v4 --accept OutOfDate"
 expect 0 "phala-v4 --accept any" -- "$CLI" tdx verify "$TD/phala-v4/quote.bin" \
     --collateral "$TD/phala-v4/collateral.json" --at 1752919234 --accept any
 
-# --- google-spr-v4 without collateral: the chain only, said on stderr and
-# in the JSON (no TCB status, no revocation check).
-expect 0 "google-spr-v4 without collateral" -- "$CLI" tdx verify \
+# --- google-spr-v4 without collateral: fetched from Intel PCS, which is
+# unreachable here: nothing is called verified (exit 3), and the refusal
+# names --collateral and --chain-only, in the JSON and on stderr.
+expect 3 "google-spr-v4 without collateral, offline" -- "${OFFLINE[@]}" "$CLI" tdx verify \
     "$TD/google-spr-v4/quote.bin" --at 1688169600 --json
-has out '"verified": true' "google-spr-v4 without collateral"
-has out '"chain_only": true' "google-spr-v4 without collateral"
-has out '"tcb_status": null' "google-spr-v4 without collateral"
-has err 'chain only' "google-spr-v4 without collateral"
+has out '"verified": false' "google-spr-v4 offline"
+has out '"chain_verified": false' "google-spr-v4 offline"
+has out '"collateral": "pcs"' "google-spr-v4 offline"
+has out '"collateral_url": "https://api.trustedservices.intel.com"' "google-spr-v4 offline"
+has out '"class": "io"' "google-spr-v4 offline"
+has out '--collateral FILE|DIR, or --chain-only' "google-spr-v4 offline"
+has err '--collateral FILE|DIR, or --chain-only' "google-spr-v4 offline"
+expect 3 "google-spr-v4 without collateral, offline, text" -- "${OFFLINE[@]}" "$CLI" tdx verify \
+    "$TD/google-spr-v4/quote.bin" --at 1688169600
+[ -s "$TMP/out" ] && fail "google-spr-v4 offline: a refusal printed a report on stdout"
+# --chain-only: the chain alone, said so in text and JSON; not "verified".
 expect 0 "google-spr-v4 chain only at 2023-07-01" -- "$CLI" tdx verify \
     "$TD/google-spr-v4/quote.bin" --at 1688169600 --chain-only --json
-has out '"verified": true' "google-spr-v4 chain only"
+has out '"verified": false' "google-spr-v4 chain only"
+has out '"chain_verified": true' "google-spr-v4 chain only"
+has out '"chain_only": true' "google-spr-v4 chain only"
+has out '"result": "chain verified; TCB status and revocation not checked"' "google-spr-v4 chain only"
 has out '"tcb_status": null' "google-spr-v4 chain only"
 has out '"trailing_bytes": 39' "google-spr-v4 chain only"
+has out '"error": null' "google-spr-v4 chain only"
+expect 0 "google-spr-v4 chain only, text, RFC 3339 --at" -- "$CLI" tdx verify \
+    "$TD/google-spr-v4/quote.bin" --at 2023-07-01T00:00:00Z --chain-only
+has out '^verified: false' "google-spr-v4 chain only, text"
+has out '^result: chain verified; TCB status and revocation not checked' "google-spr-v4 chain only, text"
+has out '^at: 2023-07-01T00:00:00Z' "google-spr-v4 chain only, text"
+has err 'chain verified; TCB status and revocation not checked' "google-spr-v4 chain only, text"
+expect 2 "--chain-only with --collateral" -- "$CLI" tdx verify "$TD/phala-v4/quote.bin" \
+    --chain-only --collateral "$TD/phala-v4/collateral.json"
+expect 2 "--pccs http:// without --allow-http" -- "$CLI" tdx verify "$TD/phala-v4/quote.bin" \
+    --pccs http://127.0.0.1:9
 expect 1 "google-spr-v4 at 2053-07-01" -- "$CLI" tdx verify "$TD/google-spr-v4/quote.bin" \
     --at 2635113600 --chain-only
 has err 'expired' "google-spr-v4 at 2053"
@@ -104,7 +134,7 @@ expect 0 "inspect quote" -- "$CLI" tdx inspect "$TD/google-v5/quote.bin" --json
 has out '"body": "TD1.5"' "inspect quote"
 
 # --- simulated tickets.
-expect 1 "ticket with a missing sim state" -- "$CLI" tdx ticket --sim "$TMP/none.pem" \
+expect 3 "ticket with a missing sim state" -- "$CLI" tdx ticket --sim "$TMP/none.pem" \
     -o "$TMP/t.bin"
 expect 0 "sim-init" -- "$CLI" tdx sim-init "$TMP/sim.pem" --root-out "$TMP/root.der"
 has out 'NOT real TDX' "sim-init"
@@ -134,17 +164,26 @@ has err 'expired' "sim ticket, expired"
 expect 0 "inspect ticket" -- "$CLI" tdx inspect "$TMP/t.bin" --json
 has out '"report_data_binds_extra": true' "inspect ticket"
 has out '"has_collateral": true' "inspect ticket"
-# A ticket without collateral verifies the chain only, and says so.
+# A ticket without collateral: fetched (unreachable here: exit 3), or the
+# chain alone with --chain-only, which says so.
 expect 0 "sim ticket without collateral" -- "$CLI" tdx ticket --sim "$TMP/sim.pem" \
     --quote-version 5 --td15 -o "$TMP/t5.bin"
-expect 0 "sim v5 ticket without collateral" -- "$CLI" tdx verify "$TMP/t5.bin" \
-    --trust-sim-root "$TMP/sim.pem" --json
-has err 'chain only' "sim v5 ticket without collateral"
-has out '"chain_only": true' "sim v5 ticket without collateral"
+expect 3 "sim v5 ticket without collateral, offline" -- "${OFFLINE[@]}" "$CLI" tdx verify \
+    "$TMP/t5.bin" --trust-sim-root "$TMP/sim.pem" --json
+has out '"verified": false' "sim v5 ticket offline"
+has err '--chain-only' "sim v5 ticket offline"
 expect 0 "sim v5 ticket, chain only" -- "$CLI" tdx verify "$TMP/t5.bin" \
     --trust-sim-root "$TMP/sim.pem" --chain-only --json
+has out '"chain_only": true' "sim v5 ticket"
+has out '"verified": false' "sim v5 ticket"
+has out '"result": "chain verified; TCB status and revocation not checked"' "sim v5 ticket"
 has out '"tcb_status": null' "sim v5 ticket"
 has out '"body": "TD1.5"' "sim v5 ticket"
+# A ticket's own collateral comes before fetching (no network needed).
+expect 0 "sim ticket, its own collateral" -- "${OFFLINE[@]}" "$CLI" tdx verify "$TMP/t.bin" \
+    --trust-sim-root "$TMP/sim.pem" --json
+has out '"collateral": "ticket"' "sim ticket, its own collateral"
+has out '"verified": true' "sim ticket, its own collateral"
 # A corrupted ticket is refused with a reason.
 head -c 100 "$TMP/t.bin" >"$TMP/trunc.bin"
 expect 1 "truncated ticket" -- "$CLI" tdx verify "$TMP/trunc.bin" --trust-sim-root "$TMP/sim.pem"
@@ -162,6 +201,17 @@ if command -v python3 >/dev/null; then
     expect 0 "verify with fetched collateral" -- "$CLI" tdx verify "$TD/phala-v4/quote.bin" \
         --collateral "$TMP/fetched.json" --at 1752919234 --json
     has out '"tcb_status": "UpToDate"' "verify with fetched collateral"
+    # tdx verify without --collateral fetches from the PCCS (--pccs) through
+    # the disk cache; with the server gone the cached bundle is used, and
+    # without the cache nothing is verified.
+    expect 0 "verify, fetched from --pccs" -- "$CLI" tdx verify "$TD/phala-v4/quote.bin" \
+        --pccs "http://127.0.0.1:$PORT" --allow-http --cache "$TMP/pcs-cache" \
+        --at 2025-07-19T10:00:34Z --json
+    has out '"verified": true' "verify, fetched from --pccs"
+    has out '"collateral": "pcs"' "verify, fetched from --pccs"
+    has out '"tcb_status": "UpToDate"' "verify, fetched from --pccs"
+    ls "$TMP/pcs-cache"/tdx-collateral-B0C06F000000-platform.json >/dev/null 2>&1 ||
+        fail "verify, fetched from --pccs: nothing cached"
     expect 1 "collateral fetch over http without --allow-http" -- "$CLI" tdx collateral fetch \
         --fmspc b0c06f000000 --pcs "http://127.0.0.1:$PORT" --at 1752919234 -o "$TMP/x.json"
     # The same collateral as a directory of PCS responses.
@@ -186,6 +236,15 @@ PY
     has out '"tcb_status": "UpToDate"' "verify with a PCS directory"
     kill "$SRV" 2>/dev/null
     wait "$SRV" 2>/dev/null
+    expect 0 "verify from the cache, PCCS gone" -- "$CLI" tdx verify "$TD/phala-v4/quote.bin" \
+        --pccs "http://127.0.0.1:$PORT" --allow-http --cache "$TMP/pcs-cache" --at 1752919234
+    has out '^verified: true' "verify from the cache"
+    has out '^tcb_status: UpToDate' "verify from the cache"
+    expect 3 "verify without the cache, PCCS gone" -- "$CLI" tdx verify \
+        "$TD/phala-v4/quote.bin" --pccs "http://127.0.0.1:$PORT" --allow-http --no-cache \
+        --at 1752919234 --json
+    has out '"verified": false' "verify without the cache, PCCS gone"
+    has err '--chain-only' "verify without the cache, PCCS gone"
 else
     SKIPPED="python3 is not installed: the collateral fetch checks did not run"
 fi

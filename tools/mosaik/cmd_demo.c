@@ -30,6 +30,7 @@
  * is left at the end; the temporary directory is removed.
  *
  * usage: mosaik demo [--json] [--duration SECONDS] [--expire-after SECONDS]
+ * (out-of-range values are usage errors: nothing is adjusted silently).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -263,9 +264,9 @@ static void rm_tree(const char *dir) {
  * state, and the expected MRTD (hex); CLI_CONTINUE or the exit code. */
 static int demo_prepare(char self[1024], char dir[], char mrtd[97]) {
     ssize_t sl = readlink("/proc/self/exe", self, 1023);
-    if (sl <= 0) return cli_usage_error("demo: cannot find my own binary");
+    if (sl <= 0) return cli_fail(CLI_IO, "demo: cannot find my own binary");
     self[sl] = 0;
-    if (!mkdtemp(dir)) return cli_usage_error("demo: mkdtemp: %s", strerror(errno));
+    if (!mkdtemp(dir)) return cli_fail(CLI_IO, "demo: mkdtemp: %s", strerror(errno));
     char simpath[1200];
     snprintf(simpath, sizeof simpath, "%s/sim.pem", dir);
     mk_error err;
@@ -273,8 +274,7 @@ static int demo_prepare(char self[1024], char dir[], char mrtd[97]) {
     mk_tdx_sim *sim = NULL;
     if (mk_tdx_sim_load_or_create(simpath, NULL, &sim, &err) < 0) {
         rm_tree(dir);
-        fprintf(stderr, "mosaik: demo: simulator: %s\n", err.msg);
-        return CLI_FAIL;
+        return cli_fail_err("demo: simulator", &err);
     }
     mk_tdx_sim_free(sim);
     mk_tdx_sim_td td;
@@ -329,21 +329,15 @@ static void read_producer_addr(const char *dir, char *boot, size_t n) {
 static int demo_spawn(child ch[NODES], char *self, char *dir, char *dur_s, char *exp_s) {
     char *pargs[] = {self, "demo",   "--node", (char *)ch[0].name, "--role", "producer", "--dir",
                      dir,  "--mrtd", "good",   "--duration",       dur_s,    NULL};
-    if (spawn(&ch[0], self, pargs) < 0) return CLI_FAIL;
+    if (spawn(&ch[0], self, pargs) < 0) return cli_fail(CLI_IO, "demo: cannot start the producer");
     /* Wait for the producer's address (the consumers' bootstrap peer). */
     char boot[200] = "";
     double t_wait = cli_demo_now();
     while (!ch[0].ready && cli_demo_now() - t_wait < 15 && !cli_demo_stop)
         poll_children(ch, 1, 100);
-    if (!ch[0].ready) {
-        fprintf(stderr, "mosaik: demo: the producer did not start\n");
-        return CLI_FAIL;
-    }
+    if (!ch[0].ready) return cli_fail(CLI_FAIL, "demo: the producer did not start");
     read_producer_addr(dir, boot, sizeof boot);
-    if (!boot[0]) {
-        fprintf(stderr, "mosaik: demo: no producer address\n");
-        return CLI_FAIL;
-    }
+    if (!boot[0]) return cli_fail(CLI_FAIL, "demo: no producer address");
     for (int i = 1; i < NODES; i++) {
         char *cargs[] = {self,
                          "demo",
@@ -362,7 +356,7 @@ static int demo_spawn(child ch[NODES], char *self, char *dir, char *dur_s, char 
                          i == 5 ? "--expires" : NULL,
                          exp_s,
                          NULL};
-        if (spawn(&ch[i], self, cargs) < 0) return CLI_FAIL;
+        if (spawn(&ch[i], self, cargs) < 0) return cli_fail(CLI_IO, "demo: cannot start a node");
     }
     return CLI_OK;
 }
@@ -482,46 +476,97 @@ static int parent_main(int duration, int expire_after) {
     return rc;
 }
 
+void cli_demo_usage(FILE *f) {
+    fprintf(f,
+            "usage: mosaik demo [--json] [--duration SECONDS] [--expire-after SECONDS]\n"
+            "\n"
+            "Six node processes on 127.0.0.1 form one network; a producer serves a stream\n"
+            "that admits only consumers whose TDX ticket shows the expected MRTD. Two are\n"
+            "admitted, one with other firmware and one without a ticket are refused, one\n"
+            "is cut off when its ticket expires. THE TDX QUOTES ARE SIMULATED (a test\n"
+            "root, trusted only because the demo says so).\n"
+            "\n"
+            "  --duration S         how long the network runs, %d..%d (default 14)\n"
+            "  --expire-after S     when node-e's ticket expires, 2..(duration - 2)\n"
+            "                       (default 8)\n"
+            "  --json               one JSON object per line (the nodes' events, then\n"
+            "                       \"end\" with the summary)\n"
+            "\n"
+            "Exit status: 0 ran, 1 a node failed, 2 usage error, 3 a process or a file\n"
+            "could not be made.\n",
+            4, 3600);
+}
+
+/* The hidden node role's options (cmd_demo_node.c); CLI_CONTINUE or a
+ * usage error. */
+static int demo_node_option(int c, const char *arg, cli_demo_node_args *a, const char **role) {
+    uint64_t v;
+    switch (c) {
+    case 'N':
+        a->name = arg;
+        break;
+    case 'R':
+        *role = arg;
+        break;
+    case 'D':
+        a->dir = arg;
+        break;
+    case 'M':
+        a->mrtd = arg;
+        break;
+    case 'B':
+        a->bootstrap = arg;
+        break;
+    case 'E':
+        if (cli_parse_time("--expires", arg, &a->expires)) return CLI_USAGE;
+        break;
+    case 'u':
+        if (cli_parse_u64("--duration", arg, 1, 3601, &v)) return CLI_USAGE;
+        a->duration = (int)v;
+        break;
+    default:
+        return cli_help_or_usage(c == 'h', cli_demo_usage);
+    }
+    return CLI_CONTINUE;
+}
+
 int cli_cmd_demo(int argc, char **argv) {
     cli_demo_node_args a = {.mrtd = "good", .duration = 14};
-    const char *role = NULL;
-    int duration = 14, expire_after = 8;
-    for (int i = 1; i < argc; i++) {
-        const char *k = argv[i];
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(k, "--json")) {
-            g_json = true;
-        } else if (!strcmp(k, "--duration") && v) {
-            duration = a.duration = atoi(v), i++;
-        } else if (!strcmp(k, "--expire-after") && v) {
-            expire_after = atoi(v), i++;
-        } else if (!strcmp(k, "--node") && v) {
-            a.name = v, i++;
-        } else if (!strcmp(k, "--role") && v) {
-            role = v, i++;
-        } else if (!strcmp(k, "--dir") && v) {
-            a.dir = v, i++;
-        } else if (!strcmp(k, "--mrtd") && v) {
-            a.mrtd = v, i++;
-        } else if (!strcmp(k, "--bootstrap") && v) {
-            a.bootstrap = v, i++;
-        } else if (!strcmp(k, "--expires") && v) {
-            a.expires = strtoll(v, NULL, 10), i++;
-        } else {
-            return cli_usage_error(
-                "usage: mosaik demo [--json] [--duration SECONDS] [--expire-after SECONDS]");
-        }
-    }
+    const char *role = NULL, *expire_s = NULL;
+    bool json = false;
+    const cli_opt opts[] = {{"json", no_argument, 'j', NULL, &json},
+                            {"duration", required_argument, 'u', NULL, NULL},
+                            {"expire-after", required_argument, 'x', &expire_s, NULL},
+                            {"node", required_argument, 'N', NULL, NULL},
+                            {"role", required_argument, 'R', NULL, NULL},
+                            {"dir", required_argument, 'D', NULL, NULL},
+                            {"mrtd", required_argument, 'M', NULL, NULL},
+                            {"bootstrap", required_argument, 'B', NULL, NULL},
+                            {"expires", required_argument, 'E', NULL, NULL},
+                            {"help", no_argument, 'h', NULL, NULL},
+                            {NULL, 0, 0, NULL, NULL}};
+    int c, rc;
+    optind = 0;
+    while ((c = cli_getopt(argc, argv, "h", opts)) != -1)
+        if ((rc = demo_node_option(c, optarg, &a, &role)) != CLI_CONTINUE) return rc;
+    if (optind != argc) return cli_usage_error("demo: unexpected argument '%s'", argv[optind]);
+    g_json = cli_json = json;
     if (a.name) {
         if (!a.dir || !role) return cli_usage_error("demo --node needs --dir and --role");
         a.producer = !strcmp(role, "producer");
-        if (a.duration < 1) a.duration = 1;
         return cli_demo_node_main(&a);
     }
-    if (duration < 4) duration = 4;
-    if (expire_after < 2) expire_after = 2;
-    if (expire_after >= duration) duration = expire_after + 4;
-    return parent_main(duration, expire_after);
+    if (a.duration < 4 || a.duration > 3600)
+        return cli_usage_error("demo: --duration wants seconds in [4, 3600], not %d", a.duration);
+    uint64_t expire_after = 8;
+    if (expire_s &&
+        cli_parse_u64("--expire-after", expire_s, 2, (uint64_t)a.duration - 2, &expire_after))
+        return CLI_USAGE;
+    if (!expire_s && expire_after > (uint64_t)a.duration - 2)
+        return cli_usage_error("demo: --duration %d is too short for the default --expire-after 8 "
+                               "(give --expire-after 2..%d)",
+                               a.duration, a.duration - 2);
+    return parent_main(a.duration, (int)expire_after);
 }
 
 #else /* !MOSAIK_HAVE_TDX */
@@ -529,6 +574,10 @@ int cli_cmd_demo(int argc, char **argv) {
 int cli_cmd_demo(int argc, char **argv) {
     (void)argc, (void)argv;
     return cli_usage_error("demo: this build has no TDX support (MOSAIK_TDX=OFF)");
+}
+
+void cli_demo_usage(FILE *f) {
+    fprintf(f, "usage: mosaik demo (this build has no TDX support)\n");
 }
 
 #endif

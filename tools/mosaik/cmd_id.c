@@ -1,23 +1,48 @@
 /*
  * tools/mosaik/cmd_id.c — `mosaik id NAME|HEX`: print an id.
+ *
+ * 64 hex digits are normalised (lowercase); anything else is a name,
+ * hashed under the id domain (mk_id_parse), exactly as every --network,
+ * --tag and --peer option of the other commands reads it.
  */
 #include <stdio.h>
 #include <string.h>
 
 #include "cli.h"
 
+void cli_id_usage(FILE *f) {
+    fprintf(f, "usage: mosaik id NAME|HEX [--json]\n"
+               "\n"
+               "Print the 32-byte mosaik id of NAME (SHA-256 under the id domain), or\n"
+               "normalise a 64-digit hex id.\n"
+               "\n"
+               "Exit status: 0, 2 usage error.\n");
+}
+
 int cli_cmd_id(int argc, char **argv) {
-    if (argc != 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
-        fprintf(argc == 2 ? stdout : stderr,
-                "usage: mosaik id NAME|HEX\n"
-                "Print the 32-byte mosaik id of NAME (SHA-256 under the id domain), or\n"
-                "normalise a 64-digit hex id.\n");
-        return argc == 2 ? CLI_OK : CLI_USAGE;
+    bool json = false;
+    const cli_opt opts[] = {{"json", no_argument, 'j', NULL, &json},
+                            {"help", no_argument, 'h', NULL, NULL},
+                            {NULL, 0, 0, NULL, NULL}};
+    int c;
+    optind = 0;
+    if ((c = cli_getopt(argc, argv, "h", opts)) != -1)
+        return cli_help_or_usage(c == 'h', cli_id_usage);
+    if (optind != argc - 1) {
+        cli_id_usage(stderr);
+        return cli_usage_error("id: expected one NAME or HEX id");
     }
+    cli_json = json;
     mk_id id;
-    mk_id_parse(&id, argv[1]);
+    mk_id_parse(&id, argv[optind]);
     char hex[MK_ID_HEX_LEN];
     mk_id_to_hex(&id, hex);
-    printf("%s\n", hex);
+    if (json) {
+        json_t *o = json_pack("{s:s, s:s}", "input", argv[optind], "id", hex);
+        cli_emit(o);
+        json_decref(o);
+    } else {
+        printf("%s\n", hex);
+    }
     return CLI_OK;
 }

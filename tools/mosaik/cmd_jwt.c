@@ -8,8 +8,10 @@
  * raw bytes (--key-raw-file): the HMAC secret for HS*, the private scalar /
  * Ed25519 seed for issuing with ES* / EdDSA, the public key (SEC1 or raw
  * X||Y; Ed25519 32 bytes) for verifying (an ES private scalar also works).
+ * A key file or the token may be '-' (stdin). Times (--now, --at, --exp-at,
+ * --nbf, --iat) are UNIX seconds or RFC 3339; durations are seconds.
  * Exit codes: 0 valid / issued, 1 refused or failed (reason on stderr),
- * 2 usage.
+ * 2 usage, 3 a file or stdin could not be read.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -24,22 +26,30 @@
 #define MAX_LIST 32
 #define MAX_KEY_FILE 4096
 
+/* The longest duration an option takes (seconds): about a century. */
+#define MAX_SECONDS 3155760000LL
+
 static void issue_help(FILE *f) {
     fprintf(f,
             "usage: mosaik jwt issue --alg ALG KEY [claims] (--exp-in S | --exp-at T | --no-exp)\n"
+            "                        [--ticket] [--json]\n"
             "\n"
             "Sign a JWT and print it. ALG: HS256 HS384 HS512 ES256 ES384 EdDSA.\n"
             "KEY (one of):\n"
             "  --key-hex HEX        HS*: the secret; ES*: the private scalar; EdDSA: the seed\n"
-            "  --key-file F         the same as hex text in a file (whitespace ignored)\n"
-            "  --key-raw-file F     the same as raw bytes in a file\n"
-            "claims:\n"
+            "  --key-file F         the same as hex text in a file (whitespace ignored; - stdin)\n"
+            "  --key-raw-file F     the same as raw bytes in a file (- stdin)\n"
+            "claims (times T: UNIX seconds or RFC 3339, e.g. 2025-07-19T09:57:14Z):\n"
             "  --iss S  --sub S  --sub-peer PEER_HEX  --aud S (repeatable)  --jti S\n"
-            "  --exp-in SECONDS | --exp-at UNIX | --no-exp\n"
-            "  --nbf UNIX  --iat UNIX | --no-iat (default iat: now)\n"
+            "  --exp-in SECONDS | --exp-at T | --no-exp\n"
+            "  --nbf T  --iat T | --no-iat (default iat: now)\n"
             "  --claim NAME=JSON    a custom claim, e.g. --claim 'role=\"admin\"' (repeatable)\n"
-            "  --now UNIX           signing time (default: the clock)\n"
-            "  --ticket             print the ticket class id and the token on two lines\n");
+            "  --now T              signing time (default: the clock)\n"
+            "  --ticket             print the ticket class id and the token on two lines\n"
+            "  --json               print {\"token\", \"class\"} as one JSON object\n"
+            "\n"
+            "Exit status: 0 issued, 1 failed (e.g. a key too short), 2 usage error,\n"
+            "3 a key file could not be read.\n");
 }
 
 static void verify_help(FILE *f) {
@@ -47,12 +57,13 @@ static void verify_help(FILE *f) {
                "--no-sub) [policy]\n"
                "\n"
                "Judge a JWT as mosaik's JWT ticket validator would. Exit 0 valid, 1 refused\n"
-               "(reason on stderr), 2 usage. '-' reads the token from stdin.\n"
+               "(reason on stderr), 2 usage, 3 a file could not be read. '-' reads the token\n"
+               "from stdin.\n"
                "KEY (one of):\n"
                "  --key-hex HEX        HS*: the secret; ES*: public key (SEC1 or X||Y) or scalar;\n"
                "                       EdDSA: the 32-byte public key\n"
-               "  --key-file F         the same as hex text in a file\n"
-               "  --key-raw-file F     the same as raw bytes in a file\n"
+               "  --key-file F         the same as hex text in a file (- stdin)\n"
+               "  --key-raw-file F     the same as raw bytes in a file (- stdin)\n"
                "subject:\n"
                "  --sub PEER_HEX       the token must be bound to this peer id (64 hex digits)\n"
                "  --sub-fixed S        the token's sub must be S\n"
@@ -60,18 +71,19 @@ static void verify_help(FILE *f) {
                "policy:\n"
                "  --iss S (repeatable, any of)   --aud S (repeatable, any of)\n"
                "  --claim NAME=JSON (repeatable, all required)\n"
-               "  --allow-no-exp  --max-lifetime S  --max-age S  --skew S (default 60)\n"
-               "  --at UNIX            judge at this time (default: the clock)\n"
+               "  --allow-no-exp  --max-lifetime S  --max-age S  --skew S (default 60, at most\n"
+               "                       86400)\n"
+               "  --at T               judge at this time: UNIX seconds or RFC 3339 (default:\n"
+               "                       the clock)\n"
                "  --json               print the result and the decoded token as JSON\n");
 }
 
-static int parse_i64(const char *opt, const char *s, int64_t *out) {
-    char *end;
-    errno = 0;
-    long long v = strtoll(s, &end, 10);
-    if (errno || end == s || *end || v < 0)
-        return cli_usage_error("jwt: %s needs a non-negative integer, not '%s'", opt, s);
-    *out = v;
+/* A duration option (seconds), or a time option (UNIX seconds or RFC 3339). */
+static int parse_value(const char *opt, const char *s, bool is_time, int64_t max, int64_t *out) {
+    if (is_time) return cli_parse_time(opt, s, out);
+    uint64_t v;
+    if (cli_parse_u64(opt, s, 0, (uint64_t)max, &v) != 0) return CLI_USAGE;
+    *out = (int64_t)v;
     return 0;
 }
 
@@ -82,20 +94,16 @@ static int load_key_bytes(const char *hex, const char *hexfile, const char *rawf
         return cli_usage_error("jwt: give exactly one of --key-hex, --key-file, --key-raw-file");
     mk_error err;
     mk_error_clear(&err);
-    if (rawfile) {
-        if (mk_file_read(rawfile, MAX_KEY_FILE, buf, &err) < 0) {
-            fprintf(stderr, "mosaik: jwt: %s\n", err.msg);
-            return CLI_FAIL;
-        }
-        return 0;
-    }
+    if (rawfile)
+        return cli_read_file(rawfile, MAX_KEY_FILE, buf, &err) < 0
+                   ? cli_fail_err("jwt: --key-raw-file", &err)
+                   : 0;
     mk_buf text;
     mk_buf_init(&text, MAX_KEY_FILE);
     if (hexfile) {
-        if (mk_file_read(hexfile, MAX_KEY_FILE, &text, &err) < 0) {
-            fprintf(stderr, "mosaik: jwt: %s\n", err.msg);
+        if (cli_read_file(hexfile, MAX_KEY_FILE, &text, &err) < 0) {
             mk_buf_wipe_free(&text);
-            return CLI_FAIL;
+            return cli_fail_err("jwt: --key-file", &err);
         }
     } else if (mk_buf_append_str(&text, hex) < 0) {
         mk_buf_free(&text);
@@ -132,10 +140,7 @@ static int make_key(const char *alg_name, bool private_key, const char *hex, con
     mk_error_clear(&err);
     rc = mk_jwt_key_from_bytes(alg, private_key, kb.data, kb.len, out, &err);
     mk_buf_wipe_free(&kb);
-    if (rc < 0) {
-        fprintf(stderr, "mosaik: jwt: %s\n", err.msg);
-        return CLI_FAIL;
-    }
+    if (rc < 0) return cli_fail_err("jwt", &err);
     return 0;
 }
 
@@ -208,12 +213,15 @@ static int push(const char **list, size_t *n, const char *v, const char *opt) {
     return 0;
 }
 
-/* An integer option: where its value goes, and the flag that says it was
- * given (NULL when the default is 0 anyway). */
+/* An integer option: where its value goes, the flag that says it was
+ * given (NULL when the default is 0 anyway), whether it is a time (else a
+ * duration in seconds) and its largest value. */
 typedef struct int_opt {
     int id;
     int64_t *value;
     bool *given;
+    bool is_time;
+    int64_t max;
 } int_opt;
 
 /* The value of an option that is not only stored; 0, or an exit code. */
@@ -227,7 +235,7 @@ static int parse_special(int c, const cli_opt *opts, const int_opt *ints, jwt_ar
         char name[32];
         snprintf(name, sizeof name, "--%s", o->name);
         if (n->given) *n->given = true;
-        return parse_i64(name, optarg, n->value);
+        return parse_value(name, optarg, n->is_time, n->max, n->value);
     }
     switch (c) {
     case O_ISS:
@@ -240,10 +248,9 @@ static int parse_special(int c, const cli_opt *opts, const int_opt *ints, jwt_ar
     case 'h':
         a->help = true;
         return 0;
-    default:
-        if (optopt >= O_ALG && optopt < O_HELP)
-            return cli_usage_error("jwt: option %s needs a value", argv[optind - 1]);
-        return cli_usage_error("jwt: unknown option '%s'", argv[optind - 1]);
+    default: /* cli_getopt said why */
+        (void)argv;
+        return CLI_USAGE;
     }
 }
 
@@ -282,16 +289,16 @@ static int parse_args(int argc, char **argv, jwt_args *a, void (*help)(FILE *f))
         {NULL, 0, 0, NULL, NULL},
     };
     const int_opt ints[] = {
-        {O_EXP_IN, &a->exp_in, &a->has_exp_in},
-        {O_EXP_AT, &a->exp_at, &a->has_exp_at},
-        {O_NBF, &a->nbf, &a->has_nbf},
-        {O_IAT, &a->iat, &a->has_iat},
-        {O_NOW, &a->now, &a->has_now},
-        {O_MAX_LIFETIME, &a->max_lifetime, NULL},
-        {O_MAX_AGE, &a->max_age, NULL},
-        {O_SKEW, &a->skew, &a->has_skew},
-        {O_AT, &a->at, &a->has_at},
-        {0, NULL, NULL},
+        {O_EXP_IN, &a->exp_in, &a->has_exp_in, false, MAX_SECONDS},
+        {O_EXP_AT, &a->exp_at, &a->has_exp_at, true, 0},
+        {O_NBF, &a->nbf, &a->has_nbf, true, 0},
+        {O_IAT, &a->iat, &a->has_iat, true, 0},
+        {O_NOW, &a->now, &a->has_now, true, 0},
+        {O_MAX_LIFETIME, &a->max_lifetime, NULL, false, MAX_SECONDS},
+        {O_MAX_AGE, &a->max_age, NULL, false, MAX_SECONDS},
+        {O_SKEW, &a->skew, &a->has_skew, false, 86400},
+        {O_AT, &a->at, &a->has_at, true, 0},
+        {0, NULL, NULL, false, 0},
     };
     optind = 1;
     opterr = 0;
@@ -302,7 +309,9 @@ static int parse_args(int argc, char **argv, jwt_args *a, void (*help)(FILE *f))
         if (a->n_positional >= 4) return cli_usage_error("jwt: too many arguments");
         a->positional[a->n_positional++] = argv[i];
     }
-    return a->help ? cli_help_or_usage(true, help) : CLI_CONTINUE;
+    if (a->help) return cli_help_or_usage(true, help);
+    cli_json = a->json;
+    return CLI_CONTINUE;
 }
 
 static int cmd_issue(int argc, char **argv) {
@@ -348,18 +357,19 @@ static int cmd_issue(int argc, char **argv) {
     if (rc == 0) rc = mk_jwt_builder_sign(b, key, a.has_now ? a.now : mk_now(), &tok, &err);
     mk_jwt_builder_free(b);
     mk_jwt_key_free(key);
-    if (rc < 0) {
-        fprintf(stderr, "mosaik: jwt issue: %s\n", err.msg);
-        return CLI_FAIL;
+    if (rc < 0) return cli_fail_err("jwt issue", &err);
+    mk_id cls;
+    char hex[MK_ID_HEX_LEN];
+    mk_jwt_class(&cls);
+    mk_id_to_hex(&cls, hex);
+    if (a.json) {
+        json_t *o = json_pack("{s:s, s:s}", "token", tok, "class", hex);
+        cli_emit(o);
+        json_decref(o);
+    } else {
+        if (a.ticket) printf("%s\n", hex);
+        printf("%s\n", tok);
     }
-    if (a.ticket) {
-        mk_id cls;
-        char hex[MK_ID_HEX_LEN];
-        mk_jwt_class(&cls);
-        mk_id_to_hex(&cls, hex);
-        printf("%s\n", hex);
-    }
-    printf("%s\n", tok);
     free(tok);
     return CLI_OK;
 }
@@ -367,16 +377,19 @@ static int cmd_issue(int argc, char **argv) {
 static int read_token(const char *arg, mk_buf *out) {
     mk_error err;
     mk_error_clear(&err);
-    if (strcmp(arg, "-") != 0) return mk_buf_append(out, arg, strlen(arg)) < 0 ? CLI_FAIL : 0;
-    if (mk_file_read("/dev/stdin", 2 * MK_JWT_MAX_TOKEN, out, &err) < 0) {
-        fprintf(stderr, "mosaik: jwt verify: stdin: %s\n", err.msg);
-        return CLI_FAIL;
-    }
+    if (!cli_is_stdin(arg))
+        return mk_buf_append(out, arg, strlen(arg)) < 0
+                   ? cli_fail(CLI_FAIL, "jwt verify: token too large")
+                   : 0;
+    if (cli_read_file("-", 2 * MK_JWT_MAX_TOKEN, out, &err) < 0)
+        return cli_fail_err("jwt verify", &err);
     while (out->len && isspace(out->data[out->len - 1]))
         out->len--;
     return 0;
 }
 
+/* The verdict as one JSON object: valid, expires (or the refusal's code
+ * and reason), the error object, and the decoded header and claims. */
 static void print_json_result(bool valid, int rc, const char *reason, mk_expiration exp,
                               const mk_jwt *j) {
     json_t *o = json_object();
@@ -391,14 +404,13 @@ static void print_json_result(bool valid, int rc, const char *reason, mk_expirat
             json_object_set_new(o, "expires_utc", json_string(t));
         }
     } else {
-        json_object_set_new(o, "error", json_string(mk_strerror(rc)));
+        json_object_set_new(o, "code", json_string(mk_strerror(rc)));
         json_object_set_new(o, "reason", json_string(reason));
     }
+    cli_json_set_error(o, valid ? CLI_OK : CLI_FAIL, reason);
     if (j && j->header) json_object_set(o, "header", j->header);
     if (j && j->claims) json_object_set(o, "claims", j->claims);
-    char *s = json_dumps(o, JSON_INDENT(2) | JSON_SORT_KEYS);
-    if (s) printf("%s\n", s);
-    free(s);
+    cli_emit(o);
     json_decref(o);
 }
 
@@ -414,7 +426,6 @@ static int cmd_verify(int argc, char **argv) {
     if (a.sub && !is_peer_hex(a.sub))
         return cli_usage_error("jwt verify: --sub needs a 64-digit hex peer id (or use "
                                "--sub-fixed)");
-    if (a.has_skew && a.skew > 86400) return cli_usage_error("jwt verify: --skew at most 86400");
     mk_buf tok;
     mk_buf_init(&tok, 2 * MK_JWT_MAX_TOKEN);
     rc = read_token(a.positional[0], &tok);
@@ -448,10 +459,9 @@ static int cmd_verify(int argc, char **argv) {
     o.n_keys = 1;
     mk_validator *v = NULL;
     if (mk_jwt_validator_new(&o, &v, &err) < 0) {
-        fprintf(stderr, "mosaik: jwt verify: %s\n", err.msg);
         mk_jwt_key_free(key);
         mk_buf_free(&tok);
-        return CLI_USAGE;
+        return cli_usage_error("jwt verify: %s", err.msg);
     }
     mk_ticket t;
     mk_id cls;
@@ -483,26 +493,23 @@ static int cmd_verify(int argc, char **argv) {
         mk_jwt_free(&j);
         mk_ticket_free(&t);
     }
-    if (rc < 0) fprintf(stderr, "mosaik: %s\n", err.msg);
+    if (rc < 0) cli_fail(CLI_FAIL, "%s", err.msg);
     mk_validator_free(v);
     mk_jwt_key_free(key);
     mk_buf_free(&tok);
     return rc < 0 ? CLI_FAIL : CLI_OK;
 }
 
-int cli_cmd_jwt(int argc, char **argv) {
-    if (argc < 2) {
-        fprintf(stderr, "usage: mosaik jwt issue|verify [options] (--help for each)\n");
-        return CLI_USAGE;
-    }
-    if (cli_is_help(argv[1])) {
-        printf("usage: mosaik jwt issue|verify [options]\n\n");
-        issue_help(stdout);
-        printf("\n");
-        verify_help(stdout);
-        return CLI_OK;
-    }
-    if (!strcmp(argv[1], "issue")) return cmd_issue(argc - 1, argv + 1);
-    if (!strcmp(argv[1], "verify")) return cmd_verify(argc - 1, argv + 1);
-    return cli_usage_error("jwt: unknown subcommand '%s' (issue, verify)", argv[1]);
+void cli_jwt_usage(FILE *f) {
+    fprintf(f, "usage: mosaik jwt issue|verify [options]\n\n");
+    issue_help(f);
+    fprintf(f, "\n");
+    verify_help(f);
 }
+
+const cli_command cli_jwt_commands[] = {
+    {"issue", cmd_issue, issue_help, NULL, "sign a JWT ticket", NULL, false},
+    {"verify", cmd_verify, verify_help, NULL, "judge a JWT as the JWT ticket validator would", NULL,
+     false},
+    {NULL, NULL, NULL, NULL, NULL, NULL, false},
+};

@@ -23,6 +23,10 @@
  * SIMULATED in the output and by the tag "mosaik.tdx.simulated" in its
  * entry). --produce / --consume NAME add a stream (cmd_node_stream.c); a
  * producer requires the TDX validator of its consumers.
+ *
+ * The options come from the command line and the configuration file of
+ * --config (cmd_node_opts.c); the metrics responder adds the node's stream
+ * statistics (cmd_node_stream.c) to the library's Prometheus text.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -40,9 +44,8 @@
 #include <jansson.h>
 
 #include "cli.h"
+#include "cmd_node.h"
 #include "cmd_node_stream.h"
-
-#define MAX_LIST 64
 
 static int sig_pipe[2] = {-1, -1};
 
@@ -54,9 +57,10 @@ static void on_signal(int sig) {
     errno = saved;
 }
 
-static void usage(FILE *f) {
+void cli_node_usage(FILE *f) {
     fprintf(f,
             "usage: mosaik node --network NAME [options]\n"
+            "       mosaik node --config FILE [options]\n"
             "\n"
             "Run a discovery node: prints its id and address, then peer events.\n"
             "\n"
@@ -67,7 +71,6 @@ static void usage(FILE *f) {
             "  --key FILE              secret key file (created if missing, mode 0600)\n"
             "  --tag T                 tag (name or hex id; repeatable)\n"
             "  --jwt-ticket FILE       install the JWT in FILE as a ticket\n"
-#if MOSAIK_HAVE_TDX
             "  --tdx-sim MRTD_HEX      install a SIMULATED TDX ticket with this MRTD\n"
             "  --tdx-sim-state FILE    simulator state shared by all nodes (created if missing)\n"
             "  --require-tdx-mrtd HEX  validate peers' TDX tickets against this MRTD\n"
@@ -75,7 +78,6 @@ static void usage(FILE *f) {
             "  --tdx-sim-measurements FILE  SIMULATED TDX ticket reporting MRTD/RTMR1/RTMR2\n"
             "                          of a `mosaik tdx build` measurements.json\n"
             "  --require-tdx-measurements FILE  validate peers against those registers\n"
-#endif
             "  --produce NAME          produce stream NAME (requires the TDX validator)\n"
             "  --consume NAME          consume stream NAME, printing what arrives\n"
             "  --exit-after-items N    with --consume: leave after N items\n"
@@ -83,15 +85,27 @@ static void usage(FILE *f) {
             "  --json                  one JSON object per line\n"
             "  --run-for SECONDS       exit (with a departure) after this long\n"
             "  --no-depart             on exit, leave without announcing a departure\n"
-            "  --announce-ms N, --sync-ms N, --purge-after-ms N   intervals (tests)\n"
+            "  --announce-ms N, --sync-ms N, --purge-after-ms N   intervals in ms, 1..86400000\n"
+            "                          (defaults %u, %u, %u)\n"
+            "  --config FILE           read options from FILE: 'name = value' lines, the\n"
+            "                          long options without dashes, '#' comments; the\n"
+            "                          command line overrides the file (a repeated option's\n"
+            "                          whole list); see mosaik-node.conf\n"
+            "  --print-config          print the options in effect in FILE's syntax, and exit\n"
             "\n"
-            "SIGINT/SIGTERM: announce a departure and exit.\n");
+            "The TDX options need a build with MOSAIK_TDX. Files may be '-' (stdin).\n"
+            "SIGINT/SIGTERM: announce a departure and exit.\n"
+            "Exit status: 0 ran (or printed), 1 failed, 2 usage or configuration error,\n"
+            "3 a file, a socket or the network failed.\n",
+            MK_NETWORK_DEFAULT_ANNOUNCE_MS, MK_NETWORK_DEFAULT_SYNC_MS,
+            MK_NETWORK_DEFAULT_PURGE_MS);
 }
 
 typedef struct node_cli {
     bool json;
     mk_network *nw;
     mk_validator *tdx_validator;
+    node_stream *stream; /* its statistics go into the metrics */
 } node_cli;
 
 static void hexid(const mk_id *id, char out[MK_ID_HEX_LEN]) {
@@ -100,16 +114,11 @@ static void hexid(const mk_id *id, char out[MK_ID_HEX_LEN]) {
 
 static void emit(const node_cli *c, json_t *o, const char *text) {
     if (c->json) {
-        char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
-        if (s) {
-            fputs(s, stdout);
-            fputc('\n', stdout);
-            free(s);
-        }
+        cli_emit_line(o);
     } else {
         fputs(text, stdout);
+        fflush(stdout);
     }
-    fflush(stdout);
 }
 
 static void print_event(node_cli *c, const mk_network_event *ev) {
@@ -236,6 +245,9 @@ static void serve_metrics(node_cli *c, int lfd) {
     }
     mk_buf body = MK_BUF_INIT, resp = MK_BUF_INIT;
     mk_network_metrics_prometheus(c->nw, &body);
+    mk_id self;
+    mk_network_peer_id(c->nw, &self);
+    node_stream_prometheus(c->stream, &self, &body);
     mk_buf_printf(&resp,
                   "HTTP/1.0 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\n"
                   "Content-Length: %zu\r\nConnection: close\r\n\r\n",
@@ -340,163 +352,6 @@ out:
 }
 #endif
 
-/* ----- options ---------------------------------------------------------- */
-
-enum {
-    OPT_NETWORK = 256,
-    OPT_LISTEN,
-    OPT_ADVERTISE,
-    OPT_BOOT,
-    OPT_KEY,
-    OPT_TAG,
-    OPT_JWT,
-    OPT_TDX_SIM,
-    OPT_TDX_STATE,
-    OPT_REQ_MRTD,
-    OPT_TRUST_ROOT,
-    OPT_SIM_MEAS,
-    OPT_REQ_MEAS,
-    OPT_PRODUCE,
-    OPT_CONSUME,
-    OPT_EXIT_AFTER,
-    OPT_METRICS,
-    OPT_JSON,
-    OPT_RUN_FOR,
-    OPT_NO_DEPART,
-    OPT_ANNOUNCE,
-    OPT_SYNC,
-    OPT_PURGE,
-    OPT_HELP
-};
-
-/* What the command line asks for; cfg points into the lists. */
-typedef struct node_opts {
-    mk_network_config cfg;
-    const char *boot[MAX_LIST], *tags[MAX_LIST], *adv[MAX_LIST];
-    size_t nboot, ntags, nadv;
-    const char *jwt_path, *metrics_addr, *tdx_mrtd, *tdx_state_path, *req_mrtd, *trust_root;
-    const char *sim_meas, *req_meas, *produce, *consume;
-    uint64_t exit_after;
-    double run_for;
-    bool no_depart, json;
-} node_opts;
-
-static int parse_u32(const char *s, const char *opt, uint32_t *out) {
-    char *end;
-    unsigned long v = strtoul(s, &end, 10);
-    if (!*s || *end || v == 0 || v > 86400000ul) {
-        cli_usage_error("node: %s wants a positive number of milliseconds", opt);
-        return -1;
-    }
-    *out = (uint32_t)v;
-    return 0;
-}
-
-/* A repeatable option's value appended to list (at most MAX_LIST). */
-static int add_to(const char **list, size_t *n, const char *v, const char *opt) {
-    if (*n == MAX_LIST) return cli_usage_error("node: too many %s", opt);
-    list[(*n)++] = v;
-    return CLI_CONTINUE;
-}
-
-/* One option into o; CLI_CONTINUE, or the exit code (help, usage error). */
-static int node_option(int ch, const char *arg, node_opts *o) {
-    switch (ch) {
-    case OPT_ADVERTISE:
-        return add_to(o->adv, &o->nadv, arg, "--advertise");
-    case OPT_BOOT:
-        return add_to(o->boot, &o->nboot, arg, "--bootstrap");
-    case OPT_TAG:
-        return add_to(o->tags, &o->ntags, arg, "--tag");
-    case OPT_RUN_FOR: {
-        char *end;
-        o->run_for = strtod(arg, &end);
-        if (*end || o->run_for <= 0) return cli_usage_error("node: --run-for wants seconds > 0");
-        break;
-    }
-    case OPT_EXIT_AFTER: {
-        char *end;
-        o->exit_after = strtoull(arg, &end, 10);
-        if (*end || !o->exit_after) return cli_usage_error("node: --exit-after-items wants N > 0");
-        break;
-    }
-    case OPT_ANNOUNCE:
-        if (parse_u32(arg, "--announce-ms", &o->cfg.announce_ms) < 0) return CLI_USAGE;
-        break;
-    case OPT_SYNC:
-        if (parse_u32(arg, "--sync-ms", &o->cfg.sync_ms) < 0) return CLI_USAGE;
-        break;
-    case OPT_PURGE:
-        if (parse_u32(arg, "--purge-after-ms", &o->cfg.purge_after_ms) < 0) return CLI_USAGE;
-        break;
-    default:
-        return cli_help_or_usage(ch == OPT_HELP, usage);
-    }
-    return CLI_CONTINUE;
-}
-
-/* Options into o, then the rules between them; CLI_CONTINUE, or the exit
- * code (help, usage error). */
-static int node_parse(int argc, char **argv, node_opts *o) {
-    memset(o, 0, sizeof *o);
-    mk_network_config_init(&o->cfg);
-    const cli_opt opts[] = {
-        {"network", required_argument, OPT_NETWORK, &o->cfg.network, NULL},
-        {"listen", required_argument, OPT_LISTEN, &o->cfg.listen_addr, NULL},
-        {"advertise", required_argument, OPT_ADVERTISE, NULL, NULL},
-        {"bootstrap", required_argument, OPT_BOOT, NULL, NULL},
-        {"key", required_argument, OPT_KEY, &o->cfg.key_file, NULL},
-        {"tag", required_argument, OPT_TAG, NULL, NULL},
-        {"jwt-ticket", required_argument, OPT_JWT, &o->jwt_path, NULL},
-        {"tdx-sim", required_argument, OPT_TDX_SIM, &o->tdx_mrtd, NULL},
-        {"tdx-sim-state", required_argument, OPT_TDX_STATE, &o->tdx_state_path, NULL},
-        {"require-tdx-mrtd", required_argument, OPT_REQ_MRTD, &o->req_mrtd, NULL},
-        {"trust-sim-root", required_argument, OPT_TRUST_ROOT, &o->trust_root, NULL},
-        {"tdx-sim-measurements", required_argument, OPT_SIM_MEAS, &o->sim_meas, NULL},
-        {"require-tdx-measurements", required_argument, OPT_REQ_MEAS, &o->req_meas, NULL},
-        {"produce", required_argument, OPT_PRODUCE, &o->produce, NULL},
-        {"consume", required_argument, OPT_CONSUME, &o->consume, NULL},
-        {"exit-after-items", required_argument, OPT_EXIT_AFTER, NULL, NULL},
-        {"metrics", required_argument, OPT_METRICS, &o->metrics_addr, NULL},
-        {"json", no_argument, OPT_JSON, NULL, &o->json},
-        {"run-for", required_argument, OPT_RUN_FOR, NULL, NULL},
-        {"no-depart", no_argument, OPT_NO_DEPART, NULL, &o->no_depart},
-        {"announce-ms", required_argument, OPT_ANNOUNCE, NULL, NULL},
-        {"sync-ms", required_argument, OPT_SYNC, NULL, NULL},
-        {"purge-after-ms", required_argument, OPT_PURGE, NULL, NULL},
-        {"help", no_argument, OPT_HELP, NULL, NULL},
-        {NULL, 0, 0, NULL, NULL}};
-    optind = 1;
-    int ch, rc;
-    while ((ch = cli_getopt(argc, argv, "", opts)) != -1)
-        if ((rc = node_option(ch, optarg, o)) != CLI_CONTINUE) return rc;
-    if (optind < argc) return cli_usage_error("node: unexpected argument '%s'", argv[optind]);
-    if (!o->cfg.network) return cli_usage_error("node: --network is required");
-    if (o->produce && o->consume) return cli_usage_error("node: --produce or --consume, not both");
-#if !MOSAIK_HAVE_TDX
-    if (o->tdx_mrtd || o->req_mrtd || o->sim_meas || o->req_meas)
-        return cli_usage_error("node: built without TDX support");
-#else
-    if (o->sim_meas) {
-        /* the simulated TD is labelled in the entry too */
-        if (add_to(o->tags, &o->ntags, "mosaik.tdx.simulated", "--tag") != CLI_CONTINUE)
-            return CLI_USAGE;
-        if (!o->tdx_mrtd) o->tdx_mrtd = "";
-    }
-    if (o->req_meas) o->req_mrtd = "";
-    if ((o->req_mrtd || o->req_meas) && !o->trust_root)
-        fprintf(stderr, "mosaik: note: without --trust-sim-root only real Intel TDX tickets can "
-                        "pass --require-tdx-mrtd\n");
-#endif
-    o->cfg.bootstrap = o->boot;
-    o->cfg.n_bootstrap = o->nboot;
-    o->cfg.tags = o->tags;
-    o->cfg.n_tags = o->ntags;
-    o->cfg.advertise = o->adv;
-    o->cfg.n_advertise = o->nadv;
-    return CLI_CONTINUE;
-}
-
 /* ----- running --------------------------------------------------------- */
 
 /* A running node: what it prints through, its sockets and its TDX state. */
@@ -512,10 +367,8 @@ typedef struct node_run {
 
 /* SIGINT/SIGTERM write to the self-pipe the loop polls; SIGPIPE ignored. */
 static int node_signals(void) {
-    if (pipe2(sig_pipe, O_CLOEXEC | O_NONBLOCK) < 0) {
-        fprintf(stderr, "mosaik: node: pipe: %s\n", strerror(errno));
-        return CLI_FAIL;
-    }
+    if (pipe2(sig_pipe, O_CLOEXEC | O_NONBLOCK) < 0)
+        return cli_fail(CLI_IO, "node: pipe: %s", strerror(errno));
     signal(SIGPIPE, SIG_IGN);
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
@@ -532,7 +385,7 @@ static int install_jwt(mk_network *nw, const char *path, mk_error *err) {
     mk_ticket t;
     mk_id cls;
     mk_jwt_class(&cls);
-    int rc = mk_file_read(path, MK_JWT_MAX_TOKEN + 16, &tok, err);
+    int rc = cli_read_file(path, MK_JWT_MAX_TOKEN + 16, &tok, err);
     while (rc == 0 && tok.len && (tok.data[tok.len - 1] == '\n' || tok.data[tok.len - 1] == '\r'))
         tok.len--;
     if (rc == 0 && mk_ticket_init(&t, &cls, tok.data, tok.len) == 0) {
@@ -550,41 +403,30 @@ static int node_start_stream(node_run *r, const node_opts *o) {
     mk_validator *v = NULL;
 #if MOSAIK_HAVE_TDX
     if (o->produce && (o->req_meas || o->req_mrtd) &&
-        !(v = tdx_validator(o->req_mrtd, o->req_meas, o->trust_root, &r->err))) {
-        fprintf(stderr, "mosaik: node: TDX validator: %s\n", r->err.msg);
-        return CLI_FAIL;
-    }
+        !(v = tdx_validator(o->req_mrtd, o->req_meas, o->trust_root, &r->err)))
+        return cli_fail_err("node: TDX validator", &r->err);
 #endif
     r->stream.exit_after = o->exit_after;
-    if (node_stream_start(&r->stream, r->c.nw, o->produce, o->consume, v, o->json, &r->err) < 0) {
-        fprintf(stderr, "mosaik: node: %s\n", r->err.msg);
-        return CLI_FAIL;
-    }
+    if (node_stream_start(&r->stream, r->c.nw, o->produce, o->consume, v, o->json, &r->err) < 0)
+        return cli_fail_err("node", &r->err);
     return CLI_CONTINUE;
 }
 
 /* The metrics socket, the network and the node's tickets. */
 static int node_start(node_run *r, const node_opts *o) {
-    if (o->metrics_addr && (r->mfd = listen_tcp(o->metrics_addr, &r->err)) < 0) {
-        fprintf(stderr, "mosaik: node: %s\n", r->err.msg);
-        return CLI_FAIL;
-    }
-    if (mk_network_new(&o->cfg, &r->c.nw, &r->err) < 0) {
-        fprintf(stderr, "mosaik: node: %s\n", r->err.msg);
-        return CLI_FAIL;
-    }
-    if (o->jwt_path && install_jwt(r->c.nw, o->jwt_path, &r->err) < 0) {
-        fprintf(stderr, "mosaik: node: --jwt-ticket %s: %s\n", o->jwt_path, r->err.msg);
-        return CLI_FAIL;
-    }
+    if (o->metrics_addr && (r->mfd = listen_tcp(o->metrics_addr, &r->err)) < 0)
+        return r->err.code == MK_EINVAL ? cli_usage_error("node: %s", r->err.msg)
+                                        : cli_fail_err("node", &r->err);
+    if (mk_network_new(&o->cfg, &r->c.nw, &r->err) < 0) return cli_fail_err("node", &r->err);
+    if (o->jwt_path && install_jwt(r->c.nw, o->jwt_path, &r->err) < 0)
+        return cli_fail(cli_exit_code(r->err.code), "node: --jwt-ticket %s: %s", o->jwt_path,
+                        r->err.msg);
 #if MOSAIK_HAVE_TDX
     if (o->tdx_mrtd) {
         if (!o->tdx_state_path)
             fprintf(stderr, "mosaik: note: no --tdx-sim-state: a private simulator root\n");
-        if (tdx_setup(&r->tdx, o->tdx_mrtd, o->sim_meas, o->tdx_state_path, r->c.nw, &r->err) < 0) {
-            fprintf(stderr, "mosaik: node: --tdx-sim: %s\n", r->err.msg);
-            return CLI_FAIL;
-        }
+        if (tdx_setup(&r->tdx, o->tdx_mrtd, o->sim_meas, o->tdx_state_path, r->c.nw, &r->err) < 0)
+            return cli_fail_err("node: --tdx-sim", &r->err);
     }
 #endif
     return node_start_stream(r, o);
@@ -697,32 +539,41 @@ static void node_run_free(node_run *r) {
         if (sig_pipe[i] >= 0) close(sig_pipe[i]), sig_pipe[i] = -1;
 }
 
-int cli_cmd_node(int argc, char **argv) {
-    node_opts o;
-    int rc = node_parse(argc, argv, &o);
-    if (rc != CLI_CONTINUE) return rc;
+/* The node with its options: validators, signals, the network; then the
+ * loop until a signal or --run-for. */
+static int node_main(const node_opts *o) {
     node_run r;
     memset(&r, 0, sizeof r);
-    r.c.json = o.json;
+    r.c.json = o->json;
+    r.c.stream = &r.stream;
     r.mfd = -1;
     mk_error_clear(&r.err);
+    int rc = CLI_CONTINUE;
 #if MOSAIK_HAVE_TDX
-    if (o.req_mrtd) {
-        r.c.tdx_validator = tdx_validator(o.req_mrtd, o.req_meas, o.trust_root, &r.err);
-        if (!r.c.tdx_validator) {
-            fprintf(stderr, "mosaik: node: TDX validator: %s\n", r.err.msg);
-            return CLI_FAIL;
-        }
-    }
+    if (o->req_mrtd &&
+        !(r.c.tdx_validator = tdx_validator(o->req_mrtd, o->req_meas, o->trust_root, &r.err)))
+        rc = cli_fail_err("node: TDX validator", &r.err);
 #endif
-    rc = node_signals();
-    if (rc == CLI_CONTINUE) rc = node_start(&r, &o);
+    if (rc == CLI_CONTINUE) rc = node_signals();
+    if (rc == CLI_CONTINUE) rc = node_start(&r, o);
     if (rc == CLI_CONTINUE) {
         node_print_started(&r);
-        node_loop(&r, o.run_for);
-        node_leave(&r, o.no_depart);
+        node_loop(&r, o->run_for);
+        node_leave(&r, o->no_depart);
         rc = CLI_OK;
     }
     node_run_free(&r);
+    return rc;
+}
+
+int cli_cmd_node(int argc, char **argv) {
+    node_opts *o = malloc(sizeof *o);
+    if (!o) return cli_fail(CLI_FAIL, "node: out of memory");
+    int rc = node_parse(argc, argv, o);
+    if (rc == CLI_CONTINUE && o->print_config) rc = node_print_config(o);
+    if (rc == CLI_CONTINUE) rc = node_opts_finish(o);
+    if (rc == CLI_CONTINUE) rc = node_main(o);
+    node_opts_free(o);
+    free(o);
     return rc;
 }

@@ -11,8 +11,15 @@
  * makes the node leave after N. Stream events (admitted, refused, rejected,
  * disconnected) come from the I/O thread; they and the main thread's lines
  * are printed under one mutex so lines never interleave.
+ *
+ * Metrics: the stream's mk_stream_stats as Prometheus families
+ * mosaik_stream_*, labelled with the node (peer), the stream's name and
+ * the side, appended by the node's metrics responder to the library's
+ * discovery and transport families.
  */
+#include <inttypes.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -126,7 +133,7 @@ int node_measurements_read(const char *path, char mrtd[97], char rtmr1[97], char
                            mk_error *err) {
     mk_buf b = MK_BUF_INIT;
     mk_buf_init(&b, 4 << 20);
-    int rc = mk_file_read(path, 4 << 20, &b, err);
+    int rc = cli_read_file(path, 4 << 20, &b, err);
     json_t *root = rc == 0 ? json_loadb((const char *)b.data, b.len, 0, NULL) : NULL;
     mk_buf_free(&b);
     if (rc < 0) return rc;
@@ -143,4 +150,77 @@ int node_measurements_read(const char *path, char mrtd[97], char rtmr1[97], char
     }
     json_decref(root);
     return 0;
+}
+
+/* ----- Prometheus ------------------------------------------------------- */
+
+typedef struct stream_family {
+    const char *name, *type, *help;
+    size_t off; /* of the uint64_t in mk_stream_stats */
+} stream_family;
+
+#define SF(field, name, type, help)                                                                \
+    { name, type, help, offsetof(mk_stream_stats, field) }
+
+static const stream_family FAMILIES[] = {
+    SF(items, "mosaik_stream_items_total", "counter", "Items sent (producer) or received"),
+    SF(bytes, "mosaik_stream_bytes_total", "counter", "Item bytes sent or received"),
+    SF(drops, "mosaik_stream_drops_total", "counter",
+       "Items dropped by the lag policy (producer) or sequence gaps (consumer)"),
+    SF(admitted, "mosaik_stream_admitted_total", "counter", "Peers admitted"),
+    SF(refused, "mosaik_stream_refused_total", "counter", "Peers this side refused"),
+    SF(rejected, "mosaik_stream_rejected_total", "counter",
+       "Times the other side refused this one"),
+    SF(disconnected, "mosaik_stream_disconnected_total", "counter", "Channels that ended"),
+    SF(decode_errors, "mosaik_stream_decode_errors_total", "counter",
+       "Messages that did not decode"),
+    SF(verdict_hits, "mosaik_stream_verdict_cache_hits_total", "counter",
+       "Judgements answered from the verdict cache"),
+    SF(closed_refusals, "mosaik_stream_closed_refusals_total", "counter",
+       "Connections closed after too many refusals (producer)"),
+};
+
+/* A label value with Prometheus's escapes (backslash, quote, newline). */
+static int put_label(mk_buf *out, const char *v) {
+    for (; *v; v++) {
+        int rc = *v == '\\'   ? mk_buf_append_str(out, "\\\\")
+                 : *v == '"'  ? mk_buf_append_str(out, "\\\"")
+                 : *v == '\n' ? mk_buf_append_str(out, "\\n")
+                              : mk_buf_append_u8(out, (uint8_t)*v);
+        if (rc < 0) return rc;
+    }
+    return 0;
+}
+
+/* One sample's labels: {peer="...",stream="...",side="..."}. */
+static int put_labels(mk_buf *out, const node_stream *s, const char *pid) {
+    MK_TRY(mk_buf_printf(out, "{peer=\"%s\",stream=\"", pid));
+    MK_TRY(put_label(out, s->name));
+    return mk_buf_printf(out, "\",side=\"%s\"}", s->p ? "producer" : "consumer");
+}
+
+int node_stream_prometheus(const node_stream *s, const mk_id *self, mk_buf *out) {
+    if (!s || (!s->p && !s->c)) return 0;
+    mk_stream_stats st;
+    if (s->p)
+        mk_stream_producer_stats(s->p, &st);
+    else
+        mk_stream_consumer_stats(s->c, &st);
+    char pid[9];
+    mk_id_short(self, pid);
+    const uint8_t *base = (const uint8_t *)&st;
+    for (size_t i = 0; i < sizeof FAMILIES / sizeof FAMILIES[0]; i++) {
+        const stream_family *f = &FAMILIES[i];
+        uint64_t v;
+        memcpy(&v, base + f->off, sizeof v);
+        MK_TRY(mk_buf_printf(out, "# HELP %s %s\n# TYPE %s %s\n%s", f->name, f->help, f->name,
+                             f->type, f->name));
+        MK_TRY(put_labels(out, s, pid));
+        MK_TRY(mk_buf_printf(out, " %" PRIu64 "\n", v));
+    }
+    MK_TRY(mk_buf_printf(out, "# HELP mosaik_stream_channels_active Channels open now\n"
+                              "# TYPE mosaik_stream_channels_active gauge\n"
+                              "mosaik_stream_channels_active"));
+    MK_TRY(put_labels(out, s, pid));
+    return mk_buf_printf(out, " %u\n", (unsigned)st.active);
 }

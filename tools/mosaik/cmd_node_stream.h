@@ -26,6 +26,11 @@ int node_stream_start(node_stream *s, mk_network *nw, const char *produce, const
 bool node_stream_step(node_stream *s, uint64_t now_ms);
 void node_stream_free(node_stream *s);
 
+/* The stream's statistics in the Prometheus text format, appended to out
+ * (nothing without a stream). self labels the samples like the library's
+ * own (peer="<8 hex digits>"). */
+int node_stream_prometheus(const node_stream *s, const mk_id *self, mk_buf *out);
+
 /* MRTD, RTMR1, RTMR2 (hex) of a `mosaik tdx build` measurements.json. */
 int node_measurements_read(const char *path, char mrtd[97], char rtmr1[97], char rtmr2[97],
                            mk_error *err);

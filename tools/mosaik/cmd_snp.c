@@ -8,7 +8,7 @@
 
 #include "cmd_snp.h"
 
-static void snp_usage(FILE *f) {
+void cli_snp_usage(FILE *f) {
     fprintf(f, "usage: mosaik snp <command> [options]\n"
                "\n"
                "  verify REPORT   verify an SEV-SNP report to AMD's root (ARK)\n"
@@ -18,13 +18,12 @@ static void snp_usage(FILE *f) {
                "Run 'mosaik snp <command> --help' for a command's options.\n");
 }
 
-static const cli_command SNP_COMMANDS[] = {
-    {"verify", cli_snp_verify},
-    {"inspect", cli_snp_inspect},
-    {"fetch", cli_snp_fetch},
-    {NULL, NULL},
+const cli_command cli_snp_commands[] = {
+    {"verify", cli_snp_verify, cli_snp_verify_usage, "REPORT [--vcek FILE] [--at T] [--json]",
+     "verify an SEV-SNP report to AMD's root (ARK)", NULL, false},
+    {"inspect", cli_snp_inspect, cli_snp_inspect_usage, "FILE [--json]",
+     "print a report's or a VCEK/VLEK's fields", NULL, false},
+    {"fetch", cli_snp_fetch, cli_snp_fetch_usage, "REPORT [-o DIR]",
+     "download the report's VCEK (and chain, CRL) from AMD's KDS", NULL, false},
+    {NULL, NULL, NULL, NULL, NULL, NULL, false},
 };
-
-int cli_cmd_snp(int argc, char **argv) {
-    return cli_dispatch(argc, argv, SNP_COMMANDS, snp_usage, "snp: ");
-}

@@ -27,6 +27,9 @@
 int cli_snp_verify(int argc, char **argv);
 int cli_snp_inspect(int argc, char **argv);
 int cli_snp_fetch(int argc, char **argv);
+void cli_snp_verify_usage(FILE *f);
+void cli_snp_inspect_usage(FILE *f);
+void cli_snp_fetch_usage(FILE *f);
 
 /* Print "mosaik: WHAT: <reason>" to stderr and return code. */
 int cli_snp_fail(const char *what, const mk_error *err, int code);

@@ -16,7 +16,7 @@
 
 #include "cmd_snp.h"
 
-static void fetch_usage(FILE *f) {
+void cli_snp_fetch_usage(FILE *f) {
     fprintf(f, "usage: mosaik snp fetch [REPORT] [--product Milan|Genoa|Turin] [--chain] [--crl]\n"
                "                        [--vlek] [--out DIR] [--kds URL] [--cache DIR]\n"
                "\n"
@@ -108,9 +108,9 @@ int cli_snp_fetch(int argc, char **argv) {
     int c;
     optind = 0;
     if ((c = cli_getopt(argc, argv, "h", opts)) != -1)
-        return cli_help_or_usage(c == 'h', fetch_usage);
+        return cli_help_or_usage(c == 'h', cli_snp_fetch_usage);
     if (optind < argc - 1 || (optind == argc && (!a.product || (!a.chain && !a.crl)))) {
-        fetch_usage(stderr);
+        cli_snp_fetch_usage(stderr);
         return cli_usage_error("snp fetch: expected a REPORT, or --product with --chain/--crl");
     }
     if (optind == argc - 1) a.report = argv[optind];

@@ -11,7 +11,7 @@
 
 #include "cmd_snp.h"
 
-static void inspect_usage(FILE *f) {
+void cli_snp_inspect_usage(FILE *f) {
     fprintf(f, "usage: mosaik snp inspect FILE [--json]\n"
                "\n"
                "Print the fields of an SEV-SNP report (1184 bytes, binary or hex) or the AMD\n"
@@ -28,9 +28,9 @@ int cli_snp_inspect(int argc, char **argv) {
     int c;
     optind = 0;
     if ((c = cli_getopt(argc, argv, "h", opts)) != -1)
-        return cli_help_or_usage(c == 'h', inspect_usage);
+        return cli_help_or_usage(c == 'h', cli_snp_inspect_usage);
     if (optind != argc - 1) {
-        inspect_usage(stderr);
+        cli_snp_inspect_usage(stderr);
         return cli_usage_error("snp inspect: expected one FILE");
     }
     mk_buf b;

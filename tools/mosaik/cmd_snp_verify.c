@@ -21,7 +21,7 @@
 
 #include "cmd_snp.h"
 
-static void verify_usage(FILE *f) {
+void cli_snp_verify_usage(FILE *f) {
     fprintf(f,
             "usage: mosaik snp verify REPORT [--vcek FILE] [--chain FILE] [--crl FILE]\n"
             "                        [--at UNIX|RFC3339] [--allow-debug]\n"
@@ -114,11 +114,11 @@ static int verify_parse(int argc, char **argv, verify_args *a) {
             if (parse_key(optarg, &a->pol.accepted_keys)) return CLI_USAGE;
             break;
         default:
-            return cli_help_or_usage(c == 'h', verify_usage);
+            return cli_help_or_usage(c == 'h', cli_snp_verify_usage);
         }
     }
     if (optind != argc - 1) {
-        verify_usage(stderr);
+        cli_snp_verify_usage(stderr);
         return cli_usage_error("snp verify: expected one REPORT file");
     }
     a->path = argv[optind];

@@ -1,16 +1,16 @@
 /*
  * tools/mosaik/cmd_tdx.h — what the `mosaik tdx` subcommands share.
  *
- * cmd_tdx.c dispatches `mosaik tdx <command>` to one file per command
- * (cmd_tdx_verify.c, cmd_tdx_inspect.c, cmd_tdx_ticket.c,
- * cmd_tdx_collateral.c, cmd_tdx_sim.c, cmd_tdx_measure.c, cmd_tdx_build.c, cmd_tdx_kernel.c).
- * The commands share two things, each in its own file:
+ * cmd_tdx.c holds the table of `mosaik tdx <command>`, one file per
+ * command (cmd_tdx_verify.c, cmd_tdx_inspect.c, cmd_tdx_ticket.c,
+ * cmd_tdx_collateral.c, cmd_tdx_sim.c, cmd_tdx_measure.c, cmd_tdx_build.c,
+ * cmd_tdx_kernel.c), each with its --help text (cli_tdx_*_usage). The
+ * commands share two things, each in its own file:
  *
  *   cmd_tdx_common.c    reading inputs: a quote or ticket file (binary, or
- *                       hex text), collateral (a bundle file or a directory
- *                       of PCS responses), integer options, the options of
- *                       a one-FILE command, and the failure message every
- *                       command prints;
+ *                       hex text; '-' stdin), collateral (a bundle file or
+ *                       a directory of PCS responses), and the options of a
+ *                       one-FILE command;
  *   cmd_tdx_describe.c  a quote, a ticket's extra data and a verdict as a
  *                       JSON object, printed as JSON or as "key: value" text.
  *
@@ -32,34 +32,36 @@
 /* ----- the commands ---------------------------------------------------- */
 
 int cli_tdx_verify(int argc, char **argv);
+void cli_tdx_verify_usage(FILE *f);
 int cli_tdx_inspect(int argc, char **argv);
+void cli_tdx_inspect_usage(FILE *f);
 int cli_tdx_ticket(int argc, char **argv);
-int cli_tdx_collateral(int argc, char **argv);
+void cli_tdx_ticket_usage(FILE *f);
+int cli_tdx_collateral_fetch(int argc, char **argv);
+void cli_tdx_collateral_usage(FILE *f);
 int cli_tdx_sim_init(int argc, char **argv);
+void cli_tdx_sim_init_usage(FILE *f);
 #if MOSAIK_HAVE_TDX_BUILDER
 int cli_tdx_measure(int argc, char **argv);
+void cli_tdx_measure_usage(FILE *f);
 int cli_tdx_build(int argc, char **argv);
-int cli_tdx_kernel(int argc, char **argv); /* cmd_tdx_kernel.c */
+void cli_tdx_build_usage(FILE *f);
+int cli_tdx_kernel_fetch(int argc, char **argv);
+void cli_tdx_kernel_usage(FILE *f);
 #endif
 
 /* ----- inputs (cmd_tdx_common.c) --------------------------------------- */
 
-/* Print "mosaik: WHAT: <reason>" to stderr (the code's name when the error
- * has no message) and return CLI_FAIL. */
-int cli_tdx_fail(const char *what, const mk_error *err);
-
 /* Whether the bytes start with the zstd magic, which marks a TDX ticket. */
 bool cli_tdx_is_zstd(const uint8_t *d, size_t n);
 
-/* A quote or ticket file: binary, or hex text (optional 0x, whitespace
- * tolerated), appended to out as bytes. */
+/* A quote or ticket file ('-' stdin): binary, or hex text (optional 0x,
+ * whitespace tolerated), appended to out as bytes. */
 int cli_tdx_read_input(const char *path, mk_buf *out, mk_error *err);
 
-/* Collateral: a bundle JSON file, or a directory of PCS responses. */
+/* Collateral: a bundle JSON file ('-' stdin), or a directory of PCS
+ * responses. */
 int cli_tdx_load_collateral(const char *path, mk_tdx_collateral **out, mk_error *err);
-
-/* An integer option's value; a usage error (CLI_USAGE) if it is not one. */
-int cli_tdx_parse_int64(const char *opt, const char *s, int64_t *out);
 
 /* The options of a command that takes one FILE (argv[optind] on
  * CLI_CONTINUE) and only options that opts stores. Otherwise the exit code:
@@ -87,7 +89,8 @@ void cli_tdx_describe_result(json_t *o, const mk_tdx_result *res, bool have);
 /* A ticket's extra data as the object "ticket" of o. */
 void cli_tdx_describe_extra(json_t *o, const mk_tdx_extra_data *x);
 
-/* Print o on stdout: indented JSON, or one "key: value" line per key. */
+/* Print o on stdout: the command's JSON object (cli_emit), or one
+ * "key: value" line per key. */
 void cli_tdx_emit(json_t *o, bool json);
 
 #endif

@@ -10,6 +10,7 @@
  * (Debian packages, through mmdebstrap and apt). Options are collected into
  * an mk_tdx_build_opts; repeatable options (--extra, --module, --arg,
  * --env, --package, --rootfs-source) are capped at the library's limits.
+ * One input file may be '-' (stdin: a private temporary copy).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,7 +20,7 @@
 #include "mosaik/encoding.h"
 #include "mosaik/tdx_build.h"
 
-static void usage(FILE *f) {
+void cli_tdx_build_usage(FILE *f) {
     fprintf(f,
             "usage: mosaik tdx build --program FILE (--kernel FILE | --kernel-dir DIR)\n"
             "                        --ovmf FILE -o DIR\n"
@@ -30,7 +31,7 @@ static void usage(FILE *f) {
             "                        [--rootfs busybox|debian] [--package NAME]...\n"
             "                        [--rootfs-suite S] [--rootfs-source FILE]...\n"
             "                        [--rootfs-cache DIR]\n"
-            "                        [--qgs-cid N] [--qgs-port N] [--guest-cid N]\n"
+            "                        [--qgs-cid N] [--qgs-port N] [--guest-cid N] [--json]\n"
             "\n"
             "Build a bootable TDX guest image: a deterministic gzip'd newc initramfs with\n"
             "busybox, a generated /init and the program, plus a QEMU launch script and\n"
@@ -66,6 +67,8 @@ static void usage(FILE *f) {
             "                    (defaults %d, %d; the launch script's MOSAIK_QGS_CID/_PORT)\n"
             "  --guest-cid N     the guest's vsock CID (default %d; MOSAIK_GUEST_CID)\n"
             "  -o, --output DIR  output directory (created if missing)\n"
+            "  --json            print what was built as one JSON object\n"
+            "One input file may be '-' (stdin).\n"
             "\n"
             "Profiles:\n",
             MK_TDX_BUILD_DEFAULT_BUSYBOX, MK_TDX_BUILD_DEFAULT_CPUS, MK_TDX_BUILD_DEFAULT_MEMORY,
@@ -79,18 +82,16 @@ static void usage(FILE *f) {
             "\n"
             "Outputs in DIR: %s %s %s %s %s %s %s.\n"
             "Archive entries carry mtime SOURCE_DATE_EPOCH (or 0).\n"
-            "Exit status: 0 built, 1 input refused or I/O error, 2 usage error.\n",
+            "Exit status: 0 built, 1 input refused, 2 usage error, 3 a file cannot be read\n"
+            "or written, or a download failed.\n",
             MK_TDX_BUILD_INITRD, MK_TDX_BUILD_KERNEL, MK_TDX_BUILD_FIRMWARE, MK_TDX_BUILD_LAUNCH,
             MK_TDX_BUILD_MEASUREMENTS, MK_TDX_BUILD_HEADER, MK_TDX_BUILD_MANIFEST);
 }
 
 static int parse_uint(const char *opt, const char *v, unsigned lo, unsigned hi, unsigned *out) {
-    char *end;
-    unsigned long long x = strtoull(v, &end, 10);
-    if (!*v || *end || v[0] == '-' || x < lo || x > hi)
-        return cli_usage_error("tdx build: %s wants a number in [%u, %u], not '%s'", opt, lo, hi,
-                               v);
-    *out = (unsigned)x;
+    uint32_t x;
+    if (cli_parse_u32(opt, v, lo, hi, &x)) return CLI_USAGE;
+    *out = x;
     return 0;
 }
 
@@ -119,7 +120,10 @@ enum {
     OPT_QGS_CID,
     OPT_QGS_PORT,
     OPT_GUEST_CID,
+    OPT_JSON,
 };
+
+static bool g_json;
 
 /* The repeatable options' storage (the library's caps; static, not on the
  * stack). */
@@ -184,14 +188,29 @@ static int build_option(int c, char *arg, mk_tdx_build_opts *o, char **argv) {
     case OPT_MEMORY:
         if (parse_uint("--memory", arg, 64, 1u << 24, &o->memory_mib) != 0) return CLI_USAGE;
         break;
-    default:
-        if (c == 'h') return cli_help_or_usage(true, usage);
-        if (optopt == 'o' || optopt >= OPT_PROGRAM)
-            return cli_usage_error("tdx build: option '%s' needs an argument",
-                                   argv[optind - 1] ? argv[optind - 1] : "?");
-        return cli_usage_error("tdx build: unknown option '%s' (see --help)",
-                               argv[optind - 1] ? argv[optind - 1] : "?");
+    default: /* cli_getopt said why */
+        (void)argv;
+        if (c == 'h') return cli_help_or_usage(true, cli_tdx_build_usage);
+        return CLI_USAGE;
     }
+    return CLI_CONTINUE;
+}
+
+/* The input files given as '-': a private copy of stdin each (at most one
+ * distinct input can be stdin; cli_input_path hands the same copy). */
+static int stdin_inputs(mk_tdx_build_opts *o) {
+    mk_error err;
+    mk_error_clear(&err);
+    const char **files[] = {&o->program, &o->kernel, &o->ovmf, &o->busybox, &o->ssh_key};
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++)
+        if (*files[i] && !(*files[i] = cli_input_path(*files[i], &err)))
+            return cli_fail_err("tdx build", &err);
+    for (size_t i = 0; i < o->nextras; i++)
+        if (!(extras[i].src = cli_input_path(extras[i].src, &err)))
+            return cli_fail_err("tdx build: --extra", &err);
+    for (size_t i = 0; i < o->nmodules; i++)
+        if (!(modules[i] = cli_input_path(modules[i], &err)))
+            return cli_fail_err("tdx build: --module", &err);
     return CLI_CONTINUE;
 }
 
@@ -233,6 +252,7 @@ static int build_parse(int argc, char **argv, mk_tdx_build_opts *o) {
         {"qgs-port", required_argument, OPT_QGS_PORT, NULL, NULL},
         {"guest-cid", required_argument, OPT_GUEST_CID, NULL, NULL},
         {"output", required_argument, 'o', &o->out_dir, NULL},
+        {"json", no_argument, OPT_JSON, NULL, &g_json},
         {"help", no_argument, 'h', NULL, NULL},
         {NULL, 0, 0, NULL, NULL},
     };
@@ -250,11 +270,36 @@ static int build_parse(int argc, char **argv, mk_tdx_build_opts *o) {
     o->profile = mk_tdx_profile_find(profile_name);
     if (!o->profile)
         return cli_usage_error("tdx build: unknown profile '%s' (see --help)", profile_name);
-    return CLI_CONTINUE;
+    cli_json = g_json;
+    return stdin_inputs(o);
+}
+
+/* What was built, as one JSON object. */
+static void build_print_json(const mk_tdx_build_opts *o, const mk_tdx_build_result *res) {
+    char hx[97], launch[4200];
+    mk_hex_encode(res->initrd_sha384, 48, hx);
+    snprintf(launch, sizeof launch, "%s/%s", o->out_dir, MK_TDX_BUILD_LAUNCH);
+    json_t *j = json_pack("{s:s, s:s, s:I, s:I, s:I, s:s, s:s, s:s}", "image", o->out_dir,
+                          "initrd_sha384", hx, "entries", (json_int_t)res->nentries, "initrd_bytes",
+                          (json_int_t)res->initrd_len, "mtime", (json_int_t)res->mtime, "profile",
+                          res->measurement->profile, "launch", launch, "measurements",
+                          MK_TDX_BUILD_MEASUREMENTS);
+    const mk_tdx_measurement *m = res->measurement;
+    if (m->have_mrtd) json_object_set_new(j, "mrtd", cli_tdx_jhex(m->mrtd, 48));
+    if (m->have_rtmr) {
+        json_object_set_new(j, "rtmr1", cli_tdx_jhex(m->rtmr1, 48));
+        json_object_set_new(j, "rtmr2", cli_tdx_jhex(m->rtmr2, 48));
+    }
+    cli_emit(j);
+    json_decref(j);
 }
 
 /* What was built: the image, the initrd's digest, the measurements. */
 static void build_print(const mk_tdx_build_opts *o, const mk_tdx_build_result *res) {
+    if (g_json) {
+        build_print_json(o, res);
+        return;
+    }
     char hx[97];
     mk_hex_encode(res->initrd_sha384, 48, hx);
     printf("image:   %s (%s, %zu entries, %zu bytes, mtime %u)\n", o->out_dir, MK_TDX_BUILD_INITRD,
@@ -282,12 +327,10 @@ int cli_tdx_build(int argc, char **argv) {
     mk_error err;
     mk_error_clear(&err);
     mk_tdx_build_result res;
-    if (mk_tdx_build(&o, &res, &err) < 0) {
+    if (mk_tdx_build(&o, &res, &err) < 0)
         /* library reasons from the builder itself start with "build: " */
-        fprintf(stderr, "mosaik: tdx %s%s\n", strncmp(err.msg, "build: ", 7) ? "build: " : "",
-                err.msg);
-        return CLI_FAIL;
-    }
+        return cli_fail(cli_exit_code(err.code), "tdx %s%s",
+                        strncmp(err.msg, "build: ", 7) ? "build: " : "", err.msg);
     build_print(&o, &res);
     mk_tdx_build_result_free(&res);
     return CLI_OK;

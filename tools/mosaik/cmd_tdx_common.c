@@ -2,6 +2,7 @@
  * tools/mosaik/cmd_tdx_common.c — reading the inputs of the `mosaik tdx`
  * commands (and of `mosaik node --trust-sim-root`).
  *
+ * Every file may be '-' (stdin, cli_input.c).
  * A quote or ticket file is binary, or hex text: it is taken as hex when,
  * after leading whitespace and an optional 0x, every byte is a hex digit or
  * whitespace; otherwise its bytes are used as they are. Collateral is a
@@ -24,11 +25,6 @@
 
 #define INPUT_MAX (1u << 20)
 
-int cli_tdx_fail(const char *what, const mk_error *err) {
-    fprintf(stderr, "mosaik: %s: %s\n", what, err->msg[0] ? err->msg : mk_strerror(err->code));
-    return CLI_FAIL;
-}
-
 bool cli_tdx_is_zstd(const uint8_t *d, size_t n) {
     return n >= 4 && d[0] == 0x28 && d[1] == 0xb5 && d[2] == 0x2f && d[3] == 0xfd;
 }
@@ -36,7 +32,7 @@ bool cli_tdx_is_zstd(const uint8_t *d, size_t n) {
 /* path into b (initialised here, capped at max); b is freed on failure. */
 static int read_capped(const char *path, size_t max, mk_buf *b, mk_error *err) {
     mk_buf_init(b, max);
-    int rc = mk_file_read(path, max, b, err);
+    int rc = cli_read_file(path, max, b, err);
     if (rc < 0) mk_buf_free(b);
     return rc;
 }
@@ -97,7 +93,7 @@ static int read_opt_file(const char *dir, const char *name, size_t max, mk_buf *
  * qe_identity.json, qe_identity_issuer_chain.pem, pck_crl.der,
  * pck_crl_issuer_chain.pem, root_ca_crl.der). */
 int cli_tdx_load_collateral(const char *path, mk_tdx_collateral **out, mk_error *err) {
-    if (!is_dir(path)) {
+    if (cli_is_stdin(path) || !is_dir(path)) {
         mk_buf b;
         int rc = read_capped(path, MK_TDX_COLLATERAL_MAX * 4, &b, err);
         if (rc == 0) {
@@ -149,7 +145,9 @@ int cli_tdx_load_sim_root(const char *path, mk_buf *out, mk_error *err) {
     mk_tdx_sim *sim = NULL;
     mk_error e2;
     mk_error_clear(&e2);
-    if (mk_tdx_sim_load(path, &sim, &e2) == 0) {
+    const char *file = cli_input_path(path, err);
+    if (!file) return err->code;
+    if (mk_tdx_sim_load(file, &sim, &e2) == 0) {
         const uint8_t *der;
         size_t len;
         mk_tdx_sim_root_der(sim, &der, &len);
@@ -181,14 +179,6 @@ int cli_tdx_load_sim_root(const char *path, mk_buf *out, mk_error *err) {
     rc = mk_buf_append(out, der, (size_t)n);
     OPENSSL_free(der);
     return rc;
-}
-
-int cli_tdx_parse_int64(const char *opt, const char *s, int64_t *out) {
-    char *end = NULL;
-    long long v = strtoll(s, &end, 10);
-    if (!*s || *end) return cli_usage_error("%s wants an integer, not '%s'", opt, s);
-    *out = (int64_t)v;
-    return 0;
 }
 
 int cli_tdx_one_file(int argc, char **argv, const cli_opt *opts, void (*usage)(FILE *f),

@@ -129,11 +129,8 @@ static void print_text(json_t *o) {
 }
 
 void cli_tdx_emit(json_t *o, bool json) {
-    if (json) {
-        char *s = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-        if (s) puts(s);
-        free(s);
-    } else {
+    if (json)
+        cli_emit(o);
+    else
         print_text(o);
-    }
 }

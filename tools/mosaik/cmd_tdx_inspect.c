@@ -5,21 +5,23 @@
  * A ticket (zstd magic) is decoded for its class, extra data, whether it
  * carries collateral and whether its quote's report data binds the extra
  * data; then its quote, or the input itself, is parsed and described. Exit
- * 0 when parsed, 1 when the input is no quote or ticket, 2 on usage errors.
+ * 0 when parsed, 1 when the input is no quote or ticket, 2 on usage errors,
+ * 3 when the file (or stdin, '-') cannot be read.
  */
 #include <stdio.h>
 #include <string.h>
 
 #include "cmd_tdx.h"
 
-static void inspect_usage(FILE *f) {
-    fprintf(f, "usage: mosaik tdx inspect FILE [--json]\n"
+void cli_tdx_inspect_usage(FILE *f) {
+    fprintf(f, "usage: mosaik tdx inspect FILE|- [--json]\n"
                "\n"
                "Print the fields of a TDX quote (binary or hex) or of a mosaik TDX ticket\n"
                "(its extra data, whether it carries collateral, whether its report data binds\n"
-               "the extra data, and its quote's fields). Nothing is verified.\n"
+               "the extra data, and its quote's fields). Nothing is verified. '-' reads stdin.\n"
                "\n"
-               "Exit status: 0 parsed, 1 not a quote or ticket, 2 usage error.\n");
+               "Exit status: 0 parsed, 1 not a quote or ticket, 2 usage error, 3 the file\n"
+               "cannot be read.\n");
 }
 
 int cli_tdx_inspect(int argc, char **argv) {
@@ -27,14 +29,15 @@ int cli_tdx_inspect(int argc, char **argv) {
     const cli_opt opts[] = {{"json", no_argument, 'j', NULL, &json},
                             {"help", no_argument, 'h', NULL, NULL},
                             {NULL, 0, 0, NULL, NULL}};
-    int rc = cli_tdx_one_file(argc, argv, opts, inspect_usage, "tdx inspect");
+    int rc = cli_tdx_one_file(argc, argv, opts, cli_tdx_inspect_usage, "tdx inspect");
     if (rc != CLI_CONTINUE) return rc;
+    cli_json = json;
     mk_error err;
     mk_error_clear(&err);
     mk_buf in = MK_BUF_INIT;
     if (cli_tdx_read_input(argv[optind], &in, &err) < 0) {
         mk_buf_free(&in);
-        return cli_tdx_fail("tdx inspect", &err);
+        return cli_fail_err("tdx inspect", &err);
     }
     json_t *o = json_object();
     mk_tdx_ticket t;
@@ -72,7 +75,7 @@ int cli_tdx_inspect(int argc, char **argv) {
         json_object_set_new(o, "qe_mr_signer", cli_tdx_jhex(q.qe_report.mr_signer, 32));
         cli_tdx_emit(o, json);
     } else {
-        fprintf(stderr, "mosaik: tdx inspect: %s\n", err.msg);
+        cli_fail(CLI_FAIL, "tdx inspect: %s", err.msg);
     }
     json_decref(o);
     mk_tdx_ticket_free(&t);

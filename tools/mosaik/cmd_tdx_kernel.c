@@ -7,7 +7,7 @@
  *
  * The apt configuration is private to the cache directory; the system's
  * sources are neither read nor changed. --offline uses only what the cache
- * holds; --deb FILE takes a package file the user already has.
+ * holds; --deb FILE takes a package file the user already has ('-' stdin).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,7 +16,7 @@
 #include "cmd_tdx.h"
 #include "mosaik/tdx_build.h"
 
-static void usage(FILE *f) {
+void cli_tdx_kernel_usage(FILE *f) {
     fprintf(f,
             "usage: mosaik tdx kernel fetch --cache DIR [--package NAME] [--suite S]\n"
             "                               [--mirror URL] [--keyring FILE] [--module NAME]...\n"
@@ -41,7 +41,8 @@ static void usage(FILE *f) {
             "                   signature check)\n"
             "  --json           print the result as JSON\n"
             "\n"
-            "Exit status: 0 ready, 1 failed (the reason is printed), 2 usage error.\n",
+            "Exit status: 0 ready, 1 failed (the reason is printed), 2 usage error,\n"
+            "3 a download or a file failed.\n",
             MK_TDX_KERNEL_DEFAULT_PACKAGE, MK_TDX_KERNEL_DEFAULT_SUITE,
             MK_TDX_KERNEL_DEFAULT_MIRROR, MK_TDX_KERNEL_DEFAULT_KEYRING);
 }
@@ -86,17 +87,22 @@ static int fetch_parse(int argc, char **argv, mk_tdx_kernel_opts *o, bool *json)
             modules[o->nmodules++] = optarg;
             continue;
         }
-        if (c == 'h') return cli_help_or_usage(true, usage);
-        return cli_usage_error("tdx kernel fetch: bad option '%s' (see --help)",
-                               argv[optind - 1] ? argv[optind - 1] : "?");
+        return cli_help_or_usage(c == 'h', cli_tdx_kernel_usage);
     }
     if (optind < argc)
         return cli_usage_error("tdx kernel fetch: unexpected argument '%s'", argv[optind]);
     if (!o->cache_dir) return cli_usage_error("tdx kernel fetch: --cache DIR is required");
+    cli_json = *json;
+    mk_error err;
+    mk_error_clear(&err);
+    if (o->deb && !(o->deb = cli_input_path(o->deb, &err)))
+        return cli_fail_err("tdx kernel fetch: --deb", &err);
+    if (o->keyring && !(o->keyring = cli_input_path(o->keyring, &err)))
+        return cli_fail_err("tdx kernel fetch: --keyring", &err);
     return CLI_CONTINUE;
 }
 
-static int kernel_fetch(int argc, char **argv) {
+int cli_tdx_kernel_fetch(int argc, char **argv) {
     mk_tdx_kernel_opts o;
     bool json = false;
     int rc = fetch_parse(argc, argv, &o, &json);
@@ -104,15 +110,14 @@ static int kernel_fetch(int argc, char **argv) {
     mk_tdx_kernel_result res;
     mk_error err;
     mk_error_clear(&err);
-    if (mk_tdx_kernel_fetch(&o, &res, &err) < 0) {
-        fprintf(stderr, "mosaik: tdx kernel fetch: %s\n", err.msg);
-        return CLI_FAIL;
-    }
+    if (mk_tdx_kernel_fetch(&o, &res, &err) < 0) return cli_fail_err("tdx kernel fetch", &err);
     if (json) {
-        printf("{\"dir\":\"%s\",\"package\":\"%s\",\"version\":\"%s\",\"sha256\":\"%s\","
-               "\"release\":\"%s\",\"modules\":%zu,\"cached\":%s}\n",
-               res.dir, res.package, res.version, res.sha256, res.release, res.nmodules,
-               res.cached ? "true" : "false");
+        json_t *j =
+            json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:b}", "dir", res.dir, "package", res.package,
+                      "version", res.version, "sha256", res.sha256, "release", res.release,
+                      "modules", (json_int_t)res.nmodules, "cached", res.cached);
+        cli_emit(j);
+        json_decref(j);
         return CLI_OK;
     }
     printf("kernel:  %s %s (%s)\n", res.package, res.version, res.release);
@@ -122,14 +127,4 @@ static int kernel_fetch(int argc, char **argv) {
     printf("modules: %zu (dependencies first)\n", res.nmodules);
     printf("dir:     %s%s\n", res.dir, res.cached ? " (cached)" : "");
     return CLI_OK;
-}
-
-int cli_tdx_kernel(int argc, char **argv) {
-    if (argc >= 2 && !strcmp(argv[1], "fetch")) return kernel_fetch(argc - 1, argv + 1);
-    if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
-        usage(stdout);
-        return CLI_OK;
-    }
-    usage(stderr);
-    return CLI_USAGE;
 }

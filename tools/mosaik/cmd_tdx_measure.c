@@ -3,7 +3,8 @@
  * RTMR1 and RTMR2 of a QEMU/OVMF direct-boot TD (mosaik/tdx_measure.h).
  *
  * A profile gives the host-stack defaults; every knob can be overridden
- * individually (the profile is then reported as "<name>+custom").
+ * individually (the profile is then reported as "<name>+custom"). One of
+ * the files may be '-' (stdin).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,7 +13,7 @@
 #include "cmd_tdx.h"
 #include "mosaik/tdx_measure.h"
 
-static void usage(FILE *f) {
+void cli_tdx_measure_usage(FILE *f) {
     fprintf(f,
             "usage: mosaik tdx measure --firmware OVMF.fd [--kernel bzImage] [--initrd FILE]\n"
             "                          [--cmdline STR] [--memory MiB] [--profile NAME]\n"
@@ -38,9 +39,11 @@ static void usage(FILE *f) {
             "  --rtmr1-separator B  EV_SEPARATOR in RTMR1 (edk2 >= stable202411)\n"
             "  --initrd-arg WHERE   initrd=initrd suffix (edk2 <= 202505) or prefix (later)\n"
             "  --stub-measures B    guest kernel's EFI stub extends RTMR2 (Linux >= 6.9)\n"
-            "  --json               JSON output\n"
+            "  --json               JSON output (--list-profiles: {\"profiles\": [...]})\n"
             "\n"
-            "Exit status: 0 measured, 1 input refused, 2 usage error.\n",
+            "One of the files may be '-' (stdin).\n"
+            "Exit status: 0 measured, 1 input refused, 2 usage error, 3 a file cannot be\n"
+            "read.\n",
             MK_TDX_DEFAULT_PROFILE);
 }
 
@@ -57,7 +60,7 @@ static int parse_bool(const char *opt, const char *v, bool *out) {
 static int list_profiles(bool json) {
     mk_buf b = MK_BUF_INIT;
     int rc = 0;
-    if (json) rc = mk_buf_printf(&b, "[\n");
+    if (json) rc = mk_buf_printf(&b, "{\"profiles\": [\n");
     for (size_t i = 0; rc == 0 && i < mk_tdx_profile_count(); i++) {
         const mk_tdx_profile *p = mk_tdx_profile_at(i);
         const char *order =
@@ -81,10 +84,10 @@ static int list_profiles(bool json) {
                                order, kimg, p->rtmr1_separator ? "yes" : "no", iarg,
                                p->stub_measures_rtmr2 ? "yes" : "no", p->description);
     }
-    if (rc == 0 && json) rc = mk_buf_printf(&b, "]\n");
+    if (rc == 0 && json) rc = mk_buf_printf(&b, "]}\n");
     if (rc == 0) fwrite(b.data, 1, b.len, stdout);
     mk_buf_free(&b);
-    return rc == 0 ? CLI_OK : CLI_FAIL;
+    return rc == 0 ? CLI_OK : cli_fail(CLI_FAIL, "tdx measure: out of memory");
 }
 
 enum {
@@ -119,11 +122,9 @@ typedef struct measure_args {
 static int measure_option(int c, const char *arg, measure_args *a, char **argv) {
     switch (c) {
     case OPT_MEMORY: {
-        char *end;
-        a->memory = strtoull(arg, &end, 10);
-        if (!*arg || *end || a->memory < 64 || a->memory > (1ull << 24))
-            return cli_usage_error("tdx measure: --memory wants MiB in [64, 16777216], not '%s'",
-                                   arg);
+        uint64_t v;
+        if (cli_parse_u64("--memory", arg, 64, 1ull << 24, &v)) return CLI_USAGE;
+        a->memory = v;
         break;
     }
     case OPT_SEPARATOR:
@@ -134,11 +135,10 @@ static int measure_option(int c, const char *arg, measure_args *a, char **argv) 
         if (parse_bool("--stub-measures", arg, &a->stub) != 0) return CLI_USAGE;
         a->have_stub = true;
         break;
-    default:
-        if (c == 'h') return cli_help_or_usage(true, usage);
-        if (optopt >= OPT_FIRMWARE) return cli_usage_error("tdx measure: option needs an argument");
-        return cli_usage_error("tdx measure: unknown option '%s' (see --help)",
-                               argv[optind - 1] ? argv[optind - 1] : "?");
+    default: /* cli_getopt said why */
+        (void)argv;
+        if (c == 'h') return cli_help_or_usage(true, cli_tdx_measure_usage);
+        return CLI_USAGE;
     }
     return CLI_CONTINUE;
 }
@@ -198,26 +198,26 @@ static int measure_profile(const measure_args *a, mk_tdx_profile *p, char name[9
 
 /* Measure the files with profile p and print the result. */
 static int measure_run(const measure_args *a, const mk_tdx_profile *p) {
-    mk_tdx_measurement *m = calloc(1, sizeof *m);
-    if (!m) return CLI_FAIL;
     mk_error err;
     mk_error_clear(&err);
-    int rc =
-        mk_tdx_measure_files(a->firmware, a->kernel, a->initrd, a->cmdline, a->memory, p, m, &err);
+    const char *fw = a->firmware, *k = a->kernel, *rd = a->initrd;
+    if ((fw && !(fw = cli_input_path(fw, &err))) || (k && !(k = cli_input_path(k, &err))) ||
+        (rd && !(rd = cli_input_path(rd, &err))))
+        return cli_fail_err("tdx measure", &err);
+    mk_tdx_measurement *m = calloc(1, sizeof *m);
+    if (!m) return cli_fail(CLI_FAIL, "tdx measure: out of memory");
+    int rc = mk_tdx_measure_files(fw, k, rd, a->cmdline, a->memory, p, m, &err);
     if (rc < 0) {
-        fprintf(stderr, "mosaik: tdx measure: %s\n", err.msg);
         free(m);
-        return CLI_FAIL;
+        return cli_fail_err("tdx measure", &err);
     }
     mk_buf out = MK_BUF_INIT;
     rc = a->json ? mk_tdx_measurement_json(m, p, &out) : mk_tdx_measurement_text(m, p, &out);
     if (rc == 0) fwrite(out.data, 1, out.len, stdout);
     mk_buf_free(&out);
     free(m);
-    if (rc < 0) {
-        fprintf(stderr, "mosaik: tdx measure: cannot render output (%s)\n", mk_strerror(rc));
-        return CLI_FAIL;
-    }
+    if (rc < 0)
+        return cli_fail(CLI_FAIL, "tdx measure: cannot render output (%s)", mk_strerror(rc));
     return CLI_OK;
 }
 
@@ -250,6 +250,7 @@ int cli_tdx_measure(int argc, char **argv) {
         if ((rc = measure_option(c, optarg, &a, argv)) != CLI_CONTINUE) return rc;
     if (optind < argc)
         return cli_usage_error("tdx measure: unexpected argument '%s'", argv[optind]);
+    cli_json = a.json;
     if (a.list) return list_profiles(a.json);
     if (!a.kernel && (a.initrd || a.cmdline))
         return cli_usage_error("tdx measure: --initrd and --cmdline need --kernel");

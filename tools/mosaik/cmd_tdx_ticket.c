@@ -6,8 +6,9 @@
  * machine's TD (--local, through the library's automatic provider). The
  * attester binds the peer id, the network id and the ticket's times into
  * the quote's report data; collateral is embedded when asked for (the
- * simulator's own, or a bundle file). The ticket is written to -o FILE and
- * its ids printed. Exit 0 written, 1 failed, 2 on usage errors.
+ * simulator's own, or a bundle file; '-' stdin). The ticket is written to
+ * -o FILE and its ids printed. Exit 0 written, 1 failed, 2 on usage errors,
+ * 3 when a file cannot be read or written (or the TD's device fails).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,13 +17,16 @@
 
 #include "cmd_tdx.h"
 
-static void ticket_usage(FILE *f) {
+/* The longest lifetime --expires-in takes: ten years. */
+#define MAX_LIFETIME (10 * 365 * 86400)
+
+void cli_tdx_ticket_usage(FILE *f) {
     fprintf(f,
             "usage: mosaik tdx ticket (--sim STATEFILE [--sim-init] | --local)\n"
             "                         [--mrtd HEX] [--rtmr N=HEX]... [--quote-version 4|5]\n"
             "                         [--td15] [--peer ID] [--network ID] [--started-at T]\n"
             "                         [--expires-in S] [--with-collateral] [--collateral FILE]\n"
-            "                         -o FILE\n"
+            "                         -o FILE [--json]\n"
             "\n"
             "Make a mosaik TDX ticket: a quote whose report data binds the peer id, the\n"
             "network id and the ticket's times.\n"
@@ -35,20 +39,22 @@ static void ticket_usage(FILE *f) {
             "  --quote-version 4|5, --td15  (simulator) quote format\n"
             "  --peer ID            peer id (64 hex digits or a name; default: random)\n"
             "  --network ID         network id (hex or name; default: name 'mosaik')\n"
-            "  --started-at T       node start time (UNIX seconds; default now)\n"
-            "  --expires-in S       lifetime in seconds (default %d)\n"
+            "  --started-at T       node start time: UNIX seconds or RFC 3339 (default now)\n"
+            "  --expires-in S       lifetime in seconds, 1..%d (default %d)\n"
             "  --with-collateral    (simulator) embed the simulator's collateral\n"
-            "  --collateral FILE    embed this collateral bundle\n"
+            "  --collateral FILE    embed this collateral bundle ('-' stdin)\n"
             "  -o, --output FILE    where to write the ticket\n"
+            "  --json               print the ticket's file, size, ids and expiry as JSON\n"
             "\n"
-            "Exit status: 0 written, 1 failed, 2 usage error.\n",
-            MK_TDX_TICKET_DEFAULT_LIFETIME);
+            "Exit status: 0 written, 1 failed, 2 usage error, 3 a file cannot be read or\n"
+            "written, or the TD's quote device failed.\n",
+            MAX_LIFETIME, MK_TDX_TICKET_DEFAULT_LIFETIME);
 }
 
 /* What the command line asks for. */
 typedef struct ticket_args {
     const char *sim_path, *out_path, *coll_path;
-    bool sim_init, local, with_coll, have_peer;
+    bool sim_init, local, with_coll, have_peer, json;
     mk_tdx_sim_td td; /* the simulated TD */
     mk_id peer, net;
     int64_t now, started, expires_in;
@@ -97,14 +103,16 @@ static int ticket_option(int c, const char *arg, ticket_args *a) {
         mk_id_parse(&a->net, arg);
         break;
     case 'S':
-        if (cli_tdx_parse_int64("--started-at", arg, &a->started)) return CLI_USAGE;
+        if (cli_parse_time("--started-at", arg, &a->started)) return CLI_USAGE;
         break;
-    case 'e':
-        if (cli_tdx_parse_int64("--expires-in", arg, &a->expires_in)) return CLI_USAGE;
-        if (a->expires_in <= 0) return cli_usage_error("tdx ticket: --expires-in must be > 0");
+    case 'e': {
+        uint64_t v;
+        if (cli_parse_u64("--expires-in", arg, 1, MAX_LIFETIME, &v)) return CLI_USAGE;
+        a->expires_in = (int64_t)v;
         break;
+    }
     default:
-        return cli_help_or_usage(c == 'h', ticket_usage);
+        return cli_help_or_usage(c == 'h', cli_tdx_ticket_usage);
     }
     return CLI_CONTINUE;
 }
@@ -132,6 +140,7 @@ static int ticket_parse(int argc, char **argv, ticket_args *a) {
                             {"with-collateral", no_argument, 'C', NULL, &a->with_coll},
                             {"collateral", required_argument, 'c', &a->coll_path, NULL},
                             {"output", required_argument, 'o', &a->out_path, NULL},
+                            {"json", no_argument, 'j', NULL, &a->json},
                             {"help", no_argument, 'h', NULL, NULL},
                             {NULL, 0, 0, NULL, NULL}};
     int c, rc;
@@ -148,27 +157,31 @@ static int ticket_parse(int argc, char **argv, ticket_args *a) {
     if (a->with_coll && !a->sim_path)
         return cli_usage_error("tdx ticket: --with-collateral is for the simulator; use "
                                "--collateral FILE");
-    if (!a->have_peer && mk_id_random(&a->peer) < 0) return cli_usage_error("no randomness");
+    if (a->sim_init && cli_is_stdin(a->sim_path))
+        return cli_usage_error("tdx ticket: --sim-init cannot create '-' (stdin)");
+    if (!a->have_peer && mk_id_random(&a->peer) < 0)
+        return cli_fail(CLI_IO, "tdx ticket: no randomness");
+    cli_json = a->json;
     return CLI_CONTINUE;
 }
 
 /* The simulator as the quote source (with its collateral if asked for). */
 static int ticket_sim_source(const ticket_args *a, ticket_run *r) {
     struct stat st;
-    if (!a->sim_init && stat(a->sim_path, &st) != 0) {
-        fprintf(stderr,
-                "mosaik: tdx ticket: %s does not exist (add --sim-init, or run "
-                "'mosaik tdx sim-init %s')\n",
-                a->sim_path, a->sim_path);
-        return CLI_FAIL;
-    }
-    int rc = a->sim_init ? mk_tdx_sim_load_or_create(
-                               a->sim_path, &(mk_tdx_sim_config){.now = a->now}, &r->sim, &r->err)
-                         : mk_tdx_sim_load(a->sim_path, &r->sim, &r->err);
-    if (rc < 0) return cli_tdx_fail("tdx ticket: simulator", &r->err);
+    if (!a->sim_init && !cli_is_stdin(a->sim_path) && stat(a->sim_path, &st) != 0)
+        return cli_fail(CLI_IO,
+                        "tdx ticket: %s does not exist (add --sim-init, or run "
+                        "'mosaik tdx sim-init %s')",
+                        a->sim_path, a->sim_path);
+    const char *path = cli_input_path(a->sim_path, &r->err);
+    if (!path) return cli_fail_err("tdx ticket: --sim", &r->err);
+    int rc = a->sim_init ? mk_tdx_sim_load_or_create(path, &(mk_tdx_sim_config){.now = a->now},
+                                                     &r->sim, &r->err)
+                         : mk_tdx_sim_load(path, &r->sim, &r->err);
+    if (rc < 0) return cli_fail_err("tdx ticket: simulator", &r->err);
     mk_tdx_provider_sim_new(r->sim, &a->td, &r->prov, &r->err); /* checked by the caller */
     if (a->with_coll && mk_tdx_sim_collateral(r->sim, a->now, &r->coll, &r->err) < 0)
-        return cli_tdx_fail("tdx ticket: simulator collateral", &r->err);
+        return cli_fail_err("tdx ticket: simulator collateral", &r->err);
     fprintf(stderr, "mosaik: tdx ticket: SIMULATED quote (not real TDX)\n");
     return CLI_CONTINUE;
 }
@@ -181,19 +194,30 @@ static int ticket_make(const ticket_args *a, ticket_run *r) {
     } else {
         mk_tdx_provider_auto_new(&r->prov, &r->err);
     }
-    if (!r->prov) return cli_tdx_fail("tdx ticket", &r->err);
+    if (!r->prov) return cli_fail_err("tdx ticket", &r->err);
     if (a->coll_path && cli_tdx_load_collateral(a->coll_path, &r->coll, &r->err) < 0)
-        return cli_tdx_fail("tdx ticket: collateral", &r->err);
+        return cli_fail_err("tdx ticket: collateral", &r->err);
     if (mk_tdx_attester_new(&(mk_tdx_attester_config){.provider = r->prov, .collateral = r->coll},
                             &r->att, &r->err) < 0 ||
         mk_tdx_attester_ticket_with_expiration(r->att, &a->peer, &a->net, a->started,
                                                mk_now() + a->expires_in, &r->t, &r->err) < 0 ||
         mk_file_write(a->out_path, r->t.data, r->t.len, 0644, &r->err) < 0)
-        return cli_tdx_fail("tdx ticket", &r->err);
+        return cli_fail_err("tdx ticket", &r->err);
     char ph[MK_ID_HEX_LEN], nh[MK_ID_HEX_LEN];
     mk_id_to_hex(&a->peer, ph);
     mk_id_to_hex(&a->net, nh);
-    printf("ticket: %s (%zu bytes)\npeer_id: %s\nnetwork_id: %s\n", a->out_path, r->t.len, ph, nh);
+    if (!a->json) {
+        printf("ticket: %s (%zu bytes)\npeer_id: %s\nnetwork_id: %s\n", a->out_path, r->t.len, ph,
+               nh);
+        return CLI_OK;
+    }
+    char exp[MK_RFC3339_LEN];
+    mk_time_format_rfc3339(mk_now() + a->expires_in, exp);
+    json_t *o = json_pack("{s:s, s:I, s:s, s:s, s:b, s:s}", "ticket", a->out_path, "bytes",
+                          (json_int_t)r->t.len, "peer_id", ph, "network_id", nh, "simulated",
+                          a->sim_path != NULL, "expires", exp);
+    cli_emit(o);
+    json_decref(o);
     return CLI_OK;
 }
 
