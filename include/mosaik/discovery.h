@@ -317,7 +317,6 @@ MK_EXTERN void *mk_network_slot_get(mk_network *nw, const mk_network_slot_type *
  * protocol and removing the hooks that use the pointer. */
 MK_EXTERN void *mk_network_slot_detach(mk_network *nw, const mk_network_slot_type *type);
 
-
 /* ----- metrics -------------------------------------------------------- */
 
 /* Why an entry or message was refused. */
