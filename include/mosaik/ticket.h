@@ -6,8 +6,18 @@
  * returns when its admission expires, or a reason for refusal. A validator
  * set requires every validator to pass and yields the earliest expiration.
  * When a peer carries several tickets of one class, the valid one that
- * expires latest counts. The peer view is the minimal information a
- * validator needs, so this layer does not depend on discovery.
+ * expires latest counts. An any-of validator admits a peer that satisfies
+ * one of several sets (a fleet of TDX or SNP machines). The peer view is
+ * the minimal information a validator needs, so this layer does not depend
+ * on discovery.
+ *
+ * Specs. Streams, collections and their declarations take validator
+ * *specs* (mk_validator_spec: a factory and its argument) by value: each
+ * object makes its own validators from them when it is created, the
+ * factory reads the argument only during that call and copies what it
+ * keeps. So a spec's argument may be a compound literal or a local
+ * variable, and several nodes of one process configure their objects
+ * independently (docs/decisions.md, "Validator specs").
  */
 #ifndef MOSAIK_TICKET_H
 #define MOSAIK_TICKET_H
@@ -65,6 +75,12 @@ typedef struct mk_validator_ops {
                     const mk_peer_view *peer, int64_t now, mk_expiration *expires, mk_error *err);
     /* Release state (may be NULL). */
     void (*destroy)(mk_validator *v);
+    /* A combinator judges the whole peer rather than one ticket (may be
+     * NULL): when set, mk_validator_check calls it instead of trying the
+     * peer's tickets of the class with validate (which may then be NULL),
+     * and its reason is passed on as it is. */
+    int (*check)(const mk_validator *v, const mk_peer_view *peer, int64_t now,
+                 mk_expiration *expires, mk_error *err);
 } mk_validator_ops;
 
 struct mk_validator {
@@ -73,8 +89,8 @@ struct mk_validator {
 };
 
 /* Construct a user-defined validator (free with mk_validator_free): 0, or
- * MK_EINVAL for incomplete ops (class_id, signature and validate are
- * required), MK_ENOMEM; *out is NULL on failure. */
+ * MK_EINVAL for incomplete ops (class_id, signature and validate or check
+ * are required), MK_ENOMEM; *out is NULL on failure. */
 MK_EXTERN int mk_validator_new(const mk_validator_ops *ops, void *state, mk_validator **out);
 MK_EXTERN void mk_validator_free(mk_validator *v);
 MK_EXTERN void mk_validator_class(const mk_validator *v, mk_id *out);
@@ -104,17 +120,96 @@ MK_EXTERN int mk_validator_set_check(const mk_validator_set *s, const mk_peer_vi
 /* The set's combined signature (order-independent). */
 MK_EXTERN void mk_validator_set_signature(const mk_validator_set *s, mk_id *out);
 
-/* A validator factory: makes a fresh validator from a static argument. The
- * declarative forms (MK_STREAM_DEF, MK_COLLECTION_DEF) store factories, not
- * validators, so one const declaration can make validators for every
- * producer, consumer or collection it creates. Each validator module
- * provides its own (mk_validator_factory_jwt, mk_validator_factory_tdx). */
+/* ----- any-of ---------------------------------------------------------- */
+
+/* A validator that admits a peer satisfying every validator of at least
+ * one of n alternative sets (n >= 1, none empty: an empty set would admit
+ * everyone; else MK_EINVAL). Of the alternatives the peer satisfies, the
+ * one whose admission (its earliest expiration) lasts longest counts. A
+ * peer satisfying none is refused with every alternative's reason:
+ * "no alternative admits the peer: (1) tdx: MRTD mismatch: …; (2) snp: …"
+ * (each cut to fit the reason's 512 bytes), with the alternatives' code
+ * when they agree, else MK_EPOLICY.
+ *
+ * Signature: mk_id_derive(mk_id_from_name("mosaik/validator-any-of/v1"),
+ * the alternatives' set signatures sorted and deduplicated), so the order
+ * of the alternatives does not matter, and an any-of of one set differs
+ * from that set (whose domain is "mosaik/validator-set/v1"). Its class is
+ * mk_id_from_name("mosaik/validator-any-of/v1"), which no ticket has.
+ *
+ * On success it owns the alternatives' validators (the sets are left
+ * empty, the array stays the caller's); on failure the caller keeps them. */
+MK_EXTERN int mk_validator_any_of_new(mk_validator_set *alts, size_t n, mk_validator **out,
+                                      mk_error *err);
+
+/* ----- specs ------------------------------------------------------------- */
+
+/* A validator factory: makes a fresh validator from its argument, reading
+ * the argument only during the call and copying whatever the validator
+ * keeps; NULL (with a reason) on failure. Each validator module provides
+ * its own (mk_validator_factory_jwt with MK_JWT, mk_tdx_spec_factory with
+ * MK_TDX), and any function of this type will do. */
 typedef mk_validator *(*mk_validator_factory)(const void *arg, mk_error *err);
 
+/* A validator spec: how to make one validator. Held by value in
+ * configurations and declarations; every object created from one makes
+ * its own validator, and frees it. */
 typedef struct mk_validator_spec {
     mk_validator_factory make;
     const void *arg;
 } mk_validator_spec;
+
+/* Specs all required (one alternative of MK_ANY_OF). */
+typedef struct mk_validator_specs {
+    const mk_validator_spec *specs;
+    size_t n;
+} mk_validator_specs;
+
+/* The argument of mk_validator_factory_any_of: n alternatives. */
+typedef struct mk_validator_alternatives {
+    const mk_validator_specs *alts;
+    size_t n;
+} mk_validator_alternatives;
+
+/* arg: a const mk_validator_alternatives * (each alternative's specs are
+ * made into a set, then mk_validator_any_of_new). */
+MK_EXTERN mk_validator *mk_validator_factory_any_of(const void *arg, mk_error *err);
+/* arg: a const mk_validator * the caller made and keeps: the object
+ * created from the spec judges with it (a thin wrapper: same class,
+ * signature, verdicts) and does not free it, so it must outlive every
+ * object made from the spec. */
+MK_EXTERN mk_validator *mk_validator_factory_borrow(const void *arg, mk_error *err);
+
+/* Make a validator from each of n specs and add them to s, all or none:
+ * on failure nothing is added and the reason names the failing spec
+ * ("validator 1: …"). MK_EINVAL for a spec without a factory. */
+MK_EXTERN int mk_validator_set_add_specs(mk_validator_set *s, const mk_validator_spec *specs,
+                                         size_t n, mk_error *err);
+
+/* Initializers. A list of specs in a configuration or declaration (the
+ * fields `validators` and `n_validators`):
+ *
+ *   MK_VALIDATORS(MK_TDX(.mrtd = "4f3c…"), MK_JWT(.key_bytes = &key, .n_key_bytes = 1))
+ *
+ * one alternative of an any-of, an any-of spec, and a borrowed validator:
+ *
+ *   MK_ANY_OF(MK_ALL_OF(MK_TDX(.mrtd = A)), MK_ALL_OF(MK_SNP(.measurement = B)))
+ *   MK_BORROW(v)
+ *
+ * At file scope the compound literals these expand to are static, so a
+ * const declaration may hold them. */
+#define MK_SPEC_COUNT(...)                                                                         \
+    (sizeof((const mk_validator_spec[]){__VA_ARGS__}) / sizeof(mk_validator_spec))
+#define MK_VALIDATORS(...)                                                                         \
+    .validators = (const mk_validator_spec[]){__VA_ARGS__}, .n_validators = MK_SPEC_COUNT(__VA_ARGS__)
+#define MK_NO_VALIDATORS .validators = NULL, .n_validators = 0
+#define MK_ALL_OF(...) {(const mk_validator_spec[]){__VA_ARGS__}, MK_SPEC_COUNT(__VA_ARGS__)}
+#define MK_ANY_OF(...)                                                                             \
+    {mk_validator_factory_any_of,                                                                  \
+     &(const mk_validator_alternatives){                                                           \
+         (const mk_validator_specs[]){__VA_ARGS__},                                                \
+         sizeof((const mk_validator_specs[]){__VA_ARGS__}) / sizeof(mk_validator_specs)}}
+#define MK_BORROW(v) {mk_validator_factory_borrow, (const mk_validator *)(v)}
 
 /* Where an attester installs the local node's own ticket: add_ticket
  * replaces the local entry's tickets of t's class with t and announces the
