@@ -12,7 +12,7 @@
  * information a validator needs, so this layer does not depend on
  * discovery.
  *
- * Specs. Streams, collections and their declarations take validator
+ * Specs. Streams, collections, groups, discovery and the declarations take validator
  * *specs* (mk_validator_spec: a factory and its argument) by value: each
  * object makes its own validators from them when it is created, the
  * factory reads the argument only during that call and copies what it
@@ -76,10 +76,12 @@ typedef struct mk_validator_ops {
                     const mk_peer_view *peer, int64_t now, mk_expiration *expires, mk_error *err);
     /* Release state (may be NULL). */
     void (*destroy)(mk_validator *v);
-    /* A combinator judges the whole peer rather than one ticket (may be
-     * NULL): when set, mk_validator_check calls it instead of trying the
-     * peer's tickets of the class with validate (which may then be NULL),
-     * and its reason is passed on as it is. */
+    /* Judge the whole peer rather than one ticket (may be NULL; the
+     * combinators and MK_BORROW's wrapper set it): when set,
+     * mk_validator_check calls it instead of trying the peer's tickets of
+     * the class with validate (which may then be NULL) and passes its
+     * reason on as it is; an admission ending at or before `now` is still
+     * refused ("admission expired"). */
     int (*check)(const mk_validator *v, const mk_peer_view *peer, int64_t now,
                  mk_expiration *expires, mk_error *err);
 } mk_validator_ops;

@@ -6,8 +6,9 @@
  * the latest expiration counts (a peer that refreshed its credential is not
  * cut off because an older copy is still in its entry). A set requires all
  * validators and the earliest of their expirations is the admission's end.
- * A combinator (ops->check set: any-of, a borrowed validator) judges the
- * whole peer itself, and mk_validator_check hands its verdict on.
+ * A validator with ops->check (any-of, all-of, a borrowed validator:
+ * anyof.c, spec.c) judges the whole peer itself, and mk_validator_check
+ * hands its verdict on, refusing only an admission already over.
  *
  * The set's signature is order-independent: it hashes the sorted list of
  * member signatures, so two sets built in different orders are the same

@@ -4,7 +4,8 @@
  * each with its own JWT validator configuration built on its stack; the
  * two meet (same validator signatures) and replicate, while a third node
  * of the same process, configured with another key, forms no group with
- * them. The configuration rules: instance validators only where the
+ * them. An any-of of two keys admits a member of each. The configuration
+ * rules: instance validators only where the
  * declaration requires a ticket, and at least one when it does.
  */
 #include "coll_util.h"
@@ -75,6 +76,42 @@ static void test_per_instance_validators(void **state) {
     cu_stop(&cu);
 }
 
+/* Per instance, an any-of of two JWT keys: node 0 holds a token of key
+ * A, node 1 one of key B, and both are members of one group. */
+static void test_any_of_members(void **state) {
+    (void)state;
+    cu_cluster cu;
+    cu_start(&cu, "coll-specs-any", 2);
+    mk_jwt_key *ka = st_hs_key(0x51), *kb = st_hs_key(0x52);
+    st_give_jwt(cu.nw[0], ka, mk_now() + 3600);
+    st_give_jwt(cu.nw[1], kb, mk_now() + 3600);
+    mk_collection *c[2];
+    mk_error err;
+    mk_error_clear(&err);
+    for (int i = 0; i < 2; i++) {
+        const mk_jwt_key *keys_a[1] = {ka}, *keys_b[1] = {kb};
+        mk_jwt_validator_config ja, jb;
+        mk_jwt_validator_config_init(&ja);
+        mk_jwt_validator_config_init(&jb);
+        ja.keys = keys_a;
+        ja.n_keys = 1;
+        jb.keys = keys_b;
+        jb.n_keys = 1;
+        mk_collection_config cfg = {MK_VALIDATORS(
+            MK_ANY_OF({mk_validator_factory_jwt, &ja}, {mk_validator_factory_jwt, &jb}))};
+        cu_node_cfg(&cu, i, &cfg);
+        TU_ASSERT_RC(tg_coll_open_def(cu.nw[i], &VAULT, &cfg, &c[i], &err), 0, &err);
+    }
+    cu_ready(&cu, c);
+    uint64_t v = 0;
+    TU_ASSERT_RC(mk_map_put(c[1], "b", 1, "2", 1, &v, 5000, &err), 0, &err);
+    TU_ASSERT_RC(mk_collection_wait_version(c[0], v, 5000), 0, &err);
+    cu_close(c, 2);
+    mk_jwt_key_free(ka);
+    mk_jwt_key_free(kb);
+    cu_stop(&cu);
+}
+
 static void test_instance_rules(void **state) {
     (void)state;
     cu_cluster cu;
@@ -116,6 +153,7 @@ static void test_instance_rules(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_per_instance_validators, tg_teardown),
+        cmocka_unit_test_teardown(test_any_of_members, tg_teardown),
         cmocka_unit_test_teardown(test_instance_rules, tg_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
