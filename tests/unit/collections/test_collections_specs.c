@@ -5,8 +5,8 @@
  * two meet (same validator signatures) and replicate, while a third node
  * of the same process, configured with another key, forms no group with
  * them. An any-of of two keys admits a member of each. The configuration
- * rules: instance validators only where the
- * declaration requires a ticket, and at least one when it does.
+ * rules: instance validators only where the declaration requires a ticket,
+ * and at least one when it does.
  */
 #include "coll_util.h"
 #include "unit/streams/st_util.h"
