@@ -32,11 +32,6 @@ void mk_require_rt_free(mk_require_rt *rt) {
     memset(rt, 0, sizeof *rt);
 }
 
-bool mk_require_empty(const mk_requirements *req) {
-    return !req->validators && !req->n_validators && !req->tags && !req->n_tags && !req->require &&
-           !req->require_ctx;
-}
-
 bool mk_require_only_validators(const mk_requirements *inst) {
     return !inst->tags && !inst->n_tags && !inst->require && !inst->require_ctx;
 }

@@ -104,8 +104,6 @@ typedef struct mk_require_rt {
     void *require_ctx;
 } mk_require_rt;
 
-/* True when req requires nothing (all of it zero). */
-bool mk_require_empty(const mk_requirements *req);
 /* Make the validators (calling each factory) and hash the tags; inst (may
  * be NULL) adds an instance's own validators to a declaration's req. */
 int mk_require_rt_build(mk_require_rt *rt, const mk_requirements *req, const mk_requirements *inst,
