@@ -232,7 +232,7 @@ static void test_any_of_tdx_or_jwt(void **state) {
     mk_network *n_jwt = st_net("specs-any", p_nw);
     mk_network *n_bad = st_net("specs-any", p_nw);
     give_tdx(n_tdx, &ta, mk_now() + 600);
-    int64_t jwt_exp = mk_now() + 5;
+    int64_t jwt_exp = mk_now() + 8; /* admission well before it, even when loaded */
     st_give_jwt(n_jwt, k, jwt_exp);
     give_tdx(n_bad, &tb, mk_now() + 600);
     st_give_jwt(n_bad, k, mk_now() - 3600);
