@@ -5,7 +5,8 @@
  * refuses the other; an any-of of a TDX and a JWT validator admits a peer
  * with either ticket, refuses one with neither naming both reasons, and
  * ends the admission at the accepting member's expiry; a declaration
- * holding an any-of of constant specs refuses with every member's reason.
+ * holding an any-of of constant specs refuses with every member's reason;
+ * a consumer's own spec judges the producers.
  * The simulator root is trusted explicitly, per instance.
  */
 #include <pthread.h>
@@ -298,6 +299,47 @@ static void test_declared_any_of(void **state) {
     mk_network_free(p_nw);
 }
 
+/* The consumer side: a consumer's own spec (an MRTD of its producers)
+ * judges each producer; one producer with the TD, one without a ticket. */
+static void test_consumer_instance(void **state) {
+    (void)state;
+    mk_tdx_sim_td ta;
+    td_with(&ta, "firmware A");
+    mk_network *good = st_net("specs-cons", NULL);
+    mk_network *bare = st_net("specs-cons", good);
+    give_tdx(good, &ta, mk_now() + 600);
+    ev_log pl[2];
+    mk_stream_producer *p[2] = {open_producer(good, &ATTESTED, NULL, 0, &pl[0]),
+                                open_producer(bare, &ATTESTED, NULL, 0, &pl[1])};
+    mk_network *c_nw = st_net("specs-cons", good);
+    ev_log cl;
+    pthread_mutex_init(&cl.mu, NULL);
+    cl.n = 0;
+    mk_stream_consumer *c = NULL;
+    {
+        char ha[97];
+        mrtd_hex(&ta, ha);
+        mk_stream_consumer_config o = {
+            .requirements = {MK_VALIDATORS(
+                MK_TDX(.mrtd = ha, .sim_root = g_root, .sim_root_len = g_root_len))},
+            .retry_min_ms = 100,
+            .retry_max_ms = 300,
+            .on_event = on_ev,
+            .event_ctx = &cl};
+        mk_error err;
+        mk_error_clear(&err);
+        TU_ASSERT_RC(mk_stream_consumer_new_from_def(c_nw, &ATTESTED, &o, &c, &err), 0, &err);
+    }
+    ST_WAIT_UNTIL(admitted_by(&cl, good), 15000, "the attested producer");
+    expect_refused(&cl, bare, "tdx: peer has no ticket", NULL);
+    mk_stream_consumer_free(c);
+    for (int i = 0; i < 2; i++)
+        mk_stream_producer_free(p[i]);
+    mk_network_free(c_nw);
+    mk_network_free(bare);
+    mk_network_free(good);
+}
+
 /* Instance specs are checked like the declaration's: a bad one fails the
  * open with a reason naming it; tags stay the declaration's. */
 static void test_instance_spec_errors(void **state) {
@@ -321,9 +363,8 @@ static void test_instance_spec_errors(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_per_instance_mrtd),
-        cmocka_unit_test(test_any_of_tdx_or_jwt),
-        cmocka_unit_test(test_declared_any_of),
+        cmocka_unit_test(test_per_instance_mrtd),    cmocka_unit_test(test_any_of_tdx_or_jwt),
+        cmocka_unit_test(test_declared_any_of),      cmocka_unit_test(test_consumer_instance),
         cmocka_unit_test(test_instance_spec_errors),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
