@@ -80,8 +80,6 @@ static int node_fail(const char *what, const mk_error *err) {
     return CLI_FAIL;
 }
 
-static mk_tdx_validator_opts *g_tdx_opts;
-
 static void expected_td(mk_tdx_sim_td *td) {
     mk_tdx_sim_td_default(td);
 }
@@ -126,15 +124,14 @@ static int node_stream(const cli_demo_node_args *a, mk_network *nw, mk_tdx_sim *
     mk_error_clear(&err);
     mk_tdx_sim_td want;
     expected_td(&want);
-    g_tdx_opts = mk_tdx_validator_opts_new();
-    mk_tdx_criteria_require_mrtd(mk_tdx_validator_opts_baseline(g_tdx_opts), want.mr_td);
-    mk_tdx_validator_opts_max_lifetime(g_tdx_opts, 24 * 3600);
+    char mrtd[2 * sizeof want.mr_td + 1];
+    mk_hex_encode(want.mr_td, sizeof want.mr_td, mrtd);
     const uint8_t *root;
     size_t root_len;
     mk_tdx_sim_root_der(sim, &root, &root_len);
-    if (mk_tdx_validator_opts_trust_simulator(g_tdx_opts, root, root_len, &err) < 0)
-        return node_fail("trust", &err);
-    static const mk_validator_spec specs[] = {{mk_validator_factory_tdx, &g_tdx_opts}};
+    /* By value: the producer or consumer makes its validator from it. */
+    const mk_validator_spec specs[] = {MK_TDX(.mrtd = mrtd, .sim_root = root,
+                                              .sim_root_len = root_len, .max_lifetime = 24 * 3600)};
     const mk_stream_def def = {
         .name = DEMO_STREAM,
         .producer = {.validators = specs, .n_validators = 1},
@@ -284,8 +281,6 @@ int cli_demo_node_main(const cli_demo_node_args *a) {
     mk_stream_producer_free(p);
     mk_stream_consumer_free(c);
     mk_network_free(nw);
-    mk_tdx_validator_opts_free(g_tdx_opts);
-    g_tdx_opts = NULL;
     mk_tdx_collateral_free(coll);
     mk_tdx_sim_free(sim);
     return rc;
