@@ -374,6 +374,9 @@ typedef struct mk_snp_result {
     bool debug;           /* policy DEBUG */
     bool migration_agent; /* policy MIGRATE_MA */
     int64_t valid_until;  /* earliest notAfter (and CRL nextUpdate); 0 if not verified */
+    /* The chain ended in the simulator root the verifier was told to trust
+     * (mk_snp_verifier_trust_simulator): NOT real SEV-SNP evidence. */
+    bool simulated;
 } mk_snp_result;
 
 typedef struct mk_snp_verifier mk_snp_verifier; /* thread-safe */
@@ -383,6 +386,10 @@ typedef struct mk_snp_verifier_config {
     /* Certificates not given to mk_snp_verify are fetched from the KDS
      * (copied). NULL (the default): nothing is fetched. */
     const mk_snp_fetch_opts *fetch;
+    /* A simulator root to trust (DER, copied; mk_snp_sim_root_der), or
+     * NULL (the default): simulated reports are refused. */
+    const uint8_t *simulator_root_der;
+    size_t simulator_root_len;
 } mk_snp_verifier_config;
 
 MK_EXTERN void mk_snp_verifier_config_init(mk_snp_verifier_config *cfg);
@@ -393,6 +400,16 @@ MK_EXTERN void mk_snp_verifier_set_policy(mk_snp_verifier *v, const mk_snp_polic
 MK_EXTERN void mk_snp_verifier_get_policy(const mk_snp_verifier *v, mk_snp_policy *p);
 /* Replace the fetcher (NULL: none). MK_ENOMEM leaves the old one. */
 MK_EXTERN int mk_snp_verifier_set_fetch(mk_snp_verifier *v, const mk_snp_fetch_opts *o);
+/* Trust a simulator root (a self-signed EC CA, DER: mk_snp_sim_root_der).
+ * Never done by default. A report whose leaf is not issued by the
+ * product's AMD intermediate is then verified against that root alone
+ * (through an intermediate offered with the leaf) and, if it verifies, has
+ * res->simulated set; AMD's chains are unaffected (the simulator root has
+ * a store of its own, ECDSA only, and a leaf naming AMD's intermediate as
+ * its issuer always goes AMD's way). A second, different root is
+ * MK_ESTATE. */
+MK_EXTERN int mk_snp_verifier_trust_simulator(mk_snp_verifier *v, const uint8_t *root_der,
+                                              size_t len, mk_error *err);
 
 /* Verify a report at time `now` with the certificates offered (certs may be
  * NULL, or lack a leaf: the VCEK is then fetched when a fetcher is
@@ -458,6 +475,77 @@ MK_EXTERN int mk_snp_ticket_from_generic(const mk_ticket *in, mk_snp_ticket *t, 
  * extra data (nothing is verified: that is the validator's job). */
 MK_EXTERN int mk_snp_ticket_check_binding(const mk_snp_ticket *t, mk_error *err);
 
+/* ------------------------------------------------------------------ */
+/* The simulator                                                       */
+/* ------------------------------------------------------------------ */
+
+/* A simulated SEV-SNP platform (docs/snp-verification.md, "The simulator"): a self-signed
+ * "mosaik simulated ARK-Milan", a "mosaik simulated SEV-Milan" ASK under
+ * it and a "mosaik simulated SEV-VCEK" with AMD's VCEK extensions
+ * (productName Milan-B0, the simulated TCB, hwID = the simulated chip id),
+ * all EC P-384 and ECDSA-signed, every O "mosaik SIMULATED SEV-SNP, not
+ * AMD". Reports are version 3 with Milan's CPUID (19/01/01), signed by the
+ * VCEK's key. Immutable after creation, thread-safe, reference counted
+ * (providers keep it alive). */
+typedef struct mk_snp_sim mk_snp_sim;
+
+/* The TCB of the simulated chip (reported, current, committed, launch). */
+#define MK_SNP_SIM_TCB_BOOTLOADER 4
+#define MK_SNP_SIM_TCB_TEE 0
+#define MK_SNP_SIM_TCB_SNP 22
+#define MK_SNP_SIM_TCB_MICROCODE 213
+
+typedef struct mk_snp_sim_config {
+    /* Certificates are valid from now - 1 day for 10 years (0, the
+     * default: mk_now() at creation). */
+    int64_t now;
+} mk_snp_sim_config;
+
+MK_EXTERN void mk_snp_sim_config_init(mk_snp_sim_config *cfg);
+/* A fresh simulator (cfg NULL: the defaults). */
+MK_EXTERN int mk_snp_sim_new(const mk_snp_sim_config *cfg, mk_snp_sim **out, mk_error *err);
+/* Persist the keys and certificates (PEM, mode 0600, atomically), so that
+ * several processes share one simulator; load checks the keys match the
+ * certificates and the chain links up; load_or_create loads path if it
+ * exists, else creates and saves (race-free: the first writer wins). */
+MK_EXTERN int mk_snp_sim_save(const mk_snp_sim *sim, const char *path, mk_error *err);
+MK_EXTERN int mk_snp_sim_load(const char *path, mk_snp_sim **out, mk_error *err);
+MK_EXTERN int mk_snp_sim_load_or_create(const char *path, const mk_snp_sim_config *cfg,
+                                        mk_snp_sim **out, mk_error *err);
+MK_EXTERN void mk_snp_sim_free(mk_snp_sim *sim);
+/* The simulator's root (DER), for mk_snp_verifier_trust_simulator and the
+ * validator's simulator_root_der; points into sim. */
+MK_EXTERN void mk_snp_sim_root_der(const mk_snp_sim *sim, const uint8_t **der, size_t *len);
+/* VCEK, ASK and ARK as PEM (what its tickets carry); points into sim. */
+MK_EXTERN void mk_snp_sim_chain_pem(const mk_snp_sim *sim, const char **pem, size_t *len);
+/* The simulated chip id (64 bytes; its VCEK's hwID). */
+MK_EXTERN const uint8_t *mk_snp_sim_chip_id(const mk_snp_sim *sim);
+/* The certificate table a host would give with its reports (VCEK, ASK,
+ * ARK), replacing *out. */
+MK_EXTERN int mk_snp_sim_cert_table(const mk_snp_sim *sim, mk_buf *out, mk_error *err);
+
+/* A simulated guest: what its reports carry. */
+typedef struct mk_snp_sim_guest {
+    uint8_t measurement[48];
+    uint8_t host_data[32];
+    uint8_t id_key_digest[48];
+    uint8_t author_key_digest[48]; /* non-zero sets AUTHOR_KEY_EN */
+    uint8_t family_id[16];
+    uint8_t image_id[16];
+    uint32_t guest_svn;
+    uint64_t policy; /* guest policy */
+    uint32_t vmpl;
+} mk_snp_sim_guest;
+
+/* Defaults: measurement = SHA-384("mosaik simulated SNP guest"), the other
+ * values zero, policy 0x30000 (SMT allowed, no debug, no migration agent),
+ * VMPL 0. */
+MK_EXTERN void mk_snp_sim_guest_default(mk_snp_sim_guest *g);
+/* A complete, signed report for g with the given report data (replacing
+ * *out): version 3, Milan's CPUID, the simulated chip id and TCB, firmware
+ * 1.55.0, a random report id. */
+MK_EXTERN int mk_snp_sim_report(const mk_snp_sim *sim, const mk_snp_sim_guest *g,
+                                const uint8_t report_data[64], mk_buf *out, mk_error *err);
 #ifdef __cplusplus
 }
 #endif

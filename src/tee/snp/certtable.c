@@ -132,8 +132,7 @@ static int read_entries(mk_reader *rd, mk_snp_cert_table *t, mk_error *err) {
     }
 }
 
-int mk_snp_cert_table_parse(const uint8_t *data, size_t len, mk_snp_cert_table *t,
-                            mk_error *err) {
+int mk_snp_cert_table_parse(const uint8_t *data, size_t len, mk_snp_cert_table *t, mk_error *err) {
     if (!t || (!data && len)) return mk_error_set(err, MK_EINVAL, "certificate table: no data");
     memset(t, 0, sizeof *t);
     if (len == 0) return 0;
@@ -173,8 +172,7 @@ int mk_snp_cert_table_parse(const uint8_t *data, size_t len, mk_snp_cert_table *
     return rc;
 }
 
-const mk_snp_cert_entry *mk_snp_cert_table_find(const mk_snp_cert_table *t,
-                                                mk_snp_cert_type type) {
+const mk_snp_cert_entry *mk_snp_cert_table_find(const mk_snp_cert_table *t, mk_snp_cert_type type) {
     for (size_t i = 0; t && i < t->n; i++)
         if (t->e[i].type == type) return &t->e[i];
     return NULL;
@@ -186,8 +184,7 @@ int mk_snp_cert_table_build(const mk_snp_cert_type *types, const uint8_t *const 
         return mk_error_set(err, MK_EINVAL, "certificate table: bad entries");
     size_t header = (n + 1) * ENTRY_LEN, total = header;
     for (size_t i = 0; i < n; i++) {
-        if (!mk_snp_cert_guid(types[i]) || !data[i] || !lens[i] ||
-            lens[i] > MK_SNP_CERT_TABLE_MAX)
+        if (!mk_snp_cert_guid(types[i]) || !data[i] || !lens[i] || lens[i] > MK_SNP_CERT_TABLE_MAX)
             return mk_error_set(err, MK_EINVAL, "certificate table: bad entry %zu", i + 1);
         total += lens[i];
     }
@@ -230,8 +227,8 @@ static int append_pem(const mk_snp_cert_entry *e, mk_buf *out, mk_error *err) {
     return rc < 0 ? mk_error_set(err, rc, "certificate table: PEM encoding") : 0;
 }
 
-int mk_snp_cert_table_to_pem(const uint8_t *data, size_t len, mk_snp_signing_key key,
-                             mk_buf *out, mk_error *err) {
+int mk_snp_cert_table_to_pem(const uint8_t *data, size_t len, mk_snp_signing_key key, mk_buf *out,
+                             mk_error *err) {
     mk_snp_cert_table t;
     MK_TRY(mk_snp_cert_table_parse(data, len, &t, err));
     mk_snp_cert_type leaf = key == MK_SNP_KEY_VLEK ? MK_SNP_CERT_VLEK : MK_SNP_CERT_VCEK;

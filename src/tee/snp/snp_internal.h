@@ -209,4 +209,26 @@ extern const mk_tee_ticket_format mk_snp_ticket_format;
 int mk_snp_ticket_encode_cbor(const mk_snp_ticket *t, mk_buf *out, mk_error *err);
 int mk_snp_ticket_decode_cbor(const uint8_t *data, size_t len, mk_snp_ticket *t, mk_error *err);
 
+/* ---- sim.c, sim_report.c ---- */
+
+struct mk_snp_sim {
+    _Atomic int refs;
+    EVP_PKEY *ark_key, *ask_key, *vcek_key;
+    X509 *ark, *ask, *vcek;
+    uint8_t *ark_der; /* the root, for verifiers told to trust it */
+    size_t ark_der_len;
+    char *chain_pem; /* VCEK, ASK, ARK */
+    size_t chain_pem_len;
+    uint8_t chip_id[MK_SNP_CHIP_ID_LEN];
+};
+
+/* A reference to sim (released by mk_snp_sim_free); returns sim. */
+mk_snp_sim *mk_snp_sim_ref(mk_snp_sim *sim);
+/* The simulated TCB (MK_SNP_SIM_TCB_*). */
+void mk_snp_sim_tcb(mk_snp_tcb *out);
+/* A simulator VCEK for key, with AMD's extensions (sim.c's top comment),
+ * issued by ask; NULL on failure. */
+X509 *mk_snp_sim_make_vcek(EVP_PKEY *key, const uint8_t chip_id[64], X509 *ask, EVP_PKEY *ask_key,
+                           int64_t now);
+
 #endif
