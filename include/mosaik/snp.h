@@ -546,6 +546,73 @@ MK_EXTERN void mk_snp_sim_guest_default(mk_snp_sim_guest *g);
  * 1.55.0, a random report id. */
 MK_EXTERN int mk_snp_sim_report(const mk_snp_sim *sim, const mk_snp_sim_guest *g,
                                 const uint8_t report_data[64], mk_buf *out, mk_error *err);
+/* ------------------------------------------------------------------ */
+/* The validator                                                       */
+/* ------------------------------------------------------------------ */
+
+/* What an SNP validator requires (by value; mk_snp_validator_new copies
+ * everything it points to). Initialise with mk_snp_validator_config_init. */
+typedef struct mk_snp_validator_config {
+    /* Every ticket's report must match the baseline (require_measurement,
+     * require_host_data, ...: mk_snp_criteria_require*), and when variants
+     * are given one of them (a variant pinning nothing is MK_EINVAL). */
+    mk_snp_criteria baseline;
+    const mk_snp_criteria *variants;
+    size_t n_variants;
+    /* require_own_measurement / from_local: the fields in require_own
+     * (MK_SNP_REQ_*; MK_SNP_REQ_ALL is from_local) must equal the local
+     * guest's, read once at construction from own_provider's report
+     * (guest_svn as a minimum); added to the baseline. */
+    mk_tee_provider *own_provider;
+    unsigned require_own;
+    /* Freshness (0 / INT64_MIN: off): now - quoted_at <= max_age,
+     * quoted_at >= not_before, expiration - quoted_at <= max_lifetime (a
+     * never-expiring ticket is then refused). */
+    int64_t max_age, not_before, max_lifetime;
+    /* The report policy (mk_snp_policy_default). */
+    mk_snp_policy policy;
+    /* trust_simulator: a simulator root (DER) to trust; NULL: none. */
+    const uint8_t *simulator_root_der;
+    size_t simulator_root_len;
+    /* Certificate sources. The operator's win: a leaf given here (DER or
+     * PEM, a PEM may carry the chain) is used for every ticket; else, with
+     * a fetcher, a VCEK is fetched from the KDS; the ticket's certificates
+     * only when neither applies (and certs_from_ticket, the default, is
+     * true). chain (intermediates, PEM or DER) and crl (AMD's CRL), when
+     * given, replace what the ticket carries; without a crl and with a
+     * fetcher whose fetch_crl is set, the CRL is fetched. */
+    mk_snp_certs certs;
+    const mk_snp_fetch_opts *fetch;
+    bool certs_from_ticket;
+} mk_snp_validator_config;
+
+/* Empty criteria, no freshness limits, mk_snp_policy_default, no
+ * simulator, no operator certificates, certs_from_ticket true. */
+MK_EXTERN void mk_snp_validator_config_init(mk_snp_validator_config *cfg);
+
+/* A validator of class MK_SNP_TICKET_CLASS_NAME. It checks, in order: the
+ * ticket decodes; the report verifies to AMD's root (mk_snp_verify: chain,
+ * TCB, hwID, signature, policy) with the certificates chosen as above;
+ * its report data binds the ticket's extra data; the baseline and a
+ * variant match; the ticket names this peer and network; freshness;
+ * expiry. Admitted until the earlier of the ticket's expiration and the
+ * chain's (and CRL's) validity. Its signature is mk_id_derive(
+ * mk_id_from_name("mosaik.validator.snp.v1"), canonical configuration):
+ * the baseline, the variants sorted and deduplicated, the freshness
+ * limits, every policy field and the SHA-256 of the trusted simulator
+ * root; where certificates come from is not part of it. */
+MK_EXTERN int mk_snp_validator_new(const mk_snp_validator_config *cfg, mk_validator **out,
+                                   mk_error *err);
+/* Validate and also return the verification result (res may be NULL). */
+MK_EXTERN int mk_snp_validator_validate_ex(const mk_validator *v, const uint8_t *data, size_t len,
+                                           const mk_peer_view *peer, int64_t now,
+                                           mk_expiration *expires, mk_snp_result *res,
+                                           mk_error *err);
+/* The factory for declarations (MK_STREAM_DEF, MK_COLLECTION_DEF, group
+ * and collection configs): arg is a `const mk_snp_validator_config *` (a
+ * static declaration may point at a variable filled in at run time). */
+MK_EXTERN mk_validator *mk_validator_factory_snp(const void *arg, mk_error *err);
+
 #ifdef __cplusplus
 }
 #endif
