@@ -476,6 +476,53 @@ MK_EXTERN int mk_snp_ticket_from_generic(const mk_ticket *in, mk_snp_ticket *t, 
 MK_EXTERN int mk_snp_ticket_check_binding(const mk_snp_ticket *t, mk_error *err);
 
 /* ------------------------------------------------------------------ */
+/* Providers                                                           */
+/* ------------------------------------------------------------------ */
+
+/* Where SNP reports come from, as mk_tee_provider objects of platform
+ * MK_TEE_SNP (mosaik/tee.h: mk_tee_provider_evidence gives the report and,
+ * as auxiliary data, the certificate table the host supplied — the GHCB
+ * table of {GUID, offset, length} entries; mk_tee_provider_measurements the
+ * registers MEASUREMENT, HOST_DATA, ID_KEY_DIGEST, AUTHOR_KEY (the author
+ * key digest), FAMILY_ID, IMAGE_ID, GUEST_SVN (4 bytes, little-endian) and
+ * REPORTED_TCB (8 bytes, little-endian) of a fresh report).
+ *
+ *   configfs-tsm   /sys/kernel/config/tsm/report, provider "sev_guest"
+ *                  (Linux >= 6.7): 64 bytes of inblob, privlevel when a VMPL
+ *                  is set, the report from outblob, the certificate table
+ *                  from auxblob (docs/tee.md: the shared core).
+ *   sev-guest      /dev/sev-guest, the SNP_GET_EXT_REPORT ioctl with a
+ *                  certificate buffer that is grown and the request retried
+ *                  when the host says it is too small.
+ *   auto           the first of them available here; never the simulator.
+ *   simulator      mk_snp_provider_sim_new: reports signed through a test
+ *                  chain made on this machine, named "simulator (NOT real
+ *                  SEV-SNP)", is_simulated true; no verifier accepts them
+ *                  unless told to trust the simulator's root. */
+#define MK_SNP_GUEST_DEV "/dev/sev-guest"
+
+/* configfs-tsm (tsm_report_dir NULL: MK_TEE_TSM_REPORT_DIR). Construction
+ * does not touch the file system; fails only when out of memory. */
+MK_EXTERN int mk_snp_provider_configfs_new(const char *tsm_report_dir, mk_tee_provider **out,
+                                           mk_error *err);
+/* /dev/sev-guest (dev NULL: MK_SNP_GUEST_DEV); fails only when out of
+ * memory. */
+MK_EXTERN int mk_snp_provider_devsev_new(const char *dev, mk_tee_provider **out, mk_error *err);
+/* The first available real provider: configfs-tsm, then /dev/sev-guest.
+ * MK_EUNAVAILABLE (*out NULL) naming every path tried when none is. */
+MK_EXTERN int mk_snp_provider_auto_new(mk_tee_provider **out, mk_error *err);
+/* The VMPL reports are asked for at (0..3; -1, the default: configfs-tsm
+ * leaves privlevel at the kernel's floor, the ioctl asks for VMPL 0).
+ * MK_EINVAL for another value or a provider that is not SNP's. */
+MK_EXTERN int mk_snp_provider_set_vmpl(mk_tee_provider *p, int vmpl);
+/* A report for report_data (replacing *report) and, when certs is not
+ * NULL, the certificate table (replacing *certs; empty when the host gave
+ * none); the report's structure is checked and its report data must be
+ * report_data. MK_EINVAL for a provider that is not SNP's. */
+MK_EXTERN int mk_snp_provider_report(mk_tee_provider *p, const uint8_t report_data[64],
+                                     mk_buf *report, mk_buf *certs, mk_error *err);
+
+/* ------------------------------------------------------------------ */
 /* The simulator                                                       */
 /* ------------------------------------------------------------------ */
 
@@ -546,6 +593,39 @@ MK_EXTERN void mk_snp_sim_guest_default(mk_snp_sim_guest *g);
  * 1.55.0, a random report id. */
 MK_EXTERN int mk_snp_sim_report(const mk_snp_sim *sim, const mk_snp_sim_guest *g,
                                 const uint8_t report_data[64], mk_buf *out, mk_error *err);
+/* The simulator as a provider (name "simulator (NOT real SEV-SNP)",
+ * is_simulated true): reports for a copy of g (NULL: the defaults) and the
+ * simulator's certificate table. Holds a reference to sim. */
+MK_EXTERN int mk_snp_provider_sim_new(mk_snp_sim *sim, const mk_snp_sim_guest *g,
+                                      mk_tee_provider **out, mk_error *err);
+
+/* ------------------------------------------------------------------ */
+/* The attester (node-facing)                                          */
+/* ------------------------------------------------------------------ */
+
+/* The shared attester (mosaik/tee.h) over an SNP provider, whose tickets
+ * carry the certificates of the provider's certificate table: its VCEK or
+ * VLEK (the one the report's signing key names) first, then the ASK /
+ * ASVK and the ARK when present, as PEM; none when the host gave no
+ * table (a verifier then needs the KDS or the operator's certificates).
+ * Use it with mk_tee_attester_ticket, _install_own_ticket, _free. */
+typedef struct mk_tee_attester mk_snp_attester;
+
+typedef struct mk_snp_attester_config {
+    mk_tee_provider *provider; /* an SNP provider (required; borrowed) */
+    int64_t lifetime;          /* seconds; <= 0: MK_TEE_TICKET_DEFAULT_LIFETIME */
+} mk_snp_attester_config;
+
+MK_EXTERN void mk_snp_attester_config_init(mk_snp_attester_config *cfg);
+MK_EXTERN int mk_snp_attester_new(const mk_snp_attester_config *cfg, mk_snp_attester **out,
+                                  mk_error *err);
+/* The endorse hook it uses (mk_tee_endorse_fn; ctx unused): the PEM of the
+ * certificate table in aux, for the signing key of the report in evidence.
+ * MK_ENOTFOUND when a table is given but lacks that key's certificate. */
+MK_EXTERN int mk_snp_endorse_certs(void *ctx, const uint8_t *evidence, size_t evidence_len,
+                                   const uint8_t *aux, size_t aux_len, mk_buf *endorsements,
+                                   mk_error *err);
+
 /* ------------------------------------------------------------------ */
 /* The validator                                                       */
 /* ------------------------------------------------------------------ */

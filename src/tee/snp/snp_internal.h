@@ -231,4 +231,58 @@ void mk_snp_sim_tcb(mk_snp_tcb *out);
 X509 *mk_snp_sim_make_vcek(EVP_PKEY *key, const uint8_t chip_id[64], X509 *ask, EVP_PKEY *ask_key,
                            int64_t now);
 
+/* ---- provider.c, provider_linux.c ---- */
+
+/* The state of every SNP provider kind (mk_tee_provider.state). */
+typedef struct mk_snp_provider_state {
+    char *path;       /* report dir (configfs-tsm) or device (sev-guest) */
+    _Atomic int vmpl; /* -1: the kernel's default */
+    mk_snp_sim *sim;  /* simulator: a reference */
+    mk_snp_sim_guest guest;
+} mk_snp_provider_state;
+
+extern const mk_tee_provider_ops mk_snp_provider_configfs_ops;
+extern const mk_tee_provider_ops mk_snp_provider_devsev_ops;
+/* A provider of an SNP kind (path copied; may be NULL); NULL when out of
+ * memory. */
+mk_tee_provider *mk_snp_provider_alloc(const mk_tee_provider_ops *ops, const char *path);
+/* The shared destroy and measurements of every SNP kind. */
+void mk_snp_provider_destroy(mk_tee_provider *p);
+int mk_snp_provider_measurements(mk_tee_provider *p, mk_tee_measurements *out, mk_error *err);
+/* Whether p is one of SNP's providers. */
+bool mk_snp_provider_is_snp(const mk_tee_provider *p);
+/* What every kind checks before handing evidence on: the report parses
+ * and carries rd; the table parses (trimmed to its last certificate).
+ * Reasons start with `who`. */
+int mk_snp_provider_check_report(const uint8_t rd[64], const mk_buf *report, const char *who,
+                                 mk_error *err);
+int mk_snp_provider_check_table(mk_buf *aux, const char *who, mk_error *err);
+
+/* The ioctl /dev/sev-guest is driven through (ioctl(2); the tests replace
+ * it with a device of their own). */
+extern int (*mk_snp_dev_ioctl)(int fd, unsigned long request, void *arg);
+
+/* The structures of include/uapi/linux/sev-guest.h. */
+typedef struct mk_snp_report_req {
+    uint8_t user_data[64];
+    uint32_t vmpl;
+    uint8_t rsvd[28];
+} mk_snp_report_req;
+typedef struct mk_snp_ext_report_req {
+    mk_snp_report_req data;
+    uint64_t certs_address;
+    uint32_t certs_len;
+} mk_snp_ext_report_req;
+typedef struct mk_snp_guest_request_ioctl {
+    uint8_t msg_version;
+    uint64_t req_data;
+    uint64_t resp_data;
+    uint64_t exitinfo2; /* bits 31:0 firmware error, 63:32 VMM error */
+} mk_snp_guest_request_ioctl;
+#define MK_SNP_REPORT_RESP_LEN 4000        /* struct snp_report_resp */
+#define MK_SNP_GET_EXT_REPORT 0xC0205302ul /* _IOWR('S', 2, snp_guest_request_ioctl) */
+#define MK_SNP_VMM_ERR_INVALID_LEN 1u
+#define MK_SNP_VMM_ERR_BUSY 2u
+#define MK_SNP_CERTS_PAGE 4096u
+
 #endif
