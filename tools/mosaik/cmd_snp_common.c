@@ -21,8 +21,7 @@
 #define INPUT_MAX (64 * 1024)
 
 int cli_snp_fail(const char *what, const mk_error *err, int code) {
-    fprintf(stderr, "mosaik: %s: %s\n", what, err->msg[0] ? err->msg : mk_strerror(err->code));
-    return code;
+    return cli_fail(code, "%s: %s", what, err->msg[0] ? err->msg : mk_strerror(err->code));
 }
 
 /* Hex text (0x, whitespace allowed) decoded into out; false if it is not. */
@@ -205,9 +204,7 @@ static void print_value(const char *indent, const char *k, json_t *v) {
 
 void cli_snp_emit(json_t *o, bool json) {
     if (json) {
-        char *s = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-        if (s) puts(s);
-        free(s);
+        cli_emit(o); /* the one object of the run (cli.c) */
         return;
     }
     const char *k;

@@ -218,9 +218,13 @@ int cli_snp_verify(int argc, char **argv) {
         } else {
             json_object_set_new(o, "reason", json_string(r.err.msg));
         }
+        int code = vr == 0 ? CLI_OK : cli_exit_code(r.err.code);
+        char msg[1100];
+        snprintf(msg, sizeof msg, "snp verify: %s", r.err.msg[0] ? r.err.msg : mk_strerror(vr));
+        if (a.json) cli_json_set_error(o, code, msg);
         cli_snp_emit(o, a.json);
         json_decref(o);
-        rc = vr == 0 ? CLI_OK : cli_snp_fail("snp verify", &r.err, CLI_FAIL);
+        rc = vr == 0 ? CLI_OK : cli_snp_fail("snp verify", &r.err, code);
     }
     for (size_t i = 0; i < 4; i++)
         mk_buf_free(bufs[i]);
