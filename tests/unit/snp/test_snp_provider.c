@@ -95,11 +95,11 @@ static void test_sim_provider(void **state) {
     assert_int_equal(reg->value[0], 9);
     assert_non_null(mk_tee_measurements_find(&m, "REPORTED_TCB"));
     assert_non_null(mk_tee_measurements_find(&m, "HOST_DATA"));
+    mk_tee_provider_free(p);
     assert_int_equal(mk_snp_provider_sim_new(NULL, NULL, &p, &err), MK_EINVAL);
     assert_null(p);
     mk_buf_free(&rep);
     mk_buf_free(&tab);
-    mk_tee_provider_free(p);
 }
 
 static void test_sim_provider_free(void **state) {
