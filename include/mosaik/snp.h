@@ -657,8 +657,9 @@ typedef struct mk_snp_validator_config {
     /* Certificate sources. The operator's win: a leaf given here (DER or
      * PEM, a PEM may carry the chain) is used for every ticket; else, with
      * a fetcher, a VCEK is fetched from the KDS; the ticket's certificates
-     * only when neither applies (and certs_from_ticket, the default, is
-     * true). chain (intermediates, PEM or DER) and crl (AMD's CRL), when
+     * only when neither applies, or with a fetcher for a VLEK-signed
+     * report (the KDS serves no VLEK), and only if certs_from_ticket (the
+     * default) is true. chain (intermediates, PEM or DER) and crl (AMD's CRL), when
      * given, replace what the ticket carries; without a crl and with a
      * fetcher whose fetch_crl is set, the CRL is fetched. */
     mk_snp_certs certs;

@@ -29,7 +29,8 @@
  *
  * Certificate precedence (pick_certs): the operator's leaf, else the KDS
  * (the verifier fetches the VCEK), and the ticket's certificates only when
- * neither is configured and certs_from_ticket is set; the operator's
+ * neither is configured and certs_from_ticket is set — or, with the KDS,
+ * for a VLEK-signed report, since the KDS serves no VLEK; the operator's
  * chain and CRL always replace what a ticket carries. A peer can thus
  * never substitute a certificate for one the operator chose; what a ticket
  * carries can never replace the anchor either (chain.c).
@@ -122,12 +123,20 @@ static void state_free(snp_state *s) {
 /* validate                                                            */
 /* ------------------------------------------------------------------ */
 
+/* Whether the ticket's report says it is VLEK-signed (the KDS serves no
+ * VLEK). */
+static bool vlek_signed(const mk_snp_ticket *t) {
+    mk_snp_report r;
+    return mk_snp_report_parse(t->report, t->report_len, &r, NULL) == 0 &&
+           r.signing_key == MK_SNP_KEY_VLEK;
+}
+
 static void pick_certs(const snp_state *s, const mk_snp_ticket *t, mk_snp_certs *c) {
     memset(c, 0, sizeof *c);
     if (s->leaf.len) {
         c->leaf = s->leaf.data;
         c->leaf_len = s->leaf.len;
-    } else if (!s->has_fetch && s->certs_from_ticket && t->certs) {
+    } else if (s->certs_from_ticket && t->certs && (!s->has_fetch || vlek_signed(t))) {
         c->leaf = (const uint8_t *)t->certs;
         c->leaf_len = t->certs_len;
     }

@@ -362,6 +362,18 @@ static void test_real_reports(void **state) {
     assert_int_equal(run(v, &t, &x, T_2025_06, &exp, &err), MK_EPOLICY);
     TU_ASSERT_REASON(&err, "reports signed by a VLEK are not accepted");
     mk_validator_free(v);
+    /* With a KDS fetcher the ticket's VCEK is not used, but a VLEK is (the
+     * KDS serves none): the report verifies, the binding then fails. */
+    mk_snp_fetch_opts fo = {.base_url = "http://127.0.0.1:9",
+                            .insecure_http_ok = true,
+                            .max_attempts = 1,
+                            .timeout_ms = 500};
+    mk_snp_validator_config_init(&cfg);
+    cfg.fetch = &fo;
+    v = make(&cfg);
+    assert_int_equal(run(v, &t, &x, T_2025_06, &exp, &err), MK_EMISMATCH);
+    TU_ASSERT_REASON(&err, "report data does not bind");
+    mk_validator_free(v);
     /* Without the ticket's certificates there is nothing to verify with. */
     mk_snp_validator_config_init(&cfg);
     cfg.certs_from_ticket = false;
