@@ -158,6 +158,19 @@ has err 'SIMULATED report (not real SEV-SNP)' "ticket --sim-init"
 [ -s "$TMP/t.bin" ] && [ -s "$TMP/sim.pem" ] || fail "ticket --sim-init: no ticket or state file"
 expect 0 "ticket, existing state" -- "$CLI" snp ticket --sim "$TMP/sim.pem" -o "$TMP/t2.bin"
 has out 'ticket: ' "ticket, existing state"
+expect 1 "verify a simulated ticket, untrusted" -- v "$TMP/t.bin" --json
+has out '"verified": false' "simulated ticket, untrusted"
+has out 'simulator root not trusted' "simulated ticket, untrusted"
+expect 0 "verify a simulated ticket, trusted" -- v "$TMP/t.bin" --trust-sim-root "$TMP/sim.pem" --json
+has out '"verified": true' "simulated ticket, trusted"
+has out '"simulated": true' "simulated ticket, trusted"
+has out '"binds": true' "simulated ticket, trusted"
+has out '"vmpl": 1' "simulated ticket, trusted"
+has out "\"peer_id\": \"$("$CLI" id node1)\"" "simulated ticket, trusted"
+expect 1 "verify a simulated ticket, --max-vmpl 0" -- v "$TMP/t.bin" --trust-sim-root "$TMP/sim.pem" --max-vmpl 0
+has err 'policy: ' "simulated ticket, --max-vmpl 0"
+expect 3 "verify --trust-sim-root missing" -- v "$TMP/t.bin" --trust-sim-root "$TMP/nope.pem" --json
+has out '"class":"io"' "verify --trust-sim-root missing"
 expect 2 "ticket without a source" -- "$CLI" snp ticket -o "$TMP/t3.bin"
 expect 2 "ticket, both sources" -- "$CLI" snp ticket --local --sim "$TMP/sim.pem" -o "$TMP/t3.bin"
 expect 2 "ticket --vmpl 4" -- "$CLI" snp ticket --sim "$TMP/sim.pem" --vmpl 4 -o "$TMP/t3.bin"
