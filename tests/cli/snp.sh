@@ -148,6 +148,11 @@ has out '"message": "snp verify: policy: debug guest refused' "verify refused --
 expect 0 "verify ok --json" -- v "$TD/virtee-milan/report.bin" --vcek "$TD/virtee-milan/vcek.der" --at $T26 --json
 has out '"error": null' "verify ok --json"
 
+# '-' is stdin.
+expect 0 "verify from stdin" -- sh -c "\"$CLI\" snp verify - --vcek \"$TD/virtee-milan/vcek.der\" --at $T26 < \"$TD/virtee-milan/report.bin\""
+has out 'verified: true' "verify from stdin"
+expect 0 "inspect from stdin" -- sh -c "\"$CLI\" snp inspect - < \"$TD/virtee-milan/vcek.der\""
+
 # --- snp ticket: the simulator (labelled), the guest (absent here).
 expect 3 "ticket, no state file" -- "$CLI" snp ticket --sim "$TMP/sim.pem" -o "$TMP/t.bin" --json
 has out '"message":"snp ticket: '"$TMP"'/sim.pem does not exist (add --sim-init)"' "ticket, no state file"

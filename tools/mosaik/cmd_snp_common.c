@@ -44,7 +44,8 @@ static bool from_hex(const mk_buf *in, mk_buf *out) {
 int cli_snp_read(const char *path, bool hex_ok, mk_buf *out, mk_error *err) {
     mk_buf raw;
     mk_buf_init(&raw, INPUT_MAX);
-    int rc = mk_file_read(path, hex_ok ? INPUT_MAX : MK_SNP_CERT_MAX * 8, &raw, err);
+    int rc =
+        cli_read_file(path, hex_ok ? INPUT_MAX : MK_SNP_CERT_MAX * 8, &raw, err); /* '-': stdin */
     if (rc < 0) {
         mk_buf_free(&raw);
         return rc == MK_ETOOBIG ? rc : MK_EIO; /* err: "<path>: <why>" */

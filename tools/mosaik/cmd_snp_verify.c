@@ -209,7 +209,8 @@ static int verify_load(const verify_args *a, verify_run *r) {
     }
     int lt = load_ticket(a, r);
     if (lt != CLI_CONTINUE) return lt;
-    if (a->sim && mk_snp_sim_load(a->sim, &r->sim, &r->err) < 0)
+    const char *sim = a->sim ? cli_input_path(a->sim, &r->err) : NULL;
+    if (a->sim && (!sim || mk_snp_sim_load(sim, &r->sim, &r->err) < 0))
         return cli_snp_fail("snp verify: --trust-sim-root", &r->err, cli_exit_code(r->err.code));
     mk_snp_criteria_init(&r->crit);
     if (a->meas &&
