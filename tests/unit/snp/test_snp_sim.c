@@ -9,6 +9,9 @@
 
 #include <unistd.h>
 
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
 #include "tee/snp/snp_internal.h"
 #include "tee/tee_internal.h"
 
@@ -242,11 +245,62 @@ static void test_cert_table_and_persistence(void **state) {
     mk_buf_free(&pem);
 }
 
+/* A simulator chain dressed as AMD's: an intermediate with the subject of
+ * AMD's SEV-Milan ASK, signed by the simulator's root, issuing a VCEK. The
+ * leaf names AMD's intermediate as its issuer, so it goes AMD's way even
+ * with the simulator trusted, and is refused there. */
+static void test_sim_dressed_as_amd(void **state) {
+    (void)state;
+    X509 *amd_ask = mk_snp_amd_cert_x509(MK_SNP_MILAN, MK_SNP_CA_ASK);
+    assert_non_null(amd_ask);
+    mk_tee_sim_cert_spec ca = {.kind = MK_TEE_SIM_CA, .cn = "x", .org = "x", .now = mk_now()};
+    X509 *fake = mk_tee_sim_cert(&ca, g_sim->ask_key, g_sim->ark, g_sim->ark_key);
+    assert_non_null(fake);
+    assert_int_equal(X509_set_subject_name(fake, X509_get_subject_name(amd_ask)), 1);
+    assert_true(X509_sign(fake, g_sim->ark_key, EVP_sha384()) > 0);
+    EVP_PKEY *k = mk_tee_sim_keygen("P-384");
+    X509 *vcek = mk_snp_sim_make_vcek(k, g_sim->chip_id, fake, g_sim->ask_key, mk_now());
+    assert_non_null(vcek);
+    char *pem = mk_tee_sim_pem_chain(vcek, fake, g_sim->ark, NULL);
+    char *pem2 = mk_tee_sim_pem_chain(vcek, fake, NULL, NULL);
+    assert_non_null(pem);
+    mk_buf rep = MK_BUF_INIT;
+    uint8_t rd[64] = {0};
+    mk_snp_sim_guest g;
+    mk_snp_sim_guest_default(&g);
+    mk_error err;
+    /* A report signed by that VCEK's key: the simulator's report, re-signed. */
+    TU_ASSERT_RC(mk_snp_sim_report(g_sim, &g, rd, &rep, &err), 0, &err);
+    uint8_t sig[96];
+    TU_ASSERT_RC(mk_tee_sim_sign(k, MK_SHA384, rep.data, MK_SNP_SIGNED_LEN, sig, 48, &err), 0,
+                 &err);
+    for (int i = 0; i < 48; i++) {
+        rep.data[MK_SNP_SIGNED_LEN + i] = sig[47 - i];
+        rep.data[MK_SNP_SIGNED_LEN + 72 + i] = sig[95 - i];
+    }
+    mk_snp_verifier *v = verifier(true);
+    mk_snp_result res;
+    mk_snp_certs c = {(const uint8_t *)pem, strlen(pem), NULL, 0, NULL, 0};
+    assert_int_equal(mk_snp_verify(v, rep.data, rep.len, &c, mk_now(), &res, &err), MK_EUNTRUSTED);
+    TU_ASSERT_REASON(&err, "hold a root 'mosaik simulated ARK-Milan' that is not AMD's pinned");
+    c.leaf = (const uint8_t *)pem2;
+    c.leaf_len = strlen(pem2);
+    assert_int_equal(mk_snp_verify(v, rep.data, rep.len, &c, mk_now(), &res, &err), MK_EUNTRUSTED);
+    TU_ASSERT_REASON(&err, "offered as the intermediate is not AMD's");
+    assert_false(res.simulated);
+    mk_snp_verifier_free(v);
+    free(pem);
+    free(pem2);
+    mk_buf_free(&rep);
+    X509_free(vcek);
+    X509_free(fake);
+    EVP_PKEY_free(k);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_refused_unless_trusted),
-        cmocka_unit_test(test_amd_unaffected),
-        cmocka_unit_test(test_policy_and_tamper),
+        cmocka_unit_test(test_refused_unless_trusted),     cmocka_unit_test(test_amd_unaffected),
+        cmocka_unit_test(test_sim_dressed_as_amd),         cmocka_unit_test(test_policy_and_tamper),
         cmocka_unit_test(test_cert_table_and_persistence),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
