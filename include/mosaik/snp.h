@@ -25,6 +25,9 @@
  *   7. the policy accepts it (no debug, no migration agent by default).
  * Measurements (measurement, host_data, ID-block digests …) are matched by
  * mk_snp_criteria; binding a report to a peer is the SNP ticket's job.
+ * The simulator's chain (EC, its own root) never passes step 3; only a
+ * verifier told to trust that root explicitly (mk_snp_verifier_trust_simulator)
+ * accepts it, in a store of its own, and marks the result simulated.
  */
 #ifndef MOSAIK_SNP_H
 #define MOSAIK_SNP_H
