@@ -692,10 +692,39 @@ MK_EXTERN int mk_snp_validator_validate_ex(const mk_validator *v, const uint8_t 
                                            const mk_peer_view *peer, int64_t now,
                                            mk_expiration *expires, mk_snp_result *res,
                                            mk_error *err);
-/* The factory for declarations (MK_STREAM_DEF, MK_COLLECTION_DEF, group
- * and collection configs): arg is a `const mk_snp_validator_config *` (a
- * static declaration may point at a variable filled in at run time). */
-MK_EXTERN mk_validator *mk_validator_factory_snp(const void *arg, mk_error *err);
+/* An SNP validator described by value (mosaik/ticket.h specs), TDX's
+ * mk_tdx_spec's counterpart: made from config (NULL: the defaults of
+ * mk_snp_validator_config_init) with these fields applied over it.
+ * Everything is read during the factory call and copied, so the spec may
+ * be a compound literal. A field left zero keeps config's setting. */
+typedef struct mk_snp_spec {
+    const mk_snp_validator_config *config;
+    /* Required fields in hex (optional 0x): each replaces the base's. */
+    const char *measurement;   /* 96 digits */
+    const char *host_data;     /* 64 */
+    const char *id_key_digest; /* 96 */
+    uint32_t min_guest_svn;    /* 0: the base's */
+    /* Trust this simulator root (DER), instead of the base's. */
+    const uint8_t *sim_root;
+    size_t sim_root_len;
+    /* Freshness limits in seconds. */
+    int64_t max_age, max_lifetime;
+} mk_snp_spec;
+
+/* The SNP factory (mk_validator_factory): arg is a const mk_snp_spec *. A
+ * malformed field is MK_EINVAL naming it ("snp spec: measurement: …"). */
+MK_EXTERN mk_validator *mk_snp_spec_factory(const void *arg, mk_error *err);
+
+/* A spec of an SNP validator, e.g. in MK_VALIDATORS or MK_ANY_OF:
+ *   MK_SNP(.measurement = "6e1f…")                 a constant
+ *   MK_SNP(.config = &cfg, .measurement = hex)     per instance
+ * A mixed fleet: MK_ANY_OF(MK_TDX(.mrtd = A), MK_SNP(.measurement = B)). */
+#define MK_SNP(...)                                                                                \
+    {                                                                                              \
+        mk_snp_spec_factory, &(const mk_snp_spec) {                                                \
+            __VA_ARGS__                                                                            \
+        }                                                                                          \
+    }
 
 #ifdef __cplusplus
 }

@@ -1,7 +1,7 @@
 /*
  * tee/snp/validator.c — the SEV-SNP ticket validator (an mk_validator),
- * and its factory for declarations (mk_validator_factory_snp, beside
- * mk_validator_factory_tdx).
+ * and its by-value spec for declarations and configurations
+ * (mk_snp_spec_factory, MK_SNP, beside TDX's mk_tdx_spec_factory).
  *
  * The configuration (mk_snp_validator_config, by value) is copied into the
  * validator's state at construction: criteria, freshness, policy, the
@@ -45,6 +45,7 @@
  * policy field and the SHA-256 of the trusted simulator root. Where the
  * certificates come from is not a requirement and is left out.
  */
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -318,12 +319,40 @@ int mk_snp_validator_new(const mk_snp_validator_config *cfg, mk_validator **out,
     return 0;
 }
 
-mk_validator *mk_validator_factory_snp(const void *arg, mk_error *err) {
-    const mk_snp_validator_config *cfg = arg;
-    if (!cfg) {
-        mk_error_set(err, MK_EINVAL, "snp factory: no validator configuration");
+mk_validator *mk_snp_spec_factory(const void *arg, mk_error *err) {
+    const mk_snp_spec *sp = arg;
+    if (!sp) {
+        mk_error_set(err, MK_EINVAL, "snp spec: none");
         return NULL;
     }
+    mk_snp_validator_config c;
+    if (sp->config)
+        c = *sp->config; /* shallow: what it points to is read during the call */
+    else
+        mk_snp_validator_config_init(&c);
+    static const struct {
+        unsigned field;
+        const char *name;
+        size_t off;
+    } hexes[] = {
+        {MK_SNP_REQ_MEASUREMENT, "measurement", offsetof(mk_snp_spec, measurement)},
+        {MK_SNP_REQ_HOST_DATA, "host_data", offsetof(mk_snp_spec, host_data)},
+        {MK_SNP_REQ_ID_KEY_DIGEST, "id_key_digest", offsetof(mk_snp_spec, id_key_digest)},
+    };
+    for (size_t i = 0; i < sizeof hexes / sizeof hexes[0]; i++) {
+        const char *hex = *(const char *const *)((const char *)sp + hexes[i].off);
+        if (hex && mk_snp_criteria_require_hex(&c.baseline, hexes[i].field, hex, err) < 0) {
+            mk_error_prefix(err, MK_EINVAL, "snp spec: %s", hexes[i].name);
+            return NULL;
+        }
+    }
+    if (sp->min_guest_svn) mk_snp_criteria_require_min_guest_svn(&c.baseline, sp->min_guest_svn);
+    if (sp->sim_root) {
+        c.simulator_root_der = sp->sim_root;
+        c.simulator_root_len = sp->sim_root_len;
+    }
+    if (sp->max_age) c.max_age = sp->max_age;
+    if (sp->max_lifetime) c.max_lifetime = sp->max_lifetime;
     mk_validator *v = NULL;
-    return mk_snp_validator_new(cfg, &v, err) == 0 ? v : NULL;
+    return mk_snp_validator_new(&c, &v, err) == 0 ? v : NULL;
 }

@@ -420,7 +420,7 @@ static void test_factory(void **state) {
     cfg_sim(&cfg);
     cfg.max_lifetime = 7200;
     mk_error err;
-    mk_validator *a = mk_validator_factory_snp(&cfg, &err);
+    mk_validator *a = mk_snp_spec_factory(&(const mk_snp_spec){.config = &cfg}, &err);
     assert_non_null(a);
     mk_validator *b = make(&cfg);
     mk_id sa, sb;
@@ -437,13 +437,41 @@ static void test_factory(void **state) {
     assert_false(mk_id_eq(&sa, &sb));
     mk_validator_free(a);
     mk_validator_free(b);
-    assert_null(mk_validator_factory_snp(NULL, &err));
-    TU_ASSERT_REASON(&err, "snp factory: no validator configuration");
-    /* A declaration's spec. */
-    const mk_validator_spec spec = {mk_validator_factory_snp, &cfg};
+    assert_null(mk_snp_spec_factory(NULL, &err));
+    TU_ASSERT_REASON(&err, "snp spec: none");
+    /* A declaration's spec: its fields over the base equal the same
+     * settings made in the configuration. */
+    mk_snp_validator_config base;
+    cfg_sim(&base);
+    const uint8_t *root;
+    size_t root_len;
+    root = base.simulator_root_der;
+    root_len = base.simulator_root_len;
+    base.simulator_root_der = NULL;
+    base.simulator_root_len = 0;
+    char hex[97];
+    memset(hex, 'a', 96);
+    hex[96] = 0;
+    const mk_validator_spec spec = MK_SNP(.config = &base, .measurement = hex, .sim_root = root,
+                                          .sim_root_len = root_len, .max_lifetime = 7200);
     a = spec.make(spec.arg, &err);
     assert_non_null(a);
+    mk_snp_validator_config same = base;
+    same.simulator_root_der = root;
+    same.simulator_root_len = root_len;
+    same.max_lifetime = 7200;
+    TU_ASSERT_RC(mk_snp_criteria_require_hex(&same.baseline, MK_SNP_REQ_MEASUREMENT, hex, &err), 0,
+                 &err);
+    b = make(&same);
+    mk_validator_signature(a, &sa);
+    mk_validator_signature(b, &sb);
+    assert_true(mk_id_eq(&sa, &sb));
     mk_validator_free(a);
+    mk_validator_free(b);
+    /* A malformed field is refused with its name. */
+    const mk_validator_spec bad = MK_SNP(.measurement = "12zz");
+    assert_null(bad.make(bad.arg, &err));
+    TU_ASSERT_REASON(&err, "snp spec: measurement");
 }
 
 int main(void) {

@@ -1,10 +1,12 @@
 /*
  * Streams gated by SEV-SNP attestation tickets from the SNP simulator,
  * through the SNP validator (made by its declaration factory,
- * mk_validator_factory_snp): the expected measurement admitted, another
+ * MK_SNP spec): the expected measurement admitted, another
  * measurement and no ticket refused; a validator that does not trust the
  * simulator refuses even the right measurement, saying why; SNP and TDX
- * validators together on one stream (both tickets needed). The simulator
+ * validators together on one stream (both tickets needed), and a mixed
+ * fleet: MK_ANY_OF(MK_TDX, MK_SNP) admits a node with either ticket and
+ * refuses one with neither, naming both members' reasons. The simulator
  * roots are trusted explicitly.
  */
 #include <pthread.h>
@@ -55,10 +57,9 @@ static mk_validator *snp_validator(const uint8_t m[48], bool trust_sim) {
     mk_snp_validator_config_init(&cfg);
     if (trust_sim) mk_snp_sim_root_der(g_sim, &cfg.simulator_root_der, &cfg.simulator_root_len);
     mk_snp_criteria_require_measurement(&cfg.baseline, m);
-    cfg.max_lifetime = 24 * 3600;
     mk_error err;
     mk_error_clear(&err);
-    const mk_validator_spec spec = {mk_validator_factory_snp, &cfg};
+    const mk_validator_spec spec = MK_SNP(.config = &cfg, .max_lifetime = 24 * 3600);
     mk_validator *v = spec.make(spec.arg, &err);
     if (!v) fail_msg("snp validator: %s", err.msg);
     return v;
@@ -215,6 +216,74 @@ static void test_snp_and_tdx(void **state) {
     mk_tdx_provider_free(prov);
     mk_tdx_sim_free(tsim);
 }
+
+/* A TDX simulator ticket for nw (the simulator's root must be trusted). */
+static void give_tdx(mk_network *nw, mk_tdx_sim *tsim) {
+    mk_error err;
+    mk_error_clear(&err);
+    mk_tdx_provider *prov = NULL;
+    TU_ASSERT_RC(mk_tdx_provider_sim_new(tsim, NULL, &prov, &err), 0, &err);
+    mk_tdx_attester *att = NULL;
+    TU_ASSERT_RC(mk_tdx_attester_new(&(mk_tdx_attester_config){.provider = prov}, &att, &err), 0,
+                 &err);
+    mk_id peer, net;
+    mk_network_peer_id(nw, &peer);
+    mk_network_id(nw, &net);
+    mk_ticket t;
+    TU_ASSERT_RC(mk_tdx_attester_ticket(att, &peer, &net, mk_now(), &t, &err), 0, &err);
+    TU_ASSERT_RC(mk_network_add_ticket(nw, &t, &err), 0, &err);
+    mk_ticket_free(&t);
+    mk_tdx_attester_free(att);
+    mk_tdx_provider_free(prov);
+}
+
+/* A mixed fleet: either platform's ticket admits, neither is refused with
+ * each member's reason. */
+static void test_snp_or_tdx(void **state) {
+    (void)state;
+    mk_tdx_sim *tsim = NULL;
+    mk_error err;
+    mk_error_clear(&err);
+    TU_ASSERT_RC(mk_tdx_sim_new(NULL, &tsim, &err), 0, &err);
+    const uint8_t *troot, *sroot;
+    size_t tlen, slen;
+    mk_tdx_sim_root_der(tsim, &troot, &tlen);
+    mk_snp_sim_root_der(g_sim, &sroot, &slen);
+    mk_tdx_validator_opts *o = mk_tdx_validator_opts_new();
+    mk_tdx_policy pol;
+    mk_tdx_policy_default(&pol);
+    pol.chain_only = true;
+    mk_tdx_validator_opts_policy(o, &pol);
+    mk_snp_sim_guest good;
+    mk_snp_sim_guest_default(&good);
+    char meas[97];
+    mk_hex_encode(good.measurement, 48, meas);
+    const mk_validator_spec fleet =
+        MK_ANY_OF(MK_TDX(.opts = o, .sim_root = troot, .sim_root_len = tlen),
+                  MK_SNP(.measurement = meas, .sim_root = sroot, .sim_root_len = slen,
+                         .max_lifetime = 24 * 3600));
+    mk_validator *v = fleet.make(fleet.arg, &err);
+    if (!v) fail_msg("any-of: %s", err.msg);
+    mk_tdx_validator_opts_free(o);
+    mk_network *a = st_net("snp-or-tdx", NULL);
+    mk_stream_producer *p = producer(a, "fleet", v);
+    node n[3];
+    for (int i = 0; i < 3; i++)
+        node_net(&n[i], "snp-or-tdx", a);
+    give_snp(n[0].nw, &good);
+    give_tdx(n[1].nw, tsim);
+    for (int i = 0; i < 3; i++)
+        node_consume(&n[i], "fleet");
+    ST_WAIT_UNTIL(admitted(&n[0]), 10000, "the SNP node");
+    ST_WAIT_UNTIL(admitted(&n[1]), 10000, "the TDX node");
+    expect_rejected(&n[2], "no validator accepts (tdx: ");
+    expect_rejected(&n[2], "; snp: ");
+    for (int i = 0; i < 3; i++)
+        node_free(&n[i]);
+    mk_stream_producer_free(p);
+    mk_network_free(a);
+    mk_tdx_sim_free(tsim);
+}
 #endif
 
 int main(void) {
@@ -223,6 +292,7 @@ int main(void) {
         cmocka_unit_test(test_snp_untrusted_simulator),
 #if MOSAIK_HAVE_TDX
         cmocka_unit_test(test_snp_and_tdx),
+        cmocka_unit_test(test_snp_or_tdx),
 #endif
     };
     return cmocka_run_group_tests(tests, setup, teardown);
