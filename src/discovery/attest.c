@@ -13,7 +13,8 @@
  * Schedule. After a ticket quoted at t0 (mk_now()) for lifetime L, the next
  * attempt is due at t0 + L * renew% / 100 + u (wall seconds), u uniform in
  * [-L * jitter% / 100, +L * jitter% / 100]; the checks on the options keep
- * that before the expiration. After the n-th consecutive failure the next
+ * that before the expiration (and it is at least t0 + 1: a lifetime of a
+ * few seconds renews every second). After the n-th consecutive failure the next
  * attempt is due after a delay drawn from [b/2, b], b = min(retry_min *
  * 2^(n-1), retry_max) (mk_mono_ms()). The timer is one-shot, re-armed at
  * each tick for the time left to the due attempt but never more than
@@ -201,6 +202,7 @@ static void schedule_renewal_locked(mk_attestation *a, int64_t t0) {
     int64_t base = t0 + l * (int64_t)a->o.renew_percent / 100;
     int64_t j = l * (int64_t)a->o.jitter_percent / 100;
     a->renew_at = base - j + (int64_t)mk_random_below((uint64_t)(2 * j + 1));
+    if (a->renew_at <= t0) a->renew_at = t0 + 1; /* lifetimes of a few seconds */
     a->retry_at_ms = 0;
     a->st.failing = 0;
     a->st.retry_ms = 0;

@@ -17,7 +17,9 @@
  *     hook likewise, then recovery (RENEWED, counters reset);
  *   - stop: no attempt after it, start again installs a fresh ticket, a
  *     stop from the event callback; the network freed before the
- *     attestation.
+ *     attestation;
+ *   - another platform (a test format of platform SEV-SNP, endorsements
+ *     made per evidence by a hook) through the same call.
  *
  * The clock. The library reads time through mk_now() / mk_mono_ms()
  * (mosaik/clock.h); the test replaces them with the system clock shifted by
@@ -576,6 +578,90 @@ static void test_stop_and_restart(void **state) {
     assert_int_equal(n_events(MK_ATTEST_RENEWED), 1);
 }
 
+/* Another platform through the same call: a provider of a test format
+ * (platform SEV-SNP, evidence "EV:" || report data, endorsements per
+ * evidence by a hook), as tests/unit/tee/test_attester.c plugs one in. */
+static const mk_tee_ticket_format OTHER_FMT = {
+    .platform = MK_TEE_SNP,
+    .label = "test ticket",
+    .class_name = "mosaik.ticket.attest-test.v1",
+    .domain = "mosaik.attest-test.report-data.v1",
+    .evidence_name = "report",
+    .endorsements_name = "certificates",
+    .version = 1,
+    .evidence_max = 1024,
+    .endorsements_max = 4096,
+    .endorsements_text = false,
+};
+
+static int other_evidence(mk_tee_provider *p, const uint8_t rd[64], mk_buf *ev, mk_buf *aux,
+                          mk_error *err) {
+    (void)p, (void)err;
+    mk_buf_reset(ev);
+    mk_buf_append(ev, "EV:", 3);
+    mk_buf_append(ev, rd, 64);
+    if (aux) {
+        mk_buf_reset(aux);
+        mk_buf_append(aux, "TABLE", 5);
+    }
+    return 0;
+}
+
+static int other_measurements(mk_tee_provider *p, mk_tee_measurements *out, mk_error *err) {
+    (void)p, (void)out, (void)err;
+    return 0;
+}
+
+static int other_endorse(void *ctx, const uint8_t *ev, size_t ev_len, const uint8_t *aux,
+                         size_t aux_len, mk_buf *out, mk_error *err) {
+    (void)ctx, (void)ev, (void)ev_len, (void)err;
+    return mk_buf_append(out, aux, aux_len);
+}
+
+static const mk_tee_provider_ops OTHER_OPS = {
+    .name = "test platform (simulated)",
+    .platform = MK_TEE_SNP,
+    .is_simulated = true,
+    .ticket = &OTHER_FMT,
+    .available = flaky_available,
+    .evidence = other_evidence,
+    .measurements = other_measurements,
+};
+
+static void test_other_platform(void **state) {
+    (void)state;
+    mk_tee_provider *p = mk_tee_provider_alloc(&OTHER_OPS, NULL);
+    assert_non_null(p);
+    mk_attestation_opts o;
+    mk_attestation_opts_init(&o);
+    o.endorse = other_endorse;
+    o.check_ms = 5;
+    mk_error err;
+    mk_error_clear(&err);
+    int64_t t0 = mk_now();
+    TU_ASSERT_RC(mk_network_attest(F.a, p, &o, &F.at, &err), 0, &err);
+    mk_attestation_status st;
+    status(&st);
+    mk_id cls;
+    mk_id_from_name(&cls, OTHER_FMT.class_name);
+    assert_true(mk_id_eq(&st.class_id, &cls));
+    assert_true(st.expires >= t0 + MK_TEE_TICKET_DEFAULT_LIFETIME);
+    assert_true(st.expires <= mk_now() + MK_TEE_TICKET_DEFAULT_LIFETIME);
+    TU_WAIT_UNTIL(peer_has_local_ticket(&cls), WAIT_MS, "b to hold a's ticket");
+    /* Renewed like any other. */
+    atomic_fetch_add(&clock_offset_s, st.next_at - mk_now());
+    TU_WAIT_UNTIL(({
+                      mk_attestation_status s;
+                      status(&s);
+                      s.renewals == 1 && !s.attempting;
+                  }),
+                  WAIT_MS, "the renewal");
+    TU_WAIT_UNTIL(peer_has_local_ticket(&cls), WAIT_MS, "b to hold the renewed ticket");
+    mk_attestation_free(F.at);
+    F.at = NULL;
+    mk_tee_provider_free(p);
+}
+
 static void test_network_freed_first(void **state) {
     (void)state;
     attest();
@@ -601,6 +687,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_renewal_across_lifetimes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_failures_backoff_recovery, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stop_and_restart, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_other_platform, setup, teardown),
         cmocka_unit_test_setup_teardown(test_network_freed_first, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
