@@ -9,7 +9,8 @@
  * milliseconds of the expiry): tickets of 4 s renewed at 50 % (no jitter),
  * so four renewals take about 8 s and the first three tickets have expired
  * by then — the moments a missed renewal would have cut the consumer off.
- * The simulator root is trusted explicitly.
+ * Then the renewal stops and the consumer is cut off at the expiry (the
+ * control). The simulator root is trusted explicitly.
  */
 #include <pthread.h>
 
@@ -100,6 +101,15 @@ static void test_subscription_across_renewals(void **state) {
     assert_int_equal(item.len, 5);
     assert_memory_equal(item.data, "after", 5);
     mk_stream_item_free(&item);
+
+    /* The control: once the library stops renewing, the consumer is cut
+     * off when its ticket expires. */
+    assert_int_equal(mk_attestation_stop(at), 0);
+    mk_attestation_status_get(at, &st);
+    ST_WAIT_UNTIL(st_count(&log, MK_STREAM_EV_DISCONNECTED) > 0, 15000, "the cut-off");
+    assert_int_equal(st_reason(&log, MK_STREAM_EV_DISCONNECTED), MK_STREAM_R_EXPIRED);
+    int64_t late = st_expired_late(&log, st.expires);
+    assert_true(late >= 0);
 
     mk_stream_consumer_free(c);
     mk_attestation_free(at);
