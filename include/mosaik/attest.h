@@ -153,10 +153,11 @@ MK_EXTERN int mk_network_attest(mk_network *nw, mk_tee_provider *provider,
                                 mk_error *err);
 
 typedef struct mk_attestation_status {
-    bool running;          /* renewing: started, not stopped, the network open */
+    bool running;          /* started, not stopped, its network not freed (a closed
+                              network renews no more: its loop has stopped) */
     bool attempting;       /* an attempt is in progress (on the worker) */
     bool expired;          /* the installed ticket expired; no renewal succeeded since */
-    mk_id class_id;        /* the class of its tickets (the provider's platform's) */
+    mk_id class_id;        /* the class of its tickets (zero before the first one) */
     mk_expiration expires; /* the installed ticket's expiration (0: none yet) */
     int64_t next_at;       /* mk_now() when the next attempt is due (0: none) */
     uint64_t renewals;     /* successful renewals (the first ticket not counted) */
