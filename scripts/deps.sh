@@ -50,7 +50,7 @@ check_libfuzzer() {
   return $rc
 }
 
-# /usr/share/ovmf/OVMF.fd is the build tests/unit/builder/test_measure.c
+# /usr/share/ovmf/OVMF.fd is the build tests/unit/builder/test_measure_mrtd.c
 # and test_build.c expect (its sha256).
 check_ovmf() {
   [ -r /usr/share/ovmf/OVMF.fd ] &&
