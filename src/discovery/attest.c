@@ -297,14 +297,20 @@ static void take_result(mk_attestation *a, uint64_t gen, int rc, mk_error *err, 
     mk_ticket_free(t);
 }
 
+/* A failed attempt is a warning when it starts a run of failures (and
+ * the expiry always is); the retries after it are routine (info). */
 static void log_event(const mk_attestation_event *ev) {
     char when[MK_RFC3339_LEN];
     mk_time_format_rfc3339(ev->expires, when);
-    if (ev->type == MK_ATTEST_RENEWED)
+    if (ev->type == MK_ATTEST_RENEWED && ev->failures)
+        mk_log(MK_LOG_INFO, LOG, "ticket renewed after %u failed attempts, valid until %s",
+               ev->failures, when);
+    else if (ev->type == MK_ATTEST_RENEWED)
         mk_log(MK_LOG_INFO, LOG, "ticket renewed, valid until %s", when);
     else if (ev->type == MK_ATTEST_FAILED)
-        mk_log(MK_LOG_WARN, LOG, "renewal failed (%u in a row; next in %u ms at most): %s",
-               ev->failures, ev->retry_ms, ev->reason);
+        mk_log(ev->failures == 1 ? MK_LOG_WARN : MK_LOG_INFO, LOG,
+               "renewal failed (%u in a row; retrying within %u ms): %s", ev->failures,
+               ev->retry_ms, ev->reason);
     else
         mk_log(MK_LOG_WARN, LOG, "ticket expired at %s before a renewal succeeded: %s", when,
                ev->reason);
