@@ -38,7 +38,7 @@
  *
  * Every function may be called from any thread except where said. Free
  * attestations before or after their network (mk_network_free stops the
- * ones still running), but not at the same time.
+ * ones still running; they must still be freed), but not at the same time.
  */
 #ifndef MOSAIK_ATTEST_H
 #define MOSAIK_ATTEST_H
@@ -93,7 +93,8 @@ typedef struct mk_attestation_event {
 typedef void (*mk_attestation_cb)(mk_attestation *a, const mk_attestation_event *ev, void *ctx);
 
 /* Fresh endorsements for the next ticket, fetched before each attempt on
- * the worker thread (TDX: the current collateral bundle, e.g. from Intel
+ * the worker thread (the first one on the thread of mk_attestation_start)
+ * (TDX: the current collateral bundle, e.g. from Intel
  * PCS through the cache), appended to the empty `out`. A failure (a
  * negative MK_E* with a reason) fails the attempt, which is retried. */
 typedef int (*mk_attestation_endorsements_fn)(void *ctx, mk_buf *out, mk_error *err);
