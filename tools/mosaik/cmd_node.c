@@ -279,7 +279,7 @@ typedef struct tdx_state {
     mk_tdx_provider *prov;
     mk_attestation *at;
     pthread_mutex_t mu;
-    char note[MK_ERROR_MSG_MAX + 128]; /* mu; empty: nothing to say */
+    char note[4 * MK_ERROR_MSG_MAX]; /* mu; empty: nothing to say */
 } tdx_state;
 
 /* Fresh simulated collateral for each ticket (valid 30 days from now). */
@@ -292,13 +292,14 @@ static void tdx_on_event(mk_attestation *a, const mk_attestation_event *ev, void
     (void)a;
     tdx_state *t = ctx;
     pthread_mutex_lock(&t->mu);
+    size_t used = strlen(t->note), room = sizeof t->note - used; /* appended until full */
     if (ev->type == MK_ATTEST_FAILED)
         snprintf(
-            t->note, sizeof t->note,
+            t->note + used, room,
             "mosaik: node: renewing the TDX ticket: %s (attempt %u failed; next within %u ms)\n",
             ev->reason, ev->failures, ev->retry_ms);
     else if (ev->type == MK_ATTEST_EXPIRED)
-        snprintf(t->note, sizeof t->note, "mosaik: node: the TDX ticket expired: %s\n", ev->reason);
+        snprintf(t->note + used, room, "mosaik: node: the TDX ticket expired: %s\n", ev->reason);
     pthread_mutex_unlock(&t->mu);
 }
 
