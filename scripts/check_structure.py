@@ -53,7 +53,7 @@ PUBLIC = {
     "ticket": "tickets", "jwt": "tickets", "anyof": "tickets",
     "tee": "tee",
     "net": "net",
-    "discovery": "discovery",
+    "discovery": "discovery", "attest": "discovery",
     "streams": "streams", "codec": "streams",
     "groups": "groups",
     "collections": "collections",

@@ -29,6 +29,7 @@
 #include "mosaik/ticket.h"
 #include "mosaik/version.h"
 #if MOSAIK_HAVE_TEE
+#include "mosaik/attest.h" /* the node's own attestation, renewed */
 #include "mosaik/tee.h"
 #endif
 #if MOSAIK_HAVE_TDX

@@ -14,8 +14,10 @@
  * TDX (simulated): --tdx-sim MRTD installs a ticket from a simulated TD with
  * that MRTD, chained to the simulator whose state is in --tdx-sim-state
  * (created by the first node, loaded by the others, so all share one root);
- * the ticket embeds the simulator's collateral and is renewed before it
- * expires. --require-tdx-mrtd MRTD with --trust-sim-root FILE validates each
+ * the ticket embeds the simulator's collateral (made afresh for each ticket)
+ * and the library renews it (mk_network_attest, mosaik/attest.h: at 80 % of
+ * its lifetime; a failed attempt is retried with backoff and reported on
+ * stderr). --require-tdx-mrtd MRTD with --trust-sim-root FILE validates each
  * discovered/updated peer's TDX ticket and prints the verdict with its
  * reason. --tdx-sim-measurements / --require-tdx-measurements take MRTD,
  * RTMR1 and RTMR2 from a `mosaik tdx build` measurements.json instead (the
@@ -32,6 +34,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -267,22 +270,48 @@ static void serve_metrics(node_cli *c, int lfd) {
 /* ----- TDX ------------------------------------------------------------- */
 
 #if MOSAIK_HAVE_TDX
+/* The simulated TD and its attestation (mosaik/attest.h: made, installed
+ * and renewed by the library on the network's loop). Its events arrive on
+ * the network's I/O thread; what to say about them waits in `note` for the
+ * main loop, which prints it (the I/O thread never writes to stderr). */
 typedef struct tdx_state {
     mk_tdx_sim *sim;
     mk_tdx_provider *prov;
-    mk_tdx_collateral *coll;
-    mk_tdx_attester *att;
-    mk_expiration expires;
+    mk_attestation *at;
+    pthread_mutex_t mu;
+    char note[4 * MK_ERROR_MSG_MAX]; /* mu; empty: nothing to say */
 } tdx_state;
 
-static int tdx_install(tdx_state *t, mk_network *nw, mk_error *err) {
-    mk_peer_entry e;
-    MK_TRY(mk_network_local_entry(nw, &e));
-    mk_ticket_sink sink = {mk_network_sink_add_ticket, nw};
-    int rc = mk_tdx_attester_install_own_ticket(t->att, &e.peer_id, &e.network_id, e.started_at,
-                                                &sink, &t->expires, err);
-    mk_peer_entry_free(&e);
-    return rc;
+/* Fresh simulated collateral for each ticket (valid 30 days from now). */
+static int tdx_sim_collateral(void *ctx, mk_buf *out, mk_error *err) {
+    tdx_state *t = ctx;
+    return mk_tdx_sim_collateral_json(t->sim, mk_now(), out, err);
+}
+
+static void tdx_on_event(mk_attestation *a, const mk_attestation_event *ev, void *ctx) {
+    (void)a;
+    tdx_state *t = ctx;
+    pthread_mutex_lock(&t->mu);
+    size_t used = strlen(t->note), room = sizeof t->note - used; /* appended until full */
+    if (ev->type == MK_ATTEST_FAILED)
+        snprintf(
+            t->note + used, room,
+            "mosaik: node: renewing the TDX ticket: %s (attempt %u failed; next within %u ms)\n",
+            ev->reason, ev->failures, ev->retry_ms);
+    else if (ev->type == MK_ATTEST_EXPIRED)
+        snprintf(t->note + used, room, "mosaik: node: the TDX ticket expired: %s\n", ev->reason);
+    pthread_mutex_unlock(&t->mu);
+}
+
+/* What the attestation's events left to say, on stderr (the main loop). */
+static void tdx_print_notes(tdx_state *t) {
+    if (!t->at) return;
+    char note[sizeof t->note];
+    pthread_mutex_lock(&t->mu);
+    memcpy(note, t->note, sizeof note);
+    t->note[0] = 0;
+    pthread_mutex_unlock(&t->mu);
+    if (note[0]) fputs(note, stderr);
 }
 
 /* The simulated TD reports the registers of a build's measurements.json. */
@@ -314,17 +343,21 @@ static int tdx_setup(tdx_state *t, const char *mrtd_hex, const char *meas, const
         return mk_error_prefix(err, rc,
                                meas ? "--tdx-sim-measurements" : "--tdx-sim: MRTD (96 hex digits)");
     MK_TRY(mk_tdx_provider_sim_new(t->sim, &td, &t->prov, err));
-    MK_TRY(mk_tdx_sim_collateral(t->sim, now, &t->coll, err));
-    MK_TRY(mk_tdx_attester_new(
-        &(mk_tdx_attester_config){.provider = t->prov, .collateral = t->coll}, &t->att, err));
-    return tdx_install(t, nw, err);
+    mk_attestation_opts ao;
+    mk_attestation_opts_init(&ao);
+    ao.fetch_endorsements = tdx_sim_collateral; /* the collateral, embedded */
+    ao.fetch_ctx = t;
+    ao.on_event = tdx_on_event;
+    ao.event_ctx = t;
+    return mk_network_attest(nw, t->prov, &ao, &t->at, err);
 }
 
+/* The attestation first (it stops renewing), then what it uses. */
 static void tdx_free(tdx_state *t) {
-    mk_tdx_attester_free(t->att);
+    mk_attestation_free(t->at);
     mk_tdx_provider_free(t->prov);
-    mk_tdx_collateral_free(t->coll);
     mk_tdx_sim_free(t->sim);
+    pthread_mutex_destroy(&t->mu);
 }
 
 static mk_validator *tdx_validator(const char *mrtd_hex, const char *meas, const char *root_path,
@@ -481,7 +514,8 @@ static void node_print_started(node_run *r) {
     json_decref(o);
 }
 
-/* Events, metrics requests and ticket renewal until a signal or --run-for. */
+/* Events, metrics requests and what the TDX attestation reports, until a
+ * signal or --run-for. */
 static void node_loop(node_run *r, double run_for) {
     uint64_t start = mk_mono_ms();
     uint64_t end = run_for > 0 ? start + (uint64_t)(run_for * 1000.0) : UINT64_MAX;
@@ -505,11 +539,7 @@ static void node_loop(node_run *r, double run_for) {
         if (r->mfd >= 0 && (p[2].revents & POLLIN)) serve_metrics(&r->c, r->mfd);
         if (node_stream_step(&r->stream, mk_mono_ms())) stop = true;
 #if MOSAIK_HAVE_TDX
-        /* Renew the TDX ticket a minute before it expires. */
-        tdx_state *t = &r->tdx;
-        if (t->att && t->expires != MK_EXPIRES_NEVER && mk_now() >= t->expires - 60 &&
-            tdx_install(t, r->c.nw, &r->err) < 0)
-            fprintf(stderr, "mosaik: node: renewing the TDX ticket: %s\n", r->err.msg);
+        tdx_print_notes(&r->tdx); /* the library renews the TDX ticket */
 #endif
     }
 }
@@ -548,6 +578,9 @@ static int node_main(const node_opts *o) {
     r.c.stream = &r.stream;
     r.mfd = -1;
     mk_error_clear(&r.err);
+#if MOSAIK_HAVE_TDX
+    pthread_mutex_init(&r.tdx.mu, NULL);
+#endif
     int rc = CLI_CONTINUE;
 #if MOSAIK_HAVE_TDX
     if (o->req_mrtd &&
