@@ -7,7 +7,7 @@
  * validators together on one stream (both tickets needed), and a mixed
  * fleet: MK_ANY_OF(MK_TDX, MK_SNP) admits a node with either ticket and
  * refuses one with neither, naming both members' reasons. The simulator
- * roots are trusted explicitly.
+ * roots are trusted explicitly. test_snp_attest: mk_network_attest on SNP.
  */
 #include <pthread.h>
 
@@ -144,6 +144,39 @@ static void test_snp_measurement(void **state) {
     expect_rejected(&n[2], "no ticket");
     for (int i = 0; i < 3; i++)
         node_free(&n[i]);
+    mk_stream_producer_free(p);
+    mk_network_free(a);
+}
+
+/* The one-call attestation (mosaik/attest.h) on SEV-SNP: the provider and
+ * the SNP endorse hook (the certificate table into the ticket) are all a
+ * node needs; the producer's SNP validator admits it. */
+static void test_snp_attest(void **state) {
+    (void)state;
+    mk_network *a = st_net("snp-attest", NULL);
+    mk_snp_sim_guest good;
+    mk_snp_sim_guest_default(&good);
+    mk_stream_producer *p = producer(a, "attested", snp_validator(good.measurement, true));
+    node n;
+    node_net(&n, "snp-attest", a);
+    mk_error err;
+    mk_error_clear(&err);
+    mk_tee_provider *prov = NULL;
+    TU_ASSERT_RC(mk_snp_provider_sim_new(g_sim, &good, &prov, &err), 0, &err);
+    mk_attestation_opts ao;
+    mk_attestation_opts_init(&ao);
+    ao.endorse = mk_snp_endorse_certs;
+    mk_attestation *at = NULL;
+    TU_ASSERT_RC(mk_network_attest(n.nw, prov, &ao, &at, &err), 0, &err);
+    node_consume(&n, "attested");
+    ST_WAIT_UNTIL(admitted(&n), 10000, "the attested node");
+    mk_attestation_status st;
+    mk_attestation_status_get(at, &st);
+    assert_true(st.running);
+    assert_int_equal(st.failures, 0);
+    mk_attestation_free(at);
+    node_free(&n);
+    mk_tee_provider_free(prov);
     mk_stream_producer_free(p);
     mk_network_free(a);
 }
@@ -290,6 +323,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_snp_measurement),
         cmocka_unit_test(test_snp_untrusted_simulator),
+        cmocka_unit_test(test_snp_attest),
 #if MOSAIK_HAVE_TDX
         cmocka_unit_test(test_snp_and_tdx),
         cmocka_unit_test(test_snp_or_tdx),
