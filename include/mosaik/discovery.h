@@ -207,6 +207,11 @@ MK_EXTERN void mk_network_free(mk_network *nw);
 MK_EXTERN void mk_network_peer_id(const mk_network *nw, mk_id *out);
 MK_EXTERN void mk_network_id(const mk_network *nw, mk_id *out);
 MK_EXTERN int mk_network_listen_addr(const mk_network *nw, char *out, size_t n);
+/* How another node reaches this one: "<peer id hex>@<listen address>", the
+ * form mk_network_config.bootstrap and `mosaik node --bootstrap` take.
+ * MK_ETOOBIG if out (n bytes; MK_NETWORK_CONTACT_MAX always holds it) is too small. */
+#define MK_NETWORK_CONTACT_MAX (MK_ID_HEX_LEN + MK_TRANSPORT_ADDR_MAX + 2)
+MK_EXTERN int mk_network_contact(const mk_network *nw, char *out, size_t n);
 /* The underlying transport (for protocols of later layers). */
 MK_EXTERN mk_transport *mk_network_transport(mk_network *nw);
 

@@ -43,6 +43,7 @@
  * the connection table's references, the transport and the rest.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -428,6 +429,15 @@ void mk_network_id(const mk_network *nw, mk_id *out) {
 
 int mk_network_listen_addr(const mk_network *nw, char *out, size_t n) {
     return mk_transport_listen_addr(nw->net, out, n);
+}
+
+int mk_network_contact(const mk_network *nw, char *out, size_t n) {
+    char addr[MK_TRANSPORT_ADDR_MAX + 1], hex[MK_ID_HEX_LEN];
+    int rc = mk_network_listen_addr(nw, addr, sizeof addr);
+    if (rc < 0) return rc;
+    mk_id_to_hex(&nw->self, hex);
+    int len = snprintf(out, n, "%s@%s", hex, addr);
+    return len < 0 || (size_t)len >= n ? MK_ETOOBIG : 0;
 }
 
 mk_transport *mk_network_transport(mk_network *nw) {

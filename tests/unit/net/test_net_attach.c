@@ -390,6 +390,27 @@ static void slot_destroy(void *ptr) {
 static const mk_network_slot_type slot_a = {"layer-a", slot_destroy};
 static const mk_network_slot_type slot_b = {"layer-b", slot_destroy};
 
+/* The contact string names this node as bootstrap lists take it. */
+static void contact(void **state) {
+    (void)state;
+    mk_network_config cfg;
+    mk_network_config_init(&cfg);
+    cfg.network = "attach-contact";
+    mk_network *nw = tu_network_new(&cfg, NULL);
+    char c[MK_NETWORK_CONTACT_MAX], addr[MK_TRANSPORT_ADDR_MAX + 1],
+        want[MK_TRANSPORT_ADDR_MAX + 1];
+    assert_int_equal(mk_network_contact(nw, c, sizeof c), 0);
+    mk_id got, self;
+    mk_error err;
+    TU_ASSERT_RC(mk_parse_peer_addr(c, &got, addr, &err), 0, &err);
+    mk_network_peer_id(nw, &self);
+    assert_true(mk_id_eq(&got, &self));
+    assert_int_equal(mk_network_listen_addr(nw, want, sizeof want), 0);
+    assert_string_equal(addr, want);
+    assert_int_equal(mk_network_contact(nw, c, 70), MK_ETOOBIG);
+    mk_network_free(nw);
+}
+
 static void slots(void **state) {
     (void)state;
     mk_network_config cfg;
@@ -480,6 +501,7 @@ int main(void) {
         cmocka_unit_test(unregister_stopped),
         cmocka_unit_test(call_basics),
         cmocka_unit_test(call_during_close),
+        cmocka_unit_test(contact),
         cmocka_unit_test(slots),
         cmocka_unit_test(hooks),
     };
