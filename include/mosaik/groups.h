@@ -119,6 +119,11 @@ typedef struct mk_group_config {
     unsigned snapshot_threshold; /* 0: 1024 entries */
     unsigned snapshot_trailing;  /* 0: 128 entries */
     uint32_t tick_ms;            /* membership/expiry tick; 0: 100 */
+    /* Refusals (the network's ring, mk_network_refusals, and the log) name
+     * the group by this (NULL: the first 8 hex digits of its id) and the
+     * layer (collections set MK_REFUSAL_COLLECTION). */
+    const char *name;
+    mk_refusal_layer layer;
 } mk_group_config;
 
 MK_EXTERN void mk_group_config_init(mk_group_config *cfg);
@@ -187,6 +192,13 @@ typedef struct mk_group_status {
     uint64_t duplicates;     /* commands found again in the log: not re-run */
     uint64_t stale_commands; /* commands below their session's floor: not run */
     unsigned sessions;       /* sessions in the replicated table */
+    /* The latest refusal a member sent this node (its validators' reason,
+     * e.g. "tdx: MRTD mismatch: ..."); "" when none, or once a bond with
+     * that member formed. Calls that find no reachable leader then fail
+     * with "not admitted: <peer>: <reason>". */
+    bool refused;
+    mk_id refused_by;
+    char refusal[MK_REFUSAL_REASON_MAX + 1];
 } mk_group_status;
 
 MK_EXTERN void mk_group_status_get(mk_group *g, mk_group_status *out);
