@@ -202,6 +202,20 @@ typedef struct mk_group_status {
 } mk_group_status;
 
 MK_EXTERN void mk_group_status_get(mk_group *g, mk_group_status *out);
+
+/* One member of the raft configuration, as this node last saw it. */
+typedef struct mk_group_member {
+    mk_id peer;
+    bool voter;  /* a writer (voter); false: a reader (standby) */
+    bool leader; /* the leader this node knows */
+    bool self;   /* this node */
+    bool bonded; /* bonded with this node now (false for self) */
+} mk_group_member;
+
+/* The configuration's members (refreshed with the status, at most
+ * MK_GROUP_MAX_MEMBERS): up to cap copied into out; returns how many
+ * there are (out may be NULL with cap 0). */
+MK_EXTERN size_t mk_group_members(mk_group *g, mk_group_member *out, size_t cap);
 /* Is peer bonded with this node in this group right now? */
 MK_EXTERN bool mk_group_bonded(mk_group *g, const mk_id *peer);
 /* Ask raft to hand leadership to another voter (0: any). */

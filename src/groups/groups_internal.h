@@ -342,6 +342,8 @@ struct mk_group {
     pthread_mutex_t smu;
     pthread_cond_t cond;
     mk_group_status st;
+    mk_group_member members[MK_GROUP_MAX_MEMBERS]; /* the configuration (bonded unset) */
+    size_t n_members;
 
     /* exactly-once (call.c: the caller's side, fsm.c + session.c: the
      * replicated table); all under smu */

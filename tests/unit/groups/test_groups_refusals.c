@@ -65,6 +65,34 @@ static void test_ring(void **state) {
     tg_net_free(a);
 }
 
+/* ----- the REFUSE frame --------------------------------------------------- */
+
+static int parse_refuse(size_t reason_len, mk_group_frame *f) {
+    static uint8_t buf[MK_GF_HDR + MK_GF_MAX_REASON + 2];
+    memset(buf, 'r', sizeof buf);
+    buf[0] = MK_GF_REFUSE;
+    memset(buf + 1, 0x11, MK_ID_LEN);
+    return mk_group_frame_parse(buf, MK_GF_HDR + reason_len, f, NULL);
+}
+
+static void test_frame(void **state) {
+    (void)state;
+    mk_group_frame f;
+    assert_int_equal(parse_refuse(5, &f), 0);
+    assert_int_equal(f.type, MK_GF_REFUSE);
+    assert_int_equal(f.plen, 5);
+    assert_int_equal(parse_refuse(MK_GF_MAX_REASON, &f), 0);
+    assert_int_equal(parse_refuse(0, &f), MK_EMALFORMED);                    /* no reason */
+    assert_int_equal(parse_refuse(MK_GF_MAX_REASON + 1, &f), MK_EMALFORMED); /* over the cap */
+    /* The body writer adds nothing: the reason is the payload. */
+    uint8_t body[MK_GF_MAX_BODY];
+    mk_writer w;
+    mk_writer_init(&w, body, sizeof body);
+    mk_group_frame out = {.type = MK_GF_REFUSE};
+    assert_int_equal(mk_group_frame_write_body(&w, &out), 0);
+    assert_int_equal(mk_writer_len(&w), 0);
+}
+
 /* ----- a collection refusing two nodes -------------------------------------- */
 
 static mk_jwt_key *g_key;
@@ -169,6 +197,11 @@ static void test_collection_refusal(void **state) {
     mk_collection *va = NULL, *vb = NULL, *vc = NULL;
     TU_ASSERT_RC(tg_coll_open_def(a, &VAULT, &o, &va, &err), 0, &err);
     TU_ASSERT_RC(mk_map_put(va, "k", 1, "v", 1, NULL, 5000, &err), 0, &err);
+    /* A alone is the configuration: itself, a voter, the leader. */
+    mk_group_member m[4];
+    TG_WAIT(mk_group_members(mk_collection_group(va), m, 4) == 1 && m[0].leader, 5000,
+            "A's member list");
+    assert_true(m[0].self && m[0].voter && !m[0].bonded && mk_id_eq(&m[0].peer, &ida));
     mk_collection_config ob = {
         .data_dir = db, .election_ms = 300, .heartbeat_ms = 50, .tick_ms = 50};
     TU_ASSERT_RC(tg_coll_open_def(b, &VAULT, &ob, &vb, &err), 0, &err);
@@ -194,6 +227,7 @@ int main(void) {
     if (getenv("TG_DEBUG")) mk_log_set_level(MK_LOG_DEBUG);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_ring, tg_teardown),
+        cmocka_unit_test(test_frame),
         cmocka_unit_test_teardown(test_collection_refusal, tg_teardown),
     };
     return TG_RUN(tests);
