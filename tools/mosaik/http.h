@@ -97,6 +97,9 @@ int node_http_fd(const node_http *h);
 int node_http_timeout_ms(const node_http *h);
 /* Do the work that is ready (never blocks). */
 void node_http_run(node_http *h);
+/* Serve for ms milliseconds (waiting on the server's descriptor: a
+ * replacement for a sleep in a loop that has nothing else to poll). */
+void node_http_serve_for(node_http *h, int ms);
 /* "IP:PORT" actually bound. */
 void node_http_addr(const node_http *h, char *out, size_t n);
 void node_http_stop(node_http *h);

@@ -29,6 +29,7 @@
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -239,6 +240,19 @@ int node_http_timeout_ms(const node_http *h) {
 
 void node_http_run(node_http *h) {
     MHD_run(h->d);
+}
+
+void node_http_serve_for(node_http *h, int ms) {
+    uint64_t end = mk_mono_ms() + (uint64_t)(ms > 0 ? ms : 0);
+    for (;;) {
+        uint64_t now = mk_mono_ms();
+        if (now >= end) break;
+        int t = (int)(end - now), ht = node_http_timeout_ms(h);
+        if (ht >= 0 && ht < t) t = ht;
+        struct pollfd p = {node_http_fd(h), POLLIN, 0};
+        (void)poll(&p, 1, t);
+        MHD_run(h->d);
+    }
 }
 
 void node_http_addr(const node_http *h, char *out, size_t n) {
