@@ -6,8 +6,10 @@
 #   a  produces "feed", requires MRTD aa.. of its consumers (trusting the
 #      simulator), simulated TD aa.., serves the status page on
 #      127.0.0.1:0 (--http);
-#   c  consumes "feed" with a simulated TD of MRTD bb..: refused by a.
+#   c  consumes "feed" with a simulated TD of MRTD bb..: refused by a;
+#      serves its own page too (it shows a's refusal of it, "refused us").
 # After status_net_up: ID_a ID_b ID_c (peer ids), HTTP (a's ip:port),
+# HTTP_C (c's),
 # $TMP/NAME.out (each node's JSON lines). Needs CLI, TMP, fail, PIDS.
 MRTD_OK=$(printf 'aa%.0s' $(seq 48))
 MRTD_BAD=$(printf 'bb%.0s' $(seq 48))
@@ -39,8 +41,11 @@ status_net_up() {
     start b --tdx-sim "$MRTD_OK" --tdx-sim-state "$st" --consume feed
     start a --bootstrap "$BS_b" --tdx-sim "$MRTD_OK" --tdx-sim-state "$st" --produce feed \
         --require-tdx-mrtd "$MRTD_OK" --trust-sim-root "$st" --http 127.0.0.1:0
-    start c --bootstrap "$BS_b" --tdx-sim "$MRTD_BAD" --tdx-sim-state "$st" --consume feed
+    start c --bootstrap "$BS_b" --tdx-sim "$MRTD_BAD" --tdx-sim-state "$st" --consume feed \
+        --http 0
     HTTP=$(sed -n 's/.*"http":"\([^"]*\)".*/\1/p' "$TMP/a.out" | head -1)
+    HTTP_C=$(sed -n 's/.*"http":"\([^"]*\)".*/\1/p' "$TMP/c.out" | head -1)
+    [ -n "$HTTP_C" ] || fail "c printed no status page address"
     [ -n "$HTTP" ] || fail "a printed no status page address"
     # a judged both consumers: admitted b, refused c.
     wait_for a "\"event\":\"discovered\",\"peer\":\"$ID_b\"" 20 || fail "a did not discover b"

@@ -3,12 +3,13 @@
 running node (tests/cli/tdx_status_page.sh starts the network of
 status_net.bash and calls this).
 
-  status_page.py json ADDR ID_A ID_B ID_C A_OUT
+  status_page.py json ADDR ID_A ID_B ID_C A_OUT ADDR_C
       /api/status.json and /api/peers.json against what the network did:
       b admitted (verdict, its stream channel active, its ticket's expiry
       as a printed when it judged b), c refused with the validator's reason
       (verdict, and the ring of recent refusals: stream "feed"), the
-      simulated label, ?peer= filtering, /metrics, HEAD, 404/400/405.
+      simulated label, ?peer= filtering, /metrics, HEAD, 404/400/405; c's
+      own page shows that a refused it, with the same reason.
   status_page.py hostile ADDR PID
       oversized request, too many headers, malformed request lines, a slow
       client, more connections than the cap: each gets an error or a close,
@@ -122,7 +123,12 @@ def a_judged_b(a_out, idb):
     return None
 
 
-def test_json(addr, ida, idb, idc, a_out):
+def refused_by_a(doc, ida):
+    return [r for r in doc.get("refusals", [])
+            if r.get("peer") == ida and r.get("direction") == "refused us"]
+
+
+def test_json(addr, ida, idb, idc, a_out, addr_c):
     doc = wait_status(addr, lambda d: b_and_c_judged(d, ida, idb, idc), 30,
                       "b admitted on the stream and c refused")
     check(doc.get("node", {}).get("peer") == ida, "status: node.peer is not a's id")
@@ -172,6 +178,11 @@ def test_json(addr, ida, idb, idc, a_out):
                           ("/?refresh=1&refresh=2", 400)]:
         st, _, _ = get(addr, path)
         check(st == want_st, "%s: %d, want %d" % (path, st, want_st))
+    # c's own page: a refused it (the stream's CLOSE carried the reason).
+    dc = wait_status(addr_c, lambda d: refused_by_a(d, ida), 20, "c to record a's refusal")
+    rc_ = refused_by_a(dc, ida)
+    check(rc_ and rc_[0]["layer"] == "stream" and rc_[0]["where"] == "feed"
+          and "MRTD mismatch" in rc_[0]["reason"], "c's record of a's refusal: %r" % rc_)
     for m in ["POST", "PUT", "DELETE", "PATCH"]:
         st, hdrs, _ = get(addr, "/api/status.json", method=m,
                           extra=b"Content-Length: 5\r\n\r\nhello" if m != "DELETE" else b"")
@@ -257,7 +268,7 @@ def test_hostile(addr, pid):
 
 def main():
     if sys.argv[1] == "json":
-        test_json(*sys.argv[2:7])
+        test_json(*sys.argv[2:8])
     else:
         test_hostile(sys.argv[2], int(sys.argv[3]))
     return 1 if FAILS else 0

@@ -34,8 +34,9 @@ fail() {
 
 status_net_up
 echo "# status page at http://$HTTP/"
-python3 "$HERE/status_page.py" json "$HTTP" "$ID_a" "$ID_b" "$ID_c" "$TMP/a.out" ||
+python3 "$HERE/status_page.py" json "$HTTP" "$ID_a" "$ID_b" "$ID_c" "$TMP/a.out" "$HTTP_C" ||
     fail "the JSON API does not match the network"
+case "$HTTP_C" in 127.0.0.1:*) ;; *) fail "--http 0 does not listen on 127.0.0.1: $HTTP_C" ;; esac
 python3 "$HERE/status_page.py" hostile "$HTTP" "${PIDS[1]}" ||
     fail "hostile HTTP"
 # The page is off by default: a node without --http prints no address.
