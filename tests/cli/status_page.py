@@ -159,6 +159,7 @@ def test_json(addr, ida, idb, idc, a_out, addr_c):
     # peers.json: the same peers; ?peer= filters by prefix.
     pj = get_json(addr, "/api/peers.json")
     check(sorted(p["peer"] for p in pj["peers"]) == sorted([idb, idc]), "peers.json peers")
+    check(pj["peers_total"] == 2 and pj["peers_truncated"] is False, "peers.json counts")
     pj = get_json(addr, "/api/peers.json?peer=" + idc[:10].upper())
     check([p["peer"] for p in pj["peers"]] == [idc], "?peer= filter: %r" % pj)
     # The page, the metrics, HEAD, errors.

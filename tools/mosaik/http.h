@@ -62,6 +62,10 @@ typedef struct http_view {
     uint64_t started_ms;               /* mk_mono_ms() at start (uptime) */
 } http_view;
 
+/* Peers described per document (each costs a quote verification): the
+ * rest are counted ("peers_total", "peers_truncated"); ?peer= shows others. */
+#define HTTP_MAX_PEERS_SHOWN 256
+
 /* {"node":…, "peers":[…], "streams":[…], "groups":[…], "refusals":[…],
  * "time":…}; peer filters the peers (NULL or "": all). New reference, NULL
  * when out of memory. */

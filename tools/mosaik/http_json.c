@@ -17,8 +17,10 @@
  *   status: {"time", "node": {...}, "peers": [...], "streams": [...],
  *            "groups": [...], "refusals": [...]}
  *   peers:  {"time", "peers": [...]}
- * Building is bounded by the library's caps (the catalog's max_peers,
- * MK_ENTRY_MAX_TICKETS per entry, MK_NETWORK_REFUSALS refusals).
+ * Building is bounded: at most HTTP_MAX_PEERS_SHOWN peers are described
+ * (each ticket costs a quote verification, on the node's main loop), the
+ * others only counted; MK_ENTRY_MAX_TICKETS per entry, MK_NETWORK_REFUSALS
+ * refusals.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -183,19 +185,24 @@ static void verdict_json(json_t *o, const mk_peer_entry *e, const mk_validator *
     json_object_set_new(o, "verdict", d);
 }
 
-static json_t *peers_array(const http_view *v, const char *peer, int64_t now) {
+/* The peers matching the filter into doc: "peers" (at most
+ * HTTP_MAX_PEERS_SHOWN), "peers_total", "peers_truncated". */
+static void peers_into(json_t *doc, const http_view *v, const char *peer, int64_t now) {
     json_t *a = json_array();
     mk_peer_entry *es = NULL;
-    size_t n = 0;
-    if (mk_network_peers(v->nw, &es, &n) < 0) return a;
+    size_t n = 0, total = 0;
+    if (mk_network_peers(v->nw, &es, &n) < 0) n = 0;
     for (size_t i = 0; i < n; i++) {
         if (!prefix_match(&es[i].peer_id, peer)) continue;
+        if (++total > HTTP_MAX_PEERS_SHOWN) continue;
         json_t *o = entry_json(&es[i], v->tdx_validator, now);
         verdict_json(o, &es[i], v->tdx_validator, now);
         json_array_append_new(a, o);
     }
     mk_peer_entries_free(es, n);
-    return a;
+    json_object_set_new(doc, "peers", a);
+    json_object_set_new(doc, "peers_total", json_integer((json_int_t)total));
+    json_object_set_new(doc, "peers_truncated", json_boolean(total > HTTP_MAX_PEERS_SHOWN));
 }
 
 /* ----- the node, streams, refusals ----------------------------------------- */
@@ -292,7 +299,7 @@ json_t *http_peers_json(const http_view *v, const char *peer) {
     int64_t now = mk_now();
     json_t *o = json_object();
     json_object_set_new(o, "time", json_integer(now));
-    json_object_set_new(o, "peers", peers_array(v, peer, now));
+    peers_into(o, v, peer, now);
     return o;
 }
 
@@ -301,7 +308,7 @@ json_t *http_status_json(const http_view *v, const char *peer) {
     json_t *o = json_object();
     json_object_set_new(o, "time", json_integer(now));
     json_object_set_new(o, "node", node_json(v, now));
-    json_object_set_new(o, "peers", peers_array(v, peer, now));
+    peers_into(o, v, peer, now);
     json_object_set_new(o, "streams", streams_array(v->stream, now));
     json_object_set_new(o, "groups", json_array()); /* `mosaik node` joins none */
     json_object_set_new(o, "refusals", refusals_array(v->nw));

@@ -255,6 +255,10 @@ int http_page_render(const json_t *status, int refresh, mk_buf *out) {
                   refresh ? "" : " (refresh off)");
     node_table(out, json_object_get(status, "node"));
     peers_table(out, json_object_get(status, "peers"));
+    if (json_is_true(json_object_get(status, "peers_truncated")))
+        mk_buf_printf(out, "<p>%lld peers in all: the first %d shown (?peer=HEX for others)</p>",
+                      (long long)json_integer_value(json_object_get(status, "peers_total")),
+                      HTTP_MAX_PEERS_SHOWN);
     streams_table(out, json_object_get(status, "streams"));
     refusals_table(out, json_object_get(status, "refusals"));
     mk_buf_append_str(out, "<p>Machine-readable: <a href=\"/api/status.json\">status.json</a>, "
