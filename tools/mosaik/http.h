@@ -54,12 +54,20 @@ int http_route_parse(const char *method, const char *url, http_route *out, const
 
 /* ----- http_json.c --------------------------------------------------------- */
 
+/* A group (or a collection's group) the page shows, by name. */
+typedef struct http_group {
+    const char *name;
+    mk_group *g;
+} http_group;
+
 /* What the page reads: the node's handles (borrowed). */
 typedef struct http_view {
     mk_network *nw;
     const mk_validator *tdx_validator; /* judges peers' TDX tickets; may be NULL */
     const node_stream *stream;         /* may be NULL or without a stream */
     uint64_t started_ms;               /* mk_mono_ms() at start (uptime) */
+    const http_group *groups;          /* `mosaik node` joins none; an embedder's */
+    size_t n_groups;
 } http_view;
 
 /* Peers described per document (each costs a quote verification): the

@@ -8,8 +8,9 @@
  * mk_network_peers (the node and the catalog), mk_tdx_ticket_describe (a
  * ticket's platform, measurements, TCB status, simulated flag, verdict and
  * expiry), mk_validator_check (the node's verdict on a peer),
- * mk_stream_*_stats / _channels (streams), mk_network_refusals (the
- * recent refusals, with reasons). Times are UNIX seconds plus the seconds
+ * mk_stream_*_stats / _channels (streams), mk_group_status_get and
+ * mk_group_members (groups: members, roles, leader, commit index),
+ * mk_network_refusals (the recent refusals, with reasons). Times are UNIX seconds plus the seconds
  * left ("expires_in"), so a reader needs no clock of its own; an
  * expiration that never comes is null.
  *
@@ -26,6 +27,7 @@
 #include <string.h>
 
 #include "http.h"
+#include "mosaik/groups.h"
 #include "mosaik/jwt.h"
 #if MOSAIK_HAVE_TDX
 #include "mosaik/tdx_ticket.h"
@@ -275,6 +277,36 @@ static json_t *streams_array(const node_stream *s, int64_t now) {
     return a;
 }
 
+static json_t *group_json(const http_group *hg) {
+    mk_group_status st;
+    mk_group_status_get(hg->g, &st);
+    mk_id gid;
+    mk_group_id(hg->g, &gid);
+    json_t *o = json_object(), *ms = json_array();
+    json_object_set_new(o, "name", json_string(hg->name ? hg->name : ""));
+    json_object_set_new(o, "id", hex_id(&gid));
+    json_object_set_new(o, "leader", st.leader_known ? hex_id(&st.leader) : json_null());
+    json_object_set_new(o, "is_leader", json_boolean(st.is_leader));
+    json_object_set_new(o, "term", json_integer((json_int_t)st.term));
+    json_object_set_new(o, "commit", json_integer((json_int_t)st.commit));
+    json_object_set_new(o, "applied", json_integer((json_int_t)st.applied));
+    json_object_set_new(o, "bonds", json_integer(st.bonds));
+    json_object_set_new(o, "refusal", st.refused ? json_string(st.refusal) : json_null());
+    mk_group_member m[MK_GROUP_MAX_MEMBERS];
+    size_t n = mk_group_members(hg->g, m, MK_GROUP_MAX_MEMBERS);
+    for (size_t i = 0; i < n && i < MK_GROUP_MAX_MEMBERS; i++) {
+        json_t *e = json_object();
+        json_object_set_new(e, "peer", hex_id(&m[i].peer));
+        json_object_set_new(e, "role", json_string(m[i].voter ? "writer" : "reader"));
+        json_object_set_new(e, "leader", json_boolean(m[i].leader));
+        json_object_set_new(e, "self", json_boolean(m[i].self));
+        json_object_set_new(e, "bonded", json_boolean(m[i].bonded));
+        json_array_append_new(ms, e);
+    }
+    json_object_set_new(o, "members", ms);
+    return o;
+}
+
 static json_t *refusals_array(mk_network *nw) {
     static mk_refusal_record r[MK_NETWORK_REFUSALS]; /* the server is single-threaded */
     size_t n = mk_network_refusals(nw, r, MK_NETWORK_REFUSALS);
@@ -310,7 +342,10 @@ json_t *http_status_json(const http_view *v, const char *peer) {
     json_object_set_new(o, "node", node_json(v, now));
     peers_into(o, v, peer, now);
     json_object_set_new(o, "streams", streams_array(v->stream, now));
-    json_object_set_new(o, "groups", json_array()); /* `mosaik node` joins none */
+    json_t *groups = json_array();
+    for (size_t i = 0; i < v->n_groups; i++)
+        json_array_append_new(groups, group_json(&v->groups[i]));
+    json_object_set_new(o, "groups", groups);
     json_object_set_new(o, "refusals", refusals_array(v->nw));
     return o;
 }

@@ -197,9 +197,36 @@ static void streams_table(mk_buf *b, const json_t *streams) {
         }
     }
     if (!json_array_size(streams)) mk_buf_append_str(b, "<tr><td colspan=\"8\">none</td></tr>");
-    mk_buf_append_str(b, "</table><h2>Groups and collections</h2><table id=\"groups\"><tr>"
-                         "<th>name</th><th>members</th><th>leader</th><th>commit</th></tr>"
-                         "<tr><td colspan=\"4\">none</td></tr></table>");
+    mk_buf_append_str(b, "</table>");
+}
+
+static void groups_table(mk_buf *b, const json_t *groups) {
+    mk_buf_append_str(b, "<h2>Groups and collections</h2><table id=\"groups\"><tr><th>name</th>"
+                         "<th>members (role)</th><th>leader</th><th>commit</th><th>refused</th>"
+                         "</tr>");
+    size_t i, k;
+    const json_t *g, *m;
+    json_array_foreach(groups, i, g) {
+        mk_buf_append_str(b, "<tr class=\"group\"><td>");
+        esc(b, str(g, "name"));
+        mk_buf_append_str(b, "</td><td>");
+        json_array_foreach(json_object_get(g, "members"), k, m) {
+            mk_buf_append_str(b, k ? "<br><code>" : "<code>");
+            esc(b, str(m, "peer"));
+            mk_buf_printf(b, "</code> %s%s%s%s", str(m, "role"),
+                          json_is_true(json_object_get(m, "leader")) ? ", leader" : "",
+                          json_is_true(json_object_get(m, "self")) ? ", this node" : "",
+                          json_is_true(json_object_get(m, "bonded")) ? ", bonded" : "");
+        }
+        mk_buf_append_str(b, "</td><td><code>");
+        esc(b, json_is_string(json_object_get(g, "leader")) ? str(g, "leader") : "unknown");
+        mk_buf_printf(b, "</code></td><td>%lld</td><td class=\"bad\">",
+                      (long long)json_integer_value(json_object_get(g, "commit")));
+        esc(b, str(g, "refusal"));
+        mk_buf_append_str(b, "</td></tr>");
+    }
+    if (!json_array_size(groups)) mk_buf_append_str(b, "<tr><td colspan=\"5\">none</td></tr>");
+    mk_buf_append_str(b, "</table>");
 }
 
 static void refusals_table(mk_buf *b, const json_t *refusals) {
@@ -260,6 +287,7 @@ int http_page_render(const json_t *status, int refresh, mk_buf *out) {
                       (long long)json_integer_value(json_object_get(status, "peers_total")),
                       HTTP_MAX_PEERS_SHOWN);
     streams_table(out, json_object_get(status, "streams"));
+    groups_table(out, json_object_get(status, "groups"));
     refusals_table(out, json_object_get(status, "refusals"));
     mk_buf_append_str(out, "<p>Machine-readable: <a href=\"/api/status.json\">status.json</a>, "
                            "<a href=\"/api/peers.json\">peers.json</a>, "
