@@ -162,21 +162,19 @@ int main(int argc, char **argv) {
         mk_tdx_provider_free(prov);
     }
 
-    mk_tdx_validator_opts *o = mk_tdx_validator_opts_new();
-    mk_tdx_criteria_require_mrtd(mk_tdx_validator_opts_baseline(o), expected);
-    mk_tdx_validator_opts_max_lifetime(o, 24 * 3600);
+    char hex[97];
+    mk_hex_encode(expected, 48, hex);
     const uint8_t *root;
     size_t root_len;
     mk_tdx_sim_root_der(sim, &root, &root_len);
-    if (mk_tdx_validator_opts_trust_simulator(o, root, root_len, &err) < 0)
-        return fail("trust", &err);
-    mk_validator *v = mk_tdx_validator_new(o, &err);
-    mk_tdx_validator_opts_free(o);
+    /* The validator from a spec held by value (what MK_TDX(...) puts in a
+     * stream's or collection's requirements). */
+    const mk_tdx_spec spec = {
+        .mrtd = hex, .sim_root = root, .sim_root_len = root_len, .max_lifetime = 24 * 3600};
+    mk_validator *v = mk_tdx_spec_factory(&spec, &err);
     if (!v) return fail("validator", &err);
 
     if (!json) {
-        char hex[97];
-        mk_hex_encode(expected, 48, hex);
         printf("validator: TDX, MRTD must be %.16s…, collateral carried in the ticket,\n"
                "           full chain + TCB status + report-data binding checked\n\n",
                hex);

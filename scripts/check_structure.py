@@ -17,6 +17,9 @@ Layer order, bottom to top (DESIGN.md):
 with tee/ below tee/tdx, tee/snp (a platform may use the shared TEE layer,
 never the reverse, and no platform includes another) and tools/ above all.
 
+3. docs/architecture.md's file index matches the files' top comments
+   (scripts/architecture_index.py).
+
 Usage: scripts/check_structure.py [--quiet]   (exit 1 on any violation)
 """
 import os
@@ -192,6 +195,10 @@ def main():
             check_includes(path, errors)
     for path in sources("include/mosaik", (".h",)):
         check_includes(path, errors)
+    import architecture_index  # docs/architecture.md's file index is current
+    if architecture_index.main_check() != 0:
+        errors.append("docs/architecture.md: the file index is stale "
+                      "(run scripts/architecture_index.py --write)")
     for e in errors:
         print("check_structure: " + e)
     if not quiet:

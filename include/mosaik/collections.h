@@ -28,6 +28,10 @@
  * require_ticket: when true, the collection's validators (at least one)
  * gate membership exactly as for groups; when false, giving validators is
  * an error (MK_EINVAL), so a configuration cannot silently drop them.
+ * Validators are given as specs, by value (mosaik/ticket.h: MK_VALIDATORS,
+ * MK_TDX, MK_ANY_OF, MK_BORROW): each collection makes and owns its own,
+ * so several nodes of one process configure the same collection
+ * independently.
  *
  * Reads take an mk_group_consistency: WEAK reads the local copy, STRONG
  * goes through the leader after a barrier. All calls block up to
@@ -69,7 +73,6 @@
 #include "mosaik/codec.h"
 #include "mosaik/export.h"
 #include "mosaik/groups.h"
-#include "mosaik/streams.h" /* MK_VALIDATORS (mk_validator_spec is in ticket.h) */
 #include "mosaik/ticket.h"
 
 #ifdef __cplusplus
@@ -96,9 +99,14 @@ typedef struct mk_collection_config {
     mk_collection_kind kind;
     size_t capacity; /* max items; 0: default; a PQ evicts beyond it */
     bool require_ticket;
-    const mk_validator_set *validators; /* borrowed; required iff require_ticket */
-    /* borrowed; NULL or empty: every member may write (mk_group_config) */
-    const mk_validator_set *writer_validators;
+    /* Member validators, as specs (MK_VALIDATORS(…)); at least one iff
+     * require_ticket. The collection makes its own from them. */
+    const mk_validator_spec *validators;
+    size_t n_validators;
+    /* Writer validators, as specs (MK_WRITER_VALIDATORS(…)); none: every
+     * member may write (mk_group_config.writer_validators). */
+    const mk_validator_spec *writer_validators;
+    size_t n_writer_validators;
     const char *data_dir;                        /* raft log + snapshots */
     bool bootstrap;                              /* start the group here (pristine data dir) */
     mk_group_role role;                          /* writer or reader */
@@ -130,7 +138,8 @@ typedef struct mk_collection_def {
 } mk_collection_def;
 
 /*   MK_COLLECTION_DEF(PRICES, "prices", MK_COLL_MAP, 0,
- *       MK_REQUIRE_TICKET({mk_validator_factory_jwt, &g_jwt}));
+ *       MK_REQUIRE_TICKET(MK_TDX(.mrtd = "4f3c…")));
+ *   MK_COLLECTION_DEF(VAULT, "vault", MK_COLL_MAP, 0, MK_TICKET_PER_INSTANCE);
  *   MK_COLLECTION_DEF(SCORES, "scores", MK_COLL_PQ, 100, MK_NO_TICKET);
  *   MK_COLLECTION_DEF(NAMES, "names", MK_COLL_MAP, 0, MK_NO_TICKET,
  *       MK_CODECS(&mk_codec_string, &mk_codec_string));   // Map<String, String>
@@ -145,15 +154,24 @@ typedef struct mk_collection_def {
         .name = (NAME), .kind = (KIND), .capacity = (CAPACITY), __VA_ARGS__}
 #define MK_REQUIRE_TICKET(...) .require_ticket = true, MK_VALIDATORS(__VA_ARGS__)
 #define MK_NO_TICKET .require_ticket = false, MK_NO_VALIDATORS
+/* Gated, with every validator given by the instance (cfg->validators). */
+#define MK_TICKET_PER_INSTANCE .require_ticket = true, MK_NO_VALIDATORS
+#define MK_WRITER_VALIDATORS(...)                                                                  \
+    .writer_validators = (const mk_validator_spec[]){__VA_ARGS__},                                 \
+    .n_writer_validators = MK_SPEC_COUNT(__VA_ARGS__)
 #define MK_CODECS(KEY, VALUE) .key_codec = (KEY), .value_codec = (VALUE)
 
 /* Make from a declaration: name, kind, capacity, require_ticket, the
- * validators and the codecs come from def (the validators are made by
- * their factories and owned by the collection); cfg gives the per-node
- * rest (data_dir, bootstrap, role, writer_validators, timings, snapshots)
- * and must leave name, kind, capacity, require_ticket, validators and
- * codecs at their defaults (else MK_EINVAL). A designated initializer such as
- * {.data_dir = d, .bootstrap = true} is such a cfg. */
+ * declared validators and the codecs come from def; cfg gives the
+ * per-node rest (data_dir, bootstrap, role, writer_validators, timings,
+ * snapshots) and this instance's own validators, required besides the
+ * declared ones (a declaration gated with MK_TICKET_PER_INSTANCE has only
+ * these). cfg must leave name, kind, capacity, require_ticket and codecs
+ * at their defaults (else MK_EINVAL), and give validators only when the
+ * declaration requires a ticket. A designated initializer such as
+ * {.data_dir = d, .bootstrap = true} is such a cfg. Each node that opens
+ * the declaration makes its own validators: nodes meet in one group when
+ * their validators (declared and their own) have the same signatures. */
 MK_EXTERN int mk_collection_new_from_def(mk_network *nw, const mk_collection_def *def,
                                          const mk_collection_config *cfg, mk_collection **out,
                                          mk_error *err);

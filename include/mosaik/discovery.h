@@ -317,15 +317,6 @@ MK_EXTERN void *mk_network_slot_get(mk_network *nw, const mk_network_slot_type *
  * protocol and removing the hooks that use the pointer. */
 MK_EXTERN void *mk_network_slot_detach(mk_network *nw, const mk_network_slot_type *type);
 
-/* The untyped form, kept only while src/groups/host.c uses it: `ptr` is
- * stored under `key` (any unique address, e.g. of a static in the layer)
- * and `destroy(ptr)` runs in mk_network_free like a slot type's. Shares
- * the slot table: MK_EBUSY if the key is taken. */
-MK_EXTERN int mk_network_attach(mk_network *nw, const void *key, void *ptr,
-                                void (*destroy)(void *ptr), mk_error *err);
-/* The pointer attached under key, or NULL. */
-MK_EXTERN void *mk_network_attached(mk_network *nw, const void *key);
-
 /* ----- metrics -------------------------------------------------------- */
 
 /* Why an entry or message was refused. */

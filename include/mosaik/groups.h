@@ -111,6 +111,17 @@ typedef struct mk_group_config {
      * only a self-restriction (see docs/groups.md). Covered by the group id
      * when non-empty. */
     const mk_validator_set *writer_validators;
+    /* The same as specs, by value (mosaik/ticket.h, docs/validators.md):
+     * the group makes and owns a validator from each, required besides the
+     * borrowed sets' (either form, or both). */
+    const mk_validator_spec *validator_specs;
+    size_t n_validator_specs;
+    const mk_validator_spec *writer_specs;
+    size_t n_writer_specs;
+    /* Derive the key from all the group's member validators
+     * (mk_group_key_from_validators) instead of taking `key`, which must
+     * then stay zero (else MK_EINVAL). */
+    bool key_from_validators;
     const char *data_dir; /* raft log + snapshots (created if missing) */
     bool bootstrap;       /* pristine data dir: start a one-member group */
     mk_group_role role;

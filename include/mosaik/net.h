@@ -150,9 +150,6 @@ typedef struct mk_transport_protocol {
  * bad name or limit, MK_EBUSY if the name is taken or the table full. */
 MK_EXTERN int mk_transport_protocol_register(mk_transport *net, const mk_transport_protocol *proto,
                                              mk_error *err);
-/* The same under its older name, kept only while src/groups/host.c uses it. */
-MK_EXTERN int mk_transport_register_protocol(mk_transport *net, const mk_transport_protocol *proto,
-                                             mk_error *err);
 
 /* Unregister a protocol, so a layer built on the network can detach from it
  * while the network runs. In order: the name leaves the table (inbound

@@ -25,6 +25,9 @@
  *   7. the policy accepts it (no debug, no migration agent by default).
  * Measurements (measurement, host_data, ID-block digests …) are matched by
  * mk_snp_criteria; binding a report to a peer is the SNP ticket's job.
+ * The simulator's chain (EC, its own root) never passes step 3; only a
+ * verifier told to trust that root explicitly (mk_snp_verifier_trust_simulator)
+ * accepts it, in a store of its own, and marks the result simulated.
  */
 #ifndef MOSAIK_SNP_H
 #define MOSAIK_SNP_H
@@ -36,6 +39,9 @@
 #include "mosaik/bytes.h"
 #include "mosaik/error.h"
 #include "mosaik/export.h"
+#include "mosaik/id.h"
+#include "mosaik/tee.h"
+#include "mosaik/ticket.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -312,6 +318,19 @@ MK_EXTERN void mk_snp_criteria_init(mk_snp_criteria *c);
  * field: one MK_SNP_REQ_* bit other than MIN_GUEST_SVN. */
 MK_EXTERN int mk_snp_criteria_require_hex(mk_snp_criteria *c, unsigned field, const char *hex,
                                           mk_error *err);
+/* The same with the value's bytes: len must be the field's size (48 for
+ * the measurement and the key digests, 32 for host_data, 16 for family_id
+ * and image_id), else MK_EINVAL. */
+MK_EXTERN int mk_snp_criteria_require(mk_snp_criteria *c, unsigned field, const uint8_t *value,
+                                      size_t len, mk_error *err);
+/* One setter per field (the validator's require_measurement,
+ * require_host_data, ...). */
+MK_EXTERN void mk_snp_criteria_require_measurement(mk_snp_criteria *c, const uint8_t v[48]);
+MK_EXTERN void mk_snp_criteria_require_host_data(mk_snp_criteria *c, const uint8_t v[32]);
+MK_EXTERN void mk_snp_criteria_require_id_key_digest(mk_snp_criteria *c, const uint8_t v[48]);
+MK_EXTERN void mk_snp_criteria_require_author_key_digest(mk_snp_criteria *c, const uint8_t v[48]);
+MK_EXTERN void mk_snp_criteria_require_family_id(mk_snp_criteria *c, const uint8_t v[16]);
+MK_EXTERN void mk_snp_criteria_require_image_id(mk_snp_criteria *c, const uint8_t v[16]);
 MK_EXTERN void mk_snp_criteria_require_min_guest_svn(mk_snp_criteria *c, uint32_t svn);
 /* The fields named in mask taken from a report (guest_svn as minimum). */
 MK_EXTERN void mk_snp_criteria_from_report(mk_snp_criteria *c, const mk_snp_report *r,
@@ -358,6 +377,9 @@ typedef struct mk_snp_result {
     bool debug;           /* policy DEBUG */
     bool migration_agent; /* policy MIGRATE_MA */
     int64_t valid_until;  /* earliest notAfter (and CRL nextUpdate); 0 if not verified */
+    /* The chain ended in the simulator root the verifier was told to trust
+     * (mk_snp_verifier_trust_simulator): NOT real SEV-SNP evidence. */
+    bool simulated;
 } mk_snp_result;
 
 typedef struct mk_snp_verifier mk_snp_verifier; /* thread-safe */
@@ -367,6 +389,10 @@ typedef struct mk_snp_verifier_config {
     /* Certificates not given to mk_snp_verify are fetched from the KDS
      * (copied). NULL (the default): nothing is fetched. */
     const mk_snp_fetch_opts *fetch;
+    /* A simulator root to trust (DER, copied; mk_snp_sim_root_der), or
+     * NULL (the default): simulated reports are refused. */
+    const uint8_t *simulator_root_der;
+    size_t simulator_root_len;
 } mk_snp_verifier_config;
 
 MK_EXTERN void mk_snp_verifier_config_init(mk_snp_verifier_config *cfg);
@@ -377,6 +403,16 @@ MK_EXTERN void mk_snp_verifier_set_policy(mk_snp_verifier *v, const mk_snp_polic
 MK_EXTERN void mk_snp_verifier_get_policy(const mk_snp_verifier *v, mk_snp_policy *p);
 /* Replace the fetcher (NULL: none). MK_ENOMEM leaves the old one. */
 MK_EXTERN int mk_snp_verifier_set_fetch(mk_snp_verifier *v, const mk_snp_fetch_opts *o);
+/* Trust a simulator root (a self-signed EC CA, DER: mk_snp_sim_root_der).
+ * Never done by default. A report whose leaf is not issued by the
+ * product's AMD intermediate is then verified against that root alone
+ * (through an intermediate offered with the leaf) and, if it verifies, has
+ * res->simulated set; AMD's chains are unaffected (the simulator root has
+ * a store of its own, ECDSA only, and a leaf naming AMD's intermediate as
+ * its issuer always goes AMD's way). A second, different root is
+ * MK_ESTATE. */
+MK_EXTERN int mk_snp_verifier_trust_simulator(mk_snp_verifier *v, const uint8_t *root_der,
+                                              size_t len, mk_error *err);
 
 /* Verify a report at time `now` with the certificates offered (certs may be
  * NULL, or lack a leaf: the VCEK is then fetched when a fetcher is
@@ -386,6 +422,280 @@ MK_EXTERN int mk_snp_verifier_set_fetch(mk_snp_verifier *v, const mk_snp_fetch_o
 MK_EXTERN int mk_snp_verify(mk_snp_verifier *v, const uint8_t *report, size_t len,
                             const mk_snp_certs *certs, int64_t now, mk_snp_result *res,
                             mk_error *err);
+
+/* ================================================================== */
+/* Tickets, providers, the simulator, the attester and the validator: */
+/* SEV-SNP on the shared TEE layer (docs/snp-verification.md)         */
+/* ================================================================== */
+
+/* ------------------------------------------------------------------ */
+/* The SNP ticket                                                      */
+/* ------------------------------------------------------------------ */
+
+/* An SNP ticket is the shared envelope (docs/tee.md) with the report as
+ * evidence and the certificates the attester obtained with it (its VCEK or
+ * VLEK, then the ASK / ASVK and ARK, as PEM) as endorsements, so a
+ * verifier needs no network. The report data binds the extra data:
+ *   report_data = SHA-512( u32be(len(D)) || D || peer_id[32] || network_id[32]
+ *                          || i64be(started_at) || i64be(quoted_at)
+ *                          || i64be(expiration) )
+ * with D = MK_SNP_REPORT_DATA_DOMAIN. Wire form: one zstd frame of
+ * canonical CBOR {0: version, 1: peer, 2: network, 3: started_at,
+ * 4: quoted_at, 5: expiration, 6: report (bstr, at most 1184 bytes),
+ * 7: certificates (PEM text, optional, at most MK_SNP_TICKET_CERTS_MAX)};
+ * the ticket class is mk_id_from_name(MK_SNP_TICKET_CLASS_NAME). */
+#define MK_SNP_TICKET_CLASS_NAME "mosaik.ticket.snp.v1"
+#define MK_SNP_REPORT_DATA_DOMAIN "mosaik.snp.ticket.report-data.v1"
+#define MK_SNP_TICKET_VERSION 1
+#define MK_SNP_TICKET_CERTS_MAX (48 * 1024)
+
+/* The report data binding x (SHA-512 of the preimage above). */
+MK_EXTERN void mk_snp_report_data(const mk_tee_extra_data *x, uint8_t out[64]);
+
+typedef struct mk_snp_ticket {
+    mk_tee_extra_data extra;
+    uint8_t *report; /* owned */
+    size_t report_len;
+    char *certs; /* owned PEM (NUL-terminated), NULL when absent */
+    size_t certs_len;
+} mk_snp_ticket;
+
+/* A ticket holding copies of the report and the (optional) PEM. */
+MK_EXTERN int mk_snp_ticket_init(mk_snp_ticket *t, const mk_tee_extra_data *x,
+                                 const uint8_t *report, size_t report_len, const char *certs,
+                                 size_t certs_len, mk_error *err);
+MK_EXTERN void mk_snp_ticket_free(mk_snp_ticket *t);
+/* The wire form (the same ticket always gives the same bytes), and
+ * decoding it (on failure *t is zeroed and nothing is allocated). */
+MK_EXTERN int mk_snp_ticket_encode(const mk_snp_ticket *t, mk_buf *out, mk_error *err);
+MK_EXTERN int mk_snp_ticket_decode(const uint8_t *data, size_t len, mk_snp_ticket *t,
+                                   mk_error *err);
+/* The ticket class id, and conversions to / from the generic ticket. */
+MK_EXTERN void mk_snp_ticket_class(mk_id *out);
+MK_EXTERN int mk_snp_ticket_to_generic(const mk_snp_ticket *t, mk_ticket *out, mk_error *err);
+MK_EXTERN int mk_snp_ticket_from_generic(const mk_ticket *in, mk_snp_ticket *t, mk_error *err);
+/* The report's structure parses and its report data is the hash of the
+ * extra data (nothing is verified: that is the validator's job). */
+MK_EXTERN int mk_snp_ticket_check_binding(const mk_snp_ticket *t, mk_error *err);
+
+/* ------------------------------------------------------------------ */
+/* Providers                                                           */
+/* ------------------------------------------------------------------ */
+
+/* Where SNP reports come from, as mk_tee_provider objects of platform
+ * MK_TEE_SNP (mosaik/tee.h: mk_tee_provider_evidence gives the report and,
+ * as auxiliary data, the certificate table the host supplied — the GHCB
+ * table of {GUID, offset, length} entries; mk_tee_provider_measurements the
+ * registers MEASUREMENT, HOST_DATA, ID_KEY_DIGEST, AUTHOR_KEY (the author
+ * key digest), FAMILY_ID, IMAGE_ID, GUEST_SVN (4 bytes, little-endian) and
+ * REPORTED_TCB (8 bytes, little-endian) of a fresh report).
+ *
+ *   configfs-tsm   /sys/kernel/config/tsm/report, provider "sev_guest"
+ *                  (Linux >= 6.7): 64 bytes of inblob, privlevel when a VMPL
+ *                  is set, the report from outblob, the certificate table
+ *                  from auxblob (docs/tee.md: the shared core).
+ *   sev-guest      /dev/sev-guest, the SNP_GET_EXT_REPORT ioctl with a
+ *                  certificate buffer that is grown and the request retried
+ *                  when the host says it is too small.
+ *   auto           the first of them available here; never the simulator.
+ *   simulator      mk_snp_provider_sim_new: reports signed through a test
+ *                  chain made on this machine, named "simulator (NOT real
+ *                  SEV-SNP)", is_simulated true; no verifier accepts them
+ *                  unless told to trust the simulator's root. */
+#define MK_SNP_GUEST_DEV "/dev/sev-guest"
+
+/* configfs-tsm (tsm_report_dir NULL: MK_TEE_TSM_REPORT_DIR). Construction
+ * does not touch the file system; fails only when out of memory. */
+MK_EXTERN int mk_snp_provider_configfs_new(const char *tsm_report_dir, mk_tee_provider **out,
+                                           mk_error *err);
+/* /dev/sev-guest (dev NULL: MK_SNP_GUEST_DEV); fails only when out of
+ * memory. */
+MK_EXTERN int mk_snp_provider_devsev_new(const char *dev, mk_tee_provider **out, mk_error *err);
+/* The first available real provider: configfs-tsm, then /dev/sev-guest.
+ * MK_EUNAVAILABLE (*out NULL) naming every path tried when none is. */
+MK_EXTERN int mk_snp_provider_auto_new(mk_tee_provider **out, mk_error *err);
+/* The VMPL reports are asked for at (0..3; -1, the default: configfs-tsm
+ * leaves privlevel at the kernel's floor, the ioctl asks for VMPL 0).
+ * MK_EINVAL for another value or a provider that is not SNP's. */
+MK_EXTERN int mk_snp_provider_set_vmpl(mk_tee_provider *p, int vmpl);
+/* A report for report_data (replacing *report) and, when certs is not
+ * NULL, the certificate table (replacing *certs; empty when the host gave
+ * none); the report's structure is checked and its report data must be
+ * report_data. MK_EINVAL for a provider that is not SNP's. */
+MK_EXTERN int mk_snp_provider_report(mk_tee_provider *p, const uint8_t report_data[64],
+                                     mk_buf *report, mk_buf *certs, mk_error *err);
+
+/* ------------------------------------------------------------------ */
+/* The simulator                                                       */
+/* ------------------------------------------------------------------ */
+
+/* A simulated SEV-SNP platform (docs/snp-verification.md, "The simulator"): a self-signed
+ * "mosaik simulated ARK-Milan", a "mosaik simulated SEV-Milan" ASK under
+ * it and a "mosaik simulated SEV-VCEK" with AMD's VCEK extensions
+ * (productName Milan-B0, the simulated TCB, hwID = the simulated chip id),
+ * all EC P-384 and ECDSA-signed, every O "mosaik SIMULATED SEV-SNP, not
+ * AMD". Reports are version 3 with Milan's CPUID (19/01/01), signed by the
+ * VCEK's key. Immutable after creation, thread-safe, reference counted
+ * (providers keep it alive). */
+typedef struct mk_snp_sim mk_snp_sim;
+
+/* The TCB of the simulated chip (reported, current, committed, launch). */
+#define MK_SNP_SIM_TCB_BOOTLOADER 4
+#define MK_SNP_SIM_TCB_TEE 0
+#define MK_SNP_SIM_TCB_SNP 22
+#define MK_SNP_SIM_TCB_MICROCODE 213
+
+typedef struct mk_snp_sim_config {
+    /* Certificates are valid from now - 1 day for 10 years (0, the
+     * default: mk_now() at creation). */
+    int64_t now;
+} mk_snp_sim_config;
+
+MK_EXTERN void mk_snp_sim_config_init(mk_snp_sim_config *cfg);
+/* A fresh simulator (cfg NULL: the defaults). */
+MK_EXTERN int mk_snp_sim_new(const mk_snp_sim_config *cfg, mk_snp_sim **out, mk_error *err);
+/* Persist the keys and certificates (PEM, mode 0600, atomically), so that
+ * several processes share one simulator; load checks the keys match the
+ * certificates and the chain links up; load_or_create loads path if it
+ * exists, else creates and saves (race-free: the first writer wins). */
+MK_EXTERN int mk_snp_sim_save(const mk_snp_sim *sim, const char *path, mk_error *err);
+MK_EXTERN int mk_snp_sim_load(const char *path, mk_snp_sim **out, mk_error *err);
+MK_EXTERN int mk_snp_sim_load_or_create(const char *path, const mk_snp_sim_config *cfg,
+                                        mk_snp_sim **out, mk_error *err);
+MK_EXTERN void mk_snp_sim_free(mk_snp_sim *sim);
+/* The simulator's root (DER), for mk_snp_verifier_trust_simulator and the
+ * validator's simulator_root_der; points into sim. */
+MK_EXTERN void mk_snp_sim_root_der(const mk_snp_sim *sim, const uint8_t **der, size_t *len);
+/* VCEK, ASK and ARK as PEM (what its tickets carry); points into sim. */
+MK_EXTERN void mk_snp_sim_chain_pem(const mk_snp_sim *sim, const char **pem, size_t *len);
+/* The simulated chip id (64 bytes; its VCEK's hwID). */
+MK_EXTERN const uint8_t *mk_snp_sim_chip_id(const mk_snp_sim *sim);
+/* The certificate table a host would give with its reports (VCEK, ASK,
+ * ARK), replacing *out. */
+MK_EXTERN int mk_snp_sim_cert_table(const mk_snp_sim *sim, mk_buf *out, mk_error *err);
+
+/* A simulated guest: what its reports carry. */
+typedef struct mk_snp_sim_guest {
+    uint8_t measurement[48];
+    uint8_t host_data[32];
+    uint8_t id_key_digest[48];
+    uint8_t author_key_digest[48]; /* non-zero sets AUTHOR_KEY_EN */
+    uint8_t family_id[16];
+    uint8_t image_id[16];
+    uint32_t guest_svn;
+    uint64_t policy; /* guest policy */
+    uint32_t vmpl;
+} mk_snp_sim_guest;
+
+/* Defaults: measurement = SHA-384("mosaik simulated SNP guest"), the other
+ * values zero, policy 0x30000 (SMT allowed, no debug, no migration agent),
+ * VMPL 0. */
+MK_EXTERN void mk_snp_sim_guest_default(mk_snp_sim_guest *g);
+/* A complete, signed report for g with the given report data (replacing
+ * *out): version 3, Milan's CPUID, the simulated chip id and TCB, firmware
+ * 1.55.0, a random report id. */
+MK_EXTERN int mk_snp_sim_report(const mk_snp_sim *sim, const mk_snp_sim_guest *g,
+                                const uint8_t report_data[64], mk_buf *out, mk_error *err);
+/* The simulator as a provider (name "simulator (NOT real SEV-SNP)",
+ * is_simulated true): reports for a copy of g (NULL: the defaults) and the
+ * simulator's certificate table. Holds a reference to sim. */
+MK_EXTERN int mk_snp_provider_sim_new(mk_snp_sim *sim, const mk_snp_sim_guest *g,
+                                      mk_tee_provider **out, mk_error *err);
+
+/* ------------------------------------------------------------------ */
+/* The attester (node-facing)                                          */
+/* ------------------------------------------------------------------ */
+
+/* The shared attester (mosaik/tee.h) over an SNP provider, whose tickets
+ * carry the certificates of the provider's certificate table: its VCEK or
+ * VLEK (the one the report's signing key names) first, then the ASK /
+ * ASVK and the ARK when present, as PEM; none when the host gave no
+ * table (a verifier then needs the KDS or the operator's certificates).
+ * Use it with mk_tee_attester_ticket, _install_own_ticket, _free. */
+typedef struct mk_tee_attester mk_snp_attester;
+
+typedef struct mk_snp_attester_config {
+    mk_tee_provider *provider; /* an SNP provider (required; borrowed) */
+    int64_t lifetime;          /* seconds; <= 0: MK_TEE_TICKET_DEFAULT_LIFETIME */
+} mk_snp_attester_config;
+
+MK_EXTERN void mk_snp_attester_config_init(mk_snp_attester_config *cfg);
+MK_EXTERN int mk_snp_attester_new(const mk_snp_attester_config *cfg, mk_snp_attester **out,
+                                  mk_error *err);
+/* The endorse hook it uses (mk_tee_endorse_fn; ctx unused): the PEM of the
+ * certificate table in aux, for the signing key of the report in evidence.
+ * MK_ENOTFOUND when a table is given but lacks that key's certificate. */
+MK_EXTERN int mk_snp_endorse_certs(void *ctx, const uint8_t *evidence, size_t evidence_len,
+                                   const uint8_t *aux, size_t aux_len, mk_buf *endorsements,
+                                   mk_error *err);
+
+/* ------------------------------------------------------------------ */
+/* The validator                                                       */
+/* ------------------------------------------------------------------ */
+
+/* What an SNP validator requires (by value; mk_snp_validator_new copies
+ * everything it points to). Initialise with mk_snp_validator_config_init. */
+typedef struct mk_snp_validator_config {
+    /* Every ticket's report must match the baseline (require_measurement,
+     * require_host_data, ...: mk_snp_criteria_require*), and when variants
+     * are given one of them (a variant pinning nothing is MK_EINVAL). */
+    mk_snp_criteria baseline;
+    const mk_snp_criteria *variants;
+    size_t n_variants;
+    /* require_own_measurement / from_local: the fields in require_own
+     * (MK_SNP_REQ_*; MK_SNP_REQ_ALL is from_local) must equal the local
+     * guest's, read once at construction from own_provider's report
+     * (guest_svn as a minimum); added to the baseline. */
+    mk_tee_provider *own_provider;
+    unsigned require_own;
+    /* Freshness (0 / INT64_MIN: off): now - quoted_at <= max_age,
+     * quoted_at >= not_before, expiration - quoted_at <= max_lifetime (a
+     * never-expiring ticket is then refused). */
+    int64_t max_age, not_before, max_lifetime;
+    /* The report policy (mk_snp_policy_default). */
+    mk_snp_policy policy;
+    /* trust_simulator: a simulator root (DER) to trust; NULL: none. */
+    const uint8_t *simulator_root_der;
+    size_t simulator_root_len;
+    /* Certificate sources. The operator's win: a leaf given here (DER or
+     * PEM, a PEM may carry the chain) is used for every ticket; else, with
+     * a fetcher, a VCEK is fetched from the KDS; the ticket's certificates
+     * only when neither applies, or with a fetcher for a VLEK-signed
+     * report (the KDS serves no VLEK), and only if certs_from_ticket (the
+     * default) is true. chain (intermediates, PEM or DER) and crl (AMD's CRL), when
+     * given, replace what the ticket carries; without a crl and with a
+     * fetcher whose fetch_crl is set, the CRL is fetched. */
+    mk_snp_certs certs;
+    const mk_snp_fetch_opts *fetch;
+    bool certs_from_ticket;
+} mk_snp_validator_config;
+
+/* Empty criteria, no freshness limits, mk_snp_policy_default, no
+ * simulator, no operator certificates, certs_from_ticket true. */
+MK_EXTERN void mk_snp_validator_config_init(mk_snp_validator_config *cfg);
+
+/* A validator of class MK_SNP_TICKET_CLASS_NAME. It checks, in order: the
+ * ticket decodes; the report verifies to AMD's root (mk_snp_verify: chain,
+ * TCB, hwID, signature, policy) with the certificates chosen as above;
+ * its report data binds the ticket's extra data; the baseline and a
+ * variant match; the ticket names this peer and network; freshness;
+ * expiry. Admitted until the earlier of the ticket's expiration and the
+ * chain's (and CRL's) validity. Its signature is mk_id_derive(
+ * mk_id_from_name("mosaik.validator.snp.v1"), canonical configuration):
+ * the baseline, the variants sorted and deduplicated, the freshness
+ * limits, every policy field and the SHA-256 of the trusted simulator
+ * root; where certificates come from is not part of it. */
+MK_EXTERN int mk_snp_validator_new(const mk_snp_validator_config *cfg, mk_validator **out,
+                                   mk_error *err);
+/* Validate and also return the verification result (res may be NULL). */
+MK_EXTERN int mk_snp_validator_validate_ex(const mk_validator *v, const uint8_t *data, size_t len,
+                                           const mk_peer_view *peer, int64_t now,
+                                           mk_expiration *expires, mk_snp_result *res,
+                                           mk_error *err);
+/* The factory for declarations (MK_STREAM_DEF, MK_COLLECTION_DEF, group
+ * and collection configs): arg is a `const mk_snp_validator_config *` (a
+ * static declaration may point at a variable filled in at run time). */
+MK_EXTERN mk_validator *mk_validator_factory_snp(const void *arg, mk_error *err);
 
 #ifdef __cplusplus
 }

@@ -92,7 +92,7 @@ typedef enum mk_stream_reason {
 MK_EXTERN const char *mk_stream_reason_name(unsigned reason);
 
 /* ------------------------------------------------------------------ */
-/* Requirements (MK_VALIDATORS is also used by mosaik/collections.h)   */
+/* Requirements                                                        */
 /* ------------------------------------------------------------------ */
 
 /* A custom requirement on the peer's entry (I/O thread; must not block).
@@ -109,9 +109,13 @@ typedef struct mk_requirements {
     void *require_ctx;
 } mk_requirements;
 
-/* Factories come with each validator module: mk_validator_factory_jwt
- * (mosaik/jwt.h), mk_validator_factory_tdx (mosaik/tdx_ticket.h), or any
- * user function of type mk_validator_factory (mosaik/ticket.h). */
+/* Specs (mosaik/ticket.h) are held by value: the object made from the
+ * requirements makes its own validators from them when it is created and
+ * reads nothing of them later, so they may be compound literals or
+ * locals. Factories come with each validator module: mk_validator_factory_jwt
+ * (mosaik/jwt.h), mk_tdx_spec_factory / MK_TDX (mosaik/tdx_ticket.h), the
+ * combinators MK_ANY_OF / MK_ALL_OF, MK_BORROW, or any user function of
+ * type mk_validator_factory. */
 
 /* ------------------------------------------------------------------ */
 /* Datum codecs                                                        */
@@ -138,22 +142,26 @@ typedef struct mk_stream_def {
     mk_requirements consumer;
 } mk_stream_def;
 
-/* Declarative helpers:
+/* Declarative helpers (MK_VALIDATORS, MK_TDX, MK_ANY_OF: mosaik/ticket.h,
+ * mosaik/tdx_ticket.h):
  *
- *   static mk_tdx_validator_opts *g_tdx;   // filled in main()
  *   MK_STREAM_DEF(PRICES, "prices", &price_codec,
- *       MK_REQUIRE(MK_VALIDATORS({mk_validator_factory_tdx, &g_tdx}), MK_NO_TAGS),
+ *       MK_REQUIRE(MK_VALIDATORS(MK_TDX(.mrtd = "4f3c…")), MK_TAGS("trader")),
  *       MK_REQUIRE_NOTHING);
  *   ...
  *   mk_stream_producer_new_from_def(nw, &PRICES, NULL, &p, &err);
+ *
+ * What differs between instances (a simulator root, keys, this node's own
+ * measurements) goes in the instance's configuration, by value, and is
+ * required besides the declaration's:
+ *
+ *   mk_stream_consumer_config c = {.requirements = {MK_VALIDATORS(
+ *       MK_TDX(.opts = my_opts, .mrtd = my_mrtd_hex))}};
+ *   mk_stream_consumer_new_from_def(nw, &PRICES, &c, &cons, &err);
  */
 #define MK_STREAM_DEF(ident, NAME, CODEC, PRODUCER_REQ, CONSUMER_REQ)                              \
     static const mk_stream_def ident = {                                                           \
         .name = (NAME), .codec = (CODEC), .producer = PRODUCER_REQ, .consumer = CONSUMER_REQ}
-#define MK_VALIDATORS(...)                                                                         \
-    .validators = (const mk_validator_spec[]){__VA_ARGS__},                                        \
-    .n_validators = sizeof((const mk_validator_spec[]){__VA_ARGS__}) / sizeof(mk_validator_spec)
-#define MK_NO_VALIDATORS .validators = NULL, .n_validators = 0
 #define MK_TAGS(...)                                                                               \
     .tags = (const char *const[]){__VA_ARGS__},                                                    \
     .n_tags = sizeof((const char *const[]){__VA_ARGS__}) / sizeof(const char *)
@@ -232,8 +240,11 @@ typedef struct mk_stream_producer mk_stream_producer;
 MK_EXTERN int mk_stream_producer_new(mk_network *nw, const mk_stream_producer_config *cfg,
                                      mk_stream_producer **out, mk_error *err);
 /* From a declaration: name, codec and def->producer requirements come from
- * def; cfg (NULL: defaults) gives the rest and must leave name, codec and
- * requirements unset (else MK_EINVAL). */
+ * def; cfg (NULL: defaults) gives the rest and must leave name and codec
+ * unset (else MK_EINVAL). cfg->requirements.validators are this
+ * instance's own, required besides the declaration's (several nodes of one
+ * process open one declaration with different validator arguments); its
+ * tags and predicate must stay unset (else MK_EINVAL). */
 MK_EXTERN int mk_stream_producer_new_from_def(mk_network *nw, const mk_stream_def *def,
                                               const mk_stream_producer_config *cfg,
                                               mk_stream_producer **out, mk_error *err);
@@ -285,7 +296,7 @@ typedef struct mk_stream_consumer mk_stream_consumer;
 MK_EXTERN int mk_stream_consumer_new(mk_network *nw, const mk_stream_consumer_config *cfg,
                                      mk_stream_consumer **out, mk_error *err);
 /* From a declaration, like mk_stream_producer_new_from_def (def->consumer
- * requirements). */
+ * requirements, and cfg->requirements.validators besides). */
 MK_EXTERN int mk_stream_consumer_new_from_def(mk_network *nw, const mk_stream_def *def,
                                               const mk_stream_consumer_config *cfg,
                                               mk_stream_consumer **out, mk_error *err);

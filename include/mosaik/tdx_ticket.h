@@ -298,11 +298,42 @@ MK_EXTERN int mk_tdx_attester_install_own_ticket(mk_tdx_attester *a, const mk_id
                                                  const mk_ticket_sink *sink, mk_expiration *expires,
                                                  mk_error *err);
 
-/* The TDX validator factory for declarations (mosaik/ticket.h):
- * arg is a `mk_tdx_validator_opts *const *` (a pointer to the opts
- * pointer, so a static declaration can name a variable filled at run
- * time). */
-MK_EXTERN mk_validator *mk_validator_factory_tdx(const void *arg, mk_error *err);
+/* ------------------------------------------------------------------ */
+/* Specs (declarations and configurations, mosaik/ticket.h)            */
+/* ------------------------------------------------------------------ */
+
+/* A TDX validator described by value: the validator is made from opts
+ * (NULL: the defaults of mk_tdx_validator_opts_new) with these fields
+ * applied over it. Everything is read during the factory call only and
+ * copied, so opts may be freed, and the spec may be a compound literal,
+ * once the object made from it exists. A field left zero keeps opts'
+ * setting. */
+typedef struct mk_tdx_spec {
+    const mk_tdx_validator_opts *opts;
+    /* Required registers, 96 hex digits (optional 0x); each replaces the
+     * base's baseline value of that register. */
+    const char *mrtd;
+    const char *rtmr[4];
+    /* Trust this simulator root (DER), instead of the base's. */
+    const uint8_t *sim_root;
+    size_t sim_root_len;
+    /* Freshness limits in seconds (mk_tdx_validator_opts_max_age, _max_lifetime). */
+    int64_t max_age, max_lifetime;
+} mk_tdx_spec;
+
+/* The TDX factory (mk_validator_factory): arg is a const mk_tdx_spec *.
+ * A malformed register is MK_EINVAL naming it ("tdx spec: mrtd: …"). */
+MK_EXTERN mk_validator *mk_tdx_spec_factory(const void *arg, mk_error *err);
+
+/* A spec (mk_validator_spec) of a TDX validator, e.g. in MK_VALIDATORS:
+ *   MK_TDX(.mrtd = "4f3c…")                      a constant, in a declaration
+ *   MK_TDX(.opts = o, .mrtd = hex, .max_age = 600)   per instance */
+#define MK_TDX(...)                                                                                \
+    {                                                                                              \
+        mk_tdx_spec_factory, &(const mk_tdx_spec) {                                                \
+            __VA_ARGS__                                                                            \
+        }                                                                                          \
+    }
 
 #ifdef __cplusplus
 }

@@ -170,8 +170,9 @@ struct mk_collection {
     mk_collection_kind kind;
     mk_coll_state *state;
     mk_group *group;
-    mk_validator_set owned; /* validators made from a declaration */
-    bool owns_validators;
+    /* Made from the specs of the configuration (and declaration); the
+     * group borrows them, so they live as long as the handle. */
+    mk_validator_set validators, writers;
     mk_group_role role;
     const mk_datum_codec *key_codec, *value_codec; /* never NULL (bytes by default) */
 };

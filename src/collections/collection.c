@@ -15,6 +15,10 @@
  * restricts it. The codecs are not part of the identity (they are a view
  * of the same bytes).
  *
+ * Validators: the configuration (and declaration) hold specs by value; the
+ * handle makes its own member and writer validator sets from them before
+ * the group starts and frees them after the group, which borrows them.
+ *
  * Every call encodes one command or query (coll_internal.h), runs it
  * through the group (mk_group_apply / mk_group_query) and decodes the
  * result with mk_reader. Mutations return the version they produced.
@@ -38,12 +42,28 @@ static bool kind_ok(mk_collection_kind k) {
     return k >= MK_COLL_MAP && k <= MK_COLL_PQ;
 }
 
-/* Open into c (allocated by the caller, freed by it on failure). */
+/* Make c's member and writer validators from cfg's specs, and the
+ * instance's own (inst, may be NULL) besides the member ones. */
+static int make_validators(mk_collection *c, const mk_collection_config *cfg,
+                           const mk_collection_config *inst, mk_error *err) {
+    int rc = mk_validator_set_add_specs(&c->validators, cfg->validators, cfg->n_validators, err);
+    if (rc == 0 && inst)
+        rc = mk_validator_set_add_specs(&c->validators, inst->validators, inst->n_validators, err);
+    if (rc < 0) return mk_error_prefix(err, rc, "collection %s", cfg->name ? cfg->name : "?");
+    rc = mk_validator_set_add_specs(&c->writers, cfg->writer_validators, cfg->n_writer_validators,
+                                    err);
+    if (rc < 0)
+        return mk_error_prefix(err, rc, "collection %s: writer", cfg->name ? cfg->name : "?");
+    return 0;
+}
+
+/* Open into c (allocated by the caller, its validators made, freed by it
+ * on failure). */
 static int open_into(mk_collection *c, mk_network *nw, const mk_collection_config *cfg,
                      mk_error *err) {
     if (!cfg || !cfg->name || !cfg->name[0] || !kind_ok(cfg->kind) || !cfg->data_dir)
         return mk_error_set(err, MK_EINVAL, "collection needs a name, a kind and a data_dir");
-    bool have_v = cfg->validators && cfg->validators->n > 0;
+    bool have_v = c->validators.n > 0;
     if (cfg->require_ticket && !have_v)
         return mk_error_set(err, MK_EINVAL, "require_ticket without any validator");
     if (!cfg->require_ticket && have_v)
@@ -74,8 +94,8 @@ static int open_into(mk_collection *c, mk_network *nw, const mk_collection_confi
     mk_id_derive(&g.sm_signature, &s1, capb, sizeof capb);
     mk_group_sm sm = mk_coll_state_sm(c->state);
     g.sm = &sm;
-    g.validators = cfg->require_ticket ? cfg->validators : NULL;
-    g.writer_validators = cfg->writer_validators;
+    g.validators = cfg->require_ticket ? &c->validators : NULL;
+    g.writer_validators = c->writers.n ? &c->writers : NULL;
     g.data_dir = cfg->data_dir;
     g.bootstrap = cfg->bootstrap;
     g.role = cfg->role;
@@ -94,14 +114,31 @@ static int open_into(mk_collection *c, mk_network *nw, const mk_collection_confi
     return rc;
 }
 
+static mk_collection *handle_new(void) {
+    mk_collection *c = calloc(1, sizeof *c);
+    if (c) {
+        mk_validator_set_init(&c->validators);
+        mk_validator_set_init(&c->writers);
+    }
+    return c;
+}
+
+static void handle_free(mk_collection *c) {
+    mk_validator_set_free(&c->validators);
+    mk_validator_set_free(&c->writers);
+    free(c);
+}
+
 int mk_collection_new(mk_network *nw, const mk_collection_config *cfg, mk_collection **out,
                       mk_error *err) {
     *out = NULL;
-    mk_collection *c = calloc(1, sizeof *c);
+    if (!cfg) return mk_error_set(err, MK_EINVAL, "no collection configuration");
+    mk_collection *c = handle_new();
     if (!c) return mk_error_set(err, MK_ENOMEM, "out of memory");
-    int rc = open_into(c, nw, cfg, err);
+    int rc = make_validators(c, cfg, NULL, err);
+    if (rc == 0) rc = open_into(c, nw, cfg, err);
     if (rc < 0) {
-        free(c);
+        handle_free(c);
         return rc;
     }
     *out = c;
@@ -111,7 +148,7 @@ int mk_collection_new(mk_network *nw, const mk_collection_config *cfg, mk_collec
 /* The fields a declaration gives are left at their defaults in cfg. */
 static bool def_fields_unset(const mk_collection_config *cfg) {
     return !cfg->name && cfg->kind == 0 && cfg->capacity == 0 && !cfg->require_ticket &&
-           !cfg->validators && !cfg->key_codec && !cfg->value_codec;
+           !cfg->key_codec && !cfg->value_codec;
 }
 
 int mk_collection_new_from_def(mk_network *nw, const mk_collection_def *def,
@@ -121,39 +158,24 @@ int mk_collection_new_from_def(mk_network *nw, const mk_collection_def *def,
     if (!def || !node) return mk_error_set(err, MK_EINVAL, "no definition or configuration");
     if (!def_fields_unset(node))
         return mk_error_set(err, MK_EINVAL,
-                            "collection %s: name, kind, capacity, require_ticket, validators and "
-                            "codecs come from the declaration",
+                            "collection %s: name, kind, capacity, require_ticket, the declared "
+                            "validators and codecs come from the declaration",
                             def->name ? def->name : "?");
-    mk_collection *c = calloc(1, sizeof *c);
+    mk_collection *c = handle_new();
     if (!c) return mk_error_set(err, MK_ENOMEM, "out of memory");
-    /* The validators live in the handle: the group borrows &c->owned. */
-    mk_validator_set_init(&c->owned);
-    c->owns_validators = true;
-    int rc = 0;
-    for (size_t i = 0; rc == 0 && i < def->n_validators; i++) {
-        const mk_validator_spec *sp = &def->validators[i];
-        mk_validator *v = sp->make ? sp->make(sp->arg, err) : NULL;
-        if (!v) {
-            rc = err && err->code < 0 ? err->code : MK_EINVAL;
-            mk_error_prefix(err, rc, "collection %s: validator %zu", def->name, i);
-        } else if ((rc = mk_validator_set_add(&c->owned, v)) < 0) {
-            mk_validator_free(v);
-        }
-    }
-    if (rc == 0) {
-        mk_collection_config cfg = *node;
-        cfg.name = def->name;
-        cfg.kind = def->kind;
-        cfg.capacity = def->capacity;
-        cfg.require_ticket = def->require_ticket;
-        cfg.validators = &c->owned;
-        cfg.key_codec = def->key_codec;
-        cfg.value_codec = def->value_codec;
-        rc = open_into(c, nw, &cfg, err);
-    }
+    mk_collection_config cfg = *node;
+    cfg.name = def->name;
+    cfg.kind = def->kind;
+    cfg.capacity = def->capacity;
+    cfg.require_ticket = def->require_ticket;
+    cfg.validators = def->validators;
+    cfg.n_validators = def->n_validators;
+    cfg.key_codec = def->key_codec;
+    cfg.value_codec = def->value_codec;
+    int rc = make_validators(c, &cfg, node, err);
+    if (rc == 0) rc = open_into(c, nw, &cfg, err);
     if (rc < 0) {
-        mk_validator_set_free(&c->owned);
-        free(c);
+        handle_free(c);
         return rc;
     }
     *out = c;
@@ -164,8 +186,7 @@ void mk_collection_free(mk_collection *c) {
     if (!c) return;
     mk_group_free(c->group);
     mk_coll_state_free(c->state);
-    if (c->owns_validators) mk_validator_set_free(&c->owned);
-    free(c);
+    handle_free(c);
 }
 
 mk_group *mk_collection_group(mk_collection *c) {

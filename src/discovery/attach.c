@@ -4,11 +4,9 @@
  * mk_network_free after the I/O thread has stopped, newest first, or handed
  * back by a detach.
  *
- * A slot's key is the address of the layer's mk_network_slot_type (typed
- * slots: the type also carries the name and the destructor) or, for the
- * older mk_network_attach, any unique address given with its destructor.
- * Both live in one small table (MK_DISC_MAX_SLOTS) under nw->mu, so a key
- * is attached at most once whichever API attached it. The table is only
+ * A slot's key is the address of the layer's mk_network_slot_type, which
+ * also carries the name and the destructor. Slots live in one small table
+ * (MK_DISC_MAX_SLOTS) under nw->mu, so a type is attached at most once. The table is only
  * data: attaching or detaching runs no code of the layer (mk_network_free
  * alone calls the destructors), so no lock order arises with the layers'
  * own locks. What must happen on the I/O thread when a layer detaches —
@@ -48,16 +46,6 @@ static void *slot_get(mk_network *nw, const void *key) {
     void *ptr = i >= 0 ? nw->slots[i].ptr : NULL;
     pthread_mutex_unlock(&nw->mu);
     return ptr;
-}
-
-int mk_network_attach(mk_network *nw, const void *key, void *ptr, void (*destroy)(void *ptr),
-                      mk_error *err) {
-    if (!key) return mk_error_set(err, MK_EINVAL, "no attachment key");
-    return slot_add(nw, key, NULL, ptr, destroy, err);
-}
-
-void *mk_network_attached(mk_network *nw, const void *key) {
-    return slot_get(nw, key);
 }
 
 int mk_network_slot_attach(mk_network *nw, const mk_network_slot_type *type, void *ptr,

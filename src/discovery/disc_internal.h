@@ -200,8 +200,7 @@ typedef struct mk_disc_conn {
     uint64_t window_ms; /* mk_mono_ms() when that window began */
 } mk_disc_conn;
 
-/* Per-network state of a later layer (attach.c): key is the slot type (or
- * the legacy mk_network_attach key). */
+/* Per-network state of a later layer (attach.c): key is the slot type. */
 typedef struct mk_disc_slot {
     const void *key;
     void *ptr;

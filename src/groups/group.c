@@ -3,8 +3,9 @@
  *
  * Join, in steps, each undone if a later one fails:
  *   1. check the configuration and create the data directory;
- *   2. make the group record: copy the configuration (defaults for the
- *      timers), derive the group id (ident.c: key, state machine signature,
+ *   2. make the group record: its validators and key (specs.c: the
+ *      borrowed sets, or its own made from specs), copy the configuration
+ *      (defaults for the timers), derive the group id (ident.c: key, state machine signature,
  *      validators, and the writer validators when there are some), the
  *      raft id and address of this node, the locks;
  *   3. the loop with its handles (loop.c), raft on it: the FSM (fsm.c),
@@ -72,6 +73,7 @@ static void group_destroy(mk_group *g) {
     pthread_mutex_unlock(&g->bmu);
     uv_loop_close(&g->loop);
     free(g->vc);
+    mk_gspecs_free(g);
     free(g->data_dir);
     pthread_mutex_destroy(&g->qmu);
     pthread_mutex_destroy(&g->bmu);
@@ -96,9 +98,10 @@ static void group_init(mk_group *g, mk_network *nw, const mk_group_config *cfg) 
     g->nw = nw;
     g->net = mk_network_transport(nw);
     g->cfg = *cfg;
+    /* Read only at join (specs.c): nothing points into the caller's specs. */
+    g->cfg.validator_specs = g->cfg.writer_specs = NULL;
+    g->cfg.n_validator_specs = g->cfg.n_writer_specs = 0;
     g->sm = *cfg->sm;
-    g->vs = cfg->validators;
-    g->key = cfg->key;
     g->data_dir = strdup(cfg->data_dir);
     g->cfg.data_dir = g->data_dir;
     if (!g->cfg.election_ms) g->cfg.election_ms = 1000;
@@ -108,10 +111,9 @@ static void group_init(mk_group *g, mk_network *nw, const mk_group_config *cfg) 
     g->self_rid = mk_group_rid_of(&g->self);
     mk_id_to_hex(&g->self, g->self_addr);
     mk_group_id_derive(&g->key, &cfg->sm_signature, g->vs, &g->id);
-    if (cfg->writer_validators && cfg->writer_validators->n > 0) {
+    if (g->wvs) {
         /* Members must agree on who may write: the writer set is part of
          * the group's identity. */
-        g->wvs = cfg->writer_validators;
         mk_id id2;
         mk_group_id_with_writers(&g->id, g->wvs, &id2);
         g->id = id2;
@@ -292,8 +294,14 @@ int mk_group_new(mk_network *nw, const mk_group_config *cfg, mk_group **out, mk_
     if (rc < 0) return rc;
     mk_group *g = calloc(1, sizeof *g);
     if (!g) return mk_error_set(err, MK_ENOMEM, "out of memory");
+    rc = mk_gspecs_make(g, cfg, err);
+    if (rc < 0) {
+        free(g);
+        return rc;
+    }
     group_init(g, nw, cfg);
     if (!g->data_dir || mk_gloop_init(g) != 0) {
+        mk_gspecs_free(g);
         free(g->data_dir);
         free(g);
         return mk_error_set(err, MK_ENOMEM, "cannot initialise the group loop");

@@ -15,6 +15,7 @@
  *   bridge.c   raft's transport over the bonds;
  *   loop.c     the group's loop thread: jobs, timers, status, shutdown;
  *   group.c    lifecycle: join, free;
+ *   specs.c    the group's validators and key from its configuration;
  *   call.c     the blocking user calls and their waiters.
  *
  * Threads: the network's I/O thread (frames, hooks, dial completions) and
@@ -287,8 +288,11 @@ struct mk_group {
     mk_group_config cfg;
     char *data_dir;
     mk_group_sm sm;
-    const mk_validator_set *vs;
+    const mk_validator_set *vs;  /* the borrowed set, or own_vs; NULL: none */
     const mk_validator_set *wvs; /* writer validators; NULL: none */
+    /* With specs: the validators made from them and the borrowed sets'
+     * validators (borrowed into them), so that one set holds all (specs.c). */
+    mk_validator_set own_vs, own_wvs;
 
     /* loop thread */
     uv_loop_t loop;
@@ -379,6 +383,14 @@ int mk_group_frame_parse(const uint8_t *data, size_t len, mk_group_frame *f, mk_
  * bytes): 0, MK_ETOOBIG when w has no room, MK_EINVAL for an unknown type. */
 #define MK_GF_MAX_BODY (2 + 32)
 int mk_group_frame_write_body(mk_writer *w, const mk_group_frame *f);
+
+/* ----- specs.c ------------------------------------------------------------ */
+
+/* Set g->vs, g->wvs and g->key from cfg: the borrowed sets as they are, or
+ * with specs the group's own sets (own_vs, own_wvs) holding the specs'
+ * validators and the borrowed ones. On failure nothing is left allocated. */
+int mk_gspecs_make(mk_group *g, const mk_group_config *cfg, mk_error *err);
+void mk_gspecs_free(mk_group *g);
 
 /* ----- ident.c ------------------------------------------------------------ */
 

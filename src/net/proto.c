@@ -115,11 +115,6 @@ int mk_transport_protocol_register(mk_transport *net, const mk_transport_protoco
     return 0;
 }
 
-int mk_transport_register_protocol(mk_transport *net, const mk_transport_protocol *p,
-                                   mk_error *err) {
-    return mk_transport_protocol_register(net, p, err);
-}
-
 static void unregister_run(mk_transport *net, void *ctx) {
     mk_transport_conn_close_proto(net, ctx);
 }

@@ -315,8 +315,9 @@ static void attach_run(void *arg) {
     a->rc = 0;
 }
 
-int mk_st_owner_attach(st_owner *o, const mk_requirements *req, mk_error *err) {
-    MK_TRY(mk_require_rt_build(&o->req, req, err));
+int mk_st_owner_attach(st_owner *o, const mk_requirements *req, const mk_requirements *inst,
+                       mk_error *err) {
+    MK_TRY(mk_require_rt_build(&o->req, req, inst, err));
     o->shim = shim_for(o->nw);
     if (!o->shim) return mk_error_set(err, MK_ENOMEM, "out of memory");
     attach_req a = {.o = o, .err = err, .rc = MK_ESTATE};

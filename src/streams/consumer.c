@@ -361,8 +361,9 @@ static void consumer_destroy(mk_stream_consumer *c) {
 }
 
 static int consumer_create(mk_network *nw, const char *name, const mk_datum_codec *codec,
-                           const mk_requirements *req, const mk_stream_consumer_config *opts,
-                           mk_stream_consumer **out, mk_error *err) {
+                           const mk_requirements *req, const mk_requirements *inst,
+                           const mk_stream_consumer_config *opts, mk_stream_consumer **out,
+                           mk_error *err) {
     *out = NULL;
     MK_TRY(mk_st_owner_check(nw, name, err));
     mk_stream_consumer *c = calloc(1, sizeof *c);
@@ -379,7 +380,7 @@ static int consumer_create(mk_network *nw, const char *name, const mk_datum_code
     if (c->retry_max < c->retry_min) c->retry_max = c->retry_min;
     c->o.verdict_ttl_ms =
         opts->verdict_ttl_ms ? opts->verdict_ttl_ms : MK_STREAM_DEFAULT_VERDICT_TTL_MS;
-    int rc = c->efd >= 0 ? mk_st_owner_attach(&c->o, req, err)
+    int rc = c->efd >= 0 ? mk_st_owner_attach(&c->o, req, inst, err)
                          : mk_error_set(err, MK_EIO, "eventfd: %s", strerror(errno));
     if (rc < 0) {
         consumer_destroy(c);
@@ -395,7 +396,7 @@ int mk_stream_consumer_new(mk_network *nw, const mk_stream_consumer_config *cfg,
         *out = NULL;
         return mk_error_set(err, MK_EINVAL, "no consumer configuration");
     }
-    return consumer_create(nw, cfg->name, cfg->codec, &cfg->requirements, cfg, out, err);
+    return consumer_create(nw, cfg->name, cfg->codec, &cfg->requirements, NULL, cfg, out, err);
 }
 
 int mk_stream_consumer_new_from_def(mk_network *nw, const mk_stream_def *def,
@@ -406,12 +407,13 @@ int mk_stream_consumer_new_from_def(mk_network *nw, const mk_stream_def *def,
     mk_stream_consumer_config d;
     mk_stream_consumer_config_init(&d);
     if (!cfg) cfg = &d;
-    if (cfg->name || cfg->codec || !mk_require_empty(&cfg->requirements))
+    if (cfg->name || cfg->codec || !mk_require_only_validators(&cfg->requirements))
         return mk_error_set(err, MK_EINVAL,
-                            "stream %s: the name, the codec and the requirements come from the "
-                            "declaration",
+                            "stream %s: the name, the codec, the tags and the predicate come from "
+                            "the declaration (an instance adds validators only)",
                             def->name ? def->name : "?");
-    return consumer_create(nw, def->name, def->codec, &def->consumer, cfg, out, err);
+    return consumer_create(nw, def->name, def->codec, &def->consumer, &cfg->requirements, cfg, out,
+                           err);
 }
 
 typedef struct connect_req {

@@ -289,8 +289,9 @@ static void producer_destroy(mk_stream_producer *p) {
 }
 
 static int producer_create(mk_network *nw, const char *name, const mk_datum_codec *codec,
-                           const mk_requirements *req, const mk_stream_producer_config *opts,
-                           mk_stream_producer **out, mk_error *err) {
+                           const mk_requirements *req, const mk_requirements *inst,
+                           const mk_stream_producer_config *opts, mk_stream_producer **out,
+                           mk_error *err) {
     *out = NULL;
     MK_TRY(mk_st_owner_check(nw, name, err));
     mk_stream_producer *p = calloc(1, sizeof *p);
@@ -307,7 +308,7 @@ static int producer_create(mk_network *nw, const char *name, const mk_datum_code
     uint32_t in_cap = opts->inbox ? opts->inbox : ST_DEFAULT_INBOX;
     if (in_cap > 65536) in_cap = 65536;
     mk_st_ring_init(&p->inbox, sizeof(st_item *));
-    int rc = mk_st_ring_alloc(&p->inbox, in_cap) ? mk_st_owner_attach(&p->o, req, err)
+    int rc = mk_st_ring_alloc(&p->inbox, in_cap) ? mk_st_owner_attach(&p->o, req, inst, err)
                                                  : mk_error_set(err, MK_ENOMEM, "out of memory");
     if (rc < 0) {
         producer_destroy(p);
@@ -328,7 +329,7 @@ int mk_stream_producer_new(mk_network *nw, const mk_stream_producer_config *cfg,
         *out = NULL;
         return mk_error_set(err, MK_EINVAL, "no producer configuration");
     }
-    return producer_create(nw, cfg->name, cfg->codec, &cfg->requirements, cfg, out, err);
+    return producer_create(nw, cfg->name, cfg->codec, &cfg->requirements, NULL, cfg, out, err);
 }
 
 int mk_stream_producer_new_from_def(mk_network *nw, const mk_stream_def *def,
@@ -339,12 +340,13 @@ int mk_stream_producer_new_from_def(mk_network *nw, const mk_stream_def *def,
     mk_stream_producer_config d;
     mk_stream_producer_config_init(&d);
     if (!cfg) cfg = &d;
-    if (cfg->name || cfg->codec || !mk_require_empty(&cfg->requirements))
+    if (cfg->name || cfg->codec || !mk_require_only_validators(&cfg->requirements))
         return mk_error_set(err, MK_EINVAL,
-                            "stream %s: the name, the codec and the requirements come from the "
-                            "declaration",
+                            "stream %s: the name, the codec, the tags and the predicate come from "
+                            "the declaration (an instance adds validators only)",
                             def->name ? def->name : "?");
-    return producer_create(nw, def->name, def->codec, &def->producer, cfg, out, err);
+    return producer_create(nw, def->name, def->codec, &def->producer, &cfg->requirements, cfg, out,
+                           err);
 }
 
 void mk_stream_producer_free(mk_stream_producer *p) {

@@ -2,11 +2,13 @@
  * streams/require.c — requirements: what one side of a stream (or, later,
  * a group or collection) requires of the other.
  *
- * A declaration (mk_requirements) is static: validator *factories* with
- * their arguments (mosaik/ticket.h; each validator module provides its
- * own), tag names, an optional predicate. mk_require_rt_build turns it into
- * run-time form (streams_internal.h): one fresh validator per factory in an
- * mk_validator_set (all required, the earliest expiration wins) and the
+ * A declaration (mk_requirements) is static: validator specs, i.e.
+ * factories with their arguments, held by value (mosaik/ticket.h; each
+ * validator module provides its own), tag names, an optional predicate.
+ * mk_require_rt_build turns it into run-time form (streams_internal.h): one
+ * fresh validator per spec in an mk_validator_set (all required, the
+ * earliest expiration wins), the instance's own specs besides when the
+ * object comes from a declaration (mk_*_new_from_def), and the
  * tags as ids (mk_name_or_id_parse: a name is hashed, 64 hex digits are an
  * id, and a bad string — NULL, empty, malformed hex, the zero id — fails
  * the build instead of becoming some tag). mk_require_rt_check judges one peer entry, cheapest
@@ -30,12 +32,12 @@ void mk_require_rt_free(mk_require_rt *rt) {
     memset(rt, 0, sizeof *rt);
 }
 
-bool mk_require_empty(const mk_requirements *req) {
-    return !req->validators && !req->n_validators && !req->tags && !req->n_tags && !req->require &&
-           !req->require_ctx;
+bool mk_require_only_validators(const mk_requirements *inst) {
+    return !inst->tags && !inst->n_tags && !inst->require && !inst->require_ctx;
 }
 
-int mk_require_rt_build(mk_require_rt *rt, const mk_requirements *req, mk_error *err) {
+int mk_require_rt_build(mk_require_rt *rt, const mk_requirements *req, const mk_requirements *inst,
+                        mk_error *err) {
     memset(rt, 0, sizeof *rt);
     mk_validator_set_init(&rt->validators);
     if (!req) return 0;
@@ -43,23 +45,14 @@ int mk_require_rt_build(mk_require_rt *rt, const mk_requirements *req, mk_error 
         return mk_error_set(err, MK_EINVAL, "requirements: count without array");
     if (req->n_tags > MK_ENTRY_MAX_TAGS)
         return mk_error_set(err, MK_EINVAL, "requirements: more than %d tags", MK_ENTRY_MAX_TAGS);
-    for (size_t i = 0; i < req->n_validators; i++) {
-        const mk_validator_spec *s = &req->validators[i];
-        if (!s->make) {
-            mk_require_rt_free(rt);
-            return mk_error_set(err, MK_EINVAL, "requirements: validator %zu has no factory", i);
-        }
-        mk_validator *v = s->make(s->arg, err);
-        if (!v) {
-            mk_require_rt_free(rt);
-            int rc = err && err->code ? err->code : MK_EINVAL;
-            return mk_error_prefix(err, rc, "validator %zu", i);
-        }
-        if (mk_validator_set_add(&rt->validators, v) < 0) {
-            mk_validator_free(v);
-            mk_require_rt_free(rt);
-            return mk_error_set(err, MK_ENOMEM, "requirements: out of memory");
-        }
+    int rc = mk_validator_set_add_specs(&rt->validators, req->validators, req->n_validators, err);
+    if (rc == 0 && inst) {
+        rc = mk_validator_set_add_specs(&rt->validators, inst->validators, inst->n_validators, err);
+        if (rc < 0) mk_error_prefix(err, rc, "instance");
+    }
+    if (rc < 0) {
+        mk_require_rt_free(rt);
+        return mk_error_prefix(err, rc, "requirements");
     }
     if (req->n_tags) {
         rt->tags = calloc(req->n_tags, sizeof *rt->tags);
@@ -68,7 +61,7 @@ int mk_require_rt_build(mk_require_rt *rt, const mk_requirements *req, mk_error 
             return mk_error_set(err, MK_ENOMEM, "requirements: out of memory");
         }
         for (size_t i = 0; i < req->n_tags; i++) {
-            int rc = mk_name_or_id_parse(req->tags[i], &rt->tags[i], err);
+            rc = mk_name_or_id_parse(req->tags[i], &rt->tags[i], err);
             if (rc < 0) {
                 mk_require_rt_free(rt);
                 return mk_error_prefix(err, rc, "requirements: tag %zu", i);

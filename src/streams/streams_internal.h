@@ -104,10 +104,13 @@ typedef struct mk_require_rt {
     void *require_ctx;
 } mk_require_rt;
 
-/* True when req requires nothing (all of it zero). */
-bool mk_require_empty(const mk_requirements *req);
-/* Make the validators (calling each factory) and hash the tags. */
-int mk_require_rt_build(mk_require_rt *rt, const mk_requirements *req, mk_error *err);
+/* Make the validators (calling each factory) and hash the tags; inst (may
+ * be NULL) adds an instance's own validators to a declaration's req. */
+int mk_require_rt_build(mk_require_rt *rt, const mk_requirements *req, const mk_requirements *inst,
+                        mk_error *err);
+/* True when the instance requirements of a from_def call give only
+ * validators (their tags and predicate come from the declaration). */
+bool mk_require_only_validators(const mk_requirements *inst);
 /* Add one more validator (takes ownership). */
 int mk_require_rt_add_validator(mk_require_rt *rt, mk_validator *v);
 void mk_require_rt_free(mk_require_rt *rt);
@@ -441,7 +444,8 @@ void mk_st_run_on_loop(mk_network *nw, void (*fn)(void *), void *arg);
 /* Build o's requirements and attach o to its network's ctx (creating the
  * ctx, the protocol and the hook with the first owner). MK_EBUSY when the
  * node already has a live owner of the same side for the stream. */
-int mk_st_owner_attach(st_owner *o, const mk_requirements *req, mk_error *err);
+int mk_st_owner_attach(st_owner *o, const mk_requirements *req, const mk_requirements *inst,
+                       mk_error *err);
 /* Close o's channels and detach it (the ctx goes with the last owner). */
 void mk_st_owner_detach(st_owner *o);
 /* A SUBSCRIBE on conn was refused: count it in the connection's window;

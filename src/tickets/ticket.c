@@ -6,6 +6,9 @@
  * the latest expiration counts (a peer that refreshed its credential is not
  * cut off because an older copy is still in its entry). A set requires all
  * validators and the earliest of their expirations is the admission's end.
+ * A validator with ops->check (any-of, all-of, a borrowed validator:
+ * anyof.c, spec.c) judges the whole peer itself, and mk_validator_check
+ * hands its verdict on, refusing only an admission already over.
  *
  * The set's signature is order-independent: it hashes the sorted list of
  * member signatures, so two sets built in different orders are the same
@@ -48,7 +51,8 @@ void mk_ticket_free(mk_ticket *t) {
 
 int mk_validator_new(const mk_validator_ops *ops, void *state, mk_validator **out) {
     *out = NULL;
-    if (!ops || !ops->class_id || !ops->signature || !ops->validate) return MK_EINVAL;
+    if (!ops || !ops->class_id || !ops->signature || (!ops->validate && !ops->check))
+        return MK_EINVAL;
     mk_validator *v = calloc(1, sizeof *v);
     if (!v) return MK_ENOMEM;
     v->ops = ops;
@@ -73,6 +77,15 @@ void mk_validator_signature(const mk_validator *v, mk_id *out) {
 
 int mk_validator_check(const mk_validator *v, const mk_peer_view *peer, int64_t now,
                        mk_expiration *expires, mk_error *err) {
+    if (v->ops->check) {
+        mk_expiration e = 0;
+        int rc = v->ops->check(v, peer, now, &e, err);
+        if (rc == 0 && e <= now)
+            rc = mk_error_set(err, MK_EEXPIRED, "%s: admission expired",
+                              v->ops->name ? v->ops->name : "validator");
+        if (rc == 0) *expires = e;
+        return rc;
+    }
     mk_id cls;
     v->ops->class_id(v, &cls);
     const char *name = v->ops->name ? v->ops->name : "validator";

@@ -137,6 +137,55 @@ has out '"fmc": 0' "inspect Turin"
 expect 1 "inspect junk" -- "$CLI" snp inspect "$TMP/short.bin"
 expect 3 "inspect missing" -- "$CLI" snp inspect "$TMP/nope"
 
+# --- The CLI contract on snp commands: --json errors carry the message.
+expect 3 "verify missing --json" -- v "$TMP/nope" --json
+has out '"message":"snp verify: '"$TMP"'/nope: No such file or directory"' "verify missing --json"
+has out '"class":"io"' "verify missing --json"
+expect 1 "verify refused --json" -- v "$TD/gsg-milan-debug/report.bin" --vcek "$TD/gsg-milan-debug/vcek.der" --at $T26 --json
+[ "$(grep -c '"verified"' "$TMP/out")" = 1 ] || fail "verify refused --json: not one object"
+has out '"class": "refused"' "verify refused --json"
+has out '"message": "snp verify: policy: debug guest refused' "verify refused --json"
+expect 0 "verify ok --json" -- v "$TD/virtee-milan/report.bin" --vcek "$TD/virtee-milan/vcek.der" --at $T26 --json
+has out '"error": null' "verify ok --json"
+
+# '-' is stdin.
+expect 0 "verify from stdin" -- sh -c "\"$CLI\" snp verify - --vcek \"$TD/virtee-milan/vcek.der\" --at $T26 < \"$TD/virtee-milan/report.bin\""
+has out 'verified: true' "verify from stdin"
+expect 0 "inspect from stdin" -- sh -c "\"$CLI\" snp inspect - < \"$TD/virtee-milan/vcek.der\""
+
+# --- snp ticket: the simulator (labelled), the guest (absent here).
+expect 3 "ticket, no state file" -- "$CLI" snp ticket --sim "$TMP/sim.pem" -o "$TMP/t.bin" --json
+has out '"message":"snp ticket: '"$TMP"'/sim.pem does not exist (add --sim-init)"' "ticket, no state file"
+expect 0 "ticket --sim-init" -- "$CLI" snp ticket --sim "$TMP/sim.pem" --sim-init --peer node1 --network fleet --vmpl 1 --expires-in 600 -o "$TMP/t.bin" --json
+has out '"simulated": true' "ticket --sim-init"
+has out '"provider": "simulator (NOT real SEV-SNP)"' "ticket --sim-init"
+has err 'SIMULATED report (not real SEV-SNP)' "ticket --sim-init"
+[ -s "$TMP/t.bin" ] && [ -s "$TMP/sim.pem" ] || fail "ticket --sim-init: no ticket or state file"
+expect 0 "ticket, existing state" -- "$CLI" snp ticket --sim "$TMP/sim.pem" -o "$TMP/t2.bin"
+has out 'ticket: ' "ticket, existing state"
+expect 1 "verify a simulated ticket, untrusted" -- v "$TMP/t.bin" --json
+has out '"verified": false' "simulated ticket, untrusted"
+has out 'simulator root not trusted' "simulated ticket, untrusted"
+expect 0 "verify a simulated ticket, trusted" -- v "$TMP/t.bin" --trust-sim-root "$TMP/sim.pem" --json
+has out '"verified": true' "simulated ticket, trusted"
+has out '"simulated": true' "simulated ticket, trusted"
+has out '"binds": true' "simulated ticket, trusted"
+has out '"vmpl": 1' "simulated ticket, trusted"
+has out "\"peer_id\": \"$("$CLI" id node1)\"" "simulated ticket, trusted"
+expect 1 "verify a simulated ticket, --max-vmpl 0" -- v "$TMP/t.bin" --trust-sim-root "$TMP/sim.pem" --max-vmpl 0
+has err 'policy: ' "simulated ticket, --max-vmpl 0"
+expect 3 "verify --trust-sim-root missing" -- v "$TMP/t.bin" --trust-sim-root "$TMP/nope.pem" --json
+has out '"class":"io"' "verify --trust-sim-root missing"
+expect 2 "ticket without a source" -- "$CLI" snp ticket -o "$TMP/t3.bin"
+expect 2 "ticket, both sources" -- "$CLI" snp ticket --local --sim "$TMP/sim.pem" -o "$TMP/t3.bin"
+expect 2 "ticket --vmpl 4" -- "$CLI" snp ticket --sim "$TMP/sim.pem" --vmpl 4 -o "$TMP/t3.bin"
+expect 2 "ticket --measurement short" -- "$CLI" snp ticket --sim "$TMP/sim.pem" --measurement abcd -o "$TMP/t3.bin"
+expect 2 "ticket without -o" -- "$CLI" snp ticket --sim "$TMP/sim.pem"
+if [ ! -e /sys/kernel/config/tsm/report ] && [ ! -e /dev/sev-guest ]; then
+    expect 3 "ticket --local here" -- "$CLI" snp ticket --local -o "$TMP/t4.bin" --json
+    has out 'no SEV-SNP guest interface here' "ticket --local here"
+fi
+
 # --- fetch and --kds against the stand-in.
 if command -v python3 >/dev/null; then
     python3 "$HERE/../unit/snp/kds_server.py" --testdata "$TD" --port-file "$TMP/port" &

@@ -156,7 +156,7 @@ static inline void raw_open_key(raw *r, mk_network *target, const mk_ed25519_key
                                .on_frame = raw_on_frame,
                                .on_close = raw_on_close,
                                .ctx = r};
-    TU_ASSERT_RC(mk_transport_register_protocol(r->net, &p, &err), 0, &err);
+    TU_ASSERT_RC(mk_transport_protocol_register(r->net, &p, &err), 0, &err);
     TU_ASSERT_RC(mk_transport_start(r->net, &err), 0, &err);
     raw_connect(r, target);
 }

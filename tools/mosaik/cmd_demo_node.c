@@ -83,8 +83,6 @@ static int node_fail(const char *what, const mk_error *err) {
     return CLI_FAIL;
 }
 
-static mk_tdx_validator_opts *g_tdx_opts;
-
 static void expected_td(mk_tdx_sim_td *td) {
     mk_tdx_sim_td_default(td);
 }
@@ -122,27 +120,30 @@ static int node_ticket(const cli_demo_node_args *a, mk_network *nw, mk_tdx_sim *
 
 /* The stream, as its producer or a consumer, with the requirement both
  * sides apply: a TDX ticket with the expected MRTD, verified to the
- * simulator's root (trusted explicitly). */
+ * simulator's root (trusted explicitly). *page_v (when not NULL) gets a
+ * validator of the same spec, for the status page. */
 static int node_open_stream(const cli_demo_node_args *a, mk_network *nw, mk_tdx_sim *sim,
-                            mk_stream_producer **pp, mk_stream_consumer **cp) {
+                            mk_stream_producer **pp, mk_stream_consumer **cp,
+                            mk_validator **page_v) {
     mk_error err;
     mk_error_clear(&err);
     mk_tdx_sim_td want;
     expected_td(&want);
-    g_tdx_opts = mk_tdx_validator_opts_new();
-    mk_tdx_criteria_require_mrtd(mk_tdx_validator_opts_baseline(g_tdx_opts), want.mr_td);
-    mk_tdx_validator_opts_max_lifetime(g_tdx_opts, 24 * 3600);
+    char mrtd[2 * sizeof want.mr_td + 1];
+    mk_hex_encode(want.mr_td, sizeof want.mr_td, mrtd);
     const uint8_t *root;
     size_t root_len;
     mk_tdx_sim_root_der(sim, &root, &root_len);
-    if (mk_tdx_validator_opts_trust_simulator(g_tdx_opts, root, root_len, &err) < 0)
-        return node_fail("trust", &err);
-    static const mk_validator_spec specs[] = {{mk_validator_factory_tdx, &g_tdx_opts}};
+    /* By value: the producer or consumer makes its validator from it. */
+    const mk_validator_spec specs[] = {MK_TDX(.mrtd = mrtd, .sim_root = root,
+                                              .sim_root_len = root_len, .max_lifetime = 24 * 3600)};
     const mk_stream_def def = {
         .name = DEMO_STREAM,
         .producer = {.validators = specs, .n_validators = 1},
         .consumer = {.validators = specs, .n_validators = 1},
     };
+    if (page_v && !(*page_v = specs[0].make(specs[0].arg, &err)))
+        return node_fail("--http validator", &err);
     int rc;
     if (a->producer) {
         mk_stream_producer_config po;
@@ -250,19 +251,17 @@ static int node_run(const cli_demo_node_args *a, mk_network *nw, mk_tdx_sim *sim
     bool has_ticket = strcmp(a->mrtd, "none") != 0;
     mk_expiration exp = a->expires ? a->expires : mk_now() + 3600;
     int rc = has_ticket ? node_ticket(a, nw, sim, coll, exp) : CLI_OK;
-    if (rc == CLI_OK) rc = node_open_stream(a, nw, sim, pp, cp);
     /* The producer's status page shows what its validator says of each
-     * peer (a validator of its own, from the same options). */
+     * peer (a validator of its own, from the same spec). */
+    bool page = a->http && a->producer;
     mk_validator *v = NULL;
-    struct node_stream ns = {.name = DEMO_STREAM,
-                             .p = *pp}; /* (node_stream is also a function here) */
-    http_view view = {nw, NULL, &ns, mk_mono_ms()};
-    if (rc == CLI_OK && a->http && a->producer) {
+    if (rc == CLI_OK) rc = node_open_stream(a, nw, sim, pp, cp, page ? &v : NULL);
+    node_stream ns = {.name = DEMO_STREAM, .p = *pp};
+    http_view view = {nw, v, &ns, mk_mono_ms(), NULL, 0};
+    if (rc == CLI_OK && page) {
         mk_error err;
         mk_error_clear(&err);
-        view.tdx_validator = v = mk_tdx_validator_new(g_tdx_opts, &err);
-        if (!v || node_http_start(a->http, &view, &g_http, &err) < 0)
-            rc = node_fail("--http", &err);
+        if (node_http_start(a->http, &view, &g_http, &err) < 0) rc = node_fail("--http", &err);
     }
     if (rc == CLI_OK) rc = node_ready(a, nw, has_ticket, exp);
     if (rc == CLI_OK) node_serve(a, *pp, *cp);
@@ -313,8 +312,6 @@ int cli_demo_node_main(const cli_demo_node_args *a) {
     mk_stream_producer_free(p);
     mk_stream_consumer_free(c);
     mk_network_free(nw);
-    mk_tdx_validator_opts_free(g_tdx_opts);
-    g_tdx_opts = NULL;
     mk_tdx_collateral_free(coll);
     mk_tdx_sim_free(sim);
     return rc;

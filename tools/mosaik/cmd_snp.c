@@ -2,7 +2,7 @@
  * tools/mosaik/cmd_snp.c — `mosaik snp <command>`: the dispatcher.
  *
  * Each command lives in its own file (cmd_snp.h lists them): verify,
- * inspect and fetch. The command receives argv from its own name on.
+ * inspect, fetch and ticket. The command receives argv from its own name on.
  */
 #include <stdio.h>
 
@@ -14,6 +14,7 @@ void cli_snp_usage(FILE *f) {
                "  verify REPORT   verify an SEV-SNP report to AMD's root (ARK)\n"
                "  inspect FILE    print a report's or a VCEK/VLEK's fields\n"
                "  fetch REPORT    download the report's VCEK (and chain, CRL) from AMD's KDS\n"
+               "  ticket          make a mosaik SEV-SNP ticket (simulator or this guest)\n"
                "\n"
                "Run 'mosaik snp <command> --help' for a command's options.\n");
 }
@@ -25,5 +26,7 @@ const cli_command cli_snp_commands[] = {
      "print a report's or a VCEK/VLEK's fields", NULL, false},
     {"fetch", cli_snp_fetch, cli_snp_fetch_usage, "REPORT [-o DIR]",
      "download the report's VCEK (and chain, CRL) from AMD's KDS", NULL, false},
+    {"ticket", cli_snp_ticket, cli_snp_ticket_usage, "(--sim FILE [--sim-init] | --local) -o FILE",
+     "make a mosaik SEV-SNP ticket (simulator or this guest)", NULL, false},
     {NULL, NULL, NULL, NULL, NULL, NULL, false},
 };

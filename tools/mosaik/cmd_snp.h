@@ -2,10 +2,12 @@
  * tools/mosaik/cmd_snp.h — what the `mosaik snp` subcommands share.
  *
  * cmd_snp.c dispatches `mosaik snp <command>` to one file per command
- * (cmd_snp_verify.c, cmd_snp_inspect.c, cmd_snp_fetch.c); what they share
- * is in cmd_snp_common.c: reading a report or certificate file, the --at
- * and --min-tcb values, the failure message, and the report / certificate /
- * verdict as one JSON object printed as JSON or as "key: value" text.
+ * (cmd_snp_verify.c, cmd_snp_inspect.c, cmd_snp_fetch.c, cmd_snp_ticket.c);
+ * what they share is in cmd_snp_common.c: reading a report or certificate
+ * file, the --at and --min-tcb values, the failure message (through the
+ * CLI contract's cli_fail, so --json gets its error object), and the
+ * report / certificate / verdict as one JSON object printed as JSON (the
+ * run's one object, cli_emit) or as "key: value" text.
  *
  * Exit codes of every snp command: 0 verified / done, 1 refused or failed,
  * 2 usage error, 3 a file could not be read or written (CLI_IO).
@@ -27,9 +29,11 @@
 int cli_snp_verify(int argc, char **argv);
 int cli_snp_inspect(int argc, char **argv);
 int cli_snp_fetch(int argc, char **argv);
+int cli_snp_ticket(int argc, char **argv);
 void cli_snp_verify_usage(FILE *f);
 void cli_snp_inspect_usage(FILE *f);
 void cli_snp_fetch_usage(FILE *f);
+void cli_snp_ticket_usage(FILE *f);
 
 /* Print "mosaik: WHAT: <reason>" to stderr and return code. */
 int cli_snp_fail(const char *what, const mk_error *err, int code);

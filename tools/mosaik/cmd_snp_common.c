@@ -6,9 +6,9 @@
  * A report file is taken as binary when it has exactly the report's size,
  * else as hex text (optional 0x, whitespace ignored) when it decodes to
  * that size; anything else is handed to the parser as it is, which says
- * why it is not a report. Files are capped (a report file at 64 KiB, a
- * certificate file at MK_SNP_CERT_MAX * 8) so a wrong path cannot make the
- * tool read without bound.
+ * why it is not a report. '-' is stdin (cli_read_file). Files are capped (a report file at 64 KiB,
+ * a certificate file at MK_SNP_CERT_MAX * 8) so a wrong path cannot make the tool read without
+ * bound.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -21,8 +21,7 @@
 #define INPUT_MAX (64 * 1024)
 
 int cli_snp_fail(const char *what, const mk_error *err, int code) {
-    fprintf(stderr, "mosaik: %s: %s\n", what, err->msg[0] ? err->msg : mk_strerror(err->code));
-    return code;
+    return cli_fail(code, "%s: %s", what, err->msg[0] ? err->msg : mk_strerror(err->code));
 }
 
 /* Hex text (0x, whitespace allowed) decoded into out; false if it is not. */
@@ -45,7 +44,7 @@ static bool from_hex(const mk_buf *in, mk_buf *out) {
 int cli_snp_read(const char *path, bool hex_ok, mk_buf *out, mk_error *err) {
     mk_buf raw;
     mk_buf_init(&raw, INPUT_MAX);
-    int rc = mk_file_read(path, hex_ok ? INPUT_MAX : MK_SNP_CERT_MAX * 8, &raw, err);
+    int rc = cli_read_file(path, hex_ok ? INPUT_MAX : MK_SNP_CERT_MAX * 8, &raw, err);
     if (rc < 0) {
         mk_buf_free(&raw);
         return rc == MK_ETOOBIG ? rc : MK_EIO; /* err: "<path>: <why>" */
@@ -205,9 +204,7 @@ static void print_value(const char *indent, const char *k, json_t *v) {
 
 void cli_snp_emit(json_t *o, bool json) {
     if (json) {
-        char *s = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-        if (s) puts(s);
-        free(s);
+        cli_emit(o); /* the one object of the run (cli.c) */
         return;
     }
     const char *k;

@@ -11,6 +11,13 @@
  * (debug and migration agents refused) changed by --allow-debug,
  * --min-tcb, --max-vmpl, --key; --measurement and --host-data pin values.
  *
+ * A mosaik SNP ticket (the file is a zstd frame, as `mosaik snp ticket`
+ * writes it) is verified the same way: its report, with the certificates
+ * it carries unless --vcek is given, and then its report data must bind
+ * the ticket's extra data (peer, network, times), which the output lists.
+ * A simulated report verifies only with --trust-sim-root STATEFILE (the
+ * simulator's state file; the output then says "simulated": true).
+ *
  * Output: one JSON object (--json) or "key: value" lines, also on refusal
  * (with "reason"); the reason goes to stderr too. Exit 0 verified, 1
  * refused, 2 usage, 3 a file could not be read.
@@ -22,38 +29,42 @@
 #include "cmd_snp.h"
 
 void cli_snp_verify_usage(FILE *f) {
-    fprintf(f,
-            "usage: mosaik snp verify REPORT [--vcek FILE] [--chain FILE] [--crl FILE]\n"
-            "                        [--at UNIX|RFC3339] [--allow-debug]\n"
-            "                        [--min-tcb bl=N,tee=N,snp=N,ucode=N[,fmc=N]]\n"
-            "                        [--max-vmpl N] [--key vcek|vlek|any]\n"
-            "                        [--measurement HEX] [--host-data HEX]\n"
-            "                        [--fetch] [--kds URL] [--cache DIR] [--fetch-crl] [--json]\n"
-            "\n"
-            "Verify an AMD SEV-SNP attestation report (1184 bytes, binary or hex) all the way\n"
-            "to AMD's root key (ARK) of its product, which is built in and pinned.\n"
-            "\n"
-            "  --vcek FILE        the VCEK or VLEK, DER or PEM (a PEM may carry the ASK/ASVK\n"
-            "                     and ARK after it; the built-in ARK stays the anchor)\n"
-            "  --chain FILE       more certificates (e.g. the KDS cert_chain)\n"
-            "  --crl FILE         AMD's CRL of the product (DER or PEM)\n"
-            "  --at T             verification time (UNIX seconds or RFC 3339; default now)\n"
-            "  --allow-debug      accept a guest whose policy allows debugging\n"
-            "  --min-tcb LIST     minimum reported TCB per component (fmc: Turin only)\n"
-            "  --max-vmpl N       highest VMPL the report may come from (default 3)\n"
-            "  --key K            accepted signing keys: vcek, vlek or any (default any)\n"
-            "  --measurement HEX, --host-data HEX   required values\n"
-            "  --fetch            without --vcek, fetch the VCEK from AMD's KDS\n"
-            "  --kds URL          the KDS to fetch from (implies --fetch)\n"
-            "  --cache DIR        cache what is fetched in DIR\n"
-            "  --fetch-crl        also fetch and check AMD's CRL\n"
-            "  --json             print one JSON object\n"
-            "\n"
-            "Exit status: 0 verified, 1 refused, 2 usage error, 3 a file could not be read.\n");
+    fprintf(f, "usage: mosaik snp verify REPORT|TICKET [--vcek FILE] [--chain FILE] [--crl FILE]\n"
+               "                        [--at UNIX|RFC3339] [--allow-debug]\n"
+               "                        [--min-tcb bl=N,tee=N,snp=N,ucode=N[,fmc=N]]\n"
+               "                        [--max-vmpl N] [--key vcek|vlek|any]\n"
+               "                        [--measurement HEX] [--host-data HEX]\n"
+               "                        [--fetch] [--kds URL] [--cache DIR] [--fetch-crl]\n"
+               "                        [--trust-sim-root STATEFILE] [--json]\n"
+               "\n"
+               "Verify an AMD SEV-SNP attestation report (1184 bytes, binary or hex) all the way\n"
+               "to AMD's root key (ARK) of its product, which is built in and pinned. A mosaik\n"
+               "SNP ticket is verified with the certificates it carries (unless --vcek), and\n"
+               "its report data must bind the ticket's peer, network and times.\n"
+               "\n"
+               "  --vcek FILE        the VCEK or VLEK, DER or PEM (a PEM may carry the ASK/ASVK\n"
+               "                     and ARK after it; the built-in ARK stays the anchor)\n"
+               "  --chain FILE       more certificates (e.g. the KDS cert_chain)\n"
+               "  --crl FILE         AMD's CRL of the product (DER or PEM)\n"
+               "  --at T             verification time (UNIX seconds or RFC 3339; default now)\n"
+               "  --allow-debug      accept a guest whose policy allows debugging\n"
+               "  --min-tcb LIST     minimum reported TCB per component (fmc: Turin only)\n"
+               "  --max-vmpl N       highest VMPL the report may come from (default 3)\n"
+               "  --key K            accepted signing keys: vcek, vlek or any (default any)\n"
+               "  --measurement HEX, --host-data HEX   required values\n"
+               "  --fetch            without --vcek, fetch the VCEK from AMD's KDS\n"
+               "  --kds URL          the KDS to fetch from (implies --fetch)\n"
+               "  --cache DIR        cache what is fetched in DIR\n"
+               "  --fetch-crl        also fetch and check AMD's CRL\n"
+               "  --trust-sim-root STATEFILE  trust the SNP simulator of this state file\n"
+               "                     (its reports are NOT real SEV-SNP)\n"
+               "  --json             print one JSON object\n"
+               "\n"
+               "Exit status: 0 verified, 1 refused, 2 usage error, 3 a file could not be read.\n");
 }
 
 typedef struct verify_args {
-    const char *path, *vcek, *chain, *crl, *kds, *cache, *meas, *host;
+    const char *path, *vcek, *chain, *crl, *kds, *cache, *meas, *host, *sim;
     int64_t at;
     bool json, allow_debug, fetch, fetch_crl;
     mk_snp_policy pol;
@@ -89,6 +100,7 @@ static int verify_parse(int argc, char **argv, verify_args *a) {
                             {"kds", required_argument, 'K', &a->kds, NULL},
                             {"cache", required_argument, 'C', &a->cache, NULL},
                             {"fetch-crl", no_argument, 'R', NULL, &a->fetch_crl},
+                            {"trust-sim-root", required_argument, 'S', &a->sim, NULL},
                             {"json", no_argument, 'j', NULL, &a->json},
                             {"help", no_argument, 'h', NULL, NULL},
                             {NULL, 0, 0, NULL, NULL}};
@@ -132,7 +144,53 @@ typedef struct verify_run {
     mk_buf report, leaf, chain, crl;
     mk_snp_criteria crit;
     mk_error err;
+    bool is_ticket;
+    mk_snp_ticket ticket;
+    mk_snp_sim *sim;
 } verify_run;
+
+/* A ticket file: its report replaces the file's bytes, its certificates
+ * are the leaf unless --vcek gave one. CLI_CONTINUE or the exit code. */
+static int load_ticket(const verify_args *a, verify_run *r) {
+    static const uint8_t zstd[4] = {0x28, 0xb5, 0x2f, 0xfd};
+    if (r->report.len == MK_SNP_REPORT_LEN || r->report.len < 4 ||
+        memcmp(r->report.data, zstd, 4) != 0)
+        return CLI_CONTINUE;
+    if (mk_snp_ticket_decode(r->report.data, r->report.len, &r->ticket, &r->err) < 0)
+        return cli_snp_fail("snp verify", &r->err, CLI_FAIL);
+    r->is_ticket = true;
+    mk_buf_reset(&r->report);
+    if (mk_buf_append(&r->report, r->ticket.report, r->ticket.report_len) < 0 ||
+        (!a->vcek && r->ticket.certs &&
+         mk_buf_append(&r->leaf, r->ticket.certs, r->ticket.certs_len) < 0))
+        return cli_fail(CLI_FAIL, "snp verify: out of memory");
+    return CLI_CONTINUE;
+}
+
+/* The ticket's extra data and whether the report binds it. */
+static int ticket_describe(json_t *o, verify_run *r, int vr) {
+    const mk_tee_extra_data *x = &r->ticket.extra;
+    char ph[MK_ID_HEX_LEN], nh[MK_ID_HEX_LEN], t1[MK_RFC3339_LEN], t2[MK_RFC3339_LEN],
+        t3[MK_RFC3339_LEN];
+    mk_id_to_hex(&x->peer_id, ph);
+    mk_id_to_hex(&x->network_id, nh);
+    mk_time_format_rfc3339(x->started_at, t1);
+    mk_time_format_rfc3339(x->quoted_at, t2);
+    mk_time_format_rfc3339(x->expiration, t3);
+    mk_error e;
+    mk_error_clear(&e);
+    bool binds = mk_snp_ticket_check_binding(&r->ticket, &e) == 0;
+    json_object_set_new(o, "ticket",
+                        json_pack("{s:s, s:s, s:s, s:s, s:s, s:b}", "peer_id", ph, "network_id", nh,
+                                  "started_at", t1, "quoted_at", t2, "expiration",
+                                  x->expiration == MK_EXPIRES_NEVER ? "never" : t3, "binds",
+                                  binds));
+    if (vr == 0 && !binds) {
+        r->err = e;
+        return e.code;
+    }
+    return vr;
+}
 
 /* Files and pinned values; CLI_CONTINUE or the exit code. */
 static int verify_load(const verify_args *a, verify_run *r) {
@@ -149,6 +207,11 @@ static int verify_load(const verify_args *a, verify_run *r) {
         int rc = cli_snp_read(in[i].path, in[i].hex, in[i].b, &r->err);
         if (rc < 0) return cli_snp_fail("snp verify", &r->err, CLI_IO);
     }
+    int lt = load_ticket(a, r);
+    if (lt != CLI_CONTINUE) return lt;
+    const char *sim = a->sim ? cli_input_path(a->sim, &r->err) : NULL;
+    if (a->sim && (!sim || mk_snp_sim_load(sim, &r->sim, &r->err) < 0))
+        return cli_snp_fail("snp verify: --trust-sim-root", &r->err, cli_exit_code(r->err.code));
     mk_snp_criteria_init(&r->crit);
     if (a->meas &&
         mk_snp_criteria_require_hex(&r->crit, MK_SNP_REQ_MEASUREMENT, a->meas, &r->err) < 0)
@@ -166,6 +229,7 @@ static int verify_run_one(const verify_args *a, verify_run *r, mk_snp_result *re
     cfg.policy = a->pol;
     if (a->fetch) cfg.fetch = &fo;
     if (a->kds && !strncmp(a->kds, "http://", 7)) fo.insecure_http_ok = true; /* said explicitly */
+    if (r->sim) mk_snp_sim_root_der(r->sim, &cfg.simulator_root_der, &cfg.simulator_root_len);
     mk_snp_verifier *v = NULL;
     int rc = mk_snp_verifier_new(&cfg, &v, &r->err);
     if (rc < 0) return rc;
@@ -192,11 +256,13 @@ int cli_snp_verify(int argc, char **argv) {
     memset(&res, 0, sizeof res);
     rc = verify_load(&a, &r);
     if (rc == CLI_CONTINUE) {
-        if (!a.vcek && !a.fetch)
+        if (!a.vcek && !a.fetch && !r.leaf.len)
             fprintf(stderr, "mosaik: snp verify: no --vcek; pass --fetch to ask AMD's KDS\n");
         int vr = verify_run_one(&a, &r, &res);
         json_t *o = json_object();
+        if (r.is_ticket) vr = ticket_describe(o, &r, vr);
         json_object_set_new(o, "verified", json_boolean(vr == 0));
+        json_object_set_new(o, "simulated", json_boolean(res.simulated));
         bool parsed = res.report.raw != NULL;
         if (parsed) {
             cli_snp_describe_report(o, &res.report, res.product);
@@ -218,11 +284,17 @@ int cli_snp_verify(int argc, char **argv) {
         } else {
             json_object_set_new(o, "reason", json_string(r.err.msg));
         }
+        int code = vr == 0 ? CLI_OK : cli_exit_code(r.err.code);
+        char msg[1100];
+        snprintf(msg, sizeof msg, "snp verify: %s", r.err.msg[0] ? r.err.msg : mk_strerror(vr));
+        if (a.json) cli_json_set_error(o, code, msg);
         cli_snp_emit(o, a.json);
         json_decref(o);
-        rc = vr == 0 ? CLI_OK : cli_snp_fail("snp verify", &r.err, CLI_FAIL);
+        rc = vr == 0 ? CLI_OK : cli_snp_fail("snp verify", &r.err, code);
     }
     for (size_t i = 0; i < 4; i++)
         mk_buf_free(bufs[i]);
+    mk_snp_ticket_free(&r.ticket);
+    mk_snp_sim_free(r.sim);
     return rc;
 }

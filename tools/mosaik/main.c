@@ -105,16 +105,17 @@ int cli_cmd_version(int argc, char **argv) {
     cli_json = json;
     unsigned f = mk_features();
     if (json) {
-        json_t *o = json_pack("{s:s, s:{s:b, s:b, s:b}}", "version", mk_version(), "features",
-                              "tee", (f & MK_FEATURE_TEE) != 0, "tdx", (f & MK_FEATURE_TDX) != 0,
-                              "tdx_builder", (f & MK_FEATURE_TDX_BUILDER) != 0);
+        json_t *o =
+            json_pack("{s:s, s:{s:b, s:b, s:b, s:b}}", "version", mk_version(), "features", "tee",
+                      (f & MK_FEATURE_TEE) != 0, "tdx", (f & MK_FEATURE_TDX) != 0, "tdx_builder",
+                      (f & MK_FEATURE_TDX_BUILDER) != 0, "snp", (f & MK_FEATURE_SNP) != 0);
         cli_emit(o);
         json_decref(o);
         return CLI_OK;
     }
-    printf("mosaik %s (tee=%s tdx=%s tdx-builder=%s)\n", mk_version(),
+    printf("mosaik %s (tee=%s tdx=%s tdx-builder=%s snp=%s)\n", mk_version(),
            f & MK_FEATURE_TEE ? "on" : "off", f & MK_FEATURE_TDX ? "on" : "off",
-           f & MK_FEATURE_TDX_BUILDER ? "on" : "off");
+           f & MK_FEATURE_TDX_BUILDER ? "on" : "off", f & MK_FEATURE_SNP ? "on" : "off");
     return CLI_OK;
 }
 

@@ -32,9 +32,18 @@
  *      (signatures, windows, CA constraints, RSA-PSS parameters), and the
  *      path must end in this product's ARK.
  *
+ * The simulator's way (only when a verifier was told to trust a simulator
+ * root, in.sim_trust): a leaf whose issuer is not the product's AMD
+ * intermediate is verified against that root alone, in a store of its own
+ * that holds no AMD certificate and accepts ECDSA only, with the offered
+ * certificates as candidate intermediates; the result is marked simulated.
+ * A leaf that names AMD's intermediate as its issuer always goes AMD's
+ * way, so a simulator root can never stand in for an ARK.
+ *
  * CRLs (mk_snp_crl_check): parsed, checked (issuer = the ARK, its
  * signature RSA-PSS by the ARK's key, thisUpdate <= now < nextUpdate) and
- * searched by the shared CRL helpers.
+ * searched by the shared CRL helpers; a simulator's CRL the same way with
+ * ECDSA (mk_snp_crl_check_sim).
  */
 #include <stdio.h>
 #include <string.h>
@@ -176,6 +185,37 @@ static int pick_intermediate(const mk_snp_chain_in *in, X509 *ark, const char *l
     return 0;
 }
 
+int mk_snp_sim_trust_new(const uint8_t *root_der, size_t len, mk_tee_trust **out, mk_error *err) {
+    static const mk_tee_trust_config cfg = {
+        .anchor = "the trusted SNP simulator root",
+        .pinned = "the trusted SNP simulator root",
+        .sim_hint = NULL,
+        .sigalgs = MK_TEE_SIGALG_ECDSA,
+    };
+    MK_TRY(mk_tee_trust_new(&cfg, NULL, 0, out, err));
+    int rc = mk_tee_trust_add_sim_root(*out, root_der, len, err);
+    if (rc < 0) {
+        mk_tee_trust_free(*out);
+        *out = NULL;
+    }
+    return rc;
+}
+
+/* The simulator's way: leaf <- an offered intermediate <- the simulator
+ * root. */
+static int sim_path(const mk_snp_chain_in *in, int64_t now, mk_tee_chain *out, mk_error *err) {
+    X509 *pool[MK_TEE_CHAIN_POOL_MAX];
+    size_t np = 0;
+    for (size_t i = 0; in->offered && i < in->offered->n && np < MK_TEE_CHAIN_POOL_MAX; i++)
+        if (!mk_tee_self_issued(in->offered->cert[i])) pool[np++] = in->offered->cert[i];
+    MK_TRY(mk_tee_chain_verify_certs(in->sim_trust, &in->leaf, 1, pool, np, now, out, err));
+    if (!out->simulated || !out->intermediate) {
+        mk_tee_chain_free(out);
+        return mk_error_set(err, MK_EUNTRUSTED, "not a simulator chain of three certificates");
+    }
+    return 0;
+}
+
 int mk_snp_chain_verify(const mk_snp_chain_in *in, int64_t now, mk_tee_chain *out, mk_error *err) {
     memset(out, 0, sizeof *out);
     if (!in || !in->trust || !in->leaf || in->product < MK_SNP_MILAN || in->product > MK_SNP_TURIN)
@@ -191,6 +231,9 @@ int mk_snp_chain_verify(const mk_snp_chain_in *in, int64_t now, mk_tee_chain *ou
         return mk_error_set(err, MK_EUNTRUSTED,
                             "certificate '%s' is self-signed; it must be issued under %s", nm,
                             label);
+    if (in->sim_trust &&
+        X509_NAME_cmp(X509_get_issuer_name(in->leaf), X509_get_subject_name(inter)))
+        return sim_path(in, now, out, err);
     MK_TRY(pick_intermediate(in, ark, label, now, &inter, err));
     mk_tee_cert_name(inter, want, sizeof want);
     if (X509_NAME_cmp(X509_get_issuer_name(in->leaf), X509_get_subject_name(inter)))
@@ -219,14 +262,24 @@ int mk_snp_cert_signed_by(X509 *cert, X509 *issuer) {
 /* CRLs                                                                */
 /* ------------------------------------------------------------------ */
 
-int mk_snp_crl_check(const uint8_t *data, size_t len, X509 *root, X509 *cert, int64_t now,
-                     int64_t *next_update, mk_error *err) {
+static int crl_check(const uint8_t *data, size_t len, X509 *root, X509 *cert, unsigned sigalgs,
+                     int64_t now, int64_t *next_update, mk_error *err) {
     X509_CRL *crl;
     MK_TRY(mk_tee_crl_parse(data, len, &crl, err));
-    int rc = mk_tee_crl_check(crl, root, MK_TEE_SIGALG_RSA_PSS, now, err);
+    int rc = mk_tee_crl_check(crl, root, sigalgs, now, err);
     if (rc == 0 && !mk_tee_asn1_time(X509_CRL_get0_nextUpdate(crl), next_update))
         rc = mk_error_set(err, MK_EMALFORMED, "CRL: nextUpdate unreadable");
     if (rc == 0) rc = mk_tee_crl_lookup(crl, cert, err);
     X509_CRL_free(crl);
     return rc;
+}
+
+int mk_snp_crl_check(const uint8_t *data, size_t len, X509 *root, X509 *cert, int64_t now,
+                     int64_t *next_update, mk_error *err) {
+    return crl_check(data, len, root, cert, MK_TEE_SIGALG_RSA_PSS, now, next_update, err);
+}
+
+int mk_snp_crl_check_sim(const uint8_t *data, size_t len, X509 *root, X509 *cert, int64_t now,
+                         int64_t *next_update, mk_error *err) {
+    return crl_check(data, len, root, cert, MK_TEE_SIGALG_ECDSA, now, next_update, err);
 }

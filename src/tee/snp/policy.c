@@ -144,6 +144,41 @@ int mk_snp_criteria_require_hex(mk_snp_criteria *c, unsigned bit, const char *he
     return 0;
 }
 
+int mk_snp_criteria_require(mk_snp_criteria *c, unsigned bit, const uint8_t *value, size_t len,
+                            mk_error *err) {
+    const field *f = field_of(bit);
+    if (!c || !f || !value) return mk_error_set(err, MK_EINVAL, "criteria: unknown field");
+    if (len != f->len)
+        return mk_error_set(err, MK_EINVAL, "%s: want %zu bytes, got %zu", f->name, f->len, len);
+    memcpy((uint8_t *)c + f->off_c, value, f->len);
+    c->mask |= bit;
+    return 0;
+}
+
+void mk_snp_criteria_require_measurement(mk_snp_criteria *c, const uint8_t v[48]) {
+    mk_snp_criteria_require(c, MK_SNP_REQ_MEASUREMENT, v, 48, NULL);
+}
+
+void mk_snp_criteria_require_host_data(mk_snp_criteria *c, const uint8_t v[32]) {
+    mk_snp_criteria_require(c, MK_SNP_REQ_HOST_DATA, v, 32, NULL);
+}
+
+void mk_snp_criteria_require_id_key_digest(mk_snp_criteria *c, const uint8_t v[48]) {
+    mk_snp_criteria_require(c, MK_SNP_REQ_ID_KEY_DIGEST, v, 48, NULL);
+}
+
+void mk_snp_criteria_require_author_key_digest(mk_snp_criteria *c, const uint8_t v[48]) {
+    mk_snp_criteria_require(c, MK_SNP_REQ_AUTHOR_KEY_DIGEST, v, 48, NULL);
+}
+
+void mk_snp_criteria_require_family_id(mk_snp_criteria *c, const uint8_t v[16]) {
+    mk_snp_criteria_require(c, MK_SNP_REQ_FAMILY_ID, v, 16, NULL);
+}
+
+void mk_snp_criteria_require_image_id(mk_snp_criteria *c, const uint8_t v[16]) {
+    mk_snp_criteria_require(c, MK_SNP_REQ_IMAGE_ID, v, 16, NULL);
+}
+
 void mk_snp_criteria_require_min_guest_svn(mk_snp_criteria *c, uint32_t svn) {
     c->min_guest_svn = svn;
     c->mask |= MK_SNP_REQ_MIN_GUEST_SVN;
@@ -187,4 +222,34 @@ int mk_snp_criteria_match_set(const mk_snp_criteria *baseline, const mk_snp_crit
         if (!(variants[i].mask & MK_SNP_REQ_ALL))
             return mk_error_set(err, MK_EINVAL, "criteria: variant %zu pins nothing", i + 1);
     return mk_tee_check_variants(variants, n, sizeof *variants, match_variant, r, err);
+}
+
+void mk_snp_criteria_encode(const mk_snp_criteria *c, uint8_t out[MK_SNP_CRITERIA_ENC_LEN]) {
+    memset(out, 0, MK_SNP_CRITERIA_ENC_LEN);
+    unsigned m = c->mask & MK_SNP_REQ_ALL;
+    out[0] = (uint8_t)m;
+    size_t at = 1;
+    for (size_t i = 0; i < N_FIELDS; i++) {
+        if (m & FIELDS[i].bit)
+            memcpy(out + at, (const uint8_t *)c + FIELDS[i].off_c, FIELDS[i].len);
+        at += FIELDS[i].len;
+    }
+    uint32_t svn = (m & MK_SNP_REQ_MIN_GUEST_SVN) ? c->min_guest_svn : 0;
+    for (int i = 0; i < 4; i++)
+        out[at + (size_t)i] = (uint8_t)(svn >> (24 - 8 * i));
+}
+
+void mk_snp_policy_encode(const mk_snp_policy *p, mk_buf *b) {
+    mk_buf_append_u8(b, p->allow_debug);
+    mk_buf_append_u8(b, p->allow_migration_agent);
+    mk_buf_append_u8(b, p->allow_smt);
+    const uint8_t tcb[5] = {p->min_tcb.fmc, p->min_tcb.bootloader, p->min_tcb.tee, p->min_tcb.snp,
+                            p->min_tcb.microcode};
+    mk_buf_append(b, tcb, sizeof tcb);
+    mk_buf_append_u32be(b, p->max_vmpl);
+    const uint8_t fw[5] = {p->min_firmware.major, p->min_firmware.minor, p->min_firmware.build,
+                           p->min_policy_abi_major, p->min_policy_abi_minor};
+    mk_buf_append(b, fw, sizeof fw);
+    mk_buf_append_u32be(b, p->accepted_keys);
+    mk_buf_append_u8(b, p->require_crl);
 }

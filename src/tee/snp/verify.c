@@ -21,6 +21,12 @@
  *   signature:    ECDSA P-384 over [0, 0x2A0) by the leaf key (sig.c)
  *   policy:       policy.c
  *
+ * Simulator: only after mk_snp_verifier_trust_simulator (or the config's
+ * simulator_root_der) does the verifier own a second store holding that
+ * root alone (chain.c, "the simulator's way"); a report verified through
+ * it has res->simulated set, is never checked against AMD's CRLs or
+ * fetched from the KDS, and otherwise goes through every step above.
+ *
  * A VCEK for a v2 report without a certificate is fetched for Milan, then
  * Genoa (a v2 report does not name its product; a chip_id whose bytes 8..63
  * are zero is a Turin's), the first the KDS knows. The verifier's mutable
@@ -40,6 +46,8 @@
 struct mk_snp_verifier {
     mk_tee_trust *trust; /* AMD's pinned ARKs; thread-safe, warm intermediates */
     pthread_mutex_t mu;
+    mk_tee_trust *sim_trust; /* the simulator root, once trusted (set once, under mu) */
+    uint8_t sim_hash[32];
     mk_snp_policy policy;
     bool have_fetch;
     mk_snp_fetch_opts fetch; /* strings point into base_url / cache_dir */
@@ -48,7 +56,7 @@ struct mk_snp_verifier {
 
 /* One verification's working state. */
 typedef struct run {
-    mk_tee_trust *trust;
+    mk_tee_trust *trust, *sim_trust;
     mk_snp_policy pol;
     bool have_fetch;
     mk_snp_fetch_opts fetch;
@@ -103,6 +111,12 @@ int mk_snp_verifier_new(const mk_snp_verifier_config *cfg, mk_snp_verifier **out
         mk_snp_verifier_free(v);
         return mk_error_set(err, MK_ENOMEM, "out of memory");
     }
+    if (cfg->simulator_root_der &&
+        (rc = mk_snp_verifier_trust_simulator(v, cfg->simulator_root_der, cfg->simulator_root_len,
+                                              err)) < 0) {
+        mk_snp_verifier_free(v);
+        return rc;
+    }
     *out = v;
     return 0;
 }
@@ -110,6 +124,7 @@ int mk_snp_verifier_new(const mk_snp_verifier_config *cfg, mk_snp_verifier **out
 void mk_snp_verifier_free(mk_snp_verifier *v) {
     if (!v) return;
     mk_tee_trust_free(v->trust);
+    mk_tee_trust_free(v->sim_trust);
     pthread_mutex_destroy(&v->mu);
     free(v->base_url);
     free(v->cache_dir);
@@ -135,8 +150,27 @@ int mk_snp_verifier_set_fetch(mk_snp_verifier *v, const mk_snp_fetch_opts *o) {
     return rc;
 }
 
+int mk_snp_verifier_trust_simulator(mk_snp_verifier *v, const uint8_t *root_der, size_t len,
+                                    mk_error *err) {
+    if (!v || !root_der || len == 0)
+        return mk_error_set(err, MK_EINVAL, "simulator root: no certificate");
+    uint8_t h[32];
+    mk_sha256(root_der, len, h);
+    pthread_mutex_lock(&v->mu);
+    int rc = 0;
+    if (v->sim_trust) {
+        if (memcmp(h, v->sim_hash, 32) != 0)
+            rc = mk_error_set(err, MK_ESTATE, "a different simulator root is already trusted");
+    } else if ((rc = mk_snp_sim_trust_new(root_der, len, &v->sim_trust, err)) == 0) {
+        memcpy(v->sim_hash, h, 32);
+    }
+    pthread_mutex_unlock(&v->mu);
+    return rc < 0 ? mk_error_prefix(err, rc, "verifier") : 0;
+}
+
 static void run_init(mk_snp_verifier *v, run *r) {
     pthread_mutex_lock(&v->mu);
+    r->sim_trust = v->sim_trust;
     r->pol = v->policy;
     r->have_fetch = v->have_fetch;
     r->fetch = v->fetch;
@@ -253,18 +287,34 @@ static int step_product(run *r, const mk_snp_report *rep, mk_error *err) {
     return 0;
 }
 
+/* A leaf refused as untrusted that a simulator issued: say so (a hint
+ * only; trust is the store's decision). */
+static void hint_simulator(X509 *leaf, mk_error *err) {
+    char iss[256] = "";
+    X509_NAME_oneline(X509_get_issuer_name(leaf), iss, sizeof iss);
+    if (err && strstr(iss, "SIMULATED") && !strstr(err->msg, "simulator"))
+        mk_error_prefix(err, err->code,
+                        "simulator root not trusted (a report from the mosaik SEV-SNP simulator: "
+                        "NOT real SEV-SNP; trust its root explicitly to accept it)");
+}
+
 static int step_chain_crl(run *r, const mk_snp_certs *c, mk_tee_chain *ch, mk_error *err) {
     mk_snp_result *res = r->res;
-    mk_snp_chain_in in = {r->trust, res->product,
+    mk_snp_chain_in in = {r->trust,
+                          res->product,
                           res->cert.kind == MK_SNP_KEY_VLEK ? MK_SNP_CA_ASVK : MK_SNP_CA_ASK,
-                          r->leaf.cert[0], &r->offered};
+                          r->leaf.cert[0],
+                          &r->offered,
+                          r->sim_trust};
     int rc = mk_snp_chain_verify(&in, r->now, ch, err);
+    if (rc == MK_EUNTRUSTED && !r->sim_trust) hint_simulator(r->leaf.cert[0], err);
     if (rc < 0) return mk_error_prefix(err, rc, "chain");
     res->chain_verified = true;
+    res->simulated = ch->simulated;
     res->valid_until = ch->not_after;
     const uint8_t *crl = c && c->crl ? c->crl : NULL;
     size_t crl_len = crl ? c->crl_len : 0;
-    if (!crl && r->have_fetch && r->fetch.fetch_crl) {
+    if (!crl && r->have_fetch && r->fetch.fetch_crl && !ch->simulated) {
         rc = mk_snp_fetch_crl(&r->fetch, res->product, res->cert.kind, r->now, &r->crl, err);
         if (rc < 0) return mk_error_prefix(err, rc, "CRL: fetch");
         crl = r->crl.data;
@@ -276,7 +326,8 @@ static int step_chain_crl(run *r, const mk_snp_certs *c, mk_tee_chain *ch, mk_er
         return 0;
     }
     int64_t nu = 0;
-    rc = mk_snp_crl_check(crl, crl_len, ch->root, ch->intermediate, r->now, &nu, err);
+    rc = (ch->simulated ? mk_snp_crl_check_sim : mk_snp_crl_check)(
+        crl, crl_len, ch->root, ch->intermediate, r->now, &nu, err);
     if (rc < 0) return mk_error_prefix(err, rc, "CRL");
     res->crl_checked = true;
     if (nu < res->valid_until) res->valid_until = nu;

@@ -36,6 +36,11 @@
  * group ids); how fresh it must be is a requirement (policy
  * min_tcb_evaluation_data_number / max_collateral_age) and is included.
  * Empty variants (matching every TD) are refused at configuration.
+ *
+ * mk_tdx_spec_factory (the by-value spec of declarations and
+ * configurations) applies the spec's fields over a shallow copy of its base
+ * opts on the stack and builds from that, so the spec shares nothing with
+ * the validator.
  */
 #include "mosaik/tdx_ticket.h"
 
@@ -656,11 +661,36 @@ fail:
     return NULL;
 }
 
-mk_validator *mk_validator_factory_tdx(const void *arg, mk_error *err) {
-    mk_tdx_validator_opts *const *o = arg;
-    if (!o || !*o) {
-        mk_error_set(err, MK_EINVAL, "tdx factory: no validator options");
+/* The spec's fields over a shallow copy of its base (the copy only lends
+ * the base's arrays to mk_tdx_validator_new, which copies them). */
+mk_validator *mk_tdx_spec_factory(const void *arg, mk_error *err) {
+    const mk_tdx_spec *sp = arg;
+    if (!sp) {
+        mk_error_set(err, MK_EINVAL, "tdx spec: none");
         return NULL;
     }
-    return mk_tdx_validator_new(*o, err);
+    mk_tdx_validator_opts o;
+    if (sp->opts) {
+        o = *sp->opts;
+    } else {
+        memset(&o, 0, sizeof o);
+        mk_tdx_policy_default(&o.policy);
+        o.coll_from_ticket = true;
+    }
+    if (sp->mrtd && mk_tdx_criteria_require_mrtd_hex(&o.baseline, sp->mrtd, err) < 0) {
+        mk_error_prefix(err, MK_EINVAL, "tdx spec: mrtd");
+        return NULL;
+    }
+    for (unsigned i = 0; i < 4; i++)
+        if (sp->rtmr[i] && mk_tdx_criteria_require_rtmr_hex(&o.baseline, i, sp->rtmr[i], err) < 0) {
+            mk_error_prefix(err, MK_EINVAL, "tdx spec: rtmr%u", i);
+            return NULL;
+        }
+    if (sp->sim_root) {
+        o.sim_root = (uint8_t *)sp->sim_root; /* read only */
+        o.sim_root_len = sp->sim_root_len;
+    }
+    if (sp->max_age) mk_tdx_validator_opts_max_age(&o, sp->max_age);
+    if (sp->max_lifetime) mk_tdx_validator_opts_max_lifetime(&o, sp->max_lifetime);
+    return mk_tdx_validator_new(&o, err);
 }

@@ -152,7 +152,14 @@ static mk_collection *coll_open(snode *n, const mk_validator_set *wvs, bool boot
     mk_collection_config_init(&cfg);
     cfg.name = "security-writers";
     cfg.kind = MK_COLL_CELL;
-    cfg.writer_validators = wvs;
+    /* Specs by value; the set's validators are borrowed (wvs outlives
+     * the collection). */
+    mk_validator_spec wspecs[4];
+    assert_true(wvs->n <= 4);
+    for (size_t i = 0; i < wvs->n; i++)
+        wspecs[i] = (mk_validator_spec)MK_BORROW(wvs->items[i]);
+    cfg.writer_validators = wspecs;
+    cfg.n_writer_validators = wvs->n;
     cfg.data_dir = n->dir;
     cfg.bootstrap = boot;
     cfg.election_ms = 300;

@@ -127,7 +127,7 @@ static void node_start(node *n, const node_opts *o) {
     mk_error_clear(&err);
     TU_ASSERT_RC(mk_transport_new(&cfg, &n->net, &err), 0, &err);
     mk_transport_protocol p = proto_for(n, "test", o ? o->max_frame : 0);
-    TU_ASSERT_RC(mk_transport_register_protocol(n->net, &p, &err), 0, &err);
+    TU_ASSERT_RC(mk_transport_protocol_register(n->net, &p, &err), 0, &err);
     TU_ASSERT_RC(mk_transport_start(n->net, &err), 0, &err);
     mk_transport_peer_id(n->net, &n->id);
     assert_int_equal(mk_transport_listen_addr(n->net, n->addr, sizeof n->addr), 0);
@@ -358,11 +358,11 @@ static void unknown_protocol(void **state) {
     node_start(&a, NULL);
     node_start(&b, NULL);
     mk_transport_protocol p = proto_for(&a, "only-a", 0);
-    assert_int_equal(mk_transport_register_protocol(a.net, &p, NULL), 0);
+    assert_int_equal(mk_transport_protocol_register(a.net, &p, NULL), 0);
     /* Names are validated and unique. */
     mk_transport_protocol bad = proto_for(&a, "Bad Name", 0);
-    assert_int_equal(mk_transport_register_protocol(a.net, &bad, NULL), MK_EINVAL);
-    assert_int_equal(mk_transport_register_protocol(a.net, &p, NULL), MK_EBUSY);
+    assert_int_equal(mk_transport_protocol_register(a.net, &bad, NULL), MK_EINVAL);
+    assert_int_equal(mk_transport_protocol_register(a.net, &p, NULL), MK_EBUSY);
     dial_res r;
     dial_wait(&a, &b, NULL, "only-a", false, &r);
     assert_int_equal(r.status, MK_EMISMATCH);
@@ -699,14 +699,14 @@ static void many_connections(void **state) {
     srv.echo = true;
     for (int p = 0; p < NPROTO; p++) {
         mk_transport_protocol pr = proto_for(&srv, names[p], 0);
-        assert_int_equal(mk_transport_register_protocol(srv.net, &pr, NULL), 0);
+        assert_int_equal(mk_transport_protocol_register(srv.net, &pr, NULL), 0);
     }
     static dial_res res[NCLIENTS][NPROTO];
     for (int i = 0; i < NCLIENTS; i++) {
         node_start(&cl[i], &o);
         for (int p = 0; p < NPROTO; p++) {
             mk_transport_protocol pr = proto_for(&cl[i], names[p], 0);
-            assert_int_equal(mk_transport_register_protocol(cl[i].net, &pr, NULL), 0);
+            assert_int_equal(mk_transport_protocol_register(cl[i].net, &pr, NULL), 0);
             memset(&res[i][p], 0, sizeof res[i][p]);
             assert_int_equal(mk_transport_dial(cl[i].net, &srv.id, srv.addr, names[p], NULL,
                                                on_dial, &res[i][p], NULL),

@@ -404,9 +404,6 @@ static void slots(void **state) {
     assert_ptr_equal(mk_network_slot_get(nw, &slot_a), &x);
     assert_int_equal(mk_network_slot_attach(nw, &slot_a, &y, &err), MK_EBUSY);
     TU_ASSERT_REASON(&err, "layer-a");
-    /* The untyped API shares the table. */
-    assert_int_equal(mk_network_attach(nw, &slot_a, &y, NULL, NULL), MK_EBUSY);
-    assert_ptr_equal(mk_network_attached(nw, &slot_a), &x);
     /* Detach hands the pointer back without destroying it. */
     assert_ptr_equal(mk_network_slot_detach(nw, &slot_a), &x);
     assert_null(mk_network_slot_get(nw, &slot_a));

@@ -1,0 +1,236 @@
+/*
+ * Streams gated by SEV-SNP attestation tickets from the SNP simulator,
+ * through the SNP validator (made by its declaration factory,
+ * mk_validator_factory_snp): the expected measurement admitted, another
+ * measurement and no ticket refused; a validator that does not trust the
+ * simulator refuses even the right measurement, saying why; SNP and TDX
+ * validators together on one stream (both tickets needed). The simulator
+ * roots are trusted explicitly.
+ */
+#include <pthread.h>
+
+#include "st_util.h"
+
+#if MOSAIK_HAVE_SNP
+
+static mk_snp_sim *g_sim;
+
+static int setup(void **state) {
+    (void)state;
+    mk_error err;
+    mk_error_clear(&err);
+    return mk_snp_sim_new(NULL, &g_sim, &err) < 0 ? -1 : 0;
+}
+
+static int teardown(void **state) {
+    (void)state;
+    mk_snp_sim_free(g_sim);
+    return 0;
+}
+
+static void give_snp(mk_network *nw, const mk_snp_sim_guest *g) {
+    mk_error err;
+    mk_error_clear(&err);
+    mk_tee_provider *prov = NULL;
+    TU_ASSERT_RC(mk_snp_provider_sim_new(g_sim, g, &prov, &err), 0, &err);
+    mk_snp_attester_config ac;
+    mk_snp_attester_config_init(&ac);
+    ac.provider = prov;
+    mk_snp_attester *att = NULL;
+    TU_ASSERT_RC(mk_snp_attester_new(&ac, &att, &err), 0, &err);
+    mk_id peer, net;
+    mk_network_peer_id(nw, &peer);
+    mk_network_id(nw, &net);
+    mk_ticket t;
+    TU_ASSERT_RC(mk_tee_attester_ticket(att, &peer, &net, mk_now(), &t, &err), 0, &err);
+    TU_ASSERT_RC(mk_network_add_ticket(nw, &t, &err), 0, &err);
+    mk_ticket_free(&t);
+    mk_tee_attester_free(att);
+    mk_tee_provider_free(prov);
+}
+
+/* An SNP validator requiring measurement m, from the declaration factory. */
+static mk_validator *snp_validator(const uint8_t m[48], bool trust_sim) {
+    mk_snp_validator_config cfg;
+    mk_snp_validator_config_init(&cfg);
+    if (trust_sim) mk_snp_sim_root_der(g_sim, &cfg.simulator_root_der, &cfg.simulator_root_len);
+    mk_snp_criteria_require_measurement(&cfg.baseline, m);
+    cfg.max_lifetime = 24 * 3600;
+    mk_error err;
+    mk_error_clear(&err);
+    const mk_validator_spec spec = {mk_validator_factory_snp, &cfg};
+    mk_validator *v = spec.make(spec.arg, &err);
+    if (!v) fail_msg("snp validator: %s", err.msg);
+    return v;
+}
+
+typedef struct node {
+    mk_network *nw;
+    mk_stream_consumer *c;
+    st_log log;
+} node;
+
+static void node_net(node *n, const char *net, mk_network *boot) {
+    st_log_init(&n->log);
+    n->nw = st_net(net, boot);
+    n->c = NULL;
+}
+
+static void node_consume(node *n, const char *stream) {
+    mk_stream_consumer_config o;
+    mk_stream_consumer_config_init(&o);
+    o.on_event = st_on_event;
+    o.event_ctx = &n->log;
+    o.retry_min_ms = 100;
+    o.retry_max_ms = 300;
+    o.name = stream;
+    mk_error err;
+    mk_error_clear(&err);
+    TU_ASSERT_RC(mk_stream_consumer_new(n->nw, &o, &n->c, &err), 0, &err);
+}
+
+static void node_free(node *n) {
+    mk_stream_consumer_free(n->c);
+    mk_network_free(n->nw);
+}
+
+static bool admitted(node *n) {
+    mk_stream_when w = mk_when_subscribed();
+    return mk_stream_consumer_wait(n->c, &w, 0) == 0;
+}
+
+static void expect_rejected(node *n, const char *substr) {
+    ST_WAIT_UNTIL(st_count(&n->log, MK_STREAM_EV_REJECTED) > 0, 10000, "a refusal");
+    assert_int_equal(st_reason(&n->log, MK_STREAM_EV_REJECTED), MK_STREAM_R_TICKET);
+    pthread_mutex_lock(&n->log.mu);
+    if (!strstr(n->log.last_text[MK_STREAM_EV_REJECTED], substr))
+        fail_msg("refusal \"%s\" lacks \"%s\"", n->log.last_text[MK_STREAM_EV_REJECTED], substr);
+    printf("# refused: %s\n", n->log.last_text[MK_STREAM_EV_REJECTED]);
+    pthread_mutex_unlock(&n->log.mu);
+    assert_false(admitted(n));
+}
+
+static mk_stream_producer *producer(mk_network *nw, const char *stream, mk_validator *v) {
+    mk_stream_producer *p = NULL;
+    mk_error err;
+    mk_error_clear(&err);
+    mk_stream_producer_config o;
+    mk_stream_producer_config_init(&o);
+    o.name = stream;
+    TU_ASSERT_RC(mk_stream_producer_new(nw, &o, &p, &err), 0, &err);
+    TU_ASSERT_RC(mk_stream_producer_require(p, v, &err), 0, &err);
+    return p;
+}
+
+/* The expected measurement admitted, another refused, none refused. */
+static void test_snp_measurement(void **state) {
+    (void)state;
+    mk_network *a = st_net("snp-meas", NULL);
+    mk_snp_sim_guest good, other;
+    mk_snp_sim_guest_default(&good);
+    mk_snp_sim_guest_default(&other);
+    mk_sha384("other image", 11, other.measurement);
+    mk_stream_producer *p = producer(a, "attested", snp_validator(good.measurement, true));
+    node n[3];
+    for (int i = 0; i < 3; i++)
+        node_net(&n[i], "snp-meas", a);
+    give_snp(n[0].nw, &good);
+    give_snp(n[1].nw, &other);
+    for (int i = 0; i < 3; i++)
+        node_consume(&n[i], "attested");
+    ST_WAIT_UNTIL(admitted(&n[0]), 10000, "the good node");
+    expect_rejected(&n[1], "measurement mismatch");
+    expect_rejected(&n[2], "no ticket");
+    for (int i = 0; i < 3; i++)
+        node_free(&n[i]);
+    mk_stream_producer_free(p);
+    mk_network_free(a);
+}
+
+/* Without the simulator's root, a simulated ticket is refused as such. */
+static void test_snp_untrusted_simulator(void **state) {
+    (void)state;
+    mk_network *a = st_net("snp-untrusted", NULL);
+    mk_snp_sim_guest good;
+    mk_snp_sim_guest_default(&good);
+    mk_stream_producer *p = producer(a, "attested", snp_validator(good.measurement, false));
+    node n;
+    node_net(&n, "snp-untrusted", a);
+    give_snp(n.nw, &good);
+    node_consume(&n, "attested");
+    expect_rejected(&n, "simulator root not trusted");
+    node_free(&n);
+    mk_stream_producer_free(p);
+    mk_network_free(a);
+}
+
+#if MOSAIK_HAVE_TDX
+/* SNP and TDX validators on one stream: a node needs both tickets. */
+static void test_snp_and_tdx(void **state) {
+    (void)state;
+    mk_tdx_sim *tsim = NULL;
+    mk_error err;
+    mk_error_clear(&err);
+    TU_ASSERT_RC(mk_tdx_sim_new(NULL, &tsim, &err), 0, &err);
+    mk_network *a = st_net("snp-tdx", NULL);
+    mk_snp_sim_guest good;
+    mk_snp_sim_guest_default(&good);
+    mk_stream_producer *p = producer(a, "attested", snp_validator(good.measurement, true));
+    mk_tdx_validator_opts *o = mk_tdx_validator_opts_new();
+    const uint8_t *root;
+    size_t len;
+    mk_tdx_sim_root_der(tsim, &root, &len);
+    TU_ASSERT_RC(mk_tdx_validator_opts_trust_simulator(o, root, len, &err), 0, &err);
+    mk_tdx_policy pol;
+    mk_tdx_policy_default(&pol);
+    pol.chain_only = true;
+    mk_tdx_validator_opts_policy(o, &pol);
+    mk_validator *tv = mk_tdx_validator_new(o, &err);
+    mk_tdx_validator_opts_free(o);
+    if (!tv) fail_msg("tdx validator: %s", err.msg);
+    TU_ASSERT_RC(mk_stream_producer_require(p, tv, &err), 0, &err);
+    node n;
+    node_net(&n, "snp-tdx", a);
+    give_snp(n.nw, &good);
+    node_consume(&n, "attested");
+    expect_rejected(&n, "no ticket");
+    /* Now the TDX ticket too. */
+    mk_tdx_provider *prov = NULL;
+    TU_ASSERT_RC(mk_tdx_provider_sim_new(tsim, NULL, &prov, &err), 0, &err);
+    mk_tdx_attester *att = NULL;
+    TU_ASSERT_RC(mk_tdx_attester_new(&(mk_tdx_attester_config){.provider = prov}, &att, &err), 0,
+                 &err);
+    mk_id peer, net;
+    mk_network_peer_id(n.nw, &peer);
+    mk_network_id(n.nw, &net);
+    mk_ticket t;
+    TU_ASSERT_RC(mk_tdx_attester_ticket(att, &peer, &net, mk_now(), &t, &err), 0, &err);
+    TU_ASSERT_RC(mk_network_add_ticket(n.nw, &t, &err), 0, &err);
+    mk_ticket_free(&t);
+    ST_WAIT_UNTIL(admitted(&n), 10000, "admission with both tickets");
+    node_free(&n);
+    mk_stream_producer_free(p);
+    mk_network_free(a);
+    mk_tdx_attester_free(att);
+    mk_tdx_provider_free(prov);
+    mk_tdx_sim_free(tsim);
+}
+#endif
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_snp_measurement),
+        cmocka_unit_test(test_snp_untrusted_simulator),
+#if MOSAIK_HAVE_TDX
+        cmocka_unit_test(test_snp_and_tdx),
+#endif
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
+
+#else
+int main(void) {
+    printf("streams SNP tests: built without SNP support, skipped\n");
+    return 77; /* CTest: skipped (tests/testutil.h, "Skips") */
+}
+#endif
