@@ -18,4 +18,6 @@ if [ -d ../shared/testdata/tdx/phala-v4 ]; then
       | grep -E '^(verified|at|result|quote_version|body|tcb_status|advisory_ids|fmspc|mrtd):' || true
   echo
 fi
-exec "$build/mosaik" demo "$@"
+# The producer serves its status page on a free loopback port and the demo
+# prints the URL (it costs nothing: the page is served between sends).
+exec "$build/mosaik" demo --http 127.0.0.1:0 "$@"

@@ -13,9 +13,11 @@
 # or one exact build of a file).
 set -euo pipefail
 
+# libmicrohttpd: the HTTP server of `mosaik node --http` (docs/status-page.md).
 build_pkgs=(libssl-dev libuv1-dev libraft-dev libjansson-dev libcbor-dev libzstd-dev
-            libcurl4-openssl-dev libcmocka-dev zlib1g-dev pkg-config:pkg-config cmake:cmake
-            clang:clang python3:python3 openssl:openssl curl:curl)
+            libcurl4-openssl-dev libcmocka-dev zlib1g-dev libmicrohttpd-dev
+            pkg-config:pkg-config cmake:cmake clang:clang python3:python3 openssl:openssl
+            curl:curl)
 # The TDX image builder's tests: QEMU (TCG), Debian's OVMF and kernel, musl for
 # the static program, busybox, swtpm for the independent event log, cpio/gzip;
 # `mosaik tdx kernel fetch` (apt with Debian's keyring: gpgv verifies the
@@ -30,11 +32,12 @@ builder_pkgs=(qemu-system-x86_64:qemu-system-x86 ovmf musl-gcc:musl-tools busybo
 # the fetch tests and the fetched-collateral test, the history checker);
 # ss and ip (the exactly-once test's connection resets, the history test's
 # network namespaces); clang with libFuzzer (the fuzz stage); and the one
-# OVMF build whose MRTD the real-firmware checks expect.
+# OVMF build whose MRTD the real-firmware checks expect; headless Chromium
+# (the status page's browser test, tests/cli/status_page_browser.sh).
 ovmf_version=2022.11-6+deb12u2
 ovmf_sha256=7b456907dd0786d415999e801a1ac4637b8ed4d7cf5378cfc6edbe5e574dd773
 test_pkgs=("${builder_pkgs[@]}" python3:python3 ss:iproute2 ip:iproute2 clang:clang
-           "@libfuzzer:libclang-rt-CLANG-dev" "@ovmf:ovmf=$ovmf_version")
+           "@libfuzzer:libclang-rt-CLANG-dev" "@ovmf:ovmf=$ovmf_version" "@chromium:chromium")
 bench_pkgs=(libzmq3-dev nodejs:nodejs npm:npm)
 
 # libFuzzer links (its runtime is a library of clang's version).
@@ -48,6 +51,11 @@ check_libfuzzer() {
   clang -fsanitize=fuzzer "$d/f.c" -o "$d/f" >/dev/null 2>&1 || rc=1
   rm -rf "$d"
   return $rc
+}
+
+# A headless browser by either of its command names (Debian's is chromium).
+check_chromium() {
+  command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1
 }
 
 # /usr/share/ovmf/OVMF.fd is the build tests/unit/builder/test_measure_mrtd.c

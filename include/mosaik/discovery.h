@@ -367,6 +367,50 @@ MK_EXTERN void mk_network_metrics_get(mk_network *nw, mk_network_metrics *out);
 /* Prometheus text exposition format (appended to out). */
 MK_EXTERN int mk_network_metrics_prometheus(mk_network *nw, mk_buf *out);
 
+/* ----- recent refusals ------------------------------------------------ */
+
+/* A bounded ring of the node's recent refusals, in either direction: a
+ * peer this node refused (a stream subscription, a group or collection
+ * bond, a discovery entry) or one that refused this node, with the
+ * validator's reason. Repeats of the same (peer, layer, direction, where,
+ * reason) are merged into one record (count, last_at), so a peer retrying
+ * does not push others out; beyond MK_NETWORK_REFUSALS records the least
+ * recently seen one is replaced. Safe from any thread, the I/O thread and
+ * hooks included (the ring has a lock of its own, taken last). */
+#define MK_NETWORK_REFUSALS 64
+#define MK_REFUSAL_WHERE_MAX 64   /* bytes of a name, without the NUL */
+#define MK_REFUSAL_REASON_MAX 255 /* bytes of a reason, without the NUL */
+
+typedef enum mk_refusal_layer {
+    MK_REFUSAL_GROUP = 0, /* a group bond (HELLO) */
+    MK_REFUSAL_COLLECTION = 1,
+    MK_REFUSAL_STREAM = 2,    /* a subscription */
+    MK_REFUSAL_DISCOVERY = 3, /* an entry or message of the catalog */
+} mk_refusal_layer;
+
+typedef struct mk_refusal_record {
+    mk_id peer;
+    mk_refusal_layer layer;
+    bool by_peer;                           /* the peer refused us (false: we refused it) */
+    char where[MK_REFUSAL_WHERE_MAX + 1];   /* stream, group or collection name ("" if none) */
+    char reason[MK_REFUSAL_REASON_MAX + 1]; /* e.g. "tdx: MRTD mismatch: ..." */
+    int64_t first_at, last_at;              /* seconds since the epoch (mk_now) */
+    uint64_t count;                         /* times seen (merged repeats) */
+} mk_refusal_record;
+
+/* "group", "collection", "stream", "discovery". */
+MK_EXTERN const char *mk_refusal_layer_name(mk_refusal_layer l);
+/* Record a refusal (layers call it at each refusal point; an application
+ * may record its own). where and reason are truncated to their caps and
+ * control bytes replaced by '?'. Returns true when the record is new (not
+ * a merged repeat): the caller logs a new one at warning level, repeats at
+ * debug, so the log says each reason once per peer. */
+MK_EXTERN bool mk_network_note_refusal(mk_network *nw, const mk_id *peer, mk_refusal_layer layer,
+                                       bool by_peer, const char *where, const char *reason);
+/* Copy up to cap records, the most recently seen first; returns how many
+ * were copied. out may be NULL with cap 0 (then: how many are held). */
+MK_EXTERN size_t mk_network_refusals(mk_network *nw, mk_refusal_record *out, size_t cap);
+
 /* ----- helpers ------------------------------------------------------- */
 
 /* A network name or tag as configured: a name (hashed with mk_id_from_name)

@@ -130,6 +130,11 @@ typedef struct mk_group_config {
     unsigned snapshot_threshold; /* 0: 1024 entries */
     unsigned snapshot_trailing;  /* 0: 128 entries */
     uint32_t tick_ms;            /* membership/expiry tick; 0: 100 */
+    /* Refusals (the network's ring, mk_network_refusals, and the log) name
+     * the group by this (NULL: the first 8 hex digits of its id) and the
+     * layer (collections set MK_REFUSAL_COLLECTION). */
+    const char *name;
+    mk_refusal_layer layer;
 } mk_group_config;
 
 MK_EXTERN void mk_group_config_init(mk_group_config *cfg);
@@ -198,9 +203,30 @@ typedef struct mk_group_status {
     uint64_t duplicates;     /* commands found again in the log: not re-run */
     uint64_t stale_commands; /* commands below their session's floor: not run */
     unsigned sessions;       /* sessions in the replicated table */
+    /* The latest refusal a member sent this node (its validators' reason,
+     * e.g. "tdx: MRTD mismatch: ..."); "" when none, or once a bond with
+     * that member formed. Calls that find no reachable leader then fail
+     * with "not admitted: <peer>: <reason>". */
+    bool refused;
+    mk_id refused_by;
+    char refusal[MK_REFUSAL_REASON_MAX + 1];
 } mk_group_status;
 
 MK_EXTERN void mk_group_status_get(mk_group *g, mk_group_status *out);
+
+/* One member of the raft configuration, as this node last saw it. */
+typedef struct mk_group_member {
+    mk_id peer;
+    bool voter;  /* a writer (voter); false: a reader (standby) */
+    bool leader; /* the leader this node knows */
+    bool self;   /* this node */
+    bool bonded; /* bonded with this node now (false for self) */
+} mk_group_member;
+
+/* The configuration's members (refreshed with the status, at most
+ * MK_GROUP_MAX_MEMBERS): up to cap copied into out; returns how many
+ * there are (out may be NULL with cap 0). */
+MK_EXTERN size_t mk_group_members(mk_group *g, mk_group_member *out, size_t cap);
 /* Is peer bonded with this node in this group right now? */
 MK_EXTERN bool mk_group_bonded(mk_group *g, const mk_id *peer);
 /* Ask raft to hand leadership to another voter (0: any). */

@@ -204,6 +204,38 @@ MK_EXTERN int mk_tdx_validator_validate_ex(const mk_validator *v, const uint8_t 
                                            mk_error *err);
 
 /* ------------------------------------------------------------------ */
+/* Describing a ticket (the operator's view)                           */
+/* ------------------------------------------------------------------ */
+
+#define MK_TDX_INFO_REASON_MAX 255
+
+/* What a peer's TDX ticket shows, for a status page. Without a validator
+ * nothing is verified: the measurements are what the quote claims. With a
+ * TDX validator the quote's chain and collateral are checked (quote_ok:
+ * then the measurements, tcb_status and simulated are verified facts) and
+ * then the whole ticket (verdict: 0 admitted, until valid_until; else the
+ * validator's reason, e.g. "tdx: MRTD mismatch: ..."). */
+typedef struct mk_tdx_ticket_info {
+    mk_tdx_extra_data extra;      /* peer, network, started, quoted, expiration (as claimed) */
+    mk_tdx_td_report report;      /* MRTD, RTMR0..3, ... from the quote */
+    bool has_collateral;          /* the ticket embeds its collateral */
+    bool checked;                 /* judged by a TDX validator */
+    bool quote_ok;                /* checked: the quote verified (chain, signatures, TCB) */
+    mk_tdx_tcb_status tcb_status; /* quote_ok: its TCB status (UNKNOWN without collateral) */
+    bool simulated;               /* quote_ok: the chain ends in a trusted simulator root */
+    int verdict;                  /* checked: 0, or the validator's MK_E* */
+    mk_expiration valid_until;    /* checked and admitted: the admission's end */
+    char reason[MK_TDX_INFO_REASON_MAX + 1]; /* checked and refused: why */
+} mk_tdx_ticket_info;
+
+/* Describe t (a ticket of the TDX class) for a peer (v and peer may be
+ * NULL: nothing is checked). 0, or MK_EINVAL / MK_EMALFORMED when t is not
+ * a decodable TDX ticket (err says why). */
+MK_EXTERN int mk_tdx_ticket_describe(const mk_ticket *t, const mk_validator *v,
+                                     const mk_peer_view *peer, int64_t now, mk_tdx_ticket_info *out,
+                                     mk_error *err);
+
+/* ------------------------------------------------------------------ */
 /* The attester (node-facing)                                          */
 /* ------------------------------------------------------------------ */
 

@@ -104,6 +104,8 @@ static int open_into(mk_collection *c, mk_network *nw, const mk_collection_confi
     g.tick_ms = cfg->tick_ms;
     g.snapshot_threshold = cfg->snapshot_threshold;
     g.snapshot_trailing = cfg->snapshot_trailing;
+    g.name = cfg->name;
+    g.layer = MK_REFUSAL_COLLECTION;
     int rc = mk_group_new(nw, &g, &c->group, err);
     if (rc < 0) {
         mk_coll_state_free(c->state);

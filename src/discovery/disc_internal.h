@@ -252,6 +252,13 @@ struct mk_network {
     bool kicked;
     uint64_t log_window_ms;
     unsigned log_count, log_suppressed;
+
+    /* recent refusals (refusals.c), under rmu (a leaf lock) */
+    pthread_mutex_t rmu;
+    mk_refusal_record refusals[MK_NETWORK_REFUSALS];
+    uint64_t refusal_seen[MK_NETWORK_REFUSALS]; /* refusal_clock when last seen */
+    uint64_t refusal_clock;
+    size_t n_refusals;
 };
 
 /* ms +-25% (random), at least 1. */

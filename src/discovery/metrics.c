@@ -4,7 +4,8 @@
  * format (version 0.0.4).
  *
  * Refusals. Every refused entry or message is counted by reason under
- * nw->mu and logged: routine duplicates (old_version, tombstone) at debug
+ * nw->mu, recorded in the ring of recent refusals (refusals.c; not the
+ * routine duplicates) and logged: routine duplicates (old_version, tombstone) at debug
  * level, stale / catalog_full / rate_limited at info, the rest as warnings,
  * of which at most LOG_BURST per second are printed (the rest counted and
  * summarised in the next window), so a hostile peer cannot flood the log.
@@ -18,6 +19,7 @@
  */
 #include <inttypes.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "discovery/disc_internal.h"
@@ -64,6 +66,11 @@ void mk_disc_refusal(mk_network *nw, mk_refusal why, const mk_id *from, const ch
     if (why == MK_REFUSE_STALE || why == MK_REFUSE_CATALOG_FULL || why == MK_REFUSE_RATE_LIMITED ||
         why == MK_REFUSE_NEW_IDS)
         lvl = MK_LOG_INFO;
+    if (from && lvl != MK_LOG_DEBUG) { /* routine duplicates are not refusals of a peer */
+        char why_text[MK_REFUSAL_REASON_MAX + 1];
+        snprintf(why_text, sizeof why_text, "%s: %s", mk_refusal_name(why), reason);
+        mk_network_note_refusal(nw, from, MK_REFUSAL_DISCOVERY, false, "", why_text);
+    }
     if (!MK_LOG_ENABLED(lvl)) return;
     if (lvl == MK_LOG_WARN && !log_admit(nw)) return;
     mk_log(lvl, MK_DISC_LOG, "refused from %s: %s: %s", pid, mk_refusal_name(why), reason);

@@ -138,6 +138,7 @@ static void network_destroy(mk_network *nw) {
     if (nw->efd >= 0) close(nw->efd);
     mk_ed25519_wipe(&nw->key);
     pthread_mutex_destroy(&nw->mu);
+    pthread_mutex_destroy(&nw->rmu);
     pthread_cond_destroy(&nw->cond);
     free(nw);
 }
@@ -186,6 +187,7 @@ static int network_alloc(const mk_network_config *cfg, mk_network **out, mk_erro
     *out = nw;
     nw->efd = -1;
     pthread_mutex_init(&nw->mu, NULL);
+    pthread_mutex_init(&nw->rmu, NULL);
     mk_cond_init_mono(&nw->cond);
     mk_validator_set_init(&nw->vouch);
     mk_peer_entry_init(&nw->local);

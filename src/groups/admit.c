@@ -17,6 +17,12 @@
  * replaced, so a full table never refuses a new peer, it only costs a
  * re-validation; a departure or purge evicts the peer's entry.
  *
+ * Refusals. A failure keeps the validators' reason (why) and whether the
+ * entry lists the group at all: only a listed peer is told why it was
+ * refused (bond.c sends REFUSE), and the side that would dial it (the
+ * smaller id) dials once per entry version just to tell it, since the
+ * refused peer, not admitted, is never dialed for a bond.
+ *
  * Invariants: the cache is read and changed only with g->bmu held;
  * n_vc <= cap_vc, and n_vc grows only while below the limit; at most one
  * entry per peer.
@@ -96,15 +102,20 @@ int mk_gadmit_judge_locked(mk_group *g, const mk_peer_entry *e, mk_expiration *e
     if (!c) return MK_ENOMEM;
     int rc, w = 0;
     mk_expiration e2 = MK_EXPIRES_NEVER, we = MK_EXPIRES_NEVER;
-    if (!mk_peer_entry_serves(e, MK_SERVED_GROUP, &g->id)) {
+    mk_error verr;
+    mk_error_clear(&verr);
+    c->listed = mk_peer_entry_serves(e, MK_SERVED_GROUP, &g->id);
+    if (!c->listed) {
         rc = MK_EPOLICY;
+        mk_error_set(&verr, rc, "the entry does not list the group");
     } else {
         mk_peer_view v;
         mk_peer_entry_view(e, &v);
         rc = 0;
         if (g->vs) {
-            rc = mk_validator_set_check(g->vs, &v, now, &e2, NULL);
-            if (rc == 0 && e2 <= now) rc = MK_EEXPIRED;
+            rc = mk_validator_set_check(g->vs, &v, now, &e2, &verr);
+            if (rc == 0 && e2 <= now) rc = mk_error_set(&verr, MK_EEXPIRED, "admission expired");
+            if (rc < 0 && !verr.msg[0]) mk_error_set(&verr, rc, "%s", mk_strerror(rc));
         }
         if (rc == 0 && g->wvs) {
             w = mk_validator_set_check(g->wvs, &v, now, &we, NULL);
@@ -112,8 +123,12 @@ int mk_gadmit_judge_locked(mk_group *g, const mk_peer_entry *e, mk_expiration *e
         }
         if (we > e2) we = e2;
     }
+    if (c->version != e->version) c->told = 0;
     c->version = e->version;
     c->rc = rc;
+    size_t wl = rc < 0 ? strnlen(verr.msg, sizeof c->why - 1) : 0;
+    memcpy(c->why, verr.msg, wl);
+    c->why[wl] = 0;
     c->wrc = rc == 0 ? w : rc;
     c->wexpires = we;
     c->used = ++g->vc_clock;
@@ -132,6 +147,26 @@ int mk_gadmit_judge_peer_locked(mk_group *g, const mk_id *peer, mk_expiration *e
     if (rc == 0) rc = mk_gadmit_judge_locked(g, &e, exp, wrc, wexp);
     mk_peer_entry_free(&e);
     return rc;
+}
+
+const char *mk_gadmit_refusal_locked(mk_group *g, const mk_id *peer) {
+    for (size_t i = 0; i < g->n_vc; i++)
+        if (mk_id_eq(&g->vc[i].peer, peer))
+            return g->vc[i].rc < 0 && g->vc[i].listed && g->vc[i].why[0] ? g->vc[i].why : NULL;
+    return NULL;
+}
+
+bool mk_gadmit_tell_locked(mk_group *g, const mk_peer_entry *e) {
+    if (mk_id_cmp(&g->self, &e->peer_id) >= 0) return false; /* it dials us, or its HELLO does */
+    for (size_t i = 0; i < g->n_vc; i++) {
+        mk_gvcache *c = &g->vc[i];
+        if (!mk_id_eq(&c->peer, &e->peer_id)) continue;
+        if (c->rc == 0 || !c->listed || c->version != e->version || c->told == e->version)
+            return false;
+        c->told = e->version;
+        return true;
+    }
+    return false;
 }
 
 void mk_group_vcache_limit(mk_group *g, size_t cap) {

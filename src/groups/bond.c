@@ -22,7 +22,16 @@
  * passed (mk_gbond_expire). When a bond ends the loop is told (PEER_DOWN:
  * the bridge drops its raft channels, forwards to it fail).
  *
- * Frames other than HELLO and BYE count only on an established bond over
+ * Refusals. A HELLO from a peer whose entry lists the group but fails the
+ * validators is answered with REFUSE carrying the validators' reason; the
+ * refusal is recorded in the network's ring (mk_network_note_refusal) and
+ * logged as a warning once per peer and reason. Since a refused peer is
+ * never dialed for a bond, the smaller id dials it once per entry version
+ * (admit.c: mk_gadmit_tell_locked) so that greet can tell it. The refused
+ * side records the reason, shows it in its status, and its calls name it
+ * (fsm.c); a bond with that peer clears it.
+ *
+ * Frames other than HELLO, BYE and REFUSE count only on an established bond over
  * the very connection they came on; they become jobs for the group's loop.
  * An OPEN without a bond is answered with CLOSE so the opener's raft sees
  * EOF at once.
@@ -31,6 +40,7 @@
  * a bond holds a reference to its connection; nothing here sends while
  * host->mu is held except through the host's outbox (host.c).
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -138,30 +148,96 @@ static int send_hello(mk_group *g, mk_transport_conn *conn, bool reply) {
     return mk_group_send_frame(conn, &f);
 }
 
-/* Offer a bond on conn if the peer is a validated candidate (net thread). */
+/* ----- refusals ------------------------------------------------------------ */
+
+/* The peer's entry was judged and refused (bmu held): when the refusal is
+ * worth telling (it lists the group, a validator said why), record it,
+ * log it (a warning the first time for this peer and reason) and send it
+ * the reason in a REFUSE. Without a reason (its entry is not known yet:
+ * an early HELLO) only a debug line: the retry recovers. */
+static void refuse_locked(mk_group *g, mk_transport_conn *conn, const mk_id *peer, const char *sh) {
+    const char *why = mk_gadmit_refusal_locked(g, peer);
+    if (!why) {
+        mk_log(MK_LOG_DEBUG, "groups", "hello from %s refused: entry not known", sh);
+        return;
+    }
+    bool fresh = mk_network_note_refusal(g->nw, peer, g->cfg.layer, false, g->name, why);
+    mk_log(fresh ? MK_LOG_WARN : MK_LOG_DEBUG, "groups", "%s %s: refused %s: %s",
+           mk_refusal_layer_name(g->cfg.layer), g->name, sh, why);
+    mk_group_frame f = {
+        .type = MK_GF_REFUSE, .group = g->id, .payload = (const uint8_t *)why, .plen = strlen(why)};
+    (void)mk_group_send_frame(conn, &f);
+}
+
+/* A member refused our HELLO and said why. Only a peer whose signed entry
+ * lists the group counts (anyone else's REFUSE is dropped); the reason is
+ * recorded and shown, never acted on: bonds and retries go on as before,
+ * so a false refusal only misleads the message of a failing call. */
+static void on_refuse(mk_group *g, const mk_id *peer, const mk_group_frame *f, const char *sh) {
+    mk_peer_entry e;
+    if (mk_network_get(g->nw, peer, &e) < 0) return;
+    bool listed = mk_peer_entry_serves(&e, MK_SERVED_GROUP, &g->id);
+    mk_peer_entry_free(&e);
+    if (!listed) return;
+    char why[MK_GF_MAX_REASON + 1];
+    memcpy(why, f->payload, f->plen);
+    why[f->plen] = 0;
+    bool fresh = mk_network_note_refusal(g->nw, peer, g->cfg.layer, true, g->name, why);
+    mk_log(fresh ? MK_LOG_WARN : MK_LOG_DEBUG, "groups", "%s %s: %s refused us: %s",
+           mk_refusal_layer_name(g->cfg.layer), g->name, sh, why);
+    for (size_t i = 0; i < f->plen; i++) /* shown as text: no control bytes */
+        if ((unsigned char)why[i] < 0x20 || why[i] == 0x7f) why[i] = '?';
+    pthread_mutex_lock(&g->smu);
+    g->st.refused = true;
+    g->st.refused_by = *peer;
+    memcpy(g->st.refusal, why, f->plen + 1);
+    pthread_mutex_unlock(&g->smu);
+}
+
+/* A bond with peer formed: a refusal it sent no longer stands. */
+static void refusal_clear(mk_group *g, const mk_id *peer) {
+    pthread_mutex_lock(&g->smu);
+    if (g->st.refused && mk_id_eq(&g->st.refused_by, peer)) {
+        g->st.refused = false;
+        g->st.refusal[0] = 0;
+    }
+    pthread_mutex_unlock(&g->smu);
+}
+
+/* Offer a bond on conn if the peer is a validated candidate (net thread);
+ * a listed peer that is refused is told why. */
 void mk_gbond_greet(mk_group *g, mk_transport_conn *conn) {
     mk_id peer;
     mk_transport_conn_peer(conn, &peer);
     pthread_mutex_lock(&g->bmu);
     mk_expiration exp;
-    if (!mk_group_is_cut(g, &peer) &&
-        mk_gadmit_judge_peer_locked(g, &peer, &exp, NULL, NULL) == 0) {
+    if (mk_group_is_cut(g, &peer)) {
+        /* partitioned (tests) */
+    } else if (mk_gadmit_judge_peer_locked(g, &peer, &exp, NULL, NULL) == 0) {
         mk_gbond *b = bond_for_conn(g, &peer, conn);
         if (b && !b->sent_hello && send_hello(g, conn, false) == 0) {
             b->sent_hello = true;
             b->expires = exp;
         }
+    } else if (mk_gadmit_refusal_locked(g, &peer)) {
+        char sh[9];
+        mk_id_short(&peer, sh);
+        refuse_locked(g, conn, &peer, sh);
     }
     pthread_mutex_unlock(&g->bmu);
 }
 
 /* A writer claim counts only with writer validators that pass (wrc). */
-static uint8_t effective_role(mk_group *g, uint8_t role, int wrc, const char *sh) {
+static uint8_t effective_role(mk_group *g, uint8_t role, int wrc, const mk_id *peer,
+                              const char *sh) {
     uint8_t eff = role == MK_GROUP_WRITER ? MK_GROUP_WRITER : MK_GROUP_READER;
     if (eff == MK_GROUP_WRITER && g->wvs && wrc < 0) {
         eff = MK_GROUP_READER;
-        mk_log(MK_LOG_WARN, "groups", "%s claims the writer role: refused (%s)", sh,
-               mk_strerror(wrc));
+        char why[MK_GF_MAX_REASON + 1];
+        snprintf(why, sizeof why, "writer role refused (bonded as a reader): %s", mk_strerror(wrc));
+        bool fresh = mk_network_note_refusal(g->nw, peer, g->cfg.layer, false, g->name, why);
+        mk_log(fresh ? MK_LOG_WARN : MK_LOG_DEBUG, "groups", "%s claims the writer role: %s", sh,
+               why);
         count(g, &g->st.writers_refused);
     }
     return eff;
@@ -188,7 +264,7 @@ static void on_hello(mk_group *g, mk_transport_conn *conn, const mk_id *peer,
     } else if (mk_group_is_cut(g, peer)) {
         /* partitioned (tests) */
     } else if (mk_gadmit_judge_peer_locked(g, peer, &until, &wrc, &wuntil) < 0) {
-        mk_log(MK_LOG_DEBUG, "groups", "hello from %s refused: entry not admitted", sh);
+        refuse_locked(g, conn, peer, sh);
         count(g, &g->st.bonds_refused);
     } else {
         mk_gbond *b = bond_for_conn(g, peer, conn);
@@ -197,11 +273,12 @@ static void on_hello(mk_group *g, mk_transport_conn *conn, const mk_id *peer,
         if (b) {
             b->got_hello = true;
             b->claimed = role;
-            b->role = effective_role(g, role, wrc, sh);
+            b->role = effective_role(g, role, wrc, peer, sh);
             /* A writer bond lasts until the earlier of member and writer
              * admission (wuntil is that earlier one). */
             b->expires = b->role == MK_GROUP_WRITER && g->wvs ? wuntil : until;
             if ((!b->sent_hello || !reply) && send_hello(g, conn, true) == 0) b->sent_hello = true;
+            if (b->sent_hello) refusal_clear(g, peer);
         }
     }
     pthread_mutex_unlock(&g->bmu);
@@ -237,6 +314,12 @@ void mk_gbond_on_frame(mk_group *g, mk_transport_conn *conn, const mk_id *peer,
     }
     if (f->type == MK_GF_BYE) {
         mk_gbond_on_conn_close(g, conn, peer);
+        return;
+    }
+    if (f->type == MK_GF_REFUSE) {
+        char sh[9];
+        mk_id_short(peer, sh);
+        on_refuse(g, peer, f, sh);
         return;
     }
     if (!bonded_on(g, peer, conn, &role)) {
@@ -334,6 +417,10 @@ void mk_gbond_seek(mk_group *g) {
                 b->sent_hello = true;
                 b->expires = exp;
             }
+        } else if (!mk_group_is_cut(g, &e->peer_id) && mk_gadmit_tell_locked(g, e)) {
+            /* refused: never dialed for a bond, so dial once to say why */
+            mk_gbond *b = mk_gbond_find(g, &e->peer_id);
+            dial = !b || !mk_transport_conn_is_open(b->conn);
         }
         pthread_mutex_unlock(&g->bmu);
         if (resend) {

@@ -344,6 +344,19 @@ void mk_group_status_get(mk_group *g, mk_group_status *out) {
     pthread_mutex_unlock(&g->smu);
 }
 
+size_t mk_group_members(mk_group *g, mk_group_member *out, size_t cap) {
+    mk_group_member m[MK_GROUP_MAX_MEMBERS];
+    pthread_mutex_lock(&g->smu);
+    size_t n = g->n_members;
+    memcpy(m, g->members, n * sizeof m[0]);
+    pthread_mutex_unlock(&g->smu);
+    for (size_t i = 0; i < n && i < cap; i++) {
+        out[i] = m[i];
+        out[i].bonded = !m[i].self && mk_group_bonded(g, &m[i].peer); /* takes bmu: smu released */
+    }
+    return n;
+}
+
 bool mk_group_bonded(mk_group *g, const mk_id *peer) {
     mk_transport_conn *c = mk_group_bond_conn(g, peer);
     if (c) mk_transport_conn_unref(c);

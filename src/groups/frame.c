@@ -13,6 +13,8 @@
  *   FWD_RES seq u64, status u32 (two's complement, 0 or a negative MK_E*),
  *           payload <= MK_GROUP_MAX_RESULT
  *   BYE     (empty)
+ *   REFUSE  the validators' reason for refusing the receiver's HELLO, text
+ *           of 1..MK_GF_MAX_REASON bytes (shown, never interpreted)
  * Integers big-endian. Anything else — unknown type, out-of-range
  * values, trailing bytes — is refused with MK_EMALFORMED; the payload is
  * borrowed from the input. All reads go through mk_reader.
@@ -77,6 +79,11 @@ int mk_group_frame_parse(const uint8_t *data, size_t len, mk_group_frame *f, mk_
     }
     case MK_GF_BYE:
         break;
+    case MK_GF_REFUSE: /* the reason: text of 1..MK_GF_MAX_REASON bytes */
+        f->plen = mk_reader_remaining(&r);
+        bad = f->plen == 0 || f->plen > MK_GF_MAX_REASON ||
+              mk_read_view(&r, f->plen, &f->payload) < 0;
+        break;
     default:
         return mk_error_set(err, MK_EMALFORMED, "groups frame: unknown type %u", f->type);
     }
@@ -109,6 +116,7 @@ int mk_group_frame_write_body(mk_writer *w, const mk_group_frame *f) {
         mk_write_u32be(w, (uint32_t)f->status);
         break;
     case MK_GF_BYE:
+    case MK_GF_REFUSE: /* the reason is the payload */
         break;
     default:
         return MK_EINVAL;

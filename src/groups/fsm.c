@@ -48,6 +48,7 @@
  * failed; when raft closes, mk_gprop_stop completes all of them and frees
  * the session table.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -430,7 +431,16 @@ void mk_gprop_propose(mk_group *g, mk_gjob *j) {
     if (mk_gprop_leader_peer(g, &leader) && !mk_id_eq(&leader, &g->self))
         conn = mk_group_bond_conn(g, &leader);
     if (!conn) {
-        mk_gwaiter_complete(g, w, MK_EUNAVAILABLE, NULL, 0, "no reachable leader");
+        /* A member that refused us said why (bond.c): that is the reason. */
+        char msg[sizeof w->msg] = "no reachable leader";
+        pthread_mutex_lock(&g->smu);
+        if (g->st.refused) {
+            char sh[9];
+            mk_id_short(&g->st.refused_by, sh);
+            snprintf(msg, sizeof msg, "not admitted: %s: %s", sh, g->st.refusal);
+        }
+        pthread_mutex_unlock(&g->smu);
+        mk_gwaiter_complete(g, w, MK_EUNAVAILABLE, NULL, 0, msg);
         return;
     }
     mk_gfwd *f = calloc(1, sizeof *f);

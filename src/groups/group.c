@@ -118,6 +118,12 @@ static void group_init(mk_group *g, mk_network *nw, const mk_group_config *cfg) 
         mk_group_id_with_writers(&g->id, g->wvs, &id2);
         g->id = id2;
     }
+    /* The name refusals are recorded under (the id may change above). */
+    if (cfg->name && *cfg->name)
+        snprintf(g->name, sizeof g->name, "%s", cfg->name);
+    else
+        mk_id_short(&g->id, g->name);
+    g->cfg.name = g->name;
     mk_graft_limits_init(&g->rlim, cfg->snapshot_threshold, cfg->snapshot_trailing,
                          cfg->sm->snapshot != NULL);
     mk_graft_limits_trusted(&g->tlim);

@@ -50,7 +50,9 @@ enum {
     MK_GF_FWD = 5,     /* seq u64, kind u8, payload */
     MK_GF_FWD_RES = 6, /* seq u64, status u32 (two's complement), payload */
     MK_GF_BYE = 7,     /* the sender ended its bond */
+    MK_GF_REFUSE = 8,  /* the sender refused our HELLO: reason (1..MK_GF_MAX_REASON bytes) */
 };
+#define MK_GF_MAX_REASON MK_REFUSAL_REASON_MAX
 #define MK_GF_HDR (1 + MK_ID_LEN)
 #define MK_GF_CHUNK ((size_t)64 << 10)
 #define MK_GF_MAX_FRAME (MK_GROUP_MAX_COMMAND + 256)
@@ -86,9 +88,12 @@ typedef struct mk_gvcache {
     uint64_t version;
     int rc;
     mk_expiration expires;
-    int wrc;                /* writer validators' verdict (0 when there are none) */
-    mk_expiration wexpires; /* when the writer admission ends */
-    uint64_t used;          /* LRU stamp */
+    int wrc;                        /* writer validators' verdict (0 when there are none) */
+    mk_expiration wexpires;         /* when the writer admission ends */
+    uint64_t used;                  /* LRU stamp */
+    bool listed;                    /* the entry lists the group (a refusal is worth telling) */
+    uint64_t told;                  /* the entry version whose refusal we dialed to tell */
+    char why[MK_GF_MAX_REASON + 1]; /* the validators' reason of a refusal */
 } mk_gvcache;
 #define MK_GVCACHE_MAX 4096
 
@@ -98,7 +103,7 @@ typedef struct mk_gwaiter {
     bool done;
     int status;
     mk_buf result;
-    char msg[160];
+    char msg[320]; /* room for "not admitted: <peer>: <reason>" */
 } mk_gwaiter;
 
 typedef struct mk_gjob mk_gjob;
@@ -277,6 +282,7 @@ struct mk_group {
     mk_network *nw;
     mk_transport *net;
     mk_id id, key, self;
+    char name[MK_REFUSAL_WHERE_MAX + 1]; /* in refusal records and logs */
     uint64_t self_rid;
     char self_addr[MK_ID_HEX_LEN];
     mk_group_config cfg;
@@ -340,6 +346,8 @@ struct mk_group {
     pthread_mutex_t smu;
     pthread_cond_t cond;
     mk_group_status st;
+    mk_group_member members[MK_GROUP_MAX_MEMBERS]; /* the configuration (bonded unset) */
+    size_t n_members;
 
     /* exactly-once (call.c: the caller's side, fsm.c + session.c: the
      * replicated table); all under smu */
@@ -428,6 +436,13 @@ int mk_gadmit_judge_peer_locked(mk_group *g, const mk_id *peer, mk_expiration *e
                                 mk_expiration *wexp);
 /* Forget peer's cached verdict. */
 void mk_gadmit_evict_locked(mk_group *g, const mk_id *peer);
+/* The cached refusal of peer's entry that is worth telling it (its entry
+ * lists the group and the validators refused it): the reason (valid while
+ * bmu is held), else NULL. */
+const char *mk_gadmit_refusal_locked(mk_group *g, const mk_id *peer);
+/* Should this node dial peer (entry version) to tell it its refusal? Once
+ * per entry version, and only the side that dials (the smaller id). */
+bool mk_gadmit_tell_locked(mk_group *g, const mk_peer_entry *e);
 
 /* ----- bond.c ------------------------------------------------------------- */
 

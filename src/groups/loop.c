@@ -106,9 +106,20 @@ void mk_gloop_update_status(mk_group *g) {
     s->members = g->raft.configuration.n;
     s->voters = 0;
     s->in_config = false;
+    g->n_members = 0;
     for (unsigned i = 0; i < g->raft.configuration.n; i++) {
-        if (g->raft.configuration.servers[i].role == RAFT_VOTER) s->voters++;
-        if (g->raft.configuration.servers[i].id == g->self_rid) s->in_config = true;
+        const struct raft_server *sv = &g->raft.configuration.servers[i];
+        if (sv->role == RAFT_VOTER) s->voters++;
+        if (sv->id == g->self_rid) s->in_config = true;
+        mk_group_member *m = &g->members[g->n_members];
+        if (g->n_members == MK_GROUP_MAX_MEMBERS || !sv->address ||
+            mk_id_from_hex(&m->peer, sv->address, NULL) < 0)
+            continue;
+        m->voter = sv->role == RAFT_VOTER;
+        m->self = sv->id == g->self_rid;
+        m->leader = s->leader_known && mk_id_eq(&m->peer, &s->leader);
+        m->bonded = false;
+        g->n_members++;
     }
     s->bonds = nb;
     s->vcache = nvc;

@@ -22,7 +22,11 @@
  * absolute monotonic deadline taken once at the start.
  *
  * Events are counted and logged, then handed to the observer on the loop
- * with mu released (an observer may call the stats functions).
+ * with mu released (an observer may call the stats functions). A refusal
+ * in either direction is also recorded in the network's ring of recent
+ * refusals (mk_network_note_refusal) and logged as a warning the first
+ * time for that peer and reason, at debug when repeated; other events are
+ * routine (info).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -287,6 +291,25 @@ static void count_event(st_owner *o, st_chan *ch, mk_stream_event_type type, uns
     pthread_mutex_unlock(&o->mu);
 }
 
+/* The log level of an event; a refusal (ours, or the peer's with a
+ * reason other than the network) goes into the network's ring of recent
+ * refusals: a new one is a warning, its repeats (retries) debug. The
+ * rest is routine (an admission, a close, a failed or lost connection that
+ * is retried): info. */
+static mk_log_level event_level(st_owner *o, st_chan *ch, mk_stream_event_type type, bool by_peer,
+                                unsigned reason, const char *text) {
+    bool refusal = type == MK_STREAM_EV_REFUSED ||
+                   (type == MK_STREAM_EV_REJECTED && by_peer && reason != MK_STREAM_R_NETWORK);
+    if (!refusal) return MK_LOG_INFO;
+    char why[MK_REFUSAL_REASON_MAX + 1];
+    snprintf(why, sizeof why, "%s%s%s", mk_stream_reason_name(reason), text && *text ? ": " : "",
+             text && *text ? text : "");
+    return mk_network_note_refusal(o->nw, &ch->peer, MK_REFUSAL_STREAM,
+                                   type == MK_STREAM_EV_REJECTED, o->name, why)
+               ? MK_LOG_WARN
+               : MK_LOG_DEBUG;
+}
+
 void mk_st_emit(st_chan *ch, mk_stream_event_type type, bool by_peer, unsigned reason,
                 const char *text, mk_expiration expires) {
     st_owner *o = ch->o;
@@ -303,10 +326,9 @@ void mk_st_emit(st_chan *ch, mk_stream_event_type type, bool by_peer, unsigned r
     count_event(o, ch, type, reason);
     char pid[9];
     mk_id_short(&ch->peer, pid);
-    mk_log(type == MK_STREAM_EV_ADMITTED ? MK_LOG_INFO : MK_LOG_WARN, ST_LOG,
-           "%s %s: %s %s%s%s%s%s", ch->p ? "producer" : "consumer", o->name,
-           mk_stream_event_name(type), pid, reason ? " reason=" : "",
-           reason ? mk_stream_reason_name(reason) : "", text && *text ? ": " : "",
-           text && *text ? text : "");
+    mk_log(event_level(o, ch, type, by_peer, reason, text), ST_LOG, "%s %s: %s %s%s%s%s%s",
+           ch->p ? "producer" : "consumer", o->name, mk_stream_event_name(type), pid,
+           reason ? " reason=" : "", reason ? mk_stream_reason_name(reason) : "",
+           text && *text ? ": " : "", text && *text ? text : "");
     if (o->on_event) o->on_event(&ev, o->event_ctx);
 }

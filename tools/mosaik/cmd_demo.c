@@ -30,6 +30,7 @@
  * is left at the end; the temporary directory is removed.
  *
  * usage: mosaik demo [--json] [--duration SECONDS] [--expire-after SECONDS]
+ *                    [--http [IP:]PORT] (the producer's status page)
  * (out-of-range values are usage errors: nothing is adjusted silently).
  */
 #include <errno.h>
@@ -129,6 +130,8 @@ static void render(child *all, size_t n, child *ch, json_t *o) {
             : !strcmp(ch->mrtd, "other") ? "simulated TDX ticket, OTHER MRTD"
                                          : "simulated TDX ticket, expected MRTD",
             when[0] ? ", expires " : "", when);
+        const char *http = json_string_value(json_object_get(o, "http"));
+        if (http) say("%-8s status page: http://%s/ (while the demo runs)", ch->name, http);
         return;
     }
     if (!strcmp(ev, "stats")) {
@@ -326,9 +329,23 @@ static void read_producer_addr(const char *dir, char *boot, size_t n) {
 
 /* The producer, then (once it is up and its address known) the consumers,
  * node-e with a ticket expiring at exp_s. */
-static int demo_spawn(child ch[NODES], char *self, char *dir, char *dur_s, char *exp_s) {
-    char *pargs[] = {self, "demo",   "--node", (char *)ch[0].name, "--role", "producer", "--dir",
-                     dir,  "--mrtd", "good",   "--duration",       dur_s,    NULL};
+static int demo_spawn(child ch[NODES], char *self, char *dir, char *dur_s, char *exp_s,
+                      char *http) {
+    char *pargs[] = {self,
+                     "demo",
+                     "--node",
+                     (char *)ch[0].name,
+                     "--role",
+                     "producer",
+                     "--dir",
+                     dir,
+                     "--mrtd",
+                     "good",
+                     "--duration",
+                     dur_s,
+                     http ? "--http" : NULL,
+                     http,
+                     NULL};
     if (spawn(&ch[0], self, pargs) < 0) return cli_fail(CLI_IO, "demo: cannot start the producer");
     /* Wait for the producer's address (the consumers' bootstrap peer). */
     char boot[200] = "";
@@ -441,7 +458,7 @@ static void demo_summary(const child ch[NODES]) {
     json_decref(o);
 }
 
-static int parent_main(int duration, int expire_after) {
+static int parent_main(int duration, int expire_after, char *http) {
     char self[1024], dir[] = "/tmp/mosaik-demo-XXXXXX", mrtd[97];
     int rc = demo_prepare(self, dir, mrtd);
     if (rc != CLI_CONTINUE) return rc;
@@ -469,7 +486,7 @@ static int parent_main(int duration, int expire_after) {
     char dur_s[16], exp_s[32];
     snprintf(dur_s, sizeof dur_s, "%d", duration + 1);
     snprintf(exp_s, sizeof exp_s, "%lld", (long long)exp_e);
-    rc = demo_spawn(ch, self, dir, dur_s, exp_s);
+    rc = demo_spawn(ch, self, dir, dur_s, exp_s, http);
     if (rc == CLI_OK) demo_watch(ch, duration);
     demo_stop(ch, dir);
     if (rc == CLI_OK || g_json) demo_summary(ch);
@@ -479,6 +496,7 @@ static int parent_main(int duration, int expire_after) {
 void cli_demo_usage(FILE *f) {
     fprintf(f,
             "usage: mosaik demo [--json] [--duration SECONDS] [--expire-after SECONDS]\n"
+            "                   [--http [IP:]PORT]\n"
             "\n"
             "Six node processes on 127.0.0.1 form one network; a producer serves a stream\n"
             "that admits only consumers whose TDX ticket shows the expected MRTD. Two are\n"
@@ -491,6 +509,8 @@ void cli_demo_usage(FILE *f) {
             "                       (default 8)\n"
             "  --json               one JSON object per line (the nodes' events, then\n"
             "                       \"end\" with the summary)\n"
+            "  --http [IP:]PORT     the producer serves its status page there while the\n"
+            "                       demo runs (IP defaults to 127.0.0.1; PORT 0: any)\n"
             "\n"
             "Exit status: 0 ran, 1 a node failed, 2 usage error, 3 a process or a file\n"
             "could not be made.\n",
@@ -524,6 +544,9 @@ static int demo_node_option(int c, const char *arg, cli_demo_node_args *a, const
         if (cli_parse_u64("--duration", arg, 1, 3601, &v)) return CLI_USAGE;
         a->duration = (int)v;
         break;
+    case 'H':
+        a->http = arg;
+        break;
     default:
         return cli_help_or_usage(c == 'h', cli_demo_usage);
     }
@@ -543,6 +566,7 @@ int cli_cmd_demo(int argc, char **argv) {
                             {"mrtd", required_argument, 'M', NULL, NULL},
                             {"bootstrap", required_argument, 'B', NULL, NULL},
                             {"expires", required_argument, 'E', NULL, NULL},
+                            {"http", required_argument, 'H', NULL, NULL},
                             {"help", no_argument, 'h', NULL, NULL},
                             {NULL, 0, 0, NULL, NULL}};
     int c, rc;
@@ -566,7 +590,7 @@ int cli_cmd_demo(int argc, char **argv) {
         return cli_usage_error("demo: --duration %d is too short for the default --expire-after 8 "
                                "(give --expire-after 2..%d)",
                                a.duration, a.duration - 2);
-    return parent_main(a.duration, (int)expire_after);
+    return parent_main(a.duration, (int)expire_after, (char *)a.http);
 }
 
 #else /* !MOSAIK_HAVE_TDX */

@@ -30,7 +30,8 @@ typedef struct cli_demo_node_args {
     const char *name, *dir, *bootstrap, *mrtd; /* mrtd: "good", "other" or "none" */
     int64_t expires;                           /* the ticket's expiry; 0: in an hour */
     bool producer;
-    int duration; /* seconds */
+    int duration;     /* seconds */
+    const char *http; /* producer: serve the status page there (--http), or NULL */
 } cli_demo_node_args;
 
 /* Run one node until the duration is over or a signal; its exit code. */

@@ -12,7 +12,9 @@
  * events: ready, admitted, refused, rejected, disconnected, stats, final;
  * error with a reason), serialised by a mutex because stream callbacks run
  * on the I/O thread. Every path stops the I/O thread before the process
- * exits. The producer writes "PEERID@ADDR" to DIR/producer.addr.
+ * exits. The producer writes "PEERID@ADDR" to DIR/producer.addr; with
+ * --http it serves the status page (http*.c) while it sends, and its
+ * "ready" event carries the address.
  */
 #include <pthread.h>
 #include <signal.h>
@@ -24,6 +26,7 @@
 #include <jansson.h>
 
 #include "cmd_demo.h"
+#include "http.h"
 #include "mosaik/streams.h"
 
 #if MOSAIK_HAVE_TDX
@@ -117,9 +120,11 @@ static int node_ticket(const cli_demo_node_args *a, mk_network *nw, mk_tdx_sim *
 
 /* The stream, as its producer or a consumer, with the requirement both
  * sides apply: a TDX ticket with the expected MRTD, verified to the
- * simulator's root (trusted explicitly). */
-static int node_stream(const cli_demo_node_args *a, mk_network *nw, mk_tdx_sim *sim,
-                       mk_stream_producer **pp, mk_stream_consumer **cp) {
+ * simulator's root (trusted explicitly). *page_v (when not NULL) gets a
+ * validator of the same spec, for the status page. */
+static int node_open_stream(const cli_demo_node_args *a, mk_network *nw, mk_tdx_sim *sim,
+                            mk_stream_producer **pp, mk_stream_consumer **cp,
+                            mk_validator **page_v) {
     mk_error err;
     mk_error_clear(&err);
     mk_tdx_sim_td want;
@@ -137,6 +142,8 @@ static int node_stream(const cli_demo_node_args *a, mk_network *nw, mk_tdx_sim *
         .producer = {.validators = specs, .n_validators = 1},
         .consumer = {.validators = specs, .n_validators = 1},
     };
+    if (page_v && !(*page_v = specs[0].make(specs[0].arg, &err)))
+        return node_fail("--http validator", &err);
     int rc;
     if (a->producer) {
         mk_stream_producer_config po;
@@ -157,6 +164,8 @@ static int node_stream(const cli_demo_node_args *a, mk_network *nw, mk_tdx_sim *
 
 /* The "ready" event; the producer also writes "PEERID@ADDR" to
  * DIR/producer.addr for the parent. */
+static node_http *g_http; /* the producer's status page, or NULL */
+
 static int node_ready(const cli_demo_node_args *a, mk_network *nw, bool has_ticket,
                       mk_expiration exp) {
     mk_error err;
@@ -175,6 +184,11 @@ static int node_ready(const cli_demo_node_args *a, mk_network *nw, bool has_tick
     json_object_set_new(o, "mrtd", json_string(a->mrtd));
     json_object_set_new(o, "ticket_expires", has_ticket ? json_integer(exp) : json_null());
     json_object_set_new(o, "simulated", json_true());
+    if (g_http) {
+        char h[MK_TRANSPORT_ADDR_MAX + 8];
+        node_http_addr(g_http, h, sizeof h);
+        json_object_set_new(o, "http", json_string(h));
+    }
     if (a->producer) {
         char line[200], path2[1100];
         int ln = snprintf(line, sizeof line, "%s@%s\n", hex, addr);
@@ -209,7 +223,10 @@ static void node_serve(const cli_demo_node_args *a, mk_stream_producer *p, mk_st
                                (unsigned long long)n);
             mk_stream_send(p, msg, (size_t)len, 100, NULL);
             n++;
-            cli_demo_sleep_ms(100);
+            if (g_http)
+                node_http_serve_for(g_http, 100);
+            else
+                cli_demo_sleep_ms(100);
         } else {
             mk_stream_item it;
             if (mk_stream_recv(c, 100, &it) == 0) mk_stream_item_free(&it);
@@ -234,9 +251,23 @@ static int node_run(const cli_demo_node_args *a, mk_network *nw, mk_tdx_sim *sim
     bool has_ticket = strcmp(a->mrtd, "none") != 0;
     mk_expiration exp = a->expires ? a->expires : mk_now() + 3600;
     int rc = has_ticket ? node_ticket(a, nw, sim, coll, exp) : CLI_OK;
-    if (rc == CLI_OK) rc = node_stream(a, nw, sim, pp, cp);
+    /* The producer's status page shows what its validator says of each
+     * peer (a validator of its own, from the same spec). */
+    bool page = a->http && a->producer;
+    mk_validator *v = NULL;
+    if (rc == CLI_OK) rc = node_open_stream(a, nw, sim, pp, cp, page ? &v : NULL);
+    node_stream ns = {.name = DEMO_STREAM, .p = *pp};
+    http_view view = {nw, v, &ns, mk_mono_ms(), NULL, 0};
+    if (rc == CLI_OK && page) {
+        mk_error err;
+        mk_error_clear(&err);
+        if (node_http_start(a->http, &view, &g_http, &err) < 0) rc = node_fail("--http", &err);
+    }
     if (rc == CLI_OK) rc = node_ready(a, nw, has_ticket, exp);
     if (rc == CLI_OK) node_serve(a, *pp, *cp);
+    node_http_stop(g_http);
+    g_http = NULL;
+    mk_validator_free(v);
     return rc;
 }
 

@@ -29,6 +29,9 @@
  * The options come from the command line and the configuration file of
  * --config (cmd_node_opts.c); the metrics responder adds the node's stream
  * statistics (cmd_node_stream.c) to the library's Prometheus text.
+ *
+ * --http ADDR serves the status page (http*.c, docs/status-page.md) from
+ * the same poll loop: the server's descriptor is one more in the poll set.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -49,6 +52,7 @@
 #include "cli.h"
 #include "cmd_node.h"
 #include "cmd_node_stream.h"
+#include "http.h"
 
 static int sig_pipe[2] = {-1, -1};
 
@@ -85,6 +89,8 @@ void cli_node_usage(FILE *f) {
             "  --consume NAME          consume stream NAME, printing what arrives\n"
             "  --exit-after-items N    with --consume: leave after N items\n"
             "  --metrics ADDR          serve Prometheus metrics over HTTP on ip:port\n"
+            "  --http [IP:]PORT        serve the status page, JSON API and metrics (read-only;\n"
+            "                          IP defaults to 127.0.0.1; see docs/status-page.md)\n"
             "  --json                  one JSON object per line\n"
             "  --run-for SECONDS       exit (with a departure) after this long\n"
             "  --no-depart             on exit, leave without announcing a departure\n"
@@ -393,6 +399,8 @@ typedef struct node_run {
     int mfd; /* the metrics socket, or -1 */
     mk_error err;
     node_stream stream;
+    node_http *http; /* --http, or NULL */
+    http_view view;  /* what it shows */
 #if MOSAIK_HAVE_TDX
     tdx_state tdx;
 #endif
@@ -465,6 +473,16 @@ static int node_start(node_run *r, const node_opts *o) {
     return node_start_stream(r, o);
 }
 
+/* --http: the status page server over the node's handles. */
+static int node_start_http(node_run *r, const node_opts *o) {
+    if (!o->http_addr) return CLI_CONTINUE;
+    r->view = (http_view){r->c.nw, r->c.tdx_validator, &r->stream, mk_mono_ms()};
+    if (node_http_start(o->http_addr, &r->view, &r->http, &r->err) < 0)
+        return r->err.code == MK_EINVAL ? cli_usage_error("node: %s", r->err.msg)
+                                        : cli_fail_err("node", &r->err);
+    return CLI_CONTINUE;
+}
+
 /* The bound address of a listening socket as "ip:port" ("[ip]:port" for
  * IPv6); empty when it has none. */
 static void sock_addr_text(int fd, char *out, size_t n) {
@@ -506,10 +524,16 @@ static void node_print_started(node_run *r) {
         sock_addr_text(r->mfd, maddr, sizeof maddr);
         json_object_set_new(o, "metrics", json_string(maddr));
     }
-    char text[512];
-    snprintf(text, sizeof text, "node %s\n  listening on %s\n  network %s\n  bootstrap: %s\n%s%s%s",
-             ph, addr, nh, bs, maddr[0] ? "  metrics: http://" : "", maddr,
-             maddr[0] ? "/metrics\n" : "");
+    char haddr[MK_TRANSPORT_ADDR_MAX + 8] = "";
+    if (r->http) {
+        node_http_addr(r->http, haddr, sizeof haddr);
+        json_object_set_new(o, "http", json_string(haddr));
+    }
+    char text[640];
+    snprintf(text, sizeof text,
+             "node %s\n  listening on %s\n  network %s\n  bootstrap: %s\n%s%s%s%s%s%s", ph, addr,
+             nh, bs, maddr[0] ? "  metrics: http://" : "", maddr, maddr[0] ? "/metrics\n" : "",
+             haddr[0] ? "  status page: http://" : "", haddr, haddr[0] ? "/\n" : "");
     emit(&r->c, o, text);
     json_decref(o);
 }
@@ -525,10 +549,13 @@ static void node_loop(node_run *r, double run_for) {
         if (now >= end) break;
         int timeout = end == UINT64_MAX ? 1000 : (int)(end - now < 1000 ? end - now : 1000);
         if ((r->stream.p || r->stream.c) && timeout > 100) timeout = 100;
-        struct pollfd p[3] = {{mk_network_event_fd(r->c.nw), POLLIN, 0},
+        int ht = r->http ? node_http_timeout_ms(r->http) : -1;
+        if (ht >= 0 && ht < timeout) timeout = ht;
+        struct pollfd p[4] = {{mk_network_event_fd(r->c.nw), POLLIN, 0},
                               {sig_pipe[0], POLLIN, 0},
-                              {r->mfd, POLLIN, 0}};
-        int n = poll(p, r->mfd >= 0 ? 3 : 2, timeout);
+                              {r->mfd, POLLIN, 0},
+                              {r->http ? node_http_fd(r->http) : -1, POLLIN, 0}};
+        int n = poll(p, 4, timeout); /* fd -1: ignored */
         if (n < 0 && errno != EINTR) break;
         if (p[1].revents & POLLIN) stop = true;
         mk_network_event ev;
@@ -537,6 +564,7 @@ static void node_loop(node_run *r, double run_for) {
             mk_network_event_free(&ev);
         }
         if (r->mfd >= 0 && (p[2].revents & POLLIN)) serve_metrics(&r->c, r->mfd);
+        if (r->http) node_http_run(r->http);
         if (node_stream_step(&r->stream, mk_mono_ms())) stop = true;
 #if MOSAIK_HAVE_TDX
         tdx_print_notes(&r->tdx); /* the library renews the TDX ticket */
@@ -558,6 +586,7 @@ static void node_leave(node_run *r, bool no_depart) {
 }
 
 static void node_run_free(node_run *r) {
+    node_http_stop(r->http); /* before what it shows */
     node_stream_free(&r->stream);
     mk_network_free(r->c.nw);
     if (r->mfd >= 0) close(r->mfd);
@@ -589,6 +618,7 @@ static int node_main(const node_opts *o) {
 #endif
     if (rc == CLI_CONTINUE) rc = node_signals();
     if (rc == CLI_CONTINUE) rc = node_start(&r, o);
+    if (rc == CLI_CONTINUE) rc = node_start_http(&r, o);
     if (rc == CLI_CONTINUE) {
         node_print_started(&r);
         node_loop(&r, o->run_for);

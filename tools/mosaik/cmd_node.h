@@ -37,6 +37,7 @@ enum {
     NODE_OPT_CONSUME,
     NODE_OPT_EXIT_AFTER,
     NODE_OPT_METRICS,
+    NODE_OPT_HTTP,
     NODE_OPT_JSON,
     NODE_OPT_RUN_FOR,
     NODE_OPT_NO_DEPART,
@@ -55,7 +56,8 @@ typedef struct node_opts {
     mk_network_config cfg;
     const char *boot[NODE_MAX_LIST], *tags[NODE_MAX_LIST], *adv[NODE_MAX_LIST];
     size_t nboot, ntags, nadv;
-    const char *jwt_path, *metrics_addr, *tdx_mrtd, *tdx_state_path, *req_mrtd, *trust_root;
+    const char *jwt_path, *metrics_addr, *http_addr, *tdx_mrtd, *tdx_state_path, *req_mrtd,
+        *trust_root;
     const char *sim_meas, *req_meas, *produce, *consume, *config;
     uint64_t exit_after;
     double run_for;

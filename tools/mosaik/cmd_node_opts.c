@@ -58,6 +58,7 @@ static const node_opt_def DEFS[NODE_OPT_COUNT] = {
     {"consume", NODE_OPT_CONSUME, K_VALUE},
     {"exit-after-items", NODE_OPT_EXIT_AFTER, K_VALUE},
     {"metrics", NODE_OPT_METRICS, K_VALUE},
+    {"http", NODE_OPT_HTTP, K_VALUE},
     {"json", NODE_OPT_JSON, K_FLAG},
     {"run-for", NODE_OPT_RUN_FOR, K_VALUE},
     {"no-depart", NODE_OPT_NO_DEPART, K_FLAG},
@@ -163,6 +164,9 @@ static int node_option(int id, const char *arg, node_opts *o) {
         break;
     case NODE_OPT_METRICS:
         o->metrics_addr = arg;
+        break;
+    case NODE_OPT_HTTP:
+        o->http_addr = arg;
         break;
     case NODE_OPT_JSON:
         o->json = true;

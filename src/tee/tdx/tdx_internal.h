@@ -14,6 +14,8 @@
  *   verify.c     the verifier: runs the trust model's steps in order
  *   ticket.c     TDX's ticket format on the shared envelope, and the TDX
  *                ticket API over it
+ *   validator.c  the TDX validator
+ *   describe.c   what a ticket shows, for the operator's view
  *
  * Not installed; not part of the public API.
  */
@@ -119,5 +121,12 @@ void mk_tdx_extra_data_encode(const mk_tdx_extra_data *x, uint8_t out[MK_TDX_EXT
  * zeroes *t on failure and allocates nothing. */
 int mk_tdx_ticket_encode_cbor(const mk_tdx_ticket *t, mk_buf *out, mk_error *err);
 int mk_tdx_ticket_decode_cbor(const uint8_t *data, size_t len, mk_tdx_ticket *t, mk_error *err);
+
+/* ---- validator.c ---- */
+
+/* Only step 1 of v (a TDX validator): the quote's chain, signatures,
+ * collateral and TCB; res filled as mk_tdx_verify fills it. */
+int mk_tdx_validator_verify_quote(const mk_validator *v, const mk_tdx_ticket *t, int64_t now,
+                                  mk_tdx_result *res, mk_error *err);
 
 #endif

@@ -54,6 +54,7 @@
 #include "mosaik/clock.h"
 #include "mosaik/crypto.h"
 #include "mosaik/encoding.h"
+#include "tee/tdx/tdx_internal.h"
 #include "tee/tee_internal.h"
 
 #define SIG_DOMAIN "mosaik.validator.tdx.v1"
@@ -577,6 +578,12 @@ int mk_tdx_validator_validate_ex(const mk_validator *v, const uint8_t *data, siz
                                  mk_tdx_result *res, mk_error *err) {
     if (!v || v->ops != &tdx_ops) return mk_error_set(err, MK_EINVAL, "not a TDX validator");
     return validate_impl(v->state, data, len, peer, now, expires, res, err);
+}
+
+int mk_tdx_validator_verify_quote(const mk_validator *v, const mk_tdx_ticket *t, int64_t now,
+                                  mk_tdx_result *res, mk_error *err) {
+    if (!v || v->ops != &tdx_ops) return mk_error_set(err, MK_EINVAL, "not a TDX validator");
+    return verify_quote(v->state, t, now, res, err);
 }
 
 mk_validator *mk_tdx_validator_new(const mk_tdx_validator_opts *o, mk_error *err) {
