@@ -35,7 +35,7 @@ static char g_context[256]; /* cli_set_context */
 static char g_path[160];    /* "tdx verify" */
 static bool g_emitted;      /* the one JSON object was printed */
 
-static void report(const char *fmt, va_list ap) {
+__attribute__((format(printf, 1, 0))) static void report(const char *fmt, va_list ap) {
     char msg[768];
     vsnprintf(msg, sizeof msg, fmt, ap);
     if (g_context[0])
