@@ -76,7 +76,7 @@ PY
 # The rows checked here, with the table's expectation in dcap-qvl's words.
 declare -A AT=([1]=1752919234 [2]=1752919235)
 declare -A WANT=([1]="ok UpToDate " [2]="refused")
-checked=$(awk -F'\t' '!/^#/ && $1 != "id" && $7 ~ /^web 0\.3\.3: checked/ { print $1 }' "$TABLE")
+checked=$(awk -F'\t' '!/^#/ && $1 != "id" && $7 ~ /web 0\.3\.3: checked/ { print $1 }' "$TABLE")
 [ -n "$checked" ] || fail "the table marks no row as checked by dcap-qvl-web"
 for id in $checked; do
   t=${AT[$id]:-}
