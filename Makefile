@@ -2,7 +2,10 @@
 #
 #   make            build (installs missing Debian packages when run as root)
 #   make demo       build and run the demo
-#   make test       build and run every test: plain, then ASan+UBSan, then fuzzers
+#   make test       build and run every test: the quick mutation checks, then
+#                   plain, ASan+UBSan, fuzzers
+#   make mutants    every targeted mutant of the verifiers must be killed by
+#                   its tests (scripts/mutants.sh, tests/mutants/)
 #   make bench      run the benchmarks
 #   make fuzz       build and run each libFuzzer target (FUZZ_SECONDS each)
 #   make install    install library, headers, mosaik.pc, CMake package, the CLI
@@ -28,7 +31,7 @@ INSTALL_MANIFEST := $(BUILD)/make-install-manifest.txt
 # Quiet: no "Entering directory" lines from the sub-makes CMake runs.
 MAKEFLAGS += --no-print-directory
 
-.PHONY: all deps build configure demo test test-plain test-asan fuzz bench install uninstall format clean
+.PHONY: all deps build configure demo test test-plain test-asan mutants fuzz bench install uninstall format clean
 
 all: build
 
@@ -44,9 +47,15 @@ build: configure
 demo: build
 	@scripts/demo.sh $(BUILD)
 
+# The quick mutants (tests/mutants/*.mut, "quick") first: a minute, and a
+# survivor means the tests below would pass with a broken verifier.
 test: deps
 	@scripts/deps.sh builder || true
+	@JOBS=$(JOBS) scripts/mutants.sh --quick
 	@scripts/test.sh
+
+mutants: deps
+	@JOBS=$(JOBS) scripts/mutants.sh
 
 test-plain: build
 	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS)

@@ -1,34 +1,39 @@
 /*
  * tee/tdx/tcb.c — TCB evaluation of a TDX quote against verified collateral,
- * by Intel's current QVL rules (QuoteVerifier / TcbLevelCheck /
- * TdxModuleCheck / TDRelaunchCheck, "QVL-2024"; the 2026 refactor gives the
- * same results). The rules, with the merging of statuses, are restated in
- * docs/tdx-collateral.md ("TCB evaluation").
+ * by Intel's QVL v1.27 (the newest: QuoteVerifier, EvaluateTcb,
+ * TcbLevelCheck, TdxModuleCheck, TDRelaunchCheck). The rules, each with its
+ * source, the what-if cases and the reasons for following v1.27 rather than
+ * the older relaunch rule are in docs/tdx-tcb-rules.md.
  *
  * Order of checks (each failure is terminal, MK_EMISMATCH):
- *   1. TCB info is a TDX v3 document and the quote is a TDX quote;
- *   2. FMSPC and PCE-ID of the PCK certificate equal the TCB info's (bytes);
- *   3. TDX module identity: the top-level tdxModule, replaced by the
+ *   1. TCB info is a TDX v3 document and the quote is a TDX quote (I1);
+ *   2. FMSPC and PCE-ID of the PCK certificate equal the TCB info's (I2);
+ *   3. TDX module identity (I3): the top-level tdxModule, replaced by the
  *      identity "TDX_%02X" of tee_tcb_svn[1] when that byte is > 0; the
  *      quote's MRSIGNERSEAM must equal its mrsigner, and SEAM attributes
  *      must be zero and equal to its attributes (Intel parses the mask but
  *      does not apply it);
- *   4. QE identity: id TD_QE, masked MISCSELECT and ATTRIBUTES, MRSIGNER,
- *      ISVPRODID; the QE level is the first (JSON order) with
+ *   4. QE identity (I4): id TD_QE, masked MISCSELECT and ATTRIBUTES,
+ *      MRSIGNER, ISVPRODID; the QE level is the first (JSON order) with
  *      isvsvn <= the report's ISVSVN (none: "no TCB level matches");
- *   5. platform level: the first level in Intel's order (collateral_parse.c sorts)
- *      whose 16 SGX components and PCESVN are <= the PCK certificate's and
- *      whose TDX components are <= tee_tcb_svn, compared from index 2 when
- *      tee_tcb_svn[1] > 0 (the module is graded separately), else from 0;
- *   6. module level: the first module level (ISVSVN descending) with
- *      isvsvn <= tee_tcb_svn[0], only when tee_tcb_svn[1] > 0.
- * Status merging is Intel's: module OutOfDate turns UpToDate/SWHardening
- * into OutOfDate and the configuration statuses into
- * OutOfDateConfigurationNeeded; Revoked wins; for TD 1.5 bodies the
- * relaunch check may turn an OutOfDate caused by the module into
- * TDRelaunchAdvised(ConfigurationNeeded) when tee_tcb_svn2 is current; the
- * QE status is merged last the same way. Advisory IDs: the deduplicated
- * union of the platform, module and QE levels' lists, in that order.
+ *   5. the launch evaluation of tee_tcb_svn (I6-I9): the platform level is
+ *      the first level in Intel's order (collateral_parse.c sorts) whose 16
+ *      SGX components and PCESVN are <= the PCK certificate's and whose TDX
+ *      components are <= the SVNs, compared from index 2 when SVN[1] > 0
+ *      (the module is graded separately), else from 0; the module level is
+ *      the first level (ISVSVN descending) of the identity TDX_<SVN[1]> with
+ *      isvsvn <= SVN[0], only when SVN[1] > 0; the platform status is
+ *      converged with the module's and the QE's (a component OutOfDate turns
+ *      UpToDate/SWHardeningNeeded into OutOfDate and the configuration
+ *      statuses into OutOfDateConfigurationNeeded; a component Revoked makes
+ *      it Revoked);
+ *   6. for TD 1.5 bodies, the same evaluation of tee_tcb_svn2 (the current
+ *      module), whose failure is final; then the relaunch rule (I10'): a
+ *      launch status OutOfDate(ConfigurationNeeded) with a current status
+ *      UpToDate, SWHardeningNeeded or a configuration status becomes
+ *      TDRelaunchAdvised(ConfigurationNeeded).
+ * Advisory IDs (I11): the launch evaluation's platform, QE and module
+ * levels' IDs, deduplicated and sorted bytewise (Intel's std::set).
  *
  * Pure function of its inputs; writes res only on success. The statuses'
  * names (Intel's, as in the collateral: "UpToDate", ...) are here too.
@@ -36,6 +41,7 @@
 #include "tee/tdx/collateral_internal.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -85,6 +91,11 @@ static void adv_add(adv_acc *a, const mk_tdx_advisory *adv, size_t n) {
     }
 }
 
+/* Advisory IDs sort as Intel's std::set<std::string> does (bytes). */
+static int adv_cmp(const void *x, const void *y) {
+    return strcmp((const char *)x, (const char *)y);
+}
+
 static bool is_config(mk_tdx_tcb_status s) {
     return s == MK_TDX_TCB_CONFIGURATION_NEEDED ||
            s == MK_TDX_TCB_OUT_OF_DATE_CONFIGURATION_NEEDED ||
@@ -92,17 +103,20 @@ static bool is_config(mk_tdx_tcb_status s) {
            s == MK_TDX_TCB_TD_RELAUNCH_ADVISED_CONFIGURATION_NEEDED;
 }
 
-/* Intel's convergeTcbStatusWith{TdxModule,Qe}TcbStatus: `other` is the
- * module or QE level status (UpToDate / OutOfDate-like / Revoked). */
-static mk_tdx_tcb_status converge(mk_tdx_tcb_status s, mk_tdx_tcb_status other) {
-    if (other == MK_TDX_TCB_REVOKED) return MK_TDX_TCB_REVOKED;
-    if (other != MK_TDX_TCB_UP_TO_DATE) {
+/* Intel's convergeTcbStatuses (QVL v1.27 EvaluateTcb.cpp): a module or QE
+ * level OutOfDate turns UpToDate/SWHardeningNeeded into OutOfDate and the
+ * configuration statuses into OutOfDateConfigurationNeeded; a Revoked one
+ * makes the result Revoked. Other component statuses change nothing. */
+static mk_tdx_tcb_status converge(mk_tdx_tcb_status s, mk_tdx_tcb_status module,
+                                  mk_tdx_tcb_status qe) {
+    if (module == MK_TDX_TCB_OUT_OF_DATE || qe == MK_TDX_TCB_OUT_OF_DATE) {
         if (s == MK_TDX_TCB_UP_TO_DATE || s == MK_TDX_TCB_SW_HARDENING_NEEDED)
-            return MK_TDX_TCB_OUT_OF_DATE;
-        if (s == MK_TDX_TCB_CONFIGURATION_NEEDED ||
-            s == MK_TDX_TCB_CONFIGURATION_AND_SW_HARDENING_NEEDED)
-            return MK_TDX_TCB_OUT_OF_DATE_CONFIGURATION_NEEDED;
+            s = MK_TDX_TCB_OUT_OF_DATE;
+        else if (s == MK_TDX_TCB_CONFIGURATION_NEEDED ||
+                 s == MK_TDX_TCB_CONFIGURATION_AND_SW_HARDENING_NEEDED)
+            s = MK_TDX_TCB_OUT_OF_DATE_CONFIGURATION_NEEDED;
     }
+    if (module == MK_TDX_TCB_REVOKED || qe == MK_TDX_TCB_REVOKED) s = MK_TDX_TCB_REVOKED;
     return s;
 }
 
@@ -187,39 +201,98 @@ static bool tdx_ok(const mk_tdx_tcb_level *l, const uint8_t svn[16], int start) 
     return true;
 }
 
-/* The TD 1.5 relaunch check (TDRelaunchCheck.cpp); returns the new
- * status, or MK_EMISMATCH. */
-static int relaunch(const mk_tdx_tcb_info *t, const mk_tdx_quote *q, mk_tdx_tcb_status sgx,
-                    mk_tdx_tcb_status tdx, mk_tdx_tcb_status module, const mk_tdx_isv_level *qe,
-                    mk_tdx_tcb_status *out, mk_error *err) {
-    *out = tdx;
-    if (q->body_type != MK_TDX_BODY_TD15) return 0;
-    if (qe && qe->status != MK_TDX_TCB_UP_TO_DATE) return 0;
-    if (!(sgx == MK_TDX_TCB_UP_TO_DATE || sgx == MK_TDX_TCB_SW_HARDENING_NEEDED ||
-          sgx == MK_TDX_TCB_CONFIGURATION_NEEDED ||
-          sgx == MK_TDX_TCB_CONFIGURATION_AND_SW_HARDENING_NEEDED))
-        return 0;
-    if (tdx != MK_TDX_TCB_OUT_OF_DATE && tdx != MK_TDX_TCB_OUT_OF_DATE_CONFIGURATION_NEEDED)
-        return 0;
-    if (module != MK_TDX_TCB_OUT_OF_DATE) return 0;
-    const mk_tdx_tcb_level *latest = &t->levels[0];
-    const uint8_t *svn2 = q->body.tee_tcb_svn2;
-    bool ok;
-    if (svn2[1] == 0) {
-        ok = svn2[0] >= latest->tdx[0] && svn2[2] >= latest->tdx[2];
-    } else {
-        const mk_tdx_module_identity *m2 = find_module(t, svn2[1]);
-        if (!m2)
-            return mk_error_set(err, MK_EMISMATCH,
-                                "TDX module identity TDX_%02X (tee_tcb_svn2) not in the TCB info",
-                                svn2[1]);
-        ok = svn2[0] >= m2->levels[0].isvsvn && svn2[2] >= latest->tdx[2];
+/* One TDX evaluation (QVL v1.27 EvaluateTcb.cpp tdxEvaluateTCB) of one TEE
+ * TCB SVN vector: its platform level, its module level, the QE level, the
+ * converged status and the advisory IDs. `which` names the vector in
+ * reasons ("" for tee_tcb_svn, " (tee_tcb_svn2)"). */
+typedef struct eval {
+    mk_tdx_tcb_status status, platform;
+    adv_acc adv;
+} eval;
+
+/* Platform level: the first level (Intel's order) whose SGX components and
+ * PCESVN are <= the PCK certificate's and whose TDX components are <= svn,
+ * compared from index 2 when svn[1] > 0, else from 0. */
+static int platform_level(const mk_tdx_tcb_info *t, const mk_tdx_pck_ext *ext,
+                          const uint8_t svn[16], const char *which, const mk_tdx_tcb_level **out,
+                          mk_error *err) {
+    int start = svn[1] > 0 ? 2 : 0;
+    bool any_sgx = false;
+    char a[33];
+    *out = NULL;
+    for (size_t i = 0; i < t->n_levels; i++) {
+        const mk_tdx_tcb_level *l = &t->levels[i];
+        if (!sgx_ok(l, ext)) continue;
+        any_sgx = true;
+        if (tdx_ok(l, svn, start)) {
+            *out = l;
+            return 0;
+        }
     }
-    if (ok)
-        *out = (is_config(sgx) || is_config(tdx))
-                   ? MK_TDX_TCB_TD_RELAUNCH_ADVISED_CONFIGURATION_NEEDED
-                   : MK_TDX_TCB_TD_RELAUNCH_ADVISED;
+    if (!any_sgx) {
+        hex16(ext->sgx_tcb_comp, a);
+        return mk_error_set(err, MK_EMISMATCH,
+                            "no TCB level matches (PCK SGX components %s, PCESVN %u are below "
+                            "every level of the TCB info)",
+                            a, ext->pcesvn);
+    }
+    hex16(svn, a);
+    return mk_error_set(err, MK_EMISMATCH,
+                        "no TCB level matches (TEE TCB SVN%s %s, compared from index %d, is "
+                        "below every level whose SGX components match)",
+                        which, a, start);
+}
+
+/* Module level: only when svn[1] > 0, the first level (ISVSVN descending)
+ * of the identity TDX_<svn[1]> with isvsvn <= svn[0]; NULL otherwise. */
+static int module_level(const mk_tdx_tcb_info *t, const uint8_t svn[16], const char *which,
+                        const mk_tdx_isv_level **out, mk_error *err) {
+    *out = NULL;
+    if (svn[1] == 0) return 0;
+    const mk_tdx_module_identity *m = find_module(t, svn[1]);
+    if (!m)
+        return mk_error_set(err, MK_EMISMATCH, "TDX module identity TDX_%02X%s not in the TCB info",
+                            svn[1], which);
+    for (size_t i = 0; i < m->n_levels; i++) {
+        if (svn[0] >= m->levels[i].isvsvn) {
+            *out = &m->levels[i];
+            return 0;
+        }
+    }
+    return mk_error_set(err, MK_EMISMATCH,
+                        "no TCB level matches (TDX module %s ISVSVN %u%s is below every module "
+                        "level)",
+                        m->id, svn[0], which);
+}
+
+static int evaluate(const mk_tdx_tcb_info *t, const mk_tdx_pck_ext *ext, const uint8_t svn[16],
+                    const mk_tdx_isv_level *qe_lvl, const char *which, eval *out, mk_error *err) {
+    const mk_tdx_tcb_level *lvl;
+    const mk_tdx_isv_level *mod_lvl;
+    MK_TRY(platform_level(t, ext, svn, which, &lvl, err));
+    MK_TRY(module_level(t, svn, which, &mod_lvl, err));
+    out->platform = lvl->status;
+    out->status = converge(lvl->status, mod_lvl ? mod_lvl->status : MK_TDX_TCB_UP_TO_DATE,
+                           qe_lvl ? qe_lvl->status : MK_TDX_TCB_UP_TO_DATE);
+    out->adv.n = 0;
+    adv_add(&out->adv, lvl->adv, lvl->n_adv);
+    if (qe_lvl) adv_add(&out->adv, qe_lvl->adv, qe_lvl->n_adv);
+    if (mod_lvl) adv_add(&out->adv, mod_lvl->adv, mod_lvl->n_adv);
+    qsort(out->adv.ids, out->adv.n, sizeof out->adv.ids[0], adv_cmp);
     return 0;
+}
+
+/* QVL v1.27 TDRelaunchCheck.cpp checkForRelaunch(launch, current). */
+static mk_tdx_tcb_status relaunch(mk_tdx_tcb_status launch, mk_tdx_tcb_status current) {
+    if (launch != MK_TDX_TCB_OUT_OF_DATE && launch != MK_TDX_TCB_OUT_OF_DATE_CONFIGURATION_NEEDED)
+        return launch;
+    if (current != MK_TDX_TCB_UP_TO_DATE && current != MK_TDX_TCB_SW_HARDENING_NEEDED &&
+        current != MK_TDX_TCB_CONFIGURATION_NEEDED &&
+        current != MK_TDX_TCB_CONFIGURATION_AND_SW_HARDENING_NEEDED)
+        return launch;
+    return is_config(launch) || is_config(current)
+               ? MK_TDX_TCB_TD_RELAUNCH_ADVISED_CONFIGURATION_NEEDED
+               : MK_TDX_TCB_TD_RELAUNCH_ADVISED;
 }
 
 int mk_tdx_tcb_evaluate(const mk_tdx_collateral *c, const mk_tdx_quote *q,
@@ -256,62 +329,21 @@ int mk_tdx_tcb_evaluate(const mk_tdx_collateral *c, const mk_tdx_quote *q,
     const mk_tdx_isv_level *qe_lvl = NULL;
     if (qi) MK_TRY(check_qe(qi, &q->qe_report, &qe_lvl, err));
 
-    /* 5. Platform level. */
-    const uint8_t *svn = q->body.tee_tcb_svn;
-    int start = svn[1] > 0 ? 2 : 0;
-    const mk_tdx_tcb_level *sgx_lvl = NULL, *tdx_lvl = NULL;
-    for (size_t i = 0; i < t->n_levels && !tdx_lvl; i++) {
-        const mk_tdx_tcb_level *l = &t->levels[i];
-        if (!sgx_ok(l, ext)) continue;
-        if (!sgx_lvl) sgx_lvl = l;
-        if (tdx_ok(l, svn, start)) tdx_lvl = l;
+    /* 5-6. The launch evaluation (tee_tcb_svn); for TD 1.5 bodies also the
+     * current one (tee_tcb_svn2), whose failure is final, then the
+     * relaunch rule. */
+    eval launch, current;
+    MK_TRY(evaluate(t, ext, q->body.tee_tcb_svn, qe_lvl, "", &launch, err));
+    mk_tdx_tcb_status st = launch.status;
+    if (q->body_type == MK_TDX_BODY_TD15) {
+        MK_TRY(evaluate(t, ext, q->body.tee_tcb_svn2, qe_lvl, " (tee_tcb_svn2)", &current, err));
+        st = relaunch(launch.status, current.status);
     }
-    if (!sgx_lvl) {
-        hex16(ext->sgx_tcb_comp, a);
-        return mk_error_set(err, MK_EMISMATCH,
-                            "no TCB level matches (PCK SGX components %s, PCESVN %u are below "
-                            "every level of the TCB info)",
-                            a, ext->pcesvn);
-    }
-    if (!tdx_lvl) {
-        hex16(svn, a);
-        return mk_error_set(err, MK_EMISMATCH,
-                            "no TCB level matches (TEE TCB SVN %s, compared from index %d, is "
-                            "below every level whose SGX components match)",
-                            a, start);
-    }
-
-    /* 6. Module level. */
-    const mk_tdx_isv_level *mod_lvl = NULL;
-    mk_tdx_tcb_status module = MK_TDX_TCB_UP_TO_DATE;
-    if (mod) {
-        for (size_t i = 0; i < mod->n_levels && !mod_lvl; i++)
-            if (svn[0] >= mod->levels[i].isvsvn) mod_lvl = &mod->levels[i];
-        if (!mod_lvl)
-            return mk_error_set(err, MK_EMISMATCH,
-                                "no TCB level matches (TDX module %s ISVSVN %u is below every "
-                                "module level)",
-                                mod->id, svn[0]);
-        module = mod_lvl->status;
-    }
-
-    /* Merge. */
-    mk_tdx_tcb_status platform = tdx_lvl->status;
-    mk_tdx_tcb_status st = converge(platform, module);
-    if (st != MK_TDX_TCB_REVOKED)
-        MK_TRY(relaunch(t, q, sgx_lvl->status, st, module, qe_lvl, &st, err));
-    if (st != MK_TDX_TCB_REVOKED && qe_lvl) st = converge(st, qe_lvl->status);
-
-    adv_acc acc;
-    acc.n = 0;
-    adv_add(&acc, tdx_lvl->adv, tdx_lvl->n_adv);
-    if (mod_lvl) adv_add(&acc, mod_lvl->adv, mod_lvl->n_adv);
-    if (qe_lvl) adv_add(&acc, qe_lvl->adv, qe_lvl->n_adv);
 
     res->tcb_status = st;
-    res->platform_status = platform;
+    res->platform_status = launch.platform;
     res->qe_status = qe_lvl ? qe_lvl->status : MK_TDX_TCB_UNKNOWN;
-    res->n_advisories = acc.n;
-    memcpy(res->advisory_ids, acc.ids, sizeof acc.ids);
+    res->n_advisories = launch.adv.n;
+    memcpy(res->advisory_ids, launch.adv.ids, sizeof launch.adv.ids);
     return 0;
 }

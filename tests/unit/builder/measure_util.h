@@ -115,7 +115,7 @@ static inline void fill(uint8_t *p, size_t n, uint32_t seed) {
 #define PCR9_REPLAY                                                                                \
     "ebb60acf02bb6c2dd3dad519f9b75f3bdaab765638647ef0c3aaff965a2d982117fa7df967a31dc01b48b7d20525" \
     "c653"
-/* Computed in the notes from the verified digests above. */
+/* Computed from the verified digests above (extend = SHA-384(reg || d)). */
 #define RTMR2_PREFIX                                                                               \
     "9192d6b406ef04b4defc89df316afdf2a1d73bb32192ab5a8dd1ec7c143f3f6c6d13c37ebae35883334c29a662ad" \
     "2cb3"

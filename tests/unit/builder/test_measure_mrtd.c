@@ -3,9 +3,12 @@
  *
  * The synthetic TDVF image of measure_util.h; the expected MRTD hashes the
  * 128-byte TDH.MEM.PAGE.ADD / TDH.MR.EXTEND buffers assembled by hand, page
- * by page, in the order each variant prescribes. Debian's OVMF.fd MRTDs
- * were computed by an independent reference implementation; the test is
- * skipped (exit 77) when that exact OVMF build is absent.
+ * by page, in the order each variant prescribes. Debian's OVMF.fd MRTDs:
+ * computed by tests/builder/mrtd_reference.py (Python written from Intel's
+ * TDVF design guide and TDX module ABI, not from this code) on ovmf
+ * 2022.11-6+deb12u2's /usr/share/ovmf/OVMF.fd; the values and their
+ * provenance are in tests/data/ovmf-mrtd.tsv, rechecked by
+ * tests/cli/tdx_build_mrtd_reference.sh; skipped (exit 77) if absent.
  */
 #include "measure_util.h"
 
@@ -203,7 +206,8 @@ static void test_mrtd_debian_ovmf(void **state) {
     assert_int_equal(t.sections[4].type, MK_TDX_TDVF_TD_HOB);
     assert_int_equal(t.sections[4].memory_address, 0x809000);
     uint8_t m[48];
-    /* Values from the research notes' independent reference script. */
+    /* tests/data/ovmf-mrtd.tsv: by tests/builder/mrtd_reference.py on this
+     * image (sha256 7b456907dd0786d4...e574dd773), per page order. */
     TU_ASSERT_RC(mk_tdx_mrtd(fw.data, fw.len, MK_TDX_PAGE_ORDER_INTERLEAVED, m, &err), 0, &err);
     assert_hex(m,
                "4c7206f0f483c524f12c366c711e9049030a8d47c471ee5aa9c4999a08de4057fb887fed0744d5631a"

@@ -408,8 +408,15 @@ static void test_non_canonical(void **state) {
     sw.data[3 + 35] = 1;
     TU_ASSERT_RC(mk_tdx_ticket_decode_cbor(sw.data, sw.len, &u, &err), MK_EMALFORMED, &err);
     TU_ASSERT_REASON(&err, "expected key");
+    /* A map of 9 entries (the hand-made 8-entry one, its header changed). */
+    mk_buf m9 = MK_BUF_INIT;
+    mk_buf_append(&m9, k.data, k.len);
+    assert_int_equal(m9.data[0], 0xa8);
+    m9.data[0] = 0xa9;
+    TU_ASSERT_RC(mk_tdx_ticket_decode_cbor(m9.data, m9.len, &u, &err), MK_EMALFORMED, &err);
+    TU_ASSERT_REASON(&err, "map has 9 entries, want 7 or 8");
     mk_buf_free(&h), mk_buf_free(&v), mk_buf_free(&k), mk_buf_free(&nm), mk_buf_free(&im);
-    mk_buf_free(&sw);
+    mk_buf_free(&sw), mk_buf_free(&m9);
 }
 
 static void test_generic(void **state) {
