@@ -58,7 +58,7 @@ check_chromium() {
   command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1
 }
 
-# /usr/share/ovmf/OVMF.fd is the build tests/unit/builder/test_measure_mrtd.c
+# /usr/share/ovmf/OVMF.fd is the build tests/unit/tee/tdx/build/test_measure_mrtd.c
 # and test_build.c expect (its sha256).
 check_ovmf() {
   [ -r /usr/share/ovmf/OVMF.fd ] &&

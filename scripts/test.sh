@@ -11,7 +11,7 @@
 #     this stage fails, it does not pass
 #
 # Skips. A test that cannot run exits 77, its SKIP_RETURN_CODE, and CTest
-# reports it as skipped (tests/CMakeLists.txt, tests/testutil.h). Each
+# reports it as skipped (tests/CMakeLists.txt, tests/test_util.h). Each
 # stage's CTest output is kept in BUILD/ctest-STAGE.log; the tests it lists
 # as not run are collected, and the list is printed at the end (also when a
 # stage fails), per stage. On CI (CI=true, set by .ci/run) a skipped test

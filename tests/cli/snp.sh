@@ -188,7 +188,7 @@ fi
 
 # --- fetch and --kds against the stand-in.
 if command -v python3 >/dev/null; then
-    python3 "$HERE/../unit/snp/kds_server.py" --testdata "$TD" --port-file "$TMP/port" &
+    python3 "$HERE/../unit/tee/snp/kds_server.py" --testdata "$TD" --port-file "$TMP/port" &
     SRV=$!
     for _ in $(seq 100); do [ -s "$TMP/port" ] && break; sleep 0.1; done
     KDS="http://127.0.0.1:$(cat "$TMP/port")"

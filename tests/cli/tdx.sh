@@ -190,7 +190,7 @@ expect 1 "truncated ticket" -- "$CLI" tdx verify "$TMP/trunc.bin" --trust-sim-ro
 has err 'TDX ticket' "truncated ticket"
 
 # --- collateral fetch against a local stand-in for Intel PCS (python3).
-PCS=$(cd "$(dirname "$0")/.." && pwd)/unit/tdx/pcs_server.py
+PCS=$(cd "$(dirname "$0")/.." && pwd)/unit/tee/tdx/pcs_server.py
 if command -v python3 >/dev/null; then
     python3 "$PCS" --collateral "$TD/phala-v4/collateral.json" --port-file "$TMP/port" &
     SRV=$!

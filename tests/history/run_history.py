@@ -124,7 +124,7 @@ class Loopback:
     def __init__(self):
         self.nodes = []
         self.ports = []
-        # Each port stays reserved for the whole run (tests/netutil.h,
+        # Each port stays reserved for the whole run (tests/net_util.h,
         # "Ports"): bound with SO_REUSEADDR, never listening, so the node
         # (and its restarts) can bind it while no other socket's automatic
         # port choice takes it in between.

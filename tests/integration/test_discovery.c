@@ -11,7 +11,7 @@
 #include <signal.h>
 #include <time.h>
 
-#include "disc_util.h"
+#include "discovery_util.h"
 
 /* ------------------------------------------------------------------ */
 

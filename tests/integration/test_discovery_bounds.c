@@ -19,10 +19,10 @@
  */
 #include <signal.h>
 
-#include "disc_util.h"
+#include "discovery_util.h"
 
 #include "unit/net/limits_util.h"
-#include "unit/net/tls_flood.h"
+#include "unit/net/tls_flood_util.h"
 
 static uint64_t refused_all(mk_network *nw) {
     mk_network_metrics m;

@@ -6,7 +6,7 @@
  * reason), the peer filter; and the router's rules on a table of targets.
  */
 #include "http.h"
-#include "unit/groups/test_groups_util.h"
+#include "unit/groups/groups_util.h"
 
 static void test_route(void **state) {
     (void)state;

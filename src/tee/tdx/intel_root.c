@@ -6,7 +6,7 @@
  * CA, O=Intel Corporation, L=Santa Clara, ST=CA, C=US", valid 2018-05-21 to
  * 2049-12-31). SHA-256 of these bytes:
  *   44a0196b2b99f889b8e149e95b807a350e7424964399e885a7cbb8ccfab674d3
- * (checked by tests/unit/tdx/test_quote.c, and by every mk_tdx_trust_new:
+ * (checked by tests/unit/tee/tdx/test_quote.c, and by every mk_tdx_trust_new:
  * tee/trust.c refuses a pinned root whose bytes do not hash to the pin).
  * A chain is trusted only if it ends in this certificate (a root copy
  * carried in a quote must equal these bytes exactly).

@@ -8,7 +8,7 @@
 #include <cbor.h>
 #include <jansson.h>
 
-#include "netutil.h"
+#include "net_util.h"
 
 #include "mosaik/codec.h"
 #include "mosaik/streams.h"

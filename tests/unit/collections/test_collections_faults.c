@@ -12,7 +12,7 @@
  */
 #include <stdatomic.h>
 
-#include "coll_util.h"
+#include "collections_util.h"
 
 #include "groups/groups_internal.h"
 

@@ -10,7 +10,7 @@
  * exactly one wins and the other sees the winner's value, and CAS-loop
  * counters on both lose no increment.
  */
-#include "coll_util.h"
+#include "collections_util.h"
 
 static void iter_keys_are(mk_collection *c, mk_group_consistency cons, const char *want,
                           uint64_t *version) {

@@ -9,7 +9,7 @@
  * keys in a Vec, values in a Set); a clone (what an iterator holds) stays
  * as it was while the state moves on.
  */
-#include "testutil.h"
+#include "test_util.h"
 
 #include "collections/coll_internal.h"
 

@@ -8,8 +8,8 @@
  * rules: instance validators only where the declaration requires a ticket,
  * and at least one when it does.
  */
-#include "coll_util.h"
-#include "unit/streams/st_util.h"
+#include "collections_util.h"
+#include "unit/streams/streams_util.h"
 
 MK_COLLECTION_DEF(VAULT, "specs.vault", MK_COLL_MAP, 0, MK_TICKET_PER_INSTANCE);
 MK_COLLECTION_DEF(OPEN, "specs.open", MK_COLL_MAP, 0, MK_NO_TICKET);

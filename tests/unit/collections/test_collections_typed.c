@@ -13,7 +13,7 @@
 #include <cbor.h>
 #include <jansson.h>
 
-#include "coll_util.h"
+#include "collections_util.h"
 
 MK_COLLECTION_DEF(NAMES, "typed.names", MK_COLL_MAP, 0, MK_NO_TICKET,
                   MK_CODECS(&mk_codec_string, &mk_codec_string));

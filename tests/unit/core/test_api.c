@@ -7,7 +7,7 @@
  */
 #include <stdio.h>
 
-#include "testutil.h"
+#include "test_util.h"
 
 static void test_version(void **state) {
     (void)state;

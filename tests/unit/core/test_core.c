@@ -1,7 +1,7 @@
 /*
  * Unit tests of core/: reader, buffer, hex, base64, time, ids, errors, log.
  */
-#include "testutil.h"
+#include "test_util.h"
 
 #include <sys/stat.h>
 

@@ -4,7 +4,7 @@
  * forwarding from followers, weak and strong queries, conditions, leader
  * failover, a partitioned minority, a late joiner catching up by snapshot.
  */
-#include "test_groups_util.h"
+#include "groups_util.h"
 
 #include "groups/groups_internal.h"
 #include "mosaik/jwt.h"

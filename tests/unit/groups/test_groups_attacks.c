@@ -16,9 +16,9 @@
  */
 #include <dirent.h>
 
-#include "test_groups_util.h"
+#include "groups_util.h"
 
-#include "test_raft_msgs.h"
+#include "raft_msgs_util.h"
 
 typedef struct anode {
     mk_network *nw;

@@ -12,7 +12,7 @@
  * renewing and loses its membership once its ticket lapsed (the control).
  * The simulator root is trusted explicitly.
  */
-#include "test_groups_util.h"
+#include "groups_util.h"
 
 #if MOSAIK_HAVE_TDX
 
@@ -160,6 +160,6 @@ int main(void) {
 #else
 int main(void) {
     printf("groups attestation test: built without TDX support, skipped\n");
-    return 77; /* CTest: skipped (tests/testutil.h, "Skips") */
+    return 77; /* CTest: skipped (tests/test_util.h, "Skips") */
 }
 #endif

@@ -11,7 +11,7 @@
 #include <signal.h>
 #include <sys/wait.h>
 
-#include "test_groups_util.h"
+#include "groups_util.h"
 
 #include "mosaik/collections.h"
 
@@ -24,7 +24,7 @@ typedef struct child {
 } child;
 
 static uint16_t ports[N];
-/* Reserved for the whole test (tests/netutil.h, "Ports"): members restart
+/* Reserved for the whole test (tests/net_util.h, "Ports"): members restart
  * on the same address, and nobody else may take it in between. */
 static tu_port reserved[N];
 static mk_ed25519_key keys[N];

@@ -11,7 +11,7 @@
  *     closes its connection at once (as a failed TLS write does), which
  *     re-enters the host; the dispatch must not hold its lock then.
  */
-#include "test_groups_util.h"
+#include "groups_util.h"
 
 #include "groups/groups_internal.h"
 

@@ -12,7 +12,7 @@
  *     them, nothing crashes, both stay writable;
  *   - the install-snapshot timeout follows the election timeout.
  */
-#include "test_groups_util.h"
+#include "groups_util.h"
 
 #include "groups/groups_internal.h"
 

@@ -16,7 +16,7 @@
  */
 #include <stdatomic.h>
 
-#include "test_groups_util.h"
+#include "groups_util.h"
 
 #include "groups/groups_internal.h"
 

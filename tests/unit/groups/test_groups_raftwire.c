@@ -10,9 +10,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "testutil.h"
+#include "test_util.h"
 
-#include "test_raft_msgs.h"
+#include "raft_msgs_util.h"
 
 /* ----- a sink --------------------------------------------------------------- */
 

@@ -9,7 +9,7 @@
  * of a call; A's ring lists both with the same reason.
  */
 #include "groups/groups_internal.h"
-#include "test_groups_util.h"
+#include "groups_util.h"
 #include "mosaik/collections.h"
 #include "mosaik/jwt.h"
 

@@ -7,7 +7,7 @@
  */
 #include <signal.h>
 
-#include "test_groups_util.h"
+#include "groups_util.h"
 
 #include "groups/groups_internal.h"
 #include "mosaik/collections.h"

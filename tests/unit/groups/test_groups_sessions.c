@@ -6,7 +6,7 @@
  * bytes), the snapshot prefix (round trip, an older snapshot without the
  * table reads as an empty table, hostile prefixes refused).
  */
-#include "testutil.h"
+#include "test_util.h"
 
 #include "groups/groups_internal.h"
 

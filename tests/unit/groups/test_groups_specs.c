@@ -6,7 +6,7 @@
  * spec form and the borrowed-set form of the same validators give the
  * same group id; writer specs change the id; misconfigurations refused.
  */
-#include "test_groups_util.h"
+#include "groups_util.h"
 
 #include "mosaik/jwt.h"
 

@@ -1,7 +1,7 @@
 /*
  * A failing test in a networked suite tears down what it started, so the
  * tests after it run clean (issue 11, item 7; tg_teardown in
- * test_groups_util.h). An inner suite runs a test that starts two nodes
+ * groups_util.h). An inner suite runs a test that starts two nodes
  * of a group, commits, and then fails on purpose; the next test checks
  * that nothing of it is left (no recorded network, group or directory,
  * file descriptors back to where they were) and that a new group works.
@@ -10,7 +10,7 @@
  */
 #include <dirent.h>
 
-#include "test_groups_util.h"
+#include "groups_util.h"
 
 typedef struct tnode {
     mk_network *nw;

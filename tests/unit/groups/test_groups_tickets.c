@@ -4,7 +4,7 @@
  * fresh ticket, a removed ticket ending membership; TDX (simulated
  * quotes): only peers of the right TD bond.
  */
-#include "test_groups_util.h"
+#include "groups_util.h"
 
 #include "groups/groups_internal.h"
 #include "mosaik/jwt.h"

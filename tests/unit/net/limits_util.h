@@ -9,7 +9,7 @@
  * connection is closed, a validator is not run again) through the API that
  * existed before, and these numbers through the helpers here, so the same
  * tests also run against the code before the limits with this header
- * replaced by limits_util_prefix.h, whose helpers do nothing (docs/net.md,
+ * replaced by limits_prefix_util.h, whose helpers do nothing (docs/net.md,
  * "Tests").
  */
 #ifndef MOSAIK_LIMITS_UTIL_H

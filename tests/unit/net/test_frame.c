@@ -3,7 +3,7 @@
  */
 #include <sys/stat.h>
 
-#include "testutil.h"
+#include "test_util.h"
 #include "mosaik/net.h"
 #include "net/net_internal.h"
 

@@ -9,7 +9,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
-#include "netutil.h"
+#include "net_util.h"
 
 /* ----- a protocol endpoint that records its callbacks --------------------- */
 

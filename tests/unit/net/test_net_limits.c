@@ -1,6 +1,6 @@
 /*
  * Unit tests of net/'s resource limits against a hostile client
- * (tls_flood.h: TLS connections with throwaway identities, from a chosen
+ * (tls_flood_util.h: TLS connections with throwaway identities, from a chosen
  * loopback source address):
  *
  *   - 1,100 connections from one address take at most max_conns_per_addr
@@ -19,10 +19,10 @@
 #include <signal.h>
 #include <stdatomic.h>
 
-#include "netutil.h"
+#include "net_util.h"
 
 #include "unit/net/limits_util.h"
-#include "unit/net/tls_flood.h"
+#include "unit/net/tls_flood_util.h"
 
 #define FLOOD 1100
 

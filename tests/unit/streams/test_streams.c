@@ -8,7 +8,7 @@
 #include <poll.h>
 #include <pthread.h>
 
-#include "st_util.h"
+#include "streams_util.h"
 #include "streams/streams_internal.h" /* the wire messages */
 
 typedef struct pair {

@@ -14,7 +14,7 @@
  */
 #include <pthread.h>
 
-#include "st_util.h"
+#include "streams_util.h"
 
 #if MOSAIK_HAVE_TDX
 
@@ -131,6 +131,6 @@ int main(void) {
 #else
 int main(void) {
     printf("streams attestation test: built without TDX support, skipped\n");
-    return 77; /* CTest: skipped (tests/testutil.h, "Skips") */
+    return 77; /* CTest: skipped (tests/test_util.h, "Skips") */
 }
 #endif

@@ -22,7 +22,7 @@
 #include <signal.h>
 #include <stdatomic.h>
 
-#include "st_util.h"
+#include "streams_util.h"
 #include "streams/streams_internal.h" /* the wire messages */
 
 #include "unit/net/limits_util.h"

@@ -11,7 +11,7 @@
  */
 #include <pthread.h>
 
-#include "st_util.h"
+#include "streams_util.h"
 
 #if MOSAIK_HAVE_SNP
 
@@ -335,6 +335,6 @@ int main(void) {
 #else
 int main(void) {
     printf("streams SNP tests: built without SNP support, skipped\n");
-    return 77; /* CTest: skipped (tests/testutil.h, "Skips") */
+    return 77; /* CTest: skipped (tests/test_util.h, "Skips") */
 }
 #endif

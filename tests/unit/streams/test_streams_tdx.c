@@ -5,7 +5,7 @@
  */
 #include <pthread.h>
 
-#include "st_util.h"
+#include "streams_util.h"
 
 #if MOSAIK_HAVE_TDX
 
@@ -272,6 +272,6 @@ int main(void) {
 #else
 int main(void) {
     printf("streams TDX tests: built without TDX support, skipped\n");
-    return 77; /* CTest: skipped (tests/testutil.h, "Skips") */
+    return 77; /* CTest: skipped (tests/test_util.h, "Skips") */
 }
 #endif

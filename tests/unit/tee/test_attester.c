@@ -13,7 +13,7 @@
  *     data, every failure with its step;
  *   - install_own_ticket through a sink.
  */
-#include "testutil.h"
+#include "test_util.h"
 
 #include "mosaik/clock.h"
 #include "tee/tee_internal.h"

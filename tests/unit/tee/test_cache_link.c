@@ -20,7 +20,7 @@
  * O_EXCL | O_CREAT open still refuses the link; without both the write goes
  * into the victim.
  */
-#include "testutil.h"
+#include "test_util.h"
 
 #include <sys/random.h>
 #include <sys/stat.h>

@@ -10,10 +10,10 @@
  *     binary ones, refused in text ones); the format's caps and version;
  *     non-canonical input; the class as the platform's tag;
  *   - the capped zstd decoder (its assertions moved here from
- *     tests/unit/tdx/test_tdx_ticket.c);
+ *     tests/unit/tee/tdx/test_tdx_ticket.c);
  *   - peer / network, freshness and expiry checks, also at extreme times.
  */
-#include "testutil.h"
+#include "test_util.h"
 
 #include <openssl/sha.h>
 #include <zstd.h>

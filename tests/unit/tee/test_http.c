@@ -14,7 +14,7 @@
  *   - the cache: names that cannot leave the directory, atomic writes,
  *     capped reads, symlinks neither read nor written through.
  */
-#include "testutil.h"
+#include "test_util.h"
 
 #include <signal.h>
 #include <sys/stat.h>

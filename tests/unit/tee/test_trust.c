@@ -16,7 +16,7 @@
  *   - the simulators' test PKI (tee/sim_pki.c): a P-384 chain with a
  *     private extension, its CRL, raw ECDSA signatures.
  */
-#include "testutil.h"
+#include "test_util.h"
 
 #include <openssl/bio.h>
 #include <openssl/evp.h>

@@ -2,10 +2,10 @@
  * tests/unit/tee/test_trust_tdx.c — the shared trust store, chains and CRLs
  * (tee/trust.c, tee/x509.c) in TDX's configuration (mk_tdx_trust_new: the
  * pinned Intel SGX Root CA) on Intel's real PCK chains and CRLs, and on a
- * forged PKI that carries Intel's names. (Moved from tests/unit/tdx/
+ * forged PKI that carries Intel's names. (Moved from tests/unit/tee/tdx/
  * test_quote.c with every assertion; built with MOSAIK_TDX.)
  */
-#include "testutil.h"
+#include "test_util.h"
 
 #include <openssl/asn1.h>
 #include <openssl/bio.h>

@@ -11,7 +11,7 @@
  * Modes: normal, no auxblob, an auxblob over the cap, another provider, a
  * concurrent writer on the first attempt, and "never answers".
  */
-#include "testutil.h"
+#include "test_util.h"
 
 #include <dirent.h>
 #include <errno.h>
