@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Structure checks run by `make test` (docs/architecture.md says why).
 
-1. Size: no file under src/ or tools/ longer than MAX_FILE lines, and no
+1. Size: no file under src/, tools/ or tests/ longer than MAX_FILE lines, and no
    function outside tests/ longer than MAX_FUNC lines (counted from the line
    that opens the definition to its closing brace at column 0; clang-format's
    LLVM style puts both there).
@@ -195,6 +195,13 @@ def main():
             check_includes(path, errors)
     for path in sources("include/mosaik", (".h",)):
         check_includes(path, errors)
+    # Test files are split by topic too (functions may be longer: a test
+    # reads best as one story).
+    for path in sources("tests", (".c", ".h", ".py", ".sh")):
+        with open(path, encoding="utf-8", errors="replace") as f:
+            n = sum(1 for _ in f)
+        if n > MAX_FILE:
+            errors.append("%s: %d lines (max %d)" % (os.path.relpath(path, ROOT), n, MAX_FILE))
     import architecture_index  # docs/architecture.md's file index is current
     if architecture_index.main_check() != 0:
         errors.append("docs/architecture.md: the file index is stale "

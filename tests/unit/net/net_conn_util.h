@@ -151,7 +151,7 @@ static inline void node_stop(node *n) {
     pthread_mutex_destroy(&n->mu);
 }
 
-static uint64_t ms_now(void) {
+static inline uint64_t ms_now(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
