@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include <mosaik/mosaik.h>
@@ -50,11 +51,25 @@ static mk_network *node_new(mk_network *boot) {
     }
     mk_network *nw = NULL;
     mk_error err;
+    mk_error_clear(&err);
     if (mk_network_new(&cfg, &nw, &err) < 0) {
-        fprintf(stderr, "bench_discovery: %s\n", err.msg);
-        exit(1);
+        printf("discovery: cannot create a node: %s\n", err.msg);
+        return NULL;
     }
     return nw;
+}
+
+/* Raise the soft descriptor limit to the hard one (each node holds a few
+ * descriptors, and one per connection): say what it is. */
+static void raise_nofile(void) {
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0) return;
+    rlim_t was = rl.rlim_cur;
+    rl.rlim_cur = rl.rlim_max;
+    if (was != rl.rlim_max && setrlimit(RLIMIT_NOFILE, &rl) < 0) rl.rlim_cur = was;
+    printf("discovery_fd_limit: %llu descriptors (RLIMIT_NOFILE soft, was %llu; hard %llu)\n",
+           (unsigned long long)rl.rlim_cur, (unsigned long long)was,
+           (unsigned long long)rl.rlim_max);
 }
 
 static void drain(mk_network *nw) {
@@ -63,12 +78,25 @@ static void drain(mk_network *nw) {
         mk_network_event_free(&ev);
 }
 
-static void convergence(int n) {
+static void free_nodes(mk_network **nodes, int n) {
+    for (int i = 0; i < n; i++)
+        mk_network_free(nodes[i]);
+    free(nodes);
+}
+
+/* false when the nodes could not be created (said why). */
+static bool convergence(int n) {
     mk_network **nodes = calloc((size_t)n, sizeof *nodes);
     nodes[0] = node_new(NULL);
     uint64_t t0 = mk_mono_ms();
-    for (int i = 1; i < n; i++)
+    for (int i = 1; i < n && nodes[i - 1]; i++)
         nodes[i] = node_new(nodes[i % 4 == 0 ? 0 : i - 1]);
+    for (int i = 0; i < n; i++) {
+        if (nodes[i]) continue;
+        printf("discovery_%d_nodes: skipped, node %d of %d could not be created\n", n, i + 1, n);
+        free_nodes(nodes, i);
+        return false;
+    }
     bool done = false;
     while (!done && mk_mono_ms() - t0 < 120000) {
         done = true;
@@ -115,9 +143,8 @@ static void convergence(int n) {
                remaining);
     }
     free(got);
-    for (int i = 0; i < n; i++)
-        mk_network_free(nodes[i]);
-    free(nodes);
+    free_nodes(nodes, n);
+    return true;
 }
 
 static double now_s(void) {
@@ -199,8 +226,9 @@ static void apply_rate(void) {
 
 int main(int argc, char **argv) {
     int max = argc > 1 ? atoi(argv[1]) : 64;
+    raise_nofile();
     apply_rate();
     for (int n = 8; n <= max; n *= 2)
-        convergence(n);
+        if (!convergence(n)) break;
     return 0;
 }

@@ -48,6 +48,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "core/resource.h"
 #include "core/timeutil.h"
 #include "discovery/disc_internal.h"
 #include "mosaik/clock.h"
@@ -201,9 +202,9 @@ static int network_alloc(const mk_network_config *cfg, mk_network **out, mk_erro
     nw->max_new_per_conn =
         cfg->max_new_per_conn ? cfg->max_new_per_conn : MK_NETWORK_DEFAULT_MAX_NEW_PER_CONN;
     nw->evq = calloc(nw->event_cap, sizeof *nw->evq);
+    if (!nw->evq) return mk_error_set(err, MK_ENOMEM, "network: the event queue: out of memory");
     nw->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    if (!nw->evq || nw->efd < 0)
-        return mk_error_set(err, MK_EIO, "network: cannot create the event queue");
+    if (nw->efd < 0) return mk_resource_error(err, errno, "network: the event queue's eventfd");
     return mk_name_or_id_parse(cfg->network, &nw->network_id, err);
 }
 
