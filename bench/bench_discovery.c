@@ -204,7 +204,7 @@ static bool change(mk_network **nodes, int n) {
         unsigned long long last = atomic_load(&w.last_ms);
         printf("discovery_change_%d_nodes: %llu ms\n", n, last > t1 ? last - t1 : 0);
         printf("discovery_change_%d_nodes_max_hops: %u hops\n", n, atomic_load(&w.max_hops));
-        printf("discovery_change_%d_nodes_by_push: %d of %d nodes\n", n, atomic_load(&w.by_push),
+        printf("discovery_change_%d_nodes_by_push: %d nodes (of %d)\n", n, atomic_load(&w.by_push),
                n - 1);
         printf("discovery_change_%d_nodes_hops: nodes reached at 1, 2, ... hops:", n);
         for (int h = 1; h < 9; h++)

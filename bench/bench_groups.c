@@ -133,18 +133,30 @@ static void r_stop(rbench *b) {
     }
 }
 
+/* raft_close is called from the loop, not from inside raft's own apply
+ * callback: closing the nodes from there made libraft 0.15's raft_uv_tcp
+ * stop a poll handle it was already closing (an assertion in libuv). */
+static void r_stop_cb(uv_timer_t *t) {
+    r_stop(t->data);
+}
+
+static void r_stop_later(rbench *b) {
+    uv_timer_stop(&b->timer);
+    uv_timer_start(&b->timer, r_stop_cb, 0, 0);
+}
+
 static void r_applied(struct raft_apply *req, int status, void *result) {
     (void)result;
     rbench *b = req->data;
     if (status != 0) {
         fprintf(stderr, "raft apply: %s\n", raft_strerror(status));
-        r_stop(b);
+        r_stop_later(b);
         return;
     }
     b->lat[b->done++] = now_us() - b->t_req;
     if (b->done == COMMITS) {
         report(b->n == 3 ? "raft_tcp_3" : "raft_tcp_5", b->lat, COMMITS, now_us() - b->t_start);
-        r_stop(b);
+        r_stop_later(b);
         return;
     }
     r_next(b);
@@ -160,7 +172,7 @@ static void r_next(rbench *b) {
     if (rc != 0) {
         raft_free(buf.base);
         fprintf(stderr, "raft_apply: %s\n", raft_strerror(rc));
-        r_stop(b);
+        r_stop_later(b);
     }
 }
 
