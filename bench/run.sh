@@ -14,7 +14,8 @@
 # Environment: BENCH_ITERS, BENCH_PEER_ITERS (TDX verifications),
 # BENCH_MAX_NODES (discovery, default 256), BENCH_STREAM_SECONDS,
 # DCAP_QVL_WEB_DIR (where @phala/dcap-qvl-web is installed with npm),
-# BENCH_RESULTS (the results file, default bench/results.md).
+# BENCH_RESULTS (the results file, default bench/results.md), BENCH_NOTE (a
+# line added to its header, e.g. what else ran on the machine).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build}
@@ -152,6 +153,7 @@ cpu=$(awk -F': *' '/^model name/ { m = $2 } /^processor/ { n++ } END { printf "%
   echo "- CPU: ${cpu:-unknown} (/proc/cpuinfo)"
   echo "- load average (1, 5, 15 min) at start: $load_start; at end: $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo "?")"
   echo "- commit: $(git describe --always --dirty 2>/dev/null || echo unknown)"
+  [ -z "${BENCH_NOTE:-}" ] || echo "- note: $BENCH_NOTE"
   echo
   echo "Ratio > 1: ours is better (ours/peer for rates, peer/ours for times;"
   echo "against a goal, how far inside it). Each peer ran in the same run as ours."
