@@ -133,18 +133,30 @@ static void r_stop(rbench *b) {
     }
 }
 
+/* raft_close is called from the loop, not from inside raft's own apply
+ * callback: closing the nodes from there made libraft 0.15's raft_uv_tcp
+ * stop a poll handle it was already closing (an assertion in libuv). */
+static void r_stop_cb(uv_timer_t *t) {
+    r_stop(t->data);
+}
+
+static void r_stop_later(rbench *b) {
+    uv_timer_stop(&b->timer);
+    uv_timer_start(&b->timer, r_stop_cb, 0, 0);
+}
+
 static void r_applied(struct raft_apply *req, int status, void *result) {
     (void)result;
     rbench *b = req->data;
     if (status != 0) {
         fprintf(stderr, "raft apply: %s\n", raft_strerror(status));
-        r_stop(b);
+        r_stop_later(b);
         return;
     }
     b->lat[b->done++] = now_us() - b->t_req;
     if (b->done == COMMITS) {
         report(b->n == 3 ? "raft_tcp_3" : "raft_tcp_5", b->lat, COMMITS, now_us() - b->t_start);
-        r_stop(b);
+        r_stop_later(b);
         return;
     }
     r_next(b);
@@ -160,7 +172,7 @@ static void r_next(rbench *b) {
     if (rc != 0) {
         raft_free(buf.base);
         fprintf(stderr, "raft_apply: %s\n", raft_strerror(rc));
-        r_stop(b);
+        r_stop_later(b);
     }
 }
 
@@ -196,6 +208,7 @@ static int bench_raft_tcp(unsigned n) {
         raft_configuration_add(&conf, i + 1, b.nodes[i].addr, RAFT_VOTER);
     }
     int rc = 0;
+    const char *step = "";
     for (unsigned i = 0; i < n && rc == 0; i++) {
         rnode *x = &b.nodes[i];
         x->dir = tmpdir();
@@ -204,19 +217,24 @@ static int bench_raft_tcp(unsigned n) {
                                    .apply = r_apply,
                                    .snapshot = r_snapshot,
                                    .restore = r_restore};
+        step = "raft_uv_tcp_init";
         rc = raft_uv_tcp_init(&x->tr, &b.loop);
-        if (rc == 0) rc = raft_uv_init(&x->io, &b.loop, x->dir, &x->tr);
-        if (rc == 0) rc = raft_init(&x->raft, &x->io, &x->fsm, i + 1, x->addr);
+        if (rc == 0) step = "raft_uv_init", rc = raft_uv_init(&x->io, &b.loop, x->dir, &x->tr);
+        if (rc == 0) step = "raft_init", rc = raft_init(&x->raft, &x->io, &x->fsm, i + 1, x->addr);
         if (rc == 0) {
             raft_set_election_timeout(&x->raft, 300);
             raft_set_heartbeat_timeout(&x->raft, 50);
+            step = "raft_bootstrap";
             rc = raft_bootstrap(&x->raft, &conf);
         }
-        if (rc == 0) rc = raft_start(&x->raft);
+        if (rc == 0) step = "raft_start", rc = raft_start(&x->raft);
     }
     raft_configuration_close(&conf);
     if (rc != 0) {
-        fprintf(stderr, "raft setup: %s\n", raft_strerror(rc));
+        /* raft_uv_init probes the directory (and kernel AIO: fs.aio-nr
+         * against fs.aio-max-nr); raft_start binds 127.0.0.1:base+i. */
+        printf("raft_tcp_%u: setup failed in %s: %s (ports from %u)\n", n, step, raft_strerror(rc),
+               base);
         return 1;
     }
     uv_timer_start(&b.timer, r_poll, 10, 10);

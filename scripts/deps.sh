@@ -37,8 +37,12 @@ builder_pkgs=(qemu-system-x86_64:qemu-system-x86 ovmf musl-gcc:musl-tools busybo
 ovmf_version=2022.11-6+deb12u2
 ovmf_sha256=7b456907dd0786d415999e801a1ac4637b8ed4d7cf5378cfc6edbe5e574dd773
 test_pkgs=("${builder_pkgs[@]}" python3:python3 ss:iproute2 ip:iproute2 clang:clang
-           "@libfuzzer:libclang-rt-CLANG-dev" "@ovmf:ovmf=$ovmf_version" "@chromium:chromium")
-bench_pkgs=(libzmq3-dev nodejs:nodejs npm:npm)
+           "@libfuzzer:libclang-rt-CLANG-dev" "@ovmf:ovmf=$ovmf_version" "@chromium:chromium"
+           node:nodejs "@npm:npm")
+# The peers of `make bench`: ZeroMQ (the streams peer) and Node.js with npm
+# (the dcap-qvl-web peer), detected by command wherever they came from. The
+# tests use node and npm too (the dcap-qvl oracles of tests/cli/tdx_dcap_qvl.sh).
+bench_pkgs=(libzmq3-dev node:nodejs "@npm:npm")
 
 # libFuzzer links (its runtime is a library of clang's version).
 check_libfuzzer() {
@@ -65,6 +69,24 @@ check_ovmf() {
     [ "$(sha256sum /usr/share/ovmf/OVMF.fd | cut -d' ' -f1)" = "$ovmf_sha256" ]
 }
 
+# npm by its command. A Node.js that is not Debian's (NodeSource, nvm, an
+# official tarball) brings its own npm; Debian's npm conflicts with it, so
+# when such a node lacks npm the need is reported, not asked of apt.
+check_npm() {
+  command -v npm >/dev/null 2>&1 && return 0
+  command -v node >/dev/null 2>&1 || return 1
+  local owner
+  owner=$(dpkg-query -S "$(readlink -f "$(command -v node)")" 2>/dev/null | cut -d: -f1)
+  if [ "$owner" = nodejs ] &&
+     ! dpkg-query -W -f='${Version}' nodejs 2>/dev/null | grep -qi nodesource; then
+    return 1 # Debian's node: apt installs Debian's npm beside it
+  fi
+  echo "deps: npm not found beside $(command -v node) ($(node --version 2>/dev/null)), which is" \
+       "not Debian's nodejs: install npm with that Node.js (Debian's npm would conflict);" \
+       "the dcap-qvl-web peer of make bench is skipped meanwhile" >&2
+  return 0
+}
+
 groups=("$@")
 [ ${#groups[@]} -eq 0 ] && groups=(build)
 want=()
@@ -79,7 +101,7 @@ for g in "${groups[@]}"; do
 done
 
 clang_major() {
-  clang --version 2>/dev/null | sed -n 's/.*clang version \([0-9]*\).*/\1/p' | head -n 1
+  { clang --version 2>/dev/null || true; } | sed -n 's/.*clang version \([0-9]*\).*/\1/p' | head -n 1
 }
 
 missing=()
@@ -122,10 +144,17 @@ install() {
     apt-get install -y -qq --no-install-recommends --allow-downgrades "$@"
   fi
 }
-install "${missing[@]//libclang-rt--dev/clang}"
+install_each() { # one package at a time, so one that conflicts does not block the others
+  local p rc=0
+  for p in "$@"; do
+    install "$p" || { echo "deps: apt-get could not install $p" >&2; rc=1; }
+  done
+  return $rc
+}
+install "${missing[@]//libclang-rt--dev/clang}" || install_each "${missing[@]//libclang-rt--dev/clang}" || true
 check_all
 if [ ${#missing[@]} -gt 0 ]; then
-  install "${missing[@]}"
+  install "${missing[@]}" || install_each "${missing[@]}" || true
   check_all
 fi
 if [ ${#missing[@]} -gt 0 ]; then

@@ -33,7 +33,12 @@
  * check_version (6), vouch and the budget (7), check_room (8, choosing the
  * victims), then store, which makes every allocation it needs before its
  * mutations (the evictions, then one replace or insert), so failing checks
- * and failed allocations return before the catalog is touched.
+ * and failed allocations return before the catalog is touched. An exact
+ * copy of a held record's wire form (the duplicates gossip brings) skips
+ * rule 1: those bytes decoded and verified when they were stored, so rules
+ * 2-6 run on the held entry and refuse it as they would have (old_version,
+ * tombstone, or stale once it aged), at the cost of a binary search and a
+ * memcmp instead of a decode and an Ed25519 verification.
  *
  * Vouching. With a judge (the node's ticket validators), a record keeps
  * until when its tickets vouch for its peer. The judge is asked only when
@@ -337,9 +342,34 @@ static int store(mk_catalog *c, offer_st *o, const uint8_t *wire, mk_catalog_off
     return 0;
 }
 
+/* An exact copy of a held record (gossip brings each change from several
+ * peers): judged on the held record, without decoding it again or checking
+ * its signature. The same bytes decoded and verified when they were
+ * stored, so every rule answers as it would for them: 2-5 on the held
+ * entry, then 6 (not newer: old version, or tombstone). */
+static bool is_held_copy(const mk_catalog *c, const uint8_t *wire, size_t len, size_t *idx) {
+    mk_id peer;
+    bool found;
+    if (!mk_peer_entry_peek_id(wire, len, &peer)) return false;
+    *idx = search(c, &peer, &found);
+    return found && c->recs[*idx].wire_len == len && memcmp(c->recs[*idx].wire, wire, len) == 0;
+}
+
+static int refuse_held_copy(const mk_catalog *c, size_t idx, uint64_t now_ms, mk_refusal *why,
+                            mk_error *err) {
+    const mk_peer_entry *e = &c->recs[idx].entry;
+    char pid[9];
+    mk_id_short(&e->peer_id, pid);
+    int rc = check_entry(c, e, pid, now_ms, why, err);
+    if (rc == 0) rc = check_version(c, e, pid, idx, true, why, err);
+    return rc;
+}
+
 int mk_catalog_offer_ex(mk_catalog *c, const uint8_t *wire, size_t len, uint64_t now_ms,
                         mk_catalog_offer_opts *opts, mk_offer_result *res, mk_peer_entry *out,
                         mk_refusal *why, mk_error *err) {
+    size_t held;
+    if (is_held_copy(c, wire, len, &held)) return refuse_held_copy(c, held, now_ms, why, err);
     offer_st o = {.len = len};
     int rc = mk_peer_entry_decode(wire, len, &o.e, err);
     if (rc < 0)

@@ -50,6 +50,10 @@
 bool mk_peer_entry_same_content(const mk_peer_entry *a, const mk_peer_entry *b);
 /* True when a and b carry the same tickets, in the same order. */
 bool mk_peer_entry_same_tickets(const mk_peer_entry *a, const mk_peer_entry *b);
+/* The peer id of an entry in wire form, read from where the canonical
+ * encoding puts it, without decoding or verifying anything: false when it
+ * is not there (mk_peer_entry_decode then says why). */
+bool mk_peer_entry_peek_id(const uint8_t *data, size_t len, mk_id *out);
 /* The bytes that are signed: domain || 0x00 || body. */
 int mk_peer_entry_signed_bytes(const uint8_t *body, size_t len, mk_buf *out);
 
@@ -250,6 +254,7 @@ struct mk_network {
     mk_disc_rate_slot rate[MK_DISC_RATE_SLOTS];
     uint32_t dials_out;
     bool kicked;
+    bool sync_soon; /* a sync brought new content: the next round comes early */
     uint64_t log_window_ms;
     unsigned log_count, log_suppressed;
 
@@ -308,7 +313,12 @@ typedef struct mk_disc_target {
  * *out (free it) holds them. */
 size_t mk_disc_pick_locked(mk_network *nw, size_t k, const mk_id *ex1, const mk_id *ex2,
                            mk_disc_target **out);
-/* Loop only: push an entry (wire form) as an announce to k random peers. */
+/* Loop only: up to k random distinct peers with an open discovery
+ * connection, excluding ex1/ex2, into out (room for k). */
+size_t mk_disc_pick_open(mk_network *nw, size_t k, const mk_id *ex1, const mk_id *ex2, mk_id *out);
+/* Loop only: push an entry (wire form) as an announce to k peers: those
+ * connected first (up to 2k of them), then random catalog peers
+ * (gossip.c). */
 void mk_disc_push_entry(mk_network *nw, const uint8_t *wire, size_t len, unsigned hops, size_t k,
                         const mk_id *ex1, const mk_id *ex2, bool departure);
 /* Loop only: an announce frame arrived on conn (hops 0: by sync). */
@@ -321,6 +331,9 @@ void mk_disc_post_announce(mk_transport *net, void *ctx, int status);
 
 /* ----- sync (sync.c) ----------------------------------------------------- */
 
+/* Loop only: a sync brought an entry with new content; the next round
+ * comes after min_sync_gap_ms instead of sync_ms. */
+void mk_disc_sync_found(mk_network *nw);
 /* Loop only: a digest arrived on conn. */
 void mk_disc_handle_digest(mk_network *nw, mk_transport_conn *conn, const mk_id *from,
                            const mk_disc_msg *m);

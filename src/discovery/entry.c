@@ -498,6 +498,22 @@ int mk_peer_entry_decode(const uint8_t *data, size_t len, mk_peer_entry *out, mk
     return 0;
 }
 
+bool mk_peer_entry_peek_id(const uint8_t *data, size_t len, mk_id *out) {
+    /* The canonical body begins {0: 1, 1: h'<32 bytes>' ...}. */
+    static const uint8_t head[] = {0xa0 | K_COUNT, K_FORMAT, 1, K_PEER, 0x58, MK_ID_LEN};
+    mk_reader r;
+    mk_reader_init(&r, data, len);
+    size_t n, body_len;
+    const uint8_t *body, *p;
+    if (mk_cbor_expect_array(&r, CTX, "the signed entry", 2, &n, NULL) < 0 || n != 2 ||
+        mk_cbor_expect_bstr(&r, CTX, "body", 1, MK_ENTRY_MAX_BYTES, &body, &body_len, NULL) < 0)
+        return false;
+    mk_reader br;
+    mk_reader_init(&br, body, body_len);
+    if (mk_read_view(&br, sizeof head, &p) < 0 || memcmp(p, head, sizeof head) != 0) return false;
+    return mk_read_bytes(&br, out->b, MK_ID_LEN) == 0;
+}
+
 /* ----- comparison ----------------------------------------------------- */
 
 static bool id_list_eq(const mk_id_list *a, const mk_id_list *b) {

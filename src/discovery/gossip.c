@@ -3,10 +3,18 @@
  * receiving announced entries and forwarding what is new, the heartbeat
  * and the first-contact push.
  *
- * Announce. Pushing an entry sends [announce, hops = 1, entry] to `fanout`
- * random live peers with an address (a partial Fisher-Yates draw over the
- * catalog, under mu), through transport.c. Every change of the local entry
- * is announced (local.c posts it), and a heartbeat timer (announce_ms,
+ * Announce. Pushing an entry to k peers (k = fanout) sends [announce,
+ * hops = 1, entry] to the peers the node has an open discovery connection
+ * with, up to OPEN_SPREAD * k of them drawn at random, and when those are
+ * fewer than k, to random live catalog peers with an address to make up k
+ * (a partial Fisher-Yates draw under mu), which transport.c dials. So a
+ * node gossips over the connections it holds, dialling only while it
+ * holds fewer than k, rather than over a new TLS connection to each peer
+ * it draws: its connections (and the handshakes) stay near k plus its
+ * anti-entropy partners instead of growing towards one per peer, and as
+ * a push reaches up to 2k peers, a change reaches n nodes in about
+ * log_2k(n) hops with about 2k n messages. Every change of the local entry Every change of the
+ * local entry is announced (local.c posts it), and a heartbeat timer (announce_ms,
  * +-25% jitter) re-signs the entry with a new version and announces it, so
  * peers see it refreshed well within purge_after.
  *
@@ -18,8 +26,9 @@
  * which also lets it evict unvouched entries from a full catalog (their
  * PURGED events follow its own). A
  * node that accepts an entry whose *content* is new (discovered, updated,
- * departed) forwards it, with hops + 1, to `fanout` random live peers other
- * than the sender and the entry's owner, unless hops reached max_hops.
+ * departed) forwards it, with hops + 1, the same way (to fanout, drawn as
+ * above) to peers other than the sender and the entry's owner, unless hops
+ * reached max_hops.
  * Duplicates are refused as not newer, which stops the spread. Pure
  * refreshes are not forwarded (that would cost an epidemic per node per
  * period): they spread by sync, as do entries learnt by sync (hops = 0).
@@ -40,14 +49,26 @@
 #include "mosaik/log.h"
 
 #define KICK_MS 30
+#define OPEN_SPREAD 2 /* a push goes to up to OPEN_SPREAD * k connected peers */
 
 uint64_t mk_disc_jitter(uint64_t ms) {
     if (ms < 4) return ms ? ms : 1;
     return ms - ms / 4 + mk_random_below(ms / 2 + 1);
 }
 
-size_t mk_disc_pick_locked(mk_network *nw, size_t k, const mk_id *ex1, const mk_id *ex2,
-                           mk_disc_target **out) {
+/* True when id is ex1, ex2 or one of the n ids of ex. */
+static bool excluded(const mk_id *id, const mk_id *ex1, const mk_id *ex2, const mk_id *ex,
+                     size_t n) {
+    if ((ex1 && mk_id_eq(id, ex1)) || (ex2 && mk_id_eq(id, ex2))) return true;
+    for (size_t i = 0; i < n; i++)
+        if (mk_id_eq(id, &ex[i])) return true;
+    return false;
+}
+
+/* Under mu: up to k random live catalog peers with an address, none of
+ * them excluded; *out (free it) holds them. */
+static size_t pick_catalog_locked(mk_network *nw, size_t k, const mk_id *ex1, const mk_id *ex2,
+                                  const mk_id *ex, size_t n_ex, mk_disc_target **out) {
     *out = NULL;
     mk_catalog *c = &nw->cat;
     size_t *idx = malloc((c->n ? c->n : 1) * sizeof *idx);
@@ -55,8 +76,7 @@ size_t mk_disc_pick_locked(mk_network *nw, size_t k, const mk_id *ex1, const mk_
     size_t m = 0;
     for (size_t i = 0; i < c->n; i++) {
         const mk_peer_entry *e = &c->recs[i].entry;
-        if (e->departed || !e->n_addrs) continue;
-        if ((ex1 && mk_id_eq(&e->peer_id, ex1)) || (ex2 && mk_id_eq(&e->peer_id, ex2))) continue;
+        if (e->departed || !e->n_addrs || excluded(&e->peer_id, ex1, ex2, ex, n_ex)) continue;
         idx[m++] = i;
     }
     if (k > m) k = m;
@@ -79,31 +99,61 @@ size_t mk_disc_pick_locked(mk_network *nw, size_t k, const mk_id *ex1, const mk_
     return k;
 }
 
+size_t mk_disc_pick_locked(mk_network *nw, size_t k, const mk_id *ex1, const mk_id *ex2,
+                           mk_disc_target **out) {
+    return pick_catalog_locked(nw, k, ex1, ex2, NULL, 0, out);
+}
+
+size_t mk_disc_pick_open(mk_network *nw, size_t k, const mk_id *ex1, const mk_id *ex2, mk_id *out) {
+    size_t n = 0, seen = 0;
+    for (size_t i = 0; i < nw->n_conns; i++) {
+        const mk_disc_conn *r = &nw->conns[i];
+        if (!mk_transport_conn_is_open(r->conn) || excluded(&r->peer, ex1, ex2, out, n)) continue;
+        /* Reservoir sampling over the distinct open peers. */
+        seen++;
+        if (n < k)
+            out[n++] = r->peer;
+        else if (mk_random_below(seen) < k)
+            out[mk_random_below(k)] = r->peer;
+    }
+    return n;
+}
+
+static void send_frame(mk_network *nw, const mk_id *peer, const char *addr, const mk_buf *frame,
+                       bool departure) {
+    mk_disc_out *om = mk_disc_out_new(nw);
+    if (!om || mk_disc_out_add(om, frame) < 0) {
+        if (om) mk_disc_out_free(om);
+        if (departure) mk_disc_depart_done(nw, 1);
+        return;
+    }
+    om->departures = departure ? 1 : 0;
+    mk_disc_send_to(nw, peer, addr, om);
+}
+
 void mk_disc_push_entry(mk_network *nw, const uint8_t *wire, size_t len, unsigned hops, size_t k,
                         const mk_id *ex1, const mk_id *ex2, bool departure) {
     mk_buf frame = MK_BUF_INIT;
-    if (mk_disc_encode_announce(&frame, hops, wire, len) < 0) {
+    mk_id *open = k ? calloc(OPEN_SPREAD * k, sizeof *open) : NULL;
+    if (!open || mk_disc_encode_announce(&frame, hops, wire, len) < 0) {
+        free(open);
         mk_buf_free(&frame);
         return;
     }
-    mk_disc_target *t;
+    size_t n_open = mk_disc_pick_open(nw, OPEN_SPREAD * k, ex1, ex2, open);
+    mk_disc_target *t = NULL;
     pthread_mutex_lock(&nw->mu);
-    size_t n = mk_disc_pick_locked(nw, k, ex1, ex2, &t);
-    if (departure) nw->depart_pending += (int)n;
-    nw->met.announces_sent += n;
-    if (hops > 1) nw->met.forwarded += n;
+    size_t n = n_open < k ? pick_catalog_locked(nw, k - n_open, ex1, ex2, open, n_open, &t) : 0;
+    if (departure) nw->depart_pending += (int)(n_open + n);
+    nw->met.announces_sent += n_open + n;
+    if (hops > 1) nw->met.forwarded += n_open + n;
     pthread_mutex_unlock(&nw->mu);
-    for (size_t i = 0; i < n; i++) {
-        mk_disc_out *om = mk_disc_out_new(nw);
-        if (!om || mk_disc_out_add(om, &frame) < 0) {
-            if (om) mk_disc_out_free(om);
-            if (departure) mk_disc_depart_done(nw, 1);
-            continue;
-        }
-        om->departures = departure ? 1 : 0;
-        mk_disc_send_to(nw, &t[i].peer, t[i].addr, om);
-    }
+    for (size_t i = 0; i < n_open; i++)
+        send_frame(nw, &open[i], "", &frame, departure); /* open: no dial */
+    for (size_t i = 0; i < n; i++)
+        send_frame(nw, &t[i].peer, t[i].addr, &frame, departure);
     free(t);
+    free(open);
     mk_buf_free(&frame);
 }
 
@@ -212,6 +262,7 @@ void mk_disc_handle_entry(mk_network *nw, mk_transport_conn *conn, const mk_id *
     /* Forward what is new (content); refreshes travel by sync. */
     if (hops > 0 && hops < nw->max_hops && res != MK_OFFER_REFRESHED)
         mk_disc_push_entry(nw, wire, len, hops + 1, nw->fanout, from, &subject, false);
+    if (hops == 0 && res != MK_OFFER_REFRESHED) mk_disc_sync_found(nw);
     if (first && !nw->kicked) {
         nw->kicked = true;
         mk_transport_timer_start(nw->t_kick, KICK_MS, 0);

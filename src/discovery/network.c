@@ -22,13 +22,17 @@
  *                       connection limits ranked by the catalog
  *                       (mk_disc_peer_rank), with the "discovery" protocol
  *                       (transport.c);
- *   7. first_entry      tags and addresses (the bound listen address when
+ *   7. start_timers     heartbeat, sync, purge (periodic) and first-contact
+ *                       timers, made and started before the transport
+ *                       starts, so on this thread without a round trip to
+ *                       the I/O thread each (their callbacks do nothing
+ *                       until the network is RUNNING);
+ *   8. first_entry      tags and addresses (the bound listen address when
  *                       none is advertised: known only once the transport
  *                       started), signed and committed; the network is
  *                       RUNNING from here (frames arriving before see an
- *                       empty local_wire);
- *   8. start_timers     heartbeat, sync, purge (periodic) and first-contact
- *                       timers, then the bootstrap syncs are posted.
+ *                       empty local_wire); then the bootstrap syncs are
+ *                       posted.
  *
  * Departure. mk_network_close (and free) signs an entry with `departed` set
  * and every list emptied, pushes it to up to DEPART_PEERS live peers (who
@@ -49,6 +53,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "core/resource.h"
 #include "core/timeutil.h"
 #include "discovery/disc_internal.h"
 #include "mosaik/clock.h"
@@ -204,9 +209,9 @@ static int network_alloc(const mk_network_config *cfg, mk_network **out, mk_erro
     nw->max_new_per_conn =
         cfg->max_new_per_conn ? cfg->max_new_per_conn : MK_NETWORK_DEFAULT_MAX_NEW_PER_CONN;
     nw->evq = calloc(nw->event_cap, sizeof *nw->evq);
+    if (!nw->evq) return mk_error_set(err, MK_ENOMEM, "network: the event queue: out of memory");
     nw->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    if (!nw->evq || nw->efd < 0)
-        return mk_error_set(err, MK_EIO, "network: cannot create the event queue");
+    if (nw->efd < 0) return mk_resource_error(err, errno, "network: the event queue's eventfd");
     return mk_name_or_id_parse(cfg->network, &nw->network_id, err);
 }
 
@@ -328,8 +333,8 @@ int mk_network_new(const mk_network_config *cfg, mk_network **out, mk_error *err
     if (rc == 0) rc = parse_bootstrap(nw, cfg, err);
     if (rc == 0) init_catalog(nw, cfg);
     if (rc == 0) rc = open_transport(nw, cfg, err);
-    if (rc == 0) rc = first_entry(nw, cfg, err);
     if (rc == 0) rc = start_timers(nw, err);
+    if (rc == 0) rc = first_entry(nw, cfg, err);
     if (rc < 0) {
         if (nw && nw->net) mk_transport_stop(nw->net);
         if (nw) network_destroy(nw);

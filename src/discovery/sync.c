@@ -12,6 +12,17 @@
  * digest with want_reply = 0, which the first node answers the same way.
  * Answers go back on the connection the digest came in on.
  *
+ * Timing. While rounds keep finding something (an entry a sync brought had
+ * new content: discovered, updated, departed), the next round comes early,
+ * after min_sync_gap_ms (+ up to half of it, so the partner's rate limit
+ * admits it), not sync_ms: a node that joins, or a network starting cold,
+ * converges in a few short rounds, and a quiet network keeps the sync_ms
+ * period (a round that finds nothing new restores it). An early round
+ * goes to a peer the node already has a discovery connection with (no new
+ * TLS handshake; such peers just exchanged entries), a regular round to a
+ * random live peer as ever, which keeps anti-entropy mixing across the
+ * whole catalog.
+ *
  * Rate limit. A table of RATE_SLOTS slots, RATE_WAYS-way set-associative on
  * an FNV-1a hash of the full peer id; each slot is owned by one full id.
  *   - A digest request (want_reply) from a peer is answered at most once
@@ -138,8 +149,29 @@ static void sync_with(mk_network *nw, const mk_id *peer, const char *addr) {
     mk_disc_send_to(nw, peer, addr, om);
 }
 
+/* The early round's delay: past the peer's gap, so it is answered. */
+static uint64_t early_delay(const mk_network *nw) {
+    return nw->min_sync_gap_ms + mk_random_below(nw->min_sync_gap_ms / 2 + 1);
+}
+
+void mk_disc_sync_found(mk_network *nw) {
+    if (nw->sync_soon || !nw->t_sync) return;
+    uint64_t d = early_delay(nw);
+    if (d >= nw->sync_ms) return;
+    nw->sync_soon = true;
+    mk_transport_timer_start(nw->t_sync, d, 0);
+}
+
 void mk_disc_on_sync_timer(mk_transport_timer *t, void *ctx) {
     mk_network *nw = ctx;
+    bool early = nw->sync_soon;
+    nw->sync_soon = false;
+    mk_id peer;
+    if (early && nw->state == MK_DISC_RUNNING && mk_disc_pick_open(nw, 1, NULL, NULL, &peer) == 1) {
+        sync_with(nw, &peer, ""); /* connected: no dial */
+        mk_transport_timer_start(t, mk_disc_jitter(nw->sync_ms), 0);
+        return;
+    }
     mk_disc_target *tg;
     pthread_mutex_lock(&nw->mu);
     size_t n = nw->state == MK_DISC_RUNNING ? mk_disc_pick_locked(nw, 1, NULL, NULL, &tg) : 0;

@@ -43,6 +43,7 @@
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 
+#include "core/resource.h"
 #include "mosaik/encoding.h"
 #include "mosaik/log.h"
 #include "net/net_internal.h"
@@ -348,6 +349,26 @@ void mk_transport_config_init(mk_transport_config *cfg) {
     cfg->reconnect_max_ms = MK_TRANSPORT_DEFAULT_RECONNECT_MAX_MS;
 }
 
+/* The libuv loop and its async handle. Descriptors are checked first:
+ * libuv aborts the process when the pipe of its process-wide signal
+ * handling (made on the first loop) cannot be created. Needed: that pipe
+ * (2), the loop's epoll instance (1) and signal pipe (2), the async
+ * handle's eventfd (1) and, at start, the listening socket with the spare
+ * descriptor libuv keeps for refusing connections at the limit (2). */
+static int loop_open(mk_transport *net, mk_error *err) {
+    MK_TRY(mk_resource_fds_available(net->cfg.no_listen ? 6 : 8, "net: the event loop", err));
+    int rc = uv_loop_init(&net->loop);
+    if (rc < 0) return mk_resource_error(err, rc, "net: the event loop");
+    rc = uv_async_init(&net->loop, &net->async, on_async);
+    if (rc < 0) {
+        uv_loop_close(&net->loop);
+        return mk_resource_error(err, rc, "net: the event loop's wakeup handle");
+    }
+    net->async.data = net;
+    net->loop_inited = true;
+    return 0;
+}
+
 int mk_transport_new(const mk_transport_config *cfg_in, mk_transport **out, mk_error *err) {
     if (!out) return mk_error_set(err, MK_EINVAL, "net: missing output");
     mk_transport_config cfg;
@@ -404,12 +425,15 @@ int mk_transport_new(const mk_transport_config *cfg_in, mk_transport **out, mk_e
         free(net);
         return mk_error_prefix(err, rc, "net");
     }
+    rc = loop_open(net, err);
+    if (rc < 0) {
+        mk_transport_tls_ctx_free(net);
+        mk_ed25519_wipe(&net->key);
+        free(net);
+        return rc;
+    }
     uv_mutex_init(&net->mu);
     uv_cond_init(&net->cond);
-    uv_loop_init(&net->loop);
-    net->loop_inited = true;
-    uv_async_init(&net->loop, &net->async, on_async);
-    net->async.data = net;
     *out = net;
     return 0;
 }
@@ -448,6 +472,11 @@ int mk_transport_start(mk_transport *net, mk_error *err) {
         if (rc < 0) {
             uv_close((uv_handle_t *)&net->listener, NULL);
             net->listening = false;
+            if (rc == UV_EMFILE || rc == UV_ENFILE || rc == UV_ENOMEM) {
+                char what[MK_TRANSPORT_ADDR_MAX + 32];
+                snprintf(what, sizeof what, "net: listen on %s", net->listen_str);
+                return mk_resource_error(err, rc, what);
+            }
             return mk_error_set(err, MK_ENETWORK, "net: listen on %s: %s", net->listen_str,
                                 uv_strerror(rc));
         }
@@ -459,11 +488,12 @@ int mk_transport_start(mk_transport *net, mk_error *err) {
     uv_mutex_lock(&net->mu);
     atomic_store(&net->state, NET_RUNNING);
     uv_mutex_unlock(&net->mu);
-    if (uv_thread_create(&net->thread, thread_main, net) != 0) {
+    int trc = uv_thread_create(&net->thread, thread_main, net);
+    if (trc != 0) {
         uv_mutex_lock(&net->mu);
         atomic_store(&net->state, NET_NEW);
         uv_mutex_unlock(&net->mu);
-        return mk_error_set(err, MK_EUNAVAILABLE, "net: cannot create the I/O thread");
+        return mk_resource_error(err, trc, "net: the I/O thread");
     }
     net->thread_started = true;
     char pid[9];
