@@ -25,8 +25,8 @@
 #include <sys/resource.h>
 #include <sys/wait.h>
 
-#include "disc_util.h"
-#include "testutil.h"
+#include "discovery_util.h"
+#include "test_util.h"
 
 #define MAX_FREE 16
 #define NOFILE_LIMIT 256
