@@ -300,11 +300,12 @@ int mk_group_new(mk_network *nw, const mk_group_config *cfg, mk_group **out, mk_
         return rc;
     }
     group_init(g, nw, cfg);
-    if (!g->data_dir || mk_gloop_init(g) != 0) {
+    rc = g->data_dir ? mk_gloop_init(g, err) : mk_error_set(err, MK_ENOMEM, "out of memory");
+    if (rc < 0) {
         mk_gspecs_free(g);
         free(g->data_dir);
         free(g);
-        return mk_error_set(err, MK_ENOMEM, "cannot initialise the group loop");
+        return rc;
     }
     rc = raft_setup(g, cfg, err);
     if (rc == 0) rc = attach(g, err);

@@ -551,7 +551,7 @@ int mk_gjob_push(mk_group *g, mk_gjob *j);
 /* Free j, completing its waiter / forwarder with status. */
 void mk_gjob_free(mk_group *g, mk_gjob *j, int status);
 /* The loop, its async and timers (not started): 0 or MK_ENOMEM. */
-int mk_gloop_init(mk_group *g);
+int mk_gloop_init(mk_group *g, mk_error *err);
 void mk_gloop_start_timers(mk_group *g);
 /* Start the loop thread (SIGPIPE blocked in it). */
 int mk_gloop_spawn(mk_group *g, mk_error *err);

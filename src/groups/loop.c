@@ -29,6 +29,7 @@
 #include <signal.h>
 #include <stdlib.h>
 
+#include "core/resource.h"
 #include "groups/groups_internal.h"
 #include "mosaik/clock.h"
 
@@ -225,9 +226,17 @@ static void *loop_main(void *arg) {
     return NULL;
 }
 
-int mk_gloop_init(mk_group *g) {
-    if (uv_loop_init(&g->loop) != 0) return MK_ENOMEM;
-    uv_async_init(&g->loop, &g->async, on_async);
+int mk_gloop_init(mk_group *g, mk_error *err) {
+    /* The loop's epoll fd and its wake-up eventfd: without them libuv's
+     * failure paths are not clean, so look first, then check each step. */
+    int rc = mk_resource_fds_available(2, "group: the event loop", err);
+    if (rc < 0) return rc;
+    if ((rc = uv_loop_init(&g->loop)) != 0)
+        return mk_resource_error(err, rc, "group: the event loop");
+    if ((rc = uv_async_init(&g->loop, &g->async, on_async)) != 0) {
+        uv_loop_close(&g->loop);
+        return mk_resource_error(err, rc, "group: the loop's wake-up handle");
+    }
     g->async.data = g;
     uv_timer_init(&g->loop, &g->tick);
     uv_timer_init(&g->loop, &g->fast);

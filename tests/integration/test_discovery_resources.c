@@ -18,6 +18,12 @@
  *     until a creation fails; that failure must be clean, and every node
  *     is then closed and freed.
  *
+ *   - a group's steps: on a running node, a collection (a raft group with
+ *     its own loop thread, log files and sockets) is opened with k
+ *     descriptors free for k = 0..MAX_FREE: each attempt either succeeds
+ *     or fails with a reason (the group's loop naming RLIMIT_NOFILE when
+ *     it is the step that lacks one), never a crash or a leak.
+ *
  * No timing is asserted: how many nodes fit depends on the machine.
  */
 #include <errno.h>
@@ -113,6 +119,64 @@ static int child_steps(void) {
     return 0;
 }
 
+/* Fill the descriptor table but for k; returns how many were taken. */
+static int fill_fds(int *fds, int k) {
+    int n = 0;
+    for (;;) {
+        int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        if (fd < 0) break;
+        if (n == NOFILE_LIMIT) {
+            close(fd);
+            break;
+        }
+        fds[n++] = fd;
+    }
+    for (int i = 0; i < k && n > 0; i++)
+        close(fds[--n]);
+    return n;
+}
+
+/* Child: a collection opened with 0..MAX_FREE descriptors free. */
+static int child_group_steps(void) {
+    if (lower_nofile(NOFILE_LIMIT) < 0) return 2;
+    int rc;
+    mk_error err;
+    mk_network *nw = try_new(NULL, &rc, &err);
+    if (rc < 0) return fprintf(stderr, "the node: %s\n", err.msg), 1;
+    char dir[] = "/tmp/mosaik-res-XXXXXX";
+    if (!mkdtemp(dir)) return 2;
+    int fds[NOFILE_LIMIT], fails = 0, oks = 0, status = 0;
+    for (int k = 0; k <= MAX_FREE && !status; k++) {
+        char sub[64];
+        snprintf(sub, sizeof sub, "%s/%d", dir, k);
+        mk_collection_config cc;
+        mk_collection_config_init(&cc);
+        cc.name = "resources", cc.kind = MK_COLL_MAP, cc.data_dir = sub, cc.bootstrap = true;
+        int n = fill_fds(fds, k);
+        mk_collection *c = NULL;
+        mk_error_clear(&err);
+        rc = mk_collection_new(nw, &cc, &c, &err);
+        while (n > 0)
+            close(fds[--n]);
+        if (rc < 0) {
+            fails++;
+            if (!err.msg[0]) status = fprintf(stderr, "%d free: rc %d, no reason\n", k, rc) > 0;
+            if (k == 0 && (rc != MK_EBUSY || !strstr(err.msg, "RLIMIT_NOFILE")))
+                status = fprintf(stderr, "0 free: %s, want RLIMIT_NOFILE\n", err.msg) > 0;
+        } else {
+            oks++;
+            mk_collection_free(c);
+        }
+    }
+    mk_network_free(nw);
+    char cmd[80];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    if (system(cmd) != 0) status = 1;
+    if (!status && (!fails || !oks))
+        status = fprintf(stderr, "%d failures, %d successes: want both\n", fails, oks) > 0;
+    return status;
+}
+
 /* Child: running nodes until one cannot be created. */
 static int child_many(void) {
     if (lower_nofile(NOFILE_LIMIT) < 0) return 2;
@@ -159,6 +223,11 @@ static void test_each_step(void **state) {
     run_child(child_steps);
 }
 
+static void test_group_steps(void **state) {
+    (void)state;
+    run_child(child_group_steps);
+}
+
 static void test_many_nodes(void **state) {
     (void)state;
     run_child(child_many);
@@ -167,6 +236,7 @@ static void test_many_nodes(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_each_step),
+        cmocka_unit_test(test_group_steps),
         cmocka_unit_test(test_many_nodes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
