@@ -17,13 +17,20 @@
  * P-256, SHA-384 for P-384). CRLs: version 2, CRL number 1, empty, valid
  * from an hour before `now` for 30 days, signed the same way.
  *
+ * A simulator's state file is published once (mk_tee_sim_publish): saved
+ * under a private name, then link()ed to its path, which fails with EEXIST
+ * for every process but the first, so racing processes (the demo's nodes)
+ * all end up with the same simulator.
+ *
  * Simulator keys and certificates are test material: they are generated
  * on the machine, trusted by no verifier unless told to (a verifier's
  * explicit simulator root), and never a fallback for real hardware.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <openssl/asn1.h>
 #include <openssl/bn.h>
@@ -35,6 +42,7 @@
 
 #include "crypto/ossl.h"
 #include "mosaik/crypto.h"
+#include "mosaik/encoding.h"
 #include "tee/tee_internal.h"
 
 #define DEFAULT_YEARS 10
@@ -229,4 +237,30 @@ done:
     X509_CRL_free(crl);
     if (rc < 0) return mk_error_openssl(err, rc, "simulator: cannot build CRL");
     return 0;
+}
+
+int mk_tee_sim_publish(const char *path,
+                       int (*save)(const void *ctx, const char *tmp, mk_error *err),
+                       const void *ctx, mk_error *err) {
+    size_t plen = strlen(path) + 64;
+    char *tmp = malloc(plen);
+    if (!tmp) return mk_error_set(err, MK_ENOMEM, "out of memory");
+    uint8_t rnd[8];
+    char rhex[17];
+    mk_random_bytes(rnd, sizeof rnd);
+    mk_hex_encode(rnd, sizeof rnd, rhex);
+    snprintf(tmp, plen, "%s.new.%d.%s", path, (int)getpid(), rhex);
+    int rc = save(ctx, tmp, err);
+    if (rc == 0) {
+        if (link(tmp, path) == 0)
+            rc = 0;
+        else if (errno == EEXIST)
+            rc = 1;
+        else
+            rc =
+                mk_error_set(err, MK_EIO, "simulator: cannot create %s: %s", path, strerror(errno));
+        unlink(tmp);
+    }
+    free(tmp);
+    return rc;
 }

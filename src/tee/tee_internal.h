@@ -460,5 +460,13 @@ int mk_tee_sim_crl(X509 *issuer, EVP_PKEY *key, int64_t now, mk_buf *der, mk_err
 /* The PEM of up to three certificates (NULL ones skipped) as one
  * NUL-terminated string (malloc'd); *len without the NUL when len. */
 char *mk_tee_sim_pem_chain(X509 *a, X509 *b, X509 *c, size_t *len);
+/* Publish a simulator's state at `path` exactly once among racing
+ * processes: save(ctx, tmp) writes a private name beside it, then link()
+ * makes it `path`. 0: this call created it; 1: another process had (load
+ * theirs); else a negative MK_E* with the reason. The private name is
+ * always removed. */
+int mk_tee_sim_publish(const char *path,
+                       int (*save)(const void *ctx, const char *tmp, mk_error *err),
+                       const void *ctx, mk_error *err);
 
 #endif

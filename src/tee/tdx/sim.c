@@ -277,41 +277,24 @@ done:
     return 0;
 }
 
+static int save_state(const void *ctx, const char *tmp, mk_error *err) {
+    return mk_tdx_sim_save(ctx, tmp, err);
+}
+
 int mk_tdx_sim_load_or_create(const char *path, const mk_tdx_sim_config *cfg, mk_tdx_sim **out,
                               mk_error *err) {
     if (!path || !out) return mk_error_set(err, MK_EINVAL, "simulator: NULL argument");
     if (access(path, F_OK) == 0) return mk_tdx_sim_load(path, out, err);
     mk_tdx_sim *s = NULL;
     MK_TRY(mk_tdx_sim_new(cfg, &s, err));
-    /* Write to a private name, then link(): exactly one process creates
-     * `path`; the others find it taken and load the winner's. */
-    size_t plen = strlen(path) + 64;
-    char *tmp = malloc(plen);
-    if (!tmp) {
-        mk_tdx_sim_free(s);
-        return mk_error_set(err, MK_ENOMEM, "out of memory");
-    }
-    uint8_t rnd[8];
-    char rhex[17];
-    mk_random_bytes(rnd, sizeof rnd);
-    mk_hex_encode(rnd, sizeof rnd, rhex);
-    snprintf(tmp, plen, "%s.new.%d.%s", path, (int)getpid(), rhex);
-    int rc = mk_tdx_sim_save(s, tmp, err);
+    /* Exactly one racing process creates `path`; the others load it. */
+    int rc = mk_tee_sim_publish(path, save_state, s, err);
     if (rc == 0) {
-        if (link(tmp, path) == 0) {
-            *out = s;
-            s = NULL;
-        } else if (errno == EEXIST) {
-            rc = mk_tdx_sim_load(path, out, err);
-        } else {
-            rc =
-                mk_error_set(err, MK_EIO, "simulator: cannot create %s: %s", path, strerror(errno));
-        }
-        unlink(tmp);
+        *out = s;
+        return 0;
     }
-    free(tmp);
     mk_tdx_sim_free(s);
-    return rc;
+    return rc == 1 ? mk_tdx_sim_load(path, out, err) : rc;
 }
 
 void mk_tdx_sim_root_der(const mk_tdx_sim *sim, const uint8_t **der, size_t *len) {
