@@ -19,24 +19,8 @@
 
 #include "mosaik/bytes.h"
 #include "mosaik/encoding.h"
+#include "core/json.h"
 #include "tickets/jwt_internal.h"
-
-static bool depth_ok(json_t *v, int depth) {
-    if (depth > MK_JWT_MAX_JSON_DEPTH) return false;
-    const char *k;
-    json_t *x;
-    size_t i;
-    if (json_is_object(v)) {
-        json_object_foreach(v, k, x) {
-            if (!depth_ok(x, depth + 1)) return false;
-        }
-    } else if (json_is_array(v)) {
-        json_array_foreach(v, i, x) {
-            if (!depth_ok(x, depth + 1)) return false;
-        }
-    }
-    return true;
-}
 
 int mk_jwt_parse_object(const char *what, const mk_buf *b, json_t **out, mk_error *err) {
     json_error_t je;
@@ -48,7 +32,7 @@ int mk_jwt_parse_object(const char *what, const mk_buf *b, json_t **out, mk_erro
         json_decref(j);
         return mk_error_set(err, MK_EMALFORMED, "%s: not a JSON object", what);
     }
-    if (!depth_ok(j, 1)) {
+    if (!mk_json_depth_ok(j, MK_JWT_MAX_JSON_DEPTH)) {
         json_decref(j);
         return mk_error_set(err, MK_ETOOBIG, "%s: JSON nested deeper than %d", what,
                             MK_JWT_MAX_JSON_DEPTH);

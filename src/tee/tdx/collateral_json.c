@@ -30,27 +30,11 @@
 #include <string.h>
 
 #include "mosaik/bytes.h"
+#include "core/json.h"
 #include "tee/tdx/collateral_impl_internal.h"
 
 static int too_deep(mk_error *err) {
     return mk_error_set(err, MK_ETOOBIG, "JSON: nesting deeper than %d", MK_TDX_JSON_DEPTH_MAX);
-}
-
-static bool depth_ok(json_t *v, int depth) {
-    if (depth > MK_TDX_JSON_DEPTH_MAX) return false;
-    const char *k;
-    json_t *x;
-    size_t i;
-    if (json_is_object(v)) {
-        json_object_foreach(v, k, x) {
-            if (!depth_ok(x, depth + 1)) return false;
-        }
-    } else if (json_is_array(v)) {
-        json_array_foreach(v, i, x) {
-            if (!depth_ok(x, depth + 1)) return false;
-        }
-    }
-    return true;
 }
 
 int mk_tdx_json_load(const char *text, size_t len, json_t **out, mk_error *err) {
@@ -64,7 +48,7 @@ int mk_tdx_json_load(const char *text, size_t len, json_t **out, mk_error *err) 
         json_decref(j);
         return mk_error_set(err, MK_EMALFORMED, "JSON: not an object");
     }
-    if (!depth_ok(j, 1)) {
+    if (!mk_json_depth_ok(j, MK_TDX_JSON_DEPTH_MAX)) {
         json_decref(j);
         return too_deep(err);
     }

@@ -5,6 +5,8 @@
 
 #include <sys/stat.h>
 
+#include "core/json.h"
+
 static void reader_bounds(void **state) {
     (void)state;
     const uint8_t data[] = {1, 2, 3, 4, 5, 6, 7, 8, 9};
@@ -403,6 +405,33 @@ static void file_write_no_symlink_follow(void **state) {
     assert_int_equal(rmdir(dir), 0);
 }
 
+/* The JSON depth bound: every value counts, the root at depth 1. */
+static bool depth_of(const char *doc, int max) {
+    json_error_t e;
+    json_t *j = json_loads(doc, JSON_DECODE_ANY, &e);
+    if (!j) fail_msg("bad test JSON %s: %s", doc, e.text);
+    bool ok = mk_json_depth_ok(j, max);
+    json_decref(j);
+    return ok;
+}
+
+static void json_depth(void **state) {
+    (void)state;
+    assert_true(depth_of("{\"a\":{\"b\":1}}", 3));
+    assert_false(depth_of("{\"a\":{\"b\":1}}", 2));         /* the scalar is at depth 3 */
+    assert_false(depth_of("{\"a\":{\"b\":{\"c\":1}}}", 3)); /* 4 */
+    assert_true(depth_of("{\"a\":{\"b\":[]}}", 3));
+    assert_false(depth_of("[[[[]]]]", 3));
+    assert_true(depth_of("[[[[]]]]", 4));
+    assert_true(depth_of("[1,{\"x\":[2,3]},4]", 4));
+    assert_false(depth_of("[1,{\"x\":[2,3]},4]", 3));   /* 2 and 3 are at depth 4 */
+    assert_false(depth_of("[1,{\"x\":[2,[3]]},4]", 4)); /* the inner 3 at depth 5 */
+    assert_true(depth_of("7", 1));
+    assert_false(depth_of("7", 0));
+    assert_true(depth_of("{}", 1));
+    assert_false(depth_of("{\"a\":1}", 1));
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(reader_bounds),
@@ -421,6 +450,7 @@ int main(void) {
         cmocka_unit_test(files),
         cmocka_unit_test(file_read_failure_changes_nothing),
         cmocka_unit_test(file_write_no_symlink_follow),
+        cmocka_unit_test(json_depth),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
