@@ -193,6 +193,17 @@ int cli_help_or_usage(bool help, void (*usage)(FILE *f)) {
     return CLI_OK;
 }
 
+int cli_args(int argc, char **argv, const cli_opt *opts, void (*usage)(FILE *f), int n,
+             const char *expect) {
+    int c;
+    optind = 0;
+    if ((c = cli_getopt(argc, argv, "h", opts)) != -1) return cli_help_or_usage(c == 'h', usage);
+    if (argc - optind == n) return CLI_CONTINUE;
+    if (n == 0) return cli_usage_error("%s: unexpected argument '%s'", expect, argv[optind]);
+    usage(stderr);
+    return cli_usage_error("%s", expect);
+}
+
 /* The reason getopt_long returned '?'. */
 static void bad_option(int argc, char **argv, const cli_opt *opts) {
     const char *arg = optind > 0 && optind <= argc ? argv[optind - 1] : "?";

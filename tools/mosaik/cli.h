@@ -156,6 +156,13 @@ int cli_getopt(int argc, char **argv, const char *shortopts, const cli_opt *opts
  * {"help": TEXT} with --json) and gives CLI_OK; anything else (an unknown
  * option, a missing value) prints it on stderr and gives CLI_USAGE. */
 int cli_help_or_usage(bool help, void (*usage)(FILE *f));
+/* A command's options (opts: flags and strings, and --help) followed by
+ * exactly n words: CLI_CONTINUE with argv[optind] the first word; --help,
+ * a bad option, or another number of words end it (the usage on stderr
+ * and the usage error `expect`; with n == 0, "<expect>: unexpected argument
+ * 'WORD'"). */
+int cli_args(int argc, char **argv, const cli_opt *opts, void (*usage)(FILE *f), int n,
+             const char *expect);
 
 /* ----- option values and inputs (cli_input.c) ---------------------------- */
 

@@ -24,14 +24,8 @@ int cli_cmd_id(int argc, char **argv) {
     const cli_opt opts[] = {{"json", no_argument, 'j', NULL, &json},
                             {"help", no_argument, 'h', NULL, NULL},
                             {NULL, 0, 0, NULL, NULL}};
-    int c;
-    optind = 0;
-    if ((c = cli_getopt(argc, argv, "h", opts)) != -1)
-        return cli_help_or_usage(c == 'h', cli_id_usage);
-    if (optind != argc - 1) {
-        cli_id_usage(stderr);
-        return cli_usage_error("id: expected one NAME or HEX id");
-    }
+    int rc = cli_args(argc, argv, opts, cli_id_usage, 1, "id: expected one NAME or HEX id");
+    if (rc != CLI_CONTINUE) return rc;
     cli_json = json;
     mk_id id;
     mk_id_parse(&id, argv[optind]);

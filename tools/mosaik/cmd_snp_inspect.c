@@ -25,19 +25,13 @@ int cli_snp_inspect(int argc, char **argv) {
     const cli_opt opts[] = {{"json", no_argument, 'j', NULL, &json},
                             {"help", no_argument, 'h', NULL, NULL},
                             {NULL, 0, 0, NULL, NULL}};
-    int c;
-    optind = 0;
-    if ((c = cli_getopt(argc, argv, "h", opts)) != -1)
-        return cli_help_or_usage(c == 'h', cli_snp_inspect_usage);
-    if (optind != argc - 1) {
-        cli_snp_inspect_usage(stderr);
-        return cli_usage_error("snp inspect: expected one FILE");
-    }
+    int rc = cli_args(argc, argv, opts, cli_snp_inspect_usage, 1, "snp inspect: expected one FILE");
+    if (rc != CLI_CONTINUE) return rc;
     mk_buf b;
     mk_buf_init(&b, 0);
     mk_error err;
     mk_error_clear(&err);
-    int rc = cli_snp_read(argv[optind], true, &b, &err);
+    rc = cli_snp_read(argv[optind], true, &b, &err);
     if (rc < 0) {
         mk_buf_free(&b);
         return cli_snp_fail("snp inspect", &err, CLI_IO);

@@ -183,12 +183,7 @@ int cli_tdx_load_sim_root(const char *path, mk_buf *out, mk_error *err) {
 
 int cli_tdx_one_file(int argc, char **argv, const cli_opt *opts, void (*usage)(FILE *f),
                      const char *what) {
-    int c;
-    optind = 0;
-    if ((c = cli_getopt(argc, argv, "h", opts)) != -1) return cli_help_or_usage(c == 'h', usage);
-    if (optind != argc - 1) {
-        usage(stderr);
-        return cli_usage_error("%s: expected one FILE", what);
-    }
-    return CLI_CONTINUE;
+    char expect[128];
+    snprintf(expect, sizeof expect, "%s: expected one FILE", what);
+    return cli_args(argc, argv, opts, usage, 1, expect);
 }

@@ -97,11 +97,8 @@ int cli_cmd_version(int argc, char **argv) {
     const cli_opt opts[] = {{"json", no_argument, 'j', NULL, &json},
                             {"help", no_argument, 'h', NULL, NULL},
                             {NULL, 0, 0, NULL, NULL}};
-    int c;
-    optind = 0;
-    if ((c = cli_getopt(argc, argv, "h", opts)) != -1)
-        return cli_help_or_usage(c == 'h', cli_version_usage);
-    if (optind != argc) return cli_usage_error("version: unexpected argument '%s'", argv[optind]);
+    int rc = cli_args(argc, argv, opts, cli_version_usage, 0, "version");
+    if (rc != CLI_CONTINUE) return rc;
     cli_json = json;
     unsigned f = mk_features();
     if (json) {
