@@ -24,11 +24,13 @@
  *             accepts (tdx: …; snp: measurement mismatch …)"
  *
  * Consumers require the same any-of of the producer (both sides validate;
- * one stream declaration for both roles). Each node prints one JSON object per line on its stdout
- * (its events: ready, admitted, refused, rejected, disconnected, stats); the parent reads them all
- * through pipes and renders a timeline for a terminal, or passes them through with --json. The
- * quotes are SIMULATED: signed by a test root generated here, which the validators trust only
- * because the demo tells them to.
+ * one stream declaration for both roles). Each node prints one JSON object
+ * per line on its stdout (its events: ready, admitted, refused, rejected,
+ * disconnected, stats); the parent reads them all through pipes and
+ * renders a timeline for a terminal (full measurements in reasons
+ * shortened to 16 hex digits), or passes them through unchanged with
+ * --json. The quotes are SIMULATED: signed through test roots generated
+ * here, which the validators trust only because the demo tells them to.
  *
  * This file is the parent: the temporary directory, spawning the nodes,
  * rendering their events, stopping them and the summary. Children get
@@ -373,22 +375,28 @@ static void demo_banner(const char *dir, const char *mrtd, const char *meas, int
         json_decref(o);
         return;
     }
-    printf("mosaik demo — %d node processes on 127.0.0.1, network \"%s\"\n"
-           "\n"
-           "  THE QUOTES ARE SIMULATED: a software TD (TDX) and a software SEV-SNP guest\n"
-           "  sign them through test chains generated in %s, whose roots\n"
-           "  are not Intel's or AMD's. The validators accept them only because this\n"
-           "  demo explicitly trusts those roots.\n"
-           "\n"
-           "  stream \"%s\": the producer admits consumers whose TDX ticket shows\n"
+    const bool snp = meas[0] != 0;
+    printf("mosaik demo — %d node processes on 127.0.0.1, network \"%s\"\n\n", g_n, DEMO_NETWORK);
+    if (snp)
+        printf("  THE QUOTES ARE SIMULATED: a software TD (TDX) and a software SEV-SNP\n"
+               "  guest sign them through test chains generated in %s,\n"
+               "  whose roots are not Intel's or AMD's. The validators accept them only\n"
+               "  because this demo explicitly trusts those roots.\n\n",
+               dir);
+    else
+        printf("  THE TDX QUOTES ARE SIMULATED: a software TD signs them through a test chain\n"
+               "  generated in %s, whose root is not Intel's. The validators accept\n"
+               "  them only because this demo explicitly trusts that root.\n\n",
+               dir);
+    printf("  stream \"%s\": the producer admits consumers whose TDX ticket shows\n"
            "  MRTD %.16s…",
-           g_n, DEMO_NETWORK, dir, DEMO_STREAM, mrtd);
-    if (meas[0]) printf(" OR whose SEV-SNP ticket shows measurement %.16s…", meas);
-    printf(";\n  consumers require the same of the producer.\n"
+           DEMO_STREAM, mrtd);
+    if (snp) printf(" or whose SEV-SNP ticket shows measurement\n  %.16s…", meas);
+    printf("; consumers require the same of the producer.\n"
            "  node-a, node-b: expected MRTD · node-c: other firmware · node-d: no ticket\n"
            "  node-e: expected MRTD, ticket expires %d s after the start\n",
            expire_after);
-    if (meas[0])
+    if (snp)
         printf("  node-f: SEV-SNP, expected measurement · node-g: SEV-SNP, other measurement\n\n");
     else
         printf("  (this build has no SEV-SNP support, MOSAIK_SNP=OFF: the SNP nodes node-f\n"

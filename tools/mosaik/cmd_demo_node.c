@@ -15,11 +15,11 @@
  * library). Both sides require the same of each other: with SNP, any of a
  * TDX ticket with the expected MRTD or an SNP ticket with the expected
  * measurement (MK_ANY_OF); without, the TDX ticket alone; each verified
- * to its simulator's root, trusted explicitly. It prints one JSON object per line on stdout (its
- * events: ready, admitted, refused, rejected, disconnected, stats, final;
- * error with a reason), serialised by a mutex because stream callbacks run
- * on the I/O thread. Every path stops the I/O thread before the process
- * exits. The producer writes "PEERID@ADDR" to DIR/producer.addr; with
+ * to its simulator's root, trusted explicitly. It prints one JSON object
+ * per line on stdout (its events: ready, admitted, refused, rejected,
+ * disconnected, stats, final; error with a reason), serialised by a mutex because stream callbacks
+ * run on the I/O thread. Every path stops the I/O thread before the process exits. The producer
+ * writes "PEERID@ADDR" to DIR/producer.addr; with
  * --http it serves the status page (http*.c) while it sends, and its
  * "ready" event carries the address.
  */
