@@ -17,11 +17,11 @@
  * measurement (MK_ANY_OF); without, the TDX ticket alone; each verified
  * to its simulator's root, trusted explicitly. It prints one JSON object
  * per line on stdout (its events: ready, admitted, refused, rejected,
- * disconnected, stats, final; error with a reason), serialised by a mutex because stream callbacks
- * run on the I/O thread. Every path stops the I/O thread before the process exits. The producer
- * writes "PEERID@ADDR" to DIR/producer.addr; with
- * --http it serves the status page (http*.c) while it sends, and its
- * "ready" event carries the address.
+ * disconnected, stats, final; error with a reason), serialised by a mutex
+ * because stream callbacks run on the I/O thread. Every path stops the I/O
+ * thread before the process exits. The producer writes "PEERID@ADDR" to
+ * DIR/producer.addr; with --http it serves the status page (http*.c) while
+ * it sends, and its "ready" event carries the address.
  */
 #include <pthread.h>
 #include <signal.h>
