@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# make demo: a local network of attested nodes (simulated TDX), showing who is
-# admitted, who is refused and why, data flowing, and a ticket expiring.
+# make demo: a local mixed network of attested nodes (simulated TDX and
+# SEV-SNP), showing who is admitted, who is refused and why, data flowing,
+# and a ticket expiring.
 # Arguments are passed to `mosaik demo` (e.g. --json, --duration S).
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -3,26 +3,34 @@
  * admitting and refusing each other over a stream.
  *
  * The parent process makes a temporary directory with one shared TDX
- * *simulator* state (mk_tdx_sim_load_or_create), then starts six node
- * processes, each this same binary with the hidden role `mosaik demo
- * --node NAME ...` (cmd_demo_node.c):
+ * *simulator* state (mk_tdx_sim_load_or_create) and, in a build with
+ * SEV-SNP, one shared SNP simulator state (mk_snp_sim_load_or_create),
+ * then starts eight node processes (six without SNP), each this same
+ * binary with the hidden role `mosaik demo --node NAME ...`
+ * (cmd_demo_node.c):
  *
- *   producer  expected MRTD; serves stream "demo.prices", requiring of
- *             every consumer a TDX ticket with the expected MRTD
+ *   producer  TDX, expected MRTD; serves stream "demo.prices", requiring
+ *             of every consumer any of a TDX ticket with the expected MRTD
+ *             or an SNP ticket with the expected measurement (MK_ANY_OF;
+ *             without SNP support the TDX ticket alone)
  *   node-a    expected MRTD                           → admitted
  *   node-b    expected MRTD                           → admitted
  *   node-c    another MRTD ("other firmware")         → refused, MRTD mismatch
  *   node-d    no ticket                               → refused, no ticket
  *   node-e    expected MRTD, ticket expiring after ~8 s → admitted, then cut
  *             off within a second of the expiry (the delay is measured)
+ *   node-f    SNP, expected measurement               → admitted
+ *   node-g    SNP, another measurement                → refused, "no validator
+ *             accepts (tdx: …; snp: measurement mismatch …)"
  *
- * Consumers also require the expected MRTD of the producer (both sides
- * validate). Each node prints one JSON object per line on its stdout (its
- * events: ready, admitted, refused, rejected, disconnected, stats); the
- * parent reads them all through pipes and renders a timeline for a
- * terminal, or passes them through with --json. The quotes are SIMULATED:
- * signed by a test root generated here, which the validators trust only
- * because the demo tells them to.
+ * Consumers require the same any-of of the producer (both sides validate;
+ * one stream declaration for both roles). Each node prints one JSON object
+ * per line on its stdout (its events: ready, admitted, refused, rejected,
+ * disconnected, stats); the parent reads them all through pipes and
+ * renders a timeline for a terminal (full measurements in reasons
+ * shortened to 16 hex digits), or passes them through unchanged with
+ * --json. The quotes are SIMULATED: signed through test roots generated
+ * here, which the validators trust only because the demo tells them to.
  *
  * This file is the parent: the temporary directory, spawning the nodes,
  * rendering their events, stopping them and the summary. Children get
@@ -75,7 +83,8 @@ void cli_demo_sleep_ms(unsigned ms) {
 /* ------------------------------------------------------------------ */
 
 typedef struct child {
-    const char *name, *mrtd, *role;
+    const char *name, *mrtd, *role; /* mrtd: the MRTD or measurement, good/other/none */
+    bool snp;                       /* an SEV-SNP node */
     pid_t pid;
     int fd;
     char buf[8192];
@@ -88,8 +97,10 @@ typedef struct child {
     unsigned n_seen;
     long long late_ms;
     bool cut;
+    char refusal[400]; /* the last refusal's text, for the summary */
 } child;
 
+static int g_n = NODES_TDX; /* the nodes started: NODES_MAX with SNP support */
 static bool g_json;
 static bool g_ending; /* shutting down: only collect the final counts */
 static double g_t0;
@@ -112,11 +123,51 @@ static const char *name_of(child *ch, size_t n, const char *peer) {
     return peer;
 }
 
+/* What a node's ticket is, for the timeline (long) and the summary. */
+static const char *ticket_label(const child *ch, bool lng) {
+    if (!strcmp(ch->mrtd, "none")) return "no ticket";
+    bool other = !strcmp(ch->mrtd, "other");
+    if (ch->snp)
+        return !lng    ? (other ? "SNP, other measurement" : "SNP, expected measurement")
+               : other ? "simulated SEV-SNP ticket, OTHER measurement"
+                       : "simulated SEV-SNP ticket, expected measurement";
+    return !lng    ? (other ? "TDX, other MRTD" : "TDX, expected MRTD")
+           : other ? "simulated TDX ticket, OTHER MRTD"
+                   : "simulated TDX ticket, expected MRTD";
+}
+
+/* A reason for the timeline: every run of more than 24 hex digits (a full
+ * measurement) shortened to its first 16 and "…". */
+static void shorten_hex(const char *in, char *out, size_t cap) {
+    size_t o = 0;
+    while (*in && o + 4 < cap) {
+        size_t run = strspn(in, "0123456789abcdefABCDEF");
+        if (run > 24) {
+            size_t k = cap - o - 4 < 16 ? cap - o - 4 : 16; /* room for "…" and NUL */
+            memcpy(out + o, in, k);
+            o += k;
+            memcpy(out + o, "…", 3);
+            o += 3;
+            in += run;
+        } else if (run) {
+            size_t k = run < cap - o - 1 ? run : cap - o - 1;
+            memcpy(out + o, in, k);
+            o += k;
+            in += run;
+        } else {
+            out[o++] = *in++;
+        }
+    }
+    out[o] = 0;
+}
+
 static void render(child *all, size_t n, child *ch, json_t *o) {
     const char *ev = json_string_value(json_object_get(o, "event"));
     const char *peer = json_string_value(json_object_get(o, "peer"));
     const char *reason = json_string_value(json_object_get(o, "reason"));
-    const char *text = json_string_value(json_object_get(o, "text"));
+    const char *raw = json_string_value(json_object_get(o, "text"));
+    char text_buf[600];
+    const char *text = raw ? (shorten_hex(raw, text_buf, sizeof text_buf), text_buf) : NULL;
     bool by_peer = json_is_true(json_object_get(o, "by_peer"));
     if (!ev) return;
     if (!strcmp(ev, "ready")) {
@@ -125,10 +176,7 @@ static void render(child *all, size_t n, child *ch, json_t *o) {
         json_t *te = json_object_get(o, "ticket_expires");
         char when[MK_RFC3339_LEN] = "";
         if (json_is_integer(te)) mk_time_format_rfc3339(json_integer_value(te), when);
-        say("%-8s up (peer %s) — %s%s%s", ch->name, ch->peer,
-            !strcmp(ch->mrtd, "none")    ? "no ticket"
-            : !strcmp(ch->mrtd, "other") ? "simulated TDX ticket, OTHER MRTD"
-                                         : "simulated TDX ticket, expected MRTD",
+        say("%-8s up (peer %s) — %s%s%s", ch->name, ch->peer, ticket_label(ch, true),
             when[0] ? ", expires " : "", when);
         const char *http = json_string_value(json_object_get(o, "http"));
         if (http) say("%-8s status page: http://%s/ (while the demo runs)", ch->name, http);
@@ -162,6 +210,7 @@ static void render(child *all, size_t n, child *ch, json_t *o) {
         snprintf(line, sizeof line, "%-8s REFUSED   %-8s %s: %.400s", ch->name, who,
                  reason ? reason : "", text ? text : "");
     } else if (!strcmp(ev, "rejected")) {
+        snprintf(ch->refusal, sizeof ch->refusal, "%s", raw ? raw : "");
         snprintf(line, sizeof line, "%-8s refused by %s — %s: %.400s", ch->name, who,
                  reason ? reason : "", text ? text : "");
     } else if (!strcmp(ev, "disconnected")) {
@@ -227,7 +276,7 @@ static void pump_child(child *all, size_t n, child *ch) {
 }
 
 static void poll_children(child *ch, size_t n, int ms) {
-    struct pollfd pf[NODES];
+    struct pollfd pf[NODES_MAX];
     size_t k = 0;
     for (size_t i = 0; i < n; i++)
         pf[i] = (struct pollfd){.fd = ch[i].fd, .events = POLLIN};
@@ -260,12 +309,34 @@ static void rm_tree(const char *dir) {
     char path[1200];
     snprintf(path, sizeof path, "%s/sim.pem", dir);
     unlink(path);
+    snprintf(path, sizeof path, "%s/snp-sim.pem", dir);
+    unlink(path);
     rmdir(dir);
 }
 
+/* The shared SNP simulator state in dir and the expected measurement
+ * (hex; "" without SNP support); 0 or a negative MK_E*. */
+static int demo_prepare_snp(const char *dir, char meas[97], mk_error *err) {
+    meas[0] = 0;
+#if MOSAIK_HAVE_SNP
+    char simpath[1200];
+    snprintf(simpath, sizeof simpath, "%s/snp-sim.pem", dir);
+    mk_snp_sim *sim = NULL;
+    MK_TRY(mk_snp_sim_load_or_create(simpath, NULL, &sim, err));
+    mk_snp_sim_free(sim);
+    mk_snp_sim_guest g;
+    mk_snp_sim_guest_default(&g);
+    mk_hex_encode(g.measurement, 48, meas);
+#else
+    (void)dir, (void)err;
+#endif
+    return 0;
+}
+
 /* This binary's path, a temporary directory with the shared simulator
- * state, and the expected MRTD (hex); CLI_CONTINUE or the exit code. */
-static int demo_prepare(char self[1024], char dir[], char mrtd[97]) {
+ * states, the expected MRTD and SNP measurement (hex); CLI_CONTINUE or
+ * the exit code. */
+static int demo_prepare(char self[1024], char dir[], char mrtd[97], char meas[97]) {
     ssize_t sl = readlink("/proc/self/exe", self, 1023);
     if (sl <= 0) return cli_fail(CLI_IO, "demo: cannot find my own binary");
     self[sl] = 0;
@@ -280,34 +351,56 @@ static int demo_prepare(char self[1024], char dir[], char mrtd[97]) {
         return cli_fail_err("demo: simulator", &err);
     }
     mk_tdx_sim_free(sim);
+    if (demo_prepare_snp(dir, meas, &err) < 0) {
+        rm_tree(dir);
+        return cli_fail_err("demo: SNP simulator", &err);
+    }
     mk_tdx_sim_td td;
     mk_tdx_sim_td_default(&td);
     mk_hex_encode(td.mr_td, 48, mrtd);
     return CLI_CONTINUE;
 }
 
-static void demo_banner(const char *dir, const char *mrtd, int duration, int expire_after) {
+static void demo_banner(const char *dir, const char *mrtd, const char *meas, int duration,
+                        int expire_after) {
     if (g_json) {
-        json_t *o = json_pack("{s:s,s:s,s:s,s:b,s:s,s:i,s:i}", "node", "demo", "event", "start",
-                              "stream", DEMO_STREAM, "simulated", 1, "expected_mrtd", mrtd,
-                              "duration", duration, "expire_after", expire_after);
+        json_t *o =
+            json_pack("{s:s,s:s,s:s,s:b,s:s,s:i,s:i,s:b}", "node", "demo", "event", "start",
+                      "stream", DEMO_STREAM, "simulated", 1, "expected_mrtd", mrtd, "duration",
+                      duration, "expire_after", expire_after, "snp", MOSAIK_HAVE_SNP);
+        if (meas[0]) json_object_set_new(o, "expected_measurement", json_string(meas));
         char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
         printf("%s\n", s);
         free(s);
         json_decref(o);
         return;
     }
-    printf("mosaik demo — %d node processes on 127.0.0.1, network \"%s\"\n"
-           "\n"
-           "  THE TDX QUOTES ARE SIMULATED: a software TD signs them through a test chain\n"
-           "  generated in %s, whose root is not Intel's. The validators accept\n"
-           "  them only because this demo explicitly trusts that root.\n"
-           "\n"
-           "  stream \"%s\": the producer admits consumers whose TDX ticket shows\n"
-           "  MRTD %.16s…; consumers require the same of the producer.\n"
+    const bool snp = meas[0] != 0;
+    printf("mosaik demo — %d node processes on 127.0.0.1, network \"%s\"\n\n", g_n, DEMO_NETWORK);
+    if (snp)
+        printf("  THE QUOTES ARE SIMULATED: a software TD (TDX) and a software SEV-SNP\n"
+               "  guest sign them through test chains generated in %s,\n"
+               "  whose roots are not Intel's or AMD's. The validators accept them only\n"
+               "  because this demo explicitly trusts those roots.\n\n",
+               dir);
+    else
+        printf("  THE TDX QUOTES ARE SIMULATED: a software TD signs them through a test chain\n"
+               "  generated in %s, whose root is not Intel's. The validators accept\n"
+               "  them only because this demo explicitly trusts that root.\n\n",
+               dir);
+    printf("  stream \"%s\": the producer admits consumers whose TDX ticket shows\n"
+           "  MRTD %.16s…",
+           DEMO_STREAM, mrtd);
+    if (snp) printf(" or whose SEV-SNP ticket shows measurement\n  %.16s…", meas);
+    printf("; consumers require the same of the producer.\n"
            "  node-a, node-b: expected MRTD · node-c: other firmware · node-d: no ticket\n"
-           "  node-e: expected MRTD, ticket expires %d s after the start\n\n",
-           NODES, DEMO_NETWORK, dir, DEMO_STREAM, mrtd, expire_after);
+           "  node-e: expected MRTD, ticket expires %d s after the start\n",
+           expire_after);
+    if (snp)
+        printf("  node-f: SEV-SNP, expected measurement · node-g: SEV-SNP, other measurement\n\n");
+    else
+        printf("  (this build has no SEV-SNP support, MOSAIK_SNP=OFF: the SNP nodes node-f\n"
+               "  and node-g are not started)\n\n");
     fflush(stdout);
 }
 
@@ -329,7 +422,7 @@ static void read_producer_addr(const char *dir, char *boot, size_t n) {
 
 /* The producer, then (once it is up and its address known) the consumers,
  * node-e with a ticket expiring at exp_s. */
-static int demo_spawn(child ch[NODES], char *self, char *dir, char *dur_s, char *exp_s,
+static int demo_spawn(child ch[NODES_MAX], char *self, char *dir, char *dur_s, char *exp_s,
                       char *http) {
     char *pargs[] = {self,
                      "demo",
@@ -355,7 +448,7 @@ static int demo_spawn(child ch[NODES], char *self, char *dir, char *dur_s, char 
     if (!ch[0].ready) return cli_fail(CLI_FAIL, "demo: the producer did not start");
     read_producer_addr(dir, boot, sizeof boot);
     if (!boot[0]) return cli_fail(CLI_FAIL, "demo: no producer address");
-    for (int i = 1; i < NODES; i++) {
+    for (int i = 1; i < g_n; i++) {
         char *cargs[] = {self,
                          "demo",
                          "--node",
@@ -370,6 +463,8 @@ static int demo_spawn(child ch[NODES], char *self, char *dir, char *dur_s, char 
                          boot,
                          "--duration",
                          dur_s,
+                         "--tee",
+                         ch[i].snp ? "snp" : "tdx",
                          i == 5 ? "--expires" : NULL,
                          exp_s,
                          NULL};
@@ -380,16 +475,16 @@ static int demo_spawn(child ch[NODES], char *self, char *dir, char *dur_s, char 
 
 /* Render the nodes' events until the duration is over (or a signal), with
  * the items each consumer received every two seconds. */
-static void demo_watch(child ch[NODES], int duration) {
+static void demo_watch(child ch[NODES_MAX], int duration) {
     double last_data = cli_demo_now();
     while (!cli_demo_stop && cli_demo_now() - g_t0 < duration) {
-        poll_children(ch, NODES, 100);
+        poll_children(ch, (size_t)g_n, 100);
         if (cli_demo_now() - last_data >= 2.0) {
             last_data = cli_demo_now();
             if (!g_json) {
                 char line[400];
                 int off = snprintf(line, sizeof line, "data     items received:");
-                for (int i = 1; i < NODES; i++)
+                for (int i = 1; i < g_n; i++)
                     off += snprintf(line + off, sizeof line - (size_t)off, " %s=%lld", ch[i].name,
                                     ch[i].items);
                 say("%s", line);
@@ -400,19 +495,19 @@ static void demo_watch(child ch[NODES], int duration) {
 
 /* SIGTERM to every child, their final lines collected (up to 3 s), then
  * whatever is left killed; the temporary directory removed. */
-static void demo_stop(child ch[NODES], const char *dir) {
+static void demo_stop(child ch[NODES_MAX], const char *dir) {
     g_ending = true;
-    for (int i = 0; i < NODES; i++)
+    for (int i = 0; i < g_n; i++)
         if (ch[i].pid > 0) kill(ch[i].pid, SIGTERM);
     double t_end = cli_demo_now();
     for (;;) {
         bool open = false;
-        for (int i = 0; i < NODES; i++)
+        for (int i = 0; i < g_n; i++)
             open |= ch[i].fd >= 0;
         if (!open || cli_demo_now() - t_end > 3) break;
-        poll_children(ch, NODES, 100);
+        poll_children(ch, (size_t)g_n, 100);
     }
-    for (int i = 0; i < NODES; i++) {
+    for (int i = 0; i < g_n; i++) {
         if (ch[i].pid <= 0) continue;
         if (waitpid(ch[i].pid, NULL, WNOHANG) == 0) {
             kill(ch[i].pid, SIGKILL);
@@ -427,14 +522,11 @@ static void demo_stop(child ch[NODES], const char *dir) {
 }
 
 /* What each consumer got: a table, or the JSON "end" event. */
-static void demo_summary(const child ch[NODES]) {
+static void demo_summary(const child ch[NODES_MAX]) {
     if (!g_json) {
-        printf("\nsummary (simulated TDX):\n");
-        for (int i = 1; i < NODES; i++) {
-            printf("  %-7s %-14s %-9s %6lld items", ch[i].name,
-                   !strcmp(ch[i].mrtd, "none")    ? "no ticket"
-                   : !strcmp(ch[i].mrtd, "other") ? "other MRTD"
-                                                  : "expected MRTD",
+        printf("\nsummary (simulated %s):\n", g_n > NODES_TDX ? "TDX and SEV-SNP" : "TDX");
+        for (int i = 1; i < g_n; i++) {
+            printf("  %-7s %-25s %-9s %6lld items", ch[i].name, ticket_label(&ch[i], false),
                    ch[i].admitted_once ? "admitted" : "refused", ch[i].items);
             if (ch[i].cut) printf("   cut off %lld ms after its ticket expired", ch[i].late_ms);
             printf("\n");
@@ -445,9 +537,13 @@ static void demo_summary(const child ch[NODES]) {
     json_t *o = json_pack("{s:s,s:s,s:f}", "node", "demo", "event", "end", "seconds",
                           cli_demo_now() - g_t0);
     json_t *sum = json_array();
-    for (int i = 1; i < NODES; i++) {
-        json_t *e = json_pack("{s:s,s:s,s:b,s:I}", "node", ch[i].name, "mrtd", ch[i].mrtd,
-                              "admitted", ch[i].admitted_once, "items", (json_int_t)ch[i].items);
+    for (int i = 1; i < g_n; i++) {
+        json_t *e =
+            json_pack("{s:s,s:s,s:s,s:b,s:I}", "node", ch[i].name, "tee", ch[i].snp ? "snp" : "tdx",
+                      ch[i].snp ? "measurement" : "mrtd", ch[i].mrtd, "admitted",
+                      ch[i].admitted_once, "items", (json_int_t)ch[i].items);
+        if (!ch[i].admitted_once && ch[i].refusal[0])
+            json_object_set_new(e, "refusal", json_string(ch[i].refusal));
         if (ch[i].cut) json_object_set_new(e, "cut_off_late_ms", json_integer(ch[i].late_ms));
         json_array_append_new(sum, e);
     }
@@ -459,8 +555,8 @@ static void demo_summary(const child ch[NODES]) {
 }
 
 static int parent_main(int duration, int expire_after, char *http) {
-    char self[1024], dir[] = "/tmp/mosaik-demo-XXXXXX", mrtd[97];
-    int rc = demo_prepare(self, dir, mrtd);
+    char self[1024], dir[] = "/tmp/mosaik-demo-XXXXXX", mrtd[97], meas[97];
+    int rc = demo_prepare(self, dir, mrtd, meas);
     if (rc != CLI_CONTINUE) return rc;
 
     struct sigaction sa;
@@ -471,16 +567,19 @@ static int parent_main(int duration, int expire_after, char *http) {
     signal(SIGPIPE, SIG_IGN);
 
     g_t0 = cli_demo_now();
-    demo_banner(dir, mrtd, duration, expire_after);
-    child ch[NODES] = {
+    g_n = MOSAIK_HAVE_SNP ? NODES_MAX : NODES_TDX;
+    demo_banner(dir, mrtd, meas, duration, expire_after);
+    child ch[NODES_MAX] = {
         {.name = "producer", .mrtd = "good", .role = "producer"},
         {.name = "node-a", .mrtd = "good", .role = "consumer"},
         {.name = "node-b", .mrtd = "good", .role = "consumer"},
         {.name = "node-c", .mrtd = "other", .role = "consumer"},
         {.name = "node-d", .mrtd = "none", .role = "consumer"},
         {.name = "node-e", .mrtd = "good", .role = "consumer"},
+        {.name = "node-f", .mrtd = "good", .role = "consumer", .snp = true},
+        {.name = "node-g", .mrtd = "other", .role = "consumer", .snp = true},
     };
-    for (int i = 0; i < NODES; i++)
+    for (int i = 0; i < NODES_MAX; i++)
         ch[i].fd = -1, ch[i].pid = -1;
     int64_t exp_e = mk_now() + expire_after;
     char dur_s[16], exp_s[32];
@@ -498,11 +597,14 @@ void cli_demo_usage(FILE *f) {
             "usage: mosaik demo [--json] [--duration SECONDS] [--expire-after SECONDS]\n"
             "                   [--http [IP:]PORT]\n"
             "\n"
-            "Six node processes on 127.0.0.1 form one network; a producer serves a stream\n"
-            "that admits only consumers whose TDX ticket shows the expected MRTD. Two are\n"
+            "Eight node processes on 127.0.0.1 form one mixed network; a producer serves\n"
+            "a stream that admits only consumers whose TDX ticket shows the expected MRTD\n"
+            "or whose SEV-SNP ticket shows the expected measurement. Two TDX nodes are\n"
             "admitted, one with other firmware and one without a ticket are refused, one\n"
-            "is cut off when its ticket expires. THE TDX QUOTES ARE SIMULATED (a test\n"
-            "root, trusted only because the demo says so).\n"
+            "is cut off when its ticket expires; one SNP node is admitted, one with\n"
+            "another measurement refused. THE QUOTES ARE SIMULATED (test roots, trusted\n"
+            "only because the demo says so). Without SEV-SNP support (MOSAIK_SNP=OFF)\n"
+            "the two SNP nodes are not started.\n"
             "\n"
             "  --duration S         how long the network runs, %d..%d (default 14)\n"
             "  --expire-after S     when node-e's ticket expires, 2..(duration - 2)\n"
@@ -534,6 +636,11 @@ static int demo_node_option(int c, const char *arg, cli_demo_node_args *a, const
     case 'M':
         a->mrtd = arg;
         break;
+    case 'T':
+        if (strcmp(arg, "tdx") && strcmp(arg, "snp"))
+            return cli_usage_error("demo: --tee wants tdx or snp, not '%s'", arg);
+        a->snp = !strcmp(arg, "snp");
+        break;
     case 'B':
         a->bootstrap = arg;
         break;
@@ -564,6 +671,7 @@ int cli_cmd_demo(int argc, char **argv) {
                             {"role", required_argument, 'R', NULL, NULL},
                             {"dir", required_argument, 'D', NULL, NULL},
                             {"mrtd", required_argument, 'M', NULL, NULL},
+                            {"tee", required_argument, 'T', NULL, NULL},
                             {"bootstrap", required_argument, 'B', NULL, NULL},
                             {"expires", required_argument, 'E', NULL, NULL},
                             {"http", required_argument, 'H', NULL, NULL},

@@ -15,7 +15,10 @@
 
 #define DEMO_NETWORK "mosaik-demo"
 #define DEMO_STREAM "demo.prices"
-#define NODES 6
+/* The nodes: the producer, node-a..node-e (TDX), and with SEV-SNP support
+ * node-f and node-g (SNP). */
+#define NODES_TDX 6
+#define NODES_MAX 8
 
 /* Set by cli_demo_on_signal (SIGINT/SIGTERM): stop and report. */
 extern volatile sig_atomic_t cli_demo_stop;
@@ -27,8 +30,10 @@ void cli_demo_sleep_ms(unsigned ms);
 
 /* A node's role, from the hidden options the parent passes. */
 typedef struct cli_demo_node_args {
-    const char *name, *dir, *bootstrap, *mrtd; /* mrtd: "good", "other" or "none" */
-    int64_t expires;                           /* the ticket's expiry; 0: in an hour */
+    const char *name, *dir, *bootstrap;
+    const char *mrtd; /* the MRTD (TDX) or measurement (SNP): "good", "other" or "none" */
+    bool snp;         /* an SEV-SNP node (--tee snp); else TDX */
+    int64_t expires;  /* the ticket's expiry; 0: in an hour */
     bool producer;
     int duration;     /* seconds */
     const char *http; /* producer: serve the status page there (--http), or NULL */

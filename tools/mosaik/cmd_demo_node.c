@@ -3,18 +3,25 @@
  * `mosaik demo --node NAME --role producer|consumer ...`, one process per
  * node, started by the parent in cmd_demo.c).
  *
- * A node loads the shared simulator state from DIR, joins the demo network
- * (bootstrapping from the producer), installs its TDX ticket (a simulated
- * quote with the expected MRTD, another MRTD for "other", none for "none";
- * valid for an hour or until --expires), then opens the stream as its
- * producer or a consumer; both sides require the expected MRTD, verified to
- * the simulator's root. It prints one JSON object per line on stdout (its
- * events: ready, admitted, refused, rejected, disconnected, stats, final;
- * error with a reason), serialised by a mutex because stream callbacks run
- * on the I/O thread. Every path stops the I/O thread before the process
- * exits. The producer writes "PEERID@ADDR" to DIR/producer.addr; with
- * --http it serves the status page (http*.c) while it sends, and its
- * "ready" event carries the address.
+ * A node loads the shared simulator states from DIR (TDX's, and SEV-SNP's
+ * in a build with SNP), joins the demo network (bootstrapping from the
+ * producer), installs its ticket, then opens the stream as its producer or
+ * a consumer. A TDX node (--tee tdx, the default) makes its ticket once:
+ * a simulated quote with the expected MRTD, another MRTD for "other", none
+ * for "none", valid for an hour or until --expires. An SNP node (--tee snp)
+ * attests with mk_network_attest over the SNP simulator provider (the
+ * expected measurement, or another one for "other"; the certificates in
+ * the ticket through mk_snp_endorse_certs; an hour, renewed by the
+ * library). Both sides require the same of each other: with SNP, any of a
+ * TDX ticket with the expected MRTD or an SNP ticket with the expected
+ * measurement (MK_ANY_OF); without, the TDX ticket alone; each verified
+ * to its simulator's root, trusted explicitly. It prints one JSON object
+ * per line on stdout (its events: ready, admitted, refused, rejected,
+ * disconnected, stats, final; error with a reason), serialised by a mutex
+ * because stream callbacks run on the I/O thread. Every path stops the I/O
+ * thread before the process exits. The producer writes "PEERID@ADDR" to
+ * DIR/producer.addr; with --http it serves the status page (http*.c) while
+ * it sends, and its "ready" event carries the address.
  */
 #include <pthread.h>
 #include <signal.h>
@@ -30,6 +37,17 @@
 #include "mosaik/streams.h"
 
 #if MOSAIK_HAVE_TDX
+
+/* What a node holds while it runs (freed by node_free). */
+typedef struct demo_node {
+    mk_tdx_sim *tsim;
+    mk_tdx_collateral *coll;
+#if MOSAIK_HAVE_SNP
+    mk_snp_sim *ssim;
+    mk_tee_provider *sprov; /* an SNP node's simulated platform */
+    mk_attestation *at;     /* and its attestation, renewed by the library */
+#endif
+} demo_node;
 
 static pthread_mutex_t g_out = PTHREAD_MUTEX_INITIALIZER;
 static const char *g_node = "?";
@@ -89,8 +107,8 @@ static void expected_td(mk_tdx_sim_td *td) {
 
 /* This node's TDX ticket (a simulated quote with the expected MRTD, or
  * another one for "other"), valid until exp. */
-static int node_ticket(const cli_demo_node_args *a, mk_network *nw, mk_tdx_sim *sim,
-                       mk_tdx_collateral *coll, mk_expiration exp) {
+static int node_ticket(const cli_demo_node_args *a, mk_network *nw, demo_node *dn,
+                       mk_expiration exp) {
     mk_error err;
     mk_error_clear(&err);
     mk_id peer, netid;
@@ -102,10 +120,10 @@ static int node_ticket(const cli_demo_node_args *a, mk_network *nw, mk_tdx_sim *
     mk_tdx_provider *prov = NULL;
     mk_tdx_attester *att = NULL;
     mk_ticket t;
-    int trc = mk_tdx_provider_sim_new(sim, &td, &prov, &err);
+    int trc = mk_tdx_provider_sim_new(dn->tsim, &td, &prov, &err);
     if (trc == 0)
-        trc = mk_tdx_attester_new(&(mk_tdx_attester_config){.provider = prov, .collateral = coll},
-                                  &att, &err);
+        trc = mk_tdx_attester_new(
+            &(mk_tdx_attester_config){.provider = prov, .collateral = dn->coll}, &att, &err);
     if (trc == 0) {
         trc = mk_tdx_attester_ticket_with_expiration(att, &peer, &netid, mk_now(), exp, &t, &err);
         if (trc == 0) {
@@ -118,11 +136,39 @@ static int node_ticket(const cli_demo_node_args *a, mk_network *nw, mk_tdx_sim *
     return trc < 0 ? node_fail("ticket", &err) : CLI_OK;
 }
 
+#if MOSAIK_HAVE_SNP
+/* This node's SNP attestation: the simulator provider for a guest with the
+ * expected measurement (or another one for "other"), attested with
+ * mk_network_attest, the simulator's certificates in the ticket; *exp gets
+ * the installed ticket's expiration. */
+static int node_attest_snp(const cli_demo_node_args *a, mk_network *nw, demo_node *dn,
+                           mk_expiration *exp) {
+    mk_error err;
+    mk_error_clear(&err);
+    mk_snp_sim_guest g;
+    mk_snp_sim_guest_default(&g);
+    if (!strcmp(a->mrtd, "other")) mk_sha384("other SNP guest", 15, g.measurement);
+    mk_attestation_opts ao;
+    mk_attestation_opts_init(&ao);
+    ao.endorse = mk_snp_endorse_certs;
+    ao.lifetime = 3600;
+    if (mk_snp_provider_sim_new(dn->ssim, &g, &dn->sprov, &err) < 0 ||
+        mk_network_attest(nw, dn->sprov, &ao, &dn->at, &err) < 0)
+        return node_fail("SNP attestation", &err);
+    mk_attestation_status st;
+    mk_attestation_status_get(dn->at, &st);
+    *exp = st.expires;
+    return CLI_OK;
+}
+#endif
+
 /* The stream, as its producer or a consumer, with the requirement both
- * sides apply: a TDX ticket with the expected MRTD, verified to the
+ * sides apply: any of a TDX ticket with the expected MRTD or (with SNP) an
+ * SNP ticket with the expected measurement, each verified to its
  * simulator's root (trusted explicitly). *page_v (when not NULL) gets a
- * validator of the same spec, for the status page. */
-static int node_open_stream(const cli_demo_node_args *a, mk_network *nw, mk_tdx_sim *sim,
+ * validator of the TDX spec, for the status page (it describes TDX
+ * tickets). */
+static int node_open_stream(const cli_demo_node_args *a, mk_network *nw, demo_node *dn,
                             mk_stream_producer **pp, mk_stream_consumer **cp,
                             mk_validator **page_v) {
     mk_error err;
@@ -133,17 +179,30 @@ static int node_open_stream(const cli_demo_node_args *a, mk_network *nw, mk_tdx_
     mk_hex_encode(want.mr_td, sizeof want.mr_td, mrtd);
     const uint8_t *root;
     size_t root_len;
-    mk_tdx_sim_root_der(sim, &root, &root_len);
+    mk_tdx_sim_root_der(dn->tsim, &root, &root_len);
     /* By value: the producer or consumer makes its validator from it. */
-    const mk_validator_spec specs[] = {MK_TDX(.mrtd = mrtd, .sim_root = root,
-                                              .sim_root_len = root_len, .max_lifetime = 24 * 3600)};
+    const mk_validator_spec tdx =
+        MK_TDX(.mrtd = mrtd, .sim_root = root, .sim_root_len = root_len, .max_lifetime = 24 * 3600);
+#if MOSAIK_HAVE_SNP
+    mk_snp_sim_guest g;
+    mk_snp_sim_guest_default(&g);
+    char meas[2 * sizeof g.measurement + 1];
+    mk_hex_encode(g.measurement, sizeof g.measurement, meas);
+    const uint8_t *sroot;
+    size_t sroot_len;
+    mk_snp_sim_root_der(dn->ssim, &sroot, &sroot_len);
+    const mk_validator_spec specs[] = {
+        MK_ANY_OF(tdx, MK_SNP(.measurement = meas, .sim_root = sroot, .sim_root_len = sroot_len,
+                              .max_lifetime = 24 * 3600))};
+#else
+    const mk_validator_spec specs[] = {tdx};
+#endif
     const mk_stream_def def = {
         .name = DEMO_STREAM,
         .producer = {.validators = specs, .n_validators = 1},
         .consumer = {.validators = specs, .n_validators = 1},
     };
-    if (page_v && !(*page_v = specs[0].make(specs[0].arg, &err)))
-        return node_fail("--http validator", &err);
+    if (page_v && !(*page_v = tdx.make(tdx.arg, &err))) return node_fail("--http validator", &err);
     int rc;
     if (a->producer) {
         mk_stream_producer_config po;
@@ -181,7 +240,8 @@ static int node_ready(const cli_demo_node_args *a, mk_network *nw, bool has_tick
     json_object_set_new(o, "peer", json_string(sp));
     json_object_set_new(o, "peer_id", json_string(hex));
     json_object_set_new(o, "addr", json_string(addr));
-    json_object_set_new(o, "mrtd", json_string(a->mrtd));
+    json_object_set_new(o, "tee", json_string(a->snp ? "snp" : "tdx"));
+    json_object_set_new(o, a->snp ? "measurement" : "mrtd", json_string(a->mrtd));
     json_object_set_new(o, "ticket_expires", has_ticket ? json_integer(exp) : json_null());
     json_object_set_new(o, "simulated", json_true());
     if (g_http) {
@@ -246,16 +306,22 @@ static void node_serve(const cli_demo_node_args *a, mk_stream_producer *p, mk_st
                         (json_int_t)st.rejected, "disconnected", (json_int_t)st.disconnected));
 }
 
-static int node_run(const cli_demo_node_args *a, mk_network *nw, mk_tdx_sim *sim,
-                    mk_tdx_collateral *coll, mk_stream_producer **pp, mk_stream_consumer **cp) {
+/* The ticket (TDX once, or SNP's attestation), the stream, the status page
+ * (producer with --http), "ready", then serving. */
+static int node_run(const cli_demo_node_args *a, mk_network *nw, demo_node *dn,
+                    mk_stream_producer **pp, mk_stream_consumer **cp) {
     bool has_ticket = strcmp(a->mrtd, "none") != 0;
     mk_expiration exp = a->expires ? a->expires : mk_now() + 3600;
-    int rc = has_ticket ? node_ticket(a, nw, sim, coll, exp) : CLI_OK;
-    /* The producer's status page shows what its validator says of each
-     * peer (a validator of its own, from the same spec). */
+    int rc = CLI_OK;
+    if (has_ticket && !a->snp) rc = node_ticket(a, nw, dn, exp);
+#if MOSAIK_HAVE_SNP
+    if (has_ticket && a->snp) rc = node_attest_snp(a, nw, dn, &exp);
+#endif
+    /* The producer's status page describes the peers' TDX tickets with a
+     * TDX validator of the stream's TDX spec (one of its own). */
     bool page = a->http && a->producer;
     mk_validator *v = NULL;
-    if (rc == CLI_OK) rc = node_open_stream(a, nw, sim, pp, cp, page ? &v : NULL);
+    if (rc == CLI_OK) rc = node_open_stream(a, nw, dn, pp, cp, page ? &v : NULL);
     node_stream ns = {.name = DEMO_STREAM, .p = *pp};
     http_view view = {nw, v, &ns, mk_mono_ms(), NULL, 0};
     if (rc == CLI_OK && page) {
@@ -271,22 +337,51 @@ static int node_run(const cli_demo_node_args *a, mk_network *nw, mk_tdx_sim *sim
     return rc;
 }
 
+static void node_free(demo_node *dn) {
+#if MOSAIK_HAVE_SNP
+    mk_attestation_free(dn->at);
+    mk_tee_provider_free(dn->sprov);
+    mk_snp_sim_free(dn->ssim);
+#endif
+    mk_tdx_collateral_free(dn->coll);
+    mk_tdx_sim_free(dn->tsim);
+}
+
+/* The shared simulator states from DIR (and the TDX collateral). */
+static int node_load(const cli_demo_node_args *a, demo_node *dn) {
+    mk_error err;
+    mk_error_clear(&err);
+    char path[1024];
+    snprintf(path, sizeof path, "%s/sim.pem", a->dir);
+    if (mk_tdx_sim_load(path, &dn->tsim, &err) < 0) return node_fail("load simulator", &err);
+    if (mk_tdx_sim_collateral(dn->tsim, mk_now(), &dn->coll, &err) < 0)
+        return node_fail("simulator collateral", &err);
+#if MOSAIK_HAVE_SNP
+    snprintf(path, sizeof path, "%s/snp-sim.pem", a->dir);
+    if (mk_snp_sim_load(path, &dn->ssim, &err) < 0) return node_fail("load SNP simulator", &err);
+#endif
+    return CLI_OK;
+}
+
 int cli_demo_node_main(const cli_demo_node_args *a) {
     g_node = a->name;
     if (!getenv("MOSAIK_LOG")) mk_log_set_level(MK_LOG_ERROR); /* events go to stdout */
     prctl(PR_SET_PDEATHSIG, SIGTERM);
     signal(SIGTERM, cli_demo_on_signal);
     signal(SIGINT, cli_demo_on_signal);
+    if (a->snp && !MOSAIK_HAVE_SNP) {
+        mk_error e;
+        mk_error_set(&e, MK_EUNAVAILABLE, "this build has no SEV-SNP support (MOSAIK_SNP=OFF)");
+        return node_fail("--tee snp", &e);
+    }
+    demo_node dn;
+    memset(&dn, 0, sizeof dn);
+    if (node_load(a, &dn) != CLI_OK) {
+        node_free(&dn);
+        return CLI_FAIL;
+    }
     mk_error err;
     mk_error_clear(&err);
-    char path[1024];
-    snprintf(path, sizeof path, "%s/sim.pem", a->dir);
-    mk_tdx_sim *sim = NULL;
-    if (mk_tdx_sim_load(path, &sim, &err) < 0) return node_fail("load simulator", &err);
-    mk_tdx_collateral *coll = NULL;
-    if (mk_tdx_sim_collateral(sim, mk_now(), &coll, &err) < 0)
-        return node_fail("simulator collateral", &err);
-
     mk_network_config cfg;
     mk_network_config_init(&cfg);
     cfg.network = DEMO_NETWORK;
@@ -299,21 +394,24 @@ int cli_demo_node_main(const cli_demo_node_args *a) {
     }
     mk_network *nw = NULL;
     if (mk_network_new(&cfg, &nw, &err) < 0) {
-        mk_tdx_collateral_free(coll);
-        mk_tdx_sim_free(sim);
+        node_free(&dn);
         return node_fail("network", &err);
     }
     mk_stream_producer *p = NULL;
     mk_stream_consumer *c = NULL;
-    int rc = node_run(a, nw, sim, coll, &p, &c);
+    int rc = node_run(a, nw, &dn, &p, &c);
     /* Every path, failures included, stops the I/O thread before the
      * process exits: a thread still running during exit() would race with
-     * OpenSSL's and libc's teardown. */
+     * OpenSSL's and libc's teardown. The attestation stops before its
+     * network is freed. */
+#if MOSAIK_HAVE_SNP
+    mk_attestation_free(dn.at);
+    dn.at = NULL;
+#endif
     mk_stream_producer_free(p);
     mk_stream_consumer_free(c);
     mk_network_free(nw);
-    mk_tdx_collateral_free(coll);
-    mk_tdx_sim_free(sim);
+    node_free(&dn);
     return rc;
 }
 
