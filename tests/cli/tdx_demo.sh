@@ -29,7 +29,7 @@ done
 [ -n "$http" ] || { echo "FAIL: the demo printed no status page address"; exit 1; }
 snp=$(sed -n '1s/.*"snp":\(true\|false\).*/\1/p' "$out")
 [ -n "$snp" ] || { echo "FAIL: the start event says nothing of SNP"; exit 1; }
-python3 - "$http" "$snp" <<'PY'
+python3 - "$http" "$snp" "$out" <<'PY'
 import json, sys, time, urllib.request
 snp = sys.argv[2] == "true"
 deadline = time.monotonic() + 10
@@ -42,6 +42,20 @@ while True:
     assert time.monotonic() < deadline, "the demo's page shows no refusals: %r" % doc["refusals"]
     time.sleep(0.2)
 print("demo: the status page lists the refusals with their reasons")
+if snp:
+    # The page judges peers by the stream's own requirement (the any-of):
+    # the SNP node with the expected measurement is admitted there too.
+    while True:
+        ready = [json.loads(l) for l in open(sys.argv[3]) if '"ready"' in l]
+        fpeer = [l["peer_id"] for l in ready if l.get("node") == "node-f"]
+        peers = json.load(urllib.request.urlopen("http://%s/api/peers.json" % sys.argv[1],
+                                                 timeout=5))["peers"]
+        v = [p["verdict"] for p in peers if fpeer and p["peer"] == fpeer[0]]
+        if v and v[0] and v[0].get("admitted"):
+            break
+        assert time.monotonic() < deadline + 10, "node-f's verdict on the page: %r" % v
+        time.sleep(0.2)
+    print("demo: the page's verdict admits the SNP node-f")
 PY
 wait "$demo"
 python3 - "$out" <<'PY'

@@ -169,8 +169,8 @@ static int node_attest_snp(const cli_demo_node_args *a, mk_network *nw, demo_nod
  * validator of the TDX spec, for the status page (it describes TDX
  * tickets). */
 static int node_open_stream(const cli_demo_node_args *a, mk_network *nw, demo_node *dn,
-                            mk_stream_producer **pp, mk_stream_consumer **cp,
-                            mk_validator **page_v) {
+                            mk_stream_producer **pp, mk_stream_consumer **cp, mk_validator **page_v,
+                            mk_validator **verdict_v) {
     mk_error err;
     mk_error_clear(&err);
     mk_tdx_sim_td want;
@@ -203,6 +203,8 @@ static int node_open_stream(const cli_demo_node_args *a, mk_network *nw, demo_no
         .consumer = {.validators = specs, .n_validators = 1},
     };
     if (page_v && !(*page_v = tdx.make(tdx.arg, &err))) return node_fail("--http validator", &err);
+    if (verdict_v && !(*verdict_v = specs[0].make(specs[0].arg, &err)))
+        return node_fail("--http verdict validator", &err);
     int rc;
     if (a->producer) {
         mk_stream_producer_config po;
@@ -318,12 +320,14 @@ static int node_run(const cli_demo_node_args *a, mk_network *nw, demo_node *dn,
     if (has_ticket && a->snp) rc = node_attest_snp(a, nw, dn, &exp);
 #endif
     /* The producer's status page describes the peers' TDX tickets with a
-     * TDX validator of the stream's TDX spec (one of its own). */
+     * TDX validator of the stream's TDX spec, and judges every peer with the
+     * stream's own requirement (the any-of), each a validator of its own. */
     bool page = a->http && a->producer;
-    mk_validator *v = NULL;
-    if (rc == CLI_OK) rc = node_open_stream(a, nw, dn, pp, cp, page ? &v : NULL);
+    mk_validator *v = NULL, *verdict = NULL;
+    if (rc == CLI_OK)
+        rc = node_open_stream(a, nw, dn, pp, cp, page ? &v : NULL, page ? &verdict : NULL);
     node_stream ns = {.name = DEMO_STREAM, .p = *pp};
-    http_view view = {nw, v, &ns, mk_mono_ms(), NULL, 0};
+    http_view view = {nw, v, &ns, mk_mono_ms(), NULL, 0, verdict};
     if (rc == CLI_OK && page) {
         mk_error err;
         mk_error_clear(&err);
@@ -334,6 +338,7 @@ static int node_run(const cli_demo_node_args *a, mk_network *nw, demo_node *dn,
     node_http_stop(g_http);
     g_http = NULL;
     mk_validator_free(v);
+    mk_validator_free(verdict);
     return rc;
 }
 

@@ -68,6 +68,9 @@ typedef struct http_view {
     uint64_t started_ms;               /* mk_mono_ms() at start (uptime) */
     const http_group *groups;          /* `mosaik node` joins none; an embedder's */
     size_t n_groups;
+    /* The node's verdict on each peer (e.g. a stream's any-of of TDX and
+     * SNP); NULL: tdx_validator's. */
+    const mk_validator *verdict_validator;
 } http_view;
 
 /* Peers described per document (each costs a quote verification): the

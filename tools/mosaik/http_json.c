@@ -166,7 +166,8 @@ static json_t *entry_json(const mk_peer_entry *e, const mk_validator *v, int64_t
     return o;
 }
 
-/* The node's verdict on a peer (its TDX validator, when it has one). */
+/* The node's verdict on a peer (the view's verdict validator, else its TDX
+ * validator, when it has one). */
 static void verdict_json(json_t *o, const mk_peer_entry *e, const mk_validator *v, int64_t now) {
     if (!v) {
         json_object_set_new(o, "verdict", json_null());
@@ -198,7 +199,8 @@ static void peers_into(json_t *doc, const http_view *v, const char *peer, int64_
         if (!prefix_match(&es[i].peer_id, peer)) continue;
         if (++total > HTTP_MAX_PEERS_SHOWN) continue;
         json_t *o = entry_json(&es[i], v->tdx_validator, now);
-        verdict_json(o, &es[i], v->tdx_validator, now);
+        verdict_json(o, &es[i], v->verdict_validator ? v->verdict_validator : v->tdx_validator,
+                     now);
         json_array_append_new(a, o);
     }
     mk_peer_entries_free(es, n);
