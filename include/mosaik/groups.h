@@ -214,6 +214,16 @@ typedef struct mk_group_status {
 
 MK_EXTERN void mk_group_status_get(mk_group *g, mk_group_status *out);
 
+/* The statistics of n groups (names[k] labels groups[k]; names may be
+ * NULL) in the Prometheus text format, appended to out: each family once
+ * (mosaik_group_term, _commit_index, _applied_index, _members, _voters,
+ * _bonds, _sessions, _is_leader, _in_config and the *_total counters of
+ * mk_group_status), one sample per group labelled peer, group and
+ * group_id. At most MK_GROUP_METRICS_MAX groups (else MK_EINVAL). */
+#define MK_GROUP_METRICS_MAX 1024
+MK_EXTERN int mk_group_metrics_prometheus(mk_group *const *groups, const char *const *names,
+                                          size_t n, mk_buf *out);
+
 /* One member of the raft configuration, as this node last saw it. */
 typedef struct mk_group_member {
     mk_id peer;

@@ -116,6 +116,33 @@ static void test_documents(void **state) {
     assert_string_equal(json_string_value(json_object_get(m, "role")), "writer");
     assert_true(json_is_true(json_object_get(m, "leader")) &&
                 json_is_true(json_object_get(m, "self")));
+    /* The same group in the Prometheus text: each family once, a sample
+     * per group (the group twice here), the label escaped. */
+    mk_group *gs[2] = {g, g};
+    const char *names[2] = {"coun\"ter", "counter"};
+    mk_buf prom = MK_BUF_INIT;
+    assert_int_equal(mk_group_metrics_prometheus(gs, names, 2, &prom), 0);
+    assert_int_equal(mk_buf_append_u8(&prom, 0), 0);
+    const char *text = (const char *)prom.data;
+    char want[160];
+    char ps[9];
+    mk_id_short(&self, ps);
+    snprintf(want, sizeof want,
+             "mosaik_group_is_leader{peer=\"%s\",group=\"coun\\\"ter\",group_id=\"", ps);
+    assert_non_null(strstr(text, want));
+    const char *h = strstr(text, "# HELP mosaik_group_commit_index ");
+    assert_non_null(h);
+    assert_null(strstr(h + 1, "# HELP mosaik_group_commit_index "));
+    size_t samples = 0;
+    for (const char *q = text; (q = strstr(q, "\nmosaik_group_commit_index{")); q++)
+        samples++;
+    assert_int_equal(samples, 2);
+    const char *c = strstr(text, "\nmosaik_group_commit_index{");
+    c = strchr(c, '}');
+    assert_true(strtoull(c + 1, NULL, 10) >= 1);
+    mk_buf_free(&prom);
+    assert_int_equal(mk_group_metrics_prometheus(NULL, NULL, 1, &prom), MK_EINVAL);
+
     json_t *r = find(json_object_get(st, "refusals"), "peer", ho);
     assert_non_null(r);
     assert_string_equal(json_string_value(json_object_get(r, "layer")), "collection");

@@ -81,6 +81,9 @@ typedef struct http_view {
  * "time":…}; peer filters the peers (NULL or "": all). New reference, NULL
  * when out of memory. */
 json_t *http_status_json(const http_view *v, const char *peer);
+/* The view's groups in the Prometheus text (mk_group_metrics_prometheus),
+ * appended to out. */
+int http_groups_prometheus(const http_view *v, mk_buf *out);
 /* {"peers":[…], "time":…}. */
 json_t *http_peers_json(const http_view *v, const char *peer);
 

@@ -351,3 +351,17 @@ json_t *http_status_json(const http_view *v, const char *peer) {
     json_object_set_new(o, "refusals", refusals_array(v->nw));
     return o;
 }
+
+int http_groups_prometheus(const http_view *v, mk_buf *out) {
+    size_t n = v->n_groups < MK_GROUP_METRICS_MAX ? v->n_groups : MK_GROUP_METRICS_MAX;
+    if (!n) return 0;
+    mk_group **gs = calloc(n, sizeof *gs);
+    const char **names = calloc(n, sizeof *names);
+    int rc = gs && names ? 0 : MK_ENOMEM;
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        gs[i] = v->groups[i].g, names[i] = v->groups[i].name;
+    if (rc == 0) rc = mk_group_metrics_prometheus(gs, names, n, out);
+    free(gs);
+    free(names);
+    return rc;
+}

@@ -135,6 +135,7 @@ static enum MHD_Result serve(node_http *h, struct MHD_Connection *c, const http_
         mk_network_peer_id(h->v->nw, &self);
         mk_network_metrics_prometheus(h->v->nw, &b);
         node_stream_prometheus(h->v->stream, &self, &b);
+        http_groups_prometheus(h->v, &b);
         rc = answer(c, MHD_HTTP_OK, "text/plain; version=0.0.4", b.data, b.len, false);
         break;
     }
