@@ -133,4 +133,67 @@ static inline unsigned st_reason(st_log *l, mk_stream_event_type t) {
     return r;
 }
 
+/* A consumer node of the ticket tests: its network, its consumer of one
+ * stream, and the events it saw. */
+typedef struct st_node {
+    mk_network *nw;
+    mk_stream_consumer *c;
+    st_log log;
+} st_node;
+
+static inline void st_node_net(st_node *n, const char *net, mk_network *boot) {
+    st_log_init(&n->log);
+    n->nw = st_net(net, boot);
+    n->c = NULL;
+}
+
+static inline void st_node_consume(st_node *n, const char *stream) {
+    mk_stream_consumer_config o;
+    mk_stream_consumer_config_init(&o);
+    o.on_event = st_on_event;
+    o.event_ctx = &n->log;
+    o.retry_min_ms = 100;
+    o.retry_max_ms = 300;
+    mk_error err;
+    mk_error_clear(&err);
+    o.name = stream;
+    TU_ASSERT_RC(mk_stream_consumer_new(n->nw, &o, &n->c, &err), 0, &err);
+}
+
+static inline void st_node_free(st_node *n) {
+    mk_stream_consumer_free(n->c);
+    mk_network_free(n->nw);
+}
+
+static inline bool st_node_admitted(st_node *n) {
+    mk_stream_when w = mk_when_subscribed();
+    return mk_stream_consumer_wait(n->c, &w, 0) == 0;
+}
+
+/* The node was refused for its tickets, with substr in the reason. */
+static inline void st_node_expect_rejected(st_node *n, const char *substr) {
+    ST_WAIT_UNTIL(st_count(&n->log, MK_STREAM_EV_REJECTED) > 0, 10000, "a refusal");
+    assert_int_equal(st_reason(&n->log, MK_STREAM_EV_REJECTED), MK_STREAM_R_TICKET);
+    pthread_mutex_lock(&n->log.mu);
+    if (!strstr(n->log.last_text[MK_STREAM_EV_REJECTED], substr))
+        fail_msg("refusal \"%s\" lacks \"%s\"", n->log.last_text[MK_STREAM_EV_REJECTED], substr);
+    printf("# refused: %s\n", n->log.last_text[MK_STREAM_EV_REJECTED]);
+    pthread_mutex_unlock(&n->log.mu);
+    assert_false(st_node_admitted(n));
+}
+
+/* A producer of stream on nw requiring v (taken; NULL: nothing). */
+static inline mk_stream_producer *st_producer_requiring(mk_network *nw, const char *stream,
+                                                        mk_validator *v) {
+    mk_stream_producer *p = NULL;
+    mk_error err;
+    mk_error_clear(&err);
+    mk_stream_producer_config o;
+    mk_stream_producer_config_init(&o);
+    o.name = stream;
+    TU_ASSERT_RC(mk_stream_producer_new(nw, &o, &p, &err), 0, &err);
+    if (v) TU_ASSERT_RC(mk_stream_producer_require(p, v, &err), 0, &err);
+    return p;
+}
+
 #endif

@@ -65,64 +65,6 @@ static mk_validator *snp_validator(const uint8_t m[48], bool trust_sim) {
     return v;
 }
 
-typedef struct node {
-    mk_network *nw;
-    mk_stream_consumer *c;
-    st_log log;
-} node;
-
-static void node_net(node *n, const char *net, mk_network *boot) {
-    st_log_init(&n->log);
-    n->nw = st_net(net, boot);
-    n->c = NULL;
-}
-
-static void node_consume(node *n, const char *stream) {
-    mk_stream_consumer_config o;
-    mk_stream_consumer_config_init(&o);
-    o.on_event = st_on_event;
-    o.event_ctx = &n->log;
-    o.retry_min_ms = 100;
-    o.retry_max_ms = 300;
-    o.name = stream;
-    mk_error err;
-    mk_error_clear(&err);
-    TU_ASSERT_RC(mk_stream_consumer_new(n->nw, &o, &n->c, &err), 0, &err);
-}
-
-static void node_free(node *n) {
-    mk_stream_consumer_free(n->c);
-    mk_network_free(n->nw);
-}
-
-static bool admitted(node *n) {
-    mk_stream_when w = mk_when_subscribed();
-    return mk_stream_consumer_wait(n->c, &w, 0) == 0;
-}
-
-static void expect_rejected(node *n, const char *substr) {
-    ST_WAIT_UNTIL(st_count(&n->log, MK_STREAM_EV_REJECTED) > 0, 10000, "a refusal");
-    assert_int_equal(st_reason(&n->log, MK_STREAM_EV_REJECTED), MK_STREAM_R_TICKET);
-    pthread_mutex_lock(&n->log.mu);
-    if (!strstr(n->log.last_text[MK_STREAM_EV_REJECTED], substr))
-        fail_msg("refusal \"%s\" lacks \"%s\"", n->log.last_text[MK_STREAM_EV_REJECTED], substr);
-    printf("# refused: %s\n", n->log.last_text[MK_STREAM_EV_REJECTED]);
-    pthread_mutex_unlock(&n->log.mu);
-    assert_false(admitted(n));
-}
-
-static mk_stream_producer *producer(mk_network *nw, const char *stream, mk_validator *v) {
-    mk_stream_producer *p = NULL;
-    mk_error err;
-    mk_error_clear(&err);
-    mk_stream_producer_config o;
-    mk_stream_producer_config_init(&o);
-    o.name = stream;
-    TU_ASSERT_RC(mk_stream_producer_new(nw, &o, &p, &err), 0, &err);
-    TU_ASSERT_RC(mk_stream_producer_require(p, v, &err), 0, &err);
-    return p;
-}
-
 /* The expected measurement admitted, another refused, none refused. */
 static void test_snp_measurement(void **state) {
     (void)state;
@@ -131,19 +73,20 @@ static void test_snp_measurement(void **state) {
     mk_snp_sim_guest_default(&good);
     mk_snp_sim_guest_default(&other);
     mk_sha384("other image", 11, other.measurement);
-    mk_stream_producer *p = producer(a, "attested", snp_validator(good.measurement, true));
-    node n[3];
+    mk_stream_producer *p =
+        st_producer_requiring(a, "attested", snp_validator(good.measurement, true));
+    st_node n[3];
     for (int i = 0; i < 3; i++)
-        node_net(&n[i], "snp-meas", a);
+        st_node_net(&n[i], "snp-meas", a);
     give_snp(n[0].nw, &good);
     give_snp(n[1].nw, &other);
     for (int i = 0; i < 3; i++)
-        node_consume(&n[i], "attested");
-    ST_WAIT_UNTIL(admitted(&n[0]), 10000, "the good node");
-    expect_rejected(&n[1], "measurement mismatch");
-    expect_rejected(&n[2], "no ticket");
+        st_node_consume(&n[i], "attested");
+    ST_WAIT_UNTIL(st_node_admitted(&n[0]), 10000, "the good node");
+    st_node_expect_rejected(&n[1], "measurement mismatch");
+    st_node_expect_rejected(&n[2], "no ticket");
     for (int i = 0; i < 3; i++)
-        node_free(&n[i]);
+        st_node_free(&n[i]);
     mk_stream_producer_free(p);
     mk_network_free(a);
 }
@@ -156,9 +99,10 @@ static void test_snp_attest(void **state) {
     mk_network *a = st_net("snp-attest", NULL);
     mk_snp_sim_guest good;
     mk_snp_sim_guest_default(&good);
-    mk_stream_producer *p = producer(a, "attested", snp_validator(good.measurement, true));
-    node n;
-    node_net(&n, "snp-attest", a);
+    mk_stream_producer *p =
+        st_producer_requiring(a, "attested", snp_validator(good.measurement, true));
+    st_node n;
+    st_node_net(&n, "snp-attest", a);
     mk_error err;
     mk_error_clear(&err);
     mk_tee_provider *prov = NULL;
@@ -168,14 +112,14 @@ static void test_snp_attest(void **state) {
     ao.endorse = mk_snp_endorse_certs;
     mk_attestation *at = NULL;
     TU_ASSERT_RC(mk_network_attest(n.nw, prov, &ao, &at, &err), 0, &err);
-    node_consume(&n, "attested");
-    ST_WAIT_UNTIL(admitted(&n), 10000, "the attested node");
+    st_node_consume(&n, "attested");
+    ST_WAIT_UNTIL(st_node_admitted(&n), 10000, "the attested node");
     mk_attestation_status st;
     mk_attestation_status_get(at, &st);
     assert_true(st.running);
     assert_int_equal(st.failures, 0);
     mk_attestation_free(at);
-    node_free(&n);
+    st_node_free(&n);
     mk_tee_provider_free(prov);
     mk_stream_producer_free(p);
     mk_network_free(a);
@@ -187,13 +131,14 @@ static void test_snp_untrusted_simulator(void **state) {
     mk_network *a = st_net("snp-untrusted", NULL);
     mk_snp_sim_guest good;
     mk_snp_sim_guest_default(&good);
-    mk_stream_producer *p = producer(a, "attested", snp_validator(good.measurement, false));
-    node n;
-    node_net(&n, "snp-untrusted", a);
+    mk_stream_producer *p =
+        st_producer_requiring(a, "attested", snp_validator(good.measurement, false));
+    st_node n;
+    st_node_net(&n, "snp-untrusted", a);
     give_snp(n.nw, &good);
-    node_consume(&n, "attested");
-    expect_rejected(&n, "simulator root not trusted");
-    node_free(&n);
+    st_node_consume(&n, "attested");
+    st_node_expect_rejected(&n, "simulator root not trusted");
+    st_node_free(&n);
     mk_stream_producer_free(p);
     mk_network_free(a);
 }
@@ -209,7 +154,8 @@ static void test_snp_and_tdx(void **state) {
     mk_network *a = st_net("snp-tdx", NULL);
     mk_snp_sim_guest good;
     mk_snp_sim_guest_default(&good);
-    mk_stream_producer *p = producer(a, "attested", snp_validator(good.measurement, true));
+    mk_stream_producer *p =
+        st_producer_requiring(a, "attested", snp_validator(good.measurement, true));
     mk_tdx_validator_opts *o = mk_tdx_validator_opts_new();
     const uint8_t *root;
     size_t len;
@@ -223,11 +169,11 @@ static void test_snp_and_tdx(void **state) {
     mk_tdx_validator_opts_free(o);
     if (!tv) fail_msg("tdx validator: %s", err.msg);
     TU_ASSERT_RC(mk_stream_producer_require(p, tv, &err), 0, &err);
-    node n;
-    node_net(&n, "snp-tdx", a);
+    st_node n;
+    st_node_net(&n, "snp-tdx", a);
     give_snp(n.nw, &good);
-    node_consume(&n, "attested");
-    expect_rejected(&n, "no ticket");
+    st_node_consume(&n, "attested");
+    st_node_expect_rejected(&n, "no ticket");
     /* Now the TDX ticket too. */
     mk_tdx_provider *prov = NULL;
     TU_ASSERT_RC(mk_tdx_provider_sim_new(tsim, NULL, &prov, &err), 0, &err);
@@ -241,8 +187,8 @@ static void test_snp_and_tdx(void **state) {
     TU_ASSERT_RC(mk_tdx_attester_ticket(att, &peer, &net, mk_now(), &t, &err), 0, &err);
     TU_ASSERT_RC(mk_network_add_ticket(n.nw, &t, &err), 0, &err);
     mk_ticket_free(&t);
-    ST_WAIT_UNTIL(admitted(&n), 10000, "admission with both tickets");
-    node_free(&n);
+    ST_WAIT_UNTIL(st_node_admitted(&n), 10000, "admission with both tickets");
+    st_node_free(&n);
     mk_stream_producer_free(p);
     mk_network_free(a);
     mk_tdx_attester_free(att);
@@ -299,20 +245,20 @@ static void test_snp_or_tdx(void **state) {
     if (!v) fail_msg("any-of: %s", err.msg);
     mk_tdx_validator_opts_free(o);
     mk_network *a = st_net("snp-or-tdx", NULL);
-    mk_stream_producer *p = producer(a, "fleet", v);
-    node n[3];
+    mk_stream_producer *p = st_producer_requiring(a, "fleet", v);
+    st_node n[3];
     for (int i = 0; i < 3; i++)
-        node_net(&n[i], "snp-or-tdx", a);
+        st_node_net(&n[i], "snp-or-tdx", a);
     give_snp(n[0].nw, &good);
     give_tdx(n[1].nw, tsim);
     for (int i = 0; i < 3; i++)
-        node_consume(&n[i], "fleet");
-    ST_WAIT_UNTIL(admitted(&n[0]), 10000, "the SNP node");
-    ST_WAIT_UNTIL(admitted(&n[1]), 10000, "the TDX node");
-    expect_rejected(&n[2], "no validator accepts (tdx: ");
-    expect_rejected(&n[2], "; snp: ");
+        st_node_consume(&n[i], "fleet");
+    ST_WAIT_UNTIL(st_node_admitted(&n[0]), 10000, "the SNP node");
+    ST_WAIT_UNTIL(st_node_admitted(&n[1]), 10000, "the TDX node");
+    st_node_expect_rejected(&n[2], "no validator accepts (tdx: ");
+    st_node_expect_rejected(&n[2], "; snp: ");
     for (int i = 0; i < 3; i++)
-        node_free(&n[i]);
+        st_node_free(&n[i]);
     mk_stream_producer_free(p);
     mk_network_free(a);
     mk_tdx_sim_free(tsim);

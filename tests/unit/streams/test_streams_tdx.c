@@ -72,64 +72,6 @@ static mk_validator *make_validator(mk_tdx_validator_opts *o) {
     return v;
 }
 
-typedef struct node {
-    mk_network *nw;
-    mk_stream_consumer *c;
-    st_log log;
-} node;
-
-static void node_net(node *n, const char *net, mk_network *boot) {
-    st_log_init(&n->log);
-    n->nw = st_net(net, boot);
-    n->c = NULL;
-}
-
-static void node_consume(node *n, const char *stream) {
-    mk_stream_consumer_config o;
-    mk_stream_consumer_config_init(&o);
-    o.on_event = st_on_event;
-    o.event_ctx = &n->log;
-    o.retry_min_ms = 100;
-    o.retry_max_ms = 300;
-    mk_error err;
-    mk_error_clear(&err);
-    o.name = stream;
-    TU_ASSERT_RC(mk_stream_consumer_new(n->nw, &o, &n->c, &err), 0, &err);
-}
-
-static void node_free(node *n) {
-    mk_stream_consumer_free(n->c);
-    mk_network_free(n->nw);
-}
-
-static bool admitted(node *n) {
-    mk_stream_when w = mk_when_subscribed();
-    return mk_stream_consumer_wait(n->c, &w, 0) == 0;
-}
-
-static void expect_rejected(node *n, const char *substr) {
-    ST_WAIT_UNTIL(st_count(&n->log, MK_STREAM_EV_REJECTED) > 0, 10000, "a refusal");
-    assert_int_equal(st_reason(&n->log, MK_STREAM_EV_REJECTED), MK_STREAM_R_TICKET);
-    pthread_mutex_lock(&n->log.mu);
-    if (!strstr(n->log.last_text[MK_STREAM_EV_REJECTED], substr))
-        fail_msg("refusal \"%s\" lacks \"%s\"", n->log.last_text[MK_STREAM_EV_REJECTED], substr);
-    printf("# refused: %s\n", n->log.last_text[MK_STREAM_EV_REJECTED]);
-    pthread_mutex_unlock(&n->log.mu);
-    assert_false(admitted(n));
-}
-
-static mk_stream_producer *producer(mk_network *nw, const char *stream, mk_validator *v) {
-    mk_stream_producer *p = NULL;
-    mk_error err;
-    mk_error_clear(&err);
-    mk_stream_producer_config o;
-    mk_stream_producer_config_init(&o);
-    o.name = stream;
-    TU_ASSERT_RC(mk_stream_producer_new(nw, &o, &p, &err), 0, &err);
-    if (v) TU_ASSERT_RC(mk_stream_producer_require(p, v, &err), 0, &err);
-    return p;
-}
-
 /* MRTD: the expected one is admitted, another refused, none refused. */
 static void test_tdx_mrtd(void **state) {
     (void)state;
@@ -140,23 +82,23 @@ static void test_tdx_mrtd(void **state) {
     mk_sha384("other firmware", 14, other.mr_td);
     mk_tdx_validator_opts *o = base_opts();
     mk_tdx_criteria_require_mrtd(mk_tdx_validator_opts_baseline(o), good.mr_td);
-    mk_stream_producer *p = producer(a, "attested", make_validator(o));
-    node n[3];
+    mk_stream_producer *p = st_producer_requiring(a, "attested", make_validator(o));
+    st_node n[3];
     for (int i = 0; i < 3; i++)
-        node_net(&n[i], "tdx-mrtd", a);
+        st_node_net(&n[i], "tdx-mrtd", a);
     give_tdx(n[0].nw, &good, mk_now() + 600);
     give_tdx(n[1].nw, &other, mk_now() + 600);
     for (int i = 0; i < 3; i++)
-        node_consume(&n[i], "attested");
-    ST_WAIT_UNTIL(admitted(&n[0]), 10000, "the good node");
-    expect_rejected(&n[1], "MRTD mismatch");
-    expect_rejected(&n[2], "no ticket");
+        st_node_consume(&n[i], "attested");
+    ST_WAIT_UNTIL(st_node_admitted(&n[0]), 10000, "the good node");
+    st_node_expect_rejected(&n[1], "MRTD mismatch");
+    st_node_expect_rejected(&n[2], "no ticket");
     /* The producer sends ACCEPT before it counts the channel active (its
      * own loop thread): the consumer may see the admission first. */
     mk_stream_stats ps;
     ST_WAIT_UNTIL((mk_stream_producer_stats(p, &ps), ps.active == 1), 5000, "one active channel");
     for (int i = 0; i < 3; i++)
-        node_free(&n[i]);
+        st_node_free(&n[i]);
     mk_stream_producer_free(p);
     mk_network_free(a);
 }
@@ -182,10 +124,10 @@ static void test_tdx_rtmr_variants(void **state) {
         mk_tdx_criteria_require_rtmr(&v, 3, td[i].rtmr[3]);
         assert_int_equal(mk_tdx_validator_opts_add_variant(o, &v), 0);
     }
-    mk_stream_producer *p = producer(a, "attested", make_validator(o));
-    node n[4];
+    mk_stream_producer *p = st_producer_requiring(a, "attested", make_validator(o));
+    st_node n[4];
     for (int i = 0; i < 4; i++)
-        node_net(&n[i], "tdx-rtmr", a);
+        st_node_net(&n[i], "tdx-rtmr", a);
     for (int i = 0; i < 3; i++)
         give_tdx(n[i].nw, &td[i], mk_now() + 600);
     /* n[3]: the right variant but another RTMR2 (baseline fails). */
@@ -193,12 +135,12 @@ static void test_tdx_rtmr_variants(void **state) {
     mk_sha384("app v2 config", 13, bad.rtmr[2]);
     give_tdx(n[3].nw, &bad, mk_now() + 600);
     for (int i = 0; i < 4; i++)
-        node_consume(&n[i], "attested");
-    ST_WAIT_UNTIL(admitted(&n[0]) && admitted(&n[1]), 10000, "variants A and B");
-    expect_rejected(&n[2], "variant");
-    expect_rejected(&n[3], "RTMR2");
+        st_node_consume(&n[i], "attested");
+    ST_WAIT_UNTIL(st_node_admitted(&n[0]) && st_node_admitted(&n[1]), 10000, "variants A and B");
+    st_node_expect_rejected(&n[2], "variant");
+    st_node_expect_rejected(&n[3], "RTMR2");
     for (int i = 0; i < 4; i++)
-        node_free(&n[i]);
+        st_node_free(&n[i]);
     mk_stream_producer_free(p);
     mk_network_free(a);
 }
@@ -211,22 +153,22 @@ static void test_tdx_and_jwt(void **state) {
     mk_tdx_sim_td_default(&good);
     mk_tdx_validator_opts *o = base_opts();
     mk_tdx_criteria_require_mrtd(mk_tdx_validator_opts_baseline(o), good.mr_td);
-    mk_stream_producer *p = producer(a, "attested", make_validator(o));
+    mk_stream_producer *p = st_producer_requiring(a, "attested", make_validator(o));
     mk_jwt_key *k = st_hs_key(0x33);
     mk_error err;
     mk_error_clear(&err);
     TU_ASSERT_RC(mk_stream_producer_require(p, st_jwt_validator(k), &err), 0, &err);
-    node n;
-    node_net(&n, "tdx-jwt", a);
+    st_node n;
+    st_node_net(&n, "tdx-jwt", a);
     give_tdx(n.nw, &good, mk_now() + 600);
-    node_consume(&n, "attested");
-    expect_rejected(&n, "jwt");
+    st_node_consume(&n, "attested");
+    st_node_expect_rejected(&n, "jwt");
     mk_ticket t;
     st_jwt_ticket(n.nw, k, mk_now() + 600, &t);
     TU_ASSERT_RC(mk_network_add_ticket(n.nw, &t, &err), 0, &err);
     mk_ticket_free(&t);
-    ST_WAIT_UNTIL(admitted(&n), 10000, "admission with both tickets");
-    node_free(&n);
+    ST_WAIT_UNTIL(st_node_admitted(&n), 10000, "admission with both tickets");
+    st_node_free(&n);
     mk_stream_producer_free(p);
     mk_jwt_key_free(k);
     mk_network_free(a);
@@ -240,21 +182,21 @@ static void test_tdx_expiry(void **state) {
     mk_tdx_sim_td_default(&good);
     mk_tdx_validator_opts *o = base_opts();
     mk_tdx_criteria_require_mrtd(mk_tdx_validator_opts_baseline(o), good.mr_td);
-    mk_stream_producer *p = producer(a, "attested", make_validator(o));
-    node n;
-    node_net(&n, "tdx-exp", a);
+    mk_stream_producer *p = st_producer_requiring(a, "attested", make_validator(o));
+    st_node n;
+    st_node_net(&n, "tdx-exp", a);
     /* Whole seconds: expires 3-4 s from now, leaving room for admission
      * under sanitizers on a loaded machine (it must precede the expiry). */
     int64_t exp = mk_now() + 4;
     give_tdx(n.nw, &good, exp);
-    node_consume(&n, "attested");
-    ST_WAIT_UNTIL(admitted(&n), 10000, "admission");
+    st_node_consume(&n, "attested");
+    ST_WAIT_UNTIL(st_node_admitted(&n), 10000, "admission");
     ST_WAIT_UNTIL(st_count(&n.log, MK_STREAM_EV_DISCONNECTED) > 0, 10000, "the cut-off");
     assert_int_equal(st_reason(&n.log, MK_STREAM_EV_DISCONNECTED), MK_STREAM_R_EXPIRED);
     int64_t late = st_expired_late(&n.log, exp); /* the test's clock */
     printf("# TDX ticket: consumer notified %lld ms after expiry\n", (long long)late);
     assert_true(late >= 0 && late < 1000);
-    node_free(&n);
+    st_node_free(&n);
     mk_stream_producer_free(p);
     mk_network_free(a);
 }
