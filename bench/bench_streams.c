@@ -14,7 +14,9 @@
  *   - time from a JWT ticket's expiry to the subscription's end, as the
  *     producer measured it (expiry timer) and as the consumer saw it.
  *
- * usage: bench_streams [--seconds S]  (default 2 per size)
+ * usage: bench_streams [--seconds S] [--size N]  (default 2 s per size;
+ * --size runs only the throughput of that size, ours and the peer, e.g.
+ * under perf record)
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -245,14 +247,18 @@ static void bench_expiry(long long *prod_ms, long long *cons_ms) {
 
 int main(int argc, char **argv) {
     double seconds = 2;
-    for (int i = 1; i < argc; i++)
+    size_t only = 0;
+    for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--seconds") && i + 1 < argc) seconds = atof(argv[++i]);
+        if (!strcmp(argv[i], "--size") && i + 1 < argc) only = (size_t)atol(argv[++i]);
+    }
     mk_log_set_level(MK_LOG_ERROR);
     static const size_t sizes[] = {64, 1024, 65536};
     static const char *const names[] = {"64B", "1KiB", "64KiB"};
     printf("# mosaik streams (TLS 1.3, loopback) vs ZeroMQ PUB/SUB + CURVE (loopback)\n");
     printf("# one producer, one consumer, one process; delivered messages (drops allowed)\n");
     for (int i = 0; i < 3; i++) {
+        if (only && sizes[i] != only) continue;
         bench_result r;
         bench_mosaik(sizes[i], seconds, 0, &r);
         printf("streams_%s_msgs: %.0f msg/s\n", names[i], r.msgs_per_s);
@@ -268,6 +274,7 @@ int main(int argc, char **argv) {
 #endif
         fflush(stdout);
     }
+    if (only) return 0;
     bench_result l;
     bench_mosaik(64, 0, 2000, &l);
     printf("streams_latency_p50: %.1f us\n", l.p50_us);

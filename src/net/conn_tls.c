@@ -10,7 +10,9 @@
  * a socket (tls.c gives each SSL two memory BIOs).
  *
  * Bytes out: everything TLS writes lands in the write BIO and is flushed
- * into one uv_write per flush. Each queued user frame is accounted in
+ * into one uv_write per flush; a flush first seals the frames corked on
+ * the connection (conn_frame.c) and takes over their send-queue bytes
+ * (c->unflushed), so nothing corked can be overtaken. Each queued user frame is accounted in
  * out_bytes (under net->mu) from mk_transport_conn_send until its uv_write
  * completes (or it is dropped); mk_transport_conn_send refuses with MK_EBUSY
  * beyond max_send_queue and on_drain fires once the queue falls below half.
@@ -80,6 +82,13 @@ static void on_write(uv_write_t *req, int status) {
 
 int mk_transport_conn_flush(mk_transport_conn *c, size_t plain) {
     BIO *wb = c->ssl ? SSL_get_wbio(c->ssl) : NULL;
+    if (c->handles_closing) c->cork_len = 0;
+    if (c->cork_len && mk_transport_conn_cork_seal(c) < 0) {
+        mk_transport_conn_account_done(c, plain);
+        return MK_ENETWORK;
+    }
+    plain += c->unflushed;
+    c->unflushed = 0;
     size_t pending = wb ? BIO_ctrl_pending(wb) : 0;
     if (pending == 0 || c->handles_closing) {
         if (pending) {
@@ -112,16 +121,25 @@ int mk_transport_conn_flush(mk_transport_conn *c, size_t plain) {
     return 0;
 }
 
-int mk_transport_conn_tls_write(mk_transport_conn *c, const void *data, size_t len, size_t plain) {
+int mk_transport_conn_tls_write_only(mk_transport_conn *c, const void *data, size_t len) {
     ERR_clear_error();
     int r = SSL_write(c->ssl, data, (int)len);
     if (r <= 0 || (size_t)r != len) {
         char buf[300], why[400];
         mk_transport_tls_errors(buf, sizeof buf);
         snprintf(why, sizeof why, "TLS write failed: %s", buf);
-        mk_transport_conn_account_done(c, plain);
         mk_transport_conn_close_internal(c, MK_ENETWORK, why, false);
         return MK_ENETWORK;
+    }
+    return 0;
+}
+
+int mk_transport_conn_tls_write(mk_transport_conn *c, const void *data, size_t len, size_t plain) {
+    int rc = mk_transport_conn_cork_seal(c);
+    if (rc == 0) rc = mk_transport_conn_tls_write_only(c, data, len);
+    if (rc < 0) {
+        mk_transport_conn_account_done(c, plain);
+        return rc;
     }
     c->last_tx_ms = mk_transport_now_ms(c->net);
     return mk_transport_conn_flush(c, plain);
