@@ -108,10 +108,18 @@ bool mk_transport_budget_reclaim(mk_frame_budget *b, mk_frame_decoder *d) {
 
 /* ----- sending on the loop: the cork --------------------------------------- */
 
-/* List c for the check phase (once, with a reference). */
-static void cork_schedule(mk_transport_conn *c) {
+void mk_transport_conn_cork_schedule(mk_transport_conn *c) {
     mk_transport *net = c->net;
     if (c->cork_listed) return;
+    if (uv_is_closing((uv_handle_t *)&net->flush_idle)) {
+        /* After the shutdown's last pass: nothing is listed any more. */
+        size_t written = c->written_plain;
+        c->written_plain = 0;
+        c->cork_len = 0;
+        mk_transport_conn_account_done(c, written + c->unflushed);
+        c->unflushed = 0;
+        return;
+    }
     c->cork_listed = true;
     c->cork_next = net->corked;
     net->corked = mk_transport_conn_ref(c);
@@ -143,7 +151,7 @@ static void cork_queued(mk_transport_conn *c, size_t plain) {
     if (c->unflushed + c->cork_len >= MK_TRANSPORT_FLUSH_AT)
         mk_transport_conn_flush(c, 0);
     else
-        cork_schedule(c);
+        mk_transport_conn_cork_schedule(c);
 }
 
 /* A framed buffer (len bytes, `plain` of them reserved) joins the output. */
@@ -169,6 +177,9 @@ void mk_transport_flush_corked(mk_transport *net) {
         c->cork_next = NULL;
         c->cork_listed = false;
         if (c->cork_len || c->unflushed) mk_transport_conn_flush(c, 0);
+        size_t written = c->written_plain;
+        c->written_plain = 0;
+        mk_transport_conn_account_done(c, written);
         mk_transport_conn_unref(c);
     }
     uv_idle_stop(&net->flush_idle);

@@ -12,7 +12,12 @@
  * Bytes out: everything TLS writes lands in the write BIO and is flushed
  * into one uv_write per flush; a flush first seals the frames corked on
  * the connection (conn_frame.c) and takes over their send-queue bytes
- * (c->unflushed), so nothing corked can be overtaken. Each queued user frame is accounted in
+ * (c->unflushed), so nothing corked can be overtaken. While libuv has
+ * nothing queued, a flush writes at once (uv_try_write, staged in the
+ * network's read buffer, which is free between callbacks) and queues only
+ * what the socket did not take; bytes written at once are accounted done
+ * in the check phase (mk_transport_flush_corked), so on_drain never runs
+ * from within a send. Each queued user frame is accounted in
  * out_bytes (under net->mu) from mk_transport_conn_send until its uv_write
  * completes (or it is dropped); mk_transport_conn_send refuses with MK_EBUSY
  * beyond max_send_queue and on_drain fires once the queue falls below half.
@@ -80,7 +85,34 @@ static void on_write(uv_write_t *req, int status) {
     if (status < 0 && status != UV_ECANCELED) close_write_failed(c, status);
 }
 
+/* Queue `carry` bytes at `at` and the rest of the write BIO (pending
+ * bytes) as one uv_write; its `plain` bytes are done when it completes. */
+static int write_queued(mk_transport_conn *c, BIO *wb, const uint8_t *at, size_t carry,
+                        size_t pending, size_t plain) {
+    wreq *w = malloc(sizeof *w + carry + pending);
+    if (!w) {
+        mk_transport_conn_account_done(c, plain);
+        mk_transport_conn_close_internal(c, MK_ENOMEM, "out of memory", false);
+        return MK_ENOMEM;
+    }
+    if (carry) memcpy(w->data, at, carry);
+    int n = pending ? BIO_read(wb, w->data + carry, (int)pending) : 0;
+    w->c = c;
+    w->plain = plain;
+    w->len = carry + (n > 0 ? (size_t)n : 0);
+    uv_buf_t b = uv_buf_init((char *)w->data, (unsigned)w->len);
+    int rc = uv_write(&w->req, (uv_stream_t *)&c->tcp, &b, 1, on_write);
+    if (rc < 0) {
+        free(w);
+        mk_transport_conn_account_done(c, plain);
+        close_write_failed(c, rc);
+        return MK_ENETWORK;
+    }
+    return 0;
+}
+
 int mk_transport_conn_flush(mk_transport_conn *c, size_t plain) {
+    mk_transport *net = c->net;
     BIO *wb = c->ssl ? SSL_get_wbio(c->ssl) : NULL;
     if (c->handles_closing) c->cork_len = 0;
     if (c->cork_len && mk_transport_conn_cork_seal(c) < 0) {
@@ -100,24 +132,32 @@ int mk_transport_conn_flush(mk_transport_conn *c, size_t plain) {
         mk_transport_conn_account_done(c, plain);
         return 0;
     }
-    wreq *w = malloc(sizeof *w + pending);
-    if (!w) {
-        mk_transport_conn_account_done(c, plain);
-        mk_transport_conn_close_internal(c, MK_ENOMEM, "out of memory", false);
-        return MK_ENOMEM;
+    /* Straight to the socket while it takes the bytes (nothing queued in
+     * libuv), staged in the read buffer, which is free between callbacks. */
+    size_t done = 0, carry = 0, off = 0;
+    while (pending > 0 && carry == 0) {
+        size_t want = pending < sizeof net->rbuf ? pending : sizeof net->rbuf;
+        int n = BIO_read(wb, net->rbuf, (int)want);
+        if (n <= 0) break;
+        pending -= (size_t)n;
+        uv_buf_t b = uv_buf_init((char *)net->rbuf, (unsigned)n);
+        int r = uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
+        if (r < 0 && r != UV_EAGAIN) {
+            MK_MET_ADD(net, bytes_out, done);
+            mk_transport_conn_account_done(c, plain);
+            close_write_failed(c, r);
+            return MK_ENETWORK;
+        }
+        off = r > 0 ? (size_t)r : 0;
+        done += off;
+        carry = (size_t)n - off;
     }
-    int n = BIO_read(wb, w->data, (int)pending);
-    w->c = c;
-    w->plain = plain;
-    w->len = n > 0 ? (size_t)n : 0;
-    uv_buf_t b = uv_buf_init((char *)w->data, (unsigned)w->len);
-    int rc = uv_write(&w->req, (uv_stream_t *)&c->tcp, &b, 1, on_write);
-    if (rc < 0) {
-        free(w);
-        mk_transport_conn_account_done(c, plain);
-        close_write_failed(c, rc);
-        return MK_ENETWORK;
-    }
+    MK_MET_ADD(net, bytes_out, done);
+    if (carry || pending) return write_queued(c, wb, net->rbuf + off, carry, pending, plain);
+    /* All written: accounted in the check phase, not from within a send
+     * (on_drain may send). */
+    c->written_plain += plain;
+    if (plain) mk_transport_conn_cork_schedule(c);
     return 0;
 }
 

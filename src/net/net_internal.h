@@ -175,7 +175,8 @@ struct mk_transport {
     uint32_t n_active;         /* counted against max_conns: open, or outbound not closed */
     mk_frame_budget budget;    /* partial frames of every connection (conn_frame.c) */
     uint64_t next_serial;
-    uint8_t rbuf[65536]; /* read buffer (one read at a time) */
+    uint8_t rbuf[65536]; /* read buffer (one read at a time); between callbacks, the
+                            staging buffer of direct writes (conn_tls.c) */
     bool stopping;
 
     _Atomic uint64_t met[MK_TRANSPORT_NMETRICS];
@@ -301,6 +302,7 @@ struct mk_transport_conn {
      * yet in a uv_write. cork_listed: in net->corked. */
     uint8_t *cork;
     size_t cork_len, unflushed;
+    size_t written_plain; /* send-queue bytes written at once, accounted in the check phase */
     bool cork_listed;
     mk_transport_conn *cork_next;
 
@@ -358,6 +360,8 @@ int mk_transport_conn_tls_write(mk_transport_conn *c, const void *data, size_t l
 /* conn_frame.c: seal the corked frames into the write BIO (one TLS
  * record); on failure the connection is closed. */
 int mk_transport_conn_cork_seal(mk_transport_conn *c);
+/* conn_frame.c: list c for the check phase (once, with a reference). */
+void mk_transport_conn_cork_schedule(mk_transport_conn *c);
 /* conn_frame.c: write the output of every corked connection (the loop's
  * check phase, and the shutdown). */
 void mk_transport_flush_corked(mk_transport *net);
