@@ -18,9 +18,9 @@
  *   - time from a JWT ticket's expiry to the subscription's end, as the
  *     producer measured it (expiry timer) and as the consumer saw it.
  *
- * usage: bench_streams [--seconds S] [--size N]  (default 2 s per size;
- * --size runs only the throughput of that size, ours and the peer, e.g.
- * under perf record)
+ * usage: bench_streams [--seconds S] [--size N] [--latency]  (default 2 s
+ * per size; --size runs only the throughput of that size, ours and the
+ * peer, e.g. under perf record; --latency only the latency)
  */
 #include <pthread.h>
 #include <sched.h>
@@ -271,16 +271,18 @@ static void print_result(const char *who, const char *key, const bench_result *r
 int main(int argc, char **argv) {
     double seconds = 2;
     size_t only = 0;
+    bool latency_only = false;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--seconds") && i + 1 < argc) seconds = atof(argv[++i]);
         if (!strcmp(argv[i], "--size") && i + 1 < argc) only = (size_t)atol(argv[++i]);
+        if (!strcmp(argv[i], "--latency")) latency_only = true;
     }
     mk_log_set_level(MK_LOG_ERROR);
     static const size_t sizes[] = {64, 1024, 65536};
     static const char *const names[] = {"64B", "1KiB", "64KiB"};
     printf("# mosaik streams (TLS 1.3, loopback) vs ZeroMQ PUB/SUB + CURVE (loopback)\n");
     printf("# one producer, one consumer, one process; delivered messages (drops allowed)\n");
-    for (int mode = 0; mode < 2; mode++) {
+    for (int mode = 0; mode < 2 && !latency_only; mode++) {
         bool lossless = mode == 1;
         if (lossless)
             printf("# lossless: flow control delivers every message (ZeroMQ: XPUB_NODROP)\n");
