@@ -9,14 +9,22 @@
  *     producer sends as fast as it can for a fixed time with the drop
  *     policy (like PUB's high-water mark), the consumer counts delivered
  *     messages per second and MB/s (1 MB = 10^6 bytes);
+ *   - the same in a lossless mode, where flow control delivers every
+ *     message: our sender keeps what the producer has not yet sent (its
+ *     statistics) under half of max_lag, so the lag policy never drops;
+ *     the ZeroMQ publisher sets ZMQ_XPUB_NODROP and retries on EAGAIN;
  *   - one-way latency p50/p99 of paced 64 B messages (a send timestamp in
  *     the payload, same monotonic clock on both ends);
  *   - time from a JWT ticket's expiry to the subscription's end, as the
  *     producer measured it (expiry timer) and as the consumer saw it.
  *
- * usage: bench_streams [--seconds S]  (default 2 per size)
+ * usage: bench_streams [--seconds S] [--size N] [--latency]  (default 2 s
+ * per size; --size runs only the throughput of that size, ours and the
+ * peer, e.g. under perf record; --latency only the latency)
  */
 #include <pthread.h>
+#include <sched.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -98,7 +106,8 @@ static int cmp_d(const void *a, const void *b) {
     return x < y ? -1 : x > y;
 }
 
-static void bench_mosaik(size_t size, double seconds, int paced_n, bench_result *out) {
+static void bench_mosaik(size_t size, double seconds, int paced_n, bool lossless,
+                         bench_result *out) {
     memset(out, 0, sizeof *out);
     mk_network *a = net("bench-streams", NULL);
     mk_network *b = net("bench-streams", a);
@@ -136,9 +145,18 @@ static void bench_mosaik(size_t size, double seconds, int paced_n, bench_result 
         sent = (unsigned long long)paced_n;
     } else {
         double t0 = mono();
-        while (mono() - t0 < seconds)
+        while (mono() - t0 < seconds) {
+            if (lossless) {
+                mk_stream_stats st;
+                mk_stream_producer_stats(p, &st);
+                if (sent - st.items - st.drops > po.max_lag / 2) {
+                    sched_yield();
+                    continue;
+                }
+            }
             for (int k = 0; k < 64; k++)
                 if (mk_stream_send(p, buf, size, 1000, NULL) == 0) sent++;
+        }
     }
     for (int i = 0; i < 20; i++) {
         mk_stream_send(p, "E", 1, 1000, NULL);
@@ -243,37 +261,52 @@ static void bench_expiry(long long *prod_ms, long long *cons_ms) {
     mk_jwt_key_free(k);
 }
 
+static void print_result(const char *who, const char *key, const bench_result *r) {
+    printf("%s_%s_msgs: %.0f msg/s\n", who, key, r->msgs_per_s);
+    printf("%s_%s_throughput: %.1f MB/s\n", who, key, r->mb_per_s);
+    printf("%s_%s_delivered: %.1f %%\n", who, key,
+           r->sent ? 100.0 * (double)r->delivered / (double)r->sent : 0.0);
+}
+
 int main(int argc, char **argv) {
     double seconds = 2;
-    for (int i = 1; i < argc; i++)
+    size_t only = 0;
+    bool latency_only = false;
+    for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--seconds") && i + 1 < argc) seconds = atof(argv[++i]);
+        if (!strcmp(argv[i], "--size") && i + 1 < argc) only = (size_t)atol(argv[++i]);
+        if (!strcmp(argv[i], "--latency")) latency_only = true;
+    }
     mk_log_set_level(MK_LOG_ERROR);
     static const size_t sizes[] = {64, 1024, 65536};
     static const char *const names[] = {"64B", "1KiB", "64KiB"};
     printf("# mosaik streams (TLS 1.3, loopback) vs ZeroMQ PUB/SUB + CURVE (loopback)\n");
     printf("# one producer, one consumer, one process; delivered messages (drops allowed)\n");
-    for (int i = 0; i < 3; i++) {
-        bench_result r;
-        bench_mosaik(sizes[i], seconds, 0, &r);
-        printf("streams_%s_msgs: %.0f msg/s\n", names[i], r.msgs_per_s);
-        printf("streams_%s_throughput: %.1f MB/s\n", names[i], r.mb_per_s);
-        printf("streams_%s_delivered: %.1f %%\n", names[i],
-               r.sent ? 100.0 * (double)r.delivered / (double)r.sent : 0.0);
+    for (int mode = 0; mode < 2 && !latency_only; mode++) {
+        bool lossless = mode == 1;
+        if (lossless)
+            printf("# lossless: flow control delivers every message (ZeroMQ: XPUB_NODROP)\n");
+        for (int i = 0; i < 3; i++) {
+            if (only && sizes[i] != only) continue;
+            char key[32];
+            snprintf(key, sizeof key, "%s%s", names[i], lossless ? "_lossless" : "");
+            bench_result r;
+            bench_mosaik(sizes[i], seconds, 0, lossless, &r);
+            print_result("streams", key, &r);
 #ifdef MOSAIK_BENCH_ZMQ
-        bench_zmq(sizes[i], seconds, 0, &r);
-        printf("zmq_curve_%s_msgs: %.0f msg/s\n", names[i], r.msgs_per_s);
-        printf("zmq_curve_%s_throughput: %.1f MB/s\n", names[i], r.mb_per_s);
-        printf("zmq_curve_%s_delivered: %.1f %%\n", names[i],
-               r.sent ? 100.0 * (double)r.delivered / (double)r.sent : 0.0);
+            bench_zmq(sizes[i], seconds, 0, lossless, &r);
+            print_result("zmq_curve", key, &r);
 #endif
-        fflush(stdout);
+            fflush(stdout);
+        }
     }
+    if (only) return 0;
     bench_result l;
-    bench_mosaik(64, 0, 2000, &l);
+    bench_mosaik(64, 0, 2000, false, &l);
     printf("streams_latency_p50: %.1f us\n", l.p50_us);
     printf("streams_latency_p99: %.1f us\n", l.p99_us);
 #ifdef MOSAIK_BENCH_ZMQ
-    bench_zmq(64, 0, 2000, &l);
+    bench_zmq(64, 0, 2000, false, &l);
     printf("zmq_curve_latency_p50: %.1f us\n", l.p50_us);
     printf("zmq_curve_latency_p99: %.1f us\n", l.p99_us);
 #else

@@ -30,9 +30,11 @@ typedef struct zpub {
     char server_secret[41];
     size_t size;
     double seconds;
-    int paced_n; /* latency mode: this many paced messages */
+    int paced_n;   /* latency mode: this many paced messages */
+    bool lossless; /* ZMQ_XPUB_NODROP: a full pipe makes zmq_send fail, it is retried */
     unsigned long long sent;
     volatile bool go;
+    volatile bool done; /* the subscriber saw the end marker */
 } zpub;
 
 static void *pub_main(void *arg) {
@@ -42,6 +44,7 @@ static void *pub_main(void *arg) {
     zmq_setsockopt(s, ZMQ_CURVE_SERVER, &one, sizeof one);
     zmq_setsockopt(s, ZMQ_CURVE_SECRETKEY, z->server_secret, 40);
     zmq_setsockopt(s, ZMQ_SNDHWM, &hwm, sizeof hwm);
+    if (z->lossless) zmq_setsockopt(s, ZMQ_XPUB_NODROP, &one, sizeof one);
     zmq_bind(s, "tcp://127.0.0.1:*");
     size_t len = sizeof z->endpoint;
     zmq_getsockopt(s, ZMQ_LAST_ENDPOINT, z->endpoint, &len);
@@ -66,8 +69,11 @@ static void *pub_main(void *arg) {
         }
     }
     /* An end marker (1 byte), repeated in case of drops. */
-    for (int i = 0; i < 20; i++) {
-        zmq_send(s, "E", 1, 0);
+    /* Lossless: until the subscriber saw it (at most 10 s), as closing with
+     * linger 0 drops what the pipe still holds. */
+    for (int i = 0;
+         i < 20 || (z->lossless && !__atomic_load_n(&z->done, __ATOMIC_ACQUIRE) && i < 2000); i++) {
+        zmq_send(s, "E", 1, ZMQ_DONTWAIT);
         struct timespec p = {0, 5 * 1000000L};
         nanosleep(&p, NULL);
     }
@@ -83,7 +89,7 @@ static int cmp_d(const void *a, const void *b) {
     return x < y ? -1 : x > y;
 }
 
-int bench_zmq(size_t size, double seconds, int paced_n, bench_result *out) {
+int bench_zmq(size_t size, double seconds, int paced_n, bool lossless, bench_result *out) {
     memset(out, 0, sizeof *out);
     char server_public[41], server_secret[41], client_public[41], client_secret[41];
     if (zmq_curve_keypair(server_public, server_secret) != 0 ||
@@ -91,7 +97,7 @@ int bench_zmq(size_t size, double seconds, int paced_n, bench_result *out) {
         fprintf(stderr, "zmq: CURVE not available\n");
         return -1;
     }
-    zpub z = {.size = size, .seconds = seconds, .paced_n = paced_n};
+    zpub z = {.size = size, .seconds = seconds, .paced_n = paced_n, .lossless = lossless};
     z.ctx = zmq_ctx_new();
     memcpy(z.server_secret, server_secret, 41);
     pthread_t th;
@@ -128,6 +134,7 @@ int bench_zmq(size_t size, double seconds, int paced_n, bench_result *out) {
         }
         got++;
     }
+    __atomic_store_n(&z.done, true, __ATOMIC_RELEASE);
     pthread_join(th, NULL);
     int linger = 0;
     zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof linger);

@@ -142,6 +142,10 @@ plain() {
 row "stream, 64 B messages" streams_64B_msgs "ZeroMQ+CURVE" zmq_curve_64B_msgs hi
 row "stream, 1 KiB messages" streams_1KiB_msgs "ZeroMQ+CURVE" zmq_curve_1KiB_msgs hi
 row "stream, 64 KiB messages" streams_64KiB_throughput "ZeroMQ+CURVE" zmq_curve_64KiB_throughput hi
+row "stream, 64 B, lossless" streams_64B_lossless_msgs "ZeroMQ+CURVE" zmq_curve_64B_lossless_msgs hi
+row "stream, 1 KiB, lossless" streams_1KiB_lossless_msgs "ZeroMQ+CURVE" zmq_curve_1KiB_lossless_msgs hi
+row "stream, 64 KiB, lossless" streams_64KiB_lossless_throughput "ZeroMQ+CURVE" \
+  zmq_curve_64KiB_lossless_throughput hi
 row "stream latency p50 (64 B)" streams_latency_p50 "ZeroMQ+CURVE" zmq_curve_latency_p50 lo
 row "stream latency p99 (64 B)" streams_latency_p99 "ZeroMQ+CURVE" zmq_curve_latency_p99 lo
 for n in 3 5; do

@@ -57,6 +57,7 @@ void mk_transport_conn_unref(mk_transport_conn *c) {
     if (!c) return;
     if (atomic_fetch_sub_explicit(&c->refs, 1, memory_order_acq_rel) != 1) return;
     if (c->ssl) SSL_free(c->ssl);
+    free(c->cork);
     mk_frame_decoder_free(&c->dec);
     while (c->waiters) {
         mk_transport_waiter *w = c->waiters;
@@ -218,6 +219,11 @@ static void on_shutdown(uv_shutdown_t *req, int status) {
 
 /* The transport side of a close: flush, half-close, grace period. */
 static void close_transport(mk_transport_conn *c, int st, bool graceful) {
+    if (c->handles_closing) return;
+    /* Frames corked before the close are written first (uv_write tries at
+     * once), as they were when every frame was written when sent; then
+     * close_notify can no longer overtake them. */
+    if (st != CONN_CONNECTING && (c->cork_len || c->unflushed)) mk_transport_conn_flush(c, 0);
     if (c->handles_closing) return;
     /* Closed by a limit: nothing to flush for a peer we do not serve, and
      * its slot is free as soon as the handles are. */

@@ -24,12 +24,26 @@
  * growth step, and live traffic keeps flowing.
  *
  * Sending. mk_transport_conn_send checks the frame against the protocol's
- * maximum, reserves its bytes in the send queue (header included, under
- * net->mu; MK_EBUSY beyond max_send_queue unless the queue is empty), and
- * encodes header and body through an mk_writer into one buffer. On the I/O
- * thread the buffer goes straight to TLS; from another thread it is posted
- * there. Whatever happens to it afterwards (written, connection closed,
- * network stopped), its bytes are accounted done exactly once.
+ * maximum and reserves its bytes in the send queue (header included, under
+ * net->mu; MK_EBUSY beyond max_send_queue unless the queue is empty). On
+ * the I/O thread, header and body are encoded through an mk_writer straight
+ * into the connection's cork; from another thread into one buffer posted
+ * there, which then joins the cork. Whatever happens to a frame afterwards
+ * (written, connection closed, network stopped), its bytes are accounted
+ * done exactly once.
+ *
+ * Batching. The cork holds whole frames, up to MK_TRANSPORT_CORK bytes (one
+ * full TLS record); a frame that does not fit seals it first (one
+ * SSL_write), a frame larger than the cork is sealed on its own. A corked
+ * connection is listed in net->corked (holding a reference) and its output
+ * is written by mk_transport_flush_corked in the loop's check phase, i.e.
+ * once per loop iteration after every callback of that iteration ran (an
+ * idle handle keeps the poll from blocking meanwhile), so many frames cost
+ * one record and one uv_write; the output goes out earlier once
+ * MK_TRANSPORT_FLUSH_AT bytes wait. Order is kept: every other write into
+ * TLS (raw bytes, keepalives, close_notify) and every flush of the write
+ * BIO seals the cork first (conn_tls.c). Invariant: a connection with a
+ * non-empty cork or unflushed bytes is listed, or being flushed.
  */
 #include <stddef.h>
 #include <stdio.h>
@@ -92,7 +106,84 @@ bool mk_transport_budget_reclaim(mk_frame_budget *b, mk_frame_decoder *d) {
     return give_up;
 }
 
-/* ----- sending on the loop ------------------------------------------------- */
+/* ----- sending on the loop: the cork --------------------------------------- */
+
+void mk_transport_conn_cork_schedule(mk_transport_conn *c) {
+    mk_transport *net = c->net;
+    if (c->cork_listed) return;
+    if (uv_is_closing((uv_handle_t *)&net->flush_idle)) {
+        /* After the shutdown's last pass: nothing is listed any more. */
+        size_t written = c->written_plain;
+        c->written_plain = 0;
+        c->cork_len = 0;
+        mk_transport_conn_account_done(c, written + c->unflushed);
+        c->unflushed = 0;
+        return;
+    }
+    c->cork_listed = true;
+    c->cork_next = net->corked;
+    net->corked = mk_transport_conn_ref(c);
+    if (!uv_is_active((uv_handle_t *)&net->flush_idle))
+        uv_idle_start(&net->flush_idle, mk_transport_flush_idle_cb);
+}
+
+int mk_transport_conn_cork_seal(mk_transport_conn *c) {
+    size_t n = c->cork_len;
+    if (n == 0) return 0;
+    c->cork_len = 0; /* SSL_write copies; a close from here finds it empty */
+    return mk_transport_conn_tls_write_only(c, c->cork, n);
+}
+
+/* Ensure the cork has room for `need` bytes (need <= MK_TRANSPORT_CORK). */
+static int cork_room(mk_transport_conn *c, size_t need) {
+    if (!c->cork && !(c->cork = malloc(MK_TRANSPORT_CORK))) {
+        mk_transport_conn_close_internal(c, MK_ENOMEM, "out of memory", false);
+        return MK_ENOMEM;
+    }
+    if (c->cork_len + need > MK_TRANSPORT_CORK) return mk_transport_conn_cork_seal(c);
+    return 0;
+}
+
+/* The frame's `plain` bytes wait in the cork or the BIO; list or flush. */
+static void cork_queued(mk_transport_conn *c, size_t plain) {
+    c->unflushed += plain;
+    c->last_tx_ms = mk_transport_now_ms(c->net);
+    if (c->unflushed + c->cork_len >= MK_TRANSPORT_FLUSH_AT)
+        mk_transport_conn_flush(c, 0);
+    else
+        mk_transport_conn_cork_schedule(c);
+}
+
+/* A framed buffer (len bytes, `plain` of them reserved) joins the output. */
+static int cork_put(mk_transport_conn *c, const uint8_t *buf, size_t len, size_t plain) {
+    int rc = cork_room(c, len <= MK_TRANSPORT_CORK ? len : MK_TRANSPORT_CORK);
+    if (rc == 0 && len > MK_TRANSPORT_CORK) rc = mk_transport_conn_tls_write_only(c, buf, len);
+    if (rc < 0) {
+        mk_transport_conn_account_done(c, plain);
+        return rc;
+    }
+    if (len <= MK_TRANSPORT_CORK) {
+        memcpy(c->cork + c->cork_len, buf, len);
+        c->cork_len += len;
+    }
+    cork_queued(c, plain);
+    return 0;
+}
+
+void mk_transport_flush_corked(mk_transport *net) {
+    while (net->corked) {
+        mk_transport_conn *c = net->corked;
+        net->corked = c->cork_next;
+        c->cork_next = NULL;
+        c->cork_listed = false;
+        if (c->cork_len || c->unflushed) mk_transport_conn_flush(c, 0);
+        size_t written = c->written_plain;
+        c->written_plain = 0;
+        mk_transport_conn_account_done(c, written);
+        mk_transport_conn_unref(c);
+    }
+    uv_idle_stop(&net->flush_idle);
+}
 
 void mk_transport_conn_send_framed(mk_transport_conn *c, uint8_t *buf, size_t len, size_t plain) {
     if (mk_transport_conn_state(c) != CONN_OPEN) {
@@ -103,9 +194,33 @@ void mk_transport_conn_send_framed(mk_transport_conn *c, uint8_t *buf, size_t le
     /* Counted before the bytes can reach the peer (a peer that saw the
      * frame finds it counted here), taken back if TLS refused it. */
     MK_MET_ADD(c->net, frames_out, 1);
-    int rc = mk_transport_conn_tls_write(c, buf, len, plain);
+    int rc = cork_put(c, buf, len, plain);
     free(buf);
     if (rc < 0) MK_MET_SUB(c->net, frames_out, 1);
+}
+
+/* On the loop: encode the frame straight into the cork. */
+static int send_corked(mk_transport_conn *c, const void *data, size_t len, size_t plain) {
+    if (mk_transport_conn_state(c) != CONN_OPEN) {
+        mk_transport_conn_account_done(c, plain);
+        return 0;
+    }
+    int rc = cork_room(c, plain);
+    if (rc < 0) {
+        mk_transport_conn_account_done(c, plain);
+        return 0; /* the connection closed, as after a failed TLS write */
+    }
+    mk_writer w;
+    mk_writer_init(&w, c->cork + c->cork_len, MK_TRANSPORT_CORK - c->cork_len);
+    rc = mk_frame_write(&w, data, len);
+    if (rc < 0) {
+        mk_transport_conn_account_done(c, plain);
+        return rc;
+    }
+    MK_MET_ADD(c->net, frames_out, 1);
+    c->cork_len += plain;
+    cork_queued(c, plain);
+    return 0;
 }
 
 int mk_transport_conn_send_raw(mk_transport_conn *c, const void *data, size_t len) {
@@ -167,6 +282,7 @@ int mk_transport_conn_send(mk_transport_conn *c, const void *data, size_t len) {
     size_t plain = len + MK_FRAME_HDR;
     MK_TRY(queue_reserve(c, plain));
     bool on_loop = mk_transport_on_loop(net);
+    if (on_loop && plain <= MK_TRANSPORT_CORK) return send_corked(c, data, len, plain);
     uint8_t *buf = malloc(plain);
     send_job *j = on_loop ? NULL : malloc(sizeof *j);
     mk_writer w;

@@ -10,7 +10,14 @@
  * a socket (tls.c gives each SSL two memory BIOs).
  *
  * Bytes out: everything TLS writes lands in the write BIO and is flushed
- * into one uv_write per flush. Each queued user frame is accounted in
+ * into one uv_write per flush; a flush first seals the frames corked on
+ * the connection (conn_frame.c) and takes over their send-queue bytes
+ * (c->unflushed), so nothing corked can be overtaken. While libuv has
+ * nothing queued, a flush writes at once (uv_try_write, staged in the
+ * network's read buffer, which is free between callbacks) and queues only
+ * what the socket did not take; bytes written at once are accounted done
+ * in the check phase (mk_transport_flush_corked), so on_drain never runs
+ * from within a send. Each queued user frame is accounted in
  * out_bytes (under net->mu) from mk_transport_conn_send until its uv_write
  * completes (or it is dropped); mk_transport_conn_send refuses with MK_EBUSY
  * beyond max_send_queue and on_drain fires once the queue falls below half.
@@ -78,29 +85,21 @@ static void on_write(uv_write_t *req, int status) {
     if (status < 0 && status != UV_ECANCELED) close_write_failed(c, status);
 }
 
-int mk_transport_conn_flush(mk_transport_conn *c, size_t plain) {
-    BIO *wb = c->ssl ? SSL_get_wbio(c->ssl) : NULL;
-    size_t pending = wb ? BIO_ctrl_pending(wb) : 0;
-    if (pending == 0 || c->handles_closing) {
-        if (pending) {
-            /* Nowhere to write: discard. */
-            uint8_t sink[4096];
-            while (BIO_read(wb, sink, sizeof sink) > 0) {
-            }
-        }
-        mk_transport_conn_account_done(c, plain);
-        return 0;
-    }
-    wreq *w = malloc(sizeof *w + pending);
+/* Queue `carry` bytes at `at` and the rest of the write BIO (pending
+ * bytes) as one uv_write; its `plain` bytes are done when it completes. */
+static int write_queued(mk_transport_conn *c, BIO *wb, const uint8_t *at, size_t carry,
+                        size_t pending, size_t plain) {
+    wreq *w = malloc(sizeof *w + carry + pending);
     if (!w) {
         mk_transport_conn_account_done(c, plain);
         mk_transport_conn_close_internal(c, MK_ENOMEM, "out of memory", false);
         return MK_ENOMEM;
     }
-    int n = BIO_read(wb, w->data, (int)pending);
+    if (carry) memcpy(w->data, at, carry);
+    int n = pending ? BIO_read(wb, w->data + carry, (int)pending) : 0;
     w->c = c;
     w->plain = plain;
-    w->len = n > 0 ? (size_t)n : 0;
+    w->len = carry + (n > 0 ? (size_t)n : 0);
     uv_buf_t b = uv_buf_init((char *)w->data, (unsigned)w->len);
     int rc = uv_write(&w->req, (uv_stream_t *)&c->tcp, &b, 1, on_write);
     if (rc < 0) {
@@ -112,16 +111,75 @@ int mk_transport_conn_flush(mk_transport_conn *c, size_t plain) {
     return 0;
 }
 
-int mk_transport_conn_tls_write(mk_transport_conn *c, const void *data, size_t len, size_t plain) {
+int mk_transport_conn_flush(mk_transport_conn *c, size_t plain) {
+    mk_transport *net = c->net;
+    BIO *wb = c->ssl ? SSL_get_wbio(c->ssl) : NULL;
+    if (c->handles_closing) c->cork_len = 0;
+    if (c->cork_len && mk_transport_conn_cork_seal(c) < 0) {
+        mk_transport_conn_account_done(c, plain);
+        return MK_ENETWORK;
+    }
+    plain += c->unflushed;
+    c->unflushed = 0;
+    size_t pending = wb ? BIO_ctrl_pending(wb) : 0;
+    if (pending == 0 || c->handles_closing) {
+        if (pending) {
+            /* Nowhere to write: discard. */
+            uint8_t sink[4096];
+            while (BIO_read(wb, sink, sizeof sink) > 0) {
+            }
+        }
+        mk_transport_conn_account_done(c, plain);
+        return 0;
+    }
+    /* Straight to the socket while it takes the bytes (nothing queued in
+     * libuv), staged in the read buffer, which is free between callbacks. */
+    size_t done = 0, carry = 0, off = 0;
+    while (pending > 0 && carry == 0) {
+        size_t want = pending < sizeof net->rbuf ? pending : sizeof net->rbuf;
+        int n = BIO_read(wb, net->rbuf, (int)want);
+        if (n <= 0) break;
+        pending -= (size_t)n;
+        uv_buf_t b = uv_buf_init((char *)net->rbuf, (unsigned)n);
+        int r = uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
+        if (r < 0 && r != UV_EAGAIN) {
+            MK_MET_ADD(net, bytes_out, done);
+            mk_transport_conn_account_done(c, plain);
+            close_write_failed(c, r);
+            return MK_ENETWORK;
+        }
+        off = r > 0 ? (size_t)r : 0;
+        done += off;
+        carry = (size_t)n - off;
+    }
+    MK_MET_ADD(net, bytes_out, done);
+    if (carry || pending) return write_queued(c, wb, net->rbuf + off, carry, pending, plain);
+    /* All written: accounted in the check phase, not from within a send
+     * (on_drain may send). */
+    c->written_plain += plain;
+    if (plain) mk_transport_conn_cork_schedule(c);
+    return 0;
+}
+
+int mk_transport_conn_tls_write_only(mk_transport_conn *c, const void *data, size_t len) {
     ERR_clear_error();
     int r = SSL_write(c->ssl, data, (int)len);
     if (r <= 0 || (size_t)r != len) {
         char buf[300], why[400];
         mk_transport_tls_errors(buf, sizeof buf);
         snprintf(why, sizeof why, "TLS write failed: %s", buf);
-        mk_transport_conn_account_done(c, plain);
         mk_transport_conn_close_internal(c, MK_ENETWORK, why, false);
         return MK_ENETWORK;
+    }
+    return 0;
+}
+
+int mk_transport_conn_tls_write(mk_transport_conn *c, const void *data, size_t len, size_t plain) {
+    int rc = mk_transport_conn_cork_seal(c);
+    if (rc == 0) rc = mk_transport_conn_tls_write_only(c, data, len);
+    if (rc < 0) {
+        mk_transport_conn_account_done(c, plain);
+        return rc;
     }
     c->last_tx_ms = mk_transport_now_ms(c->net);
     return mk_transport_conn_flush(c, plain);

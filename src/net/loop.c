@@ -349,6 +349,14 @@ void mk_transport_config_init(mk_transport_config *cfg) {
     cfg->reconnect_max_ms = MK_TRANSPORT_DEFAULT_RECONNECT_MAX_MS;
 }
 
+static void on_flush_check(uv_check_t *h) {
+    mk_transport_flush_corked(h->data);
+}
+
+void mk_transport_flush_idle_cb(uv_idle_t *h) {
+    (void)h;
+}
+
 /* The libuv loop and its async handle. Descriptors are checked first:
  * libuv aborts the process when the pipe of its process-wide signal
  * handling (made on the first loop) cannot be created. Needed: that pipe
@@ -365,6 +373,13 @@ static int loop_open(mk_transport *net, mk_error *err) {
         return mk_resource_error(err, rc, "net: the event loop's wakeup handle");
     }
     net->async.data = net;
+    /* Neither handle keeps the loop alive by itself: the check handle is
+     * unreferenced, the idle one runs only while connections are corked. */
+    uv_check_init(&net->loop, &net->flush_check);
+    uv_idle_init(&net->loop, &net->flush_idle);
+    net->flush_check.data = net->flush_idle.data = net;
+    uv_check_start(&net->flush_check, on_flush_check);
+    uv_unref((uv_handle_t *)&net->flush_check);
     net->loop_inited = true;
     return 0;
 }
@@ -519,6 +534,9 @@ static void shutdown_loop(mk_transport *net) {
         uv_close((uv_handle_t *)&net->listener, NULL);
         net->listening = false;
     }
+    mk_transport_flush_corked(net); /* the closed connections' output is dropped */
+    uv_close((uv_handle_t *)&net->flush_check, NULL);
+    uv_close((uv_handle_t *)&net->flush_idle, NULL);
     uv_close((uv_handle_t *)&net->async, NULL);
 }
 

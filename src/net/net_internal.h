@@ -44,6 +44,12 @@
 /* ----- frames (frame.c) ---------------------------------------------- */
 
 #define MK_FRAME_HDR 4
+/* Output batching (conn_frame.c): frames are coalesced into records of at
+ * most MK_TRANSPORT_CORK plaintext bytes (TLS's maximum record), and a
+ * connection's output is written once per loop iteration, or as soon as
+ * MK_TRANSPORT_FLUSH_AT bytes wait. */
+#define MK_TRANSPORT_CORK 16384
+#define MK_TRANSPORT_FLUSH_AT 65536
 
 typedef struct mk_frame_decoder mk_frame_decoder;
 
@@ -143,6 +149,8 @@ struct mk_transport {
     uv_loop_t loop;
     bool loop_inited;
     uv_async_t async;
+    uv_check_t flush_check; /* after each poll: writes the corked output (conn_frame.c) */
+    uv_idle_t flush_idle;   /* active while connections are corked: poll does not block */
     uv_tcp_t listener;
     bool listening;
     struct sockaddr_storage bound;
@@ -161,12 +169,14 @@ struct mk_transport {
     mk_transport_conn *conns; /* every connection whose handles are not closed */
     mk_transport_keep *keeps;
     mk_transport_timer *timers;
-    uint32_t n_conns;       /* in the list */
-    uint32_t n_pending_in;  /* inbound, handshaking */
-    uint32_t n_active;      /* counted against max_conns: open, or outbound not closed */
-    mk_frame_budget budget; /* partial frames of every connection (conn_frame.c) */
+    mk_transport_conn *corked; /* connections with output to write, one reference each */
+    uint32_t n_conns;          /* in the list */
+    uint32_t n_pending_in;     /* inbound, handshaking */
+    uint32_t n_active;         /* counted against max_conns: open, or outbound not closed */
+    mk_frame_budget budget;    /* partial frames of every connection (conn_frame.c) */
     uint64_t next_serial;
-    uint8_t rbuf[65536]; /* read buffer (one read at a time) */
+    uint8_t rbuf[65536]; /* read buffer (one read at a time); between callbacks, the
+                            staging buffer of direct writes (conn_tls.c) */
     bool stopping;
 
     _Atomic uint64_t met[MK_TRANSPORT_NMETRICS];
@@ -286,6 +296,15 @@ struct mk_transport_conn {
     bool activated; /* on_connect delivered */
     mk_transport_waiter *waiters;
     mk_transport_keep *keep;
+    /* Output (loop; conn_frame.c): frames wait in cork (MK_TRANSPORT_CORK
+     * bytes, allocated on first use) until sealed into one TLS record;
+     * `unflushed` send-queue bytes are in the cork or the write BIO and not
+     * yet in a uv_write. cork_listed: in net->corked. */
+    uint8_t *cork;
+    size_t cork_len, unflushed;
+    size_t written_plain; /* send-queue bytes written at once, accounted in the check phase */
+    bool cork_listed;
+    mk_transport_conn *cork_next;
 
     /* mu */
     size_t out_bytes;
@@ -333,8 +352,22 @@ void mk_transport_conn_drive(mk_transport_conn *c);
 /* Move what TLS produced to the socket; `plain` queued bytes are accounted
  * done when that write completes. 0 or a negative code (conn closed). */
 int mk_transport_conn_flush(mk_transport_conn *c, size_t plain);
-/* SSL_write then flush; on failure the connection is closed. */
+/* SSL_write into the write BIO, no flush; on failure the connection is
+ * closed (nothing is accounted). */
+int mk_transport_conn_tls_write_only(mk_transport_conn *c, const void *data, size_t len);
+/* Seal the cork, SSL_write then flush; on failure the connection is closed. */
 int mk_transport_conn_tls_write(mk_transport_conn *c, const void *data, size_t len, size_t plain);
+/* conn_frame.c: seal the corked frames into the write BIO (one TLS
+ * record); on failure the connection is closed. */
+int mk_transport_conn_cork_seal(mk_transport_conn *c);
+/* conn_frame.c: list c for the check phase (once, with a reference). */
+void mk_transport_conn_cork_schedule(mk_transport_conn *c);
+/* conn_frame.c: write the output of every corked connection (the loop's
+ * check phase, and the shutdown). */
+void mk_transport_flush_corked(mk_transport *net);
+/* loop.c: the idle handle's callback (nothing to do: being active keeps
+ * the poll from blocking until the check phase flushed). */
+void mk_transport_flush_idle_cb(uv_idle_t *h);
 /* `plain` bytes of the send queue are done (written or dropped); runs
  * on_drain once the queue fell below half after an MK_EBUSY. */
 void mk_transport_conn_account_done(mk_transport_conn *c, size_t plain);

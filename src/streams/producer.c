@@ -381,9 +381,11 @@ static st_item *item_new(const void *data, size_t len) {
 static int inbox_put(mk_stream_producer *p, st_item *it, uint32_t timeout_ms, bool *post,
                      mk_error *err) {
     struct timespec dl;
-    mk_st_deadline(&dl, timeout_ms);
+    bool have_dl = false; /* the clock is read only when waiting */
     pthread_mutex_lock(&p->o.mu);
     while (p->inbox.n == p->inbox.cap && !p->o.closing) {
+        if (!have_dl) mk_st_deadline(&dl, timeout_ms);
+        have_dl = true;
         if (mk_st_wait_step(&p->o, timeout_ms, &dl) == ETIMEDOUT && p->inbox.n == p->inbox.cap) {
             pthread_mutex_unlock(&p->o.mu);
             return mk_error_set(err, MK_EBUSY, "producer inbox full");

@@ -150,11 +150,15 @@ void mk_stream_item_free(mk_stream_item *item) {
 }
 
 /* Wait for an item and take it, counting it as consumed; *post: credits
- * are due. MK_ETIMEDOUT when none came. */
-static int rq_take(mk_stream_consumer *c, uint32_t timeout_ms, const struct timespec *dl,
+ * are due. MK_ETIMEDOUT when none came. The deadline *dl is computed at
+ * the first wait of the call (*have_dl), so taking a queued item reads no
+ * clock. */
+static int rq_take(mk_stream_consumer *c, uint32_t timeout_ms, struct timespec *dl, bool *have_dl,
                    st_ritem *out, bool *post) {
     pthread_mutex_lock(&c->o.mu);
     while (c->rq.n == 0) {
+        if (!*have_dl) mk_st_deadline(dl, timeout_ms);
+        *have_dl = true;
         if (mk_st_wait_step(&c->o, timeout_ms, dl) == ETIMEDOUT && c->rq.n == 0) {
             pthread_mutex_unlock(&c->o.mu);
             return MK_ETIMEDOUT;
@@ -175,11 +179,11 @@ static int rq_take(mk_stream_consumer *c, uint32_t timeout_ms, const struct time
 int mk_stream_recv(mk_stream_consumer *c, uint32_t timeout_ms, mk_stream_item *item) {
     memset(item, 0, sizeof *item);
     struct timespec dl;
-    mk_st_deadline(&dl, timeout_ms);
+    bool have_dl = false;
     for (;;) {
         st_ritem r;
         bool post;
-        MK_TRY(rq_take(c, timeout_ms, &dl, &r, &post));
+        MK_TRY(rq_take(c, timeout_ms, &dl, &have_dl, &r, &post));
         if (post && mk_transport_post(mk_network_transport(c->o.nw), credit_cb, c) < 0) {
             pthread_mutex_lock(&c->o.mu);
             c->credit_posted = false;
