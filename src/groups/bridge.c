@@ -14,7 +14,7 @@
  * established bond whose peer maps to that raft id, else RAFT_NOCONNECTION
  * (raft retries). We send OPEN(chan) and our hello (raftwire.c: magic and
  * cluster identity) and hand raft its stream on the next loop iteration (a
- * deferred callback, never from inside connect()). The pump reads raft's
+ * deferred callback from the loop's wake-up, never from inside connect()). The pump reads raft's
  * bytes through a parser in OUT mode, only to see which requests go to the
  * peer (raftgate.c gives it credit for one answer each).
  *
@@ -326,7 +326,7 @@ static int tr_connect(struct raft_uv_transport *t, struct raft_uv_connect *req, 
     p->cb = cb;
     p->next = g->pconns;
     g->pconns = p;
-    uv_async_send(&g->async); /* the deferred callback runs from the async */
+    mk_gloop_wake(g); /* the deferred callback runs from the wake-up */
     return 0;
 }
 
@@ -419,6 +419,18 @@ static int in_out(void *ctx, const uint8_t *d, size_t n) {
     if (uv_stream_get_write_queue_size((uv_stream_t *)&c->pump) > MK_GF_MAX_PUMP_QUEUE) {
         mk_log(MK_LOG_WARN, "groups", "raft channel backlog over cap: closing");
         return MK_ETOOBIG;
+    }
+    /* Straight into the socket when nothing is queued before it (libuv
+     * refuses a try-write behind queued writes, so order holds); only
+     * what does not fit is copied and queued. */
+    uv_buf_t tb = uv_buf_init((char *)d, (unsigned)n);
+    int tw = uv_try_write((uv_stream_t *)&c->pump, &tb, 1);
+    if (tw > 0) {
+        d += tw;
+        n -= (size_t)tw;
+        if (n == 0) return 0;
+    } else if (tw != UV_EAGAIN) {
+        return MK_ENETWORK;
     }
     wreq *w = malloc(sizeof *w + n);
     if (!w) return MK_ENOMEM;
