@@ -13,10 +13,11 @@
  * simulated quotes at bond time only (steady-state commits are unchanged);
  * its cost shows in the time to form the group.
  *
- * In-flight mode (INFLIGHT = 64): the same COMMITS commands with 64 of
- * them outstanding at any time: raft alone keeps 64 raft_apply requests
+ * In-flight mode (INFLIGHT = 64): INFLIGHT_SCALE x COMMITS commands (a
+ * sequential run's count would be over in milliseconds) with 64 of them
+ * outstanding at any time: raft alone keeps 64 raft_apply requests
  * in flight on its loop; mosaik runs 64 client threads, each issuing
- * blocking mk_group_apply calls until COMMITS are done. Latency is per
+ * blocking mk_group_apply calls until all are done. Latency is per
  * command, from its issue to its result.
  *
  * Usage: bench_groups [commits] [which]   (default 500, all)
@@ -39,6 +40,12 @@
 
 static unsigned COMMITS = 500;
 #define INFLIGHT 64
+#define INFLIGHT_SCALE 10
+
+/* Commands of a run: COMMITS sequential, INFLIGHT_SCALE x as many in flight. */
+static unsigned total_of(bool inflight) {
+    return inflight ? COMMITS * INFLIGHT_SCALE : COMMITS;
+}
 static const char *WHICH = "";
 
 /* Whether the run called name is wanted (WHICH empty or a substring). */
@@ -101,7 +108,7 @@ struct rbench {
     uv_loop_t loop;
     uv_timer_t timer;
     rnode *nodes;
-    unsigned n, done, issued, closed, depth;
+    unsigned n, done, issued, closed, depth, total;
     rreq reqs[INFLIGHT];
     uint64_t t_start;
     uint64_t *lat;
@@ -180,12 +187,12 @@ static void r_applied(struct raft_apply *req, int status, void *result) {
         return;
     }
     b->lat[b->done++] = now_us() - q->t;
-    if (b->done == COMMITS) {
-        report(b->name, b->lat, COMMITS, now_us() - b->t_start);
+    if (b->done == b->total) {
+        report(b->name, b->lat, b->total, now_us() - b->t_start);
         r_stop_later(b);
         return;
     }
-    if (b->issued < COMMITS) r_next(b, q);
+    if (b->issued < b->total) r_next(b, q);
 }
 
 /* Issue the next command on slot q. */
@@ -231,7 +238,8 @@ static int bench_raft_tcp(unsigned n, unsigned depth) {
     b.leader = -1;
     g_rb = &b;
     b.nodes = calloc(n, sizeof *b.nodes);
-    b.lat = calloc(COMMITS, sizeof *b.lat);
+    b.total = total_of(depth > 1);
+    b.lat = calloc(b.total, sizeof *b.lat);
     uv_loop_init(&b.loop);
     uv_timer_init(&b.loop, &b.timer);
     b.timer.data = &b;
@@ -281,7 +289,7 @@ static int bench_raft_tcp(unsigned n, unsigned depth) {
     }
     free(b.nodes);
     free(b.lat);
-    return b.done == COMMITS ? 0 : 1;
+    return b.done == b.total ? 0 : 1;
 }
 
 /* ----- mosaik groups ---------------------------------------------------------------- */
@@ -348,11 +356,11 @@ static void tdx_free(tdx_ctx *t) {
 }
 
 /* The in-flight mode's clients: each takes the next command number until
- * COMMITS are taken, and applies it (blocking). */
+ * all are taken, and applies it (blocking). */
 typedef struct gclients {
     mk_group *g;
     pthread_mutex_t mu;
-    unsigned next;
+    unsigned next, total;
     uint64_t *lat;
     int rc;
 } gclients;
@@ -362,9 +370,9 @@ static void *g_client(void *arg) {
     uint8_t cmd[8] = {0, 0, 0, 0, 0, 0, 0, 1};
     for (;;) {
         pthread_mutex_lock(&c->mu);
-        unsigned k = c->rc == 0 && c->next < COMMITS ? c->next++ : COMMITS;
+        unsigned k = c->rc == 0 && c->next < c->total ? c->next++ : c->total;
         pthread_mutex_unlock(&c->mu);
-        if (k == COMMITS) return NULL;
+        if (k == c->total) return NULL;
         mk_error err;
         uint64_t t = now_us();
         int rc = mk_group_apply(c->g, cmd, sizeof cmd, NULL, 10000, &err);
@@ -378,9 +386,9 @@ static void *g_client(void *arg) {
     }
 }
 
-/* COMMITS commands on g, INFLIGHT at a time: 0 or the first failure. */
-static int run_inflight(mk_group *g, uint64_t *lat) {
-    gclients c = {.g = g, .lat = lat};
+/* total commands on g, INFLIGHT at a time: 0 or the first failure. */
+static int run_inflight(mk_group *g, uint64_t *lat, unsigned total) {
+    gclients c = {.g = g, .lat = lat, .total = total};
     pthread_mutex_init(&c.mu, NULL);
     pthread_t th[INFLIGHT];
     unsigned started = 0;
@@ -398,7 +406,7 @@ static int bench_groups(unsigned n, tdx_ctx *tdx, bool inflight) {
     if (!wanted(name)) return 0;
     mk_network **nw = calloc(n, sizeof *nw);
     mk_group **g = calloc(n, sizeof *g);
-    uint64_t *st = calloc(n, sizeof *st), *lat = calloc(COMMITS, sizeof *lat);
+    uint64_t *st = calloc(n, sizeof *st), *lat = calloc(total_of(inflight), sizeof *lat);
     char **dirs = calloc(n, sizeof *dirs);
     mk_error err;
     int rc = 0;
@@ -466,7 +474,7 @@ static int bench_groups(unsigned n, tdx_ctx *tdx, bool inflight) {
         uint64_t t0 = now_us();
         uint8_t cmd[8] = {0, 0, 0, 0, 0, 0, 0, 1};
         if (inflight) {
-            rc = run_inflight(g[0], lat);
+            rc = run_inflight(g[0], lat, total_of(true));
             if (rc != 0) snprintf(err.msg, sizeof err.msg, "a client failed");
         }
         for (unsigned k = 0; !inflight && k < COMMITS && rc == 0; k++) {
@@ -474,7 +482,7 @@ static int bench_groups(unsigned n, tdx_ctx *tdx, bool inflight) {
             rc = mk_group_apply(g[0], cmd, sizeof cmd, NULL, 10000, &err);
             lat[k] = now_us() - t;
         }
-        if (rc == 0) report(name, lat, COMMITS, now_us() - t0);
+        if (rc == 0) report(name, lat, total_of(inflight), now_us() - t0);
     }
     if (rc != 0) fprintf(stderr, "%s: failed (%d): %s\n", name, rc, err.msg);
     for (unsigned i = 0; i < n; i++) {
@@ -497,7 +505,7 @@ int main(int argc, char **argv) {
     if (argc > 1) COMMITS = (unsigned)atoi(argv[1]);
     if (COMMITS < 10) COMMITS = 10;
     if (argc > 2) WHICH = argv[2];
-    printf("commits: %u, sequential and %u in flight\n", COMMITS, INFLIGHT);
+    printf("commits: %u sequential, %u with %u in flight\n", COMMITS, total_of(true), INFLIGHT);
     int bad = 0;
     for (unsigned depth = 1; depth <= INFLIGHT; depth *= INFLIGHT) {
         bad |= bench_raft_tcp(3, depth);
