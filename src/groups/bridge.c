@@ -161,11 +161,17 @@ static int observe_msg(void *ctx, const mk_graft_msg *m, const char **why) {
     return MK_GRAFT_FORWARD;
 }
 
+/* Every pump of the loop reads into the group's one scratch buffer
+ * (g->pump_buf): libuv calls alloc and read back to back on this thread,
+ * and pump_read is done with the bytes before it returns (a chunk to keep
+ * is copied into the stash). */
 static void pump_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
-    (void)h;
     (void)suggested;
-    buf->base = malloc(MK_GF_CHUNK);
-    buf->len = buf->base ? MK_GF_CHUNK : 0;
+    mk_gchan *c = h->data;
+    mk_group *g = c->g;
+    if (!g->pump_buf) g->pump_buf = malloc(MK_GF_CHUNK);
+    buf->base = (char *)g->pump_buf;
+    buf->len = g->pump_buf ? MK_GF_CHUNK : 0;
 }
 
 static void pump_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
@@ -175,12 +181,16 @@ static void pump_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
         if (mk_graft_feed(&c->tx, (const uint8_t *)buf->base, (size_t)nread, &ops) < 0) {
             mk_log(MK_LOG_WARN, "groups", "our raft stream: %s", c->tx.why);
             chan_close(c, true);
-            free(buf->base);
             return;
         }
         int rc = chan_send(c, (const uint8_t *)buf->base, (size_t)nread);
         if (rc == MK_EBUSY) {
-            c->stash = (uint8_t *)buf->base; /* keep the chunk */
+            c->stash = malloc((size_t)nread); /* keep the chunk */
+            if (!c->stash) {
+                chan_close(c, true);
+                return;
+            }
+            memcpy(c->stash, buf->base, (size_t)nread);
             c->stash_len = (size_t)nread;
             uv_read_stop(s);
             return;
@@ -190,7 +200,6 @@ static void pump_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
         chan_close(c, true);
     }
     /* Raft never writes on a stream it accepted: such bytes are dropped. */
-    free(buf->base);
 }
 
 /* ----- channels ------------------------------------------------------------ */

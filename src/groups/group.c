@@ -73,6 +73,7 @@ static void group_destroy(mk_group *g) {
     pthread_mutex_unlock(&g->bmu);
     uv_loop_close(&g->loop);
     close(g->wake_fd);
+    free(g->pump_buf);
     free(g->vc);
     mk_gspecs_free(g);
     free(g->data_dir);

@@ -310,7 +310,8 @@ struct mk_group {
     bool trans_closed;
     /* bridge and gate (loop thread) */
     mk_gchan *chans;
-    void *pconns; /* bridge: raft connects awaiting their deferred callback */
+    void *pconns;      /* bridge: raft connects awaiting their deferred callback */
+    uint8_t *pump_buf; /* bridge: the pumps' read buffer (MK_GF_CHUNK bytes) */
     uint32_t next_chan;
     uint64_t chan_seq;           /* opening order of channels */
     mk_gpeer *gpeers;            /* per-peer credits, clusters, probes */
