@@ -13,9 +13,19 @@
  * simulated quotes at bond time only (steady-state commits are unchanged);
  * its cost shows in the time to form the group.
  *
- * Usage: bench_groups [commits]   (default 500)
+ * In-flight mode (INFLIGHT = 64): INFLIGHT_SCALE x COMMITS commands (a
+ * sequential run's count would be over in milliseconds) with 64 of them
+ * outstanding at any time: raft alone keeps 64 raft_apply requests
+ * in flight on its loop; mosaik runs 64 client threads, each issuing
+ * blocking mk_group_apply calls until all are done. Latency is per
+ * command, from its issue to its result.
+ *
+ * Usage: bench_groups [commits] [which]   (default 500, all)
+ *   which: a substring of the runs to do: "raft", "groups", "tdx", "seq",
+ *   "inflight", "3", "5" (e.g. "groups_3" or "inflight"); all by default.
  */
 #include <ftw.h>
+#include <pthread.h>
 #include <raft.h>
 #include <raft/uv.h>
 #include <stdio.h>
@@ -29,6 +39,19 @@
 #include "mosaik/groups.h"
 
 static unsigned COMMITS = 500;
+#define INFLIGHT 64
+#define INFLIGHT_SCALE 10
+
+/* Commands of a run: COMMITS sequential, INFLIGHT_SCALE x as many in flight. */
+static unsigned total_of(bool inflight) {
+    return inflight ? COMMITS * INFLIGHT_SCALE : COMMITS;
+}
+static const char *WHICH = "";
+
+/* Whether the run called name is wanted (WHICH empty or a substring). */
+static bool wanted(const char *name) {
+    return !WHICH[0] || strstr(name, WHICH) != NULL;
+}
 
 static uint64_t now_us(void) {
     struct timespec ts;
@@ -74,17 +97,25 @@ typedef struct rnode {
     uint64_t value;
 } rnode;
 
-typedef struct rbench {
+typedef struct rbench rbench;
+typedef struct rreq {
+    struct raft_apply req;
+    rbench *b;
+    uint64_t t; /* when it was issued */
+} rreq;
+
+struct rbench {
     uv_loop_t loop;
     uv_timer_t timer;
     rnode *nodes;
-    unsigned n, done, closed;
-    struct raft_apply req;
-    uint64_t t_start, t_req;
+    unsigned n, done, issued, closed, depth, total;
+    rreq reqs[INFLIGHT];
+    uint64_t t_start;
     uint64_t *lat;
     int leader;
     bool stopping;
-} rbench;
+    const char *name;
+};
 
 static int r_apply(struct raft_fsm *fsm, const struct raft_buffer *buf, void **result) {
     rnode *n = fsm->data;
@@ -112,7 +143,7 @@ static int r_restore(struct raft_fsm *fsm, struct raft_buffer *buf) {
     return 0;
 }
 
-static void r_next(rbench *b);
+static void r_next(rbench *b, rreq *q);
 static rbench *g_rb; /* the raft-alone run in progress (one at a time) */
 
 static void r_closed(struct raft *r) {
@@ -147,28 +178,33 @@ static void r_stop_later(rbench *b) {
 
 static void r_applied(struct raft_apply *req, int status, void *result) {
     (void)result;
-    rbench *b = req->data;
+    rreq *q = req->data;
+    rbench *b = q->b;
+    if (b->stopping) return;
     if (status != 0) {
         fprintf(stderr, "raft apply: %s\n", raft_strerror(status));
         r_stop_later(b);
         return;
     }
-    b->lat[b->done++] = now_us() - b->t_req;
-    if (b->done == COMMITS) {
-        report(b->n == 3 ? "raft_tcp_3" : "raft_tcp_5", b->lat, COMMITS, now_us() - b->t_start);
+    b->lat[b->done++] = now_us() - q->t;
+    if (b->done == b->total) {
+        report(b->name, b->lat, b->total, now_us() - b->t_start);
         r_stop_later(b);
         return;
     }
-    r_next(b);
+    if (b->issued < b->total) r_next(b, q);
 }
 
-static void r_next(rbench *b) {
+/* Issue the next command on slot q. */
+static void r_next(rbench *b, rreq *q) {
     struct raft_buffer buf = {raft_malloc(8), 8};
     uint64_t one = 1;
     memcpy(buf.base, &one, 8);
-    b->req.data = b;
-    b->t_req = now_us();
-    int rc = raft_apply(&b->nodes[b->leader].raft, &b->req, &buf, 1, r_applied);
+    q->b = b;
+    q->req.data = q;
+    q->t = now_us();
+    b->issued++;
+    int rc = raft_apply(&b->nodes[b->leader].raft, &q->req, &buf, 1, r_applied);
     if (rc != 0) {
         raft_free(buf.base);
         fprintf(stderr, "raft_apply: %s\n", raft_strerror(rc));
@@ -184,19 +220,26 @@ static void r_poll(uv_timer_t *t) {
             b->leader = (int)i;
             uv_timer_stop(t);
             b->t_start = now_us();
-            r_next(b);
+            for (unsigned k = 0; k < b->depth && !b->stopping; k++)
+                r_next(b, &b->reqs[k]);
             return;
         }
 }
 
-static int bench_raft_tcp(unsigned n) {
+static int bench_raft_tcp(unsigned n, unsigned depth) {
+    char name[64];
+    snprintf(name, sizeof name, "raft_tcp_%s%u", depth > 1 ? "inflight_" : "", n);
+    if (!wanted(name)) return 0;
     rbench b;
     memset(&b, 0, sizeof b);
     b.n = n;
+    b.depth = depth;
+    b.name = name;
     b.leader = -1;
     g_rb = &b;
     b.nodes = calloc(n, sizeof *b.nodes);
-    b.lat = calloc(COMMITS, sizeof *b.lat);
+    b.total = total_of(depth > 1);
+    b.lat = calloc(b.total, sizeof *b.lat);
     uv_loop_init(&b.loop);
     uv_timer_init(&b.loop, &b.timer);
     b.timer.data = &b;
@@ -246,7 +289,7 @@ static int bench_raft_tcp(unsigned n) {
     }
     free(b.nodes);
     free(b.lat);
-    return b.done == COMMITS ? 0 : 1;
+    return b.done == b.total ? 0 : 1;
 }
 
 /* ----- mosaik groups ---------------------------------------------------------------- */
@@ -312,10 +355,58 @@ static void tdx_free(tdx_ctx *t) {
     mk_tdx_sim_free(t->sim);
 }
 
-static int bench_groups(unsigned n, tdx_ctx *tdx) {
+/* The in-flight mode's clients: each takes the next command number until
+ * all are taken, and applies it (blocking). */
+typedef struct gclients {
+    mk_group *g;
+    pthread_mutex_t mu;
+    unsigned next, total;
+    uint64_t *lat;
+    int rc;
+} gclients;
+
+static void *g_client(void *arg) {
+    gclients *c = arg;
+    uint8_t cmd[8] = {0, 0, 0, 0, 0, 0, 0, 1};
+    for (;;) {
+        pthread_mutex_lock(&c->mu);
+        unsigned k = c->rc == 0 && c->next < c->total ? c->next++ : c->total;
+        pthread_mutex_unlock(&c->mu);
+        if (k == c->total) return NULL;
+        mk_error err;
+        uint64_t t = now_us();
+        int rc = mk_group_apply(c->g, cmd, sizeof cmd, NULL, 10000, &err);
+        c->lat[k] = now_us() - t;
+        if (rc != 0) {
+            fprintf(stderr, "mk_group_apply: %s\n", err.msg);
+            pthread_mutex_lock(&c->mu);
+            c->rc = rc;
+            pthread_mutex_unlock(&c->mu);
+        }
+    }
+}
+
+/* total commands on g, INFLIGHT at a time: 0 or the first failure. */
+static int run_inflight(mk_group *g, uint64_t *lat, unsigned total) {
+    gclients c = {.g = g, .lat = lat, .total = total};
+    pthread_mutex_init(&c.mu, NULL);
+    pthread_t th[INFLIGHT];
+    unsigned started = 0;
+    for (; started < INFLIGHT; started++)
+        if (pthread_create(&th[started], NULL, g_client, &c) != 0) break;
+    for (unsigned i = 0; i < started; i++)
+        pthread_join(th[i], NULL);
+    pthread_mutex_destroy(&c.mu);
+    return started == 0 ? -1 : c.rc;
+}
+
+static int bench_groups(unsigned n, tdx_ctx *tdx, bool inflight) {
+    char name[64];
+    snprintf(name, sizeof name, "groups_%s%s%u", tdx ? "tdx_" : "", inflight ? "inflight_" : "", n);
+    if (!wanted(name)) return 0;
     mk_network **nw = calloc(n, sizeof *nw);
     mk_group **g = calloc(n, sizeof *g);
-    uint64_t *st = calloc(n, sizeof *st), *lat = calloc(COMMITS, sizeof *lat);
+    uint64_t *st = calloc(n, sizeof *st), *lat = calloc(total_of(inflight), sizeof *lat);
     char **dirs = calloc(n, sizeof *dirs);
     mk_error err;
     int rc = 0;
@@ -378,18 +469,20 @@ static int bench_groups(unsigned n, tdx_ctx *tdx) {
         if (s.voters == n) break;
         usleep(10000);
     }
-    const char *name =
-        n == 3 ? (tdx ? "groups_tdx_3" : "groups_3") : (tdx ? "groups_tdx_5" : "groups_5");
     if (rc == 0) {
         printf("%s_form_group: %.1f ms\n", name, (now_us() - t_form) / 1000.0);
         uint64_t t0 = now_us();
         uint8_t cmd[8] = {0, 0, 0, 0, 0, 0, 0, 1};
-        for (unsigned k = 0; k < COMMITS && rc == 0; k++) {
+        if (inflight) {
+            rc = run_inflight(g[0], lat, total_of(true));
+            if (rc != 0) snprintf(err.msg, sizeof err.msg, "a client failed");
+        }
+        for (unsigned k = 0; !inflight && k < COMMITS && rc == 0; k++) {
             uint64_t t = now_us();
             rc = mk_group_apply(g[0], cmd, sizeof cmd, NULL, 10000, &err);
             lat[k] = now_us() - t;
         }
-        if (rc == 0) report(name, lat, COMMITS, now_us() - t0);
+        if (rc == 0) report(name, lat, total_of(inflight), now_us() - t0);
     }
     if (rc != 0) fprintf(stderr, "%s: failed (%d): %s\n", name, rc, err.msg);
     for (unsigned i = 0; i < n; i++) {
@@ -411,23 +504,28 @@ static int bench_groups(unsigned n, tdx_ctx *tdx) {
 int main(int argc, char **argv) {
     if (argc > 1) COMMITS = (unsigned)atoi(argv[1]);
     if (COMMITS < 10) COMMITS = 10;
-    printf("commits: %u sequential\n", COMMITS);
+    if (argc > 2) WHICH = argv[2];
+    printf("commits: %u sequential, %u with %u in flight\n", COMMITS, total_of(true), INFLIGHT);
     int bad = 0;
-    bad |= bench_raft_tcp(3);
-    bad |= bench_raft_tcp(5);
-    bad |= bench_groups(3, NULL);
-    bad |= bench_groups(5, NULL);
-#if MOSAIK_HAVE_TDX
-    tdx_ctx t;
-    memset(&t, 0, sizeof t);
-    if (tdx_setup(&t) == 0) {
-        bad |= bench_groups(3, &t);
-        bad |= bench_groups(5, &t);
-    } else {
-        fprintf(stderr, "TDX simulator setup failed\n");
-        bad = 1;
+    for (unsigned depth = 1; depth <= INFLIGHT; depth *= INFLIGHT) {
+        bad |= bench_raft_tcp(3, depth);
+        bad |= bench_raft_tcp(5, depth);
+        bad |= bench_groups(3, NULL, depth > 1);
+        bad |= bench_groups(5, NULL, depth > 1);
     }
-    tdx_free(&t);
+#if MOSAIK_HAVE_TDX
+    if (wanted("groups_tdx_3") || wanted("groups_tdx_5")) {
+        tdx_ctx t;
+        memset(&t, 0, sizeof t);
+        if (tdx_setup(&t) == 0) {
+            bad |= bench_groups(3, &t, false);
+            bad |= bench_groups(5, &t, false);
+        } else {
+            fprintf(stderr, "TDX simulator setup failed\n");
+            bad = 1;
+        }
+        tdx_free(&t);
+    }
 #endif
     return bad;
 }

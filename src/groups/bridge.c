@@ -14,7 +14,7 @@
  * established bond whose peer maps to that raft id, else RAFT_NOCONNECTION
  * (raft retries). We send OPEN(chan) and our hello (raftwire.c: magic and
  * cluster identity) and hand raft its stream on the next loop iteration (a
- * deferred callback, never from inside connect()). The pump reads raft's
+ * deferred callback from the loop's wake-up, never from inside connect()). The pump reads raft's
  * bytes through a parser in OUT mode, only to see which requests go to the
  * peer (raftgate.c gives it credit for one answer each).
  *
@@ -161,11 +161,17 @@ static int observe_msg(void *ctx, const mk_graft_msg *m, const char **why) {
     return MK_GRAFT_FORWARD;
 }
 
+/* Every pump of the loop reads into the group's one scratch buffer
+ * (g->pump_buf): libuv calls alloc and read back to back on this thread,
+ * and pump_read is done with the bytes before it returns (a chunk to keep
+ * is copied into the stash). */
 static void pump_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
-    (void)h;
     (void)suggested;
-    buf->base = malloc(MK_GF_CHUNK);
-    buf->len = buf->base ? MK_GF_CHUNK : 0;
+    mk_gchan *c = h->data;
+    mk_group *g = c->g;
+    if (!g->pump_buf) g->pump_buf = malloc(MK_GF_CHUNK);
+    buf->base = (char *)g->pump_buf;
+    buf->len = g->pump_buf ? MK_GF_CHUNK : 0;
 }
 
 static void pump_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
@@ -175,12 +181,16 @@ static void pump_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
         if (mk_graft_feed(&c->tx, (const uint8_t *)buf->base, (size_t)nread, &ops) < 0) {
             mk_log(MK_LOG_WARN, "groups", "our raft stream: %s", c->tx.why);
             chan_close(c, true);
-            free(buf->base);
             return;
         }
         int rc = chan_send(c, (const uint8_t *)buf->base, (size_t)nread);
         if (rc == MK_EBUSY) {
-            c->stash = (uint8_t *)buf->base; /* keep the chunk */
+            c->stash = malloc((size_t)nread); /* keep the chunk */
+            if (!c->stash) {
+                chan_close(c, true);
+                return;
+            }
+            memcpy(c->stash, buf->base, (size_t)nread);
             c->stash_len = (size_t)nread;
             uv_read_stop(s);
             return;
@@ -190,7 +200,6 @@ static void pump_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
         chan_close(c, true);
     }
     /* Raft never writes on a stream it accepted: such bytes are dropped. */
-    free(buf->base);
 }
 
 /* ----- channels ------------------------------------------------------------ */
@@ -326,7 +335,7 @@ static int tr_connect(struct raft_uv_transport *t, struct raft_uv_connect *req, 
     p->cb = cb;
     p->next = g->pconns;
     g->pconns = p;
-    uv_async_send(&g->async); /* the deferred callback runs from the async */
+    mk_gloop_wake(g); /* the deferred callback runs from the wake-up */
     return 0;
 }
 
@@ -419,6 +428,18 @@ static int in_out(void *ctx, const uint8_t *d, size_t n) {
     if (uv_stream_get_write_queue_size((uv_stream_t *)&c->pump) > MK_GF_MAX_PUMP_QUEUE) {
         mk_log(MK_LOG_WARN, "groups", "raft channel backlog over cap: closing");
         return MK_ETOOBIG;
+    }
+    /* Straight into the socket when nothing is queued before it (libuv
+     * refuses a try-write behind queued writes, so order holds); only
+     * what does not fit is copied and queued. */
+    uv_buf_t tb = uv_buf_init((char *)d, (unsigned)n);
+    int tw = uv_try_write((uv_stream_t *)&c->pump, &tb, 1);
+    if (tw > 0) {
+        d += tw;
+        n -= (size_t)tw;
+        if (n == 0) return 0;
+    } else if (tw != UV_EAGAIN) {
+        return MK_ENETWORK;
     }
     wreq *w = malloc(sizeof *w + n);
     if (!w) return MK_ENOMEM;

@@ -3,15 +3,14 @@
  * caller's half of exactly-once.
  *
  * Algorithm. A command or strong query (call) becomes a PROPOSE job for
- * the loop with a waiter; the caller then sleeps on g->cond (a monotonic
- * condition variable) until the waiter is completed or the attempt's time
- * is up. The loop proposes on the leader or forwards to it (fsm.c); when
- * the answer is MK_EUNAVAILABLE (no leader, the bond to it ended, or the
- * leader lost leadership before committing), or an attempt got no answer
- * within ATTEMPT_MS (a paused or cut-off leader), the call tries again
- * every 30 ms until its deadline. Weak queries run on the caller's thread
- * under g->smu; mk_group_wait sleeps until the status snapshot (loop.c)
- * meets a condition.
+ * the loop with a waiter; the caller then sleeps on the waiter's own
+ * monotonic condition variable (a completion wakes only its caller; the
+ * status changes that wake g->cond wake no caller) until the waiter is
+ * completed or the attempt's time is up. The loop proposes on the leader or forwards to it (fsm.c);
+ * when the answer is MK_EUNAVAILABLE (no leader, the bond to it ended, or the leader lost
+ * leadership before committing), or an attempt got no answer within ATTEMPT_MS (a paused or cut-off
+ * leader), the call tries again every 30 ms until its deadline. Weak queries run on the caller's
+ * thread under g->smu; mk_group_wait sleeps until the status snapshot (loop.c) meets a condition.
  *
  * Exactly-once, the caller's side (docs/groups.md). Every command gets
  * its tag once per logical call, before the first attempt, and every
@@ -55,16 +54,23 @@
 mk_gwaiter *mk_gwaiter_new(void) {
     mk_gwaiter *w = calloc(1, sizeof *w);
     if (!w) return NULL;
+    if (mk_cond_init_mono(&w->cond) != 0) {
+        free(w);
+        return NULL;
+    }
     w->refs = 2;
     mk_buf_init(&w->result, MK_GROUP_MAX_RESULT);
     return w;
 }
 
+static void waiter_destroy(mk_gwaiter *w) {
+    mk_buf_free(&w->result);
+    pthread_cond_destroy(&w->cond);
+    free(w);
+}
+
 void mk_gwaiter_release_locked(mk_gwaiter *w) {
-    if (--w->refs == 0) {
-        mk_buf_free(&w->result);
-        free(w);
-    }
+    if (--w->refs == 0) waiter_destroy(w);
 }
 
 void mk_gwaiter_complete(mk_group *g, mk_gwaiter *w, int status, const uint8_t *data, size_t len,
@@ -76,8 +82,10 @@ void mk_gwaiter_complete(mk_group *g, mk_gwaiter *w, int status, const uint8_t *
         if (data && len) (void)mk_buf_append(&w->result, data, len);
         if (msg) snprintf(w->msg, sizeof w->msg, "%s", msg);
     }
+    /* Only its caller waits on w->cond (signalled before the release:
+     * the caller's reference keeps w alive until it has woken). */
+    pthread_cond_signal(&w->cond);
     mk_gwaiter_release_locked(w);
-    pthread_cond_broadcast(&g->cond);
     pthread_mutex_unlock(&g->smu);
 }
 
@@ -208,10 +216,7 @@ static int attempt(mk_group *g, int kind, const mk_gcall *c, const void *data, s
     if (rc == 0 && kind == MK_FWD_ONCE) rc = tag_command(g, c, &j->data);
     if (rc == 0) rc = mk_buf_append(&j->data, data, len);
     if (rc < 0) {
-        if (w) {
-            mk_buf_free(&w->result);
-            free(w);
-        }
+        if (w) waiter_destroy(w);
         if (j) mk_gjob_free(g, j, 0);
         return MK_ENOMEM;
     }
@@ -230,7 +235,7 @@ static int attempt(mk_group *g, int kind, const mk_gcall *c, const void *data, s
     mk_deadline_after(&ts, (uint32_t)(until > now ? until - now : 0));
     pthread_mutex_lock(&g->smu);
     while (!w->done)
-        if (pthread_cond_timedwait(&g->cond, &g->smu, &ts) == ETIMEDOUT) break;
+        if (pthread_cond_timedwait(&w->cond, &g->smu, &ts) == ETIMEDOUT) break;
     bool done = w->done;
     *st = w->status;
     if (done && result && w->result.len) (void)mk_buf_append(result, w->result.data, w->result.len);

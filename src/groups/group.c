@@ -72,6 +72,8 @@ static void group_destroy(mk_group *g) {
         mk_gbond_drop_locked(g, &g->bonds->peer, false);
     pthread_mutex_unlock(&g->bmu);
     uv_loop_close(&g->loop);
+    close(g->wake_fd);
+    free(g->pump_buf);
     free(g->vc);
     mk_gspecs_free(g);
     free(g->data_dir);
@@ -138,7 +140,7 @@ static void group_init(mk_group *g, mk_network *nw, const mk_group_config *cfg) 
 /* Undo a join whose raft never started: close the handles, run the loop
  * dry, free. */
 static void discard_unstarted(mk_group *g) {
-    uv_close((uv_handle_t *)&g->async, NULL);
+    uv_close((uv_handle_t *)&g->wake, NULL);
     uv_close((uv_handle_t *)&g->tick, NULL);
     uv_close((uv_handle_t *)&g->fast, NULL);
     uv_run(&g->loop, UV_RUN_DEFAULT);
@@ -325,7 +327,7 @@ void mk_group_free(mk_group *g) {
     pthread_mutex_lock(&g->qmu);
     g->stopping = true;
     pthread_mutex_unlock(&g->qmu);
-    uv_async_send(&g->async);
+    mk_gloop_wake(g);
     if (g->thread_started) pthread_join(g->thread, NULL);
     group_destroy(g);
 }

@@ -99,7 +99,8 @@ typedef struct mk_gvcache {
 
 /* A waiter of a user call (shared by the caller and the loop). */
 typedef struct mk_gwaiter {
-    int refs; /* under g->smu */
+    int refs;            /* under g->smu */
+    pthread_cond_t cond; /* signalled (under g->smu) when done */
     bool done;
     int status;
     mk_buf result;
@@ -298,7 +299,8 @@ struct mk_group {
     uv_loop_t loop;
     pthread_t thread;
     bool thread_started;
-    uv_async_t async;
+    uv_poll_t wake; /* readable: g->wake_fd (loop.c) */
+    int wake_fd;
     uv_timer_t tick, fast;
     struct raft raft;
     struct raft_io io;
@@ -308,7 +310,8 @@ struct mk_group {
     bool trans_closed;
     /* bridge and gate (loop thread) */
     mk_gchan *chans;
-    void *pconns; /* bridge: raft connects awaiting their deferred callback */
+    void *pconns;      /* bridge: raft connects awaiting their deferred callback */
+    uint8_t *pump_buf; /* bridge: the pumps' read buffer (MK_GF_CHUNK bytes) */
     uint32_t next_chan;
     uint64_t chan_seq;           /* opening order of channels */
     mk_gpeer *gpeers;            /* per-peer credits, clusters, probes */
@@ -330,6 +333,7 @@ struct mk_group {
     pthread_mutex_t qmu;
     mk_gjob *qhead, *qtail;
     bool stopping;
+    bool wake_pending; /* the eventfd was written since the loop took the queue */
 
     /* bonds (bmu) */
     pthread_mutex_t bmu;
@@ -550,7 +554,10 @@ mk_gjob *mk_gjob_new(int type);
 int mk_gjob_push(mk_group *g, mk_gjob *j);
 /* Free j, completing its waiter / forwarder with status. */
 void mk_gjob_free(mk_group *g, mk_gjob *j, int status);
-/* The loop, its async and timers (not started): 0 or MK_ENOMEM. */
+/* Wake the loop (from any thread): it takes the job queue and fires the
+ * bridge's deferred connects. */
+void mk_gloop_wake(mk_group *g);
+/* The loop, its wake-up handle and timers (not started): 0 or an error. */
 int mk_gloop_init(mk_group *g, mk_error *err);
 void mk_gloop_start_timers(mk_group *g);
 /* Start the loop thread (SIGPIPE blocked in it). */

@@ -119,7 +119,7 @@ int mk_group_send(mk_transport_conn *conn, const mk_id *group, uint8_t type, con
         tl_outbox->tail = &m->next;
         return 0;
     }
-    uint8_t stackbuf[256];
+    uint8_t stackbuf[4096]; /* most frames: raft messages with a few small entries */
     uint8_t *f = n <= sizeof stackbuf ? stackbuf : malloc(n);
     if (!f) return MK_ENOMEM;
     frame_put(f, n, group, type, body, blen, tail, tlen);

@@ -5,13 +5,23 @@
  * Algorithm. Each group runs a libuv loop on a thread of its own; raft
  * (raft_uv), the bridge and the proposals live there. Other threads talk
  * to it through jobs: mk_gjob_push appends under g->qmu and wakes the loop
- * with uv_async_send; on_async takes the whole queue and runs each job in
- * order (run_job). Two timers: the tick (tick_ms: bond expiry, seeking
+ * (mk_gloop_wake); on_wake takes the whole queue and runs each job in
+ * order (run_job).
+ *
+ * Wake-ups. The loop watches an eventfd of its own (g->wake_fd, a uv_poll
+ * handle), not a uv_async: libuv's async handler spins (and then yields)
+ * while a sender sits between its two steps, which on a busy machine
+ * costs whole time slices per wake-up. g->wake_pending (under g->qmu) is
+ * set by the first push after the loop took the queue, and only that push
+ * writes the eventfd; on_wake drains the eventfd *before* it takes the
+ * queue and clears the flag, so a job is either taken by this pass or its
+ * push writes the eventfd again. A burst of jobs costs one write and one
+ * read. Two timers: the tick (tick_ms: bond expiry, seeking
  * members, reconciliation, stale forwards) and the fast tick (10 ms: the
  * bridge's stashed chunks, the status snapshot that waiters watch).
  *
  * Shutdown. mk_group_free sets g->stopping (no job is accepted after) and
- * wakes the loop; on_async then begins the shutdown: the timers stop,
+ * wakes the loop; on_wake then begins the shutdown: the timers stop,
  * raft closes, and raft's close callback closes raft_uv, completes every
  * pending proposal and forward with MK_ESTATE and closes the loop's
  * handles, after which uv_run returns and the thread ends.
@@ -26,8 +36,11 @@
  * exactly once (mk_gjob_free completes its waiter or forwarder if it still
  * has one); jobs dequeued while stopping are freed with MK_ESTATE unrun.
  */
+#include <errno.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include "core/resource.h"
 #include "groups/groups_internal.h"
@@ -56,6 +69,24 @@ mk_gjob *mk_gjob_new(int type) {
     return j;
 }
 
+/* Write the eventfd (after the flag was raised under qmu). */
+static void wake_write(mk_group *g) {
+    uint64_t one = 1;
+    ssize_t n;
+    do
+        n = write(g->wake_fd, &one, sizeof one);
+    while (n < 0 && errno == EINTR);
+    /* EAGAIN: the counter is at its maximum, so the loop wakes anyway. */
+}
+
+void mk_gloop_wake(mk_group *g) {
+    pthread_mutex_lock(&g->qmu);
+    bool first = !g->wake_pending;
+    g->wake_pending = true;
+    pthread_mutex_unlock(&g->qmu);
+    if (first) wake_write(g);
+}
+
 int mk_gjob_push(mk_group *g, mk_gjob *j) {
     pthread_mutex_lock(&g->qmu);
     if (g->stopping) {
@@ -68,8 +99,10 @@ int mk_gjob_push(mk_group *g, mk_gjob *j) {
     else
         g->qhead = j;
     g->qtail = j;
+    bool first = !g->wake_pending;
+    g->wake_pending = true;
     pthread_mutex_unlock(&g->qmu);
-    uv_async_send(&g->async);
+    if (first) wake_write(g);
     return 0;
 }
 
@@ -148,7 +181,7 @@ static void raft_closed(struct raft *r) {
     mk_gprop_stop(g);
     uv_close((uv_handle_t *)&g->tick, handle_closed);
     uv_close((uv_handle_t *)&g->fast, handle_closed);
-    uv_close((uv_handle_t *)&g->async, handle_closed);
+    uv_close((uv_handle_t *)&g->wake, handle_closed);
 }
 
 void mk_gloop_begin_shutdown(mk_group *g) {
@@ -194,11 +227,17 @@ static void run_job(mk_group *g, mk_gjob *j) {
     }
 }
 
-static void on_async(uv_async_t *a) {
-    mk_group *g = a->data;
+static void on_wake(uv_poll_t *h, int status, int events) {
+    (void)status;
+    (void)events;
+    mk_group *g = h->data;
+    uint64_t n;
+    while (read(g->wake_fd, &n, sizeof n) < 0 && errno == EINTR) {
+    }
     pthread_mutex_lock(&g->qmu);
     mk_gjob *list = g->qhead;
     g->qhead = g->qtail = NULL;
+    g->wake_pending = false;
     bool stop = g->stopping;
     pthread_mutex_unlock(&g->qmu);
     while (list) {
@@ -227,17 +266,29 @@ static void *loop_main(void *arg) {
 }
 
 int mk_gloop_init(mk_group *g, mk_error *err) {
-    /* The loop's epoll fd and its wake-up eventfd: without them libuv's
-     * failure paths are not clean, so look first, then check each step. */
-    int rc = mk_resource_fds_available(2, "group: the event loop", err);
+    /* The loop's epoll fd and its own wake-up eventfd, and ours: without
+     * them libuv's failure paths are not clean, so look first, then check
+     * each step. */
+    int rc = mk_resource_fds_available(3, "group: the event loop", err);
     if (rc < 0) return rc;
-    if ((rc = uv_loop_init(&g->loop)) != 0)
+    g->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (g->wake_fd < 0) return mk_resource_error(err, -errno, "group: the loop's wake-up handle");
+    if ((rc = uv_loop_init(&g->loop)) != 0) {
+        close(g->wake_fd);
+        g->wake_fd = -1;
         return mk_resource_error(err, rc, "group: the event loop");
-    if ((rc = uv_async_init(&g->loop, &g->async, on_async)) != 0) {
+    }
+    bool inited = (rc = uv_poll_init(&g->loop, &g->wake, g->wake_fd)) == 0;
+    if (inited) rc = uv_poll_start(&g->wake, UV_READABLE, on_wake);
+    if (rc != 0) {
+        if (inited) uv_close((uv_handle_t *)&g->wake, NULL);
+        uv_run(&g->loop, UV_RUN_DEFAULT);
         uv_loop_close(&g->loop);
+        close(g->wake_fd);
+        g->wake_fd = -1;
         return mk_resource_error(err, rc, "group: the loop's wake-up handle");
     }
-    g->async.data = g;
+    g->wake.data = g;
     uv_timer_init(&g->loop, &g->tick);
     uv_timer_init(&g->loop, &g->fast);
     g->tick.data = g->fast.data = g;
