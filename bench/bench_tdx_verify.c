@@ -36,6 +36,10 @@
  *                   point), the QE report signature, and the PCK
  *                   certificate's signature by the CA key (3 verifications).
  *
+ * Each figure and its floor are measured in turns, ROUNDS rounds, and the
+ * medians are printed (of each and of the per-round ratios), so that load
+ * from other jobs on the machine moves both alike.
+ *
  * bench/run.sh prints these beside @phala/dcap-qvl-web on the same inputs.
  *
  * usage: bench_tdx_verify TESTDATA_DIR [ITERATIONS]
@@ -103,45 +107,86 @@ static void verify_doc_sig(EVP_PKEY *key, const char *text, size_t len, const ui
     mk_pubkey_free(k);
 }
 
-/* Cold and known-peer floors on the real quote and collateral. */
-static void floors(const mk_buf *quote, const mk_buf *coll, int iters, double *floor_us,
-                   double *cold_floor_us) {
-    mk_error err;
+/* The real quote and collateral, parsed once for the floors. */
+typedef struct real {
     mk_tdx_quote q;
-    if (mk_tdx_quote_parse(quote->data, quote->len, &q, &err) < 0) die("parse", &err);
-    X509 *pck[3] = {NULL};
-    if (read_chain((const char *)q.pck_chain_pem, q.pck_chain_len, pck) != 3) die("chain", NULL);
-    mk_tdx_collateral *c = NULL;
-    if (mk_tdx_collateral_from_bundle((const char *)coll->data, coll->len, &c, &err) < 0)
+    X509 *pck[3], *tcb[3];
+    mk_tdx_collateral *c;
+} real;
+
+static void real_load(const mk_buf *quote, const mk_buf *coll, real *r) {
+    mk_error err;
+    memset(r, 0, sizeof *r);
+    if (mk_tdx_quote_parse(quote->data, quote->len, &r->q, &err) < 0) die("parse", &err);
+    if (read_chain((const char *)r->q.pck_chain_pem, r->q.pck_chain_len, r->pck) != 3)
+        die("chain", NULL);
+    if (mk_tdx_collateral_from_bundle((const char *)coll->data, coll->len, &r->c, &err) < 0)
         die("collateral parse", &err);
-    X509 *tcb[3] = {NULL};
-    if (read_chain(c->tcb_chain, strlen(c->tcb_chain), tcb) < 1) die("TCB chain", NULL);
-    EVP_PKEY *leaf_key = X509_get0_pubkey(pck[0]), *ca_key = X509_get0_pubkey(pck[1]),
-             *root_key = X509_get0_pubkey(pck[2]), *tcb_key = X509_get0_pubkey(tcb[0]);
+    if (read_chain(r->c->tcb_chain, strlen(r->c->tcb_chain), r->tcb) < 1) die("TCB chain", NULL);
+}
 
+static void real_free(real *r) {
+    for (int i = 0; i < 3; i++) {
+        X509_free(r->pck[i]);
+        X509_free(r->tcb[i]);
+    }
+    mk_tdx_collateral_free(r->c);
+}
+
+/* The known-peer floor, per verification. */
+static double floor_block(const real *r, int n) {
     double t0 = now_us();
-    for (int i = 0; i < iters; i++)
-        quote_ecdsa(&q, leaf_key);
-    *floor_us = (now_us() - t0) / iters;
+    for (int i = 0; i < n; i++)
+        quote_ecdsa(&r->q, X509_get0_pubkey(r->pck[0]));
+    return (now_us() - t0) / n;
+}
 
-    int n = iters / 4 > 20 ? iters / 4 : 20;
-    t0 = now_us();
+/* The cold floor, per verification. */
+static double cold_floor_block(const real *r, int n) {
+    EVP_PKEY *leaf_key = X509_get0_pubkey(r->pck[0]), *ca_key = X509_get0_pubkey(r->pck[1]),
+             *root_key = X509_get0_pubkey(r->pck[2]), *tcb_key = X509_get0_pubkey(r->tcb[0]);
+    const mk_tdx_collateral *c = r->c;
+    double t0 = now_us();
     for (int i = 0; i < n; i++) {
-        quote_ecdsa(&q, leaf_key);
-        if (X509_verify(pck[0], ca_key) != 1 || X509_verify(pck[1], root_key) != 1 ||
-            X509_verify(tcb[0], root_key) != 1)
+        quote_ecdsa(&r->q, leaf_key);
+        if (X509_verify(r->pck[0], ca_key) != 1 || X509_verify(r->pck[1], root_key) != 1 ||
+            X509_verify(r->tcb[0], root_key) != 1)
             die("certificate signature", NULL);
         verify_doc_sig(tcb_key, c->tcb_text, c->tcb_len, c->tcb_sig);
         verify_doc_sig(tcb_key, c->qe_text, c->qe_len, c->qe_sig);
         if (X509_CRL_verify(c->pck_crl, ca_key) != 1 || X509_CRL_verify(c->root_crl, root_key) != 1)
             die("CRL signature", NULL);
     }
-    *cold_floor_us = (now_us() - t0) / n;
-    for (int i = 0; i < 3; i++) {
-        X509_free(pck[i]);
-        X509_free(tcb[i]);
-    }
-    mk_tdx_collateral_free(c);
+    return (now_us() - t0) / n;
+}
+
+/* Medians of ours, the floor and ours/floor over rounds. */
+#define ROUNDS 7
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static double median(double *v, int n) {
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    return v[n / 2];
+}
+
+typedef struct pair {
+    double ours[ROUNDS], floor[ROUNDS], ratio[ROUNDS];
+} pair;
+
+static void pair_set(pair *p, int i, double ours, double floor_us) {
+    p->ours[i] = ours;
+    p->floor[i] = floor_us;
+    p->ratio[i] = ours / floor_us;
+}
+
+static void pair_print(pair *p, const char *ours, const char *floor_name, const char *ratio) {
+    printf("%s: %.1f us\n", ours, median(p->ours, ROUNDS));
+    printf("%s: %.1f us\n", floor_name, median(p->floor, ROUNDS));
+    printf("%s: %.2f x\n", ratio, median(p->ratio, ROUNDS));
 }
 
 /* A new PCK certificate (new key) under the simulator's PCK CA, and a quote
@@ -179,27 +224,17 @@ static void make_peer(mk_tdx_sim *sim, int64_t now, peer *p) {
     memcpy(sim->qe_report_sig, sig0, 64);
 }
 
-/* New peers on a known platform: per quote, and its floor. */
-static void new_peers(int n, double *us, double *floor_us) {
+/* One round of new peers: a fresh verifier to which the platform becomes
+ * known (collateral and PCK CA verified with peers[n]), then peers[0..n)
+ * each once, then their floor. */
+static void peer_round(mk_tdx_sim *sim, mk_tdx_collateral *c, int64_t now, peer *peers, int n,
+                       double *us, double *floor_us) {
     mk_error err;
-    int64_t now = mk_now();
-    mk_tdx_sim_config cfg;
-    mk_tdx_sim_config_init(&cfg);
-    cfg.now = now;
-    mk_tdx_sim *sim = NULL;
-    if (mk_tdx_sim_new(&cfg, &sim, &err) < 0) die("simulator", &err);
-    mk_tdx_collateral *c = NULL;
-    if (mk_tdx_sim_collateral(sim, now, &c, &err) < 0) die("sim collateral", &err);
-    peer *peers = calloc((size_t)n + 1, sizeof *peers);
-    if (!peers) die("out of memory", NULL);
-    for (int i = 0; i <= n; i++)
-        make_peer(sim, now, &peers[i]);
     mk_tdx_verifier *v = NULL;
     if (mk_tdx_verifier_new(NULL, &v, &err) < 0 ||
         mk_tdx_verifier_trust_simulator(v, sim->root_der, sim->root_der_len, &err) < 0)
         die("verifier", &err);
     mk_tdx_result res;
-    /* The platform becomes known: collateral and PCK CA verified. */
     if (mk_tdx_verify(v, peers[n].quote.data, peers[n].quote.len, c, now, &res, &err) < 0)
         die("verify (sim)", &err);
     double t0 = now_us();
@@ -207,6 +242,7 @@ static void new_peers(int n, double *us, double *floor_us) {
         if (mk_tdx_verify(v, peers[i].quote.data, peers[i].quote.len, c, now, &res, &err) < 0)
             die("verify (new peer)", &err);
     *us = (now_us() - t0) / n;
+    mk_tdx_verifier_free(v);
 
     EVP_PKEY *ca_key = X509_get0_pubkey(sim->pck_ca);
     t0 = now_us();
@@ -221,13 +257,35 @@ static void new_peers(int n, double *us, double *floor_us) {
         mk_pubkey_free(pk);
     }
     *floor_us = (now_us() - t0) / n;
-    for (int i = 0; i <= n; i++) {
+}
+
+/* New peers on a known platform, ROUNDS rounds of n. */
+static void new_peers(int n, pair *out) {
+    mk_error err;
+    int64_t now = mk_now();
+    mk_tdx_sim_config cfg;
+    mk_tdx_sim_config_init(&cfg);
+    cfg.now = now;
+    mk_tdx_sim *sim = NULL;
+    if (mk_tdx_sim_new(&cfg, &sim, &err) < 0) die("simulator", &err);
+    mk_tdx_collateral *c = NULL;
+    if (mk_tdx_sim_collateral(sim, now, &c, &err) < 0) die("sim collateral", &err);
+    size_t total = (size_t)ROUNDS * ((size_t)n + 1);
+    peer *peers = calloc(total, sizeof *peers);
+    if (!peers) die("out of memory", NULL);
+    for (size_t i = 0; i < total; i++)
+        make_peer(sim, now, &peers[i]);
+    for (int r = 0; r < ROUNDS; r++) {
+        double us, fl;
+        peer_round(sim, c, now, peers + (size_t)r * ((size_t)n + 1), n, &us, &fl);
+        pair_set(out, r, us, fl);
+    }
+    for (size_t i = 0; i < total; i++) {
         mk_buf_free(&peers[i].quote);
         X509_free(peers[i].leaf);
         EVP_PKEY_free(peers[i].key);
     }
     free(peers);
-    mk_tdx_verifier_free(v);
     mk_tdx_collateral_free(c);
     mk_tdx_sim_free(sim);
 }
@@ -285,23 +343,25 @@ int main(int argc, char **argv) {
     if (mk_file_read(path, 1 << 20, &coll, &err) < 0) die("collateral", &err);
     const int64_t at = 1752919234;
 
-    int cold_iters = iters / 10 > 20 ? iters / 10 : 20;
+    /* Each figure beside its floor, round by round (medians), so a busy
+     * machine moves both alike. */
+    int n = iters / (10 * ROUNDS) > 3 ? iters / (10 * ROUNDS) : 3;
+    real r;
+    real_load(&quote, &coll, &r);
     cold(&quote, &coll, at, 2); /* the process-wide pinned root is parsed once */
-    double full = cold(&quote, &coll, at, cold_iters);
-    double warm_us = warm(&quote, &coll, at, iters);
-    double floor_us, cold_floor_us, peer_us, peer_floor_us;
-    floors(&quote, &coll, iters, &floor_us, &cold_floor_us);
-    new_peers(cold_iters, &peer_us, &peer_floor_us);
+    pair pc, pw, pn;
+    for (int i = 0; i < ROUNDS; i++) {
+        double us = cold(&quote, &coll, at, n);
+        pair_set(&pc, i, us, cold_floor_block(&r, n));
+        us = warm(&quote, &coll, at, iters / ROUNDS);
+        pair_set(&pw, i, us, floor_block(&r, iters / ROUNDS));
+    }
+    new_peers(n > 10 ? n : 10, &pn);
+    real_free(&r);
 
-    printf("tdx_verify_full: %.1f us\n", full);
-    printf("tdx_verify_warm: %.1f us\n", warm_us);
-    printf("ecdsa_floor: %.1f us\n", floor_us);
-    printf("warm_over_floor: %.2f x\n", warm_us / floor_us);
-    printf("tdx_cold_ecdsa_floor: %.1f us\n", cold_floor_us);
-    printf("cold_over_floor: %.2f x\n", full / cold_floor_us);
-    printf("tdx_verify_new_peer: %.1f us\n", peer_us);
-    printf("tdx_new_peer_ecdsa_floor: %.1f us\n", peer_floor_us);
-    printf("new_peer_over_floor: %.2f x\n", peer_us / peer_floor_us);
+    pair_print(&pc, "tdx_verify_full", "tdx_cold_ecdsa_floor", "cold_over_floor");
+    pair_print(&pw, "tdx_verify_warm", "ecdsa_floor", "warm_over_floor");
+    pair_print(&pn, "tdx_verify_new_peer", "tdx_new_peer_ecdsa_floor", "new_peer_over_floor");
     mk_buf_free(&quote);
     mk_buf_free(&coll);
     return 0;
