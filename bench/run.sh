@@ -155,8 +155,12 @@ for n in 3 5; do
     "raft_tcp_${n}_commits_per_s" hi
 done
 row "TDX verification, warm" tdx_verify_warm "dcap-qvl-web" dcap_qvl_web_verify lo
-row "TDX verification, cold" tdx_verify_full "ECDSA floor (2 P-256 verifications)" ecdsa_floor lo
+row "TDX verification, cold" tdx_verify_full "its ECDSA floor (9 P-256 verifications)" \
+  tdx_cold_ecdsa_floor lo
 goal "TDX verification, cold" tdx_verify_full 800 µs lo
+row "TDX verification, new peer on a known platform" tdx_verify_new_peer \
+  "its ECDSA floor (3 P-256 verifications)" tdx_new_peer_ecdsa_floor lo
+goal "TDX verification, new peer over its floor" new_peer_over_floor 1.3 × lo
 row "discovery, entries applied" discovery_entries_applied "bare Ed25519 verify" \
   ed25519_verify_floor hi
 for n in 64 256; do

@@ -109,6 +109,20 @@ int mk_tee_asn1_uint(const ASN1_TYPE *v, int type, int64_t max, int64_t *out, co
 int mk_tee_x509_ext(X509 *x, const uint8_t *oid, size_t oid_len, const char *what,
                     const uint8_t **val, size_t *len, mk_error *err);
 
+/* Parse caches (x509.c). A cert cache maps the SHA-256 of a certificate's
+ * exact DER to its parsed X509, bounded and thread-safe;
+ * mk_tee_cert_cache_parse returns a new reference (parsing with d2i_X509
+ * on a miss) or NULL with OpenSSL's error queued. The pinned cache keeps
+ * pinned roots (already checked against their pin and self-signature) with
+ * their stores for the whole process; get takes new references. */
+typedef struct mk_tee_cert_cache mk_tee_cert_cache;
+mk_tee_cert_cache *mk_tee_cert_cache_new(void);
+void mk_tee_cert_cache_free(mk_tee_cert_cache *c);
+X509 *mk_tee_cert_cache_parse(mk_tee_cert_cache *c, const uint8_t hash[32],
+                              const unsigned char *der, long len);
+bool mk_tee_pinned_get(const uint8_t hash[32], X509 **cert, X509_STORE **store);
+void mk_tee_pinned_put(const uint8_t hash[32], X509 *cert, X509_STORE *store);
+
 /* ------------------------------------------------------------------ */
 /* trust.c                                                             */
 /* ------------------------------------------------------------------ */
@@ -149,6 +163,10 @@ int mk_tee_trust_add_sim_root(mk_tee_trust *t, const uint8_t *der, size_t len, m
  * Borrowed: valid while t lives. */
 X509 *mk_tee_trust_root(mk_tee_trust *t, int i);
 unsigned mk_tee_trust_sigalgs(const mk_tee_trust *t);
+/* The first certificate of PEM text (at most MK_TEE_CERT_DATA_MAX bytes),
+ * parsed through the store's parse cache (a new reference), or NULL with
+ * OpenSSL's error queued. Nothing is verified. */
+X509 *mk_tee_trust_read_leaf(mk_tee_trust *t, const char *pem, size_t len);
 
 /* A verified chain. */
 typedef struct mk_tee_chain {

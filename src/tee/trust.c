@@ -36,18 +36,32 @@
  *      common name and, for windows, the RFC 3339 time; the reasons for an
  *      untrusted root use the platform's words (mk_tee_trust_config).
  *
- * Warm path. When a chain has an intermediate, a successful cold verification
- * caches that intermediate (keyed by the SHA-256 of its DER, with the
- * intersection of its and its root's validity window, and the root it ended
- * in) together with a private X509_STORE in which it is the only, trusted,
- * certificate. A later chain with the same intermediate, at a time inside
- * the cached window, is verified against that store with
- * X509_V_FLAG_PARTIAL_CHAIN: only the leaf's signature and the windows are
- * checked, not the intermediate's signature again. The cache is bounded
- * (TRUST_CACHE_MAX entries, least recently used evicted), protected by the
- * mutex, and stores are reference counted so eviction never frees a store
- * in use by another thread. Roots are only ever added, so a cached success
- * stays correct inside its window.
+ * Parsing. PEM blocks are read with PEM_bytes_read_bio (the same block
+ * selection and errors as PEM_read_bio_X509) and the DER goes to
+ * cert_from_der: bytes exactly a trusted root's DER give the root's own
+ * object; others go through the store's cert cache (x509.c), so each
+ * certificate is parsed once per store. Pinned roots are parsed and checked
+ * once per process (x509.c's pinned cache).
+ *
+ * Warm path. A successful cold verification remembers the certificate
+ * directly under the root (keyed by the SHA-256 of its DER, with the
+ * intersection of its and its root's validity window, and the root it
+ * ended in): the intermediate of a three-certificate chain, together with
+ * a private X509_STORE in which it is the only, trusted, certificate; or
+ * the leaf of a two-certificate chain (no store). A later chain with the
+ * same intermediate, at a time inside the cached window, is verified
+ * against that store with X509_V_FLAG_PARTIAL_CHAIN: only the leaf's
+ * signature and the windows are checked, not the intermediate's signature
+ * again. A later chain whose leaf (with no intermediate given) is a
+ * remembered certificate, inside its window, is [leaf, root] without
+ * signature work: the same bytes verified under the same root, and every
+ * check OpenSSL makes of a certificate in the leaf position it also makes
+ * (or a stricter one) in the intermediate position, while nothing but the
+ * windows depends on the time. Entries for leaves are never used as
+ * issuers. The cache is bounded (TRUST_CACHE_MAX entries, least recently
+ * used evicted), protected by the mutex, and stores are reference counted
+ * so eviction never frees a store in use by another thread. Roots are only
+ * ever added, so a cached success stays correct inside its window.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -72,18 +86,22 @@
 #define CHAIN_MAX_CERTS 3
 #define SIM_ROOT (-1)
 
+/* A certificate verified up to a trusted root that issued it directly: an
+ * intermediate (then `store` holds it alone, as trusted, for the leaves
+ * below it) or a leaf of a two-certificate chain (store NULL). */
 typedef struct icache_entry {
     bool used;
-    uint8_t hash[MK_SHA256_LEN];   /* SHA-256 of the intermediate's DER */
-    X509_STORE *store;             /* holds only the intermediate, as trusted */
-    int64_t not_before, not_after; /* intersection of intermediate and root windows */
+    uint8_t hash[MK_SHA256_LEN];   /* SHA-256 of the certificate's DER */
+    X509_STORE *store;             /* intermediates: holds only it, as trusted */
+    int64_t not_before, not_after; /* intersection of its and the root's windows */
     int root;                      /* pinned root index, or SIM_ROOT */
     uint64_t last_use;
 } icache_entry;
 
 typedef struct root_entry {
     X509 *cert;
-    X509_STORE *store; /* cert only */
+    X509_STORE *store;           /* cert only */
+    uint8_t hash[MK_SHA256_LEN]; /* of its DER (the pin) */
 } root_entry;
 
 struct mk_tee_trust {
@@ -92,8 +110,10 @@ struct mk_tee_trust {
     size_t n_roots;
     X509 *sim_root;        /* NULL unless added; under mu */
     X509_STORE *sim_store; /* sim_root only; NULL unless added */
+    uint8_t sim_hash[MK_SHA256_LEN];
     pthread_mutex_t mu;
     icache_entry cache[TRUST_CACHE_MAX];
+    mk_tee_cert_cache *parsed; /* certificates parsed for this store */
     uint64_t tick;
 };
 
@@ -166,6 +186,12 @@ static int add_pinned(mk_tee_trust *t, const mk_tee_root *r, mk_error *err) {
     mk_sha256(r->der, r->len, h);
     if (!mk_ct_equal(h, r->sha256, sizeof h))
         return mk_error_set(err, MK_EUNTRUSTED, "pinned root: SHA-256 does not match its pin");
+    root_entry *e = &t->roots[t->n_roots];
+    memcpy(e->hash, h, sizeof h);
+    if (mk_tee_pinned_get(h, &e->cert, &e->store)) {
+        t->n_roots++;
+        return 0;
+    }
     X509 *x = mk_tee_x509_from_der(r->der, r->len);
     if (!x) return mk_error_set(err, MK_EMALFORMED, "pinned root: not a DER certificate");
     int rc = check_root_cert(x, "pinned root", err);
@@ -175,8 +201,9 @@ static int add_pinned(mk_tee_trust *t, const mk_tee_root *r, mk_error *err) {
         X509_free(x);
         return rc;
     }
-    t->roots[t->n_roots].cert = x;
-    t->roots[t->n_roots].store = s;
+    mk_tee_pinned_put(h, x, s);
+    e->cert = x;
+    e->store = s;
     t->n_roots++;
     return 0;
 }
@@ -192,7 +219,8 @@ int mk_tee_trust_new(const mk_tee_trust_config *cfg, const mk_tee_root *roots, s
     mk_tee_trust *t = calloc(1, sizeof *t);
     if (!t) return mk_error_set(err, MK_ENOMEM, "out of memory");
     t->cfg = *cfg;
-    if (pthread_mutex_init(&t->mu, NULL) != 0) {
+    if (!(t->parsed = mk_tee_cert_cache_new()) || pthread_mutex_init(&t->mu, NULL) != 0) {
+        mk_tee_cert_cache_free(t->parsed);
         free(t);
         return mk_error_set(err, MK_ENOMEM, "out of memory");
     }
@@ -242,6 +270,7 @@ int mk_tee_trust_add_sim_root(mk_tee_trust *t, const uint8_t *der, size_t len, m
         } else {
             t->sim_store = s;
             t->sim_root = x;
+            mk_sha256(der, len, t->sim_hash);
             x = NULL;
         }
     }
@@ -255,6 +284,7 @@ void mk_tee_trust_free(mk_tee_trust *t) {
     if (!t) return;
     for (size_t i = 0; i < TRUST_CACHE_MAX; i++)
         if (t->cache[i].used) X509_STORE_free(t->cache[i].store);
+    mk_tee_cert_cache_free(t->parsed);
     for (size_t i = 0; i < t->n_roots; i++) {
         X509_STORE_free(t->roots[i].store);
         X509_free(t->roots[i].cert);
@@ -288,7 +318,8 @@ static X509_STORE *icache_get(mk_tee_trust *t, const uint8_t hash[32], int64_t n
     for (size_t i = 0; i < TRUST_CACHE_MAX; i++) {
         icache_entry *e = &t->cache[i];
         if (!e->used || memcmp(e->hash, hash, 32) != 0) continue;
-        if (now >= e->not_before && now < e->not_after && X509_STORE_up_ref(e->store) == 1) {
+        if (e->store && now >= e->not_before && now < e->not_after &&
+            X509_STORE_up_ref(e->store) == 1) {
             e->last_use = ++t->tick;
             *root = e->root;
             s = e->store;
@@ -299,12 +330,35 @@ static X509_STORE *icache_get(mk_tee_trust *t, const uint8_t hash[32], int64_t n
     return s;
 }
 
-static void icache_put(mk_tee_trust *t, const uint8_t hash[32], X509 *inter, X509 *root, int idx) {
+/* Is the certificate of this hash known as verified (as an intermediate or
+ * a leaf) directly under a trusted root, with `now` inside the window?
+ * Sets *root. */
+static bool icache_known(mk_tee_trust *t, const uint8_t hash[32], int64_t now, int *root) {
+    bool hit = false;
+    pthread_mutex_lock(&t->mu);
+    for (size_t i = 0; i < TRUST_CACHE_MAX && !hit; i++) {
+        icache_entry *e = &t->cache[i];
+        if (e->used && memcmp(e->hash, hash, 32) == 0 && now >= e->not_before &&
+            now < e->not_after) {
+            e->last_use = ++t->tick;
+            *root = e->root;
+            hit = true;
+        }
+    }
+    pthread_mutex_unlock(&t->mu);
+    return hit;
+}
+
+/* Remember a certificate verified as issued directly by root `idx`: as an
+ * intermediate (with a store for the leaves below it) or as a leaf. An
+ * intermediate entry is never downgraded to a leaf entry. */
+static void icache_put(mk_tee_trust *t, const uint8_t hash[32], X509 *inter, X509 *root, int idx,
+                       bool as_ca) {
     int64_t nb1, na1, nb2, na2;
     if (mk_tee_x509_window(inter, &nb1, &na1) < 0 || mk_tee_x509_window(root, &nb2, &na2) < 0)
         return;
-    X509_STORE *s = store_of(inter);
-    if (!s || X509_STORE_set_flags(s, X509_V_FLAG_PARTIAL_CHAIN) != 1) {
+    X509_STORE *s = as_ca ? store_of(inter) : NULL;
+    if (as_ca && (!s || X509_STORE_set_flags(s, X509_V_FLAG_PARTIAL_CHAIN) != 1)) {
         X509_STORE_free(s);
         ERR_clear_error();
         return;
@@ -319,6 +373,10 @@ static void icache_put(mk_tee_trust *t, const uint8_t hash[32], X509 *inter, X50
         slot = &t->cache[0];
         for (size_t i = 1; i < TRUST_CACHE_MAX; i++)
             if (t->cache[i].last_use < slot->last_use) slot = &t->cache[i];
+    }
+    if (!s && slot->used && slot->store && memcmp(slot->hash, hash, 32) == 0) {
+        pthread_mutex_unlock(&t->mu); /* already known as an intermediate */
+        return;
     }
     if (slot->used) X509_STORE_free(slot->store); /* others may still hold a reference */
     slot->used = true;
@@ -340,8 +398,53 @@ static void free_certs(X509 **c, size_t n) {
         X509_free(c[i]);
 }
 
+/* The certificate of these DER bytes: a trusted root's own object when the
+ * bytes are exactly its DER, else the parse cache's (same bytes, same
+ * parse), else d2i_X509 (as PEM_read_bio_X509 does: bytes after the value
+ * inside the PEM block are not looked at), remembered. A new reference, or
+ * NULL with OpenSSL's error queued. */
+static X509 *cert_from_der(mk_tee_trust *t, const unsigned char *der, long len) {
+    uint8_t h[MK_SHA256_LEN];
+    mk_sha256(der, (size_t)len, h);
+    X509 *x = NULL;
+    for (size_t i = 0; i < t->n_roots && !x; i++)
+        if (memcmp(h, t->roots[i].hash, sizeof h) == 0 && X509_up_ref(t->roots[i].cert) == 1)
+            x = t->roots[i].cert;
+    pthread_mutex_lock(&t->mu);
+    if (!x && t->sim_root && memcmp(h, t->sim_hash, sizeof h) == 0 && X509_up_ref(t->sim_root) == 1)
+        x = t->sim_root;
+    pthread_mutex_unlock(&t->mu);
+    return x ? x : mk_tee_cert_cache_parse(t->parsed, h, der, len);
+}
+
+/* The next CERTIFICATE block of bio, through cert_from_der; NULL at the
+ * end or on error, with OpenSSL's error queued (PEM_R_NO_START_LINE when
+ * there is no further block). */
+static X509 *read_pem_cert(mk_tee_trust *t, BIO *bio) {
+    char *name = NULL;
+    unsigned char *der = NULL;
+    long len = 0;
+    X509 *x = NULL;
+    if (PEM_bytes_read_bio(&der, &len, &name, PEM_STRING_X509, bio, NULL, NULL) == 1) {
+        x = cert_from_der(t, der, len);
+        if (!x) ERR_raise(ERR_LIB_PEM, ERR_R_ASN1_LIB);
+    }
+    OPENSSL_free(name);
+    OPENSSL_free(der);
+    return x;
+}
+
+X509 *mk_tee_trust_read_leaf(mk_tee_trust *t, const char *pem, size_t len) {
+    if (!t || !pem || len == 0 || len > MK_TEE_CERT_DATA_MAX) return NULL;
+    BIO *bio = BIO_new_mem_buf(pem, (int)len);
+    X509 *x = bio ? read_pem_cert(t, bio) : NULL;
+    BIO_free(bio);
+    return x;
+}
+
 /* Split PEM text into certificates (leaf first). */
-static int read_pem_certs(const char *pem, size_t len, X509 **certs, size_t *n, mk_error *err) {
+static int read_pem_certs(mk_tee_trust *t, const char *pem, size_t len, X509 **certs, size_t *n,
+                          mk_error *err) {
     *n = 0;
     if (!pem || len == 0) return mk_error_set(err, MK_EMALFORMED, "empty certificate chain");
     if (len > MK_TEE_CERT_DATA_MAX)
@@ -352,7 +455,7 @@ static int read_pem_certs(const char *pem, size_t len, X509 **certs, size_t *n, 
     int rc = 0;
     ERR_clear_error();
     for (;;) {
-        X509 *x = PEM_read_bio_X509(bio, NULL, NULL, NULL);
+        X509 *x = read_pem_cert(t, bio);
         if (!x) {
             unsigned long e = ERR_peek_last_error();
             if (*n > 0 && ERR_GET_LIB(e) == ERR_LIB_PEM &&
@@ -536,12 +639,12 @@ static int verify_cold(mk_tee_trust *t, X509 *const *certs, size_t m, X509 *cons
     if (cn < 2 || cn > 3)
         return mk_error_set(err, MK_EUNTRUSTED, "chain of %d certificates (want 2 or 3)", cn);
     if (!is_trusted_root(t, top, root)) return untrusted_root_error(t, top, err);
-    if (cn == 3 && have_inter) {
+    if ((cn == 3 && have_inter) || cn == 2) {
         uint8_t h2[32];
         unsigned int l2 = 0;
-        X509 *mid = sk_X509_value(*chain, 1);
+        X509 *mid = sk_X509_value(*chain, cn - 2);
         if (X509_digest(mid, EVP_sha256(), h2, &l2) == 1 && l2 == 32)
-            icache_put(t, h2, mid, top, *root);
+            icache_put(t, h2, mid, top, *root, cn == 3);
     }
     return 0;
 }
@@ -592,6 +695,25 @@ static int fill_result(mk_tee_trust *t, STACK_OF(X509) * chain, X509 *leaf, bool
     return 0;
 }
 
+/* The chain [leaf, root] of a certificate the cache knows as verified. */
+static int known_chain(mk_tee_trust *t, X509 *leaf, int root, STACK_OF(X509) * *chain,
+                       mk_error *err) {
+    X509 *r = mk_tee_trust_root(t, root);
+    *chain = r ? sk_X509_new_null() : NULL;
+    for (int i = 0; i < 2 && *chain; i++) {
+        X509 *x = i == 0 ? leaf : r;
+        if (X509_up_ref(x) != 1) break;
+        if (!sk_X509_push(*chain, x)) {
+            X509_free(x);
+            break;
+        }
+    }
+    if (*chain && sk_X509_num(*chain) == 2) return 0;
+    sk_X509_pop_free(*chain, X509_free);
+    *chain = NULL;
+    return mk_error_set(err, MK_ENOMEM, "out of memory");
+}
+
 int mk_tee_chain_verify_certs(mk_tee_trust *t, X509 *const *certs, size_t n, X509 *const *pool,
                               size_t npool, int64_t now, mk_tee_chain *out, mk_error *err) {
     if (!t || !out) return mk_error_set(err, MK_EINVAL, "no trust store");
@@ -615,8 +737,15 @@ int mk_tee_chain_verify_certs(mk_tee_trust *t, X509 *const *certs, size_t n, X50
     unsigned int hl = 0;
     bool have_inter = m == 2 && X509_digest(certs[1], EVP_sha256(), ihash, &hl) == 1 && hl == 32;
     if (have_inter) warm = icache_get(t, ihash, now, &root);
+    uint8_t lhash[MK_SHA256_LEN];
+    unsigned int ll = 0;
+    bool known = m == 1 && X509_digest(certs[0], EVP_sha256(), lhash, &ll) == 1 && ll == 32 &&
+                 icache_known(t, lhash, now, &root);
 
-    if (warm) {
+    if (known) {
+        /* These very bytes were verified under this root, inside the window. */
+        rc = known_chain(t, certs[0], root, &chain, err);
+    } else if (warm) {
         /* Intermediate already verified up to a trusted root. */
         rc = run_verify(t, warm, certs[0], NULL, now, &chain, err);
         if (rc == 0 && sk_X509_num(chain) != 2)
@@ -641,7 +770,7 @@ int mk_tee_chain_verify_pem(mk_tee_trust *t, const char *pem, size_t len, int64_
     memset(out, 0, sizeof *out);
     X509 *certs[CHAIN_MAX_CERTS] = {NULL};
     size_t n = 0;
-    MK_TRY(read_pem_certs(pem, len, certs, &n, err));
+    MK_TRY(read_pem_certs(t, pem, len, certs, &n, err));
     int rc = mk_tee_chain_verify_certs(t, certs, n, NULL, 0, now, out, err);
     free_certs(certs, n);
     return rc;

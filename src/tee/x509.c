@@ -28,8 +28,21 @@
  * signature, so a CRL that does not verify is always reported as such.
  * mk_tee_crl_lookup refuses a CRL whose issuer is not the certificate's
  * issuer before looking for the serial.
+ *
+ * Parse caches. Parsing is a pure function of the bytes, and in OpenSSL 3.0
+ * a certificate's parse costs more than an ECDSA verification (most of it
+ * the setup of the public-key decoder), so parsed objects are kept, keyed
+ * by the SHA-256 of their exact DER bytes; nothing about trust is cached
+ * here. A cert cache (one per trust store) is bounded (CERT_CACHE_MAX,
+ * least recently used evicted), guarded by its mutex, and hands out new
+ * references, so eviction never frees a certificate in use. The pinned
+ * cache holds the platforms' pinned roots, parsed and self-signature
+ * checked once per process, with their stores (read-only once made);
+ * bounded by PINNED_CACHE_MAX, never freed.
  */
+#include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -320,4 +333,111 @@ int mk_tee_crl_lookup(X509_CRL *crl, X509 *cert, mk_error *err) {
     }
     ERR_clear_error();
     return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Parse caches                                                        */
+/* ------------------------------------------------------------------ */
+
+#define CERT_CACHE_MAX 32
+#define PINNED_CACHE_MAX 8
+
+struct mk_tee_cert_cache {
+    pthread_mutex_t mu;
+    struct {
+        bool used;
+        uint8_t hash[32];
+        X509 *cert;
+        uint64_t last_use;
+    } e[CERT_CACHE_MAX];
+    uint64_t tick;
+};
+
+mk_tee_cert_cache *mk_tee_cert_cache_new(void) {
+    mk_tee_cert_cache *c = calloc(1, sizeof *c);
+    if (c && pthread_mutex_init(&c->mu, NULL) != 0) {
+        free(c);
+        c = NULL;
+    }
+    return c;
+}
+
+void mk_tee_cert_cache_free(mk_tee_cert_cache *c) {
+    if (!c) return;
+    for (size_t i = 0; i < CERT_CACHE_MAX; i++)
+        if (c->e[i].used) X509_free(c->e[i].cert);
+    pthread_mutex_destroy(&c->mu);
+    free(c);
+}
+
+X509 *mk_tee_cert_cache_parse(mk_tee_cert_cache *c, const uint8_t hash[32],
+                              const unsigned char *der, long len) {
+    X509 *x = NULL;
+    pthread_mutex_lock(&c->mu);
+    for (size_t i = 0; i < CERT_CACHE_MAX && !x; i++)
+        if (c->e[i].used && memcmp(c->e[i].hash, hash, 32) == 0 && X509_up_ref(c->e[i].cert) == 1) {
+            x = c->e[i].cert;
+            c->e[i].last_use = ++c->tick;
+        }
+    pthread_mutex_unlock(&c->mu);
+    if (x) return x;
+    const unsigned char *p = der;
+    if (!(x = d2i_X509(NULL, &p, len))) return NULL;
+    pthread_mutex_lock(&c->mu);
+    size_t slot = 0;
+    for (size_t i = 1; i < CERT_CACHE_MAX && c->e[slot].used; i++)
+        if (!c->e[i].used || c->e[i].last_use < c->e[slot].last_use) slot = i;
+    if (X509_up_ref(x) == 1) {
+        if (c->e[slot].used) X509_free(c->e[slot].cert); /* others may hold a reference */
+        c->e[slot].used = true;
+        memcpy(c->e[slot].hash, hash, 32);
+        c->e[slot].cert = x;
+        c->e[slot].last_use = ++c->tick;
+    }
+    pthread_mutex_unlock(&c->mu);
+    return x;
+}
+
+static struct {
+    uint8_t hash[32];
+    X509 *cert;
+    X509_STORE *store;
+} pinned_cache[PINNED_CACHE_MAX];
+static size_t n_pinned_cache;
+static pthread_mutex_t pinned_mu = PTHREAD_MUTEX_INITIALIZER;
+
+bool mk_tee_pinned_get(const uint8_t hash[32], X509 **cert, X509_STORE **store) {
+    bool hit = false;
+    pthread_mutex_lock(&pinned_mu);
+    for (size_t i = 0; i < n_pinned_cache && !hit; i++) {
+        if (memcmp(pinned_cache[i].hash, hash, 32) != 0) continue;
+        if (X509_up_ref(pinned_cache[i].cert) != 1) break;
+        if (X509_STORE_up_ref(pinned_cache[i].store) != 1) {
+            X509_free(pinned_cache[i].cert);
+            break;
+        }
+        *cert = pinned_cache[i].cert;
+        *store = pinned_cache[i].store;
+        hit = true;
+    }
+    pthread_mutex_unlock(&pinned_mu);
+    return hit;
+}
+
+void mk_tee_pinned_put(const uint8_t hash[32], X509 *cert, X509_STORE *store) {
+    pthread_mutex_lock(&pinned_mu);
+    bool have = false;
+    for (size_t i = 0; i < n_pinned_cache; i++)
+        have = have || memcmp(pinned_cache[i].hash, hash, 32) == 0;
+    if (!have && n_pinned_cache < PINNED_CACHE_MAX && X509_up_ref(cert) == 1) {
+        if (X509_STORE_up_ref(store) == 1) {
+            memcpy(pinned_cache[n_pinned_cache].hash, hash, 32);
+            pinned_cache[n_pinned_cache].cert = cert;
+            pinned_cache[n_pinned_cache].store = store;
+            n_pinned_cache++;
+        } else {
+            X509_free(cert);
+        }
+    }
+    pthread_mutex_unlock(&pinned_mu);
 }

@@ -52,6 +52,7 @@
 #include <strings.h>
 
 #include <openssl/bio.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
@@ -415,13 +416,12 @@ static void coll_release(mk_tdx_verifier *v, coll_ref *r) {
 
 /* Key of the first certificate of a PEM chain (cold path only, for the QE
  * report check before the chain is verified). */
-static int leaf_key_from_pem(const uint8_t *pem, size_t len, EVP_PKEY **key, mk_error *err) {
+static int leaf_key_from_pem(mk_tee_trust *t, const uint8_t *pem, size_t len, EVP_PKEY **key,
+                             mk_error *err) {
     *key = NULL;
     if (len > MK_TDX_CERT_DATA_MAX) return mk_error_set(err, MK_ETOOBIG, "chain too large");
-    BIO *bio = BIO_new_mem_buf(pem, (int)len);
-    if (!bio) return mk_error_set(err, MK_ENOMEM, "out of memory");
-    X509 *x = PEM_read_bio_X509(bio, NULL, NULL, NULL);
-    BIO_free(bio);
+    ERR_clear_error();
+    X509 *x = mk_tee_trust_read_leaf(t, (const char *)pem, len);
     if (!x) return mk_error_openssl(err, MK_EMALFORMED, "cannot read the PCK leaf certificate");
     *key = X509_get_pubkey(x);
     X509_free(x);
@@ -733,7 +733,8 @@ int mk_tdx_verify(mk_tdx_verifier *v, const uint8_t *quote, size_t len,
     /* 3. QE report: signature by the PCK leaf key, then the key binding. */
     EVP_PKEY *leaf_key = chain.leaf_key;
     if (!warm) {
-        if ((rc = leaf_key_from_pem(q.pck_chain_pem, q.pck_chain_len, &cold_key, err)) < 0) {
+        if ((rc = leaf_key_from_pem(v->trust, q.pck_chain_pem, q.pck_chain_len, &cold_key, err)) <
+            0) {
             mk_error_prefix(err, rc, "PCK chain");
             goto out;
         }

@@ -727,12 +727,73 @@ static void test_sim_pki(void **state) {
     EVP_PKEY_free(rk), EVP_PKEY_free(ck), EVP_PKEY_free(lk);
 }
 
+/* Parse caches, known certificates: `pem` at `now` in a fresh store and in
+ * t must give the same code and reason. */
+static int both(mk_tee_trust *t, const pki *p, const char *pem, size_t n, int64_t now) {
+    const pki *ps[] = {p};
+    mk_tee_trust *fresh = store(&CFG, ps, 1);
+    mk_error e1, e2;
+    mk_tee_chain c1, c2;
+    int r1 = mk_tee_chain_verify_pem(fresh, pem, n, now, &c1, &e1);
+    int r2 = mk_tee_chain_verify_pem(t, pem, n, now, &c2, &e2);
+    assert_int_equal(r1, r2);
+    if (r1 < 0) assert_string_equal(e1.msg, e2.msg);
+    mk_tee_chain_free(&c1), mk_tee_chain_free(&c2), mk_tee_trust_free(fresh);
+    return r2;
+}
+
+static void test_known_certs(void **state) {
+    (void)state;
+    pki p;
+    pki_make(&p, "Known", SIG_ECDSA);
+    const pki *ps[] = {&p};
+    mk_tee_trust *t = store(&CFG, ps, 1);
+    /* Certificates are parsed once per store. */
+    char pem[16384];
+    mk_error err;
+    mk_tee_chain ch;
+    size_t n = pem_of(p.leaf, p.ca, p.root, pem, sizeof pem);
+    X509 *a = mk_tee_trust_read_leaf(t, pem, n), *b = mk_tee_trust_read_leaf(t, pem, n);
+    assert_non_null(a);
+    assert_ptr_equal(a, b);
+    X509_free(a), X509_free(b);
+    TU_ASSERT_RC(mk_tee_chain_verify_pem(t, pem, n, T_NOW, &ch, &err), 0, &err);
+    assert_ptr_equal(ch.root, mk_tee_trust_root(t, 0)); /* the root copy is the root */
+    mk_tee_chain_free(&ch);
+    /* The CA, verified as the intermediate above, presented as a leaf: known,
+     * same result as cold; and outside its window refused like a cold check. */
+    n = pem_of(p.ca, NULL, NULL, pem, sizeof pem);
+    for (int round = 0; round < 2; round++) {
+        TU_ASSERT_RC(mk_tee_chain_verify_pem(t, pem, n, T_NOW, &ch, &err), 0, &err);
+        assert_null(ch.intermediate);
+        assert_int_equal(ch.root_index, 0);
+        assert_int_equal(ch.not_after, 2400000000LL);
+        mk_tee_chain_free(&ch);
+    }
+    assert_int_equal(both(t, &p, pem, n, 2400000000LL), MK_EEXPIRED);
+    assert_int_equal(both(t, &p, pem, n, 1500000000LL), MK_ENOTYET);
+    /* A leaf issued by the root, known after its first check, never issues. */
+    EVP_PKEY *sk = ec_key("P-256"), *xk = ec_key("P-256");
+    X509 *signer =
+        cert("Known Signer", sk, p.root, p.root_key, false, SIG_ECDSA, 7, 1600000000, 2400000000LL);
+    X509 *below =
+        cert("Known Below", xk, signer, sk, false, SIG_ECDSA, 8, 1600000000, 2400000000LL);
+    n = pem_of(signer, NULL, NULL, pem, sizeof pem);
+    assert_int_equal(both(t, &p, pem, n, T_NOW), 0);
+    assert_int_equal(both(t, &p, pem, n, T_NOW), 0);
+    n = pem_of(below, signer, NULL, pem, sizeof pem);
+    assert_int_equal(both(t, &p, pem, n, T_NOW), MK_EUNTRUSTED);
+    X509_free(signer), X509_free(below), EVP_PKEY_free(sk), EVP_PKEY_free(xk);
+    mk_tee_trust_free(t), pki_free(&p);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_pinning),        cmocka_unit_test(test_ecdsa_and_pss_chains),
         cmocka_unit_test(test_pss_parameters), cmocka_unit_test(test_roots_apart),
         cmocka_unit_test(test_crl_pss),        cmocka_unit_test(test_amd_chains),
         cmocka_unit_test(test_asn1_readers),   cmocka_unit_test(test_sim_pki),
+        cmocka_unit_test(test_known_certs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -65,8 +65,11 @@ static void quote_pem(const char *rel, mk_buf *b, const char **pem, size_t *len)
 
 static void test_chain_real(void **state) {
     (void)state;
-    mk_tee_trust *t = mk_tdx_trust_new();
+    mk_tee_trust *t = mk_tdx_trust_new(), *t2 = mk_tdx_trust_new();
     assert_non_null(t);
+    /* The pinned Intel root is parsed and checked once per process. */
+    assert_ptr_equal(mk_tee_trust_root(t, 0), mk_tee_trust_root(t2, 0));
+    mk_tee_trust_free(t2);
     mk_buf b;
     const char *pem;
     size_t len;
